@@ -1,0 +1,57 @@
+// Bindings: index family (ops/index.h) and random fills (ops/random.h).
+#include "ops/index.h"
+
+#include "bindings/common.h"
+#include "core/shape.h"
+#include "ops/random.h"
+
+DLCORE_BINDINGS(index) {
+  using namespace dlcore;
+  m.def("index_select", [](py::handle x, int64_t axis, py::handle idx) {
+    View xv = to_view(x, "index_select", "input"), iv = to_view(idx, "index_select", "index");
+    int ax = normalize_axis(axis, xv.ndim, "index_select", xv.shape_vec());
+    Shape s = xv.shape_vec();
+    s[ax] = iv.ndim >= 1 ? iv.shape[0] : 0;
+    py::object out = alloc(xv.device, xv.dtype, s);
+    View ov = to_view(out, "index_select", "out", true);
+    { py::gil_scoped_release nogil; index_select(xv, ax, iv, ov); }
+    return out;
+  }, py::arg("input"), py::arg("axis"), py::arg("index"));
+  m.def("index_add_", [](py::handle out, int64_t axis, py::handle idx, py::handle src) {
+    View ov = to_view(out, "index_add_", "out", true), iv = to_view(idx, "index_add_", "index"),
+         sv = to_view(src, "index_add_", "source");
+    int ax = normalize_axis(axis, ov.ndim, "index_add_", ov.shape_vec());
+    { py::gil_scoped_release nogil; index_add(ov, ax, iv, sv); }
+  }, py::arg("out"), py::arg("axis"), py::arg("index"), py::arg("source"));
+  m.def("gather", [](py::handle x, int64_t axis, py::handle idx) {
+    View xv = to_view(x, "gather", "input"), iv = to_view(idx, "gather", "index");
+    int ax = normalize_axis(axis, xv.ndim, "gather", xv.shape_vec());
+    py::object out = alloc(xv.device, xv.dtype, iv.shape_vec());
+    View ov = to_view(out, "gather", "out", true);
+    { py::gil_scoped_release nogil; gather(xv, ax, iv, ov); }
+    return out;
+  }, py::arg("input"), py::arg("axis"), py::arg("index"));
+  m.def("scatter_add_", [](py::handle out, int64_t axis, py::handle idx, py::handle src) {
+    View ov = to_view(out, "scatter_add_", "out", true), iv = to_view(idx, "scatter_add_", "index"),
+         sv = to_view(src, "scatter_add_", "src");
+    int ax = normalize_axis(axis, ov.ndim, "scatter_add_", ov.shape_vec());
+    { py::gil_scoped_release nogil; scatter_add(ov, ax, iv, sv); }
+  }, py::arg("out"), py::arg("axis"), py::arg("index"), py::arg("src"));
+  m.def("one_hot", [](py::handle idx, int64_t n, const std::string& dtype) {
+    View iv = to_view(idx, "one_hot", "index");
+    Shape s = iv.shape_vec();
+    s.push_back(n);
+    DLCORE_CHECK(n > 0, ValueError, "one_hot: num_classes must be positive, got ", n);
+    py::object out = alloc(iv.device, dtype_from_name(dtype), s);
+    View ov = to_view(out, "one_hot", "out", true);
+    { py::gil_scoped_release nogil; one_hot(iv, n, ov); }
+    return out;
+  }, py::arg("index"), py::arg("num_classes"), py::arg("dtype") = "int64");
+
+  py::enum_<RandomDist>(m, "RandomDist").value("uniform", RandomDist::uniform).value("normal", RandomDist::normal);
+  m.def("random_fill", [](RandomDist dist, py::handle out, double a, double b, uint64_t seed, uint64_t counter) {
+    View ov = to_view(out, "random_fill", "out", true);
+    { py::gil_scoped_release nogil; random_fill(dist, ov, a, b, seed, counter); }
+  }, py::arg("dist"), py::arg("out"), py::arg("a"), py::arg("b"), py::arg("seed"), py::arg("counter"));
+  m.def("random_blocks", [](const std::string& dtype, int64_t n) { return random_blocks(dtype_from_name(dtype), n); });
+}

@@ -1,0 +1,153 @@
+#include "core/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace dlcore {
+namespace {
+
+thread_local bool t_in_worker = false;
+
+int env_threads() {
+  for (const char* name : {"DLCORE_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    if (const char* v = std::getenv(name)) {
+      int n = std::atoi(v);
+      if (n > 0) return n;
+    }
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc ? (int)hc : 1;
+}
+
+class Pool {
+ public:
+  explicit Pool(int n) { resize(n); }
+  ~Pool() { stop_all(); }
+
+  int size() const { return nthreads_; }
+
+  void resize(int n) {
+    std::lock_guard<std::mutex> run_lock(run_mu_);
+    stop_all();
+    nthreads_ = std::max(1, n);
+    stop_ = false;
+    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i] { loop(i); });
+  }
+
+  // Runs task(tid) for tid in [0, ntasks); the caller runs tid 0. ntasks <= size().
+  void run(int ntasks, const std::function<void(int)>& task) {
+    std::lock_guard<std::mutex> run_lock(run_mu_);  // one parallel region at a time
+    std::exception_ptr err;
+    std::mutex err_mu;
+    std::function<void(int)> guarded = [&](int tid) {
+      try {
+        task(tid);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(err_mu);
+        if (!err) err = std::current_exception();
+      }
+    };
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      job_ = &guarded;
+      ntasks_ = ntasks;
+      remaining_ = ntasks - 1;
+      ++generation_;
+    }
+    cv_.notify_all();
+    t_in_worker = true;
+    guarded(0);
+    t_in_worker = false;
+    std::unique_lock<std::mutex> lk(mu_);
+    done_cv_.wait(lk, [&] { return remaining_ == 0; });
+    job_ = nullptr;
+    lk.unlock();
+    if (err) std::rethrow_exception(err);
+  }
+
+ private:
+  void loop(int tid) {
+    t_in_worker = true;
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(int)>* job;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        if (tid >= ntasks_) continue;
+        job = job_;
+      }
+      (*job)(tid);
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        if (--remaining_ == 0) done_cv_.notify_all();
+      }
+    }
+  }
+  void stop_all() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  int nthreads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex mu_, run_mu_;
+  std::condition_variable cv_, done_cv_;
+  const std::function<void(int)>* job_ = nullptr;
+  int ntasks_ = 0;
+  int remaining_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+Pool& pool() {
+  static Pool* p = new Pool(env_threads());  // leaked on purpose: no join at interpreter exit
+  return *p;
+}
+
+}  // namespace
+
+int get_num_threads() { return pool().size(); }
+void set_num_threads(int n) { pool().resize(n); }
+bool in_parallel_region() { return t_in_worker; }
+
+void parallel_run(int max_tasks, const std::function<void(int, int)>& fn) {
+  int nt = std::min(max_tasks, get_num_threads());
+  if (nt <= 1 || t_in_worker) {
+    fn(0, 1);
+    return;
+  }
+  pool().run(nt, [&](int tid) { fn(tid, nt); });
+}
+
+void parallel_for(int64_t begin, int64_t end, int64_t grain,
+                  const std::function<void(int64_t, int64_t)>& fn) {
+  int64_t n = end - begin;
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  int64_t max_tasks = std::min<int64_t>(get_num_threads(), (n + grain - 1) / grain);
+  if (max_tasks <= 1 || t_in_worker) {
+    fn(begin, end);
+    return;
+  }
+  parallel_run((int)max_tasks, [&](int tid, int nt) {
+    int64_t chunk = (n + nt - 1) / nt;
+    int64_t b = begin + tid * chunk, e = std::min(end, b + chunk);
+    if (b < e) fn(b, e);
+  });
+}
+
+}  // namespace dlcore

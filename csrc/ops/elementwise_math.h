@@ -1,0 +1,128 @@
+// Per-element math of the elementwise family, shared by the CPU kernels (elementwise.cpp) and
+// the CUDA kernels (cuda/elementwise.cu). One inline function per op; the op codes are the
+// ones the Python layer passes (dlcore._C.Unary / dlcore._C.Binary).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "core/view.h"
+
+namespace dlcore {
+
+enum class UnaryOp : int {
+  neg, exp, log, sqrt, abs, sign, relu, sigmoid, tanh, square, reciprocal, sin, cos,
+  log1p, expm1, floor, ceil, round,
+  // with scalar parameters p0, p1:
+  clip,        // min(max(x, p0), p1); NaN stays NaN
+  pow_scalar,  // x ** p0
+  rpow_scalar, // p0 ** x
+  mul_scalar,  // x * p0 + p1  (affine: scale and shift)
+  isnan, isinf, logical_not,
+  kCount
+};
+
+enum class BinaryOp : int {
+  add, sub, mul, div, pow, maximum, minimum,
+  eq, ne, lt, le, gt, ge,  // comparisons: output is bool
+  logical_and, logical_or,
+  kCount
+};
+
+inline bool unary_needs_float(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::neg: case UnaryOp::abs: case UnaryOp::sign: case UnaryOp::relu:
+    case UnaryOp::square: case UnaryOp::clip: case UnaryOp::mul_scalar:
+    case UnaryOp::isnan: case UnaryOp::isinf: case UnaryOp::logical_not:
+      return false;
+    default:
+      return true;
+  }
+}
+inline bool unary_outputs_bool(UnaryOp op) {
+  return op == UnaryOp::isnan || op == UnaryOp::isinf || op == UnaryOp::logical_not;
+}
+inline bool binary_outputs_bool(BinaryOp op) { return op >= BinaryOp::eq; }
+
+template <class T> DLCORE_HD T sigmoid_of(T x) {
+  // Stable for large |x|: never exponentiates a large positive number.
+  if (x >= T(0)) {
+    T z = std::exp(-x);
+    return T(1) / (T(1) + z);
+  }
+  T z = std::exp(x);
+  return z / (T(1) + z);
+}
+
+template <class T> DLCORE_HD bool is_nan_val(T x) { return x != x; }  // false for integers
+
+template <class T> DLCORE_HD T unary_apply(UnaryOp op, T x, double p0, double p1) {
+  using std::abs;
+  switch (op) {
+    case UnaryOp::neg: return -x;
+    case UnaryOp::exp: return std::exp(x);
+    case UnaryOp::log: return std::log(x);
+    case UnaryOp::sqrt: return std::sqrt(x);
+    case UnaryOp::abs: return x < T(0) ? -x : x;
+    case UnaryOp::sign: return is_nan_val(x) ? x : T((x > T(0)) - (x < T(0)));
+    case UnaryOp::relu: return is_nan_val(x) ? x : (x > T(0) ? x : T(0));
+    case UnaryOp::sigmoid: return sigmoid_of(x);
+    case UnaryOp::tanh: return std::tanh(x);
+    case UnaryOp::square: return x * x;
+    case UnaryOp::reciprocal: return T(1) / x;
+    case UnaryOp::sin: return std::sin(x);
+    case UnaryOp::cos: return std::cos(x);
+    case UnaryOp::log1p: return std::log1p(x);
+    case UnaryOp::expm1: return std::expm1(x);
+    case UnaryOp::floor: return std::floor(x);
+    case UnaryOp::ceil: return std::ceil(x);
+    case UnaryOp::round: return std::nearbyint(x);  // half to even, like NumPy and PyTorch
+    case UnaryOp::clip: {
+      if (is_nan_val(x)) return x;
+      T lo = T(p0), hi = T(p1);
+      return x < lo ? lo : (x > hi ? hi : x);
+    }
+    case UnaryOp::pow_scalar: return (T)std::pow(x, (T)p0);
+    case UnaryOp::rpow_scalar: return (T)std::pow((T)p0, x);
+    case UnaryOp::mul_scalar: return (T)(x * (T)p0 + (T)p1);
+    default: return x;
+  }
+}
+
+template <class T> DLCORE_HD bool unary_bool_apply(UnaryOp op, T x) {
+  switch (op) {
+    case UnaryOp::isnan: return is_nan_val(x);
+    case UnaryOp::isinf: return !is_nan_val(x) && (x - x) != (x - x);
+    case UnaryOp::logical_not: return !(x != T(0));
+    default: return false;
+  }
+}
+
+template <class T> DLCORE_HD T binary_apply(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::add: return a + b;
+    case BinaryOp::sub: return a - b;
+    case BinaryOp::mul: return a * b;
+    case BinaryOp::div: return a / b;
+    case BinaryOp::pow: return (T)std::pow(a, b);
+    // maximum/minimum propagate NaN like NumPy and PyTorch
+    case BinaryOp::maximum: return is_nan_val(a) ? a : (is_nan_val(b) ? b : (a > b ? a : b));
+    case BinaryOp::minimum: return is_nan_val(a) ? a : (is_nan_val(b) ? b : (a < b ? a : b));
+    default: return a;
+  }
+}
+
+template <class T> DLCORE_HD bool compare_apply(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::eq: return a == b;
+    case BinaryOp::ne: return a != b;
+    case BinaryOp::lt: return a < b;
+    case BinaryOp::le: return a <= b;
+    case BinaryOp::gt: return a > b;
+    case BinaryOp::ge: return a >= b;
+    case BinaryOp::logical_and: return (a != T(0)) && (b != T(0));
+    case BinaryOp::logical_or: return (a != T(0)) || (b != T(0));
+    default: return false;
+  }
+}
+
+}  // namespace dlcore

@@ -1,0 +1,202 @@
+// CPU index kernels (see index.h). Writes that can collide (index_add, scatter_add) are split
+// over positions that cannot collide, and each position is updated in index order, so results
+// do not depend on the thread count.
+#include "ops/index.h"
+
+#include "core/parallel.h"
+#include "core/shape.h"
+
+namespace dlcore {
+namespace {
+
+void check_indices(const View& idx, int64_t size, const char* op, const View& x, int axis) {
+  DLCORE_CHECK(idx.dtype == DType::i64, TypeError, op, ": 'index' must be int64, got ", dtype_name(idx.dtype));
+  DLCORE_CHECK(idx.device == Device::cpu || idx.device == x.device, ValueError, op, ": index on another device");
+  if (idx.device != Device::cpu) return;  // device kernels check bounds themselves
+  Shape s = idx.shape_vec();
+  int64_t st[kMaxDims];
+  broadcast_strides(idx, s, st);
+  const int64_t* stp[1] = {st};
+  StridedLoop<1> loop(s, stp);
+  const int64_t* p = idx.ptr<int64_t>();
+  if (idx.numel() == 0) return;
+  loop.run(0, loop.numel(), [&](const int64_t* off, int64_t n, const int64_t* in) {
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t v = p[off[0] + j * in[0]];
+      DLCORE_CHECK(v >= 0 && v < size, IndexError, op, ": index ", v, " is out of bounds for axis ",
+                   axis, " with size ", size, " (tensor shape ", x.shape_string(), ")");
+    }
+  });
+}
+
+template <class F> void float_types(DType d, const char* op, F&& f) {
+  switch (d) {
+    case DType::f32: f(float{}); break;
+    case DType::f64: f(double{}); break;
+    case DType::i64: f(int64_t{}); break;
+    default: throw TypeError(str(op, ": not defined for ", dtype_name(d), " tensors"));
+  }
+}
+
+}  // namespace
+
+void index_select(const View& x, int axis, const View& idx, const View& out) {
+  DLCORE_CHECK(idx.ndim == 1, ValueError, "index_select: 'index' must be 1-D, got shape ", idx.shape_string());
+  check_indices(idx, x.shape[axis], "index_select", x, axis);
+  Shape want = x.shape_vec();
+  want[axis] = idx.shape[0];
+  DLCORE_CHECK(out.shape_vec() == want && out.dtype == x.dtype, ValueError,
+               "index_select: output must have shape ", shape_str(want));
+  // Walk out; x's stride along axis is replaced by a lookup through idx.
+  View xs = x;
+  xs.strides[axis] = 0;
+  xs.shape[axis] = want[axis];
+  int64_t sx[kMaxDims], so[kMaxDims], si[kMaxDims] = {0};
+  broadcast_strides(xs, want, sx);
+  broadcast_strides(out, want, so);
+  si[axis] = idx.strides[0];
+  const int64_t ax_stride = x.strides[axis];
+  float_types(x.dtype, "index_select", [&](auto t) {
+    using T = decltype(t);
+    const int64_t* st[3] = {so, sx, si};
+    StridedLoop<3> loop(want, st);
+    const T* xp = x.ptr<T>();
+    const int64_t* ip = idx.ptr<int64_t>();
+    T* op = out.ptr<T>();
+    parallel_for(0, loop.numel(), 16384, [&](int64_t b, int64_t e) {
+      loop.run(b, e, [&](const int64_t* off, int64_t n, const int64_t* in) {
+        for (int64_t j = 0; j < n; ++j)
+          op[off[0] + j * in[0]] = xp[off[1] + j * in[1] + ip[off[2] + j * in[2]] * ax_stride];
+      });
+    });
+  });
+}
+
+void index_add(const View& out, int axis, const View& idx, const View& src) {
+  DLCORE_CHECK(idx.ndim == 1, ValueError, "index_add: 'index' must be 1-D, got shape ", idx.shape_string());
+  check_indices(idx, out.shape[axis], "index_add", out, axis);
+  Shape want = out.shape_vec();
+  want[axis] = idx.shape[0];
+  DLCORE_CHECK(src.shape_vec() == want && src.dtype == out.dtype, ValueError, "index_add: 'source' has shape ",
+               src.shape_string(), ", expected ", shape_str(want));
+  // Outer positions (dims != axis) never collide; each is updated in index order.
+  Shape outer = want;
+  outer[axis] = 1;
+  int64_t so[kMaxDims], ss[kMaxDims];
+  View o1 = out, s1 = src;
+  o1.shape[axis] = 1;
+  s1.shape[axis] = 1;
+  broadcast_strides(o1, outer, so);
+  broadcast_strides(s1, outer, ss);
+  float_types(out.dtype, "index_add", [&](auto t) {
+    using T = decltype(t);
+    const int64_t* st[2] = {so, ss};
+    StridedLoop<2> loop(outer, st);
+    T* op = out.ptr<T>();
+    const T* sp = src.ptr<T>();
+    const int64_t* ip = idx.ptr<int64_t>();
+    const int64_t n_idx = idx.shape[0], is = idx.strides[0];
+    const int64_t oax = out.strides[axis], sax = src.strides[axis];
+    parallel_for(0, loop.numel(), 4096, [&](int64_t b, int64_t e) {
+      loop.run(b, e, [&](const int64_t* off, int64_t n, const int64_t* in) {
+        for (int64_t k = 0; k < n_idx; ++k) {
+          T* orow = op + off[0] + ip[k * is] * oax;
+          const T* srow = sp + off[1] + k * sax;
+          for (int64_t j = 0; j < n; ++j) orow[j * in[0]] += srow[j * in[1]];
+        }
+      });
+    });
+  });
+}
+
+void gather(const View& x, int axis, const View& idx, const View& out) {
+  DLCORE_CHECK(idx.ndim == x.ndim, ValueError, "gather: 'index' must have the same number of dims as 'input' (",
+               x.shape_string(), "), got ", idx.shape_string());
+  for (int d = 0; d < x.ndim; ++d)
+    DLCORE_CHECK(d == axis || idx.shape[d] <= x.shape[d], ValueError, "gather: 'index' shape ", idx.shape_string(),
+                 " exceeds 'input' shape ", x.shape_string(), " at dim ", d);
+  check_indices(idx, x.shape[axis], "gather", x, axis);
+  Shape want = idx.shape_vec();
+  DLCORE_CHECK(out.shape_vec() == want && out.dtype == x.dtype, ValueError, "gather: output must have shape ", shape_str(want));
+  View xs = x;
+  for (int d = 0; d < x.ndim; ++d) xs.shape[d] = want[d];
+  xs.strides[axis] = 0;
+  int64_t sx[kMaxDims], so[kMaxDims], si[kMaxDims];
+  for (int d = 0; d < x.ndim; ++d) sx[d] = xs.strides[d];
+  broadcast_strides(out, want, so);
+  broadcast_strides(idx, want, si);
+  const int64_t ax_stride = x.strides[axis];
+  float_types(x.dtype, "gather", [&](auto t) {
+    using T = decltype(t);
+    const int64_t* st[3] = {so, sx, si};
+    StridedLoop<3> loop(want, st);
+    const T* xp = x.ptr<T>();
+    const int64_t* ip = idx.ptr<int64_t>();
+    T* op = out.ptr<T>();
+    parallel_for(0, loop.numel(), 16384, [&](int64_t b, int64_t e) {
+      loop.run(b, e, [&](const int64_t* off, int64_t n, const int64_t* in) {
+        for (int64_t j = 0; j < n; ++j)
+          op[off[0] + j * in[0]] = xp[off[1] + j * in[1] + ip[off[2] + j * in[2]] * ax_stride];
+      });
+    });
+  });
+}
+
+void scatter_add(const View& out, int axis, const View& idx, const View& src) {
+  DLCORE_CHECK(idx.ndim == out.ndim && src.shape_vec() == idx.shape_vec(), ValueError,
+               "scatter_add: 'index' ", idx.shape_string(), " and 'src' ", src.shape_string(),
+               " must share a shape with as many dims as 'out' ", out.shape_string());
+  for (int d = 0; d < out.ndim; ++d)
+    DLCORE_CHECK(d == axis || idx.shape[d] <= out.shape[d], ValueError, "scatter_add: 'index' shape ",
+                 idx.shape_string(), " exceeds 'out' shape ", out.shape_string(), " at dim ", d);
+  check_indices(idx, out.shape[axis], "scatter_add", out, axis);
+  DLCORE_CHECK(src.dtype == out.dtype, TypeError, "scatter_add: dtypes differ");
+  Shape want = idx.shape_vec();
+  int64_t so[kMaxDims], si[kMaxDims], ss[kMaxDims];
+  for (int d = 0; d < out.ndim; ++d) so[d] = d == axis ? 0 : out.strides[d];
+  broadcast_strides(idx, want, si);
+  broadcast_strides(src, want, ss);
+  const int64_t ax_stride = out.strides[axis];
+  float_types(out.dtype, "scatter_add", [&](auto t) {
+    using T = decltype(t);
+    const int64_t* st[3] = {so, si, ss};
+    StridedLoop<3> loop(want, st);
+    T* op = out.ptr<T>();
+    const int64_t* ip = idx.ptr<int64_t>();
+    const T* sp = src.ptr<T>();
+    // Serial: different positions along `axis` may hit the same output element.
+    loop.run(0, loop.numel(), [&](const int64_t* off, int64_t n, const int64_t* in) {
+      for (int64_t j = 0; j < n; ++j)
+        op[off[0] + j * in[0] + ip[off[1] + j * in[1]] * ax_stride] += sp[off[2] + j * in[2]];
+    });
+  });
+}
+
+void one_hot(const View& idx, int64_t n, const View& out) {
+  DLCORE_CHECK(n > 0, ValueError, "one_hot: num_classes must be positive, got ", n);
+  check_indices(idx, n, "one_hot", idx, idx.ndim);
+  Shape want = idx.shape_vec();
+  want.push_back(n);
+  DLCORE_CHECK(out.shape_vec() == want && out.is_contiguous(), ValueError, "one_hot: output must be contiguous ",
+               shape_str(want));
+  Shape s = idx.shape_vec();
+  int64_t st[kMaxDims];
+  broadcast_strides(idx, s, st);
+  const int64_t* stp[1] = {st};
+  StridedLoop<1> loop(s, stp);
+  const int64_t* ip = idx.ptr<int64_t>();
+  float_types(out.dtype, "one_hot", [&](auto t) {
+    using T = decltype(t);
+    T* op = out.ptr<T>();
+    int64_t pos = 0;
+    loop.run(0, loop.numel(), [&](const int64_t* off, int64_t m, const int64_t* in) {
+      for (int64_t j = 0; j < m; ++j, ++pos) {
+        T* row = op + pos * n;
+        for (int64_t c = 0; c < n; ++c) row[c] = T(0);
+        row[ip[off[0] + j * in[0]]] = T(1);
+      }
+    });
+  });
+}
+
+}  // namespace dlcore

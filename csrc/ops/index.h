@@ -1,0 +1,21 @@
+// Index family: index_select / index_add (one index vector along an axis), gather /
+// scatter_add (an index tensor the shape of the output), one_hot. Every index is checked
+// against the axis size before anything is written; a bad one raises IndexError naming it.
+#pragma once
+#include "core/dispatch.h"
+#include "core/view.h"
+
+namespace dlcore {
+
+// out = x.take(idx, axis): out.shape = x.shape with shape[axis] = len(idx).
+void index_select(const View& x, int axis, const View& idx, const View& out);
+// out[..., idx[j], ...] += src[..., j, ...]  (backward of index_select; embedding backward)
+void index_add(const View& out, int axis, const View& idx, const View& src);
+// out[i][j][k] = x[i][idx[i][j][k]][k] (axis 1); idx and out share a shape.
+void gather(const View& x, int axis, const View& idx, const View& out);
+// out[i][idx[i][j][k]][k] += src[i][j][k] (axis 1); the backward of gather.
+void scatter_add(const View& out, int axis, const View& idx, const View& src);
+// out (..., n) = one-hot of int64 idx (...).
+void one_hot(const View& idx, int64_t n, const View& out);
+
+}  // namespace dlcore
