@@ -1,0 +1,42 @@
+"""dlcore: a deep-learning library with C++ (and CUDA) kernels under a thin Python API.
+
+PyTorch-style: dlcore.nn.Module, dlcore.optim, loss.backward().
+Keras-style:   dlcore.Sequential([...]).compile(...).fit(...).
+"""
+from . import _C
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import (Generator, Tensor, abs, add, arange, argmax, argmin, bool_, broadcast_to, cat,
+                     chunk, clamp, clip, concatenate, cos, default_generator, div, empty, exp,
+                     expand, expm1, eye, flatten, float32, float64, from_dlpack, from_numpy, full,
+                     gather, get_default_dtype, index_select, int64, isinf, isnan, log, log1p,
+                     manual_seed, matmul, max, maximum, mean, min, minimum, mul, neg, normal,
+                     one_hot, ones, ones_like, permute, pow, rand, randint, randn, randperm, relu,
+                     reshape, set_default_dtype, sigmoid, sign, sin, split, sqrt, squeeze, stack,
+                     std, sub, sum, tanh, tensor, transpose, uniform, unsqueeze, var, where, zeros,
+                     zeros_like)
+from . import functional
+from . import cuda
+
+__version__ = "0.1.0"
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the size of dlcore's one thread pool (default: DLCORE_NUM_THREADS, OMP_NUM_THREADS
+    or the number of cores)."""
+    _C.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    return _C.get_num_threads()
+
+
+def config() -> dict:
+    """Build and run-time configuration: version, ISA in use, threads, CUDA built/available."""
+    return {
+        "version": __version__,
+        "isa": _C.isa(),
+        "supported_isas": list(_C.supported_isas()),
+        "num_threads": _C.get_num_threads(),
+        "cuda_built": bool(_C.cuda_built),
+        "cuda_available": cuda.is_available(),
+    }

@@ -1,0 +1,188 @@
+"""Reverse-mode automatic differentiation.
+
+A differentiable op is a subclass of :class:`Function` with ``forward(ctx, *args)`` and
+``backward(ctx, *grad_outputs)``, both working on raw arrays (NumPy arrays on the CPU) and
+calling only bound kernels (``dlcore._C``). ``Function.apply`` wraps the result in Tensors and,
+when grad mode is on and an input requires grad, records the call as a node of the graph.
+
+``Tensor.backward`` walks the graph once in reverse topological order, summing the gradient
+of every node output over all its uses (fan-out), and accumulates into the leaves' ``.grad``.
+Saved arrays are freed after use unless ``retain_graph=True``; walking a freed node again
+raises a RuntimeError like PyTorch's.
+"""
+from __future__ import annotations
+
+import threading
+
+from . import _C
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_state, "enabled", True)
+
+
+def set_grad_enabled(mode: bool) -> None:
+    _state.enabled = bool(mode)
+
+
+class no_grad:
+    """Context manager (and decorator) that disables graph recording."""
+
+    def __enter__(self):
+        self._prev = is_grad_enabled()
+        set_grad_enabled(False)
+        return self
+
+    def __exit__(self, *exc):
+        set_grad_enabled(self._prev)
+        return False
+
+    def __call__(self, fn):
+        def wrapper(*a, **k):
+            with no_grad():
+                return fn(*a, **k)
+
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        return wrapper
+
+
+class enable_grad(no_grad):
+    def __enter__(self):
+        self._prev = is_grad_enabled()
+        set_grad_enabled(True)
+        return self
+
+
+class Function:
+    """Base class of differentiable ops. Instances are the graph's nodes (``ctx``)."""
+
+    __slots__ = ("inputs", "needs_input_grad", "saved", "freed", "n_outputs", "__dict__")
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+    @property
+    def saved_tensors(self):
+        if self.freed:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward: trying to backward through the graph a second "
+                "time (or directly access saved tensors after they have already been freed). "
+                "Saved intermediate values of the graph are freed when you call .backward(). "
+                "Specify retain_graph=True if you need to backward through the graph a second time.")
+        return self.saved
+
+    @staticmethod
+    def forward(ctx, *args):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args):
+        from .tensor import Tensor
+
+        ctx = cls()
+        ctx.saved = ()
+        ctx.freed = False
+        raw = [a._data if isinstance(a, Tensor) else a for a in args]
+        track = is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        if track:
+            ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        out = cls.forward(ctx, *raw)
+        multi = isinstance(out, tuple)
+        outs = out if multi else (out,)
+        ctx.n_outputs = len(outs)
+        results = []
+        for i, o in enumerate(outs):
+            t = Tensor._wrap(o)
+            if track and _differentiable(o):
+                t.requires_grad = True
+                t._node = ctx
+                t._out_index = i
+            results.append(t)
+        if not track:
+            ctx.inputs = None
+        return tuple(results) if multi else results[0]
+
+
+def _differentiable(arr) -> bool:
+    kind = getattr(getattr(arr, "dtype", None), "kind", "f")
+    return kind == "f"
+
+
+def _topo_order(root_node):
+    """Nodes reachable from root_node, each after every node that consumes its outputs."""
+    order, seen = [], set()
+    stack = [(root_node, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for t in node.inputs or ():
+            if t is not None and t._node is not None and id(t._node) not in seen:
+                stack.append((t._node, False))
+    order.reverse()
+    return order
+
+
+def _accumulate(a, b):
+    if a is None:
+        return b
+    return _C.binary(_C.Binary.add, a, b)
+
+
+def backward(tensor, grad=None, retain_graph=False):
+    """Computes d(tensor)/d(leaf) for every leaf that requires grad, into ``leaf.grad``."""
+    from .tensor import Tensor
+
+    if not tensor.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
+                           "(did you create it under no_grad, or forget requires_grad=True?)")
+    if grad is None:
+        if tensor.numel() != 1:
+            raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
+                               f"this tensor has shape {tuple(tensor.shape)}: pass gradient=")
+        g = _C.cast(tensor._data, str(tensor._data.dtype))
+        _C.fill(g, 1.0)
+    else:
+        g = grad._data if isinstance(grad, Tensor) else grad
+        if tuple(g.shape) != tuple(tensor.shape):
+            raise ValueError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has "
+                             f"shape {tuple(tensor.shape)}")
+        if g.dtype != tensor._data.dtype:
+            g = _C.cast(g, str(tensor._data.dtype))
+    if tensor._node is None:  # a leaf
+        tensor._accumulate_grad(g)
+        return
+    root = tensor._node
+    pending = {id(root): [None] * root.n_outputs}
+    pending[id(root)][tensor._out_index] = g
+    for node in _topo_order(root):
+        grads = pending.pop(id(node), None)
+        if grads is None or all(x is None for x in grads):
+            continue
+        in_grads = type(node).backward(node, *grads)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for inp, ig, need in zip(node.inputs, in_grads, node.needs_input_grad):
+            if ig is None or not need:
+                continue
+            if inp._node is None:
+                inp._accumulate_grad(ig)
+            else:
+                slot = pending.setdefault(id(inp._node), [None] * inp._node.n_outputs)
+                slot[inp._out_index] = _accumulate(slot[inp._out_index], ig)
+        if not retain_graph:
+            node.saved = ()
+            node.freed = True

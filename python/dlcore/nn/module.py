@@ -1,0 +1,355 @@
+"""Module, Parameter and the containers (PyTorch semantics: registration by attribute,
+named_parameters / state_dict key names, train() / eval(), strict loading)."""
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from .. import _C
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as a learnable parameter (requires_grad by default)."""
+
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad=True):
+        arr = data._data if isinstance(data, Tensor) else np.asarray(data)
+        self._data = arr
+        self.requires_grad = False
+        self.grad = None
+        self._node = None
+        self._out_index = 0
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    training: bool
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ---- registration ----
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call Module.__init__() before assigning attributes")
+        for d in (self._parameters, self._buffers, self._modules):
+            d.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for d in (self._parameters, self._buffers, self._modules):
+            if name in d:
+                del d[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        if param is None:
+            self._parameters[name] = None
+        else:
+            setattr(self, name, param)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """A non-learnable tensor saved in state_dict (e.g. BatchNorm's running_mean)."""
+        self._buffers[name] = tensor
+        if not persistent:
+            self.__dict__.setdefault("_non_persistent", set()).add(name)
+
+    def add_module(self, name, module):
+        self._modules[name] = module
+
+    register_module = add_module
+
+    # ---- calling ----
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---- traversal ----
+    def named_modules(self, memo=None, prefix=""):
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is not None:
+                yield from m.named_modules(memo, prefix + ("." if prefix else "") + name)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        for name, m in self._modules.items():
+            if m is not None:
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(self, prefix="", recurse=True):
+        seen = set()
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mp, m in mods:
+            for name, p in m._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield mp + ("." if mp else "") + name, p
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True):
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mp, m in mods:
+            for name, b in m._buffers.items():
+                if b is not None:
+                    yield mp + ("." if mp else "") + name, b
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    # ---- modes ----
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, flag=True):
+        for p in self.parameters():
+            p.requires_grad_(flag)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.zero_()
+
+    def apply(self, fn):
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, device=None, dtype=None):
+        """Moves / casts parameters and buffers in place (the Parameter objects stay the same,
+        so optimizers built before keep working)."""
+        for m in self.modules():
+            for store in (m._parameters, m._buffers):
+                for k, t in store.items():
+                    if t is None:
+                        continue
+                    if dtype is not None and t.dtype.kind != "f":
+                        nt = t.to(device=device)
+                    else:
+                        nt = t.to(device=device, dtype=dtype)
+                    if nt is not t:
+                        t._data = nt._data
+                        if t.grad is not None:
+                            t.grad = t.grad.to(device=device, dtype=dtype)
+        return self
+
+    def float(self):
+        return self.to(dtype="float32")
+
+    def double(self):
+        return self.to(dtype="float64")
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    # ---- state ----
+    def state_dict(self, prefix=""):
+        """Ordered name -> Tensor (parameters, then persistent buffers, per module), sharing
+        memory with the module like PyTorch's."""
+        out = OrderedDict()
+        for mp, m in self.named_modules(prefix=prefix.rstrip(".")):
+            skip = m.__dict__.get("_non_persistent", set())
+            for store in (m._parameters, m._buffers):
+                for name, t in store.items():
+                    if t is not None and name not in skip:
+                        out[mp + ("." if mp else "") + name] = Tensor._wrap(t._data)
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copies values into the existing parameters and buffers. Shapes must match; with
+        strict=True, missing or unexpected keys raise a KeyError listing them."""
+        own = OrderedDict()
+        for mp, m in self.named_modules():
+            skip = m.__dict__.get("_non_persistent", set())
+            for store in (m._parameters, m._buffers):
+                for name, t in store.items():
+                    if t is not None and name not in skip:
+                        own[mp + ("." if mp else "") + name] = t
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
+                           f"unexpected keys {unexpected}")
+        for k, t in own.items():
+            if k not in state_dict:
+                continue
+            v = state_dict[k]
+            arr = v._data if isinstance(v, Tensor) else np.asarray(v)
+            if hasattr(arr, "detach"):  # a torch tensor
+                arr = arr.detach().cpu().numpy()
+            if tuple(arr.shape) != tuple(t.shape):
+                raise ValueError(f"load_state_dict: '{k}' has shape {tuple(arr.shape)} in the "
+                                 f"state dict but {tuple(t.shape)} in the model")
+            src = np.ascontiguousarray(arr)
+            if src.dtype != t.dtype:
+                src = src.astype(t.dtype)
+            _C.copy(src, t._data)
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ---- printing ----
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = []
+        for name, m in self._modules.items():
+            r = repr(m).replace("\n", "\n  ")
+            lines.append(f"({name}): {r}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Modules applied in order: Sequential(m1, m2, ...) or Sequential(OrderedDict(...)) or
+    Sequential([m1, m2, ...])."""
+
+    def __init__(self, *mods):
+        super().__init__()
+        if len(mods) == 1 and isinstance(mods[0], OrderedDict):
+            for k, m in mods[0].items():
+                self.add_module(k, m)
+            return
+        if len(mods) == 1 and isinstance(mods[0], (list, tuple)):
+            mods = tuple(mods[0])
+        for i, m in enumerate(mods):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
+            self.add_module(str(i), m)
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __getitem__(self, i):
+        items = list(self._modules.values())
+        if isinstance(i, slice):
+            return Sequential(*items[i])
+        return items[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, m):
+        self.add_module(str(len(self._modules)), m)
+        return self
+
+
+class ModuleList(Module):
+    def __init__(self, modules=None):
+        super().__init__()
+        for m in modules or []:
+            self.append(m)
+
+    def append(self, m):
+        self.add_module(str(len(self._modules)), m)
+        return self
+
+    def extend(self, ms):
+        for m in ms:
+            self.append(m)
+        return self
+
+    def __getitem__(self, i):
+        items = list(self._modules.values())
+        return ModuleList(items[i]) if isinstance(i, slice) else items[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    def __init__(self, modules=None):
+        super().__init__()
+        for k, m in (modules or {}).items():
+            self.add_module(k, m)
+
+    def __getitem__(self, k):
+        return self._modules[k]
+
+    def __setitem__(self, k, m):
+        self.add_module(k, m)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, k):
+        return k in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
