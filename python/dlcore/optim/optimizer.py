@@ -1,9 +1,18 @@
 """Optimizer base: parameter groups with per-group options, zero_grad, state_dict (PyTorch's
-layout: {'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]})."""
+layout: {'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}), and the
+fused update driver shared by every optimizer.
+
+A subclass of `FusedOptimizer` declares its C++ kernel (`_kind`), the names of its state
+buffers for the three kernel slots (`_slots(group)`), the options the kernel reads
+(`_options(group)`) and whether it counts steps; `step()` then makes ONE `_C.optim_step`
+call per parameter group (per dtype), which updates every parameter of the group in place
+with the GIL released (optim_math.h holds the per-element formulas)."""
 from __future__ import annotations
 
 import numpy as np
 
+from .. import _C
+from ..autograd import enable_grad
 from ..tensor import Tensor
 
 
@@ -12,6 +21,9 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state = {}
         self.param_groups = []
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors or of dicts, "
+                            "got a single Tensor (wrap it in a list)")
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -28,7 +40,7 @@ class Optimizer:
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise ValueError(f"{type(self).__name__}: every parameter must be a Tensor that requires grad")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
-        if any(id(p) in seen for p in ps):
+        if any(id(p) in seen for p in ps) or len({id(p) for p in ps}) != len(ps):
             raise ValueError(f"{type(self).__name__}: a parameter appears in more than one group")
         group["params"] = ps
         for k, v in self.defaults.items():
@@ -75,6 +87,107 @@ class Optimizer:
                     g[k] = v
             for i, p in zip(saved["params"], g["params"]):
                 st = sd["state"].get(i, sd["state"].get(str(i)))
-                if st is not None:
-                    self.state[id(p)] = {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
-                                         for k, v in st.items()}
+                if st is None:
+                    self.state.pop(id(p), None)
+                    continue
+                new = {}
+                for k, v in st.items():
+                    if hasattr(v, "shape") and getattr(v, "ndim", 0) > 0:
+                        v = np.asarray(v)
+                        if v.shape != tuple(p.shape):
+                            raise ValueError(f"load_state_dict: state '{k}' of parameter {i} has shape "
+                                             f"{v.shape}, the parameter has shape {tuple(p.shape)}")
+                        v = np.array(v, dtype=p.dtype, order="C", copy=True)  # like torch: cast to the param
+                    elif hasattr(v, "item"):
+                        v = float(v.item()) if hasattr(v, "ndim") else v
+                    new[k] = v
+                self.state[id(p)] = new
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(k for k in g if k != "params"):
+                lines.append(f"    {k}: {g[k]}")
+        return "\n".join(lines) + "\n)"
+
+
+class FusedOptimizer(Optimizer):
+    """Base of the optimizers whose update is one fused C++ call per group (and dtype)."""
+
+    _kind = ""           # the _C.optim_step kind
+    _counts_steps = True  # keeps state['step'] (float) like torch
+
+    def _slots(self, group):
+        """Names of the state buffers passed as kernel slots 0..2 (None = unused slot)."""
+        raise NotImplementedError
+
+    def _options(self, group):
+        """The options dict the kernel reads (names of OptimHyper in csrc/ops/optim_math.h)."""
+        raise NotImplementedError
+
+    def _initial_value(self, name, group):
+        return 0.0
+
+    def _state_for(self, p, group, slots):
+        st = self.state.get(id(p))
+        if st is None:
+            st = self.state[id(p)] = {}
+            if self._counts_steps:
+                st["step"] = 0.0
+            self._init_scalars(st, group)
+        for name in slots:
+            if name is not None and name not in st:
+                buf = np.empty(p.shape, p.dtype)
+                _C.fill(buf, float(self._initial_value(name, group)))
+                st[name] = buf
+        return st
+
+    def _init_scalars(self, st, group):
+        pass
+
+    def _extras(self, states):
+        return []
+
+    def _store_extras(self, states, extras):
+        pass
+
+    def _steps(self, states):
+        for st in states:
+            st["step"] = float(st["step"]) + 1.0
+        return [st["step"] for st in states]
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            by_dtype = {}
+            for p in group["params"]:
+                if p.grad is not None:
+                    if p.grad.shape != p.shape:
+                        raise ValueError(f"{type(self).__name__}: a gradient has shape {tuple(p.grad.shape)} "
+                                         f"but its parameter has shape {tuple(p.shape)}")
+                    by_dtype.setdefault(p.dtype, []).append(p)
+            slots = self._slots(group)
+            opts = self._options(group)
+            for ps in by_dtype.values():
+                states = [self._state_for(p, group, slots) for p in ps]
+                steps = self._steps(states)
+                grads = []
+                for p in ps:
+                    g = p.grad._data
+                    if g.dtype != p.dtype or not g.flags.c_contiguous:
+                        g = _C.cast(g, str(p.dtype))
+                    grads.append(g)
+                state_lists = [[st[n] for st in states] if n is not None else [] for n in slots]
+                extras = _C.optim_step(self._kind, opts, [p._data for p in ps], grads, state_lists,
+                                       steps, self._extras(states))
+                self._store_extras(states, extras)
+        return loss
+
+
+def _check(name, cond, msg):
+    if not cond:
+        raise ValueError(f"{name}: {msg}")

@@ -1,0 +1,200 @@
+// Per-element math of the optimizer family, shared by CPU (ops/optim.cpp) and CUDA
+// (cuda/optim.cu). Each *_element function updates ONE element of a parameter and its state
+// in place, following torch.optim's single-tensor code line by line (the order of the
+// floating-point operations is kept, so float64 results agree to rounding).
+// The per-tensor scalars (bias corrections, clr, ...) are computed once per tensor on the host
+// by optim_coefs() from the group hyperparameters and the tensor's step count, in double,
+// exactly where torch computes them as Python floats.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "core/view.h"
+
+namespace dlcore {
+
+enum class OptimKind : int { sgd = 0, adagrad, rmsprop, adadelta, adam, adamax, nadam, lion };
+
+// Group hyperparameters (torch.optim's names). Unused fields are ignored by a given kind.
+struct OptimHyper {
+  double lr = 0, weight_decay = 0, momentum = 0, dampening = 0, eps = 0, beta1 = 0, beta2 = 0,
+         alpha = 0, rho = 0, lr_decay = 0, momentum_decay = 0;
+  bool nesterov = false, maximize = false, centered = false, amsgrad = false,
+       decoupled_weight_decay = false;
+};
+
+// Per-tensor coefficients: c[] meaning depends on the kind (see optim_coefs).
+struct OptimCoefs {
+  double c[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  bool first = false;  // SGD: first step (momentum buffer := grad)
+};
+
+// step: the tensor's step count AFTER this update's increment (1 on the first update);
+// extra: NAdam's mu_product before this update (returned updated through *extra_out).
+inline OptimCoefs optim_coefs(OptimKind kind, const OptimHyper& h, double step, double extra,
+                              double* extra_out) {
+  OptimCoefs k;
+  switch (kind) {
+    case OptimKind::sgd:
+      k.first = step <= 1;
+      break;
+    case OptimKind::adagrad:
+      k.c[0] = h.lr / (1 + (step - 1) * h.lr_decay);  // clr
+      break;
+    case OptimKind::adam: {
+      double bc1 = 1 - std::pow(h.beta1, step);
+      double bc2 = 1 - std::pow(h.beta2, step);
+      k.c[0] = h.lr / bc1;         // step_size
+      k.c[1] = std::sqrt(bc2);     // bias_correction2_sqrt
+      break;
+    }
+    case OptimKind::adamax:
+      k.c[0] = h.lr / (1 - std::pow(h.beta1, step));  // clr
+      break;
+    case OptimKind::nadam: {
+      double bc2 = 1 - std::pow(h.beta2, step);
+      double mu = h.beta1 * (1.0 - 0.5 * std::pow(0.96, step * h.momentum_decay));
+      double mu_next = h.beta1 * (1.0 - 0.5 * std::pow(0.96, (step + 1) * h.momentum_decay));
+      double mu_product = extra * mu;
+      double mu_product_next = mu_product * mu_next;
+      k.c[0] = bc2;
+      k.c[1] = -h.lr * (1.0 - mu) / (1.0 - mu_product);       // grad coefficient
+      k.c[2] = (-h.lr * mu_next) / (1.0 - mu_product_next);   // exp_avg coefficient
+      if (extra_out) *extra_out = mu_product;
+      break;
+    }
+    default:
+      break;
+  }
+  return k;
+}
+
+// ATen's lerp: a + w * (b - a), computed from the nearer end for accuracy.
+template <class T> DLCORE_HD T optim_lerp(T a, T b, T w) {
+  return (w < T(0.5)) ? a + w * (b - a) : b - (b - a) * (T(1) - w);
+}
+
+// Gradient as torch reads it: negated when maximizing, plus L2 weight decay (coupled).
+template <class T> DLCORE_HD T optim_grad(T p, T g, const OptimHyper& h, bool coupled_decay) {
+  if (h.maximize) g = -g;
+  if (coupled_decay && h.weight_decay != 0) g = g + T(h.weight_decay) * p;
+  return g;
+}
+
+// SGD: buf (momentum buffer) may be null when momentum == 0.
+template <class T> DLCORE_HD void sgd_element(T& p, T g, T* buf, const OptimHyper& h, const OptimCoefs& k) {
+  g = optim_grad(p, g, h, true);
+  if (h.momentum != 0) {
+    T b;
+    if (k.first) b = g;
+    else b = *buf * T(h.momentum) + T(1 - h.dampening) * g;
+    *buf = b;
+    g = h.nesterov ? g + T(h.momentum) * b : b;
+  }
+  p = p + T(-h.lr) * g;
+}
+
+// Adagrad: sum (state_sum).
+template <class T> DLCORE_HD void adagrad_element(T& p, T g, T& sum, const OptimHyper& h, const OptimCoefs& k) {
+  g = optim_grad(p, g, h, true);
+  sum = sum + g * g;
+  T std_ = std::sqrt(sum) + T(h.eps);
+  p = p + T(-k.c[0]) * (g / std_);
+}
+
+// RMSprop: sq (square_avg), gavg (grad_avg, centered only), buf (momentum_buffer, momentum only).
+template <class T>
+DLCORE_HD void rmsprop_element(T& p, T g, T& sq, T* gavg, T* buf, const OptimHyper& h) {
+  g = optim_grad(p, g, h, true);
+  sq = sq * T(h.alpha) + T(1 - h.alpha) * g * g;
+  T avg;
+  if (h.centered) {
+    T ga = optim_lerp(*gavg, g, T(1 - h.alpha));
+    *gavg = ga;
+    avg = std::sqrt(sq + T(-1) * ga * ga);
+  } else {
+    avg = std::sqrt(sq);
+  }
+  avg = avg + T(h.eps);
+  if (h.momentum > 0) {
+    T b = *buf * T(h.momentum) + g / avg;
+    *buf = b;
+    p = p + T(-h.lr) * b;
+  } else {
+    p = p + T(-h.lr) * (g / avg);
+  }
+}
+
+// Adadelta: sq (square_avg), acc (acc_delta).
+template <class T> DLCORE_HD void adadelta_element(T& p, T g, T& sq, T& acc, const OptimHyper& h) {
+  g = optim_grad(p, g, h, true);
+  sq = sq * T(h.rho) + T(1 - h.rho) * g * g;
+  T std_ = std::sqrt(sq + T(h.eps));
+  T delta = std::sqrt(acc + T(h.eps));
+  delta = delta / std_ * g;
+  acc = acc * T(h.rho) + T(1 - h.rho) * delta * delta;
+  p = p + T(-h.lr) * delta;
+}
+
+// Adam / AdamW: m (exp_avg), v (exp_avg_sq), vmax (max_exp_avg_sq, amsgrad only).
+// Decay: 0 none, 1 coupled L2 (Adam), 2 decoupled (AdamW). The flags are template arguments
+// so the CPU loop has no branches and vectorises. The scalars come from AdamScalars.
+struct AdamScalars {
+  double decay_mul, w1, beta2, w2, step_size, bc2s, eps, wd;
+};
+inline AdamScalars adam_scalars(const OptimHyper& h, const OptimCoefs& k) {
+  return {1 - h.lr * h.weight_decay, 1 - h.beta1, h.beta2, 1 - h.beta2, k.c[0], k.c[1], h.eps,
+          h.weight_decay};
+}
+template <class T, bool Amsgrad, int Decay>
+DLCORE_HD void adam_element(T& p, T g, T& m, T& v, T* vmax, T decay_mul, T w1, T beta2, T w2,
+                            T neg_step_size, T bc2s, T eps, T wd) {
+  if (Decay == 2) p = p * decay_mul;            // param.mul_(1 - lr * weight_decay)
+  if (Decay == 1) g = g + wd * p;               // grad = grad.add(param, alpha=weight_decay)
+  m = optim_lerp(m, g, w1);                     // exp_avg.lerp_(grad, 1 - beta1)
+  v = v * beta2 + w2 * g * g;                   // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
+  T s = v;
+  if (Amsgrad) {
+    T mx = *vmax > v ? *vmax : v;               // torch.maximum(max_exp_avg_sqs, exp_avg_sq)
+    *vmax = mx;
+    s = mx;
+  }
+  T denom = std::sqrt(s) / bc2s + eps;          // (sqrt / bias_correction2_sqrt).add_(eps)
+  p = p + neg_step_size * (m / denom);          // param.addcdiv_(exp_avg, denom, value=-step_size)
+}
+
+// Adamax: m (exp_avg), u (exp_inf).
+template <class T> DLCORE_HD void adamax_element(T& p, T g, T& m, T& u, const OptimHyper& h, const OptimCoefs& k) {
+  g = optim_grad(p, g, h, true);
+  m = optim_lerp(m, g, T(1 - h.beta1));
+  T a = u * T(h.beta2), b = std::abs(g) + T(h.eps);
+  u = a > b ? a : b;
+  p = p + T(-k.c[0]) * (m / u);
+}
+
+// NAdam: m (exp_avg), v (exp_avg_sq); coefficients from optim_coefs.
+template <class T> DLCORE_HD void nadam_element(T& p, T g, T& m, T& v, const OptimHyper& h, const OptimCoefs& k) {
+  if (h.maximize) g = -g;
+  if (h.weight_decay != 0) {
+    if (h.decoupled_weight_decay) p = p * T(1 - h.lr * h.weight_decay);
+    else g = g + T(h.weight_decay) * p;
+  }
+  m = optim_lerp(m, g, T(1 - h.beta1));
+  v = v * T(h.beta2) + T(1 - h.beta2) * g * g;
+  T denom = std::sqrt(v / T(k.c[0])) + T(h.eps);
+  p = p + T(k.c[1]) * (g / denom);
+  p = p + T(k.c[2]) * (m / denom);
+}
+
+// Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"): m (exp_avg).
+//   c = beta1 m + (1 - beta1) g;  p = p (1 - lr wd) - lr sign(c);  m = beta2 m + (1 - beta2) g
+template <class T> DLCORE_HD void lion_element(T& p, T g, T& m, const OptimHyper& h) {
+  if (h.maximize) g = -g;
+  if (h.weight_decay != 0) p = p * T(1 - h.lr * h.weight_decay);
+  T c = m * T(h.beta1) + T(1 - h.beta1) * g;
+  T s = c > T(0) ? T(1) : (c < T(0) ? T(-1) : T(0));
+  p = p + T(-h.lr) * s;
+  m = m * T(h.beta2) + T(1 - h.beta2) * g;
+}
+
+}  // namespace dlcore
