@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/view.h"
 
@@ -56,36 +57,41 @@ template <class T> DLCORE_HD T sigmoid_of(T x) {
 template <class T> DLCORE_HD bool is_nan_val(T x) { return x != x; }  // false for integers
 
 template <class T> DLCORE_HD T unary_apply(UnaryOp op, T x, double p0, double p1) {
-  using std::abs;
-  switch (op) {
+  switch (op) {  // ops defined for every dtype
     case UnaryOp::neg: return -x;
-    case UnaryOp::exp: return std::exp(x);
-    case UnaryOp::log: return std::log(x);
-    case UnaryOp::sqrt: return std::sqrt(x);
     case UnaryOp::abs: return x < T(0) ? -x : x;
     case UnaryOp::sign: return is_nan_val(x) ? x : T((x > T(0)) - (x < T(0)));
     case UnaryOp::relu: return is_nan_val(x) ? x : (x > T(0) ? x : T(0));
-    case UnaryOp::sigmoid: return sigmoid_of(x);
-    case UnaryOp::tanh: return std::tanh(x);
     case UnaryOp::square: return x * x;
-    case UnaryOp::reciprocal: return T(1) / x;
-    case UnaryOp::sin: return std::sin(x);
-    case UnaryOp::cos: return std::cos(x);
-    case UnaryOp::log1p: return std::log1p(x);
-    case UnaryOp::expm1: return std::expm1(x);
-    case UnaryOp::floor: return std::floor(x);
-    case UnaryOp::ceil: return std::ceil(x);
-    case UnaryOp::round: return std::nearbyint(x);  // half to even, like NumPy and PyTorch
     case UnaryOp::clip: {
       if (is_nan_val(x)) return x;
       T lo = T(p0), hi = T(p1);
       return x < lo ? lo : (x > hi ? hi : x);
     }
-    case UnaryOp::pow_scalar: return (T)std::pow(x, (T)p0);
-    case UnaryOp::rpow_scalar: return (T)std::pow((T)p0, x);
     case UnaryOp::mul_scalar: return (T)(x * (T)p0 + (T)p1);
-    default: return x;
+    default: break;
   }
+  if constexpr (std::is_floating_point<T>::value) {  // float-only ops (the front door checks)
+    switch (op) {
+      case UnaryOp::exp: return std::exp(x);
+      case UnaryOp::log: return std::log(x);
+      case UnaryOp::sqrt: return std::sqrt(x);
+      case UnaryOp::sigmoid: return sigmoid_of(x);
+      case UnaryOp::tanh: return std::tanh(x);
+      case UnaryOp::reciprocal: return T(1) / x;
+      case UnaryOp::sin: return std::sin(x);
+      case UnaryOp::cos: return std::cos(x);
+      case UnaryOp::log1p: return std::log1p(x);
+      case UnaryOp::expm1: return std::expm1(x);
+      case UnaryOp::floor: return std::floor(x);
+      case UnaryOp::ceil: return std::ceil(x);
+      case UnaryOp::round: return std::nearbyint(x);  // half to even, like NumPy and PyTorch
+      case UnaryOp::pow_scalar: return (T)std::pow(x, (T)p0);
+      case UnaryOp::rpow_scalar: return (T)std::pow((T)p0, x);
+      default: break;
+    }
+  }
+  return x;
 }
 
 template <class T> DLCORE_HD bool unary_bool_apply(UnaryOp op, T x) {
@@ -103,7 +109,9 @@ template <class T> DLCORE_HD T binary_apply(BinaryOp op, T a, T b) {
     case BinaryOp::sub: return a - b;
     case BinaryOp::mul: return a * b;
     case BinaryOp::div: return a / b;
-    case BinaryOp::pow: return (T)std::pow(a, b);
+    case BinaryOp::pow:
+      if constexpr (std::is_floating_point<T>::value) return (T)std::pow(a, b);
+      else { T r = 1; for (T e = b; e > 0; --e) r *= a; return b < 0 ? T(0) : r; }
     // maximum/minimum propagate NaN like NumPy and PyTorch
     case BinaryOp::maximum: return is_nan_val(a) ? a : (is_nan_val(b) ? b : (a > b ? a : b));
     case BinaryOp::minimum: return is_nan_val(a) ? a : (is_nan_val(b) ? b : (a < b ? a : b));

@@ -120,7 +120,8 @@ void reduce_typed(ReduceOp op, const View& x, const std::vector<int>& axes, cons
               best = is_max ? (v > best ? v : best) : (v < best ? v : best);
             }
           });
-          out.ptr<T>()[oidx] = nan ? base[0] * (T)0 + (T)NAN : best;
+          if constexpr (std::is_floating_point_v<T>) best = nan ? (T)NAN : best;
+          out.ptr<T>()[oidx] = best;
           break;
         }
         case ReduceOp::argmax:

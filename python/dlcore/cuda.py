@@ -9,8 +9,6 @@ def is_built() -> bool:
 
 
 def device_count() -> int:
-    if not is_built() or not hasattr(_C, "cuda_device_count"):
-        return 0
     return int(_C.cuda_device_count())
 
 
@@ -25,6 +23,7 @@ def _move(t, device):
         raise ValueError(f"to(): unknown device '{device}'; expected 'cpu' or 'cuda'")
     if device == "cpu":
         return Tensor._wrap(_C.cuda_to_host(t._data))
+    device = "cuda"
     if not is_built():
         raise RuntimeError("to('cuda'): dlcore was built without CUDA (no nvcc at build time)")
     if not is_available():

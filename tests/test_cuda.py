@@ -1,0 +1,69 @@
+"""CUDA kernels against the CPU kernels. Skipped on machines without a CUDA device; the
+build-level checks below run everywhere."""
+import numpy as np
+import pytest
+
+import dlcore
+from conftest import requires_cuda
+
+
+def test_cuda_absent_is_a_clear_error_not_a_crash():
+    if dlcore.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(RuntimeError, match="cuda"):
+        dlcore.ones(3).to("cuda")
+    assert dlcore.config()["cuda_available"] is False
+
+
+def test_unknown_device_is_rejected():
+    with pytest.raises(ValueError, match="unknown device"):
+        dlcore.ones(2).to("tpu")
+
+
+def _close(dev, ref, rtol=1e-5, atol=1e-6):
+    got = dlcore._C.cuda_to_host(dev)
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol)
+
+
+@requires_cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "maximum", "lt"])
+def test_binary_matches_cpu(op):
+    r = np.random.default_rng(0)
+    a = r.standard_normal((4, 1, 5)).astype(np.float32)
+    b = r.standard_normal((3, 1)).astype(np.float32)
+    C = dlcore._C
+    code = getattr(C.Binary, op)
+    ref = C.binary(code, a, b)
+    dev = C.binary(code, C.cuda_from_host(a), C.cuda_from_host(b))
+    _close(dev, ref)
+
+
+@requires_cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize("op", ["exp", "tanh", "sigmoid", "relu", "abs"])
+def test_unary_matches_cpu(op):
+    x = np.random.default_rng(1).standard_normal((7, 9)).astype(np.float32)
+    C = dlcore._C
+    code = getattr(C.Unary, op)
+    _close(C.unary(code, C.cuda_from_host(x)), C.unary(code, x))
+
+
+@requires_cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "var", "argmax"])
+@pytest.mark.parametrize("axes", [None, [0], [1, 2]])
+def test_reduce_matches_cpu(op, axes):
+    x = np.random.default_rng(2).standard_normal((5, 6, 7)).astype(np.float64)
+    C = dlcore._C
+    code = getattr(C.Reduce, op)
+    _close(C.reduce(code, C.cuda_from_host(x), axes, True), C.reduce(code, x, axes, True), rtol=1e-10, atol=1e-12)
+
+
+@requires_cuda
+@pytest.mark.cuda
+def test_strided_copy_roundtrip():
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    C = dlcore._C
+    d = C.cuda_from_host(x).transpose([2, 0, 1])
+    np.testing.assert_array_equal(C.cuda_to_host(d), x.transpose(2, 0, 1))
