@@ -142,7 +142,7 @@ template <class T> DLCORE_HD void adadelta_element(T& p, T g, T& sq, T& acc, con
 struct AdamScalars {
   double decay_mul, w1, beta2, w2, step_size, bc2s, eps, wd;
 };
-inline AdamScalars adam_scalars(const OptimHyper& h, const OptimCoefs& k) {
+DLCORE_HD AdamScalars adam_scalars(const OptimHyper& h, const OptimCoefs& k) {
   return {1 - h.lr * h.weight_decay, 1 - h.beta1, h.beta2, 1 - h.beta2, k.c[0], k.c[1], h.eps,
           h.weight_decay};
 }

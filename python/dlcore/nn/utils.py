@@ -1,0 +1,78 @@
+"""dlcore.nn.utils: gradient clipping (torch.nn.utils names and semantics).
+
+clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False) -> total norm
+    The norm of all gradients together (as if concatenated into one vector), computed by one
+    C++ kernel over all grads (double accumulation in fixed blocks: the same result for any
+    thread count). Every gradient is then multiplied by min(1, max_norm / (total + 1e-6)).
+clip_grad_value_(parameters, clip_value)
+    Clamps every gradient element into [-clip_value, clip_value] in place.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import _C
+from ..tensor import Tensor
+
+
+def _grads(parameters):
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+def _by_dtype(grads):
+    out = {}
+    for g in grads:
+        out.setdefault(g.dtype, []).append(g._data)
+    return out
+
+
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
+    """Norm of the given tensors taken together (torch.nn.utils.get_total_norm)."""
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    norm_type = float(norm_type)
+    groups = _by_dtype([t for t in tensors if t is not None])
+    if not groups:
+        return Tensor(0.0)
+    if math.isinf(norm_type):
+        vals = [_C.multi_norm_power(ts, math.inf) for ts in groups.values()]
+        total = math.nan if any(math.isnan(v) for v in vals) else max(vals)
+    else:
+        s = sum(_C.multi_norm_power(ts, norm_type) for ts in groups.values())
+        total = s ** (1.0 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is "
+                           "non-finite, so it cannot be clipped. To disable this error and scale the gradients "
+                           "by the non-finite norm anyway, set `error_if_nonfinite=False`")
+    dtype = next(iter(groups)) if len(groups) == 1 else None
+    return Tensor(total, dtype=dtype)
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm):
+    """Scales the gradients by min(1, max_norm / (total_norm + 1e-6))."""
+    grads = _grads(parameters)
+    coef = float(max_norm) / (float(total_norm) + 1e-6)
+    coef = min(coef, 1.0) if not math.isnan(coef) else coef
+    for ts in _by_dtype(grads).values():
+        _C.multi_scale(ts, coef)
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Clips the gradients' global norm to max_norm in place; returns the norm before clipping."""
+    grads = _grads(parameters)
+    if not grads:
+        return Tensor(0.0)
+    total = get_total_norm(grads, norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(parameters, max_norm, total)
+    return total
+
+
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamps every gradient element into [-clip_value, clip_value] in place."""
+    v = float(clip_value)
+    if v < 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
+    for ts in _by_dtype(_grads(parameters)).values():
+        _C.multi_clamp(ts, -v, v)
