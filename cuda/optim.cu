@@ -9,7 +9,7 @@
 #include <cmath>
 #include <vector>
 
-#include "common.cuh"
+#include "cuda/common.cuh"
 #include "ops/optim.h"
 
 namespace dlcore {

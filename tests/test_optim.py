@@ -294,3 +294,22 @@ def test_kernel_bad_input_messages():
         C.optim_step("adam", {"betas": 0.9}, [p], [p.copy()], [], [1.0])
     with pytest.raises(TypeError, match="float32 or float64"):
         C.optim_step("sgd", {"lr": 0.1}, [np.ones(4, np.int64)], [np.ones(4, np.int64)], [], [1.0])
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not dlcore.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("name,kw", [("Adam", dict(lr=1e-2, amsgrad=True, weight_decay=1e-2)),
+                                     ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+                                     ("RMSprop", dict(lr=1e-3, centered=True, momentum=0.5)),
+                                     ("NAdam", dict(lr=1e-2)), ("Lion", dict(lr=1e-3)), ("Adagrad", dict()),
+                                     ("Adadelta", dict()), ("Adamax", dict())])
+def test_cuda_matches_cpu(name, kw):
+    ref, _ = _run_dlcore(name, kw, steps=10)
+    ps = [dlcore.tensor(a.copy()).to("cuda").requires_grad_() for a in _params()]
+    opt = getattr(optim, name)(ps, **kw)
+    for t in range(10):
+        for p, g in zip(ps, _grads(t)):
+            p.grad = dlcore.tensor(g).to("cuda")
+        opt.step()
+    for p, r in zip(ps, ref):
+        np.testing.assert_allclose(p.detach().cpu().numpy(), r, rtol=1e-10, atol=1e-12)

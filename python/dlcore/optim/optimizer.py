@@ -140,6 +140,8 @@ class FusedOptimizer(Optimizer):
             if name is not None and name not in st:
                 buf = np.empty(p.shape, p.dtype)
                 _C.fill(buf, float(self._initial_value(name, group)))
+                if not isinstance(p._data, np.ndarray):  # a CUDA parameter: its state lives there too
+                    buf = _C.cuda_from_host(buf)
                 st[name] = buf
         return st
 
@@ -178,7 +180,7 @@ class FusedOptimizer(Optimizer):
                 grads = []
                 for p in ps:
                     g = p.grad._data
-                    if g.dtype != p.dtype or not g.flags.c_contiguous:
+                    if g.dtype != p.dtype or (isinstance(g, np.ndarray) and not g.flags.c_contiguous):
                         g = _C.cast(g, str(p.dtype))
                     grads.append(g)
                 state_lists = [[st[n] for st in states] if n is not None else [] for n in slots]
