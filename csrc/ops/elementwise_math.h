@@ -28,6 +28,22 @@ enum class BinaryOp : int {
   kCount
 };
 
+// Names for error messages (the Python-visible names of dlcore._C.Unary / Binary).
+inline const char* unary_name(UnaryOp op) {
+  static const char* n[] = {"neg", "exp", "log", "sqrt", "abs", "sign", "relu", "sigmoid", "tanh",
+                            "square", "reciprocal", "sin", "cos", "log1p", "expm1", "floor",
+                            "ceil", "round", "clip", "pow", "pow", "mul_scalar", "isnan", "isinf",
+                            "logical_not"};
+  static_assert(sizeof(n) / sizeof(n[0]) == (int)UnaryOp::kCount, "one name per UnaryOp");
+  return (int)op >= 0 && op < UnaryOp::kCount ? n[(int)op] : "unary";
+}
+inline const char* binary_name(BinaryOp op) {
+  static const char* n[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne",
+                            "lt", "le", "gt", "ge", "logical_and", "logical_or"};
+  static_assert(sizeof(n) / sizeof(n[0]) == (int)BinaryOp::kCount, "one name per BinaryOp");
+  return (int)op >= 0 && op < BinaryOp::kCount ? n[(int)op] : "binary";
+}
+
 inline bool unary_needs_float(UnaryOp op) {
   switch (op) {
     case UnaryOp::neg: case UnaryOp::abs: case UnaryOp::sign: case UnaryOp::relu:
@@ -77,9 +93,11 @@ template <class T> DLCORE_HD T unary_apply(UnaryOp op, T x, double p0, double p1
     case UnaryOp::ceil: return std::ceil(x);
     case UnaryOp::round: return std::nearbyint(x);  // half to even, like NumPy and PyTorch
     case UnaryOp::clip: {
+      // Compared in double: an open bound is +-inf, which must never be converted to an
+      // integer T (undefined behaviour); a bound is converted only when it is the result.
       if (is_nan_val(x)) return x;
-      T lo = T(p0), hi = T(p1);
-      return x < lo ? lo : (x > hi ? hi : x);
+      double xd = (double)x;
+      return xd < p0 ? T(p0) : (xd > p1 ? T(p1) : x);
     }
     case UnaryOp::pow_scalar: return (T)std::pow(x, (T)p0);
     case UnaryOp::rpow_scalar: return (T)std::pow((T)p0, x);

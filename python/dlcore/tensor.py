@@ -56,7 +56,7 @@ def _as_array(data, dtype=None):
         return arr.astype(_canonical_dtype(dtype), copy=False)
     k = arr.dtype.kind
     if k == "f":  # NumPy float64 stays float64 (as in PyTorch); Python floats take the default
-        keep = isinstance(data, np.ndarray) and arr.dtype in (float32, float64)
+        keep = isinstance(data, (np.ndarray, np.floating)) and arr.dtype in (float32, float64)
         return arr if keep else arr.astype(_default_dtype)
     if k in "iu":
         return arr.astype(int64)
@@ -188,10 +188,21 @@ class Tensor:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
-    def to(self, device=None, dtype=None):
+    def to(self, *args, device=None, dtype=None):
+        """to(device), to(dtype), to(device, dtype), to(other_tensor) or keywords, like PyTorch.
+        Returns self when nothing changes."""
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str) and (a in ("cpu", "cuda") or a.startswith("cuda:")):
+                device = a
+            elif _is_dtype_like(a):
+                dtype = a
+            else:
+                device = a
         t = self
         if dtype is not None:
-            t = t.type(dtype)
+            t = t.type(_canonical_dtype(dtype, "to()"))
         if device is not None and str(device) != t.device:
             from . import cuda
             t = cuda._move(t, str(device))
@@ -330,6 +341,9 @@ class Tensor:
     def __rpow__(self, o):
         a, b = self._operand(o, "pow")
         return ops.Pow.apply(b, a)
+
+    def __abs__(self):
+        return abs(self)
 
     def __neg__(self):
         return ops.Neg.apply(self)
@@ -494,6 +508,18 @@ class Tensor:
         return index_select(self, dim, index)
 
 
+def _is_dtype_like(a):
+    if isinstance(a, np.dtype) or (isinstance(a, type) and issubclass(a, np.generic)):
+        return True
+    if isinstance(a, str):
+        try:
+            np.dtype(a)
+            return True
+        except TypeError:
+            return False
+    return False
+
+
 def _promote(a, b):
     if a == b:
         return a
@@ -583,6 +609,11 @@ def ones(*shape, dtype=None, requires_grad=False):
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False):
+    if dtype is None:  # inferred from the fill value, like PyTorch
+        if isinstance(fill_value, (bool, np.bool_)):
+            dtype = bool_
+        elif isinstance(fill_value, (numbers.Integral, np.integer)):
+            dtype = int64
     return _creation((shape,) if isinstance(shape, int) else tuple(shape), dtype, requires_grad,
                      lambda s, d: np.full(s, fill_value, d))
 
