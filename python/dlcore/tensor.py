@@ -536,7 +536,8 @@ def _convert_index(index, t):
         return i
 
     if isinstance(index, tuple):
-        return tuple(conv(i) for i in index)
+        index = tuple(conv(i) for i in index)
+        return _as_view_index(index)
     index = conv(index)
     if isinstance(index, np.ndarray):
         if index.dtype == bool_:
@@ -552,7 +553,19 @@ def _convert_index(index, t):
                 raise IndexError(f"index {int(bad)} "
                                  f"is out of bounds for axis 0 with size {n}")
             index = np.where(index < 0, index + n, index).astype(int64)
-    return index
+    return _as_view_index(index)
+
+
+def _as_view_index(index):
+    """A basic index that selects one element (t[1] on a 1-D tensor, t[()] on a 0-d one) makes
+    NumPy return a scalar, not an array: appending an Ellipsis gives the 0-d view instead, so
+    results, gradients and assignments always go through arrays."""
+    if not ops._is_basic_index(index):
+        return index
+    items = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis for i in items):
+        return index
+    return items + (Ellipsis,)
 
 
 def builtins_all_bool(seq):
