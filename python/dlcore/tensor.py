@@ -582,16 +582,21 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
 
 def from_numpy(arr):
     """A tensor sharing memory with the NumPy array `arr` (no copy)."""
+    return _share(arr, "from_numpy")
+
+
+def _share(arr, _op):
     if not isinstance(arr, np.ndarray):
-        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(arr).__name__}")
+        raise TypeError(f"{_op}: expected a numpy.ndarray, got {type(arr).__name__}")
     if arr.dtype not in _SUPPORTED:
-        raise TypeError(f"from_numpy: unsupported dtype {arr.dtype}; dlcore supports float32, "
-                        "float64, int64 and bool (convert with arr.astype(...))")
+        raise TypeError(f"{_op}: unsupported dtype {arr.dtype} (argument of shape {arr.shape}); "
+                        "dlcore supports float32, float64, int64 and bool (convert with .astype(...))")
     if not arr.dtype.isnative:
-        raise TypeError("from_numpy: the array is not in native byte order; use arr.astype(arr.dtype.newbyteorder('='))")
+        raise TypeError(f"{_op}: the array of shape {arr.shape} is not in native byte order; use "
+                        "arr.astype(arr.dtype.newbyteorder('='))")
     item = arr.itemsize
     if arr.ctypes.data % item or any(s % item for s in arr.strides):
-        raise ValueError(f"from_numpy: the array of shape {arr.shape} is misaligned for {arr.dtype} "
+        raise ValueError(f"{_op}: the array of shape {arr.shape} is misaligned for {arr.dtype} "
                          f"(strides {arr.strides}); pass np.ascontiguousarray(arr)")
     return Tensor._wrap(arr)
 
@@ -599,7 +604,7 @@ def from_numpy(arr):
 def from_dlpack(obj):
     """A tensor sharing memory with any DLPack producer (NumPy, PyTorch CPU tensors, ...)."""
     arr = np.from_dlpack(obj)
-    return from_numpy(arr)
+    return _share(arr, "from_dlpack")
 
 
 def _creation(shape, dtype, requires_grad, fill):
