@@ -588,12 +588,12 @@ def from_numpy(arr):
 def _share(arr, _op):
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{_op}: expected a numpy.ndarray, got {type(arr).__name__}")
+    if arr.dtype.isnative is False and arr.dtype.newbyteorder("=") in _SUPPORTED:
+        raise TypeError(f"{_op}: the array of shape {arr.shape} is not in native byte order; use "
+                        "arr.astype(arr.dtype.newbyteorder('='))")
     if arr.dtype not in _SUPPORTED:
         raise TypeError(f"{_op}: unsupported dtype {arr.dtype} (argument of shape {arr.shape}); "
                         "dlcore supports float32, float64, int64 and bool (convert with .astype(...))")
-    if not arr.dtype.isnative:
-        raise TypeError(f"{_op}: the array of shape {arr.shape} is not in native byte order; use "
-                        "arr.astype(arr.dtype.newbyteorder('='))")
     item = arr.itemsize
     if arr.ctypes.data % item or any(s % item for s in arr.strides):
         raise ValueError(f"{_op}: the array of shape {arr.shape} is misaligned for {arr.dtype} "
@@ -864,6 +864,18 @@ def isinf(x):
     return Tensor._wrap(_C.unary(_C.Unary.isinf, _t(x)._data))
 
 
+def _dim(d, ndim, op, shape):
+    """Normalises dim d for a tensor with `ndim` dims (0-d tensors take -1 and 0) or raises an
+    IndexError naming the op and the shape."""
+    n = builtins.max(ndim, 1)
+    if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
+        raise TypeError(f"{op}: dim must be an int, got {type(d).__name__}")
+    if not -n <= d < n:
+        raise IndexError(f"{op}: dim {d} is out of range for a tensor of shape {tuple(shape)} "
+                         f"(expected a dim in [{-n}, {n - 1}])")
+    return int(d) % n
+
+
 def _axes(x, dim, op):
     axes = ops.normalize_axes(dim, x.ndim)
     for a in axes:
@@ -926,6 +938,10 @@ def matmul(a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes "
                          f"{tuple(a.shape)} and {tuple(b.shape)}")
+    ka, kb = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned: "
+                         f"{ka} (dim {a.ndim - 1} of a) != {kb} (dim {builtins.max(b.ndim - 2, 0)} of b)")
     if a.ndim == 1 and b.ndim == 1:
         return reshape(ops.MatMul.apply(unsqueeze(a, 0), unsqueeze(b, 1)), ())
     if a.ndim == 1:
@@ -951,7 +967,9 @@ def flatten(x, start_dim=0, end_dim=-1):
     x = _t(x)
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = start_dim % x.ndim, end_dim % x.ndim
+    s, e = _dim(start_dim, x.ndim, "flatten", x.shape), _dim(end_dim, x.ndim, "flatten", x.shape)
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {tuple(x.shape)}")
     shape = x.shape[:s] + (-1,) + x.shape[e + 1:]
     if x.numel() == 0:
         shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:]
@@ -962,9 +980,10 @@ def permute(x, *dims):
     x = _t(x)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
-    if sorted(d % builtins.max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+    norm = tuple(_dim(d, x.ndim, "permute", x.shape) for d in dims)
+    if sorted(norm) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {tuple(x.shape)}")
-    return ops.Permute.apply(x, tuple(d % x.ndim for d in dims))
+    return ops.Permute.apply(x, norm)
 
 
 def transpose(x, d0=-2, d1=-1):
@@ -985,6 +1004,9 @@ def expand(x, *shape):
     lead = len(shape) - x.ndim
     if lead < 0:
         raise ValueError(f"expand: target {shape} has fewer dims than the tensor {tuple(x.shape)}")
+    if any(s == -1 for s in shape[:lead]):
+        raise ValueError(f"expand: -1 is not allowed for the new leading dims of {shape} "
+                         f"(tensor shape {tuple(x.shape)})")
     full = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     try:
         np.broadcast_shapes(x.shape, full)
@@ -1049,6 +1071,7 @@ def stack(tensors, dim=0):
     for i, t in enumerate(ts):
         if t.shape != ts[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {tuple(t.shape)}, expected {tuple(ts[0].shape)}")
+    dim = _dim(dim, ts[0].ndim + 1, "stack", ts[0].shape)
     return cat([unsqueeze(t, dim) for t in ts], dim)
 
 
@@ -1074,8 +1097,13 @@ def split(x, split_size_or_sections, dim=0):
 
 def chunk(x, chunks, dim=0):
     x = _t(x)
+    if x.ndim == 0:
+        raise ValueError("chunk: a 0-d tensor cannot be chunked")
+    dim = _dim(dim, x.ndim, "chunk", x.shape)
+    if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks}")
     n = x.shape[dim]
-    size = -(-n // chunks)
+    size = builtins.max(-(-n // chunks), 1)
     return split(x, size, dim)
 
 
@@ -1088,12 +1116,18 @@ def _index_tensor(index, op):
 
 def index_select(x, dim, index):
     x = _t(x)
-    return ops.IndexSelect.apply(x, dim % x.ndim if x.ndim else dim, _index_tensor(index, "index_select"))
+    if x.ndim == 0:
+        raise ValueError("index_select: the input is 0-d; it needs at least one dimension")
+    dim = _dim(dim, x.ndim, "index_select", x.shape)
+    return ops.IndexSelect.apply(x, dim, _index_tensor(index, "index_select"))
 
 
 def gather(x, dim, index):
     x = _t(x)
-    return ops.Gather.apply(x, dim % x.ndim if x.ndim else dim, _index_tensor(index, "gather"))
+    if x.ndim == 0:
+        raise ValueError("gather: the input is 0-d; it needs at least one dimension")
+    dim = _dim(dim, x.ndim, "gather", x.shape)
+    return ops.Gather.apply(x, dim, _index_tensor(index, "gather"))
 
 
 def one_hot(index, num_classes=-1, dtype=None):
