@@ -253,3 +253,14 @@ def test_in_place_ops_through_out():
     b = np.arange(4, dtype=np.float32)
     dlcore._C.binary(dlcore._C.Binary.add, a, b, out=a)
     np.testing.assert_array_equal(a, 1 + np.broadcast_to(b, (3, 4)))
+
+
+def test_int_and_bool_with_python_scalars_like_pytorch():
+    i = dlcore.arange(4)
+    check(i ** 2, np.arange(4) ** 2, np.int64)
+    check(i ** 0, np.ones(4, np.int64), np.int64)
+    check(i ** 0.5, np.sqrt(np.arange(4)).astype(np.float32), np.float32, rtol=1e-6)
+    check(2 ** i, 2 ** np.arange(4), np.int64)
+    b = dlcore.tensor([True, False])
+    check(b + 5, np.array([6, 5]), np.int64)
+    check(b * 2.5, np.array([2.5, 0.0], np.float32), np.float32)

@@ -285,3 +285,13 @@ def test_threads_and_isa_arguments():
         dlcore.set_num_threads(0)
     with pytest.raises(ValueError, match=r"unknown ISA 'sse9'"):
         _C.set_isa("sse9")
+
+
+def test_integer_edge_cases_do_not_crash():
+    # C++ integer division traps on / 0 and INT64_MIN / -1; the kernel must not
+    a = np.array([7, -7, np.iinfo(np.int64).min, 5])
+    b = np.array([0, 2, -1, -1])
+    out = _C.binary(_C.Binary.div, a, b)
+    np.testing.assert_array_equal(out, [0, -3, np.iinfo(np.int64).min, -5])
+    with pytest.raises(ValueError, match=r"pow: integers to negative integer powers are not allowed \(tensor of shape \(3,\), exponent -1\)"):
+        dlcore.arange(3) ** -1

@@ -180,3 +180,18 @@ def test_index_select_gather_gradients(dim):
     shape[dim] = 5
     idx = r.integers(0, a.shape[dim], shape)
     gradcheck(lambda x: dlcore.gather(x, dim, idx), [a])
+
+
+def test_setitem_with_overlapping_source():
+    # the source is a view of the destination's memory: NumPy semantics (read all, then write)
+    a = np.arange(1.0, 7.0)
+    t = dlcore.tensor(a)
+    t[1:] = t[:-1]
+    a[1:] = a[:-1].copy()
+    np.testing.assert_array_equal(t.numpy(), a)
+    m = dlcore.tensor(np.arange(9.0).reshape(3, 3))
+    m[...] = m.T
+    np.testing.assert_array_equal(m.numpy(), np.arange(9.0).reshape(3, 3).T)
+    c = dlcore.tensor(np.arange(5.0))
+    c.copy_(c.numpy()[::-1])
+    np.testing.assert_array_equal(c.numpy(), np.arange(5.0)[::-1])

@@ -122,3 +122,12 @@ def test_random_shapes_and_requires_grad():
     t = dlcore.randn(3, requires_grad=True)
     assert t.requires_grad and t.is_leaf
     assert dlcore.rand(4).dtype == np.float32
+
+
+def test_bad_random_arguments():
+    with pytest.raises(ValueError, match=r"randint: high \(2\) must be greater than low \(5\)"):
+        dlcore.randint(5, 2, (3,))
+    with pytest.raises(ValueError, match=r"normal: std must be non-negative, got -1.0"):
+        dlcore.normal((3,), 0.0, -1.0)
+    with pytest.raises(ValueError, match=r"uniform: low \(2.0\) must not exceed high \(1.0\)"):
+        dlcore.uniform((3,), 2.0, 1.0)

@@ -109,7 +109,7 @@ template <class T> void binary_typed(BinaryOp op, const View& a, const View& b, 
       case BinaryOp::add: run_binary(o, x, y, n, in, [](T u, T v) { return u + v; }); break;
       case BinaryOp::sub: run_binary(o, x, y, n, in, [](T u, T v) { return u - v; }); break;
       case BinaryOp::mul: run_binary(o, x, y, n, in, [](T u, T v) { return u * v; }); break;
-      case BinaryOp::div: run_binary(o, x, y, n, in, [](T u, T v) { return u / v; }); break;
+      case BinaryOp::div: run_binary(o, x, y, n, in, [](T u, T v) { return div_value(u, v); }); break;
       default: run_binary(o, x, y, n, in, [op](T u, T v) { return binary_apply<T>(op, u, v); });
     }
   });

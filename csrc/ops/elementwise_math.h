@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/view.h"
 
@@ -115,12 +116,22 @@ template <class T> DLCORE_HD bool unary_bool_apply(UnaryOp op, T x) {
   }
 }
 
+// a / b. For integers, C++ division traps (SIGFPE) on b == 0 and on INT64_MIN / -1: return 0
+// for b == 0 (NumPy's result) and the wrapped negation for b == -1, so no input can crash.
+template <class T> DLCORE_HD T div_value(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    if (b == T(0)) return T(0);
+    if (b == T(-1)) return (T)((std::make_unsigned_t<T>)0 - (std::make_unsigned_t<T>)a);
+  }
+  return a / b;
+}
+
 template <class T> DLCORE_HD T binary_apply(BinaryOp op, T a, T b) {
   switch (op) {
     case BinaryOp::add: return a + b;
     case BinaryOp::sub: return a - b;
     case BinaryOp::mul: return a * b;
-    case BinaryOp::div: return a / b;
+    case BinaryOp::div: return div_value(a, b);
     case BinaryOp::pow: return (T)std::pow(a, b);
     // maximum/minimum propagate NaN like NumPy and PyTorch
     case BinaryOp::maximum: return is_nan_val(a) ? a : (is_nan_val(b) ? b : (a > b ? a : b));

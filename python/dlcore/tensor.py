@@ -264,6 +264,8 @@ class Tensor:
 
     def copy_(self, src):
         src = src._data if isinstance(src, Tensor) else np.asarray(src)
+        if np.may_share_memory(src, self._data):  # overlapping: read everything first
+            src = _C.cast(src, str(src.dtype))
         _C.copy(src, self._data)
         return self
 
@@ -285,6 +287,8 @@ class Tensor:
             d = self.dtype
             if d.kind in "ib" and isinstance(other, (float, np.floating)):
                 d = _default_dtype
+            elif d == bool_ and not isinstance(other, (bool, np.bool_)):
+                d = int64  # bool tensor and an int scalar: int64, like PyTorch
             return self.type(d), Tensor._wrap(np.asarray(other, dtype=d))
         if isinstance(other, (np.ndarray, list, tuple)):
             return self._operand(Tensor(other), op)
@@ -333,6 +337,14 @@ class Tensor:
         return ops.Div.apply(b, a)
 
     def __pow__(self, o):
+        if isinstance(o, numbers.Number) and self.dtype.kind in "ib":
+            if isinstance(o, numbers.Integral):  # int ** int stays int, like PyTorch
+                if o < 0:
+                    raise ValueError(f"pow: integers to negative integer powers are not allowed "
+                                     f"(tensor of shape {tuple(self.shape)}, exponent {o})")
+                a, b = self._operand(int(o), "pow")
+                return ops.Pow.apply(a, b)
+            return ops.PowScalar.apply(self.type(_default_dtype), float(o))
         if isinstance(o, numbers.Number):
             return ops.PowScalar.apply(self, float(o))
         a, b = self._operand(o, "pow")
@@ -400,7 +412,8 @@ class Tensor:
                                "wrap the assignment in dlcore.no_grad()")
         index = _convert_index(index, self)
         src = value._data if isinstance(value, Tensor) else np.asarray(value, dtype=self.dtype)
-        if src.dtype != self.dtype:
+        if src.dtype != self.dtype or np.may_share_memory(src, self._data):
+            # a converted or private copy: t[1:] = t[:-1] must read every value before writing
             src = _C.cast(src, str(self.dtype))
         if ops._is_basic_index(index):
             _C.copy(src, self._data[index])
@@ -699,6 +712,10 @@ def _random(shape, dtype, dist, a, b, requires_grad, generator):
     d = _canonical_dtype(dtype) or _default_dtype
     if d.kind != "f":
         raise TypeError(f"random tensors must be float32 or float64, got {d}")
+    if dist == _C.RandomDist.uniform and not a <= b:
+        raise ValueError(f"uniform: low ({float(a)}) must not exceed high ({float(b)})")
+    if dist == _C.RandomDist.normal and not b >= 0:
+        raise ValueError(f"normal: std must be non-negative, got {float(b)}")
     arr = np.empty(tuple(int(s) for s in shape), d)
     g = generator or default_generator
     _C.random_fill(dist, arr, float(a), float(b), g.seed, g.take(d, arr.size))
@@ -733,6 +750,8 @@ def randperm(n, generator=None):
 def randint(low, high=None, size=(), generator=None):
     if high is None:
         low, high = 0, low
+    if not high > low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     u = _random(tuple(size) if not isinstance(size, int) else (size,), float64,
                 _C.RandomDist.uniform, float(low), float(high), False, generator)._data
     return Tensor._wrap(_C.cast(_C.unary(_C.Unary.floor, u), "int64"))
