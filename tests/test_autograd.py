@@ -321,24 +321,3 @@ def test_leaf_properties():
     with pytest.raises(RuntimeError, match="detach"):
         x.numpy()
     assert x.detach().numpy()[0] == 1.0
-
-
-def test_module_and_sgd_step():
-    """nn.Module + optim.SGD, the consumers of the foundation: one step by hand."""
-    lin = dlcore.nn.Linear(3, 2)
-    w0 = lin.weight.detach().numpy().copy()
-    b0 = lin.bias.detach().numpy().copy()
-    x = dlcore.tensor(rng(40).standard_normal((4, 3)).astype(np.float32))
-    opt = dlcore.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9)
-    loss = (lin(x) ** 2).mean()
-    loss.backward()
-    gw = lin.weight.grad.numpy().copy()
-    y = x.numpy() @ w0.T + b0
-    np.testing.assert_allclose(gw, 2 * (y.T @ x.numpy()) / y.size, rtol=1e-5, atol=1e-6)
-    opt.step()
-    np.testing.assert_allclose(lin.weight.detach().numpy(), w0 - 0.1 * gw, rtol=1e-6)
-    opt.zero_grad()
-    assert lin.weight.grad is None
-    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
-    sd = lin.state_dict()
-    assert np.shares_memory(sd["weight"].numpy(), lin.weight.detach().numpy())
