@@ -264,3 +264,16 @@ def test_int_and_bool_with_python_scalars_like_pytorch():
     b = dlcore.tensor([True, False])
     check(b + 5, np.array([6, 5]), np.int64)
     check(b * 2.5, np.array([2.5, 0.0], np.float32), np.float32)
+
+
+def test_large_broadcast_and_where_across_thread_chunks():
+    # > 2 * 16384 output elements: split over both threads, chunks start mid-row
+    r = rng(11)
+    a = r.standard_normal((181, 1, 389)).astype(np.float32)
+    b = r.standard_normal((7, 1)).astype(np.float32)
+    base = r.standard_normal((389, 7 * 2)).astype(np.float32)
+    c = base.T[::2]  # (7, 389) non-contiguous
+    ta, tb, tc = dlcore.tensor(a), dlcore.tensor(b), dlcore.from_numpy(c)
+    np.testing.assert_array_equal((ta * tb + tc).numpy(), a * b + c)
+    np.testing.assert_array_equal(dlcore.where(ta > 0, ta, tc).numpy(), np.where(a > 0, a, c))
+    np.testing.assert_array_equal(dlcore.maximum(ta, tc).numpy(), np.maximum(a, c))

@@ -195,3 +195,18 @@ def test_setitem_with_overlapping_source():
     c = dlcore.tensor(np.arange(5.0))
     c.copy_(c.numpy()[::-1])
     np.testing.assert_array_equal(c.numpy(), np.arange(5.0)[::-1])
+
+
+def test_large_index_ops_and_their_backward():
+    # big enough for the parallel paths (index_add over >8192 columns, gather >32768 outputs)
+    r = rng(37)
+    x = r.standard_normal((50, 9000))
+    idx = r.integers(0, 50, 40)
+    t = dlcore.tensor(x, requires_grad=True)
+    y = dlcore.index_select(t, 0, idx)
+    np.testing.assert_array_equal(y.detach().numpy(), x[idx])
+    y.sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), np.bincount(idx, minlength=50)[:, None] * np.ones((1, 9000)))
+    gi = r.integers(0, 9000, (50, 1000))
+    g = dlcore.gather(dlcore.tensor(x), 1, gi)
+    np.testing.assert_array_equal(g.numpy(), np.take_along_axis(x, gi, 1))

@@ -3,6 +3,7 @@
 determinism for 1 vs 2 threads."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import dlcore
 from conftest import rng
@@ -175,3 +176,36 @@ def test_reductions_bitwise_identical_for_1_and_2_threads(dtype, restore_threads
 def test_duplicate_axes_rejected():
     with pytest.raises(ValueError, match=r"sum: axis .* appears twice .*\(2, 3\)"):
         dlcore.ones(2, 3).sum((1, -1))
+
+
+@given(st.data())
+@settings(max_examples=60, deadline=None)
+def test_reduce_property_random_views(data):
+    """Random shapes, random strided / reversed / broadcast views, random axes: equal NumPy."""
+    nd = data.draw(st.integers(1, 4))
+    shape = tuple(data.draw(st.lists(st.integers(1, 5), min_size=nd, max_size=nd)))
+    base = np.random.default_rng(data.draw(st.integers(0, 99))).standard_normal(
+        tuple(s * 2 for s in shape))
+    sl = tuple(slice(None, None, data.draw(st.sampled_from([1, 2, -1, -2])))
+               for _ in range(nd))
+    v = base[sl]
+    v = v[tuple(slice(0, s) for s in shape)]
+    if data.draw(st.booleans()):
+        v = np.transpose(v, data.draw(st.permutations(range(nd))))
+    if data.draw(st.booleans()):  # a broadcast (0-stride) view
+        v = np.broadcast_to(v[:1], (3,) + v.shape[1:])
+    axes = data.draw(st.lists(st.integers(-v.ndim, v.ndim - 1), unique_by=lambda a: a % v.ndim, max_size=v.ndim))
+    keep = data.draw(st.booleans())
+    t = dlcore.from_numpy(v)
+    ax = tuple(axes)
+    np.testing.assert_allclose(t.sum(ax if axes else None, keepdim=keep).numpy(),
+                               v.sum(axis=ax if axes else None, keepdims=keep), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(t.max(ax if axes else None, keepdim=keep).numpy(),
+                                  v.max(axis=ax if axes else None, keepdims=keep))
+    np.testing.assert_allclose(t.var(ax if axes else None, keepdim=keep, correction=0).numpy(),
+                               v.var(axis=ax if axes else None, keepdims=keep), rtol=1e-10, atol=1e-12)
+    d = axes[0] if axes else -1
+    np.testing.assert_array_equal(t.argmin(d, keepdim=keep).numpy(), np.argmin(v, axis=d, keepdims=keep))
+    # and the elementwise kernels on the same view
+    np.testing.assert_allclose(dlcore.exp(t).numpy(), np.exp(v), rtol=1e-14)
+    np.testing.assert_array_equal((t * 2.0).numpy(), v * 2.0)
