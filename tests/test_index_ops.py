@@ -210,3 +210,18 @@ def test_large_index_ops_and_their_backward():
     gi = r.integers(0, 9000, (50, 1000))
     g = dlcore.gather(dlcore.tensor(x), 1, gi)
     np.testing.assert_array_equal(g.numpy(), np.take_along_axis(x, gi, 1))
+
+
+def test_zero_dim_integer_tensor_as_index():
+    a = np.arange(12.0).reshape(3, 4)
+    t = dlcore.tensor(a, requires_grad=True)
+    i, j = dlcore.tensor(2), dlcore.tensor(1)
+    assert t[i].shape == (4,) and t[i, j].shape == () and t[i, j].item() == a[2, 1]
+    assert dlcore.tensor([5.0, 6.0])[dlcore.tensor(1)].item() == 6.0
+    (t[i, j] * 3.0).backward()
+    g = np.zeros((3, 4))
+    g[2, 1] = 3
+    np.testing.assert_array_equal(t.grad.numpy(), g)
+    with dlcore.no_grad():
+        t[i, np.int64(0)] = -1.0
+    assert t.detach().numpy()[2, 0] == -1.0

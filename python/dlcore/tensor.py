@@ -543,9 +543,11 @@ def _promote(a, b):
 def _convert_index(index, t):
     def conv(i):
         if isinstance(i, Tensor):
-            return i._data
+            i = i._data
         if isinstance(i, list):
             return np.asarray(i, dtype=int64 if not builtins_all_bool(i) else bool_)
+        if isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu":
+            return int(i)  # a 0-d integer index is a basic index (NumPy would return a scalar)
         return i
 
     if isinstance(index, tuple):
