@@ -105,6 +105,9 @@ def test_setitem_on_leaf_requiring_grad():
     with dlcore.no_grad():
         w[0] = 2.0
     assert w.detach().numpy()[0] == 2.0
+    y = w * 2.0  # a non-leaf: an in-place write would make its gradient silently wrong
+    with pytest.raises(RuntimeError, match=r"part of an autograd graph \(shape \(3,\)\)"):
+        y[0] = 1.0
 
 
 @pytest.mark.parametrize("dtype", FLOATS + [np.int64])

@@ -21,6 +21,9 @@ def test_tensor_dtype_inference():
     assert dlcore.tensor([1, 2], dtype=dlcore.float64).dtype == np.float64
     assert dlcore.tensor(2.5).shape == ()
     assert dlcore.tensor(np.float64(2.5)).dtype == np.float64
+    t = dlcore.Tensor([[1, 2]], dtype=dlcore.float32)
+    assert t.dtype == np.float32 and t.shape == (1, 2) and not t.requires_grad
+    assert dlcore.Tensor(np.ones(2), requires_grad=True).requires_grad
 
 
 def test_tensor_copies_its_data():

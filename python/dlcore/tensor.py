@@ -408,8 +408,11 @@ class Tensor:
 
     def __setitem__(self, index, value):
         if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError("a leaf tensor that requires grad cannot be modified in place; "
-                               "wrap the assignment in dlcore.no_grad()")
+            what = "a leaf tensor that requires grad" if self._node is None else \
+                "a tensor that is part of an autograd graph"
+            raise RuntimeError(f"__setitem__: {what} (shape {tuple(self.shape)}) cannot be modified "
+                               "in place (its gradient would be silently wrong); wrap the assignment "
+                               "in dlcore.no_grad(), or build the new value with where/cat")
         index = _convert_index(index, self)
         src = value._data if isinstance(value, Tensor) else np.asarray(value, dtype=self.dtype)
         if src.dtype != self.dtype or np.may_share_memory(src, self._data):
