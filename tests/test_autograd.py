@@ -253,6 +253,8 @@ def test_backward_with_gradient_argument():
     (x * 2).backward(np.ones((2, 2)))
     np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 2), 2))
     assert x.grad.dtype == np.float32
+    (x * 1.0).backward([[1.0, 1.0], [1.0, 1.0]])  # a nested list works too
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 2), 3))
 
 
 def test_backward_on_leaf_and_multi_output():
