@@ -92,6 +92,10 @@ def test_setitem_on_view_writes_through_and_casts():
     v = t[1]
     v[2] = 5  # writing into a view changes the base
     assert t.numpy()[1, 2] == 5
+    t[2] = dlcore.ones(1, 1, 4)  # leading 1s of the value are dropped, like NumPy and PyTorch
+    np.testing.assert_array_equal(t.numpy()[2], np.ones(4))
+    t[2, 3] = np.full(1, 6.0)
+    assert t.numpy()[2, 3] == 6
     t[0] = dlcore.tensor([1, 2, 3, 4])  # int64 value into a float32 tensor is converted
     np.testing.assert_array_equal(t.numpy()[0], [1, 2, 3, 4])
     with pytest.raises(ValueError, match=r"\(3,\).*\(4,\)|\(4,\).*\(3,\)"):

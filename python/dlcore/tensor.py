@@ -419,7 +419,10 @@ class Tensor:
             # a converted or private copy: t[1:] = t[:-1] must read every value before writing
             src = _C.cast(src, str(self.dtype))
         if ops._is_basic_index(index):
-            _C.copy(src, self._data[index])
+            dst = self._data[index]
+            while src.ndim > dst.ndim and src.shape[0] == 1:  # NumPy drops leading 1s of the value
+                src = src.reshape(src.shape[1:])
+            _C.copy(src, dst)
         else:
             self._data[index] = src
 
