@@ -179,7 +179,7 @@ def test_duplicate_axes_rejected():
 
 
 @given(st.data())
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 def test_reduce_property_random_views(data):
     """Random shapes, random strided / reversed / broadcast views, random axes: equal NumPy."""
     nd = data.draw(st.integers(1, 4))
