@@ -3,6 +3,7 @@
 with view semantics, and matmul against NumPy under every ISA path."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import dlcore
 from conftest import rng
@@ -245,3 +246,24 @@ def test_matmul_int_promotion_and_mixed():
     out = a @ b
     assert out.dtype == np.float64 and out.item() == 7.0
     np.testing.assert_allclose((np.eye(2, dtype=np.float32) @ dlcore.ones(2, 2)).numpy(), np.ones((2, 2)))
+
+
+@given(st.data())
+@settings(max_examples=40, deadline=None, derandomize=True)
+def test_matmul_property_random_batched_shapes(data):
+    """Random M, N, K, broadcast batch dims and transposed operands: equal NumPy (float64)."""
+    m, n, k = (data.draw(st.integers(1, 9)) for _ in range(3))
+    nb = data.draw(st.integers(0, 2))
+    batch = [data.draw(st.integers(1, 3)) for _ in range(nb)]
+    ba = tuple(b if data.draw(st.booleans()) else 1 for b in batch)[data.draw(st.integers(0, nb)):]
+    bb = tuple(b if data.draw(st.booleans()) else 1 for b in batch)[data.draw(st.integers(0, nb)):]
+    r = np.random.default_rng(data.draw(st.integers(0, 99)))
+    a = r.standard_normal(ba + (m, k))
+    b = r.standard_normal(bb + (k, n))
+    ta = dlcore.tensor(a)
+    tb = dlcore.tensor(b)
+    if data.draw(st.booleans()):  # pass a as a transposed view of its transpose
+        ta = dlcore.tensor(np.ascontiguousarray(np.swapaxes(a, -1, -2))).mT
+    if data.draw(st.booleans()):
+        tb = dlcore.tensor(np.ascontiguousarray(np.swapaxes(b, -1, -2))).mT
+    np.testing.assert_allclose((ta @ tb).numpy(), a @ b, rtol=1e-12, atol=1e-12)
