@@ -295,3 +295,18 @@ def test_integer_edge_cases_do_not_crash():
     np.testing.assert_array_equal(out, [0, -3, np.iinfo(np.int64).min, -5])
     with pytest.raises(ValueError, match=r"pow: integers to negative integer powers are not allowed \(tensor of shape \(3,\), exponent -1\)"):
         dlcore.arange(3) ** -1
+
+
+def test_index_kernels_refuse_0d_inputs():
+    # normalize_axis accepts axis 0 for a 0-d tensor; the index kernels must not (no crash)
+    s = np.array(5.0)
+    with pytest.raises(ValueError, match=r"index_select: argument 'input' is 0-d"):
+        _C.index_select(s, 0, np.array([0]))
+    with pytest.raises(ValueError, match=r"gather: argument 'input' is 0-d"):
+        _C.gather(s, 0, np.array(0))
+    with pytest.raises(ValueError, match=r"index_add_: argument 'out' is 0-d"):
+        _C.index_add_(s, 0, np.array([0]), np.array([1.0]))
+    with pytest.raises(ValueError, match=r"scatter_add_: argument 'out' is 0-d"):
+        _C.scatter_add_(s, 0, np.array(0), np.array(1.0))
+    with pytest.raises(ValueError, match=r"index_select: the input is 0-d"):
+        dlcore.index_select(dlcore.tensor(1.0), 0, [0])
