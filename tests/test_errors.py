@@ -310,3 +310,44 @@ def test_index_kernels_refuse_0d_inputs():
         _C.scatter_add_(s, 0, np.array(0), np.array(1.0))
     with pytest.raises(ValueError, match=r"index_select: the input is 0-d"):
         dlcore.index_select(dlcore.tensor(1.0), 0, [0])
+
+
+def test_reduce_over_dim_0_of_a_0d_array():
+    s = np.array(2.5)
+    assert _C.reduce(_C.Reduce.max, s, [0]) == 2.5
+    assert _C.reduce(_C.Reduce.sum, s, [-1], True).shape == ()
+    assert dlcore.tensor(2.5).sum(0).item() == 2.5
+
+
+def test_kernel_entry_points_never_crash():
+    """Every _C entry point over awkward arguments (0-d, empty, int, bool, transposed, bad
+    indices, mismatched shapes) either works or raises ValueError / TypeError / IndexError."""
+    arrs = {
+        "0d": np.array(2.0), "e0": np.zeros((0,)), "e03": np.zeros((0, 3)), "v3": np.arange(3.0),
+        "m23": np.ones((2, 3)), "i3": np.array([0, 1, 5]), "ineg": np.array([-1]), "i0d": np.array(1),
+        "b3": np.array([True, False, True]), "f32": np.ones(3, np.float32),
+        "i2x1": np.zeros((2, 1), np.int64), "T": np.ones((3, 2)).T,
+    }
+    calls = []
+    for a in arrs.values():
+        calls += [lambda a=a: _C.reduce(_C.Reduce.max, a, [0]), lambda a=a: _C.reduce(_C.Reduce.argmax, a),
+                  lambda a=a: _C.unary(_C.Unary.exp, a), lambda a=a: _C.cast(a, "int64"),
+                  lambda a=a: _C.one_hot(a, 3),
+                  lambda a=a: _C.random_fill(_C.RandomDist.normal, a.copy(), 0.0, 1.0, 0, 0)]
+        for b in arrs.values():
+            calls += [lambda a=a, b=b: _C.binary(_C.Binary.add, a, b),
+                      lambda a=a, b=b: _C.where(arrs["b3"], a, b),
+                      lambda a=a, b=b: _C.copy(a, b.copy()), lambda a=a, b=b: _C.matmul(a, b)]
+            for ax in (0, 1, -1):
+                calls += [lambda a=a, b=b, ax=ax: _C.index_select(a, ax, b),
+                          lambda a=a, b=b, ax=ax: _C.gather(a, ax, b),
+                          lambda a=a, b=b, ax=ax: _C.index_add_(a.copy(), ax, b, a),
+                          lambda a=a, b=b, ax=ax: _C.scatter_add_(a.copy(), ax, b, a)]
+    ok = failed = 0
+    for f in calls:
+        try:
+            f()
+            ok += 1
+        except (ValueError, TypeError, IndexError):
+            failed += 1
+    assert ok + failed == len(calls) and ok > 100 and failed > 100

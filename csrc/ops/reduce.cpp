@@ -193,6 +193,7 @@ std::vector<int> normalize_axes(const std::vector<int64_t>& axes, int ndim, cons
   std::vector<int> out;
   for (int64_t a : axes) {
     int n = normalize_axis(a, ndim, op, shape);
+    if (ndim == 0) continue;  // dim 0 / -1 of a 0-d tensor is accepted (as in PyTorch): no axis
     DLCORE_CHECK(std::find(out.begin(), out.end(), n) == out.end(), ValueError, op, ": axis ", a,
                  " appears twice in the axes of a tensor of shape ", shape_str(shape));
     out.push_back(n);
