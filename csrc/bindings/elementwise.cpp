@@ -28,20 +28,21 @@ DLCORE_BINDINGS(elementwise) {
     b.value(n, v);
 
   m.def("unary", [](UnaryOp op, py::handle x, double p0, double p1, py::object out) {
-    View xv = to_view(x, "unary", "x");
+    View xv = to_view(x, unary_name(op), "x");
     DType od = unary_outputs_bool(op) ? DType::b8 : xv.dtype;
     out = out_or_alloc(out, xv.device, od, xv.shape_vec());
-    View ov = to_view(out, "unary", "out", true);
+    View ov = to_view(out, unary_name(op), "out", true);
     { py::gil_scoped_release nogil; unary(op, xv, ov, p0, p1); }
     return out;
   }, py::arg("op"), py::arg("x"), py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("out") = py::none());
 
   m.def("binary", [](BinaryOp op, py::handle a, py::handle b, py::object out) {
-    View av = to_view(a, "binary", "a"), bv = to_view(b, "binary", "b");
+    const char* name = binary_name(op);
+    View av = to_view(a, name, "a"), bv = to_view(b, name, "b");
     DType od = binary_outputs_bool(op) ? DType::b8 : av.dtype;
-    Shape s = broadcast_shapes(av.shape_vec(), bv.shape_vec(), "binary");
+    Shape s = broadcast_shapes(av.shape_vec(), bv.shape_vec(), name);
     out = out_or_alloc(out, av.device, od, s);
-    View ov = to_view(out, "binary", "out", true);
+    View ov = to_view(out, name, "out", true);
     { py::gil_scoped_release nogil; binary(op, av, bv, ov); }
     return out;
   }, py::arg("op"), py::arg("a"), py::arg("b"), py::arg("out") = py::none());

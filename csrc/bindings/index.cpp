@@ -5,11 +5,22 @@
 #include "core/shape.h"
 #include "ops/random.h"
 
+namespace {
+// The axis of an index op, normalised; a 0-d tensor has no axis to index (normalize_axis alone
+// would accept axis 0 for it, and the output shape below would be written out of bounds).
+int index_axis(const dlcore::View& v, int64_t axis, const char* op, const char* arg) {
+  using namespace dlcore;
+  DLCORE_CHECK(v.ndim >= 1, ValueError, op, ": argument '", arg,
+               "' is 0-d (shape ()); it needs at least one dimension");
+  return normalize_axis(axis, v.ndim, op, v.shape_vec());
+}
+}  // namespace
+
 DLCORE_BINDINGS(index) {
   using namespace dlcore;
   m.def("index_select", [](py::handle x, int64_t axis, py::handle idx) {
     View xv = to_view(x, "index_select", "input"), iv = to_view(idx, "index_select", "index");
-    int ax = normalize_axis(axis, xv.ndim, "index_select", xv.shape_vec());
+    int ax = index_axis(xv, axis, "index_select", "input");
     Shape s = xv.shape_vec();
     s[ax] = iv.ndim >= 1 ? iv.shape[0] : 0;
     py::object out = alloc(xv.device, xv.dtype, s);
@@ -20,12 +31,12 @@ DLCORE_BINDINGS(index) {
   m.def("index_add_", [](py::handle out, int64_t axis, py::handle idx, py::handle src) {
     View ov = to_view(out, "index_add_", "out", true), iv = to_view(idx, "index_add_", "index"),
          sv = to_view(src, "index_add_", "source");
-    int ax = normalize_axis(axis, ov.ndim, "index_add_", ov.shape_vec());
+    int ax = index_axis(ov, axis, "index_add_", "out");
     { py::gil_scoped_release nogil; index_add(ov, ax, iv, sv); }
   }, py::arg("out"), py::arg("axis"), py::arg("index"), py::arg("source"));
   m.def("gather", [](py::handle x, int64_t axis, py::handle idx) {
     View xv = to_view(x, "gather", "input"), iv = to_view(idx, "gather", "index");
-    int ax = normalize_axis(axis, xv.ndim, "gather", xv.shape_vec());
+    int ax = index_axis(xv, axis, "gather", "input");
     py::object out = alloc(xv.device, xv.dtype, iv.shape_vec());
     View ov = to_view(out, "gather", "out", true);
     { py::gil_scoped_release nogil; gather(xv, ax, iv, ov); }
@@ -34,7 +45,7 @@ DLCORE_BINDINGS(index) {
   m.def("scatter_add_", [](py::handle out, int64_t axis, py::handle idx, py::handle src) {
     View ov = to_view(out, "scatter_add_", "out", true), iv = to_view(idx, "scatter_add_", "index"),
          sv = to_view(src, "scatter_add_", "src");
-    int ax = normalize_axis(axis, ov.ndim, "scatter_add_", ov.shape_vec());
+    int ax = index_axis(ov, axis, "scatter_add_", "out");
     { py::gil_scoped_release nogil; scatter_add(ov, ax, iv, sv); }
   }, py::arg("out"), py::arg("axis"), py::arg("index"), py::arg("src"));
   m.def("one_hot", [](py::handle idx, int64_t n, const std::string& dtype) {

@@ -11,18 +11,20 @@ DLCORE_BINDINGS(reduce) {
       .value("argmax", ReduceOp::argmax).value("argmin", ReduceOp::argmin);
   // axes=None reduces everything. Returns the keepdims-shaped result unless keepdim=False.
   m.def("reduce", [](ReduceOp op, py::handle x, py::object axes, bool keepdim, double correction) {
-    View xv = to_view(x, "reduce", "x");
+    static const char* names[] = {"sum", "mean", "prod", "max", "min", "var", "argmax", "argmin"};
+    const char* name = (int)op >= 0 && op < ReduceOp::kCount ? names[(int)op] : "reduce";
+    View xv = to_view(x, name, "x");
     std::vector<int64_t> ax;
     if (axes.is_none()) {
       for (int i = 0; i < xv.ndim; ++i) ax.push_back(i);
     } else {
       ax = axes.cast<std::vector<int64_t>>();
     }
-    std::vector<int> norm = normalize_axes(ax, xv.ndim, "reduce", xv.shape_vec());
+    std::vector<int> norm = normalize_axes(ax, xv.ndim, name, xv.shape_vec());
     Shape ks = reduce_out_shape(xv, norm);
     bool is_arg = op == ReduceOp::argmax || op == ReduceOp::argmin;
     py::object out = alloc(xv.device, is_arg ? DType::i64 : xv.dtype, ks);
-    View ov = to_view(out, "reduce", "out", true);
+    View ov = to_view(out, name, "out", true);
     { py::gil_scoped_release nogil; reduce(op, xv, norm, ov, correction); }
     if (keepdim) return out;
     Shape s;

@@ -34,8 +34,10 @@ inline void broadcast_strides(const View& v, const Shape& shape, int64_t* out) {
 }
 
 // Normalises an axis into [0, ndim) or raises IndexError naming the op and the shape.
+// Like PyTorch, a 0-d tensor accepts axis 0 and -1 (both give 0): callers that index
+// shape[axis] must check ndim >= 1 themselves.
 inline int normalize_axis(int64_t axis, int ndim, const char* op, const Shape& shape) {
-  int64_t a = axis < 0 ? axis + ndim : axis;
+  int64_t a = axis < 0 ? axis + std::max(ndim, 1) : axis;
   DLCORE_CHECK(a >= 0 && a < std::max(ndim, 1), IndexError, op, ": axis ", axis,
                " is out of range for a tensor of shape ", shape_str(shape), " (ndim ", ndim, ")");
   return (int)a;

@@ -65,6 +65,7 @@ struct View {
     return n;
   }
   bool is_contiguous() const {
+    if (numel() == 0) return true;  // no element to place (NumPy gives such arrays 0 strides)
     int64_t expect = 1;
     for (int i = ndim - 1; i >= 0; --i) {
       if (shape[i] != 1 && strides[i] != expect) return false;

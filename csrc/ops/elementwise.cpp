@@ -109,7 +109,7 @@ template <class T> void binary_typed(BinaryOp op, const View& a, const View& b, 
       case BinaryOp::add: run_binary(o, x, y, n, in, [](T u, T v) { return u + v; }); break;
       case BinaryOp::sub: run_binary(o, x, y, n, in, [](T u, T v) { return u - v; }); break;
       case BinaryOp::mul: run_binary(o, x, y, n, in, [](T u, T v) { return u * v; }); break;
-      case BinaryOp::div: run_binary(o, x, y, n, in, [](T u, T v) { return u / v; }); break;
+      case BinaryOp::div: run_binary(o, x, y, n, in, [](T u, T v) { return div_value(u, v); }); break;
       default: run_binary(o, x, y, n, in, [op](T u, T v) { return binary_apply<T>(op, u, v); });
     }
   });
@@ -242,30 +242,36 @@ void check_out_shape(const char* op, const Shape& want, const View& out) {
 
 void unary(UnaryOp op, const View& x, const View& out, double p0, double p1) {
   DLCORE_CHECK((int)op >= 0 && op < UnaryOp::kCount, ValueError, "unary: unknown op code ", (int)op);
-  check_same_device("unary", x, out);
-  DLCORE_CHECK(!unary_needs_float(op) || is_float(x.dtype), TypeError, "unary op ", (int)op,
-               ": needs a float32 or float64 tensor, got ", dtype_name(x.dtype));
+  const char* name = unary_name(op);
+  check_same_device(name, x, out);
+  DLCORE_CHECK(!unary_needs_float(op) || is_float(x.dtype), TypeError, name,
+               ": argument 'x' must be a float32 or float64 tensor, got ", dtype_name(x.dtype),
+               " of shape ", x.shape_string());
   DLCORE_CHECK(x.dtype != DType::b8 || op == UnaryOp::logical_not || unary_outputs_bool(op),
-               TypeError, "unary op ", (int)op, ": not defined for bool tensors");
+               TypeError, name, ": not defined for bool tensors (argument 'x' of shape ",
+               x.shape_string(), ")");
   DType want = unary_outputs_bool(op) ? DType::b8 : x.dtype;
-  DLCORE_CHECK(out.dtype == want, TypeError, "unary: output dtype ", dtype_name(out.dtype),
+  DLCORE_CHECK(out.dtype == want, TypeError, name, ": output dtype ", dtype_name(out.dtype),
                ", expected ", dtype_name(want));
-  check_out_shape("unary", x.shape_vec(), out);
+  check_out_shape(name, x.shape_vec(), out);
   DLCORE_DISPATCH(ElementwiseTable, x.device, unary)(op, x, out, p0, p1);
 }
 
 void binary(BinaryOp op, const View& a, const View& b, const View& out) {
   DLCORE_CHECK((int)op >= 0 && op < BinaryOp::kCount, ValueError, "binary: unknown op code ", (int)op);
-  check_same_device("binary", a, b);
-  check_same_device("binary", a, out);
-  DLCORE_CHECK(a.dtype == b.dtype, TypeError, "binary: operands have different dtypes (",
-               dtype_name(a.dtype), " and ", dtype_name(b.dtype), ")");
-  DLCORE_CHECK(a.dtype != DType::b8 || binary_outputs_bool(op), TypeError,
-               "binary: arithmetic is not defined for bool tensors");
+  const char* name = binary_name(op);
+  check_same_device(name, a, b);
+  check_same_device(name, a, out);
+  DLCORE_CHECK(a.dtype == b.dtype, TypeError, name, ": operands 'a' ", a.shape_string(), " and 'b' ",
+               b.shape_string(), " have different dtypes (", dtype_name(a.dtype), " and ",
+               dtype_name(b.dtype), ")");
+  DLCORE_CHECK(a.dtype != DType::b8 || binary_outputs_bool(op), TypeError, name,
+               ": arithmetic is not defined for bool tensors (shapes ", a.shape_string(), " and ",
+               b.shape_string(), ")");
   DType want = binary_outputs_bool(op) ? DType::b8 : a.dtype;
-  DLCORE_CHECK(out.dtype == want, TypeError, "binary: output dtype ", dtype_name(out.dtype),
+  DLCORE_CHECK(out.dtype == want, TypeError, name, ": output dtype ", dtype_name(out.dtype),
                ", expected ", dtype_name(want));
-  check_out_shape("binary", broadcast_shapes(a.shape_vec(), b.shape_vec(), "binary"), out);
+  check_out_shape(name, broadcast_shapes(a.shape_vec(), b.shape_vec(), name), out);
   DLCORE_DISPATCH(ElementwiseTable, a.device, binary)(op, a, b, out);
 }
 

@@ -29,6 +29,22 @@ enum class BinaryOp : int {
   kCount
 };
 
+// Names for error messages (the Python-visible names of dlcore._C.Unary / Binary).
+inline const char* unary_name(UnaryOp op) {
+  static const char* n[] = {"neg", "exp", "log", "sqrt", "abs", "sign", "relu", "sigmoid", "tanh",
+                            "square", "reciprocal", "sin", "cos", "log1p", "expm1", "floor",
+                            "ceil", "round", "clip", "pow", "pow", "mul_scalar", "isnan", "isinf",
+                            "logical_not"};
+  static_assert(sizeof(n) / sizeof(n[0]) == (int)UnaryOp::kCount, "one name per UnaryOp");
+  return (int)op >= 0 && op < UnaryOp::kCount ? n[(int)op] : "unary";
+}
+inline const char* binary_name(BinaryOp op) {
+  static const char* n[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne",
+                            "lt", "le", "gt", "ge", "logical_and", "logical_or"};
+  static_assert(sizeof(n) / sizeof(n[0]) == (int)BinaryOp::kCount, "one name per BinaryOp");
+  return (int)op >= 0 && op < BinaryOp::kCount ? n[(int)op] : "binary";
+}
+
 inline bool unary_needs_float(UnaryOp op) {
   switch (op) {
     case UnaryOp::neg: case UnaryOp::abs: case UnaryOp::sign: case UnaryOp::relu:
@@ -64,9 +80,11 @@ template <class T> DLCORE_HD T unary_apply(UnaryOp op, T x, double p0, double p1
     case UnaryOp::relu: return is_nan_val(x) ? x : (x > T(0) ? x : T(0));
     case UnaryOp::square: return x * x;
     case UnaryOp::clip: {
+      // Compared in double: an open bound is +-inf, which must never be converted to an
+      // integer T (undefined behaviour); a bound is converted only when it is the result.
       if (is_nan_val(x)) return x;
-      T lo = T(p0), hi = T(p1);
-      return x < lo ? lo : (x > hi ? hi : x);
+      double xd = (double)x;
+      return xd < p0 ? T(p0) : (xd > p1 ? T(p1) : x);
     }
     case UnaryOp::mul_scalar: return (T)(x * (T)p0 + (T)p1);
     default: break;
@@ -103,15 +121,34 @@ template <class T> DLCORE_HD bool unary_bool_apply(UnaryOp op, T x) {
   }
 }
 
+// a / b. For integers, C++ division traps (SIGFPE) on b == 0 and on INT64_MIN / -1: return 0
+// for b == 0 (NumPy's result) and the wrapped negation for b == -1, so no input can crash.
+template <class T> DLCORE_HD T div_value(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    if (b == T(0)) return T(0);
+    if (b == T(-1)) return (T)((std::make_unsigned_t<T>)0 - (std::make_unsigned_t<T>)a);
+  }
+  return a / b;
+}
+
 template <class T> DLCORE_HD T binary_apply(BinaryOp op, T a, T b) {
   switch (op) {
     case BinaryOp::add: return a + b;
     case BinaryOp::sub: return a - b;
     case BinaryOp::mul: return a * b;
-    case BinaryOp::div: return a / b;
+    case BinaryOp::div: return div_value(a, b);
     case BinaryOp::pow:
-      if constexpr (std::is_floating_point<T>::value) return (T)std::pow(a, b);
-      else { T r = 1; for (T e = b; e > 0; --e) r *= a; return b < 0 ? T(0) : r; }
+      if constexpr (std::is_floating_point<T>::value) {
+        return (T)std::pow(a, b);
+      } else {  // exact integer power by squaring (device-safe: no host-only std::pow)
+        if (b < 0) return T(a == 1 ? 1 : (a == -1 ? ((b % 2) ? -1 : 1) : 0));
+        T r = 1, base = a;
+        for (T e = b; e > 0; e /= 2) {
+          if (e % 2) r *= base;
+          base *= base;
+        }
+        return r;
+      }
     // maximum/minimum propagate NaN like NumPy and PyTorch
     case BinaryOp::maximum: return is_nan_val(a) ? a : (is_nan_val(b) ? b : (a > b ? a : b));
     case BinaryOp::minimum: return is_nan_val(a) ? a : (is_nan_val(b) ? b : (a < b ? a : b));

@@ -29,6 +29,11 @@ void check_indices(const View& idx, int64_t size, const char* op, const View& x,
   });
 }
 
+void check_axis(const View& x, int axis, const char* op) {
+  DLCORE_CHECK(x.ndim >= 1 && axis >= 0 && axis < x.ndim, IndexError, op, ": axis ", axis,
+               " is out of range for a tensor of shape ", x.shape_string());
+}
+
 template <class F> void float_types(DType d, const char* op, F&& f) {
   switch (d) {
     case DType::f32: f(float{}); break;
@@ -41,6 +46,7 @@ template <class F> void float_types(DType d, const char* op, F&& f) {
 }  // namespace
 
 void index_select(const View& x, int axis, const View& idx, const View& out) {
+  check_axis(x, axis, "index_select");
   DLCORE_CHECK(idx.ndim == 1, ValueError, "index_select: 'index' must be 1-D, got shape ", idx.shape_string());
   check_indices(idx, x.shape[axis], "index_select", x, axis);
   Shape want = x.shape_vec();
@@ -73,6 +79,7 @@ void index_select(const View& x, int axis, const View& idx, const View& out) {
 }
 
 void index_add(const View& out, int axis, const View& idx, const View& src) {
+  check_axis(out, axis, "index_add");
   DLCORE_CHECK(idx.ndim == 1, ValueError, "index_add: 'index' must be 1-D, got shape ", idx.shape_string());
   check_indices(idx, out.shape[axis], "index_add", out, axis);
   Shape want = out.shape_vec();
@@ -110,6 +117,7 @@ void index_add(const View& out, int axis, const View& idx, const View& src) {
 }
 
 void gather(const View& x, int axis, const View& idx, const View& out) {
+  check_axis(x, axis, "gather");
   DLCORE_CHECK(idx.ndim == x.ndim, ValueError, "gather: 'index' must have the same number of dims as 'input' (",
                x.shape_string(), "), got ", idx.shape_string());
   for (int d = 0; d < x.ndim; ++d)
@@ -143,6 +151,7 @@ void gather(const View& x, int axis, const View& idx, const View& out) {
 }
 
 void scatter_add(const View& out, int axis, const View& idx, const View& src) {
+  check_axis(out, axis, "scatter_add");
   DLCORE_CHECK(idx.ndim == out.ndim && src.shape_vec() == idx.shape_vec(), ValueError,
                "scatter_add: 'index' ", idx.shape_string(), " and 'src' ", src.shape_string(),
                " must share a shape with as many dims as 'out' ", out.shape_string());

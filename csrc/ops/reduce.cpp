@@ -194,6 +194,7 @@ std::vector<int> normalize_axes(const std::vector<int64_t>& axes, int ndim, cons
   std::vector<int> out;
   for (int64_t a : axes) {
     int n = normalize_axis(a, ndim, op, shape);
+    if (ndim == 0) continue;  // dim 0 / -1 of a 0-d tensor is accepted (as in PyTorch): no axis
     DLCORE_CHECK(std::find(out.begin(), out.end(), n) == out.end(), ValueError, op, ": axis ", a,
                  " appears twice in the axes of a tensor of shape ", shape_str(shape));
     out.push_back(n);
@@ -213,6 +214,11 @@ void reduce(ReduceOp op, const View& x, const std::vector<int>& axes, const View
   const char* name = reduce_name(op);
   DLCORE_CHECK((int)op >= 0 && op < ReduceOp::kCount, ValueError, "reduce: unknown op code ", (int)op);
   DLCORE_CHECK(x.device == out.device, ValueError, name, ": input and output on different devices");
+  DLCORE_CHECK(x.dtype != DType::b8, TypeError, name, ": not defined for bool tensors (argument 'x' of shape ",
+               x.shape_string(), ")");
+  DLCORE_CHECK(is_float(x.dtype) || (op != ReduceOp::mean && op != ReduceOp::var), TypeError, name,
+               ": argument 'x' must be a float32 or float64 tensor, got ", dtype_name(x.dtype),
+               " of shape ", x.shape_string());
   Shape want = reduce_out_shape(x, axes);
   DLCORE_CHECK(out.shape_vec() == want, ValueError, name, ": output has shape ",
                out.shape_string(), ", expected ", shape_str(want));

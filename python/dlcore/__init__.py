@@ -16,7 +16,7 @@ from .tensor import (Generator, Tensor, abs, add, arange, argmax, argmin, bool_,
                      zeros_like)
 from . import functional
 from . import cuda
-from . import optim  # noqa: F401  (optimizers, lr schedules)
+from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
 
 __version__ = "0.1.0"
 

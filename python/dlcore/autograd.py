@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from . import _C
 
 _state = threading.local()
@@ -156,7 +158,7 @@ def backward(tensor, grad=None, retain_graph=False):
         g = _C.cast(tensor._data, str(tensor._data.dtype))
         _C.fill(g, 1.0)
     else:
-        g = grad._data if isinstance(grad, Tensor) else grad
+        g = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
         if tuple(g.shape) != tuple(tensor.shape):
             raise ValueError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has "
                              f"shape {tuple(tensor.shape)}")

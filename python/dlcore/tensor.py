@@ -56,7 +56,7 @@ def _as_array(data, dtype=None):
         return arr.astype(_canonical_dtype(dtype), copy=False)
     k = arr.dtype.kind
     if k == "f":  # NumPy float64 stays float64 (as in PyTorch); Python floats take the default
-        keep = isinstance(data, np.ndarray) and arr.dtype in (float32, float64)
+        keep = isinstance(data, (np.ndarray, np.floating)) and arr.dtype in (float32, float64)
         return arr if keep else arr.astype(_default_dtype)
     if k in "iu":
         return arr.astype(int64)
@@ -188,10 +188,21 @@ class Tensor:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
-    def to(self, device=None, dtype=None):
+    def to(self, *args, device=None, dtype=None):
+        """to(device), to(dtype), to(device, dtype), to(other_tensor) or keywords, like PyTorch.
+        Returns self when nothing changes."""
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str) and (a in ("cpu", "cuda") or a.startswith("cuda:")):
+                device = a
+            elif _is_dtype_like(a):
+                dtype = a
+            else:
+                device = a
         t = self
         if dtype is not None:
-            t = t.type(dtype)
+            t = t.type(_canonical_dtype(dtype, "to()"))
         if device is not None and str(device) != t.device:
             from . import cuda
             t = cuda._move(t, str(device))
@@ -253,6 +264,8 @@ class Tensor:
 
     def copy_(self, src):
         src = src._data if isinstance(src, Tensor) else np.asarray(src)
+        if np.may_share_memory(src, self._data):  # overlapping: read everything first
+            src = _C.cast(src, str(src.dtype))
         _C.copy(src, self._data)
         return self
 
@@ -274,6 +287,8 @@ class Tensor:
             d = self.dtype
             if d.kind in "ib" and isinstance(other, (float, np.floating)):
                 d = _default_dtype
+            elif d == bool_ and not isinstance(other, (bool, np.bool_)):
+                d = int64  # bool tensor and an int scalar: int64, like PyTorch
             return self.type(d), Tensor._wrap(np.asarray(other, dtype=d))
         if isinstance(other, (np.ndarray, list, tuple)):
             return self._operand(Tensor(other), op)
@@ -322,6 +337,14 @@ class Tensor:
         return ops.Div.apply(b, a)
 
     def __pow__(self, o):
+        if isinstance(o, numbers.Number) and self.dtype.kind in "ib":
+            if isinstance(o, numbers.Integral):  # int ** int stays int, like PyTorch
+                if o < 0:
+                    raise ValueError(f"pow: integers to negative integer powers are not allowed "
+                                     f"(tensor of shape {tuple(self.shape)}, exponent {o})")
+                a, b = self._operand(int(o), "pow")
+                return ops.Pow.apply(a, b)
+            return ops.PowScalar.apply(self.type(_default_dtype), float(o))
         if isinstance(o, numbers.Number):
             return ops.PowScalar.apply(self, float(o))
         a, b = self._operand(o, "pow")
@@ -330,6 +353,9 @@ class Tensor:
     def __rpow__(self, o):
         a, b = self._operand(o, "pow")
         return ops.Pow.apply(b, a)
+
+    def __abs__(self):
+        return abs(self)
 
     def __neg__(self):
         return ops.Neg.apply(self)
@@ -382,14 +408,21 @@ class Tensor:
 
     def __setitem__(self, index, value):
         if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError("a leaf tensor that requires grad cannot be modified in place; "
-                               "wrap the assignment in dlcore.no_grad()")
+            what = "a leaf tensor that requires grad" if self._node is None else \
+                "a tensor that is part of an autograd graph"
+            raise RuntimeError(f"__setitem__: {what} (shape {tuple(self.shape)}) cannot be modified "
+                               "in place (its gradient would be silently wrong); wrap the assignment "
+                               "in dlcore.no_grad(), or build the new value with where/cat")
         index = _convert_index(index, self)
         src = value._data if isinstance(value, Tensor) else np.asarray(value, dtype=self.dtype)
-        if src.dtype != self.dtype:
+        if src.dtype != self.dtype or np.may_share_memory(src, self._data):
+            # a converted or private copy: t[1:] = t[:-1] must read every value before writing
             src = _C.cast(src, str(self.dtype))
         if ops._is_basic_index(index):
-            _C.copy(src, self._data[index])
+            dst = self._data[index]
+            while src.ndim > dst.ndim and src.shape[0] == 1:  # NumPy drops leading 1s of the value
+                src = src.reshape(src.shape[1:])
+            _C.copy(src, dst)
         else:
             self._data[index] = src
 
@@ -494,6 +527,18 @@ class Tensor:
         return index_select(self, dim, index)
 
 
+def _is_dtype_like(a):
+    if isinstance(a, np.dtype) or (isinstance(a, type) and issubclass(a, np.generic)):
+        return True
+    if isinstance(a, str):
+        try:
+            np.dtype(a)
+            return True
+        except TypeError:
+            return False
+    return False
+
+
 def _promote(a, b):
     if a == b:
         return a
@@ -504,13 +549,16 @@ def _promote(a, b):
 def _convert_index(index, t):
     def conv(i):
         if isinstance(i, Tensor):
-            return i._data
+            i = i._data
         if isinstance(i, list):
             return np.asarray(i, dtype=int64 if not builtins_all_bool(i) else bool_)
+        if isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu":
+            return int(i)  # a 0-d integer index is a basic index (NumPy would return a scalar)
         return i
 
     if isinstance(index, tuple):
-        return tuple(conv(i) for i in index)
+        index = tuple(conv(i) for i in index)
+        return _as_view_index(index)
     index = conv(index)
     if isinstance(index, np.ndarray):
         if index.dtype == bool_:
@@ -526,7 +574,19 @@ def _convert_index(index, t):
                 raise IndexError(f"index {int(bad)} "
                                  f"is out of bounds for axis 0 with size {n}")
             index = np.where(index < 0, index + n, index).astype(int64)
-    return index
+    return _as_view_index(index)
+
+
+def _as_view_index(index):
+    """A basic index that selects one element (t[1] on a 1-D tensor, t[()] on a 0-d one) makes
+    NumPy return a scalar, not an array: appending an Ellipsis gives the 0-d view instead, so
+    results, gradients and assignments always go through arrays."""
+    if not ops._is_basic_index(index):
+        return index
+    items = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis for i in items):
+        return index
+    return items + (Ellipsis,)
 
 
 def builtins_all_bool(seq):
@@ -543,16 +603,21 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
 
 def from_numpy(arr):
     """A tensor sharing memory with the NumPy array `arr` (no copy)."""
+    return _share(arr, "from_numpy")
+
+
+def _share(arr, _op):
     if not isinstance(arr, np.ndarray):
-        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(arr).__name__}")
+        raise TypeError(f"{_op}: expected a numpy.ndarray, got {type(arr).__name__}")
+    if arr.dtype.isnative is False and arr.dtype.newbyteorder("=") in _SUPPORTED:
+        raise TypeError(f"{_op}: the array of shape {arr.shape} is not in native byte order; use "
+                        "arr.astype(arr.dtype.newbyteorder('='))")
     if arr.dtype not in _SUPPORTED:
-        raise TypeError(f"from_numpy: unsupported dtype {arr.dtype}; dlcore supports float32, "
-                        "float64, int64 and bool (convert with arr.astype(...))")
-    if not arr.dtype.isnative:
-        raise TypeError("from_numpy: the array is not in native byte order; use arr.astype(arr.dtype.newbyteorder('='))")
+        raise TypeError(f"{_op}: unsupported dtype {arr.dtype} (argument of shape {arr.shape}); "
+                        "dlcore supports float32, float64, int64 and bool (convert with .astype(...))")
     item = arr.itemsize
     if arr.ctypes.data % item or any(s % item for s in arr.strides):
-        raise ValueError(f"from_numpy: the array of shape {arr.shape} is misaligned for {arr.dtype} "
+        raise ValueError(f"{_op}: the array of shape {arr.shape} is misaligned for {arr.dtype} "
                          f"(strides {arr.strides}); pass np.ascontiguousarray(arr)")
     return Tensor._wrap(arr)
 
@@ -560,7 +625,7 @@ def from_numpy(arr):
 def from_dlpack(obj):
     """A tensor sharing memory with any DLPack producer (NumPy, PyTorch CPU tensors, ...)."""
     arr = np.from_dlpack(obj)
-    return from_numpy(arr)
+    return _share(arr, "from_dlpack")
 
 
 def _creation(shape, dtype, requires_grad, fill):
@@ -583,6 +648,11 @@ def ones(*shape, dtype=None, requires_grad=False):
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False):
+    if dtype is None:  # inferred from the fill value, like PyTorch
+        if isinstance(fill_value, (bool, np.bool_)):
+            dtype = bool_
+        elif isinstance(fill_value, (numbers.Integral, np.integer)):
+            dtype = int64
     return _creation((shape,) if isinstance(shape, int) else tuple(shape), dtype, requires_grad,
                      lambda s, d: np.full(s, fill_value, d))
 
@@ -650,6 +720,10 @@ def _random(shape, dtype, dist, a, b, requires_grad, generator):
     d = _canonical_dtype(dtype) or _default_dtype
     if d.kind != "f":
         raise TypeError(f"random tensors must be float32 or float64, got {d}")
+    if dist == _C.RandomDist.uniform and not a <= b:
+        raise ValueError(f"uniform: low ({float(a)}) must not exceed high ({float(b)})")
+    if dist == _C.RandomDist.normal and not b >= 0:
+        raise ValueError(f"normal: std must be non-negative, got {float(b)}")
     arr = np.empty(tuple(int(s) for s in shape), d)
     g = generator or default_generator
     _C.random_fill(dist, arr, float(a), float(b), g.seed, g.take(d, arr.size))
@@ -684,6 +758,8 @@ def randperm(n, generator=None):
 def randint(low, high=None, size=(), generator=None):
     if high is None:
         low, high = 0, low
+    if not high > low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     u = _random(tuple(size) if not isinstance(size, int) else (size,), float64,
                 _C.RandomDist.uniform, float(low), float(high), False, generator)._data
     return Tensor._wrap(_C.cast(_C.unary(_C.Unary.floor, u), "int64"))
@@ -815,6 +891,18 @@ def isinf(x):
     return Tensor._wrap(_C.unary(_C.Unary.isinf, _t(x)._data))
 
 
+def _dim(d, ndim, op, shape):
+    """Normalises dim d for a tensor with `ndim` dims (0-d tensors take -1 and 0) or raises an
+    IndexError naming the op and the shape."""
+    n = builtins.max(ndim, 1)
+    if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
+        raise TypeError(f"{op}: dim must be an int, got {type(d).__name__}")
+    if not -n <= d < n:
+        raise IndexError(f"{op}: dim {d} is out of range for a tensor of shape {tuple(shape)} "
+                         f"(expected a dim in [{-n}, {n - 1}])")
+    return int(d) % n
+
+
 def _axes(x, dim, op):
     axes = ops.normalize_axes(dim, x.ndim)
     for a in axes:
@@ -877,6 +965,10 @@ def matmul(a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes "
                          f"{tuple(a.shape)} and {tuple(b.shape)}")
+    ka, kb = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned: "
+                         f"{ka} (dim {a.ndim - 1} of a) != {kb} (dim {builtins.max(b.ndim - 2, 0)} of b)")
     if a.ndim == 1 and b.ndim == 1:
         return reshape(ops.MatMul.apply(unsqueeze(a, 0), unsqueeze(b, 1)), ())
     if a.ndim == 1:
@@ -902,7 +994,9 @@ def flatten(x, start_dim=0, end_dim=-1):
     x = _t(x)
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = start_dim % x.ndim, end_dim % x.ndim
+    s, e = _dim(start_dim, x.ndim, "flatten", x.shape), _dim(end_dim, x.ndim, "flatten", x.shape)
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {tuple(x.shape)}")
     shape = x.shape[:s] + (-1,) + x.shape[e + 1:]
     if x.numel() == 0:
         shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:]
@@ -913,9 +1007,10 @@ def permute(x, *dims):
     x = _t(x)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
-    if sorted(d % builtins.max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+    norm = tuple(_dim(d, x.ndim, "permute", x.shape) for d in dims)
+    if sorted(norm) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {tuple(x.shape)}")
-    return ops.Permute.apply(x, tuple(d % x.ndim for d in dims))
+    return ops.Permute.apply(x, norm)
 
 
 def transpose(x, d0=-2, d1=-1):
@@ -936,6 +1031,9 @@ def expand(x, *shape):
     lead = len(shape) - x.ndim
     if lead < 0:
         raise ValueError(f"expand: target {shape} has fewer dims than the tensor {tuple(x.shape)}")
+    if any(s == -1 for s in shape[:lead]):
+        raise ValueError(f"expand: -1 is not allowed for the new leading dims of {shape} "
+                         f"(tensor shape {tuple(x.shape)})")
     full = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     try:
         np.broadcast_shapes(x.shape, full)
@@ -1000,6 +1098,7 @@ def stack(tensors, dim=0):
     for i, t in enumerate(ts):
         if t.shape != ts[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {tuple(t.shape)}, expected {tuple(ts[0].shape)}")
+    dim = _dim(dim, ts[0].ndim + 1, "stack", ts[0].shape)
     return cat([unsqueeze(t, dim) for t in ts], dim)
 
 
@@ -1025,8 +1124,13 @@ def split(x, split_size_or_sections, dim=0):
 
 def chunk(x, chunks, dim=0):
     x = _t(x)
+    if x.ndim == 0:
+        raise ValueError("chunk: a 0-d tensor cannot be chunked")
+    dim = _dim(dim, x.ndim, "chunk", x.shape)
+    if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks}")
     n = x.shape[dim]
-    size = -(-n // chunks)
+    size = builtins.max(-(-n // chunks), 1)
     return split(x, size, dim)
 
 
@@ -1039,12 +1143,18 @@ def _index_tensor(index, op):
 
 def index_select(x, dim, index):
     x = _t(x)
-    return ops.IndexSelect.apply(x, dim % x.ndim if x.ndim else dim, _index_tensor(index, "index_select"))
+    if x.ndim == 0:
+        raise ValueError("index_select: the input is 0-d; it needs at least one dimension")
+    dim = _dim(dim, x.ndim, "index_select", x.shape)
+    return ops.IndexSelect.apply(x, dim, _index_tensor(index, "index_select"))
 
 
 def gather(x, dim, index):
     x = _t(x)
-    return ops.Gather.apply(x, dim % x.ndim if x.ndim else dim, _index_tensor(index, "gather"))
+    if x.ndim == 0:
+        raise ValueError("gather: the input is 0-d; it needs at least one dimension")
+    dim = _dim(dim, x.ndim, "gather", x.shape)
+    return ops.Gather.apply(x, dim, _index_tensor(index, "gather"))
 
 
 def one_hot(index, num_classes=-1, dtype=None):

@@ -16,6 +16,9 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data=None, requires_grad=True):
+        if data is None:  # Parameter() is an empty float tensor, like PyTorch
+            from ..tensor import get_default_dtype
+            data = np.empty((0,), get_default_dtype())
         arr = data._data if isinstance(data, Tensor) else np.asarray(data)
         self._data = arr
         self.requires_grad = False

@@ -1,0 +1,325 @@
+"""Every foundation backward against float64 central differences (tests/gradcheck.py), and the
+autograd engine's edge cases: accumulation, no_grad, detach, fan-out, shared leaves, gradient
+arguments, freed graphs and retain_graph, int tensors, views."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import dlcore
+from conftest import rng
+from gradcheck import gradcheck
+
+
+def r(*shape, seed=0, lo=-2.0, hi=2.0):
+    return np.random.default_rng(seed).uniform(lo, hi, shape)
+
+
+def away_from_zero(*shape, seed=0):
+    x = r(*shape, seed=seed)
+    return np.where(np.abs(x) < 0.2, 0.5, x)
+
+
+# ---- elementwise -----------------------------------------------------------------------------
+
+BCAST = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 3, 1), (1, 4)), ((), (2, 3)), ((3, 1), (1,))]
+
+
+@pytest.mark.parametrize("sa,sb", BCAST, ids=str)
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "pow", "maximum", "minimum"])
+def test_binary_gradients_broadcast(op, sa, sb):
+    a = r(*sa, seed=1, lo=0.5, hi=2.0)
+    b = r(*sb, seed=2, lo=0.5, hi=2.0)
+    if op in ("maximum", "minimum"):
+        b = b + 0.05  # no ties
+    f = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
+         "div": lambda x, y: x / y, "pow": lambda x, y: x ** y,
+         "maximum": dlcore.maximum, "minimum": dlcore.minimum}[op]
+    gradcheck(f, [a, b])
+
+
+@given(st.data())
+@settings(max_examples=25, deadline=None, derandomize=True)
+def test_broadcast_gradients_reduce_to_operand_shapes(data):
+    """Random broadcast shapes: each gradient has its operand's shape and matches differences."""
+    nd = data.draw(st.integers(0, 3))
+    base = data.draw(st.lists(st.integers(1, 3), min_size=nd, max_size=nd))
+
+    def variant():
+        k = data.draw(st.integers(0, nd))
+        return tuple(d if data.draw(st.booleans()) else 1 for d in base[nd - k:])
+
+    sa, sb = variant(), variant()
+    a = r(*sa, seed=3, lo=0.5, hi=1.5)
+    b = r(*sb, seed=4, lo=0.5, hi=1.5)
+    gradcheck(lambda x, y: x * y + x / y - y, [a, b])
+
+
+UNARY = [
+    ("exp", dlcore.exp, r(3, 4)), ("log", dlcore.log, r(3, 4, lo=0.3, hi=3)),
+    ("sqrt", dlcore.sqrt, r(3, 4, lo=0.3, hi=3)), ("abs", dlcore.abs, away_from_zero(3, 4)),
+    ("relu", dlcore.relu, away_from_zero(3, 4)), ("sigmoid", dlcore.sigmoid, r(3, 4)),
+    ("tanh", dlcore.tanh, r(3, 4)), ("sin", dlcore.sin, r(3, 4)), ("cos", dlcore.cos, r(3, 4)),
+    ("log1p", dlcore.log1p, r(3, 4, lo=-0.5, hi=2)), ("expm1", dlcore.expm1, r(3, 4)),
+    ("neg", lambda x: -x, r(3, 4)), ("clip", lambda x: dlcore.clip(x, -1.0, 1.0), away_from_zero(3, 4) * 1.1),
+    ("clip_min", lambda x: x.clamp(min=0.3), r(3, 4) + 0.01),
+    ("pow2", lambda x: x ** 2, r(3, 4)), ("pow_half", lambda x: x ** 0.5, r(3, 4, lo=0.3, hi=2)),
+    ("pow_neg", lambda x: x ** -1.5, r(3, 4, lo=0.3, hi=2)), ("rpow", lambda x: 2.0 ** x, r(3, 4)),
+    ("affine", lambda x: 3.0 - x * 2.0 + 1.0 - x / 4.0, r(3, 4)), ("rdiv", lambda x: 1.0 / x, away_from_zero(3, 4)),
+]
+
+
+@pytest.mark.parametrize("name,f,x", UNARY, ids=[u[0] for u in UNARY])
+def test_unary_gradients(name, f, x):
+    gradcheck(f, [x])
+
+
+def test_unary_gradients_on_non_contiguous_input():
+    x = r(4, 6, seed=5)
+    gradcheck(lambda t: dlcore.tanh(t.T[::2]) * dlcore.exp(t[:, ::2].T), [x])
+
+
+def test_where_gradient():
+    c = r(3, 1, seed=6) > 0
+    a, b = r(3, 4, seed=7), r(4, seed=8)
+    gradcheck(lambda x, y: dlcore.where(dlcore.tensor(c), x, y), [a, b])
+
+
+def test_maximum_tie_splits_gradient():
+    a = dlcore.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = dlcore.tensor([1.0, 5.0, 0.0], requires_grad=True)
+    dlcore.maximum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [0.5, 0, 1])
+    np.testing.assert_array_equal(b.grad.numpy(), [0.5, 1, 0])
+
+
+# ---- reductions ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dim", [None, 0, -1, (0, 2), (1,), (0, 1, 2)], ids=str)
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_reduction_gradients(dim, keepdim):
+    x = r(3, 4, 2, seed=9)
+    gradcheck(lambda t: t.sum(dim, keepdim=keepdim), [x])
+    gradcheck(lambda t: t.mean(dim, keepdim=keepdim), [x])
+    gradcheck(lambda t: t.max(dim, keepdim=keepdim), [x])
+    gradcheck(lambda t: t.min(dim, keepdim=keepdim), [x])
+    gradcheck(lambda t: t.var(dim, keepdim=keepdim), [x])
+    gradcheck(lambda t: t.var(dim, keepdim=keepdim, correction=0), [x])
+    gradcheck(lambda t: t.std(dim, keepdim=keepdim), [x])
+
+
+def test_reduction_gradient_of_non_contiguous_input():
+    x = r(5, 6, seed=10)
+    gradcheck(lambda t: t.T[1:, ::2].sum(0) * t[::2].max(1).sum(), [x])
+
+
+def test_max_tie_shares_gradient():
+    x = dlcore.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], requires_grad=True)
+    x.max(1).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0.5, 0.5], [1, 0, 0]])
+
+
+# ---- matmul and layout -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("sa,sb", [((3, 4), (4, 2)), ((2, 3, 4), (2, 4, 2)), ((2, 3, 4), (4, 2)),
+                                   ((3, 4), (2, 4, 2)), ((2, 1, 3, 4), (3, 4, 2)), ((4,), (4,)),
+                                   ((4,), (4, 2)), ((3, 4), (4,)), ((2, 3, 4), (4,)), ((4,), (2, 4, 3))],
+                         ids=str)
+def test_matmul_gradients(sa, sb):
+    gradcheck(lambda a, b: a @ b, [r(*sa, seed=11), r(*sb, seed=12)])
+
+
+def test_matmul_gradient_transposed_operands():
+    gradcheck(lambda a, b: a.T @ b[::2].T, [r(4, 3, seed=13), r(10, 4, seed=14)])
+
+
+def test_layout_gradients():
+    x = r(2, 3, 4, seed=15)
+    gradcheck(lambda t: t.reshape(6, 4) * dlcore.arange(4).double(), [x])
+    gradcheck(lambda t: t.permute(2, 0, 1) * dlcore.arange(2).double().reshape(2, 1), [x])
+    gradcheck(lambda t: t.transpose(0, 2).flatten() * dlcore.arange(24).double(), [x])
+    gradcheck(lambda t: t[:, :1].expand(2, 5, 4) * dlcore.arange(4).double(), [x])
+    gradcheck(lambda t: t.unsqueeze(1).squeeze(1) ** 2, [x])
+    gradcheck(lambda t: t.contiguous() * t.T.contiguous().T, [x])
+    gradcheck(lambda t: t.float().double() * 2.0, [x], eps=1e-2, rtol=1e-4)  # linear: a big step is exact
+
+
+def test_cat_stack_split_gradients():
+    a, b = r(2, 3, seed=16), r(2, 5, seed=17)
+    gradcheck(lambda x, y: dlcore.cat([x, y, x], 1) * dlcore.arange(11).double(), [a, b])
+    gradcheck(lambda x, y: dlcore.stack([x, y[:, :3]], -1) ** 2, [a, b])
+    gradcheck(lambda x: x.split(2, dim=1)[1] * 3.0, [b])
+    gradcheck(lambda x: dlcore.cat([p * (i + 1.0) for i, p in enumerate(x.split([1, 3, 1], 1))], 1), [b])
+    gradcheck(lambda x: x.chunk(2, 0)[0] - x.chunk(2, 0)[1], [a])
+
+
+def test_composite_mlp_gradient():
+    x, w1, b1, w2 = r(5, 3, seed=18), r(4, 3, seed=19), r(4, seed=20), r(2, 4, seed=21)
+
+    def f(x, w1, b1, w2):
+        h = dlcore.tanh(x @ w1.T + b1)
+        y = h @ w2.T
+        return (y - y.mean(1, keepdim=True)).pow(2).mean()
+
+    gradcheck(f, [x, w1, b1, w2])
+
+
+# ---- engine edge cases -----------------------------------------------------------------------
+
+def test_grad_accumulates_across_backward_calls():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2, 4])
+    (x * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [5, 7])
+    x.grad = None
+    (x * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3, 3])
+
+
+def test_grad_is_owned_not_aliasing_the_graph():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    y = x.sum()
+    y.backward(retain_graph=True)
+    g1 = x.grad.numpy().copy()
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * g1)
+    x.grad.numpy()[0] = 100  # writing into .grad must not touch anything else
+    assert x.detach().numpy()[0] == 1
+
+
+def test_no_grad():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    with dlcore.no_grad():
+        y = x * 2
+        assert not dlcore.is_grad_enabled()
+    assert dlcore.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+
+    @dlcore.no_grad()
+    def f(t):
+        return t * 3
+
+    assert not f(x).requires_grad
+    with dlcore.no_grad():
+        with dlcore.enable_grad():
+            assert (x * 2).requires_grad
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.sum().backward()
+
+
+def test_detach():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    d = y.detach()
+    assert not d.requires_grad and d.grad_fn is None
+    assert np.shares_memory(d.numpy(), y.detach().numpy())
+    z = (d * x).sum()
+    z.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2, 4])  # no gradient flows through d
+
+
+def test_fan_out():
+    x = dlcore.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = x * 2.0
+    z = y * y + y + dlcore.exp(y) * 0.0 + y.sum()
+    z.sum().backward()
+    # dz/dx = 2 * (2y + 1 + 3)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (2 * (2 * np.array([1, -2, 3.0])) + 4), rtol=1e-6)
+    gradcheck(lambda t: (t * t) * t + t.sum() * t - dlcore.exp(t) * t, [r(3, seed=22)])
+
+
+def test_graphs_sharing_leaves():
+    w = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    a = dlcore.tensor([3.0, 4.0], requires_grad=True)
+    l1 = (w * a).sum()
+    l2 = (w * w).sum()
+    l1.backward()
+    l2.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [3 + 2, 4 + 4])
+    np.testing.assert_array_equal(a.grad.numpy(), [1, 2])
+
+
+def test_backward_with_gradient_argument():
+    x = dlcore.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x * x
+    y.backward(dlcore.tensor([[1.0, 0.0], [0.5, 2.0]]))
+    np.testing.assert_array_equal(x.grad.numpy(), [[2, 0], [3, 16]])
+    with pytest.raises(RuntimeError, match=r"implicitly created only for scalar outputs.*\(2, 2\)"):
+        (x * 2).backward()
+    with pytest.raises(ValueError, match=r"gradient has shape \(3,\).*shape \(2, 2\)"):
+        (x * 2).backward(dlcore.ones(3))
+    # numpy gradient and a float64 gradient for a float32 tensor are accepted
+    x.grad = None
+    (x * 2).backward(np.ones((2, 2)))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 2), 2))
+    assert x.grad.dtype == np.float32
+    (x * 1.0).backward([[1.0, 1.0], [1.0, 1.0]])  # a nested list works too
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 2), 3))
+
+
+def test_backward_on_leaf_and_multi_output():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    x.backward(dlcore.tensor([3.0, 4.0]))
+    np.testing.assert_array_equal(x.grad.numpy(), [3, 4])
+    x.grad = None
+    a, b = x.split(1)
+    (a * 5.0).sum().backward()  # one output of a multi-output node unused
+    np.testing.assert_array_equal(x.grad.numpy(), [5, 0])
+
+
+def test_backward_twice_through_freed_graph_raises():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    y = (dlcore.exp(x) * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time.*retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_second_backward():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    y = (dlcore.exp(x) * x).sum()
+    y.backward(retain_graph=True)
+    g = x.grad.numpy().copy()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * g)
+    np.testing.assert_allclose(g, np.exp([1, 2]) * (1 + np.array([1, 2])), rtol=1e-6)
+
+
+def test_requires_grad_refused_on_int_and_bool():
+    with pytest.raises(RuntimeError, match="only floating point tensors can require gradients.*int64"):
+        dlcore.tensor([1, 2], requires_grad=True)
+    with pytest.raises(RuntimeError, match="int64"):
+        dlcore.arange(3).requires_grad_()
+    with pytest.raises(RuntimeError, match="bool"):
+        dlcore.tensor([True]).requires_grad_()
+    with pytest.raises(RuntimeError, match="int64"):
+        dlcore.zeros(2, dtype=dlcore.int64, requires_grad=True)
+
+
+def test_int_outputs_are_not_differentiable():
+    x = dlcore.tensor([1.5, -2.0], requires_grad=True)
+    i = x.argmax()
+    assert not i.requires_grad
+    c = x > 0
+    assert not c.requires_grad and c.dtype == np.bool_
+    n = x.long()
+    assert not n.requires_grad
+
+
+def test_grad_through_views_into_base():
+    x = dlcore.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    v = x[1]          # a view
+    w = x.T[:, 0]     # another view of the same memory
+    (v * 2.0 + w * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[3, 3, 3], [2, 2, 2]])
+
+
+def test_leaf_properties():
+    x = dlcore.tensor([1.0], requires_grad=True)
+    y = x * 2
+    assert x.is_leaf and not y.is_leaf and y.grad_fn is not None
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        y.requires_grad_(False)
+    with pytest.raises(RuntimeError, match="detach"):
+        x.numpy()
+    assert x.detach().numpy()[0] == 1.0

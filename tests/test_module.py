@@ -1,0 +1,83 @@
+"""The foundation's consumers: nn.Module / Parameter / containers and optim.SGD (values
+against PyTorch for the same weights and data)."""
+import numpy as np
+import pytest
+
+import dlcore
+import dlcore.nn as nn
+from conftest import requires_torch, rng
+
+
+def test_linear_gradient_and_sgd_step_by_hand():
+    lin = nn.Linear(3, 2)
+    w0 = lin.weight.detach().numpy().copy()
+    b0 = lin.bias.detach().numpy().copy()
+    x = dlcore.tensor(rng(40).standard_normal((4, 3)).astype(np.float32))
+    opt = dlcore.optim.SGD(lin.parameters(), lr=0.1)
+    loss = (lin(x) ** 2).mean()
+    loss.backward()
+    gw = lin.weight.grad.numpy().copy()
+    y = x.numpy() @ w0.T + b0
+    np.testing.assert_allclose(gw, 2 * (y.T @ x.numpy()) / y.size, rtol=1e-5, atol=1e-6)
+    opt.step()
+    np.testing.assert_allclose(lin.weight.detach().numpy(), w0 - 0.1 * gw, rtol=1e-6)
+    opt.zero_grad()
+    assert lin.weight.grad is None
+
+
+@requires_torch
+@pytest.mark.parametrize("kw", [dict(lr=0.1), dict(lr=0.1, momentum=0.9),
+                                dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+                                dict(lr=0.05, momentum=0.5, dampening=0.3, weight_decay=0.1)], ids=str)
+def test_sgd_matches_torch(kw):
+    import torch
+
+    r = rng(41)
+    w0 = r.standard_normal((3, 4)).astype(np.float32)
+    x = r.standard_normal((5, 4)).astype(np.float32)
+    p = nn.Parameter(dlcore.tensor(w0))
+    tp = torch.nn.Parameter(torch.tensor(w0))
+    opt, topt = dlcore.optim.SGD([p], **kw), torch.optim.SGD([tp], **kw)
+    for _ in range(4):
+        opt.zero_grad()
+        topt.zero_grad()
+        dlcore.tanh(dlcore.tensor(x) @ p.T).sum().backward()
+        torch.tanh(torch.tensor(x) @ tp.T).sum().backward()
+        opt.step()
+        topt.step()
+    np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=1e-5, atol=1e-6)
+    sd = opt.state_dict()
+    assert sd["param_groups"][0]["params"] == [0]
+    if kw.get("momentum"):
+        np.testing.assert_allclose(sd["state"][0]["momentum_buffer"],
+                                   topt.state_dict()["state"][0]["momentum_buffer"].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_module_registration_state_dict_and_to():
+    m = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    assert list(m.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert [n for n, _ in m.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert np.shares_memory(m.state_dict()["0.weight"].numpy(), m[0].weight.detach().numpy())
+    p0 = m[0].weight
+    m.double()
+    assert m[0].weight is p0 and p0.dtype == np.float64 and p0.requires_grad
+    m2 = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).double()
+    res = m2.load_state_dict(m.state_dict())
+    assert res.missing_keys == [] and res.unexpected_keys == []
+    np.testing.assert_array_equal(m2[2].bias.detach().numpy(), m[2].bias.detach().numpy())
+    with pytest.raises(KeyError, match=r"missing keys \['0.bias'"):
+        m2.load_state_dict({"0.weight": dlcore.ones(4, 3)})
+    with pytest.raises(ValueError, match=r"'0.weight' has shape \(3, 3\) in the state dict but \(4, 3\)"):
+        m2.load_state_dict({"0.weight": dlcore.ones(3, 3)}, strict=False)
+    m.eval()
+    assert not m[0].training
+    assert "Linear(in_features=3, out_features=4" in repr(m)
+
+
+def test_parameter_defaults():
+    p = nn.Parameter()
+    assert p.shape == (0,) and p.requires_grad and p.dtype == np.float32
+    q = nn.Parameter(dlcore.ones(2), requires_grad=False)
+    assert not q.requires_grad
+    with pytest.raises(RuntimeError, match="int64"):
+        nn.Parameter(dlcore.arange(3))
