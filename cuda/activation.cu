@@ -66,9 +66,9 @@ template <class T> __global__ void softmax_fwd_k(const T* x, T* y, int64_t D, in
   T s = 0;
   for (int64_t d = threadIdx.x; d < D; d += blockDim.x) s += am::exp_(xr[d * inner] - m);
   s = block_reduce(s, sh, 0);
-  T c = m + log(s);
+  T ls = log(s), rs = T(1) / s;
   for (int64_t d = threadIdx.x; d < D; d += blockDim.x)
-    yr[d * inner] = lg ? xr[d * inner] - c : am::exp_(xr[d * inner] - c);
+    yr[d * inner] = lg ? (xr[d * inner] - m) - ls : am::exp_(xr[d * inner] - m) * rs;
 }
 // softmax: gx = y (g - sum g y); log_softmax: gx = g - exp(y) sum g
 template <class T> __global__ void softmax_bwd_k(const T* g, const T* y, T* gx, int64_t D, int64_t inner, bool lg) {

@@ -98,7 +98,7 @@ template <class T> __global__ void ce_fwd_k(const T* z, CeArgs a, T* loss, T* ls
   const T* q = (const T*)a.tprob;
   T eps = (T)a.eps;
   if (!q && a.tidx[r] == a.ignore_index) {
-    if (threadIdx.x == 0) { loss[r] = 0; lse[r] = 0; wrow[r] = 0; }
+    if (threadIdx.x == 0) { loss[r] = 0; lse[2 * r] = 0; lse[2 * r + 1] = 0; wrow[r] = 0; }
     return;
   }
   T m = -INFINITY;
@@ -107,20 +107,21 @@ template <class T> __global__ void ce_fwd_k(const T* z, CeArgs a, T* loss, T* ls
   T s = 0;
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) s += am::exp_(zr[c] - m);
   s = block_sum(s, sh);
-  T l = m + log(s);
-  T part = 0;  // sum_c k_c (l - z_c) with k_c = the smoothing / soft-target weight
+  T ls = log(s);
+  T part = 0;  // sum_c k_c (m - z_c + ls) with k_c = the smoothing / soft-target weight
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
     T wc = w ? w[c] : T(1);
     T k = q ? wc * ((T(1) - eps) * q[r * C + c] + eps / T(C)) : wc * eps / T(C);
-    part += k * (l - zr[c]);
+    part += k * ((m - zr[c]) + ls);
   }
   part = block_sum(part, sh);
   if (threadIdx.x == 0) {
-    lse[r] = l;
+    lse[2 * r] = m;
+    lse[2 * r + 1] = ls;
     if (!q) {
       int64_t t = a.tidx[r];
       T wt = w ? w[t] : T(1);
-      loss[r] = (T(1) - eps) * wt * (l - zr[t]) + part;
+      loss[r] = (T(1) - eps) * wt * ((m - zr[t]) + ls) + part;
       wrow[r] = wt;
     } else {
       loss[r] = part;
@@ -135,7 +136,7 @@ template <class T> __global__ void ce_bwd_k(const T* z, CeArgs a, const T* lse, 
   T* gr = gz + r * C;
   const T* w = (const T*)a.weight;
   const T* q = (const T*)a.tprob;
-  T eps = (T)a.eps, g = grow[r * gs], l = lse[r];
+  T eps = (T)a.eps, g = grow[r * gs], m = lse[2 * r], ls = lse[2 * r + 1];
   if (!q && a.tidx[r] == a.ignore_index) {
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x) gr[c] = 0;
     return;
@@ -153,7 +154,7 @@ template <class T> __global__ void ce_bwd_k(const T* z, CeArgs a, const T* lse, 
     T wc = w ? w[c] : T(1);
     T B = q ? wc * ((T(1) - eps) * q[r * C + c] + eps / T(C)) : wc * eps / T(C);
     if (c == t) B += (T(1) - eps) * wt;
-    gr[c] = g * (A * am::exp_(zr[c] - l) - B);
+    gr[c] = g * (A * am::exp_((zr[c] - m) - ls) - B);
   }
 }
 

@@ -44,13 +44,14 @@ DLCORE_BINDINGS(loss) {
   }, py::arg("op"), py::arg("grad"), py::arg("input"), py::arg("target"), py::arg("weight") = py::none(),
      py::arg("pos_weight") = py::none(), py::arg("p0") = 0.0);
 
-  // Fused log_softmax + NLL over (N, C) logits. Returns (loss (N,), lse (N,), wrow (N,)).
+  // Fused log_softmax + NLL over (N, C) logits. Returns (loss (N,), stat (N, 2) = (max, log sum exp(z - max)), wrow (N,)).
   m.def("cross_entropy", [](py::handle z, py::handle target, py::handle weight, int64_t ignore_index,
                             double label_smoothing) {
     View zv = to_view(z, "cross_entropy", "input"), tv = to_view(target, "cross_entropy", "target");
     View wv = opt_view(weight, "cross_entropy", "weight");
     Shape rs{zv.ndim >= 1 ? zv.shape[0] : 0};
-    py::object loss = alloc(zv.device, zv.dtype, rs), lse = alloc(zv.device, zv.dtype, rs),
+    Shape ss{rs[0], 2};
+    py::object loss = alloc(zv.device, zv.dtype, rs), lse = alloc(zv.device, zv.dtype, ss),
                wrow = alloc(zv.device, zv.dtype, rs);
     View lv = to_view(loss, "cross_entropy", "loss", true), sv = to_view(lse, "cross_entropy", "lse", true),
          rv = to_view(wrow, "cross_entropy", "wrow", true);

@@ -141,6 +141,23 @@ template <class T> static T row_sum(const T* __restrict a, int64_t n) {
   return lane_total(acc) + s;
 }
 
+// sum_i w_i (m - x_i) (w == nullptr: weights 1), without forming m * sum w - sum w x.
+template <class T> static T row_wdiff(const T* __restrict w, const T* __restrict x, int64_t n, T m) {
+  constexpr int L = Lanes<T>::n;
+  T acc[L] = {};
+  int64_t i = 0;
+  if (w) {
+    for (; i + L <= n; i += L)
+      for (int l = 0; l < L; ++l) acc[l] += w[i + l] * (m - x[i + l]);
+  } else {
+    for (; i + L <= n; i += L)
+      for (int l = 0; l < L; ++l) acc[l] += m - x[i + l];
+  }
+  T s = 0;
+  for (; i < n; ++i) s += (w ? w[i] : T(1)) * (m - x[i]);
+  return lane_total(acc) + s;
+}
+
 // ---- softmax / log_softmax ------------------------------------------------------------------------
 // y = exp(x - m) / s  or  y = x - m - log s, with m = max and s = sum exp(x - m) over the axis.
 
@@ -156,9 +173,8 @@ void softmax_fwd(const T* x, T* y, int64_t o0, int64_t o1, int64_t D, int64_t in
         T r = T(1) / s;
         for (int64_t i = 0; i < D; ++i) yr[i] *= r;
       } else {
-        T s = row_sumexp(xr, (T*)nullptr, D, m);
-        T c = m + log_(s);
-        for (int64_t i = 0; i < D; ++i) yr[i] = xr[i] - c;
+        T ls = log_(row_sumexp(xr, (T*)nullptr, D, m));
+        for (int64_t i = 0; i < D; ++i) yr[i] = (xr[i] - m) - ls;  // not x - (m + ls): m may be 1e4
       }
     }
     return;
@@ -191,11 +207,11 @@ void softmax_fwd(const T* x, T* y, int64_t o0, int64_t o1, int64_t D, int64_t in
         for (int64_t j = 0; j < inner; ++j) yr[j] *= s[j];
       }
     } else {
-      for (int64_t j = 0; j < inner; ++j) s[j] = m[j] + log_(s[j]);
+      for (int64_t j = 0; j < inner; ++j) s[j] = log_(s[j]);
       for (int64_t d = 0; d < D; ++d) {
         const T* __restrict xr = xs + d * inner;
         T* __restrict yr = ys + d * inner;
-        for (int64_t j = 0; j < inner; ++j) yr[j] = xr[j] - s[j];
+        for (int64_t j = 0; j < inner; ++j) yr[j] = (xr[j] - m[j]) - s[j];
       }
     }
   }
@@ -245,55 +261,55 @@ void softmax_bwd(const T* g, const T* y, T* gx, int64_t o0, int64_t o1, int64_t 
 
 // ---- fused cross-entropy from logits ----------------------------------------------------------------
 // z is (rows, C). Target: class indices tidx (rows,) or probabilities tprob (rows, C). w: class
-// weights (C,) or null. eps: label smoothing. Per row r (not ignored), with lse = log sum exp z:
-//   indices: loss = (1-eps) w_t (lse - z_t) + eps/C sum_c w_c (lse - z_c),   wrow = w_t
-//   probs:   loss = sum_c w_c q_c (lse - z_c),  q = (1-eps) q + eps/C,         wrow = 1
-// ignored rows (t == ignore_index): loss = 0, wrow = 0. lse is saved for the backward.
-
+// weights (C,) or null. eps: label smoothing. Per row r (not ignored), with m = max z and
+// ls = log sum exp(z - m) (so log p_c = (z_c - m) - ls, never m + ls rounded at |z| = 1e4):
+//   indices: loss = (1-eps) w_t (m - z_t + ls) + eps/C sum_c w_c (m - z_c + ls),   wrow = w_t
+//   probs:   loss = sum_c w_c q_c (m - z_c + ls),  q = (1-eps) q + eps/C,            wrow = 1
+// ignored rows (t == ignore_index): loss = 0, wrow = 0. stat = (m, ls) per row, for the backward.
 
 template <class T>
-void ce_fwd(const T* z, const CeArgs& a, int64_t r0, int64_t r1, T* loss, T* lse, T* wrow) {
+void ce_fwd(const T* z, const CeArgs& a, int64_t r0, int64_t r1, T* loss, T* stat, T* wrow) {
   const int64_t C = a.C;
   const T* w = (const T*)a.weight;
   const T* q = (const T*)a.tprob;
   const T eps = (T)a.eps;
-  Scratch<T> tmp(q && (w || eps != 0) ? C : 0);
+  Scratch<T> tmp(q ? C : 0);
   for (int64_t r = r0; r < r1; ++r) {
     const T* zr = z + r * C;
-    if (!q && a.tidx[r] == a.ignore_index) { loss[r] = 0; lse[r] = 0; wrow[r] = 0; continue; }
+    if (!q && a.tidx[r] == a.ignore_index) {
+      loss[r] = 0; stat[2 * r] = 0; stat[2 * r + 1] = 0; wrow[r] = 0;
+      continue;
+    }
     T m = row_max(zr, C);
-    T l = m + log_(row_sumexp(zr, (T*)nullptr, C, m));
-    lse[r] = l;
+    T ls = log_(row_sumexp(zr, (T*)nullptr, C, m));
+    stat[2 * r] = m;
+    stat[2 * r + 1] = ls;
     if (!q) {
       int64_t t = a.tidx[r];
       T wt = w ? w[t] : T(1);
-      T v = (T(1) - eps) * wt * (l - zr[t]);
+      T v = (T(1) - eps) * wt * ((m - zr[t]) + ls);
       if (eps != T(0)) {
-        T sm = w ? row_sum(w, C) * l - row_dot(w, zr, C) : T(C) * l - row_sum(zr, C);
-        v += eps / T(C) * sm;
+        T W = w ? row_sum(w, C) : T(C);
+        v += eps / T(C) * (row_wdiff(w, zr, C, m) + W * ls);
       }
       loss[r] = v;
       wrow[r] = wt;
     } else {
       const T* qr = q + r * C;
-      const T* wq = qr;  // effective w_c q'_c
-      if (w || eps != T(0)) {
-        for (int64_t c = 0; c < C; ++c)
-          tmp.p[c] = (w ? w[c] : T(1)) * ((T(1) - eps) * qr[c] + eps / T(C));
-        wq = tmp.p;
-      }
-      loss[r] = row_sum(wq, C) * l - row_dot(wq, zr, C);
+      for (int64_t c = 0; c < C; ++c)
+        tmp.p[c] = (w ? w[c] : T(1)) * ((T(1) - eps) * qr[c] + eps / T(C));
+      loss[r] = row_wdiff(tmp.p, zr, C, m) + row_sum(tmp.p, C) * ls;
       wrow[r] = 1;
     }
   }
 }
 
-// Backward of ce_fwd: gz = gr * (A p - B) with p = exp(z - lse):
+// Backward of ce_fwd: gz = gr * (A p - B) with p = exp((z - m) - ls):
 //   indices: A = (1-eps) w_t + eps W / C (W = sum w), B_c = eps w_c / C + (1-eps) w_t [c == t]
 //   probs:   A = sum_c w_c q'_c,  B_c = w_c q'_c
 // grow: upstream gradient per row (grow_stride 1) or one scalar for all rows (stride 0).
 template <class T>
-void ce_bwd(const T* z, const CeArgs& a, const T* lse, const T* grow, int64_t grow_stride,
+void ce_bwd(const T* z, const CeArgs& a, const T* stat, const T* grow, int64_t grow_stride,
             int64_t r0, int64_t r1, T* gz) {
   const int64_t C = a.C;
   const T* w = (const T*)a.weight;
@@ -304,7 +320,7 @@ void ce_bwd(const T* z, const CeArgs& a, const T* lse, const T* grow, int64_t gr
     const T* __restrict zr = z + r * C;
     T* __restrict gr = gz + r * C;
     T g = grow[r * grow_stride];
-    T l = lse[r];
+    T m = stat[2 * r], ls = stat[2 * r + 1];
     if (!q) {
       int64_t t = a.tidx[r];
       if (t == a.ignore_index) { for (int64_t c = 0; c < C; ++c) gr[c] = 0; continue; }
@@ -312,24 +328,17 @@ void ce_bwd(const T* z, const CeArgs& a, const T* lse, const T* grow, int64_t gr
       T A = g * ((T(1) - eps) * wt + eps * W / T(C));
       T e = g * eps / T(C);
       if (w) {
-        for (int64_t c = 0; c < C; ++c) gr[c] = A * am::exp_(zr[c] - l) - e * w[c];
+        for (int64_t c = 0; c < C; ++c) gr[c] = A * am::exp_((zr[c] - m) - ls) - e * w[c];
       } else {
-        for (int64_t c = 0; c < C; ++c) gr[c] = A * am::exp_(zr[c] - l) - e;
+        for (int64_t c = 0; c < C; ++c) gr[c] = A * am::exp_((zr[c] - m) - ls) - e;
       }
       gr[t] -= g * (T(1) - eps) * wt;
     } else {
       const T* __restrict qr = q + r * C;
       T k = eps / T(C);
-      T A = 0;
-      if (w) {
-        for (int64_t c = 0; c < C; ++c) gr[c] = w[c] * ((T(1) - eps) * qr[c] + k);
-        A = row_sum(gr, C);
-      } else {
-        A = (T(1) - eps) * row_sum(qr, C) + eps;
-        for (int64_t c = 0; c < C; ++c) gr[c] = (T(1) - eps) * qr[c] + k;
-      }
-      A *= g;
-      for (int64_t c = 0; c < C; ++c) gr[c] = A * am::exp_(zr[c] - l) - g * gr[c];
+      for (int64_t c = 0; c < C; ++c) gr[c] = (w ? w[c] : T(1)) * ((T(1) - eps) * qr[c] + k);
+      T A = g * row_sum(gr, C);
+      for (int64_t c = 0; c < C; ++c) gr[c] = A * am::exp_((zr[c] - m) - ls) - g * gr[c];
     }
   }
 }

@@ -320,6 +320,11 @@ void check_row_out(const char* op, const View& v, const View& z) {
                ValueError, op, ": per-row buffer has shape ", v.shape_string(), ", expected (",
                z.shape[0], ",)");
 }
+void check_stat(const char* op, const View& v, const View& z) {
+  DLCORE_CHECK(v.ndim == 2 && v.shape[0] == z.shape[0] && v.shape[1] == 2 && v.dtype == z.dtype &&
+                   v.is_contiguous(), ValueError, op, ": saved row statistics have shape ",
+               v.shape_string(), ", expected (", z.shape[0], ", 2)");
+}
 void check_grow(const char* op, const View& g, const View& z) {
   DLCORE_CHECK(g.dtype == z.dtype && (g.ndim == 0 || (g.ndim == 1 && g.shape[0] == z.shape[0])),
                ValueError, op, ": grad has shape ", g.shape_string(), ", expected () or (",
@@ -378,7 +383,7 @@ void cross_entropy_forward(const View& z, const View& target, const View& weight
   check_rows("cross_entropy", z, target, weight, ignore_index, true);
   DLCORE_CHECK(eps >= 0 && eps <= 1, ValueError, "cross_entropy: label_smoothing must be in [0, 1], got ", eps);
   check_row_out("cross_entropy", loss, z);
-  check_row_out("cross_entropy", lse, z);
+  check_stat("cross_entropy", lse, z);
   check_row_out("cross_entropy", wrow, z);
   DLCORE_DISPATCH(LossTable, z.device, ce_forward)(z, target, weight, ignore_index, eps, loss, lse, wrow);
 }
@@ -386,7 +391,7 @@ void cross_entropy_forward(const View& z, const View& target, const View& weight
 void cross_entropy_backward(const View& z, const View& target, const View& weight, int64_t ignore_index,
                             double eps, const View& lse, const View& grow, const View& gz) {
   check_rows("cross_entropy_backward", z, target, weight, ignore_index, true);
-  check_row_out("cross_entropy_backward", lse, z);
+  check_stat("cross_entropy_backward", lse, z);
   check_grow("cross_entropy_backward", grow, z);
   check_same("cross_entropy_backward", "grad_input", gz, "input", z);
   DLCORE_DISPATCH(LossTable, z.device, ce_backward)(z, target, weight, ignore_index, eps, lse, grow, gz);

@@ -3,8 +3,9 @@
 //     null), out (x's shape) = l(x, y; w, pw, p0) per LossOp (loss_math.h); the caller reduces.
 //   pointwise_backward: g broadcastable to x (a 0-d g for mean/sum), gx (x's shape) = g dl/dx.
 //   cross_entropy (fused log_softmax + NLL): logits z (R, C); target (R,) int64 class indices or
-//     (R, C) probabilities; weight (C,) or absent; outputs loss (R,), lse (R,) (saved for the
-//     backward), wrow (R,) (weight of the row's target, 0 when ignored: the 'mean' divisor).
+//     (R, C) probabilities; weight (C,) or absent; outputs loss (R,), lse (R, 2) = (max, log sum
+//     exp(z - max)) per row (saved for the backward), wrow (R,) (weight of the row's target, 0
+//     when ignored: the 'mean' divisor).
 //     backward: grow (R,) or 0-d, gz (R, C) = grow * (softmax - smoothed target) (see ce_bwd).
 //   nll: logp (R, C), target (R,), weight (C,) or absent -> loss (R,) = -w_t logp[r, t], wrow;
 //     backward: grow (R,) or 0-d -> gx (R, C).
