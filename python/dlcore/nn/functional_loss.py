@@ -92,7 +92,13 @@ def _pointwise(name, op, input, target, reduction, p0=0.0, weight=None, pos_weig
     w = _as_tensor(weight, x, name, "weight")
     pw = _as_tensor(pos_weight, x, name, "pos_weight")
     for arg, v in (("weight", w), ("pos_weight", pw)):
-        if v is not None and np.broadcast_shapes(tuple(v.shape), tuple(x.shape)) != tuple(x.shape):
+        if v is None:
+            continue
+        try:
+            ok = np.broadcast_shapes(tuple(v.shape), tuple(x.shape)) == tuple(x.shape)
+        except ValueError:
+            ok = False
+        if not ok:
             raise ValueError(f"{name}: {arg} of shape {tuple(v.shape)} does not broadcast to the "
                              f"input's shape {tuple(x.shape)}")
     return PointwiseLoss.apply(x, y, w, pw, op, float(p0), reduction)
