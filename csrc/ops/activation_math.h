@@ -212,7 +212,8 @@ DLCORE_AHD double tanh_(double x) { return tanh(x); }
 
 // erf: |x| < 0.9 Taylor series (odd, 11 terms); 0.9 <= |x| <= 4 as 1 - e^{-x^2} Q(x) with
 // Q = erfc(x) e^{x^2} fitted (Chebyshev, degree 12, relative error 6e-8) in u = (2x - 4.9)/3.1.
-DLCORE_AHD float erf_(float x) {
+// erf_e(x, e) takes e = exp(-x^2) from the caller (GELU's backward needs it for the pdf too).
+DLCORE_AHD float erf_e(float x, float e) {
 #if defined(__CUDA_ARCH__)
   return erff(x);
 #else
@@ -245,10 +246,18 @@ DLCORE_AHD float erf_(float x) {
   q = q * u + 6.2888230671e-02f;
   q = q * u - 1.1919872255e-01f;
   q = q * u + 2.1458709253e-01f;
-  float big = 1.0f - exp_poly(-x2) * q;
+  float big = 1.0f - e * q;
   float r = a < 0.9f ? small : big;
   r = x < 0.0f ? -r : r;
   return x != x ? x : r;
+#endif
+}
+DLCORE_AHD double erf_e(double x, double) { return erf(x); }
+DLCORE_AHD float erf_(float x) {
+#if defined(__CUDA_ARCH__)
+  return erff(x);
+#else
+  return erf_e(x, exp_poly(-x * x));
 #endif
 }
 DLCORE_AHD double erf_(double x) { return erf(x); }
@@ -342,9 +351,11 @@ template <class T> DLCORE_AHD T act_backward(ActOp op, T g, T s, T p0, T p1) {
       T z = s / p0;
       return s > T(0) ? g : g * exp_(z > T(0) ? T(0) : z);
     }
-    case ActOp::gelu: {  // Phi(x) + x phi(x)
-      T cdf = T(0.5) * (T(1) + erf_(s * T(kSqrt1_2)));
-      T pdf = T(kInvSqrt2Pi) * exp_(T(-0.5) * s * s);
+    case ActOp::gelu: {  // Phi(x) + x phi(x); erf's tail and the pdf share exp(-x^2 / 2)
+      T a = s * T(kSqrt1_2);
+      T e = exp_(-(a * a));
+      T cdf = T(0.5) * (T(1) + erf_e(a, e));
+      T pdf = T(kInvSqrt2Pi) * e;
       return g * (cdf + s * pdf);
     }
     case ActOp::gelu_tanh: {
