@@ -312,3 +312,28 @@ def test_bad_input():
         dlcore._C.act_backward(dlcore._C.Act.tanh, np.ones(3), np.ones(4))
     with pytest.raises(TypeError, match="float32 or float64"):
         dlcore._C.act_forward(dlcore._C.Act.relu, np.ones(3, np.int64))
+
+
+# ---- CUDA twins against the CPU kernels (skip without a GPU) ----------------------------------------
+
+from conftest import requires_cuda  # noqa: E402
+
+
+@requires_cuda
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_activations_match_cpu(dtype):
+    x = _inputs(dtype, 5000)
+    g = rng(1).standard_normal(x.shape).astype(dtype)
+    for name, (fn, _, _) in CASES.items():
+        y, gx = _run(fn, x, g)
+        t = dlcore.tensor(x).to("cuda").requires_grad_()
+        yc = fn(t)
+        yc.backward(dlcore.tensor(g).to("cuda"))
+        np.testing.assert_allclose(yc.detach().to("cpu").numpy(), y, rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(t.grad.to("cpu").numpy(), gx, rtol=1e-5, atol=1e-5, err_msg=name)
+    z = rng(2).standard_normal((7, 300, 3)).astype(dtype)
+    for dim in (1, 2):
+        for fn in (F.softmax, F.log_softmax):
+            want = fn(dlcore.tensor(z), dim).numpy()
+            got = fn(dlcore.tensor(z).to("cuda"), dim).to("cpu").numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -385,3 +385,31 @@ def test_bad_loss_input():
         F.multi_margin_loss(z, dlcore.tensor([0, 1, 1, 2]), p=3)
     with pytest.raises(ValueError, match=r"pos_weight of shape \(5,\)"):
         F.binary_cross_entropy_with_logits(z, dlcore.rand(4, 3), pos_weight=dlcore.ones(5))
+
+
+# ---- CUDA twins against the CPU kernels (skip without a GPU) ----------------------------------------
+
+from conftest import requires_cuda  # noqa: E402
+
+
+@requires_cuda
+def test_cuda_losses_match_cpu():
+    z = rng(60).standard_normal((64, 10)).astype(np.float32)
+    t = rng(61).integers(0, 10, 64)
+    w = rng(62).uniform(0.5, 2, 10).astype(np.float32)
+    for kw in ({}, {"weight": w}, {"label_smoothing": 0.1}):
+        want_t = dlcore.tensor(z, requires_grad=True)
+        args = {k: (dlcore.tensor(v) if k == "weight" else v) for k, v in kw.items()}
+        want = F.cross_entropy(want_t, dlcore.tensor(t), **args)
+        want.backward()
+        got_t = dlcore.tensor(z).to("cuda").requires_grad_()
+        cargs = {k: (v.to("cuda") if k == "weight" else v) for k, v in args.items()}
+        got = F.cross_entropy(got_t, dlcore.tensor(t).to("cuda"), **cargs)
+        got.backward()
+        np.testing.assert_allclose(got.detach().to("cpu").numpy(), want.detach().numpy(), rtol=1e-5)
+        np.testing.assert_allclose(got_t.grad.to("cpu").numpy(), want_t.grad.numpy(), rtol=1e-5, atol=1e-7)
+    x = rng(63).standard_normal((64, 10)).astype(np.float32)
+    y = rng(64).random((64, 10)).astype(np.float32)
+    for fn in (F.mse_loss, F.l1_loss, F.binary_cross_entropy_with_logits, F.smooth_l1_loss):
+        np.testing.assert_allclose(fn(dlcore.tensor(x).to("cuda"), dlcore.tensor(y).to("cuda")).to("cpu").numpy(),
+                                   fn(dlcore.tensor(x), dlcore.tensor(y)).numpy(), rtol=1e-5)
