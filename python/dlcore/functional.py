@@ -4,6 +4,7 @@ from .tensor import (abs, cat, clip, clamp, cos, exp, expm1, flatten, gather, in
                      log1p, matmul, maximum, minimum, one_hot, relu, sigmoid, sin, sqrt, stack,
                      tanh, where)
 from .tensor import Tensor as _Tensor
+from .nn.functional_activation import *  # noqa: F401,F403,E402  activations + softmax, and the losses
 
 
 def linear(x, weight, bias=None):

@@ -236,43 +236,38 @@ class Abs(Function):
         return mul(g, _C.unary(U.sign, x))
 
 
-class Relu(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _C.unary(U.relu, x)
+def _contig(a):
+    flags = getattr(a, "flags", None)
+    return a if flags is None or flags.c_contiguous else _C.cast(a, str(a.dtype))
+
+
+class _FusedAct(Function):
+    """relu / sigmoid / tanh on the activation family's fused kernels (saved output y;
+    backward is one kernel: g * f'(y))."""
+    op = None
+
+    @classmethod
+    def forward(cls, ctx, x):
+        out = _C.act_forward(cls.op, _contig(x))
         ctx.save_for_backward(out)
         return out
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         (out,) = ctx.saved_tensors
-        return _C.where(_C.binary(B.gt, out, np.zeros((), out.dtype)), g, np.zeros((), g.dtype))
+        return _C.act_backward(cls.op, _contig(g), out)
 
 
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _C.unary(U.sigmoid, x)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors  # s * (1 - s)
-        return mul(g, mul(out, scale(out, -1.0, 1.0)))
+class Relu(_FusedAct):
+    op = _C.Act.relu
 
 
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _C.unary(U.tanh, x)
-        ctx.save_for_backward(out)
-        return out
+class Sigmoid(_FusedAct):
+    op = _C.Act.sigmoid
 
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors  # 1 - t^2
-        return mul(g, scale(_C.unary(U.square, out), -1.0, 1.0))
+
+class Tanh(_FusedAct):
+    op = _C.Act.tanh
 
 
 class Clip(Function):

@@ -2,6 +2,7 @@
 from . import init  # noqa: F401
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential  # noqa: F401
 from .linear import Flatten, Identity, Linear, Reshape  # noqa: F401
-from .activation import ReLU, Sigmoid, Tanh  # noqa: F401
+from .activation import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
 from .. import functional  # noqa: F401
 from . import regularizers, utils  # noqa: F401  (optim family: clipping, regularizers)
