@@ -100,8 +100,11 @@ def test_reduction_gradients(dim, keepdim):
     x = r(3, 4, 2, seed=9)
     gradcheck(lambda t: t.sum(dim, keepdim=keepdim), [x])
     gradcheck(lambda t: t.mean(dim, keepdim=keepdim), [x])
-    gradcheck(lambda t: t.max(dim, keepdim=keepdim), [x])
-    gradcheck(lambda t: t.min(dim, keepdim=keepdim), [x])
+    gradcheck(lambda t: dlcore.amax(t, dim, keepdim=keepdim), [x])
+    gradcheck(lambda t: dlcore.amin(t, dim, keepdim=keepdim), [x])
+    if isinstance(dim, int):  # PyTorch's max(dim): (values, indices), gradient to the index
+        gradcheck(lambda t: t.max(dim, keepdim=keepdim).values, [x])
+        gradcheck(lambda t: t.min(dim, keepdim=keepdim)[0], [x])
     gradcheck(lambda t: t.var(dim, keepdim=keepdim), [x])
     gradcheck(lambda t: t.var(dim, keepdim=keepdim, correction=0), [x])
     gradcheck(lambda t: t.std(dim, keepdim=keepdim), [x])
@@ -109,13 +112,24 @@ def test_reduction_gradients(dim, keepdim):
 
 def test_reduction_gradient_of_non_contiguous_input():
     x = r(5, 6, seed=10)
-    gradcheck(lambda t: t.T[1:, ::2].sum(0) * t[::2].max(1).sum(), [x])
+    gradcheck(lambda t: t.T[1:, ::2].sum(0) * t[::2].max(1).values.sum(), [x])
 
 
-def test_max_tie_shares_gradient():
+def test_amax_tie_shares_gradient():
     x = dlcore.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], requires_grad=True)
-    x.max(1).sum().backward()
+    dlcore.amax(x, 1).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [[0, 0.5, 0.5], [1, 0, 0]])
+
+
+def test_max_dim_returns_values_and_indices_like_pytorch():
+    x = dlcore.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], requires_grad=True)
+    values, indices = x.max(1)
+    np.testing.assert_array_equal(values.detach().numpy(), [3.0, 2.0])
+    np.testing.assert_array_equal(indices.numpy(), [1, 0])  # first of tied maxima, like torch
+    values.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(dlcore.max(x.detach(), dlcore.zeros(2, 3) + 2).numpy(),
+                                  [[2, 3, 3], [2, 2, 2]])
 
 
 # ---- matmul and layout -----------------------------------------------------------------------

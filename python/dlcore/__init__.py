@@ -5,7 +5,7 @@ Keras-style:   dlcore.Sequential([...]).compile(...).fit(...).
 """
 from . import _C
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import (Generator, Tensor, abs, add, arange, argmax, argmin, bool_, broadcast_to, cat,
+from .tensor import (Generator, Tensor, abs, amax, amin, add, arange, argmax, argmin, bool_, broadcast_to, cat,
                      chunk, clamp, clip, concatenate, cos, default_generator, div, empty, exp,
                      expand, expm1, eye, flatten, float32, float64, from_dlpack, from_numpy, full,
                      gather, get_default_dtype, index_select, int64, isinf, isnan, log, log1p,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import numbers
+from collections import namedtuple
 
 import numpy as np
 
@@ -922,14 +923,44 @@ def mean(x, dim=None, keepdim=False):
     return ops.Sum.apply(_float(x, "mean"), _axes(_t(x), dim, "mean"), keepdim, True)
 
 
-def max(x, dim=None, keepdim=False):
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+
+
+def amax(x, dim=None, keepdim=False):
+    """Maximum over one or several dims; the gradient is shared evenly among ties."""
     x = _t(x)
-    return ops.MaxReduce.apply(x, _axes(x, dim, "max"), keepdim, True)
+    return ops.MaxReduce.apply(x, _axes(x, dim, "amax"), keepdim, True)
+
+
+def amin(x, dim=None, keepdim=False):
+    x = _t(x)
+    return ops.MaxReduce.apply(x, _axes(x, dim, "amin"), keepdim, False)
+
+
+def _extreme(x, dim, keepdim, is_max):
+    """PyTorch's max/min: max(x) -> tensor; max(x, dim) -> (values, indices), the gradient
+    flowing to the index; max(a, b) with a tensor b -> elementwise maximum."""
+    if isinstance(dim, (Tensor, np.ndarray)):
+        return maximum(x, dim) if is_max else minimum(x, dim)
+    x = _t(x)
+    if dim is None:
+        return amax(x) if is_max else amin(x)
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{'max' if is_max else 'min'}: dim must be an int (use amax/amin for several dims)")
+    idx = _arg(x, dim, True, "max" if is_max else "min", _C.Reduce.argmax if is_max else _C.Reduce.argmin)
+    d = int(dim) % x.ndim
+    values = ops.Gather.apply(x, d, idx._data)
+    if not keepdim:
+        values, idx = squeeze(values, d), squeeze(idx, d)
+    return MaxResult(values, idx)
+
+
+def max(x, dim=None, keepdim=False):
+    return _extreme(x, dim, keepdim, True)
 
 
 def min(x, dim=None, keepdim=False):
-    x = _t(x)
-    return ops.MaxReduce.apply(x, _axes(x, dim, "min"), keepdim, False)
+    return _extreme(x, dim, keepdim, False)
 
 
 def var(x, dim=None, keepdim=False, correction=1):
