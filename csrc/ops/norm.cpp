@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "ops/elementwise.h"
 #include "ops/norm_math.h"
 
 namespace dlcore {
@@ -491,6 +492,11 @@ void batch_norm_backward(const View& dy, const View& x, const View* gamma, const
   check_vec(op, "grad_weight", &dgamma, x, C, "the number of channels (dim 1)");
   check_vec(op, "grad_bias", &dbeta, x, C, "the number of channels (dim 1)");
   View x3 = reshaped(x, {N, C, S}), dy3 = reshaped(dy, {N, C, S}), dx3 = reshaped(dx, {N, C, S});
+  if (x.numel() == 0) {  // empty batch: zero parameter gradients, nothing else to do
+    fill(dgamma, 0.0);
+    fill(dbeta, 0.0);
+    return;
+  }
   DLCORE_DISPATCH(NormTable, x.device, batch_norm_backward)(dy3, x3, gamma, save_mean, save_invstd,
                                                             use_batch_stats, dx3, dgamma, dbeta);
 }
@@ -534,6 +540,11 @@ void layer_norm_backward(const View& dy, const View& x, int norm_ndim, const Vie
   check_vec(op, "save_rstd", &save_rstd, x, M, "the number of rows");
   check_vec(op, "grad_weight", &dgamma, x, K, "prod(normalized_shape)");
   check_vec(op, "grad_bias", &dbeta, x, K, "prod(normalized_shape)");
+  if (x.numel() == 0) {  // empty batch: zero parameter gradients, nothing else to do
+    fill(dgamma, 0.0);
+    fill(dbeta, 0.0);
+    return;
+  }
   DLCORE_DISPATCH(NormTable, x.device, layer_norm_backward)(
       reshaped(dy, {M, K}), reshaped(x, {M, K}), gamma, save_mean, save_rstd,
       reshaped(dx, {M, K}), dgamma, dbeta);
@@ -578,6 +589,11 @@ void group_norm_backward(const View& dy, const View& x, int64_t groups, const Vi
   check_vec(op, "save_rstd", &save_rstd, x, N * groups, "N * num_groups");
   check_vec(op, "grad_weight", &dgamma, x, C, "the number of channels (dim 1)");
   check_vec(op, "grad_bias", &dbeta, x, C, "the number of channels (dim 1)");
+  if (x.numel() == 0) {  // empty batch: zero parameter gradients, nothing else to do
+    fill(dgamma, 0.0);
+    fill(dbeta, 0.0);
+    return;
+  }
   DLCORE_DISPATCH(NormTable, x.device, group_norm_backward)(
       reshaped(dy, {N, C, S}), reshaped(x, {N, C, S}), groups, gamma, save_mean, save_rstd,
       reshaped(dx, {N, C, S}), dgamma, dbeta);
