@@ -396,3 +396,52 @@ def test_non_contiguous_input_and_gradient():
     ref = (xc - xc.mean(-1, keepdims=True)) / np.sqrt(xc.var(-1, keepdims=True) + 1e-5)
     np.testing.assert_allclose(npy(y), ref, rtol=1e-10)
     np.testing.assert_allclose(npy(x.grad), 0.0, atol=1e-12)  # sum of a normalised row is constant
+
+
+# ---- CUDA kernels against the CPU kernels (skip without a GPU) -------------------------------
+
+from conftest import requires_cuda  # noqa: E402
+
+
+@requires_cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_norms_match_cpu(dtype):
+    r = rng(19)
+    x_np = r.normal(0.5, 2.0, size=(6, 4, 5, 3)).astype(dtype)
+    dy_np = r.normal(size=x_np.shape).astype(dtype)
+    w_np, b_np = r.normal(size=4).astype(dtype), r.normal(size=4).astype(dtype)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=1e-10, atol=1e-12)
+
+    def run(dev, fn):
+        x = dlcore.tensor(x_np).to(dev)
+        x.requires_grad_(True)
+        w = dlcore.tensor(w_np).to(dev)
+        w.requires_grad_(True)
+        b = dlcore.tensor(b_np).to(dev)
+        b.requires_grad_(True)
+        y = fn(x, w, b)
+        y.backward(dlcore.tensor(dy_np).to(dev))
+        return [npy(t.cpu()) for t in (y, x.grad, w.grad, b.grad)]
+
+    rm, rv = np.zeros(4, dtype), np.ones(4, dtype)
+    fns = [
+        lambda x, w, b: F.batch_norm(x, dlcore.tensor(rm).to(x.device), dlcore.tensor(rv).to(x.device),
+                                     w, b, training=True),
+        lambda x, w, b: F.group_norm(x, 2, w, b),
+        lambda x, w, b: F.layer_norm(x.transpose(1, 3).contiguous(), 4, w, b),
+    ]
+    for fn in fns:
+        for got, ref in zip(run("cuda", fn), run("cpu", fn)):
+            np.testing.assert_allclose(got, ref, **tol)
+
+
+@requires_cuda
+@pytest.mark.cuda
+def test_cuda_dropout_mask_equals_cpu_mask():
+    x = dlcore.randn(1000, 37)
+    dlcore.manual_seed(5)
+    cpu = npy(F.dropout(x, 0.3))
+    dlcore.manual_seed(5)
+    gpu = npy(F.dropout(x.to("cuda"), 0.3).cpu())
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-6)
