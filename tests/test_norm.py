@@ -62,6 +62,9 @@ def compare_params(dl_mod, th_mod, dtype):
 BN_CASES = [
     ("BatchNorm1d", (16, 5)),
     ("BatchNorm1d", (6, 4, 7)),
+    ("BatchNorm1d", (32, 130)),  # S == 1 channel-block path with several blocks
+    ("BatchNorm1d", (8, 70, 3)),  # small-S channel-block path
+    ("BatchNorm2d", (2, 3, 9, 9)),  # per-channel path
     ("BatchNorm2d", (4, 3, 5, 6)),
     ("BatchNorm3d", (2, 3, 3, 4, 5)),
 ]
@@ -315,12 +318,14 @@ def test_norms_bitwise_identical_for_1_and_2_threads():
         for nt in (1, 2):
             dlcore.set_num_threads(nt)
             out = []
-            for mod in (nn.BatchNorm2d(8), nn.LayerNorm((33, 17)), nn.GroupNorm(4, 8)):
-                x = dlcore.tensor(x_np, requires_grad=True)
+            for mod in (nn.BatchNorm2d(8), nn.LayerNorm((33, 17)), nn.GroupNorm(4, 8),
+                        nn.BatchNorm1d(8 * 33)):
+                xin = x_np.reshape(16 * 17, 8 * 33) if isinstance(mod, nn.BatchNorm1d) else x_np
+                x = dlcore.tensor(xin, requires_grad=True)
                 y = mod(x)
-                y.backward(dlcore.tensor(dy_np))
+                y.backward(dlcore.tensor(dy_np.reshape(xin.shape)))
                 out += [npy(y), npy(x.grad), npy(mod.weight.grad), npy(mod.bias.grad)]
-                if isinstance(mod, nn.BatchNorm2d):
+                if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
                     out += [npy(mod.running_mean).copy(), npy(mod.running_var).copy()]
             results.append(out)
     finally:

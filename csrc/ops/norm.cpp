@@ -80,6 +80,120 @@ int64_t grain_for(int64_t per_item) { return std::max<int64_t>(1, 32768 / std::m
 
 // ---- batch norm ------------------------------------------------------------------------------
 
+// Batch norm when S is small (e.g. BatchNorm1d on (N, C)): a channel's values are scattered
+// with stride C * S, so instead each task takes a block of channels and sweeps the rows
+// n = 0..N-1, reading the block's contiguous (c1 - c0) * S values per row. Each channel is
+// still summed in one fixed order (n, then s): deterministic for any thread count.
+constexpr int64_t kSmallS = 16;
+
+// Unit: S == 1 known at compile time (the (N, C) case), so the inner loops vectorise over c.
+template <class T, bool Unit>
+void bn_forward_cols(const View& x, const View* gamma, const View* beta, const View* rmean,
+                     const View* rvar, bool batch_stats, double factor, double eps, const View& y,
+                     const View& smean, const View& sinv) {
+  const int64_t N = x.shape[0], C = x.shape[1], S = Unit ? 1 : x.shape[2];
+  const int64_t M = N * S;
+  const T* xp = x.ptr<T>();
+  T* yp = y.ptr<T>();
+  parallel_for(0, C, 64, [&](int64_t c0, int64_t c1) {
+    const int64_t w = c1 - c0;
+    std::vector<double> mean(w), ssd(w, 0.0);
+    std::vector<T> scale(w), shift(w);
+    if (batch_stats) {
+      std::vector<double> sum(w, 0.0);
+      for (int64_t n = 0; n < N; ++n) {
+        const T* row = xp + (n * C + c0) * S;
+        for (int64_t j = 0; j < w; ++j)
+          for (int64_t k = 0; k < S; ++k) sum[j] += (double)row[j * S + k];
+      }
+      for (int64_t j = 0; j < w; ++j) mean[j] = sum[j] / (double)M;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* row = xp + (n * C + c0) * S;
+        for (int64_t j = 0; j < w; ++j)
+          for (int64_t k = 0; k < S; ++k) {
+            double d = (double)row[j * S + k] - mean[j];
+            ssd[j] += d * d;
+          }
+      }
+    }
+    for (int64_t j = 0; j < w; ++j) {
+      const int64_t c = c0 + j;
+      double invstd;
+      if (batch_stats) {
+        invstd = norm_invstd(ssd[j] / (double)M, eps);
+        if (rmean) {
+          T* r = rmean->ptr<T>() + c;
+          *r = (T)running_update((double)*r, mean[j], factor);
+        }
+        if (rvar) {
+          T* r = rvar->ptr<T>() + c;
+          *r = (T)running_update((double)*r, ssd[j] / (double)(M - 1), factor);
+        }
+      } else {
+        mean[j] = (double)rmean->ptr<T>()[c];
+        invstd = norm_invstd((double)rvar->ptr<T>()[c], eps);
+      }
+      smean.ptr<T>()[c] = (T)mean[j];
+      sinv.ptr<T>()[c] = (T)invstd;
+      NormAffine af = norm_affine(mean[j], invstd, param<T>(gamma, c, 1.0), param<T>(beta, c, 0.0));
+      scale[j] = (T)af.scale;
+      shift[j] = (T)af.shift;
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t off = (n * C + c0) * S;
+      for (int64_t j = 0; j < w; ++j)
+        for (int64_t k = 0; k < S; ++k) yp[off + j * S + k] = xp[off + j * S + k] * scale[j] + shift[j];
+    }
+  });
+}
+
+// Backward of bn_forward_cols (same math as bn_backward, channel blocks swept by rows).
+template <class T, bool Unit>
+void bn_backward_cols(const View& dy, const View& x, const View* gamma, const View& smean,
+                      const View& sinv, bool batch_stats, const View& dx, const View& dgamma,
+                      const View& dbeta) {
+  const int64_t N = x.shape[0], C = x.shape[1], S = Unit ? 1 : x.shape[2];
+  const int64_t M = N * S;
+  const T* xp = x.ptr<T>();
+  const T* gp = dy.ptr<T>();
+  T* dxp = dx.ptr<T>();
+  parallel_for(0, C, 64, [&](int64_t c0, int64_t c1) {
+    const int64_t w = c1 - c0;
+    std::vector<double> sdy(w, 0.0), sdyx(w, 0.0), mean(w);
+    for (int64_t j = 0; j < w; ++j) mean[j] = (double)smean.ptr<T>()[c0 + j];
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t off = (n * C + c0) * S;
+      for (int64_t j = 0; j < w; ++j)
+        for (int64_t k = 0; k < S; ++k) {
+          double g = (double)gp[off + j * S + k];
+          sdy[j] += g;
+          sdyx[j] += g * ((double)xp[off + j * S + k] - mean[j]);
+        }
+    }
+    std::vector<T> kk(w), aa(w, (T)0), bb(w, (T)0);
+    for (int64_t j = 0; j < w; ++j) {
+      const int64_t c = c0 + j;
+      const double invstd = (double)sinv.ptr<T>()[c], g = param<T>(gamma, c, 1.0);
+      dbeta.ptr<T>()[c] = (T)sdy[j];
+      dgamma.ptr<T>()[c] = (T)(sdyx[j] * invstd);
+      kk[j] = (T)(g * invstd);
+      if (batch_stats) {
+        NormAffine d = norm_dx_terms(mean[j], invstd, g * sdy[j], g * sdyx[j], (double)M);
+        aa[j] = (T)d.scale;
+        bb[j] = (T)d.shift;
+      }
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t off = (n * C + c0) * S;
+      for (int64_t j = 0; j < w; ++j)
+        for (int64_t k = 0; k < S; ++k) {
+          const int64_t i = off + j * S + k;
+          dxp[i] = norm_dx<T>(gp[i], xp[i], kk[j], aa[j], bb[j]);
+        }
+    }
+  });
+}
+
 template <class T>
 void bn_forward(const View& x, const View* gamma, const View* beta, const View* rmean,
                 const View* rvar, bool batch_stats, double factor, double eps, const View& y,
@@ -351,14 +465,24 @@ void cpu_bn_forward(const View& x, const View* gamma, const View* beta, const Vi
                     const View* rvar, bool batch_stats, double factor, double eps, const View& y,
                     const View& smean, const View& sinv) {
   by_dtype(x.dtype, [&](auto t) {
-    bn_forward<decltype(t)>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv);
+    if (x.shape[2] == 1)
+      bn_forward_cols<decltype(t), true>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv);
+    else if (x.shape[2] <= kSmallS)
+      bn_forward_cols<decltype(t), false>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv);
+    else
+      bn_forward<decltype(t)>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv);
   });
 }
 void cpu_bn_backward(const View& dy, const View& x, const View* gamma, const View& smean,
                      const View& sinv, bool batch_stats, const View& dx, const View& dgamma,
                      const View& dbeta) {
   by_dtype(x.dtype, [&](auto t) {
-    bn_backward<decltype(t)>(dy, x, gamma, smean, sinv, batch_stats, dx, dgamma, dbeta);
+    if (x.shape[2] == 1)
+      bn_backward_cols<decltype(t), true>(dy, x, gamma, smean, sinv, batch_stats, dx, dgamma, dbeta);
+    else if (x.shape[2] <= kSmallS)
+      bn_backward_cols<decltype(t), false>(dy, x, gamma, smean, sinv, batch_stats, dx, dgamma, dbeta);
+    else
+      bn_backward<decltype(t)>(dy, x, gamma, smean, sinv, batch_stats, dx, dgamma, dbeta);
   });
 }
 void cpu_ln_forward(const View& x, const View* gamma, const View* beta, double eps, const View& y,
