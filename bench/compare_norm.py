@@ -6,6 +6,7 @@
 Cases (training mode, forward + backward with a given upstream gradient):
   BatchNorm2d   x (64, 32, 28, 28) float32
   LayerNorm     x (4096, 1024)     float32, normalized_shape 1024
+  BatchNorm1d   x (4096, 1024)     float32
   Dropout p=0.5 x (64, 32, 28, 28) float32
 ratio = PyTorch time / dlcore time (> 1: dlcore is faster).
 """
@@ -99,6 +100,26 @@ def cases(dlcore, torch):
 
         return "BatchNorm2d fwd only (64, 32, 28, 28)", d, t
 
+    def bn1d_case():
+        shape = (4096, 1024)
+        x_np = r.normal(size=shape).astype(np.float32)
+        dy_np = r.normal(size=shape).astype(np.float32)
+        dbn, tbn = nn.BatchNorm1d(1024), torch.nn.BatchNorm1d(1024)
+        dx, ddy = dlcore.tensor(x_np, requires_grad=True), dlcore.tensor(dy_np)
+        tx, tdy = torch.tensor(x_np, requires_grad=True), torch.from_numpy(dy_np)
+
+        def d():
+            dx.grad = None
+            dbn.zero_grad()
+            dbn(dx).backward(ddy)
+
+        def t():
+            tx.grad = None
+            tbn.zero_grad()
+            tbn(tx).backward(tdy)
+
+        return "BatchNorm1d fwd+bwd (4096, 1024)", d, t
+
     def drop_case():
         shape = (64, 32, 28, 28)
         x_np = r.normal(size=shape).astype(np.float32)
@@ -117,7 +138,7 @@ def cases(dlcore, torch):
 
         return "Dropout(0.5) fwd+bwd (64, 32, 28, 28)", d, t
 
-    for c in (bn_case, bn_fwd_case, ln_case, ln_fwd_case, drop_case):
+    for c in (bn_case, bn_fwd_case, ln_case, ln_fwd_case, bn1d_case, drop_case):
         out.append(c())
     return out
 

@@ -310,8 +310,10 @@ void ln_forward(const View& x, const View* gamma, const View* beta, double eps, 
 }
 
 // dx differentiates y = (x - mean) * rstd * gamma + beta of ln_forward through mean and rstd
-// of the row (parallel over rows); dgamma / dbeta sum dy * xhat and dy over rows (parallel
-// over columns, each column summed in row order).
+// of the row (parallel over rows). dgamma = sum_rows dy * xhat and dbeta = sum_rows dy are
+// accumulated while each row is still in cache, into one partial per block of RB rows; RB
+// and the block boundaries depend only on M, and the partials are then summed per column in
+// block order, so the result is the same for any thread count.
 template <class T>
 void ln_backward(const View& dy, const View& x, const View* gamma, const View& smean,
                  const View& srstd, const View& dx, const View& dgamma, const View& dbeta) {
@@ -322,56 +324,65 @@ void ln_backward(const View& dy, const View& x, const View* gamma, const View& s
   const T* mp = smean.ptr<T>();
   const T* rp = srstd.ptr<T>();
   T* dxp = dx.ptr<T>();
-  parallel_for(0, M, grain_for(K), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* xr = xp + r * K;
-      const T* gr = gp + r * K;
-      T* dr = dxp + r * K;
-      double mean = (double)mp[r], rstd = (double)rp[r];
-      Acc8 s, t;
-      if (g) {
-        int64_t j = 0;
-        for (; j + 8 <= K; j += 8)
-          for (int u = 0; u < 8; ++u) {
-            double v = (double)gr[j + u] * (double)g[j + u];
-            s.a[u] += v;
-            t.a[u] += v * ((double)xr[j + u] - mean);
+  const int64_t RB = std::max<int64_t>(16, (M + 255) / 256);  // <= 256 partial blocks
+  const int64_t nblk = (M + RB - 1) / RB;
+  std::vector<double> pg(nblk * K, 0.0), pb(nblk * K, 0.0);
+  parallel_for(0, nblk, std::max<int64_t>(1, 32768 / std::max<int64_t>(RB * K, 1)), [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      double* ag = pg.data() + blk * K;
+      double* ab = pb.data() + blk * K;
+      for (int64_t r = blk * RB; r < std::min(M, (blk + 1) * RB); ++r) {
+        const T* xr = xp + r * K;
+        const T* gr = gp + r * K;
+        T* dr = dxp + r * K;
+        double mean = (double)mp[r], rstd = (double)rp[r];
+        Acc8 s, t;
+        if (g) {
+          int64_t j = 0;
+          for (; j + 8 <= K; j += 8)
+            for (int u = 0; u < 8; ++u) {
+              double v = (double)gr[j + u] * (double)g[j + u];
+              s.a[u] += v;
+              t.a[u] += v * ((double)xr[j + u] - mean);
+            }
+          for (; j < K; ++j) {
+            double v = (double)gr[j] * (double)g[j];
+            s.a[j & 7] += v;
+            t.a[j & 7] += v * ((double)xr[j] - mean);
           }
-        for (; j < K; ++j) {
-          double v = (double)gr[j] * (double)g[j];
-          s.a[j & 7] += v;
-          t.a[j & 7] += v * ((double)xr[j] - mean);
+        } else {
+          acc_dy_dyx(s, t, gr, xr, K, mean);
         }
-      } else {
-        acc_dy_dyx(s, t, gr, xr, K, mean);
-      }
-      NormAffine d = norm_dx_terms(mean, rstd, s.total(), t.total(), (double)K);
-      const T a = (T)d.scale, b = (T)d.shift, rs = (T)rstd;
-      if (g) {
-        for (int64_t j = 0; j < K; ++j) dr[j] = norm_dx<T>(gr[j], xr[j], g[j] * rs, a, b);
-      } else {
-        dx_run<T>(dr, gr, xr, K, rs, a, b);
+        NormAffine d = norm_dx_terms(mean, rstd, s.total(), t.total(), (double)K);
+        const T a = (T)d.scale, b = (T)d.shift, rs = (T)rstd;
+        if (g) {
+          for (int64_t j = 0; j < K; ++j) dr[j] = norm_dx<T>(gr[j], xr[j], g[j] * rs, a, b);
+        } else {
+          dx_run<T>(dr, gr, xr, K, rs, a, b);
+        }
+        for (int64_t j = 0; j < K; ++j) {
+          double v = (double)gr[j];
+          ab[j] += v;
+          ag[j] += v * (((double)xr[j] - mean) * rstd);
+        }
       }
     }
   });
   T* dg = dgamma.ptr<T>();
   T* db = dbeta.ptr<T>();
-  parallel_for(0, K, 64, [&](int64_t k0, int64_t k1) {
-    const int64_t w = k1 - k0;
-    std::vector<double> ag(w, 0.0), ab(w, 0.0);
-    for (int64_t r = 0; r < M; ++r) {
-      const T* xr = xp + r * K + k0;
-      const T* gr = gp + r * K + k0;
-      const double mean = (double)mp[r], rstd = (double)rp[r];
-      for (int64_t j = 0; j < w; ++j) {
-        double v = (double)gr[j];
-        ab[j] += v;
-        ag[j] += v * (((double)xr[j] - mean) * rstd);
+  parallel_for(0, K, 256, [&](int64_t k0, int64_t k1) {
+    std::vector<double> sg(k1 - k0, 0.0), sb(k1 - k0, 0.0);
+    for (int64_t blk = 0; blk < nblk; ++blk) {  // blocks in order for every column
+      const double* a = pg.data() + blk * K + k0;
+      const double* b = pb.data() + blk * K + k0;
+      for (int64_t k = 0; k < k1 - k0; ++k) {
+        sg[k] += a[k];
+        sb[k] += b[k];
       }
     }
-    for (int64_t j = 0; j < w; ++j) {
-      dg[k0 + j] = (T)ag[j];
-      db[k0 + j] = (T)ab[j];
+    for (int64_t k = k0; k < k1; ++k) {
+      dg[k] = (T)sg[k - k0];
+      db[k] = (T)sb[k - k0];
     }
   });
 }
