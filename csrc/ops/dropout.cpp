@@ -24,26 +24,33 @@ void draw_mask(const View& mask, double p, uint64_t seed, uint64_t counter) {
   });
 }
 
-// out[i] = in[i] * (mask[i / inner] ? k : 0) + (mask[i / inner] ? c_keep : c_drop)
+// out[i] = in[i] * (mask[i / inner] ? k : 0) + (mask[i / inner] ? c_keep : c_drop) over
+// mask elements [m0, m1). Restrict pointers and scalar arguments: the loop vectorises.
+template <class T>
+void apply_range(const T* __restrict in, const bool* __restrict mk, int64_t m0, int64_t m1,
+                 int64_t inner, T k, T c_keep, T c_drop, T* __restrict out) {
+  if (inner == 1) {
+    if (c_keep == 0 && c_drop == 0) {
+      for (int64_t i = m0; i < m1; ++i) out[i] = in[i] * ((T)mk[i] * k);
+    } else {
+      const T dc = c_keep - c_drop;
+      for (int64_t i = m0; i < m1; ++i) out[i] = in[i] * ((T)mk[i] * k) + ((T)mk[i] * dc + c_drop);
+    }
+    return;
+  }
+  for (int64_t m = m0; m < m1; ++m) {
+    const T s = mk[m] ? k : (T)0, c = mk[m] ? c_keep : c_drop;
+    const T* ip = in + m * inner;
+    T* op = out + m * inner;
+    for (int64_t j = 0; j < inner; ++j) op[j] = ip[j] * s + c;
+  }
+}
+
 template <class T>
 void apply_mask(const T* in, const bool* mk, int64_t nm, int64_t inner, T k, T c_keep, T c_drop,
                 T* out) {
-  parallel_for(0, nm, std::max<int64_t>(1, 16384 / inner), [&](int64_t m0, int64_t m1) {
-    if (inner == 1) {
-      const T dc = c_keep - c_drop;
-      if (c_keep == 0 && c_drop == 0) {
-        for (int64_t i = m0; i < m1; ++i) out[i] = in[i] * ((T)mk[i] * k);
-      } else {
-        for (int64_t i = m0; i < m1; ++i) out[i] = in[i] * ((T)mk[i] * k) + ((T)mk[i] * dc + c_drop);
-      }
-      return;
-    }
-    for (int64_t m = m0; m < m1; ++m) {
-      const T s = mk[m] ? k : (T)0, c = mk[m] ? c_keep : c_drop;
-      const T* ip = in + m * inner;
-      T* op = out + m * inner;
-      for (int64_t j = 0; j < inner; ++j) op[j] = ip[j] * s + c;
-    }
+  parallel_for(0, nm, std::max<int64_t>(1, 16384 / inner), [=](int64_t m0, int64_t m1) {
+    apply_range<T>(in, mk, m0, m1, inner, k, c_keep, c_drop, out);
   });
 }
 
