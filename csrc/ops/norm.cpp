@@ -1,6 +1,8 @@
 // CPU kernels of the normalization family (shapes and contract in norm.h) and its checked
-// front doors. Sums are accumulated in double with 8 independent accumulators in a fixed
-// order, so each statistic depends only on the data, never on the thread count.
+// front doors. Sums are accumulated in double in an order fixed by the shape alone (8
+// independent accumulators along contiguous runs), so each statistic depends only on the
+// data, never on the thread count. Batch norm has two layouts of the same math: one task per
+// channel when its runs are long (S > kSmallS), channel blocks swept row by row otherwise.
 #include "ops/norm.h"
 
 #include <algorithm>
