@@ -311,6 +311,40 @@ void ln_forward(const View& x, const View* gamma, const View* beta, double eps, 
   });
 }
 
+// ab[j] += dy[j], ag[j] += dy[j] * (x[j] - mean) * rstd  (vectorises over j)
+template <class T>
+inline void ln_param_partials(const T* __restrict dy, const T* __restrict x, int64_t K, double mean,
+                              double rstd, double* __restrict ab, double* __restrict ag) {
+  for (int64_t j = 0; j < K; ++j) {
+    const double d = (double)dy[j];
+    ab[j] += d;
+    ag[j] += d * (((double)x[j] - mean) * rstd);
+  }
+}
+
+// s += sum dy*gamma, t += sum dy*gamma*(x - mean) with 8 fixed-order accumulators.
+template <class T, bool HasG>
+inline void ln_row_sums(const T* __restrict dy, const T* __restrict x, const T* __restrict g,
+                        int64_t K, double mean, Acc8& s_out, Acc8& t_out) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= K; j += 8)
+    for (int u = 0; u < 8; ++u) {
+      const double v = HasG ? (double)dy[j + u] * (double)g[j + u] : (double)dy[j + u];
+      s[u] += v;
+      t[u] += v * ((double)x[j + u] - mean);
+    }
+  for (; j < K; ++j) {
+    const double v = HasG ? (double)dy[j] * (double)g[j] : (double)dy[j];
+    s[j & 7] += v;
+    t[j & 7] += v * ((double)x[j] - mean);
+  }
+  for (int u = 0; u < 8; ++u) {
+    s_out.a[u] += s[u];
+    t_out.a[u] += t[u];
+  }
+}
+
 // dx differentiates y = (x - mean) * rstd * gamma + beta of ln_forward through mean and rstd
 // of the row (parallel over rows). dgamma = sum_rows dy * xhat and dbeta = sum_rows dy are
 // accumulated while each row is still in cache, into one partial per block of RB rows; RB
@@ -338,34 +372,18 @@ void ln_backward(const View& dy, const View& x, const View* gamma, const View& s
         const T* gr = gp + r * K;
         T* dr = dxp + r * K;
         double mean = (double)mp[r], rstd = (double)rp[r];
+        // the block's dbeta / dgamma partials (elementwise over j), then the row sums
+        // s = sum dy*gamma, t = sum dy*gamma*(x - mean) for dx
+        ln_param_partials(gr, xr, K, mean, rstd, ab, ag);
         Acc8 s, t;
+        if (g) ln_row_sums<T, true>(gr, xr, g, K, mean, s, t);
+        else ln_row_sums<T, false>(gr, xr, g, K, mean, s, t);
+        NormAffine nd = norm_dx_terms(mean, rstd, s.total(), t.total(), (double)K);
+        const T a = (T)nd.scale, b = (T)nd.shift, rs = (T)rstd;
         if (g) {
-          int64_t j = 0;
-          for (; j + 8 <= K; j += 8)
-            for (int u = 0; u < 8; ++u) {
-              double v = (double)gr[j + u] * (double)g[j + u];
-              s.a[u] += v;
-              t.a[u] += v * ((double)xr[j + u] - mean);
-            }
-          for (; j < K; ++j) {
-            double v = (double)gr[j] * (double)g[j];
-            s.a[j & 7] += v;
-            t.a[j & 7] += v * ((double)xr[j] - mean);
-          }
-        } else {
-          acc_dy_dyx(s, t, gr, xr, K, mean);
-        }
-        NormAffine d = norm_dx_terms(mean, rstd, s.total(), t.total(), (double)K);
-        const T a = (T)d.scale, b = (T)d.shift, rs = (T)rstd;
-        if (g) {
-          for (int64_t j = 0; j < K; ++j) dr[j] = norm_dx<T>(gr[j], xr[j], g[j] * rs, a, b);
+          for (int64_t k = 0; k < K; ++k) dr[k] = norm_dx<T>(gr[k], xr[k], g[k] * rs, a, b);
         } else {
           dx_run<T>(dr, gr, xr, K, rs, a, b);
-        }
-        for (int64_t j = 0; j < K; ++j) {
-          double v = (double)gr[j];
-          ab[j] += v;
-          ag[j] += v * (((double)xr[j] - mean) * rstd);
         }
       }
     }
