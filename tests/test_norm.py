@@ -343,6 +343,13 @@ def test_float32_statistics_accurate_for_large_offset():
     ref = x_np.astype("float64")
     np.testing.assert_allclose(npy(bn.running_mean), 0.1 * ref.mean(axis=(0, 2, 3)), rtol=1e-6)
     np.testing.assert_allclose(npy(bn.running_var), 0.9 + 0.1 * ref.var(axis=(0, 2, 3), ddof=1), rtol=1e-5)
+    # the channel-block path (S == 1) uses shifted one-sweep sums: equally accurate
+    x1 = (1000.0 + 3.0 * r.normal(size=(20000, 3))).astype("float32")
+    bn1 = nn.BatchNorm1d(3, momentum=1.0)
+    bn1(dlcore.tensor(x1))
+    ref1 = x1.astype("float64")
+    np.testing.assert_allclose(npy(bn1.running_mean), ref1.mean(axis=0), rtol=1e-7)
+    np.testing.assert_allclose(npy(bn1.running_var), ref1.var(axis=0, ddof=1), rtol=1e-6)
 
 
 # ---- bad input -------------------------------------------------------------------------------

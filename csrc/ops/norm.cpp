@@ -84,7 +84,8 @@ int64_t grain_for(int64_t per_item) { return std::max<int64_t>(1, 32768 / std::m
 
 // Batch norm when S is small (e.g. BatchNorm1d on (N, C)): a channel's values are scattered
 // with stride C * S, so instead each task takes a block of channels and sweeps the rows
-// n = 0..N-1, reading the block's contiguous (c1 - c0) * S values per row. Each channel is
+// n = 0..N-1, reading the block's contiguous (c1 - c0) * S values per row (two sweeps in
+// the forward: shifted sums, then the output; two in the backward). Each channel is
 // still summed in one fixed order (n, then s): deterministic for any thread count.
 constexpr int64_t kSmallS = 16;
 
@@ -102,20 +103,24 @@ void bn_forward_cols(const View& x, const View* gamma, const View* beta, const V
     std::vector<double> mean(w), ssd(w, 0.0);
     std::vector<T> scale(w), shift(w);
     if (batch_stats) {
-      std::vector<double> sum(w, 0.0);
-      for (int64_t n = 0; n < N; ++n) {
-        const T* row = xp + (n * C + c0) * S;
-        for (int64_t j = 0; j < w; ++j)
-          for (int64_t k = 0; k < S; ++k) sum[j] += (double)row[j * S + k];
-      }
-      for (int64_t j = 0; j < w; ++j) mean[j] = sum[j] / (double)M;
+      // One sweep over the rows (the block does not fit in cache): sums of x - k and of
+      // (x - k)^2 in double, shifted by k = the channel's first value, so that
+      // var = (sum d^2 - (sum d)^2 / M) / M stays accurate (|mean - k| is a few std).
+      std::vector<double> sum(w, 0.0), sq(w, 0.0), k0(w);
+      for (int64_t j = 0; j < w; ++j) k0[j] = (double)xp[(c0 + j) * S];
       for (int64_t n = 0; n < N; ++n) {
         const T* row = xp + (n * C + c0) * S;
         for (int64_t j = 0; j < w; ++j)
           for (int64_t k = 0; k < S; ++k) {
-            double d = (double)row[j * S + k] - mean[j];
-            ssd[j] += d * d;
+            const double d = (double)row[j * S + k] - k0[j];
+            sum[j] += d;
+            sq[j] += d * d;
           }
+      }
+      for (int64_t j = 0; j < w; ++j) {
+        const double dm = sum[j] / (double)M;
+        mean[j] = k0[j] + dm;
+        ssd[j] = std::max(0.0, sq[j] - sum[j] * dm);
       }
     }
     for (int64_t j = 0; j < w; ++j) {
