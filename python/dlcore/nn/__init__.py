@@ -4,5 +4,8 @@ from .module import Module, ModuleDict, ModuleList, Parameter, Sequential  # noq
 from .linear import Flatten, Identity, Linear, Reshape  # noqa: F401
 from .activation import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
+from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout  # noqa: F401
+from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Residual, Subtract  # noqa: F401
 from .. import functional  # noqa: F401
 from . import regularizers, utils  # noqa: F401  (optim family: clipping, regularizers)

@@ -241,7 +241,7 @@ class Module:
             if tuple(arr.shape) != tuple(t.shape):
                 raise ValueError(f"load_state_dict: '{k}' has shape {tuple(arr.shape)} in the "
                                  f"state dict but {tuple(t.shape)} in the model")
-            src = np.ascontiguousarray(arr)
+            src = np.ascontiguousarray(arr).reshape(arr.shape)  # ascontiguousarray makes 0-d arrays 1-d
             if src.dtype != t.dtype:
                 src = src.astype(t.dtype)
             _C.copy(src, t._data)

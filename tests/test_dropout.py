@@ -1,0 +1,258 @@
+"""Dropout family: statistics, exact scaling, seeding and thread-count independence, eval
+identity, gradients (mask * scale), channel dropout, alpha dropout against PyTorch's
+constants, and bad input."""
+import math
+
+import numpy as np
+import pytest
+from conftest import requires_torch, rng
+
+import dlcore
+import dlcore.functional as F
+from dlcore import nn
+
+try:
+    import torch
+except Exception:  # pragma: no cover
+    torch = None
+
+
+def npy(t):
+    return np.asarray(t.detach()._data)
+
+
+def philox_ref(seed, counter):
+    """Philox4x32-10 written out in Python (reference for the mask mapping)."""
+    M = 0xFFFFFFFF
+    c = [counter & M, (counter >> 32) & M, 0, 0]
+    k0, k1 = seed & M, (seed >> 32) & M
+    for _ in range(10):
+        p0, p1 = 0xD2511F53 * c[0], 0xCD9E8D57 * c[2]
+        c = [((p1 >> 32) ^ c[1] ^ k0) & M, p1 & M, ((p0 >> 32) ^ c[3] ^ k1) & M, p0 & M]
+        k0, k1 = (k0 + 0x9E3779B9) & M, (k1 + 0xBB67AE85) & M
+    return c
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.5, 0.8])
+def test_dropout_statistics_and_exact_scaling(p, dtype):
+    n = 200_000
+    x = dlcore.ones(n, dtype=dtype) * 2.0
+    y = npy(F.dropout(x, p))
+    zero_frac = float((y == 0).mean())
+    sigma = math.sqrt(p * (1 - p) / n)
+    assert abs(zero_frac - p) < 5 * sigma, (zero_frac, p)
+    kept = y[y != 0]
+    np.testing.assert_allclose(kept, 2.0 / (1 - p), rtol=1e-6)  # every survivor scaled by 1/(1-p)
+    assert abs(y.mean() - 2.0) < 5 * 2.0 * math.sqrt(p / (1 - p) / n)  # mean preserved
+
+
+def test_dropout_mask_follows_philox_mapping():
+    dlcore.manual_seed(1234)
+    seed, counter = dlcore.default_generator.get_state()
+    p = 0.4
+    y = npy(F.dropout(dlcore.ones(10, dtype="float64"), p))
+    expect = []
+    for m in range(10):
+        r = philox_ref(seed, counter + m // 4)[m % 4]
+        expect.append(((r >> 8) / 16777216.0) >= p)
+    np.testing.assert_array_equal(y != 0, np.array(expect))
+    # the generator advanced by one Philox block per 4 mask elements
+    assert dlcore.default_generator.counter == counter + 3
+
+
+def test_same_seed_same_mask_and_fresh_masks_otherwise():
+    x = dlcore.randn(64, 100)
+    dlcore.manual_seed(7)
+    a = npy(F.dropout(x, 0.5))
+    b = npy(F.dropout(x, 0.5))
+    dlcore.manual_seed(7)
+    c = npy(F.dropout(x, 0.5))
+    np.testing.assert_array_equal(a, c)
+    assert (a != b).any()
+    g = dlcore.Generator(99)
+    d = npy(F.dropout(x, 0.5, generator=g))
+    e = npy(F.dropout(x, 0.5, generator=dlcore.Generator(99)))
+    np.testing.assert_array_equal(d, e)
+
+
+def test_mask_identical_for_1_and_2_threads():
+    x = dlcore.randn(256, 1031)
+    prev = dlcore.get_num_threads()
+    outs = []
+    try:
+        for nt in (1, 2):
+            dlcore.set_num_threads(nt)
+            dlcore.manual_seed(3)
+            outs.append(npy(F.dropout(x, 0.3)))
+            outs.append(npy(F.alpha_dropout(x, 0.2, training=True)))
+            outs.append(npy(F.dropout2d(x.reshape(16, 16, 1031), 0.5)))
+    finally:
+        dlcore.set_num_threads(prev)
+    for a, b in zip(outs[:3], outs[3:]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dropout_gradient_is_mask_times_scale(dtype):
+    p = 0.25
+    x_np = rng(1).normal(size=(30, 40)).astype(dtype)
+    x = dlcore.tensor(x_np, requires_grad=True)
+    y = nn.Dropout(p)(x)
+    dy = rng(2).normal(size=(30, 40)).astype(dtype)
+    y.backward(dlcore.tensor(dy))
+    keep = npy(y) != 0
+    np.testing.assert_allclose(npy(x.grad), dy * keep / (1 - p), rtol=1e-6)
+    np.testing.assert_allclose(npy(y), x_np * keep / (1 - p), rtol=1e-6)
+
+
+def test_eval_is_identity_and_train_eval_switch():
+    m = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    x = dlcore.randn(8, 4)
+    m.eval()
+    drop = m[1]
+    assert not drop.training
+    z = dlcore.randn(100, 10)
+    assert drop(z) is z  # identity: the same tensor, no copy, no randomness consumed
+    counter = dlcore.default_generator.counter
+    m(x)
+    assert dlcore.default_generator.counter == counter
+    m.train()
+    y = npy(drop(z))
+    assert (y == 0).any()
+    assert F.dropout(z, 0.5, training=False) is z
+    for cls in (nn.AlphaDropout, nn.Dropout2d):
+        assert cls(0.5).eval()(dlcore.randn(2, 3, 4)) is not None
+
+
+def test_p_zero_and_p_one():
+    x = dlcore.randn(10, 10, requires_grad=True)
+    assert F.dropout(x, 0.0) is x
+    y = F.dropout(x, 1.0)
+    np.testing.assert_array_equal(npy(y), 0.0)
+    y.sum().backward()
+    np.testing.assert_array_equal(npy(x.grad), 0.0)
+
+
+@pytest.mark.parametrize("fn,shape,lead", [(F.dropout1d, (8, 6, 20), 2), (F.dropout2d, (8, 6, 5, 4), 2),
+                                           (F.dropout3d, (4, 6, 3, 2, 4), 2),
+                                           (F.dropout2d, (6, 5, 4), 1)])  # unbatched (C, H, W)
+def test_channel_dropout_zeroes_whole_channels(fn, shape, lead):
+    p = 0.5
+    x = dlcore.tensor(rng(3).uniform(1.0, 2.0, size=shape), requires_grad=True)
+    y = fn(x, p)
+    planes = npy(y).reshape(int(np.prod(shape[:lead])), -1)
+    zero = (planes == 0).all(axis=1)
+    kept = (planes != 0).all(axis=1)
+    assert (zero | kept).all()  # every channel entirely dropped or entirely kept
+    assert zero.any() and kept.any()
+    xp = x.detach().numpy().reshape(planes.shape)
+    np.testing.assert_allclose(planes[kept], xp[kept] / (1 - p), rtol=1e-12)
+    y.sum().backward()
+    g = npy(x.grad).reshape(planes.shape)
+    np.testing.assert_allclose(g, np.where(kept[:, None], 1 / (1 - p), 0.0) * np.ones_like(g))
+
+
+ALPHA = 1.7580993408473766
+
+
+def alpha_consts(p):
+    a = 1.0 / math.sqrt((ALPHA * ALPHA * p + 1) * (1 - p))
+    return a, ALPHA * a * p, ALPHA * a * (p - 1)  # a, b (kept offset), dropped value
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_alpha_dropout_values_and_gradient(p):
+    a, b, dropped = alpha_consts(p)
+    x_np = rng(4).normal(size=(400, 500))
+    x = dlcore.tensor(x_np, requires_grad=True)
+    y = nn.AlphaDropout(p)(x)
+    yn = npy(y)
+    is_drop = np.isclose(yn, dropped, rtol=0, atol=1e-12)
+    assert abs(is_drop.mean() - p) < 0.01
+    np.testing.assert_allclose(yn[~is_drop], a * x_np[~is_drop] + b, rtol=1e-12, atol=1e-12)
+    # SELU-compatible: zero mean, unit variance in, (about) zero mean, unit variance out
+    assert abs(yn.mean()) < 0.02 and abs(yn.var() - 1.0) < 0.02
+    dy = rng(5).normal(size=x_np.shape)
+    y.backward(dlcore.tensor(dy))
+    np.testing.assert_allclose(npy(x.grad), np.where(is_drop, 0.0, a * dy), rtol=1e-12)
+
+
+@requires_torch
+def test_alpha_dropout_constants_match_torch():
+    # on a zero input torch's output takes exactly two values: b (kept) and the dropped value
+    p = 0.3
+    torch.manual_seed(0)
+    t = torch.nn.functional.alpha_dropout(torch.zeros(10000, dtype=torch.float64), p, training=True)
+    d = npy(F.alpha_dropout(dlcore.zeros(10000, dtype="float64"), p, training=True))
+    np.testing.assert_allclose(np.unique(t.numpy()), np.unique(d), rtol=1e-14)
+    assert len(np.unique(d)) == 2
+
+
+@requires_torch
+def test_dropout_matches_torch_semantics_statistically():
+    p = 0.2
+    x = np.full(100_000, 3.0, np.float32)
+    t = torch.nn.functional.dropout(torch.from_numpy(x), p).numpy()
+    d = npy(F.dropout(dlcore.tensor(x), p))
+    np.testing.assert_allclose(np.unique(t), np.unique(d), rtol=1e-6)  # {0, 3 / 0.8}
+    assert abs((t == 0).mean() - (d == 0).mean()) < 0.01
+
+
+def test_non_contiguous_input():
+    x = dlcore.randn(20, 30).transpose(0, 1)
+    y = npy(F.dropout(x, 0.5))
+    keep = y != 0
+    np.testing.assert_allclose(y[keep], x.numpy()[keep] * 2.0, rtol=1e-6)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+        nn.Dropout(1.5)
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got -0.1"):
+        F.dropout(dlcore.randn(3), -0.1)
+    with pytest.raises(ValueError, match=r"dropout2d: expected an unbatched 3D or batched 4D input, got shape \(2, 3\)"):
+        F.dropout2d(dlcore.randn(2, 3), 0.5)
+    with pytest.raises(TypeError, match="dropout: input must be float32 or float64, got int64"):
+        F.dropout(dlcore.tensor([1, 2, 3]), 0.5)
+    from dlcore import _C
+    with pytest.raises(ValueError, match=r"dropout: dropout probability has to be between 0 and 1"):
+        _C.dropout_forward(_C.DropoutKind.standard, np.ones(4, np.float32), 2.0, 0, 0)
+    with pytest.raises(ValueError, match=r"inner size 3 does not divide the input of shape \(4,\)"):
+        _C.dropout_forward(_C.DropoutKind.standard, np.ones(4, np.float32), 0.5, 0, 0, 3)
+    with pytest.raises(ValueError, match=r"dropout_backward: mask of shape \(3,\) with inner size 1 does not cover input of shape \(4,\)"):
+        _C.dropout_backward(np.ones(4, np.float32), np.ones(3, bool), 1, 2.0)
+
+
+# ---- merge layers ------------------------------------------------------------------------------
+
+def test_merge_layers_values_and_gradients():
+    r = rng(6)
+    a_np, b_np, c_np = (r.normal(size=(4, 5)) for _ in range(3))
+    a, b, c = (dlcore.tensor(v, requires_grad=True) for v in (a_np, b_np, c_np))
+    y = nn.Add()([a, b, c])
+    np.testing.assert_allclose(npy(y), a_np + b_np + c_np)
+    (y * dlcore.tensor(np.arange(20.0).reshape(4, 5))).sum().backward()
+    for t in (a, b, c):
+        np.testing.assert_allclose(npy(t.grad), np.arange(20.0).reshape(4, 5))
+    np.testing.assert_allclose(npy(nn.Subtract()([a, b])), a_np - b_np)
+    np.testing.assert_allclose(npy(nn.Multiply()(a, b)), a_np * b_np)
+    np.testing.assert_allclose(npy(nn.Average()([a, b, c])), (a_np + b_np + c_np) / 3)
+    np.testing.assert_allclose(npy(nn.Maximum()([a, b])), np.maximum(a_np, b_np))
+    cat = nn.Concatenate()([a, dlcore.tensor(r.normal(size=(4, 2)))])
+    assert cat.shape == (4, 7)
+    np.testing.assert_allclose(npy(nn.Concatenate(axis=0)([a, b])), np.concatenate([a_np, b_np]))
+    res = nn.Residual(nn.Linear(5, 5, dtype="float64"))
+    x = dlcore.tensor(a_np)
+    np.testing.assert_allclose(npy(res(x)), a_np + npy(res.module(x)))
+
+
+def test_merge_layers_bad_shapes():
+    with pytest.raises(ValueError, match=r"Add: input 1 has shape \(4, 1\) but input 0 has shape \(4,\)"):
+        nn.Add()([dlcore.randn(4), dlcore.randn(4, 1)])
+    with pytest.raises(ValueError, match=r"Concatenate: input 1 has shape \(3, 5\) but input 0 has shape \(4, 5\); they must match except along axis -1"):
+        nn.Concatenate()([dlcore.randn(4, 5), dlcore.randn(3, 5)])
+    with pytest.raises(ValueError, match="Subtract: expects exactly 2 inputs, got 3"):
+        nn.Subtract()([dlcore.randn(2)] * 3)
+    with pytest.raises(ValueError, match=r"Residual: the wrapped module maps shape \(2, 5\) to \(2, 3\)"):
+        nn.Residual(nn.Linear(5, 3))(dlcore.randn(2, 5))
