@@ -37,7 +37,10 @@ class Pool {
     stop_all();
     nthreads_ = std::max(1, n);
     stop_ = false;
-    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // New workers start from the current generation: otherwise, after any earlier parallel
+    // region, they would see generation_ != 0 and run the stale (null) job_ at once.
+    for (int i = 1; i < nthreads_; ++i)
+      workers_.emplace_back([this, i, g = generation_] { loop(i, g); });
   }
 
   // Runs task(tid) for tid in [0, ntasks); the caller runs tid 0. ntasks <= size().
@@ -72,9 +75,8 @@ class Pool {
   }
 
  private:
-  void loop(int tid) {
+  void loop(int tid, uint64_t seen) {
     t_in_worker = true;
-    uint64_t seen = 0;
     for (;;) {
       const std::function<void(int)>* job;
       {
