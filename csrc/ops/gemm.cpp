@@ -343,7 +343,7 @@ void matmul(const View& a, const View& b, const View& out) {
                dtype_name(a.dtype), ", b ", dtype_name(b.dtype), ", out ", dtype_name(out.dtype), ")");
   DLCORE_CHECK(is_float(a.dtype), TypeError, "matmul: needs float32 or float64, got ", dtype_name(a.dtype));
   DLCORE_CHECK(a.device == b.device && a.device == out.device, ValueError, "matmul: operands on different devices");
-  DLCORE_CHECK(out.shape_vec() == want && out.is_contiguous(), ValueError,
+  DLCORE_CHECK(out.shape_vec() == want && (out.numel() == 0 || out.is_contiguous()), ValueError,
                "matmul: output must be contiguous with shape ", shape_str(want), ", got ",
                out.shape_string(), out.is_contiguous() ? "" : " (non-contiguous)");
   DLCORE_CHECK(a.device == Device::cpu, ValueError, "matmul: CUDA tensors go through the CUDA GEMM table");
@@ -421,7 +421,7 @@ void linear(const View& x, const View& w, const View* bias, Epilogue act, const 
   DLCORE_CHECK(is_float(x.dtype), TypeError, "linear: needs float32 or float64, got ", dtype_name(x.dtype));
   DLCORE_CHECK(x.device == Device::cpu && w.device == Device::cpu && out.device == Device::cpu, ValueError,
                "linear: the CPU kernel needs CPU arrays");
-  DLCORE_CHECK(out.shape_vec() == want && out.is_contiguous(), ValueError,
+  DLCORE_CHECK(out.shape_vec() == want && (out.numel() == 0 || out.is_contiguous()), ValueError,
                "linear: output must be contiguous with shape ", shape_str(want), ", got ", out.shape_string());
   const int64_t in = w.shape[1], outf = w.shape[0];
   int64_t rows = 1;
