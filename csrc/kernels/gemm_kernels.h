@@ -19,6 +19,7 @@ template <class T> struct GemmKernels {
   // write-only (never read, so NaN in C does not propagate). k may be 0.
   void (*ukr)(int64_t k, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, T alpha, T beta);
   // Packs the mc x kc block X[i*rs + p*cs] into ceil(mc/mr) micro-panels (zero padded).
+  // Packers may write up to 16 elements past the last panel (the driver allocates slack).
   void (*pack_a)(int64_t mc, int64_t kc, const T* x, int64_t rs, int64_t cs, T* dst);
   // Packs the kc x nc block X[p*rs + j*cs] into ceil(nc/nr) micro-panels (zero padded).
   void (*pack_b)(int64_t kc, int64_t nc, const T* x, int64_t rs, int64_t cs, T* dst);
@@ -29,6 +30,9 @@ template <class T> struct GemmKernels {
   // that starts at a multiple of 64, so threads splitting n there do not change results.
   void (*dots)(int64_t n, int64_t k, const T* x, const T* w, int64_t ldw, T* out);
   void (*axpys)(int64_t n, int64_t k, const T* x, const T* w, int64_t ldw, T* out);
+  // Bottom-edge variants: ukr_rows[m] computes only rows [0, m) of the tile (1 <= m < mr),
+  // with the same per-element arithmetic as ukr; null entries fall back to ukr on a temp tile.
+  void (*ukr_rows[16])(int64_t k, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, T alpha, T beta);
 };
 
 struct GemmIsaKernels {

@@ -11,17 +11,19 @@
 namespace dlcore {
 namespace {
 
-// MR x (2*W) tile: 2*MR accumulators + 2 B registers + 1 broadcast.
-template <class V, int MR>
+// MR x (2*W) tile: 2*MR accumulators + 2 B registers + 1 broadcast. ROWS < MR computes only
+// the first ROWS rows of the tile (A panel still strided by MR): the bottom-edge kernels,
+// which do exactly the same arithmetic per element as the full one.
+template <class V, int MR, int ROWS = MR>
 void ukr_simd(int64_t k, const typename V::T* a, const typename V::T* b, int64_t ldb,
               typename V::T* c, int64_t ldc, typename V::T alpha, typename V::T beta) {
   using R = typename V::R;
   constexpr int W = V::W;
-  R acc[MR][2];
+  R acc[ROWS][2];
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = V::zero();
+  for (int i = 0; i < ROWS; ++i) acc[i][0] = acc[i][1] = V::zero();
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < ROWS; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 2 * W - 1), _MM_HINT_T0);
   }
@@ -29,7 +31,7 @@ void ukr_simd(int64_t k, const typename V::T* a, const typename V::T* b, int64_t
   for (int64_t p = 0; p < k; ++p) {
     const R b0 = V::load(b), b1 = V::load(b + W);
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < ROWS; ++i) {
       const R ai = V::bcast(a + i);
       acc[i][0] = V::fmadd(ai, b0, acc[i][0]);
       acc[i][1] = V::fmadd(ai, b1, acc[i][1]);
@@ -40,14 +42,14 @@ void ukr_simd(int64_t k, const typename V::T* a, const typename V::T* b, int64_t
   const R va = V::set1(alpha);
   if (beta == typename V::T(0)) {   // C is write-only
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < ROWS; ++i) {
       V::store(c + i * ldc, V::mul(va, acc[i][0]));
       V::store(c + i * ldc + W, V::mul(va, acc[i][1]));
     }
   } else {
     const R vb = V::set1(beta);
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < ROWS; ++i) {
       V::store(c + i * ldc, V::fmadd(vb, V::load(c + i * ldc), V::mul(va, acc[i][0])));
       V::store(c + i * ldc + W, V::fmadd(vb, V::load(c + i * ldc + W), V::mul(va, acc[i][1])));
     }
@@ -107,7 +109,7 @@ void dots_simd(int64_t n, int64_t k, const typename V::T* x, const typename V::T
   }
 }
 
-// out[j] = sum_p x[p] * w[p*ldw + j]: out stays in L1 (chunks of 512), B rows stream four at a
+// out[j] = sum_p x[p] * w[p*ldw + j]: out stays in L1 (chunks of 2048), B rows stream four at a
 // time; each element is one FMA chain in p order (vector lanes and scalar tail alike).
 template <class V>
 void axpys_simd(int64_t n, int64_t k, const typename V::T* x, const typename V::T* w, int64_t ldw,
@@ -115,7 +117,7 @@ void axpys_simd(int64_t n, int64_t k, const typename V::T* x, const typename V::
   using T = typename V::T;
   using R = typename V::R;
   constexpr int W = V::W;
-  constexpr int64_t kChunk = 512;
+  constexpr int64_t kChunk = 2048;  // 512 measured ~30% slower on 1x1024x1024
   for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
     const int64_t n1 = n - j0 < kChunk ? n - j0 : kChunk;
     T* o = out + j0;

@@ -38,7 +38,9 @@ template <class T> const GemmKernels<T>& current_kernels() {
 // Work below this many flops (2*M*N*K) runs on the calling thread: waking the pool costs more.
 constexpr double kParallelMinFlops = 1 << 20;
 // M up to this many micro-tiles reads B in place (row-contiguous B) instead of packing it.
-constexpr int kNoPackBTiles = 2;
+constexpr int kNoPackBTiles = 2;  // larger M read B rows 1 page apart: TLB-bound, slower
+// Extra elements at the end of pack buffers: SIMD packers may store a few lanes past a panel.
+constexpr size_t kPackSlack = 64;
 // GEMV chunks start at multiples of this (see GemmKernels::dots).
 constexpr int64_t kGemvAlign = 64;
 
@@ -116,8 +118,8 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
   const int64_t mc = std::min<int64_t>(kr.mc, (m1 - m0 + MR - 1) / MR * MR);
   const int64_t nc = std::min<int64_t>(kr.nc, (n1 - n0 + NR - 1) / NR * NR);
   const bool direct_b = p.csb == 1 && p.M <= (int64_t)kNoPackBTiles * MR;
-  T* abuf = t_apack.get<T>((size_t)mc * kcb);
-  T* bbuf = t_bpack.get<T>((size_t)kcb * (direct_b ? NR : nc));
+  T* abuf = t_apack.get<T>((size_t)mc * kcb + kPackSlack);
+  T* bbuf = t_bpack.get<T>((size_t)kcb * (direct_b ? NR : nc) + kPackSlack);
   alignas(64) T tmp[16 * 32];                              // edge tile (mr * nr <= 512)
   const bool epi = p.bias || p.act != Epilogue::none;
 
@@ -153,6 +155,8 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
             T* cp = p.C + (ic + ir) * p.ldc + jc + jr;
             if (mr == MR && nr == NR) {
               kr.ukr(kcur, ap, bp, ldb, cp, p.ldc, p.alpha, beta);
+            } else if (nr == NR && kr.ukr_rows[mr]) {
+              kr.ukr_rows[mr](kcur, ap, bp, ldb, cp, p.ldc, p.alpha, beta);
             } else {
               if (beta != T(0))
                 for (int64_t i = 0; i < mr; ++i)
