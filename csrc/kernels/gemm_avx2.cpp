@@ -122,13 +122,17 @@ void pack_b_f32_avx2(int64_t kc, int64_t nc, const float* x, int64_t rs, int64_t
   if (nc > full * 16) pack_b_impl<float, 16>(kc, nc - full * 16, x + full * 16 * cs, rs, cs, dst + full * 16 * kc);
 }
 
-// Blocking table (AVX2). Tuned on the 2-core AMD EPYC (Zen 3 class: 32 KiB L1d, 512 KiB L2
-// per core) with bench/compare.py; see docs/gemm.md for the sweep.
+// Blocking table (AVX2), tuned on the 2-core AMD EPYC VM (Zen 3 class: 32 KiB L1d, 512 KiB
+// L2 per core, 32 MiB L3) by CPU-time sweeps (the machine is shared, wall time is noise):
+//   float  6x16: kc 384 -> B micro-panel 16 x 384 x 4 B = 24 KiB (L1), mc 120 -> A block
+//                120 x 384 x 4 B = 180 KiB (L2), nc 4080 -> B panel 6 MiB (L3).
+//   double 6x8:  kc 384 -> 24 KiB B micro-panel, mc 60 -> 180 KiB A block.
+// mc 72..144 / kc 256..512 were all within ~2% of each other (docs/gemm.md).
 GemmIsaKernels make_avx2() {
   GemmIsaKernels t;
-  t.s = {"avx2", kMR, 16, /*mc*/ 144, /*kc*/ 256, /*nc*/ 4080, ukr_simd<F32x8, kMR>,
+  t.s = {"avx2", kMR, 16, /*mc*/ 120, /*kc*/ 384, /*nc*/ 4080, ukr_simd<F32x8, kMR>,
          pack_a_f32_avx2, pack_b_f32_avx2, gemv_dots_avx2_f32, gemv_axpys_avx2_f32};
-  t.d = {"avx2", kMR, 8, /*mc*/ 72, /*kc*/ 256, /*nc*/ 4080, ukr_simd<F64x4, kMR>,
+  t.d = {"avx2", kMR, 8, /*mc*/ 60, /*kc*/ 384, /*nc*/ 4080, ukr_simd<F64x4, kMR>,
          pack_a_impl<double, kMR>, pack_b_impl<double, 8>, gemv_dots_avx2_f64, gemv_axpys_avx2_f64};
   t.s.ukr_rows[1] = ukr_simd<F32x8, kMR, 1>;
   t.s.ukr_rows[2] = ukr_simd<F32x8, kMR, 2>;

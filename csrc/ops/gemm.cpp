@@ -173,34 +173,53 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
   }
 }
 
-// Splits the threads into a tm x tn grid of rectangles, minimising the packing each thread
-// repeats (K * (M/tm + N/tn)); boundaries are multiples of MR / NR.
+// Splits C into a tm x tn grid of rectangles (boundaries at multiples of MR / NR), choosing
+// the grid that minimises the packing each task repeats (K * (M/tm + N/tn)). Threads take
+// rectangles from a shared counter: large problems get kTasksPerThread rectangles per thread
+// so that a thread slowed down by other processes on this shared machine hands work to the
+// other one. Which thread computes a rectangle never changes its values.
+#ifndef DLCORE_GEMM_TASKS_PER_THREAD
+#define DLCORE_GEMM_TASKS_PER_THREAD 2
+#endif
+constexpr int kTasksPerThread = DLCORE_GEMM_TASKS_PER_THREAD;
+constexpr double kMinTaskFlops = 4e7;  // below this per task, one rectangle per thread
+
 template <class T>
 void blis_gemm(const GemmKernels<T>& kr, const Problem<T>& p) {
+  const double flops = 2.0 * p.M * p.N * p.K;
   int nt = get_num_threads();
-  if (2.0 * p.M * p.N * p.K < kParallelMinFlops || in_parallel_region()) nt = 1;
+  if (flops < kParallelMinFlops || in_parallel_region()) nt = 1;
   const int64_t mtiles = (p.M + kr.mr - 1) / kr.mr, ntiles = (p.N + kr.nr - 1) / kr.nr;
   nt = (int)std::min<int64_t>(nt, mtiles * ntiles);
   if (nt <= 1) {
     blis_rect(kr, p, 0, p.M, 0, p.N);
     return;
   }
-  parallel_run(nt, [&](int tid, int ntr) {
-    int tm = 1;
-    double best = 1e300;
-    for (int a = 1; a <= ntr; ++a) {
-      if (ntr % a) continue;
-      int b = ntr / a;
-      if (a > mtiles || b > ntiles) continue;
-      double cost = (double)p.M / a + (double)p.N / b;
-      if (cost < best - 1e-9) best = cost, tm = a;
+  int tasks = nt;
+  if (kTasksPerThread > 1 && flops / (nt * kTasksPerThread) >= kMinTaskFlops) tasks = nt * kTasksPerThread;
+  int tm = 0;
+  double best = 1e300;
+  for (int a = 1; a <= tasks; ++a) {
+    if (tasks % a) continue;
+    const int b = tasks / a;
+    if (a > mtiles || b > ntiles) continue;
+    const double cost = (double)p.M / a + (double)p.N / b;
+    if (cost < best - 1e-9) best = cost, tm = a;
+  }
+  if (tm == 0) {  // cannot split that finely: one rectangle per thread along the longer side
+    tasks = nt;
+    tm = mtiles >= ntiles ? nt : 1;
+  }
+  const int tn = tasks / tm;
+  const int64_t mstep = (mtiles + tm - 1) / tm * kr.mr, nstep = (ntiles + tn - 1) / tn * kr.nr;
+  std::atomic<int> next{0};
+  parallel_run(nt, [&](int, int) {
+    for (int t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;) {
+      const int ti = t / tn, tj = t % tn;
+      const int64_t m0 = std::min(p.M, ti * mstep), m1 = std::min(p.M, m0 + mstep);
+      const int64_t n0 = std::min(p.N, tj * nstep), n1 = std::min(p.N, n0 + nstep);
+      if (m0 < m1 && n0 < n1) blis_rect(kr, p, m0, m1, n0, n1);
     }
-    const int tn = ntr / tm;
-    const int ti = tid / tn, tj = tid % tn;
-    const int64_t mstep = (mtiles + tm - 1) / tm * kr.mr, nstep = (ntiles + tn - 1) / tn * kr.nr;
-    const int64_t m0 = std::min(p.M, ti * mstep), m1 = std::min(p.M, m0 + mstep);
-    const int64_t n0 = std::min(p.N, tj * nstep), n1 = std::min(p.N, n0 + nstep);
-    if (m0 < m1 && n0 < n1) blis_rect(kr, p, m0, m1, n0, n1);
   });
 }
 
