@@ -106,6 +106,10 @@ def median(xs):
     return xs[m] if len(xs) % 2 else 0.5 * (xs[m - 1] + xs[m])
 
 
+def stat(xs, name="median"):
+    return min(xs) if name == "min" else median(xs)
+
+
 def markdown_table(headers, rows):
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     for r in rows:

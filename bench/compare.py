@@ -41,6 +41,9 @@ def main(argv=None):
         p.add_argument("--quick", action="store_true", help="fewer shapes / repeats (smoke run)")
         p.add_argument("--repeat", type=int, default=0, help="interleaved rounds (0 = subcommand default)")
         p.add_argument("--out", type=str, default="", help="also write the Markdown table to this file")
+        p.add_argument("--stat", choices=["median", "min"], default="median",
+                       help="statistic over the interleaved samples (min = best round, useful when "
+                            "other processes load the machine)")
         modules[name] = p
     args = parser.parse_args(argv)
     if args.list or not args.cmd:

@@ -62,7 +62,7 @@ def main(args):
             contenders["torch"] = lambda: torch.matmul(ta, tb, out=tout)
         res = bu.interleaved(contenders, rounds=rounds, min_sample=min_sample)
         flops = 2.0 * M * N * K
-        gf = {n: flops / bu.median(v) / 1e9 for n, v in res.items()}
+        gf = {n: flops / bu.stat(v, args.stat) / 1e9 for n, v in res.items()}
         peak = peak32 if dt == "float32" else peak32 / 2
         rows.append([f"{M}x{K}x{N}", dt, kind, bu.fmt(gf["dlcore"]), bu.fmt(gf["numpy"]),
                      bu.fmt(gf.get("torch")), bu.fmt(gf["dlcore"] / gf["numpy"], 2),
@@ -73,7 +73,7 @@ def main(args):
         ["MxKxN", "dtype", "kind", "dlcore GF/s", "NumPy GF/s", "PyTorch GF/s", "dl/NumPy", "dl/PyTorch",
          "dl % peak"], rows)
     header = (f"threads={nt}, isa={C.isa()}, FMA peak f32 {peak32:.1f} GFLOP/s; {note}; "
-              f"medians of {rounds} interleaved rounds")
+              f"{args.stat} of {rounds} interleaved rounds")
     print("\n" + header + "\n\n" + table)
     if args.out:
         with open(args.out, "w") as f:

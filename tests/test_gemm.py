@@ -266,3 +266,15 @@ def test_fma_peak_probe_and_blocking():
         assert C.fma_peak_gflops(1) > 1.0
     bl = C.gemm_blocking("float32")
     assert bl["mc"] % bl["mr"] == 0 and bl["nc"] % bl["nr"] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_fortran_ordered_c(dtype):
+    a, b = rand((37, 20), dtype), rand((20, 45), dtype)
+    c0 = rand((37, 45), dtype)
+    c = np.asfortranarray(c0)
+    C.gemm(a, b, c, 2.0, 0.5)
+    check(c, a, b, dtype, 2.0, 0.5, c0)
+    c = np.asfortranarray(np.full((37, 45), np.nan, dtype))
+    C.gemm(np.ascontiguousarray(a.T), b, c, 1.0, 0.0, True, False)
+    check(c, a, b, dtype)

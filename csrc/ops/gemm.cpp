@@ -251,6 +251,7 @@ void gemv(const GemmKernels<T>& kr, bool use_dots, int64_t n, int64_t k, T alpha
   };
   const int64_t nblocks = (n + kGemvAlign - 1) / kGemvAlign;
   int nt = get_num_threads();
+  // memory bound: a second thread only pays off well above the pool wake-up cost
   if (2.0 * n * k < 4 * kParallelMinFlops || in_parallel_region()) nt = 1;
   nt = (int)std::min<int64_t>(nt, nblocks);
   if (nt <= 1) {
