@@ -83,9 +83,12 @@ def _calibrate(fn, min_sample):
     return max(1, int(min_sample / dt))
 
 
-def interleaved(contenders, rounds=7, min_sample=0.05):
+def interleaved(contenders, rounds=7, min_sample=0.05, clock=time.perf_counter):
     """contenders: {name: zero-arg callable}. Each round times every contender once (order
-    rotated per round). Returns {name: sorted list of seconds per call}."""
+    rotated per round). Returns {name: sorted list of seconds per call}.
+    clock=time.process_time measures CPU seconds of this process instead of wall time: with
+    ONE thread per library that is robust to other processes loading the machine (with more
+    threads it would count spin-waiting pool threads, so use wall time there)."""
     names = list(contenders)
     number = {n: _calibrate(contenders[n], min_sample) for n in names}
     samples = {n: [] for n in names}
@@ -93,10 +96,10 @@ def interleaved(contenders, rounds=7, min_sample=0.05):
         order = names[r % len(names):] + names[:r % len(names)]
         for n in order:
             fn, k = contenders[n], number[n]
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(k):
                 fn()
-            samples[n].append((time.perf_counter() - t0) / k)
+            samples[n].append((clock() - t0) / k)
     return {n: sorted(v) for n, v in samples.items()}
 
 

@@ -1,9 +1,11 @@
 """GEMM side by side: dlcore (C.matmul) vs NumPy (OpenBLAS) vs PyTorch (if importable).
 
 GFLOP/s = 2*M*N*K / median seconds. '% peak' is against this machine's measured FMA peak
-for the same thread count (dlcore._C.fma_peak_gflops: 12 independent FMA chains per core;
+for the same thread count (dlcore._C.fma_peak_gflops: 12 independent FMA chains per core, per-thread CPU clock;
 float64 peak is taken as half the float32 one).
 """
+import time
+
 import numpy as np
 
 import benchutil as bu
@@ -17,6 +19,9 @@ DL_SHAPES = [(128, 784, 256), (128, 256, 128), (64, 4608, 512), (32, 512, 2048),
 def add_arguments(p):
     p.add_argument("--dtypes", default="float32,float64", help="comma list")
     p.add_argument("--shapes", default="", help="only these, e.g. 2048,128x784x256")
+    p.add_argument("--cputime", action="store_true",
+                   help="time CPU seconds of this process (needs --threads 1): single-thread "
+                        "speeds that other processes on a shared machine barely disturb")
 
 
 def main(args):
@@ -40,6 +45,9 @@ def main(args):
         for tok in args.shapes.split(","):
             want.append(tuple(int(v) for v in tok.split("x")) if "x" in tok else (int(tok),) * 3)
         cases = [c for c in cases if c[1] in want]
+    if args.cputime and nt != 1:
+        raise SystemExit("--cputime needs --threads 1 (pool threads that spin would be counted)")
+    clock = time.process_time if args.cputime else time.perf_counter
     rounds = args.repeat or (3 if args.quick else 9)
     min_sample = 0.02 if args.quick else 0.08
     rng = np.random.default_rng(0)
@@ -60,7 +68,7 @@ def main(args):
         if torch is not None:
             ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
             contenders["torch"] = lambda: torch.matmul(ta, tb, out=tout)
-        res = bu.interleaved(contenders, rounds=rounds, min_sample=min_sample)
+        res = bu.interleaved(contenders, rounds=rounds, min_sample=min_sample, clock=clock)
         flops = 2.0 * M * N * K
         gf = {n: flops / bu.stat(v, args.stat) / 1e9 for n, v in res.items()}
         peak = peak32 if dt == "float32" else peak32 / 2
@@ -73,7 +81,7 @@ def main(args):
         ["MxKxN", "dtype", "kind", "dlcore GF/s", "NumPy GF/s", "PyTorch GF/s", "dl/NumPy", "dl/PyTorch",
          "dl % peak"], rows)
     header = (f"threads={nt}, isa={C.isa()}, FMA peak f32 {peak32:.1f} GFLOP/s; {note}; "
-              f"{args.stat} of {rounds} interleaved rounds")
+              f"{args.stat} of {rounds} interleaved rounds, {'CPU' if args.cputime else 'wall'} time")
     print("\n" + header + "\n\n" + table)
     if args.out:
         with open(args.out, "w") as f:

@@ -92,7 +92,7 @@ DLCORE_BINDINGS(gemm) {
     py::gil_scoped_release nogil;
     return fma_peak_gflops(threads);
   }, py::arg("threads") = 1,
-  "Measured FMA peak (12 independent FMA chains per core) in GFLOP/s over `threads` threads.");
+  "FMA peak (12 independent FMA chains per core) in GFLOP/s summed over `threads` threads, each timed by its own CPU clock (robust to other processes).");
 
   m.def("gemm_blocking", [](const std::string& dtype, int64_t mc, int64_t kc, int64_t nc) {
     DType dt = dtype_from_name(dtype);

@@ -63,7 +63,8 @@ Shape linear_out_shape(const View& x, const View& w, const View* bias);
 Epilogue epilogue_from_name(const char* name);  // "none" | "relu", else ValueError
 
 // Measured FMA throughput of this machine (12 independent FMA chains per core, widest vector
-// ISA available to the current ISA choice), in GFLOP/s summed over `threads` threads.
+// ISA available to the current ISA choice), in GFLOP/s summed over `threads` threads; each
+// thread is timed by its own CPU clock, so load from other processes does not lower it.
 double fma_peak_gflops(int threads);
 
 // Blocking of the current GEMM kernels for dtype (mr, nr, mc, kc, nc), and a tuning hook that
