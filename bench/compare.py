@@ -45,7 +45,8 @@ def main(argv=None):
                        help="statistic over the interleaved samples (min = best round, useful when "
                             "other processes load the machine)")
         modules[name] = p
-    args = parser.parse_args(argv)
+    # first pass: find the subcommand (its own options are added once its module is imported)
+    args, _ = parser.parse_known_args(argv)
     if args.list or not args.cmd:
         print("subcommands:", " ".join(names) if names else "(none)")
         return 0
@@ -54,10 +55,8 @@ def main(argv=None):
     benchutil.setup_threads(args.threads)
     mod = importlib.import_module(f"compare_{args.cmd}")
     if hasattr(mod, "add_arguments"):
-        # re-parse with the module's extra options
-        p = modules[args.cmd]
-        mod.add_arguments(p)
-        args = parser.parse_args(argv)
+        mod.add_arguments(modules[args.cmd])
+    args = parser.parse_args(argv)  # second pass: everything, unknown options are errors
     return mod.main(args) or 0
 
 
