@@ -184,7 +184,7 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
 #define DLCORE_GEMM_TASKS_PER_THREAD 2
 #endif
 constexpr int kTasksPerThread = DLCORE_GEMM_TASKS_PER_THREAD;
-constexpr double kMinTaskFlops = 4e7;  // below this per task, one rectangle per thread
+constexpr double kMinTaskFlops = 1e8;  // below this per task, one rectangle per thread (packing repeats)
 
 template <class T>
 void blis_gemm(const GemmKernels<T>& kr, const Problem<T>& p) {
