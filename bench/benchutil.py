@@ -83,12 +83,15 @@ def _calibrate(fn, min_sample):
     return max(1, int(min_sample / dt))
 
 
-def interleaved(contenders, rounds=7, min_sample=0.05, clock=time.perf_counter):
+def interleaved(contenders, rounds=7, min_sample=0.05, clock=time.perf_counter, settle=0.25):
     """contenders: {name: zero-arg callable}. Each round times every contender once (order
     rotated per round). Returns {name: sorted list of seconds per call}.
     clock=time.process_time measures CPU seconds of this process instead of wall time: with
     ONE thread per library that is robust to other processes loading the machine (with more
-    threads it would count spin-waiting pool threads, so use wall time there)."""
+    threads it would count spin-waiting pool threads, so use wall time there).
+    settle: seconds slept before each sample. OpenBLAS (and OpenMP) worker threads busy-wait
+    for a while after a call; without the pause they steal the cores from whichever contender
+    runs next (measured: dlcore 2048^2 at 2 threads 123 GFLOP/s right after NumPy, 185 alone)."""
     names = list(contenders)
     number = {n: _calibrate(contenders[n], min_sample) for n in names}
     samples = {n: [] for n in names}
@@ -96,6 +99,8 @@ def interleaved(contenders, rounds=7, min_sample=0.05, clock=time.perf_counter):
         order = names[r % len(names):] + names[:r % len(names)]
         for n in order:
             fn, k = contenders[n], number[n]
+            if settle:
+                time.sleep(settle)
             t0 = clock()
             for _ in range(k):
                 fn()
