@@ -1,0 +1,131 @@
+"""Shared helpers for bench/compare_*.py: thread setup for every library, interleaved
+(round-robin) timing with medians, and Markdown tables.
+
+Timing discipline (the machine is shared and noisy): every contender of one case is timed in
+the same rounds, in rotating order, each sample long enough (>= min_sample seconds, several
+calls), and the MEDIAN of the samples is reported. Ratios are computed from medians measured
+side by side in one run, never against numbers from another run.
+"""
+import os
+import sys
+import time
+
+_THREADS = None
+
+
+def setup_threads(n):
+    """Call before importing numpy / torch: OpenBLAS and OpenMP read these at load."""
+    global _THREADS
+    _THREADS = int(n)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "DLCORE_NUM_THREADS"):
+        os.environ[var] = str(_THREADS)
+    if "numpy" in sys.modules:
+        print("note: numpy was imported before setup_threads; OpenBLAS thread count may differ", file=sys.stderr)
+
+
+def threads():
+    return _THREADS or os.cpu_count()
+
+
+def apply_threads(n=None):
+    """Sets the thread count on the libraries that are already imported. Returns a dict of
+    what each library reports."""
+    n = n or threads()
+    info = {}
+    try:
+        import threadpoolctl  # optional
+        threadpoolctl.threadpool_limits(n)
+        info["threadpoolctl"] = True
+    except ImportError:
+        info["threadpoolctl"] = False
+    try:
+        import dlcore._C as C
+        C.set_num_threads(n)
+        info["dlcore"] = C.get_num_threads()
+    except ImportError:
+        pass
+    torch = try_torch()
+    if torch is not None:
+        torch.set_num_threads(n)
+        info["torch"] = torch.get_num_threads()
+    info["OPENBLAS_NUM_THREADS"] = os.environ.get("OPENBLAS_NUM_THREADS")
+    return info
+
+
+def try_torch():
+    try:
+        import torch
+        return torch
+    except Exception:
+        return None
+
+
+def environment_note():
+    """Lines describing the environment variables that change OpenBLAS's speed."""
+    lines = []
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        v = os.environ.get(var)
+        lines.append(f"{var}={'(unset)' if v is None else v}")
+    fair = all(os.environ.get(v) is None for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))
+    note = "OpenBLAS environment: " + ", ".join(lines)
+    if not fair:
+        note += ("  <-- set: NumPy may be slowed; for a fair baseline run with "
+                 "`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/compare.py ...`")
+    return note, fair
+
+
+def _calibrate(fn, min_sample):
+    """Number of calls per sample so that one sample takes about min_sample seconds."""
+    fn()  # warm-up (allocations, page faults, thread pools)
+    t0 = time.perf_counter()
+    fn()
+    dt = max(time.perf_counter() - t0, 1e-7)
+    return max(1, int(min_sample / dt))
+
+
+def interleaved(contenders, rounds=7, min_sample=0.05, clock=time.perf_counter, settle=0.25):
+    """contenders: {name: zero-arg callable}. Each round times every contender once (order
+    rotated per round). Returns {name: sorted list of seconds per call}.
+    clock=time.process_time measures CPU seconds of this process instead of wall time: with
+    ONE thread per library that is robust to other processes loading the machine (with more
+    threads it would count spin-waiting pool threads, so use wall time there).
+    settle: seconds slept before each sample. OpenBLAS (and OpenMP) worker threads busy-wait
+    for a while after a call; without the pause they steal the cores from whichever contender
+    runs next (measured: dlcore 2048^2 at 2 threads 123 GFLOP/s right after NumPy, 185 alone)."""
+    names = list(contenders)
+    number = {n: _calibrate(contenders[n], min_sample) for n in names}
+    samples = {n: [] for n in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for n in order:
+            fn, k = contenders[n], number[n]
+            if settle:
+                time.sleep(settle)
+            t0 = clock()
+            for _ in range(k):
+                fn()
+            samples[n].append((clock() - t0) / k)
+    return {n: sorted(v) for n, v in samples.items()}
+
+
+def median(xs):
+    xs = sorted(xs)
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else 0.5 * (xs[m - 1] + xs[m])
+
+
+def stat(xs, name="median"):
+    return min(xs) if name == "min" else median(xs)
+
+
+def markdown_table(headers, rows):
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(str(c) for c in r) + " |")
+    return "\n".join(out)
+
+
+def fmt(x, digits=1):
+    if x is None:
+        return "-"
+    return f"{x:.{digits}f}"
