@@ -37,7 +37,10 @@ class Pool {
     stop_all();
     nthreads_ = std::max(1, n);
     stop_ = false;
-    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // New workers start from the current generation: with seen = 0 a worker created after a
+    // previous run would take that finished run's (dangling) job and crash.
+    const uint64_t gen = generation_;
+    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i, gen] { loop(i, gen); });
   }
 
   // Runs task(tid) for tid in [0, ntasks); the caller runs tid 0. ntasks <= size().
@@ -72,9 +75,8 @@ class Pool {
   }
 
  private:
-  void loop(int tid) {
+  void loop(int tid, uint64_t seen) {
     t_in_worker = true;
-    uint64_t seen = 0;
     for (;;) {
       const std::function<void(int)>* job;
       {
