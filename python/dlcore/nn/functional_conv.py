@@ -68,7 +68,7 @@ def _batched(x, dims, op, what):
         return x, False
     if x.ndim == dims - 1:
         return x.unsqueeze(0), True
-    raise ValueError(f"{op}: expected a {dims - 1}-D {what[1:]} or {dims}-D {what} input, got shape {tuple(x.shape)}")
+    raise ValueError(f"{op}: expected a {dims - 1}-D ({what[4:]} or {dims}-D {what} input, got shape {tuple(x.shape)}")
 
 
 # ---- convolution -----------------------------------------------------------------------------
