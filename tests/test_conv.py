@@ -61,6 +61,7 @@ CONV2D_CASES = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CONV2D_CASES)
 @pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.filterwarnings("ignore:Using padding=.same.")
 def test_conv2d_matches_torch(case, dtype, bias):
     import torch
     N, C, H, W, K, (kh, kw), s, p, d, g = case
