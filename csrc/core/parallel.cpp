@@ -37,10 +37,10 @@ class Pool {
     stop_all();
     nthreads_ = std::max(1, n);
     stop_ = false;
-    // New workers start from the current generation: with seen = 0 a worker created after a
-    // previous run would take that finished run's (dangling) job and crash.
-    const uint64_t gen = generation_;
-    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i, gen] { loop(i, gen); });
+    // New workers start from the current generation: otherwise, after any earlier parallel
+    // region, they would see generation_ != 0 and run the stale (null) job_ at once.
+    for (int i = 1; i < nthreads_; ++i)
+      workers_.emplace_back([this, i, g = generation_] { loop(i, g); });
   }
 
   // Runs task(tid) for tid in [0, ntasks); the caller runs tid 0. ntasks <= size().
