@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import requires_torch, rng
+from conftest import requires_cuda, requires_torch, rng
 
 import dlcore
 import dlcore.functional as F
@@ -266,3 +266,33 @@ def test_bad_arguments_raise_clear_errors(call, exc, msg):
     with pytest.raises(exc) as e:
         call()
     assert msg in str(e.value)
+
+
+# ---- CUDA kernels against the CPU kernels (skip without a GPU) --------------------------------
+
+@requires_cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize("case", CONV2D_CASES[:11])
+def test_cuda_conv_kernels_match_cpu(case):
+    C_ = dlcore._C
+    N, C, H, W, K, (kh, kw), s, p, d, g = case
+    s, p, d = [(v, v) if isinstance(v, int) else v for v in (s, p, d)]
+    pad = (p[0], p[0], p[1], p[1])
+    r = rng(11)
+    x = r.standard_normal((N, C, H, W)).astype(np.float32)
+    w = r.standard_normal((K, C // g, kh, kw)).astype(np.float32)
+    b = r.standard_normal(K).astype(np.float32)
+    y = C_.conv2d(x, w, b, s, pad, d, g)
+    gy = r.standard_normal(y.shape).astype(np.float32)
+    dev = C_.cuda_from_host
+    host = C_.cuda_to_host
+    checks = [
+        (host(C_.conv2d(dev(x), dev(w), dev(b), s, pad, d, g)), y),
+        (host(C_.conv2d_backward_data(dev(gy), dev(w), (H, W), s, pad, d, g)),
+         C_.conv2d_backward_data(gy, w, (H, W), s, pad, d, g)),
+        (host(C_.conv2d_backward_weight(dev(x), dev(gy), (kh, kw), s, pad, d, g)),
+         C_.conv2d_backward_weight(x, gy, (kh, kw), s, pad, d, g)),
+        (host(C_.conv_backward_bias(dev(gy))), C_.conv_backward_bias(gy)),
+    ]
+    for got, ref in checks:
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * max(1, np.abs(ref).max()))

@@ -3,7 +3,7 @@ strides, paddings, dilations and ceil_mode; float64 central differences for the 
 (incl. Keras-named global pooling); bad arguments raise clear errors."""
 import numpy as np
 import pytest
-from conftest import requires_torch, rng
+from conftest import requires_cuda, requires_torch, rng
 
 import dlcore
 import dlcore.functional as F
@@ -192,3 +192,38 @@ def test_bad_arguments_raise_value_errors(call, msg):
     with pytest.raises(ValueError) as e:
         call()
     assert msg in str(e.value)
+
+
+# ---- CUDA kernels against the CPU kernels (skip without a GPU) --------------------------------
+
+@requires_cuda
+@pytest.mark.cuda
+def test_cuda_pool_kernels_match_cpu():
+    C_ = dlcore._C
+    dev, host = C_.cuda_from_host, C_.cuda_to_host
+    x = rng(12).standard_normal((2, 3, 9, 11)).astype(np.float32)
+    for k, s, p, d, c in [((2, 2), (2, 2), (0, 0), (1, 1), False), ((3, 2), (2, 3), (1, 1), (2, 1), True)]:
+        y, i = C_.max_pool2d(x, k, s, p, d, c)
+        yd, idd = C_.max_pool2d(dev(x), k, s, p, d, c)
+        np.testing.assert_array_equal(host(yd), y)
+        np.testing.assert_array_equal(host(idd), i)
+        gy = rng(13).standard_normal(y.shape).astype(np.float32)
+        np.testing.assert_allclose(host(C_.max_pool2d_backward(dev(gy), dev(i), (9, 11))),
+                                   C_.max_pool2d_backward(gy, i, (9, 11)), rtol=1e-6, atol=1e-6)
+        for cip in (True, False):
+            ya = C_.avg_pool2d(x, k, s, (p[0] if 2 * p[0] <= k[0] else 0, 0), c, cip, 0)
+            np.testing.assert_allclose(host(C_.avg_pool2d(dev(x), k, s, (p[0] if 2 * p[0] <= k[0] else 0, 0), c, cip, 0)),
+                                       ya, rtol=1e-5, atol=1e-6)
+            gya = rng(14).standard_normal(ya.shape).astype(np.float32)
+            args = ((9, 11), k, s, (p[0] if 2 * p[0] <= k[0] else 0, 0), c, cip, 0)
+            np.testing.assert_allclose(host(C_.avg_pool2d_backward(dev(gya), *args)),
+                                       C_.avg_pool2d_backward(gya, *args), rtol=1e-5, atol=1e-6)
+    for out in [(1, 1), (4, 3), (9, 11)]:
+        np.testing.assert_allclose(host(C_.adaptive_avg_pool2d(dev(x), out)), C_.adaptive_avg_pool2d(x, out), rtol=1e-5)
+        gy = rng(15).standard_normal((2, 3) + out).astype(np.float32)
+        np.testing.assert_allclose(host(C_.adaptive_avg_pool2d_backward(dev(gy), (9, 11))),
+                                   C_.adaptive_avg_pool2d_backward(gy, (9, 11)), rtol=1e-5, atol=1e-6)
+        ym, im = C_.adaptive_max_pool2d(x, out)
+        ymd, imd = C_.adaptive_max_pool2d(dev(x), out)
+        np.testing.assert_array_equal(host(ymd), ym)
+        np.testing.assert_array_equal(host(imd), im)
