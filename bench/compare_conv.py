@@ -107,26 +107,33 @@ def bench_case(case, reps):
 
 
 def peak_memory(lib, case_index):
-    """Peak extra RSS (MiB) of one forward+backward, measured in a fresh process."""
+    """Peak extra RSS (MiB) of one forward+backward, measured in a fresh process that imports only
+    `lib`: the kernel's high-water mark is reset (/proc/self/clear_refs) after the inputs exist."""
     code = (
-        "import resource, sys; sys.path.insert(0, %r); import compare_conv as c\n"
-        "c.set_threads(); name, kind, shape, prm = c.CASES[%d]\n"
+        "import sys; sys.path.insert(0, %r); import compare_conv as c\n"
+        "c.set_threads(libs=(%r,)); name, kind, shape, prm = c.CASES[%d]\n"
         "fwd, fb = c.build(%r, kind, shape, prm)\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "def rss(key):\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith(key): return int(line.split()[1]) / 1024\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
+        "base = rss('VmRSS:')\n"
         "fb()\n"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)\n"
-        % (os.path.dirname(os.path.abspath(__file__)), case_index, lib))
+        "print(rss('VmHWM:') - base)\n"
+        % (os.path.dirname(os.path.abspath(__file__)), lib, case_index, lib))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
     if out.returncode:
         return float("nan")
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def set_threads(n=2):
-    import torch
-    import dlcore
-    torch.set_num_threads(n)
-    dlcore.set_num_threads(n)
+def set_threads(n=2, libs=("dlcore", "torch")):
+    if "torch" in libs:
+        import torch
+        torch.set_num_threads(n)
+    if "dlcore" in libs:
+        import dlcore
+        dlcore.set_num_threads(n)
 
 
 def main(argv=None):

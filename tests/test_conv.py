@@ -296,3 +296,24 @@ def test_cuda_conv_kernels_match_cpu(case):
     ]
     for got, ref in checks:
         np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * max(1, np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_empty_batch_gives_empty_output_and_zero_weight_grads(groups):
+    x = dlcore.zeros(0, 3, 5, 5, requires_grad=True)
+    w = dlcore.randn(6, 3 // groups, 3, 3, requires_grad=True)
+    b = dlcore.randn(6, requires_grad=True)
+    y = F.conv2d(x, w, b, padding=1, groups=groups)
+    y.sum().backward()
+    assert tuple(y.shape) == (0, 6, 5, 5) and tuple(x.grad.shape) == (0, 3, 5, 5)
+    assert not w.grad.numpy().any() and not b.grad.numpy().any()
+
+
+@requires_torch
+def test_non_contiguous_input_and_weight():
+    import torch
+    xn = rng(10).standard_normal((2, 6, 7, 3))
+    wn = rng(11).standard_normal((3, 3, 3, 4))
+    y = F.conv2d(dlcore.tensor(xn).permute(0, 3, 1, 2), dlcore.tensor(wn).permute(3, 2, 0, 1))
+    yt = torch.nn.functional.conv2d(torch.tensor(xn).permute(0, 3, 1, 2), torch.tensor(wn).permute(3, 2, 0, 1))
+    np.testing.assert_allclose(y.numpy(), yt.numpy(), rtol=1e-12, atol=1e-12)

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "core/parallel.h"
@@ -83,12 +84,12 @@ template <class T, class F>
 void for_each_image(int64_t N, int64_t scratch_elems, F&& fn) {
   if (N >= 2 && get_num_threads() > 1 && !in_parallel_region()) {
     parallel_for(0, N, 1, [&](int64_t b, int64_t e) {
-      std::vector<T> scratch((size_t)scratch_elems);
-      for (int64_t n = b; n < e; ++n) fn(n, scratch.data());
+      std::unique_ptr<T[]> scratch(new T[(size_t)scratch_elems]);  // uninitialised: fully written before use
+      for (int64_t n = b; n < e; ++n) fn(n, scratch.get());
     });
   } else {
-    std::vector<T> scratch((size_t)scratch_elems);
-    for (int64_t n = 0; n < N; ++n) fn(n, scratch.data());
+    std::unique_ptr<T[]> scratch(new T[(size_t)scratch_elems]);
+    for (int64_t n = 0; n < N; ++n) fn(n, scratch.get());
   }
 }
 
@@ -266,7 +267,9 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
   if (g.Cg() == 1) return direct_backward_weight<T>(g, x, gy, gw);
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
   const int64_t B = weight_chunk(g);
-  std::vector<T> col((size_t)(R * B * OHW)), gyb((size_t)(Kg * B * OHW));
+  std::unique_ptr<T[]> colp(new T[(size_t)(R * B * OHW)]), gybp(new T[(size_t)(Kg * B * OHW)]);
+  T* col = colp.get();
+  T* gyb = gybp.get();
   for (int64_t grp = 0; grp < g.groups; ++grp) {
     T* gwg = gw + grp * Kg * R;
     for (int64_t n0 = 0; n0 < g.N; n0 += B) {
@@ -275,13 +278,13 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
       parallel_for(0, nb, 1, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
           int64_t n = n0 + i;
-          im2col<T>(g, x + (n * g.C + grp * Cg) * HW, col.data() + i * OHW, ld);
+          im2col<T>(g, x + (n * g.C + grp * Cg) * HW, col + i * OHW, ld);
           const T* src = gy + (n * g.K + grp * Kg) * OHW;
           for (int64_t k = 0; k < Kg; ++k)
-            std::memcpy(gyb.data() + k * ld + i * OHW, src + k * OHW, sizeof(T) * OHW);
+            std::memcpy(gyb + k * ld + i * OHW, src + k * OHW, sizeof(T) * OHW);
         }
       });
-      gemm<T>(false, true, Kg, R, ld, T(1), gyb.data(), ld, col.data(), ld, n0 == 0 ? T(0) : T(1), gwg, R);
+      gemm<T>(false, true, Kg, R, ld, T(1), gyb, ld, col, ld, n0 == 0 ? T(0) : T(1), gwg, R);
     }
     if (g.N == 0) std::fill(gwg, gwg + Kg * R, T(0));
   }
@@ -340,7 +343,7 @@ void check_same(const char* op, const View& ref, const char* ref_name, const Vie
                ref_name, "' has ", dtype_name(ref.dtype));
   DLCORE_CHECK(v.device == ref.device, ValueError, op, ": '", name, "' is on ", device_name(v.device), " but '",
                ref_name, "' is on ", device_name(ref.device));
-  DLCORE_CHECK(v.is_contiguous(), ValueError, op, ": '", name, "' must be contiguous (shape ", v.shape_string(), ")");
+  DLCORE_CHECK(v.numel() == 0 || v.is_contiguous(), ValueError, op, ": '", name, "' must be contiguous (shape ", v.shape_string(), ")");
 }
 
 }  // namespace

@@ -243,7 +243,7 @@ void check_pool(const char* op, const View& ref, const char* ref_name, const Vie
                  ref_name, "' has ", dtype_name(ref.dtype));
   DLCORE_CHECK(v.device == ref.device, ValueError, op, ": '", name, "' is on ", device_name(v.device), " but '",
                ref_name, "' is on ", device_name(ref.device));
-  DLCORE_CHECK(v.is_contiguous(), ValueError, op, ": '", name, "' must be contiguous (shape ", v.shape_string(), ")");
+  DLCORE_CHECK(v.numel() == 0 || v.is_contiguous(), ValueError, op, ": '", name, "' must be contiguous (shape ", v.shape_string(), ")");
   DLCORE_CHECK(v.shape_vec() == want, ValueError, op, ": argument '", name, "' has shape ", v.shape_string(),
                ", expected ", shape_str(want));
 }

@@ -57,7 +57,8 @@ def _conv_padding(padding, kernel, stride, dilation, op):
 
 
 def _contig(a):
-    return a if a.flags.c_contiguous else _C.cast(a, str(a.dtype))
+    flags = getattr(a, "flags", None)  # device arrays are always contiguous
+    return a if flags is None or flags.c_contiguous else _C.cast(a, str(a.dtype))
 
 
 def _batched(x, dims, op, what):
