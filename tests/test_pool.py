@@ -227,3 +227,12 @@ def test_cuda_pool_kernels_match_cpu():
         ymd, imd = C_.adaptive_max_pool2d(dev(x), out)
         np.testing.assert_array_equal(host(ymd), ym)
         np.testing.assert_array_equal(host(imd), im)
+
+
+@requires_torch
+@pytest.mark.parametrize("shape,k,s,p,d", [((1, 2, 2, 2), 3, 2, 0, 1), ((1, 1, 3, 5), (3, 4), 2, 0, 1),
+                                           ((1, 1, 4, 4), 2, 3, 1, 2), ((2, 1, 5, 3), (2, 3), 2, 1, 1)])
+def test_max_pool2d_ceil_mode_windows_hanging_over_the_edge(shape, k, s, p, d):
+    import torch
+    _both(lambda x: F.max_pool2d(x, k, s, p, d, True), lambda x: torch.nn.functional.max_pool2d(x, k, s, p, d, True),
+          rng(0).standard_normal(shape), np.float64, distinct=True)

@@ -20,32 +20,59 @@ void max_forward_t(const PoolGeometry& g, const View& xv, const View& yv, const 
   const T* x = xv.ptr<T>();
   T* y = yv.ptr<T>();
   int64_t* idx = iv.ptr<int64_t>();
+  // Output columns [ow_lo, ow_hi) have windows fully inside the row: no bounds checks there.
+  const int64_t ow_lo = std::min(g.OW, (g.pW + g.sW - 1) / g.sW);
+  const int64_t last = g.W - 1 - (g.kW - 1) * g.dW + g.pW;  // ow*sW <= last keeps the window's end inside
+  const int64_t ow_hi = last < 0 ? ow_lo : std::max(ow_lo, std::min(g.OW, last / g.sW + 1));
   parallel_for(0, g.N * g.C, plane_grain(OHW * g.kH * g.kW), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const T* xp = x + p * HW;
       for (int64_t oh = 0; oh < g.OH; ++oh) {
-        int64_t h0 = oh * g.sH - g.pH;
+        const int64_t h0 = oh * g.sH - g.pH;
+        const bool rows_inside = h0 >= 0 && h0 + (g.kH - 1) * g.dH < g.H;
+        T* yr = y + p * OHW + oh * g.OW;
+        int64_t* ir = idx + p * OHW + oh * g.OW;
         for (int64_t ow = 0; ow < g.OW; ++ow) {
-          int64_t w0 = ow * g.sW - g.pW;
-          T best = -std::numeric_limits<T>::infinity();
+          const int64_t w0 = ow * g.sW - g.pW;
+          T best;
           int64_t bi = -1;
-          for (int64_t kh = 0; kh < g.kH; ++kh) {
-            int64_t ih = h0 + kh * g.dH;
-            if (ih < 0 || ih >= g.H) continue;
-            for (int64_t kw = 0; kw < g.kW; ++kw) {
-              int64_t iw = w0 + kw * g.dW;
-              if (iw < 0 || iw >= g.W) continue;
-              T v = xp[ih * g.W + iw];
-              if (v > best || std::isnan(v) || bi < 0) {  // NaN propagates, like PyTorch
-                best = v;
-                bi = ih * g.W + iw;
-                if (std::isnan(v)) goto done;
+          if (rows_inside && ow >= ow_lo && ow < ow_hi) {
+            // !(v <= best) is "v > best or v is NaN"; the first NaN wins and ends the scan.
+            bi = h0 * g.W + w0;
+            best = xp[bi];
+            if (best == best) {
+              for (int64_t kh = 0; kh < g.kH; ++kh) {
+                const T* xr = xp + (h0 + kh * g.dH) * g.W + w0;
+                for (int64_t kw = 0; kw < g.kW; ++kw) {
+                  T v = xr[kw * g.dW];
+                  if (!(v <= best)) {
+                    best = v;
+                    bi = (h0 + kh * g.dH) * g.W + w0 + kw * g.dW;
+                    if (v != v) goto done;
+                  }
+                }
+              }
+            }
+          } else {
+            best = -std::numeric_limits<T>::infinity();
+            for (int64_t kh = 0; kh < g.kH; ++kh) {
+              int64_t ih = h0 + kh * g.dH;
+              if (ih < 0 || ih >= g.H) continue;
+              for (int64_t kw = 0; kw < g.kW; ++kw) {
+                int64_t iw = w0 + kw * g.dW;
+                if (iw < 0 || iw >= g.W) continue;
+                T v = xp[ih * g.W + iw];
+                if (bi < 0 || !(v <= best)) {  // NaN propagates, like PyTorch
+                  best = v;
+                  bi = ih * g.W + iw;
+                  if (v != v) goto done;
+                }
               }
             }
           }
         done:
-          y[p * OHW + oh * g.OW + ow] = best;
-          idx[p * OHW + oh * g.OW + ow] = bi;
+          yr[ow] = best;
+          ir[ow] = bi;
         }
       }
     }
