@@ -54,6 +54,8 @@ CONV2D_CASES = [
     (2, 4, 7, 7, 4, (3, 3), 1, "same", 2, 1),
     (2, 4, 6, 7, 4, (4, 2), 1, "same", 1, 2),     # even kernel: asymmetric 'same'
     (2, 3, 6, 6, 2, (3, 3), 1, "valid", 1, 1),
+    (1, 64, 40, 40, 2, (3, 3), 1, 1, 1, 1),       # several column tiles per image (last one partial)
+    (2, 64, 41, 37, 4, (3, 3), 2, (1, 0), (1, 2), 2),  # tiles with stride, dilation, groups
 ]
 
 

@@ -32,18 +32,19 @@ inline void valid_range(int64_t iw0, int64_t s, int64_t W, int64_t OW, int64_t& 
   hi = std::min(std::max(hi, lo), OW);
 }
 
-// col (Cg*kH*kW rows, OH*OW columns, row stride ldc) = patches of x (Cg, H, W).
+// col (Cg*kH*kW rows, (oh1-oh0)*OW columns, row stride ldc) = patches of x (Cg, H, W) for the
+// output rows [oh0, oh1).
 template <class T>
-void im2col(const ConvGeometry& g, const T* x, T* col, int64_t ldc) {
-  const int64_t H = g.H, W = g.W, OH = g.OH, OW = g.OW, Cg = g.Cg();
+void im2col(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t oh0, int64_t oh1) {
+  const int64_t H = g.H, W = g.W, OW = g.OW, Cg = g.Cg();
   for (int64_t c = 0; c < Cg; ++c)
     for (int64_t kh = 0; kh < g.kH; ++kh)
       for (int64_t kw = 0; kw < g.kW; ++kw) {
         T* row = col + ((c * g.kH + kh) * g.kW + kw) * ldc;
         int64_t iw0 = kw * g.dW - g.pL, lo, hi;
         valid_range(iw0, g.sW, W, OW, lo, hi);
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          T* dst = row + oh * OW;
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
+          T* dst = row + (oh - oh0) * OW;
           int64_t ih = oh * g.sH - g.pT + kh * g.dH;
           if (ih < 0 || ih >= H) {
             std::fill(dst, dst + OW, T(0));
@@ -58,25 +59,34 @@ void im2col(const ConvGeometry& g, const T* x, T* col, int64_t ldc) {
       }
 }
 
-// x (Cg, H, W) += col2im(col): the adjoint of im2col. x must be zeroed by the caller.
+// x (Cg, H, W) += col2im(col) for the output rows [oh0, oh1): the adjoint of im2col.
 template <class T>
-void col2im(const ConvGeometry& g, const T* col, int64_t ldc, T* x) {
-  const int64_t H = g.H, W = g.W, OH = g.OH, OW = g.OW, Cg = g.Cg();
+void col2im(const ConvGeometry& g, const T* col, int64_t ldc, int64_t oh0, int64_t oh1, T* x) {
+  const int64_t H = g.H, W = g.W, OW = g.OW, Cg = g.Cg();
   for (int64_t c = 0; c < Cg; ++c)
     for (int64_t kh = 0; kh < g.kH; ++kh)
       for (int64_t kw = 0; kw < g.kW; ++kw) {
         const T* row = col + ((c * g.kH + kh) * g.kW + kw) * ldc;
         int64_t iw0 = kw * g.dW - g.pL, lo, hi;
         valid_range(iw0, g.sW, W, OW, lo, hi);
-        for (int64_t oh = 0; oh < OH; ++oh) {
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
           int64_t ih = oh * g.sH - g.pT + kh * g.dH;
           if (ih < 0 || ih >= H) continue;
-          const T* src = row + oh * OW;
+          const T* src = row + (oh - oh0) * OW;
           T* dst = x + (c * H + ih) * W + iw0;
           if (g.sW == 1) for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
           else for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sW] += src[ow];
         }
       }
+}
+
+// Output rows per column tile of forward / backward-data: the column buffer of one tile stays
+// in L2 (about 512 KiB) between im2col writing it and the GEMM reading it, but holds at least
+// 256 columns so the GEMM stays efficient. A function of the shape only (never of the thread count).
+inline int64_t tile_rows(const ConvGeometry& g, int64_t elem_size) {
+  const int64_t R = std::max<int64_t>(1, g.Cg() * g.kH * g.kW), OW = std::max<int64_t>(1, g.OW);
+  const int64_t cols = std::max<int64_t>(256, (int64_t(512) << 10) / elem_size / R);
+  return std::max<int64_t>(1, std::min<int64_t>(g.OH, cols / OW));
 }
 
 // Runs fn(n, scratch) for every image n; scratch holds `scratch_elems` T per thread.
@@ -206,7 +216,8 @@ void forward_t(const ConvGeometry& g, const View& xv, const View& wv, const View
   if (g.Cg() == 1) return direct_forward<T>(g, x, w, b, y);
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
   const bool pw = g.pointwise();
-  for_each_image<T>(g.N, pw ? 0 : R * OHW, [&](int64_t n, T* col) {
+  const int64_t TR = tile_rows(g, sizeof(T));
+  for_each_image<T>(g.N, pw ? 0 : R * TR * g.OW, [&](int64_t n, T* col) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const T* xg = x + (n * g.C + grp * Cg) * HW;
       const T* wg = w + grp * Kg * R;
@@ -214,8 +225,11 @@ void forward_t(const ConvGeometry& g, const View& xv, const View& wv, const View
       if (pw) {
         gemm<T>(false, false, Kg, OHW, Cg, T(1), wg, R, xg, HW, T(0), yg, OHW);
       } else {
-        im2col<T>(g, xg, col, OHW);
-        gemm<T>(false, false, Kg, OHW, R, T(1), wg, R, col, OHW, T(0), yg, OHW);
+        for (int64_t oh0 = 0; oh0 < g.OH; oh0 += TR) {  // y[:, tile] = w @ im2col(tile)
+          const int64_t oh1 = std::min(g.OH, oh0 + TR), nc = (oh1 - oh0) * g.OW;
+          im2col<T>(g, xg, col, nc, oh0, oh1);
+          gemm<T>(false, false, Kg, nc, R, T(1), wg, R, col, nc, T(0), yg + oh0 * g.OW, OHW);
+        }
       }
       if (b)
         for (int64_t k = 0; k < Kg; ++k) {
@@ -235,7 +249,8 @@ void backward_data_t(const ConvGeometry& g, const View& gyv, const View& wv, con
   if (g.Cg() == 1) return direct_backward_data<T>(g, gy, w, gx);
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
   const bool pw = g.pointwise();
-  for_each_image<T>(g.N, pw ? 0 : R * OHW, [&](int64_t n, T* col) {
+  const int64_t TR = tile_rows(g, sizeof(T));
+  for_each_image<T>(g.N, pw ? 0 : R * TR * g.OW, [&](int64_t n, T* col) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const T* gyg = gy + (n * g.K + grp * Kg) * OHW;
       const T* wg = w + grp * Kg * R;
@@ -243,9 +258,12 @@ void backward_data_t(const ConvGeometry& g, const View& gyv, const View& wv, con
       if (pw) {
         gemm<T>(true, false, Cg, OHW, Kg, T(1), wg, R, gyg, OHW, T(0), gxg, HW);
       } else {
-        gemm<T>(true, false, R, OHW, Kg, T(1), wg, R, gyg, OHW, T(0), col, OHW);
         std::fill(gxg, gxg + Cg * HW, T(0));
-        col2im<T>(g, col, OHW, gxg);
+        for (int64_t oh0 = 0; oh0 < g.OH; oh0 += TR) {  // col = w^T @ gy[:, tile]; gx += col2im(col)
+          const int64_t oh1 = std::min(g.OH, oh0 + TR), nc = (oh1 - oh0) * g.OW;
+          gemm<T>(true, false, R, nc, Kg, T(1), wg, R, gyg + oh0 * g.OW, OHW, T(0), col, nc);
+          col2im<T>(g, col, nc, oh0, oh1, gxg);
+        }
       }
     }
   });
@@ -278,7 +296,7 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
       parallel_for(0, nb, 1, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
           int64_t n = n0 + i;
-          im2col<T>(g, x + (n * g.C + grp * Cg) * HW, col + i * OHW, ld);
+          im2col<T>(g, x + (n * g.C + grp * Cg) * HW, col + i * OHW, ld, 0, g.OH);
           const T* src = gy + (n * g.K + grp * Kg) * OHW;
           for (int64_t k = 0; k < Kg; ++k)
             std::memcpy(gyb + k * ld + i * OHW, src + k * OHW, sizeof(T) * OHW);
