@@ -86,7 +86,9 @@ void col2im(const ConvGeometry& g, const T* col, int64_t ldc, int64_t oh0, int64
 inline int64_t tile_rows(const ConvGeometry& g, int64_t elem_size) {
   const int64_t R = std::max<int64_t>(1, g.Cg() * g.kH * g.kW), OW = std::max<int64_t>(1, g.OW);
   const int64_t cols = std::max<int64_t>(256, (int64_t(512) << 10) / elem_size / R);
-  return std::max<int64_t>(1, std::min<int64_t>(g.OH, cols / OW));
+  const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(g.OH, cols / OW));
+  const int64_t ntiles = (g.OH + rows - 1) / rows;
+  return (g.OH + ntiles - 1) / ntiles;  // balanced: no thin last tile
 }
 
 // Runs fn(n, scratch) for every image n; scratch holds `scratch_elems` T per thread.
