@@ -37,10 +37,10 @@ class Pool {
     stop_all();
     nthreads_ = std::max(1, n);
     stop_ = false;
-    // New workers start from the current generation: otherwise, after any earlier parallel
-    // region, they would see generation_ != 0 and run the stale (null) job_ at once.
-    for (int i = 1; i < nthreads_; ++i)
-      workers_.emplace_back([this, i, g = generation_] { loop(i, g); });
+    // New workers must wait for the NEXT job: generation_ already counts the jobs run by the
+    // previous workers, so a worker starting from 0 would run a stale (null) job at once.
+    const uint64_t gen = generation_;
+    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i, gen] { loop(i, gen); });
   }
 
   // Runs task(tid) for tid in [0, ntasks); the caller runs tid 0. ntasks <= size().
