@@ -1,6 +1,7 @@
 """dlcore.nn: PyTorch-style modules. Each op family adds its modules' import line here."""
 from . import init  # noqa: F401
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential  # noqa: F401
+from .conv import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, GlobalAveragePooling2D, GlobalAvgPool2d, GlobalMaxPool2d, GlobalMaxPooling2D, MaxPool1d, MaxPool2d)  # noqa: F401,E501
 from .linear import Flatten, Identity, Linear, Reshape  # noqa: F401
 from .activation import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403

@@ -1,0 +1,431 @@
+// CPU kernels of the convolution family (shapes and formulas: conv.h).
+//   forward:         per image and group, col = im2col(x[n, g]) (Cg*kH*kW, OH*OW);
+//                    y[n, g] = w[g] (Kg, Cg*kH*kW) @ col            -> dlcore::gemm
+//   backward-data:   col = w[g]^T @ gy[n, g];  gx[n, g] = col2im(col) (differentiates the
+//                    forward GEMM line w.r.t. col, then the im2col gather w.r.t. x)
+//   backward-weight: gw[g] = sum over images (fixed chunks, fixed order) gy[n, g] @ col_n^T
+//                    (differentiates the forward GEMM line w.r.t. w[g])
+// 1x1 stride-1 unpadded convs skip im2col (x[n, g] is already the (Cg, H*W) operand).
+// Convs with one input channel per group (depthwise, and C_in = 1) use direct kernels: there
+// the GEMM would have a reduction of only kH*kW.
+// Parallelism: over images (one column buffer per thread, GEMMs run serially inside the worker)
+// when there are at least as many images as threads, else over the GEMM's rows. Either way every
+// output element is produced by one thread with a fixed summation order.
+#include "ops/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "core/parallel.h"
+#include "ops/gemm.h"
+
+namespace dlcore {
+namespace {
+
+// Valid output-column range [lo, hi) for kernel column offset iw0 = kw*dW - pL: 0 <= iw0 + ow*s < W.
+inline void valid_range(int64_t iw0, int64_t s, int64_t W, int64_t OW, int64_t& lo, int64_t& hi) {
+  lo = iw0 >= 0 ? 0 : (-iw0 + s - 1) / s;
+  hi = (W - 1 - iw0) < 0 ? 0 : (W - 1 - iw0) / s + 1;
+  lo = std::min(lo, OW);
+  hi = std::min(std::max(hi, lo), OW);
+}
+
+// col (Cg*kH*kW rows, (oh1-oh0)*OW columns, row stride ldc) = patches of x (Cg, H, W) for the
+// output rows [oh0, oh1).
+template <class T>
+void im2col(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t oh0, int64_t oh1) {
+  const int64_t H = g.H, W = g.W, OW = g.OW, Cg = g.Cg();
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < g.kH; ++kh)
+      for (int64_t kw = 0; kw < g.kW; ++kw) {
+        T* row = col + ((c * g.kH + kh) * g.kW + kw) * ldc;
+        int64_t iw0 = kw * g.dW - g.pL, lo, hi;
+        valid_range(iw0, g.sW, W, OW, lo, hi);
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
+          T* dst = row + (oh - oh0) * OW;
+          int64_t ih = oh * g.sH - g.pT + kh * g.dH;
+          if (ih < 0 || ih >= H) {
+            std::fill(dst, dst + OW, T(0));
+            continue;
+          }
+          const T* src = x + (c * H + ih) * W + iw0;
+          std::fill(dst, dst + lo, T(0));
+          if (g.sW == 1) std::memcpy(dst + lo, src + lo, sizeof(T) * (hi - lo));
+          else for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sW];
+          std::fill(dst + hi, dst + OW, T(0));
+        }
+      }
+}
+
+// x (Cg, H, W) += col2im(col) for the output rows [oh0, oh1): the adjoint of im2col.
+template <class T>
+void col2im(const ConvGeometry& g, const T* col, int64_t ldc, int64_t oh0, int64_t oh1, T* x) {
+  const int64_t H = g.H, W = g.W, OW = g.OW, Cg = g.Cg();
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < g.kH; ++kh)
+      for (int64_t kw = 0; kw < g.kW; ++kw) {
+        const T* row = col + ((c * g.kH + kh) * g.kW + kw) * ldc;
+        int64_t iw0 = kw * g.dW - g.pL, lo, hi;
+        valid_range(iw0, g.sW, W, OW, lo, hi);
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
+          int64_t ih = oh * g.sH - g.pT + kh * g.dH;
+          if (ih < 0 || ih >= H) continue;
+          const T* src = row + (oh - oh0) * OW;
+          T* dst = x + (c * H + ih) * W + iw0;
+          if (g.sW == 1) for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
+          else for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sW] += src[ow];
+        }
+      }
+}
+
+// Output rows per column tile of forward / backward-data: the column buffer of one tile stays
+// in L2 (about 512 KiB) between im2col writing it and the GEMM reading it, but holds at least
+// 256 columns so the GEMM stays efficient. A function of the shape only (never of the thread count).
+inline int64_t tile_rows(const ConvGeometry& g, int64_t elem_size) {
+  const int64_t R = std::max<int64_t>(1, g.Cg() * g.kH * g.kW), OW = std::max<int64_t>(1, g.OW);
+  const int64_t cols = std::max<int64_t>(256, (int64_t(512) << 10) / elem_size / R);
+  const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(g.OH, cols / OW));
+  const int64_t ntiles = (g.OH + rows - 1) / rows;
+  return (g.OH + ntiles - 1) / ntiles;  // balanced: no thin last tile
+}
+
+// Runs fn(n, scratch) for every image n; scratch holds `scratch_elems` T per thread.
+template <class T, class F>
+void for_each_image(int64_t N, int64_t scratch_elems, F&& fn) {
+  if (N >= 2 && get_num_threads() > 1 && !in_parallel_region()) {
+    parallel_for(0, N, 1, [&](int64_t b, int64_t e) {
+      std::unique_ptr<T[]> scratch(new T[(size_t)scratch_elems]);  // uninitialised: fully written before use
+      for (int64_t n = b; n < e; ++n) fn(n, scratch.get());
+    });
+  } else {
+    std::unique_ptr<T[]> scratch(new T[(size_t)scratch_elems]);
+    for (int64_t n = 0; n < N; ++n) fn(n, scratch.get());
+  }
+}
+
+// ---- direct kernels for one input channel per group (depthwise, C_in = 1) -------------------
+// Output channel k reads input channel k / M (M = K / C outputs per input channel).
+
+// Forward: y[n, k] = b[k] + sum_{kh,kw} w[k, 0, kh, kw] * x[n, k/M] shifted. Parallel over (n, k).
+template <class T>
+void direct_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  const int64_t M = g.K / g.C, HW = g.H * g.W, OHW = g.OH * g.OW, kk = g.kH * g.kW;
+  parallel_for(0, g.N * g.K, std::max<int64_t>(1, 4096 / std::max<int64_t>(OHW * kk, 1)), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      int64_t n = p / g.K, k = p % g.K, c = k / M;
+      const T* xp = x + (n * g.C + c) * HW;
+      const T* wk = w + k * kk;
+      T* yp = y + p * OHW;
+      std::fill(yp, yp + OHW, b ? b[k] : T(0));
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        T* yr = yp + oh * g.OW;
+        for (int64_t kh = 0; kh < g.kH; ++kh) {
+          int64_t ih = oh * g.sH - g.pT + kh * g.dH;
+          if (ih < 0 || ih >= g.H) continue;
+          for (int64_t kw = 0; kw < g.kW; ++kw) {
+            int64_t iw0 = kw * g.dW - g.pL, lo, hi;
+            valid_range(iw0, g.sW, g.W, g.OW, lo, hi);
+            const T wv = wk[kh * g.kW + kw];
+            const T* xr = xp + ih * g.W + iw0;
+            if (g.sW == 1) for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow];
+            else for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[ow * g.sW];
+          }
+        }
+      }
+    }
+  });
+}
+
+// Backward-data of direct_forward's accumulation line: gx[n, c] = sum over its M output
+// channels and taps of w * gy, scattered. Parallel over input planes (n, c): each plane is
+// written by one thread only.
+template <class T>
+void direct_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
+  const int64_t M = g.K / g.C, HW = g.H * g.W, OHW = g.OH * g.OW, kk = g.kH * g.kW;
+  parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(M * OHW * kk, 1)), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      int64_t n = p / g.C, c = p % g.C;
+      T* gxp = gx + p * HW;
+      std::fill(gxp, gxp + HW, T(0));
+      for (int64_t m = 0; m < M; ++m) {
+        int64_t k = c * M + m;
+        const T* gyp = gy + (n * g.K + k) * OHW;
+        const T* wk = w + k * kk;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* gr = gyp + oh * g.OW;
+          for (int64_t kh = 0; kh < g.kH; ++kh) {
+            int64_t ih = oh * g.sH - g.pT + kh * g.dH;
+            if (ih < 0 || ih >= g.H) continue;
+            for (int64_t kw = 0; kw < g.kW; ++kw) {
+              int64_t iw0 = kw * g.dW - g.pL, lo, hi;
+              valid_range(iw0, g.sW, g.W, g.OW, lo, hi);
+              const T wv = wk[kh * g.kW + kw];
+              T* xr = gxp + ih * g.W + iw0;
+              if (g.sW == 1) for (int64_t ow = lo; ow < hi; ++ow) xr[ow] += wv * gr[ow];
+              else for (int64_t ow = lo; ow < hi; ++ow) xr[ow * g.sW] += wv * gr[ow];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// Backward-weight of the same line: gw[k, kh, kw] = sum_n sum_{oh,ow} gy[n,k,oh,ow] * x[n, k/M, ih, iw].
+// Parallel over output channels k; images summed in order 0..N-1.
+template <class T>
+void direct_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  const int64_t M = g.K / g.C, HW = g.H * g.W, OHW = g.OH * g.OW, kk = g.kH * g.kW;
+  parallel_for(0, g.K, 1, [&](int64_t k0, int64_t k1) {
+    std::vector<T> acc((size_t)g.OW);
+    for (int64_t k = k0; k < k1; ++k) {
+      int64_t c = k / M;
+      for (int64_t kh = 0; kh < g.kH; ++kh)
+        for (int64_t kw = 0; kw < g.kW; ++kw) {
+          int64_t iw0 = kw * g.dW - g.pL, lo, hi;
+          valid_range(iw0, g.sW, g.W, g.OW, lo, hi);
+          std::fill(acc.begin(), acc.end(), T(0));  // per-column partial sums (vectorisable)
+          for (int64_t n = 0; n < g.N; ++n) {
+            const T* xp = x + (n * g.C + c) * HW;
+            const T* gyp = gy + (n * g.K + k) * OHW;
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              int64_t ih = oh * g.sH - g.pT + kh * g.dH;
+              if (ih < 0 || ih >= g.H) continue;
+              const T* gr = gyp + oh * g.OW;
+              const T* xr = xp + ih * g.W + iw0;
+              if (g.sW == 1) for (int64_t ow = lo; ow < hi; ++ow) acc[ow] += gr[ow] * xr[ow];
+              else for (int64_t ow = lo; ow < hi; ++ow) acc[ow] += gr[ow] * xr[ow * g.sW];
+            }
+          }
+          T s = 0;
+          for (int64_t ow = lo; ow < hi; ++ow) s += acc[ow];
+          gw[k * kk + kh * g.kW + kw] = s;
+        }
+    }
+  });
+}
+
+// ---- im2col + GEMM kernels ------------------------------------------------------------------
+
+template <class T>
+void forward_t(const ConvGeometry& g, const View& xv, const View& wv, const View* bv, const View& yv) {
+  const T* x = xv.ptr<T>();
+  const T* w = wv.ptr<T>();
+  const T* b = bv ? bv->ptr<T>() : nullptr;
+  T* y = yv.ptr<T>();
+  if (g.Cg() == 1) return direct_forward<T>(g, x, w, b, y);
+  const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
+  const bool pw = g.pointwise();
+  const int64_t TR = tile_rows(g, sizeof(T));
+  for_each_image<T>(g.N, pw ? 0 : R * TR * g.OW, [&](int64_t n, T* col) {
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const T* xg = x + (n * g.C + grp * Cg) * HW;
+      const T* wg = w + grp * Kg * R;
+      T* yg = y + (n * g.K + grp * Kg) * OHW;
+      if (pw) {
+        gemm<T>(false, false, Kg, OHW, Cg, T(1), wg, R, xg, HW, T(0), yg, OHW);
+      } else {
+        for (int64_t oh0 = 0; oh0 < g.OH; oh0 += TR) {  // y[:, tile] = w @ im2col(tile)
+          const int64_t oh1 = std::min(g.OH, oh0 + TR), nc = (oh1 - oh0) * g.OW;
+          im2col<T>(g, xg, col, nc, oh0, oh1);
+          gemm<T>(false, false, Kg, nc, R, T(1), wg, R, col, nc, T(0), yg + oh0 * g.OW, OHW);
+        }
+      }
+      if (b)
+        for (int64_t k = 0; k < Kg; ++k) {
+          T bk = b[grp * Kg + k];
+          T* yr = yg + k * OHW;
+          for (int64_t j = 0; j < OHW; ++j) yr[j] += bk;
+        }
+    }
+  });
+}
+
+template <class T>
+void backward_data_t(const ConvGeometry& g, const View& gyv, const View& wv, const View& gxv) {
+  const T* gy = gyv.ptr<T>();
+  const T* w = wv.ptr<T>();
+  T* gx = gxv.ptr<T>();
+  if (g.Cg() == 1) return direct_backward_data<T>(g, gy, w, gx);
+  const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
+  const bool pw = g.pointwise();
+  const int64_t TR = tile_rows(g, sizeof(T));
+  for_each_image<T>(g.N, pw ? 0 : R * TR * g.OW, [&](int64_t n, T* col) {
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const T* gyg = gy + (n * g.K + grp * Kg) * OHW;
+      const T* wg = w + grp * Kg * R;
+      T* gxg = gx + (n * g.C + grp * Cg) * HW;
+      if (pw) {
+        gemm<T>(true, false, Cg, OHW, Kg, T(1), wg, R, gyg, OHW, T(0), gxg, HW);
+      } else {
+        std::fill(gxg, gxg + Cg * HW, T(0));
+        for (int64_t oh0 = 0; oh0 < g.OH; oh0 += TR) {  // col = w^T @ gy[:, tile]; gx += col2im(col)
+          const int64_t oh1 = std::min(g.OH, oh0 + TR), nc = (oh1 - oh0) * g.OW;
+          gemm<T>(true, false, R, nc, Kg, T(1), wg, R, gyg + oh0 * g.OW, OHW, T(0), col, nc);
+          col2im<T>(g, col, nc, oh0, oh1, gxg);
+        }
+      }
+    }
+  });
+}
+
+// Images per chunk of the weight gradient: a fixed function of the shape (never of the thread
+// count) so the summation order, hence the result, is the same for any number of threads.
+inline int64_t weight_chunk(const ConvGeometry& g) {
+  const int64_t per_image = g.Cg() * g.kH * g.kW * g.OH * g.OW + g.Kg() * g.OH * g.OW;
+  const int64_t budget = int64_t(1) << 21;  // elements of scratch (8 MiB in float32)
+  return std::max<int64_t>(1, std::min<int64_t>(g.N, budget / std::max<int64_t>(per_image, 1)));
+}
+
+template <class T>
+void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, const View& gwv) {
+  const T* x = xv.ptr<T>();
+  const T* gy = gyv.ptr<T>();
+  T* gw = gwv.ptr<T>();
+  if (g.Cg() == 1) return direct_backward_weight<T>(g, x, gy, gw);
+  const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
+  const int64_t B = weight_chunk(g);
+  std::unique_ptr<T[]> colp(new T[(size_t)(R * B * OHW)]), gybp(new T[(size_t)(Kg * B * OHW)]);
+  T* col = colp.get();
+  T* gyb = gybp.get();
+  for (int64_t grp = 0; grp < g.groups; ++grp) {
+    T* gwg = gw + grp * Kg * R;
+    for (int64_t n0 = 0; n0 < g.N; n0 += B) {
+      const int64_t nb = std::min(B, g.N - n0), ld = nb * OHW;
+      // gather the chunk: col (R, nb*OHW) and gy (Kg, nb*OHW), image i in columns [i*OHW, (i+1)*OHW)
+      parallel_for(0, nb, 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          int64_t n = n0 + i;
+          im2col<T>(g, x + (n * g.C + grp * Cg) * HW, col + i * OHW, ld, 0, g.OH);
+          const T* src = gy + (n * g.K + grp * Kg) * OHW;
+          for (int64_t k = 0; k < Kg; ++k)
+            std::memcpy(gyb + k * ld + i * OHW, src + k * OHW, sizeof(T) * OHW);
+        }
+      });
+      gemm<T>(false, true, Kg, R, ld, T(1), gyb, ld, col, ld, n0 == 0 ? T(0) : T(1), gwg, R);
+    }
+    if (g.N == 0) std::fill(gwg, gwg + Kg * R, T(0));
+  }
+}
+
+// gb[k] = sum_n sum_l gy[n, k, l]; parallel over k, images in order.
+template <class T>
+void backward_bias_t(const View& gyv, const View& gbv) {
+  const int64_t N = gyv.shape[0], K = gyv.shape[1], L = gyv.shape[2];
+  const T* gy = gyv.ptr<T>();
+  T* gb = gbv.ptr<T>();
+  parallel_for(0, K, std::max<int64_t>(1, 16384 / std::max<int64_t>(N * L, 1)), [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      T s = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* r = gy + (n * K + k) * L;
+        T part = 0;
+        for (int64_t l = 0; l < L; ++l) part += r[l];
+        s += part;
+      }
+      gb[k] = s;
+    }
+  });
+}
+
+void cpu_forward(const ConvGeometry& g, const View& x, const View& w, const View* b, const View& y) {
+  if (x.dtype == DType::f32) forward_t<float>(g, x, w, b, y);
+  else forward_t<double>(g, x, w, b, y);
+}
+void cpu_backward_data(const ConvGeometry& g, const View& gy, const View& w, const View& gx) {
+  if (gy.dtype == DType::f32) backward_data_t<float>(g, gy, w, gx);
+  else backward_data_t<double>(g, gy, w, gx);
+}
+void cpu_backward_weight(const ConvGeometry& g, const View& x, const View& gy, const View& gw) {
+  if (x.dtype == DType::f32) backward_weight_t<float>(g, x, gy, gw);
+  else backward_weight_t<double>(g, x, gy, gw);
+}
+void cpu_backward_bias(const View& gy, const View& gb) {
+  if (gy.dtype == DType::f32) backward_bias_t<float>(gy, gb);
+  else backward_bias_t<double>(gy, gb);
+}
+
+void fill_cpu_conv() {
+  auto& t = dispatch_table<ConvTable>(Device::cpu);
+  t.forward = cpu_forward;
+  t.backward_data = cpu_backward_data;
+  t.backward_weight = cpu_backward_weight;
+  t.backward_bias = cpu_backward_bias;
+}
+DLCORE_REGISTER(fill_cpu_conv);
+
+void check_same(const char* op, const View& ref, const char* ref_name, const View& v, const char* name) {
+  DLCORE_CHECK(is_float(ref.dtype), TypeError, op, ": '", ref_name, "' must be float32 or float64, got ",
+               dtype_name(ref.dtype));
+  DLCORE_CHECK(v.dtype == ref.dtype, TypeError, op, ": '", name, "' has dtype ", dtype_name(v.dtype), " but '",
+               ref_name, "' has ", dtype_name(ref.dtype));
+  DLCORE_CHECK(v.device == ref.device, ValueError, op, ": '", name, "' is on ", device_name(v.device), " but '",
+               ref_name, "' is on ", device_name(ref.device));
+  DLCORE_CHECK(v.numel() == 0 || v.is_contiguous(), ValueError, op, ": '", name, "' must be contiguous (shape ", v.shape_string(), ")");
+}
+
+}  // namespace
+
+ConvGeometry conv2d_check(const char* op, const View& x, const View& w, const int64_t stride[2], const int64_t pad[4],
+                          const int64_t dil[2], int64_t groups) {
+  return conv2d_geometry(op, x.shape, x.ndim, w.shape, w.ndim, stride, pad, dil, groups);
+}
+
+void conv2d_forward(const ConvGeometry& g, const View& x, const View& w, const View* b, const View& y) {
+  const char* op = "conv2d";
+  check_same(op, x, "input", x, "input");
+  check_same(op, x, "input", w, "weight");
+  check_same(op, x, "input", y, "out");
+  conv_check_shape(op, "input", x, {g.N, g.C, g.H, g.W});
+  conv_check_shape(op, "out", y, {g.N, g.K, g.OH, g.OW});
+  if (b) {
+    check_same(op, x, "input", *b, "bias");
+    conv_check_shape(op, "bias", *b, {g.K});
+  }
+  if (y.numel() == 0) return;
+  DLCORE_DISPATCH(ConvTable, x.device, forward)(g, x, w, b, y);
+}
+
+void conv2d_backward_data(const ConvGeometry& g, const View& gy, const View& w, const View& gx) {
+  const char* op = "conv2d_backward_data";
+  check_same(op, gy, "grad_output", gy, "grad_output");
+  check_same(op, gy, "grad_output", w, "weight");
+  check_same(op, gy, "grad_output", gx, "grad_input");
+  conv_check_shape(op, "grad_output", gy, {g.N, g.K, g.OH, g.OW});
+  conv_check_shape(op, "grad_input", gx, {g.N, g.C, g.H, g.W});
+  if (gx.numel() == 0) return;
+  DLCORE_DISPATCH(ConvTable, gy.device, backward_data)(g, gy, w, gx);
+}
+
+void conv2d_backward_weight(const ConvGeometry& g, const View& x, const View& gy, const View& gw) {
+  const char* op = "conv2d_backward_weight";
+  check_same(op, x, "input", x, "input");
+  check_same(op, x, "input", gy, "grad_output");
+  check_same(op, x, "input", gw, "grad_weight");
+  conv_check_shape(op, "input", x, {g.N, g.C, g.H, g.W});
+  conv_check_shape(op, "grad_output", gy, {g.N, g.K, g.OH, g.OW});
+  conv_check_shape(op, "grad_weight", gw, {g.K, g.Cg(), g.kH, g.kW});
+  if (gw.numel() == 0) return;
+  DLCORE_DISPATCH(ConvTable, x.device, backward_weight)(g, x, gy, gw);
+}
+
+void conv_backward_bias(const View& gy, const View& gb) {
+  const char* op = "conv_backward_bias";
+  check_same(op, gy, "grad_output", gy, "grad_output");
+  check_same(op, gy, "grad_output", gb, "grad_bias");
+  DLCORE_CHECK(gy.ndim >= 2, ValueError, op, ": grad_output must be (N, C, ...), got shape ", gy.shape_string());
+  conv_check_shape(op, "grad_bias", gb, {gy.shape[1]});
+  int64_t L = 1;
+  for (int i = 2; i < gy.ndim; ++i) L *= gy.shape[i];
+  View g3 = gy;
+  g3.ndim = 3;
+  g3.shape[2] = L;
+  g3.strides[0] = gy.shape[1] * L;
+  g3.strides[1] = L;
+  g3.strides[2] = 1;
+  DLCORE_DISPATCH(ConvTable, gy.device, backward_bias)(g3, gb);
+}
+
+}  // namespace dlcore
