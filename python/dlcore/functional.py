@@ -10,3 +10,4 @@ def linear(x, weight, bias=None):
     """y = x @ weight.T + bias, with weight (out_features, in_features) as in PyTorch."""
     y = matmul(x, weight.mT)
     return y + bias if bias is not None else y
+from .nn.embedding import embedding  # noqa: E402,F401

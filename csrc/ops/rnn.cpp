@@ -1,0 +1,407 @@
+// CPU kernels of the recurrent family (see rnn.h for shapes and the state indexing):
+// the fused pointwise cell kernels (forward / backward, in parallel over the N*H output
+// elements of a step) and the sequence routines that drive them with dlcore::gemm.
+#include "ops/rnn.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/parallel.h"
+#include "ops/gemm.h"
+
+namespace dlcore {
+namespace {
+
+constexpr int64_t kCellGrain = 2048;
+
+// Calls f(n, j0, j1) for the parts of rows covered by the flat range [b, e) of an (N, H) grid.
+template <class F> inline void for_row_parts(int64_t b, int64_t e, int64_t H, F&& f) {
+  while (b < e) {
+    int64_t n = b / H, j0 = b - n * H, j1 = std::min<int64_t>(H, j0 + (e - b));
+    f(n, j0, j1);
+    b += j1 - j0;
+  }
+}
+
+inline bool row_valid(const int64_t* lengths, int64_t n, int64_t t) { return !lengths || t < lengths[n]; }
+
+// ---- fused cell forward -----------------------------------------------------------------
+template <class T> void cell_forward_t(const RnnCellArgs& a) {
+  const int64_t N = a.N, H = a.H, GH = rnn_gates(a.mode) * H, KH = rnn_saved(a.mode) * H;
+  const T *xg = (const T*)a.xg, *hg = (const T*)a.hg, *bi = (const T*)a.b_ih, *bh = (const T*)a.b_hh;
+  const T *hp = (const T*)a.h_prev, *cp = (const T*)a.c_prev;
+  T *hn = (T*)a.h_next, *cn = (T*)a.c_next, *ws = (T*)a.ws, *y = (T*)a.y;
+  const RnnMode mode = a.mode;
+  auto bias = [](const T* b, int64_t k) { return b ? b[k] : T(0); };
+  parallel_for(0, N * H, kCellGrain, [&](int64_t lo, int64_t hi) {
+    for_row_parts(lo, hi, H, [&](int64_t n, int64_t j0, int64_t j1) {
+      const int64_t o = n * H;
+      if (!row_valid(a.lengths, n, a.t)) {  // padded step: carry the state, output zero
+        for (int64_t j = j0; j < j1; ++j) {
+          hn[o + j] = hp[o + j];
+          if (mode == RnnMode::lstm) cn[o + j] = cp[o + j];
+          if (y) y[o + j] = T(0);
+        }
+        return;
+      }
+      const T* xr = xg + n * GH;
+      const T* hr = hg + n * GH;
+      T* w = ws ? ws + n * KH : nullptr;
+      auto pre = [&](int64_t k) { return xr[k] + hr[k] + bias(bi, k) + bias(bh, k); };
+      switch (mode) {
+        case RnnMode::rnn_tanh:
+        case RnnMode::rnn_relu: {
+          const bool relu = mode == RnnMode::rnn_relu;
+          for (int64_t j = j0; j < j1; ++j) hn[o + j] = rnn_cell_forward<T>(relu, pre(j));
+          break;
+        }
+        case RnnMode::lstm:
+          for (int64_t j = j0; j < j1; ++j)
+            lstm_cell_forward<T>(pre(j), pre(H + j), pre(2 * H + j), pre(3 * H + j), cp[o + j],
+                                 &w[j], &w[H + j], &w[2 * H + j], &w[3 * H + j], &cn[o + j], &hn[o + j]);
+          break;
+        case RnnMode::gru:
+          for (int64_t j = j0; j < j1; ++j) {
+            T hnb = hr[2 * H + j] + bias(bh, 2 * H + j);
+            w[3 * H + j] = hnb;
+            gru_cell_forward<T>(xr[j] + bias(bi, j), xr[H + j] + bias(bi, H + j),
+                                xr[2 * H + j] + bias(bi, 2 * H + j), hr[j] + bias(bh, j),
+                                hr[H + j] + bias(bh, H + j), hnb, hp[o + j], &w[j], &w[H + j],
+                                &w[2 * H + j], &hn[o + j]);
+          }
+          break;
+      }
+      if (y)
+        for (int64_t j = j0; j < j1; ++j) y[o + j] = hn[o + j];
+    });
+  });
+}
+
+// ---- fused cell backward (differentiates cell_forward_t line by line via rnn_math.h) ------
+template <class T> void cell_backward_t(const RnnCellGradArgs& a) {
+  const int64_t N = a.N, H = a.H, GH = rnn_gates(a.mode) * H, KH = rnn_saved(a.mode) * H;
+  const T *ws = (const T*)a.ws, *hp = (const T*)a.h_prev, *cp = (const T*)a.c_prev;
+  const T *hnx = (const T*)a.h_next, *cnx = (const T*)a.c_next;
+  const T *dy = (const T*)a.dy, *dh = (const T*)a.dh, *dc = (const T*)a.dc;
+  T *dxg = (T*)a.dxg, *dhg = (T*)a.dhg, *dhp = (T*)a.dh_prev, *dcp = (T*)a.dc_prev;
+  const RnnMode mode = a.mode;
+  parallel_for(0, N * H, kCellGrain, [&](int64_t lo, int64_t hi) {
+    for_row_parts(lo, hi, H, [&](int64_t n, int64_t j0, int64_t j1) {
+      const int64_t o = n * H;
+      T* gx = dxg + n * GH;
+      T* gh = dhg ? dhg + n * GH : nullptr;
+      if (!row_valid(a.lengths, n, a.t)) {  // padded step: gradients pass through unchanged
+        for (int64_t j = j0; j < j1; ++j) {
+          dhp[o + j] = dh ? dh[o + j] : T(0);
+          if (mode == RnnMode::lstm) dcp[o + j] = dc ? dc[o + j] : T(0);
+          for (int64_t g = 0; g < GH; g += H) {
+            gx[g + j] = T(0);
+            if (gh) gh[g + j] = T(0);
+          }
+        }
+        return;
+      }
+      const T* w = ws ? ws + n * KH : nullptr;
+      auto dht = [&](int64_t j) { return (dh ? dh[o + j] : T(0)) + (dy ? dy[o + j] : T(0)); };
+      switch (mode) {
+        case RnnMode::rnn_tanh:
+        case RnnMode::rnn_relu: {
+          const bool relu = mode == RnnMode::rnn_relu;
+          for (int64_t j = j0; j < j1; ++j) {
+            gx[j] = rnn_cell_backward<T>(relu, hnx[o + j], dht(j));
+            dhp[o + j] = T(0);
+          }
+          break;
+        }
+        case RnnMode::lstm:
+          for (int64_t j = j0; j < j1; ++j) {
+            lstm_cell_backward<T>(w[j], w[H + j], w[2 * H + j], w[3 * H + j], cp[o + j], cnx[o + j],
+                                  dht(j), dc ? dc[o + j] : T(0), &gx[j], &gx[H + j], &gx[2 * H + j],
+                                  &gx[3 * H + j], &dcp[o + j]);
+            dhp[o + j] = T(0);
+          }
+          break;
+        case RnnMode::gru:
+          for (int64_t j = j0; j < j1; ++j) {
+            gru_cell_backward<T>(w[j], w[H + j], w[2 * H + j], w[3 * H + j], hp[o + j], dht(j), &gx[j],
+                                 &gx[H + j], &gx[2 * H + j], &gh[2 * H + j], &dhp[o + j]);
+            gh[j] = gx[j];
+            gh[H + j] = gx[H + j];
+          }
+          break;
+      }
+    });
+  });
+}
+
+void cpu_cell_forward(const RnnCellArgs& a) {
+  if (a.dtype == DType::f32) cell_forward_t<float>(a);
+  else cell_forward_t<double>(a);
+}
+void cpu_cell_backward(const RnnCellGradArgs& a) {
+  if (a.dtype == DType::f32) cell_backward_t<float>(a);
+  else cell_backward_t<double>(a);
+}
+
+void fill_cpu_rnn() {
+  auto& t = dispatch_table<RnnTable>(Device::cpu);
+  t.cell_forward = cpu_cell_forward;
+  t.cell_backward = cpu_cell_backward;
+}
+DLCORE_REGISTER(fill_cpu_rnn);
+
+// out[r, :] += b for the rows of a (rows, cols) matrix.
+template <class T> void add_row_bias(T* m, const T* b, int64_t rows, int64_t cols) {
+  parallel_for(0, rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      T* row = m + r * cols;
+      for (int64_t j = 0; j < cols; ++j) row[j] += b[j];
+    }
+  });
+}
+
+// out[j] = sum_r m[r, j], in parallel over column chunks (each column summed in row order).
+template <class T> void column_sums(const T* m, int64_t rows, int64_t cols, T* out) {
+  parallel_for(0, cols, 64, [&](int64_t c0, int64_t c1) {
+    for (int64_t j = c0; j < c1; ++j) out[j] = T(0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = m + r * cols;
+      for (int64_t j = c0; j < c1; ++j) out[j] += row[j];
+    }
+  });
+}
+
+template <class T>
+void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0, const View& c0,
+                   const View& w_ih, const View& w_hh, const View& b_ih, const View& b_hh,
+                   const View& lengths, bool reverse, const View& y, const View& S, const View& C,
+                   const View& ws) {
+  const int64_t T_ = d.T, N = d.N, I = d.I, H = d.H, GH = d.G * H, NH = N * H, KH = d.K * H;
+  const bool lstm = mode == RnnMode::lstm;
+  T* Sp = S.ptr<T>();
+  T* Cp = lstm ? C.ptr<T>() : nullptr;
+  // Input projection for every time step at once: XG (T*N, G*H) = X @ W_ih^T (+ b_ih).
+  std::vector<T> XG((size_t)(T_ * N * GH));
+  gemm<T>(false, true, T_ * N, GH, I, T(1), x.ptr<T>(), I, w_ih.ptr<T>(), I, T(0), XG.data(), GH);
+  if (b_ih.data) add_row_bias<T>(XG.data(), b_ih.ptr<T>(), T_ * N, GH);
+  const int64_t start = reverse ? T_ : 0;
+  if (h0.data) std::memcpy(Sp + start * NH, h0.data, sizeof(T) * NH);
+  else std::fill(Sp + start * NH, Sp + (start + 1) * NH, T(0));
+  if (lstm) {
+    if (c0.data) std::memcpy(Cp + start * NH, c0.data, sizeof(T) * NH);
+    else std::fill(Cp + start * NH, Cp + (start + 1) * NH, T(0));
+  }
+  std::vector<T> HG((size_t)(N * GH));
+  auto cell = DLCORE_DISPATCH(RnnTable, Device::cpu, cell_forward);
+  RnnCellArgs a;
+  a.mode = mode;
+  a.dtype = x.dtype;
+  a.N = N;
+  a.H = H;
+  a.hg = HG.data();
+  a.b_hh = b_hh.data;
+  a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
+  for (int64_t s = 0; s < T_; ++s) {
+    const int64_t t = reverse ? T_ - 1 - s : s, rd = reverse ? t + 1 : t, wr = reverse ? t : t + 1;
+    // Recurrent projection of this step: HG (N, G*H) = h @ W_hh^T.
+    gemm<T>(false, true, N, GH, H, T(1), Sp + rd * NH, H, w_hh.ptr<T>(), H, T(0), HG.data(), GH);
+    a.xg = XG.data() + t * N * GH;
+    a.h_prev = Sp + rd * NH;
+    a.h_next = Sp + wr * NH;
+    a.c_prev = lstm ? Cp + rd * NH : nullptr;
+    a.c_next = lstm ? Cp + wr * NH : nullptr;
+    a.ws = KH ? ws.ptr<T>() + t * N * KH : nullptr;
+    a.y = y.ptr<T>() + t * NH;
+    a.t = t;
+    cell(a);
+  }
+}
+
+template <class T>
+void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w_ih,
+                    const View& w_hh, const View& lengths, bool reverse, const View& S,
+                    const View& C, const View& ws, const View& dy, const View& dhT,
+                    const View& dcT, const View& dx, const View& dh0, const View& dc0,
+                    const View& dw_ih, const View& dw_hh, const View& db_ih, const View& db_hh) {
+  const int64_t T_ = d.T, N = d.N, I = d.I, H = d.H, GH = d.G * H, NH = N * H, KH = d.K * H;
+  const bool lstm = mode == RnnMode::lstm, gru = mode == RnnMode::gru;
+  const T* Sp = S.ptr<T>();
+  const T* Cp = lstm ? C.ptr<T>() : nullptr;
+  std::vector<T> DXG((size_t)(T_ * N * GH)), DHG(gru ? (size_t)(T_ * N * GH) : 0);
+  std::vector<T> dh_a((size_t)NH, T(0)), dh_b((size_t)NH), dc_a(lstm ? (size_t)NH : 0, T(0)),
+      dc_b(lstm ? (size_t)NH : 0);
+  if (dhT.data) std::memcpy(dh_a.data(), dhT.data, sizeof(T) * NH);
+  if (lstm && dcT.data) std::memcpy(dc_a.data(), dcT.data, sizeof(T) * NH);
+  T *dh_cur = dh_a.data(), *dh_nxt = dh_b.data(), *dc_cur = dc_a.data(), *dc_nxt = dc_b.data();
+  auto cell = DLCORE_DISPATCH(RnnTable, Device::cpu, cell_backward);
+  RnnCellGradArgs a;
+  a.mode = mode;
+  a.dtype = x.dtype;
+  a.N = N;
+  a.H = H;
+  a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
+  T* rec = gru ? DHG.data() : DXG.data();  // gradient of the recurrent projection, (T*N, G*H)
+  for (int64_t s = T_ - 1; s >= 0; --s) {  // reverse of the forward processing order
+    const int64_t t = reverse ? T_ - 1 - s : s, rd = reverse ? t + 1 : t, wr = reverse ? t : t + 1;
+    a.ws = KH ? ws.ptr<T>() + t * N * KH : nullptr;
+    a.h_prev = Sp + rd * NH;
+    a.h_next = Sp + wr * NH;
+    a.c_prev = lstm ? Cp + rd * NH : nullptr;
+    a.c_next = lstm ? Cp + wr * NH : nullptr;
+    a.dy = dy.data ? dy.ptr<T>() + t * NH : nullptr;
+    a.dh = dh_cur;
+    a.dc = lstm ? dc_cur : nullptr;
+    a.dxg = DXG.data() + t * N * GH;
+    a.dhg = gru ? DHG.data() + t * N * GH : nullptr;
+    a.dh_prev = dh_nxt;
+    a.dc_prev = lstm ? dc_nxt : nullptr;
+    a.t = t;
+    cell(a);
+    // d h_prev += dGates_rec (N, G*H) @ W_hh (G*H, H)
+    gemm<T>(false, false, N, H, GH, T(1), rec + t * N * GH, GH, w_hh.ptr<T>(), H, T(1), dh_nxt, H);
+    std::swap(dh_cur, dh_nxt);
+    std::swap(dc_cur, dc_nxt);
+  }
+  std::memcpy(dh0.data, dh_cur, sizeof(T) * NH);
+  if (lstm) std::memcpy(dc0.data, dc_cur, sizeof(T) * NH);
+  const int64_t TN = T_ * N;
+  // dX (T*N, I) = dGates_in @ W_ih;  dW_ih (G*H, I) = dGates_in^T @ X
+  if (dx.data) gemm<T>(false, false, TN, I, GH, T(1), DXG.data(), GH, w_ih.ptr<T>(), I, T(0), dx.ptr<T>(), I);
+  gemm<T>(true, false, GH, I, TN, T(1), DXG.data(), GH, x.ptr<T>(), I, T(0), dw_ih.ptr<T>(), I);
+  // dW_hh (G*H, H) = dGates_rec^T @ H_prev, H_prev = the T states read by the steps, in time order
+  gemm<T>(true, false, GH, H, TN, T(1), rec, GH, Sp + (reverse ? NH : 0), H, T(0), dw_hh.ptr<T>(), H);
+  if (db_ih.data) column_sums<T>(DXG.data(), TN, GH, db_ih.ptr<T>());
+  if (db_hh.data) column_sums<T>(rec, TN, GH, db_hh.ptr<T>());
+}
+
+void expect_shape(const View& v, const Shape& want, const char* op, const char* arg) {
+  DLCORE_CHECK(v.data, ValueError, op, ": argument '", arg, "' is missing");
+  DLCORE_CHECK(v.shape_vec() == want, ValueError, op, ": '", arg, "' has shape ", v.shape_string(),
+               ", expected ", shape_str(want));
+  DLCORE_CHECK(v.is_contiguous(), ValueError, op, ": '", arg, "' must be contiguous");
+}
+void expect_dtype(const View& v, DType dt, const char* op, const char* arg) {
+  DLCORE_CHECK(v.dtype == dt, TypeError, op, ": '", arg, "' is ", dtype_name(v.dtype), " but the input is ",
+               dtype_name(dt));
+  DLCORE_CHECK(v.device == Device::cpu, ValueError, op, ": '", arg,
+               "' is on cuda; the sequence routine runs on the CPU (the CUDA build provides the cell kernels)");
+}
+void opt_check(const View& v, const Shape& want, DType dt, const char* op, const char* arg) {
+  if (!v.data) return;
+  expect_dtype(v, dt, op, arg);
+  expect_shape(v, want, op, arg);
+}
+
+}  // namespace
+
+RnnDims rnn_check(RnnMode mode, const View& x, const View& h0, const View& c0, const View& w_ih,
+                  const View& w_hh, const View& b_ih, const View& b_hh, const View& lengths) {
+  const char* op = rnn_mode_name(mode);
+  DLCORE_CHECK(x.data || x.ndim == 3, ValueError, op, ": input is missing");
+  DLCORE_CHECK(x.ndim == 3, ValueError, op, ": input must be 3-D (T, N, input_size), got shape ", x.shape_string());
+  DLCORE_CHECK(is_float(x.dtype), TypeError, op, ": input must be float32 or float64, got ", dtype_name(x.dtype));
+  DLCORE_CHECK(w_hh.ndim == 2 && w_ih.ndim == 2, ValueError, op, ": weights must be 2-D, got weight_ih ",
+               w_ih.shape_string(), " and weight_hh ", w_hh.shape_string());
+  RnnDims d;
+  d.T = x.shape[0];
+  d.N = x.shape[1];
+  d.I = x.shape[2];
+  d.H = w_hh.shape[1];
+  d.G = rnn_gates(mode);
+  d.K = rnn_saved(mode);
+  DLCORE_CHECK(d.T > 0, ValueError, op, ": empty sequence: input has shape ", x.shape_string(), " (T = 0)");
+  DLCORE_CHECK(d.N > 0, ValueError, op, ": empty batch: input has shape ", x.shape_string(), " (N = 0)");
+  DLCORE_CHECK(d.H > 0, ValueError, op, ": hidden_size must be positive, weight_hh has shape ", w_hh.shape_string());
+  DLCORE_CHECK(w_ih.shape[1] == d.I, ValueError, op, ": input has ", d.I, " features (shape ", x.shape_string(),
+               ") but weight_ih has shape ", w_ih.shape_string(), " (input_size ", w_ih.shape[1], ")");
+  expect_dtype(x, x.dtype, op, "input");
+  DLCORE_CHECK(x.is_contiguous(), ValueError, op, ": input must be contiguous");
+  expect_dtype(w_ih, x.dtype, op, "weight_ih");
+  expect_shape(w_ih, {d.G * d.H, d.I}, op, "weight_ih");
+  expect_dtype(w_hh, x.dtype, op, "weight_hh");
+  expect_shape(w_hh, {d.G * d.H, d.H}, op, "weight_hh");
+  opt_check(b_ih, {d.G * d.H}, x.dtype, op, "bias_ih");
+  opt_check(b_hh, {d.G * d.H}, x.dtype, op, "bias_hh");
+  opt_check(h0, {d.N, d.H}, x.dtype, op, "h0");
+  if (mode == RnnMode::lstm) opt_check(c0, {d.N, d.H}, x.dtype, op, "c0");
+  if (lengths.data) {
+    DLCORE_CHECK(lengths.dtype == DType::i64 && lengths.device == Device::cpu, TypeError, op,
+                 ": lengths must be an int64 array on the CPU, got ", dtype_name(lengths.dtype));
+    expect_shape(lengths, {d.N}, op, "lengths");
+    const int64_t* L = lengths.ptr<int64_t>();
+    for (int64_t n = 0; n < d.N; ++n)
+      DLCORE_CHECK(L[n] >= 0 && L[n] <= d.T, ValueError, op, ": lengths[", n, "] = ", L[n],
+                   " is outside [0, ", d.T, "] (T = ", d.T, " time steps)");
+  }
+  return d;
+}
+
+void rnn_forward(RnnMode mode, const View& x, const View& h0, const View& c0, const View& w_ih,
+                 const View& w_hh, const View& b_ih, const View& b_hh, const View& lengths,
+                 bool reverse, const View& y, const View& S, const View& C, const View& ws) {
+  RnnDims d = rnn_check(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths);
+  const char* op = rnn_mode_name(mode);
+  expect_dtype(y, x.dtype, op, "output");
+  expect_shape(y, {d.T, d.N, d.H}, op, "output");
+  expect_dtype(S, x.dtype, op, "states");
+  expect_shape(S, {d.T + 1, d.N, d.H}, op, "states");
+  if (mode == RnnMode::lstm) {
+    expect_dtype(C, x.dtype, op, "cell states");
+    expect_shape(C, {d.T + 1, d.N, d.H}, op, "cell states");
+  }
+  if (d.K) {
+    expect_dtype(ws, x.dtype, op, "workspace");
+    expect_shape(ws, {d.T, d.N, d.K * d.H}, op, "workspace");
+  }
+  if (x.dtype == DType::f32)
+    rnn_forward_t<float>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, y, S, C, ws);
+  else
+    rnn_forward_t<double>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, y, S, C, ws);
+}
+
+void rnn_backward(RnnMode mode, const View& x, const View& w_ih, const View& w_hh,
+                  const View& lengths, bool reverse, const View& S, const View& C, const View& ws,
+                  const View& dy, const View& dhT, const View& dcT, const View& dx,
+                  const View& dh0, const View& dc0, const View& dw_ih, const View& dw_hh,
+                  const View& db_ih, const View& db_hh) {
+  View none;
+  RnnDims d = rnn_check(mode, x, none, none, w_ih, w_hh, none, none, lengths);
+  const char* op = rnn_mode_name(mode);
+  const DType dt = x.dtype;
+  const Shape state{d.N, d.H}, seq{d.T + 1, d.N, d.H};
+  expect_dtype(S, dt, op, "states");
+  expect_shape(S, seq, op, "states");
+  if (mode == RnnMode::lstm) {
+    expect_dtype(C, dt, op, "cell states");
+    expect_shape(C, seq, op, "cell states");
+  }
+  if (d.K) {
+    expect_dtype(ws, dt, op, "workspace");
+    expect_shape(ws, {d.T, d.N, d.K * d.H}, op, "workspace");
+  }
+  opt_check(dy, {d.T, d.N, d.H}, dt, op, "grad_output");
+  opt_check(dhT, state, dt, op, "grad_h_n");
+  if (mode == RnnMode::lstm) opt_check(dcT, state, dt, op, "grad_c_n");
+  opt_check(dx, {d.T, d.N, d.I}, dt, op, "grad_input");
+  expect_dtype(dh0, dt, op, "grad_h0");
+  expect_shape(dh0, state, op, "grad_h0");
+  if (mode == RnnMode::lstm) {
+    expect_dtype(dc0, dt, op, "grad_c0");
+    expect_shape(dc0, state, op, "grad_c0");
+  }
+  expect_dtype(dw_ih, dt, op, "grad_weight_ih");
+  expect_shape(dw_ih, {d.G * d.H, d.I}, op, "grad_weight_ih");
+  expect_dtype(dw_hh, dt, op, "grad_weight_hh");
+  expect_shape(dw_hh, {d.G * d.H, d.H}, op, "grad_weight_hh");
+  opt_check(db_ih, {d.G * d.H}, dt, op, "grad_bias_ih");
+  opt_check(db_hh, {d.G * d.H}, dt, op, "grad_bias_hh");
+  if (dt == DType::f32)
+    rnn_backward_t<float>(mode, d, x, w_ih, w_hh, lengths, reverse, S, C, ws, dy, dhT, dcT, dx, dh0,
+                          dc0, dw_ih, dw_hh, db_ih, db_hh);
+  else
+    rnn_backward_t<double>(mode, d, x, w_ih, w_hh, lengths, reverse, S, C, ws, dy, dhT, dcT, dx, dh0,
+                           dc0, dw_ih, dw_hh, db_ih, db_hh);
+}
+
+}  // namespace dlcore
