@@ -37,7 +37,8 @@ class Pool {
     stop_all();
     nthreads_ = std::max(1, n);
     stop_ = false;
-    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    const uint64_t g0 = generation_;  // stable: run_mu_ is held, no job is in flight
+    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i, g0] { loop(i, g0); });
   }
 
   // Runs task(tid) for tid in [0, ntasks); the caller runs tid 0. ntasks <= size().
@@ -72,9 +73,9 @@ class Pool {
   }
 
  private:
-  void loop(int tid) {
+  void loop(int tid, uint64_t start_generation) {
     t_in_worker = true;
-    uint64_t seen = 0;
+    uint64_t seen = start_generation;  // a worker started by resize() skips the finished jobs
     for (;;) {
       const std::function<void(int)>* job;
       {

@@ -87,6 +87,8 @@ def _as_lengths(lengths, n, T, name):
 
 def _dropout(x, p):
     """Inverted dropout with a mask from dlcore's generator (between RNN layers)."""
+    if p >= 1.0:
+        return x * Tensor._wrap(np.zeros(x.shape, x.dtype))
     u = np.empty(x.shape, x.dtype)
     g = default_generator
     _C.random_fill(_C.RandomDist.uniform, u, 0.0, 1.0, g.seed, g.take(u.dtype, u.size))
