@@ -1,6 +1,11 @@
 // CPU kernels of the recurrent family (see rnn.h for shapes and the state indexing):
 // the fused pointwise cell kernels (forward / backward, in parallel over the N*H output
 // elements of a step) and the sequence routines that drive them with dlcore::gemm.
+#if defined(__GNUC__) && !defined(__clang__)
+// Lets GCC if-convert the clamps of the branch-free float activations so the cell loops
+// vectorise (this file never inspects floating-point exception flags).
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include "ops/rnn.h"
 
 #include <algorithm>
@@ -27,53 +32,76 @@ template <class F> inline void for_row_parts(int64_t b, int64_t e, int64_t H, F&
 inline bool row_valid(const int64_t* lengths, int64_t n, int64_t t) { return !lengths || t < lengths[n]; }
 
 // ---- fused cell forward -----------------------------------------------------------------
+// Row parts are processed by straight-line loops over restrict pointers with the branch-free
+// float activations (RnnFastAct), which the compiler vectorises; absent biases read a zero row.
 template <class T> void cell_forward_t(const RnnCellArgs& a) {
   const int64_t N = a.N, H = a.H, GH = rnn_gates(a.mode) * H, KH = rnn_saved(a.mode) * H;
-  const T *xg = (const T*)a.xg, *hg = (const T*)a.hg, *bi = (const T*)a.b_ih, *bh = (const T*)a.b_hh;
-  const T *hp = (const T*)a.h_prev, *cp = (const T*)a.c_prev;
-  T *hn = (T*)a.h_next, *cn = (T*)a.c_next, *ws = (T*)a.ws, *y = (T*)a.y;
   const RnnMode mode = a.mode;
-  auto bias = [](const T* b, int64_t k) { return b ? b[k] : T(0); };
   parallel_for(0, N * H, kCellGrain, [&](int64_t lo, int64_t hi) {
+    std::vector<T> zeros((a.b_ih && a.b_hh) ? 0 : (size_t)GH, T(0));
+    const T* __restrict bi = a.b_ih ? (const T*)a.b_ih : zeros.data();
+    const T* __restrict bh = a.b_hh ? (const T*)a.b_hh : zeros.data();
     for_row_parts(lo, hi, H, [&](int64_t n, int64_t j0, int64_t j1) {
       const int64_t o = n * H;
+      const T* __restrict hp = (const T*)a.h_prev + o;
+      const T* __restrict cp = mode == RnnMode::lstm ? (const T*)a.c_prev + o : nullptr;
+      T* __restrict hn = (T*)a.h_next + o;
+      T* __restrict cn = mode == RnnMode::lstm ? (T*)a.c_next + o : nullptr;
+      T* __restrict y = a.y ? (T*)a.y + o : nullptr;
       if (!row_valid(a.lengths, n, a.t)) {  // padded step: carry the state, output zero
-        for (int64_t j = j0; j < j1; ++j) {
-          hn[o + j] = hp[o + j];
-          if (mode == RnnMode::lstm) cn[o + j] = cp[o + j];
-          if (y) y[o + j] = T(0);
-        }
+        for (int64_t j = j0; j < j1; ++j) hn[j] = hp[j];
+        if (cn)
+          for (int64_t j = j0; j < j1; ++j) cn[j] = cp[j];
+        if (y)
+          for (int64_t j = j0; j < j1; ++j) y[j] = T(0);
         return;
       }
-      const T* xr = xg + n * GH;
-      const T* hr = hg + n * GH;
-      T* w = ws ? ws + n * KH : nullptr;
-      auto pre = [&](int64_t k) { return xr[k] + hr[k] + bias(bi, k) + bias(bh, k); };
+      const T* __restrict xr = (const T*)a.xg + n * GH;
+      const T* __restrict hr = (const T*)a.hg + n * GH;
+      T* __restrict w = a.ws ? (T*)a.ws + n * KH : nullptr;
       switch (mode) {
         case RnnMode::rnn_tanh:
-        case RnnMode::rnn_relu: {
-          const bool relu = mode == RnnMode::rnn_relu;
-          for (int64_t j = j0; j < j1; ++j) hn[o + j] = rnn_cell_forward<T>(relu, pre(j));
-          break;
-        }
-        case RnnMode::lstm:
+#pragma GCC ivdep
           for (int64_t j = j0; j < j1; ++j)
-            lstm_cell_forward<T>(pre(j), pre(H + j), pre(2 * H + j), pre(3 * H + j), cp[o + j],
-                                 &w[j], &w[H + j], &w[2 * H + j], &w[3 * H + j], &cn[o + j], &hn[o + j]);
+            hn[j] = rnn_cell_forward<T, RnnFastAct>(false, xr[j] + hr[j] + bi[j] + bh[j]);
           break;
-        case RnnMode::gru:
+        case RnnMode::rnn_relu:
+#pragma GCC ivdep
+          for (int64_t j = j0; j < j1; ++j)
+            hn[j] = rnn_cell_forward<T, RnnFastAct>(true, xr[j] + hr[j] + bi[j] + bh[j]);
+          break;
+        case RnnMode::lstm: {
+          T* __restrict wi = w;
+          T* __restrict wf = w + H;
+          T* __restrict wg = w + 2 * H;
+          T* __restrict wo = w + 3 * H;
+#pragma GCC ivdep
           for (int64_t j = j0; j < j1; ++j) {
-            T hnb = hr[2 * H + j] + bias(bh, 2 * H + j);
-            w[3 * H + j] = hnb;
-            gru_cell_forward<T>(xr[j] + bias(bi, j), xr[H + j] + bias(bi, H + j),
-                                xr[2 * H + j] + bias(bi, 2 * H + j), hr[j] + bias(bh, j),
-                                hr[H + j] + bias(bh, H + j), hnb, hp[o + j], &w[j], &w[H + j],
-                                &w[2 * H + j], &hn[o + j]);
+            const int64_t f = H + j, g = 2 * H + j, q = 3 * H + j;
+            lstm_cell_forward<T, RnnFastAct>(xr[j] + hr[j] + bi[j] + bh[j], xr[f] + hr[f] + bi[f] + bh[f],
+                                             xr[g] + hr[g] + bi[g] + bh[g], xr[q] + hr[q] + bi[q] + bh[q],
+                                             cp[j], &wi[j], &wf[j], &wg[j], &wo[j], &cn[j], &hn[j]);
           }
           break;
+        }
+        case RnnMode::gru: {
+          T* __restrict wr = w;
+          T* __restrict wz = w + H;
+          T* __restrict wn = w + 2 * H;
+          T* __restrict whn = w + 3 * H;
+#pragma GCC ivdep
+          for (int64_t j = j0; j < j1; ++j) {
+            const int64_t z = H + j, m = 2 * H + j;
+            T hnb = hr[m] + bh[m];
+            whn[j] = hnb;
+            gru_cell_forward<T, RnnFastAct>(xr[j] + bi[j], xr[z] + bi[z], xr[m] + bi[m], hr[j] + bh[j],
+                                            hr[z] + bh[z], hnb, hp[j], &wr[j], &wz[j], &wn[j], &hn[j]);
+          }
+          break;
+        }
       }
       if (y)
-        for (int64_t j = j0; j < j1; ++j) y[o + j] = hn[o + j];
+        for (int64_t j = j0; j < j1; ++j) y[j] = hn[j];
     });
   });
 }
@@ -81,55 +109,65 @@ template <class T> void cell_forward_t(const RnnCellArgs& a) {
 // ---- fused cell backward (differentiates cell_forward_t line by line via rnn_math.h) ------
 template <class T> void cell_backward_t(const RnnCellGradArgs& a) {
   const int64_t N = a.N, H = a.H, GH = rnn_gates(a.mode) * H, KH = rnn_saved(a.mode) * H;
-  const T *ws = (const T*)a.ws, *hp = (const T*)a.h_prev, *cp = (const T*)a.c_prev;
-  const T *hnx = (const T*)a.h_next, *cnx = (const T*)a.c_next;
-  const T *dy = (const T*)a.dy, *dh = (const T*)a.dh, *dc = (const T*)a.dc;
-  T *dxg = (T*)a.dxg, *dhg = (T*)a.dhg, *dhp = (T*)a.dh_prev, *dcp = (T*)a.dc_prev;
   const RnnMode mode = a.mode;
   parallel_for(0, N * H, kCellGrain, [&](int64_t lo, int64_t hi) {
+    std::vector<T> zeros((a.dy && a.dh && a.dc) ? 0 : (size_t)H, T(0));
     for_row_parts(lo, hi, H, [&](int64_t n, int64_t j0, int64_t j1) {
       const int64_t o = n * H;
-      T* gx = dxg + n * GH;
-      T* gh = dhg ? dhg + n * GH : nullptr;
+      const T* __restrict dh = a.dh ? (const T*)a.dh + o : zeros.data();
+      const T* __restrict dc = a.dc ? (const T*)a.dc + o : zeros.data();
+      const T* __restrict dy = a.dy ? (const T*)a.dy + o : zeros.data();
+      T* __restrict dhp = (T*)a.dh_prev + o;
+      T* __restrict dcp = mode == RnnMode::lstm ? (T*)a.dc_prev + o : nullptr;
+      T* __restrict gx = (T*)a.dxg + n * GH;
+      T* __restrict gh = a.dhg ? (T*)a.dhg + n * GH : nullptr;
       if (!row_valid(a.lengths, n, a.t)) {  // padded step: gradients pass through unchanged
-        for (int64_t j = j0; j < j1; ++j) {
-          dhp[o + j] = dh ? dh[o + j] : T(0);
-          if (mode == RnnMode::lstm) dcp[o + j] = dc ? dc[o + j] : T(0);
-          for (int64_t g = 0; g < GH; g += H) {
-            gx[g + j] = T(0);
-            if (gh) gh[g + j] = T(0);
-          }
+        for (int64_t j = j0; j < j1; ++j) dhp[j] = dh[j];
+        if (dcp)
+          for (int64_t j = j0; j < j1; ++j) dcp[j] = dc[j];
+        for (int64_t g = 0; g < GH; g += H) {
+          for (int64_t j = j0; j < j1; ++j) gx[g + j] = T(0);
+          if (gh)
+            for (int64_t j = j0; j < j1; ++j) gh[g + j] = T(0);
         }
         return;
       }
-      const T* w = ws ? ws + n * KH : nullptr;
-      auto dht = [&](int64_t j) { return (dh ? dh[o + j] : T(0)) + (dy ? dy[o + j] : T(0)); };
+      const T* __restrict w = a.ws ? (const T*)a.ws + n * KH : nullptr;
       switch (mode) {
         case RnnMode::rnn_tanh:
         case RnnMode::rnn_relu: {
           const bool relu = mode == RnnMode::rnn_relu;
+          const T* __restrict hnx = (const T*)a.h_next + o;
+#pragma GCC ivdep
           for (int64_t j = j0; j < j1; ++j) {
-            gx[j] = rnn_cell_backward<T>(relu, hnx[o + j], dht(j));
-            dhp[o + j] = T(0);
+            gx[j] = rnn_cell_backward<T>(relu, hnx[j], dh[j] + dy[j]);
+            dhp[j] = T(0);
           }
           break;
         }
-        case RnnMode::lstm:
+        case RnnMode::lstm: {
+          const T* __restrict cp = (const T*)a.c_prev + o;
+          const T* __restrict cnx = (const T*)a.c_next + o;
+#pragma GCC ivdep
           for (int64_t j = j0; j < j1; ++j) {
-            lstm_cell_backward<T>(w[j], w[H + j], w[2 * H + j], w[3 * H + j], cp[o + j], cnx[o + j],
-                                  dht(j), dc ? dc[o + j] : T(0), &gx[j], &gx[H + j], &gx[2 * H + j],
-                                  &gx[3 * H + j], &dcp[o + j]);
-            dhp[o + j] = T(0);
+            lstm_cell_backward<T, RnnFastAct>(w[j], w[H + j], w[2 * H + j], w[3 * H + j], cp[j], cnx[j],
+                                              dh[j] + dy[j], dc[j], &gx[j], &gx[H + j], &gx[2 * H + j],
+                                              &gx[3 * H + j], &dcp[j]);
+            dhp[j] = T(0);
           }
           break;
-        case RnnMode::gru:
+        }
+        case RnnMode::gru: {
+          const T* __restrict hp = (const T*)a.h_prev + o;
+#pragma GCC ivdep
           for (int64_t j = j0; j < j1; ++j) {
-            gru_cell_backward<T>(w[j], w[H + j], w[2 * H + j], w[3 * H + j], hp[o + j], dht(j), &gx[j],
-                                 &gx[H + j], &gx[2 * H + j], &gh[2 * H + j], &dhp[o + j]);
+            gru_cell_backward<T>(w[j], w[H + j], w[2 * H + j], w[3 * H + j], hp[j], dh[j] + dy[j], &gx[j],
+                                 &gx[H + j], &gx[2 * H + j], &gh[2 * H + j], &dhp[j]);
             gh[j] = gx[j];
             gh[H + j] = gx[H + j];
           }
           break;
+        }
       }
     });
   });
