@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "core/parallel.h"
@@ -189,6 +190,24 @@ void fill_cpu_rnn() {
 }
 DLCORE_REGISTER(fill_cpu_rnn);
 
+// Uninitialised scratch (every element is written before it is read; no zero-fill pass).
+template <class T> struct Scratch {
+  std::unique_ptr<T[]> p;
+  explicit Scratch(int64_t n) : p(n > 0 ? new T[(size_t)n] : nullptr) {}
+  T* data() { return p.get(); }
+};
+
+// out (cols, rows) = m^T for a row-major (rows, cols) matrix m; parallel over output rows.
+template <class T> void transpose_into(const T* m, int64_t rows, int64_t cols, T* out) {
+  parallel_for(0, cols, std::max<int64_t>(1, 16384 / std::max<int64_t>(rows, 1)), [&](int64_t c0, int64_t c1) {
+    for (int64_t r0 = 0; r0 < rows; r0 += 32) {  // 32-row blocks keep the reads cache-friendly
+      const int64_t r1 = std::min(rows, r0 + 32);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r) out[c * rows + r] = m[r * cols + c];
+    }
+  });
+}
+
 // out[r, :] += b for the rows of a (rows, cols) matrix.
 template <class T> void add_row_bias(T* m, const T* b, int64_t rows, int64_t cols) {
   parallel_for(0, rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
@@ -219,9 +238,14 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
   const bool lstm = mode == RnnMode::lstm;
   T* Sp = S.ptr<T>();
   T* Cp = lstm ? C.ptr<T>() : nullptr;
+  // The weights transposed once per call, (I, G*H) and (H, G*H), so every GEMM below reads
+  // both operands row-major (cheap next to the T steps; any GEMM is fastest on that layout).
+  Scratch<T> WihT(I * GH), WhhT(H * GH);
+  transpose_into<T>(w_ih.ptr<T>(), GH, I, WihT.data());
+  transpose_into<T>(w_hh.ptr<T>(), GH, H, WhhT.data());
   // Input projection for every time step at once: XG (T*N, G*H) = X @ W_ih^T (+ b_ih).
-  std::vector<T> XG((size_t)(T_ * N * GH));
-  gemm<T>(false, true, T_ * N, GH, I, T(1), x.ptr<T>(), I, w_ih.ptr<T>(), I, T(0), XG.data(), GH);
+  Scratch<T> XG(T_ * N * GH);
+  gemm<T>(false, false, T_ * N, GH, I, T(1), x.ptr<T>(), I, WihT.data(), GH, T(0), XG.data(), GH);
   if (b_ih.data) add_row_bias<T>(XG.data(), b_ih.ptr<T>(), T_ * N, GH);
   const int64_t start = reverse ? T_ : 0;
   if (h0.data) std::memcpy(Sp + start * NH, h0.data, sizeof(T) * NH);
@@ -230,7 +254,7 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
     if (c0.data) std::memcpy(Cp + start * NH, c0.data, sizeof(T) * NH);
     else std::fill(Cp + start * NH, Cp + (start + 1) * NH, T(0));
   }
-  std::vector<T> HG((size_t)(N * GH));
+  Scratch<T> HG(N * GH);
   auto cell = DLCORE_DISPATCH(RnnTable, Device::cpu, cell_forward);
   RnnCellArgs a;
   a.mode = mode;
@@ -243,7 +267,7 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = reverse ? T_ - 1 - s : s, rd = reverse ? t + 1 : t, wr = reverse ? t : t + 1;
     // Recurrent projection of this step: HG (N, G*H) = h @ W_hh^T.
-    gemm<T>(false, true, N, GH, H, T(1), Sp + rd * NH, H, w_hh.ptr<T>(), H, T(0), HG.data(), GH);
+    gemm<T>(false, false, N, GH, H, T(1), Sp + rd * NH, H, WhhT.data(), GH, T(0), HG.data(), GH);
     a.xg = XG.data() + t * N * GH;
     a.h_prev = Sp + rd * NH;
     a.h_next = Sp + wr * NH;
@@ -266,7 +290,7 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
   const bool lstm = mode == RnnMode::lstm, gru = mode == RnnMode::gru;
   const T* Sp = S.ptr<T>();
   const T* Cp = lstm ? C.ptr<T>() : nullptr;
-  std::vector<T> DXG((size_t)(T_ * N * GH)), DHG(gru ? (size_t)(T_ * N * GH) : 0);
+  Scratch<T> DXG(T_ * N * GH), DHG(gru ? T_ * N * GH : 0);
   std::vector<T> dh_a((size_t)NH, T(0)), dh_b((size_t)NH), dc_a(lstm ? (size_t)NH : 0, T(0)),
       dc_b(lstm ? (size_t)NH : 0);
   if (dhT.data) std::memcpy(dh_a.data(), dhT.data, sizeof(T) * NH);

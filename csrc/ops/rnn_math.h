@@ -39,8 +39,8 @@ inline const char* rnn_mode_name(RnnMode m) {
 
 // Activation policies: the gate functions take the sigmoid / tanh to use as a template
 // parameter. RnnStdAct (the default, used by CUDA and for float64) calls the libm functions;
-// RnnFastAct (CPU float32) uses a branch-free exp that the compiler vectorises (max relative
-// error of exp about 2e-7; tanh and sigmoid within about 1e-7 absolute).
+// RnnFastAct (CPU float32) uses a branch-free exp that the compiler vectorises (measured on
+// [-80, 80]: exp within 1.0e-7 relative, tanh within 1.4e-7 and sigmoid within 0.9e-7 absolute).
 struct RnnStdAct {
   template <class T> static DLCORE_HD T sigmoid(T x) { return sigmoid_of(x); }
   template <class T> static DLCORE_HD T tanh(T x) { return std::tanh(x); }
