@@ -404,3 +404,105 @@ def test_kernel_front_door_checks_shapes():
         C.rnn_forward(C.RnnMode.lstm, x, None, None, w_ih, w_hh, None, None, np.array([1, 7]), False)
     with pytest.raises(TypeError, match="weight_ih' is float64 but the input is float32"):
         C.rnn_forward(C.RnnMode.lstm, x, None, None, w_ih.astype(np.float64), w_hh, None, None, None, False)
+
+
+# ---- the fused cell kernels on their own (CPU, and CUDA vs CPU when a GPU exists) -----------
+
+def _cell_inputs(mode, N=3, H=4, dtype=np.float64, seed=0):
+    rs = np.random.default_rng(seed)
+    G = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}[mode]
+    a = lambda *s: rs.standard_normal(s).astype(dtype)  # noqa: E731
+    return dict(xg=a(N, G * H), hg=a(N, G * H), b_ih=a(G * H), b_hh=a(G * H), h_prev=a(N, H),
+                c_prev=a(N, H) if mode == "LSTM" else None)
+
+
+def _mode(mode):
+    return {"RNN_TANH": dlcore._C.RnnMode.rnn_tanh, "RNN_RELU": dlcore._C.RnnMode.rnn_relu,
+            "LSTM": dlcore._C.RnnMode.lstm, "GRU": dlcore._C.RnnMode.gru}[mode]
+
+
+def _cell_fwd(mode, d, lengths=None, t=0):
+    return dlcore._C.rnn_cell_forward(_mode(mode), d["xg"], d["hg"], d["b_ih"], d["b_hh"], d["h_prev"],
+                                      d["c_prev"], lengths, t)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cell_kernel_forward_matches_formulas(mode):
+    d = _cell_inputs(mode)
+    h, c, ws, y = _cell_fwd(mode, d)
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    H = d["h_prev"].shape[1]
+    gi, gh = d["xg"] + d["b_ih"], d["hg"] + d["b_hh"]
+    if mode == "LSTM":
+        p = gi + gh
+        i, f, g, o = sig(p[:, :H]), sig(p[:, H:2 * H]), np.tanh(p[:, 2 * H:3 * H]), sig(p[:, 3 * H:])
+        c_ref = f * d["c_prev"] + i * g
+        np.testing.assert_allclose(c, c_ref, rtol=1e-12)
+        h_ref = o * np.tanh(c_ref)
+    elif mode == "GRU":
+        r, z = sig(gi[:, :H] + gh[:, :H]), sig(gi[:, H:2 * H] + gh[:, H:2 * H])
+        n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+        h_ref = (1 - z) * n + z * d["h_prev"]
+    else:
+        p = gi + gh
+        h_ref = np.tanh(p) if mode == "RNN_TANH" else np.maximum(p, 0)
+    np.testing.assert_allclose(h, h_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(y, h)
+    # a padded row (t >= length) carries its state and outputs zero
+    h2, c2, _, y2 = _cell_fwd(mode, d, lengths=np.array([1, 0, 1]), t=0)
+    np.testing.assert_array_equal(h2[1], d["h_prev"][1])
+    np.testing.assert_array_equal(y2[1], 0)
+    np.testing.assert_array_equal(h2[0], h[0])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cell_kernel_backward_central_differences(mode):
+    d = _cell_inputs(mode, seed=1)
+    rs = np.random.default_rng(2)
+    N, H = d["h_prev"].shape
+    Rh, Ry, Rc = rs.standard_normal((N, H)), rs.standard_normal((N, H)), rs.standard_normal((N, H))
+
+    def loss():
+        h, c, _, y = _cell_fwd(mode, d)
+        return float((h * Rh).sum() + (y * Ry).sum() + ((c * Rc).sum() if c is not None else 0))
+
+    h, c, ws, y = _cell_fwd(mode, d)
+    dxg, dhg, dhp, dcp = dlcore._C.rnn_cell_backward(_mode(mode), ws, d["h_prev"], d["c_prev"], h, c, Ry, Rh,
+                                                     Rc if mode == "LSTM" else None, None, 0)
+    checks = [(dxg, "xg"), (dhp, "h_prev")]
+    if mode == "GRU":
+        checks.append((dhg, "hg"))
+    if mode == "LSTM":
+        checks.append((dcp, "c_prev"))
+    for analytic, key in checks:
+        num = numeric_grad(loss, d[key])
+        np.testing.assert_allclose(analytic, num, rtol=1e-6, atol=1e-8, err_msg=key)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not dlcore.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_cell_kernels_match_cpu(mode, dtype):
+    C = dlcore._C
+    d = _cell_inputs(mode, N=5, H=37, dtype=dtype, seed=4)
+    lengths = np.array([3, 0, 5, 1, 2])
+    rs = np.random.default_rng(5)
+    Rh, Ry, Rc = (rs.standard_normal((5, 37)).astype(dtype) for _ in range(3))
+    dev = lambda a: None if a is None else C.cuda_from_host(a)  # noqa: E731
+    host = lambda a: None if a is None else np.asarray(C.cuda_to_host(a))  # noqa: E731
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    cpu_f = _cell_fwd(mode, d, lengths, 2)
+    gpu_f = C.rnn_cell_forward(_mode(mode), *(dev(d[k]) for k in ("xg", "hg", "b_ih", "b_hh", "h_prev", "c_prev")),
+                               dev(lengths), 2)
+    for a, b in zip(cpu_f, gpu_f):
+        if a is not None:
+            np.testing.assert_allclose(host(b), a, **tol)
+    h, c, ws, y = cpu_f
+    cpu_b = C.rnn_cell_backward(_mode(mode), ws, d["h_prev"], d["c_prev"], h, c, Ry, Rh,
+                                Rc if mode == "LSTM" else None, lengths, 2)
+    gpu_b = C.rnn_cell_backward(_mode(mode), dev(ws), dev(d["h_prev"]), dev(d["c_prev"]), dev(h), dev(c), dev(Ry),
+                                dev(Rh), dev(Rc) if mode == "LSTM" else None, dev(lengths), 2)
+    for a, b in zip(cpu_b, gpu_b):
+        if a is not None:
+            np.testing.assert_allclose(host(b), a, **tol)

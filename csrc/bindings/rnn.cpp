@@ -90,4 +90,50 @@ DLCORE_BINDINGS(rnn) {
      py::arg("lengths"), py::arg("reverse"), py::arg("states"), py::arg("cell_states"),
      py::arg("workspace"), py::arg("grad_output"), py::arg("grad_h_n"), py::arg("grad_c_n"),
      py::arg("need_grad_input"));
+
+  // One fused cell step on the device of xg (CPU or CUDA): returns (h_next, c_next or None,
+  // ws or None, y).
+  m.def("rnn_cell_forward", [](RnnMode mode, py::handle xg, py::handle hg, py::handle b_ih, py::handle b_hh,
+                               py::handle h_prev, py::handle c_prev, py::handle lengths, int64_t t) {
+    const char* op = "rnn_cell_forward";
+    View xv = to_view(xg, op, "xg"), hv = to_view(hg, op, "hg"), bi = opt_view(b_ih, op, "b_ih"),
+         bh = opt_view(b_hh, op, "b_hh"), hp = to_view(h_prev, op, "h_prev"), cp = opt_view(c_prev, op, "c_prev"),
+         lv = opt_view(lengths, op, "lengths");
+    DLCORE_CHECK(hp.ndim == 2, ValueError, op, ": h_prev must be 2-D, got ", hp.shape_string());
+    const int64_t N = hp.shape[0], H = hp.shape[1], K = rnn_saved(mode);
+    const bool lstm = mode == RnnMode::lstm;
+    py::object hn = alloc(xv.device, xv.dtype, {N, H}), cn = opt_alloc(lstm, xv.device, xv.dtype, {N, H}),
+               ws = opt_alloc(K > 0, xv.device, xv.dtype, {N, K * H}), y = alloc(xv.device, xv.dtype, {N, H});
+    View hnv = to_view(hn, op, "h_next", true), cnv = opt_out(cn, op, "c_next"), wsv = opt_out(ws, op, "ws"),
+         yv = to_view(y, op, "y", true);
+    {
+      py::gil_scoped_release nogil;
+      rnn_cell_forward(mode, xv, hv, bi, bh, hp, cp, lv, t, hnv, cnv, wsv, yv);
+    }
+    return py::make_tuple(hn, cn, ws, y);
+  }, py::arg("mode"), py::arg("xg"), py::arg("hg"), py::arg("b_ih"), py::arg("b_hh"), py::arg("h_prev"),
+     py::arg("c_prev"), py::arg("lengths"), py::arg("t"));
+
+  // Its backward: returns (dxg, dhg or None, dh_prev (part not through W_hh), dc_prev or None).
+  m.def("rnn_cell_backward", [](RnnMode mode, py::handle ws, py::handle h_prev, py::handle c_prev,
+                                py::handle h_next, py::handle c_next, py::handle dy, py::handle dh,
+                                py::handle dc, py::handle lengths, int64_t t) {
+    const char* op = "rnn_cell_backward";
+    View wsv = opt_view(ws, op, "ws"), hp = to_view(h_prev, op, "h_prev"), cp = opt_view(c_prev, op, "c_prev"),
+         hn = to_view(h_next, op, "h_next"), cn = opt_view(c_next, op, "c_next"), dyv = opt_view(dy, op, "dy"),
+         dhv = opt_view(dh, op, "dh"), dcv = opt_view(dc, op, "dc"), lv = opt_view(lengths, op, "lengths");
+    DLCORE_CHECK(hp.ndim == 2, ValueError, op, ": h_prev must be 2-D, got ", hp.shape_string());
+    const int64_t N = hp.shape[0], H = hp.shape[1], G = rnn_gates(mode);
+    const bool lstm = mode == RnnMode::lstm, gru = mode == RnnMode::gru;
+    py::object dxg = alloc(hp.device, hp.dtype, {N, G * H}), dhg = opt_alloc(gru, hp.device, hp.dtype, {N, G * H}),
+               dhp = alloc(hp.device, hp.dtype, {N, H}), dcp = opt_alloc(lstm, hp.device, hp.dtype, {N, H});
+    View dxv = to_view(dxg, op, "dxg", true), dhgv = opt_out(dhg, op, "dhg"), dhpv = to_view(dhp, op, "dh_prev", true),
+         dcpv = opt_out(dcp, op, "dc_prev");
+    {
+      py::gil_scoped_release nogil;
+      rnn_cell_backward(mode, wsv, hp, cp, hn, cn, dyv, dhv, dcv, lv, t, dxv, dhgv, dhpv, dcpv);
+    }
+    return py::make_tuple(dxg, dhg, dhp, dcp);
+  }, py::arg("mode"), py::arg("ws"), py::arg("h_prev"), py::arg("c_prev"), py::arg("h_next"), py::arg("c_next"),
+     py::arg("dy"), py::arg("dh"), py::arg("dc"), py::arg("lengths"), py::arg("t"));
 }

@@ -466,4 +466,106 @@ void rnn_backward(RnnMode mode, const View& x, const View& w_ih, const View& w_h
                            dc0, dw_ih, dw_hh, db_ih, db_hh);
 }
 
+namespace {
+void cell_arg(const View& v, bool required, const Shape& want, DType dt, Device dev, const char* op, const char* arg) {
+  if (!v.data) {
+    DLCORE_CHECK(!required, ValueError, op, ": argument '", arg, "' is missing");
+    return;
+  }
+  DLCORE_CHECK(v.dtype == dt, TypeError, op, ": '", arg, "' is ", dtype_name(v.dtype), ", expected ", dtype_name(dt));
+  DLCORE_CHECK(v.device == dev, ValueError, op, ": '", arg, "' is on ", device_name(v.device), " but xg is on ",
+               device_name(dev));
+  expect_shape(v, want, op, arg);
+}
+}  // namespace
+
+void rnn_cell_forward(RnnMode mode, const View& xg, const View& hg, const View& b_ih,
+                      const View& b_hh, const View& h_prev, const View& c_prev,
+                      const View& lengths, int64_t t, const View& h_next, const View& c_next,
+                      const View& ws, const View& y) {
+  const char* op = "rnn_cell_forward";
+  DLCORE_CHECK(xg.ndim == 2 && h_prev.ndim == 2, ValueError, op, ": xg and h_prev must be 2-D, got ",
+               xg.shape_string(), " and ", h_prev.shape_string());
+  DLCORE_CHECK(is_float(xg.dtype), TypeError, op, ": needs float32 or float64, got ", dtype_name(xg.dtype));
+  const int64_t N = h_prev.shape[0], H = h_prev.shape[1], G = rnn_gates(mode), K = rnn_saved(mode);
+  const DType dt = xg.dtype;
+  const Device dev = xg.device;
+  const bool lstm = mode == RnnMode::lstm;
+  cell_arg(xg, true, {N, G * H}, dt, dev, op, "xg");
+  cell_arg(hg, true, {N, G * H}, dt, dev, op, "hg");
+  cell_arg(b_ih, false, {G * H}, dt, dev, op, "b_ih");
+  cell_arg(b_hh, false, {G * H}, dt, dev, op, "b_hh");
+  cell_arg(h_prev, true, {N, H}, dt, dev, op, "h_prev");
+  cell_arg(c_prev, lstm, {N, H}, dt, dev, op, "c_prev");
+  cell_arg(lengths, false, {N}, DType::i64, dev, op, "lengths");
+  cell_arg(h_next, true, {N, H}, dt, dev, op, "h_next");
+  cell_arg(c_next, lstm, {N, H}, dt, dev, op, "c_next");
+  cell_arg(ws, K > 0, {N, K * H}, dt, dev, op, "ws");
+  cell_arg(y, false, {N, H}, dt, dev, op, "y");
+  RnnCellArgs a;
+  a.mode = mode;
+  a.dtype = dt;
+  a.N = N;
+  a.H = H;
+  a.xg = xg.data;
+  a.hg = hg.data;
+  a.b_ih = b_ih.data;
+  a.b_hh = b_hh.data;
+  a.h_prev = h_prev.data;
+  a.c_prev = lstm ? c_prev.data : nullptr;
+  a.h_next = h_next.data;
+  a.c_next = lstm ? c_next.data : nullptr;
+  a.ws = K ? ws.data : nullptr;
+  a.y = y.data;
+  a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
+  a.t = t;
+  DLCORE_DISPATCH(RnnTable, dev, cell_forward)(a);
+}
+
+void rnn_cell_backward(RnnMode mode, const View& ws, const View& h_prev, const View& c_prev,
+                       const View& h_next, const View& c_next, const View& dy, const View& dh,
+                       const View& dc, const View& lengths, int64_t t, const View& dxg,
+                       const View& dhg, const View& dh_prev, const View& dc_prev) {
+  const char* op = "rnn_cell_backward";
+  DLCORE_CHECK(h_prev.ndim == 2, ValueError, op, ": h_prev must be 2-D, got ", h_prev.shape_string());
+  DLCORE_CHECK(is_float(h_prev.dtype), TypeError, op, ": needs float32 or float64, got ", dtype_name(h_prev.dtype));
+  const int64_t N = h_prev.shape[0], H = h_prev.shape[1], G = rnn_gates(mode), K = rnn_saved(mode);
+  const DType dt = h_prev.dtype;
+  const Device dev = h_prev.device;
+  const bool lstm = mode == RnnMode::lstm, gru = mode == RnnMode::gru;
+  cell_arg(ws, K > 0, {N, K * H}, dt, dev, op, "ws");
+  cell_arg(h_prev, true, {N, H}, dt, dev, op, "h_prev");
+  cell_arg(c_prev, lstm, {N, H}, dt, dev, op, "c_prev");
+  cell_arg(h_next, true, {N, H}, dt, dev, op, "h_next");
+  cell_arg(c_next, lstm, {N, H}, dt, dev, op, "c_next");
+  cell_arg(dy, false, {N, H}, dt, dev, op, "dy");
+  cell_arg(dh, false, {N, H}, dt, dev, op, "dh");
+  cell_arg(dc, false, {N, H}, dt, dev, op, "dc");
+  cell_arg(lengths, false, {N}, DType::i64, dev, op, "lengths");
+  cell_arg(dxg, true, {N, G * H}, dt, dev, op, "dxg");
+  cell_arg(dhg, gru, {N, G * H}, dt, dev, op, "dhg");
+  cell_arg(dh_prev, true, {N, H}, dt, dev, op, "dh_prev");
+  cell_arg(dc_prev, lstm, {N, H}, dt, dev, op, "dc_prev");
+  RnnCellGradArgs a;
+  a.mode = mode;
+  a.dtype = dt;
+  a.N = N;
+  a.H = H;
+  a.ws = K ? ws.data : nullptr;
+  a.h_prev = h_prev.data;
+  a.c_prev = lstm ? c_prev.data : nullptr;
+  a.h_next = h_next.data;
+  a.c_next = lstm ? c_next.data : nullptr;
+  a.dy = dy.data;
+  a.dh = dh.data;
+  a.dc = lstm ? dc.data : nullptr;
+  a.dxg = dxg.data;
+  a.dhg = gru ? dhg.data : nullptr;
+  a.dh_prev = dh_prev.data;
+  a.dc_prev = lstm ? dc_prev.data : nullptr;
+  a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
+  a.t = t;
+  DLCORE_DISPATCH(RnnTable, dev, cell_backward)(a);
+}
+
 }  // namespace dlcore

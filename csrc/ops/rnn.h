@@ -85,4 +85,19 @@ void rnn_backward(RnnMode mode, const View& x, const View& w_ih, const View& w_h
                   const View& dh0, const View& dc0, const View& dw_ih, const View& dw_hh,
                   const View& db_ih, const View& db_hh);
 
+// One fused cell step on any device (dispatches on xg's device; all arrays on that device):
+// xg, hg (N, G*H) projections without bias; b_ih, b_hh (G*H,) optional; h_prev, c_prev (N, H)
+// (c_prev LSTM only); lengths (N,) int64 optional with time index t. Writes h_next, c_next
+// (LSTM), ws (N, K*H) (K > 0) and y (N, H).
+void rnn_cell_forward(RnnMode mode, const View& xg, const View& hg, const View& b_ih,
+                      const View& b_hh, const View& h_prev, const View& c_prev,
+                      const View& lengths, int64_t t, const View& h_next, const View& c_next,
+                      const View& ws, const View& y);
+// Its backward: dy, dh, dc (N, H) optional; writes dxg (N, G*H), dhg (N, G*H) (GRU only),
+// dh_prev (the part not through W_hh) and dc_prev (LSTM).
+void rnn_cell_backward(RnnMode mode, const View& ws, const View& h_prev, const View& c_prev,
+                       const View& h_next, const View& c_next, const View& dy, const View& dh,
+                       const View& dc, const View& lengths, int64_t t, const View& dxg,
+                       const View& dhg, const View& dh_prev, const View& dc_prev);
+
 }  // namespace dlcore
