@@ -13,3 +13,4 @@ def linear(x, weight, bias=None):
     y = matmul(x, weight.mT)
     return y + bias if bias is not None else y
 from .nn.functional_conv import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose2d, max_pool1d, max_pool2d)  # noqa: F401,E501
+from .nn.embedding import embedding  # noqa: E402,F401

@@ -1,0 +1,571 @@
+// CPU kernels of the recurrent family (see rnn.h for shapes and the state indexing):
+// the fused pointwise cell kernels (forward / backward, in parallel over the N*H output
+// elements of a step) and the sequence routines that drive them with dlcore::gemm.
+#if defined(__GNUC__) && !defined(__clang__)
+// Lets GCC if-convert the clamps of the branch-free float activations so the cell loops
+// vectorise (this file never inspects floating-point exception flags).
+#pragma GCC optimize("no-trapping-math")
+#endif
+#include "ops/rnn.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "core/parallel.h"
+#include "ops/gemm.h"
+
+namespace dlcore {
+namespace {
+
+constexpr int64_t kCellGrain = 2048;
+
+// Calls f(n, j0, j1) for the parts of rows covered by the flat range [b, e) of an (N, H) grid.
+template <class F> inline void for_row_parts(int64_t b, int64_t e, int64_t H, F&& f) {
+  while (b < e) {
+    int64_t n = b / H, j0 = b - n * H, j1 = std::min<int64_t>(H, j0 + (e - b));
+    f(n, j0, j1);
+    b += j1 - j0;
+  }
+}
+
+inline bool row_valid(const int64_t* lengths, int64_t n, int64_t t) { return !lengths || t < lengths[n]; }
+
+// ---- fused cell forward -----------------------------------------------------------------
+// Row parts are processed by straight-line loops over restrict pointers with the branch-free
+// float activations (RnnFastAct), which the compiler vectorises; absent biases read a zero row.
+template <class T> void cell_forward_t(const RnnCellArgs& a) {
+  const int64_t N = a.N, H = a.H, GH = rnn_gates(a.mode) * H, KH = rnn_saved(a.mode) * H;
+  const RnnMode mode = a.mode;
+  parallel_for(0, N * H, kCellGrain, [&](int64_t lo, int64_t hi) {
+    std::vector<T> zeros((a.b_ih && a.b_hh) ? 0 : (size_t)GH, T(0));
+    const T* __restrict bi = a.b_ih ? (const T*)a.b_ih : zeros.data();
+    const T* __restrict bh = a.b_hh ? (const T*)a.b_hh : zeros.data();
+    for_row_parts(lo, hi, H, [&](int64_t n, int64_t j0, int64_t j1) {
+      const int64_t o = n * H;
+      const T* __restrict hp = (const T*)a.h_prev + o;
+      const T* __restrict cp = mode == RnnMode::lstm ? (const T*)a.c_prev + o : nullptr;
+      T* __restrict hn = (T*)a.h_next + o;
+      T* __restrict cn = mode == RnnMode::lstm ? (T*)a.c_next + o : nullptr;
+      T* __restrict y = a.y ? (T*)a.y + o : nullptr;
+      if (!row_valid(a.lengths, n, a.t)) {  // padded step: carry the state, output zero
+        for (int64_t j = j0; j < j1; ++j) hn[j] = hp[j];
+        if (cn)
+          for (int64_t j = j0; j < j1; ++j) cn[j] = cp[j];
+        if (y)
+          for (int64_t j = j0; j < j1; ++j) y[j] = T(0);
+        return;
+      }
+      const T* __restrict xr = (const T*)a.xg + n * GH;
+      const T* __restrict hr = (const T*)a.hg + n * GH;
+      T* __restrict w = a.ws ? (T*)a.ws + n * KH : nullptr;
+      switch (mode) {
+        case RnnMode::rnn_tanh:
+#pragma GCC ivdep
+          for (int64_t j = j0; j < j1; ++j)
+            hn[j] = rnn_cell_forward<T, RnnFastAct>(false, xr[j] + hr[j] + bi[j] + bh[j]);
+          break;
+        case RnnMode::rnn_relu:
+#pragma GCC ivdep
+          for (int64_t j = j0; j < j1; ++j)
+            hn[j] = rnn_cell_forward<T, RnnFastAct>(true, xr[j] + hr[j] + bi[j] + bh[j]);
+          break;
+        case RnnMode::lstm: {
+          T* __restrict wi = w;
+          T* __restrict wf = w + H;
+          T* __restrict wg = w + 2 * H;
+          T* __restrict wo = w + 3 * H;
+#pragma GCC ivdep
+          for (int64_t j = j0; j < j1; ++j) {
+            const int64_t f = H + j, g = 2 * H + j, q = 3 * H + j;
+            lstm_cell_forward<T, RnnFastAct>(xr[j] + hr[j] + bi[j] + bh[j], xr[f] + hr[f] + bi[f] + bh[f],
+                                             xr[g] + hr[g] + bi[g] + bh[g], xr[q] + hr[q] + bi[q] + bh[q],
+                                             cp[j], &wi[j], &wf[j], &wg[j], &wo[j], &cn[j], &hn[j]);
+          }
+          break;
+        }
+        case RnnMode::gru: {
+          T* __restrict wr = w;
+          T* __restrict wz = w + H;
+          T* __restrict wn = w + 2 * H;
+          T* __restrict whn = w + 3 * H;
+#pragma GCC ivdep
+          for (int64_t j = j0; j < j1; ++j) {
+            const int64_t z = H + j, m = 2 * H + j;
+            T hnb = hr[m] + bh[m];
+            whn[j] = hnb;
+            gru_cell_forward<T, RnnFastAct>(xr[j] + bi[j], xr[z] + bi[z], xr[m] + bi[m], hr[j] + bh[j],
+                                            hr[z] + bh[z], hnb, hp[j], &wr[j], &wz[j], &wn[j], &hn[j]);
+          }
+          break;
+        }
+      }
+      if (y)
+        for (int64_t j = j0; j < j1; ++j) y[j] = hn[j];
+    });
+  });
+}
+
+// ---- fused cell backward (differentiates cell_forward_t line by line via rnn_math.h) ------
+template <class T> void cell_backward_t(const RnnCellGradArgs& a) {
+  const int64_t N = a.N, H = a.H, GH = rnn_gates(a.mode) * H, KH = rnn_saved(a.mode) * H;
+  const RnnMode mode = a.mode;
+  parallel_for(0, N * H, kCellGrain, [&](int64_t lo, int64_t hi) {
+    std::vector<T> zeros((a.dy && a.dh && a.dc) ? 0 : (size_t)H, T(0));
+    for_row_parts(lo, hi, H, [&](int64_t n, int64_t j0, int64_t j1) {
+      const int64_t o = n * H;
+      const T* __restrict dh = a.dh ? (const T*)a.dh + o : zeros.data();
+      const T* __restrict dc = a.dc ? (const T*)a.dc + o : zeros.data();
+      const T* __restrict dy = a.dy ? (const T*)a.dy + o : zeros.data();
+      T* __restrict dhp = (T*)a.dh_prev + o;
+      T* __restrict dcp = mode == RnnMode::lstm ? (T*)a.dc_prev + o : nullptr;
+      T* __restrict gx = (T*)a.dxg + n * GH;
+      T* __restrict gh = a.dhg ? (T*)a.dhg + n * GH : nullptr;
+      if (!row_valid(a.lengths, n, a.t)) {  // padded step: gradients pass through unchanged
+        for (int64_t j = j0; j < j1; ++j) dhp[j] = dh[j];
+        if (dcp)
+          for (int64_t j = j0; j < j1; ++j) dcp[j] = dc[j];
+        for (int64_t g = 0; g < GH; g += H) {
+          for (int64_t j = j0; j < j1; ++j) gx[g + j] = T(0);
+          if (gh)
+            for (int64_t j = j0; j < j1; ++j) gh[g + j] = T(0);
+        }
+        return;
+      }
+      const T* __restrict w = a.ws ? (const T*)a.ws + n * KH : nullptr;
+      switch (mode) {
+        case RnnMode::rnn_tanh:
+        case RnnMode::rnn_relu: {
+          const bool relu = mode == RnnMode::rnn_relu;
+          const T* __restrict hnx = (const T*)a.h_next + o;
+#pragma GCC ivdep
+          for (int64_t j = j0; j < j1; ++j) {
+            gx[j] = rnn_cell_backward<T>(relu, hnx[j], dh[j] + dy[j]);
+            dhp[j] = T(0);
+          }
+          break;
+        }
+        case RnnMode::lstm: {
+          const T* __restrict cp = (const T*)a.c_prev + o;
+          const T* __restrict cnx = (const T*)a.c_next + o;
+#pragma GCC ivdep
+          for (int64_t j = j0; j < j1; ++j) {
+            lstm_cell_backward<T, RnnFastAct>(w[j], w[H + j], w[2 * H + j], w[3 * H + j], cp[j], cnx[j],
+                                              dh[j] + dy[j], dc[j], &gx[j], &gx[H + j], &gx[2 * H + j],
+                                              &gx[3 * H + j], &dcp[j]);
+            dhp[j] = T(0);
+          }
+          break;
+        }
+        case RnnMode::gru: {
+          const T* __restrict hp = (const T*)a.h_prev + o;
+#pragma GCC ivdep
+          for (int64_t j = j0; j < j1; ++j) {
+            gru_cell_backward<T>(w[j], w[H + j], w[2 * H + j], w[3 * H + j], hp[j], dh[j] + dy[j], &gx[j],
+                                 &gx[H + j], &gx[2 * H + j], &gh[2 * H + j], &dhp[j]);
+            gh[j] = gx[j];
+            gh[H + j] = gx[H + j];
+          }
+          break;
+        }
+      }
+    });
+  });
+}
+
+void cpu_cell_forward(const RnnCellArgs& a) {
+  if (a.dtype == DType::f32) cell_forward_t<float>(a);
+  else cell_forward_t<double>(a);
+}
+void cpu_cell_backward(const RnnCellGradArgs& a) {
+  if (a.dtype == DType::f32) cell_backward_t<float>(a);
+  else cell_backward_t<double>(a);
+}
+
+void fill_cpu_rnn() {
+  auto& t = dispatch_table<RnnTable>(Device::cpu);
+  t.cell_forward = cpu_cell_forward;
+  t.cell_backward = cpu_cell_backward;
+}
+DLCORE_REGISTER(fill_cpu_rnn);
+
+// Uninitialised scratch (every element is written before it is read; no zero-fill pass).
+template <class T> struct Scratch {
+  std::unique_ptr<T[]> p;
+  explicit Scratch(int64_t n) : p(n > 0 ? new T[(size_t)n] : nullptr) {}
+  T* data() { return p.get(); }
+};
+
+// out (cols, rows) = m^T for a row-major (rows, cols) matrix m; parallel over output rows.
+template <class T> void transpose_into(const T* m, int64_t rows, int64_t cols, T* out) {
+  parallel_for(0, cols, std::max<int64_t>(1, 16384 / std::max<int64_t>(rows, 1)), [&](int64_t c0, int64_t c1) {
+    for (int64_t r0 = 0; r0 < rows; r0 += 32) {  // 32-row blocks keep the reads cache-friendly
+      const int64_t r1 = std::min(rows, r0 + 32);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r) out[c * rows + r] = m[r * cols + c];
+    }
+  });
+}
+
+// out[r, :] += b for the rows of a (rows, cols) matrix.
+template <class T> void add_row_bias(T* m, const T* b, int64_t rows, int64_t cols) {
+  parallel_for(0, rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      T* row = m + r * cols;
+      for (int64_t j = 0; j < cols; ++j) row[j] += b[j];
+    }
+  });
+}
+
+// out[j] = sum_r m[r, j], in parallel over column chunks (each column summed in row order).
+template <class T> void column_sums(const T* m, int64_t rows, int64_t cols, T* out) {
+  parallel_for(0, cols, 64, [&](int64_t c0, int64_t c1) {
+    for (int64_t j = c0; j < c1; ++j) out[j] = T(0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = m + r * cols;
+      for (int64_t j = c0; j < c1; ++j) out[j] += row[j];
+    }
+  });
+}
+
+template <class T>
+void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0, const View& c0,
+                   const View& w_ih, const View& w_hh, const View& b_ih, const View& b_hh,
+                   const View& lengths, bool reverse, const View& y, const View& S, const View& C,
+                   const View& ws) {
+  const int64_t T_ = d.T, N = d.N, I = d.I, H = d.H, GH = d.G * H, NH = N * H, KH = d.K * H;
+  const bool lstm = mode == RnnMode::lstm;
+  T* Sp = S.ptr<T>();
+  T* Cp = lstm ? C.ptr<T>() : nullptr;
+  // The weights transposed once per call, (I, G*H) and (H, G*H), so every GEMM below reads
+  // both operands row-major (cheap next to the T steps; any GEMM is fastest on that layout).
+  Scratch<T> WihT(I * GH), WhhT(H * GH);
+  transpose_into<T>(w_ih.ptr<T>(), GH, I, WihT.data());
+  transpose_into<T>(w_hh.ptr<T>(), GH, H, WhhT.data());
+  // Input projection for every time step at once: XG (T*N, G*H) = X @ W_ih^T (+ b_ih).
+  Scratch<T> XG(T_ * N * GH);
+  gemm<T>(false, false, T_ * N, GH, I, T(1), x.ptr<T>(), I, WihT.data(), GH, T(0), XG.data(), GH);
+  if (b_ih.data) add_row_bias<T>(XG.data(), b_ih.ptr<T>(), T_ * N, GH);
+  const int64_t start = reverse ? T_ : 0;
+  if (h0.data) std::memcpy(Sp + start * NH, h0.data, sizeof(T) * NH);
+  else std::fill(Sp + start * NH, Sp + (start + 1) * NH, T(0));
+  if (lstm) {
+    if (c0.data) std::memcpy(Cp + start * NH, c0.data, sizeof(T) * NH);
+    else std::fill(Cp + start * NH, Cp + (start + 1) * NH, T(0));
+  }
+  Scratch<T> HG(N * GH);
+  auto cell = DLCORE_DISPATCH(RnnTable, Device::cpu, cell_forward);
+  RnnCellArgs a;
+  a.mode = mode;
+  a.dtype = x.dtype;
+  a.N = N;
+  a.H = H;
+  a.hg = HG.data();
+  a.b_hh = b_hh.data;
+  a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
+  for (int64_t s = 0; s < T_; ++s) {
+    const int64_t t = reverse ? T_ - 1 - s : s, rd = reverse ? t + 1 : t, wr = reverse ? t : t + 1;
+    // Recurrent projection of this step: HG (N, G*H) = h @ W_hh^T.
+    gemm<T>(false, false, N, GH, H, T(1), Sp + rd * NH, H, WhhT.data(), GH, T(0), HG.data(), GH);
+    a.xg = XG.data() + t * N * GH;
+    a.h_prev = Sp + rd * NH;
+    a.h_next = Sp + wr * NH;
+    a.c_prev = lstm ? Cp + rd * NH : nullptr;
+    a.c_next = lstm ? Cp + wr * NH : nullptr;
+    a.ws = KH ? ws.ptr<T>() + t * N * KH : nullptr;
+    a.y = y.ptr<T>() + t * NH;
+    a.t = t;
+    cell(a);
+  }
+}
+
+template <class T>
+void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w_ih,
+                    const View& w_hh, const View& lengths, bool reverse, const View& S,
+                    const View& C, const View& ws, const View& dy, const View& dhT,
+                    const View& dcT, const View& dx, const View& dh0, const View& dc0,
+                    const View& dw_ih, const View& dw_hh, const View& db_ih, const View& db_hh) {
+  const int64_t T_ = d.T, N = d.N, I = d.I, H = d.H, GH = d.G * H, NH = N * H, KH = d.K * H;
+  const bool lstm = mode == RnnMode::lstm, gru = mode == RnnMode::gru;
+  const T* Sp = S.ptr<T>();
+  const T* Cp = lstm ? C.ptr<T>() : nullptr;
+  Scratch<T> DXG(T_ * N * GH), DHG(gru ? T_ * N * GH : 0);
+  std::vector<T> dh_a((size_t)NH, T(0)), dh_b((size_t)NH), dc_a(lstm ? (size_t)NH : 0, T(0)),
+      dc_b(lstm ? (size_t)NH : 0);
+  if (dhT.data) std::memcpy(dh_a.data(), dhT.data, sizeof(T) * NH);
+  if (lstm && dcT.data) std::memcpy(dc_a.data(), dcT.data, sizeof(T) * NH);
+  T *dh_cur = dh_a.data(), *dh_nxt = dh_b.data(), *dc_cur = dc_a.data(), *dc_nxt = dc_b.data();
+  auto cell = DLCORE_DISPATCH(RnnTable, Device::cpu, cell_backward);
+  RnnCellGradArgs a;
+  a.mode = mode;
+  a.dtype = x.dtype;
+  a.N = N;
+  a.H = H;
+  a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
+  T* rec = gru ? DHG.data() : DXG.data();  // gradient of the recurrent projection, (T*N, G*H)
+  for (int64_t s = T_ - 1; s >= 0; --s) {  // reverse of the forward processing order
+    const int64_t t = reverse ? T_ - 1 - s : s, rd = reverse ? t + 1 : t, wr = reverse ? t : t + 1;
+    a.ws = KH ? ws.ptr<T>() + t * N * KH : nullptr;
+    a.h_prev = Sp + rd * NH;
+    a.h_next = Sp + wr * NH;
+    a.c_prev = lstm ? Cp + rd * NH : nullptr;
+    a.c_next = lstm ? Cp + wr * NH : nullptr;
+    a.dy = dy.data ? dy.ptr<T>() + t * NH : nullptr;
+    a.dh = dh_cur;
+    a.dc = lstm ? dc_cur : nullptr;
+    a.dxg = DXG.data() + t * N * GH;
+    a.dhg = gru ? DHG.data() + t * N * GH : nullptr;
+    a.dh_prev = dh_nxt;
+    a.dc_prev = lstm ? dc_nxt : nullptr;
+    a.t = t;
+    cell(a);
+    // d h_prev += dGates_rec (N, G*H) @ W_hh (G*H, H)
+    gemm<T>(false, false, N, H, GH, T(1), rec + t * N * GH, GH, w_hh.ptr<T>(), H, T(1), dh_nxt, H);
+    std::swap(dh_cur, dh_nxt);
+    std::swap(dc_cur, dc_nxt);
+  }
+  std::memcpy(dh0.data, dh_cur, sizeof(T) * NH);
+  if (lstm) std::memcpy(dc0.data, dc_cur, sizeof(T) * NH);
+  const int64_t TN = T_ * N;
+  // dX (T*N, I) = dGates_in @ W_ih;  dW_ih (G*H, I) = dGates_in^T @ X
+  if (dx.data) gemm<T>(false, false, TN, I, GH, T(1), DXG.data(), GH, w_ih.ptr<T>(), I, T(0), dx.ptr<T>(), I);
+  gemm<T>(true, false, GH, I, TN, T(1), DXG.data(), GH, x.ptr<T>(), I, T(0), dw_ih.ptr<T>(), I);
+  // dW_hh (G*H, H) = dGates_rec^T @ H_prev, H_prev = the T states read by the steps, in time order
+  gemm<T>(true, false, GH, H, TN, T(1), rec, GH, Sp + (reverse ? NH : 0), H, T(0), dw_hh.ptr<T>(), H);
+  if (db_ih.data) column_sums<T>(DXG.data(), TN, GH, db_ih.ptr<T>());
+  if (db_hh.data) column_sums<T>(rec, TN, GH, db_hh.ptr<T>());
+}
+
+void expect_shape(const View& v, const Shape& want, const char* op, const char* arg) {
+  DLCORE_CHECK(v.data, ValueError, op, ": argument '", arg, "' is missing");
+  DLCORE_CHECK(v.shape_vec() == want, ValueError, op, ": '", arg, "' has shape ", v.shape_string(),
+               ", expected ", shape_str(want));
+  DLCORE_CHECK(v.is_contiguous(), ValueError, op, ": '", arg, "' must be contiguous");
+}
+void expect_dtype(const View& v, DType dt, const char* op, const char* arg) {
+  DLCORE_CHECK(v.dtype == dt, TypeError, op, ": '", arg, "' is ", dtype_name(v.dtype), " but the input is ",
+               dtype_name(dt));
+  DLCORE_CHECK(v.device == Device::cpu, ValueError, op, ": '", arg,
+               "' is on cuda; the sequence routine runs on the CPU (the CUDA build provides the cell kernels)");
+}
+void opt_check(const View& v, const Shape& want, DType dt, const char* op, const char* arg) {
+  if (!v.data) return;
+  expect_dtype(v, dt, op, arg);
+  expect_shape(v, want, op, arg);
+}
+
+}  // namespace
+
+RnnDims rnn_check(RnnMode mode, const View& x, const View& h0, const View& c0, const View& w_ih,
+                  const View& w_hh, const View& b_ih, const View& b_hh, const View& lengths) {
+  const char* op = rnn_mode_name(mode);
+  DLCORE_CHECK(x.data || x.ndim == 3, ValueError, op, ": input is missing");
+  DLCORE_CHECK(x.ndim == 3, ValueError, op, ": input must be 3-D (T, N, input_size), got shape ", x.shape_string());
+  DLCORE_CHECK(is_float(x.dtype), TypeError, op, ": input must be float32 or float64, got ", dtype_name(x.dtype));
+  DLCORE_CHECK(w_hh.ndim == 2 && w_ih.ndim == 2, ValueError, op, ": weights must be 2-D, got weight_ih ",
+               w_ih.shape_string(), " and weight_hh ", w_hh.shape_string());
+  RnnDims d;
+  d.T = x.shape[0];
+  d.N = x.shape[1];
+  d.I = x.shape[2];
+  d.H = w_hh.shape[1];
+  d.G = rnn_gates(mode);
+  d.K = rnn_saved(mode);
+  DLCORE_CHECK(d.T > 0, ValueError, op, ": empty sequence: input has shape ", x.shape_string(), " (T = 0)");
+  DLCORE_CHECK(d.N > 0, ValueError, op, ": empty batch: input has shape ", x.shape_string(), " (N = 0)");
+  DLCORE_CHECK(d.H > 0, ValueError, op, ": hidden_size must be positive, weight_hh has shape ", w_hh.shape_string());
+  DLCORE_CHECK(w_ih.shape[1] == d.I, ValueError, op, ": input has ", d.I, " features (shape ", x.shape_string(),
+               ") but weight_ih has shape ", w_ih.shape_string(), " (input_size ", w_ih.shape[1], ")");
+  expect_dtype(x, x.dtype, op, "input");
+  DLCORE_CHECK(x.is_contiguous(), ValueError, op, ": input must be contiguous");
+  expect_dtype(w_ih, x.dtype, op, "weight_ih");
+  expect_shape(w_ih, {d.G * d.H, d.I}, op, "weight_ih");
+  expect_dtype(w_hh, x.dtype, op, "weight_hh");
+  expect_shape(w_hh, {d.G * d.H, d.H}, op, "weight_hh");
+  opt_check(b_ih, {d.G * d.H}, x.dtype, op, "bias_ih");
+  opt_check(b_hh, {d.G * d.H}, x.dtype, op, "bias_hh");
+  opt_check(h0, {d.N, d.H}, x.dtype, op, "h0");
+  if (mode == RnnMode::lstm) opt_check(c0, {d.N, d.H}, x.dtype, op, "c0");
+  if (lengths.data) {
+    DLCORE_CHECK(lengths.dtype == DType::i64 && lengths.device == Device::cpu, TypeError, op,
+                 ": lengths must be an int64 array on the CPU, got ", dtype_name(lengths.dtype));
+    expect_shape(lengths, {d.N}, op, "lengths");
+    const int64_t* L = lengths.ptr<int64_t>();
+    for (int64_t n = 0; n < d.N; ++n)
+      DLCORE_CHECK(L[n] >= 0 && L[n] <= d.T, ValueError, op, ": lengths[", n, "] = ", L[n],
+                   " is outside [0, ", d.T, "] (T = ", d.T, " time steps)");
+  }
+  return d;
+}
+
+void rnn_forward(RnnMode mode, const View& x, const View& h0, const View& c0, const View& w_ih,
+                 const View& w_hh, const View& b_ih, const View& b_hh, const View& lengths,
+                 bool reverse, const View& y, const View& S, const View& C, const View& ws) {
+  RnnDims d = rnn_check(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths);
+  const char* op = rnn_mode_name(mode);
+  expect_dtype(y, x.dtype, op, "output");
+  expect_shape(y, {d.T, d.N, d.H}, op, "output");
+  expect_dtype(S, x.dtype, op, "states");
+  expect_shape(S, {d.T + 1, d.N, d.H}, op, "states");
+  if (mode == RnnMode::lstm) {
+    expect_dtype(C, x.dtype, op, "cell states");
+    expect_shape(C, {d.T + 1, d.N, d.H}, op, "cell states");
+  }
+  if (d.K) {
+    expect_dtype(ws, x.dtype, op, "workspace");
+    expect_shape(ws, {d.T, d.N, d.K * d.H}, op, "workspace");
+  }
+  if (x.dtype == DType::f32)
+    rnn_forward_t<float>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, y, S, C, ws);
+  else
+    rnn_forward_t<double>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, y, S, C, ws);
+}
+
+void rnn_backward(RnnMode mode, const View& x, const View& w_ih, const View& w_hh,
+                  const View& lengths, bool reverse, const View& S, const View& C, const View& ws,
+                  const View& dy, const View& dhT, const View& dcT, const View& dx,
+                  const View& dh0, const View& dc0, const View& dw_ih, const View& dw_hh,
+                  const View& db_ih, const View& db_hh) {
+  View none;
+  RnnDims d = rnn_check(mode, x, none, none, w_ih, w_hh, none, none, lengths);
+  const char* op = rnn_mode_name(mode);
+  const DType dt = x.dtype;
+  const Shape state{d.N, d.H}, seq{d.T + 1, d.N, d.H};
+  expect_dtype(S, dt, op, "states");
+  expect_shape(S, seq, op, "states");
+  if (mode == RnnMode::lstm) {
+    expect_dtype(C, dt, op, "cell states");
+    expect_shape(C, seq, op, "cell states");
+  }
+  if (d.K) {
+    expect_dtype(ws, dt, op, "workspace");
+    expect_shape(ws, {d.T, d.N, d.K * d.H}, op, "workspace");
+  }
+  opt_check(dy, {d.T, d.N, d.H}, dt, op, "grad_output");
+  opt_check(dhT, state, dt, op, "grad_h_n");
+  if (mode == RnnMode::lstm) opt_check(dcT, state, dt, op, "grad_c_n");
+  opt_check(dx, {d.T, d.N, d.I}, dt, op, "grad_input");
+  expect_dtype(dh0, dt, op, "grad_h0");
+  expect_shape(dh0, state, op, "grad_h0");
+  if (mode == RnnMode::lstm) {
+    expect_dtype(dc0, dt, op, "grad_c0");
+    expect_shape(dc0, state, op, "grad_c0");
+  }
+  expect_dtype(dw_ih, dt, op, "grad_weight_ih");
+  expect_shape(dw_ih, {d.G * d.H, d.I}, op, "grad_weight_ih");
+  expect_dtype(dw_hh, dt, op, "grad_weight_hh");
+  expect_shape(dw_hh, {d.G * d.H, d.H}, op, "grad_weight_hh");
+  opt_check(db_ih, {d.G * d.H}, dt, op, "grad_bias_ih");
+  opt_check(db_hh, {d.G * d.H}, dt, op, "grad_bias_hh");
+  if (dt == DType::f32)
+    rnn_backward_t<float>(mode, d, x, w_ih, w_hh, lengths, reverse, S, C, ws, dy, dhT, dcT, dx, dh0,
+                          dc0, dw_ih, dw_hh, db_ih, db_hh);
+  else
+    rnn_backward_t<double>(mode, d, x, w_ih, w_hh, lengths, reverse, S, C, ws, dy, dhT, dcT, dx, dh0,
+                           dc0, dw_ih, dw_hh, db_ih, db_hh);
+}
+
+namespace {
+void cell_arg(const View& v, bool required, const Shape& want, DType dt, Device dev, const char* op, const char* arg) {
+  if (!v.data) {
+    DLCORE_CHECK(!required, ValueError, op, ": argument '", arg, "' is missing");
+    return;
+  }
+  DLCORE_CHECK(v.dtype == dt, TypeError, op, ": '", arg, "' is ", dtype_name(v.dtype), ", expected ", dtype_name(dt));
+  DLCORE_CHECK(v.device == dev, ValueError, op, ": '", arg, "' is on ", device_name(v.device), " but xg is on ",
+               device_name(dev));
+  expect_shape(v, want, op, arg);
+}
+}  // namespace
+
+void rnn_cell_forward(RnnMode mode, const View& xg, const View& hg, const View& b_ih,
+                      const View& b_hh, const View& h_prev, const View& c_prev,
+                      const View& lengths, int64_t t, const View& h_next, const View& c_next,
+                      const View& ws, const View& y) {
+  const char* op = "rnn_cell_forward";
+  DLCORE_CHECK(xg.ndim == 2 && h_prev.ndim == 2, ValueError, op, ": xg and h_prev must be 2-D, got ",
+               xg.shape_string(), " and ", h_prev.shape_string());
+  DLCORE_CHECK(is_float(xg.dtype), TypeError, op, ": needs float32 or float64, got ", dtype_name(xg.dtype));
+  const int64_t N = h_prev.shape[0], H = h_prev.shape[1], G = rnn_gates(mode), K = rnn_saved(mode);
+  const DType dt = xg.dtype;
+  const Device dev = xg.device;
+  const bool lstm = mode == RnnMode::lstm;
+  cell_arg(xg, true, {N, G * H}, dt, dev, op, "xg");
+  cell_arg(hg, true, {N, G * H}, dt, dev, op, "hg");
+  cell_arg(b_ih, false, {G * H}, dt, dev, op, "b_ih");
+  cell_arg(b_hh, false, {G * H}, dt, dev, op, "b_hh");
+  cell_arg(h_prev, true, {N, H}, dt, dev, op, "h_prev");
+  cell_arg(c_prev, lstm, {N, H}, dt, dev, op, "c_prev");
+  cell_arg(lengths, false, {N}, DType::i64, dev, op, "lengths");
+  cell_arg(h_next, true, {N, H}, dt, dev, op, "h_next");
+  cell_arg(c_next, lstm, {N, H}, dt, dev, op, "c_next");
+  cell_arg(ws, K > 0, {N, K * H}, dt, dev, op, "ws");
+  cell_arg(y, false, {N, H}, dt, dev, op, "y");
+  RnnCellArgs a;
+  a.mode = mode;
+  a.dtype = dt;
+  a.N = N;
+  a.H = H;
+  a.xg = xg.data;
+  a.hg = hg.data;
+  a.b_ih = b_ih.data;
+  a.b_hh = b_hh.data;
+  a.h_prev = h_prev.data;
+  a.c_prev = lstm ? c_prev.data : nullptr;
+  a.h_next = h_next.data;
+  a.c_next = lstm ? c_next.data : nullptr;
+  a.ws = K ? ws.data : nullptr;
+  a.y = y.data;
+  a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
+  a.t = t;
+  DLCORE_DISPATCH(RnnTable, dev, cell_forward)(a);
+}
+
+void rnn_cell_backward(RnnMode mode, const View& ws, const View& h_prev, const View& c_prev,
+                       const View& h_next, const View& c_next, const View& dy, const View& dh,
+                       const View& dc, const View& lengths, int64_t t, const View& dxg,
+                       const View& dhg, const View& dh_prev, const View& dc_prev) {
+  const char* op = "rnn_cell_backward";
+  DLCORE_CHECK(h_prev.ndim == 2, ValueError, op, ": h_prev must be 2-D, got ", h_prev.shape_string());
+  DLCORE_CHECK(is_float(h_prev.dtype), TypeError, op, ": needs float32 or float64, got ", dtype_name(h_prev.dtype));
+  const int64_t N = h_prev.shape[0], H = h_prev.shape[1], G = rnn_gates(mode), K = rnn_saved(mode);
+  const DType dt = h_prev.dtype;
+  const Device dev = h_prev.device;
+  const bool lstm = mode == RnnMode::lstm, gru = mode == RnnMode::gru;
+  cell_arg(ws, K > 0, {N, K * H}, dt, dev, op, "ws");
+  cell_arg(h_prev, true, {N, H}, dt, dev, op, "h_prev");
+  cell_arg(c_prev, lstm, {N, H}, dt, dev, op, "c_prev");
+  cell_arg(h_next, true, {N, H}, dt, dev, op, "h_next");
+  cell_arg(c_next, lstm, {N, H}, dt, dev, op, "c_next");
+  cell_arg(dy, false, {N, H}, dt, dev, op, "dy");
+  cell_arg(dh, false, {N, H}, dt, dev, op, "dh");
+  cell_arg(dc, false, {N, H}, dt, dev, op, "dc");
+  cell_arg(lengths, false, {N}, DType::i64, dev, op, "lengths");
+  cell_arg(dxg, true, {N, G * H}, dt, dev, op, "dxg");
+  cell_arg(dhg, gru, {N, G * H}, dt, dev, op, "dhg");
+  cell_arg(dh_prev, true, {N, H}, dt, dev, op, "dh_prev");
+  cell_arg(dc_prev, lstm, {N, H}, dt, dev, op, "dc_prev");
+  RnnCellGradArgs a;
+  a.mode = mode;
+  a.dtype = dt;
+  a.N = N;
+  a.H = H;
+  a.ws = K ? ws.data : nullptr;
+  a.h_prev = h_prev.data;
+  a.c_prev = lstm ? c_prev.data : nullptr;
+  a.h_next = h_next.data;
+  a.c_next = lstm ? c_next.data : nullptr;
+  a.dy = dy.data;
+  a.dh = dh.data;
+  a.dc = lstm ? dc.data : nullptr;
+  a.dxg = dxg.data;
+  a.dhg = gru ? dhg.data : nullptr;
+  a.dh_prev = dh_prev.data;
+  a.dc_prev = lstm ? dc_prev.data : nullptr;
+  a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
+  a.t = t;
+  DLCORE_DISPATCH(RnnTable, dev, cell_backward)(a);
+}
+
+}  // namespace dlcore

@@ -1,0 +1,103 @@
+// Recurrent family: RNN (tanh / relu), LSTM and GRU, one layer and one direction at a time.
+// Shapes (G = gates: 1 RNN, 4 LSTM (i,f,g,o), 3 GRU (r,z,n); K = rnn_saved(mode)):
+//   x (T, N, I)  time-major, contiguous;  h0, c0 (N, H)
+//   w_ih (G*H, I), w_hh (G*H, H), b_ih, b_hh (G*H,)  -- PyTorch's layout, biases optional
+//   lengths (N,) int64 with 0 <= lengths[n] <= T, optional: row n is valid at time t when
+//     t < lengths[n]; at other steps its state is carried unchanged and its output is zero,
+//     so a reverse direction starts at each row's last valid step (pack_padded_sequence).
+//   y (T, N, H)    output at each time step
+//   S (T+1, N, H)  states: forward direction reads S[t], writes S[t+1] (S[0] = h0, final S[T]);
+//                  reverse reads S[t+1], writes S[t] (S[T] = h0, final S[0])
+//   C (T+1, N, H)  LSTM cell states, same indexing; ws (T, N, K*H) activations for backward.
+// Forward per layer-direction: one GEMM X (T*N, I) @ W_ih^T for all steps, then per step one
+// GEMM h @ W_hh^T and one fused pointwise cell kernel. Backward through time: per step one
+// fused pointwise backward kernel and one GEMM dGates @ W_hh for dh; then dX, dW_ih, dW_hh as
+// three GEMMs over all steps and the bias gradients as column sums.
+#pragma once
+#include <cstdint>
+
+#include "core/dispatch.h"
+#include "core/view.h"
+#include "ops/rnn_math.h"
+
+namespace dlcore {
+
+// One time step of N rows (raw pointers, contiguous rows, element type given by dtype).
+struct RnnCellArgs {
+  RnnMode mode = RnnMode::lstm;
+  DType dtype = DType::f32;
+  int64_t N = 0, H = 0;
+  const void* xg = nullptr;      // (N, G*H) input projection W_ih x (no bias)
+  const void* hg = nullptr;      // (N, G*H) recurrent projection W_hh h (no bias)
+  const void* b_ih = nullptr;    // (G*H,) or null
+  const void* b_hh = nullptr;    // (G*H,) or null
+  const void* h_prev = nullptr;  // (N, H)
+  const void* c_prev = nullptr;  // (N, H) LSTM only
+  void* h_next = nullptr;        // (N, H)
+  void* c_next = nullptr;        // (N, H) LSTM only
+  void* ws = nullptr;            // (N, K*H) saved activations
+  void* y = nullptr;             // (N, H) output of this step (zero for padded rows), or null
+  const int64_t* lengths = nullptr;  // (N,) or null
+  int64_t t = 0;                 // time index of this step (for lengths)
+};
+
+struct RnnCellGradArgs {
+  RnnMode mode = RnnMode::lstm;
+  DType dtype = DType::f32;
+  int64_t N = 0, H = 0;
+  const void* ws = nullptr;      // (N, K*H) from the forward step
+  const void* h_prev = nullptr;  // (N, H)
+  const void* c_prev = nullptr;  // (N, H) LSTM
+  const void* h_next = nullptr;  // (N, H)
+  const void* c_next = nullptr;  // (N, H) LSTM
+  const void* dy = nullptr;      // (N, H) gradient of this step's output, or null
+  const void* dh = nullptr;      // (N, H) gradient of h_next from later steps / final state
+  const void* dc = nullptr;      // (N, H) gradient of c_next (LSTM), or null
+  void* dxg = nullptr;           // (N, G*H) gradient of the gate pre-activations (input side)
+  void* dhg = nullptr;           // (N, G*H) recurrent side (GRU only; others use dxg)
+  void* dh_prev = nullptr;       // (N, H) direct part of d h_prev (the W_hh GEMM adds to it)
+  void* dc_prev = nullptr;       // (N, H) LSTM
+  const int64_t* lengths = nullptr;
+  int64_t t = 0;
+};
+
+struct RnnTable {
+  void (*cell_forward)(const RnnCellArgs& a) = nullptr;
+  void (*cell_backward)(const RnnCellGradArgs& a) = nullptr;
+};
+
+// Checked front doors. Optional Views (h0, c0, biases, lengths, dy, dhT, dcT, dx, db_*) have
+// data == nullptr when absent (zeros for states and gradients).
+struct RnnDims {
+  int64_t T, N, I, H, G, K;
+};
+RnnDims rnn_check(RnnMode mode, const View& x, const View& h0, const View& c0, const View& w_ih,
+                  const View& w_hh, const View& b_ih, const View& b_hh, const View& lengths);
+
+void rnn_forward(RnnMode mode, const View& x, const View& h0, const View& c0, const View& w_ih,
+                 const View& w_hh, const View& b_ih, const View& b_hh, const View& lengths,
+                 bool reverse, const View& y, const View& S, const View& C, const View& ws);
+
+// dx may be absent (not computed); db_ih / db_hh absent when the layer has no bias.
+void rnn_backward(RnnMode mode, const View& x, const View& w_ih, const View& w_hh,
+                  const View& lengths, bool reverse, const View& S, const View& C, const View& ws,
+                  const View& dy, const View& dhT, const View& dcT, const View& dx,
+                  const View& dh0, const View& dc0, const View& dw_ih, const View& dw_hh,
+                  const View& db_ih, const View& db_hh);
+
+// One fused cell step on any device (dispatches on xg's device; all arrays on that device):
+// xg, hg (N, G*H) projections without bias; b_ih, b_hh (G*H,) optional; h_prev, c_prev (N, H)
+// (c_prev LSTM only); lengths (N,) int64 optional with time index t. Writes h_next, c_next
+// (LSTM), ws (N, K*H) (K > 0) and y (N, H).
+void rnn_cell_forward(RnnMode mode, const View& xg, const View& hg, const View& b_ih,
+                      const View& b_hh, const View& h_prev, const View& c_prev,
+                      const View& lengths, int64_t t, const View& h_next, const View& c_next,
+                      const View& ws, const View& y);
+// Its backward: dy, dh, dc (N, H) optional; writes dxg (N, G*H), dhg (N, G*H) (GRU only),
+// dh_prev (the part not through W_hh) and dc_prev (LSTM).
+void rnn_cell_backward(RnnMode mode, const View& ws, const View& h_prev, const View& c_prev,
+                       const View& h_next, const View& c_next, const View& dy, const View& dh,
+                       const View& dc, const View& lengths, int64_t t, const View& dxg,
+                       const View& dhg, const View& dh_prev, const View& dc_prev);
+
+}  // namespace dlcore

@@ -1,0 +1,115 @@
+"""Embedding: a lookup table (num_embeddings, embedding_dim) indexed by integer tensors, with
+PyTorch's semantics: gather forward (``_C.index_select``), scatter-add backward
+(``_C.index_add_``), and ``padding_idx`` whose row is initialised to zero and never receives a
+gradient."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _C
+from ..autograd import Function
+from ..tensor import Tensor, empty
+from . import init
+from .module import Module, Parameter
+
+
+class EmbeddingFunction(Function):
+    """apply(weight, flat int64 indices, output shape, padding_idx or None) -> rows of weight."""
+
+    @staticmethod
+    def forward(ctx, weight, idx, out_shape, padding_idx):
+        ctx.wshape, ctx.dtype, ctx.idx, ctx.padding_idx = weight.shape, weight.dtype, idx, padding_idx
+        return _C.index_select(weight, 0, idx).reshape(out_shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        gw = np.zeros(ctx.wshape, ctx.dtype)
+        src = g.reshape(-1, ctx.wshape[1])
+        if not src.flags.c_contiguous:
+            src = _C.cast(src, str(src.dtype))
+        _C.index_add_(gw, 0, ctx.idx, src)
+        if ctx.padding_idx is not None:
+            _C.fill(gw[ctx.padding_idx], 0.0)
+        return gw, None, None, None
+
+
+def _indices(input, num_embeddings, name):
+    if isinstance(input, Tensor):
+        arr = input._data
+    elif hasattr(input, "detach"):
+        arr = input.detach().cpu().numpy()
+    else:
+        arr = np.asarray(input)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name}: indices must be an integer tensor, got {arr.dtype}")
+    flat = np.ascontiguousarray(arr.reshape(-1), dtype=np.int64)
+    if flat.size and (flat.min() < 0 or flat.max() >= num_embeddings):
+        bad = flat.min() if flat.min() < 0 else flat.max()
+        raise IndexError(f"{name}: index {bad} is out of range for an embedding table with "
+                         f"{num_embeddings} rows")
+    return flat, arr.shape
+
+
+def embedding(input, weight, padding_idx=None):
+    """Functional form: rows of weight (num_embeddings, dim) picked by the integer input."""
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
+                         f"shape {tuple(weight.shape)}")
+    flat, shape = _indices(input, weight.shape[0], "embedding")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += weight.shape[0]
+    return EmbeddingFunction.apply(weight, flat, tuple(shape) + (weight.shape[1],), padding_idx)
+
+
+class Embedding(Module):
+    """Lookup table: input of any integer shape (...) -> output (..., embedding_dim).
+    Weight ~ N(0, 1) with the padding_idx row set to zero (like PyTorch)."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, _weight=None, dtype=None):
+        super().__init__()
+        for arg, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"Embedding: {arg} must be a positive integer, got {v!r}")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        if padding_idx is not None:
+            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be within num_embeddings "
+                                 f"({self.num_embeddings}), got {padding_idx}")
+            padding_idx = int(padding_idx) % self.num_embeddings
+        self.padding_idx = padding_idx
+        if _weight is None:
+            self.weight = Parameter(empty(self.num_embeddings, self.embedding_dim, dtype=dtype))
+            self.reset_parameters()
+        else:
+            w = _weight if isinstance(_weight, Tensor) else Tensor(_weight)
+            if tuple(w.shape) != (self.num_embeddings, self.embedding_dim):
+                raise ValueError(f"Embedding: _weight has shape {tuple(w.shape)}, expected "
+                                 f"{(self.num_embeddings, self.embedding_dim)}")
+            self.weight = Parameter(w._data.copy())
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            _C.fill(self.weight._data[self.padding_idx], 0.0)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):
+        w = embeddings if isinstance(embeddings, Tensor) else Tensor(embeddings)
+        if w.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {tuple(w.shape)}")
+        m = cls(w.shape[0], w.shape[1], padding_idx=padding_idx, _weight=w)
+        m.weight.requires_grad = not freeze
+        return m
+
+    def forward(self, input):
+        flat, shape = _indices(input, self.num_embeddings, "Embedding")
+        return EmbeddingFunction.apply(self.weight, flat, tuple(shape) + (self.embedding_dim,),
+                                       self.padding_idx)
+
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        return s
