@@ -16,6 +16,7 @@ from .tensor import (Generator, Tensor, abs, add, arange, argmax, argmin, bool_,
                      zeros_like)
 from . import functional
 from . import cuda
+from .models import (Input, Model, Sequential, callbacks, data, datasets, layers, load, load_model, metrics, save, serialization)  # noqa: F401,E501
 
 __version__ = "0.1.0"
 
