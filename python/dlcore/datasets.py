@@ -30,7 +30,7 @@ _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(
            0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-def load_idx(path, expect_ndim=None):
+def load_idx(path, expect_ndim=None, expect_uint8=False):
     """Reads one IDX file (gz or raw) into a NumPy array, validating the header and size."""
     opener = gzip.open if str(path).endswith(".gz") else open
     try:
@@ -44,6 +44,9 @@ def load_idx(path, expect_ndim=None):
     if zero != 0 or code not in _DTYPES or ndim == 0:
         raise ValueError(f"load_idx: {path} has a bad magic number 0x{raw[:4].hex()} "
                          f"(expected 0x0000080{expect_ndim or 'N'} for uint8 data)")
+    if expect_uint8 and code != 0x08:
+        raise ValueError(f"load_idx: {path} has magic number 0x{raw[:4].hex()} (data type 0x{code:02x}); "
+                         f"image and label files must be uint8 (0x0000080{expect_ndim or 'N'})")
     if expect_ndim is not None and ndim != expect_ndim:
         raise ValueError(f"load_idx: {path} has {ndim} dimensions (magic 0x{raw[:4].hex()}), "
                          f"expected {expect_ndim}")
@@ -93,8 +96,8 @@ def _load(name, path, flatten, normalize, dtype, package):
             f"or put the four IDX files in a directory and pass path=... or set DLCORE_DATA.")
     out = []
     for split in ("train", "test"):
-        x = load_idx(found[f"{split}_images"], expect_ndim=3)
-        y = load_idx(found[f"{split}_labels"], expect_ndim=1)
+        x = load_idx(found[f"{split}_images"], expect_ndim=3, expect_uint8=True)
+        y = load_idx(found[f"{split}_labels"], expect_ndim=1, expect_uint8=True)
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"{name}: {found[f'{split}_images']} has {x.shape[0]} images but "
                              f"{found[f'{split}_labels']} has {y.shape[0]} labels")
