@@ -583,7 +583,7 @@ class TrainingMixin:
 
         history = cbm.History()
         cbs = list(callbacks or [])
-        cl = cbm.CallbackList([history] + cbs + ([cbm.ProgbarLogger(verbose)] if verbose else []), self)
+        cl = cbm.CallbackList(cbs + ([cbm.ProgbarLogger(verbose)] if verbose else []) + [history], self)
         metric_names = ["loss"] + [m.name for m in c.metrics]
         cl.set_params({"epochs": epochs, "steps": steps, "samples": n_train, "verbose": verbose,
                        "batch_size": batch_size, "metrics": metric_names +
