@@ -22,7 +22,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import metrics as metrics_mod
-from . import nn
+from . import nn, optim
 from .autograd import no_grad
 from .nn.module import Module
 from .tensor import Tensor, clip, default_generator, log, zeros
@@ -247,7 +247,6 @@ _KERAS_LR = {"SGD": 0.01, "RMSprop": 0.001, "Adam": 0.001, "AdamW": 0.001, "Adag
 
 
 def _make_optimizer(spec, params):
-    from . import optim
     if isinstance(spec, str):
         cls_name = _OPT_NAMES.get(spec.lower())
         cls = getattr(optim, cls_name or spec, None)

@@ -21,6 +21,7 @@ import sys
 import time
 
 import dlcore
+import dlcore.optim  # noqa: F401
 from dlcore import nn
 
 
