@@ -107,8 +107,12 @@ def _symbolic_call(layer, args, kwargs):
             out = layer(*[_example(a) for a in args], **kwargs)
     except Exception as e:
         shapes = [getattr(a, "shape", None) for a in args]
-        raise type(e)(f"while calling {getattr(layer, 'name', type(layer).__name__)} on symbolic "
-                      f"inputs {shapes}: {e}") from e
+        msg = f"while calling {getattr(layer, 'name', type(layer).__name__)} on symbolic inputs {shapes}: {e}"
+        try:
+            err = type(e)(msg)
+        except Exception:
+            raise e
+        raise err from e
     finally:
         layer.train(was)
     node = _Node(layer, tuple(args), dict(kwargs))
@@ -464,8 +468,9 @@ class TrainingMixin:
             raise RuntimeError("compile() was called without a loss")
         if train:
             self.train()
-            if self._lazy_unbuilt():
+            if not self.__dict__.get("_all_built") and self._lazy_unbuilt():
                 self.build([tuple(x.shape[1:]) for x in xs], dtype=str(xs[0].dtype))
+            object.__setattr__(self, "_all_built", True)
             opt = self._ensure_optimizer()
             opt.zero_grad()
             pred = self._forward(xs)
@@ -819,6 +824,7 @@ class Sequential(TrainingMixin, nn.Sequential):
         if not isinstance(layer, Module):
             raise TypeError(f"Sequential.add: expected a Module, got {type(layer).__name__}")
         self.append(layer)
+        object.__setattr__(self, "_all_built", False)
         return self
 
     def pop(self):
