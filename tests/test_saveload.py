@@ -107,8 +107,8 @@ def test_resume_equals_uninterrupted(tmp_path):
     part.fit(x, y, batch_size=32, epochs=2, verbose=0, callbacks=[C.ModelCheckpoint(ck, save_best_only=False)])
     dlcore.manual_seed(12345)  # whatever happens in between
     resumed = dlcore.load_model(ck)
-    assert resumed.__dict__["_epoch"] == 2
-    h_res = resumed.fit(x, y, batch_size=32, epochs=4, initial_epoch=2, verbose=0)
+    assert resumed.completed_epochs == 2
+    h_res = resumed.fit(x, y, batch_size=32, epochs=4, initial_epoch=resumed.completed_epochs, verbose=0)
     assert h_res.epoch == [2, 3]
     assert h_res.history["loss"] == h_full.history["loss"][2:]
     for a, b in zip(full.get_weights(), resumed.get_weights()):

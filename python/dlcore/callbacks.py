@@ -328,7 +328,6 @@ class ModelCheckpoint(_Monitor):
                 return
             self.best = v
         path = self.filepath.format(epoch=epoch + 1, **{k: v for k, v in logs.items()})
-        self.model.__dict__["_epoch"] = epoch + 1
         if self.save_weights_only:
             self.model.save_weights(path)
         else:

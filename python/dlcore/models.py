@@ -400,6 +400,11 @@ class TrainingMixin:
             object.__setattr__(self, "_input_spec", [(tuple(int(s) for s in x.shape[1:]), str(x.dtype)) for x in xs])
 
     @property
+    def completed_epochs(self):
+        """Epochs finished by fit (restored by load_model): pass it as fit(initial_epoch=...)."""
+        return int(self.__dict__.get("_epoch") or 0)
+
+    @property
     def optimizer(self):
         c = self.__dict__.get("_compiled")
         return None if c is None else c.optimizer
@@ -615,6 +620,7 @@ class TrainingMixin:
                 vlogs = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size,
                                       sample_weight=vw, verbose=0, return_dict=True, _internal=True)
                 logs.update({"val_" + k: v for k, v in vlogs.items()})
+            object.__setattr__(self, "_epoch", epoch + 1)
             cl.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break

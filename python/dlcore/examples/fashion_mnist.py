@@ -94,7 +94,7 @@ def main(argv=None, prog=None):
     initial_epoch = 0
     if args.resume:
         model = dlcore.load_model(args.resume)
-        initial_epoch = int(model.__dict__.get("_epoch") or 0)
+        initial_epoch = model.completed_epochs
         print(f"resumed from {args.resume} after epoch {initial_epoch}")
     else:
         model = build_mlp() if args.model == "mlp" else build_cnn()
