@@ -86,6 +86,11 @@ def test_fit_accepts_validation_data_and_loader():
     assert len(h.history["val_accuracy"]) == 2
     with pytest.raises(ValueError, match="y=None"):
         m.fit(loader, y, verbose=0)
+    ds = dlcore.data.TensorDataset(x, y)  # a Dataset is batched with fit's batch_size
+    h2 = m.fit(ds, epochs=1, batch_size=60, verbose=0)
+    assert len(h2.history["loss"]) == 1
+    assert m.evaluate(ds, return_dict=True)["loss"] == pytest.approx(m.evaluate(x, y)[0])
+    np.testing.assert_allclose(m.predict(ds), m.predict(x), rtol=1e-6)
 
 
 def test_predict_batched_no_grad_no_memory_growth():

@@ -554,6 +554,8 @@ class TrainingMixin:
         sample's loss. verbose: 0 silent, 1 progress bar, 2 one line per epoch."""
         from . import callbacks as cbm
         c = self._c()
+        if isinstance(x, data.Dataset):
+            x = data.DataLoader(x, batch_size=batch_size, shuffle=shuffle)
         if _is_loader(x):
             if y is not None:
                 raise ValueError("fit: pass y=None when x is a data loader")
@@ -635,6 +637,8 @@ class TrainingMixin:
         c = self._c()
         self._reset_metrics()
         loss_mean = metrics_mod.Mean()
+        if isinstance(x, data.Dataset):
+            x = data.DataLoader(x, batch_size=batch_size)
         if _is_loader(x):
             it = _LoaderBatches(x, None, self)
         else:
@@ -662,6 +666,8 @@ class TrainingMixin:
     def predict(self, x, batch_size=32, verbose=0):
         """Model outputs for x as a NumPy array, computed in batches in eval mode under no_grad
         (nothing is retained between batches, so calling it in a loop does not grow memory)."""
+        if isinstance(x, data.Dataset):
+            x = data.DataLoader(x, batch_size=batch_size)
         if _is_loader(x):
             batches = (_split_batch(b)[0] if isinstance(b, (tuple, list)) and len(b) in (2, 3)
                        else [b] for b in x)
