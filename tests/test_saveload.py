@@ -218,6 +218,24 @@ def test_atomic_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     dlcore.load_model(p)
 
 
+def _zero_d_ok():
+    """Whether nn.Module.load_state_dict handles 0-d buffers (the foundation's copy turned
+    them 1-d; the normalization branch fixes it). Save/load of 0-d arrays is tested below."""
+    m = nn.Module()
+    m.register_buffer("n", dlcore.Tensor._wrap(np.zeros((), np.int64)))
+    try:
+        m.load_state_dict({"n": np.ones((), np.int64)})
+        return True
+    except ValueError:
+        return False
+
+
+def test_zero_d_tensors_keep_their_shape(tmp_path):
+    dlcore.save({"n": dlcore.Tensor._wrap(np.full((), 3, np.int64)), "v": np.arange(3.0)}, tmp_path / "z.safetensors")
+    back = dlcore.load(tmp_path / "z.safetensors")
+    assert back["n"].shape == () and int(back["n"].item()) == 3 and back["v"].shape == (3,)
+
+
 def test_unserialisable_model_says_what_to_do(tmp_path):
     class Custom(nn.Module):
         def __init__(self):
@@ -237,6 +255,8 @@ def test_unserialisable_model_says_what_to_do(tmp_path):
             super().__init__()
             self.features, self.factor = features, factor
             self.fc = nn.Linear(features, features)
+            if _zero_d_ok():  # a 0-d buffer, like BatchNorm's num_batches_tracked
+                self.register_buffer("calls", dlcore.Tensor._wrap(np.full((), 7, np.int64)))
 
         def forward(self, x):
             return self.fc(x) * self.factor
@@ -245,5 +265,7 @@ def test_unserialisable_model_says_what_to_do(tmp_path):
     m.save(tmp_path / "s.safetensors")
     m2 = dlcore.load_model(tmp_path / "s.safetensors")
     assert m2[0].factor == 0.5
+    if _zero_d_ok():
+        assert m2[0].calls.shape == () and int(m2[0].calls.item()) == 7
     x = np.ones((2, 3), np.float32)
     np.testing.assert_array_equal(m.predict(x), m2.predict(x))

@@ -710,6 +710,8 @@ class TrainingMixin:
         """(name, type, output shape, params) per top-level layer."""
         rows = []
         if isinstance(self, Model) and self._graph is not None:
+            for i, t in enumerate(self._graph["inputs"]):
+                rows.append((t.name or f"input_{i}", "Input", str(t.shape), 0))
             for node in self._graph["nodes"]:
                 layer = node.layer
                 shp = ", ".join(str(o.shape) for o in node.outputs)

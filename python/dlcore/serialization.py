@@ -156,14 +156,20 @@ def _digest(meta, arrays):
             h.update(f"{len(k)}:{k}{len(meta[k])}:".encode())
             h.update(meta[k].encode())
     for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
+        a = _contig(arrays[name])
         h.update(f"{name}|{a.dtype.str}|{list(a.shape)}|".encode())
         h.update(a.tobytes())
     return h.hexdigest()
 
 
+def _contig(a):
+    """C-contiguous without changing the shape (np.ascontiguousarray turns 0-d into 1-d)."""
+    a = np.asarray(a)
+    return a if a.flags.c_contiguous else a.copy(order="C")
+
+
 def _write(path, arrays, meta):
-    arrays = OrderedDict((k, np.ascontiguousarray(v)) for k, v in arrays.items())
+    arrays = OrderedDict((k, _contig(v)) for k, v in arrays.items())
     meta = {k: str(v) for k, v in meta.items()}
     meta["sha256"] = _digest(meta, arrays)
     data = _st().save(dict(arrays), metadata=meta)
