@@ -14,8 +14,8 @@ Models (PyTorch layout, Keras-style training loop):
   cnn: [Conv2d(1, 32, 3, pad 1) - BatchNorm2d - ReLU - MaxPool2d(2)]
        - [Conv2d(32, 64, 3, pad 1) - BatchNorm2d - ReLU - MaxPool2d(2)] - Dropout(0.25)
        - Flatten - Linear(3136, 128) - ReLU - Dropout(0.5) - Linear(128, 10)
-Adam (lr 1e-3, cosine-decayed over the run by default; --schedule none keeps it constant), cross-entropy on logits, batch 64
-(cnn) / 128 (mlp), seed 0.
+Adam (lr 1e-3, cosine-decayed over the run by default; --schedule none keeps it constant),
+cross-entropy on logits, batch 64 (cnn) / 128 (mlp), seed 0.
 """
 import argparse
 import math
