@@ -17,6 +17,7 @@ from .tensor import (Generator, Tensor, abs, amax, amin, add, arange, argmax, ar
 from . import functional
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
+from .models import (Input, Model, Sequential, callbacks, data, datasets, layers, load, load_model, metrics, save, serialization)  # noqa: F401,E501
 
 __version__ = "0.1.0"
 

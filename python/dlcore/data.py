@@ -1,0 +1,403 @@
+"""dlcore.data: datasets, a batching DataLoader, splits, scalers, one-hot and image augmentation.
+
+DataLoader yields tuples of dlcore Tensors. Shuffling draws from a dlcore Generator (the
+counter-based Philox generator), so a seeded run shuffles identically on any machine and
+thread count, and ``loader.state_dict()`` / ``load_state_dict()`` (or saving the generator
+state) lets a resumed run see the same batches as an uninterrupted one.
+
+Augmentations (RandomHorizontalFlip, RandomCrop, RandomRotation) work on whole batches of
+(N, C, H, W) or (N, H, W) arrays, vectorised, with randomness from a dlcore Generator; pass
+them to DataLoader(transform=...) (applied to the first element of each batch, the inputs).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .tensor import Generator, Tensor, default_generator, rand, randperm
+
+__all__ = ["Dataset", "TensorDataset", "DataLoader", "train_val_test_split", "StandardScaler",
+           "MinMaxScaler", "to_categorical", "one_hot", "Compose", "RandomHorizontalFlip",
+           "RandomCrop", "RandomRotation", "default_collate"]
+
+
+def _arr(a):
+    if isinstance(a, Tensor):
+        return a._data
+    return np.asarray(a)
+
+
+class Dataset:
+    """Map-style dataset: __getitem__(i) -> sample, __len__(). Optionally __getitems__(indices)
+    -> a whole batch (used by DataLoader when present and no collate_fn is given)."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError
+
+    def __len__(self):
+        raise NotImplementedError
+
+
+class TensorDataset(Dataset):
+    """Samples are tuples (a[i], b[i], ...) of arrays / Tensors with the same first dimension."""
+
+    def __init__(self, *arrays):
+        if not arrays:
+            raise ValueError("TensorDataset: needs at least one array")
+        self.arrays = tuple(_arr(a) for a in arrays)
+        n = self.arrays[0].shape[0]
+        for i, a in enumerate(self.arrays):
+            if a.ndim == 0 or a.shape[0] != n:
+                raise ValueError(f"TensorDataset: array {i} has shape {a.shape}, but array 0 has "
+                                 f"{n} samples; all arrays need the same first dimension")
+
+    def __len__(self):
+        return self.arrays[0].shape[0]
+
+    def __getitem__(self, i):
+        return tuple(a[i] for a in self.arrays)
+
+    def __getitems__(self, indices):
+        return tuple(a[indices] for a in self.arrays)
+
+
+def default_collate(samples):
+    """Stacks a list of samples (arrays, numbers or tuples of them) into batched arrays."""
+    first = samples[0]
+    if isinstance(first, (tuple, list)):
+        return tuple(default_collate([s[j] for s in samples]) for j in range(len(first)))
+    if isinstance(first, dict):
+        return {k: default_collate([s[k] for s in samples]) for k in first}
+    return np.stack([_arr(s) for s in samples])
+
+
+def _to_tensor(b):
+    if isinstance(b, Tensor):
+        return b
+    if isinstance(b, np.ndarray):
+        if b.dtype.kind in "iu" and b.dtype != np.int64:
+            b = b.astype(np.int64)
+        elif b.dtype.kind == "f" and b.dtype not in (np.float32, np.float64):
+            b = b.astype(np.float32)
+        return Tensor._wrap(np.ascontiguousarray(b))
+    if isinstance(b, tuple):
+        return tuple(_to_tensor(x) for x in b)
+    if isinstance(b, list):
+        return [_to_tensor(x) for x in b]
+    if isinstance(b, dict):
+        return {k: _to_tensor(v) for k, v in b.items()}
+    return b
+
+
+class DataLoader:
+    """Iterates over a dataset in batches.
+
+    DataLoader(dataset, batch_size=32, shuffle=False, seed=None, generator=None, drop_last=False,
+               collate_fn=None, transform=None, target_transform=None, as_tensors=True)
+
+    - dataset: a Dataset, or a tuple of arrays (wrapped in TensorDataset).
+    - shuffle: a new permutation every epoch, drawn from ``generator`` (a dlcore.Generator),
+      else from Generator(seed) when seed is given, else from dlcore's default generator (so
+      dlcore.manual_seed makes it reproducible).
+    - transform: applied to the inputs (first element) of every batch, e.g. RandomCrop; it is
+      called as transform(batch_array) and may use the loader's generator.
+    - as_tensors: yield dlcore Tensors (default) or NumPy arrays.
+    """
+
+    def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, generator=None,
+                 drop_last=False, collate_fn=None, transform=None, target_transform=None,
+                 as_tensors=True):
+        if isinstance(dataset, (tuple, list)):
+            dataset = TensorDataset(*dataset)
+        if batch_size is None or int(batch_size) <= 0:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.collate_fn = collate_fn
+        self.transform = transform
+        self.target_transform = target_transform
+        self.as_tensors = as_tensors
+        if generator is None and seed is not None:
+            generator = Generator(seed)
+        self.generator = generator
+        self.epoch = 0
+
+    def __len__(self):
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _gen(self):
+        return self.generator if self.generator is not None else default_generator
+
+    def state_dict(self):
+        """Generator position (when the loader owns one) and epoch count."""
+        g = self.generator
+        return {"epoch": self.epoch, "generator": list(g.get_state()) if g is not None else None}
+
+    def load_state_dict(self, state):
+        self.epoch = int(state["epoch"])
+        if state.get("generator") is not None:
+            if self.generator is None:
+                self.generator = Generator(0)
+            self.generator.set_state(state["generator"])
+
+    def _order(self):
+        n = len(self.dataset)
+        if self.shuffle:
+            return randperm(n, generator=self._gen())._data
+        return np.arange(n, dtype=np.int64)
+
+    def _fetch(self, idx):
+        ds = self.dataset
+        if self.collate_fn is None and hasattr(ds, "__getitems__"):
+            batch = ds.__getitems__(idx)
+        else:
+            batch = (self.collate_fn or default_collate)([ds[int(i)] for i in idx])
+        if self.transform is not None or self.target_transform is not None:
+            single = not isinstance(batch, tuple)
+            items = [batch] if single else list(batch)
+            if self.transform is not None:
+                items[0] = _call_transform(self.transform, items[0], self._gen())
+            if self.target_transform is not None and len(items) > 1:
+                items[1] = self.target_transform(items[1])
+            batch = items[0] if single else tuple(items)
+        return batch
+
+    def __iter__(self):
+        order = self._order()
+        self.epoch += 1
+        n = order.shape[0]
+        stop = n - n % self.batch_size if self.drop_last else n
+        for s in range(0, stop, self.batch_size):
+            batch = self._fetch(order[s:s + self.batch_size])
+            yield _to_tensor(batch) if self.as_tensors else batch
+
+
+def _call_transform(t, x, gen):
+    x = _arr(x)
+    if getattr(t, "_uses_generator", False):
+        return t(x, generator=gen)
+    return t(x)
+
+
+# ---- splits, scaling, one-hot ------------------------------------------------------------------
+
+def train_val_test_split(*arrays, ratios=(0.8, 0.1, 0.1), stratify=None, seed=0, shuffle=True):
+    """Splits arrays (same first dimension) into train / validation / test parts.
+
+    ratios: three fractions (normalised to sum 1) - e.g. (0.7, 0.15, 0.15); a ratio may be 0.
+    stratify: labels (N,) to keep class proportions equal in every part (per class, the counts
+    are rounded so that the parts add up). seed: the shuffle seed (NumPy's PCG64; this is data
+    preparation, not training).
+    Returns (train, val, test); each is a tuple of arrays, or a single array when one array is given.
+    """
+    if not arrays:
+        raise ValueError("train_val_test_split: needs at least one array")
+    arrs = [_arr(a) for a in arrays]
+    n = arrs[0].shape[0]
+    for i, a in enumerate(arrs):
+        if a.shape[0] != n:
+            raise ValueError(f"train_val_test_split: array {i} has {a.shape[0]} samples, array 0 has {n}")
+    r = np.asarray(ratios, dtype=np.float64)
+    if r.shape != (3,) or np.any(r < 0) or r.sum() <= 0:
+        raise ValueError(f"train_val_test_split: ratios must be three non-negative numbers, got {ratios}")
+    r = r / r.sum()
+    rng = np.random.default_rng(seed)
+
+    def cut(idx):
+        m = idx.shape[0]
+        if shuffle:
+            idx = idx[rng.permutation(m)]
+        n_tr = int(round(r[0] * m))
+        n_va = int(round(r[1] * m))
+        n_va = min(n_va, m - n_tr)
+        return idx[:n_tr], idx[n_tr:n_tr + n_va], idx[n_tr + n_va:]
+
+    if stratify is None:
+        parts = cut(np.arange(n))
+    else:
+        labels = _arr(stratify).reshape(-1)
+        if labels.shape[0] != n:
+            raise ValueError(f"train_val_test_split: stratify has {labels.shape[0]} labels for {n} samples")
+        pieces = [[], [], []]
+        for c in np.unique(labels):
+            for k, p in enumerate(cut(np.flatnonzero(labels == c))):
+                pieces[k].append(p)
+        parts = []
+        for k in range(3):
+            p = np.concatenate(pieces[k]) if pieces[k] else np.zeros(0, np.int64)
+            parts.append(p[rng.permutation(p.shape[0])] if shuffle else np.sort(p))
+    out = []
+    for p in parts:
+        sel = tuple(a[p] for a in arrs)
+        out.append(sel[0] if len(sel) == 1 else sel)
+    return tuple(out)
+
+
+class StandardScaler:
+    """x -> (x - mean) / std per feature (axis 0); constant features get std 1."""
+
+    def __init__(self, with_mean=True, with_std=True, axis=0):
+        self.with_mean, self.with_std, self.axis = with_mean, with_std, axis
+        self.mean_ = self.scale_ = None
+
+    def fit(self, x):
+        x = _arr(x).astype(np.float64)
+        self.mean_ = x.mean(self.axis, keepdims=True) if self.with_mean else np.zeros((1,) * x.ndim)
+        s = x.std(self.axis, keepdims=True) if self.with_std else np.ones((1,) * x.ndim)
+        self.scale_ = np.where(s > 0, s, 1.0)
+        return self
+
+    def _check(self):
+        if self.mean_ is None:
+            raise RuntimeError(f"{type(self).__name__}: call fit() before transform()")
+
+    def transform(self, x):
+        self._check()
+        a = _arr(x)
+        dt = a.dtype if a.dtype.kind == "f" else np.float32
+        return ((a - self.mean_) / self.scale_).astype(dt)
+
+    def inverse_transform(self, x):
+        self._check()
+        a = _arr(x)
+        return (a * self.scale_ + self.mean_).astype(a.dtype if a.dtype.kind == "f" else np.float32)
+
+    def fit_transform(self, x):
+        return self.fit(x).transform(x)
+
+
+class MinMaxScaler(StandardScaler):
+    """x -> (x - min) / (max - min) * (hi - lo) + lo per feature; constant features map to lo."""
+
+    def __init__(self, feature_range=(0.0, 1.0), axis=0):
+        super().__init__(axis=axis)
+        self.feature_range = feature_range
+
+    def fit(self, x):
+        x = _arr(x).astype(np.float64)
+        lo, hi = self.feature_range
+        mn = x.min(self.axis, keepdims=True)
+        rng = x.max(self.axis, keepdims=True) - mn
+        rng = np.where(rng > 0, rng, 1.0)
+        self.scale_ = rng / (hi - lo)
+        self.mean_ = mn - lo * self.scale_
+        return self
+
+
+def to_categorical(y, num_classes=None, dtype="float32"):
+    """Integer labels (any shape) -> one-hot with a trailing class axis (Keras's to_categorical)."""
+    y = _arr(y).astype(np.int64)
+    if num_classes is None:
+        num_classes = int(y.max()) + 1 if y.size else 0
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"to_categorical: labels must be in [0, {num_classes}), got [{y.min()}, {y.max()}]")
+    out = np.zeros(y.shape + (num_classes,), dtype=dtype)
+    np.put_along_axis(out, y[..., None], 1, axis=-1)
+    return out
+
+
+one_hot = to_categorical
+
+
+# ---- augmentation ------------------------------------------------------------------------------
+
+def _uniform(n, gen, low=0.0, high=1.0):
+    return rand(n, dtype="float64", generator=gen)._data * (high - low) + low
+
+
+class Compose:
+    _uses_generator = True
+
+    def __init__(self, transforms):
+        self.transforms = list(transforms)
+
+    def __call__(self, x, generator=None):
+        for t in self.transforms:
+            x = t(x, generator=generator) if getattr(t, "_uses_generator", False) else t(x)
+        return x
+
+
+class RandomHorizontalFlip:
+    """Flips each image of a batch (..., H, W) left-right with probability p."""
+
+    _uses_generator = True
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, x, generator=None):
+        x = _arr(x)
+        flip = _uniform(x.shape[0], generator or default_generator) < self.p
+        out = np.array(x, copy=True)
+        out[flip] = x[flip][..., ::-1]
+        return out
+
+
+class RandomCrop:
+    """Pads each image (..., H, W) by ``padding`` (zeros) and crops a random size x size window
+    (size defaults to the original H, W): random translation by up to ``padding`` pixels."""
+
+    _uses_generator = True
+
+    def __init__(self, size=None, padding=4, fill=0.0):
+        self.size = (size, size) if isinstance(size, int) else size
+        self.padding, self.fill = int(padding), fill
+
+    def __call__(self, x, generator=None):
+        x = _arr(x)
+        g = generator or default_generator
+        H, W = x.shape[-2:]
+        h, w = self.size or (H, W)
+        p = self.padding
+        pad = [(0, 0)] * (x.ndim - 2) + [(p, p), (p, p)]
+        xp = np.pad(x, pad, constant_values=self.fill)
+        n = x.shape[0]
+        top = np.floor(_uniform(n, g, 0, H + 2 * p - h + 1)).astype(np.int64)
+        left = np.floor(_uniform(n, g, 0, W + 2 * p - w + 1)).astype(np.int64)
+        rows = top[:, None] + np.arange(h)[None, :]   # (n, h)
+        cols = left[:, None] + np.arange(w)[None, :]  # (n, w)
+        ni = np.arange(n)[:, None, None]
+        if x.ndim == 4:
+            out = xp[ni, :, rows[:, :, None], cols[:, None, :]]  # (n, h, w, C)
+            return np.ascontiguousarray(np.moveaxis(out, -1, 1))
+        return np.ascontiguousarray(xp[ni, rows[:, :, None], cols[:, None, :]])
+
+
+class RandomRotation:
+    """Rotates each image (..., H, W) by a random angle in [-degrees, degrees] about its centre
+    (bilinear interpolation, zeros outside)."""
+
+    _uses_generator = True
+
+    def __init__(self, degrees=10.0, fill=0.0):
+        self.degrees, self.fill = float(degrees), fill
+
+    def __call__(self, x, generator=None):
+        x = _arr(x)
+        g = generator or default_generator
+        n = x.shape[0]
+        H, W = x.shape[-2:]
+        ang = _uniform(n, g, -self.degrees, self.degrees) * (math.pi / 180.0)
+        cy, cx = (H - 1) / 2.0, (W - 1) / 2.0
+        yy, xx = np.meshgrid(np.arange(H) - cy, np.arange(W) - cx, indexing="ij")
+        c, s = np.cos(ang)[:, None, None], np.sin(ang)[:, None, None]
+        # inverse map: output pixel (y, x) samples the input at R(-angle) (y, x)
+        sx = c * xx + s * yy + cx
+        sy = -s * xx + c * yy + cy
+        x0, y0 = np.floor(sx).astype(np.int64), np.floor(sy).astype(np.int64)
+        fx, fy = sx - x0, sy - y0
+        flat = x.reshape(n, -1, H, W)
+        out = np.zeros(flat.shape, np.float64)
+        idx = np.arange(n)[:, None, None]
+        for dy, dx, wgt in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx),
+                            (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+            yi, xi = y0 + dy, x0 + dx
+            ok = (yi >= 0) & (yi < H) & (xi >= 0) & (xi < W)
+            vals = flat[idx, :, np.clip(yi, 0, H - 1), np.clip(xi, 0, W - 1)]  # (n, H, W, C)
+            vals = np.where(ok[..., None], vals, self.fill)
+            out += np.moveaxis(vals, -1, 1) * wgt[:, None]
+        return out.astype(x.dtype if x.dtype.kind == "f" else np.float32).reshape(x.shape)

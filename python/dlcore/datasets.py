@@ -1,0 +1,124 @@
+"""dlcore.datasets: Fashion-MNIST and MNIST from local IDX files (never downloads).
+
+Where the files are looked for, in order:
+  1. the ``path`` argument (a directory holding the four files);
+  2. $DLCORE_DATA/<name>/ and $DLCORE_DATA/ ;
+  3. /usr/share/datasets/<name>/ (Debian: ``apt-get install dataset-fashion-mnist``).
+Each file may be gzip-compressed (``train-images-idx3-ubyte.gz``) or raw
+(``train-images-idx3-ubyte``, also the ``train-images.idx3-ubyte`` spelling).
+
+The IDX header is validated: magic number (0x00000803 for uint8 images, 0x00000801 for uint8
+labels), dimension count, and payload size; images and labels must have the same count.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+
+import numpy as np
+
+__all__ = ["fashion_mnist", "mnist", "load_idx", "search_paths", "FASHION_MNIST_CLASSES"]
+
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                         "Sneaker", "Bag", "Ankle boot")
+
+_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
+          "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
+
+_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+           0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def load_idx(path, expect_ndim=None, expect_uint8=False):
+    """Reads one IDX file (gz or raw) into a NumPy array, validating the header and size."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:  # gzip CRC / truncation errors are OSError / EOFError
+        raise ValueError(f"load_idx: cannot read {path}: {e}") from e
+    if len(raw) < 4:
+        raise ValueError(f"load_idx: {path} is too short ({len(raw)} bytes) to be an IDX file")
+    zero, code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or code not in _DTYPES or ndim == 0:
+        raise ValueError(f"load_idx: {path} has a bad magic number 0x{raw[:4].hex()} "
+                         f"(expected 0x0000080{expect_ndim or 'N'} for uint8 data)")
+    if expect_uint8 and code != 0x08:
+        raise ValueError(f"load_idx: {path} has magic number 0x{raw[:4].hex()} (data type 0x{code:02x}); "
+                         f"image and label files must be uint8 (0x0000080{expect_ndim or 'N'})")
+    if expect_ndim is not None and ndim != expect_ndim:
+        raise ValueError(f"load_idx: {path} has {ndim} dimensions (magic 0x{raw[:4].hex()}), "
+                         f"expected {expect_ndim}")
+    head = 4 + 4 * ndim
+    if len(raw) < head:
+        raise ValueError(f"load_idx: {path} is truncated inside its header")
+    dims = struct.unpack(">" + "I" * ndim, raw[4:head])
+    dt = np.dtype(_DTYPES[code])
+    need = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
+    if len(raw) - head != need:
+        raise ValueError(f"load_idx: {path} holds {len(raw) - head} data bytes but its header "
+                         f"{dims} needs {need}: the file is truncated or corrupt")
+    return np.frombuffer(raw, dt, offset=head).reshape(dims).astype(dt.newbyteorder("="))
+
+
+def search_paths(name, path=None):
+    """The directories that are searched, in order."""
+    dirs = []
+    if path is not None:
+        dirs.append(os.fspath(path))
+    env = os.environ.get("DLCORE_DATA")
+    if env:
+        dirs += [os.path.join(env, name), env]
+    dirs.append(os.path.join("/usr/share/datasets", name))
+    return dirs
+
+
+def _find(stem, dirs):
+    alt = stem.replace("-idx", ".idx")
+    for d in dirs:
+        for fname in (stem + ".gz", stem, alt + ".gz", alt):
+            p = os.path.join(d, fname)
+            if os.path.isfile(p):
+                return p
+    return None
+
+
+def _load(name, path, flatten, normalize, dtype, package):
+    dirs = search_paths(name, path)
+    found = {k: _find(stem, dirs) for k, stem in _FILES.items()}
+    missing = [_FILES[k] for k, v in found.items() if v is None]
+    if missing:
+        raise FileNotFoundError(
+            f"{name}: missing {', '.join(m + '[.gz]' for m in missing)}; looked in: "
+            f"{', '.join(dirs)}. dlcore never downloads data. Get the files with "
+            f"`apt-get install {package}` (Debian/Ubuntu, installs to /usr/share/datasets/{name}/) "
+            f"or put the four IDX files in a directory and pass path=... or set DLCORE_DATA.")
+    out = []
+    for split in ("train", "test"):
+        x = load_idx(found[f"{split}_images"], expect_ndim=3, expect_uint8=True)
+        y = load_idx(found[f"{split}_labels"], expect_ndim=1, expect_uint8=True)
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"{name}: {found[f'{split}_images']} has {x.shape[0]} images but "
+                             f"{found[f'{split}_labels']} has {y.shape[0]} labels")
+        if y.size and y.max() > 9:
+            raise ValueError(f"{name}: label file {found[f'{split}_labels']} has a label {y.max()} > 9")
+        n, h, w = x.shape
+        x = x.reshape(n, h * w) if flatten else x.reshape(n, 1, h, w)
+        x = x.astype(dtype)
+        if normalize:
+            x /= 255.0
+        out.append((x, y.astype(np.int64)))
+    return tuple(out)
+
+
+def fashion_mnist(path=None, flatten=False, normalize=True, dtype=np.float32):
+    """((x_train, y_train), (x_test, y_test)): 60,000 + 10,000 Zalando article images.
+    x: float32 in [0, 1] (normalize=False keeps 0..255 as floats), shape (N, 1, 28, 28), or
+    (N, 784) with flatten=True; y: int64 class indices 0..9 (see FASHION_MNIST_CLASSES)."""
+    return _load("fashion-mnist", path, flatten, normalize, dtype, "dataset-fashion-mnist")
+
+
+def mnist(path=None, flatten=False, normalize=True, dtype=np.float32):
+    """((x_train, y_train), (x_test, y_test)) for handwritten digits; same layout as fashion_mnist."""
+    return _load("mnist", path, flatten, normalize, dtype, "dataset-mnist (if your distribution has it)")
