@@ -67,3 +67,19 @@ def test_strided_copy_roundtrip():
     C = dlcore._C
     d = C.cuda_from_host(x).transpose([2, 0, 1])
     np.testing.assert_array_equal(C.cuda_to_host(d), x.transpose(2, 0, 1))
+
+
+@requires_cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_matmul_matches_cpu(ta, tb):
+    r = np.random.default_rng(3)
+    a = r.standard_normal((2, 33, 17)).astype(np.float32)
+    b = r.standard_normal((17, 65)).astype(np.float32)
+    C = dlcore._C
+    da, db = C.cuda_from_host(a), C.cuda_from_host(b)
+    if ta:
+        da = C.cuda_from_host(np.ascontiguousarray(a.transpose(0, 2, 1))).transpose([0, 2, 1])
+    if tb:
+        db = C.cuda_from_host(np.ascontiguousarray(b.T)).transpose([1, 0])
+    _close(C.matmul(da, db), C.matmul(a, b), rtol=1e-4, atol=1e-4)

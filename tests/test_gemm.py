@@ -278,3 +278,24 @@ def test_gemm_fortran_ordered_c(dtype):
     c = np.asfortranarray(np.full((37, 45), np.nan, dtype))
     C.gemm(np.ascontiguousarray(a.T), b, c, 1.0, 0.0, True, False)
     check(c, a, b, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(5, 7), (2, 3, 7), (7,)])
+def test_functional_linear_forward_and_gradients(dtype, bias, shape):
+    # F.linear (the path of nn.Linear) runs one fused GEMM; its gradients against float64
+    # central differences and its values against NumPy.
+    import dlcore
+    import dlcore.functional as F
+    from gradcheck import gradcheck
+    r = np.random.default_rng(5)
+    x = r.standard_normal(shape).astype(dtype)
+    w = r.standard_normal((4, 7)).astype(dtype)
+    b = r.standard_normal(4).astype(dtype) if bias else None
+    got = F.linear(dlcore.tensor(x), dlcore.tensor(w), dlcore.tensor(b) if bias else None).numpy()
+    ref = x @ w.T + (b if bias else 0)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+    ins = [x.astype(np.float64), w.astype(np.float64)] + ([b.astype(np.float64)] if bias else [])
+    gradcheck(lambda *t: F.linear(*t), ins)

@@ -363,6 +363,60 @@ Shape matmul_out_shape(const View& a, const View& b) {
   return out;
 }
 
+namespace {
+// A (rows, cols) slice with element strides (rs, cs) is op(stored) for a row-major stored
+// matrix when one stride is 1: sets trans and the leading dimension, or returns false.
+bool as_gemm_operand(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool& trans, int64_t& ld) {
+  if ((cs == 1 || cols == 1) && (rows == 1 || rs >= cols)) {
+    trans = false;
+    ld = rows == 1 ? std::max<int64_t>(cols, 1) : rs;
+    return true;
+  }
+  if ((rs == 1 || rows == 1) && (cols == 1 || cs >= rows)) {
+    trans = true;
+    ld = cols == 1 ? std::max<int64_t>(rows, 1) : cs;
+    return true;
+  }
+  return false;
+}
+
+// CUDA tensors: one SGEMM per batch through GemmTable(cuda); each 2-D slice must have a unit
+// stride in one dim (a transposed view is fine), otherwise the caller makes it contiguous.
+void matmul_cuda(const View& a, const View& b, const View& out, int64_t M, int64_t N, int64_t K) {
+  DLCORE_CHECK(a.dtype == DType::f32, TypeError, "matmul (CUDA): only float32, got ", dtype_name(a.dtype));
+  auto sgemm = DLCORE_DISPATCH(GemmTable, Device::cuda, sgemm);
+  Shape want = out.shape_vec();
+  Shape batch(want.begin(), want.end() - 2);
+  int64_t nb = 1;
+  for (auto d : batch) nb *= d;
+  if (nb == 0 || M == 0 || N == 0) return;
+  bool ta, tb;
+  int64_t lda, ldb;
+  DLCORE_CHECK(as_gemm_operand(M, K, a.strides[a.ndim - 2], a.strides[a.ndim - 1], ta, lda) &&
+                   as_gemm_operand(K, N, b.strides[b.ndim - 2], b.strides[b.ndim - 1], tb, ldb),
+               ValueError, "matmul (CUDA): operands ", a.shape_string(), " and ", b.shape_string(),
+               " need a unit stride in one of their last two dims; call contiguous() first");
+  View ab = a, bbv = b;
+  ab.ndim = a.ndim - 2;
+  bbv.ndim = b.ndim - 2;
+  int64_t sa[kMaxDims] = {0}, sb[kMaxDims] = {0};
+  broadcast_strides(ab, batch, sa);
+  broadcast_strides(bbv, batch, sb);
+  for (int64_t bi = 0; bi < nb; ++bi) {
+    int64_t oa = 0, ob = 0, rem = bi;
+    for (int d = (int)batch.size() - 1; d >= 0; --d) {
+      int64_t idx = rem % batch[d];
+      rem /= batch[d];
+      oa += idx * sa[d];
+      ob += idx * sb[d];
+    }
+    sgemm(ta, tb, M, N, K, 1.0f, a.ptr<float>() + oa, lda, b.ptr<float>() + ob, ldb, 0.0f,
+          out.ptr<float>() + bi * M * N, N);
+  }
+}
+
+}  // namespace
+
 void matmul(const View& a, const View& b, const View& out) {
   Shape want = matmul_out_shape(a, b);
   DLCORE_CHECK(a.dtype == b.dtype && a.dtype == out.dtype, TypeError, "matmul: dtypes differ (a ",
@@ -372,8 +426,11 @@ void matmul(const View& a, const View& b, const View& out) {
   DLCORE_CHECK(out.shape_vec() == want && (out.numel() == 0 || out.is_contiguous()), ValueError,
                "matmul: output must be contiguous with shape ", shape_str(want), ", got ",
                out.shape_string(), out.is_contiguous() ? "" : " (non-contiguous)");
-  DLCORE_CHECK(a.device == Device::cpu, ValueError, "matmul: CUDA tensors go through the CUDA GEMM table");
   const int64_t M = a.shape[a.ndim - 2], K = a.shape[a.ndim - 1], N = b.shape[b.ndim - 1];
+  if (a.device == Device::cuda) {
+    matmul_cuda(a, b, out, M, N, K);
+    return;
+  }
   Shape batch(want.begin(), want.end() - 2);
   int64_t nb = 1;
   for (auto d : batch) nb *= d;

@@ -414,6 +414,30 @@ class MatMul(Function):
         return ga, gb
 
 
+class Linear(Function):
+    """y = x @ w.T + b in one GEMM with the bias added while the tile is hot (_C.linear).
+    x (..., in), w (out, in), b (out,) or None."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = b is not None
+        return _C.linear(x, w, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        gx = gw = gb = None
+        g2 = g.reshape(-1, g.shape[-1])
+        if ctx.needs_input_grad[0]:  # dL/dx = g @ w
+            gx = _C.matmul(g2, w).reshape(x.shape)
+        if ctx.needs_input_grad[1]:  # dL/dw = g^T @ x over all leading dims
+            gw = _C.matmul(g2.T, x.reshape(-1, x.shape[-1]))
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gb = _C.reduce(R.sum, g2, [0], False)
+        return gx, gw, gb
+
+
 # ---- layout ------------------------------------------------------------------------------------
 
 class Reshape(Function):
