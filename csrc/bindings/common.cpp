@@ -1,5 +1,7 @@
 #include "bindings/common.h"
 
+#include "ops/elementwise.h"
+
 namespace dlcore {
 
 std::vector<std::pair<const char*, BindFn>>& binding_registry() {
@@ -80,6 +82,15 @@ py::object alloc(Device device, DType dtype, const Shape& shape) {
     return hooks.alloc(dtype, shape);
   }
   return py::array(numpy_dtype(dtype), std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
+View contiguous_view(py::handle obj, const char* op, const char* arg, py::object& keep) {
+  View v = to_view(obj, op, arg);
+  if (v.is_contiguous()) return v;
+  keep = alloc(v.device, v.dtype, v.shape_vec());
+  View c = to_view(keep, op, arg, true);
+  copy(v, c);
+  return c;
 }
 
 py::object out_or_alloc(py::object out, Device device, DType dtype, const Shape& shape) {

@@ -26,6 +26,10 @@ DType dtype_from_numpy(const py::dtype& dt, const char* op, const char* arg);
 py::dtype numpy_dtype(DType d);
 DType dtype_from_name(const std::string& name);
 
+// A contiguous View of `obj`: the array itself when contiguous, else a copy made by dlcore's
+// copy kernel, kept alive by `keep`.
+View contiguous_view(py::handle obj, const char* op, const char* arg, py::object& keep);
+
 // New uninitialised array on `device` (CPU: a NumPy array).
 py::object alloc(Device device, DType dtype, const Shape& shape);
 // An output: `out` when given (checked writable), else a new array.

@@ -5,19 +5,6 @@
 #include "bindings/common.h"
 #include "ops/elementwise.h"
 
-namespace {
-using namespace dlcore;
-
-View contiguous_input(py::handle obj, const char* op, const char* arg, py::object& keep) {
-  View v = to_view(obj, op, arg);
-  if (v.is_contiguous()) return v;
-  keep = alloc(v.device, v.dtype, v.shape_vec());
-  View c = to_view(keep, op, arg, true);
-  copy(v, c);
-  return c;
-}
-}  // namespace
-
 DLCORE_BINDINGS(dropout) {
   using namespace dlcore;
   py::enum_<DropoutKind>(m, "DropoutKind")
@@ -31,7 +18,7 @@ DLCORE_BINDINGS(dropout) {
                               int64_t inner) {
     const char* op = kind == DropoutKind::alpha ? "alpha_dropout" : "dropout";
     py::object kx;
-    View xv = contiguous_input(x, op, "input", kx);
+    View xv = contiguous_view(x, op, "input", kx);
     DLCORE_CHECK(inner >= 1 && xv.numel() % inner == 0, ValueError, op, ": inner size ", inner,
                  " does not divide the input of shape ", xv.shape_string());
     py::object y = alloc(xv.device, xv.dtype, xv.shape_vec());
@@ -46,7 +33,7 @@ DLCORE_BINDINGS(dropout) {
   m.def("dropout_backward", [](py::handle dy, py::handle mask, int64_t inner, double scale) {
     const char* op = "dropout_backward";
     py::object kd;
-    View dv = contiguous_input(dy, op, "grad_output", kd), mv = to_view(mask, op, "mask");
+    View dv = contiguous_view(dy, op, "grad_output", kd), mv = to_view(mask, op, "mask");
     py::object dx = alloc(dv.device, dv.dtype, dv.shape_vec());
     View dxv = to_view(dx, op, "grad_input", true);
     { py::gil_scoped_release nogil; dropout_backward(dv, mv, inner, scale, dxv); }

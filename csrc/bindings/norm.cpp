@@ -11,15 +11,6 @@
 namespace {
 using namespace dlcore;
 
-// A contiguous View of `obj`; `keep` holds the copy alive when one was needed.
-View contiguous_view(py::handle obj, const char* op, const char* arg, py::object& keep) {
-  View v = to_view(obj, op, arg);
-  if (v.is_contiguous()) return v;
-  keep = alloc(v.device, v.dtype, v.shape_vec());
-  View c = to_view(keep, op, arg, true);
-  copy(v, c);
-  return c;
-}
 
 std::optional<View> opt_view(py::handle obj, const char* op, const char* arg, bool writable = false) {
   if (obj.is_none()) return std::nullopt;
