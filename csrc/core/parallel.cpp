@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -23,6 +24,21 @@ int env_threads() {
   }
   unsigned hc = std::thread::hardware_concurrency();
   return hc ? (int)hc : 1;
+}
+
+// Waking a thread blocked on a condition variable costs tens of microseconds, as much as a
+// whole small GEMM; so a waiter first spins this long on the atomic it waits for, then blocks.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+template <class Ready> bool spin_until(Ready ready) {
+  auto until = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (ready()) return true;
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return false;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
 }
 
 class Pool {
@@ -67,6 +83,7 @@ class Pool {
     t_in_worker = true;
     guarded(0);
     t_in_worker = false;
+    spin_until([&] { return remaining_.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lk(mu_);
     done_cv_.wait(lk, [&] { return remaining_ == 0; });
     job_ = nullptr;
@@ -79,6 +96,8 @@ class Pool {
     t_in_worker = true;
     for (;;) {
       const std::function<void(int)>* job;
+      spin_until([&] { return stop_.load(std::memory_order_acquire) ||
+                              generation_.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> lk(mu_);
         cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
@@ -110,9 +129,10 @@ class Pool {
   std::condition_variable cv_, done_cv_;
   const std::function<void(int)>* job_ = nullptr;
   int ntasks_ = 0;
-  int remaining_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
+  // Written under mu_; atomic so that spinning waiters may read them without the lock.
+  std::atomic<int> remaining_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
 };
 
 Pool& pool() {
