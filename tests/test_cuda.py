@@ -15,6 +15,21 @@ def test_cuda_absent_is_a_clear_error_not_a_crash():
     assert dlcore.config()["cuda_available"] is False
 
 
+@pytest.mark.parametrize("make", [lambda: dlcore.zeros(2, device="cuda"), lambda: dlcore.ones(2, device="cuda"),
+                                  lambda: dlcore.full((2,), 1.0, device="cuda"), lambda: dlcore.randn(2, device="cuda"),
+                                  lambda: dlcore.arange(3, device="cuda"), lambda: dlcore.eye(2, device="cuda")])
+def test_device_argument_without_a_gpu_is_a_clear_error(make):
+    if dlcore.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(RuntimeError, match="cuda"):
+        make()
+
+
+def test_device_cpu_argument_is_accepted():
+    assert dlcore.zeros(2, 3, device="cpu").device == "cpu"
+    assert dlcore.randn(4, device="cpu", requires_grad=True).requires_grad
+
+
 def test_unknown_device_is_rejected():
     with pytest.raises(ValueError, match="unknown device"):
         dlcore.ones(2).to("tpu")

@@ -629,37 +629,45 @@ def from_dlpack(obj):
     return _share(arr, "from_dlpack")
 
 
-def _creation(shape, dtype, requires_grad, fill):
+def _on(t, device):
+    """Places a new CPU tensor on `device` (the device= argument of the creation functions)."""
+    if device is None or str(device) == "cpu":
+        return t
+    moved = t.detach().to(device)
+    return moved.requires_grad_(True) if t.requires_grad else moved
+
+
+def _creation(shape, dtype, requires_grad, fill, device=None):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     shape = tuple(int(s) for s in shape)
     if any(s < 0 for s in shape):
         raise ValueError(f"negative dimension in shape {shape}")
     d = _canonical_dtype(dtype) or _default_dtype
-    arr = fill(shape, d)
-    return Tensor._wrap(arr).requires_grad_(requires_grad) if requires_grad else Tensor._wrap(arr)
+    t = Tensor._wrap(fill(shape, d))
+    return _on(t.requires_grad_(True) if requires_grad else t, device)
 
 
-def zeros(*shape, dtype=None, requires_grad=False):
-    return _creation(shape, dtype, requires_grad, lambda s, d: np.zeros(s, d))
+def zeros(*shape, dtype=None, requires_grad=False, device=None):
+    return _creation(shape, dtype, requires_grad, lambda s, d: np.zeros(s, d), device)
 
 
-def ones(*shape, dtype=None, requires_grad=False):
-    return _creation(shape, dtype, requires_grad, lambda s, d: np.ones(s, d))
+def ones(*shape, dtype=None, requires_grad=False, device=None):
+    return _creation(shape, dtype, requires_grad, lambda s, d: np.ones(s, d), device)
 
 
-def full(shape, fill_value, dtype=None, requires_grad=False):
+def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
     if dtype is None:  # inferred from the fill value, like PyTorch
         if isinstance(fill_value, (bool, np.bool_)):
             dtype = bool_
         elif isinstance(fill_value, (numbers.Integral, np.integer)):
             dtype = int64
     return _creation((shape,) if isinstance(shape, int) else tuple(shape), dtype, requires_grad,
-                     lambda s, d: np.full(s, fill_value, d))
+                     lambda s, d: np.full(s, fill_value, d), device)
 
 
-def empty(*shape, dtype=None):
-    return _creation(shape, dtype, False, lambda s, d: np.empty(s, d))
+def empty(*shape, dtype=None, device=None):
+    return _creation(shape, dtype, False, lambda s, d: np.empty(s, d), device)
 
 
 def zeros_like(t, dtype=None):
@@ -670,17 +678,17 @@ def ones_like(t, dtype=None):
     return ones(*t.shape, dtype=dtype or t.dtype)
 
 
-def arange(start, end=None, step=1, dtype=None):
+def arange(start, end=None, step=1, dtype=None, device=None):
     if end is None:
         start, end = 0, start
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = int64 if is_int else _default_dtype
-    return Tensor._wrap(np.arange(start, end, step, dtype=_canonical_dtype(dtype)))
+    return _on(Tensor._wrap(np.arange(start, end, step, dtype=_canonical_dtype(dtype))), device)
 
 
-def eye(n, m=None, dtype=None):
-    return Tensor._wrap(np.eye(n, m, dtype=_canonical_dtype(dtype) or _default_dtype))
+def eye(n, m=None, dtype=None, device=None):
+    return _on(Tensor._wrap(np.eye(n, m, dtype=_canonical_dtype(dtype) or _default_dtype)), device)
 
 
 class Generator:
@@ -732,12 +740,12 @@ def _random(shape, dtype, dist, a, b, requires_grad, generator):
     return t.requires_grad_(True) if requires_grad else t
 
 
-def rand(*shape, dtype=None, requires_grad=False, generator=None):
-    return _random(shape, dtype, _C.RandomDist.uniform, 0.0, 1.0, requires_grad, generator)
+def rand(*shape, dtype=None, requires_grad=False, generator=None, device=None):
+    return _on(_random(shape, dtype, _C.RandomDist.uniform, 0.0, 1.0, requires_grad, generator), device)
 
 
-def randn(*shape, dtype=None, requires_grad=False, generator=None):
-    return _random(shape, dtype, _C.RandomDist.normal, 0.0, 1.0, requires_grad, generator)
+def randn(*shape, dtype=None, requires_grad=False, generator=None, device=None):
+    return _on(_random(shape, dtype, _C.RandomDist.normal, 0.0, 1.0, requires_grad, generator), device)
 
 
 def uniform(shape, low=0.0, high=1.0, dtype=None, generator=None):
