@@ -28,119 +28,49 @@ def cases(dlcore, torch):
     from dlcore import nn
 
     r = np.random.default_rng(0)
-    out = []
 
-    def bn_case():
-        shape = (64, 32, 28, 28)
+    def fwd_bwd(label, shape, dmod, tmod):
+        """Training-mode forward + backward of the same module in both frameworks."""
         x_np = r.normal(size=shape).astype(np.float32)
         dy_np = r.normal(size=shape).astype(np.float32)
-        dbn, tbn = nn.BatchNorm2d(32), torch.nn.BatchNorm2d(32)
         dx, ddy = dlcore.tensor(x_np, requires_grad=True), dlcore.tensor(dy_np)
         tx, tdy = torch.tensor(x_np, requires_grad=True), torch.from_numpy(dy_np)
 
         def d():
             dx.grad = None
-            dbn.zero_grad()
-            dbn(dx).backward(ddy)
+            dmod.zero_grad()
+            dmod(dx).backward(ddy)
 
         def t():
             tx.grad = None
-            tbn.zero_grad()
-            tbn(tx).backward(tdy)
+            tmod.zero_grad()
+            tmod(tx).backward(tdy)
 
-        return "BatchNorm2d fwd+bwd (64, 32, 28, 28)", d, t
+        return f"{label} fwd+bwd {shape}", d, t
 
-    def ln_case():
-        shape = (4096, 1024)
+    def fwd_only(label, shape, dmod, tmod):
         x_np = r.normal(size=shape).astype(np.float32)
-        dy_np = r.normal(size=shape).astype(np.float32)
-        dln, tln = nn.LayerNorm(1024), torch.nn.LayerNorm(1024)
-        dx, ddy = dlcore.tensor(x_np, requires_grad=True), dlcore.tensor(dy_np)
-        tx, tdy = torch.tensor(x_np, requires_grad=True), torch.from_numpy(dy_np)
-
-        def d():
-            dx.grad = None
-            dln.zero_grad()
-            dln(dx).backward(ddy)
-
-        def t():
-            tx.grad = None
-            tln.zero_grad()
-            tln(tx).backward(tdy)
-
-        return "LayerNorm fwd+bwd (4096, 1024)", d, t
-
-    def ln_fwd_case():
-        x_np = r.normal(size=(4096, 1024)).astype(np.float32)
-        dln, tln = nn.LayerNorm(1024), torch.nn.LayerNorm(1024)
         dx, tx = dlcore.tensor(x_np), torch.from_numpy(x_np)
 
         def d():
             with dlcore.no_grad():
-                dln(dx)
+                dmod(dx)
 
         def t():
             with torch.no_grad():
-                tln(tx)
+                tmod(tx)
 
-        return "LayerNorm fwd only (4096, 1024)", d, t
+        return f"{label} fwd only {shape}", d, t
 
-    def bn_fwd_case():
-        x_np = r.normal(size=(64, 32, 28, 28)).astype(np.float32)
-        dbn, tbn = nn.BatchNorm2d(32), torch.nn.BatchNorm2d(32)
-        dx, tx = dlcore.tensor(x_np), torch.from_numpy(x_np)
-
-        def d():
-            with dlcore.no_grad():
-                dbn(dx)
-
-        def t():
-            with torch.no_grad():
-                tbn(tx)
-
-        return "BatchNorm2d fwd only (64, 32, 28, 28)", d, t
-
-    def bn1d_case():
-        shape = (4096, 1024)
-        x_np = r.normal(size=shape).astype(np.float32)
-        dy_np = r.normal(size=shape).astype(np.float32)
-        dbn, tbn = nn.BatchNorm1d(1024), torch.nn.BatchNorm1d(1024)
-        dx, ddy = dlcore.tensor(x_np, requires_grad=True), dlcore.tensor(dy_np)
-        tx, tdy = torch.tensor(x_np, requires_grad=True), torch.from_numpy(dy_np)
-
-        def d():
-            dx.grad = None
-            dbn.zero_grad()
-            dbn(dx).backward(ddy)
-
-        def t():
-            tx.grad = None
-            tbn.zero_grad()
-            tbn(tx).backward(tdy)
-
-        return "BatchNorm1d fwd+bwd (4096, 1024)", d, t
-
-    def drop_case():
-        shape = (64, 32, 28, 28)
-        x_np = r.normal(size=shape).astype(np.float32)
-        dy_np = r.normal(size=shape).astype(np.float32)
-        dd, td = nn.Dropout(0.5), torch.nn.Dropout(0.5)
-        dx, ddy = dlcore.tensor(x_np, requires_grad=True), dlcore.tensor(dy_np)
-        tx, tdy = torch.tensor(x_np, requires_grad=True), torch.from_numpy(dy_np)
-
-        def d():
-            dx.grad = None
-            dd(dx).backward(ddy)
-
-        def t():
-            tx.grad = None
-            td(tx).backward(tdy)
-
-        return "Dropout(0.5) fwd+bwd (64, 32, 28, 28)", d, t
-
-    for c in (bn_case, bn_fwd_case, ln_case, ln_fwd_case, bn1d_case, drop_case):
-        out.append(c())
-    return out
+    # In this order, so that every case draws the same inputs from r as before.
+    return [
+        fwd_bwd("BatchNorm2d", (64, 32, 28, 28), nn.BatchNorm2d(32), torch.nn.BatchNorm2d(32)),
+        fwd_only("BatchNorm2d", (64, 32, 28, 28), nn.BatchNorm2d(32), torch.nn.BatchNorm2d(32)),
+        fwd_bwd("LayerNorm", (4096, 1024), nn.LayerNorm(1024), torch.nn.LayerNorm(1024)),
+        fwd_only("LayerNorm", (4096, 1024), nn.LayerNorm(1024), torch.nn.LayerNorm(1024)),
+        fwd_bwd("BatchNorm1d", (4096, 1024), nn.BatchNorm1d(1024), torch.nn.BatchNorm1d(1024)),
+        fwd_bwd("Dropout(0.5)", (64, 32, 28, 28), nn.Dropout(0.5), torch.nn.Dropout(0.5)),
+    ]
 
 
 def main(argv=None):
