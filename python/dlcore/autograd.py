@@ -86,23 +86,38 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        from .tensor import Tensor
-
+        Tensor = _tensor_class()
         ctx = cls()
         ctx.saved = ()
         ctx.freed = False
-        raw = [a._data if isinstance(a, Tensor) else a for a in args]
-        track = is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        raw = []
+        need = []
+        for a in args:
+            if isinstance(a, Tensor):
+                raw.append(a._data)
+                need.append(a.requires_grad)
+            else:
+                raw.append(a)
+                need.append(False)
+        track = True in need and getattr(_state, "enabled", True)
         if track:
             ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            ctx.needs_input_grad = tuple(need)
         out = cls.forward(ctx, *raw)
-        multi = isinstance(out, tuple)
-        outs = out if multi else (out,)
-        ctx.n_outputs = len(outs)
+        wrap = Tensor._wrap
+        if not isinstance(out, tuple):
+            ctx.n_outputs = 1
+            t = wrap(out)
+            if track and _differentiable(out):
+                t.requires_grad = True
+                t._node = ctx
+            else:
+                ctx.inputs = None
+            return t
+        ctx.n_outputs = len(out)
         results = []
-        for i, o in enumerate(outs):
-            t = Tensor._wrap(o)
+        for i, o in enumerate(out):
+            t = wrap(o)
             if track and _differentiable(o):
                 t.requires_grad = True
                 t._node = ctx
@@ -110,7 +125,18 @@ class Function:
             results.append(t)
         if not track:
             ctx.inputs = None
-        return tuple(results) if multi else results[0]
+        return tuple(results)
+
+
+_TENSOR = None
+
+
+def _tensor_class():
+    global _TENSOR
+    if _TENSOR is None:
+        from .tensor import Tensor
+        _TENSOR = Tensor
+    return _TENSOR
 
 
 def _differentiable(arr) -> bool:

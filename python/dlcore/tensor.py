@@ -251,7 +251,8 @@ class Tensor:
         if g.dtype != self._data.dtype:
             g = _C.cast(g, str(self._data.dtype))
         if self.grad is None:
-            self.grad = Tensor._wrap(_C.cast(g, str(g.dtype)))  # an owned, contiguous copy
+            # an owned, contiguous copy (g may be shared with other inputs of the same node)
+            self.grad = Tensor._wrap(g.copy(order="C") if isinstance(g, np.ndarray) else _C.cast(g, str(g.dtype)))
         else:
             _C.binary(_C.Binary.add, self.grad._data, g, out=self.grad._data)
 

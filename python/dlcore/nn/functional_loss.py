@@ -192,6 +192,8 @@ def _class_rows(name, x, target, probs):
                              f"{want}, got {tshape}")
     if x.ndim == 1:
         return x.reshape(1, shape[0]), (target.reshape(1, shape[0]) if probs else target.reshape(1)), ()
+    if x.ndim == 2:  # already (rows, classes): no reshape node in the graph
+        return x, target, tshape if not probs else shape[:1]
     C = shape[1]
     if x.ndim > 2:
         perm = (0,) + tuple(range(2, x.ndim)) + (1,)
