@@ -195,14 +195,15 @@ def test_batchnorm_train_eval_switch():
 
 # ---- layer norm ------------------------------------------------------------------------------
 
-LN_CASES = [((6, 10), 10), ((3, 4, 8), (8,)), ((2, 3, 4, 5), (4, 5)), ((5, 7), (5, 7))]
+LN_CASES = [((6, 10), 10), ((3, 4, 8), (8,)), ((2, 3, 4, 5), (4, 5)), ((5, 7), (5, 7)),
+            ((3, 67), 67)]  # the last one runs the vector bodies of the row loops
 
 
 @requires_torch
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape,ns", LN_CASES)
 @pytest.mark.parametrize("affine,bias", [(True, True), (True, False), (False, False)])
-def test_layernorm_matches_torch(shape, ns, affine, bias, dtype):
+def test_layernorm_matches_torch(every_isa, shape, ns, affine, bias, dtype):
     dl, th = make_pair(nn.LayerNorm(ns, elementwise_affine=affine, bias=bias, dtype=dtype),
                        torch.nn.LayerNorm(ns, elementwise_affine=affine, bias=bias), dtype)
     r = rng(9)
