@@ -1,8 +1,9 @@
 // CPU kernels of the normalization family (shapes and contract in norm.h) and its checked
 // front doors. Sums are accumulated in double in an order fixed by the shape alone (8
-// independent accumulators along contiguous runs), so each statistic depends only on the
-// data, never on the thread count. Batch norm has two layouts of the same math: one task per
-// channel when its runs are long (S > kSmallS), channel blocks swept row by row otherwise.
+// independent accumulators along contiguous runs; 16 in the layer-norm rows of norm_loops.h),
+// so each statistic depends only on the data, never on the thread count. Batch norm has two
+// layouts of the same math: one task per channel when its runs are long (S > kSmallS),
+// channel blocks swept row by row otherwise.
 #include "ops/norm.h"
 
 #include <algorithm>
