@@ -299,6 +299,17 @@ def test_batchnorm_gradcheck_float64(train):
     check_grads(bn, rng(13).normal(size=(3, 3, 2, 2)), train)
 
 
+def test_layernorm_large_offset_rows_every_isa(every_isa):
+    # rows far from zero (1e4 + unit noise): the one-pass shifted sums must still give the
+    # variance to float precision (a naive sum of squares would lose it entirely)
+    x = (1e4 + rng(21).normal(size=(5, 300))).astype(np.float32)
+    y = F.layer_norm(dlcore.tensor(x), (300,)).numpy()
+    xd = x.astype(np.float64)
+    ref = (xd - xd.mean(1, keepdims=True)) / np.sqrt(xd.var(1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(y, ref, rtol=0, atol=2e-3)  # x itself is rounded to ~1e-3 here
+    assert abs(float(y.std()) - 1.0) < 1e-3
+
+
 def test_layernorm_gradcheck_float64():
     check_grads(_randomise(nn.LayerNorm((3, 4), dtype="float64")), rng(14).normal(size=(2, 3, 4)))
 

@@ -2,6 +2,8 @@
 // avx2,avx512}.cpp include this file inside their own namespace (DLCORE_NORM_NS) with their own
 // -m flags and export the set through DLCORE_NORM_SET (ops/norm_isa.h); ops/norm.cpp picks the
 // current ISA's set and splits the rows over threads.
+// Forward: one pass for the row's shifted sums (mean and variance), one for y. Backward: one pass
+// for the row sums and the dgamma / dbeta partials, one for dx.
 // Row statistics are double sums with 16 accumulators (lane u takes elements j with j % 16 == u,
 // combined in a fixed tree; 16 so that the vector adds of one row are independent enough to
 // not wait on each other's latency): a row's statistics depend only on its data, never on the
@@ -48,32 +50,31 @@ static inline double total8(const double* a) {
 }
 static inline double total(const double* a) { return total8(a) + total8(a + 8); }
 
-// sum x  and  sum (x - mean)^2, each with the kAcc fixed accumulators
-template <class T> static double row_sum8(const T* __restrict x, int64_t K) {
-  DV acc[kNA] = {};
-  int64_t j = 0;
-  for (; j + kAcc <= K; j += kAcc)
-    for (int k = 0; k < kNA; ++k) acc[k] += load_d(x + j + k * kDL);
-  double a[kAcc];
-  for (int u = 0; u < kAcc; ++u) a[u] = lane(acc, u);
-  for (int u = 0; j < K; ++j, ++u) a[u] += (double)x[j];  // j % kAcc == u
-  return total(a);
-}
-template <class T> static double row_sqdev8(const T* __restrict x, int64_t K, double mean) {
-  DV acc[kNA] = {};
+// Row mean and biased variance in ONE pass: sums of d = x - x[0] and of d^2 (kAcc fixed
+// accumulators each, double), then mean = x[0] + sum d / K, var = (sum d^2 - sum d * dm) / K.
+// The shift keeps the subtraction well conditioned (|mean - x[0]| is a few std at most).
+template <class T> static void row_stats(const T* __restrict x, int64_t K, double& mean, double& var) {
+  const double k0 = (double)x[0];
+  DV s[kNA] = {}, q[kNA] = {};
   int64_t j = 0;
   for (; j + kAcc <= K; j += kAcc)
     for (int k = 0; k < kNA; ++k) {
-      DV d = load_d(x + j + k * kDL) - mean;
-      acc[k] += d * d;
+      DV d = load_d(x + j + k * kDL) - k0;
+      s[k] += d;
+      q[k] += d * d;
     }
-  double a[kAcc];
-  for (int u = 0; u < kAcc; ++u) a[u] = lane(acc, u);
+  double a[kAcc], c[kAcc];
+  for (int u = 0; u < kAcc; ++u) { a[u] = lane(s, u); c[u] = lane(q, u); }
   for (int u = 0; j < K; ++j, ++u) {
-    double d = (double)x[j] - mean;
-    a[u] += d * d;
+    const double d = (double)x[j] - k0;
+    a[u] += d;
+    c[u] += d * d;
   }
-  return total(a);
+  const double sum = total(a), sq = total(c);
+  const double dm = sum / (double)K;
+  mean = k0 + dm;
+  const double ssd = sq - sum * dm;
+  var = (ssd > 0.0 ? ssd : 0.0) / (double)K;
 }
 
 // y = (x - mean) * rstd * gamma + beta per row; mean / rstd stored per row (ln_forward's lines).
@@ -83,8 +84,9 @@ void ln_fwd_rows(const T* x, const T* __restrict g, const T* __restrict b, doubl
   for (int64_t r = r0; r < r1; ++r) {
     const T* __restrict xr = x + r * K;
     T* __restrict yr = y + r * K;
-    const double mean = row_sum8(xr, K) / (double)K;
-    const double rstd = norm_invstd(row_sqdev8(xr, K, mean) / (double)K, eps);
+    double mean, var;
+    row_stats(xr, K, mean, var);
+    const double rstd = norm_invstd(var, eps);
     smean[r] = (T)mean;
     srstd[r] = (T)rstd;
     const T m = (T)mean, rs = (T)rstd;
@@ -100,32 +102,46 @@ void ln_fwd_rows(const T* x, const T* __restrict g, const T* __restrict b, doubl
   }
 }
 
-// s = sum v, t = sum v (x - mean) with v = dy * gamma (or dy), kAcc fixed accumulators each.
+// One pass over a row of the backward: s = sum v, t = sum v (x - mean) with v = dy * gamma (or
+// dy), kAcc fixed accumulators each; and the dbeta / dgamma partials of the row's block,
+// ab[j] += dy, ag[j] += dy * ((x - mean) * rstd) (double, rows added in order).
 template <class T, bool HasG>
-static void row_dy_sums(const T* __restrict dy, const T* __restrict x, const T* __restrict g, int64_t K,
-                        double mean, double& s_out, double& t_out) {
+static void row_bwd_sums(const T* __restrict dy, const T* __restrict x, const T* __restrict g, int64_t K,
+                         double mean, double rstd, double* __restrict ab, double* __restrict ag,
+                         double& s_out, double& t_out) {
   DV s[kNA] = {}, t[kNA] = {};
   int64_t j = 0;
   for (; j + kAcc <= K; j += kAcc)
     for (int k = 0; k < kNA; ++k) {
       const int64_t o = j + k * kDL;
-      DV v = HasG ? load_d(dy + o) * load_d(g + o) : load_d(dy + o);
+      const DV d = load_d(dy + o), xm = load_d(x + o) - mean;
+      DV pb, pg;
+      __builtin_memcpy(&pb, ab + o, sizeof(DV));
+      __builtin_memcpy(&pg, ag + o, sizeof(DV));
+      pb += d;
+      pg += d * (xm * rstd);
+      __builtin_memcpy(ab + o, &pb, sizeof(DV));
+      __builtin_memcpy(ag + o, &pg, sizeof(DV));
+      const DV v = HasG ? d * load_d(g + o) : d;
       s[k] += v;
-      t[k] += v * (load_d(x + o) - mean);
+      t[k] += v * xm;
     }
   double a[kAcc], c[kAcc];
   for (int u = 0; u < kAcc; ++u) { a[u] = lane(s, u); c[u] = lane(t, u); }
   for (int u = 0; j < K; ++j, ++u) {
-    const double v = HasG ? (double)dy[j] * (double)g[j] : (double)dy[j];
+    const double d = (double)dy[j], xm = (double)x[j] - mean;
+    ab[j] += d;
+    ag[j] += d * (xm * rstd);
+    const double v = HasG ? d * (double)g[j] : d;
     a[u] += v;
-    c[u] += v * ((double)x[j] - mean);
+    c[u] += v * xm;
   }
   s_out = total(a);
   t_out = total(c);
 }
 
 // Backward of ln_fwd_rows for rows [r0, r1): dx through mean and rstd of the row, and the
-// dbeta / dgamma partials ab[j] += dy, ag[j] += dy * (x - mean) * rstd (in row order).
+// dbeta / dgamma partials of these rows into ab / ag (see row_bwd_sums).
 template <class T>
 void ln_bwd_rows(const T* dy, const T* x, const T* g, const T* smean, const T* srstd, int64_t K,
                  int64_t r0, int64_t r1, T* dx, double* __restrict ab, double* __restrict ag) {
@@ -134,14 +150,9 @@ void ln_bwd_rows(const T* dy, const T* x, const T* g, const T* smean, const T* s
     const T* __restrict gr = dy + r * K;
     T* __restrict dr = dx + r * K;
     const double mean = (double)smean[r], rstd = (double)srstd[r];
-    for (int64_t j = 0; j < K; ++j) {
-      const double d = (double)gr[j];
-      ab[j] += d;
-      ag[j] += d * (((double)xr[j] - mean) * rstd);
-    }
     double s, t;
-    if (g) row_dy_sums<T, true>(gr, xr, g, K, mean, s, t);
-    else row_dy_sums<T, false>(gr, xr, g, K, mean, s, t);
+    if (g) row_bwd_sums<T, true>(gr, xr, g, K, mean, rstd, ab, ag, s, t);
+    else row_bwd_sums<T, false>(gr, xr, g, K, mean, rstd, ab, ag, s, t);
     const NormAffine nd = norm_dx_terms(mean, rstd, s, t, (double)K);
     const T a = (T)nd.scale, b = (T)nd.shift, rs = (T)rstd;
     if (g) {
