@@ -73,7 +73,7 @@ BN_CASES = [
 @requires_torch
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cls,shape", BN_CASES)
-def test_batchnorm_train_forward_backward_matches_torch(cls, shape, dtype):
+def test_batchnorm_train_forward_backward_matches_torch(every_isa, cls, shape, dtype):
     C = shape[1]
     dl, th = make_pair(getattr(nn, cls)(C, dtype=dtype), getattr(torch.nn, cls)(C), dtype)
     r = rng(2)
@@ -91,7 +91,7 @@ def test_batchnorm_train_forward_backward_matches_torch(cls, shape, dtype):
 @requires_torch
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("momentum", [0.1, 0.3, None])
-def test_batchnorm_running_stats_several_steps_then_eval(dtype, momentum):
+def test_batchnorm_running_stats_several_steps_then_eval(every_isa, dtype, momentum):
     dl, th = make_pair(nn.BatchNorm2d(4, momentum=momentum, dtype=dtype),
                        torch.nn.BatchNorm2d(4, momentum=momentum), dtype)
     r = rng(3)

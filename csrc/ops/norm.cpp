@@ -103,7 +103,8 @@ int64_t grain_for(int64_t per_item) { return std::max<int64_t>(1, 32768 / std::m
 // still summed in one fixed order (n, then s): deterministic for any thread count.
 constexpr int64_t kSmallS = 16;
 
-// Unit: S == 1 known at compile time (the (N, C) case), so the inner loops vectorise over c.
+// Unit: S == 1 known at compile time (the (N, C) case): the row sweeps come from the per-ISA
+// set (norm_loops.h bn1d_*), vectorised over the channels.
 template <class T, bool Unit>
 void bn_forward_cols(const View& x, const View* gamma, const View* beta, const View* rmean,
                      const View* rvar, bool batch_stats, double factor, double eps, const View& y,
@@ -122,7 +123,8 @@ void bn_forward_cols(const View& x, const View* gamma, const View* beta, const V
       // var = (sum d^2 - (sum d)^2 / M) / M stays accurate (|mean - k| is a few std).
       std::vector<double> sum(w, 0.0), sq(w, 0.0), k0(w);
       for (int64_t j = 0; j < w; ++j) k0[j] = (double)xp[(c0 + j) * S];
-      for (int64_t n = 0; n < N; ++n) {
+      if (Unit) norm_kernels().get<T>().bn1d_stats(xp, N, C, c0, w, k0.data(), sum.data(), sq.data());
+      else for (int64_t n = 0; n < N; ++n) {
         const T* row = xp + (n * C + c0) * S;
         for (int64_t j = 0; j < w; ++j)
           for (int64_t k = 0; k < S; ++k) {
@@ -160,6 +162,10 @@ void bn_forward_cols(const View& x, const View* gamma, const View* beta, const V
       scale[j] = (T)af.scale;
       shift[j] = (T)af.shift;
     }
+    if (Unit) {
+      norm_kernels().get<T>().bn1d_affine(xp, yp, N, C, c0, w, scale.data(), shift.data());
+      return;
+    }
     for (int64_t n = 0; n < N; ++n) {
       const int64_t off = (n * C + c0) * S;
       for (int64_t j = 0; j < w; ++j)
@@ -182,7 +188,8 @@ void bn_backward_cols(const View& dy, const View& x, const View* gamma, const Vi
     const int64_t w = c1 - c0;
     std::vector<double> sdy(w, 0.0), sdyx(w, 0.0), mean(w);
     for (int64_t j = 0; j < w; ++j) mean[j] = (double)smean.ptr<T>()[c0 + j];
-    for (int64_t n = 0; n < N; ++n) {
+    if (Unit) norm_kernels().get<T>().bn1d_bwd_sums(gp, xp, N, C, c0, w, mean.data(), sdy.data(), sdyx.data());
+    else for (int64_t n = 0; n < N; ++n) {
       const int64_t off = (n * C + c0) * S;
       for (int64_t j = 0; j < w; ++j)
         for (int64_t k = 0; k < S; ++k) {
@@ -203,6 +210,10 @@ void bn_backward_cols(const View& dy, const View& x, const View* gamma, const Vi
         aa[j] = (T)d.scale;
         bb[j] = (T)d.shift;
       }
+    }
+    if (Unit) {
+      norm_kernels().get<T>().bn1d_dx(gp, xp, dxp, N, C, c0, w, kk.data(), aa.data(), bb.data());
+      return;
     }
     for (int64_t n = 0; n < N; ++n) {
       const int64_t off = (n * C + c0) * S;

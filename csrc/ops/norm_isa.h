@@ -1,4 +1,4 @@
-// Per-ISA entry points of the layer-norm row loops (ops/norm_loops.h). Each
+// Per-ISA entry points of the layer-norm row loops and batch-norm (N, C) sweeps (ops/norm_loops.h). Each
 // csrc/kernels/norm_<isa>.cpp compiles the loops with its own flags and exports one constant
 // set; norm_kernels() returns the set for the ISA chosen at run time (core/cpu.h), falling back
 // to the generic set. The caller (ops/norm.cpp) owns threading, checks and the dgamma / dbeta
@@ -17,6 +17,15 @@ template <class T> struct NormSet {
   // Rows [r0, r1): dx, and ab[j] += sum dy, ag[j] += sum dy * xhat over these rows (double).
   void (*ln_bwd_rows)(const T* dy, const T* x, const T* gamma, const T* mean, const T* rstd,
                       int64_t K, int64_t r0, int64_t r1, T* dx, double* ab, double* ag) = nullptr;
+  // Batch norm over (N, C), channel block [c0, c0 + w) swept row by row (see norm_loops.h).
+  void (*bn1d_stats)(const T* x, int64_t N, int64_t C, int64_t c0, int64_t w, const double* k0,
+                     double* sum, double* sq) = nullptr;
+  void (*bn1d_affine)(const T* x, T* y, int64_t N, int64_t C, int64_t c0, int64_t w, const T* scale,
+                      const T* shift) = nullptr;
+  void (*bn1d_bwd_sums)(const T* dy, const T* x, int64_t N, int64_t C, int64_t c0, int64_t w,
+                        const double* mean, double* sdy, double* sdyx) = nullptr;
+  void (*bn1d_dx)(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t c0, int64_t w,
+                  const T* kk, const T* aa, const T* bb) = nullptr;
 };
 
 struct NormKernels {
@@ -41,6 +50,10 @@ const NormKernels& norm_kernels();  // the set for current_isa()
   namespace dlcore {                                                                         \
   extern const NormKernels norm_##NS##_set;                                                  \
   const NormKernels norm_##NS##_set = {                                                      \
-      {norm_loops_##NS::ln_fwd_rows<float>, norm_loops_##NS::ln_bwd_rows<float>},             \
-      {norm_loops_##NS::ln_fwd_rows<double>, norm_loops_##NS::ln_bwd_rows<double>}};          \
+      {norm_loops_##NS::ln_fwd_rows<float>, norm_loops_##NS::ln_bwd_rows<float>,             \
+       norm_loops_##NS::bn1d_stats<float>, norm_loops_##NS::bn1d_affine<float>,              \
+       norm_loops_##NS::bn1d_bwd_sums<float>, norm_loops_##NS::bn1d_dx<float>},              \
+      {norm_loops_##NS::ln_fwd_rows<double>, norm_loops_##NS::ln_bwd_rows<double>,           \
+       norm_loops_##NS::bn1d_stats<double>, norm_loops_##NS::bn1d_affine<double>,            \
+       norm_loops_##NS::bn1d_bwd_sums<double>, norm_loops_##NS::bn1d_dx<double>}};           \
   }

@@ -1,4 +1,4 @@
-// The layer-norm row loops, written once and compiled once per ISA: csrc/kernels/norm_{generic,
+// The layer-norm row loops and the batch-norm (N, C) column sweeps, written once and compiled once per ISA: csrc/kernels/norm_{generic,
 // avx2,avx512}.cpp include this file inside their own namespace (DLCORE_NORM_NS) with their own
 // -m flags and export the set through DLCORE_NORM_SET (ops/norm_isa.h); ops/norm.cpp picks the
 // current ISA's set and splits the rows over threads.
@@ -160,6 +160,59 @@ void ln_bwd_rows(const T* dy, const T* x, const T* g, const T* smean, const T* s
     } else {
       for (int64_t k = 0; k < K; ++k) dr[k] = norm_dx<T>(gr[k], xr[k], rs, a, b);
     }
+  }
+}
+
+// ---- batch norm over (N, C) (S == 1): sweeps of a channel block [c0, c0 + w) row by row ----------
+// Each channel's sums run over n in order (vectorised across the channels): the same order as
+// the generic lines of bn_forward_cols / bn_backward_cols in ops/norm.cpp.
+
+// sum[j] += x - k0[j], sq[j] += (x - k0[j])^2 over the rows
+template <class T>
+void bn1d_stats(const T* x, int64_t N, int64_t C, int64_t c0, int64_t w, const double* __restrict k0,
+                double* __restrict sum, double* __restrict sq) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict row = x + n * C + c0;
+    for (int64_t j = 0; j < w; ++j) {
+      const double d = (double)row[j] - k0[j];
+      sum[j] += d;
+      sq[j] += d * d;
+    }
+  }
+}
+// y = x * scale[j] + shift[j]
+template <class T>
+void bn1d_affine(const T* x, T* y, int64_t N, int64_t C, int64_t c0, int64_t w, const T* __restrict scale,
+                 const T* __restrict shift) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict xr = x + n * C + c0;
+    T* __restrict yr = y + n * C + c0;
+    for (int64_t j = 0; j < w; ++j) yr[j] = xr[j] * scale[j] + shift[j];
+  }
+}
+// sdy[j] += dy, sdyx[j] += dy * (x - mean[j])
+template <class T>
+void bn1d_bwd_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t c0, int64_t w,
+                   const double* __restrict mean, double* __restrict sdy, double* __restrict sdyx) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict gr = dy + n * C + c0;
+    const T* __restrict xr = x + n * C + c0;
+    for (int64_t j = 0; j < w; ++j) {
+      const double g = (double)gr[j];
+      sdy[j] += g;
+      sdyx[j] += g * ((double)xr[j] - mean[j]);
+    }
+  }
+}
+// dx = dy * kk[j] + x * aa[j] + bb[j]
+template <class T>
+void bn1d_dx(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t c0, int64_t w,
+             const T* __restrict kk, const T* __restrict aa, const T* __restrict bb) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict gr = dy + n * C + c0;
+    const T* __restrict xr = x + n * C + c0;
+    T* __restrict dr = dx + n * C + c0;
+    for (int64_t j = 0; j < w; ++j) dr[j] = norm_dx<T>(gr[j], xr[j], kk[j], aa[j], bb[j]);
   }
 }
 
