@@ -73,7 +73,7 @@ BN_CASES = [
 @requires_torch
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cls,shape", BN_CASES)
-def test_batchnorm_train_forward_backward_matches_torch(cls, shape, dtype):
+def test_batchnorm_train_forward_backward_matches_torch(every_isa, cls, shape, dtype):
     C = shape[1]
     dl, th = make_pair(getattr(nn, cls)(C, dtype=dtype), getattr(torch.nn, cls)(C), dtype)
     r = rng(2)
@@ -91,7 +91,7 @@ def test_batchnorm_train_forward_backward_matches_torch(cls, shape, dtype):
 @requires_torch
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("momentum", [0.1, 0.3, None])
-def test_batchnorm_running_stats_several_steps_then_eval(dtype, momentum):
+def test_batchnorm_running_stats_several_steps_then_eval(every_isa, dtype, momentum):
     dl, th = make_pair(nn.BatchNorm2d(4, momentum=momentum, dtype=dtype),
                        torch.nn.BatchNorm2d(4, momentum=momentum), dtype)
     r = rng(3)
@@ -195,14 +195,15 @@ def test_batchnorm_train_eval_switch():
 
 # ---- layer norm ------------------------------------------------------------------------------
 
-LN_CASES = [((6, 10), 10), ((3, 4, 8), (8,)), ((2, 3, 4, 5), (4, 5)), ((5, 7), (5, 7))]
+LN_CASES = [((6, 10), 10), ((3, 4, 8), (8,)), ((2, 3, 4, 5), (4, 5)), ((5, 7), (5, 7)),
+            ((3, 67), 67)]  # the last one runs the vector bodies of the row loops
 
 
 @requires_torch
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape,ns", LN_CASES)
 @pytest.mark.parametrize("affine,bias", [(True, True), (True, False), (False, False)])
-def test_layernorm_matches_torch(shape, ns, affine, bias, dtype):
+def test_layernorm_matches_torch(every_isa, shape, ns, affine, bias, dtype):
     dl, th = make_pair(nn.LayerNorm(ns, elementwise_affine=affine, bias=bias, dtype=dtype),
                        torch.nn.LayerNorm(ns, elementwise_affine=affine, bias=bias), dtype)
     r = rng(9)
@@ -296,6 +297,17 @@ def test_batchnorm_gradcheck_float64(train):
     bn.running_mean.copy_(np.array([0.3, -0.2, 0.1]))
     bn.running_var.copy_(np.array([1.5, 0.7, 2.0]))
     check_grads(bn, rng(13).normal(size=(3, 3, 2, 2)), train)
+
+
+def test_layernorm_large_offset_rows_every_isa(every_isa):
+    # rows far from zero (1e4 + unit noise): the one-pass shifted sums must still give the
+    # variance to float precision (a naive sum of squares would lose it entirely)
+    x = (1e4 + rng(21).normal(size=(5, 300))).astype(np.float32)
+    y = F.layer_norm(dlcore.tensor(x), (300,)).numpy()
+    xd = x.astype(np.float64)
+    ref = (xd - xd.mean(1, keepdims=True)) / np.sqrt(xd.var(1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(y, ref, rtol=0, atol=2e-3)  # x itself is rounded to ~1e-3 here
+    assert abs(float(y.std()) - 1.0) < 1e-3
 
 
 def test_layernorm_gradcheck_float64():

@@ -8,7 +8,7 @@ from conftest import requires_torch
 import dlcore
 from dlcore import optim
 
-SHAPES = [(5, 3), (7,), (2, 3, 4)]
+SHAPES = [(5, 3), (7,), (2, 3, 4), (3, 67)]  # the last one runs the vector loop bodies
 STEPS = 100
 
 
@@ -68,6 +68,7 @@ def _run_torch(torch, name, kw, groups=None, steps=STEPS, dtype=np.float64):
 CASES = [
     ("SGD", dict(lr=0.05)),
     ("SGD", dict(lr=0.05, momentum=0.9)),
+    ("SGD", dict(lr=0.05, weight_decay=1e-2, maximize=True)),
     ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-2)),
     ("SGD", dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=1e-3, maximize=True)),
     ("Adagrad", dict()),
@@ -95,7 +96,7 @@ CASES = [
 
 @requires_torch
 @pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
-def test_matches_torch_float64(torch64, name, kw):
+def test_matches_torch_float64(torch64, every_isa, name, kw):
     ours, _ = _run_dlcore(name, kw)
     ref = _run_torch(torch64, name, kw)
     for a, b in zip(ours, ref):
@@ -114,7 +115,7 @@ GROUP_CASES = [
 
 @requires_torch
 @pytest.mark.parametrize("name,kw,groups", GROUP_CASES, ids=[c[0] for c in GROUP_CASES])
-def test_param_groups_match_torch(torch64, name, kw, groups):
+def test_param_groups_match_torch(torch64, every_isa, name, kw, groups):
     ours, opt = _run_dlcore(name, kw, groups)
     ref = _run_torch(torch64, name, kw, groups)
     for a, b in zip(ours, ref):
@@ -191,7 +192,7 @@ def test_state_dict_keys_like_torch(torch64):
 @requires_torch
 @pytest.mark.parametrize("name,kw", [("Adam", dict(lr=1e-2)), ("SGD", dict(lr=0.05, momentum=0.9)),
                                      ("RMSprop", dict(lr=1e-3, centered=True))])
-def test_float32_close_to_torch(name, kw):
+def test_float32_close_to_torch(every_isa, name, kw):
     import torch
     ours, _ = _run_dlcore(name, kw, steps=30, dtype=np.float32)
     ref = _run_torch(torch, name, kw, steps=30, dtype=np.float32)

@@ -1,8 +1,9 @@
 // CPU kernels of the normalization family (shapes and contract in norm.h) and its checked
 // front doors. Sums are accumulated in double in an order fixed by the shape alone (8
-// independent accumulators along contiguous runs), so each statistic depends only on the
-// data, never on the thread count. Batch norm has two layouts of the same math: one task per
-// channel when its runs are long (S > kSmallS), channel blocks swept row by row otherwise.
+// independent accumulators along contiguous runs; 16 in the layer-norm rows of norm_loops.h),
+// so each statistic depends only on the data, never on the thread count. Batch norm has two
+// layouts of the same math: one task per channel when its runs are long (S > kSmallS),
+// channel blocks swept row by row otherwise.
 #include "ops/norm.h"
 
 #include <algorithm>
@@ -11,9 +12,22 @@
 
 #include "core/parallel.h"
 #include "ops/elementwise.h"
+#include "ops/norm_isa.h"
 #include "ops/norm_math.h"
 
 namespace dlcore {
+
+const NormKernels& norm_kernels() {
+#if defined(DLCORE_X86)
+  switch (current_isa()) {
+    case Isa::avx512: return norm_avx512_set;
+    case Isa::avx2: return norm_avx2_set;
+    default: break;
+  }
+#endif
+  return norm_generic_set;
+}
+
 namespace {
 
 // ---- fixed-order double sums over a contiguous run ------------------------------------------
@@ -89,7 +103,8 @@ int64_t grain_for(int64_t per_item) { return std::max<int64_t>(1, 32768 / std::m
 // still summed in one fixed order (n, then s): deterministic for any thread count.
 constexpr int64_t kSmallS = 16;
 
-// Unit: S == 1 known at compile time (the (N, C) case), so the inner loops vectorise over c.
+// Unit: S == 1 known at compile time (the (N, C) case): the row sweeps come from the per-ISA
+// set (norm_loops.h bn1d_*), vectorised over the channels.
 template <class T, bool Unit>
 void bn_forward_cols(const View& x, const View* gamma, const View* beta, const View* rmean,
                      const View* rvar, bool batch_stats, double factor, double eps, const View& y,
@@ -108,7 +123,8 @@ void bn_forward_cols(const View& x, const View* gamma, const View* beta, const V
       // var = (sum d^2 - (sum d)^2 / M) / M stays accurate (|mean - k| is a few std).
       std::vector<double> sum(w, 0.0), sq(w, 0.0), k0(w);
       for (int64_t j = 0; j < w; ++j) k0[j] = (double)xp[(c0 + j) * S];
-      for (int64_t n = 0; n < N; ++n) {
+      if (Unit) norm_kernels().get<T>().bn1d_stats(xp, N, C, c0, w, k0.data(), sum.data(), sq.data());
+      else for (int64_t n = 0; n < N; ++n) {
         const T* row = xp + (n * C + c0) * S;
         for (int64_t j = 0; j < w; ++j)
           for (int64_t k = 0; k < S; ++k) {
@@ -146,6 +162,10 @@ void bn_forward_cols(const View& x, const View* gamma, const View* beta, const V
       scale[j] = (T)af.scale;
       shift[j] = (T)af.shift;
     }
+    if (Unit) {
+      norm_kernels().get<T>().bn1d_affine(xp, yp, N, C, c0, w, scale.data(), shift.data());
+      return;
+    }
     for (int64_t n = 0; n < N; ++n) {
       const int64_t off = (n * C + c0) * S;
       for (int64_t j = 0; j < w; ++j)
@@ -168,7 +188,8 @@ void bn_backward_cols(const View& dy, const View& x, const View* gamma, const Vi
     const int64_t w = c1 - c0;
     std::vector<double> sdy(w, 0.0), sdyx(w, 0.0), mean(w);
     for (int64_t j = 0; j < w; ++j) mean[j] = (double)smean.ptr<T>()[c0 + j];
-    for (int64_t n = 0; n < N; ++n) {
+    if (Unit) norm_kernels().get<T>().bn1d_bwd_sums(gp, xp, N, C, c0, w, mean.data(), sdy.data(), sdyx.data());
+    else for (int64_t n = 0; n < N; ++n) {
       const int64_t off = (n * C + c0) * S;
       for (int64_t j = 0; j < w; ++j)
         for (int64_t k = 0; k < S; ++k) {
@@ -189,6 +210,10 @@ void bn_backward_cols(const View& dy, const View& x, const View* gamma, const Vi
         aa[j] = (T)d.scale;
         bb[j] = (T)d.shift;
       }
+    }
+    if (Unit) {
+      norm_kernels().get<T>().bn1d_dx(gp, xp, dxp, N, C, c0, w, kk.data(), aa.data(), bb.data());
+      return;
     }
     for (int64_t n = 0; n < N; ++n) {
       const int64_t off = (n * C + c0) * S;
@@ -282,72 +307,17 @@ void bn_backward(const View& dy, const View& x, const View* gamma, const View& s
 
 // ---- layer norm -------------------------------------------------------------------------------
 
+// The row loops of both directions are compiled per ISA (ops/norm_loops.h); here: threading.
 template <class T>
 void ln_forward(const View& x, const View* gamma, const View* beta, double eps, const View& y,
                 const View& smean, const View& srstd) {
   const int64_t M = x.shape[0], K = x.shape[1];
-  const T* xp = x.ptr<T>();
-  T* yp = y.ptr<T>();
   const T* g = gamma ? gamma->ptr<T>() : nullptr;
   const T* b = beta ? beta->ptr<T>() : nullptr;
+  const auto fn = norm_kernels().get<T>().ln_fwd_rows;
   parallel_for(0, M, grain_for(K), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* xr = xp + r * K;
-      T* yr = yp + r * K;
-      Acc8 s;
-      acc_sum(s, xr, K);
-      double mean = s.total() / (double)K;
-      Acc8 q;
-      acc_sqdev(q, xr, K, mean);
-      double rstd = norm_invstd(q.total() / (double)K, eps);
-      smean.ptr<T>()[r] = (T)mean;
-      srstd.ptr<T>()[r] = (T)rstd;
-      const T m = (T)mean, rs = (T)rstd;
-      if (g && b) {
-        for (int64_t j = 0; j < K; ++j) yr[j] = (xr[j] - m) * rs * g[j] + b[j];
-      } else if (g) {
-        for (int64_t j = 0; j < K; ++j) yr[j] = (xr[j] - m) * rs * g[j];
-      } else if (b) {
-        for (int64_t j = 0; j < K; ++j) yr[j] = (xr[j] - m) * rs + b[j];
-      } else {
-        for (int64_t j = 0; j < K; ++j) yr[j] = (xr[j] - m) * rs;
-      }
-    }
+    fn(x.ptr<T>(), g, b, eps, K, r0, r1, y.ptr<T>(), smean.ptr<T>(), srstd.ptr<T>());
   });
-}
-
-// ab[j] += dy[j], ag[j] += dy[j] * (x[j] - mean) * rstd  (vectorises over j)
-template <class T>
-inline void ln_param_partials(const T* __restrict dy, const T* __restrict x, int64_t K, double mean,
-                              double rstd, double* __restrict ab, double* __restrict ag) {
-  for (int64_t j = 0; j < K; ++j) {
-    const double d = (double)dy[j];
-    ab[j] += d;
-    ag[j] += d * (((double)x[j] - mean) * rstd);
-  }
-}
-
-// s += sum dy*gamma, t += sum dy*gamma*(x - mean) with 8 fixed-order accumulators.
-template <class T, bool HasG>
-inline void ln_row_sums(const T* __restrict dy, const T* __restrict x, const T* __restrict g,
-                        int64_t K, double mean, Acc8& s_out, Acc8& t_out) {
-  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= K; j += 8)
-    for (int u = 0; u < 8; ++u) {
-      const double v = HasG ? (double)dy[j + u] * (double)g[j + u] : (double)dy[j + u];
-      s[u] += v;
-      t[u] += v * ((double)x[j + u] - mean);
-    }
-  for (; j < K; ++j) {
-    const double v = HasG ? (double)dy[j] * (double)g[j] : (double)dy[j];
-    s[j & 7] += v;
-    t[j & 7] += v * ((double)x[j] - mean);
-  }
-  for (int u = 0; u < 8; ++u) {
-    s_out.a[u] += s[u];
-    t_out.a[u] += t[u];
-  }
 }
 
 // dx differentiates y = (x - mean) * rstd * gamma + beta of ln_forward through mean and rstd
@@ -359,39 +329,15 @@ template <class T>
 void ln_backward(const View& dy, const View& x, const View* gamma, const View& smean,
                  const View& srstd, const View& dx, const View& dgamma, const View& dbeta) {
   const int64_t M = x.shape[0], K = x.shape[1];
-  const T* xp = x.ptr<T>();
-  const T* gp = dy.ptr<T>();
   const T* g = gamma ? gamma->ptr<T>() : nullptr;
-  const T* mp = smean.ptr<T>();
-  const T* rp = srstd.ptr<T>();
-  T* dxp = dx.ptr<T>();
   const int64_t RB = std::max<int64_t>(16, (M + 255) / 256);  // <= 256 partial blocks
   const int64_t nblk = (M + RB - 1) / RB;
   std::vector<double> pg(nblk * K, 0.0), pb(nblk * K, 0.0);
+  const auto fn = norm_kernels().get<T>().ln_bwd_rows;
   parallel_for(0, nblk, std::max<int64_t>(1, 32768 / std::max<int64_t>(RB * K, 1)), [&](int64_t b0, int64_t b1) {
-    for (int64_t blk = b0; blk < b1; ++blk) {
-      double* ag = pg.data() + blk * K;
-      double* ab = pb.data() + blk * K;
-      for (int64_t r = blk * RB; r < std::min(M, (blk + 1) * RB); ++r) {
-        const T* xr = xp + r * K;
-        const T* gr = gp + r * K;
-        T* dr = dxp + r * K;
-        double mean = (double)mp[r], rstd = (double)rp[r];
-        // the block's dbeta / dgamma partials (elementwise over j), then the row sums
-        // s = sum dy*gamma, t = sum dy*gamma*(x - mean) for dx
-        ln_param_partials(gr, xr, K, mean, rstd, ab, ag);
-        Acc8 s, t;
-        if (g) ln_row_sums<T, true>(gr, xr, g, K, mean, s, t);
-        else ln_row_sums<T, false>(gr, xr, g, K, mean, s, t);
-        NormAffine nd = norm_dx_terms(mean, rstd, s.total(), t.total(), (double)K);
-        const T a = (T)nd.scale, b = (T)nd.shift, rs = (T)rstd;
-        if (g) {
-          for (int64_t k = 0; k < K; ++k) dr[k] = norm_dx<T>(gr[k], xr[k], g[k] * rs, a, b);
-        } else {
-          dx_run<T>(dr, gr, xr, K, rs, a, b);
-        }
-      }
-    }
+    for (int64_t blk = b0; blk < b1; ++blk)
+      fn(dy.ptr<T>(), x.ptr<T>(), g, smean.ptr<T>(), srstd.ptr<T>(), K, blk * RB,
+         std::min(M, (blk + 1) * RB), dx.ptr<T>(), pb.data() + blk * K, pg.data() + blk * K);
   });
   T* dg = dgamma.ptr<T>();
   T* db = dbeta.ptr<T>();

@@ -1,8 +1,8 @@
 // CPU kernels of the optimizer family (see optim.h for the contract, optim_math.h for the
-// per-element formulas). All tensors of one call are laid end to end in one index space of
-// `total` elements; parallel_for splits that space into chunks, each chunk walks the pieces
-// of the tensors it covers. Every element is updated independently, so the result does not
-// depend on the thread count.
+// per-element formulas; the update loops are compiled per ISA from optim_loops.h). All tensors
+// of one call are laid end to end in one index space of `total` elements; parallel_for splits
+// that space into chunks, each chunk walks the pieces of the tensors it covers. Every element
+// is updated independently, so the result does not depend on the thread count.
 #include "ops/optim.h"
 
 #include <algorithm>
@@ -10,8 +10,21 @@
 #include <limits>
 
 #include "core/parallel.h"
+#include "ops/optim_isa.h"
 
 namespace dlcore {
+
+const OptimKernels& optim_kernels() {
+#if defined(DLCORE_X86)
+  switch (current_isa()) {
+    case Isa::avx512: return optim_avx512_set;
+    case Isa::avx2: return optim_avx2_set;
+    default: break;
+  }
+#endif
+  return optim_generic_set;
+}
+
 namespace {
 
 constexpr int64_t kGrain = 32768;        // elements per parallel chunk (at least)
@@ -34,73 +47,18 @@ template <class F> void for_segments(const std::vector<int64_t>& off, int64_t lo
   }
 }
 
-template <class T, bool A, int D>
-void adam_loop(T* p, const T* g, T* m, T* v, T* vm, int64_t n, const AdamScalars& s, T gsign) {
-  const T decay_mul = (T)s.decay_mul, w1 = (T)s.w1, beta2 = (T)s.beta2, w2 = (T)s.w2,
-          nss = (T)(-s.step_size), bc2s = (T)s.bc2s, eps = (T)s.eps, wd = (T)s.wd;
-  if (!A) vm = m;  // never written: keeps the pointer valid
-  for (int64_t j = 0; j < n; ++j)
-    adam_element<T, A, D>(p[j], g[j] * gsign, m[j], v[j], vm + j, decay_mul, w1, beta2, w2, nss,
-                          bc2s, eps, wd);
-}
-
-template <class T>
-void adam_dispatch(const OptimHyper& h, const OptimCoefs& k, T* p, const T* g, T* m, T* v, T* vm, int64_t n) {
-  AdamScalars s = adam_scalars(h, k);
-  T gs = h.maximize ? T(-1) : T(1);
-  int decay = h.weight_decay == 0 ? 0 : (h.decoupled_weight_decay ? 2 : 1);
-  if (h.amsgrad) {
-    if (decay == 0) adam_loop<T, true, 0>(p, g, m, v, vm, n, s, gs);
-    else if (decay == 1) adam_loop<T, true, 1>(p, g, m, v, vm, n, s, gs);
-    else adam_loop<T, true, 2>(p, g, m, v, vm, n, s, gs);
-  } else {
-    if (decay == 0) adam_loop<T, false, 0>(p, g, m, v, vm, n, s, gs);
-    else if (decay == 1) adam_loop<T, false, 1>(p, g, m, v, vm, n, s, gs);
-    else adam_loop<T, false, 2>(p, g, m, v, vm, n, s, gs);
-  }
-}
-
 template <class T> void step_typed(OptimKind kind, const OptimHyper& h, const std::vector<OptimSlot>& slots) {
   std::vector<int64_t> sizes;
   for (auto& s : slots) sizes.push_back(s.param.numel());
   std::vector<int64_t> off = prefix_offsets(sizes);
+  const auto fn = optim_kernels().get<T>().step;
   parallel_for(0, off.back(), kGrain, [&](int64_t lo, int64_t hi) {
     for_segments(off, lo, hi, [&](size_t i, int64_t b, int64_t e) {
       const OptimSlot& s = slots[i];
-      const OptimCoefs& k = s.coefs;
-      T* p = s.param.ptr<T>() + b;
-      const T* g = s.grad.ptr<T>() + b;
       T* s0 = s.has_state[0] ? s.state[0].ptr<T>() + b : nullptr;
       T* s1 = s.has_state[1] ? s.state[1].ptr<T>() + b : nullptr;
       T* s2 = s.has_state[2] ? s.state[2].ptr<T>() + b : nullptr;
-      const int64_t n = e - b;
-      switch (kind) {
-        case OptimKind::sgd:
-          for (int64_t j = 0; j < n; ++j) sgd_element<T>(p[j], g[j], s0 ? s0 + j : nullptr, h, k);
-          break;
-        case OptimKind::adagrad:
-          for (int64_t j = 0; j < n; ++j) adagrad_element<T>(p[j], g[j], s0[j], h, k);
-          break;
-        case OptimKind::rmsprop:
-          for (int64_t j = 0; j < n; ++j)
-            rmsprop_element<T>(p[j], g[j], s0[j], s1 ? s1 + j : nullptr, s2 ? s2 + j : nullptr, h);
-          break;
-        case OptimKind::adadelta:
-          for (int64_t j = 0; j < n; ++j) adadelta_element<T>(p[j], g[j], s0[j], s1[j], h);
-          break;
-        case OptimKind::adam:
-          adam_dispatch<T>(h, k, p, g, s0, s1, s2, n);
-          break;
-        case OptimKind::adamax:
-          for (int64_t j = 0; j < n; ++j) adamax_element<T>(p[j], g[j], s0[j], s1[j], h, k);
-          break;
-        case OptimKind::nadam:
-          for (int64_t j = 0; j < n; ++j) nadam_element<T>(p[j], g[j], s0[j], s1[j], h, k);
-          break;
-        case OptimKind::lion:
-          for (int64_t j = 0; j < n; ++j) lion_element<T>(p[j], g[j], s0[j], h);
-          break;
-      }
+      fn(kind, h, s.coefs, s.param.ptr<T>() + b, s.grad.ptr<T>() + b, s0, s1, s2, e - b);
     });
   });
 }

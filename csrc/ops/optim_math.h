@@ -11,7 +11,28 @@
 
 #include "core/view.h"
 
+// DLCORE_AHD = DLCORE_HD plus always_inline on the host: the element functions are compiled
+// into several ISA-specific objects (csrc/kernels/optim_*.cpp); forced inlining means no
+// out-of-line copy built for one ISA can be picked by the linker for another. For the same
+// reason the square root / absolute value below are builtins, not std:: library overloads.
+#ifndef DLCORE_AHD
+#if defined(__CUDACC__)
+#define DLCORE_AHD __host__ __device__ __forceinline__
+#else
+#define DLCORE_AHD inline __attribute__((always_inline))
+#endif
+#endif
+
 namespace dlcore {
+
+#if defined(__CUDA_ARCH__)
+DLCORE_AHD float optim_sqrt(float x) { return sqrtf(x); }
+DLCORE_AHD double optim_sqrt(double x) { return sqrt(x); }
+#else
+DLCORE_AHD float optim_sqrt(float x) { return __builtin_sqrtf(x); }
+DLCORE_AHD double optim_sqrt(double x) { return __builtin_sqrt(x); }
+#endif
+template <class T> DLCORE_AHD T optim_abs(T x) { return x < T(0) ? -x : x; }
 
 enum class OptimKind : int { sgd = 0, adagrad, rmsprop, adadelta, adam, adamax, nadam, lion };
 
@@ -45,7 +66,7 @@ inline OptimCoefs optim_coefs(OptimKind kind, const OptimHyper& h, double step, 
       double bc1 = 1 - std::pow(h.beta1, step);
       double bc2 = 1 - std::pow(h.beta2, step);
       k.c[0] = h.lr / bc1;         // step_size
-      k.c[1] = std::sqrt(bc2);     // bias_correction2_sqrt
+      k.c[1] = optim_sqrt(bc2);     // bias_correction2_sqrt
       break;
     }
     case OptimKind::adamax:
@@ -70,50 +91,59 @@ inline OptimCoefs optim_coefs(OptimKind kind, const OptimHyper& h, double step, 
 }
 
 // ATen's lerp: a + w * (b - a), computed from the nearer end for accuracy.
-template <class T> DLCORE_HD T optim_lerp(T a, T b, T w) {
+template <class T> DLCORE_AHD T optim_lerp(T a, T b, T w) {
   return (w < T(0.5)) ? a + w * (b - a) : b - (b - a) * (T(1) - w);
 }
 
 // Gradient as torch reads it: negated when maximizing, plus L2 weight decay (coupled).
-template <class T> DLCORE_HD T optim_grad(T p, T g, const OptimHyper& h, bool coupled_decay) {
+template <class T> DLCORE_AHD T optim_grad(T p, T g, const OptimHyper& h, bool coupled_decay) {
   if (h.maximize) g = -g;
   if (coupled_decay && h.weight_decay != 0) g = g + T(h.weight_decay) * p;
   return g;
 }
 
-// SGD: buf (momentum buffer) may be null when momentum == 0.
-template <class T> DLCORE_HD void sgd_element(T& p, T g, T* buf, const OptimHyper& h, const OptimCoefs& k) {
-  g = optim_grad(p, g, h, true);
-  if (h.momentum != 0) {
+// SGD: buf (momentum buffer) may be null when momentum == 0. sgd_core holds the lines; the
+// CPU loops call it with the options as compile-time constants (so the loop has no branches
+// and vectorises), sgd_element with the run-time options.
+template <class T>
+DLCORE_AHD void sgd_core(T& p, T g, T* buf, bool maximize, bool decay, bool momentum, bool first,
+                         bool nesterov, T wd, T mom, T damp1, T neg_lr) {
+  if (maximize) g = -g;
+  if (decay) g = g + wd * p;                  // grad = grad.add(param, alpha=weight_decay)
+  if (momentum) {
     T b;
-    if (k.first) b = g;
-    else b = *buf * T(h.momentum) + T(1 - h.dampening) * g;
+    if (first) b = g;                         // buf = clone(grad)
+    else b = *buf * mom + damp1 * g;          // buf.mul_(momentum).add_(grad, alpha=1 - dampening)
     *buf = b;
-    g = h.nesterov ? g + T(h.momentum) * b : b;
+    g = nesterov ? g + mom * b : b;           // grad.add(buf, alpha=momentum) or buf
   }
-  p = p + T(-h.lr) * g;
+  p = p + neg_lr * g;                         // param.add_(grad, alpha=-lr)
+}
+template <class T> DLCORE_AHD void sgd_element(T& p, T g, T* buf, const OptimHyper& h, const OptimCoefs& k) {
+  sgd_core<T>(p, g, buf, h.maximize, h.weight_decay != 0, h.momentum != 0, k.first, h.nesterov,
+              T(h.weight_decay), T(h.momentum), T(1 - h.dampening), T(-h.lr));
 }
 
 // Adagrad: sum (state_sum).
-template <class T> DLCORE_HD void adagrad_element(T& p, T g, T& sum, const OptimHyper& h, const OptimCoefs& k) {
+template <class T> DLCORE_AHD void adagrad_element(T& p, T g, T& sum, const OptimHyper& h, const OptimCoefs& k) {
   g = optim_grad(p, g, h, true);
   sum = sum + g * g;
-  T std_ = std::sqrt(sum) + T(h.eps);
+  T std_ = optim_sqrt(sum) + T(h.eps);
   p = p + T(-k.c[0]) * (g / std_);
 }
 
 // RMSprop: sq (square_avg), gavg (grad_avg, centered only), buf (momentum_buffer, momentum only).
 template <class T>
-DLCORE_HD void rmsprop_element(T& p, T g, T& sq, T* gavg, T* buf, const OptimHyper& h) {
+DLCORE_AHD void rmsprop_element(T& p, T g, T& sq, T* gavg, T* buf, const OptimHyper& h) {
   g = optim_grad(p, g, h, true);
   sq = sq * T(h.alpha) + T(1 - h.alpha) * g * g;
   T avg;
   if (h.centered) {
     T ga = optim_lerp(*gavg, g, T(1 - h.alpha));
     *gavg = ga;
-    avg = std::sqrt(sq + T(-1) * ga * ga);
+    avg = optim_sqrt(sq + T(-1) * ga * ga);
   } else {
-    avg = std::sqrt(sq);
+    avg = optim_sqrt(sq);
   }
   avg = avg + T(h.eps);
   if (h.momentum > 0) {
@@ -126,11 +156,11 @@ DLCORE_HD void rmsprop_element(T& p, T g, T& sq, T* gavg, T* buf, const OptimHyp
 }
 
 // Adadelta: sq (square_avg), acc (acc_delta).
-template <class T> DLCORE_HD void adadelta_element(T& p, T g, T& sq, T& acc, const OptimHyper& h) {
+template <class T> DLCORE_AHD void adadelta_element(T& p, T g, T& sq, T& acc, const OptimHyper& h) {
   g = optim_grad(p, g, h, true);
   sq = sq * T(h.rho) + T(1 - h.rho) * g * g;
-  T std_ = std::sqrt(sq + T(h.eps));
-  T delta = std::sqrt(acc + T(h.eps));
+  T std_ = optim_sqrt(sq + T(h.eps));
+  T delta = optim_sqrt(acc + T(h.eps));
   delta = delta / std_ * g;
   acc = acc * T(h.rho) + T(1 - h.rho) * delta * delta;
   p = p + T(-h.lr) * delta;
@@ -142,12 +172,12 @@ template <class T> DLCORE_HD void adadelta_element(T& p, T g, T& sq, T& acc, con
 struct AdamScalars {
   double decay_mul, w1, beta2, w2, step_size, bc2s, eps, wd;
 };
-DLCORE_HD AdamScalars adam_scalars(const OptimHyper& h, const OptimCoefs& k) {
+DLCORE_AHD AdamScalars adam_scalars(const OptimHyper& h, const OptimCoefs& k) {
   return {1 - h.lr * h.weight_decay, 1 - h.beta1, h.beta2, 1 - h.beta2, k.c[0], k.c[1], h.eps,
           h.weight_decay};
 }
 template <class T, bool Amsgrad, int Decay>
-DLCORE_HD void adam_element(T& p, T g, T& m, T& v, T* vmax, T decay_mul, T w1, T beta2, T w2,
+DLCORE_AHD void adam_element(T& p, T g, T& m, T& v, T* vmax, T decay_mul, T w1, T beta2, T w2,
                             T neg_step_size, T bc2s, T eps, T wd) {
   if (Decay == 2) p = p * decay_mul;            // param.mul_(1 - lr * weight_decay)
   if (Decay == 1) g = g + wd * p;               // grad = grad.add(param, alpha=weight_decay)
@@ -159,21 +189,21 @@ DLCORE_HD void adam_element(T& p, T g, T& m, T& v, T* vmax, T decay_mul, T w1, T
     *vmax = mx;
     s = mx;
   }
-  T denom = std::sqrt(s) / bc2s + eps;          // (sqrt / bias_correction2_sqrt).add_(eps)
+  T denom = optim_sqrt(s) / bc2s + eps;          // (sqrt / bias_correction2_sqrt).add_(eps)
   p = p + neg_step_size * (m / denom);          // param.addcdiv_(exp_avg, denom, value=-step_size)
 }
 
 // Adamax: m (exp_avg), u (exp_inf).
-template <class T> DLCORE_HD void adamax_element(T& p, T g, T& m, T& u, const OptimHyper& h, const OptimCoefs& k) {
+template <class T> DLCORE_AHD void adamax_element(T& p, T g, T& m, T& u, const OptimHyper& h, const OptimCoefs& k) {
   g = optim_grad(p, g, h, true);
   m = optim_lerp(m, g, T(1 - h.beta1));
-  T a = u * T(h.beta2), b = std::abs(g) + T(h.eps);
+  T a = u * T(h.beta2), b = optim_abs(g) + T(h.eps);
   u = a > b ? a : b;
   p = p + T(-k.c[0]) * (m / u);
 }
 
 // NAdam: m (exp_avg), v (exp_avg_sq); coefficients from optim_coefs.
-template <class T> DLCORE_HD void nadam_element(T& p, T g, T& m, T& v, const OptimHyper& h, const OptimCoefs& k) {
+template <class T> DLCORE_AHD void nadam_element(T& p, T g, T& m, T& v, const OptimHyper& h, const OptimCoefs& k) {
   if (h.maximize) g = -g;
   if (h.weight_decay != 0) {
     if (h.decoupled_weight_decay) p = p * T(1 - h.lr * h.weight_decay);
@@ -181,14 +211,14 @@ template <class T> DLCORE_HD void nadam_element(T& p, T g, T& m, T& v, const Opt
   }
   m = optim_lerp(m, g, T(1 - h.beta1));
   v = v * T(h.beta2) + T(1 - h.beta2) * g * g;
-  T denom = std::sqrt(v / T(k.c[0])) + T(h.eps);
+  T denom = optim_sqrt(v / T(k.c[0])) + T(h.eps);
   p = p + T(k.c[1]) * (g / denom);
   p = p + T(k.c[2]) * (m / denom);
 }
 
 // Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"): m (exp_avg).
 //   c = beta1 m + (1 - beta1) g;  p = p (1 - lr wd) - lr sign(c);  m = beta2 m + (1 - beta2) g
-template <class T> DLCORE_HD void lion_element(T& p, T g, T& m, const OptimHyper& h) {
+template <class T> DLCORE_AHD void lion_element(T& p, T g, T& m, const OptimHyper& h) {
   if (h.maximize) g = -g;
   if (h.weight_decay != 0) p = p * T(1 - h.lr * h.weight_decay);
   T c = m * T(h.beta1) + T(1 - h.beta1) * g;

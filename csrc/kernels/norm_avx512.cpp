@@ -1,0 +1,6 @@
+// The layer-norm row loops (ops/norm_loops.h) compiled for the avx512 ISA (flags from
+// CMakeLists.txt by file name), exported as the constant set norm_avx512_set.
+#define DLCORE_NORM_NS norm_loops_avx512
+#include "ops/norm_loops.h"
+
+DLCORE_NORM_SET(avx512)

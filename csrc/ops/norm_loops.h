@@ -1,0 +1,220 @@
+// The layer-norm row loops and the batch-norm (N, C) column sweeps, written once and compiled once per ISA: csrc/kernels/norm_{generic,
+// avx2,avx512}.cpp include this file inside their own namespace (DLCORE_NORM_NS) with their own
+// -m flags and export the set through DLCORE_NORM_SET (ops/norm_isa.h); ops/norm.cpp picks the
+// current ISA's set and splits the rows over threads.
+// Forward: one pass for the row's shifted sums (mean and variance), one for y. Backward: one pass
+// for the row sums and the dgamma / dbeta partials, one for dx.
+// Row statistics are double sums with 16 accumulators (lane u takes elements j with j % 16 == u,
+// combined in a fixed tree; 16 so that the vector adds of one row are independent enough to
+// not wait on each other's latency): a row's statistics depend only on its data, never on the
+// thread count. The accumulators live in native GCC vectors (GCC leaves the plain-array form
+// scalar); vector ISAs may contract a * b + c into one FMA, so the last bits may differ between
+// ISAs.
+#pragma once
+#include <cstdint>
+
+#include "ops/norm_isa.h"
+#include "ops/norm_math.h"
+
+#ifndef DLCORE_NORM_NS
+#error "define DLCORE_NORM_NS before including ops/norm_loops.h"
+#endif
+
+namespace dlcore {
+namespace DLCORE_NORM_NS {
+
+// Only static functions here and always-inline math from norm_math.h: an inline function
+// instantiated in this ISA's object could otherwise be picked by the linker for generic callers.
+
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+#elif defined(__AVX__)
+constexpr int kVecBytes = 32;
+#else
+constexpr int kVecBytes = 16;
+#endif
+constexpr int kDL = kVecBytes / 8;  // doubles per native vector
+constexpr int kAcc = 16;            // accumulators per sum
+constexpr int kNA = kAcc / kDL;     // native vectors holding them
+typedef double DV __attribute__((vector_size(kVecBytes)));
+template <class T> struct SrcVec { typedef T type __attribute__((vector_size(kDL * sizeof(T)))); };
+
+template <class T> static inline DV load_d(const T* p) {
+  typename SrcVec<T>::type s;
+  __builtin_memcpy(&s, p, sizeof(s));
+  return __builtin_convertvector(s, DV);
+}
+static inline double lane(const DV* acc, int u) { return acc[u / kDL][u % kDL]; }
+static inline double total8(const double* a) {
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+static inline double total(const double* a) { return total8(a) + total8(a + 8); }
+
+// Row mean and biased variance in ONE pass: sums of d = x - x[0] and of d^2 (kAcc fixed
+// accumulators each, double), then mean = x[0] + sum d / K, var = (sum d^2 - sum d * dm) / K.
+// The shift keeps the subtraction well conditioned (|mean - x[0]| is a few std at most).
+template <class T> static void row_stats(const T* __restrict x, int64_t K, double& mean, double& var) {
+  const double k0 = (double)x[0];
+  DV s[kNA] = {}, q[kNA] = {};
+  int64_t j = 0;
+  for (; j + kAcc <= K; j += kAcc)
+    for (int k = 0; k < kNA; ++k) {
+      DV d = load_d(x + j + k * kDL) - k0;
+      s[k] += d;
+      q[k] += d * d;
+    }
+  double a[kAcc], c[kAcc];
+  for (int u = 0; u < kAcc; ++u) { a[u] = lane(s, u); c[u] = lane(q, u); }
+  for (int u = 0; j < K; ++j, ++u) {
+    const double d = (double)x[j] - k0;
+    a[u] += d;
+    c[u] += d * d;
+  }
+  const double sum = total(a), sq = total(c);
+  const double dm = sum / (double)K;
+  mean = k0 + dm;
+  const double ssd = sq - sum * dm;
+  var = (ssd > 0.0 ? ssd : 0.0) / (double)K;
+}
+
+// y = (x - mean) * rstd * gamma + beta per row; mean / rstd stored per row (ln_forward's lines).
+template <class T>
+void ln_fwd_rows(const T* x, const T* __restrict g, const T* __restrict b, double eps, int64_t K, int64_t r0, int64_t r1,
+                 T* y, T* smean, T* srstd) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* __restrict xr = x + r * K;
+    T* __restrict yr = y + r * K;
+    double mean, var;
+    row_stats(xr, K, mean, var);
+    const double rstd = norm_invstd(var, eps);
+    smean[r] = (T)mean;
+    srstd[r] = (T)rstd;
+    const T m = (T)mean, rs = (T)rstd;
+    if (g && b) {
+      for (int64_t j = 0; j < K; ++j) yr[j] = (xr[j] - m) * rs * g[j] + b[j];
+    } else if (g) {
+      for (int64_t j = 0; j < K; ++j) yr[j] = (xr[j] - m) * rs * g[j];
+    } else if (b) {
+      for (int64_t j = 0; j < K; ++j) yr[j] = (xr[j] - m) * rs + b[j];
+    } else {
+      for (int64_t j = 0; j < K; ++j) yr[j] = (xr[j] - m) * rs;
+    }
+  }
+}
+
+// One pass over a row of the backward: s = sum v, t = sum v (x - mean) with v = dy * gamma (or
+// dy), kAcc fixed accumulators each; and the dbeta / dgamma partials of the row's block,
+// ab[j] += dy, ag[j] += dy * ((x - mean) * rstd) (double, rows added in order).
+template <class T, bool HasG>
+static void row_bwd_sums(const T* __restrict dy, const T* __restrict x, const T* __restrict g, int64_t K,
+                         double mean, double rstd, double* __restrict ab, double* __restrict ag,
+                         double& s_out, double& t_out) {
+  DV s[kNA] = {}, t[kNA] = {};
+  int64_t j = 0;
+  for (; j + kAcc <= K; j += kAcc)
+    for (int k = 0; k < kNA; ++k) {
+      const int64_t o = j + k * kDL;
+      const DV d = load_d(dy + o), xm = load_d(x + o) - mean;
+      DV pb, pg;
+      __builtin_memcpy(&pb, ab + o, sizeof(DV));
+      __builtin_memcpy(&pg, ag + o, sizeof(DV));
+      pb += d;
+      pg += d * (xm * rstd);
+      __builtin_memcpy(ab + o, &pb, sizeof(DV));
+      __builtin_memcpy(ag + o, &pg, sizeof(DV));
+      const DV v = HasG ? d * load_d(g + o) : d;
+      s[k] += v;
+      t[k] += v * xm;
+    }
+  double a[kAcc], c[kAcc];
+  for (int u = 0; u < kAcc; ++u) { a[u] = lane(s, u); c[u] = lane(t, u); }
+  for (int u = 0; j < K; ++j, ++u) {
+    const double d = (double)dy[j], xm = (double)x[j] - mean;
+    ab[j] += d;
+    ag[j] += d * (xm * rstd);
+    const double v = HasG ? d * (double)g[j] : d;
+    a[u] += v;
+    c[u] += v * xm;
+  }
+  s_out = total(a);
+  t_out = total(c);
+}
+
+// Backward of ln_fwd_rows for rows [r0, r1): dx through mean and rstd of the row, and the
+// dbeta / dgamma partials of these rows into ab / ag (see row_bwd_sums).
+template <class T>
+void ln_bwd_rows(const T* dy, const T* x, const T* g, const T* smean, const T* srstd, int64_t K,
+                 int64_t r0, int64_t r1, T* dx, double* __restrict ab, double* __restrict ag) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* __restrict xr = x + r * K;
+    const T* __restrict gr = dy + r * K;
+    T* __restrict dr = dx + r * K;
+    const double mean = (double)smean[r], rstd = (double)srstd[r];
+    double s, t;
+    if (g) row_bwd_sums<T, true>(gr, xr, g, K, mean, rstd, ab, ag, s, t);
+    else row_bwd_sums<T, false>(gr, xr, g, K, mean, rstd, ab, ag, s, t);
+    const NormAffine nd = norm_dx_terms(mean, rstd, s, t, (double)K);
+    const T a = (T)nd.scale, b = (T)nd.shift, rs = (T)rstd;
+    if (g) {
+      for (int64_t k = 0; k < K; ++k) dr[k] = norm_dx<T>(gr[k], xr[k], g[k] * rs, a, b);
+    } else {
+      for (int64_t k = 0; k < K; ++k) dr[k] = norm_dx<T>(gr[k], xr[k], rs, a, b);
+    }
+  }
+}
+
+// ---- batch norm over (N, C) (S == 1): sweeps of a channel block [c0, c0 + w) row by row ----------
+// Each channel's sums run over n in order (vectorised across the channels): the same order as
+// the generic lines of bn_forward_cols / bn_backward_cols in ops/norm.cpp.
+
+// sum[j] += x - k0[j], sq[j] += (x - k0[j])^2 over the rows
+template <class T>
+void bn1d_stats(const T* x, int64_t N, int64_t C, int64_t c0, int64_t w, const double* __restrict k0,
+                double* __restrict sum, double* __restrict sq) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict row = x + n * C + c0;
+    for (int64_t j = 0; j < w; ++j) {
+      const double d = (double)row[j] - k0[j];
+      sum[j] += d;
+      sq[j] += d * d;
+    }
+  }
+}
+// y = x * scale[j] + shift[j]
+template <class T>
+void bn1d_affine(const T* x, T* y, int64_t N, int64_t C, int64_t c0, int64_t w, const T* __restrict scale,
+                 const T* __restrict shift) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict xr = x + n * C + c0;
+    T* __restrict yr = y + n * C + c0;
+    for (int64_t j = 0; j < w; ++j) yr[j] = xr[j] * scale[j] + shift[j];
+  }
+}
+// sdy[j] += dy, sdyx[j] += dy * (x - mean[j])
+template <class T>
+void bn1d_bwd_sums(const T* dy, const T* x, int64_t N, int64_t C, int64_t c0, int64_t w,
+                   const double* __restrict mean, double* __restrict sdy, double* __restrict sdyx) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict gr = dy + n * C + c0;
+    const T* __restrict xr = x + n * C + c0;
+    for (int64_t j = 0; j < w; ++j) {
+      const double g = (double)gr[j];
+      sdy[j] += g;
+      sdyx[j] += g * ((double)xr[j] - mean[j]);
+    }
+  }
+}
+// dx = dy * kk[j] + x * aa[j] + bb[j]
+template <class T>
+void bn1d_dx(const T* dy, const T* x, T* dx, int64_t N, int64_t C, int64_t c0, int64_t w,
+             const T* __restrict kk, const T* __restrict aa, const T* __restrict bb) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict gr = dy + n * C + c0;
+    const T* __restrict xr = x + n * C + c0;
+    T* __restrict dr = dx + n * C + c0;
+    for (int64_t j = 0; j < w; ++j) dr[j] = norm_dx<T>(gr[j], xr[j], kk[j], aa[j], bb[j]);
+  }
+}
+
+}  // namespace DLCORE_NORM_NS
+}  // namespace dlcore
