@@ -59,7 +59,10 @@ class Pool {
     for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i, gen] { loop(i, gen); });
   }
 
-  // Runs task(tid) for tid in [0, ntasks); the caller runs tid 0. ntasks <= size().
+  // Runs task(tid) for tid in [0, ntasks); ntasks <= size(). Tasks are claimed from a shared
+  // counter by the caller and the woken workers alike, so a worker that is slow to wake (asleep,
+  // or descheduled by another process) leaves its task to whoever is free instead of making
+  // everyone wait for it. Which thread runs a task never changes what the task computes.
   void run(int ntasks, const std::function<void(int)>& task) {
     std::lock_guard<std::mutex> run_lock(run_mu_);  // one parallel region at a time
     std::exception_ptr err;
@@ -76,26 +79,44 @@ class Pool {
       std::lock_guard<std::mutex> g(mu_);
       job_ = &guarded;
       ntasks_ = ntasks;
-      remaining_ = ntasks - 1;
+      next_.store(0, std::memory_order_relaxed);
+      done_.store(0, std::memory_order_relaxed);
       ++generation_;
     }
     cv_.notify_all();
     t_in_worker = true;
-    guarded(0);
+    work(guarded, ntasks);
     t_in_worker = false;
-    spin_until([&] { return remaining_.load(std::memory_order_acquire) == 0; });
-    std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [&] { return remaining_ == 0; });
-    job_ = nullptr;
-    lk.unlock();
+    if (!spin_until([&] { return done_.load(std::memory_order_acquire) == ntasks; })) {
+      std::unique_lock<std::mutex> lk(mu_);
+      done_cv_.wait(lk, [&] { return done_.load(std::memory_order_acquire) == ntasks; });
+    }
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      job_ = nullptr;  // a worker waking from now on finds nothing to join
+    }
+    // A worker that joined this job may still be between claims; `guarded` lives on this
+    // stack, so wait until every joined worker has seen that no task is left.
+    while (active_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
     if (err) std::rethrow_exception(err);
   }
 
  private:
-  void loop(int tid, uint64_t seen) {
+  void work(const std::function<void(int)>& job, int ntasks) {
+    for (int t; (t = next_.fetch_add(1, std::memory_order_relaxed)) < ntasks;) {
+      job(t);
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == ntasks) {
+        std::lock_guard<std::mutex> g(mu_);  // pairs with the caller's done_cv_ wait
+        done_cv_.notify_all();
+      }
+    }
+  }
+
+  void loop(int, uint64_t seen) {
     t_in_worker = true;
     for (;;) {
       const std::function<void(int)>* job;
+      int ntasks;
       spin_until([&] { return stop_.load(std::memory_order_acquire) ||
                               generation_.load(std::memory_order_acquire) != seen; });
       {
@@ -103,14 +124,13 @@ class Pool {
         cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
         if (stop_) return;
         seen = generation_;
-        if (tid >= ntasks_) continue;
         job = job_;
+        ntasks = ntasks_;
+        if (!job) continue;
+        active_.fetch_add(1, std::memory_order_acq_rel);
       }
-      (*job)(tid);
-      {
-        std::lock_guard<std::mutex> g(mu_);
-        if (--remaining_ == 0) done_cv_.notify_all();
-      }
+      work(*job, ntasks);
+      active_.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
   void stop_all() {
@@ -129,8 +149,9 @@ class Pool {
   std::condition_variable cv_, done_cv_;
   const std::function<void(int)>* job_ = nullptr;
   int ntasks_ = 0;
-  // Written under mu_; atomic so that spinning waiters may read them without the lock.
-  std::atomic<int> remaining_{0};
+  // Written under mu_ (next_, done_ also by claimers); atomic so that spinning waiters and
+  // claimers may use them without the lock.
+  std::atomic<int> next_{0}, done_{0}, active_{0};
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
 };
