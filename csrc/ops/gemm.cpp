@@ -124,7 +124,11 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
   const int64_t K = p.K;
   const int64_t nkb = (K + kr.kc - 1) / kr.kc;
   const int64_t kcb = (K + nkb - 1) / nkb;                  // balanced K blocks
-  const int64_t mc = std::min<int64_t>(kr.mc, (m1 - m0 + MR - 1) / MR * MR);
+  // Balanced M blocks, like K: 128 rows run as one block of 132 (up to 1.5 mc: one sweep over
+  // the packed B panel) instead of 120 + 8, whose second block re-reads B for 8 rows.
+  const int64_t mround = (m1 - m0 + MR - 1) / MR * MR;
+  const int64_t nmb = mround <= kr.mc + kr.mc / 2 ? 1 : (mround + kr.mc - 1) / kr.mc;
+  const int64_t mc = ((mround + nmb - 1) / nmb + MR - 1) / MR * MR;
   const int64_t nc = std::min<int64_t>(kr.nc, (n1 - n0 + NR - 1) / NR * NR);
   const bool direct_b = p.csb == 1 && p.M <= (int64_t)kNoPackBTiles * MR;
   // Row-major A and a narrow rectangle: each A element is used by few B micro-panels, so
