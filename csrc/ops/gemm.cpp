@@ -51,7 +51,7 @@ constexpr size_t kPackSlack = 64;
 // GEMV chunks start at multiples of this (see GemmKernels::dots).
 constexpr int64_t kGemvAlign = 64;
 // GEMV with fewer flops (2*n*k) than this runs on the calling thread.
-constexpr double kGemvParallelMinFlops = 1 << 18;
+constexpr double kGemvParallelMinFlops = 1 << 19;  // 512 KFLOP: 1 MiB of float W, ~15 us
 
 // ---- per-thread aligned scratch (reused across calls, never freed while the thread lives) ---
 
