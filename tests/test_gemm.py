@@ -172,6 +172,28 @@ def test_bitwise_deterministic_across_threads(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_direct_a_matches_packed_a_bitwise(dtype):
+    # A row-major is read in place by narrow rectangles (direct A); the same A stored
+    # column-major must be packed. Same FMA sequence per element: identical bits, including
+    # bottom / right edge tiles, beta != 0 and the fused bias + relu epilogue.
+    for M, K, N in [(7, 5, 3), (13, 17, 33), (131, 784, 250), (3137, 57, 64), (31, 400, 17)]:
+        a, b, c = rand((M, K), dtype), rand((K, N), dtype), rand((M, N), dtype)
+        a_f = np.asfortranarray(a)
+        assert a.strides[1] == a.itemsize and a_f.strides[1] != a_f.itemsize
+        for nt in (1, 2):
+            with threads(nt):
+                c1, c2 = c.copy(), c.copy()
+                C.gemm(a, b, c1, alpha=0.5, beta=1.5)
+                C.gemm(a_f, b, c2, alpha=0.5, beta=1.5)
+                assert np.array_equal(c1, c2), (M, K, N, nt)
+                w, bias = rand((N, K), dtype), rand(N, dtype)
+                assert np.array_equal(C.linear(a, w, bias, "relu"), C.linear(a_f, w, bias, "relu"))
+        ref = 0.5 * (a.astype(np.float64) @ b) + 1.5 * c
+        np.testing.assert_allclose(c1, ref, rtol=1e-4 if dtype == np.float32 else 1e-11,
+                                   atol=1e-3 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_batched_broadcasting(dtype):
     cases = [((5, 7, 9), (5, 9, 4)), ((3, 1, 7, 9), (4, 9, 6)), ((2, 3, 33, 17), (1, 17, 65)),
              ((64, 8, 16), (16, 8)), ((6, 40, 50), (6, 50, 1)), ((6, 1, 50), (50, 30))]

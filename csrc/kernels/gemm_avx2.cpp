@@ -144,6 +144,18 @@ GemmIsaKernels make_avx2() {
   t.d.ukr_rows[3] = ukr_simd<F64x4, kMR, 3>;
   t.d.ukr_rows[4] = ukr_simd<F64x4, kMR, 4>;
   t.d.ukr_rows[5] = ukr_simd<F64x4, kMR, 5>;
+  t.s.ukr_da[1] = ukr_da_simd<F32x8, kMR, 1>;
+  t.s.ukr_da[2] = ukr_da_simd<F32x8, kMR, 2>;
+  t.s.ukr_da[3] = ukr_da_simd<F32x8, kMR, 3>;
+  t.s.ukr_da[4] = ukr_da_simd<F32x8, kMR, 4>;
+  t.s.ukr_da[5] = ukr_da_simd<F32x8, kMR, 5>;
+  t.s.ukr_da[6] = ukr_da_simd<F32x8, kMR, 6>;
+  t.d.ukr_da[1] = ukr_da_simd<F64x4, kMR, 1>;
+  t.d.ukr_da[2] = ukr_da_simd<F64x4, kMR, 2>;
+  t.d.ukr_da[3] = ukr_da_simd<F64x4, kMR, 3>;
+  t.d.ukr_da[4] = ukr_da_simd<F64x4, kMR, 4>;
+  t.d.ukr_da[5] = ukr_da_simd<F64x4, kMR, 5>;
+  t.d.ukr_da[6] = ukr_da_simd<F64x4, kMR, 6>;
   return t;
 }
 

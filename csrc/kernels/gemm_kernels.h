@@ -33,6 +33,11 @@ template <class T> struct GemmKernels {
   // Bottom-edge variants: ukr_rows[m] computes only rows [0, m) of the tile (1 <= m < mr),
   // with the same per-element arithmetic as ukr; null entries fall back to ukr on a temp tile.
   void (*ukr_rows[16])(int64_t k, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, T alpha, T beta);
+  // Direct-A kernels: ukr_da[m] (1 <= m <= mr) computes rows [0, m) of the tile reading A in
+  // place, row i at a[i*lda + p] (contiguous along k: a row-major A needs no packing), with the
+  // same per-element arithmetic as ukr. Null: the set has none (the driver packs A).
+  void (*ukr_da[17])(int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc,
+                     T alpha, T beta);
 };
 
 struct GemmIsaKernels {

@@ -14,10 +14,14 @@ namespace {
 // MR x (2*W) tile: 2*MR accumulators + 2 B registers + 1 broadcast. ROWS < MR computes only
 // the first ROWS rows of the tile (A panel still strided by MR): the bottom-edge kernels,
 // which do exactly the same arithmetic per element as the full one.
-template <class V, int MR, int ROWS = MR>
-void ukr_simd(int64_t k, const typename V::T* a, const typename V::T* b, int64_t ldb,
-              typename V::T* c, int64_t ldc, typename V::T alpha, typename V::T beta) {
+// DA (direct A): A is read in place, row i at a + i*lda, contiguous along k (a row-major A
+// that was not packed); the arithmetic per element is the same as with a packed panel.
+template <class V, int MR, int ROWS, bool DA>
+inline void ukr_core(int64_t k, const typename V::T* a, int64_t lda, const typename V::T* b,
+                     int64_t ldb, typename V::T* c, int64_t ldc, typename V::T alpha,
+                     typename V::T beta) {
   using R = typename V::R;
+  using T = typename V::T;
   constexpr int W = V::W;
   R acc[ROWS][2];
 #pragma GCC unroll 16
@@ -27,20 +31,37 @@ void ukr_simd(int64_t k, const typename V::T* a, const typename V::T* b, int64_t
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 2 * W - 1), _MM_HINT_T0);
   }
-#pragma GCC unroll 4
-  for (int64_t p = 0; p < k; ++p) {
-    const R b0 = V::load(b), b1 = V::load(b + W);
+  if (DA) {
+    const T* ar[ROWS];
 #pragma GCC unroll 16
-    for (int i = 0; i < ROWS; ++i) {
-      const R ai = V::bcast(a + i);
-      acc[i][0] = V::fmadd(ai, b0, acc[i][0]);
-      acc[i][1] = V::fmadd(ai, b1, acc[i][1]);
+    for (int i = 0; i < ROWS; ++i) ar[i] = a + i * lda;
+#pragma GCC unroll 4
+    for (int64_t p = 0; p < k; ++p) {
+      const R b0 = V::load(b), b1 = V::load(b + W);
+#pragma GCC unroll 16
+      for (int i = 0; i < ROWS; ++i) {
+        const R ai = V::bcast(ar[i] + p);
+        acc[i][0] = V::fmadd(ai, b0, acc[i][0]);
+        acc[i][1] = V::fmadd(ai, b1, acc[i][1]);
+      }
+      b += ldb;
     }
-    a += MR;
-    b += ldb;
+  } else {
+#pragma GCC unroll 4
+    for (int64_t p = 0; p < k; ++p) {
+      const R b0 = V::load(b), b1 = V::load(b + W);
+#pragma GCC unroll 16
+      for (int i = 0; i < ROWS; ++i) {
+        const R ai = V::bcast(a + i);
+        acc[i][0] = V::fmadd(ai, b0, acc[i][0]);
+        acc[i][1] = V::fmadd(ai, b1, acc[i][1]);
+      }
+      a += MR;
+      b += ldb;
+    }
   }
   const R va = V::set1(alpha);
-  if (beta == typename V::T(0)) {   // C is write-only
+  if (beta == T(0)) {   // C is write-only
 #pragma GCC unroll 16
     for (int i = 0; i < ROWS; ++i) {
       V::store(c + i * ldc, V::mul(va, acc[i][0]));
@@ -54,6 +75,20 @@ void ukr_simd(int64_t k, const typename V::T* a, const typename V::T* b, int64_t
       V::store(c + i * ldc + W, V::fmadd(vb, V::load(c + i * ldc + W), V::mul(va, acc[i][1])));
     }
   }
+}
+
+template <class V, int MR, int ROWS = MR>
+void ukr_simd(int64_t k, const typename V::T* a, const typename V::T* b, int64_t ldb,
+              typename V::T* c, int64_t ldc, typename V::T alpha, typename V::T beta) {
+  ukr_core<V, MR, ROWS, false>(k, a, 0, b, ldb, c, ldc, alpha, beta);
+}
+
+// Direct-A variant (GemmKernels::ukr_da): rows [0, ROWS) of A read in place at a + i*lda.
+template <class V, int MR, int ROWS>
+void ukr_da_simd(int64_t k, const typename V::T* a, int64_t lda, const typename V::T* b,
+                 int64_t ldb, typename V::T* c, int64_t ldc, typename V::T alpha,
+                 typename V::T beta) {
+  ukr_core<V, MR, ROWS, true>(k, a, lda, b, ldb, c, ldc, alpha, beta);
 }
 
 template <class T> inline T fma_s(T a, T b, T c);

@@ -41,10 +41,17 @@ template <class T> const GemmKernels<T>& current_kernels() {
 constexpr double kParallelMinFlops = 1 << 20;
 // M up to this many micro-tiles reads B in place (row-contiguous B) instead of packing it.
 constexpr int kNoPackBTiles = 2;  // larger M read B rows 1 page apart: TLB-bound, slower
+// Rectangles at most this many NR micro-panels wide read a row-major A in place (ukr_da).
+#ifndef DLCORE_GEMM_DIRECT_A_TILES
+#define DLCORE_GEMM_DIRECT_A_TILES 16
+#endif
+constexpr int kDirectAMaxTiles = DLCORE_GEMM_DIRECT_A_TILES;
 // Extra elements at the end of pack buffers: SIMD packers may store a few lanes past a panel.
 constexpr size_t kPackSlack = 64;
 // GEMV chunks start at multiples of this (see GemmKernels::dots).
 constexpr int64_t kGemvAlign = 64;
+// GEMV with fewer flops (2*n*k) than this runs on the calling thread.
+constexpr double kGemvParallelMinFlops = 1 << 19;  // 512 KFLOP: 1 MiB of float W, ~15 us
 
 // ---- per-thread aligned scratch (reused across calls, never freed while the thread lives) ---
 
@@ -117,10 +124,17 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
   const int64_t K = p.K;
   const int64_t nkb = (K + kr.kc - 1) / kr.kc;
   const int64_t kcb = (K + nkb - 1) / nkb;                  // balanced K blocks
-  const int64_t mc = std::min<int64_t>(kr.mc, (m1 - m0 + MR - 1) / MR * MR);
+  // Balanced M blocks, like K: 128 rows run as one block of 132 (up to 1.5 mc: one sweep over
+  // the packed B panel) instead of 120 + 8, whose second block re-reads B for 8 rows.
+  const int64_t mround = (m1 - m0 + MR - 1) / MR * MR;
+  const int64_t nmb = mround <= kr.mc + kr.mc / 2 ? 1 : (mround + kr.mc - 1) / kr.mc;
+  const int64_t mc = ((mround + nmb - 1) / nmb + MR - 1) / MR * MR;
   const int64_t nc = std::min<int64_t>(kr.nc, (n1 - n0 + NR - 1) / NR * NR);
   const bool direct_b = p.csb == 1 && p.M <= (int64_t)kNoPackBTiles * MR;
-  T* abuf = t_apack.get<T>((size_t)mc * kcb + kPackSlack);
+  // Row-major A and a narrow rectangle: each A element is used by few B micro-panels, so
+  // packing A would cost about as much as reading it in place; the kernel reads it directly.
+  const bool direct_a = p.csa == 1 && kr.ukr_da[MR] && n1 - n0 <= (int64_t)kDirectAMaxTiles * NR;
+  T* abuf = direct_a ? nullptr : t_apack.get<T>((size_t)mc * kcb + kPackSlack);
   T* bbuf = t_bpack.get<T>((size_t)kcb * (direct_b ? NR : nc) + kPackSlack);
   alignas(64) T tmp[16 * 32];                              // edge tile (mr * nr <= 512)
   const bool epi = p.bias || p.act != Epilogue::none;
@@ -135,7 +149,7 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
       if (!direct_b) kr.pack_b(kcur, ncur, bsrc, p.rsb, p.csb, bbuf);
       for (int64_t ic = m0; ic < m1; ic += mc) {
         const int64_t mcur = std::min(mc, m1 - ic);
-        kr.pack_a(mcur, kcur, p.A + ic * p.rsa + pc * p.csa, p.rsa, p.csa, abuf);
+        if (!direct_a) kr.pack_a(mcur, kcur, p.A + ic * p.rsa + pc * p.csa, p.rsa, p.csa, abuf);
         for (int64_t jr = 0; jr < ncur; jr += NR) {
           const int64_t nr = std::min<int64_t>(NR, ncur - jr);
           const T* bp;
@@ -153,8 +167,23 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
           }
           for (int64_t ir = 0; ir < mcur; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mcur - ir);
-            const T* ap = abuf + (ir / MR) * MR * kcur;
             T* cp = p.C + (ic + ir) * p.ldc + jc + jr;
+            if (direct_a) {
+              const T* ap = p.A + (ic + ir) * p.rsa + pc;
+              if (nr == NR) {
+                kr.ukr_da[mr](kcur, ap, p.rsa, bp, ldb, cp, p.ldc, p.alpha, beta);
+              } else {
+                if (beta != T(0))
+                  for (int64_t i = 0; i < mr; ++i)
+                    std::memcpy(tmp + i * NR, cp + i * p.ldc, sizeof(T) * nr);
+                kr.ukr_da[mr](kcur, ap, p.rsa, bp, ldb, tmp, NR, p.alpha, beta);
+                for (int64_t i = 0; i < mr; ++i)
+                  std::memcpy(cp + i * p.ldc, tmp + i * NR, sizeof(T) * nr);
+              }
+              if (last && epi) epilogue_tile(cp, p.ldc, mr, nr, p.bias ? p.bias + jc + jr : nullptr, p.act);
+              continue;
+            }
+            const T* ap = abuf + (ir / MR) * MR * kcur;
             if (mr == MR && nr == NR) {
               kr.ukr(kcur, ap, bp, ldb, cp, p.ldc, p.alpha, beta);
             } else if (nr == NR && kr.ukr_rows[mr]) {
@@ -253,8 +282,9 @@ void gemv(const GemmKernels<T>& kr, bool use_dots, int64_t n, int64_t k, T alpha
   };
   const int64_t nblocks = (n + kGemvAlign - 1) / kGemvAlign;
   int nt = get_num_threads();
-  // memory bound: a second thread only pays off well above the pool wake-up cost
-  if (2.0 * n * k < 4 * kParallelMinFlops || in_parallel_region()) nt = 1;
+  // Memory (L2/L3) bound: each thread streams its own part of W once, so two threads add
+  // bandwidth as soon as the work outweighs the (spinning) pool's hand-off.
+  if (2.0 * n * k < kGemvParallelMinFlops || in_parallel_region()) nt = 1;
   nt = (int)std::min<int64_t>(nt, nblocks);
   if (nt <= 1) {
     chunk(0, n);
