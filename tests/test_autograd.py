@@ -337,3 +337,41 @@ def test_leaf_properties():
     with pytest.raises(RuntimeError, match="detach"):
         x.numpy()
     assert x.detach().numpy()[0] == 1.0
+
+
+# ---- gradient stealing: .grad adopts an unshared gradient array, never a shared one ----------
+
+def test_grad_stealing_is_calibrated_on_this_interpreter():
+    x = dlcore.tensor(np.ones((3, 4)), requires_grad=True)
+    (x * 2.0).sum().backward()
+    from dlcore import autograd
+    assert autograd._steal_refs is not None and autograd._steal_refs >= 2
+
+
+def test_stealing_never_aliases_grads_of_one_node():
+    a = dlcore.tensor(np.ones((5, 3)), requires_grad=True)
+    b = dlcore.tensor(np.ones((5, 3)), requires_grad=True)
+    (a + b).backward(dlcore.tensor(np.full((5, 3), 2.0)))  # Add returns the same g for both
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    a.grad.numpy()[...] = 7.0
+    np.testing.assert_array_equal(b.grad.numpy(), np.full((5, 3), 2.0))
+
+
+def test_stealing_never_adopts_the_callers_gradient():
+    x = dlcore.tensor(np.ones(4), requires_grad=True)
+    g = np.arange(4.0)
+    (x + 0.0).backward(dlcore.from_numpy(g))
+    g[...] = -1.0
+    np.testing.assert_array_equal(x.grad.numpy(), np.arange(4.0))
+
+
+def test_stolen_grads_accumulate_like_copied_ones():
+    w = dlcore.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    x = dlcore.tensor(np.ones((4, 3)))
+    for _ in range(3):
+        (x @ w.T).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.full((2, 3), 12.0))
+    shared = dlcore.tensor(np.ones(3), requires_grad=True)
+    y = shared * 3.0
+    (y + y).sum().backward()  # fan-out inside the graph, then a steal into the leaf
+    np.testing.assert_array_equal(shared.grad.numpy(), np.full(3, 6.0))

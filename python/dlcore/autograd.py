@@ -170,6 +170,51 @@ def _accumulate(a, b):
     return _C.binary(_C.Binary.add, a, b)
 
 
+# Gradient stealing: the reference count an unshared gradient array has inside
+# Tensor._accumulate_grad when it arrives from the engine loop below. Measured once on a probe
+# graph through the same code path (so it holds for any CPython version); any extra holder of
+# the array (another slot, a saved tensor, a user variable, a view) raises the count above it.
+_steal_refs = None
+_probe_counts = None
+
+
+def unshared(arr, refcount):
+    """True when ``arr`` (seen with ``refcount`` in _accumulate_grad) may be adopted as .grad."""
+    if _probe_counts is not None:
+        _probe_counts.append(refcount)
+        return False
+    if _steal_refs is None:
+        _calibrate_stealing()
+    return (refcount <= _steal_refs and type(arr) is np.ndarray and arr.base is None
+            and arr.flags.c_contiguous and arr.flags.writeable)
+
+
+class _FreshGrad(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.ones(g.shape, g.dtype)
+
+
+def _calibrate_stealing():
+    global _steal_refs, _probe_counts
+    _steal_refs = -1  # never steal while (or if) probing fails
+    _probe_counts = []
+    try:
+        leaf = _tensor_class()._wrap(np.zeros(1))
+        leaf.requires_grad = True
+        with enable_grad():
+            backward(_FreshGrad.apply(leaf))
+        counts = _probe_counts
+    finally:
+        _probe_counts = None
+    if len(counts) == 1 and counts[0] >= 2:
+        _steal_refs = counts[0]
+
+
 def backward(tensor, grad=None, retain_graph=False):
     """Computes d(tensor)/d(leaf) for every leaf that requires grad, into ``leaf.grad``."""
     from .tensor import Tensor
@@ -207,7 +252,7 @@ def backward(tensor, grad=None, retain_graph=False):
             if ig is None or not need:
                 continue
             if inp._node is None:
-                inp._accumulate_grad(ig)
+                inp._accumulate_grad(ig, True)
             else:
                 slot = pending.setdefault(id(inp._node), [None] * inp._node.n_outputs)
                 slot[inp._out_index] = _accumulate(slot[inp._out_index], ig)

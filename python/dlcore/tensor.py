@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import numbers
+import sys
 from collections import namedtuple
 
 import numpy as np
@@ -247,12 +248,18 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=False):
         autograd.backward(self, gradient, retain_graph)
 
-    def _accumulate_grad(self, g):
+    def _accumulate_grad(self, g, stealable=False):
+        """Adds g into .grad. ``stealable``: g comes from the backward engine's loop, so when
+        nothing else references it (autograd.unshared) it becomes .grad without a copy, as
+        PyTorch's AccumulateGrad does."""
         if g.dtype != self._data.dtype:
             g = _C.cast(g, str(self._data.dtype))
+            stealable = True
         if self.grad is None:
-            # an owned, contiguous copy (g may be shared with other inputs of the same node)
-            self.grad = Tensor._wrap(g.copy(order="C") if isinstance(g, np.ndarray) else _C.cast(g, str(g.dtype)))
+            if not (stealable and autograd.unshared(g, sys.getrefcount(g))):
+                # an owned, contiguous copy (g may be shared with other inputs or the caller)
+                g = g.copy(order="C") if isinstance(g, np.ndarray) else _C.cast(g, str(g.dtype))
+            self.grad = Tensor._wrap(g)
         else:
             _C.binary(_C.Binary.add, self.grad._data, g, out=self.grad._data)
 
