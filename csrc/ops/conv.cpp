@@ -19,9 +19,22 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "ops/conv_isa.h"
 #include "ops/gemm.h"
 
 namespace dlcore {
+
+const ConvDirectKernels& conv_direct_kernels() {
+#if defined(DLCORE_X86)
+  switch (current_isa()) {
+    case Isa::avx512: return convdirect_avx512_set;
+    case Isa::avx2: return convdirect_avx2_set;
+    default: break;
+  }
+#endif
+  return convdirect_generic_set;
+}
+
 namespace {
 
 // Valid output-column range [lo, hi) for kernel column offset iw0 = kw*dW - pL: 0 <= iw0 + ow*s < W.
@@ -207,6 +220,58 @@ void direct_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* g
   });
 }
 
+// ---- vectorised direct kernels (ops/conv_direct_loops.h) for horizontal stride 1 ----------
+
+inline bool direct_vec_ok(const ConvGeometry& g) { return g.sW == 1 && g.kH <= 64; }
+inline DirectGeom direct_geom(const ConvGeometry& g) {
+  return DirectGeom{g.H, g.W, g.OH, g.OW, g.kH, g.kW, g.sH, g.dH, g.dW, g.pT, g.pL, g.K / g.C};
+}
+
+// Runs fn(p, scratch) for p in [0, P) in parallel chunks, one scratch buffer per chunk.
+template <class T, class F>
+void for_each_plane(int64_t P, int64_t work_per_plane, int64_t scratch_elems, F&& fn) {
+  parallel_for(0, P, std::max<int64_t>(1, 32768 / std::max<int64_t>(work_per_plane, 1)), [&](int64_t p0, int64_t p1) {
+    std::unique_ptr<T[]> scratch(new T[(size_t)scratch_elems]);
+    for (int64_t p = p0; p < p1; ++p) fn(p, scratch.get());
+  });
+}
+
+// Forward over input planes (n, c): each writes its M output planes.
+template <class T>
+void direct_vec_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  const DirectGeom d = direct_geom(g);
+  const int64_t HW = g.H * g.W, OHW = g.OH * g.OW, kk = g.kH * g.kW;
+  auto fn = conv_direct_kernels().get<T>().fwd;
+  for_each_plane<T>(g.N * g.C, d.M * OHW * kk, direct_scratch_fwd<T>(d), [&](int64_t p, T* s) {
+    const int64_t n = p / g.C, c = p % g.C;
+    fn(d, x + p * HW, w + c * d.M * kk, b ? b + c * d.M : nullptr, y + (n * g.K + c * d.M) * OHW, s);
+  });
+}
+
+// Backward-data over input planes (n, c): each gathers from its M grad_output planes.
+template <class T>
+void direct_vec_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
+  const DirectGeom d = direct_geom(g);
+  const int64_t HW = g.H * g.W, OHW = g.OH * g.OW, kk = g.kH * g.kW;
+  auto fn = conv_direct_kernels().get<T>().bwd_data;
+  for_each_plane<T>(g.N * g.C, d.M * HW * kk, direct_scratch_bwd_data<T>(d), [&](int64_t p, T* s) {
+    const int64_t n = p / g.C, c = p % g.C;
+    fn(d, gy + (n * g.K + c * d.M) * OHW, w + c * d.M * kk, gx + p * HW, s);
+  });
+}
+
+// Backward-weight over output channels k (all images inside, in order).
+template <class T>
+void direct_vec_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  const DirectGeom d = direct_geom(g);
+  const int64_t HW = g.H * g.W, OHW = g.OH * g.OW, kk = g.kH * g.kW;
+  auto fn = conv_direct_kernels().get<T>().bwd_weight;
+  for_each_plane<T>(g.K, g.N * OHW * kk, direct_scratch_bwd_weight<T>(d), [&](int64_t k, T* s) {
+    const int64_t c = k / d.M;
+    fn(d, g.N, x + c * HW, g.C * HW, gy + k * OHW, g.K * OHW, gw + k * kk, s);
+  });
+}
+
 // ---- im2col + GEMM kernels ------------------------------------------------------------------
 
 template <class T>
@@ -215,7 +280,7 @@ void forward_t(const ConvGeometry& g, const View& xv, const View& wv, const View
   const T* w = wv.ptr<T>();
   const T* b = bv ? bv->ptr<T>() : nullptr;
   T* y = yv.ptr<T>();
-  if (g.Cg() == 1) return direct_forward<T>(g, x, w, b, y);
+  if (g.Cg() == 1) return direct_vec_ok(g) ? direct_vec_forward<T>(g, x, w, b, y) : direct_forward<T>(g, x, w, b, y);
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
   const bool pw = g.pointwise();
   const int64_t TR = tile_rows(g, sizeof(T));
@@ -248,7 +313,8 @@ void backward_data_t(const ConvGeometry& g, const View& gyv, const View& wv, con
   const T* gy = gyv.ptr<T>();
   const T* w = wv.ptr<T>();
   T* gx = gxv.ptr<T>();
-  if (g.Cg() == 1) return direct_backward_data<T>(g, gy, w, gx);
+  if (g.Cg() == 1)
+    return direct_vec_ok(g) ? direct_vec_backward_data<T>(g, gy, w, gx) : direct_backward_data<T>(g, gy, w, gx);
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
   const bool pw = g.pointwise();
   const int64_t TR = tile_rows(g, sizeof(T));
@@ -284,7 +350,8 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
   const T* x = xv.ptr<T>();
   const T* gy = gyv.ptr<T>();
   T* gw = gwv.ptr<T>();
-  if (g.Cg() == 1) return direct_backward_weight<T>(g, x, gy, gw);
+  if (g.Cg() == 1)
+    return direct_vec_ok(g) ? direct_vec_backward_weight<T>(g, x, gy, gw) : direct_backward_weight<T>(g, x, gy, gw);
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
   const int64_t B = weight_chunk(g);
   std::unique_ptr<T[]> colp(new T[(size_t)(R * B * OHW)]), gybp(new T[(size_t)(Kg * B * OHW)]);
@@ -316,14 +383,13 @@ void backward_bias_t(const View& gyv, const View& gbv) {
   const int64_t N = gyv.shape[0], K = gyv.shape[1], L = gyv.shape[2];
   const T* gy = gyv.ptr<T>();
   T* gb = gbv.ptr<T>();
+  auto sum = conv_direct_kernels().get<T>().sum;
   parallel_for(0, K, std::max<int64_t>(1, 16384 / std::max<int64_t>(N * L, 1)), [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       T s = 0;
       for (int64_t n = 0; n < N; ++n) {
         const T* r = gy + (n * K + k) * L;
-        T part = 0;
-        for (int64_t l = 0; l < L; ++l) part += r[l];
-        s += part;
+        s += sum(r, L);
       }
       gb[k] = s;
     }
