@@ -104,6 +104,30 @@ inline int64_t tile_rows(const ConvGeometry& g, int64_t elem_size) {
   return (g.OH + ntiles - 1) / ntiles;  // balanced: no thin last tile
 }
 
+// Images per GEMM of forward / backward-data when one column tile holds a whole image with
+// room to spare (small images, e.g. 7x7): batching them gives the GEMM at least ~256 columns and
+// packs the weight once per batch instead of once per image. 1 when images are tiled by rows.
+// A function of the shape only (never of the thread count).
+inline int64_t image_batch(const ConvGeometry& g, int64_t TR, int64_t elem_size) {
+  if (TR < g.OH || g.pointwise()) return 1;
+  const int64_t R = std::max<int64_t>(1, g.Cg() * g.kH * g.kW), OHW = std::max<int64_t>(1, g.OH * g.OW);
+  const int64_t cols = std::max<int64_t>(256, (int64_t(512) << 10) / elem_size / R);
+  const int64_t nb = std::min<int64_t>(g.N, cols / OHW);
+  if (nb < 2) return 1;
+  const int64_t nbatches = (g.N + nb - 1) / nb;
+  return (g.N + nbatches - 1) / nbatches;  // balanced: no thin last batch
+}
+
+// Runs fn(b0, b1, scratch) for image batches [b0, b1) of NB images; scratch per thread.
+template <class T, class F>
+void for_each_batch(int64_t N, int64_t NB, int64_t scratch_elems, F&& fn) {
+  const int64_t nbatches = (N + NB - 1) / NB;
+  parallel_for(0, nbatches, 1, [&](int64_t q0, int64_t q1) {
+    std::unique_ptr<T[]> scratch(new T[(size_t)scratch_elems]);  // fully written before use
+    for (int64_t q = q0; q < q1; ++q) fn(q * NB, std::min(N, (q + 1) * NB), scratch.get());
+  });
+}
+
 // Runs fn(n, scratch) for every image n; scratch holds `scratch_elems` T per thread.
 template <class T, class F>
 void for_each_image(int64_t N, int64_t scratch_elems, F&& fn) {
@@ -284,6 +308,31 @@ void forward_t(const ConvGeometry& g, const View& xv, const View& wv, const View
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
   const bool pw = g.pointwise();
   const int64_t TR = tile_rows(g, sizeof(T));
+  const int64_t NB = image_batch(g, TR, sizeof(T));
+  if (NB > 1) {
+    // Small images: col (R, nb*OHW) holds nb images side by side; one GEMM per batch and group
+    // into yb (Kg, nb*OHW), then each image's rows (+ bias) are copied to y.
+    for_each_batch<T>(g.N, NB, (R + Kg) * NB * OHW, [&](int64_t n0, int64_t n1, T* col) {
+      const int64_t nb = n1 - n0, ld = nb * OHW;
+      T* yb = col + R * ld;
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        for (int64_t i = 0; i < nb; ++i) im2col<T>(g, x + ((n0 + i) * g.C + grp * Cg) * HW, col + i * OHW, ld, 0, g.OH);
+        gemm<T>(false, false, Kg, ld, R, T(1), w + grp * Kg * R, R, col, ld, T(0), yb, ld);
+        for (int64_t i = 0; i < nb; ++i)
+          for (int64_t k = 0; k < Kg; ++k) {
+            const T* src = yb + k * ld + i * OHW;
+            T* dst = y + ((n0 + i) * g.K + grp * Kg + k) * OHW;
+            if (b) {
+              const T bk = b[grp * Kg + k];
+              for (int64_t j = 0; j < OHW; ++j) dst[j] = src[j] + bk;
+            } else {
+              std::memcpy(dst, src, sizeof(T) * OHW);
+            }
+          }
+      }
+    });
+    return;
+  }
   for_each_image<T>(g.N, pw ? 0 : R * TR * g.OW, [&](int64_t n, T* col) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const T* xg = x + (n * g.C + grp * Cg) * HW;
@@ -318,6 +367,27 @@ void backward_data_t(const ConvGeometry& g, const View& gyv, const View& wv, con
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
   const bool pw = g.pointwise();
   const int64_t TR = tile_rows(g, sizeof(T));
+  const int64_t NB = image_batch(g, TR, sizeof(T));
+  if (NB > 1) {
+    // Small images: gyb (Kg, nb*OHW) gathers nb images' grad_output; col = w^T @ gyb in one GEMM
+    // per batch and group, then col2im of each image's columns.
+    for_each_batch<T>(g.N, NB, (R + Kg) * NB * OHW, [&](int64_t n0, int64_t n1, T* col) {
+      const int64_t nb = n1 - n0, ld = nb * OHW;
+      T* gyb = col + R * ld;
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        for (int64_t i = 0; i < nb; ++i)
+          for (int64_t k = 0; k < Kg; ++k)
+            std::memcpy(gyb + k * ld + i * OHW, gy + ((n0 + i) * g.K + grp * Kg + k) * OHW, sizeof(T) * OHW);
+        gemm<T>(true, false, R, ld, Kg, T(1), w + grp * Kg * R, R, gyb, ld, T(0), col, ld);
+        for (int64_t i = 0; i < nb; ++i) {
+          T* gxg = gx + ((n0 + i) * g.C + grp * Cg) * HW;
+          std::fill(gxg, gxg + Cg * HW, T(0));
+          col2im<T>(g, col + i * OHW, ld, 0, g.OH, gxg);
+        }
+      }
+    });
+    return;
+  }
   for_each_image<T>(g.N, pw ? 0 : R * TR * g.OW, [&](int64_t n, T* col) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const T* gyg = gy + (n * g.K + grp * Kg) * OHW;
