@@ -1,7 +1,7 @@
 """The Winograd F(2x2, 3x3) path of conv2d (3x3, stride 1, no dilation, groups 1, at least 16
 input and output channels; forward, and backward-data for padding <= 2): values and every
 gradient against PyTorch over odd / even output sizes, paddings 0..3 and several tile bands per
-image; plus thread-count invariance."""
+image; plus thread-count invariance, also of the 1x1 weight-gradient path."""
 import numpy as np
 import pytest
 from conftest import requires_torch, rng
@@ -53,3 +53,26 @@ def test_winograd_does_not_depend_on_thread_count():
     for o in outs[1:]:
         for a, ref in zip(o, outs[0]):
             assert np.array_equal(a, ref)
+
+
+@requires_torch
+def test_pointwise_weight_gradient_matches_torch_for_any_thread_count():
+    """1x1 convs take the weight gradient as per-image GEMMs over thread-split rows of gw."""
+    import torch
+    r = rng(23)
+    x = r.standard_normal((5, 24, 6, 7)).astype(np.float32)
+    w = r.standard_normal((20, 24, 1, 1)).astype(np.float32)
+    gy = r.standard_normal((5, 20, 6, 7)).astype(np.float32)
+    ref = torch.ops.aten.convolution_backward(torch.tensor(gy), torch.tensor(x), torch.tensor(w), None, [1, 1],
+                                              [0, 0], [1, 1], False, [0, 0], 1, [False, True, False])[1].numpy()
+    prev = dlcore.get_num_threads()
+    outs = []
+    try:
+        for n in (1, 2, 3):
+            dlcore.set_num_threads(n)
+            outs.append(dlcore._C.conv2d_backward_weight(x, gy, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1))
+    finally:
+        dlcore.set_num_threads(prev)
+    np.testing.assert_allclose(outs[0], ref, rtol=2e-4, atol=2e-4 * np.abs(ref).max())
+    for o in outs[1:]:
+        assert np.array_equal(o, outs[0])

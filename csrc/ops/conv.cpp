@@ -573,6 +573,22 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
   if (g.Cg() == 1)
     return direct_vec_ok(g) ? direct_vec_backward_weight<T>(g, x, gy, gw) : direct_backward_weight<T>(g, x, gy, gw);
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
+  if (g.pointwise()) {
+    // x[n, g] already is the (Cg, HW) operand: GEMMs accumulating into gw in image order (no
+    // copy of the batch). Threads split gw's rows (output elements); each runs its rows' GEMMs
+    // serially, which keeps one pool wake-up per call instead of one per image. A GEMM computes
+    // an element the same way whatever the row split, so results do not depend on threads.
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      T* gwg = gw + grp * Kg * R;
+      if (g.N == 0) std::fill(gwg, gwg + Kg * R, T(0));
+      parallel_for(0, Kg, 8, [&](int64_t k0, int64_t k1) {
+        for (int64_t n = 0; n < g.N; ++n)
+          gemm<T>(false, true, k1 - k0, Cg, OHW, T(1), gy + (n * g.K + grp * Kg + k0) * OHW, OHW,
+                  x + (n * g.C + grp * Cg) * HW, HW, n == 0 ? T(0) : T(1), gwg + k0 * R, R);
+      });
+    }
+    return;
+  }
   const int64_t B = weight_chunk(g);
   std::unique_ptr<T[]> colp(new T[(size_t)(R * B * OHW)]), gybp(new T[(size_t)(Kg * B * OHW)]);
   T* col = colp.get();
