@@ -1,7 +1,8 @@
 """The vectorised direct kernels for one input channel per group (depthwise convs and C_in = 1
 convs; ops/conv_direct_loops.h), on every ISA this CPU supports: values and every gradient
 against PyTorch, over shapes that exercise full 4-vector strips, partial tails, padding wider
-than the kernel reach, dilation, vertical stride and channel multipliers; plus thread-count
+than the kernel reach, dilation, vertical stride and channel multipliers; the stride-2 im2col /
+col2im row loops of the same per-ISA set; plus thread-count
 invariance."""
 import numpy as np
 import pytest
@@ -56,3 +57,19 @@ def test_direct_kernels_do_not_depend_on_thread_count():
     for o in outs[1:]:
         for a, ref in zip(o, outs[0]):
             assert np.array_equal(a, ref)
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stride2_im2col_rows_match_torch_on_every_isa(dtype, every_isa):
+    """Horizontal stride 2 gathers im2col rows (and scatters col2im rows) with per-ISA vector loops."""
+    import torch
+    r = rng(13)
+    arrays = [r.standard_normal((2, 3, 9, 41)), r.standard_normal((4, 3, 3, 3)), r.standard_normal(4)]
+    pairs = _run_both(lambda x, w, b: F.conv2d(x, w, b, 2, (1, 2)),
+                      lambda x, w, b: torch.nn.functional.conv2d(x, w, b, 2, (1, 2)), arrays, dtype)
+    _assert_pairs(pairs, dtype)
+    arrays = [r.standard_normal((2, 4, 5, 19)), r.standard_normal((4, 3, 4, 4)), r.standard_normal(3)]
+    pairs = _run_both(lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1),
+                      lambda x, w, b: torch.nn.functional.conv_transpose2d(x, w, b, 2, 1), arrays, dtype)
+    _assert_pairs(pairs, dtype)

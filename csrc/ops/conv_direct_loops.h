@@ -268,5 +268,46 @@ T sum(const T* p, int64_t n) {
   return r;
 }
 
+// Shuffle masks picking even lanes of (lo, hi) and interleaving (s, 0): float and double.
+template <class T> struct Masks;
+template <> struct Masks<float> {
+  typedef int32_t M __attribute__((vector_size(32)));
+  static M even() { return M{0, 2, 4, 6, 8, 10, 12, 14}; }
+  static M inter_lo() { return M{0, 8, 1, 9, 2, 10, 3, 11}; }
+  static M inter_hi() { return M{4, 12, 5, 13, 6, 14, 7, 15}; }
+};
+template <> struct Masks<double> {
+  typedef int64_t M __attribute__((vector_size(32)));
+  static M even() { return M{0, 2, 4, 6}; }
+  static M inter_lo() { return M{0, 4, 1, 5}; }
+  static M inter_hi() { return M{2, 6, 3, 7}; }
+};
+
+// dst[i] = src[2i], i < n (im2col rows of a horizontal-stride-2 conv). The vector loop reads
+// src[2i .. 2i + 2V - 1] and stops while that stays within the 2n - 1 elements the row spans.
+template <class T>
+void gather2(const T* src, T* dst, int64_t n) {
+  constexpr int V = (int)direct_lanes<T>();
+  int64_t i = 0;
+  for (; i + V < n; i += V)
+    stu<T>(dst + i, __builtin_shuffle(ldu<T>(src + 2 * i), ldu<T>(src + 2 * i + V), Masks<T>::even()));
+  for (; i < n; ++i) dst[i] = src[2 * i];
+}
+
+// dst[2i] += src[i], i < n (col2im rows of a horizontal-stride-2 conv); odd elements in between
+// get + 0 (same value, the same thread owns the row).
+template <class T>
+void scatter_add2(const T* src, T* dst, int64_t n) {
+  constexpr int V = (int)direct_lanes<T>();
+  const Vec<T> z = Vec<T>{};
+  int64_t i = 0;
+  for (; i + V < n; i += V) {
+    const Vec<T> s = ldu<T>(src + i);
+    stu<T>(dst + 2 * i, ldu<T>(dst + 2 * i) + __builtin_shuffle(s, z, Masks<T>::inter_lo()));
+    stu<T>(dst + 2 * i + V, ldu<T>(dst + 2 * i + V) + __builtin_shuffle(s, z, Masks<T>::inter_hi()));
+  }
+  for (; i < n; ++i) dst[2 * i] += src[i];
+}
+
 }  // namespace DLCORE_LOOPS_NS
 }  // namespace dlcore

@@ -55,6 +55,9 @@ template <class T> struct ConvDirectSet {
                      T* scratch) = nullptr;
   // sum of n contiguous values (fixed-order lane accumulators).
   T (*sum)(const T* p, int64_t n) = nullptr;
+  // Horizontal stride 2 rows of im2col / col2im: dst[i] = src[2i], and dst[2i] += src[i], i < n.
+  void (*gather2)(const T* src, T* dst, int64_t n) = nullptr;
+  void (*scatter_add2)(const T* src, T* dst, int64_t n) = nullptr;
 };
 
 struct ConvDirectKernels {
@@ -79,7 +82,7 @@ const ConvDirectKernels& conv_direct_kernels();  // the set for current_isa()
   namespace dlcore {                                                                        \
   const ConvDirectKernels convdirect_##NS##_set = {                                         \
       {cdl_##NS::fwd<float>, cdl_##NS::bwd_data<float>, cdl_##NS::bwd_weight<float>,         \
-       cdl_##NS::sum<float>},                                                               \
+       cdl_##NS::sum<float>, cdl_##NS::gather2<float>, cdl_##NS::scatter_add2<float>},       \
       {cdl_##NS::fwd<double>, cdl_##NS::bwd_data<double>, cdl_##NS::bwd_weight<double>,     \
-       cdl_##NS::sum<double>}};                                                             \
+       cdl_##NS::sum<double>, cdl_##NS::gather2<double>, cdl_##NS::scatter_add2<double>}};   \
   }
