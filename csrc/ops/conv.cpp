@@ -114,13 +114,13 @@ inline int64_t tile_rows(const ConvGeometry& g, int64_t elem_size) {
 }
 
 // Images per GEMM of forward / backward-data when one column tile holds a whole image with
-// room to spare (small images, e.g. 7x7): batching them gives the GEMM at least ~256 columns and
-// packs the weight once per batch instead of once per image. 1 when images are tiled by rows.
+// room to spare (small images, e.g. 7x7): batching them gives the GEMM up to 1024 columns (same
+// rule as tile_rows) and packs the weight once per batch instead of once per image. 1 when images are tiled by rows.
 // A function of the shape only (never of the thread count).
 inline int64_t image_batch(const ConvGeometry& g, int64_t TR, int64_t elem_size) {
   if (TR < g.OH || g.pointwise()) return 1;
   const int64_t R = std::max<int64_t>(1, g.Cg() * g.kH * g.kW), OHW = std::max<int64_t>(1, g.OH * g.OW);
-  const int64_t cols = std::max<int64_t>(256, (int64_t(512) << 10) / elem_size / R);
+  const int64_t cols = std::max<int64_t>(256, std::min<int64_t>(1024, (int64_t(8) << 20) / elem_size / R));
   const int64_t nb = std::min<int64_t>(g.N, cols / OHW);
   if (nb < 2) return 1;
   const int64_t nbatches = (g.N + nb - 1) / nb;
