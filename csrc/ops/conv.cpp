@@ -71,7 +71,7 @@ void im2col(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t oh0,
           const T* src = x + (c * H + ih) * W + iw0;
           std::fill(dst, dst + lo, T(0));
           if (g.sW == 1) std::memcpy(dst + lo, src + lo, sizeof(T) * (hi - lo));
-          else if (g.sW == 2) gather2(src + 2 * lo, dst + lo, hi - lo);
+          else if (g.sW == 2 && hi - lo > 16) gather2(src + 2 * lo, dst + lo, hi - lo);  // short rows: no call
           else for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sW];
           std::fill(dst + hi, dst + OW, T(0));
         }
@@ -95,7 +95,7 @@ void col2im(const ConvGeometry& g, const T* col, int64_t ldc, int64_t oh0, int64
           const T* src = row + (oh - oh0) * OW;
           T* dst = x + (c * H + ih) * W + iw0;
           if (g.sW == 1) for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
-          else if (g.sW == 2) scatter_add2(src + lo, dst + 2 * lo, hi - lo);
+          else if (g.sW == 2 && hi - lo > 16) scatter_add2(src + lo, dst + 2 * lo, hi - lo);
           else for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sW] += src[ow];
         }
       }
