@@ -101,6 +101,81 @@ void col2im(const ConvGeometry& g, const T* col, int64_t ldc, int64_t oh0, int64
       }
 }
 
+// Whole-image im2col / col2im through a zero-padded copy of each channel plane (Hp x Wp, the
+// rows and columns the windows reach): no per-row range checks or zero fills, which dominate
+// for small planes (7x7 / 14x14 outputs have rows of 7 to 14 elements). Same values and the
+// same summation order as im2col / col2im over rows [0, OH).
+inline int64_t reach(int64_t out, int64_t s, int64_t k, int64_t d) { return (out - 1) * s + (k - 1) * d + 1; }
+
+template <class T>
+T* plane_buffer(int64_t n) {
+  static thread_local std::vector<T> buf;
+  if ((int64_t)buf.size() < n) buf.resize((size_t)n);
+  return buf.data();
+}
+
+template <class T>
+void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc) {
+  const int64_t Hp = reach(g.OH, g.sH, g.kH, g.dH), Wp = reach(g.OW, g.sW, g.kW, g.dW), OW = g.OW;
+  const auto gather2 = conv_direct_kernels().get<T>().gather2;
+  T* buf = plane_buffer<T>(Hp * Wp);
+  const int64_t j0 = std::min(g.pL, Wp), j1 = std::max(j0, std::min(Wp, g.pL + g.W));  // data columns
+  for (int64_t c = 0; c < g.Cg(); ++c) {
+    for (int64_t r = 0; r < Hp; ++r) {
+      T* d = buf + r * Wp;
+      const int64_t ih = r - g.pT;
+      if (ih < 0 || ih >= g.H) {
+        std::fill(d, d + Wp, T(0));
+        continue;
+      }
+      std::fill(d, d + j0, T(0));
+      std::memcpy(d + j0, x + (c * g.H + ih) * g.W + (j0 - g.pL), sizeof(T) * (j1 - j0));
+      std::fill(d + j1, d + Wp, T(0));
+    }
+    for (int64_t kh = 0; kh < g.kH; ++kh)
+      for (int64_t kw = 0; kw < g.kW; ++kw) {
+        T* row = col + ((c * g.kH + kh) * g.kW + kw) * ldc;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* src = buf + (oh * g.sH + kh * g.dH) * Wp + kw * g.dW;
+          T* dst = row + oh * OW;
+          if (g.sW == 1) std::memcpy(dst, src, sizeof(T) * OW);
+          else if (g.sW == 2 && OW > 16) gather2(src, dst, OW);
+          else for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow * g.sW];
+        }
+      }
+  }
+}
+
+// x (Cg, H, W) = col2im(col) (overwrites x).
+template <class T>
+void col2im_full(const ConvGeometry& g, const T* col, int64_t ldc, T* x) {
+  const int64_t Hp = reach(g.OH, g.sH, g.kH, g.dH), Wp = reach(g.OW, g.sW, g.kW, g.dW), OW = g.OW;
+  const auto scatter_add2 = conv_direct_kernels().get<T>().scatter_add2;
+  T* buf = plane_buffer<T>(Hp * Wp);
+  for (int64_t c = 0; c < g.Cg(); ++c) {
+    std::fill(buf, buf + Hp * Wp, T(0));
+    for (int64_t kh = 0; kh < g.kH; ++kh)
+      for (int64_t kw = 0; kw < g.kW; ++kw) {
+        const T* row = col + ((c * g.kH + kh) * g.kW + kw) * ldc;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          T* dst = buf + (oh * g.sH + kh * g.dH) * Wp + kw * g.dW;
+          const T* src = row + oh * OW;
+          if (g.sW == 1) for (int64_t ow = 0; ow < OW; ++ow) dst[ow] += src[ow];
+          else if (g.sW == 2 && OW > 16) scatter_add2(src, dst, OW);
+          else for (int64_t ow = 0; ow < OW; ++ow) dst[ow * g.sW] += src[ow];
+        }
+      }
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      T* d = x + (c * g.H + ih) * g.W;
+      const int64_t r = ih + g.pT;
+      for (int64_t iw = 0; iw < g.W; ++iw) {
+        const int64_t j = iw + g.pL;
+        d[iw] = (r < Hp && j < Wp) ? buf[r * Wp + j] : T(0);
+      }
+    }
+  }
+}
+
 // Output rows per column tile of forward / backward-data: up to 1024 columns (wide GEMMs pack
 // the weight fewer times and run at a higher rate than 256-column ones; measured ~10% on the
 // stride-2 and C128 3x3 cases) while the column buffer stays within 8 MiB per thread, and at
@@ -474,7 +549,7 @@ void forward_t(const ConvGeometry& g, const View& xv, const View& wv, const View
       const int64_t nb = n1 - n0, ld = nb * OHW;
       T* yb = col + R * ld;
       for (int64_t grp = 0; grp < g.groups; ++grp) {
-        for (int64_t i = 0; i < nb; ++i) im2col<T>(g, x + ((n0 + i) * g.C + grp * Cg) * HW, col + i * OHW, ld, 0, g.OH);
+        for (int64_t i = 0; i < nb; ++i) im2col_full<T>(g, x + ((n0 + i) * g.C + grp * Cg) * HW, col + i * OHW, ld);
         gemm<T>(false, false, Kg, ld, R, T(1), w + grp * Kg * R, R, col, ld, T(0), yb, ld);
         for (int64_t i = 0; i < nb; ++i)
           for (int64_t k = 0; k < Kg; ++k) {
@@ -539,9 +614,7 @@ void backward_data_t(const ConvGeometry& g, const View& gyv, const View& wv, con
             std::memcpy(gyb + k * ld + i * OHW, gy + ((n0 + i) * g.K + grp * Kg + k) * OHW, sizeof(T) * OHW);
         gemm<T>(true, false, R, ld, Kg, T(1), w + grp * Kg * R, R, gyb, ld, T(0), col, ld);
         for (int64_t i = 0; i < nb; ++i) {
-          T* gxg = gx + ((n0 + i) * g.C + grp * Cg) * HW;
-          std::fill(gxg, gxg + Cg * HW, T(0));
-          col2im<T>(g, col + i * OHW, ld, 0, g.OH, gxg);
+          col2im_full<T>(g, col + i * OHW, ld, gx + ((n0 + i) * g.C + grp * Cg) * HW);
         }
       }
     });
@@ -610,7 +683,7 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
       parallel_for(0, nb, 1, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
           int64_t n = n0 + i;
-          im2col<T>(g, x + (n * g.C + grp * Cg) * HW, col + i * OHW, ld, 0, g.OH);
+          im2col_full<T>(g, x + (n * g.C + grp * Cg) * HW, col + i * OHW, ld);
           const T* src = gy + (n * g.K + grp * Kg) * OHW;
           for (int64_t k = 0; k < Kg; ++k)
             std::memcpy(gyb + k * ld + i * OHW, src + k * OHW, sizeof(T) * OHW);
