@@ -97,7 +97,7 @@ static void fwd_row(const T* base, int64_t Wp, const T* w, const DirectGeom& g, 
     case 3: fwd_strip<T, 3>(base + ow, Wp, w, g.kH, g.kW, g.dH, g.dW, b, tmp); break;
     default: fwd_strip<T, 4>(base + ow, Wp, w, g.kH, g.kW, g.dH, g.dW, b, tmp); break;
   }
-  for (int64_t i = 0; i < rest; ++i) y[ow + i] = tmp[i];
+  __builtin_memcpy(y + ow, tmp, sizeof(T) * rest);
 }
 
 // Forward of one input plane: y[m] = b[m] + sum_taps w[m, tap] * x shifted (the forward line of
@@ -169,7 +169,7 @@ void bwd_data(const DirectGeom& g, const T* gy, const T* w, T* gx, T* scratch) {
       case 3: bwd_strip<T, 3>(scratch, plane, Wg, col0 + iw, w, g, khs, ohs, nk, tmp); break;
       default: bwd_strip<T, 4>(scratch, plane, Wg, col0 + iw, w, g, khs, ohs, nk, tmp); break;
     }
-    for (int64_t i = 0; i < rest; ++i) row[iw + i] = tmp[i];
+    __builtin_memcpy(row + iw, tmp, sizeof(T) * rest);
   }
 }
 
@@ -180,24 +180,27 @@ static void bwd_weight_fixed(const DirectGeom& g, int64_t N, const T* x, int64_t
                              T* scratch) {
   constexpr int V = (int)direct_lanes<T>();
   const int64_t Wp = direct_xpad_w<T>(g), Hp = (g.OH - 1) * g.sH + (g.kH - 1) * g.dH + 1;
-  const int64_t OWv = direct_round(g.OW, V), nvr = OWv / V;
+  const int64_t nfull = g.OW / V, tail = g.OW - nfull * V;
   T* xpad = scratch;
-  T* gpad = scratch + Hp * Wp;
   Vec<T> acc[KH * KW];
   for (int t = 0; t < KH * KW; ++t) acc[t] = Vec<T>{};
+  auto taps = [&](const Vec<T> gv, const T* xv) {
+#pragma GCC unroll 16
+    for (int kh = 0; kh < KH; ++kh)
+#pragma GCC unroll 16
+      for (int kw = 0; kw < KW; ++kw) acc[kh * KW + kw] += gv * ldu<T>(xv + kh * g.dH * Wp + kw * g.dW);
+  };
   for (int64_t n = 0; n < N; ++n) {
     pad_plane<T>(x + n * xs, g.H, g.W, g.pT, g.pL, Hp, Wp, xpad);
-    pad_plane<T>(gy + n * gys, g.OH, g.OW, 0, 0, g.OH, OWv, gpad);
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const T* gn = gy + n * gys;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {  // grad_output rows read in place; the tail via a zeroed vector
       const T* xr = xpad + oh * g.sH * Wp;
-      const T* gr = gpad + oh * OWv;
-      for (int64_t v = 0; v < nvr; ++v) {
-        const Vec<T> gv = ldu<T>(gr + v * V);
-#pragma GCC unroll 16
-        for (int kh = 0; kh < KH; ++kh)
-#pragma GCC unroll 16
-          for (int kw = 0; kw < KW; ++kw)
-            acc[kh * KW + kw] += gv * ldu<T>(xr + kh * g.dH * Wp + kw * g.dW + v * V);
+      const T* gr = gn + oh * g.OW;
+      for (int64_t v = 0; v < nfull; ++v) taps(ldu<T>(gr + v * V), xr + v * V);
+      if (tail) {
+        alignas(32) T t[8] = {};
+        for (int64_t i = 0; i < tail; ++i) t[i] = gr[nfull * V + i];
+        taps(ldu<T>(t), xr + nfull * V);
       }
     }
   }
