@@ -1,7 +1,11 @@
 """Convolution and pooling, dlcore vs PyTorch side by side (interleaved runs, medians, 2 threads).
 
-    PYTHONPATH=python python bench/compare_conv.py [--reps N] [--only SUBSTRING] [--no-memory]
+    PYTHONPATH=python python bench/compare_conv.py [--reps N] [--only SUBSTRING] [--no-memory] [--cpu-time]
     (or: python bench/compare.py conv ...)
+
+--cpu-time measures process CPU time with ONE thread per library instead of wall time with two:
+on a machine shared with other jobs it shows the work each library does (PyTorch's OpenMP
+threads spin and dlcore's pool wakes late under load, which blurs 2-thread wall times).
 
 Prints forward and forward+backward times (ms) and the ratio torch/dlcore (> 1: dlcore faster),
 then the peak extra resident memory of forward+backward on the largest conv case, each library
@@ -85,10 +89,13 @@ def build(lib, kind, shape, prm):
     return forward, forward_backward
 
 
+CLOCK = time.perf_counter
+
+
 def timed(fn):
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     fn()
-    return (time.perf_counter() - t0) * 1e3
+    return (CLOCK() - t0) * 1e3
 
 
 def bench_case(case, reps):
@@ -141,12 +148,17 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--only", default="")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--cpu-time", action="store_true", help="1 thread, process CPU time instead of 2-thread wall time")
     args = ap.parse_args(argv)
-    set_threads(2)
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
+    set_threads(1 if args.cpu_time else 2)
     import dlcore
     import torch
     print(f"dlcore {dlcore.__version__} isa={dlcore._C.isa()} threads={dlcore.get_num_threads()} | "
-          f"torch {torch.__version__} threads={torch.get_num_threads()} | float32, median of {args.reps}")
+          f"torch {torch.__version__} threads={torch.get_num_threads()} | float32, median of {args.reps}"
+          + (" | CPU time (ms)" if args.cpu_time else " | wall time (ms)"))
     hdr = f"{'case':38s} {'fwd dl':>9s} {'fwd pt':>9s} {'pt/dl':>6s} | {'f+b dl':>9s} {'f+b pt':>9s} {'pt/dl':>6s}"
     print(hdr)
     print("-" * len(hdr))

@@ -6,6 +6,10 @@
 //   backward-weight: gw[g] = sum over images (fixed chunks, fixed order) gy[n, g] @ col_n^T
 //                    (differentiates the forward GEMM line w.r.t. w[g])
 // 1x1 stride-1 unpadded convs skip im2col (x[n, g] is already the (Cg, H*W) operand).
+// Small images (e.g. 7x7) are batched several per GEMM (image_batch). 3x3 stride-1 convs with
+// >= 16 channels use Winograd F(2x2, 3x3) for forward and backward-data (winograd_conv).
+// Stride-2 im2col / col2im rows and the one-channel-per-group kernels use per-ISA vector loops
+// (ops/conv_isa.h).
 // Convs with one input channel per group (depthwise, and C_in = 1) use direct kernels: there
 // the GEMM would have a reduction of only kH*kW.
 // Parallelism: over images (one column buffer per thread, GEMMs run serially inside the worker)
@@ -19,9 +23,22 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "ops/conv_isa.h"
 #include "ops/gemm.h"
 
 namespace dlcore {
+
+const ConvDirectKernels& conv_direct_kernels() {
+#if defined(DLCORE_X86)
+  switch (current_isa()) {
+    case Isa::avx512: return convdirect_avx512_set;
+    case Isa::avx2: return convdirect_avx2_set;
+    default: break;
+  }
+#endif
+  return convdirect_generic_set;
+}
+
 namespace {
 
 // Valid output-column range [lo, hi) for kernel column offset iw0 = kw*dW - pL: 0 <= iw0 + ow*s < W.
@@ -37,6 +54,7 @@ inline void valid_range(int64_t iw0, int64_t s, int64_t W, int64_t OW, int64_t& 
 template <class T>
 void im2col(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t oh0, int64_t oh1) {
   const int64_t H = g.H, W = g.W, OW = g.OW, Cg = g.Cg();
+  const auto gather2 = conv_direct_kernels().get<T>().gather2;
   for (int64_t c = 0; c < Cg; ++c)
     for (int64_t kh = 0; kh < g.kH; ++kh)
       for (int64_t kw = 0; kw < g.kW; ++kw) {
@@ -53,6 +71,7 @@ void im2col(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t oh0,
           const T* src = x + (c * H + ih) * W + iw0;
           std::fill(dst, dst + lo, T(0));
           if (g.sW == 1) std::memcpy(dst + lo, src + lo, sizeof(T) * (hi - lo));
+          else if (g.sW == 2 && hi - lo > 16) gather2(src + 2 * lo, dst + lo, hi - lo);  // short rows: no call
           else for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sW];
           std::fill(dst + hi, dst + OW, T(0));
         }
@@ -63,6 +82,7 @@ void im2col(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t oh0,
 template <class T>
 void col2im(const ConvGeometry& g, const T* col, int64_t ldc, int64_t oh0, int64_t oh1, T* x) {
   const int64_t H = g.H, W = g.W, OW = g.OW, Cg = g.Cg();
+  const auto scatter_add2 = conv_direct_kernels().get<T>().scatter_add2;
   for (int64_t c = 0; c < Cg; ++c)
     for (int64_t kh = 0; kh < g.kH; ++kh)
       for (int64_t kw = 0; kw < g.kW; ++kw) {
@@ -75,20 +95,121 @@ void col2im(const ConvGeometry& g, const T* col, int64_t ldc, int64_t oh0, int64
           const T* src = row + (oh - oh0) * OW;
           T* dst = x + (c * H + ih) * W + iw0;
           if (g.sW == 1) for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
+          else if (g.sW == 2 && hi - lo > 16) scatter_add2(src + lo, dst + 2 * lo, hi - lo);
           else for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sW] += src[ow];
         }
       }
 }
 
-// Output rows per column tile of forward / backward-data: the column buffer of one tile stays
-// in L2 (about 512 KiB) between im2col writing it and the GEMM reading it, but holds at least
-// 256 columns so the GEMM stays efficient. A function of the shape only (never of the thread count).
+// Whole-image im2col / col2im through a zero-padded copy of each channel plane (Hp x Wp, the
+// rows and columns the windows reach): no per-row range checks or zero fills, which dominate
+// for small planes (7x7 / 14x14 outputs have rows of 7 to 14 elements). Same values and the
+// same summation order as im2col / col2im over rows [0, OH).
+inline int64_t reach(int64_t out, int64_t s, int64_t k, int64_t d) { return (out - 1) * s + (k - 1) * d + 1; }
+
+template <class T>
+T* plane_buffer(int64_t n) {
+  static thread_local std::vector<T> buf;
+  if ((int64_t)buf.size() < n) buf.resize((size_t)n);
+  return buf.data();
+}
+
+template <class T>
+void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc) {
+  const int64_t Hp = reach(g.OH, g.sH, g.kH, g.dH), Wp = reach(g.OW, g.sW, g.kW, g.dW), OW = g.OW;
+  const auto gather2 = conv_direct_kernels().get<T>().gather2;
+  T* buf = plane_buffer<T>(Hp * Wp);
+  const int64_t j0 = std::min(g.pL, Wp), j1 = std::max(j0, std::min(Wp, g.pL + g.W));  // data columns
+  for (int64_t c = 0; c < g.Cg(); ++c) {
+    for (int64_t r = 0; r < Hp; ++r) {
+      T* d = buf + r * Wp;
+      const int64_t ih = r - g.pT;
+      if (ih < 0 || ih >= g.H) {
+        std::fill(d, d + Wp, T(0));
+        continue;
+      }
+      std::fill(d, d + j0, T(0));
+      std::memcpy(d + j0, x + (c * g.H + ih) * g.W + (j0 - g.pL), sizeof(T) * (j1 - j0));
+      std::fill(d + j1, d + Wp, T(0));
+    }
+    for (int64_t kh = 0; kh < g.kH; ++kh)
+      for (int64_t kw = 0; kw < g.kW; ++kw) {
+        T* row = col + ((c * g.kH + kh) * g.kW + kw) * ldc;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* src = buf + (oh * g.sH + kh * g.dH) * Wp + kw * g.dW;
+          T* dst = row + oh * OW;
+          if (g.sW == 1) std::memcpy(dst, src, sizeof(T) * OW);
+          else if (g.sW == 2 && OW > 16) gather2(src, dst, OW);
+          else for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow * g.sW];
+        }
+      }
+  }
+}
+
+// x (Cg, H, W) = col2im(col) (overwrites x).
+template <class T>
+void col2im_full(const ConvGeometry& g, const T* col, int64_t ldc, T* x) {
+  const int64_t Hp = reach(g.OH, g.sH, g.kH, g.dH), Wp = reach(g.OW, g.sW, g.kW, g.dW), OW = g.OW;
+  const auto scatter_add2 = conv_direct_kernels().get<T>().scatter_add2;
+  T* buf = plane_buffer<T>(Hp * Wp);
+  for (int64_t c = 0; c < g.Cg(); ++c) {
+    std::fill(buf, buf + Hp * Wp, T(0));
+    for (int64_t kh = 0; kh < g.kH; ++kh)
+      for (int64_t kw = 0; kw < g.kW; ++kw) {
+        const T* row = col + ((c * g.kH + kh) * g.kW + kw) * ldc;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          T* dst = buf + (oh * g.sH + kh * g.dH) * Wp + kw * g.dW;
+          const T* src = row + oh * OW;
+          if (g.sW == 1) for (int64_t ow = 0; ow < OW; ++ow) dst[ow] += src[ow];
+          else if (g.sW == 2 && OW > 16) scatter_add2(src, dst, OW);
+          else for (int64_t ow = 0; ow < OW; ++ow) dst[ow * g.sW] += src[ow];
+        }
+      }
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      T* d = x + (c * g.H + ih) * g.W;
+      const int64_t r = ih + g.pT;
+      for (int64_t iw = 0; iw < g.W; ++iw) {
+        const int64_t j = iw + g.pL;
+        d[iw] = (r < Hp && j < Wp) ? buf[r * Wp + j] : T(0);
+      }
+    }
+  }
+}
+
+// Output rows per column tile of forward / backward-data: up to 1024 columns (wide GEMMs pack
+// the weight fewer times and run at a higher rate than 256-column ones; measured ~10% on the
+// stride-2 and C128 3x3 cases) while the column buffer stays within 8 MiB per thread, and at
+// least 256 columns. A function of the shape only (never of the thread count).
 inline int64_t tile_rows(const ConvGeometry& g, int64_t elem_size) {
   const int64_t R = std::max<int64_t>(1, g.Cg() * g.kH * g.kW), OW = std::max<int64_t>(1, g.OW);
-  const int64_t cols = std::max<int64_t>(256, (int64_t(512) << 10) / elem_size / R);
+  const int64_t cols = std::max<int64_t>(256, std::min<int64_t>(1024, (int64_t(8) << 20) / elem_size / R));
   const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(g.OH, cols / OW));
   const int64_t ntiles = (g.OH + rows - 1) / rows;
   return (g.OH + ntiles - 1) / ntiles;  // balanced: no thin last tile
+}
+
+// Images per GEMM of forward / backward-data when one column tile holds a whole image with
+// room to spare (small images, e.g. 7x7): batching them gives the GEMM up to 1024 columns (same
+// rule as tile_rows) and packs the weight once per batch instead of once per image. 1 when images are tiled by rows.
+// A function of the shape only (never of the thread count).
+inline int64_t image_batch(const ConvGeometry& g, int64_t TR, int64_t elem_size) {
+  if (TR < g.OH || g.pointwise()) return 1;
+  const int64_t R = std::max<int64_t>(1, g.Cg() * g.kH * g.kW), OHW = std::max<int64_t>(1, g.OH * g.OW);
+  const int64_t cols = std::max<int64_t>(256, std::min<int64_t>(1024, (int64_t(8) << 20) / elem_size / R));
+  const int64_t nb = std::min<int64_t>(g.N, cols / OHW);
+  if (nb < 2) return 1;
+  const int64_t nbatches = (g.N + nb - 1) / nb;
+  return (g.N + nbatches - 1) / nbatches;  // balanced: no thin last batch
+}
+
+// Runs fn(b0, b1, scratch) for image batches [b0, b1) of NB images; scratch per thread.
+template <class T, class F>
+void for_each_batch(int64_t N, int64_t NB, int64_t scratch_elems, F&& fn) {
+  const int64_t nbatches = (N + NB - 1) / NB;
+  parallel_for(0, nbatches, 1, [&](int64_t q0, int64_t q1) {
+    std::unique_ptr<T[]> scratch(new T[(size_t)scratch_elems]);  // fully written before use
+    for (int64_t q = q0; q < q1; ++q) fn(q * NB, std::min(N, (q + 1) * NB), scratch.get());
+  });
 }
 
 // Runs fn(n, scratch) for every image n; scratch holds `scratch_elems` T per thread.
@@ -207,6 +328,206 @@ void direct_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* g
   });
 }
 
+// ---- vectorised direct kernels (ops/conv_direct_loops.h) for horizontal stride 1 ----------
+
+inline bool direct_vec_ok(const ConvGeometry& g) { return g.sW == 1 && g.kH <= 64; }
+inline DirectGeom direct_geom(const ConvGeometry& g) {
+  return DirectGeom{g.H, g.W, g.OH, g.OW, g.kH, g.kW, g.sH, g.dH, g.dW, g.pT, g.pL, g.K / g.C};
+}
+
+// Runs fn(p, scratch) for p in [0, P) in parallel chunks, one scratch buffer per chunk.
+template <class T, class F>
+void for_each_plane(int64_t P, int64_t work_per_plane, int64_t scratch_elems, F&& fn) {
+  parallel_for(0, P, std::max<int64_t>(1, 32768 / std::max<int64_t>(work_per_plane, 1)), [&](int64_t p0, int64_t p1) {
+    std::unique_ptr<T[]> scratch(new T[(size_t)scratch_elems]);
+    for (int64_t p = p0; p < p1; ++p) fn(p, scratch.get());
+  });
+}
+
+// Forward over input planes (n, c): each writes its M output planes.
+template <class T>
+void direct_vec_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  const DirectGeom d = direct_geom(g);
+  const int64_t HW = g.H * g.W, OHW = g.OH * g.OW, kk = g.kH * g.kW;
+  auto fn = conv_direct_kernels().get<T>().fwd;
+  for_each_plane<T>(g.N * g.C, d.M * OHW * kk, direct_scratch_fwd<T>(d), [&](int64_t p, T* s) {
+    const int64_t n = p / g.C, c = p % g.C;
+    fn(d, x + p * HW, w + c * d.M * kk, b ? b + c * d.M : nullptr, y + (n * g.K + c * d.M) * OHW, s);
+  });
+}
+
+// Backward-data over input planes (n, c): each gathers from its M grad_output planes.
+template <class T>
+void direct_vec_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
+  const DirectGeom d = direct_geom(g);
+  const int64_t HW = g.H * g.W, OHW = g.OH * g.OW, kk = g.kH * g.kW;
+  auto fn = conv_direct_kernels().get<T>().bwd_data;
+  for_each_plane<T>(g.N * g.C, d.M * HW * kk, direct_scratch_bwd_data<T>(d), [&](int64_t p, T* s) {
+    const int64_t n = p / g.C, c = p % g.C;
+    fn(d, gy + (n * g.K + c * d.M) * OHW, w + c * d.M * kk, gx + p * HW, s);
+  });
+}
+
+// Backward-weight over output channels k (all images inside, in order).
+template <class T>
+void direct_vec_backward_weight(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  const DirectGeom d = direct_geom(g);
+  const int64_t HW = g.H * g.W, OHW = g.OH * g.OW, kk = g.kH * g.kW;
+  auto fn = conv_direct_kernels().get<T>().bwd_weight;
+  for_each_plane<T>(g.K, g.N * OHW * kk, direct_scratch_bwd_weight<T>(d), [&](int64_t k, T* s) {
+    const int64_t c = k / d.M;
+    fn(d, g.N, x + c * HW, g.C * HW, gy + k * OHW, g.K * OHW, gw + k * kk, s);
+  });
+}
+
+// ---- Winograd F(2x2, 3x3) for 3x3 stride-1 undilated ungrouped convs ---------------------------
+// Per 2x2 output tile and pair (k, c): y = A^T [(G w G^T) (.) (B^T d B)] A, d the 4x4 input patch.
+// The 16 element-wise products summed over c are 16 GEMMs U[xi] (K, C) @ V[xi] (C, P) over a
+// chunk of P tiles: 2.25x fewer multiplies than im2col + GEMM. Chunks are bands of tile rows of
+// one image (bounded scratch, sized from the shape only); each output element is produced by one
+// chunk, so results do not depend on the thread count.
+inline bool winograd_ok(const ConvGeometry& g) {
+  return g.kH == 3 && g.kW == 3 && g.sH == 1 && g.sW == 1 && g.dH == 1 && g.dW == 1 && g.groups == 1 && g.C >= 16 &&
+         g.K >= 16;
+}
+
+// U (16, K, C) = G w[k, c] G^T, G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]].
+template <class T>
+void winograd_weights(int64_t K, int64_t C, const T* w, T* U) {
+  parallel_for(0, K, 16, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k)
+      for (int64_t c = 0; c < C; ++c) {
+        const T* f = w + (k * C + c) * 9;
+        T r[4][3];
+        for (int j = 0; j < 3; ++j) {
+          r[0][j] = f[j];
+          r[1][j] = T(0.5) * (f[j] + f[3 + j] + f[6 + j]);
+          r[2][j] = T(0.5) * (f[j] - f[3 + j] + f[6 + j]);
+          r[3][j] = f[6 + j];
+        }
+        for (int i = 0; i < 4; ++i) {
+          const T u[4] = {r[i][0], T(0.5) * (r[i][0] + r[i][1] + r[i][2]), T(0.5) * (r[i][0] - r[i][1] + r[i][2]),
+                          r[i][2]};
+          for (int j = 0; j < 4; ++j) U[((i * 4 + j) * K + k) * C + c] = u[j];
+        }
+      }
+  });
+}
+
+// y = conv2d(x, w) + b through U = winograd_weights(w). Uses only N, C, H, W, K, OH, OW, pT, pL.
+template <class T>
+void winograd_conv(const ConvGeometry& g, const T* x, const T* U, const T* b, T* y) {
+  const int64_t C = g.C, K = g.K, HW = g.H * g.W, OHW = g.OH * g.OW;
+  const int64_t TH = (g.OH + 1) / 2, TW = (g.OW + 1) / 2, Wt = 2 * TW + 2;
+  const int64_t P = std::max<int64_t>(64, (int64_t(1) << 20) / (16 * (C + K)));  // tiles per chunk
+  const int64_t rpb0 = std::max<int64_t>(1, std::min<int64_t>(TH, P / TW));
+  const int64_t nb0 = (TH + rpb0 - 1) / rpb0, rpb = (TH + nb0 - 1) / nb0, nbands = (TH + rpb - 1) / rpb;
+  const int64_t Pmax = rpb * TW;
+  const int64_t scratch = 16 * (C + K) * Pmax + 8 * Wt;
+  for_each_image<T>(g.N * nbands, scratch, [&](int64_t item, T* V) {
+    const int64_t n = item / nbands, th0 = (item % nbands) * rpb, th1 = std::min(TH, th0 + rpb);
+    const int64_t pc = (th1 - th0) * TW;
+    T* M = V + 16 * C * pc;
+    T* rows = V + 16 * (C + K) * Pmax;  // 4 padded input rows, then their 4 row-transformed combinations
+    T* t = rows + 4 * Wt;
+    // V[xi][c][p] = (B^T d B)[xi], B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+    for (int64_t c = 0; c < C; ++c) {
+      const T* xc = x + (n * C + c) * HW;
+      for (int64_t th = th0; th < th1; ++th) {
+        for (int i = 0; i < 4; ++i) {
+          T* r = rows + i * Wt;
+          const int64_t ih = 2 * th - g.pT + i;
+          std::fill(r, r + Wt, T(0));
+          if (ih < 0 || ih >= g.H) continue;
+          const int64_t j0 = std::max<int64_t>(0, g.pL), j1 = std::min<int64_t>(Wt, g.W + g.pL);
+          if (j1 > j0) std::memcpy(r + j0, xc + ih * g.W + (j0 - g.pL), sizeof(T) * (j1 - j0));
+        }
+        const T *r0 = rows, *r1 = rows + Wt, *r2 = rows + 2 * Wt, *r3 = rows + 3 * Wt;
+        T *t0 = t, *t1 = t + Wt, *t2 = t + 2 * Wt, *t3 = t + 3 * Wt;
+        for (int64_t j = 0; j < Wt; ++j) {
+          t0[j] = r0[j] - r2[j];
+          t1[j] = r1[j] + r2[j];
+          t2[j] = r2[j] - r1[j];
+          t3[j] = r1[j] - r3[j];
+        }
+        T* vrow = V + c * pc + (th - th0) * TW;
+        const int64_t xs = C * pc;
+        for (int i = 0; i < 4; ++i) {
+          const T* ti = t + i * Wt;
+          T* v0 = vrow + (i * 4) * xs;
+          T* v1 = v0 + xs;
+          T* v2 = v1 + xs;
+          T* v3 = v2 + xs;
+          for (int64_t tw = 0; tw < TW; ++tw) {
+            const T a = ti[2 * tw], bb = ti[2 * tw + 1], cc = ti[2 * tw + 2], d = ti[2 * tw + 3];
+            v0[tw] = a - cc;
+            v1[tw] = bb + cc;
+            v2[tw] = cc - bb;
+            v3[tw] = bb - d;
+          }
+        }
+      }
+    }
+    for (int xi = 0; xi < 16; ++xi)
+      gemm<T>(false, false, K, pc, C, T(1), U + xi * K * C, C, V + xi * C * pc, pc, T(0), M + xi * K * pc, pc);
+    // y tile = A^T m A, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+    const int64_t ms = K * pc;
+    for (int64_t k = 0; k < K; ++k) {
+      const T bk = b ? b[k] : T(0);
+      T* yk = y + (n * K + k) * OHW;
+      for (int64_t th = th0; th < th1; ++th) {
+        const T* m = M + k * pc + (th - th0) * TW;
+        const int64_t oh = 2 * th;
+        T* y0 = yk + oh * g.OW;
+        T* y1 = y0 + g.OW;
+        const bool two_rows = oh + 1 < g.OH;
+        for (int64_t tw = 0; tw < TW; ++tw) {
+          T s0[4], s1[4];
+          for (int j = 0; j < 4; ++j) {
+            const T m0 = m[(0 + j) * ms + tw], m1 = m[(4 + j) * ms + tw], m2 = m[(8 + j) * ms + tw],
+                    m3 = m[(12 + j) * ms + tw];
+            s0[j] = m0 + m1 + m2;
+            s1[j] = m1 - m2 - m3;
+          }
+          const int64_t ow = 2 * tw;
+          y0[ow] = bk + (s0[0] + s0[1] + s0[2]);
+          if (ow + 1 < g.OW) y0[ow + 1] = bk + (s0[1] - s0[2] - s0[3]);
+          if (two_rows) {
+            y1[ow] = bk + (s1[0] + s1[1] + s1[2]);
+            if (ow + 1 < g.OW) y1[ow + 1] = bk + (s1[1] - s1[2] - s1[3]);
+          }
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void winograd_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  std::unique_ptr<T[]> U(new T[(size_t)(16 * g.K * g.C)]);
+  winograd_weights<T>(g.K, g.C, w, U.get());
+  winograd_conv<T>(g, x, U.get(), b, y);
+}
+
+// Backward-data of a stride-1 3x3 conv is a stride-1 3x3 conv of gy with the spatially flipped,
+// channel-transposed weight w'[c, k] = w[k, c, 2-i, 2-j] and padding 2 - p (needs p <= 2).
+inline bool winograd_bwd_ok(const ConvGeometry& g) {
+  return winograd_ok(g) && g.pT <= 2 && g.pB <= 2 && g.pL <= 2 && g.pR <= 2;
+}
+template <class T>
+void winograd_backward_data(const ConvGeometry& g, const T* gy, const T* w, T* gx) {
+  std::unique_ptr<T[]> wf(new T[(size_t)(g.K * g.C * 9)]), U(new T[(size_t)(16 * g.K * g.C)]);
+  for (int64_t k = 0; k < g.K; ++k)
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int i = 0; i < 9; ++i) wf[(c * g.K + k) * 9 + i] = w[(k * g.C + c) * 9 + (8 - i)];
+  winograd_weights<T>(g.C, g.K, wf.get(), U.get());
+  ConvGeometry t = g;
+  t.C = g.K; t.H = g.OH; t.W = g.OW;
+  t.K = g.C; t.OH = g.H; t.OW = g.W;
+  t.pT = 2 - g.pT; t.pB = 2 - g.pB; t.pL = 2 - g.pL; t.pR = 2 - g.pR;
+  winograd_conv<T>(t, gy, U.get(), nullptr, gx);
+}
+
 // ---- im2col + GEMM kernels ------------------------------------------------------------------
 
 template <class T>
@@ -215,10 +536,36 @@ void forward_t(const ConvGeometry& g, const View& xv, const View& wv, const View
   const T* w = wv.ptr<T>();
   const T* b = bv ? bv->ptr<T>() : nullptr;
   T* y = yv.ptr<T>();
-  if (g.Cg() == 1) return direct_forward<T>(g, x, w, b, y);
+  if (g.Cg() == 1) return direct_vec_ok(g) ? direct_vec_forward<T>(g, x, w, b, y) : direct_forward<T>(g, x, w, b, y);
+  if (winograd_ok(g)) return winograd_forward<T>(g, x, w, b, y);
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
   const bool pw = g.pointwise();
   const int64_t TR = tile_rows(g, sizeof(T));
+  const int64_t NB = image_batch(g, TR, sizeof(T));
+  if (NB > 1) {
+    // Small images: col (R, nb*OHW) holds nb images side by side; one GEMM per batch and group
+    // into yb (Kg, nb*OHW), then each image's rows (+ bias) are copied to y.
+    for_each_batch<T>(g.N, NB, (R + Kg) * NB * OHW, [&](int64_t n0, int64_t n1, T* col) {
+      const int64_t nb = n1 - n0, ld = nb * OHW;
+      T* yb = col + R * ld;
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        for (int64_t i = 0; i < nb; ++i) im2col_full<T>(g, x + ((n0 + i) * g.C + grp * Cg) * HW, col + i * OHW, ld);
+        gemm<T>(false, false, Kg, ld, R, T(1), w + grp * Kg * R, R, col, ld, T(0), yb, ld);
+        for (int64_t i = 0; i < nb; ++i)
+          for (int64_t k = 0; k < Kg; ++k) {
+            const T* src = yb + k * ld + i * OHW;
+            T* dst = y + ((n0 + i) * g.K + grp * Kg + k) * OHW;
+            if (b) {
+              const T bk = b[grp * Kg + k];
+              for (int64_t j = 0; j < OHW; ++j) dst[j] = src[j] + bk;
+            } else {
+              std::memcpy(dst, src, sizeof(T) * OHW);
+            }
+          }
+      }
+    });
+    return;
+  }
   for_each_image<T>(g.N, pw ? 0 : R * TR * g.OW, [&](int64_t n, T* col) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const T* xg = x + (n * g.C + grp * Cg) * HW;
@@ -248,10 +595,31 @@ void backward_data_t(const ConvGeometry& g, const View& gyv, const View& wv, con
   const T* gy = gyv.ptr<T>();
   const T* w = wv.ptr<T>();
   T* gx = gxv.ptr<T>();
-  if (g.Cg() == 1) return direct_backward_data<T>(g, gy, w, gx);
+  if (g.Cg() == 1)
+    return direct_vec_ok(g) ? direct_vec_backward_data<T>(g, gy, w, gx) : direct_backward_data<T>(g, gy, w, gx);
+  if (winograd_bwd_ok(g)) return winograd_backward_data<T>(g, gy, w, gx);
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
   const bool pw = g.pointwise();
   const int64_t TR = tile_rows(g, sizeof(T));
+  const int64_t NB = image_batch(g, TR, sizeof(T));
+  if (NB > 1) {
+    // Small images: gyb (Kg, nb*OHW) gathers nb images' grad_output; col = w^T @ gyb in one GEMM
+    // per batch and group, then col2im of each image's columns.
+    for_each_batch<T>(g.N, NB, (R + Kg) * NB * OHW, [&](int64_t n0, int64_t n1, T* col) {
+      const int64_t nb = n1 - n0, ld = nb * OHW;
+      T* gyb = col + R * ld;
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        for (int64_t i = 0; i < nb; ++i)
+          for (int64_t k = 0; k < Kg; ++k)
+            std::memcpy(gyb + k * ld + i * OHW, gy + ((n0 + i) * g.K + grp * Kg + k) * OHW, sizeof(T) * OHW);
+        gemm<T>(true, false, R, ld, Kg, T(1), w + grp * Kg * R, R, gyb, ld, T(0), col, ld);
+        for (int64_t i = 0; i < nb; ++i) {
+          col2im_full<T>(g, col + i * OHW, ld, gx + ((n0 + i) * g.C + grp * Cg) * HW);
+        }
+      }
+    });
+    return;
+  }
   for_each_image<T>(g.N, pw ? 0 : R * TR * g.OW, [&](int64_t n, T* col) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const T* gyg = gy + (n * g.K + grp * Kg) * OHW;
@@ -284,8 +652,25 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
   const T* x = xv.ptr<T>();
   const T* gy = gyv.ptr<T>();
   T* gw = gwv.ptr<T>();
-  if (g.Cg() == 1) return direct_backward_weight<T>(g, x, gy, gw);
+  if (g.Cg() == 1)
+    return direct_vec_ok(g) ? direct_vec_backward_weight<T>(g, x, gy, gw) : direct_backward_weight<T>(g, x, gy, gw);
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
+  if (g.pointwise()) {
+    // x[n, g] already is the (Cg, HW) operand: GEMMs accumulating into gw in image order (no
+    // copy of the batch). Threads split gw's rows (output elements); each runs its rows' GEMMs
+    // serially, which keeps one pool wake-up per call instead of one per image. A GEMM computes
+    // an element the same way whatever the row split, so results do not depend on threads.
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      T* gwg = gw + grp * Kg * R;
+      if (g.N == 0) std::fill(gwg, gwg + Kg * R, T(0));
+      parallel_for(0, Kg, 8, [&](int64_t k0, int64_t k1) {
+        for (int64_t n = 0; n < g.N; ++n)
+          gemm<T>(false, true, k1 - k0, Cg, OHW, T(1), gy + (n * g.K + grp * Kg + k0) * OHW, OHW,
+                  x + (n * g.C + grp * Cg) * HW, HW, n == 0 ? T(0) : T(1), gwg + k0 * R, R);
+      });
+    }
+    return;
+  }
   const int64_t B = weight_chunk(g);
   std::unique_ptr<T[]> colp(new T[(size_t)(R * B * OHW)]), gybp(new T[(size_t)(Kg * B * OHW)]);
   T* col = colp.get();
@@ -298,7 +683,7 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
       parallel_for(0, nb, 1, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
           int64_t n = n0 + i;
-          im2col<T>(g, x + (n * g.C + grp * Cg) * HW, col + i * OHW, ld, 0, g.OH);
+          im2col_full<T>(g, x + (n * g.C + grp * Cg) * HW, col + i * OHW, ld);
           const T* src = gy + (n * g.K + grp * Kg) * OHW;
           for (int64_t k = 0; k < Kg; ++k)
             std::memcpy(gyb + k * ld + i * OHW, src + k * OHW, sizeof(T) * OHW);
@@ -316,14 +701,13 @@ void backward_bias_t(const View& gyv, const View& gbv) {
   const int64_t N = gyv.shape[0], K = gyv.shape[1], L = gyv.shape[2];
   const T* gy = gyv.ptr<T>();
   T* gb = gbv.ptr<T>();
+  auto sum = conv_direct_kernels().get<T>().sum;
   parallel_for(0, K, std::max<int64_t>(1, 16384 / std::max<int64_t>(N * L, 1)), [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       T s = 0;
       for (int64_t n = 0; n < N; ++n) {
         const T* r = gy + (n * K + k) * L;
-        T part = 0;
-        for (int64_t l = 0; l < L; ++l) part += r[l];
-        s += part;
+        s += sum(r, L);
       }
       gb[k] = s;
     }

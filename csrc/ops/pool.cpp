@@ -37,20 +37,19 @@ void max_forward_t(const PoolGeometry& g, const View& xv, const View& yv, const 
           T best;
           int64_t bi = -1;
           if (rows_inside && ow >= ow_lo && ow < ow_hi) {
-            // !(v <= best) is "v > best or v is NaN"; the first NaN wins and ends the scan.
+            // Branch-free (selects, no mispredicted jumps on random data): take v when
+            // !(v <= best), i.e. v > best or v is NaN, unless best already is NaN; so the first
+            // NaN wins, like PyTorch, and otherwise the first maximum in scan order.
             bi = h0 * g.W + w0;
             best = xp[bi];
-            if (best == best) {
-              for (int64_t kh = 0; kh < g.kH; ++kh) {
-                const T* xr = xp + (h0 + kh * g.dH) * g.W + w0;
-                for (int64_t kw = 0; kw < g.kW; ++kw) {
-                  T v = xr[kw * g.dW];
-                  if (!(v <= best)) {
-                    best = v;
-                    bi = (h0 + kh * g.dH) * g.W + w0 + kw * g.dW;
-                    if (v != v) goto done;
-                  }
-                }
+            for (int64_t kh = 0; kh < g.kH; ++kh) {
+              const int64_t rb = (h0 + kh * g.dH) * g.W + w0;
+              const T* xr = xp + rb;
+              for (int64_t kw = 0; kw < g.kW; ++kw) {
+                const T v = xr[kw * g.dW];
+                const bool take = !(v <= best) & (best == best);
+                best = take ? v : best;
+                bi = take ? rb + kw * g.dW : bi;
               }
             }
           } else {

@@ -1,0 +1,88 @@
+// Per-ISA entry points of the direct convolution loops (ops/conv_direct_loops.h) used when every
+// group has ONE input channel (depthwise convs, and C_in = 1 convs such as a first layer on
+// grey images): there im2col + GEMM would have a reduction of only kH*kW. Each
+// csrc/kernels/convdirect_<isa>.cpp compiles the loops with its own flags; conv_direct_kernels()
+// returns the set for the ISA chosen at run time (core/cpu.h). ops/conv.cpp owns threading,
+// scratch buffers and checks; the loops handle horizontal stride 1 (any vertical stride,
+// padding, dilation, channel multiplier M = C_out / C_in).
+#pragma once
+#include <cstdint>
+
+#include "core/cpu.h"
+
+namespace dlcore {
+
+// Geometry of one input plane (H, W) -> its M output planes (OH, OW), horizontal stride 1.
+struct DirectGeom {
+  int64_t H, W, OH, OW, kH, kW, sH, dH, dW, pT, pL, M;
+};
+
+// The loops work on 32-byte vectors on every ISA (8 floats / 4 doubles); buffer sizes below
+// are in elements of T and include the padding those full-vector loads need.
+template <class T> constexpr int64_t direct_lanes() { return 32 / (int64_t)sizeof(T); }
+inline int64_t direct_round(int64_t v, int64_t l) { return (v + l - 1) / l * l; }
+// Zero-padded copy of one input plane: Hp rows of Wp.
+template <class T> inline int64_t direct_xpad_w(const DirectGeom& g) {
+  return direct_round(g.OW, direct_lanes<T>()) + (g.kW - 1) * g.dW;
+}
+template <class T> inline int64_t direct_xpad_elems(const DirectGeom& g) {
+  return ((g.OH - 1) * g.sH + (g.kH - 1) * g.dH + 1) * direct_xpad_w<T>(g);
+}
+// Zero-padded copies of the M grad_output planes of one input plane (backward-data).
+template <class T> inline int64_t direct_gpad_off(const DirectGeom& g) {
+  int64_t o = (g.kW - 1) * g.dW - g.pL;
+  return o > 0 ? o : 0;
+}
+template <class T> inline int64_t direct_gpad_w(const DirectGeom& g) {
+  return direct_round(g.W, direct_lanes<T>()) + g.pL + direct_gpad_off<T>(g);
+}
+template <class T> inline int64_t direct_scratch_fwd(const DirectGeom& g) { return direct_xpad_elems<T>(g); }
+template <class T> inline int64_t direct_scratch_bwd_data(const DirectGeom& g) {
+  return g.M * g.OH * direct_gpad_w<T>(g);
+}
+template <class T> inline int64_t direct_scratch_bwd_weight(const DirectGeom& g) {
+  return direct_xpad_elems<T>(g) + g.OH * direct_round(g.OW, direct_lanes<T>());
+}
+
+template <class T> struct ConvDirectSet {
+  // y (M planes OH x OW) = b[m] + sum over taps w[m, tap] * x shifted; x one (H, W) plane.
+  void (*fwd)(const DirectGeom&, const T* x, const T* w, const T* b, T* y, T* scratch) = nullptr;
+  // gx (one H x W plane, overwritten) = sum over m, taps of w[m, tap] * gy[m] scattered back.
+  void (*bwd_data)(const DirectGeom&, const T* gy, const T* w, T* gx, T* scratch) = nullptr;
+  // gw[tap] (one output channel, overwritten) = sum over n of sum gy[n] * x[n] shifted; x planes
+  // n*xs apart, gy planes n*gys apart.
+  void (*bwd_weight)(const DirectGeom&, int64_t N, const T* x, int64_t xs, const T* gy, int64_t gys, T* gw,
+                     T* scratch) = nullptr;
+  // sum of n contiguous values (fixed-order lane accumulators).
+  T (*sum)(const T* p, int64_t n) = nullptr;
+  // Horizontal stride 2 rows of im2col / col2im: dst[i] = src[2i], and dst[2i] += src[i], i < n.
+  void (*gather2)(const T* src, T* dst, int64_t n) = nullptr;
+  void (*scatter_add2)(const T* src, T* dst, int64_t n) = nullptr;
+};
+
+struct ConvDirectKernels {
+  ConvDirectSet<float> f32;
+  ConvDirectSet<double> f64;
+  template <class T> const ConvDirectSet<T>& get() const;
+};
+template <> inline const ConvDirectSet<float>& ConvDirectKernels::get<float>() const { return f32; }
+template <> inline const ConvDirectSet<double>& ConvDirectKernels::get<double>() const { return f64; }
+
+extern const ConvDirectKernels convdirect_generic_set;
+#if defined(DLCORE_X86)
+extern const ConvDirectKernels convdirect_avx2_set;
+extern const ConvDirectKernels convdirect_avx512_set;
+#endif
+const ConvDirectKernels& conv_direct_kernels();  // the set for current_isa()
+
+}  // namespace dlcore
+
+// Used by csrc/kernels/convdirect_<isa>.cpp after including ops/conv_direct_loops.h.
+#define DLCORE_CONVDIRECT_SET(NS)                                                             \
+  namespace dlcore {                                                                        \
+  const ConvDirectKernels convdirect_##NS##_set = {                                         \
+      {cdl_##NS::fwd<float>, cdl_##NS::bwd_data<float>, cdl_##NS::bwd_weight<float>,         \
+       cdl_##NS::sum<float>, cdl_##NS::gather2<float>, cdl_##NS::scatter_add2<float>},       \
+      {cdl_##NS::fwd<double>, cdl_##NS::bwd_data<double>, cdl_##NS::bwd_weight<double>,     \
+       cdl_##NS::sum<double>, cdl_##NS::gather2<double>, cdl_##NS::scatter_add2<double>}};   \
+  }
