@@ -3,6 +3,7 @@
 // dlcore._C.set_isa() does the same from Python (tests run every supported path).
 #pragma once
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace dlcore {
@@ -16,5 +17,24 @@ Isa best_isa();
 Isa current_isa();       // the ISA kernels dispatch on now
 void set_isa(Isa isa);   // throws ValueError when the CPU lacks it
 std::vector<std::string> supported_isas();
+
+// One op family's table of hot loops for one ISA: a float and a double set, each a struct of
+// function pointers; csrc/kernels/<family>_<isa>.cpp defines one constant table per ISA.
+template <template <class> class Set> struct IsaKernelSets {
+  Set<float> f32;
+  Set<double> f64;
+  template <class T> const Set<T>& get() const {
+    if constexpr (std::is_same<T, double>::value) return f64;
+    else return f32;
+  }
+};
+
+// The table of the ISA kernels dispatch on now (current_isa()); generic when it has none.
+template <class S> const S& pick_isa_set(const S& generic, const S* avx2, const S* avx512) {
+  const Isa isa = current_isa();
+  if (isa == Isa::avx512 && avx512) return *avx512;
+  if (isa == Isa::avx2 && avx2) return *avx2;
+  return generic;
+}
 
 }  // namespace dlcore

@@ -15,13 +15,10 @@ namespace dlcore {
 
 const ActLossKernels& actloss_kernels() {
 #if defined(DLCORE_X86)
-  switch (current_isa()) {
-    case Isa::avx512: return actloss_avx512_set;
-    case Isa::avx2: return actloss_avx2_set;
-    default: break;
-  }
-#endif
+  return pick_isa_set(actloss_generic_set, &actloss_avx2_set, &actloss_avx512_set);
+#else
   return actloss_generic_set;
+#endif
 }
 
 namespace {

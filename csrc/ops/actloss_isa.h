@@ -29,13 +29,7 @@ template <class T> struct ActLossSet {
   void (*ce_bwd)(const T*, const CeArgs&, const T*, const T*, int64_t, int64_t, int64_t, T*) = nullptr;
 };
 
-struct ActLossKernels {
-  ActLossSet<float> f32;
-  ActLossSet<double> f64;
-  template <class T> const ActLossSet<T>& get() const;
-};
-template <> inline const ActLossSet<float>& ActLossKernels::get<float>() const { return f32; }
-template <> inline const ActLossSet<double>& ActLossKernels::get<double>() const { return f64; }
+using ActLossKernels = IsaKernelSets<ActLossSet>;
 
 // One constant-initialised set per ISA file (pure data: no code of that ISA runs at load time).
 extern const ActLossKernels actloss_generic_set;

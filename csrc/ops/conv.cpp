@@ -30,13 +30,10 @@ namespace dlcore {
 
 const ConvDirectKernels& conv_direct_kernels() {
 #if defined(DLCORE_X86)
-  switch (current_isa()) {
-    case Isa::avx512: return convdirect_avx512_set;
-    case Isa::avx2: return convdirect_avx2_set;
-    default: break;
-  }
-#endif
+  return pick_isa_set(convdirect_generic_set, &convdirect_avx2_set, &convdirect_avx512_set);
+#else
   return convdirect_generic_set;
+#endif
 }
 
 namespace {

@@ -60,13 +60,7 @@ template <class T> struct ConvDirectSet {
   void (*scatter_add2)(const T* src, T* dst, int64_t n) = nullptr;
 };
 
-struct ConvDirectKernels {
-  ConvDirectSet<float> f32;
-  ConvDirectSet<double> f64;
-  template <class T> const ConvDirectSet<T>& get() const;
-};
-template <> inline const ConvDirectSet<float>& ConvDirectKernels::get<float>() const { return f32; }
-template <> inline const ConvDirectSet<double>& ConvDirectKernels::get<double>() const { return f64; }
+using ConvDirectKernels = IsaKernelSets<ConvDirectSet>;
 
 extern const ConvDirectKernels convdirect_generic_set;
 #if defined(DLCORE_X86)

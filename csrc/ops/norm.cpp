@@ -19,13 +19,10 @@ namespace dlcore {
 
 const NormKernels& norm_kernels() {
 #if defined(DLCORE_X86)
-  switch (current_isa()) {
-    case Isa::avx512: return norm_avx512_set;
-    case Isa::avx2: return norm_avx2_set;
-    default: break;
-  }
-#endif
+  return pick_isa_set(norm_generic_set, &norm_avx2_set, &norm_avx512_set);
+#else
   return norm_generic_set;
+#endif
 }
 
 namespace {

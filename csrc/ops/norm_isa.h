@@ -28,13 +28,7 @@ template <class T> struct NormSet {
                   const T* kk, const T* aa, const T* bb) = nullptr;
 };
 
-struct NormKernels {
-  NormSet<float> f32;
-  NormSet<double> f64;
-  template <class T> const NormSet<T>& get() const;
-};
-template <> inline const NormSet<float>& NormKernels::get<float>() const { return f32; }
-template <> inline const NormSet<double>& NormKernels::get<double>() const { return f64; }
+using NormKernels = IsaKernelSets<NormSet>;
 
 extern const NormKernels norm_generic_set;
 #if defined(DLCORE_X86)

@@ -16,13 +16,10 @@ namespace dlcore {
 
 const OptimKernels& optim_kernels() {
 #if defined(DLCORE_X86)
-  switch (current_isa()) {
-    case Isa::avx512: return optim_avx512_set;
-    case Isa::avx2: return optim_avx2_set;
-    default: break;
-  }
-#endif
+  return pick_isa_set(optim_generic_set, &optim_avx2_set, &optim_avx512_set);
+#else
   return optim_generic_set;
+#endif
 }
 
 namespace {

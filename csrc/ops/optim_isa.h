@@ -17,13 +17,7 @@ template <class T> struct OptimSet {
                T* s1, T* s2, int64_t n) = nullptr;
 };
 
-struct OptimKernels {
-  OptimSet<float> f32;
-  OptimSet<double> f64;
-  template <class T> const OptimSet<T>& get() const;
-};
-template <> inline const OptimSet<float>& OptimKernels::get<float>() const { return f32; }
-template <> inline const OptimSet<double>& OptimKernels::get<double>() const { return f64; }
+using OptimKernels = IsaKernelSets<OptimSet>;
 
 // One constant-initialised set per ISA file (pure data: no code of that ISA runs at load time).
 extern const OptimKernels optim_generic_set;
