@@ -74,6 +74,13 @@ def environment_note():
     return note, fair
 
 
+# Seconds slept, untimed, before every timed call in the side-by-side scripts: after a parallel
+# call each library's idle workers keep spinning for a while (PyTorch's libgomp and OpenBLAS for
+# milliseconds, dlcore's pool up to 200 us), and on a 2-core machine a still-spinning worker of
+# the library that just ran takes a core from the one being timed.
+GAP = 0.02
+
+
 def _calibrate(fn, min_sample):
     """Number of calls per sample so that one sample takes about min_sample seconds."""
     fn()  # warm-up (allocations, page faults, thread pools)

@@ -12,6 +12,7 @@ import argparse
 import time
 
 import numpy as np
+from benchutil import GAP
 
 
 def _median_ms(times):
@@ -79,7 +80,9 @@ def main(argv=None):
         fd(), ft()  # warm-up
         td, tt = [], []
         for _ in range(args.reps):
+            time.sleep(GAP)
             t0 = time.perf_counter(); fd(); td.append(time.perf_counter() - t0)
+            time.sleep(GAP)
             t0 = time.perf_counter(); ft(); tt.append(time.perf_counter() - t0)
         md, mt = _median_ms(td), _median_ms(tt)
         print(f"{name:38s} {md:10.2f} {mt:10.2f} {mt / md:12.2f}x")

@@ -19,6 +19,7 @@ import sys
 import time
 
 import numpy as np
+from benchutil import GAP
 
 # (name, kind, input shape, params)
 CASES = [
@@ -108,6 +109,7 @@ def bench_case(case, reps):
         times = {lib: [] for lib in fns}
         for _ in range(reps):  # interleaved
             for lib in fns:
+                time.sleep(GAP)
                 times[lib].append(timed(fns[lib][mode]))
         res[mode] = {lib: statistics.median(t) for lib, t in times.items()}
     return res

@@ -16,6 +16,7 @@ import sys
 import time
 
 import numpy as np
+from benchutil import GAP
 
 
 def _time(fn):
@@ -92,7 +93,9 @@ def main(argv=None):
             t()
         td, tt = [], []
         for _ in range(args.reps):  # interleaved
+            time.sleep(GAP)
             td.append(_time(d))
+            time.sleep(GAP)
             tt.append(_time(t))
         md, mt = statistics.median(td) * 1e3, statistics.median(tt) * 1e3
         print(f"{name:42s} {md:10.3f} {mt:10.3f} {mt / md:6.2f}x")

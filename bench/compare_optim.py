@@ -10,6 +10,7 @@ import statistics
 import time
 
 import numpy as np
+from benchutil import GAP
 
 
 def _median_ms(fn, reps):
@@ -76,6 +77,7 @@ def main(argv=None):
         times = {k: [] for k in impls}
         for _ in range(a.reps):
             for k, f in impls.items():
+                time.sleep(GAP)
                 times[k].append(_median_ms(f, 1))
         med = {k: statistics.median(v) for k, v in times.items()}
         d = med["dlcore"]

@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+from benchutil import GAP
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -213,6 +215,7 @@ def step_times(kind, bs, rounds, threads):
         names = list(fns)
         names = names[r % 3:] + names[:r % 3]
         for k in names:
+            time.sleep(GAP)
             t0 = time.perf_counter()
             for _ in range(calls):
                 fns[k]()
