@@ -29,9 +29,11 @@ DLCORE_BINDINGS(rnn) {
       .value("gru", RnnMode::gru);
 
   // Returns (output (T,N,H), states (T+1,N,H), cell_states (T+1,N,H) or None, workspace or None).
+  // save=False (inference): states and cell_states are (2,N,H), final state in slot T % 2, and
+  // the workspace is None.
   m.def("rnn_forward", [](RnnMode mode, py::handle x, py::handle h0, py::handle c0, py::handle w_ih,
                           py::handle w_hh, py::handle b_ih, py::handle b_hh, py::handle lengths,
-                          bool reverse) {
+                          bool reverse, bool save) {
     const char* op = rnn_mode_name(mode);
     View xv = to_view(x, op, "input"), h0v = opt_view(h0, op, "h0"), c0v = opt_view(c0, op, "c0"),
          wi = to_view(w_ih, op, "weight_ih"), wh = to_view(w_hh, op, "weight_hh"),
@@ -39,19 +41,20 @@ DLCORE_BINDINGS(rnn) {
          lv = opt_view(lengths, op, "lengths");
     RnnDims d = rnn_check(mode, xv, h0v, c0v, wi, wh, bi, bh, lv);
     py::object y = alloc(xv.device, xv.dtype, {d.T, d.N, d.H});
-    py::object S = alloc(xv.device, xv.dtype, {d.T + 1, d.N, d.H});
-    py::object C = opt_alloc(mode == RnnMode::lstm, xv.device, xv.dtype, {d.T + 1, d.N, d.H});
-    py::object ws = opt_alloc(d.K > 0, xv.device, xv.dtype, {d.T, d.N, d.K * d.H});
+    const int64_t slots = save ? d.T + 1 : 2;
+    py::object S = alloc(xv.device, xv.dtype, {slots, d.N, d.H});
+    py::object C = opt_alloc(mode == RnnMode::lstm, xv.device, xv.dtype, {slots, d.N, d.H});
+    py::object ws = opt_alloc(d.K > 0 && save, xv.device, xv.dtype, {d.T, d.N, d.K * d.H});
     View yv = to_view(y, op, "output", true), Sv = to_view(S, op, "states", true),
          Cv = opt_out(C, op, "cell states"), wsv = opt_out(ws, op, "workspace");
     {
       py::gil_scoped_release nogil;
-      rnn_forward(mode, xv, h0v, c0v, wi, wh, bi, bh, lv, reverse, yv, Sv, Cv, wsv);
+      rnn_forward(mode, xv, h0v, c0v, wi, wh, bi, bh, lv, reverse, save, yv, Sv, Cv, wsv);
     }
     return py::make_tuple(y, S, C, ws);
   }, py::arg("mode"), py::arg("input"), py::arg("h0"), py::arg("c0"), py::arg("weight_ih"),
      py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"), py::arg("lengths"),
-     py::arg("reverse"));
+     py::arg("reverse"), py::arg("save") = true);
 
   // Returns (grad_input or None, grad_h0, grad_c0 or None, grad_weight_ih, grad_weight_hh,
   //          grad_bias_ih or None, grad_bias_hh or None).

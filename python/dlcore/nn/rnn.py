@@ -47,7 +47,12 @@ class RNNLayerFunction(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, lengths, reverse):
         x, h0, c0 = _contig(x), _contig(h0), _contig(c0)
-        y, S, C, ws = _C.rnn_forward(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse)
+        # Not recording a graph (no_grad, or nothing requires grad): keep no states for backward.
+        save = getattr(ctx, "needs_input_grad", None) is not None
+        y, S, C, ws = _C.rnn_forward(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, save)
+        if not save:
+            last = x.shape[0] % 2
+            return (y, S[last]) if C is None else (y, S[last], C[last])
         last = 0 if reverse else S.shape[0] - 1
         h_n = _C.cast(S[last], str(S.dtype))  # a copy: the saved states stay untouched
         ctx.mode, ctx.lengths, ctx.reverse = mode, lengths, reverse
