@@ -284,17 +284,6 @@ template <class T> struct Scratch {
   T* data() { return p.get(); }
 };
 
-// out (cols, rows) = m^T for a row-major (rows, cols) matrix m; parallel over output rows.
-template <class T> void transpose_into(const T* m, int64_t rows, int64_t cols, T* out) {
-  parallel_for(0, cols, std::max<int64_t>(1, 16384 / std::max<int64_t>(rows, 1)), [&](int64_t c0, int64_t c1) {
-    for (int64_t r0 = 0; r0 < rows; r0 += 32) {  // 32-row blocks keep the reads cache-friendly
-      const int64_t r1 = std::min(rows, r0 + 32);
-      for (int64_t c = c0; c < c1; ++c)
-        for (int64_t r = r0; r < r1; ++r) out[c * rows + r] = m[r * cols + c];
-    }
-  });
-}
-
 // out[j] = sum_r m[r, j], in parallel over column chunks (each column summed in row order).
 template <class T> void column_sums(const T* m, int64_t rows, int64_t cols, T* out) {
   parallel_for(0, cols, 64, [&](int64_t c0, int64_t c1) {
@@ -333,17 +322,12 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
     if (c0.data) std::memcpy(Cp + start * NH, c0.data, sizeof(T) * NH);
     else std::fill(Cp + start * NH, Cp + (start + 1) * NH, T(0));
   }
-  // Input projection XG (rows of N, G*H) = X @ W_ih^T for a chunk of steps at a time (W_ih^T
-  // (I, G*H) transposed once per call); b_ih is added by the cell kernel.
-  Scratch<T> WihT(I * GH);
-  transpose_into<T>(w_ih.ptr<T>(), GH, I, WihT.data());
+  // Input projection XG (rows of N, G*H) = X @ W_ih^T for a chunk of steps at a time (W_ih read
+  // in place through trans_b); b_ih is added by the cell kernel.
   const int64_t chunk = std::min<int64_t>(T_, std::max<int64_t>(1, (kXgChunkRows + N - 1) / N));
   Scratch<T> XG(chunk * N * GH);
-  // Recurrent weights: batch 1 reads W_hh (G*H, H) rows in place (GEMV over contiguous rows);
-  // larger batches read W_hh^T (H, G*H), transposed once per call, as a row-major GEMM operand.
-  const bool gemv = N == 1;
-  Scratch<T> WhhT(gemv ? 0 : H * GH);
-  if (!gemv) transpose_into<T>(w_hh.ptr<T>(), GH, H, WhhT.data());
+  // Recurrent weights read in place through trans_b: the rows of W_hh (G*H, H) of one gate's
+  // units are a contiguous block (a GEMV over contiguous rows for batch 1).
   const T* Whh = w_hh.ptr<T>();
   std::vector<T> zeros((b_ih.data && b_hh.data) ? 0 : (size_t)GH, T(0));
   Scratch<T> HG(N * GH);
@@ -364,10 +348,7 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
     const T* hprev = (const T*)a.h_prev;
     for (int64_t g = 0; g < G; ++g) {
       const int64_t c = g * H + j0;
-      if (gemv)
-        gemm<T>(false, true, 1, j1 - j0, H, T(1), hprev, H, Whh + c * H, H, T(0), HG.data() + c, GH);
-      else
-        gemm<T>(false, false, N, j1 - j0, H, T(1), hprev, H, WhhT.data() + c, GH, T(0), HG.data() + c, GH);
+      gemm<T>(false, true, N, j1 - j0, H, T(1), hprev, H, Whh + c * H, H, T(0), HG.data() + c, GH);
     }
     cell_forward_cols<T>(a, zeros.data(), j0, j1);
   };
@@ -378,7 +359,7 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
     if (s % chunk == 0) {  // project the chunk of steps [s, s + len) (times [xt0, xt0 + len))
       const int64_t len = std::min(chunk, T_ - s);
       xt0 = reverse ? T_ - s - len : s;
-      gemm<T>(false, false, len * N, GH, I, T(1), x.ptr<T>() + xt0 * N * I, I, WihT.data(), GH, T(0),
+      gemm<T>(false, true, len * N, GH, I, T(1), x.ptr<T>() + xt0 * N * I, I, w_ih.ptr<T>(), I, T(0),
               XG.data(), GH);
     }
     const int64_t row = t - xt0;
