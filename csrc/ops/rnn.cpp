@@ -399,6 +399,8 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
   a.H = H;
   a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
   T* rec = gru ? DHG.data() : DXG.data();  // gradient of the recurrent projection, (T*N, G*H)
+  const T* Whh = w_hh.ptr<T>();
+  const bool par = 2.0 * N * GH * H >= kStepParallelFlops;
   for (int64_t s = T_ - 1; s >= 0; --s) {  // reverse of the forward processing order
     const int64_t t = reverse ? T_ - 1 - s : s, rd = reverse ? t + 1 : t, wr = reverse ? t : t + 1;
     a.ws = KH ? ws.ptr<T>() + t * N * KH : nullptr;
@@ -415,8 +417,12 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
     a.dc_prev = lstm ? dc_nxt : nullptr;
     a.t = t;
     cell(a);
-    // d h_prev += dGates_rec (N, G*H) @ W_hh (G*H, H)
-    gemm<T>(false, false, N, H, GH, T(1), rec + t * N * GH, GH, w_hh.ptr<T>(), H, T(1), dh_nxt, H);
+    // d h_prev += dGates_rec (N, G*H) @ W_hh (G*H, H), split over the columns of d h_prev
+    // (so batch 1, a GEMV that the GEMM runs on one thread, also uses both cores)
+    const T* dg = rec + t * N * GH;
+    for_unit_chunks(H, par, [&](int64_t j0, int64_t j1) {
+      gemm<T>(false, false, N, j1 - j0, GH, T(1), dg, GH, Whh + j0, H, T(1), dh_nxt + j0, H);
+    });
     std::swap(dh_cur, dh_nxt);
     std::swap(dc_cur, dc_nxt);
   }
