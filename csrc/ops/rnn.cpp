@@ -341,17 +341,21 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
   a.b_hh = b_hh.data;
   a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
   const bool par = 2.0 * N * GH * H >= kStepParallelFlops;
-  // Units [j0, j1) of one step: the G gate slices of HG = h @ W_hh^T for those units (one
-  // small GEMM per gate), then the cell on them while they are hot in this core's cache.
-  // Which thread runs a slice never changes a value (GEMMs are split over output columns).
+  // Batch 1: units [j0, j1) of one step run the G gate slices of HG = h @ W_hh^T for those
+  // units (one GEMV over a contiguous block of W_hh rows per gate; the GEMM would run such a
+  // small GEMV on one core) and then the cell on them, in one parallel region per step.
+  // Larger batches: one GEMM for the whole step (threaded inside the GEMM, which packs h once
+  // per thread), then the cell split over units. Either way, which thread computes a value
+  // never changes it (GEMMs are split over output columns, the cell is elementwise).
   auto part = [&](int64_t j0, int64_t j1) {
     const T* hprev = (const T*)a.h_prev;
     for (int64_t g = 0; g < G; ++g) {
       const int64_t c = g * H + j0;
-      gemm<T>(false, true, N, j1 - j0, H, T(1), hprev, H, Whh + c * H, H, T(0), HG.data() + c, GH);
+      gemm<T>(false, true, 1, j1 - j0, H, T(1), hprev, H, Whh + c * H, H, T(0), HG.data() + c, GH);
     }
     cell_forward_cols<T>(a, zeros.data(), j0, j1);
   };
+  auto cells = [&](int64_t j0, int64_t j1) { cell_forward_cols<T>(a, zeros.data(), j0, j1); };
   int64_t xt0 = 0;
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = reverse ? T_ - 1 - s : s;
@@ -371,7 +375,12 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
     a.ws = KH ? (save ? ws.ptr<T>() + t * N * KH : ws_step.data()) : nullptr;
     a.y = y.ptr<T>() + t * NH;
     a.t = t;
-    for_unit_chunks(H, par, part);
+    if (N == 1) {
+      for_unit_chunks(H, par, part);
+    } else {
+      gemm<T>(false, true, N, GH, H, T(1), Sp + rd * NH, H, Whh, H, T(0), HG.data(), GH);
+      for_unit_chunks(H, N * H >= kCellParallelMin, cells);
+    }
   }
 }
 
@@ -417,12 +426,15 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
     a.dc_prev = lstm ? dc_nxt : nullptr;
     a.t = t;
     cell(a);
-    // d h_prev += dGates_rec (N, G*H) @ W_hh (G*H, H), split over the columns of d h_prev
-    // (so batch 1, a GEMV that the GEMM runs on one thread, also uses both cores)
+    // d h_prev += dGates_rec (N, G*H) @ W_hh (G*H, H). Batch 1 (a GEMV, which the GEMM would
+    // run on one core): split here over the columns of d h_prev; else threaded inside the GEMM.
     const T* dg = rec + t * N * GH;
-    for_unit_chunks(H, par, [&](int64_t j0, int64_t j1) {
-      gemm<T>(false, false, N, j1 - j0, GH, T(1), dg, GH, Whh + j0, H, T(1), dh_nxt + j0, H);
-    });
+    if (N == 1)
+      for_unit_chunks(H, par, [&](int64_t j0, int64_t j1) {
+        gemm<T>(false, false, 1, j1 - j0, GH, T(1), dg, GH, Whh + j0, H, T(1), dh_nxt + j0, H);
+      });
+    else
+      gemm<T>(false, false, N, H, GH, T(1), dg, GH, Whh, H, T(1), dh_nxt, H);
     std::swap(dh_cur, dh_nxt);
     std::swap(dc_cur, dc_nxt);
   }
