@@ -387,11 +387,14 @@ def test_no_grad_forward_equals_training_forward(mode, T):
             np.testing.assert_array_equal(a.detach().numpy(), b.numpy())
 
 
-@pytest.mark.parametrize("mode,N,H", [("LSTM", 1, 512), ("GRU", 8, 128)])
-def test_step_split_identical_for_any_thread_count(mode, N, H):
+@pytest.mark.parametrize("mode,N,H,bidir", [("LSTM", 1, 512, False), ("GRU", 8, 128, False),
+                                            ("LSTM", 1, 512, True), ("LSTM", 32, 256, True)])
+def test_step_split_identical_for_any_thread_count(mode, N, H, bidir):
     # Batch 1 (GEMV over W_hh rows) and a GRU: the step GEMM + cell run split over hidden units.
+    # Bidirectional: the two directions run at once, one per thread, except with more than two
+    # threads and large steps (the last case at 3 threads), where they run one after the other.
     prev = dlcore.get_num_threads()
-    m = getattr(nn, mode)(8, H)
+    m = getattr(nn, mode)(8, H, bidirectional=bidir)
     x = np.random.default_rng(2).standard_normal((3, N, 8)).astype(np.float32)
     outs = []
     try:
@@ -402,7 +405,8 @@ def test_step_split_identical_for_any_thread_count(mode, N, H):
             o, h = m(xt)
             h = h[0] if mode == "LSTM" else h
             (o.sum() + h.sum()).backward()
-            outs.append([o.detach().numpy(), xt.grad.numpy(), m.weight_hh_l0.grad.numpy().copy()])
+            outs.append([o.detach().numpy(), xt.grad.numpy(), m.weight_hh_l0.grad.numpy().copy()]
+                        + ([m.weight_ih_l0_reverse.grad.numpy().copy()] if bidir else []))
     finally:
         dlcore.set_num_threads(prev)
     for other in outs[1:]:

@@ -106,13 +106,21 @@ py::tuple bwd_result(const BwdCall& c) {
   return py::make_tuple(c.dxo, c.dh0o, c.dc0o, c.dwio, c.dwho, c.dbio, c.dbho);
 }
 
-// Runs job(0) and job(1) (the two directions of a bidirectional layer) on two threads of the
-// pool when it has two, each direction then running single-threaded inside (no per-step
-// synchronisation); one after the other otherwise. Values do not depend on which.
-template <class F> void both_directions(F&& job) {
-  parallel_run(2, [&](int tid, int nt) {
-    for (int dir = tid; dir < 2; dir += nt) job(dir);
-  });
+// Runs job(0) and job(1) (the two directions of a bidirectional layer over x (T, N, I) with
+// W_hh (G*H, H)) at once on two threads of the pool, each direction then single-threaded
+// inside (no per-step synchronisation), when the pool has at most two threads or a step is
+// too small to keep more threads busy; else one after the other, each using every thread.
+// Values do not depend on which.
+template <class F> void both_directions(const View& x, const View& w_hh, F&& job) {
+  const double step_flops = 2.0 * x.shape[1] * w_hh.shape[0] * w_hh.shape[1];
+  if (get_num_threads() <= 2 || step_flops < double(1 << 24)) {
+    parallel_run(2, [&](int tid, int nt) {
+      for (int dir = tid; dir < 2; dir += nt) job(dir);
+    });
+  } else {
+    job(0);
+    job(1);
+  }
 }
 }  // namespace
 
@@ -151,7 +159,7 @@ DLCORE_BINDINGS(rnn) {
       c[d] = prep_forward(mode, x, h0[d], c0[d], w_ih[d], w_hh[d], b_ih[d], b_hh[d], lengths, d == 1, save);
     {
       py::gil_scoped_release nogil;
-      both_directions([&](int d) { run_forward(mode, c[d], save); });
+      both_directions(c[0].x, c[0].wh, [&](int d) { run_forward(mode, c[d], save); });
     }
     return py::make_tuple(py::make_tuple(c[0].yo, c[0].So, c[0].Co, c[0].wso),
                           py::make_tuple(c[1].yo, c[1].So, c[1].Co, c[1].wso));
@@ -187,7 +195,7 @@ DLCORE_BINDINGS(rnn) {
                            dhT[d], dcT[d], need_dx);
     {
       py::gil_scoped_release nogil;
-      both_directions([&](int d) { run_backward(mode, c[d]); });
+      both_directions(c[0].x, c[0].wh, [&](int d) { run_backward(mode, c[d]); });
       if (need_dx) {  // grad_input = forward direction's + reverse direction's (elementwise)
         const int64_t n = c[0].dx.numel();
         if (c[0].dx.dtype == DType::f32) {
