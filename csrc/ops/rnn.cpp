@@ -1,6 +1,7 @@
 // CPU kernels of the recurrent family (see rnn.h for shapes and the state indexing):
-// the fused pointwise cell kernels (forward / backward, in parallel over the N*H output
-// elements of a step) and the sequence routines that drive them with dlcore::gemm.
+// the fused pointwise cell kernels (forward / backward, split over the hidden units of a step;
+// float32 LSTM / GRU rows run the per-ISA loops of ops/rnn_loops.h, the rest the loops here)
+// and the sequence routines that drive them with dlcore::gemm.
 #if defined(__GNUC__) && !defined(__clang__)
 // Lets GCC if-convert the clamps of the branch-free float activations so the cell loops
 // vectorise (this file never inspects floating-point exception flags).
