@@ -448,7 +448,12 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
   // dW_hh (G*H, H) = dGates_rec^T @ H_prev, H_prev = the T states read by the steps, in time order
   gemm<T>(true, false, GH, H, TN, T(1), rec, GH, Sp + (reverse ? NH : 0), H, T(0), dw_hh.ptr<T>(), H);
   if (db_ih.data) column_sums<T>(DXG.data(), TN, GH, db_ih.ptr<T>());
-  if (db_hh.data) column_sums<T>(rec, TN, GH, db_hh.ptr<T>());
+  if (db_hh.data) {
+    if (rec == DXG.data() && db_ih.data)  // RNN / LSTM: both biases see the same gate gradients
+      std::memcpy(db_hh.data, db_ih.data, sizeof(T) * GH);
+    else
+      column_sums<T>(rec, TN, GH, db_hh.ptr<T>());
+  }
 }
 
 void expect_shape(const View& v, const Shape& want, const char* op, const char* arg) {
