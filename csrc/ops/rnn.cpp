@@ -285,6 +285,17 @@ template <class T> struct Scratch {
   T* data() { return p.get(); }
 };
 
+// out (cols, rows) = m^T for a row-major (rows, cols) matrix m; parallel over output rows.
+template <class T> void transpose_into(const T* m, int64_t rows, int64_t cols, T* out) {
+  parallel_for(0, cols, std::max<int64_t>(1, 16384 / std::max<int64_t>(rows, 1)), [&](int64_t c0, int64_t c1) {
+    for (int64_t r0 = 0; r0 < rows; r0 += 32) {  // 32-row blocks keep the reads cache-friendly
+      const int64_t r1 = std::min(rows, r0 + 32);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r) out[c * rows + r] = m[r * cols + c];
+    }
+  });
+}
+
 // out[j] = sum_r m[r, j], in parallel over column chunks (each column summed in row order).
 template <class T> void column_sums(const T* m, int64_t rows, int64_t cols, T* out) {
   parallel_for(0, cols, 64, [&](int64_t c0, int64_t c1) {
@@ -328,8 +339,13 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
   const int64_t chunk = std::min<int64_t>(T_, std::max<int64_t>(1, (kXgChunkRows + N - 1) / N));
   Scratch<T> XG(chunk * N * GH);
   // Recurrent weights read in place through trans_b: the rows of W_hh (G*H, H) of one gate's
-  // units are a contiguous block (a GEMV over contiguous rows for batch 1).
+  // units are a contiguous block (a GEMV over contiguous rows for batch 1). Small batches
+  // (2..16 rows) use W_hh^T (H, G*H), transposed once per call: the GEMM reads a row-major B
+  // of so few rows in place, where through trans_b it would pack all of W_hh every step.
   const T* Whh = w_hh.ptr<T>();
+  const bool small = N > 1 && N <= 16;
+  Scratch<T> WhhT(small ? H * GH : 0);
+  if (small) transpose_into<T>(Whh, GH, H, WhhT.data());
   std::vector<T> zeros((b_ih.data && b_hh.data) ? 0 : (size_t)GH, T(0));
   Scratch<T> HG(N * GH);
   RnnCellArgs a;
@@ -379,7 +395,10 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
     if (N == 1) {
       for_unit_chunks(H, par, part);
     } else {
-      gemm<T>(false, true, N, GH, H, T(1), Sp + rd * NH, H, Whh, H, T(0), HG.data(), GH);
+      if (small)
+        gemm<T>(false, false, N, GH, H, T(1), Sp + rd * NH, H, WhhT.data(), GH, T(0), HG.data(), GH);
+      else
+        gemm<T>(false, true, N, GH, H, T(1), Sp + rd * NH, H, Whh, H, T(0), HG.data(), GH);
       for_unit_chunks(H, N * H >= kCellParallelMin, cells);
     }
   }
