@@ -31,10 +31,9 @@ constexpr int64_t kCellParallelMin = 4096;
 
 inline bool row_valid(const int64_t* lengths, int64_t n, int64_t t) { return !lengths || t < lengths[n]; }
 
-// Runs part(j0, j1) over the units [0, H) of a step, split into chunks at multiples of
-// kUnitAlign that threads take from a shared counter (a thread slowed down by another process
-// hands its chunks to the other one); serial when `parallel` is false. Every element is
-// computed the same way whichever chunk holds it.
+// Runs part(j0, j1) over the units [0, H) of a step, one chunk per thread (each starting at a
+// multiple of kUnitAlign; threads take them from a shared counter); serial when `parallel` is
+// false. Every element is computed the same way whichever chunk holds it.
 template <class F> void for_unit_chunks(int64_t H, bool parallel, F&& part) {
   const int nt = parallel && !in_parallel_region() ? get_num_threads() : 1;
   const int64_t blocks = (H + kUnitAlign - 1) / kUnitAlign;
@@ -42,7 +41,7 @@ template <class F> void for_unit_chunks(int64_t H, bool parallel, F&& part) {
     part(int64_t(0), H);
     return;
   }
-  const int64_t chunks = std::min<int64_t>(blocks, 2 * (int64_t)nt);
+  const int64_t chunks = std::min<int64_t>(blocks, (int64_t)nt);
   const int64_t per = (blocks + chunks - 1) / chunks * kUnitAlign;
   std::atomic<int64_t> next{0};
   parallel_run((int)std::min<int64_t>(nt, chunks), [&](int, int) {
@@ -358,17 +357,19 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
   a.b_hh = b_hh.data;
   a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
   const bool par = 2.0 * N * GH * H >= kStepParallelFlops;
-  // Batch 1: units [j0, j1) of one step run the G gate slices of HG = h @ W_hh^T for those
-  // units (one GEMV over a contiguous block of W_hh rows per gate; the GEMM would run such a
-  // small GEMV on one core) and then the cell on them, in one parallel region per step.
-  // Larger batches: one GEMM for the whole step (threaded inside the GEMM, which packs h once
-  // per thread), then the cell split over units. Either way, which thread computes a value
-  // never changes it (GEMMs are split over output columns, the cell is elementwise).
+  // Units [j0, j1) of one step (one chunk per thread, in one parallel region per step): the G
+  // gate slices of HG = h @ W_hh^T for those units (one GEMM per gate over a contiguous block
+  // of W_hh rows; a GEMV for batch 1, which the GEMM alone would run on one core), then the
+  // cell on them while they are in this core's cache. One synchronisation per step: on this
+  // shared 2-core machine every extra one costs far more than re-packing h per gate slice.
+  // Small batches (2..16): the step GEMM on W_hh^T (threaded inside the GEMM), then the cell.
+  // Either way, which thread computes a value never changes it (GEMMs are split over output
+  // columns, the cell is elementwise).
   auto part = [&](int64_t j0, int64_t j1) {
     const T* hprev = (const T*)a.h_prev;
     for (int64_t g = 0; g < G; ++g) {
       const int64_t c = g * H + j0;
-      gemm<T>(false, true, 1, j1 - j0, H, T(1), hprev, H, Whh + c * H, H, T(0), HG.data() + c, GH);
+      gemm<T>(false, true, N, j1 - j0, H, T(1), hprev, H, Whh + c * H, H, T(0), HG.data() + c, GH);
     }
     cell_forward_cols<T>(a, zeros.data(), j0, j1);
   };
@@ -392,7 +393,7 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
     a.ws = KH ? (save ? ws.ptr<T>() + t * N * KH : ws_step.data()) : nullptr;
     a.y = y.ptr<T>() + t * NH;
     a.t = t;
-    if (N == 1) {
+    if (!small) {
       for_unit_chunks(H, par, part);
     } else {
       if (small)
