@@ -1,7 +1,16 @@
 """dlcore vs PyTorch recurrent layers, side by side in one run (interleaved, medians).
 
-    PYTHONPATH=python python bench/compare_rnn.py [--reps N] [--threads 2]
+    PYTHONPATH=python python bench/compare_rnn.py [--reps N] [--threads 2] [--clock wall|cpu]
     (or: python bench/compare.py rnn ...)
+
+--gap S (default 0.02) sleeps S seconds, untimed, before every timed call: both libraries' thread
+pools spin for a while after a parallel region (PyTorch's libgomp by default for milliseconds,
+dlcore's pool up to 200 us), and on a 2-core machine a still-spinning worker of the library
+that just ran takes a core from the one being timed. --gap 0 restores back-to-back calls.
+
+--clock cpu times each call by the process CPU clock: on a machine shared with other jobs this
+is a steadier proxy with --threads 1 (with 2 threads it also counts the pools' spin-waiting, so
+use the wall clock, the default, for the 2-thread table).
 
 Cases (issue 5): LSTM T50 B32 I128 H256; LSTM T100 B64 I64 H128 2 layers bidirectional;
 GRU T50 B32 I128 H256; LSTM T200 B1 I64 H512 (latency). Forward is timed under no_grad;
@@ -27,6 +36,8 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", default="", help="substring filter on the case names")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    ap.add_argument("--gap", type=float, default=0.02, help="untimed sleep (s) before each timed call")
     args = ap.parse_args(argv)
     import torch
     import dlcore
@@ -34,7 +45,8 @@ def main(argv=None):
 
     dlcore.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
-    print(f"threads={args.threads} reps={args.reps} (median ms; ratio = torch / dlcore, >1 means dlcore is faster)")
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    print(f"threads={args.threads} reps={args.reps} clock={args.clock} gap={args.gap}s (median ms; ratio = torch / dlcore, >1 means dlcore is faster)")
     print(f"{'case':34s} {'fwd dl':>8s} {'fwd pt':>8s} {'ratio':>6s} {'f+b dl':>8s} {'f+b pt':>8s} {'ratio':>6s}")
     rows = []
     for name, mode, T, B, I, H, L, bi in CASES:
@@ -71,8 +83,10 @@ def main(argv=None):
             fd(), fp()  # warm-up
             td, tp = [], []
             for _ in range(args.reps):  # interleaved
-                t0 = time.perf_counter(); fd(); td.append(time.perf_counter() - t0)
-                t0 = time.perf_counter(); fp(); tp.append(time.perf_counter() - t0)
+                time.sleep(args.gap)
+                t0 = clock(); fd(); td.append(clock() - t0)
+                time.sleep(args.gap)
+                t0 = clock(); fp(); tp.append(clock() - t0)
             res[key] = (statistics.median(td) * 1e3, statistics.median(tp) * 1e3)
         (fd_, fp_), (bd_, bp_) = res["fwd"], res["fb"]
         print(f"{name:34s} {fd_:8.2f} {fp_:8.2f} {fp_ / fd_:6.2f} {bd_:8.2f} {bp_:8.2f} {bp_ / bd_:6.2f}", flush=True)

@@ -347,6 +347,88 @@ def test_results_identical_for_any_thread_count():
         np.testing.assert_array_equal(a, b)
 
 
+@requires_torch
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_vector_loops_and_chunked_projection_vs_torch(mode, every_isa):
+    # H = 37: full vector blocks plus a scalar tail in the per-ISA cell loops; T*N = 9*40 rows:
+    # the input projection runs in chunks of steps (in reverse order for the reverse direction);
+    # N*H and the step GEMM are large enough for the step to be split over threads.
+    T, N, I, H = 9, 40, 7, 37
+    dm, tm = make_pair(mode, I, H, np.float32, bidirectional=True)
+    x, hx = inputs(mode, T, N, I, H, 1, 2, False, True, np.float32)
+    lengths = np.random.default_rng(3).integers(1, T + 1, N)
+    lengths[0] = T
+    for lens in (None, lengths):
+        dm.zero_grad()
+        tm.zero_grad()
+        check_all(run_both(dm, tm, x, hx, lengths=lens), dm, tm, np.float32)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("T", [1, 4, 7])
+def test_no_grad_forward_equals_training_forward(mode, T):
+    # Under no_grad the sequence routine keeps two state slots instead of all T+1 states and no
+    # workspace; outputs and final states must be bitwise the same as when recording a graph.
+    kw = {"nonlinearity": "relu" if mode == "RNN_RELU" else "tanh"} if mode.startswith("RNN") else {}
+    cls = nn.RNN if mode.startswith("RNN") else getattr(nn, mode)
+    m = cls(5, 20, num_layers=2, bidirectional=True, **kw)
+    rs = np.random.default_rng(1)
+    x = rs.standard_normal((T, 3, 5)).astype(np.float32)
+    h0 = dlcore.tensor((0.5 * rs.standard_normal((4, 3, 20))).astype(np.float32))
+    hx = (h0, dlcore.tensor((0.5 * rs.standard_normal((4, 3, 20))).astype(np.float32))) if mode == "LSTM" else h0
+    lengths = [T, max(1, T - 2), 1]
+    for lens in (None, lengths):
+        o1, s1 = m(dlcore.tensor(x, requires_grad=True), hx, lengths=lens)
+        with dlcore.no_grad():
+            o2, s2 = m(dlcore.tensor(x), hx, lengths=lens)
+        assert not o2.requires_grad
+        np.testing.assert_array_equal(o1.detach().numpy(), o2.numpy())
+        for a, b in zip(s1 if mode == "LSTM" else (s1,), s2 if mode == "LSTM" else (s2,)):
+            np.testing.assert_array_equal(a.detach().numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("mode,N,H,bidir", [("LSTM", 1, 512, False), ("GRU", 8, 128, False),
+                                            ("LSTM", 1, 512, True), ("LSTM", 32, 256, True)])
+def test_step_split_identical_for_any_thread_count(mode, N, H, bidir):
+    # Batch 1 (GEMV over W_hh rows) and a GRU: the step GEMM + cell run split over hidden units.
+    # Bidirectional: the two directions run at once, one per thread, except with more than two
+    # threads and large steps (the last case at 3 threads), where they run one after the other.
+    prev = dlcore.get_num_threads()
+    m = getattr(nn, mode)(8, H, bidirectional=bidir)
+    x = np.random.default_rng(2).standard_normal((3, N, 8)).astype(np.float32)
+    outs = []
+    try:
+        for nt in (1, 2, 3):
+            dlcore.set_num_threads(nt)
+            m.zero_grad()
+            xt = dlcore.tensor(x, requires_grad=True)
+            o, h = m(xt)
+            h = h[0] if mode == "LSTM" else h
+            (o.sum() + h.sum()).backward()
+            outs.append([o.detach().numpy(), xt.grad.numpy(), m.weight_hh_l0.grad.numpy().copy()]
+                        + ([m.weight_ih_l0_reverse.grad.numpy().copy()] if bidir else []))
+    finally:
+        dlcore.set_num_threads(prev)
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+@requires_torch
+def test_saturated_gates_stay_finite_and_match_torch():
+    # Pre-activations in the hundreds: the float tanh saturates to +-1 (it gave inf / inf = NaN
+    # for |x| > 44 before it was clamped) and the sigmoids to 0 / 1.
+    dm, tm = make_pair("LSTM", 4, 24, np.float32)
+    with torch.no_grad():
+        for (name, p) in tm.named_parameters():
+            p.mul_(40.0)
+            dict(dm.named_parameters())[name]._data[...] = p.numpy()
+    x = (10 * np.random.default_rng(4).standard_normal((6, 2, 4))).astype(np.float32)
+    res = run_both(dm, tm, x, None)
+    assert np.isfinite(res["out"][0].detach().numpy()).all()
+    check_all(res, dm, tm, np.float32)
+
+
 # ---- bad input --------------------------------------------------------------------------------
 
 def test_bad_inputs_raise_clear_errors():

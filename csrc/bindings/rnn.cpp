@@ -3,6 +3,7 @@
 #include "ops/rnn.h"
 
 #include "bindings/common.h"
+#include "core/parallel.h"
 
 namespace {
 using namespace dlcore;
@@ -18,6 +19,109 @@ View opt_out(py::handle obj, const char* op, const char* arg) {
   if (obj.is_none()) return View{};
   return to_view(obj, op, arg, true);
 }
+
+// One layer-direction call prepared under the GIL (views, checks, outputs), run without it.
+struct FwdCall {
+  View x, h0, c0, wi, wh, bi, bh, len, y, S, C, ws;
+  py::object yo, So, Co, wso;
+  bool reverse = false;
+};
+FwdCall prep_forward(RnnMode mode, py::handle x, py::handle h0, py::handle c0, py::handle w_ih,
+                     py::handle w_hh, py::handle b_ih, py::handle b_hh, py::handle lengths,
+                     bool reverse, bool save) {
+  const char* op = rnn_mode_name(mode);
+  FwdCall c;
+  c.x = to_view(x, op, "input");
+  c.h0 = opt_view(h0, op, "h0");
+  c.c0 = opt_view(c0, op, "c0");
+  c.wi = to_view(w_ih, op, "weight_ih");
+  c.wh = to_view(w_hh, op, "weight_hh");
+  c.bi = opt_view(b_ih, op, "bias_ih");
+  c.bh = opt_view(b_hh, op, "bias_hh");
+  c.len = opt_view(lengths, op, "lengths");
+  c.reverse = reverse;
+  RnnDims d = rnn_check(mode, c.x, c.h0, c.c0, c.wi, c.wh, c.bi, c.bh, c.len);
+  const int64_t slots = save ? d.T + 1 : 2;
+  c.yo = alloc(c.x.device, c.x.dtype, {d.T, d.N, d.H});
+  c.So = alloc(c.x.device, c.x.dtype, {slots, d.N, d.H});
+  c.Co = opt_alloc(mode == RnnMode::lstm, c.x.device, c.x.dtype, {slots, d.N, d.H});
+  c.wso = opt_alloc(d.K > 0 && save, c.x.device, c.x.dtype, {d.T, d.N, d.K * d.H});
+  c.y = to_view(c.yo, op, "output", true);
+  c.S = to_view(c.So, op, "states", true);
+  c.C = opt_out(c.Co, op, "cell states");
+  c.ws = opt_out(c.wso, op, "workspace");
+  return c;
+}
+void run_forward(RnnMode mode, const FwdCall& c, bool save) {
+  rnn_forward(mode, c.x, c.h0, c.c0, c.wi, c.wh, c.bi, c.bh, c.len, c.reverse, save, c.y, c.S, c.C, c.ws);
+}
+
+struct BwdCall {
+  View x, wi, wh, len, S, C, ws, dy, dh, dc, dx, dh0, dc0, dwi, dwh, dbi, dbh;
+  py::object dxo, dh0o, dc0o, dwio, dwho, dbio, dbho;
+  bool reverse = false;
+};
+BwdCall prep_backward(RnnMode mode, py::handle x, py::handle w_ih, py::handle w_hh, bool has_bias,
+                      py::handle lengths, bool reverse, py::handle S, py::handle C, py::handle ws,
+                      py::handle dy, py::handle dhT, py::handle dcT, bool need_dx) {
+  const char* op = rnn_mode_name(mode);
+  BwdCall c;
+  c.x = to_view(x, op, "input");
+  c.wi = to_view(w_ih, op, "weight_ih");
+  c.wh = to_view(w_hh, op, "weight_hh");
+  c.len = opt_view(lengths, op, "lengths");
+  c.S = to_view(S, op, "states");
+  c.C = opt_view(C, op, "cell states");
+  c.ws = opt_view(ws, op, "workspace");
+  c.dy = opt_view(dy, op, "grad_output");
+  c.dh = opt_view(dhT, op, "grad_h_n");
+  c.dc = opt_view(dcT, op, "grad_c_n");
+  c.reverse = reverse;
+  View none;
+  RnnDims d = rnn_check(mode, c.x, none, none, c.wi, c.wh, none, none, c.len);
+  const Device dev = c.x.device;
+  const DType dt = c.x.dtype;
+  const bool lstm = mode == RnnMode::lstm;
+  c.dxo = opt_alloc(need_dx, dev, dt, {d.T, d.N, d.I});
+  c.dh0o = alloc(dev, dt, {d.N, d.H});
+  c.dc0o = opt_alloc(lstm, dev, dt, {d.N, d.H});
+  c.dwio = alloc(dev, dt, {d.G * d.H, d.I});
+  c.dwho = alloc(dev, dt, {d.G * d.H, d.H});
+  c.dbio = opt_alloc(has_bias, dev, dt, {d.G * d.H});
+  c.dbho = opt_alloc(has_bias, dev, dt, {d.G * d.H});
+  c.dx = opt_out(c.dxo, op, "grad_input");
+  c.dh0 = to_view(c.dh0o, op, "grad_h0", true);
+  c.dc0 = opt_out(c.dc0o, op, "grad_c0");
+  c.dwi = to_view(c.dwio, op, "grad_weight_ih", true);
+  c.dwh = to_view(c.dwho, op, "grad_weight_hh", true);
+  c.dbi = opt_out(c.dbio, op, "grad_bias_ih");
+  c.dbh = opt_out(c.dbho, op, "grad_bias_hh");
+  return c;
+}
+void run_backward(RnnMode mode, const BwdCall& c) {
+  rnn_backward(mode, c.x, c.wi, c.wh, c.len, c.reverse, c.S, c.C, c.ws, c.dy, c.dh, c.dc, c.dx, c.dh0,
+               c.dc0, c.dwi, c.dwh, c.dbi, c.dbh);
+}
+py::tuple bwd_result(const BwdCall& c) {
+  return py::make_tuple(c.dxo, c.dh0o, c.dc0o, c.dwio, c.dwho, c.dbio, c.dbho);
+}
+
+// Runs job(0) and job(1) (the two directions of a bidirectional layer over x (T, N, I) with
+// W_hh (G*H, H)) at once on two threads of the pool, each direction then single-threaded
+// inside (no per-step synchronisation), when the pool has at most two threads or a step is
+// too small to keep more threads busy; else one after the other, each using every thread.
+// Values do not depend on which.
+template <class F> void both_directions(const View& x, const View& w_hh, F&& job) {
+  const double step_flops = 2.0 * x.shape[1] * w_hh.shape[0] * w_hh.shape[1];
+  if (get_num_threads() <= 2 || step_flops < double(1 << 24)) {
+    parallel_run(2, [&](int tid, int nt) {
+      for (int dir = tid; dir < 2; dir += nt) job(dir);
+    });
+  } else {
+    job(0);
+    job(1);
+  }
+}
 }  // namespace
 
 DLCORE_BINDINGS(rnn) {
@@ -29,67 +133,87 @@ DLCORE_BINDINGS(rnn) {
       .value("gru", RnnMode::gru);
 
   // Returns (output (T,N,H), states (T+1,N,H), cell_states (T+1,N,H) or None, workspace or None).
+  // save=False (inference): states and cell_states are (2,N,H), final state in slot T % 2, and
+  // the workspace is None.
   m.def("rnn_forward", [](RnnMode mode, py::handle x, py::handle h0, py::handle c0, py::handle w_ih,
                           py::handle w_hh, py::handle b_ih, py::handle b_hh, py::handle lengths,
-                          bool reverse) {
-    const char* op = rnn_mode_name(mode);
-    View xv = to_view(x, op, "input"), h0v = opt_view(h0, op, "h0"), c0v = opt_view(c0, op, "c0"),
-         wi = to_view(w_ih, op, "weight_ih"), wh = to_view(w_hh, op, "weight_hh"),
-         bi = opt_view(b_ih, op, "bias_ih"), bh = opt_view(b_hh, op, "bias_hh"),
-         lv = opt_view(lengths, op, "lengths");
-    RnnDims d = rnn_check(mode, xv, h0v, c0v, wi, wh, bi, bh, lv);
-    py::object y = alloc(xv.device, xv.dtype, {d.T, d.N, d.H});
-    py::object S = alloc(xv.device, xv.dtype, {d.T + 1, d.N, d.H});
-    py::object C = opt_alloc(mode == RnnMode::lstm, xv.device, xv.dtype, {d.T + 1, d.N, d.H});
-    py::object ws = opt_alloc(d.K > 0, xv.device, xv.dtype, {d.T, d.N, d.K * d.H});
-    View yv = to_view(y, op, "output", true), Sv = to_view(S, op, "states", true),
-         Cv = opt_out(C, op, "cell states"), wsv = opt_out(ws, op, "workspace");
+                          bool reverse, bool save) {
+    FwdCall c = prep_forward(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, save);
     {
       py::gil_scoped_release nogil;
-      rnn_forward(mode, xv, h0v, c0v, wi, wh, bi, bh, lv, reverse, yv, Sv, Cv, wsv);
+      run_forward(mode, c, save);
     }
-    return py::make_tuple(y, S, C, ws);
+    return py::make_tuple(c.yo, c.So, c.Co, c.wso);
   }, py::arg("mode"), py::arg("input"), py::arg("h0"), py::arg("c0"), py::arg("weight_ih"),
      py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"), py::arg("lengths"),
-     py::arg("reverse"));
+     py::arg("reverse"), py::arg("save") = true);
+
+  // Both directions of a bidirectional layer over the same input at once (one per thread):
+  // h0 / c0 / weights / biases are (forward, reverse) pairs (items may be None as in
+  // rnn_forward). Returns the two rnn_forward results, forward direction first.
+  m.def("rnn_forward_bidir", [](RnnMode mode, py::handle x, py::tuple h0, py::tuple c0, py::tuple w_ih,
+                                py::tuple w_hh, py::tuple b_ih, py::tuple b_hh, py::handle lengths,
+                                bool save) {
+    FwdCall c[2];
+    for (int d = 0; d < 2; ++d)
+      c[d] = prep_forward(mode, x, h0[d], c0[d], w_ih[d], w_hh[d], b_ih[d], b_hh[d], lengths, d == 1, save);
+    {
+      py::gil_scoped_release nogil;
+      both_directions(c[0].x, c[0].wh, [&](int d) { run_forward(mode, c[d], save); });
+    }
+    return py::make_tuple(py::make_tuple(c[0].yo, c[0].So, c[0].Co, c[0].wso),
+                          py::make_tuple(c[1].yo, c[1].So, c[1].Co, c[1].wso));
+  }, py::arg("mode"), py::arg("input"), py::arg("h0"), py::arg("c0"), py::arg("weight_ih"),
+     py::arg("weight_hh"), py::arg("bias_ih"), py::arg("bias_hh"), py::arg("lengths"),
+     py::arg("save") = true);
 
   // Returns (grad_input or None, grad_h0, grad_c0 or None, grad_weight_ih, grad_weight_hh,
   //          grad_bias_ih or None, grad_bias_hh or None).
   m.def("rnn_backward", [](RnnMode mode, py::handle x, py::handle w_ih, py::handle w_hh, bool has_bias,
                            py::handle lengths, bool reverse, py::handle S, py::handle C, py::handle ws,
                            py::handle dy, py::handle dhT, py::handle dcT, bool need_dx) {
-    const char* op = rnn_mode_name(mode);
-    View xv = to_view(x, op, "input"), wi = to_view(w_ih, op, "weight_ih"), wh = to_view(w_hh, op, "weight_hh"),
-         lv = opt_view(lengths, op, "lengths"), Sv = to_view(S, op, "states"),
-         Cv = opt_view(C, op, "cell states"), wsv = opt_view(ws, op, "workspace"),
-         dyv = opt_view(dy, op, "grad_output"), dhv = opt_view(dhT, op, "grad_h_n"),
-         dcv = opt_view(dcT, op, "grad_c_n");
-    View none;
-    RnnDims d = rnn_check(mode, xv, none, none, wi, wh, none, none, lv);
-    const Device dev = xv.device;
-    const DType dt = xv.dtype;
-    const bool lstm = mode == RnnMode::lstm;
-    py::object dx = opt_alloc(need_dx, dev, dt, {d.T, d.N, d.I});
-    py::object dh0 = alloc(dev, dt, {d.N, d.H});
-    py::object dc0 = opt_alloc(lstm, dev, dt, {d.N, d.H});
-    py::object dwi = alloc(dev, dt, {d.G * d.H, d.I});
-    py::object dwh = alloc(dev, dt, {d.G * d.H, d.H});
-    py::object dbi = opt_alloc(has_bias, dev, dt, {d.G * d.H});
-    py::object dbh = opt_alloc(has_bias, dev, dt, {d.G * d.H});
-    View dxv = opt_out(dx, op, "grad_input"), dh0v = to_view(dh0, op, "grad_h0", true),
-         dc0v = opt_out(dc0, op, "grad_c0"), dwiv = to_view(dwi, op, "grad_weight_ih", true),
-         dwhv = to_view(dwh, op, "grad_weight_hh", true), dbiv = opt_out(dbi, op, "grad_bias_ih"),
-         dbhv = opt_out(dbh, op, "grad_bias_hh");
+    BwdCall c = prep_backward(mode, x, w_ih, w_hh, has_bias, lengths, reverse, S, C, ws, dy, dhT, dcT, need_dx);
     {
       py::gil_scoped_release nogil;
-      rnn_backward(mode, xv, wi, wh, lv, reverse, Sv, Cv, wsv, dyv, dhv, dcv, dxv, dh0v, dc0v, dwiv,
-                   dwhv, dbiv, dbhv);
+      run_backward(mode, c);
     }
-    return py::make_tuple(dx, dh0, dc0, dwi, dwh, dbi, dbh);
+    return bwd_result(c);
   }, py::arg("mode"), py::arg("input"), py::arg("weight_ih"), py::arg("weight_hh"), py::arg("has_bias"),
      py::arg("lengths"), py::arg("reverse"), py::arg("states"), py::arg("cell_states"),
      py::arg("workspace"), py::arg("grad_output"), py::arg("grad_h_n"), py::arg("grad_c_n"),
      py::arg("need_grad_input"));
+
+  // Backward of rnn_forward_bidir: every per-direction argument is a (forward, reverse) pair.
+  // Returns (grad_input (the sum over both directions) or None, then the six other rnn_backward
+  // results of the forward direction, then those of the reverse direction).
+  m.def("rnn_backward_bidir", [](RnnMode mode, py::handle x, py::tuple w_ih, py::tuple w_hh, bool has_bias,
+                                 py::handle lengths, py::tuple S, py::tuple C, py::tuple ws, py::tuple dy,
+                                 py::tuple dhT, py::tuple dcT, bool need_dx) {
+    BwdCall c[2];
+    for (int d = 0; d < 2; ++d)
+      c[d] = prep_backward(mode, x, w_ih[d], w_hh[d], has_bias, lengths, d == 1, S[d], C[d], ws[d], dy[d],
+                           dhT[d], dcT[d], need_dx);
+    {
+      py::gil_scoped_release nogil;
+      both_directions(c[0].x, c[0].wh, [&](int d) { run_backward(mode, c[d]); });
+      if (need_dx) {  // grad_input = forward direction's + reverse direction's (elementwise)
+        const int64_t n = c[0].dx.numel();
+        if (c[0].dx.dtype == DType::f32) {
+          float* a = c[0].dx.ptr<float>();
+          const float* b = c[1].dx.ptr<float>();
+          parallel_for(0, n, 1 << 16, [&](int64_t i0, int64_t i1) { for (int64_t i = i0; i < i1; ++i) a[i] += b[i]; });
+        } else {
+          double* a = c[0].dx.ptr<double>();
+          const double* b = c[1].dx.ptr<double>();
+          parallel_for(0, n, 1 << 16, [&](int64_t i0, int64_t i1) { for (int64_t i = i0; i < i1; ++i) a[i] += b[i]; });
+        }
+      }
+    }
+    return py::make_tuple(c[0].dxo, c[0].dh0o, c[0].dc0o, c[0].dwio, c[0].dwho, c[0].dbio, c[0].dbho,
+                          c[1].dh0o, c[1].dc0o, c[1].dwio, c[1].dwho, c[1].dbio, c[1].dbho);
+  }, py::arg("mode"), py::arg("input"), py::arg("weight_ih"), py::arg("weight_hh"), py::arg("has_bias"),
+     py::arg("lengths"), py::arg("states"), py::arg("cell_states"), py::arg("workspace"),
+     py::arg("grad_output"), py::arg("grad_h_n"), py::arg("grad_c_n"), py::arg("need_grad_input"));
 
   // One fused cell step on the device of xg (CPU or CUDA): returns (h_next, c_next or None,
   // ws or None, y).

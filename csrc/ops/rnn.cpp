@@ -1,6 +1,7 @@
 // CPU kernels of the recurrent family (see rnn.h for shapes and the state indexing):
-// the fused pointwise cell kernels (forward / backward, in parallel over the N*H output
-// elements of a step) and the sequence routines that drive them with dlcore::gemm.
+// the fused pointwise cell kernels (forward / backward, split over the hidden units of a step;
+// float32 LSTM / GRU rows run the per-ISA loops of ops/rnn_loops.h, the rest the loops here)
+// and the sequence routines that drive them with dlcore::gemm.
 #if defined(__GNUC__) && !defined(__clang__)
 // Lets GCC if-convert the clamps of the branch-free float activations so the cell loops
 // vectorise (this file never inspects floating-point exception flags).
@@ -9,170 +10,256 @@
 #include "ops/rnn.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.h"
 #include "ops/gemm.h"
+#include "ops/rnn_isa.h"
 
 namespace dlcore {
 namespace {
 
-constexpr int64_t kCellGrain = 2048;
-
-// Calls f(n, j0, j1) for the parts of rows covered by the flat range [b, e) of an (N, H) grid.
-template <class F> inline void for_row_parts(int64_t b, int64_t e, int64_t H, F&& f) {
-  while (b < e) {
-    int64_t n = b / H, j0 = b - n * H, j1 = std::min<int64_t>(H, j0 + (e - b));
-    f(n, j0, j1);
-    b += j1 - j0;
-  }
-}
+// Units of a row are split between threads at multiples of this (so every element sits at
+// the same position of the vector loops whatever the thread count).
+constexpr int64_t kUnitAlign = 16;
+// Cell steps with fewer elements than this run on the calling thread.
+constexpr int64_t kCellParallelMin = 4096;
 
 inline bool row_valid(const int64_t* lengths, int64_t n, int64_t t) { return !lengths || t < lengths[n]; }
 
-// ---- fused cell forward -----------------------------------------------------------------
-// Row parts are processed by straight-line loops over restrict pointers with the branch-free
-// float activations (RnnFastAct), which the compiler vectorises; absent biases read a zero row.
-template <class T> void cell_forward_t(const RnnCellArgs& a) {
-  const int64_t N = a.N, H = a.H, GH = rnn_gates(a.mode) * H, KH = rnn_saved(a.mode) * H;
-  const RnnMode mode = a.mode;
-  parallel_for(0, N * H, kCellGrain, [&](int64_t lo, int64_t hi) {
-    std::vector<T> zeros((a.b_ih && a.b_hh) ? 0 : (size_t)GH, T(0));
-    const T* __restrict bi = a.b_ih ? (const T*)a.b_ih : zeros.data();
-    const T* __restrict bh = a.b_hh ? (const T*)a.b_hh : zeros.data();
-    for_row_parts(lo, hi, H, [&](int64_t n, int64_t j0, int64_t j1) {
-      const int64_t o = n * H;
-      const T* __restrict hp = (const T*)a.h_prev + o;
-      const T* __restrict cp = mode == RnnMode::lstm ? (const T*)a.c_prev + o : nullptr;
-      T* __restrict hn = (T*)a.h_next + o;
-      T* __restrict cn = mode == RnnMode::lstm ? (T*)a.c_next + o : nullptr;
-      T* __restrict y = a.y ? (T*)a.y + o : nullptr;
-      if (!row_valid(a.lengths, n, a.t)) {  // padded step: carry the state, output zero
-        for (int64_t j = j0; j < j1; ++j) hn[j] = hp[j];
-        if (cn)
-          for (int64_t j = j0; j < j1; ++j) cn[j] = cp[j];
-        if (y)
-          for (int64_t j = j0; j < j1; ++j) y[j] = T(0);
-        return;
-      }
-      const T* __restrict xr = (const T*)a.xg + n * GH;
-      const T* __restrict hr = (const T*)a.hg + n * GH;
-      T* __restrict w = a.ws ? (T*)a.ws + n * KH : nullptr;
-      switch (mode) {
-        case RnnMode::rnn_tanh:
-#pragma GCC ivdep
-          for (int64_t j = j0; j < j1; ++j)
-            hn[j] = rnn_cell_forward<T, RnnFastAct>(false, xr[j] + hr[j] + bi[j] + bh[j]);
-          break;
-        case RnnMode::rnn_relu:
-#pragma GCC ivdep
-          for (int64_t j = j0; j < j1; ++j)
-            hn[j] = rnn_cell_forward<T, RnnFastAct>(true, xr[j] + hr[j] + bi[j] + bh[j]);
-          break;
-        case RnnMode::lstm: {
-          T* __restrict wi = w;
-          T* __restrict wf = w + H;
-          T* __restrict wg = w + 2 * H;
-          T* __restrict wo = w + 3 * H;
-#pragma GCC ivdep
-          for (int64_t j = j0; j < j1; ++j) {
-            const int64_t f = H + j, g = 2 * H + j, q = 3 * H + j;
-            lstm_cell_forward<T, RnnFastAct>(xr[j] + hr[j] + bi[j] + bh[j], xr[f] + hr[f] + bi[f] + bh[f],
-                                             xr[g] + hr[g] + bi[g] + bh[g], xr[q] + hr[q] + bi[q] + bh[q],
-                                             cp[j], &wi[j], &wf[j], &wg[j], &wo[j], &cn[j], &hn[j]);
-          }
-          break;
-        }
-        case RnnMode::gru: {
-          T* __restrict wr = w;
-          T* __restrict wz = w + H;
-          T* __restrict wn = w + 2 * H;
-          T* __restrict whn = w + 3 * H;
-#pragma GCC ivdep
-          for (int64_t j = j0; j < j1; ++j) {
-            const int64_t z = H + j, m = 2 * H + j;
-            T hnb = hr[m] + bh[m];
-            whn[j] = hnb;
-            gru_cell_forward<T, RnnFastAct>(xr[j] + bi[j], xr[z] + bi[z], xr[m] + bi[m], hr[j] + bh[j],
-                                            hr[z] + bh[z], hnb, hp[j], &wr[j], &wz[j], &wn[j], &hn[j]);
-          }
-          break;
-        }
-      }
-      if (y)
-        for (int64_t j = j0; j < j1; ++j) y[j] = hn[j];
-    });
+// Runs part(j0, j1) over the units [0, H) of a step, one chunk per thread (each starting at a
+// multiple of kUnitAlign; threads take them from a shared counter); serial when `parallel` is
+// false. Every element is computed the same way whichever chunk holds it.
+template <class F> void for_unit_chunks(int64_t H, bool parallel, F&& part) {
+  const int nt = parallel && !in_parallel_region() ? get_num_threads() : 1;
+  const int64_t blocks = (H + kUnitAlign - 1) / kUnitAlign;
+  if (nt <= 1 || blocks < 2) {
+    part(int64_t(0), H);
+    return;
+  }
+  const int64_t chunks = std::min<int64_t>(blocks, (int64_t)nt);
+  const int64_t per = (blocks + chunks - 1) / chunks * kUnitAlign;
+  std::atomic<int64_t> next{0};
+  parallel_run((int)std::min<int64_t>(nt, chunks), [&](int, int) {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+      const int64_t j0 = std::min(H, c * per), j1 = std::min(H, j0 + per);
+      if (j0 < j1) part(j0, j1);
+    }
   });
 }
 
-// ---- fused cell backward (differentiates cell_forward_t line by line via rnn_math.h) ------
-template <class T> void cell_backward_t(const RnnCellGradArgs& a) {
-  const int64_t N = a.N, H = a.H, GH = rnn_gates(a.mode) * H, KH = rnn_saved(a.mode) * H;
+// ---- fused cell forward -----------------------------------------------------------------
+// One row part (row n, units [j0, j1)) of a step. float32 LSTM / GRU run the per-ISA loops
+// (ops/rnn_loops.h, AVX2 / AVX-512 when available); the rest runs the loops below, straight-line
+// over restrict pointers with the same gate math (vectorised where the math allows). `zeros`
+// holds G*H zeros that stand in for absent biases.
+template <class T> void cell_forward_row(const RnnCellArgs& a, const T* zeros, int64_t n, int64_t j0, int64_t j1) {
+  const int64_t H = a.H, GH = rnn_gates(a.mode) * H, KH = rnn_saved(a.mode) * H;
   const RnnMode mode = a.mode;
-  parallel_for(0, N * H, kCellGrain, [&](int64_t lo, int64_t hi) {
-    std::vector<T> zeros((a.dy && a.dh && a.dc) ? 0 : (size_t)H, T(0));
-    for_row_parts(lo, hi, H, [&](int64_t n, int64_t j0, int64_t j1) {
-      const int64_t o = n * H;
-      const T* __restrict dh = a.dh ? (const T*)a.dh + o : zeros.data();
-      const T* __restrict dc = a.dc ? (const T*)a.dc + o : zeros.data();
-      const T* __restrict dy = a.dy ? (const T*)a.dy + o : zeros.data();
-      T* __restrict dhp = (T*)a.dh_prev + o;
-      T* __restrict dcp = mode == RnnMode::lstm ? (T*)a.dc_prev + o : nullptr;
-      T* __restrict gx = (T*)a.dxg + n * GH;
-      T* __restrict gh = a.dhg ? (T*)a.dhg + n * GH : nullptr;
-      if (!row_valid(a.lengths, n, a.t)) {  // padded step: gradients pass through unchanged
-        for (int64_t j = j0; j < j1; ++j) dhp[j] = dh[j];
-        if (dcp)
-          for (int64_t j = j0; j < j1; ++j) dcp[j] = dc[j];
-        for (int64_t g = 0; g < GH; g += H) {
-          for (int64_t j = j0; j < j1; ++j) gx[g + j] = T(0);
-          if (gh)
-            for (int64_t j = j0; j < j1; ++j) gh[g + j] = T(0);
-        }
-        return;
+  const T* __restrict bi = a.b_ih ? (const T*)a.b_ih : zeros;
+  const T* __restrict bh = a.b_hh ? (const T*)a.b_hh : zeros;
+  const int64_t o = n * H;
+  const T* __restrict hp = (const T*)a.h_prev + o;
+  const T* __restrict cp = mode == RnnMode::lstm ? (const T*)a.c_prev + o : nullptr;
+  T* __restrict hn = (T*)a.h_next + o;
+  T* __restrict cn = mode == RnnMode::lstm ? (T*)a.c_next + o : nullptr;
+  T* __restrict y = a.y ? (T*)a.y + o : nullptr;
+  if (!row_valid(a.lengths, n, a.t)) {  // padded step: carry the state, output zero
+    for (int64_t j = j0; j < j1; ++j) hn[j] = hp[j];
+    if (cn)
+      for (int64_t j = j0; j < j1; ++j) cn[j] = cp[j];
+    if (y)
+      for (int64_t j = j0; j < j1; ++j) y[j] = T(0);
+    return;
+  }
+  const T* __restrict xr = (const T*)a.xg + n * GH;
+  const T* __restrict hr = (const T*)a.hg + n * GH;
+  T* __restrict w = a.ws ? (T*)a.ws + n * KH : nullptr;
+  if constexpr (std::is_same<T, float>::value) {
+    if (mode == RnnMode::lstm || mode == RnnMode::gru) {
+      RnnRowFwd r;
+      r.len = j1 - j0;
+      r.H = H;
+      r.xg = xr + j0;
+      r.hg = hr + j0;
+      r.bi = bi + j0;
+      r.bh = bh + j0;
+      r.hp = hp + j0;
+      r.cp = cp ? cp + j0 : nullptr;
+      r.ws = w + j0;
+      r.hn = hn + j0;
+      r.cn = cn ? cn + j0 : nullptr;
+      r.y = y ? y + j0 : nullptr;
+      const RnnCellKernels& k = rnn_cell_kernels();
+      (mode == RnnMode::lstm ? k.lstm_fwd : k.gru_fwd)(r);
+      return;
+    }
+  }
+  switch (mode) {
+    case RnnMode::rnn_tanh:
+#pragma GCC ivdep
+      for (int64_t j = j0; j < j1; ++j)
+        hn[j] = rnn_cell_forward<T, RnnFastAct>(false, xr[j] + hr[j] + bi[j] + bh[j]);
+      break;
+    case RnnMode::rnn_relu:
+#pragma GCC ivdep
+      for (int64_t j = j0; j < j1; ++j)
+        hn[j] = rnn_cell_forward<T, RnnFastAct>(true, xr[j] + hr[j] + bi[j] + bh[j]);
+      break;
+    case RnnMode::lstm: {
+      T* __restrict wi = w;
+      T* __restrict wf = w + H;
+      T* __restrict wg = w + 2 * H;
+      T* __restrict wo = w + 3 * H;
+#pragma GCC ivdep
+      for (int64_t j = j0; j < j1; ++j) {
+        const int64_t f = H + j, g = 2 * H + j, q = 3 * H + j;
+        lstm_cell_forward<T, RnnFastAct>(xr[j] + hr[j] + bi[j] + bh[j], xr[f] + hr[f] + bi[f] + bh[f],
+                                         xr[g] + hr[g] + bi[g] + bh[g], xr[q] + hr[q] + bi[q] + bh[q],
+                                         cp[j], &wi[j], &wf[j], &wg[j], &wo[j], &cn[j], &hn[j]);
       }
-      const T* __restrict w = a.ws ? (const T*)a.ws + n * KH : nullptr;
-      switch (mode) {
-        case RnnMode::rnn_tanh:
-        case RnnMode::rnn_relu: {
-          const bool relu = mode == RnnMode::rnn_relu;
-          const T* __restrict hnx = (const T*)a.h_next + o;
+      break;
+    }
+    case RnnMode::gru: {
+      T* __restrict wr = w;
+      T* __restrict wz = w + H;
+      T* __restrict wn = w + 2 * H;
+      T* __restrict whn = w + 3 * H;
 #pragma GCC ivdep
-          for (int64_t j = j0; j < j1; ++j) {
-            gx[j] = rnn_cell_backward<T>(relu, hnx[j], dh[j] + dy[j]);
-            dhp[j] = T(0);
-          }
-          break;
-        }
-        case RnnMode::lstm: {
-          const T* __restrict cp = (const T*)a.c_prev + o;
-          const T* __restrict cnx = (const T*)a.c_next + o;
-#pragma GCC ivdep
-          for (int64_t j = j0; j < j1; ++j) {
-            lstm_cell_backward<T, RnnFastAct>(w[j], w[H + j], w[2 * H + j], w[3 * H + j], cp[j], cnx[j],
-                                              dh[j] + dy[j], dc[j], &gx[j], &gx[H + j], &gx[2 * H + j],
-                                              &gx[3 * H + j], &dcp[j]);
-            dhp[j] = T(0);
-          }
-          break;
-        }
-        case RnnMode::gru: {
-          const T* __restrict hp = (const T*)a.h_prev + o;
-#pragma GCC ivdep
-          for (int64_t j = j0; j < j1; ++j) {
-            gru_cell_backward<T>(w[j], w[H + j], w[2 * H + j], w[3 * H + j], hp[j], dh[j] + dy[j], &gx[j],
-                                 &gx[H + j], &gx[2 * H + j], &gh[2 * H + j], &dhp[j]);
-            gh[j] = gx[j];
-            gh[H + j] = gx[H + j];
-          }
-          break;
-        }
+      for (int64_t j = j0; j < j1; ++j) {
+        const int64_t z = H + j, m = 2 * H + j;
+        T hnb = hr[m] + bh[m];
+        whn[j] = hnb;
+        gru_cell_forward<T, RnnFastAct>(xr[j] + bi[j], xr[z] + bi[z], xr[m] + bi[m], hr[j] + bh[j],
+                                        hr[z] + bh[z], hnb, hp[j], &wr[j], &wz[j], &wn[j], &hn[j]);
       }
-    });
+      break;
+    }
+  }
+  if (y)
+    for (int64_t j = j0; j < j1; ++j) y[j] = hn[j];
+}
+
+// Rows [0, N) x units [j0, j1) of a step.
+template <class T> void cell_forward_cols(const RnnCellArgs& a, const T* zeros, int64_t j0, int64_t j1) {
+  for (int64_t n = 0; n < a.N; ++n) cell_forward_row<T>(a, zeros, n, j0, j1);
+}
+
+template <class T> void cell_forward_t(const RnnCellArgs& a) {
+  std::vector<T> zeros((a.b_ih && a.b_hh) ? 0 : (size_t)(rnn_gates(a.mode) * a.H), T(0));
+  for_unit_chunks(a.H, a.N * a.H >= kCellParallelMin,
+                  [&](int64_t j0, int64_t j1) { cell_forward_cols<T>(a, zeros.data(), j0, j1); });
+}
+
+// ---- fused cell backward (differentiates cell_forward_row line by line via rnn_math.h) ----
+// `zeros` holds H zeros that stand in for absent dy / dh / dc.
+template <class T> void cell_backward_row(const RnnCellGradArgs& a, const T* zeros, int64_t n, int64_t j0, int64_t j1) {
+  const int64_t H = a.H, GH = rnn_gates(a.mode) * H, KH = rnn_saved(a.mode) * H;
+  const RnnMode mode = a.mode;
+  const int64_t o = n * H;
+  const T* __restrict dh = a.dh ? (const T*)a.dh + o : zeros;
+  const T* __restrict dc = a.dc ? (const T*)a.dc + o : zeros;
+  const T* __restrict dy = a.dy ? (const T*)a.dy + o : zeros;
+  T* __restrict dhp = (T*)a.dh_prev + o;
+  T* __restrict dcp = mode == RnnMode::lstm ? (T*)a.dc_prev + o : nullptr;
+  T* __restrict gx = (T*)a.dxg + n * GH;
+  T* __restrict gh = a.dhg ? (T*)a.dhg + n * GH : nullptr;
+  if (!row_valid(a.lengths, n, a.t)) {  // padded step: gradients pass through unchanged
+    for (int64_t j = j0; j < j1; ++j) dhp[j] = dh[j];
+    if (dcp)
+      for (int64_t j = j0; j < j1; ++j) dcp[j] = dc[j];
+    for (int64_t g = 0; g < GH; g += H) {
+      for (int64_t j = j0; j < j1; ++j) gx[g + j] = T(0);
+      if (gh)
+        for (int64_t j = j0; j < j1; ++j) gh[g + j] = T(0);
+    }
+    return;
+  }
+  const T* __restrict w = a.ws ? (const T*)a.ws + n * KH : nullptr;
+  if constexpr (std::is_same<T, float>::value) {
+    if (mode == RnnMode::lstm || mode == RnnMode::gru) {
+      RnnRowBwd r;
+      r.len = j1 - j0;
+      r.H = H;
+      r.ws = w + j0;
+      r.hp = (const T*)a.h_prev + o + j0;
+      r.cp = mode == RnnMode::lstm ? (const T*)a.c_prev + o + j0 : nullptr;
+      r.cn = mode == RnnMode::lstm ? (const T*)a.c_next + o + j0 : nullptr;
+      r.dh = dh + j0;
+      r.dy = dy + j0;
+      r.dc = dc + j0;
+      r.gx = gx + j0;
+      r.gh = gh ? gh + j0 : nullptr;
+      r.dhp = dhp + j0;
+      r.dcp = dcp ? dcp + j0 : nullptr;
+      const RnnCellKernels& k = rnn_cell_kernels();
+      (mode == RnnMode::lstm ? k.lstm_bwd : k.gru_bwd)(r);
+      return;
+    }
+  }
+  switch (mode) {
+    case RnnMode::rnn_tanh:
+    case RnnMode::rnn_relu: {
+      const bool relu = mode == RnnMode::rnn_relu;
+      const T* __restrict hnx = (const T*)a.h_next + o;
+#pragma GCC ivdep
+      for (int64_t j = j0; j < j1; ++j) {
+        gx[j] = rnn_cell_backward<T>(relu, hnx[j], dh[j] + dy[j]);
+        dhp[j] = T(0);
+      }
+      break;
+    }
+    case RnnMode::lstm: {
+      const T* __restrict cp = (const T*)a.c_prev + o;
+      const T* __restrict cnx = (const T*)a.c_next + o;
+#pragma GCC ivdep
+      for (int64_t j = j0; j < j1; ++j) {
+        lstm_cell_backward<T, RnnFastAct>(w[j], w[H + j], w[2 * H + j], w[3 * H + j], cp[j], cnx[j],
+                                          dh[j] + dy[j], dc[j], &gx[j], &gx[H + j], &gx[2 * H + j],
+                                          &gx[3 * H + j], &dcp[j]);
+        dhp[j] = T(0);
+      }
+      break;
+    }
+    case RnnMode::gru: {
+      const T* __restrict hp = (const T*)a.h_prev + o;
+#pragma GCC ivdep
+      for (int64_t j = j0; j < j1; ++j) {
+        gru_cell_backward<T>(w[j], w[H + j], w[2 * H + j], w[3 * H + j], hp[j], dh[j] + dy[j], &gx[j],
+                             &gx[H + j], &gx[2 * H + j], &gh[2 * H + j], &dhp[j]);
+        gh[j] = gx[j];
+        gh[H + j] = gx[H + j];
+      }
+      break;
+    }
+  }
+}
+
+template <class T> void cell_backward_t(const RnnCellGradArgs& a) {
+  std::vector<T> zeros((a.dy && a.dh && a.dc) ? 0 : (size_t)a.H, T(0));
+  for_unit_chunks(a.H, a.N * a.H >= kCellParallelMin, [&](int64_t j0, int64_t j1) {
+    for (int64_t n = 0; n < a.N; ++n) cell_backward_row<T>(a, zeros.data(), n, j0, j1);
   });
 }
+
+}  // namespace
+
+const RnnCellKernels& rnn_cell_kernels() {
+#if defined(DLCORE_X86)
+  switch (current_isa()) {
+    case Isa::avx512: return rnn_avx512_set;
+    case Isa::avx2: return rnn_avx2_set;
+    default: break;
+  }
+#endif
+  return rnn_generic_set;
+}
+
+namespace {
 
 void cpu_cell_forward(const RnnCellArgs& a) {
   if (a.dtype == DType::f32) cell_forward_t<float>(a);
@@ -208,16 +295,6 @@ template <class T> void transpose_into(const T* m, int64_t rows, int64_t cols, T
   });
 }
 
-// out[r, :] += b for the rows of a (rows, cols) matrix.
-template <class T> void add_row_bias(T* m, const T* b, int64_t rows, int64_t cols) {
-  parallel_for(0, rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      T* row = m + r * cols;
-      for (int64_t j = 0; j < cols; ++j) row[j] += b[j];
-    }
-  });
-}
-
 // out[j] = sum_r m[r, j], in parallel over column chunks (each column summed in row order).
 template <class T> void column_sums(const T* m, int64_t rows, int64_t cols, T* out) {
   parallel_for(0, cols, 64, [&](int64_t c0, int64_t c1) {
@@ -229,54 +306,102 @@ template <class T> void column_sums(const T* m, int64_t rows, int64_t cols, T* o
   });
 }
 
+// A step's recurrent GEMM and cell run in one parallel region when the step has at least
+// this many flops (2 * N * G*H * H); smaller steps run on the calling thread.
+constexpr double kStepParallelFlops = 1 << 19;
+
+// The input projection is computed for chunks of time steps of about this many rows, just
+// before the steps read them (a cache-sized buffer instead of a (T*N, G*H) one).
+constexpr int64_t kXgChunkRows = 256;
+
 template <class T>
 void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0, const View& c0,
                    const View& w_ih, const View& w_hh, const View& b_ih, const View& b_hh,
-                   const View& lengths, bool reverse, const View& y, const View& S, const View& C,
-                   const View& ws) {
-  const int64_t T_ = d.T, N = d.N, I = d.I, H = d.H, GH = d.G * H, NH = N * H, KH = d.K * H;
+                   const View& lengths, bool reverse, bool save, const View& y, const View& S,
+                   const View& C, const View& ws) {
+  const int64_t T_ = d.T, N = d.N, I = d.I, H = d.H, G = d.G, GH = G * H, NH = N * H, KH = d.K * H;
   const bool lstm = mode == RnnMode::lstm;
   T* Sp = S.ptr<T>();
   T* Cp = lstm ? C.ptr<T>() : nullptr;
-  // The weights transposed once per call, (I, G*H) and (H, G*H), so every GEMM below reads
-  // both operands row-major (cheap next to the T steps; any GEMM is fastest on that layout).
-  Scratch<T> WihT(I * GH), WhhT(H * GH);
-  transpose_into<T>(w_ih.ptr<T>(), GH, I, WihT.data());
-  transpose_into<T>(w_hh.ptr<T>(), GH, H, WhhT.data());
-  // Input projection for every time step at once: XG (T*N, G*H) = X @ W_ih^T (+ b_ih).
-  Scratch<T> XG(T_ * N * GH);
-  gemm<T>(false, false, T_ * N, GH, I, T(1), x.ptr<T>(), I, WihT.data(), GH, T(0), XG.data(), GH);
-  if (b_ih.data) add_row_bias<T>(XG.data(), b_ih.ptr<T>(), T_ * N, GH);
-  const int64_t start = reverse ? T_ : 0;
+  // States: with save, S / C hold all T+1 states (see rnn.h); without, two slots used in turn
+  // (step s reads slot s % 2 and writes the other) and a one-step workspace.
+  const int64_t start = save ? (reverse ? T_ : 0) : 0;
+  Scratch<T> ws_step(save ? 0 : N * KH);
   if (h0.data) std::memcpy(Sp + start * NH, h0.data, sizeof(T) * NH);
   else std::fill(Sp + start * NH, Sp + (start + 1) * NH, T(0));
   if (lstm) {
     if (c0.data) std::memcpy(Cp + start * NH, c0.data, sizeof(T) * NH);
     else std::fill(Cp + start * NH, Cp + (start + 1) * NH, T(0));
   }
+  // Input projection XG (rows of N, G*H) = X @ W_ih^T for a chunk of steps at a time (W_ih read
+  // in place through trans_b); b_ih is added by the cell kernel.
+  const int64_t chunk = std::min<int64_t>(T_, std::max<int64_t>(1, (kXgChunkRows + N - 1) / N));
+  Scratch<T> XG(chunk * N * GH);
+  // Recurrent weights read in place through trans_b: the rows of W_hh (G*H, H) of one gate's
+  // units are a contiguous block (a GEMV over contiguous rows for batch 1). Small batches
+  // (2..16 rows) use W_hh^T (H, G*H), transposed once per call: the GEMM reads a row-major B
+  // of so few rows in place, where through trans_b it would pack all of W_hh every step.
+  const T* Whh = w_hh.ptr<T>();
+  const bool small = N > 1 && N <= 16;
+  Scratch<T> WhhT(small ? H * GH : 0);
+  if (small) transpose_into<T>(Whh, GH, H, WhhT.data());
+  std::vector<T> zeros((b_ih.data && b_hh.data) ? 0 : (size_t)GH, T(0));
   Scratch<T> HG(N * GH);
-  auto cell = DLCORE_DISPATCH(RnnTable, Device::cpu, cell_forward);
   RnnCellArgs a;
   a.mode = mode;
   a.dtype = x.dtype;
   a.N = N;
   a.H = H;
   a.hg = HG.data();
+  a.b_ih = b_ih.data;
   a.b_hh = b_hh.data;
   a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
+  const bool par = 2.0 * N * GH * H >= kStepParallelFlops;
+  // Units [j0, j1) of one step (one chunk per thread, in one parallel region per step): the G
+  // gate slices of HG = h @ W_hh^T for those units (one GEMM per gate over a contiguous block
+  // of W_hh rows; a GEMV for batch 1, which the GEMM alone would run on one core), then the
+  // cell on them while they are in this core's cache. One synchronisation per step: on this
+  // shared 2-core machine every extra one costs far more than re-packing h per gate slice.
+  // Small batches (2..16): the step GEMM on W_hh^T (threaded inside the GEMM), then the cell.
+  // Either way, which thread computes a value never changes it (GEMMs are split over output
+  // columns, the cell is elementwise).
+  auto part = [&](int64_t j0, int64_t j1) {
+    const T* hprev = (const T*)a.h_prev;
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t c = g * H + j0;
+      gemm<T>(false, true, N, j1 - j0, H, T(1), hprev, H, Whh + c * H, H, T(0), HG.data() + c, GH);
+    }
+    cell_forward_cols<T>(a, zeros.data(), j0, j1);
+  };
+  auto cells = [&](int64_t j0, int64_t j1) { cell_forward_cols<T>(a, zeros.data(), j0, j1); };
+  int64_t xt0 = 0;
   for (int64_t s = 0; s < T_; ++s) {
-    const int64_t t = reverse ? T_ - 1 - s : s, rd = reverse ? t + 1 : t, wr = reverse ? t : t + 1;
-    // Recurrent projection of this step: HG (N, G*H) = h @ W_hh^T.
-    gemm<T>(false, false, N, GH, H, T(1), Sp + rd * NH, H, WhhT.data(), GH, T(0), HG.data(), GH);
-    a.xg = XG.data() + t * N * GH;
+    const int64_t t = reverse ? T_ - 1 - s : s;
+    const int64_t rd = save ? (reverse ? t + 1 : t) : (s & 1), wr = save ? (reverse ? t : t + 1) : ((s + 1) & 1);
+    if (s % chunk == 0) {  // project the chunk of steps [s, s + len) (times [xt0, xt0 + len))
+      const int64_t len = std::min(chunk, T_ - s);
+      xt0 = reverse ? T_ - s - len : s;
+      gemm<T>(false, true, len * N, GH, I, T(1), x.ptr<T>() + xt0 * N * I, I, w_ih.ptr<T>(), I, T(0),
+              XG.data(), GH);
+    }
+    const int64_t row = t - xt0;
+    a.xg = XG.data() + row * N * GH;
     a.h_prev = Sp + rd * NH;
     a.h_next = Sp + wr * NH;
     a.c_prev = lstm ? Cp + rd * NH : nullptr;
     a.c_next = lstm ? Cp + wr * NH : nullptr;
-    a.ws = KH ? ws.ptr<T>() + t * N * KH : nullptr;
+    a.ws = KH ? (save ? ws.ptr<T>() + t * N * KH : ws_step.data()) : nullptr;
     a.y = y.ptr<T>() + t * NH;
     a.t = t;
-    cell(a);
+    if (!small) {
+      for_unit_chunks(H, par, part);
+    } else {
+      if (small)
+        gemm<T>(false, false, N, GH, H, T(1), Sp + rd * NH, H, WhhT.data(), GH, T(0), HG.data(), GH);
+      else
+        gemm<T>(false, true, N, GH, H, T(1), Sp + rd * NH, H, Whh, H, T(0), HG.data(), GH);
+      for_unit_chunks(H, N * H >= kCellParallelMin, cells);
+    }
   }
 }
 
@@ -304,6 +429,8 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
   a.H = H;
   a.lengths = lengths.data ? lengths.ptr<int64_t>() : nullptr;
   T* rec = gru ? DHG.data() : DXG.data();  // gradient of the recurrent projection, (T*N, G*H)
+  const T* Whh = w_hh.ptr<T>();
+  const bool par = 2.0 * N * GH * H >= kStepParallelFlops;
   for (int64_t s = T_ - 1; s >= 0; --s) {  // reverse of the forward processing order
     const int64_t t = reverse ? T_ - 1 - s : s, rd = reverse ? t + 1 : t, wr = reverse ? t : t + 1;
     a.ws = KH ? ws.ptr<T>() + t * N * KH : nullptr;
@@ -320,8 +447,15 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
     a.dc_prev = lstm ? dc_nxt : nullptr;
     a.t = t;
     cell(a);
-    // d h_prev += dGates_rec (N, G*H) @ W_hh (G*H, H)
-    gemm<T>(false, false, N, H, GH, T(1), rec + t * N * GH, GH, w_hh.ptr<T>(), H, T(1), dh_nxt, H);
+    // d h_prev += dGates_rec (N, G*H) @ W_hh (G*H, H). Batch 1 (a GEMV, which the GEMM would
+    // run on one core): split here over the columns of d h_prev; else threaded inside the GEMM.
+    const T* dg = rec + t * N * GH;
+    if (N == 1)
+      for_unit_chunks(H, par, [&](int64_t j0, int64_t j1) {
+        gemm<T>(false, false, 1, j1 - j0, GH, T(1), dg, GH, Whh + j0, H, T(1), dh_nxt + j0, H);
+      });
+    else
+      gemm<T>(false, false, N, H, GH, T(1), dg, GH, Whh, H, T(1), dh_nxt, H);
     std::swap(dh_cur, dh_nxt);
     std::swap(dc_cur, dc_nxt);
   }
@@ -334,7 +468,12 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
   // dW_hh (G*H, H) = dGates_rec^T @ H_prev, H_prev = the T states read by the steps, in time order
   gemm<T>(true, false, GH, H, TN, T(1), rec, GH, Sp + (reverse ? NH : 0), H, T(0), dw_hh.ptr<T>(), H);
   if (db_ih.data) column_sums<T>(DXG.data(), TN, GH, db_ih.ptr<T>());
-  if (db_hh.data) column_sums<T>(rec, TN, GH, db_hh.ptr<T>());
+  if (db_hh.data) {
+    if (rec == DXG.data() && db_ih.data)  // RNN / LSTM: both biases see the same gate gradients
+      std::memcpy(db_hh.data, db_ih.data, sizeof(T) * GH);
+    else
+      column_sums<T>(rec, TN, GH, db_hh.ptr<T>());
+  }
 }
 
 void expect_shape(const View& v, const Shape& want, const char* op, const char* arg) {
@@ -401,25 +540,27 @@ RnnDims rnn_check(RnnMode mode, const View& x, const View& h0, const View& c0, c
 
 void rnn_forward(RnnMode mode, const View& x, const View& h0, const View& c0, const View& w_ih,
                  const View& w_hh, const View& b_ih, const View& b_hh, const View& lengths,
-                 bool reverse, const View& y, const View& S, const View& C, const View& ws) {
+                 bool reverse, bool save, const View& y, const View& S, const View& C,
+                 const View& ws) {
   RnnDims d = rnn_check(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths);
+  const int64_t slots = save ? d.T + 1 : 2;
   const char* op = rnn_mode_name(mode);
   expect_dtype(y, x.dtype, op, "output");
   expect_shape(y, {d.T, d.N, d.H}, op, "output");
   expect_dtype(S, x.dtype, op, "states");
-  expect_shape(S, {d.T + 1, d.N, d.H}, op, "states");
+  expect_shape(S, {slots, d.N, d.H}, op, "states");
   if (mode == RnnMode::lstm) {
     expect_dtype(C, x.dtype, op, "cell states");
-    expect_shape(C, {d.T + 1, d.N, d.H}, op, "cell states");
+    expect_shape(C, {slots, d.N, d.H}, op, "cell states");
   }
-  if (d.K) {
+  if (d.K && save) {
     expect_dtype(ws, x.dtype, op, "workspace");
     expect_shape(ws, {d.T, d.N, d.K * d.H}, op, "workspace");
   }
   if (x.dtype == DType::f32)
-    rnn_forward_t<float>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, y, S, C, ws);
+    rnn_forward_t<float>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, save, y, S, C, ws);
   else
-    rnn_forward_t<double>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, y, S, C, ws);
+    rnn_forward_t<double>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, save, y, S, C, ws);
 }
 
 void rnn_backward(RnnMode mode, const View& x, const View& w_ih, const View& w_hh,

@@ -9,8 +9,9 @@
 //   S (T+1, N, H)  states: forward direction reads S[t], writes S[t+1] (S[0] = h0, final S[T]);
 //                  reverse reads S[t+1], writes S[t] (S[T] = h0, final S[0])
 //   C (T+1, N, H)  LSTM cell states, same indexing; ws (T, N, K*H) activations for backward.
-// Forward per layer-direction: one GEMM X (T*N, I) @ W_ih^T for all steps, then per step one
-// GEMM h @ W_hh^T and one fused pointwise cell kernel. Backward through time: per step one
+// Forward per layer-direction: the input projection X @ W_ih^T as a few GEMMs over chunks of
+// steps (each just before its steps), then per step one GEMM h @ W_hh^T and one fused
+// pointwise cell kernel, run together in one parallel region split over hidden units. Backward through time: per step one
 // fused pointwise backward kernel and one GEMM dGates @ W_hh for dh; then dX, dW_ih, dW_hh as
 // three GEMMs over all steps and the bias gradients as column sums.
 #pragma once
@@ -74,9 +75,12 @@ struct RnnDims {
 RnnDims rnn_check(RnnMode mode, const View& x, const View& h0, const View& c0, const View& w_ih,
                   const View& w_hh, const View& b_ih, const View& b_hh, const View& lengths);
 
+// save = false (inference, nothing for backward): S and C are (2, N, H) slots used in turn,
+// step s reads slot s % 2 and writes the other (final state in slot T % 2), ws is not used.
 void rnn_forward(RnnMode mode, const View& x, const View& h0, const View& c0, const View& w_ih,
                  const View& w_hh, const View& b_ih, const View& b_hh, const View& lengths,
-                 bool reverse, const View& y, const View& S, const View& C, const View& ws);
+                 bool reverse, bool save, const View& y, const View& S, const View& C,
+                 const View& ws);
 
 // dx may be absent (not computed); db_ih / db_hh absent when the layer has no bias.
 void rnn_backward(RnnMode mode, const View& x, const View& w_ih, const View& w_hh,

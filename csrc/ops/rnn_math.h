@@ -21,11 +21,11 @@ namespace dlcore {
 enum class RnnMode : int { rnn_tanh = 0, rnn_relu = 1, lstm = 2, gru = 3 };
 
 // Number of gate blocks (rows of W_ih are gates * H).
-DLCORE_HD int rnn_gates(RnnMode m) {
+DLCORE_AHD int rnn_gates(RnnMode m) {
   return m == RnnMode::lstm ? 4 : (m == RnnMode::gru ? 3 : 1);
 }
 // Saved activations per hidden unit for backward (workspace is (T, N, saved * H)).
-DLCORE_HD int rnn_saved(RnnMode m) {
+DLCORE_AHD int rnn_saved(RnnMode m) {
   return m == RnnMode::lstm ? 4 : (m == RnnMode::gru ? 4 : 0);
 }
 inline const char* rnn_mode_name(RnnMode m) {
@@ -41,15 +41,20 @@ inline const char* rnn_mode_name(RnnMode m) {
 // Activation policies: the gate functions take the sigmoid / tanh to use as a template
 // parameter. RnnStdAct (the default, used by CUDA and for float64) calls the libm functions;
 // RnnFastAct (CPU float32) uses the activation family's branch-free exp (am::exp_poly), which
-// the compiler vectorises.
+// the compiler vectorises. The float functions here are DLCORE_AHD (always inlined on the host):
+// they are compiled into the per-ISA cell loops (kernels/rnn_<isa>.cpp via ops/rnn_loops.h), and
+// an out-of-line copy built for one ISA must never be picked by the linker for another.
 struct RnnStdAct {
   template <class T> static DLCORE_HD T sigmoid(T x) { return sigmoid_of(x); }
   template <class T> static DLCORE_HD T tanh(T x) { return std::tanh(x); }
 };
 
 struct RnnFastAct {
-  static inline float sigmoid(float x) { return 1.0f / (1.0f + am::exp_poly(-x)); }
-  static inline float tanh(float x) {
+  static DLCORE_AHD float sigmoid(float x) { return 1.0f / (1.0f + am::exp_poly(-x)); }
+  static DLCORE_AHD float tanh(float x) {
+    // |x| >= 9 rounds to +-1 in float; the clamp also keeps e finite (inf / inf would be NaN)
+    x = x > 9.0f ? 9.0f : x;
+    x = x < -9.0f ? -9.0f : x;
     float e = am::exp_poly(2.0f * x);
     return (e - 1.0f) / (e + 1.0f);
   }
@@ -59,12 +64,12 @@ struct RnnFastAct {
 
 // ---- vanilla RNN ------------------------------------------------------------------------
 // forward: h' = act(pre)
-template <class T, class Act = RnnStdAct> DLCORE_HD T rnn_cell_forward(bool relu, T pre) {
+template <class T, class Act = RnnStdAct> DLCORE_AHD T rnn_cell_forward(bool relu, T pre) {
   if (relu) return pre > T(0) ? pre : T(0);
   return Act::tanh(pre);
 }
 // backward of h' = act(pre), written in terms of the output h': d pre = dh' * act'(pre)
-template <class T> DLCORE_HD T rnn_cell_backward(bool relu, T h_next, T dh) {
+template <class T> DLCORE_AHD T rnn_cell_backward(bool relu, T h_next, T dh) {
   if (relu) return h_next > T(0) ? dh : T(0);
   return dh * (T(1) - h_next * h_next);
 }
@@ -73,7 +78,7 @@ template <class T> DLCORE_HD T rnn_cell_backward(bool relu, T h_next, T dh) {
 // forward: from the gate pre-activations (sums of both projections and both biases) and c,
 // the activated gates (saved for backward), c' and h'.
 template <class T, class Act = RnnStdAct>
-DLCORE_HD void lstm_cell_forward(T pi, T pf, T pg, T po, T c, T* i, T* f, T* g, T* o, T* c_next,
+DLCORE_AHD void lstm_cell_forward(T pi, T pf, T pg, T po, T c, T* i, T* f, T* g, T* o, T* c_next,
                                  T* h_next) {
   T ii = Act::sigmoid(pi), ff = Act::sigmoid(pf), gg = Act::tanh(pg), oo = Act::sigmoid(po);
   T cn = ff * c + ii * gg;  // c' = f*c + i*g
@@ -87,7 +92,7 @@ DLCORE_HD void lstm_cell_forward(T pi, T pf, T pg, T po, T c, T* i, T* f, T* g, 
 // backward: dh (d loss / d h'), dc (d loss / d c' from later steps) -> gradients of the four
 // gate pre-activations and of c.
 template <class T, class Act = RnnStdAct>
-DLCORE_HD void lstm_cell_backward(T i, T f, T g, T o, T c, T c_next, T dh, T dc, T* dpi, T* dpf,
+DLCORE_AHD void lstm_cell_backward(T i, T f, T g, T o, T c, T c_next, T dh, T dc, T* dpi, T* dpf,
                                   T* dpg, T* dpo, T* dc_prev) {
   T tc = Act::tanh(c_next);
   T dct = dc + dh * o * (T(1) - tc * tc);  // h' = o*tanh(c'), through c'
@@ -104,7 +109,7 @@ DLCORE_HD void lstm_cell_backward(T i, T f, T g, T o, T c, T c_next, T dh, T dc,
 // forward: xr, xz, xn = input projections (+ b_ih); hr, hz, hn = recurrent projections
 // (+ b_hh); h = previous state. hn is saved because backward needs it for r's gradient.
 template <class T, class Act = RnnStdAct>
-DLCORE_HD void gru_cell_forward(T xr, T xz, T xn, T hr, T hz, T hn, T h, T* r, T* z, T* n,
+DLCORE_AHD void gru_cell_forward(T xr, T xz, T xn, T hr, T hz, T hn, T h, T* r, T* z, T* n,
                                 T* h_next) {
   T rr = Act::sigmoid(xr + hr);     // r = sigmoid(x_r + h_r)
   T zz = Act::sigmoid(xz + hz);     // z = sigmoid(x_z + h_z)
@@ -118,7 +123,7 @@ DLCORE_HD void gru_cell_forward(T xr, T xz, T xn, T hr, T hz, T hn, T h, T* r, T
 // (dxr, dxz, dxn), of the recurrent n block (dhn; the r and z blocks equal dxr and dxz),
 // and the direct part of d h (through z*h; the W_hh part is added by a GEMM).
 template <class T>
-DLCORE_HD void gru_cell_backward(T r, T z, T n, T hn, T h, T dh, T* dxr, T* dxz, T* dxn, T* dhn,
+DLCORE_AHD void gru_cell_backward(T r, T z, T n, T hn, T h, T dh, T* dxr, T* dxz, T* dxn, T* dhn,
                                  T* dh_direct) {
   T dn = dh * (T(1) - z);            // h' = (1-z)*n + z*h, through n
   T dz = dh * (h - n);               // ... through z

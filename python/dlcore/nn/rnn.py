@@ -47,7 +47,12 @@ class RNNLayerFunction(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, lengths, reverse):
         x, h0, c0 = _contig(x), _contig(h0), _contig(c0)
-        y, S, C, ws = _C.rnn_forward(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse)
+        # Not recording a graph (no_grad, or nothing requires grad): keep no states for backward.
+        save = getattr(ctx, "needs_input_grad", None) is not None
+        y, S, C, ws = _C.rnn_forward(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, save)
+        if not save:
+            last = x.shape[0] % 2
+            return (y, S[last]) if C is None else (y, S[last], C[last])
         last = 0 if reverse else S.shape[0] - 1
         h_n = _C.cast(S[last], str(S.dtype))  # a copy: the saved states stay untouched
         ctx.mode, ctx.lengths, ctx.reverse = mode, lengths, reverse
@@ -64,6 +69,51 @@ class RNNLayerFunction(Function):
             ctx.mode, x, w_ih, w_hh, ctx.has_bias, ctx.lengths, ctx.reverse, S, C, ws,
             _contig(gy), _contig(gh), _contig(gc), bool(ctx.needs_input_grad[0]))
         return dx, dh0, dc0, dwi, dwh, dbi, dbh, None, None, None
+
+
+class BiRNNLayerFunction(Function):
+    """Both directions of one bidirectional layer over the same (T, N, I) input in one call
+    (``_C.rnn_forward_bidir``: one direction per thread, so neither pays a per-step thread
+    synchronisation; values are the same as two RNNLayerFunction calls).
+
+    apply(x, h0_f, c0_f, h0_r, c0_r, w_ih_f, w_hh_f, b_ih_f, b_hh_f, w_ih_r, w_hh_r, b_ih_r,
+    b_hh_r, mode, lengths) -> (y_f, h_f[, c_f], y_r, h_r[, c_r])."""
+
+    @staticmethod
+    def forward(ctx, x, h0f, c0f, h0r, c0r, wif, whf, bif, bhf, wir, whr, bir, bhr, mode, lengths):
+        x = _contig(x)
+        h0, c0 = (_contig(h0f), _contig(h0r)), (_contig(c0f), _contig(c0r))
+        save = getattr(ctx, "needs_input_grad", None) is not None
+        rf, rr = _C.rnn_forward_bidir(mode, x, h0, c0, (wif, wir), (whf, whr), (bif, bir), (bhf, bhr),
+                                      lengths, save)
+        outs = []
+        for (y, S, C, ws), reverse in ((rf, False), (rr, True)):
+            last = x.shape[0] % 2 if not save else (0 if reverse else S.shape[0] - 1)
+            if save:  # copies: the saved states stay untouched
+                outs += [y, _C.cast(S[last], str(S.dtype))]
+                if C is not None:
+                    outs.append(_C.cast(C[last], str(C.dtype)))
+            else:
+                outs += [y, S[last]] + ([C[last]] if C is not None else [])
+        if save:
+            ctx.mode, ctx.lengths, ctx.has_bias = mode, lengths, bif is not None
+            ctx.lstm = rf[2] is not None
+            ctx.save_for_backward(x, wif, whf, wir, whr, rf[1], rf[2], rf[3], rr[1], rr[2], rr[3])
+        return tuple(outs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        x, wif, whf, wir, whr, Sf, Cf, wsf, Sr, Cr, wsr = ctx.saved_tensors
+        if ctx.lstm:
+            gyf, ghf, gcf, gyr, ghr, gcr = grads
+        else:
+            (gyf, ghf, gyr, ghr), gcf, gcr = grads, None, None
+        r = _C.rnn_backward_bidir(
+            ctx.mode, x, (wif, wir), (whf, whr), ctx.has_bias, ctx.lengths, (Sf, Sr), (Cf, Cr), (wsf, wsr),
+            (_contig(gyf), _contig(gyr)), (_contig(ghf), _contig(ghr)), (_contig(gcf), _contig(gcr)),
+            bool(ctx.needs_input_grad[0]))
+        dx, (dh0f, dc0f, dwif, dwhf, dbif, dbhf), (dh0r, dc0r, dwir, dwhr, dbir, dbhr) = r[0], r[1:7], r[7:13]
+        return (dx, dh0f, dc0f, dh0r, dc0r, dwif, dwhf, dbif, dbhf, dwir, dwhr, dbir, dbhr, None, None)
 
 
 def _as_lengths(lengths, n, T, name):
@@ -199,7 +249,19 @@ class RNNBase(Module):
         layer_in = x
         for layer in range(L):
             outs = []
-            for d in range(D):
+            if D == 2:  # both directions in one call, one per thread
+                i0, i1 = layer * 2, layer * 2 + 1
+                res = BiRNNLayerFunction.apply(
+                    layer_in, h0[i0] if h0 is not None else None, c0[i0] if c0 is not None else None,
+                    h0[i1] if h0 is not None else None, c0[i1] if c0 is not None else None,
+                    *self._layer_params(i0), *self._layer_params(i1), mode, lens)
+                k = 3 if self.mode == "LSTM" else 2
+                for part in (res[:k], res[k:]):
+                    outs.append(part[0])
+                    hs.append(part[1])
+                    if self.mode == "LSTM":
+                        cs.append(part[2])
+            for d in range(D if D == 1 else 0):
                 idx = layer * D + d
                 w_ih, w_hh, b_ih, b_hh = self._layer_params(idx)
                 res = RNNLayerFunction.apply(layer_in, h0[idx] if h0 is not None else None,

@@ -1,0 +1,9 @@
+// The recurrent family's float32 cell loops (ops/rnn_loops.h) compiled for the generic ISA
+// (flags from CMakeLists.txt by file name), exported as the constant set rnn_generic_set.
+// The branch-free activations only if-convert (and so vectorise) when the compiler may
+// evaluate both sides of a select: FP exception flags are never read in dlcore, so allow it.
+#pragma GCC optimize("no-trapping-math")
+#define DLCORE_RNN_LOOPS_NS rnn_loops_generic
+#include "ops/rnn_loops.h"
+
+DLCORE_RNN_SET(generic)
