@@ -250,13 +250,10 @@ template <class T> void cell_backward_t(const RnnCellGradArgs& a) {
 
 const RnnCellKernels& rnn_cell_kernels() {
 #if defined(DLCORE_X86)
-  switch (current_isa()) {
-    case Isa::avx512: return rnn_avx512_set;
-    case Isa::avx2: return rnn_avx2_set;
-    default: break;
-  }
-#endif
+  return pick_isa_set(rnn_generic_set, &rnn_avx2_set, &rnn_avx512_set);
+#else
   return rnn_generic_set;
+#endif
 }
 
 namespace {
