@@ -74,11 +74,27 @@ def environment_note():
     return note, fair
 
 
-# Seconds slept, untimed, before every timed call in the side-by-side scripts: after a parallel
+# Seconds slept, untimed, before every timed block in the side-by-side scripts: after a parallel
 # call each library's idle workers keep spinning for a while (PyTorch's libgomp and OpenBLAS for
 # milliseconds, dlcore's pool up to 200 us), and on a 2-core machine a still-spinning worker of
 # the library that just ran takes a core from the one being timed.
 GAP = 0.02
+
+
+def calls_per_block(fn, min_block=0.03):
+    """Back-to-back calls that make one timed block last about min_block seconds (at least 1)."""
+    return _calibrate(fn, min_block)
+
+
+def block_time(fn, calls, clock=time.perf_counter):
+    """Seconds per call over `calls` back-to-back calls after an untimed GAP: a library runs as in
+    a user's program (its own workers awake after the first call; on this VM an idle core takes
+    milliseconds to wake), while the other library's workers have stopped spinning."""
+    time.sleep(GAP)
+    t0 = clock()
+    for _ in range(calls):
+        fn()
+    return (clock() - t0) / calls
 
 
 def _calibrate(fn, min_sample):

@@ -9,10 +9,9 @@ Runs are interleaved (dlcore, torch, dlcore, ...) so machine load hits both alik
 shows medians in ms and torch / dlcore (> 1 means dlcore is faster).
 """
 import argparse
-import time
 
 import numpy as np
-from benchutil import GAP
+from benchutil import block_time, calls_per_block
 
 
 def _median_ms(times):
@@ -77,13 +76,11 @@ def main(argv=None):
           f"torch {torch.__version__} threads={torch.get_num_threads()}; reps={args.reps}")
     print(f"{'case':38s} {'dlcore ms':>10s} {'torch ms':>10s} {'torch/dlcore':>13s}")
     for name, fd, ft in _cases(dlcore, F, torch, TF):
-        fd(), ft()  # warm-up
+        kd, kt = calls_per_block(fd), calls_per_block(ft)  # also the warm-up
         td, tt = [], []
-        for _ in range(args.reps):
-            time.sleep(GAP)
-            t0 = time.perf_counter(); fd(); td.append(time.perf_counter() - t0)
-            time.sleep(GAP)
-            t0 = time.perf_counter(); ft(); tt.append(time.perf_counter() - t0)
+        for _ in range(args.reps):  # interleaved
+            td.append(block_time(fd, kd))
+            tt.append(block_time(ft, kt))
         md, mt = _median_ms(td), _median_ms(tt)
         print(f"{name:38s} {md:10.2f} {mt:10.2f} {mt / md:12.2f}x")
 

@@ -19,7 +19,7 @@ import sys
 import time
 
 import numpy as np
-from benchutil import GAP
+from benchutil import block_time, calls_per_block
 
 # (name, kind, input shape, params)
 CASES = [
@@ -93,24 +93,16 @@ def build(lib, kind, shape, prm):
 CLOCK = time.perf_counter
 
 
-def timed(fn):
-    t0 = CLOCK()
-    fn()
-    return (CLOCK() - t0) * 1e3
-
-
 def bench_case(case, reps):
     name, kind, shape, prm = case
     fns = {lib: build(lib, kind, shape, prm) for lib in ("dlcore", "torch")}
     res = {}
     for mode in (0, 1):
-        for lib in fns:  # warm-up
-            fns[lib][mode]()
+        calls = {lib: calls_per_block(fns[lib][mode]) for lib in fns}  # also the warm-up
         times = {lib: [] for lib in fns}
         for _ in range(reps):  # interleaved
             for lib in fns:
-                time.sleep(GAP)
-                times[lib].append(timed(fns[lib][mode]))
+                times[lib].append(block_time(fns[lib][mode], calls[lib], CLOCK) * 1e3)
         res[mode] = {lib: statistics.median(t) for lib, t in times.items()}
     return res
 

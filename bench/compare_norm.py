@@ -13,16 +13,9 @@ ratio = PyTorch time / dlcore time (> 1: dlcore is faster).
 import argparse
 import statistics
 import sys
-import time
 
 import numpy as np
-from benchutil import GAP
-
-
-def _time(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+from benchutil import block_time, calls_per_block
 
 
 def cases(dlcore, torch):
@@ -88,15 +81,11 @@ def main(argv=None):
     print(f"threads={args.threads} reps={args.reps} isa={dlcore._C.isa()} torch={torch.__version__}")
     print(f"{'case':42s} {'dlcore ms':>10s} {'torch ms':>10s} {'ratio':>7s}")
     for name, d, t in cases(dlcore, torch):
-        for _ in range(2):  # warm-up
-            d()
-            t()
+        kd, kt = calls_per_block(d), calls_per_block(t)  # also the warm-up
         td, tt = [], []
         for _ in range(args.reps):  # interleaved
-            time.sleep(GAP)
-            td.append(_time(d))
-            time.sleep(GAP)
-            tt.append(_time(t))
+            td.append(block_time(d, kd))
+            tt.append(block_time(t, kt))
         md, mt = statistics.median(td) * 1e3, statistics.median(tt) * 1e3
         print(f"{name:42s} {md:10.3f} {mt:10.3f} {mt / md:6.2f}x")
     return 0

@@ -7,19 +7,9 @@ faster). Also SGD-momentum and clip_grad_norm_ over the same tensors.
 (or `python bench/compare.py optim ...` where the dispatcher exists)."""
 import argparse
 import statistics
-import time
 
 import numpy as np
-from benchutil import GAP
-
-
-def _median_ms(fn, reps):
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(ts)
+from benchutil import block_time, calls_per_block
 
 
 def main(argv=None):
@@ -74,11 +64,11 @@ def main(argv=None):
         for f in impls.values():  # warm-up (allocates state)
             f()
             f()
+        calls = {k: calls_per_block(f) for k, f in impls.items()}
         times = {k: [] for k in impls}
         for _ in range(a.reps):
             for k, f in impls.items():
-                time.sleep(GAP)
-                times[k].append(_median_ms(f, 1))
+                times[k].append(block_time(f, calls[k]) * 1e3)
         med = {k: statistics.median(v) for k, v in times.items()}
         d = med["dlcore"]
         line = f"  {name:16s} dlcore {d:8.2f} ms"

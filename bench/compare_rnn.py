@@ -3,10 +3,11 @@
     PYTHONPATH=python python bench/compare_rnn.py [--reps N] [--threads 2] [--clock wall|cpu]
     (or: python bench/compare.py rnn ...)
 
---gap S (default 0.02) sleeps S seconds, untimed, before every timed call: both libraries' thread
-pools spin for a while after a parallel region (PyTorch's libgomp by default for milliseconds,
-dlcore's pool up to 200 us), and on a 2-core machine a still-spinning worker of the library
-that just ran takes a core from the one being timed. --gap 0 restores back-to-back calls.
+Each sample is a block of back-to-back calls (benchutil.block_time) after --gap S (default
+0.02) seconds of untimed sleep: both libraries' thread pools spin for a while after a parallel
+region (PyTorch's libgomp by default for milliseconds, dlcore's pool up to 200 us), and on a
+2-core machine a still-spinning worker of the library that just ran takes a core from the one
+being timed.
 
 --clock cpu times each call by the process CPU clock: on a machine shared with other jobs this
 is a steadier proxy with --threads 1 (with 2 threads it also counts the pools' spin-waiting, so
@@ -22,6 +23,8 @@ import sys
 import time
 
 import numpy as np
+
+import benchutil as bu
 
 CASES = [
     ("LSTM T50 B32 I128 H256", "LSTM", 50, 32, 128, 256, 1, False),
@@ -46,6 +49,7 @@ def main(argv=None):
     dlcore.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
     clock = time.perf_counter if args.clock == "wall" else time.process_time
+    bu.GAP = args.gap
     print(f"threads={args.threads} reps={args.reps} clock={args.clock} gap={args.gap}s (median ms; ratio = torch / dlcore, >1 means dlcore is faster)")
     print(f"{'case':34s} {'fwd dl':>8s} {'fwd pt':>8s} {'ratio':>6s} {'f+b dl':>8s} {'f+b pt':>8s} {'ratio':>6s}")
     rows = []
@@ -80,13 +84,11 @@ def main(argv=None):
 
         res = {}
         for key, fd, fp in (("fwd", fwd_dl, fwd_pt), ("fb", fb_dl, fb_pt)):
-            fd(), fp()  # warm-up
+            kd, kp = bu.calls_per_block(fd), bu.calls_per_block(fp)  # also the warm-up
             td, tp = [], []
             for _ in range(args.reps):  # interleaved
-                time.sleep(args.gap)
-                t0 = clock(); fd(); td.append(clock() - t0)
-                time.sleep(args.gap)
-                t0 = clock(); fp(); tp.append(clock() - t0)
+                td.append(bu.block_time(fd, kd, clock))
+                tp.append(bu.block_time(fp, kp, clock))
             res[key] = (statistics.median(td) * 1e3, statistics.median(tp) * 1e3)
         (fd_, fp_), (bd_, bp_) = res["fwd"], res["fb"]
         print(f"{name:34s} {fd_:8.2f} {fp_:8.2f} {fp_ / fd_:6.2f} {bd_:8.2f} {bp_:8.2f} {bp_ / bd_:6.2f}", flush=True)

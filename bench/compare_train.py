@@ -167,7 +167,6 @@ def loss_curves(kind, steps, bs):
 # ---- 2. time per step --------------------------------------------------------------------------
 
 def step_times(kind, bs, rounds, threads):
-    import numpy as np
     import torch
     import dlcore
     x, y, _ = _data(bs * 8, kind == "cnn")
