@@ -103,6 +103,7 @@ CONVT_CASES = [
     (1, 3, 4, 5, 2, (3, 2), (3, 2), (1, 0), (2, 1), (1, 2), 1),
     (2, 4, 4, 4, 4, (3, 3), 2, 0, 0, 2, 4),       # depthwise transposed, dilated
     (2, 8, 3, 3, 4, (1, 1), 1, 0, 0, 1, 1),
+    (24, 4, 7, 7, 6, (4, 4), 2, 1, 0, 1, 2),      # backward's shared unfold over two image batches
 ]
 
 

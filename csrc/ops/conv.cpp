@@ -692,6 +692,54 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
   }
 }
 
+// y = conv2d(x, w) and gw = backward_weight(x, gy) with one unfold of x per image batch: the
+// column buffer of forward_t's small-image path is the B operand of both GEMMs (y = w @ col;
+// gw_q = gy_q @ col^T). Each image batch q (a function of the shape only) writes its own partial
+// gw_q; the partials are then summed in batch order, so gw does not depend on the thread count.
+// Shapes forward_t does not batch (large images, pointwise, depthwise, Winograd) run the two
+// kernels one after the other.
+template <class T>
+void forward_and_weight_t(const ConvGeometry& g, const View& xv, const View& wv, const View& gyv, const View& yv,
+                          const View& gwv) {
+  const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
+  const int64_t NB = (g.Cg() == 1 || winograd_ok(g)) ? 1 : image_batch(g, tile_rows(g, sizeof(T)), sizeof(T));
+  const int64_t nbatches = NB > 1 ? (g.N + NB - 1) / NB : 0;
+  const int64_t part_elems = nbatches * g.groups * Kg * R;
+  if (NB <= 1 || part_elems > (int64_t(1) << 24)) {
+    forward_t<T>(g, xv, wv, nullptr, yv);
+    backward_weight_t<T>(g, xv, gyv, gwv);
+    return;
+  }
+  const T* x = xv.ptr<T>();
+  const T* w = wv.ptr<T>();
+  const T* gy = gyv.ptr<T>();
+  T* y = yv.ptr<T>();
+  T* gw = gwv.ptr<T>();
+  std::unique_ptr<T[]> part(new T[(size_t)part_elems]);  // gw partial of batch q, group grp: (q*groups + grp)*Kg*R
+  for_each_batch<T>(g.N, NB, (R + Kg) * NB * OHW, [&](int64_t n0, int64_t n1, T* col) {
+    const int64_t nb = n1 - n0, ld = nb * OHW, q = n0 / NB;
+    T* kb = col + R * ld;  // (Kg, ld): first y's rows of the batch, then gy's
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      for (int64_t i = 0; i < nb; ++i) im2col_full<T>(g, x + ((n0 + i) * g.C + grp * Cg) * HW, col + i * OHW, ld);
+      gemm<T>(false, false, Kg, ld, R, T(1), w + grp * Kg * R, R, col, ld, T(0), kb, ld);
+      for (int64_t i = 0; i < nb; ++i)
+        for (int64_t k = 0; k < Kg; ++k) {
+          std::memcpy(y + ((n0 + i) * g.K + grp * Kg + k) * OHW, kb + k * ld + i * OHW, sizeof(T) * OHW);
+          std::memcpy(kb + k * ld + i * OHW, gy + ((n0 + i) * g.K + grp * Kg + k) * OHW, sizeof(T) * OHW);
+        }
+      gemm<T>(false, true, Kg, R, ld, T(1), kb, ld, col, ld, T(0), part.get() + (q * g.groups + grp) * Kg * R, R);
+    }
+  });
+  const int64_t GW = g.groups * Kg * R;
+  parallel_for(0, GW, 4096, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      T s = part[(size_t)j];
+      for (int64_t q = 1; q < nbatches; ++q) s += part[(size_t)(q * GW + j)];
+      gw[j] = s;
+    }
+  });
+}
+
 // gb[k] = sum_n sum_l gy[n, k, l]; parallel over k, images in order.
 template <class T>
 void backward_bias_t(const View& gyv, const View& gbv) {
@@ -728,12 +776,19 @@ void cpu_backward_bias(const View& gy, const View& gb) {
   else backward_bias_t<double>(gy, gb);
 }
 
+void cpu_forward_and_weight(const ConvGeometry& g, const View& x, const View& w, const View& gy, const View& y,
+                            const View& gw) {
+  if (x.dtype == DType::f32) forward_and_weight_t<float>(g, x, w, gy, y, gw);
+  else forward_and_weight_t<double>(g, x, w, gy, y, gw);
+}
+
 void fill_cpu_conv() {
   auto& t = dispatch_table<ConvTable>(Device::cpu);
   t.forward = cpu_forward;
   t.backward_data = cpu_backward_data;
   t.backward_weight = cpu_backward_weight;
   t.backward_bias = cpu_backward_bias;
+  t.forward_and_weight = cpu_forward_and_weight;
 }
 DLCORE_REGISTER(fill_cpu_conv);
 
@@ -790,6 +845,25 @@ void conv2d_backward_weight(const ConvGeometry& g, const View& x, const View& gy
   conv_check_shape(op, "grad_weight", gw, {g.K, g.Cg(), g.kH, g.kW});
   if (gw.numel() == 0) return;
   DLCORE_DISPATCH(ConvTable, x.device, backward_weight)(g, x, gy, gw);
+}
+
+void conv2d_forward_and_weight(const ConvGeometry& g, const View& x, const View& w, const View& gy, const View& y,
+                               const View& gw) {
+  const char* op = "conv2d_forward_and_weight";
+  check_same(op, x, "input", x, "input");
+  check_same(op, x, "input", w, "weight");
+  check_same(op, x, "input", gy, "grad_output");
+  check_same(op, x, "input", y, "out");
+  check_same(op, x, "input", gw, "grad_weight");
+  conv_check_shape(op, "input", x, {g.N, g.C, g.H, g.W});
+  conv_check_shape(op, "weight", w, {g.K, g.Cg(), g.kH, g.kW});
+  conv_check_shape(op, "grad_output", gy, {g.N, g.K, g.OH, g.OW});
+  conv_check_shape(op, "out", y, {g.N, g.K, g.OH, g.OW});
+  conv_check_shape(op, "grad_weight", gw, {g.K, g.Cg(), g.kH, g.kW});
+  auto fused = dispatch_table<ConvTable>(x.device).forward_and_weight;
+  if (fused && y.numel() != 0 && gw.numel() != 0) return fused(g, x, w, gy, y, gw);
+  if (y.numel() != 0) DLCORE_DISPATCH(ConvTable, x.device, forward)(g, x, w, nullptr, y);
+  if (gw.numel() != 0) DLCORE_DISPATCH(ConvTable, x.device, backward_weight)(g, x, gy, gw);
 }
 
 void conv_backward_bias(const View& gy, const View& gb) {
