@@ -154,6 +154,23 @@ void col2im_full(const ConvGeometry& g, const T* col, int64_t ldc, T* x) {
     for (int64_t kh = 0; kh < g.kH; ++kh)
       for (int64_t kw = 0; kw < g.kW; ++kw) {
         const T* row = col + ((c * g.kH + kh) * g.kW + kw) * ldc;
+        if (g.sW == 2 && g.dW == 1 && OW <= 16 && kw + 1 < g.kW) {
+          // Short stride-2 rows: taps kw and kw+1 fill the even and odd columns of the same
+          // 2*OW span, one contiguous interleaved pass (each element still gets its taps in
+          // (kh, kw) order: the two taps of a pair never meet on one element).
+          const T* row1 = row + ldc;
+          for (int64_t oh = 0; oh < g.OH; ++oh) {
+            T* dst = buf + (oh * g.sH + kh * g.dH) * Wp + kw;
+            const T* s0 = row + oh * OW;
+            const T* s1 = row1 + oh * OW;
+            for (int64_t ow = 0; ow < OW; ++ow) {
+              dst[2 * ow] += s0[ow];
+              dst[2 * ow + 1] += s1[ow];
+            }
+          }
+          ++kw;
+          continue;
+        }
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           T* dst = buf + (oh * g.sH + kh * g.dH) * Wp + kw * g.dW;
           const T* src = row + oh * OW;
@@ -162,13 +179,16 @@ void col2im_full(const ConvGeometry& g, const T* col, int64_t ldc, T* x) {
           else for (int64_t ow = 0; ow < OW; ++ow) dst[ow * g.sW] += src[ow];
         }
       }
+    const int64_t nw = std::max<int64_t>(0, std::min(g.W, Wp - g.pL));  // columns the windows reach
     for (int64_t ih = 0; ih < g.H; ++ih) {
       T* d = x + (c * g.H + ih) * g.W;
       const int64_t r = ih + g.pT;
-      for (int64_t iw = 0; iw < g.W; ++iw) {
-        const int64_t j = iw + g.pL;
-        d[iw] = (r < Hp && j < Wp) ? buf[r * Wp + j] : T(0);
+      if (r >= Hp) {
+        std::fill(d, d + g.W, T(0));
+        continue;
       }
+      std::memcpy(d, buf + r * Wp + g.pL, sizeof(T) * nw);
+      std::fill(d + nw, d + g.W, T(0));
     }
   }
 }
