@@ -132,6 +132,22 @@ void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc) {
     for (int64_t kh = 0; kh < g.kH; ++kh)
       for (int64_t kw = 0; kw < g.kW; ++kw) {
         T* row = col + ((c * g.kH + kh) * g.kW + kw) * ldc;
+        if (g.sW == 2 && g.dW == 1 && OW <= 16 && kw + 1 < g.kW) {
+          // Short stride-2 rows: taps kw and kw+1 read the even and odd columns of the same
+          // contiguous 2*OW span (one de-interleaving pass for two rows of col).
+          T* row1 = row + ldc;
+          for (int64_t oh = 0; oh < g.OH; ++oh) {
+            const T* src = buf + (oh * g.sH + kh * g.dH) * Wp + kw;
+            T* d0 = row + oh * OW;
+            T* d1 = row1 + oh * OW;
+            for (int64_t ow = 0; ow < OW; ++ow) {
+              d0[ow] = src[2 * ow];
+              d1[ow] = src[2 * ow + 1];
+            }
+          }
+          ++kw;
+          continue;
+        }
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           const T* src = buf + (oh * g.sH + kh * g.dH) * Wp + kw * g.dW;
           T* dst = row + oh * OW;
