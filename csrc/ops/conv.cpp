@@ -159,13 +159,15 @@ void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc) {
   }
 }
 
-// x (Cg, H, W) = col2im(col) (overwrites x).
+// x (Cg, H, W) = col2im(col) (overwrites x) for the channels [c0, c1) (x and col point at
+// channel 0's plane and col row; c1 < 0: all channels).
 template <class T>
-void col2im_full(const ConvGeometry& g, const T* col, int64_t ldc, T* x) {
+void col2im_full(const ConvGeometry& g, const T* col, int64_t ldc, T* x, int64_t c0 = 0, int64_t c1 = -1) {
   const int64_t Hp = reach(g.OH, g.sH, g.kH, g.dH), Wp = reach(g.OW, g.sW, g.kW, g.dW), OW = g.OW;
   const auto scatter_add2 = conv_direct_kernels().get<T>().scatter_add2;
   T* buf = plane_buffer<T>(Hp * Wp);
-  for (int64_t c = 0; c < g.Cg(); ++c) {
+  if (c1 < 0) c1 = g.Cg();
+  for (int64_t c = c0; c < c1; ++c) {
     std::fill(buf, buf + Hp * Wp, T(0));
     for (int64_t kh = 0; kh < g.kH; ++kh)
       for (int64_t kw = 0; kw < g.kW; ++kw) {
@@ -645,9 +647,16 @@ void backward_data_t(const ConvGeometry& g, const View& gyv, const View& wv, con
         for (int64_t i = 0; i < nb; ++i)
           for (int64_t k = 0; k < Kg; ++k)
             std::memcpy(gyb + k * ld + i * OHW, gy + ((n0 + i) * g.K + grp * Kg + k) * OHW, sizeof(T) * OHW);
-        gemm<T>(true, false, R, ld, Kg, T(1), w + grp * Kg * R, R, gyb, ld, T(0), col, ld);
-        for (int64_t i = 0; i < nb; ++i) {
-          col2im_full<T>(g, col + i * OHW, ld, gx + ((n0 + i) * g.C + grp * Cg) * HW);
+        // col's rows in chunks of whole channels (about 512 rows) so that each chunk is folded
+        // back while it is still in cache (measured: 512 rows 11.4 ms, 256 11.9, 128 12.1, one
+        // GEMM over all 1024 rows 12.4 for convT N64 C128 7x7 -> 64, 1 thread).
+        const int64_t kk = g.kH * g.kW, CC = std::max<int64_t>(1, 512 / kk);
+        for (int64_t c0 = 0; c0 < Cg; c0 += CC) {
+          const int64_t c1 = std::min(Cg, c0 + CC);
+          gemm<T>(true, false, (c1 - c0) * kk, ld, Kg, T(1), w + grp * Kg * R + c0 * kk, R, gyb, ld, T(0),
+                  col + c0 * kk * ld, ld);
+          for (int64_t i = 0; i < nb; ++i)
+            col2im_full<T>(g, col + i * OHW, ld, gx + ((n0 + i) * g.C + grp * Cg) * HW, c0, c1);
         }
       }
     });
