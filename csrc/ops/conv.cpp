@@ -115,6 +115,7 @@ template <class T>
 void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc) {
   const int64_t Hp = reach(g.OH, g.sH, g.kH, g.dH), Wp = reach(g.OW, g.sW, g.kW, g.dW), OW = g.OW;
   const auto gather2 = conv_direct_kernels().get<T>().gather2;
+  const auto deint2 = conv_direct_kernels().get<T>().deinterleave2;
   T* buf = plane_buffer<T>(Hp * Wp);
   const int64_t j0 = std::min(g.pL, Wp), j1 = std::max(j0, std::min(Wp, g.pL + g.W));  // data columns
   for (int64_t c = 0; c < g.Cg(); ++c) {
@@ -132,14 +133,18 @@ void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc) {
     for (int64_t kh = 0; kh < g.kH; ++kh)
       for (int64_t kw = 0; kw < g.kW; ++kw) {
         T* row = col + ((c * g.kH + kh) * g.kW + kw) * ldc;
-        if (g.sW == 2 && g.dW == 1 && OW <= 16 && kw + 1 < g.kW) {
-          // Short stride-2 rows: taps kw and kw+1 read the even and odd columns of the same
+        if (g.sW == 2 && g.dW == 1 && kw + 1 < g.kW) {
+          // Stride-2 rows: taps kw and kw+1 read the even and odd columns of the same
           // contiguous 2*OW span (one de-interleaving pass for two rows of col).
           T* row1 = row + ldc;
           for (int64_t oh = 0; oh < g.OH; ++oh) {
             const T* src = buf + (oh * g.sH + kh * g.dH) * Wp + kw;
             T* d0 = row + oh * OW;
             T* d1 = row1 + oh * OW;
+            if (OW > 16) {
+              deint2(src, d0, d1, OW);
+              continue;
+            }
             for (int64_t ow = 0; ow < OW; ++ow) {
               d0[ow] = src[2 * ow];
               d1[ow] = src[2 * ow + 1];
@@ -611,7 +616,8 @@ void forward_t(const ConvGeometry& g, const View& xv, const View& wv, const View
       } else {
         for (int64_t oh0 = 0; oh0 < g.OH; oh0 += TR) {  // y[:, tile] = w @ im2col(tile)
           const int64_t oh1 = std::min(g.OH, oh0 + TR), nc = (oh1 - oh0) * g.OW;
-          im2col<T>(g, xg, col, nc, oh0, oh1);
+          if (TR >= g.OH) im2col_full<T>(g, xg, col, nc);  // one tile: the padded-plane unfold
+          else im2col<T>(g, xg, col, nc, oh0, oh1);
           gemm<T>(false, false, Kg, nc, R, T(1), wg, R, col, nc, T(0), yg + oh0 * g.OW, OHW);
         }
       }
