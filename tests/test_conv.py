@@ -103,6 +103,8 @@ CONVT_CASES = [
     (1, 3, 4, 5, 2, (3, 2), (3, 2), (1, 0), (2, 1), (1, 2), 1),
     (2, 4, 4, 4, 4, (3, 3), 2, 0, 0, 2, 4),       # depthwise transposed, dilated
     (2, 8, 3, 3, 4, (1, 1), 1, 0, 0, 1, 1),
+    (24, 4, 7, 7, 6, (4, 4), 2, 1, 0, 1, 2),      # backward's shared unfold over two image batches
+    (4, 8, 3, 3, 40, (4, 4), 2, 1, 0, 1, 1),      # 640 unfold rows: forward folds back in two row chunks
 ]
 
 

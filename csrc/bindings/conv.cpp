@@ -62,6 +62,20 @@ DLCORE_BINDINGS(conv) {
   }, py::arg("input"), py::arg("grad_output"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
      py::arg("dilation"), py::arg("groups"));
 
+  // (conv2d(input, weight), conv2d_backward_weight(input, grad_output)) sharing one unfold of
+  // input: conv_transpose2d's backward (its grad_output is input here, its input is grad_output).
+  m.def("conv2d_forward_and_weight", [](py::handle x, py::handle w, py::handle gy, I2 stride, I4 pad, I2 dil, int64_t groups) {
+    const char* op = "conv2d_forward_and_weight";
+    View xv = to_view(x, op, "input"), wv = to_view(w, op, "weight"), gyv = to_view(gy, op, "grad_output");
+    ConvGeometry g = conv2d_check(op, xv, wv, stride.data(), pad.data(), dil.data(), groups);
+    py::object y = alloc(xv.device, xv.dtype, {g.N, g.K, g.OH, g.OW});
+    py::object gw = alloc(xv.device, xv.dtype, {g.K, g.Cg(), g.kH, g.kW});
+    View yv = to_view(y, op, "out", true), gwv = to_view(gw, op, "grad_weight", true);
+    { py::gil_scoped_release nogil; conv2d_forward_and_weight(g, xv, wv, gyv, yv, gwv); }
+    return py::make_tuple(y, gw);
+  }, py::arg("input"), py::arg("weight"), py::arg("grad_output"), py::arg("stride"), py::arg("padding"),
+     py::arg("dilation"), py::arg("groups"));
+
   // grad of a per-channel bias: sum of grad_output over every dim but 1.
   m.def("conv_backward_bias", [](py::handle gy) {
     View gyv = to_view(gy, "conv_backward_bias", "grad_output");

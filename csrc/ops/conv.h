@@ -106,6 +106,10 @@ struct ConvTable {
   void (*backward_weight)(const ConvGeometry& g, const View& x, const View& gy, const View& gw) = nullptr;
   // gb[k] = sum over n, oh, ow of gy[n, k, oh, ow] (overwrites gb). gy is (N, K, L).
   void (*backward_bias)(const View& gy, const View& gb) = nullptr;
+  // y = conv2d(x, w) (no bias) and gw = backward_weight(x, gy) sharing one unfold of x (used by
+  // conv_transpose2d's backward, where x is its grad_output). Optional: null -> the two above.
+  void (*forward_and_weight)(const ConvGeometry& g, const View& x, const View& w, const View& gy, const View& y,
+                             const View& gw) = nullptr;
 };
 
 // Checked front doors (shape/dtype/device checks here; outputs allocated by the caller with the
@@ -116,5 +120,8 @@ void conv2d_forward(const ConvGeometry& g, const View& x, const View& w, const V
 void conv2d_backward_data(const ConvGeometry& g, const View& gy, const View& w, const View& gx);
 void conv2d_backward_weight(const ConvGeometry& g, const View& x, const View& gy, const View& gw);
 void conv_backward_bias(const View& gy, const View& gb);
+// y = conv2d(x, w) and gw = conv2d_backward_weight(x, gy) in one call (one unfold of x).
+void conv2d_forward_and_weight(const ConvGeometry& g, const View& x, const View& w, const View& gy, const View& y,
+                               const View& gw);
 
 }  // namespace dlcore

@@ -276,12 +276,14 @@ template <class T> struct Masks;
 template <> struct Masks<float> {
   typedef int32_t M __attribute__((vector_size(32)));
   static M even() { return M{0, 2, 4, 6, 8, 10, 12, 14}; }
+  static M odd() { return M{1, 3, 5, 7, 9, 11, 13, 15}; }
   static M inter_lo() { return M{0, 8, 1, 9, 2, 10, 3, 11}; }
   static M inter_hi() { return M{4, 12, 5, 13, 6, 14, 7, 15}; }
 };
 template <> struct Masks<double> {
   typedef int64_t M __attribute__((vector_size(32)));
   static M even() { return M{0, 2, 4, 6}; }
+  static M odd() { return M{1, 3, 5, 7}; }
   static M inter_lo() { return M{0, 4, 1, 5}; }
   static M inter_hi() { return M{2, 6, 3, 7}; }
 };
@@ -295,6 +297,23 @@ void gather2(const T* src, T* dst, int64_t n) {
   for (; i + V < n; i += V)
     stu<T>(dst + i, __builtin_shuffle(ldu<T>(src + 2 * i), ldu<T>(src + 2 * i + V), Masks<T>::even()));
   for (; i < n; ++i) dst[i] = src[2 * i];
+}
+
+// d0[i] = src[2i], d1[i] = src[2i + 1], i < n (two adjacent taps' im2col rows of a
+// horizontal-stride-2 conv from one load of the 2n-element span).
+template <class T>
+void deinterleave2(const T* src, T* d0, T* d1, int64_t n) {
+  constexpr int V = (int)direct_lanes<T>();
+  int64_t i = 0;
+  for (; i + V <= n; i += V) {
+    const Vec<T> a = ldu<T>(src + 2 * i), b = ldu<T>(src + 2 * i + V);
+    stu<T>(d0 + i, __builtin_shuffle(a, b, Masks<T>::even()));
+    stu<T>(d1 + i, __builtin_shuffle(a, b, Masks<T>::odd()));
+  }
+  for (; i < n; ++i) {
+    d0[i] = src[2 * i];
+    d1[i] = src[2 * i + 1];
+  }
 }
 
 // dst[2i] += src[i], i < n (col2im rows of a horizontal-stride-2 conv); odd elements in between

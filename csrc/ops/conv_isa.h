@@ -58,6 +58,8 @@ template <class T> struct ConvDirectSet {
   // Horizontal stride 2 rows of im2col / col2im: dst[i] = src[2i], and dst[2i] += src[i], i < n.
   void (*gather2)(const T* src, T* dst, int64_t n) = nullptr;
   void (*scatter_add2)(const T* src, T* dst, int64_t n) = nullptr;
+  // d0[i] = src[2i], d1[i] = src[2i + 1], i < n.
+  void (*deinterleave2)(const T* src, T* d0, T* d1, int64_t n) = nullptr;
 };
 
 using ConvDirectKernels = IsaKernelSets<ConvDirectSet>;
@@ -76,7 +78,9 @@ const ConvDirectKernels& conv_direct_kernels();  // the set for current_isa()
   namespace dlcore {                                                                        \
   const ConvDirectKernels convdirect_##NS##_set = {                                         \
       {cdl_##NS::fwd<float>, cdl_##NS::bwd_data<float>, cdl_##NS::bwd_weight<float>,         \
-       cdl_##NS::sum<float>, cdl_##NS::gather2<float>, cdl_##NS::scatter_add2<float>},       \
+       cdl_##NS::sum<float>, cdl_##NS::gather2<float>, cdl_##NS::scatter_add2<float>,        \
+       cdl_##NS::deinterleave2<float>},                                                     \
       {cdl_##NS::fwd<double>, cdl_##NS::bwd_data<double>, cdl_##NS::bwd_weight<double>,     \
-       cdl_##NS::sum<double>, cdl_##NS::gather2<double>, cdl_##NS::scatter_add2<double>}};   \
+       cdl_##NS::sum<double>, cdl_##NS::gather2<double>, cdl_##NS::scatter_add2<double>,     \
+       cdl_##NS::deinterleave2<double>}};                                                   \
   }

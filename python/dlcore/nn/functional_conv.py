@@ -158,8 +158,11 @@ class ConvTranspose2dFn(Function):
         g = _contig(g)
         stride, pad, dil, groups = ctx.args
         need = ctx.needs_input_grad
-        gx = _C.conv2d(g, w, None, stride, pad, dil, groups) if need[0] else None
-        gw = _C.conv2d_backward_weight(g, x, w.shape[2:], stride, pad, dil, groups) if need[1] else None
+        if need[0] and need[1]:  # one unfold of g serves both
+            gx, gw = _C.conv2d_forward_and_weight(g, w, x, stride, pad, dil, groups)
+        else:
+            gx = _C.conv2d(g, w, None, stride, pad, dil, groups) if need[0] else None
+            gw = _C.conv2d_backward_weight(g, x, w.shape[2:], stride, pad, dil, groups) if need[1] else None
         gb = _C.conv_backward_bias(g) if ctx.has_bias and need[2] else None
         return gx, gw, gb, None, None, None, None, None
 
