@@ -53,6 +53,25 @@ template <class F> void for_unit_chunks_idx(int64_t H, bool parallel, F&& part) 
     }
   });
 }
+// Runs part(n0, n1) over the batch rows [0, N), one chunk per thread, chunks starting at
+// multiples of `align` (the GEMM's row tile); serial when `parallel` is false.
+template <class F> void for_row_chunks(int64_t N, int64_t align, bool parallel, F&& part) {
+  const int nt = parallel && !in_parallel_region() ? get_num_threads() : 1;
+  const int64_t blocks = (N + align - 1) / align;
+  if (nt <= 1 || blocks < 2) {
+    part(int64_t(0), N);
+    return;
+  }
+  const int64_t chunks = std::min<int64_t>(blocks, (int64_t)nt);
+  const int64_t per = (blocks + chunks - 1) / chunks * align;
+  std::atomic<int64_t> next{0};
+  parallel_run((int)std::min<int64_t>(nt, chunks), [&](int, int) {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+      const int64_t n0 = std::min(N, c * per), n1 = std::min(N, n0 + per);
+      if (n0 < n1) part(n0, n1);
+    }
+  });
+}
 template <class F> void for_unit_chunks(int64_t H, bool parallel, F&& part) {
   for_unit_chunks_idx(H, parallel, [&](int64_t, int64_t j0, int64_t j1) { part(j0, j1); });
 }
@@ -446,6 +465,10 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
   const T* Whh = w_hh.ptr<T>();
   const bool par = 2.0 * N * GH * H >= kStepParallelFlops;
   // W_hh as the B of d h_prev's GEMM, packed once for all steps (only where gemm would pack it).
+  std::vector<T> zeros((size_t)H, T(0));  // stands in for absent dy (and dc for RNN / GRU)
+  int64_t blk[5];
+  gemm_blocking(x.dtype, blk);
+  const int64_t mr = blk[0];  // row chunks start at multiples of the GEMM's row tile
   const PackedB<T> whh_pk = pack_b<T>(false, GH, H, Whh, H, N);
   for (int64_t s = T_ - 1; s >= 0; --s) {  // reverse of the forward processing order
     const int64_t t = reverse ? T_ - 1 - s : s, rd = reverse ? t + 1 : t, wr = reverse ? t : t + 1;
@@ -462,16 +485,22 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
     a.dh_prev = dh_nxt;
     a.dc_prev = lstm ? dc_nxt : nullptr;
     a.t = t;
-    cell(a);
     // d h_prev += dGates_rec (N, G*H) @ W_hh (G*H, H). Batch 1 (a GEMV, which the GEMM would
-    // run on one core): split here over the columns of d h_prev; else threaded inside the GEMM.
+    // run on one core): the cell, then the GEMV split here over the columns of d h_prev. Larger
+    // batches: rows are independent, so each thread runs the cell and then the GEMM (on the
+    // packed W_hh) for its own rows, in one parallel region per step (one synchronisation).
     const T* dg = rec + t * N * GH;
-    if (N == 1)
+    if (N == 1) {
+      cell(a);
       for_unit_chunks(H, par, [&](int64_t j0, int64_t j1) {
         gemm<T>(false, false, 1, j1 - j0, GH, T(1), dg, GH, Whh + j0, H, T(1), dh_nxt + j0, H);
       });
-    else
-      gemm_packed_b<T>(false, N, T(1), dg, GH, whh_pk, T(1), dh_nxt, H);
+    } else {
+      for_row_chunks(N, mr, par, [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n) cell_backward_row<T>(a, zeros.data(), n, 0, H);
+        gemm_packed_b<T>(false, n1 - n0, T(1), dg + n0 * GH, GH, whh_pk, T(1), dh_nxt + n0 * H, H);
+      });
+    }
     std::swap(dh_cur, dh_nxt);
     std::swap(dc_cur, dc_nxt);
   }
