@@ -388,9 +388,11 @@ def test_no_grad_forward_equals_training_forward(mode, T):
 
 
 @pytest.mark.parametrize("mode,N,H,bidir", [("LSTM", 1, 512, False), ("GRU", 8, 128, False),
-                                            ("LSTM", 1, 512, True), ("LSTM", 32, 256, True)])
+                                            ("LSTM", 1, 512, True), ("LSTM", 32, 256, True),
+                                            ("LSTM", 14, 64, False), ("GRU", 24, 96, True)])
 def test_step_split_identical_for_any_thread_count(mode, N, H, bidir):
     # Batch 1 (GEMV over W_hh rows) and a GRU: the step GEMM + cell run split over hidden units.
+    # Batches 14 (W_hh^T) and 24, 32 (W_hh slices per thread) use W_hh packed once per call.
     # Bidirectional: the two directions run at once, one per thread, except with more than two
     # threads and large steps (the last case at 3 threads), where they run one after the other.
     prev = dlcore.get_num_threads()

@@ -1,6 +1,9 @@
 // Bindings: GEMM family (ops/gemm.h).
 #include "ops/gemm.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "bindings/common.h"
 
 namespace {
@@ -49,6 +52,52 @@ void gemm_py(py::handle a, py::handle b, py::handle c, double alpha, double beta
   else run(double{});
 }
 
+// dlcore._C.gemm_packed_b(a_list, b, c_list, alpha, beta, trans_a, trans_b, pack_m): packs op(b)
+// once (for GEMMs of pack_m rows; -1: the rows of the first a) and runs, in place,
+// c_i = alpha * op(a_i) @ op(b) + beta * c_i for each pair with the packed copy. Stored arrays
+// as BLAS sees them: a_i (M, K) or (K, M) with trans_a, b (K, N) or (N, K) with trans_b, c_i
+// (M, N), each with a unit column stride. Returns whether b was packed (gemm packs it).
+bool gemm_packed_b_py(py::list as, py::handle b, py::list cs, double alpha, double beta, bool ta, bool tb,
+                      int64_t pack_m) {
+  const char* op = "gemm_packed_b";
+  DLCORE_CHECK(as.size() == cs.size() && as.size() > 0, ValueError, op, ": a and c must be lists of the same (non-zero) length");
+  View bv = to_view(b, op, "b");
+  DLCORE_CHECK(bv.ndim == 2 && (bv.strides[1] == 1 || bv.shape[1] <= 1 || bv.numel() == 0), ValueError, op,
+               ": b must be 2-D with a unit column stride, got shape ", bv.shape_string());
+  DLCORE_CHECK(is_float(bv.dtype) && bv.device == Device::cpu, TypeError, op, ": b must be a float32 or float64 CPU array");
+  const int64_t K = bv.shape[tb ? 1 : 0], N = bv.shape[tb ? 0 : 1];
+  const int64_t ldb = std::max<int64_t>(bv.shape[0] > 1 ? bv.strides[0] : bv.shape[1], 1);
+  std::vector<View> av, cv;
+  for (size_t i = 0; i < as.size(); ++i) {
+    av.push_back(to_view(as[i], op, "a"));
+    cv.push_back(to_view(cs[i], op, "c", true));
+    const View &x = av.back(), &y = cv.back();
+    DLCORE_CHECK(x.ndim == 2 && y.ndim == 2 && x.dtype == bv.dtype && y.dtype == bv.dtype, TypeError, op,
+                 ": a and c must be 2-D with b's dtype");
+    const int64_t M = x.shape[ta ? 1 : 0];
+    DLCORE_CHECK(x.shape[ta ? 0 : 1] == K && y.shape[0] == M && y.shape[1] == N, ValueError, op, ": a ",
+                 x.shape_string(), ", b ", bv.shape_string(), " and c ", y.shape_string(), " do not match");
+    DLCORE_CHECK((x.strides[1] == 1 || x.shape[1] <= 1 || x.numel() == 0) &&
+                     (y.strides[1] == 1 || y.shape[1] <= 1 || y.numel() == 0), ValueError, op,
+                 ": a and c need a unit column stride");
+  }
+  auto ld = [](const View& v) { return std::max<int64_t>(v.shape[0] > 1 ? v.strides[0] : v.shape[1], 1); };
+  bool packed = false;
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release nogil;
+    const int64_t pm = pack_m >= 0 ? pack_m : av[0].shape[ta ? 1 : 0];
+    PackedB<T> pb = pack_b<T>(tb, K, N, bv.ptr<T>(), ldb, pm);
+    packed = pb.packed();
+    for (size_t i = 0; i < av.size(); ++i)
+      gemm_packed_b<T>(ta, av[i].shape[ta ? 1 : 0], (T)alpha, av[i].ptr<T>(), ld(av[i]), pb, (T)beta,
+                       cv[i].ptr<T>(), ld(cv[i]));
+  };
+  if (bv.dtype == DType::f32) run(float{});
+  else run(double{});
+  return packed;
+}
+
 }  // namespace
 
 DLCORE_BINDINGS(gemm) {
@@ -67,6 +116,11 @@ DLCORE_BINDINGS(gemm) {
         py::arg("beta") = 0.0, py::arg("trans_a") = false, py::arg("trans_b") = false,
         "In place: c = alpha * op(a) @ op(b) + beta * c (op = transpose when trans_*). "
         "beta == 0 never reads c.");
+
+  m.def("gemm_packed_b", &gemm_packed_b_py, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("alpha") = 1.0,
+        py::arg("beta") = 0.0, py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("pack_m") = -1,
+        "Test hook of the pre-packed B GEMM: packs op(b) once, then c_i = alpha op(a_i) op(b) + beta c_i "
+        "for each (a_i, c_i); bitwise equal to gemm. Returns whether b was packed.");
 
   m.def("linear", [](py::handle x, py::handle w, py::object bias, const std::string& activation,
                      py::object out) {

@@ -115,6 +115,10 @@ template <class T> struct Problem {
   int64_t ldc;
   const T* bias;
   Epilogue act;
+  // B pre-packed by pack_b (null: pack per block): K block pc (gemm's balanced K blocking)
+  // starts at bpk + pc * bpk_npad, panels of NR columns, kcur * NR elements each.
+  const T* bpk = nullptr;
+  int64_t bpk_npad = 0;
 };
 
 template <class T>
@@ -135,7 +139,8 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
   // packing A would cost about as much as reading it in place; the kernel reads it directly.
   const bool direct_a = p.csa == 1 && kr.ukr_da[MR] && n1 - n0 <= (int64_t)kDirectAMaxTiles * NR;
   T* abuf = direct_a ? nullptr : t_apack.get<T>((size_t)mc * kcb + kPackSlack);
-  T* bbuf = t_bpack.get<T>((size_t)kcb * (direct_b ? NR : nc) + kPackSlack);
+  const bool prepacked = p.bpk && !direct_b;
+  T* bbuf = prepacked ? nullptr : t_bpack.get<T>((size_t)kcb * (direct_b ? NR : nc) + kPackSlack);
   alignas(64) T tmp[16 * 32];                              // edge tile (mr * nr <= 512)
   const bool epi = p.bias || p.act != Epilogue::none;
 
@@ -146,7 +151,9 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
       const T beta = pc == 0 ? p.beta : T(1);
       const bool last = pc + kcur == K;
       const T* bsrc = p.B + pc * p.rsb + jc * p.csb;
-      if (!direct_b) kr.pack_b(kcur, ncur, bsrc, p.rsb, p.csb, bbuf);
+      if (!direct_b && !prepacked) kr.pack_b(kcur, ncur, bsrc, p.rsb, p.csb, bbuf);
+      // jc is a multiple of NR (rectangles and nc blocks start at multiples of NR)
+      const T* bblk = prepacked ? p.bpk + pc * p.bpk_npad + (jc / NR) * NR * kcur : bbuf;
       for (int64_t ic = m0; ic < m1; ic += mc) {
         const int64_t mcur = std::min(mc, m1 - ic);
         if (!direct_a) kr.pack_a(mcur, kcur, p.A + ic * p.rsa + pc * p.csa, p.rsa, p.csa, abuf);
@@ -155,7 +162,7 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
           const T* bp;
           int64_t ldb;
           if (!direct_b) {
-            bp = bbuf + (jr / NR) * NR * kcur;
+            bp = bblk + (jr / NR) * NR * kcur;
             ldb = NR;
           } else if (nr == NR) {
             bp = bsrc + jr;
@@ -351,6 +358,74 @@ template void gemm_strided<float>(int64_t, int64_t, int64_t, float, const float*
 template void gemm_strided<double>(int64_t, int64_t, int64_t, double, const double*, int64_t, int64_t,
                                    const double*, int64_t, int64_t, double, double*, int64_t,
                                    const double*, Epilogue);
+
+// ---- pre-packed B (ops/gemm.h: PackedB) ---------------------------------------------------
+
+template <class T> void PackedB<T>::Free::operator()(T* p) const { std::free(p); }
+
+namespace {
+// Would gemm_impl pack B for an (M, N, K) product with these B strides? (Mirrors its path
+// choice: GEMV for M == 1 / N == 1, B read in place for few row tiles.) The N == 1 GEMV also
+// needs a unit stride in A, unknown here: packing for it is only wasted, never wrong.
+template <class T>
+bool gemm_would_pack_b(const GemmKernels<T>& kr, int64_t M, int64_t N, int64_t K, int64_t rsb, int64_t csb) {
+  if (M <= 0 || N <= 0 || K <= 0) return false;
+  if (M == 1 && (csb == 1 || rsb == 1)) return false;
+  if (N == 1) return false;
+  return !(csb == 1 && M <= (int64_t)kNoPackBTiles * kr.mr);
+}
+}  // namespace
+
+template <class T>
+PackedB<T> pack_b(bool trans_b, int64_t K, int64_t N, const T* B, int64_t ldb, int64_t M) {
+  DLCORE_CHECK(M >= 0 && N >= 0 && K >= 0, ValueError, "pack_b: negative size M=", M, " N=", N, " K=", K);
+  PackedB<T> pb;
+  pb.K = K;
+  pb.N = N;
+  pb.B = B;
+  pb.rsb = trans_b ? 1 : ldb;
+  pb.csb = trans_b ? ldb : 1;
+  const GemmKernels<T>& kr = current_kernels<T>();
+  if (!gemm_would_pack_b(kr, M, N, K, pb.rsb, pb.csb)) return pb;
+  // The same balanced K blocks as blis_rect; each block holds all ceil(N/NR) panels.
+  const int64_t nkb = (K + kr.kc - 1) / kr.kc, kcb = (K + nkb - 1) / nkb;
+  const int64_t npad = (N + kr.nr - 1) / kr.nr * kr.nr;
+  const size_t bytes = ((size_t)(K * npad) + kPackSlack) * sizeof(T);
+  T* buf = static_cast<T*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+  if (!buf) throw std::bad_alloc();
+  pb.buf.reset(buf);
+  // Blocks in increasing K: a packer's few stores past its block land in the next block
+  // (packed after it) or in the slack.
+  for (int64_t pc = 0; pc < K; pc += kcb)
+    kr.pack_b(std::min(kcb, K - pc), N, B + pc * pb.rsb, pb.rsb, pb.csb, buf + pc * npad);
+  pb.kernels = &kr;
+  pb.kc = kr.kc;
+  pb.nr = kr.nr;
+  return pb;
+}
+
+template <class T>
+void gemm_packed_b(bool ta, int64_t M, T alpha, const T* A, int64_t lda, const PackedB<T>& pb, T beta,
+                   T* C, int64_t ldc) {
+  DLCORE_CHECK(M >= 0, ValueError, "gemm_packed_b: negative size M=", M);
+  Problem<T> p{M, pb.N, pb.K, alpha, A, ta ? 1 : lda, ta ? lda : 1, pb.B, pb.rsb, pb.csb, beta, C, ldc,
+               nullptr, Epilogue::none};
+  const GemmKernels<T>& kr = current_kernels<T>();
+  if (pb.packed() && pb.kernels == &kr && pb.kc == kr.kc && pb.nr == kr.nr) {
+    p.bpk = pb.buf.get();
+    p.bpk_npad = (pb.N + kr.nr - 1) / kr.nr * kr.nr;
+  }
+  gemm_impl<T>(p);
+}
+
+template struct PackedB<float>;
+template struct PackedB<double>;
+template PackedB<float> pack_b<float>(bool, int64_t, int64_t, const float*, int64_t, int64_t);
+template PackedB<double> pack_b<double>(bool, int64_t, int64_t, const double*, int64_t, int64_t);
+template void gemm_packed_b<float>(bool, int64_t, float, const float*, int64_t, const PackedB<float>&, float,
+                                   float*, int64_t);
+template void gemm_packed_b<double>(bool, int64_t, double, const double*, int64_t, const PackedB<double>&,
+                                    double, double*, int64_t);
 
 template <>
 void gemm<float>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

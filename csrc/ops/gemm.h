@@ -9,6 +9,7 @@
 // M / N blocks only (never K), so results are bitwise identical for any thread count.
 #pragma once
 #include <cstdint>
+#include <memory>
 
 #include "core/dispatch.h"
 #include "core/view.h"
@@ -40,6 +41,38 @@ template <class T>
 void gemm_strided(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t rsa, int64_t csa,
                   const T* B, int64_t rsb, int64_t csb, T beta, T* C, int64_t ldc,
                   const T* bias = nullptr, Epilogue act = Epilogue::none);
+
+// A B operand packed once and reused by many GEMMs with different A and C (e.g. an RNN's
+// recurrent weights over all time steps: gemm would re-pack them on every step).
+// pack_b(trans_b, K, N, B, ldb, M) describes op(B) (K, N) exactly as gemm's B arguments do;
+// M is the row count of the GEMMs that will use it: B is packed (into the micro-panels of the
+// current kernels, one block per K block of gemm's K blocking) only when gemm itself would
+// pack B for that M; otherwise nothing is stored and gemm_packed_b reads B in place as gemm
+// does. B must stay alive and unchanged while the PackedB is used (the in-place paths read it).
+// gemm_packed_b(trans_a, M, alpha, A, lda, pb, beta, C, ldc) gives BITWISE the same C as
+// gemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) for any M, thread count
+// and path (same kernels, K blocks, tiles and summation order; only the packing copy is
+// skipped). If the kernels or their blocking changed since packing (set_isa,
+// gemm_set_blocking), it ignores the packed copy and runs gemm. Safe to use from several
+// threads at once (read only).
+template <class T> struct PackedB {
+  struct Free {
+    void operator()(T* p) const;
+  };
+  int64_t K = 0, N = 0;
+  const T* B = nullptr;           // the original operand: op(B)[k, j] = B[k*rsb + j*csb]
+  int64_t rsb = 0, csb = 0;
+  std::unique_ptr<T, Free> buf;   // null: not packed (gemm would not pack B for this M)
+  const void* kernels = nullptr;  // the kernel set and blocking the packing used
+  int64_t kc = 0, nr = 0;
+  bool packed() const { return buf != nullptr; }
+};
+
+template <class T>
+PackedB<T> pack_b(bool trans_b, int64_t K, int64_t N, const T* B, int64_t ldb, int64_t M);
+template <class T>
+void gemm_packed_b(bool trans_a, int64_t M, T alpha, const T* A, int64_t lda, const PackedB<T>& pb,
+                   T beta, T* C, int64_t ldc);
 
 struct GemmTable {
   void (*sgemm)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,

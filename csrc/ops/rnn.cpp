@@ -31,14 +31,16 @@ constexpr int64_t kCellParallelMin = 4096;
 
 inline bool row_valid(const int64_t* lengths, int64_t n, int64_t t) { return !lengths || t < lengths[n]; }
 
-// Runs part(j0, j1) over the units [0, H) of a step, one chunk per thread (each starting at a
-// multiple of kUnitAlign; threads take them from a shared counter); serial when `parallel` is
-// false. Every element is computed the same way whichever chunk holds it.
-template <class F> void for_unit_chunks(int64_t H, bool parallel, F&& part) {
+// Runs part(c, j0, j1) over the units [0, H) of a step, one chunk c per thread (each starting
+// at a multiple of kUnitAlign; threads take them from a shared counter); serial (one chunk,
+// c = 0) when `parallel` is false. Every element is computed the same way whichever chunk
+// holds it. The chunks depend only on H, `parallel` and the thread context, so a sequence
+// call sees the same chunks at every step (what it packs per chunk stays valid).
+template <class F> void for_unit_chunks_idx(int64_t H, bool parallel, F&& part) {
   const int nt = parallel && !in_parallel_region() ? get_num_threads() : 1;
   const int64_t blocks = (H + kUnitAlign - 1) / kUnitAlign;
   if (nt <= 1 || blocks < 2) {
-    part(int64_t(0), H);
+    part(int64_t(0), int64_t(0), H);
     return;
   }
   const int64_t chunks = std::min<int64_t>(blocks, (int64_t)nt);
@@ -47,9 +49,31 @@ template <class F> void for_unit_chunks(int64_t H, bool parallel, F&& part) {
   parallel_run((int)std::min<int64_t>(nt, chunks), [&](int, int) {
     for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
       const int64_t j0 = std::min(H, c * per), j1 = std::min(H, j0 + per);
-      if (j0 < j1) part(j0, j1);
+      if (j0 < j1) part(c, j0, j1);
     }
   });
+}
+// Runs part(n0, n1) over the batch rows [0, N), one chunk per thread, chunks starting at
+// multiples of `align` (the GEMM's row tile); serial when `parallel` is false.
+template <class F> void for_row_chunks(int64_t N, int64_t align, bool parallel, F&& part) {
+  const int nt = parallel && !in_parallel_region() ? get_num_threads() : 1;
+  const int64_t blocks = (N + align - 1) / align;
+  if (nt <= 1 || blocks < 2) {
+    part(int64_t(0), N);
+    return;
+  }
+  const int64_t chunks = std::min<int64_t>(blocks, (int64_t)nt);
+  const int64_t per = (blocks + chunks - 1) / chunks * align;
+  std::atomic<int64_t> next{0};
+  parallel_run((int)std::min<int64_t>(nt, chunks), [&](int, int) {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+      const int64_t n0 = std::min(N, c * per), n1 = std::min(N, n0 + per);
+      if (n0 < n1) part(n0, n1);
+    }
+  });
+}
+template <class F> void for_unit_chunks(int64_t H, bool parallel, F&& part) {
+  for_unit_chunks_idx(H, parallel, [&](int64_t, int64_t j0, int64_t j1) { part(j0, j1); });
 }
 
 // ---- fused cell forward -----------------------------------------------------------------
@@ -342,6 +366,8 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
   const bool small = N > 1 && N <= 16;
   Scratch<T> WhhT(small ? H * GH : 0);
   if (small) transpose_into<T>(Whh, GH, H, WhhT.data());
+  // packed once only where gemm would pack it (batches above kNoPackBTiles row tiles)
+  const PackedB<T> whhT_pk = small ? pack_b<T>(false, H, GH, WhhT.data(), GH, N) : PackedB<T>();
   std::vector<T> zeros((b_ih.data && b_hh.data) ? 0 : (size_t)GH, T(0));
   Scratch<T> HG(N * GH);
   RnnCellArgs a;
@@ -362,11 +388,24 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
   // Small batches (2..16): the step GEMM on W_hh^T (threaded inside the GEMM), then the cell.
   // Either way, which thread computes a value never changes it (GEMMs are split over output
   // columns, the cell is elementwise).
-  auto part = [&](int64_t j0, int64_t j1) {
+  // Each chunk's G slices of W_hh are packed once per call (gemm_packed_b: the same values as
+  // gemm, which would re-pack the whole of W_hh on every step for batches above a few rows).
+  const int64_t max_chunks = std::max(1, get_num_threads());
+  std::vector<PackedB<T>> pk(small ? 0 : (size_t)(max_chunks * G));
+  if (!small && N > 1)
+    for_unit_chunks_idx(H, par, [&](int64_t c, int64_t j0, int64_t j1) {
+      for (int64_t g = 0; g < G; ++g)
+        pk[(size_t)(c * G + g)] = pack_b<T>(true, H, j1 - j0, Whh + (g * H + j0) * H, H, N);
+    });
+  auto part = [&](int64_t ci, int64_t j0, int64_t j1) {
     const T* hprev = (const T*)a.h_prev;
     for (int64_t g = 0; g < G; ++g) {
       const int64_t c = g * H + j0;
-      gemm<T>(false, true, N, j1 - j0, H, T(1), hprev, H, Whh + c * H, H, T(0), HG.data() + c, GH);
+      const PackedB<T>& pb = pk[(size_t)(ci * G + g)];
+      if (pb.packed())
+        gemm_packed_b<T>(false, N, T(1), hprev, H, pb, T(0), HG.data() + c, GH);
+      else
+        gemm<T>(false, true, N, j1 - j0, H, T(1), hprev, H, Whh + c * H, H, T(0), HG.data() + c, GH);
     }
     cell_forward_cols<T>(a, zeros.data(), j0, j1);
   };
@@ -391,12 +430,9 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
     a.y = y.ptr<T>() + t * NH;
     a.t = t;
     if (!small) {
-      for_unit_chunks(H, par, part);
+      for_unit_chunks_idx(H, par, part);
     } else {
-      if (small)
-        gemm<T>(false, false, N, GH, H, T(1), Sp + rd * NH, H, WhhT.data(), GH, T(0), HG.data(), GH);
-      else
-        gemm<T>(false, true, N, GH, H, T(1), Sp + rd * NH, H, Whh, H, T(0), HG.data(), GH);
+      gemm_packed_b<T>(false, N, T(1), Sp + rd * NH, H, whhT_pk, T(0), HG.data(), GH);
       for_unit_chunks(H, N * H >= kCellParallelMin, cells);
     }
   }
@@ -428,6 +464,12 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
   T* rec = gru ? DHG.data() : DXG.data();  // gradient of the recurrent projection, (T*N, G*H)
   const T* Whh = w_hh.ptr<T>();
   const bool par = 2.0 * N * GH * H >= kStepParallelFlops;
+  // W_hh as the B of d h_prev's GEMM, packed once for all steps (only where gemm would pack it).
+  std::vector<T> zeros((size_t)H, T(0));  // stands in for absent dy (and dc for RNN / GRU)
+  int64_t blk[5];
+  gemm_blocking(x.dtype, blk);
+  const int64_t mr = blk[0];  // row chunks start at multiples of the GEMM's row tile
+  const PackedB<T> whh_pk = pack_b<T>(false, GH, H, Whh, H, N);
   for (int64_t s = T_ - 1; s >= 0; --s) {  // reverse of the forward processing order
     const int64_t t = reverse ? T_ - 1 - s : s, rd = reverse ? t + 1 : t, wr = reverse ? t : t + 1;
     a.ws = KH ? ws.ptr<T>() + t * N * KH : nullptr;
@@ -443,16 +485,22 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
     a.dh_prev = dh_nxt;
     a.dc_prev = lstm ? dc_nxt : nullptr;
     a.t = t;
-    cell(a);
     // d h_prev += dGates_rec (N, G*H) @ W_hh (G*H, H). Batch 1 (a GEMV, which the GEMM would
-    // run on one core): split here over the columns of d h_prev; else threaded inside the GEMM.
+    // run on one core): the cell, then the GEMV split here over the columns of d h_prev. Larger
+    // batches: rows are independent, so each thread runs the cell and then the GEMM (on the
+    // packed W_hh) for its own rows, in one parallel region per step (one synchronisation).
     const T* dg = rec + t * N * GH;
-    if (N == 1)
+    if (N == 1) {
+      cell(a);
       for_unit_chunks(H, par, [&](int64_t j0, int64_t j1) {
         gemm<T>(false, false, 1, j1 - j0, GH, T(1), dg, GH, Whh + j0, H, T(1), dh_nxt + j0, H);
       });
-    else
-      gemm<T>(false, false, N, H, GH, T(1), dg, GH, Whh, H, T(1), dh_nxt, H);
+    } else {
+      for_row_chunks(N, mr, par, [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n) cell_backward_row<T>(a, zeros.data(), n, 0, H);
+        gemm_packed_b<T>(false, n1 - n0, T(1), dg + n0 * GH, GH, whh_pk, T(1), dh_nxt + n0 * H, H);
+      });
+    }
     std::swap(dh_cur, dh_nxt);
     std::swap(dc_cur, dc_nxt);
   }
