@@ -81,7 +81,7 @@ def environment_note():
 GAP = 0.02
 
 
-def calls_per_block(fn, min_block=0.03):
+def calls_per_block(fn, min_block=0.2):
     """Back-to-back calls that make one timed block last about min_block seconds (at least 1)."""
     return _calibrate(fn, min_block)
 
