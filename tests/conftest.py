@@ -1,3 +1,5 @@
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -19,13 +21,33 @@ def _seed():
     yield
 
 
+@contextlib.contextmanager
+def isa(name):
+    """Runs the block on ISA path `name`, then restores the previous one."""
+    prev = dlcore._C.isa()
+    dlcore._C.set_isa(name)
+    try:
+        yield
+    finally:
+        dlcore._C.set_isa(prev)
+
+
+@contextlib.contextmanager
+def threads(n):
+    """Runs the block with an n-thread pool, then restores the previous size."""
+    prev = dlcore.get_num_threads()
+    dlcore.set_num_threads(n)
+    try:
+        yield
+    finally:
+        dlcore.set_num_threads(prev)
+
+
 @pytest.fixture(params=dlcore._C.supported_isas())
 def every_isa(request):
     """Runs a test once per ISA path this CPU supports."""
-    prev = dlcore._C.isa()
-    dlcore._C.set_isa(request.param)
-    yield request.param
-    dlcore._C.set_isa(prev)
+    with isa(request.param):
+        yield request.param
 
 
 def rng(seed=0):

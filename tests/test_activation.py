@@ -7,7 +7,7 @@ import pytest
 import dlcore
 import dlcore.functional as F
 import dlcore.nn as nn
-from conftest import requires_torch, rng
+from conftest import isa, requires_torch, rng, threads
 
 try:
     import torch
@@ -128,10 +128,8 @@ def test_every_isa_gives_the_same_values(every_isa, dtype):
     x = _inputs(dtype, 1000)
     for op in dlcore._C.Act.__members__.values():
         y = dlcore._C.act_forward(op, x, 1.0, 20.0 if op == dlcore._C.Act.softplus else 1.5)
-        prev = dlcore._C.isa()
-        dlcore._C.set_isa("generic")
-        ref = dlcore._C.act_forward(op, x, 1.0, 20.0 if op == dlcore._C.Act.softplus else 1.5)
-        dlcore._C.set_isa(prev)
+        with isa("generic"):
+            ref = dlcore._C.act_forward(op, x, 1.0, 20.0 if op == dlcore._C.Act.softplus else 1.5)
         tol = 1e-6 if dtype == np.float32 else 1e-14
         np.testing.assert_allclose(y, ref, rtol=tol, atol=tol, err_msg=str(op))
 
@@ -190,14 +188,10 @@ def test_softmax_central_differences(log):
 
 def test_softmax_thread_count_independent():
     x = rng(10).standard_normal((257, 1000)).astype(np.float32)
-    prev = dlcore.get_num_threads()
-    try:
-        dlcore.set_num_threads(1)
+    with threads(1):
         a = F.softmax(dlcore.tensor(x), 1).numpy()
-        dlcore.set_num_threads(2)
+    with threads(2):
         b = F.softmax(dlcore.tensor(x), 1).numpy()
-    finally:
-        dlcore.set_num_threads(prev)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a.sum(1), 1.0, rtol=1e-5)
 

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import dlcore
-from conftest import rng
 from gradcheck import gradcheck
 
 

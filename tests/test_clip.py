@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import requires_torch
+from conftest import requires_torch, threads
 
 import dlcore
 from dlcore.nn import utils as U
@@ -67,14 +67,10 @@ def test_clip_grad_value_matches_torch():
 def test_norm_is_deterministic_across_threads():
     r = np.random.default_rng(5)
     gs = [r.standard_normal(1_000_003).astype(np.float32), r.standard_normal(70_000).astype(np.float32)]
-    prev = dlcore.get_num_threads()
     vals = []
-    try:
-        for nt in (1, 2, 3):
-            dlcore.set_num_threads(nt)
+    for nt in (1, 2, 3):
+        with threads(nt):
             vals.append(dlcore._C.multi_norm_power(gs, 2.0))
-    finally:
-        dlcore.set_num_threads(prev)
     assert vals[0] == vals[1] == vals[2]
     exact = float(np.sum([np.sum(g.astype(np.float64) ** 2) for g in gs]))
     assert vals[0] == pytest.approx(exact, rel=1e-12)

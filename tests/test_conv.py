@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import requires_cuda, requires_torch, rng
+from conftest import requires_cuda, requires_torch, rng, threads
 
 import dlcore
 import dlcore.functional as F
@@ -173,17 +173,13 @@ def test_results_do_not_depend_on_thread_count():
     r = rng(5)
     x = dlcore.tensor(r.standard_normal((5, 6, 12, 12)).astype(np.float32), requires_grad=True)
     w = dlcore.tensor(r.standard_normal((8, 3, 3, 3)).astype(np.float32), requires_grad=True)
-    prev = dlcore.get_num_threads()
     outs = []
-    try:
-        for n in (1, 2, 3):
-            dlcore.set_num_threads(n)
+    for n in (1, 2, 3):
+        with threads(n):
             x.grad = w.grad = None
             y = F.conv2d(x, w, None, 1, 1, 1, 2)
             (y * y).sum().backward()
             outs.append((y.detach().numpy().copy(), x.grad.numpy().copy(), w.grad.numpy().copy()))
-    finally:
-        dlcore.set_num_threads(prev)
     for o in outs[1:]:
         for a, b in zip(o, outs[0]):
             assert np.array_equal(a, b)

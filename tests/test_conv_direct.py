@@ -6,7 +6,7 @@ col2im row loops of the same per-ISA set; plus thread-count
 invariance."""
 import numpy as np
 import pytest
-from conftest import requires_torch, rng
+from conftest import requires_torch, rng, threads
 
 import dlcore
 import dlcore.functional as F
@@ -43,17 +43,13 @@ def test_direct_kernels_do_not_depend_on_thread_count():
     x = dlcore.tensor(r.standard_normal((3, 4, 11, 37)).astype(np.float32), requires_grad=True)
     w = dlcore.tensor(r.standard_normal((8, 1, 3, 3)).astype(np.float32), requires_grad=True)
     b = dlcore.tensor(r.standard_normal(8).astype(np.float32), requires_grad=True)
-    prev = dlcore.get_num_threads()
     outs = []
-    try:
-        for n in (1, 2, 3):
-            dlcore.set_num_threads(n)
+    for n in (1, 2, 3):
+        with threads(n):
             x.grad = w.grad = b.grad = None
             y = F.conv2d(x, w, b, 1, 1, 1, 4)
             (y * y).sum().backward()
             outs.append([t.numpy().copy() for t in (y.detach(), x.grad, w.grad, b.grad)])
-    finally:
-        dlcore.set_num_threads(prev)
     for o in outs[1:]:
         for a, ref in zip(o, outs[0]):
             assert np.array_equal(a, ref)

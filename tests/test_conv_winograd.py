@@ -4,7 +4,7 @@ gradient against PyTorch over odd / even output sizes, paddings 0..3 and several
 image; plus thread-count invariance, also of the 1x1 weight-gradient path."""
 import numpy as np
 import pytest
-from conftest import requires_torch, rng
+from conftest import requires_torch, rng, threads
 
 import dlcore
 import dlcore.functional as F
@@ -39,17 +39,13 @@ def test_winograd_does_not_depend_on_thread_count():
     r = rng(22)
     x = dlcore.tensor(r.standard_normal((3, 16, 40, 38)).astype(np.float32), requires_grad=True)
     w = dlcore.tensor(r.standard_normal((16, 16, 3, 3)).astype(np.float32), requires_grad=True)
-    prev = dlcore.get_num_threads()
     outs = []
-    try:
-        for n in (1, 2, 3):
-            dlcore.set_num_threads(n)
+    for n in (1, 2, 3):
+        with threads(n):
             x.grad = w.grad = None
             y = F.conv2d(x, w, None, 1, 1)
             (y * y).sum().backward()
             outs.append([t.numpy().copy() for t in (y.detach(), x.grad, w.grad)])
-    finally:
-        dlcore.set_num_threads(prev)
     for o in outs[1:]:
         for a, ref in zip(o, outs[0]):
             assert np.array_equal(a, ref)
@@ -65,14 +61,10 @@ def test_pointwise_weight_gradient_matches_torch_for_any_thread_count():
     gy = r.standard_normal((5, 20, 6, 7)).astype(np.float32)
     ref = torch.ops.aten.convolution_backward(torch.tensor(gy), torch.tensor(x), torch.tensor(w), None, [1, 1],
                                               [0, 0], [1, 1], False, [0, 0], 1, [False, True, False])[1].numpy()
-    prev = dlcore.get_num_threads()
     outs = []
-    try:
-        for n in (1, 2, 3):
-            dlcore.set_num_threads(n)
+    for n in (1, 2, 3):
+        with threads(n):
             outs.append(dlcore._C.conv2d_backward_weight(x, gy, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1))
-    finally:
-        dlcore.set_num_threads(prev)
     np.testing.assert_allclose(outs[0], ref, rtol=2e-4, atol=2e-4 * np.abs(ref).max())
     for o in outs[1:]:
         assert np.array_equal(o, outs[0])

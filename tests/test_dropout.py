@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import requires_torch, rng
+from conftest import requires_torch, rng, threads
 
 import dlcore
 import dlcore.functional as F
@@ -78,17 +78,13 @@ def test_same_seed_same_mask_and_fresh_masks_otherwise():
 
 def test_mask_identical_for_1_and_2_threads():
     x = dlcore.randn(256, 1031)
-    prev = dlcore.get_num_threads()
     outs = []
-    try:
-        for nt in (1, 2):
-            dlcore.set_num_threads(nt)
+    for nt in (1, 2):
+        with threads(nt):
             dlcore.manual_seed(3)
             outs.append(npy(F.dropout(x, 0.3)))
             outs.append(npy(F.alpha_dropout(x, 0.2, training=True)))
             outs.append(npy(F.dropout2d(x.reshape(16, 16, 1031), 0.5)))
-    finally:
-        dlcore.set_num_threads(prev)
     for a, b in zip(outs[:3], outs[3:]):
         np.testing.assert_array_equal(a, b)
 

@@ -2,35 +2,14 @@
 seeded inputs, every ISA path this CPU supports, all transposes via non-contiguous views,
 alpha/beta, beta=0 with NaN in C, odd/prime sizes, empty dims, bitwise determinism across
 thread counts, batched broadcasting, the fused linear, and error messages."""
-import contextlib
-
 import numpy as np
 import pytest
 
 import dlcore._C as C
+from conftest import isa, threads
 
 ISAS = C.supported_isas()
 RNG = np.random.default_rng(1234)
-
-
-@contextlib.contextmanager
-def isa(name):
-    old = C.isa()
-    C.set_isa(name)
-    try:
-        yield
-    finally:
-        C.set_isa(old)
-
-
-@contextlib.contextmanager
-def threads(n):
-    old = C.get_num_threads()
-    C.set_num_threads(n)
-    try:
-        yield
-    finally:
-        C.set_num_threads(old)
 
 
 def rand(shape, dtype):

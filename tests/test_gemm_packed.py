@@ -3,35 +3,14 @@ packed B reused for several (A, C) pairs gives BITWISE the same C as dlcore's ge
 inputs, for every ISA path, both dtypes, all transposes, odd sizes, K larger than the kernels'
 KC (several K blocks), beta != 0, 1 and 2 threads, and row counts where gemm does not pack B
 (nothing is packed then and the in-place paths run)."""
-import contextlib
-
 import numpy as np
 import pytest
 
 import dlcore._C as C
+from conftest import isa, threads
 
 ISAS = C.supported_isas()
 RNG = np.random.default_rng(4321)
-
-
-@contextlib.contextmanager
-def isa(name):
-    old = C.isa()
-    C.set_isa(name)
-    try:
-        yield
-    finally:
-        C.set_isa(old)
-
-
-@contextlib.contextmanager
-def threads(n):
-    old = C.get_num_threads()
-    C.set_num_threads(n)
-    try:
-        yield
-    finally:
-        C.set_num_threads(old)
 
 
 def rand(shape, dtype):

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import requires_torch
+from conftest import requires_torch, threads
 
 import dlcore
 from dlcore.nn import init
@@ -138,17 +138,13 @@ def test_dirac_and_gain_like_torch():
                                 lambda t: init.kaiming_normal_(t), lambda t: init.orthogonal_(t),
                                 lambda t: init.sparse_(t, 0.5), lambda t: init.he_normal(t)])
 def test_same_seed_same_values_any_threads(fn):
-    prev = dlcore.get_num_threads()
     outs = []
-    try:
-        for nt in (1, 2):
-            dlcore.set_num_threads(nt)
+    for nt in (1, 2):
+        with threads(nt):
             dlcore.manual_seed(123)
             a = fn(_t((300, 200))).numpy().copy()
             b = fn(_t((300, 200))).numpy().copy()
             outs.append((a, b))
-    finally:
-        dlcore.set_num_threads(prev)
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     np.testing.assert_array_equal(outs[0][1], outs[1][1])
     assert not np.array_equal(outs[0][0], outs[0][1])  # the generator advanced

@@ -3,7 +3,7 @@ same weights, running statistics, state_dict compatibility, float64 central diff
 thread-count determinism and bad-input errors."""
 import numpy as np
 import pytest
-from conftest import requires_torch, rng
+from conftest import requires_torch, rng, threads
 
 import dlcore
 import dlcore.functional as F
@@ -325,10 +325,8 @@ def test_norms_bitwise_identical_for_1_and_2_threads():
     x_np = r.normal(size=(16, 8, 33, 17)).astype("float32")
     dy_np = r.normal(size=x_np.shape).astype("float32")
     results = []
-    prev = dlcore.get_num_threads()
-    try:
-        for nt in (1, 2):
-            dlcore.set_num_threads(nt)
+    for nt in (1, 2):
+        with threads(nt):
             out = []
             for mod in (nn.BatchNorm2d(8), nn.LayerNorm((33, 17)), nn.GroupNorm(4, 8),
                         nn.BatchNorm1d(8 * 33)):
@@ -340,8 +338,6 @@ def test_norms_bitwise_identical_for_1_and_2_threads():
                 if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
                     out += [npy(mod.running_mean).copy(), npy(mod.running_var).copy()]
             results.append(out)
-    finally:
-        dlcore.set_num_threads(prev)
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
 

@@ -3,7 +3,7 @@ sequence; float64 parameters agree within 1e-6 relative. Plus state_dict round t
 float32, thread-count independence and bad input."""
 import numpy as np
 import pytest
-from conftest import requires_torch
+from conftest import requires_torch, threads
 
 import dlcore
 from dlcore import optim
@@ -206,10 +206,8 @@ def test_large_tensors_thread_count_independent():
     p0 = [r.standard_normal(300_001).astype(np.float32), r.standard_normal((513, 129)).astype(np.float32)]
     gs = [r.standard_normal(p.shape).astype(np.float32) for p in p0]
     out = []
-    prev = dlcore.get_num_threads()
-    try:
-        for nt in (1, 2, 3):
-            dlcore.set_num_threads(nt)
+    for nt in (1, 2, 3):
+        with threads(nt):
             ps = [dlcore.tensor(p.copy(), requires_grad=True) for p in p0]
             opt = optim.Adam(ps, lr=1e-2, weight_decay=1e-2)
             for _ in range(3):
@@ -217,8 +215,6 @@ def test_large_tensors_thread_count_independent():
                     p.grad = dlcore.tensor(g)
                 opt.step()
             out.append([p.detach().numpy().copy() for p in ps])
-    finally:
-        dlcore.set_num_threads(prev)
     for o in out[1:]:
         for a, b in zip(o, out[0]):
             np.testing.assert_array_equal(a, b)

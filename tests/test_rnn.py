@@ -1,13 +1,12 @@
 """RNN / LSTM / GRU layers and cells against PyTorch (same weights in, same outputs and
 gradients out), float64 central differences, variable lengths, state_dict loading, bad input."""
-import itertools
 
 import numpy as np
 import pytest
 
 import dlcore
 from dlcore import nn
-from conftest import requires_torch
+from conftest import requires_torch, threads
 
 try:
     import torch
@@ -329,20 +328,16 @@ def test_dropout_between_layers_training_only_and_seeded():
 
 
 def test_results_identical_for_any_thread_count():
-    prev = dlcore.get_num_threads()
     m = nn.LSTM(16, 64, bidirectional=True)
     x = np.random.default_rng(0).standard_normal((6, 40, 16)).astype(np.float32)
     outs = []
-    try:
-        for nt in (1, 2):
-            dlcore.set_num_threads(nt)
+    for nt in (1, 2):
+        with threads(nt):
             m.zero_grad()
             xt = dlcore.tensor(x, requires_grad=True)
             o, (h, c) = m(xt)
             (o.sum() + h.sum()).backward()
             outs.append([o.detach().numpy(), xt.grad.numpy(), m.weight_hh_l0.grad.numpy().copy()])
-    finally:
-        dlcore.set_num_threads(prev)
     for a, b in zip(*outs):
         np.testing.assert_array_equal(a, b)
 
@@ -395,13 +390,11 @@ def test_step_split_identical_for_any_thread_count(mode, N, H, bidir):
     # Batches 14 (W_hh^T) and 24, 32 (W_hh slices per thread) use W_hh packed once per call.
     # Bidirectional: the two directions run at once, one per thread, except with more than two
     # threads and large steps (the last case at 3 threads), where they run one after the other.
-    prev = dlcore.get_num_threads()
     m = getattr(nn, mode)(8, H, bidirectional=bidir)
     x = np.random.default_rng(2).standard_normal((3, N, 8)).astype(np.float32)
     outs = []
-    try:
-        for nt in (1, 2, 3):
-            dlcore.set_num_threads(nt)
+    for nt in (1, 2, 3):
+        with threads(nt):
             m.zero_grad()
             xt = dlcore.tensor(x, requires_grad=True)
             o, h = m(xt)
@@ -409,8 +402,6 @@ def test_step_split_identical_for_any_thread_count(mode, N, H, bidir):
             (o.sum() + h.sum()).backward()
             outs.append([o.detach().numpy(), xt.grad.numpy(), m.weight_hh_l0.grad.numpy().copy()]
                         + ([m.weight_ih_l0_reverse.grad.numpy().copy()] if bidir else []))
-    finally:
-        dlcore.set_num_threads(prev)
     for other in outs[1:]:
         for a, b in zip(outs[0], other):
             np.testing.assert_array_equal(a, b)
