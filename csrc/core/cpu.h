@@ -8,6 +8,16 @@
 
 namespace dlcore {
 
+// Bytes in one native vector register of the ISA this translation unit is compiled for: each
+// csrc/kernels/<family>_<isa>.cpp has its own flags, so each gets its own value.
+#if defined(__AVX512F__)
+constexpr int kNativeVecBytes = 64;
+#elif defined(__AVX__)
+constexpr int kNativeVecBytes = 32;
+#else
+constexpr int kNativeVecBytes = 16;
+#endif
+
 enum class Isa : int { generic = 0, avx2 = 1, avx512 = 2 };
 
 const char* isa_name(Isa isa);

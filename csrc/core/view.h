@@ -13,6 +13,16 @@
 #define DLCORE_HD inline
 #endif
 
+// DLCORE_AHD = DLCORE_HD plus always_inline on the host, for per-element math that is also
+// compiled into the ISA-specific objects csrc/kernels/<family>_<isa>.cpp: forced inlining means
+// no out-of-line copy built for one ISA can be picked by the linker for another (so such math
+// calls builtins such as __builtin_sqrt rather than std:: library overloads).
+#if defined(__CUDACC__)
+#define DLCORE_AHD __host__ __device__ __forceinline__
+#else
+#define DLCORE_AHD inline __attribute__((always_inline))
+#endif
+
 namespace dlcore {
 
 enum class DType : int8_t { f32 = 0, f64 = 1, i64 = 2, b8 = 3 };

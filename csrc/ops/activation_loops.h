@@ -75,21 +75,14 @@ template <class T> void act_bwd_span(ActOp op, const T* g, const T* s, T* gx, in
 
 // ---- row reductions with fixed-order lane accumulators -----------------------------------------
 
-// row_max keeps its kLanes accumulators in native GCC vectors of this ISA (kVecBytes each,
-// 64 / kVecBytes of them): GCC leaves the plain-array form of this select loop scalar. Lane l
-// of the array form is lane l % VL of vector l / VL here, so the result is the same.
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-#elif defined(__AVX__)
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
-template <class T> struct NativeVec { typedef T type __attribute__((vector_size(kVecBytes))); };
+// row_max keeps its kLanes accumulators in native GCC vectors of this ISA (kNativeVecBytes,
+// core/cpu.h, each; 64 / kNativeVecBytes of them): GCC leaves the plain-array form of this select
+// loop scalar. Lane l of the array form is lane l % VL of vector l / VL here: the same result.
+template <class T> struct NativeVec { typedef T type __attribute__((vector_size(kNativeVecBytes))); };
 
 template <class T> static T row_max(const T* __restrict x, int64_t n) {
   constexpr int L = Lanes<T>::n;
-  constexpr int VL = kVecBytes / (int)sizeof(T), K = L / VL;
+  constexpr int VL = kNativeVecBytes / (int)sizeof(T), K = L / VL;
   typedef typename NativeVec<T>::type V;
   V acc[K];
   for (int k = 0; k < K; ++k) acc[k] = V{} - std::numeric_limits<T>::infinity();

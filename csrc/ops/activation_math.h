@@ -14,15 +14,6 @@
 
 #include "core/view.h"
 
-// DLCORE_AHD = DLCORE_HD plus always_inline on the host: these functions are compiled into
-// several ISA-specific objects (csrc/kernels/actloss_*.cpp); forcing inlining means no
-// out-of-line copy built for one ISA can be picked by the linker for another.
-#if defined(__CUDACC__)
-#define DLCORE_AHD __host__ __device__ __forceinline__
-#else
-#define DLCORE_AHD inline __attribute__((always_inline))
-#endif
-
 namespace dlcore {
 
 // The activation op codes (dlcore._C.Act). p0/p1 are the scalar parameters listed per op.

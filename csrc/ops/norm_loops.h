@@ -26,17 +26,10 @@ namespace DLCORE_NORM_NS {
 // Only static functions here and always-inline math from norm_math.h: an inline function
 // instantiated in this ISA's object could otherwise be picked by the linker for generic callers.
 
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-#elif defined(__AVX__)
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
-constexpr int kDL = kVecBytes / 8;  // doubles per native vector
-constexpr int kAcc = 16;            // accumulators per sum
-constexpr int kNA = kAcc / kDL;     // native vectors holding them
-typedef double DV __attribute__((vector_size(kVecBytes)));
+constexpr int kDL = kNativeVecBytes / 8;  // doubles per native vector (core/cpu.h)
+constexpr int kAcc = 16;                  // accumulators per sum
+constexpr int kNA = kAcc / kDL;           // native vectors holding them
+typedef double DV __attribute__((vector_size(kNativeVecBytes)));
 template <class T> struct SrcVec { typedef T type __attribute__((vector_size(kDL * sizeof(T)))); };
 
 template <class T> static inline DV load_d(const T* p) {

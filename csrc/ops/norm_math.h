@@ -5,16 +5,8 @@
 
 #include "core/view.h"
 
-// DLCORE_AHD = DLCORE_HD plus always_inline on the host: these functions are also compiled into
-// the ISA-specific objects csrc/kernels/norm_*.cpp; forced inlining means no out-of-line copy
-// built for one ISA can be picked by the linker for another (hence the builtin square root).
-#ifndef DLCORE_AHD
-#if defined(__CUDACC__)
-#define DLCORE_AHD __host__ __device__ __forceinline__
-#else
-#define DLCORE_AHD inline __attribute__((always_inline))
-#endif
-#endif
+// The functions are DLCORE_AHD (core/view.h): they are also compiled into the ISA-specific
+// csrc/kernels/norm_*.cpp, hence the builtin square root.
 
 namespace dlcore {
 

@@ -11,17 +11,8 @@
 
 #include "core/view.h"
 
-// DLCORE_AHD = DLCORE_HD plus always_inline on the host: the element functions are compiled
-// into several ISA-specific objects (csrc/kernels/optim_*.cpp); forced inlining means no
-// out-of-line copy built for one ISA can be picked by the linker for another. For the same
-// reason the square root / absolute value below are builtins, not std:: library overloads.
-#ifndef DLCORE_AHD
-#if defined(__CUDACC__)
-#define DLCORE_AHD __host__ __device__ __forceinline__
-#else
-#define DLCORE_AHD inline __attribute__((always_inline))
-#endif
-#endif
+// The element functions are DLCORE_AHD (core/view.h): they are compiled into the ISA-specific
+// csrc/kernels/optim_*.cpp, hence also the builtin square root / absolute value below.
 
 namespace dlcore {
 
