@@ -31,35 +31,16 @@ constexpr int64_t kCellParallelMin = 4096;
 
 inline bool row_valid(const int64_t* lengths, int64_t n, int64_t t) { return !lengths || t < lengths[n]; }
 
-// Runs part(c, j0, j1) over the units [0, H) of a step, one chunk c per thread (each starting
-// at a multiple of kUnitAlign; threads take them from a shared counter); serial (one chunk,
-// c = 0) when `parallel` is false. Every element is computed the same way whichever chunk
-// holds it. The chunks depend only on H, `parallel` and the thread context, so a sequence
-// call sees the same chunks at every step (what it packs per chunk stays valid).
-template <class F> void for_unit_chunks_idx(int64_t H, bool parallel, F&& part) {
+// Runs part(c, b, e) over [0, n), one chunk c per thread, each chunk starting at a multiple of
+// `align` (threads take the chunks from a shared counter); serial (one chunk, c = 0) when
+// `parallel` is false. Every element is computed the same way whichever chunk holds it. The
+// chunks depend only on n, align, `parallel` and the thread context, so a sequence call sees the
+// same chunks at every step (what it packs per chunk stays valid).
+template <class F> void for_aligned_chunks(int64_t n, int64_t align, bool parallel, F&& part) {
   const int nt = parallel && !in_parallel_region() ? get_num_threads() : 1;
-  const int64_t blocks = (H + kUnitAlign - 1) / kUnitAlign;
+  const int64_t blocks = (n + align - 1) / align;
   if (nt <= 1 || blocks < 2) {
-    part(int64_t(0), int64_t(0), H);
-    return;
-  }
-  const int64_t chunks = std::min<int64_t>(blocks, (int64_t)nt);
-  const int64_t per = (blocks + chunks - 1) / chunks * kUnitAlign;
-  std::atomic<int64_t> next{0};
-  parallel_run((int)std::min<int64_t>(nt, chunks), [&](int, int) {
-    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
-      const int64_t j0 = std::min(H, c * per), j1 = std::min(H, j0 + per);
-      if (j0 < j1) part(c, j0, j1);
-    }
-  });
-}
-// Runs part(n0, n1) over the batch rows [0, N), one chunk per thread, chunks starting at
-// multiples of `align` (the GEMM's row tile); serial when `parallel` is false.
-template <class F> void for_row_chunks(int64_t N, int64_t align, bool parallel, F&& part) {
-  const int nt = parallel && !in_parallel_region() ? get_num_threads() : 1;
-  const int64_t blocks = (N + align - 1) / align;
-  if (nt <= 1 || blocks < 2) {
-    part(int64_t(0), N);
+    part(int64_t(0), int64_t(0), n);
     return;
   }
   const int64_t chunks = std::min<int64_t>(blocks, (int64_t)nt);
@@ -67,13 +48,14 @@ template <class F> void for_row_chunks(int64_t N, int64_t align, bool parallel, 
   std::atomic<int64_t> next{0};
   parallel_run((int)std::min<int64_t>(nt, chunks), [&](int, int) {
     for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
-      const int64_t n0 = std::min(N, c * per), n1 = std::min(N, n0 + per);
-      if (n0 < n1) part(n0, n1);
+      const int64_t b = std::min(n, c * per), e = std::min(n, b + per);
+      if (b < e) part(c, b, e);
     }
   });
 }
+// Units [0, H) of a step in chunks at multiples of kUnitAlign: part(j0, j1).
 template <class F> void for_unit_chunks(int64_t H, bool parallel, F&& part) {
-  for_unit_chunks_idx(H, parallel, [&](int64_t, int64_t j0, int64_t j1) { part(j0, j1); });
+  for_aligned_chunks(H, kUnitAlign, parallel, [&](int64_t, int64_t j0, int64_t j1) { part(j0, j1); });
 }
 
 // ---- fused cell forward -----------------------------------------------------------------
@@ -393,7 +375,7 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
   const int64_t max_chunks = std::max(1, get_num_threads());
   std::vector<PackedB<T>> pk(small ? 0 : (size_t)(max_chunks * G));
   if (!small && N > 1)
-    for_unit_chunks_idx(H, par, [&](int64_t c, int64_t j0, int64_t j1) {
+    for_aligned_chunks(H, kUnitAlign, par, [&](int64_t c, int64_t j0, int64_t j1) {
       for (int64_t g = 0; g < G; ++g)
         pk[(size_t)(c * G + g)] = pack_b<T>(true, H, j1 - j0, Whh + (g * H + j0) * H, H, N);
     });
@@ -430,7 +412,7 @@ void rnn_forward_t(RnnMode mode, const RnnDims& d, const View& x, const View& h0
     a.y = y.ptr<T>() + t * NH;
     a.t = t;
     if (!small) {
-      for_unit_chunks_idx(H, par, part);
+      for_aligned_chunks(H, kUnitAlign, par, part);
     } else {
       gemm_packed_b<T>(false, N, T(1), Sp + rd * NH, H, whhT_pk, T(0), HG.data(), GH);
       for_unit_chunks(H, N * H >= kCellParallelMin, cells);
@@ -496,7 +478,7 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
         gemm<T>(false, false, 1, j1 - j0, GH, T(1), dg, GH, Whh + j0, H, T(1), dh_nxt + j0, H);
       });
     } else {
-      for_row_chunks(N, mr, par, [&](int64_t n0, int64_t n1) {
+      for_aligned_chunks(N, mr, par, [&](int64_t, int64_t n0, int64_t n1) {
         for (int64_t n = n0; n < n1; ++n) cell_backward_row<T>(a, zeros.data(), n, 0, H);
         gemm_packed_b<T>(false, n1 - n0, T(1), dg + n0 * GH, GH, whh_pk, T(1), dh_nxt + n0 * H, H);
       });
