@@ -82,28 +82,25 @@ GAP = 0.02
 
 
 def calls_per_block(fn, min_block=0.2):
-    """Back-to-back calls that make one timed block last about min_block seconds (at least 1)."""
-    return _calibrate(fn, min_block)
+    """Back-to-back calls that make one timed block last about min_block seconds (at least 1).
+    Calls fn twice: a warm-up (allocations, page faults, thread pools), then one timed call."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    dt = max(time.perf_counter() - t0, 1e-7)
+    return max(1, int(min_block / dt))
 
 
-def block_time(fn, calls, clock=time.perf_counter):
-    """Seconds per call over `calls` back-to-back calls after an untimed GAP: a library runs as in
-    a user's program (its own workers awake after the first call; on this VM an idle core takes
-    milliseconds to wake), while the other library's workers have stopped spinning."""
-    time.sleep(GAP)
+def block_time(fn, calls, clock=time.perf_counter, gap=None):
+    """Seconds per call over `calls` back-to-back calls after an untimed gap (default GAP): a
+    library runs as in a user's program (its own workers awake after the first call; on this VM
+    an idle core takes milliseconds to wake), while the other library's workers have stopped
+    spinning."""
+    time.sleep(GAP if gap is None else gap)
     t0 = clock()
     for _ in range(calls):
         fn()
     return (clock() - t0) / calls
-
-
-def _calibrate(fn, min_sample):
-    """Number of calls per sample so that one sample takes about min_sample seconds."""
-    fn()  # warm-up (allocations, page faults, thread pools)
-    t0 = time.perf_counter()
-    fn()
-    dt = max(time.perf_counter() - t0, 1e-7)
-    return max(1, int(min_sample / dt))
 
 
 def interleaved(contenders, rounds=7, min_sample=0.05, clock=time.perf_counter, settle=0.25):
@@ -116,18 +113,12 @@ def interleaved(contenders, rounds=7, min_sample=0.05, clock=time.perf_counter, 
     for a while after a call; without the pause they steal the cores from whichever contender
     runs next (measured: dlcore 2048^2 at 2 threads 123 GFLOP/s right after NumPy, 185 alone)."""
     names = list(contenders)
-    number = {n: _calibrate(contenders[n], min_sample) for n in names}
+    number = {n: calls_per_block(contenders[n], min_sample) for n in names}
     samples = {n: [] for n in names}
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
         for n in order:
-            fn, k = contenders[n], number[n]
-            if settle:
-                time.sleep(settle)
-            t0 = clock()
-            for _ in range(k):
-                fn()
-            samples[n].append((clock() - t0) / k)
+            samples[n].append(block_time(contenders[n], number[n], clock, settle))
     return {n: sorted(v) for n, v in samples.items()}
 
 
