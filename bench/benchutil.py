@@ -75,10 +75,27 @@ def environment_note():
 
 
 # Seconds slept, untimed, before every timed block in the side-by-side scripts: after a parallel
-# call each library's idle workers keep spinning for a while (PyTorch's libgomp and OpenBLAS for
-# milliseconds, dlcore's pool up to 200 us), and on a 2-core machine a still-spinning worker of
-# the library that just ran takes a core from the one being timed.
+# call each library's idle workers keep spinning for a while, and on a 2-core machine a
+# still-spinning worker of the library that just ran takes a core from the one being timed.
+# Measured here (CPU time of the process while it sleeps after a 512^2 matmul): dlcore's pool
+# stops within 0.2 ms, PyTorch's libgomp within 10 ms, NumPy's OpenBLAS worker spins for about
+# 110 ms. So block_time sleeps GAP and then waits, by quiesce(), until the process's threads
+# stop using CPU; a fixed 20 ms gap used to time dlcore against a spinning OpenBLAS thread
+# whenever it ran right after NumPy (1024^2 float32: 142 GFLOP/s instead of 177).
 GAP = 0.02
+
+
+def quiesce(step=0.005, idle_fraction=0.1, limit=1.0):
+    """Sleeps in `step` seconds until one step in which this process used less than
+    idle_fraction * step seconds of CPU (every library's worker threads have stopped spinning),
+    or until `limit` seconds have passed. Returns the seconds waited."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        c0 = time.process_time()
+        time.sleep(step)
+        if time.process_time() - c0 < idle_fraction * step:
+            break
+    return time.perf_counter() - t0
 
 
 def calls_per_block(fn, min_block=0.2):
@@ -92,26 +109,26 @@ def calls_per_block(fn, min_block=0.2):
 
 
 def block_time(fn, calls, clock=time.perf_counter, gap=None):
-    """Seconds per call over `calls` back-to-back calls after an untimed gap (default GAP): a
-    library runs as in a user's program (its own workers awake after the first call; on this VM
-    an idle core takes milliseconds to wake), while the other library's workers have stopped
-    spinning."""
+    """Seconds per call over `calls` back-to-back calls after an untimed gap (default GAP) and
+    quiesce(): a library runs as in a user's program (its own workers awake after the first
+    call; on this VM an idle core takes milliseconds to wake), while the other library's
+    workers have stopped spinning."""
     time.sleep(GAP if gap is None else gap)
+    quiesce()
     t0 = clock()
     for _ in range(calls):
         fn()
     return (clock() - t0) / calls
 
 
-def interleaved(contenders, rounds=7, min_sample=0.05, clock=time.perf_counter, settle=0.25):
+def interleaved(contenders, rounds=7, min_sample=0.05, clock=time.perf_counter, settle=None):
     """contenders: {name: zero-arg callable}. Each round times every contender once (order
-    rotated per round). Returns {name: sorted list of seconds per call}.
+    rotated per round), each sample a block_time of about min_sample seconds. Returns
+    {name: sorted list of seconds per call}.
     clock=time.process_time measures CPU seconds of this process instead of wall time: with
     ONE thread per library that is robust to other processes loading the machine (with more
     threads it would count spin-waiting pool threads, so use wall time there).
-    settle: seconds slept before each sample. OpenBLAS (and OpenMP) worker threads busy-wait
-    for a while after a call; without the pause they steal the cores from whichever contender
-    runs next (measured: dlcore 2048^2 at 2 threads 123 GFLOP/s right after NumPy, 185 alone)."""
+    settle: seconds slept before each sample (default GAP), followed by quiesce()."""
     names = list(contenders)
     number = {n: calls_per_block(contenders[n], min_sample) for n in names}
     samples = {n: [] for n in names}

@@ -5,10 +5,11 @@ in one run, medians reported (benchmarks, not timed tests).
     python bench/compare.py gemm [--threads 2] [--quick]
     python bench/compare.py --list
 
-Each subcommand NAME lives in bench/compare_NAME.py and provides
-    add_arguments(parser)   -- its own options (optional)
-    main(args)              -- runs and prints a Markdown table
-Common options (--threads, --quick, --repeat, --out) are parsed here. Thread counts are
+Each subcommand NAME lives in bench/compare_NAME.py and provides main(). A module with
+    add_arguments(parser)   -- its own options
+gets main(args), an argparse Namespace that also holds the common options parsed here
+(--threads, --quick, --repeat, --out, --stat); a module without it parses its own options and
+gets main(argv), the list of arguments after NAME. Thread counts are
 put in the environment BEFORE NumPy / PyTorch are imported (OpenBLAS reads
 OPENBLAS_NUM_THREADS at import), so subcommand modules must import them lazily or after
 benchutil.setup_threads(). For a fair OpenBLAS baseline run with
@@ -29,34 +30,35 @@ def available():
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
     names = available()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--list", action="store_true", help="list the subcommands and exit")
-    sub = parser.add_subparsers(dest="cmd", metavar="{" + ",".join(names) + "}")
-    modules = {}
-    for name in names:
-        p = sub.add_parser(name, help=f"bench/compare_{name}.py")
-        p.add_argument("--threads", type=int, default=int(os.environ.get("DLCORE_NUM_THREADS", "0")) or os.cpu_count(),
-                       help="threads for every contender (default: all cores)")
-        p.add_argument("--quick", action="store_true", help="fewer shapes / repeats (smoke run)")
-        p.add_argument("--repeat", type=int, default=0, help="interleaved rounds (0 = subcommand default)")
-        p.add_argument("--out", type=str, default="", help="also write the Markdown table to this file")
-        p.add_argument("--stat", choices=["median", "min"], default="median",
-                       help="statistic over the interleaved samples (min = best round, useful when "
-                            "other processes load the machine)")
-        modules[name] = p
-    # first pass: find the subcommand (its own options are added once its module is imported)
-    args, _ = parser.parse_known_args(argv)
-    if args.list or not args.cmd:
+    cmd = next((a for a in argv if not a.startswith("-")), None)
+    if cmd is None or argv[:1] == ["--list"]:
+        print(__doc__)
         print("subcommands:", " ".join(names) if names else "(none)")
         return 0
+    if cmd not in names:
+        print(f"compare.py: unknown subcommand {cmd!r}; choose from {', '.join(names)}", file=sys.stderr)
+        return 2
+    rest = argv[argv.index(cmd) + 1:]
     sys.path.insert(0, str(HERE))
-    import benchutil  # noqa: E402  (sets thread env vars before numpy/torch import)
-    benchutil.setup_threads(args.threads)
-    mod = importlib.import_module(f"compare_{args.cmd}")
-    if hasattr(mod, "add_arguments"):
-        mod.add_arguments(modules[args.cmd])
-    args = parser.parse_args(argv)  # second pass: everything, unknown options are errors
+    import benchutil  # noqa: E402
+    mod = importlib.import_module(f"compare_{cmd}")
+    if not hasattr(mod, "add_arguments"):
+        # a script with its own parser (and its own thread setup): it gets the rest as is
+        return mod.main(rest) or 0
+    parser = argparse.ArgumentParser(prog=f"compare.py {cmd}")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("DLCORE_NUM_THREADS", "0")) or os.cpu_count(),
+                        help="threads for every contender (default: all cores)")
+    parser.add_argument("--quick", action="store_true", help="fewer shapes / repeats (smoke run)")
+    parser.add_argument("--repeat", type=int, default=0, help="interleaved rounds (0 = subcommand default)")
+    parser.add_argument("--out", type=str, default="", help="also write the Markdown table to this file")
+    parser.add_argument("--stat", choices=["median", "min"], default="median",
+                        help="statistic over the interleaved samples (min = best round, useful when "
+                             "other processes load the machine)")
+    mod.add_arguments(parser)
+    args = parser.parse_args(rest)
+    benchutil.setup_threads(args.threads)  # before the module imports NumPy / PyTorch lazily
     return mod.main(args) or 0
 
 
