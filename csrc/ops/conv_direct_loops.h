@@ -41,8 +41,30 @@ template <class T> static inline void stu(T* p, Vec<T> v) { __builtin_memcpy(p, 
 template <class T> static inline Vec<T> splat(T s) { return Vec<T>{} + s; }
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
-template <class T> static inline void zero(T* p, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) p[i] = T(0);
+// Small-row fill and copy, inline: planes here are often a few dozen elements wide, and a call
+// to memset / memcpy per row of 28 elements was measurable (depthwise 3x3, N32 C128 28x28, 2
+// threads: forward 2.10 -> 1.95 ms with these). The optimize attribute keeps GCC from turning
+// the loops back into such calls.
+#if defined(__GNUC__) && !defined(__clang__)
+#define DLCORE_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define DLCORE_NO_LIBCALLS
+#endif
+template <class T> DLCORE_NO_LIBCALLS static inline void zero(T* p, int64_t n) {
+  constexpr int64_t V = sizeof(Vec<T>) / sizeof(T);
+  int64_t i = 0;
+  for (; i + V <= n; i += V) stu<T>(p + i, Vec<T>{});
+  for (; i < n; ++i) p[i] = T(0);
+}
+// d[0, n) = s[0, n); rows of at least one vector end with an overlapping full vector.
+template <class T> DLCORE_NO_LIBCALLS static inline void copy_row(T* d, const T* s, int64_t n) {
+  constexpr int64_t V = sizeof(Vec<T>) / sizeof(T);
+  if (n < V) {
+    for (int64_t i = 0; i < n; ++i) d[i] = s[i];
+    return;
+  }
+  for (int64_t i = 0; i + V < n; i += V) stu<T>(d + i, ldu<T>(s + i));
+  stu<T>(d + n - V, ldu<T>(s + n - V));
 }
 
 // buf (Hp rows of Wp) = x (H, W) shifted by (pT, pL) into a zero frame: buf[r][j] = x[r - pT][j - pL].
@@ -57,7 +79,7 @@ static void pad_plane(const T* x, int64_t H, int64_t W, int64_t pT, int64_t pL, 
       continue;
     }
     zero(d, c0);
-    if (c1 > c0) __builtin_memcpy(d + c0, x + ih * W, sizeof(T) * (c1 - c0));
+    if (c1 > c0) copy_row(d + c0, x + ih * W, c1 - c0);
     zero(d + imax(c0, c1), Wp - imax(c0, c1));
   }
 }
@@ -97,7 +119,7 @@ static void fwd_row(const T* base, int64_t Wp, const T* w, const DirectGeom& g, 
     case 3: fwd_strip<T, 3>(base + ow, Wp, w, g.kH, g.kW, g.dH, g.dW, b, tmp); break;
     default: fwd_strip<T, 4>(base + ow, Wp, w, g.kH, g.kW, g.dH, g.dW, b, tmp); break;
   }
-  __builtin_memcpy(y + ow, tmp, sizeof(T) * rest);
+  copy_row(y + ow, tmp, rest);
 }
 
 // Forward of one input plane: y[m] = b[m] + sum_taps w[m, tap] * x shifted (the forward line of
@@ -169,7 +191,7 @@ void bwd_data(const DirectGeom& g, const T* gy, const T* w, T* gx, T* scratch) {
       case 3: bwd_strip<T, 3>(scratch, plane, Wg, col0 + iw, w, g, khs, ohs, nk, tmp); break;
       default: bwd_strip<T, 4>(scratch, plane, Wg, col0 + iw, w, g, khs, ohs, nk, tmp); break;
     }
-    __builtin_memcpy(row + iw, tmp, sizeof(T) * rest);
+    copy_row(row + iw, tmp, rest);
   }
 }
 
