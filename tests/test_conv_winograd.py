@@ -1,7 +1,8 @@
 """The Winograd F(2x2, 3x3) path of conv2d (3x3, stride 1, no dilation, groups 1, at least 16
 input and output channels; forward, and backward-data for padding <= 2): values and every
 gradient against PyTorch over odd / even output sizes, paddings 0..3 and several tile bands per
-image; plus thread-count invariance, also of the 1x1 weight-gradient path."""
+image, on every ISA this CPU supports (the tile transforms are per-ISA loops); plus
+thread-count invariance, also of the 1x1 weight-gradient path."""
 import numpy as np
 import pytest
 from conftest import requires_torch, rng, threads
@@ -19,13 +20,14 @@ CASES = [
     (1, 16, 6, 5, 16, 3),      # padding 3: forward Winograd, backward-data by im2col
     (1, 64, 80, 70, 64, 1),    # several tile bands per image (512-tile chunks here)
     (2, 16, 6, 6, 16, (1, 0)),  # different padding per axis
+    (1, 16, 20, 33, 16, 1),    # odd output width past whole vectors of tiles (transform tails)
 ]
 
 
 @requires_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES)
-def test_winograd_matches_torch(case, dtype):
+def test_winograd_matches_torch(case, dtype, every_isa):
     import torch
     N, C, H, W, K, p = case
     r = rng(21)

@@ -458,85 +458,30 @@ void winograd_weights(int64_t K, int64_t C, const T* w, T* U) {
 template <class T>
 void winograd_conv(const ConvGeometry& g, const T* x, const T* U, const T* b, T* y) {
   const int64_t C = g.C, K = g.K, HW = g.H * g.W, OHW = g.OH * g.OW;
-  const int64_t TH = (g.OH + 1) / 2, TW = (g.OW + 1) / 2, Wt = 2 * TW + 2;
+  const int64_t TH = (g.OH + 1) / 2, TW = (g.OW + 1) / 2;
   const int64_t P = std::max<int64_t>(64, (int64_t(1) << 20) / (16 * (C + K)));  // tiles per chunk
   const int64_t rpb0 = std::max<int64_t>(1, std::min<int64_t>(TH, P / TW));
   const int64_t nb0 = (TH + rpb0 - 1) / rpb0, rpb = (TH + nb0 - 1) / nb0, nbands = (TH + rpb - 1) / rpb;
   const int64_t Pmax = rpb * TW;
-  const int64_t scratch = 16 * (C + K) * Pmax + 8 * Wt;
+  const int64_t scratch = 16 * (C + K) * Pmax + wino_in_scratch<T>(TW, rpb);
+  const auto& kern = conv_direct_kernels().get<T>();
   for_each_image<T>(g.N * nbands, scratch, [&](int64_t item, T* V) {
     const int64_t n = item / nbands, th0 = (item % nbands) * rpb, th1 = std::min(TH, th0 + rpb);
     const int64_t pc = (th1 - th0) * TW;
     T* M = V + 16 * C * pc;
-    T* rows = V + 16 * (C + K) * Pmax;  // 4 padded input rows, then their 4 row-transformed combinations
-    T* t = rows + 4 * Wt;
-    // V[xi][c][p] = (B^T d B)[xi], B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
-    for (int64_t c = 0; c < C; ++c) {
-      const T* xc = x + (n * C + c) * HW;
-      for (int64_t th = th0; th < th1; ++th) {
-        for (int i = 0; i < 4; ++i) {
-          T* r = rows + i * Wt;
-          const int64_t ih = 2 * th - g.pT + i;
-          std::fill(r, r + Wt, T(0));
-          if (ih < 0 || ih >= g.H) continue;
-          const int64_t j0 = std::max<int64_t>(0, g.pL), j1 = std::min<int64_t>(Wt, g.W + g.pL);
-          if (j1 > j0) std::memcpy(r + j0, xc + ih * g.W + (j0 - g.pL), sizeof(T) * (j1 - j0));
-        }
-        const T *r0 = rows, *r1 = rows + Wt, *r2 = rows + 2 * Wt, *r3 = rows + 3 * Wt;
-        T *t0 = t, *t1 = t + Wt, *t2 = t + 2 * Wt, *t3 = t + 3 * Wt;
-        for (int64_t j = 0; j < Wt; ++j) {
-          t0[j] = r0[j] - r2[j];
-          t1[j] = r1[j] + r2[j];
-          t2[j] = r2[j] - r1[j];
-          t3[j] = r1[j] - r3[j];
-        }
-        T* vrow = V + c * pc + (th - th0) * TW;
-        const int64_t xs = C * pc;
-        for (int i = 0; i < 4; ++i) {
-          const T* ti = t + i * Wt;
-          T* v0 = vrow + (i * 4) * xs;
-          T* v1 = v0 + xs;
-          T* v2 = v1 + xs;
-          T* v3 = v2 + xs;
-          for (int64_t tw = 0; tw < TW; ++tw) {
-            const T a = ti[2 * tw], bb = ti[2 * tw + 1], cc = ti[2 * tw + 2], d = ti[2 * tw + 3];
-            v0[tw] = a - cc;
-            v1[tw] = bb + cc;
-            v2[tw] = cc - bb;
-            v3[tw] = bb - d;
-          }
-        }
-      }
-    }
+    T* tmp = V + 16 * (C + K) * Pmax;
+    // V[xi][c][p] = (B^T d B)[xi] for the band's tiles p
+    for (int64_t c = 0; c < C; ++c)
+      kern.wino_in(x + (n * C + c) * HW, g.H, g.W, g.pT, g.pL, th0, th1, TW, V + c * pc, C * pc, tmp);
     for (int xi = 0; xi < 16; ++xi)
       gemm<T>(false, false, K, pc, C, T(1), U + xi * K * C, C, V + xi * C * pc, pc, T(0), M + xi * K * pc, pc);
-    // y tile = A^T m A, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
-    const int64_t ms = K * pc;
+    // y tile = A^T m A (+ bias)
     for (int64_t k = 0; k < K; ++k) {
-      const T bk = b ? b[k] : T(0);
       T* yk = y + (n * K + k) * OHW;
       for (int64_t th = th0; th < th1; ++th) {
-        const T* m = M + k * pc + (th - th0) * TW;
-        const int64_t oh = 2 * th;
-        T* y0 = yk + oh * g.OW;
-        T* y1 = y0 + g.OW;
-        const bool two_rows = oh + 1 < g.OH;
-        for (int64_t tw = 0; tw < TW; ++tw) {
-          T s0[4], s1[4];
-          for (int j = 0; j < 4; ++j) {
-            const T m0 = m[(0 + j) * ms + tw], m1 = m[(4 + j) * ms + tw], m2 = m[(8 + j) * ms + tw],
-                    m3 = m[(12 + j) * ms + tw];
-            s0[j] = m0 + m1 + m2;
-            s1[j] = m1 - m2 - m3;
-          }
-          const int64_t ow = 2 * tw;
-          y0[ow] = bk + (s0[0] + s0[1] + s0[2]);
-          if (ow + 1 < g.OW) y0[ow + 1] = bk + (s0[1] - s0[2] - s0[3]);
-          if (two_rows) {
-            y1[ow] = bk + (s1[0] + s1[1] + s1[2]);
-            if (ow + 1 < g.OW) y1[ow + 1] = bk + (s1[1] - s1[2] - s1[3]);
-          }
-        }
+        T* y0 = yk + 2 * th * g.OW;
+        kern.wino_out(M + k * pc + (th - th0) * TW, K * pc, TW, b ? b[k] : T(0), y0, 2 * th + 1 < g.OH ? y0 + g.OW : nullptr,
+                      g.OW);
       }
     }
   });

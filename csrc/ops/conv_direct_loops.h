@@ -353,5 +353,132 @@ void scatter_add2(const T* src, T* dst, int64_t n) {
   for (; i < n; ++i) dst[2 * i] += src[i];
 }
 
+// ---- Winograd F(2x2, 3x3) transforms (ops/conv.cpp winograd_conv owns the GEMMs between) ----
+
+// Input transform of tile rows [th0, th1) of one channel plane x (H, W): tile row th reads the
+// padded input rows 2*th - pT + i, i < 4 (zero outside the plane, shifted right by pL), as 4x4
+// patches d; B^T d B goes to v[(i*4 + j)*xs + (th - th0)*TW + tw] for i, j < 4, tw < TW.
+// B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]. First every padded row of
+// the band is split into its even and odd columns (E[j] = row[2j], O[j] = row[2j+1], j <= TW);
+// then B^T combines rows and columns in registers. The two passes keep each load well behind
+// the stores it reads (loading a row right after writing it, at another alignment, stalled on
+// store forwarding). scratch: wino_in_scratch(TW, th1 - th0) elements.
+template <class T>
+void wino_in(const T* x, int64_t H, int64_t W, int64_t pT, int64_t pL, int64_t th0, int64_t th1, int64_t TW, T* v,
+             int64_t xs, T* scratch) {
+  constexpr int V = (int)direct_lanes<T>();
+  const int64_t Wt = 2 * TW + 2, Wv = direct_round(Wt, V), Ev = direct_round(TW + 1, V);
+  const int64_t nr = 2 * (th1 - th0) + 2;  // padded input rows of the band
+  T* P = scratch;                          // nr rows of Wv
+  T* E = P + nr * Wv;                      // nr rows of Ev: even columns
+  T* O = E + nr * Ev;                      // odd columns
+  const int64_t j0 = imin(pL, Wt), j1 = imin(W + pL, Wt);
+  for (int64_t rr = 0; rr < nr; ++rr) {
+    T* pr = P + rr * Wv;
+    const int64_t ih = 2 * th0 - pT + rr;
+    if (ih < 0 || ih >= H || j1 <= j0) {
+      zero(pr, Wv);
+      continue;
+    }
+    zero(pr, j0);
+    copy_row(pr + j0, x + ih * W + (j0 - pL), j1 - j0);
+    zero(pr + j1, Wv - j1);
+  }
+  for (int64_t rr = 0; rr < nr; ++rr) {
+    const T* pr = P + rr * Wv;
+    T* e = E + rr * Ev;
+    T* o = O + rr * Ev;
+    int64_t j = 0;
+    for (; j + V <= TW + 1; j += V) {  // reads pr[2j, 2j + 2V) within the Wt = 2(TW + 1) columns
+      const Vec<T> a = ldu<T>(pr + 2 * j), b = ldu<T>(pr + 2 * j + V);
+      stu<T>(e + j, __builtin_shuffle(a, b, Masks<T>::even()));
+      stu<T>(o + j, __builtin_shuffle(a, b, Masks<T>::odd()));
+    }
+    for (; j <= TW; ++j) {
+      e[j] = pr[2 * j];
+      o[j] = pr[2 * j + 1];
+    }
+  }
+  for (int64_t th = th0; th < th1; ++th) {
+    const int64_t r0 = 2 * (th - th0);
+    const T *E0 = E + r0 * Ev, *E1 = E0 + Ev, *E2 = E1 + Ev, *E3 = E2 + Ev;
+    const T *O0 = O + r0 * Ev, *O1 = O0 + Ev, *O2 = O1 + Ev, *O3 = O2 + Ev;
+    T* vrow = v + (th - th0) * TW;
+    // tiles [tw, tw + V): whole vectors; the last one overlaps the one before when V does not
+    // divide TW (identical values rewritten). Shorter rows go element by element.
+    auto tiles = [&](int64_t tw, auto ld, auto st) {
+      // row combinations t_i of B^T, at the even (e), next even (e1), odd (o), next odd (o1) columns
+      const auto e0 = ld(E0 + tw), e1 = ld(E1 + tw), e2 = ld(E2 + tw), e3 = ld(E3 + tw);
+      const auto f0 = ld(E0 + tw + 1), f1 = ld(E1 + tw + 1), f2 = ld(E2 + tw + 1), f3 = ld(E3 + tw + 1);
+      const auto o0 = ld(O0 + tw), o1 = ld(O1 + tw), o2 = ld(O2 + tw), o3 = ld(O3 + tw);
+      const auto q0 = ld(O0 + tw + 1), q1 = ld(O1 + tw + 1), q2 = ld(O2 + tw + 1), q3 = ld(O3 + tw + 1);
+      const decltype(e0) te[4] = {e0 - e2, e1 + e2, e2 - e1, e1 - e3}, tf[4] = {f0 - f2, f1 + f2, f2 - f1, f1 - f3},
+                         to[4] = {o0 - o2, o1 + o2, o2 - o1, o1 - o3}, tq[4] = {q0 - q2, q1 + q2, q2 - q1, q1 - q3};
+      for (int i = 0; i < 4; ++i) {
+        T* vi = vrow + (i * 4) * xs + tw;
+        st(vi, te[i] - tf[i]);
+        st(vi + xs, to[i] + tf[i]);
+        st(vi + 2 * xs, tf[i] - to[i]);
+        st(vi + 3 * xs, to[i] - tq[i]);
+      }
+    };
+    if (TW >= V) {
+      for (int64_t tw = 0;; tw = imin(tw + V, TW - V)) {
+        tiles(tw, [](const T* p) { return ldu<T>(p); }, [](T* p, Vec<T> val) { stu<T>(p, val); });
+        if (tw == TW - V) break;
+      }
+    } else {
+      for (int64_t tw = 0; tw < TW; ++tw) tiles(tw, [](const T* p) { return *p; }, [](T* p, T val) { *p = val; });
+    }
+  }
+}
+
+// Output transform of one tile row: m[q*ms + tw] (q < 16, the 16 GEMM results of tile tw) ->
+// A^T m A + bk, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]: output row y0 (and y1 when not null)
+// columns 2*tw and 2*tw + 1 (< OW).
+template <class T>
+void wino_out(const T* m, int64_t ms, int64_t TW, T bk, T* y0, T* y1, int64_t OW) {
+  constexpr int V = (int)direct_lanes<T>();
+  const int64_t NT = 2 * TW <= OW ? TW : TW - 1;  // tiles with both output columns in the row
+  int64_t tw = 0;
+  // Whole vectors of tiles; the last one overlaps the one before (identical values rewritten).
+  for (int64_t q = 0; NT >= V; q = imin(q + V, NT - V)) {
+    Vec<T> s0[4], s1[4];
+    for (int j = 0; j < 4; ++j) {
+      const Vec<T> m0 = ldu<T>(m + j * ms + q), m1 = ldu<T>(m + (4 + j) * ms + q),
+                   m2 = ldu<T>(m + (8 + j) * ms + q), m3 = ldu<T>(m + (12 + j) * ms + q);
+      s0[j] = m0 + m1 + m2;
+      s1[j] = m1 - m2 - m3;
+    }
+    const Vec<T> b = splat<T>(bk);
+    Vec<T> e = b + (s0[0] + s0[1] + s0[2]), o = b + (s0[1] - s0[2] - s0[3]);
+    stu<T>(y0 + 2 * q, __builtin_shuffle(e, o, Masks<T>::inter_lo()));
+    stu<T>(y0 + 2 * q + V, __builtin_shuffle(e, o, Masks<T>::inter_hi()));
+    if (y1) {
+      e = b + (s1[0] + s1[1] + s1[2]);
+      o = b + (s1[1] - s1[2] - s1[3]);
+      stu<T>(y1 + 2 * q, __builtin_shuffle(e, o, Masks<T>::inter_lo()));
+      stu<T>(y1 + 2 * q + V, __builtin_shuffle(e, o, Masks<T>::inter_hi()));
+    }
+    tw = NT;
+    if (q == NT - V) break;
+  }
+  for (; tw < TW; ++tw) {
+    T s0[4], s1[4];
+    for (int j = 0; j < 4; ++j) {
+      const T m0 = m[j * ms + tw], m1 = m[(4 + j) * ms + tw], m2 = m[(8 + j) * ms + tw], m3 = m[(12 + j) * ms + tw];
+      s0[j] = m0 + m1 + m2;
+      s1[j] = m1 - m2 - m3;
+    }
+    const int64_t ow = 2 * tw;
+    y0[ow] = bk + (s0[0] + s0[1] + s0[2]);
+    if (ow + 1 < OW) y0[ow + 1] = bk + (s0[1] - s0[2] - s0[3]);
+    if (y1) {
+      y1[ow] = bk + (s1[0] + s1[1] + s1[2]);
+      if (ow + 1 < OW) y1[ow + 1] = bk + (s1[1] - s1[2] - s1[3]);
+    }
+  }
+}
+
 }  // namespace DLCORE_LOOPS_NS
 }  // namespace dlcore

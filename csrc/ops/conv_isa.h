@@ -60,7 +60,16 @@ template <class T> struct ConvDirectSet {
   void (*scatter_add2)(const T* src, T* dst, int64_t n) = nullptr;
   // d0[i] = src[2i], d1[i] = src[2i + 1], i < n.
   void (*deinterleave2)(const T* src, T* d0, T* d1, int64_t n) = nullptr;
+  // Winograd F(2x2, 3x3) input transform of tile rows [th0, th1) of one channel plane, and
+  // output transform of one tile row (ops/conv_direct_loops.h wino_in / wino_out).
+  void (*wino_in)(const T* x, int64_t H, int64_t W, int64_t pT, int64_t pL, int64_t th0, int64_t th1, int64_t TW,
+                  T* v, int64_t xs, T* scratch) = nullptr;
+  void (*wino_out)(const T* m, int64_t ms, int64_t TW, T bk, T* y0, T* y1, int64_t OW) = nullptr;
 };
+// Scratch elements of wino_in for TW tiles per row and `rows` tile rows.
+template <class T> inline int64_t wino_in_scratch(int64_t TW, int64_t rows) {
+  return (2 * rows + 2) * (direct_round(2 * TW + 2, direct_lanes<T>()) + 2 * direct_round(TW + 1, direct_lanes<T>()));
+}
 
 using ConvDirectKernels = IsaKernelSets<ConvDirectSet>;
 
@@ -79,8 +88,8 @@ const ConvDirectKernels& conv_direct_kernels();  // the set for current_isa()
   const ConvDirectKernels convdirect_##NS##_set = {                                         \
       {cdl_##NS::fwd<float>, cdl_##NS::bwd_data<float>, cdl_##NS::bwd_weight<float>,         \
        cdl_##NS::sum<float>, cdl_##NS::gather2<float>, cdl_##NS::scatter_add2<float>,        \
-       cdl_##NS::deinterleave2<float>},                                                     \
+       cdl_##NS::deinterleave2<float>, cdl_##NS::wino_in<float>, cdl_##NS::wino_out<float>}, \
       {cdl_##NS::fwd<double>, cdl_##NS::bwd_data<double>, cdl_##NS::bwd_weight<double>,     \
        cdl_##NS::sum<double>, cdl_##NS::gather2<double>, cdl_##NS::scatter_add2<double>,     \
-       cdl_##NS::deinterleave2<double>}};                                                   \
+       cdl_##NS::deinterleave2<double>, cdl_##NS::wino_in<double>, cdl_##NS::wino_out<double>}}; \
   }
