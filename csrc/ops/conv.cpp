@@ -111,14 +111,16 @@ T* plane_buffer(int64_t n) {
   return buf.data();
 }
 
+// col (Cg*kH*kW, OH*OW, row stride ldc) = im2col(x) of one image's group x (Cg, H, W), for the
+// channels [c0, c1) (c1 < 0: all); x and col point at channel 0's plane and col row.
 template <class T>
-void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc) {
+void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t c0 = 0, int64_t c1 = -1) {
   const int64_t Hp = reach(g.OH, g.sH, g.kH, g.dH), Wp = reach(g.OW, g.sW, g.kW, g.dW), OW = g.OW;
   const auto gather2 = conv_direct_kernels().get<T>().gather2;
   const auto deint2 = conv_direct_kernels().get<T>().deinterleave2;
   T* buf = plane_buffer<T>(Hp * Wp);
   const int64_t j0 = std::min(g.pL, Wp), j1 = std::max(j0, std::min(Wp, g.pL + g.W));  // data columns
-  for (int64_t c = 0; c < g.Cg(); ++c) {
+  for (int64_t c = c0; c < (c1 < 0 ? g.Cg() : c1); ++c) {
     for (int64_t r = 0; r < Hp; ++r) {
       T* d = buf + r * Wp;
       const int64_t ih = r - g.pT;
@@ -672,11 +674,14 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
     T* gwg = gw + grp * Kg * R;
     for (int64_t n0 = 0; n0 < g.N; n0 += B) {
       const int64_t nb = std::min(B, g.N - n0), ld = nb * OHW;
-      // gather the chunk: col (R, nb*OHW) and gy (Kg, nb*OHW), image i in columns [i*OHW, (i+1)*OHW)
-      parallel_for(0, nb, 1, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) {
-          int64_t n = n0 + i;
-          im2col_full<T>(g, x + (n * g.C + grp * Cg) * HW, col + i * OHW, ld);
+      // gather the chunk: col (R, nb*OHW) and gy (Kg, nb*OHW), image i in columns [i*OHW, (i+1)*OHW),
+      // in pieces of (image, CB channels) so that both threads get equal shares of an odd nb
+      const int64_t CB = std::max<int64_t>(1, std::min<int64_t>(Cg, 8)), ncb = (Cg + CB - 1) / CB;
+      parallel_for(0, nb * ncb, 1, [&](int64_t q0, int64_t q1) {
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t i = q / ncb, c0 = q % ncb * CB, n = n0 + i;
+          im2col_full<T>(g, x + (n * g.C + grp * Cg) * HW, col + i * OHW, ld, c0, std::min(Cg, c0 + CB));
+          if (c0 > 0) continue;
           const T* src = gy + (n * g.K + grp * Kg) * OHW;
           for (int64_t k = 0; k < Kg; ++k)
             std::memcpy(gyb + k * ld + i * OHW, src + k * OHW, sizeof(T) * OHW);
