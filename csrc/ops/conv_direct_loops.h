@@ -9,6 +9,8 @@
 // registers while the kernel taps stream past (one broadcast weight, 4 loads, 4 FMAs per tap).
 // Each output element is produced by one call in a fixed order, so results never depend on
 // the thread count. Horizontal stride 1 only (ops/conv.cpp keeps scalar loops for the rest).
+// At the end: the stride-2 im2col / col2im rows and the Winograd F(2x2, 3x3) tile transforms,
+// which ops/conv.cpp calls through the same per-ISA set.
 #pragma once
 #include <cstdint>
 

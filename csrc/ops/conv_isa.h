@@ -1,6 +1,8 @@
 // Per-ISA entry points of the direct convolution loops (ops/conv_direct_loops.h) used when every
 // group has ONE input channel (depthwise convs, and C_in = 1 convs such as a first layer on
-// grey images): there im2col + GEMM would have a reduction of only kH*kW. Each
+// grey images): there im2col + GEMM would have a reduction of only kH*kW. The same set carries
+// the vector rows of the other paths: stride-2 im2col / col2im rows and the Winograd tile
+// transforms. Each
 // csrc/kernels/convdirect_<isa>.cpp compiles the loops with its own flags; conv_direct_kernels()
 // returns the set for the ISA chosen at run time (core/cpu.h). ops/conv.cpp owns threading,
 // scratch buffers and checks; the loops handle horizontal stride 1 (any vertical stride,
