@@ -80,8 +80,8 @@ def environment_note():
 # Measured here (CPU time of the process while it sleeps after a 512^2 matmul): dlcore's pool
 # stops within 0.2 ms, PyTorch's libgomp within 10 ms, NumPy's OpenBLAS worker spins for about
 # 110 ms. So block_time sleeps GAP and then waits, by quiesce(), until the process's threads
-# stop using CPU; a fixed 20 ms gap used to time dlcore against a spinning OpenBLAS thread
-# whenever it ran right after NumPy (1024^2 float32: 142 GFLOP/s instead of 177).
+# stop using CPU (after a bare 20 ms gap, dlcore timed right after NumPy ran 1024^2 float32 at
+# 142 GFLOP/s instead of 177).
 GAP = 0.02
 
 
