@@ -1,6 +1,6 @@
-"""Learning-rate schedules: the same lr sequence as torch.optim.lr_scheduler over 300 steps
-(with two parameter groups of different lr), chained and sequential warmups included, and
-state_dict round trips."""
+"""Learning-rate schedules: the same lr sequence (and cycled momentum / beta1) as
+torch.optim.lr_scheduler over 300 steps (with two parameter groups of different lr), chained and
+sequential warmups included, and state_dict round trips."""
 import math
 
 import numpy as np
@@ -49,6 +49,15 @@ def _mk(name):
         "OneCycleLR": lambda o, m: m.OneCycleLR(o, max_lr=[1.0, 2.0], total_steps=N + 1),
         "OneCycleLR-3phase-linear": lambda o, m: m.OneCycleLR(o, max_lr=0.5, total_steps=N + 1, pct_start=0.2,
                                                              anneal_strategy="linear", three_phase=True),
+        "CyclicLR": lambda o, m: m.CyclicLR(o, base_lr=[0.01, 0.02], max_lr=[0.1, 0.5], step_size_up=20,
+                                            step_size_down=35),
+        "CyclicLR-triangular2": lambda o, m: m.CyclicLR(o, base_lr=0.01, max_lr=0.2, step_size_up=25,
+                                                        mode="triangular2", base_momentum=0.7, max_momentum=0.95),
+        "CyclicLR-exp_range-Adam": lambda o, m: m.CyclicLR(o, base_lr=0.001, max_lr=[0.1, 0.3], step_size_up=15,
+                                                           mode="exp_range", gamma=0.995),
+        "CyclicLR-scale_fn": lambda o, m: m.CyclicLR(o, base_lr=0.05, max_lr=0.15, step_size_up=10,
+                                                     scale_fn=lambda x: 1.0 / (1 + 0.01 * x), scale_mode="iterations",
+                                                     cycle_momentum=False),
         "Sequential-warmup-cosine": lambda o, m: m.SequentialLR(
             o, [_lin(o, m), m.CosineAnnealingLR(o, T_max=N - 20)], milestones=[20]),
         "Sequential-warmup-step-exp": lambda o, m: m.SequentialLR(
@@ -62,7 +71,8 @@ def _mk(name):
 
 NAMES = ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
          "CosineAnnealingWarmRestarts1", "LinearLR", "ConstantLR", "PolynomialLR", "LambdaLR", "LambdaLR-list",
-         "MultiplicativeLR", "OneCycleLR", "OneCycleLR-3phase-linear", "Sequential-warmup-cosine",
+         "MultiplicativeLR", "OneCycleLR", "OneCycleLR-3phase-linear", "CyclicLR", "CyclicLR-triangular2",
+         "CyclicLR-exp_range-Adam", "CyclicLR-scale_fn", "Sequential-warmup-cosine",
          "Sequential-warmup-step-exp", "Chained-warmup-cosine", "Chained-warmup-multistep"]
 
 
@@ -71,7 +81,7 @@ NAMES = ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "CosineA
 def test_lr_sequence_matches_torch(name):
     import torch
     import warnings
-    o1, o2 = _opt_pair("Adam" if name.startswith("OneCycle") else "SGD")
+    o1, o2 = _opt_pair("Adam" if name.startswith("OneCycle") or name.endswith("Adam") else "SGD")
     s1 = _mk(name)(o1, S)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -86,8 +96,9 @@ def test_lr_sequence_matches_torch(name):
             seq1.append(s1.get_last_lr())
             seq2.append(s2.get_last_lr())
             assert [g["lr"] for g in o1.param_groups] == pytest.approx([g["lr"] for g in o2.param_groups], rel=1e-12)
-            if name.startswith("OneCycle"):
-                assert o1.param_groups[0]["betas"][0] == pytest.approx(o2.param_groups[0]["betas"][0], rel=1e-12)
+            for g1, g2 in zip(o1.param_groups, o2.param_groups):  # cycled momentum / beta1 too
+                key = "betas" if "betas" in g2 else "momentum"
+                assert np.ravel(g1[key])[0] == pytest.approx(np.ravel(g2[key])[0], rel=1e-12)
     np.testing.assert_allclose(np.array(seq1, float), np.array(seq2, float), rtol=1e-12, atol=0)
     assert len({round(x[0], 12) for x in seq1}) > 1  # the schedule really changes the lr
 
@@ -127,7 +138,8 @@ def test_step_with_epoch_uses_closed_form_like_torch():
 
 
 @pytest.mark.parametrize("name", ["CosineAnnealingLR", "OneCycleLR", "Sequential-warmup-cosine",
-                                  "Chained-warmup-cosine", "CosineAnnealingWarmRestarts"])
+                                  "Chained-warmup-cosine", "CosineAnnealingWarmRestarts", "CyclicLR-triangular2",
+                                  "CyclicLR-exp_range-Adam"])
 def test_state_dict_round_trip(name):
     def make():
         ps = [dlcore.tensor(np.ones(2), requires_grad=True), dlcore.tensor(np.ones(2), requires_grad=True)]
@@ -181,6 +193,14 @@ def test_bad_input():
         S.CosineAnnealingWarmRestarts(o, T_0=0)
     with pytest.raises(ValueError, match="total_steps"):
         S.OneCycleLR(o, max_lr=1.0)
+    with pytest.raises(ValueError, match="mode is invalid"):
+        S.CyclicLR(o, 0.1, 1.0, mode="sawtooth")
+    with pytest.raises(ValueError, match="step_size_up and step_size_down must be positive"):
+        S.CyclicLR(o, 0.1, 1.0, step_size_up=0)
+    with pytest.raises(ValueError, match="must support momentum or beta1"):
+        S.CyclicLR(optim.Adagrad([p], lr=0.1), 0.1, 1.0)
+    with pytest.raises(ValueError, match="base_lr must have one value per parameter group"):
+        S.CyclicLR(o, [0.1, 0.2], 1.0)
     with pytest.raises(ValueError, match="Factor should be < 1.0"):
         S.ReduceLROnPlateau(o, factor=2.0)
     with pytest.raises(ValueError, match="milestone"):
