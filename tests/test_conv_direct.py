@@ -6,11 +6,11 @@ col2im row loops of the same per-ISA set; plus thread-count
 invariance."""
 import numpy as np
 import pytest
-from conftest import requires_torch, rng, threads
+from conftest import requires_torch, rng
 
 import dlcore
 import dlcore.functional as F
-from test_conv import _assert_pairs, _run_both
+from test_conv import _assert_pairs, _assert_same_bits_for_any_thread_count, _run_both
 
 # (N, C, H, W, K, (kH, kW), stride (sH, 1), padding, dilation, groups)
 CASES = [
@@ -43,16 +43,7 @@ def test_direct_kernels_do_not_depend_on_thread_count():
     x = dlcore.tensor(r.standard_normal((3, 4, 11, 37)).astype(np.float32), requires_grad=True)
     w = dlcore.tensor(r.standard_normal((8, 1, 3, 3)).astype(np.float32), requires_grad=True)
     b = dlcore.tensor(r.standard_normal(8).astype(np.float32), requires_grad=True)
-    outs = []
-    for n in (1, 2, 3):
-        with threads(n):
-            x.grad = w.grad = b.grad = None
-            y = F.conv2d(x, w, b, 1, 1, 1, 4)
-            (y * y).sum().backward()
-            outs.append([t.numpy().copy() for t in (y.detach(), x.grad, w.grad, b.grad)])
-    for o in outs[1:]:
-        for a, ref in zip(o, outs[0]):
-            assert np.array_equal(a, ref)
+    _assert_same_bits_for_any_thread_count(x, w, b, 1, 1, 1, 4)
 
 
 @requires_torch
