@@ -42,14 +42,21 @@ def main(argv=None):
         return 2
     rest = argv[argv.index(cmd) + 1:]
     sys.path.insert(0, str(HERE))
+    threads_opt = dict(type=int, default=int(os.environ.get("DLCORE_NUM_THREADS", "0")) or os.cpu_count(),
+                       help="threads for every contender (default: all cores)")
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--threads", **threads_opt)
     import benchutil  # noqa: E402
+    # OpenBLAS reads its thread count when NumPy is first imported, which a module may do at its
+    # top: the environment is set before the module is imported (scripts with their own parser
+    # set their threads again themselves)
+    benchutil.setup_threads(pre.parse_known_args(rest)[0].threads)
     mod = importlib.import_module(f"compare_{cmd}")
     if not hasattr(mod, "add_arguments"):
         # a script with its own parser (and its own thread setup): it gets the rest as is
         return mod.main(rest) or 0
     parser = argparse.ArgumentParser(prog=f"compare.py {cmd}")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("DLCORE_NUM_THREADS", "0")) or os.cpu_count(),
-                        help="threads for every contender (default: all cores)")
+    parser.add_argument("--threads", **threads_opt)
     parser.add_argument("--quick", action="store_true", help="fewer shapes / repeats (smoke run)")
     parser.add_argument("--repeat", type=int, default=0, help="interleaved rounds (0 = subcommand default)")
     parser.add_argument("--out", type=str, default="", help="also write the Markdown table to this file")
@@ -57,9 +64,7 @@ def main(argv=None):
                         help="statistic over the interleaved samples (min = best round, useful when "
                              "other processes load the machine)")
     mod.add_arguments(parser)
-    args = parser.parse_args(rest)
-    benchutil.setup_threads(args.threads)  # before the module imports NumPy / PyTorch lazily
-    return mod.main(args) or 0
+    return mod.main(parser.parse_args(rest)) or 0
 
 
 if __name__ == "__main__":
