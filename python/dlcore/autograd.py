@@ -1,17 +1,24 @@
 """Reverse-mode automatic differentiation.
 
+:class:`Variable` is the part of a tensor the engine uses: its array (``_data``),
+``requires_grad``, ``grad``, the graph node that produced it (``_node``, ``_out_index``) and
+gradient accumulation. ``dlcore.Tensor`` derives from it; this module never imports tensor.py.
+
 A differentiable op is a subclass of :class:`Function` with ``forward(ctx, *args)`` and
 ``backward(ctx, *grad_outputs)``, both working on raw arrays (NumPy arrays on the CPU) and
-calling only bound kernels (``dlcore._C``). ``Function.apply`` wraps the result in Tensors and,
-when grad mode is on and an input requires grad, records the call as a node of the graph.
+calling only bound kernels (``dlcore._C``). ``Function.apply`` wraps the results with the
+``_wrap`` of its first Variable argument (Tensor._wrap makes plain Tensors) and, when grad mode
+is on and an input requires grad, records the call as a node of the graph.
 
-``Tensor.backward`` walks the graph once in reverse topological order, summing the gradient
+``Variable.backward`` walks the graph once in reverse topological order, summing the gradient
 of every node output over all its uses (fan-out), and accumulates into the leaves' ``.grad``.
 Saved arrays are freed after use unless ``retain_graph=True``; walking a freed node again
 raises a RuntimeError like PyTorch's.
 """
 from __future__ import annotations
 
+import math
+import sys
 import threading
 
 import numpy as np
@@ -58,6 +65,57 @@ class enable_grad(no_grad):
         return self
 
 
+class Variable:
+    """A node input / output of the autograd graph: an array plus its gradient state."""
+
+    __slots__ = ("_data", "requires_grad", "grad", "_node", "_out_index", "__weakref__")
+
+    @staticmethod
+    def _wrap(arr):
+        """A new Variable over arr (subclasses return their own plain type)."""
+        v = Variable.__new__(Variable)
+        v._data = arr
+        v.requires_grad = False
+        v.grad = None
+        v._node = None
+        v._out_index = 0
+        return v
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    def requires_grad_(self, flag=True):
+        if flag and self._data.dtype.kind != "f":
+            raise RuntimeError(f"only floating point tensors can require gradients, got {self._data.dtype}")
+        if not flag and self._node is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use detach()")
+        self.requires_grad = bool(flag)
+        return self
+
+    def backward(self, gradient=None, retain_graph=False):
+        backward(self, gradient, retain_graph)
+
+    def _accumulate_grad(self, g, stealable=False):
+        """Adds g into .grad. ``stealable``: g comes from the backward engine's loop, so when
+        nothing else references it (unshared) it becomes .grad without a copy, as PyTorch's
+        AccumulateGrad does."""
+        if g.dtype != self._data.dtype:
+            g = _C.cast(g, str(self._data.dtype))
+            stealable = True
+        if self.grad is None:
+            if not (stealable and unshared(g, sys.getrefcount(g))):
+                # an owned, contiguous copy (g may be shared with other inputs or the caller)
+                g = g.copy(order="C") if isinstance(g, np.ndarray) else _C.cast(g, str(g.dtype))
+            self.grad = self._wrap(g)
+        else:
+            _C.binary(_C.Binary.add, self.grad._data, g, out=self.grad._data)
+
+
 class Function:
     """Base class of differentiable ops. Instances are the graph's nodes (``ctx``)."""
 
@@ -86,25 +144,29 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        Tensor = _tensor_class()
         ctx = cls()
         ctx.saved = ()
         ctx.freed = False
         raw = []
         need = []
+        first = None
         for a in args:
-            if isinstance(a, Tensor):
+            if isinstance(a, Variable):
+                if first is None:
+                    first = a
                 raw.append(a._data)
                 need.append(a.requires_grad)
             else:
                 raw.append(a)
                 need.append(False)
+        if first is None:
+            raise TypeError(f"{cls.__name__}.apply: needs at least one tensor argument")
         track = True in need and getattr(_state, "enabled", True)
         if track:
-            ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+            ctx.inputs = tuple(a if isinstance(a, Variable) else None for a in args)
             ctx.needs_input_grad = tuple(need)
         out = cls.forward(ctx, *raw)
-        wrap = Tensor._wrap
+        wrap = first._wrap
         if not isinstance(out, tuple):
             ctx.n_outputs = 1
             t = wrap(out)
@@ -126,17 +188,6 @@ class Function:
         if not track:
             ctx.inputs = None
         return tuple(results)
-
-
-_TENSOR = None
-
-
-def _tensor_class():
-    global _TENSOR
-    if _TENSOR is None:
-        from .tensor import Tensor
-        _TENSOR = Tensor
-    return _TENSOR
 
 
 def _differentiable(arr) -> bool:
@@ -171,7 +222,7 @@ def _accumulate(a, b):
 
 
 # Gradient stealing: the reference count an unshared gradient array has inside
-# Tensor._accumulate_grad when it arrives from the engine loop below. Measured once on a probe
+# Variable._accumulate_grad when it arrives from the engine loop below. Measured once on a probe
 # graph through the same code path (so it holds for any CPython version); any extra holder of
 # the array (another slot, a saved tensor, a user variable, a view) raises the count above it.
 _steal_refs = None
@@ -204,7 +255,7 @@ def _calibrate_stealing():
     _steal_refs = -1  # never steal while (or if) probing fails
     _probe_counts = []
     try:
-        leaf = _tensor_class()._wrap(np.zeros(1))
+        leaf = Variable._wrap(np.zeros(1))
         leaf.requires_grad = True
         with enable_grad():
             backward(_FreshGrad.apply(leaf))
@@ -217,22 +268,20 @@ def _calibrate_stealing():
 
 def backward(tensor, grad=None, retain_graph=False):
     """Computes d(tensor)/d(leaf) for every leaf that requires grad, into ``leaf.grad``."""
-    from .tensor import Tensor
-
     if not tensor.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                            "(did you create it under no_grad, or forget requires_grad=True?)")
     if grad is None:
-        if tensor.numel() != 1:
+        if math.prod(tensor._data.shape) != 1:
             raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
-                               f"this tensor has shape {tuple(tensor.shape)}: pass gradient=")
+                               f"this tensor has shape {tuple(tensor._data.shape)}: pass gradient=")
         g = _C.cast(tensor._data, str(tensor._data.dtype))
         _C.fill(g, 1.0)
     else:
-        g = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
-        if tuple(g.shape) != tuple(tensor.shape):
+        g = grad._data if isinstance(grad, Variable) else np.asarray(grad)
+        if tuple(g.shape) != tuple(tensor._data.shape):
             raise ValueError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has "
-                             f"shape {tuple(tensor.shape)}")
+                             f"shape {tuple(tensor._data.shape)}")
         if g.dtype != tensor._data.dtype:
             g = _C.cast(g, str(tensor._data.dtype))
     if tensor._node is None:  # a leaf

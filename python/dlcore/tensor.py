@@ -9,44 +9,20 @@ from __future__ import annotations
 
 import builtins
 import numbers
-import sys
 from collections import namedtuple
 
 import numpy as np
 
 from . import _C
 from . import autograd
+from . import cuda
 from . import ops
-
-float32 = np.dtype("float32")
-float64 = np.dtype("float64")
-int64 = np.dtype("int64")
-bool_ = np.dtype("bool")
-_SUPPORTED = (float32, float64, int64, bool_)
-_default_dtype = float32
-
-
-def set_default_dtype(dtype):
-    global _default_dtype
-    d = np.dtype(dtype)
-    if d not in (float32, float64):
-        raise TypeError(f"set_default_dtype: only float32 or float64, got {d}")
-    _default_dtype = d
-
-
-def get_default_dtype():
-    return _default_dtype
-
-
-def _canonical_dtype(dtype, arg="dtype"):
-    if dtype is None:
-        return None
-    if isinstance(dtype, str) and dtype == "bool":
-        return bool_
-    d = np.dtype(dtype)
-    if d not in _SUPPORTED:
-        raise TypeError(f"{arg}: unsupported dtype {d}; dlcore supports float32, float64, int64 and bool")
-    return d
+from .autograd import Variable
+from .dtype import SUPPORTED as _SUPPORTED
+from .dtype import bool_, float32, float64, get_default_dtype, int64
+from .dtype import canonical as _canonical_dtype
+from .dtype import is_dtype_like as _is_dtype_like
+from .dtype import promote as _promote
 
 
 def _as_array(data, dtype=None):
@@ -59,7 +35,7 @@ def _as_array(data, dtype=None):
     k = arr.dtype.kind
     if k == "f":  # NumPy float64 stays float64 (as in PyTorch); Python floats take the default
         keep = isinstance(data, (np.ndarray, np.floating)) and arr.dtype in (float32, float64)
-        return arr if keep else arr.astype(_default_dtype)
+        return arr if keep else arr.astype(get_default_dtype())
     if k in "iu":
         return arr.astype(int64)
     if k == "b":
@@ -67,8 +43,8 @@ def _as_array(data, dtype=None):
     raise TypeError(f"tensor: cannot make a tensor from data of type {arr.dtype}")
 
 
-class Tensor:
-    __slots__ = ("_data", "requires_grad", "grad", "_node", "_out_index", "__weakref__")
+class Tensor(Variable):
+    __slots__ = ()
     __array_priority__ = 1000  # NumPy defers to Tensor's operators
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -80,9 +56,10 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _wrap(cls, arr):
-        t = cls.__new__(cls)
+    @staticmethod
+    def _wrap(arr):
+        """A plain Tensor over arr (also when called through a Parameter)."""
+        t = Tensor.__new__(Tensor)
         t._data = arr
         t.requires_grad = False
         t.grad = None
@@ -116,14 +93,6 @@ class Tensor:
     def device(self):
         return "cpu" if isinstance(self._data, np.ndarray) else "cuda"
 
-    @property
-    def is_leaf(self):
-        return self._node is None
-
-    @property
-    def grad_fn(self):
-        return self._node
-
     def stride(self):
         return tuple(s // self._data.itemsize for s in self._data.strides)
 
@@ -138,7 +107,7 @@ class Tensor:
     def __repr__(self):
         body = np.array2string(np.asarray(self._data), separator=", ", prefix="tensor(")
         extra = ""
-        if self._data.dtype not in (_default_dtype, int64, bool_):
+        if self._data.dtype not in (get_default_dtype(), int64, bool_):
             extra += f", dtype={self._data.dtype}"
         if self._node is not None:
             extra += f", grad_fn=<{type(self._node).__name__}Backward>"
@@ -206,8 +175,7 @@ class Tensor:
         if dtype is not None:
             t = t.type(_canonical_dtype(dtype, "to()"))
         if device is not None and str(device) != t.device:
-            from . import cuda
-            t = cuda._move(t, str(device))
+            t = _move(t, str(device))
         return t
 
     def cpu(self):
@@ -234,34 +202,8 @@ class Tensor:
         return self.type(int64)
 
     # ---- autograd ----
-    def requires_grad_(self, flag=True):
-        if flag and self._data.dtype.kind != "f":
-            raise RuntimeError(f"only floating point tensors can require gradients, got {self._data.dtype}")
-        if not flag and self._node is not None:
-            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use detach()")
-        self.requires_grad = bool(flag)
-        return self
-
     def detach(self):
         return Tensor._wrap(self._data)
-
-    def backward(self, gradient=None, retain_graph=False):
-        autograd.backward(self, gradient, retain_graph)
-
-    def _accumulate_grad(self, g, stealable=False):
-        """Adds g into .grad. ``stealable``: g comes from the backward engine's loop, so when
-        nothing else references it (autograd.unshared) it becomes .grad without a copy, as
-        PyTorch's AccumulateGrad does."""
-        if g.dtype != self._data.dtype:
-            g = _C.cast(g, str(self._data.dtype))
-            stealable = True
-        if self.grad is None:
-            if not (stealable and autograd.unshared(g, sys.getrefcount(g))):
-                # an owned, contiguous copy (g may be shared with other inputs or the caller)
-                g = g.copy(order="C") if isinstance(g, np.ndarray) else _C.cast(g, str(g.dtype))
-            self.grad = Tensor._wrap(g)
-        else:
-            _C.binary(_C.Binary.add, self.grad._data, g, out=self.grad._data)
 
     def zero_(self):
         _C.fill(self._data, 0.0)
@@ -295,7 +237,7 @@ class Tensor:
         if isinstance(other, (numbers.Number, np.number, np.bool_)):
             d = self.dtype
             if d.kind in "ib" and isinstance(other, (float, np.floating)):
-                d = _default_dtype
+                d = get_default_dtype()
             elif d == bool_ and not isinstance(other, (bool, np.bool_)):
                 d = int64  # bool tensor and an int scalar: int64, like PyTorch
             return self.type(d), Tensor._wrap(np.asarray(other, dtype=d))
@@ -336,13 +278,13 @@ class Tensor:
             return ops.Affine.apply(self, 1.0 / float(o), 0.0)
         a, b = self._operand(o, "div")
         if a.dtype.kind != "f":
-            a, b = a.type(_default_dtype), b.type(_default_dtype)
+            a, b = a.type(get_default_dtype()), b.type(get_default_dtype())
         return ops.Div.apply(a, b)
 
     def __rtruediv__(self, o):
         a, b = self._operand(o, "div")
         if a.dtype.kind != "f":
-            a, b = a.type(_default_dtype), b.type(_default_dtype)
+            a, b = a.type(get_default_dtype()), b.type(get_default_dtype())
         return ops.Div.apply(b, a)
 
     def __pow__(self, o):
@@ -353,7 +295,7 @@ class Tensor:
                                      f"(tensor of shape {tuple(self.shape)}, exponent {o})")
                 a, b = self._operand(int(o), "pow")
                 return ops.Pow.apply(a, b)
-            return ops.PowScalar.apply(self.type(_default_dtype), float(o))
+            return ops.PowScalar.apply(self.type(get_default_dtype()), float(o))
         if isinstance(o, numbers.Number):
             return ops.PowScalar.apply(self, float(o))
         a, b = self._operand(o, "pow")
@@ -536,23 +478,17 @@ class Tensor:
         return index_select(self, dim, index)
 
 
-def _is_dtype_like(a):
-    if isinstance(a, np.dtype) or (isinstance(a, type) and issubclass(a, np.generic)):
-        return True
-    if isinstance(a, str):
-        try:
-            np.dtype(a)
-            return True
-        except TypeError:
-            return False
-    return False
-
-
-def _promote(a, b):
-    if a == b:
-        return a
-    order = {bool_: 0, int64: 1, float32: 2, float64: 3}
-    return a if order[a] > order[b] else b
+def _move(t, device):
+    """t copied to another device ("cpu", "cuda", "cuda:N")."""
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"to(): unknown device '{device}'; expected 'cpu' or 'cuda'")
+    if device == "cpu":
+        return Tensor._wrap(_C.cuda_to_host(t._data))
+    if not cuda.is_built():
+        raise RuntimeError("to('cuda'): dlcore was built without CUDA (no nvcc at build time)")
+    if not cuda.is_available():
+        raise RuntimeError("to('cuda'): no CUDA device is available (no driver or no GPU)")
+    return Tensor._wrap(_C.cuda_from_host(t._data))
 
 
 def _convert_index(index, t):
@@ -651,7 +587,7 @@ def _creation(shape, dtype, requires_grad, fill, device=None):
     shape = tuple(int(s) for s in shape)
     if any(s < 0 for s in shape):
         raise ValueError(f"negative dimension in shape {shape}")
-    d = _canonical_dtype(dtype) or _default_dtype
+    d = _canonical_dtype(dtype) or get_default_dtype()
     t = Tensor._wrap(fill(shape, d))
     return _on(t.requires_grad_(True) if requires_grad else t, device)
 
@@ -691,12 +627,12 @@ def arange(start, end=None, step=1, dtype=None, device=None):
         start, end = 0, start
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-        dtype = int64 if is_int else _default_dtype
+        dtype = int64 if is_int else get_default_dtype()
     return _on(Tensor._wrap(np.arange(start, end, step, dtype=_canonical_dtype(dtype))), device)
 
 
 def eye(n, m=None, dtype=None, device=None):
-    return _on(Tensor._wrap(np.eye(n, m, dtype=_canonical_dtype(dtype) or _default_dtype)), device)
+    return _on(Tensor._wrap(np.eye(n, m, dtype=_canonical_dtype(dtype) or get_default_dtype())), device)
 
 
 class Generator:
@@ -734,7 +670,7 @@ def manual_seed(seed):
 def _random(shape, dtype, dist, a, b, requires_grad, generator):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    d = _canonical_dtype(dtype) or _default_dtype
+    d = _canonical_dtype(dtype) or get_default_dtype()
     if d.kind != "f":
         raise TypeError(f"random tensors must be float32 or float64, got {d}")
     if dist == _C.RandomDist.uniform and not a <= b:

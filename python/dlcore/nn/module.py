@@ -7,6 +7,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import _C
+from ..dtype import get_default_dtype
 from ..tensor import Tensor
 
 
@@ -17,7 +18,6 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad=True):
         if data is None:  # Parameter() is an empty float tensor, like PyTorch
-            from ..tensor import get_default_dtype
             data = np.empty((0,), get_default_dtype())
         arr = data._data if isinstance(data, Tensor) else np.asarray(data)
         self._data = arr

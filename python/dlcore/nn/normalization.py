@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import _C
 from .. import norm_ops as _F
-from ..tensor import Tensor, get_default_dtype, int64, ones, zeros
+from ..dtype import get_default_dtype, int64
+from ..tensor import Tensor, ones, zeros
 from .module import Module, Parameter
 
 
