@@ -7,15 +7,6 @@ from .norm_ops import alpha_dropout, batch_norm, dropout, dropout1d, dropout2d, 
 from .tensor import Tensor as _Tensor
 from .nn.functional_activation import *  # noqa: F401,F403,E402  activations + softmax, and the losses
 
-
-def linear(x, weight, bias=None):
-    """y = x @ weight.T + bias, with weight (out_features, in_features) as in PyTorch: one GEMM
-    with the bias fused into its epilogue."""
-    from . import ops
-    from .tensor import _t
-    x, weight = _t(x), _t(weight)
-    if x.dtype != weight.dtype or (bias is not None and _t(bias).dtype != x.dtype):
-        raise TypeError(f"linear: x ({x.dtype}), weight ({weight.dtype}) and bias must share a dtype")
-    return ops.Linear.apply(x, weight, _t(bias) if bias is not None else None)
+from .nn.linear import linear  # noqa: E402,F401
 from .nn.functional_conv import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose2d, max_pool1d, max_pool2d)  # noqa: F401,E501
 from .nn.embedding import embedding  # noqa: E402,F401

@@ -16,13 +16,15 @@ import numpy as np
 from . import _C
 from . import autograd
 from . import cuda
-from . import ops
 from .autograd import Variable
 from .dtype import SUPPORTED as _SUPPORTED
 from .dtype import bool_, float32, float64, get_default_dtype, int64
 from .dtype import canonical as _canonical_dtype
 from .dtype import is_dtype_like as _is_dtype_like
 from .dtype import promote as _promote
+from .ops import _args, activation, elementwise, gemm, reduce
+from .ops import index as index_ops
+from .ops import shape as shape_ops
 
 
 def _as_array(data, dtype=None):
@@ -188,7 +190,7 @@ class Tensor(Variable):
         d = _canonical_dtype(dtype)
         if d == self._data.dtype:
             return self
-        return ops.Cast.apply(self, str(d))
+        return elementwise.Cast.apply(self, str(d))
 
     astype = type
 
@@ -221,10 +223,10 @@ class Tensor(Variable):
         return self
 
     def clone(self):
-        return ops.Contiguous.apply(self)
+        return shape_ops.Contiguous.apply(self)
 
     def contiguous(self):
-        return self if self._data.flags.c_contiguous else ops.Contiguous.apply(self)
+        return self if self._data.flags.c_contiguous else shape_ops.Contiguous.apply(self)
 
     # ---- arithmetic ----
     def _operand(self, other, op):
@@ -247,45 +249,45 @@ class Tensor(Variable):
 
     def __add__(self, o):
         if isinstance(o, numbers.Number) and self.dtype.kind == "f":
-            return ops.Affine.apply(self, 1.0, float(o))
+            return elementwise.Affine.apply(self, 1.0, float(o))
         a, b = self._operand(o, "add")
-        return ops.Add.apply(a, b)
+        return elementwise.Add.apply(a, b)
 
     __radd__ = __add__
 
     def __sub__(self, o):
         if isinstance(o, numbers.Number) and self.dtype.kind == "f":
-            return ops.Affine.apply(self, 1.0, -float(o))
+            return elementwise.Affine.apply(self, 1.0, -float(o))
         a, b = self._operand(o, "sub")
-        return ops.Sub.apply(a, b)
+        return elementwise.Sub.apply(a, b)
 
     def __rsub__(self, o):
         if isinstance(o, numbers.Number) and self.dtype.kind == "f":
-            return ops.Affine.apply(self, -1.0, float(o))
+            return elementwise.Affine.apply(self, -1.0, float(o))
         a, b = self._operand(o, "sub")
-        return ops.Sub.apply(b, a)
+        return elementwise.Sub.apply(b, a)
 
     def __mul__(self, o):
         if isinstance(o, numbers.Number) and self.dtype.kind == "f":
-            return ops.Affine.apply(self, float(o), 0.0)
+            return elementwise.Affine.apply(self, float(o), 0.0)
         a, b = self._operand(o, "mul")
-        return ops.Mul.apply(a, b)
+        return elementwise.Mul.apply(a, b)
 
     __rmul__ = __mul__
 
     def __truediv__(self, o):
         if isinstance(o, numbers.Number) and self.dtype.kind == "f" and o != 0:
-            return ops.Affine.apply(self, 1.0 / float(o), 0.0)
+            return elementwise.Affine.apply(self, 1.0 / float(o), 0.0)
         a, b = self._operand(o, "div")
         if a.dtype.kind != "f":
             a, b = a.type(get_default_dtype()), b.type(get_default_dtype())
-        return ops.Div.apply(a, b)
+        return elementwise.Div.apply(a, b)
 
     def __rtruediv__(self, o):
         a, b = self._operand(o, "div")
         if a.dtype.kind != "f":
             a, b = a.type(get_default_dtype()), b.type(get_default_dtype())
-        return ops.Div.apply(b, a)
+        return elementwise.Div.apply(b, a)
 
     def __pow__(self, o):
         if isinstance(o, numbers.Number) and self.dtype.kind in "ib":
@@ -294,22 +296,22 @@ class Tensor(Variable):
                     raise ValueError(f"pow: integers to negative integer powers are not allowed "
                                      f"(tensor of shape {tuple(self.shape)}, exponent {o})")
                 a, b = self._operand(int(o), "pow")
-                return ops.Pow.apply(a, b)
-            return ops.PowScalar.apply(self.type(get_default_dtype()), float(o))
+                return elementwise.Pow.apply(a, b)
+            return elementwise.PowScalar.apply(self.type(get_default_dtype()), float(o))
         if isinstance(o, numbers.Number):
-            return ops.PowScalar.apply(self, float(o))
+            return elementwise.PowScalar.apply(self, float(o))
         a, b = self._operand(o, "pow")
-        return ops.Pow.apply(a, b)
+        return elementwise.Pow.apply(a, b)
 
     def __rpow__(self, o):
         a, b = self._operand(o, "pow")
-        return ops.Pow.apply(b, a)
+        return elementwise.Pow.apply(b, a)
 
     def __abs__(self):
         return abs(self)
 
     def __neg__(self):
-        return ops.Neg.apply(self)
+        return elementwise.Neg.apply(self)
 
     def __matmul__(self, o):
         return matmul(self, o)
@@ -355,7 +357,7 @@ class Tensor(Variable):
     # ---- indexing ----
     def __getitem__(self, index):
         index = _convert_index(index, self)
-        return ops.GetItem.apply(self, index)
+        return shape_ops.GetItem.apply(self, index)
 
     def __setitem__(self, index, value):
         if self.requires_grad and autograd.is_grad_enabled():
@@ -369,7 +371,7 @@ class Tensor(Variable):
         if src.dtype != self.dtype or np.may_share_memory(src, self._data):
             # a converted or private copy: t[1:] = t[:-1] must read every value before writing
             src = _C.cast(src, str(self.dtype))
-        if ops._is_basic_index(index):
+        if shape_ops.is_basic_index(index):
             dst = self._data[index]
             while src.ndim > dst.ndim and src.shape[0] == 1:  # NumPy drops leading 1s of the value
                 src = src.reshape(src.shape[1:])
@@ -526,7 +528,7 @@ def _as_view_index(index):
     """A basic index that selects one element (t[1] on a 1-D tensor, t[()] on a 0-d one) makes
     NumPy return a scalar, not an array: appending an Ellipsis gives the 0-d view instead, so
     results, gradients and assignments always go through arrays."""
-    if not ops._is_basic_index(index):
+    if not shape_ops.is_basic_index(index):
         return index
     items = index if isinstance(index, tuple) else (index,)
     if any(i is Ellipsis for i in items):
@@ -726,8 +728,7 @@ def _t(x):
 
 def _float(x, op):
     x = _t(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: needs a float32 or float64 tensor, got {x.dtype}")
+    _args.require_float(x.dtype, op)
     return x
 
 
@@ -752,51 +753,51 @@ def pow(a, b):
 
 
 def neg(x):
-    return ops.Neg.apply(_t(x))
+    return elementwise.Neg.apply(_t(x))
 
 
 def exp(x):
-    return ops.Exp.apply(_float(x, "exp"))
+    return elementwise.Exp.apply(_float(x, "exp"))
 
 
 def log(x):
-    return ops.Log.apply(_float(x, "log"))
+    return elementwise.Log.apply(_float(x, "log"))
 
 
 def sqrt(x):
-    return ops.Sqrt.apply(_float(x, "sqrt"))
+    return elementwise.Sqrt.apply(_float(x, "sqrt"))
 
 
 def abs(x):
-    return ops.Abs.apply(_t(x))
+    return elementwise.Abs.apply(_t(x))
 
 
 def relu(x):
-    return ops.Relu.apply(_float(x, "relu"))
+    return activation.Activation.apply(_float(x, "relu"), _C.Act.relu, 0.0, 0.0)
 
 
 def sigmoid(x):
-    return ops.Sigmoid.apply(_float(x, "sigmoid"))
+    return activation.Activation.apply(_float(x, "sigmoid"), _C.Act.sigmoid, 0.0, 0.0)
 
 
 def tanh(x):
-    return ops.Tanh.apply(_float(x, "tanh"))
+    return activation.Activation.apply(_float(x, "tanh"), _C.Act.tanh, 0.0, 0.0)
 
 
 def sin(x):
-    return ops.Unary.apply(_float(x, "sin"), _C.Unary.sin)
+    return elementwise.Sin.apply(_float(x, "sin"))
 
 
 def cos(x):
-    return ops.Unary.apply(_float(x, "cos"), _C.Unary.cos)
+    return elementwise.Cos.apply(_float(x, "cos"))
 
 
 def log1p(x):
-    return ops.Unary.apply(_float(x, "log1p"), _C.Unary.log1p)
+    return elementwise.Log1p.apply(_float(x, "log1p"))
 
 
 def expm1(x):
-    return ops.Unary.apply(_float(x, "expm1"), _C.Unary.expm1)
+    return elementwise.Expm1.apply(_float(x, "expm1"))
 
 
 def sign(x):
@@ -809,7 +810,7 @@ def clip(x, min=None, max=None):
     hi = np.inf if max is None else float(max)
     if lo > hi:
         raise ValueError(f"clip: min ({lo}) is greater than max ({hi})")
-    return ops.Clip.apply(x, lo, hi)
+    return elementwise.Clip.apply(x, lo, hi)
 
 
 clamp = clip
@@ -817,12 +818,12 @@ clamp = clip
 
 def maximum(a, b):
     a, b = _t(a)._operand(b, "maximum")
-    return ops.MaxMin.apply(a, b, True)
+    return elementwise.Maximum.apply(a, b)
 
 
 def minimum(a, b):
     a, b = _t(a)._operand(b, "minimum")
-    return ops.MaxMin.apply(a, b, False)
+    return elementwise.Minimum.apply(a, b)
 
 
 def where(condition, a, b):
@@ -833,7 +834,7 @@ def where(condition, a, b):
         x, y = a._operand(b, "where")
     else:
         y, x = _t(b)._operand(a, "where")
-    return ops.Where.apply(c, x, y)
+    return elementwise.Where.apply(c, x, y)
 
 
 def isnan(x):
@@ -844,35 +845,19 @@ def isinf(x):
     return Tensor._wrap(_C.unary(_C.Unary.isinf, _t(x)._data))
 
 
-def _dim(d, ndim, op, shape):
-    """Normalises dim d for a tensor with `ndim` dims (0-d tensors take -1 and 0) or raises an
-    IndexError naming the op and the shape."""
-    n = builtins.max(ndim, 1)
-    if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
-        raise TypeError(f"{op}: dim must be an int, got {type(d).__name__}")
-    if not -n <= d < n:
-        raise IndexError(f"{op}: dim {d} is out of range for a tensor of shape {tuple(shape)} "
-                         f"(expected a dim in [{-n}, {n - 1}])")
-    return int(d) % n
-
-
 def _axes(x, dim, op):
-    axes = ops.normalize_axes(dim, x.ndim)
-    for a in axes:
-        if not -builtins.max(x.ndim, 1) <= a < builtins.max(x.ndim, 1):
-            raise IndexError(f"{op}: dim {a} is out of range for a tensor of shape {tuple(x.shape)}")
-    return [a % x.ndim for a in axes] if x.ndim else []
+    return _args.axes(dim, x.ndim, op, x.shape)
 
 
 def sum(x, dim=None, keepdim=False):
     x = _t(x)
     if x.dtype == bool_:
         x = x.type(int64)
-    return ops.Sum.apply(x, _axes(x, dim, "sum"), keepdim, False)
+    return reduce.Sum.apply(x, _axes(x, dim, "sum"), keepdim)
 
 
 def mean(x, dim=None, keepdim=False):
-    return ops.Sum.apply(_float(x, "mean"), _axes(_t(x), dim, "mean"), keepdim, True)
+    return reduce.Mean.apply(_float(x, "mean"), _axes(_t(x), dim, "mean"), keepdim)
 
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
@@ -881,12 +866,12 @@ MaxResult = namedtuple("MaxResult", ["values", "indices"])
 def amax(x, dim=None, keepdim=False):
     """Maximum over one or several dims; the gradient is shared evenly among ties."""
     x = _t(x)
-    return ops.MaxReduce.apply(x, _axes(x, dim, "amax"), keepdim, True)
+    return reduce.Amax.apply(x, _axes(x, dim, "amax"), keepdim)
 
 
 def amin(x, dim=None, keepdim=False):
     x = _t(x)
-    return ops.MaxReduce.apply(x, _axes(x, dim, "amin"), keepdim, False)
+    return reduce.Amin.apply(x, _axes(x, dim, "amin"), keepdim)
 
 
 def _extreme(x, dim, keepdim, is_max):
@@ -901,7 +886,7 @@ def _extreme(x, dim, keepdim, is_max):
         raise TypeError(f"{'max' if is_max else 'min'}: dim must be an int (use amax/amin for several dims)")
     idx = _arg(x, dim, True, "max" if is_max else "min", _C.Reduce.argmax if is_max else _C.Reduce.argmin)
     d = int(dim) % x.ndim
-    values = ops.Gather.apply(x, d, idx._data)
+    values = index_ops.Gather.apply(x, d, idx._data)
     if not keepdim:
         values, idx = squeeze(values, d), squeeze(idx, d)
     return MaxResult(values, idx)
@@ -917,7 +902,7 @@ def min(x, dim=None, keepdim=False):
 
 def var(x, dim=None, keepdim=False, correction=1):
     x = _float(x, "var")
-    return ops.Var.apply(x, _axes(x, dim, "var"), keepdim, float(correction))
+    return reduce.Var.apply(x, _axes(x, dim, "var"), keepdim, float(correction))
 
 
 def std(x, dim=None, keepdim=False, correction=1):
@@ -953,12 +938,12 @@ def matmul(a, b):
         raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned: "
                          f"{ka} (dim {a.ndim - 1} of a) != {kb} (dim {builtins.max(b.ndim - 2, 0)} of b)")
     if a.ndim == 1 and b.ndim == 1:
-        return reshape(ops.MatMul.apply(unsqueeze(a, 0), unsqueeze(b, 1)), ())
+        return reshape(gemm.MatMul.apply(unsqueeze(a, 0), unsqueeze(b, 1)), ())
     if a.ndim == 1:
-        return squeeze(ops.MatMul.apply(unsqueeze(a, 0), b), -2)
+        return squeeze(gemm.MatMul.apply(unsqueeze(a, 0), b), -2)
     if b.ndim == 1:
-        return squeeze(ops.MatMul.apply(a, unsqueeze(b, 1)), -1)
-    return ops.MatMul.apply(a, b)
+        return squeeze(gemm.MatMul.apply(a, unsqueeze(b, 1)), -1)
+    return gemm.MatMul.apply(a, b)
 
 
 def reshape(x, *shape):
@@ -970,14 +955,14 @@ def reshape(x, *shape):
     known = int(np.prod([s for s in shape if s != -1])) if shape else 1
     if shape.count(-1) > 1 or (-1 not in shape and known != n) or (-1 in shape and (known == 0 or n % known)):
         raise ValueError(f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({n} elements) into {shape}")
-    return ops.Reshape.apply(x, shape)
+    return shape_ops.Reshape.apply(x, shape)
 
 
 def flatten(x, start_dim=0, end_dim=-1):
     x = _t(x)
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = _dim(start_dim, x.ndim, "flatten", x.shape), _dim(end_dim, x.ndim, "flatten", x.shape)
+    s, e = _args.dim(start_dim, x.ndim, "flatten", x.shape), _args.dim(end_dim, x.ndim, "flatten", x.shape)
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {tuple(x.shape)}")
     shape = x.shape[:s] + (-1,) + x.shape[e + 1:]
@@ -990,10 +975,10 @@ def permute(x, *dims):
     x = _t(x)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
-    norm = tuple(_dim(d, x.ndim, "permute", x.shape) for d in dims)
+    norm = tuple(_args.dim(d, x.ndim, "permute", x.shape) for d in dims)
     if sorted(norm) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {tuple(x.shape)}")
-    return ops.Permute.apply(x, norm)
+    return shape_ops.Permute.apply(x, norm)
 
 
 def transpose(x, d0=-2, d1=-1):
@@ -1004,7 +989,7 @@ def transpose(x, d0=-2, d1=-1):
             raise IndexError(f"transpose: dim {d} is out of range for a tensor of shape {tuple(x.shape)}")
     dims = list(range(nd))
     dims[d0 % nd], dims[d1 % nd] = dims[d1 % nd], dims[d0 % nd]
-    return ops.Permute.apply(x, tuple(dims))
+    return shape_ops.Permute.apply(x, tuple(dims))
 
 
 def expand(x, *shape):
@@ -1022,7 +1007,7 @@ def expand(x, *shape):
         np.broadcast_shapes(x.shape, full)
     except ValueError:
         raise ValueError(f"expand: cannot expand shape {tuple(x.shape)} to {shape}") from None
-    return ops.Expand.apply(x, full)
+    return shape_ops.Expand.apply(x, full)
 
 
 broadcast_to = expand
@@ -1068,7 +1053,7 @@ def cat(tensors, dim=0):
             raise ValueError(f"cat: tensor {i} has shape {tuple(t.shape)}, incompatible with "
                              f"{tuple(ref.shape)} along dims other than {d}")
     ts = [t.type(dt) for t in ts]
-    return ops.Concat.apply(d, *ts)
+    return shape_ops.Concat.apply(d, *ts)
 
 
 concatenate = cat
@@ -1081,7 +1066,7 @@ def stack(tensors, dim=0):
     for i, t in enumerate(ts):
         if t.shape != ts[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {tuple(t.shape)}, expected {tuple(ts[0].shape)}")
-    dim = _dim(dim, ts[0].ndim + 1, "stack", ts[0].shape)
+    dim = _args.dim(dim, ts[0].ndim + 1, "stack", ts[0].shape)
     return cat([unsqueeze(t, dim) for t in ts], dim)
 
 
@@ -1101,7 +1086,7 @@ def split(x, split_size_or_sections, dim=0):
         total = builtins.sum(sizes)
         if total != n:
             raise ValueError(f"split: sections {sizes} sum to {total}, but dim {d} has size {n}")
-    out = ops.Split.apply(x, sizes, d)
+    out = shape_ops.Split.apply(x, sizes, d)
     return out if isinstance(out, tuple) else (out,)
 
 
@@ -1109,7 +1094,7 @@ def chunk(x, chunks, dim=0):
     x = _t(x)
     if x.ndim == 0:
         raise ValueError("chunk: a 0-d tensor cannot be chunked")
-    dim = _dim(dim, x.ndim, "chunk", x.shape)
+    dim = _args.dim(dim, x.ndim, "chunk", x.shape)
     if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks}")
     n = x.shape[dim]
@@ -1128,16 +1113,16 @@ def index_select(x, dim, index):
     x = _t(x)
     if x.ndim == 0:
         raise ValueError("index_select: the input is 0-d; it needs at least one dimension")
-    dim = _dim(dim, x.ndim, "index_select", x.shape)
-    return ops.IndexSelect.apply(x, dim, _index_tensor(index, "index_select"))
+    dim = _args.dim(dim, x.ndim, "index_select", x.shape)
+    return index_ops.IndexSelect.apply(x, dim, _index_tensor(index, "index_select"))
 
 
 def gather(x, dim, index):
     x = _t(x)
     if x.ndim == 0:
         raise ValueError("gather: the input is 0-d; it needs at least one dimension")
-    dim = _dim(dim, x.ndim, "gather", x.shape)
-    return ops.Gather.apply(x, dim, _index_tensor(index, "gather"))
+    dim = _args.dim(dim, x.ndim, "gather", x.shape)
+    return index_ops.Gather.apply(x, dim, _index_tensor(index, "gather"))
 
 
 def one_hot(index, num_classes=-1, dtype=None):

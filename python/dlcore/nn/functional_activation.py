@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _C
-from ..autograd import Function
+from ..ops.activation import Activation, LogSoftmax, Maxout, Prelu, Softmax
 from ..tensor import Tensor, _float
 
 A = _C.Act
@@ -18,32 +18,6 @@ __all__ = ["sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu", "cel
            "swish", "mish", "softplus", "softsign", "hardsigmoid", "hard_sigmoid", "hardswish",
            "hard_swish", "hardtanh", "hard_tanh", "logsigmoid", "log_sigmoid", "prelu", "softmax",
            "log_softmax", "maxout"]
-
-
-def _contig(a):
-    """a as a C-contiguous array (a copy by a dlcore kernel only when it is not)."""
-    flags = getattr(a, "flags", None)
-    if flags is None or flags.c_contiguous:
-        return a
-    return _C.cast(a, str(a.dtype))
-
-
-class Activation(Function):
-    """y = f(x; p0, p1) for an activation code of dlcore._C.Act. Backward is one fused kernel:
-    grad_in = grad_out * f'(.), from the saved output (sigmoid, tanh, relu) or input."""
-
-    @staticmethod
-    def forward(ctx, x, op, p0, p1):
-        x = _contig(x)
-        y = _C.act_forward(op, x, p0, p1)
-        ctx.op, ctx.p = op, (p0, p1)
-        ctx.save_for_backward(y if _C.act_backward_uses_output(op) else x)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (s,) = ctx.saved_tensors
-        return _C.act_backward(ctx.op, _contig(g), s, ctx.p[0], ctx.p[1]), None, None, None
 
 
 def _act(x, op, name, p0=0.0, p1=0.0):
@@ -141,48 +115,18 @@ hard_tanh = hardtanh
 log_sigmoid = logsigmoid
 
 
-class PRelu(Function):
-    """y = x > 0 ? x : w_c x; w is (C,) on dim 1 (dim 0 of a 1-D input) or (1,) shared."""
-
-    @staticmethod
-    def forward(ctx, x, w):
-        x, w = _contig(x), _contig(w)
-        ctx.save_for_backward(x, w)
-        return _C.prelu(x, w)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, w = ctx.saved_tensors
-        gx, gw = _C.prelu_backward(_contig(g), x, w, ctx.needs_input_grad[0], ctx.needs_input_grad[1])
-        return gx, gw
-
-
 def prelu(input, weight):
     x = _float(input, "prelu")
     if not isinstance(weight, Tensor):
         weight = Tensor(np.asarray(weight, dtype=x.dtype))
     if weight.ndim == 0:
         weight = weight.reshape(1)
-    return PRelu.apply(x, weight)
+    return Prelu.apply(x, weight)
 
 
 def _softmax_dim(ndim, name):
     # PyTorch's legacy implicit choice when dim is None
     return 0 if ndim in (0, 1, 3) else 1
-
-
-class Softmax(Function):
-    @staticmethod
-    def forward(ctx, x, dim, log):
-        y = _C.softmax(_contig(x), dim, log)
-        ctx.dim, ctx.log = dim, log
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return _C.softmax_backward(_contig(g), y, ctx.dim, ctx.log), None, None
 
 
 def _softmax(input, dim, dtype, log, name):
@@ -191,7 +135,7 @@ def _softmax(input, dim, dtype, log, name):
         x = x.to(dtype=dtype)
     if dim is None:
         dim = _softmax_dim(x.ndim, name)
-    return Softmax.apply(x, int(dim), log)
+    return (LogSoftmax if log else Softmax).apply(x, int(dim))
 
 
 def softmax(input, dim=None, dtype=None):
@@ -201,21 +145,6 @@ def softmax(input, dim=None, dtype=None):
 
 def log_softmax(input, dim=None, dtype=None):
     return _softmax(input, dim, dtype, True, "log_softmax")
-
-
-class Maxout(Function):
-    @staticmethod
-    def forward(ctx, x, pieces, dim):
-        x = _contig(x)
-        y, idx = _C.maxout(x, pieces, dim)
-        ctx.shape, ctx.pieces, ctx.dim = x.shape, pieces, dim
-        ctx.save_for_backward(idx)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (idx,) = ctx.saved_tensors
-        return _C.maxout_backward(_contig(g), idx, list(ctx.shape), ctx.pieces, ctx.dim), None, None
 
 
 def maxout(input, pieces, dim=1):

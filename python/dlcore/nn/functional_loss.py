@@ -11,7 +11,7 @@ import numpy as np
 from .. import _C
 from ..autograd import Function
 from ..tensor import Tensor, _float, _t
-from .functional_activation import _contig
+from ..ops._args import contig as _contig
 
 L = _C.LossOp
 R = _C.Reduce

@@ -1,10 +1,18 @@
-"""Linear (Dense) and simple shape layers."""
+"""linear (the gemm family's functional form), the Linear module and simple shape layers
+(Identity, Flatten, Reshape)."""
 import math
 
-from .. import functional as F
-from ..tensor import empty, reshape
+from ..ops import gemm
+from ..tensor import _t, empty, reshape
 from . import init
 from .module import Module, Parameter
+
+
+def linear(input, weight, bias=None, *, relu=False):
+    """y = input @ weight.T + bias, with weight (out_features, in_features) as in PyTorch: one
+    GEMM with the bias fused into its epilogue. relu=True (a dlcore extension) also applies
+    max(y, 0) in that epilogue. Shapes and dtypes are checked by the kernel."""
+    return gemm.Linear.apply(_t(input), _t(weight), _t(bias) if bias is not None else None, bool(relu))
 
 
 class Linear(Module):
@@ -30,10 +38,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        if x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear: input has {x.shape[-1]} features (shape {tuple(x.shape)}), "
-                             f"expected {self.in_features}")
-        return F.linear(x, self.weight, self.bias)
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

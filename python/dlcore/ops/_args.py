@@ -1,0 +1,73 @@
+"""Argument normalisation shared by every op family (written once): contiguity of raw arrays,
+int-or-tuple arguments, dim / axes normalisation, dtype checks. Plain values in, plain values
+out; errors name the op and the argument."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _C
+
+
+def contig(a):
+    """a itself when C-contiguous (None and device arrays, always contiguous, pass through),
+    else a contiguous copy made by dlcore's copy kernel."""
+    flags = getattr(a, "flags", None)
+    return a if flags is None or flags.c_contiguous else _C.cast(a, str(a.dtype))
+
+
+def ntuple(v, n, op, name):
+    """An int, or a tuple of n ints (a 1-tuple is repeated), as a tuple of n ints."""
+    if isinstance(v, bool):
+        raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}")
+    if isinstance(v, numbers.Integral):
+        return (int(v),) * n
+    try:
+        t = tuple(int(e) for e in v)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}") from None
+    if len(t) == 1:
+        t = t * n
+    if len(t) != n:
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}")
+    return t
+
+
+def shape_tuple(s):
+    """An int or a sequence of ints as a shape tuple."""
+    return (int(s),) if isinstance(s, numbers.Integral) else tuple(int(v) for v in s)
+
+
+def dim(d, ndim, op, shape):
+    """Normalises dim d for a tensor with `ndim` dims (0-d tensors take -1 and 0) or raises an
+    IndexError naming the op and the shape."""
+    n = max(ndim, 1)
+    if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
+        raise TypeError(f"{op}: dim must be an int, got {type(d).__name__}")
+    if not -n <= d < n:
+        raise IndexError(f"{op}: dim {d} is out of range for a tensor of shape {tuple(shape)} "
+                         f"(expected a dim in [{-n}, {n - 1}])")
+    return int(d) % n
+
+
+def axes(dims, ndim, op, shape):
+    """None (every dim), an int or a sequence of ints as a list of dims in [0, ndim)."""
+    if dims is None:
+        dims = range(ndim)
+    elif isinstance(dims, (int, np.integer)):
+        dims = [dims]
+    out = [int(a) for a in dims]
+    n = max(ndim, 1)
+    for a in out:
+        if not -n <= a < n:
+            raise IndexError(f"{op}: dim {a} is out of range for a tensor of shape {tuple(shape)}")
+    return [a % ndim for a in out] if ndim else []
+
+
+def require_float(dtype, op, arg=None):
+    """TypeError unless dtype is float32 or float64."""
+    if dtype.kind != "f":
+        if arg is None:
+            raise TypeError(f"{op}: needs a float32 or float64 tensor, got {dtype}")
+        raise TypeError(f"{op}: {arg} must be float32 or float64, got {dtype}")

@@ -1,0 +1,312 @@
+"""Elementwise family: binary ops with broadcasting (add, sub, mul, div, pow, maximum, minimum,
+where), unary ops (neg, exp, log, sqrt, abs, sin, cos, log1p, expm1, clip, pow with a scalar
+exponent), scalar affine arithmetic and dtype casts. Forward and backward side by side, each a
+composition of bound kernels; NumPy is used only for 0-d constants and allocation."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _C
+from ..autograd import Function
+from .reduce import sum_to
+
+B = _C.Binary
+U = _C.Unary
+
+
+def _mul(a, b):
+    return _C.binary(B.mul, a, b)
+
+
+def _scale(a, s, shift=0.0):
+    return _C.unary(U.mul_scalar, a, float(s), float(shift))
+
+
+def _scalar(v, dtype):
+    return np.asarray(v, dtype=dtype)
+
+
+# ---- binary ------------------------------------------------------------------------------------
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        return _C.binary(B.add, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return sum_to(g, ctx.shapes[0]), sum_to(g, ctx.shapes[1])
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        return _C.binary(B.sub, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        gb = _C.unary(U.neg, g) if ctx.needs_input_grad[1] else None
+        return sum_to(g, ctx.shapes[0]), (sum_to(gb, ctx.shapes[1]) if gb is not None else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _C.binary(B.mul, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        ga = sum_to(_mul(g, b), a.shape) if ctx.needs_input_grad[0] else None
+        gb = sum_to(_mul(g, a), b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = _C.binary(B.div, a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = sum_to(_C.binary(B.div, g, b), a.shape)
+        if ctx.needs_input_grad[1]:  # d(a/b)/db = -out / b
+            gb = sum_to(_C.unary(U.neg, _C.binary(B.div, _mul(g, out), b)), b.shape)
+        return ga, gb
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = _C.binary(B.pow, a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        ga = gb = None
+        if ctx.needs_input_grad[0]:  # b * a^(b-1)
+            bm1 = _C.binary(B.sub, b, _scalar(1, b.dtype))
+            ga = sum_to(_mul(g, _mul(b, _C.binary(B.pow, a, bm1))), a.shape)
+        if ctx.needs_input_grad[1]:  # out * log(a)
+            gb = sum_to(_mul(g, _mul(out, _C.unary(U.log, a))), b.shape)
+        return ga, gb
+
+
+class Maximum(Function):
+    """Elementwise maximum (Minimum: minimum); at ties the gradient is split evenly, like
+    PyTorch."""
+
+    _win, _lose, _code = B.gt, B.lt, B.maximum
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _C.binary(cls._code, a, b)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        a, b = ctx.saved_tensors
+        tie = _C.binary(B.eq, a, b)
+        half = _scale(g, 0.5)
+        z = np.zeros((), g.dtype)
+        ga = _C.where(_C.binary(cls._win, a, b), g, _C.where(tie, half, z))
+        gb = _C.where(_C.binary(cls._lose, a, b), g, _C.where(tie, half, z))
+        return sum_to(ga, a.shape), sum_to(gb, b.shape)
+
+
+class Minimum(Maximum):
+    _win, _lose, _code = B.lt, B.gt, B.minimum
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = cond
+        ctx.shapes = (a.shape, b.shape)
+        return _C.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        z = np.zeros((), g.dtype)
+        ga = sum_to(_C.where(ctx.cond, g, z), ctx.shapes[0]) if ctx.needs_input_grad[1] else None
+        gb = sum_to(_C.where(ctx.cond, z, g), ctx.shapes[1]) if ctx.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+# ---- unary -------------------------------------------------------------------------------------
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return _C.unary(U.neg, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.unary(U.neg, g)
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = _C.unary(U.exp, x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return _mul(g, out)
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _C.unary(U.log, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _C.binary(B.div, g, x)
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = _C.unary(U.sqrt, x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return _C.binary(B.div, g, _scale(out, 2.0))
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _C.unary(U.abs, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _mul(g, _C.unary(U.sign, x))
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _C.unary(U.sin, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _mul(g, _C.unary(U.cos, x))
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _C.unary(U.cos, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _C.unary(U.neg, _mul(g, _C.unary(U.sin, x)))
+
+
+class Log1p(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _C.unary(U.log1p, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _C.binary(B.div, g, _scale(x, 1.0, 1.0))
+
+
+class Expm1(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _C.unary(U.expm1, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _mul(g, _C.unary(U.exp, x))
+
+
+class Clip(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return _C.unary(U.clip, x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors  # gradient passes where lo <= x <= hi (PyTorch's clamp)
+        inside = _C.binary(B.logical_and, _C.binary(B.ge, x, _scalar(ctx.lo, x.dtype)),
+                           _C.binary(B.le, x, _scalar(ctx.hi, x.dtype)))
+        return _C.where(inside, g, np.zeros((), g.dtype)), None, None
+
+
+class PowScalar(Function):
+    """x ** p for a Python number p."""
+
+    @staticmethod
+    def forward(ctx, x, p):
+        ctx.save_for_backward(x)
+        ctx.p = p
+        return _C.unary(U.pow_scalar, x, p)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        if ctx.p == 0:
+            return np.zeros(g.shape, g.dtype), None
+        return _mul(g, _scale(_C.unary(U.pow_scalar, x, ctx.p - 1.0), ctx.p)), None
+
+
+class Affine(Function):
+    """x * a + b for Python scalars a, b (tensor-scalar add / sub / mul / div without
+    broadcasting)."""
+
+    @staticmethod
+    def forward(ctx, x, a, b):
+        ctx.a = a
+        return _C.unary(U.mul_scalar, x, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _scale(g, ctx.a), None, None
+
+
+class Cast(Function):
+    """x converted to another dtype (Tensor.type / to); the gradient is cast back."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.in_dtype = str(x.dtype)
+        return _C.cast(x, dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.cast(g, ctx.in_dtype), None
