@@ -1,11 +1,15 @@
 """dlcore.functional: every differentiable op as a function (PyTorch's torch.nn.functional
 plus the tensor functions). Each op family adds its own import line below."""
 from .tensor import (abs, cat, clip, clamp, cos, exp, expm1, flatten, gather, index_select, log,  # noqa: F401
-                     log1p, matmul, maximum, minimum, one_hot, relu, sigmoid, sin, sqrt, stack,
-                     tanh, where)
+                     log1p, matmul, maximum, minimum, one_hot, sin, sqrt, stack, where)
 from .norm_ops import alpha_dropout, batch_norm, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout, group_norm, layer_norm  # noqa: F401
-from .tensor import Tensor as _Tensor
-from .nn.functional_activation import *  # noqa: F401,F403,E402  activations + softmax, and the losses
+from .nn.activation import (celu, elu, gelu, hard_sigmoid, hard_swish, hard_tanh, hardsigmoid, hardswish,  # noqa: F401
+                            hardtanh, leaky_relu, log_sigmoid, log_softmax, logsigmoid, maxout, mish, prelu,
+                            relu, relu6, selu, sigmoid, silu, softmax, softplus, softsign, swish, tanh)
+from .nn.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cosine_embedding_loss,  # noqa: F401
+                      cosine_similarity, cross_entropy, hinge, hinge_embedding_loss, hinge_loss, huber_loss,
+                      kl_div, l1_loss, mae_loss, mse_loss, multi_margin_loss, nll_loss, smooth_l1_loss,
+                      squared_hinge, squared_hinge_loss)
 
 from .nn.linear import linear  # noqa: E402,F401
 from .nn.functional_conv import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose2d, max_pool1d, max_pool2d)  # noqa: F401,E501

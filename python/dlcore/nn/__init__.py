@@ -3,8 +3,13 @@ from . import init  # noqa: F401
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential  # noqa: F401
 from .conv import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, GlobalAveragePooling2D, GlobalAvgPool2d, GlobalMaxPool2d, GlobalMaxPooling2D, MaxPool1d, MaxPool2d)  # noqa: F401,E501
 from .linear import Flatten, Identity, Linear, Reshape  # noqa: F401
-from .activation import *  # noqa: F401,F403
-from .loss import *  # noqa: F401,F403
+from .activation import (CELU, ELU, GELU, SELU, HardSigmoid, Hardsigmoid, HardSwish, Hardswish, HardTanh,  # noqa: F401
+                         Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Maxout, Mish, PReLU, ReLU, ReLU6,
+                         Sigmoid, SiLU, Softmax, Softplus, Softsign, Swish, Tanh)
+from .loss import (BCELoss, BCEWithLogitsLoss, BinaryCrossentropy, CosineEmbeddingLoss, CosineSimilarity,  # noqa: F401
+                   CrossEntropyLoss, HingeEmbeddingLoss, HingeLoss, Huber, HuberLoss, KLDivergence, KLDivLoss,
+                   L1Loss, MAELoss, MeanAbsoluteError, MeanSquaredError, MSELoss, MultiMarginLoss, NLLLoss,
+                   SmoothL1Loss, SquaredHingeLoss)
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout  # noqa: F401
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Residual, Subtract  # noqa: F401

@@ -1,11 +1,157 @@
-"""Activation modules (PyTorch names and defaults; Keras-style aliases where Keras users look).
-Each calls one fused kernel forward and one backward (nn/functional_activation.py)."""
+"""Activation family: the functions (PyTorch's torch.nn.functional names and defaults, plus
+Keras aliases) and the modules (PyTorch names; Keras-style aliases where Keras users look).
+Every function is one fused C++ kernel forward and one fused kernel backward (ops/activation.py:
+dlcore._C.act_forward / act_backward, softmax, prelu, maxout); no NumPy math here.
+
+``inplace=True`` is accepted for PyTorch compatibility and returns a new tensor.
+"""
+from __future__ import annotations
+
 import numpy as np
 
-from ..tensor import Tensor, full
-from . import functional_activation as FA
+from .. import _C
+from ..ops import activation as _ops
+from ..tensor import Tensor, _float, full
 from .module import Module, Parameter
 
+A = _C.Act
+
+
+# ---- functions ---------------------------------------------------------------------------------
+
+def _act(x, op, name, p0=0.0, p1=0.0):
+    return _ops.Activation.apply(_float(x, name), op, float(p0), float(p1))
+
+
+def sigmoid(input):
+    return _act(input, A.sigmoid, "sigmoid")
+
+
+def tanh(input):
+    return _act(input, A.tanh, "tanh")
+
+
+def relu(input, inplace=False):
+    return _act(input, A.relu, "relu")
+
+
+def relu6(input, inplace=False):
+    return _act(input, A.relu6, "relu6")
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _act(input, A.leaky_relu, "leaky_relu", negative_slope)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return _act(input, A.elu, "elu", alpha)
+
+
+def selu(input, inplace=False):
+    return _act(input, A.selu, "selu")
+
+
+def celu(input, alpha=1.0, inplace=False):
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (ZeroDivisionError in the formula)")
+    return _act(input, A.celu, "celu", alpha)
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _act(input, A.gelu if approximate == "none" else A.gelu_tanh, "gelu")
+
+
+def silu(input, inplace=False):
+    return _act(input, A.silu, "silu", 1.0)
+
+
+def swish(input, beta=1.0):
+    """x * sigmoid(beta * x) (Keras 'swish'; beta=1 is SiLU). For a learnable beta use
+    dlcore.nn.Swish(learnable=True)."""
+    if isinstance(beta, Tensor):
+        x = _float(input, "swish")
+        return x * sigmoid(x * beta)
+    return _act(input, A.silu, "swish", beta)
+
+
+def mish(input, inplace=False):
+    return _act(input, A.mish, "mish")
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    if beta == 0:
+        raise ValueError("softplus: beta must not be 0")
+    return _act(input, A.softplus, "softplus", beta, threshold)
+
+
+def softsign(input):
+    return _act(input, A.softsign, "softsign")
+
+
+def hardsigmoid(input, inplace=False):
+    return _act(input, A.hard_sigmoid, "hardsigmoid")
+
+
+def hardswish(input, inplace=False):
+    return _act(input, A.hard_swish, "hardswish")
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    return _act(input, A.hard_tanh, "hardtanh", min_val, max_val)
+
+
+def logsigmoid(input):
+    return _act(input, A.log_sigmoid, "logsigmoid")
+
+
+hard_sigmoid = hardsigmoid
+hard_swish = hardswish
+hard_tanh = hardtanh
+log_sigmoid = logsigmoid
+
+
+def prelu(input, weight):
+    x = _float(input, "prelu")
+    if not isinstance(weight, Tensor):
+        weight = Tensor(np.asarray(weight, dtype=x.dtype))
+    if weight.ndim == 0:
+        weight = weight.reshape(1)
+    return _ops.Prelu.apply(x, weight)
+
+
+def _softmax_dim(ndim, name):
+    # PyTorch's legacy implicit choice when dim is None
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax(input, dim, dtype, log, name):
+    x = _float(input, name)
+    if dtype is not None:
+        x = x.to(dtype=dtype)
+    if dim is None:
+        dim = _softmax_dim(x.ndim, name)
+    return (_ops.LogSoftmax if log else _ops.Softmax).apply(x, int(dim))
+
+
+def softmax(input, dim=None, dtype=None):
+    """exp(x - max) / sum exp(x - max) along dim (stable for inputs of any magnitude)."""
+    return _softmax(input, dim, dtype, False, "softmax")
+
+
+def log_softmax(input, dim=None, dtype=None):
+    return _softmax(input, dim, dtype, True, "log_softmax")
+
+
+def maxout(input, pieces, dim=1):
+    """Max over groups of `pieces` consecutive channels of dim: (N, C*pieces, ...) -> (N, C, ...)."""
+    return _ops.Maxout.apply(_float(input, "maxout"), int(pieces), int(dim))
+
+
+# ---- modules -----------------------------------------------------------------------------------
 
 class _Simple(Module):
     _fn = None
@@ -22,51 +168,51 @@ class _Simple(Module):
 
 
 class ReLU(_Simple):
-    _fn = staticmethod(FA.relu)
+    _fn = staticmethod(relu)
 
 
 class ReLU6(_Simple):
-    _fn = staticmethod(FA.relu6)
+    _fn = staticmethod(relu6)
 
 
 class Sigmoid(Module):
     def forward(self, input):
-        return FA.sigmoid(input)
+        return sigmoid(input)
 
 
 class Tanh(Module):
     def forward(self, input):
-        return FA.tanh(input)
+        return tanh(input)
 
 
 class SELU(_Simple):
-    _fn = staticmethod(FA.selu)
+    _fn = staticmethod(selu)
 
 
 class SiLU(_Simple):
-    _fn = staticmethod(FA.silu)
+    _fn = staticmethod(silu)
 
 
 class Mish(_Simple):
-    _fn = staticmethod(FA.mish)
+    _fn = staticmethod(mish)
 
 
 class Hardsigmoid(_Simple):
-    _fn = staticmethod(FA.hardsigmoid)
+    _fn = staticmethod(hardsigmoid)
 
 
 class Hardswish(_Simple):
-    _fn = staticmethod(FA.hardswish)
+    _fn = staticmethod(hardswish)
 
 
 class Softsign(Module):
     def forward(self, input):
-        return FA.softsign(input)
+        return softsign(input)
 
 
 class LogSigmoid(Module):
     def forward(self, input):
-        return FA.logsigmoid(input)
+        return logsigmoid(input)
 
 
 class LeakyReLU(Module):
@@ -75,7 +221,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
-        return FA.leaky_relu(input, self.negative_slope)
+        return leaky_relu(input, self.negative_slope)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
@@ -87,7 +233,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input):
-        return FA.elu(input, self.alpha)
+        return elu(input, self.alpha)
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
@@ -95,7 +241,7 @@ class ELU(Module):
 
 class CELU(ELU):
     def forward(self, input):
-        return FA.celu(input, self.alpha)
+        return celu(input, self.alpha)
 
 
 class GELU(Module):
@@ -106,7 +252,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, input):
-        return FA.gelu(input, self.approximate)
+        return gelu(input, self.approximate)
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
@@ -123,7 +269,7 @@ class Swish(Module):
             self.beta = float(beta)
 
     def forward(self, input):
-        return FA.swish(input, self.beta)
+        return swish(input, self.beta)
 
 
 class Softplus(Module):
@@ -132,7 +278,7 @@ class Softplus(Module):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, input):
-        return FA.softplus(input, self.beta, self.threshold)
+        return softplus(input, self.beta, self.threshold)
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -146,7 +292,7 @@ class Hardtanh(Module):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, input):
-        return FA.hardtanh(input, self.min_val, self.max_val)
+        return hardtanh(input, self.min_val, self.max_val)
 
     def extra_repr(self):
         return f"min_val={self.min_val}, max_val={self.max_val}"
@@ -168,7 +314,7 @@ class PReLU(Module):
         self.weight._data[...] = self.init
 
     def forward(self, input):
-        return FA.prelu(input, self.weight)
+        return prelu(input, self.weight)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -180,7 +326,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        return FA.softmax(input, self.dim)
+        return softmax(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -188,7 +334,7 @@ class Softmax(Module):
 
 class LogSoftmax(Softmax):
     def forward(self, input):
-        return FA.log_softmax(input, self.dim)
+        return log_softmax(input, self.dim)
 
 
 class Maxout(Module):
@@ -202,7 +348,7 @@ class Maxout(Module):
         self.pieces, self.dim = int(pieces), int(dim)
 
     def forward(self, input):
-        return FA.maxout(input, self.pieces, self.dim)
+        return maxout(input, self.pieces, self.dim)
 
     def extra_repr(self):
         return f"pieces={self.pieces}, dim={self.dim}"
@@ -212,5 +358,3 @@ class Maxout(Module):
 HardSigmoid = Hardsigmoid
 HardSwish = Hardswish
 HardTanh = Hardtanh
-
-__all__ = ['ReLU', 'ReLU6', 'Sigmoid', 'Tanh', 'SELU', 'SiLU', 'Mish', 'Hardsigmoid', 'Hardswish', 'Softsign', 'LogSigmoid', 'LeakyReLU', 'ELU', 'CELU', 'GELU', 'Swish', 'Softplus', 'Hardtanh', 'PReLU', 'Softmax', 'LogSoftmax', 'Maxout', 'HardSigmoid', 'HardSwish', 'HardTanh']

@@ -1,13 +1,272 @@
-"""Loss modules (PyTorch names, arguments and defaults; Keras-style aliases). Each wraps the
-function of the same name in nn/functional_loss.py; class weights are registered as buffers."""
-from . import functional_loss as FL
+"""Loss family: the functions (PyTorch's torch.nn.functional names, arguments and defaults;
+Keras names as aliases) and the modules (PyTorch names; Keras-style aliases; class weights are
+registered as buffers). Pointwise losses are one C++ kernel for the terms (reduced by the
+reduce kernel) and one for the gradient; cross_entropy is one fused kernel (log_softmax + NLL)
+forward and one backward (softmax - smoothed target); the Functions are in ops/loss.py. Shapes
+that PyTorch would broadcast with a warning (an (N, 1) prediction against an (N,) target) raise
+ValueError.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _C
+from ..ops import loss as _ops
+from ..tensor import Tensor, _float, _t, where
 from .module import Module
 
+L = _C.LossOp
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _check_reduction(name, reduction, extra=()):
+    if reduction not in _REDUCTIONS + tuple(extra):
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS + tuple(extra)}, got {reduction!r}")
+
+
+def _check_same_shape(name, input, target):
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"{name}: input has shape {tuple(input.shape)} but target has shape "
+                         f"{tuple(target.shape)}; they must match exactly (dlcore does not broadcast "
+                         "them: an (N, 1) prediction against an (N,) target is almost always a bug; "
+                         "reshape one of them)")
+
+
+def _as_tensor(v, like, name, arg):
+    if v is None:
+        return None
+    if not isinstance(v, Tensor):
+        v = Tensor(np.asarray(v, dtype=like.dtype))
+    if v.dtype != like.dtype:
+        if v.dtype.kind != "f":
+            raise TypeError(f"{name}: {arg} must be a float tensor, got {v.dtype}")
+        v = v.to(dtype=like.dtype)
+    return v
+
+
+def _pointwise(name, op, input, target, reduction, p0=0.0, weight=None, pos_weight=None):
+    _check_reduction(name, reduction)
+    x = _float(input, name)
+    y = _t(target)
+    _check_same_shape(name, x, y)
+    if y.dtype != x.dtype:
+        y = y.to(dtype=x.dtype)
+    w = _as_tensor(weight, x, name, "weight")
+    pw = _as_tensor(pos_weight, x, name, "pos_weight")
+    for arg, v in (("weight", w), ("pos_weight", pw)):
+        if v is None:
+            continue
+        try:
+            ok = np.broadcast_shapes(tuple(v.shape), tuple(x.shape)) == tuple(x.shape)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{name}: {arg} of shape {tuple(v.shape)} does not broadcast to the "
+                             f"input's shape {tuple(x.shape)}")
+    return _ops.PointwiseLoss.apply(x, y, w, pw, op, float(p0), reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    return _pointwise("mse_loss", L.mse, input, target, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):
+    return _pointwise("l1_loss", L.l1, input, target, reduction)
+
+
+mae_loss = l1_loss
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    return _pointwise("huber_loss", L.huber, input, target, reduction, delta)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    return _pointwise("smooth_l1_loss", L.smooth_l1, input, target, reduction, beta)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """On probabilities; each log is clamped at -100 like PyTorch."""
+    return _pointwise("binary_cross_entropy", L.bce, input, target, reduction, weight=weight)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """Stable for any logit: (1 - y) x + (1 + (pw - 1) y) softplus(-x), times weight."""
+    return _pointwise("binary_cross_entropy_with_logits", L.bce_logits, input, target, reduction,
+                      weight=weight, pos_weight=pos_weight)
+
+
+def hinge_loss(input, target, reduction="mean"):
+    """Keras 'hinge': mean(max(1 - y * pred, 0)) with y in {-1, 1}."""
+    return _pointwise("hinge_loss", L.hinge, input, target, reduction)
+
+
+def squared_hinge_loss(input, target, reduction="mean"):
+    """Keras 'squared_hinge': mean(max(1 - y * pred, 0) ** 2) with y in {-1, 1}."""
+    return _pointwise("squared_hinge_loss", L.squared_hinge, input, target, reduction)
+
+
+def hinge(y_true, y_pred):
+    """Keras argument order: hinge(y_true, y_pred), mean over everything."""
+    return hinge_loss(y_pred, y_true)
+
+
+def squared_hinge(y_true, y_pred):
+    return squared_hinge_loss(y_pred, y_true)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
+    return _pointwise("hinge_embedding_loss", L.hinge_embedding, input, target, reduction, margin)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """input: log-probabilities; target: probabilities (log-probabilities if log_target).
+    reduction 'batchmean' divides the sum by the batch size (the true KL divergence)."""
+    _check_reduction("kl_div", reduction, ("batchmean",))
+    op = L.kl_div_log_target if log_target else L.kl_div
+    if reduction != "batchmean":
+        return _pointwise("kl_div", op, input, target, reduction)
+    x = _float(input, "kl_div")
+    total = _pointwise("kl_div", op, x, target, "sum")
+    return total / (x.shape[0] if x.ndim else 1)
+
+
+# ---- row losses over class scores -------------------------------------------------------------
+
+def _class_rows(name, x, target, probs):
+    """(N, C, d...) scores -> (N*d..., C) rows; target -> (N*d...,) indices or (N*d..., C) probs."""
+    if x.ndim == 0:
+        raise ValueError(f"{name}: input must have at least 1 dimension (classes), got a 0-d tensor")
+    shape = tuple(x.shape)
+    tshape = tuple(target.shape)
+    if probs:
+        if tshape != shape:
+            raise ValueError(f"{name}: class-probability target has shape {tshape} but input has shape "
+                             f"{shape}; they must match")
+    else:
+        want = shape[:1] + shape[2:] if x.ndim >= 2 else ()
+        if tshape != want:
+            raise ValueError(f"{name}: input has shape {shape} so class-index target must have shape "
+                             f"{want}, got {tshape}")
+    if x.ndim == 1:
+        return x.reshape(1, shape[0]), (target.reshape(1, shape[0]) if probs else target.reshape(1)), ()
+    if x.ndim == 2:  # already (rows, classes): no reshape node in the graph
+        return x, target, tshape if not probs else shape[:1]
+    C = shape[1]
+    if x.ndim > 2:
+        perm = (0,) + tuple(range(2, x.ndim)) + (1,)
+        x = x.permute(*perm)
+        if probs:
+            target = target.permute(*perm)
+    x2 = x.reshape(-1, C)
+    t2 = target.reshape(-1, C) if probs else target.reshape(-1)
+    return x2, t2, tshape if not probs else shape[:1] + shape[2:]
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Cross-entropy from logits over dim 1 (class indices or class probabilities as target)."""
+    _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    x = _float(input, "cross_entropy")
+    t = _t(target)
+    probs = t.dtype.kind == "f"
+    if not probs and t.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: target must be int64 class indices or float probabilities, got {t.dtype}")
+    if probs and t.dtype != x.dtype:
+        t = t.to(dtype=x.dtype)
+    w = _as_tensor(weight, x, "cross_entropy", "weight")
+    z, t2, out_shape = _class_rows("cross_entropy", x, t, probs)
+    return _ops.CrossEntropy.apply(z, t2, w, int(ignore_index), float(label_smoothing), reduction, out_shape)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    """Negative log-likelihood of log-probabilities (dim 1 = classes) at class-index targets."""
+    _check_reduction("nll_loss", reduction)
+    x = _float(input, "nll_loss")
+    t = _t(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must hold int64 class indices, got {t.dtype}")
+    w = _as_tensor(weight, x, "nll_loss", "weight")
+    z, t2, out_shape = _class_rows("nll_loss", x, t, False)
+    return _ops.NllLoss.apply(z, t2, w, int(ignore_index), reduction, out_shape)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    _check_reduction("multi_margin_loss", reduction)
+    if p not in (1, 2):
+        raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got {p}")
+    x = _float(input, "multi_margin_loss")
+    t = _t(target)
+    if x.ndim == 1:
+        x, t = x.reshape(1, -1), t.reshape(1)
+        squeeze = True
+    else:
+        squeeze = False
+        if x.ndim != 2:
+            raise ValueError(f"multi_margin_loss: input must be (N, C) or (C,), got shape {tuple(x.shape)}")
+        if tuple(t.shape) != (x.shape[0],):
+            raise ValueError(f"multi_margin_loss: input has shape {tuple(x.shape)} so target must have "
+                             f"shape ({x.shape[0]},), got {tuple(t.shape)}")
+    w = _as_tensor(weight, x, "multi_margin_loss", "weight")
+    out = _ops.MultiMarginLoss.apply(x, t, w, int(p), float(margin), reduction)
+    return out.reshape(()) if squeeze and reduction == "none" else out
+
+
+# ---- cosine ------------------------------------------------------------------------------------
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 x2) / (max(|x1|, eps) max(|x2|, eps)) along dim (PyTorch's formula)."""
+    a, b = _float(x1, "cosine_similarity"), _float(x2, "cosine_similarity")
+    try:
+        np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    except ValueError:
+        raise ValueError(f"cosine_similarity: shapes {tuple(a.shape)} and {tuple(b.shape)} do not "
+                         "broadcast") from None
+    n1 = (a * a).sum(dim).sqrt().clip(min=eps)
+    n2 = (b * b).sum(dim).sqrt().clip(min=eps)
+    return (a * b).sum(dim) / (n1 * n2)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
+                          reduction="mean"):
+    """y = 1: 1 - cos(x1, x2); y = -1: max(0, cos(x1, x2) - margin)  (cos over the last dim)."""
+    _check_reduction("cosine_embedding_loss", reduction)
+    a, b = _float(input1, "cosine_embedding_loss"), _float(input2, "cosine_embedding_loss")
+    y = _t(target)
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(f"cosine_embedding_loss: input1 has shape {tuple(a.shape)} but input2 has "
+                         f"shape {tuple(b.shape)}")
+    if a.ndim not in (1, 2) or tuple(y.shape) != tuple(a.shape[:-1]):
+        raise ValueError(f"cosine_embedding_loss: inputs of shape {tuple(a.shape)} need a target of "
+                         f"shape {tuple(a.shape[:-1])}, got {tuple(y.shape)}")
+    eps = 1e-12  # PyTorch's EPSILON
+    prod = (a * b).sum(-1)
+    cos = prod / (((a * a).sum(-1) + eps) * ((b * b).sum(-1) + eps)).sqrt()
+    zero = cos * 0.0
+    pos = 1.0 - cos
+    neg = (cos - margin).clip(min=0.0)
+    yd = y.to(dtype=cos.dtype) if y.dtype != cos.dtype else y
+    loss = where(yd == 1.0, pos, zero) + where(yd == -1.0, neg, zero)
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
+
+
+# ---- modules -----------------------------------------------------------------------------------
 
 class _Loss(Module):
     def __init__(self, reduction="mean"):
         super().__init__()
-        FL._check_reduction(type(self).__name__, reduction, ("batchmean",) if isinstance(self, KLDivLoss) else ())
+        _check_reduction(type(self).__name__, reduction, ("batchmean",) if isinstance(self, KLDivLoss) else ())
         self.reduction = reduction
 
     def extra_repr(self):
@@ -27,12 +286,12 @@ class _WeightedLoss(_Loss):
 
 class MSELoss(_Loss):
     def forward(self, input, target):
-        return FL.mse_loss(input, target, self.reduction)
+        return mse_loss(input, target, self.reduction)
 
 
 class L1Loss(_Loss):
     def forward(self, input, target):
-        return FL.l1_loss(input, target, self.reduction)
+        return l1_loss(input, target, self.reduction)
 
 
 class HuberLoss(_Loss):
@@ -41,7 +300,7 @@ class HuberLoss(_Loss):
         self.delta = delta
 
     def forward(self, input, target):
-        return FL.huber_loss(input, target, self.reduction, self.delta)
+        return huber_loss(input, target, self.reduction, self.delta)
 
 
 class SmoothL1Loss(_Loss):
@@ -50,7 +309,7 @@ class SmoothL1Loss(_Loss):
         self.beta = beta
 
     def forward(self, input, target):
-        return FL.smooth_l1_loss(input, target, self.reduction, self.beta)
+        return smooth_l1_loss(input, target, self.reduction, self.beta)
 
 
 class BCELoss(_WeightedLoss):
@@ -58,7 +317,7 @@ class BCELoss(_WeightedLoss):
         super().__init__(weight, reduction)
 
     def forward(self, input, target):
-        return FL.binary_cross_entropy(input, target, self.weight, self.reduction)
+        return binary_cross_entropy(input, target, self.weight, self.reduction)
 
 
 class BCEWithLogitsLoss(_WeightedLoss):
@@ -72,7 +331,7 @@ class BCEWithLogitsLoss(_WeightedLoss):
         return self._buffers.get("pos_weight")
 
     def forward(self, input, target):
-        return FL.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
+        return binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
                                                    self.pos_weight)
 
 
@@ -83,7 +342,7 @@ class CrossEntropyLoss(_WeightedLoss):
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):
-        return FL.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+        return cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
                                 reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
@@ -93,7 +352,7 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        return FL.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+        return nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
                            reduction=self.reduction)
 
 
@@ -101,12 +360,12 @@ class HingeLoss(_Loss):
     """Keras 'hinge': mean(max(1 - y * pred, 0)), y in {-1, 1}. Called as (input, target)."""
 
     def forward(self, input, target):
-        return FL.hinge_loss(input, target, self.reduction)
+        return hinge_loss(input, target, self.reduction)
 
 
 class SquaredHingeLoss(_Loss):
     def forward(self, input, target):
-        return FL.squared_hinge_loss(input, target, self.reduction)
+        return squared_hinge_loss(input, target, self.reduction)
 
 
 class HingeEmbeddingLoss(_Loss):
@@ -115,7 +374,7 @@ class HingeEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input, target):
-        return FL.hinge_embedding_loss(input, target, self.margin, self.reduction)
+        return hinge_embedding_loss(input, target, self.margin, self.reduction)
 
 
 class MultiMarginLoss(_WeightedLoss):
@@ -126,7 +385,7 @@ class MultiMarginLoss(_WeightedLoss):
         self.p, self.margin = p, margin
 
     def forward(self, input, target):
-        return FL.multi_margin_loss(input, target, self.p, self.margin, self.weight,
+        return multi_margin_loss(input, target, self.p, self.margin, self.weight,
                                     reduction=self.reduction)
 
 
@@ -136,7 +395,7 @@ class KLDivLoss(_Loss):
         self.log_target = log_target
 
     def forward(self, input, target):
-        return FL.kl_div(input, target, self.reduction, self.log_target)
+        return kl_div(input, target, self.reduction, self.log_target)
 
 
 class CosineEmbeddingLoss(_Loss):
@@ -145,7 +404,7 @@ class CosineEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1, input2, target):
-        return FL.cosine_embedding_loss(input1, input2, target, self.margin, reduction=self.reduction)
+        return cosine_embedding_loss(input1, input2, target, self.margin, reduction=self.reduction)
 
 
 class CosineSimilarity(Module):
@@ -154,7 +413,7 @@ class CosineSimilarity(Module):
         self.dim, self.eps = dim, eps
 
     def forward(self, x1, x2):
-        return FL.cosine_similarity(x1, x2, self.dim, self.eps)
+        return cosine_similarity(x1, x2, self.dim, self.eps)
 
 
 # Keras-style aliases
@@ -163,5 +422,3 @@ MeanAbsoluteError = MAELoss = L1Loss
 Huber = HuberLoss
 BinaryCrossentropy = BCELoss
 KLDivergence = KLDivLoss
-
-__all__ = ['MSELoss', 'L1Loss', 'HuberLoss', 'SmoothL1Loss', 'BCELoss', 'BCEWithLogitsLoss', 'CrossEntropyLoss', 'NLLLoss', 'HingeLoss', 'SquaredHingeLoss', 'HingeEmbeddingLoss', 'MultiMarginLoss', 'KLDivLoss', 'CosineEmbeddingLoss', 'CosineSimilarity', 'MeanSquaredError', 'MeanAbsoluteError', 'Huber', 'BinaryCrossentropy', 'KLDivergence', 'MAELoss']

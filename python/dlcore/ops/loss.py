@@ -1,0 +1,132 @@
+"""Loss family: pointwise losses (one Function for all of them, selected by its
+dlcore._C.LossOp code; the terms reduced by the reduce kernel), fused cross-entropy
+(log_softmax + NLL, class indices or probabilities), NLL and multi-margin."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _C
+from ..autograd import Function
+from ._args import contig as _contig
+
+L = _C.LossOp
+R = _C.Reduce
+B = _C.Binary
+U = _C.Unary
+
+
+def _reduce_out(loss, reduction):
+    if reduction == "none":
+        return loss
+    return _C.reduce(R.sum if reduction == "sum" else R.mean, loss, None, False)
+
+
+class PointwiseLoss(Function):
+    """loss = reduce(l(x, y; w, pw, p0)); gradients for x (and for y where l depends on x - y)."""
+
+    @staticmethod
+    def forward(ctx, x, y, w, pw, op, p0, reduction):
+        x, y = _contig(x), _contig(y)
+        terms = _C.pointwise_loss(op, x, y, w, pw, p0)
+        ctx.op, ctx.p0, ctx.reduction = op, p0, reduction
+        ctx.save_for_backward(x, y, w, pw)
+        return _reduce_out(terms, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y, w, pw = ctx.saved_tensors
+        if ctx.reduction == "mean":
+            g = _C.unary(U.mul_scalar, g, 1.0 / max(x.size, 1), 0.0)
+        elif ctx.reduction == "none":
+            g = _contig(g)
+        gx = _C.pointwise_loss_backward(ctx.op, g, x, y, w, pw, ctx.p0)
+        gy = None
+        if ctx.needs_input_grad[1] and ctx.op in (L.mse, L.l1, L.huber, L.smooth_l1):
+            gy = _C.unary(U.neg, gx)
+        return (gx if ctx.needs_input_grad[0] else None), gy, None, None, None, None, None
+
+
+class CrossEntropy(Function):
+    """Fused log_softmax + NLL over (R, C) logits (see ce_fwd / ce_bwd in the C++ loops)."""
+
+    @staticmethod
+    def forward(ctx, z, target, weight, ignore_index, eps, reduction, out_shape):
+        z, target = _contig(z), _contig(target)
+        loss, lse, wrow = _C.cross_entropy(z, target, weight, ignore_index, eps)
+        ctx.args = (weight, ignore_index, eps, reduction)
+        ctx.save_for_backward(z, target, lse)
+        probs = target.dtype.kind == "f"
+        if reduction == "none":
+            return loss.reshape(out_shape)
+        total = _C.reduce(R.sum, loss, None, False)
+        if reduction == "sum":
+            return total
+        den = np.asarray(float(z.shape[0]), z.dtype) if probs else _C.reduce(R.sum, wrow, None, False)
+        ctx.den = den
+        return _C.binary(B.div, total, den)
+
+    @staticmethod
+    def backward(ctx, g):
+        z, target, lse = ctx.saved_tensors
+        weight, ignore_index, eps, reduction = ctx.args
+        if reduction == "none":
+            grow = _contig(g).reshape(-1)
+        elif reduction == "sum":
+            grow = g
+        else:
+            grow = _C.binary(B.div, g, ctx.den)
+        gz = _C.cross_entropy_backward(z, target, weight, ignore_index, eps, lse, grow)
+        return gz, None, None, None, None, None, None
+
+
+class NllLoss(Function):
+    """Negative log-likelihood of (R, C) log-probabilities at class-index targets."""
+
+    @staticmethod
+    def forward(ctx, logp, target, weight, ignore_index, reduction, out_shape):
+        logp, target = _contig(logp), _contig(target)
+        loss, wrow = _C.nll_loss(logp, target, weight, ignore_index)
+        ctx.args = (weight, ignore_index, reduction, logp.shape, str(logp.dtype))
+        ctx.save_for_backward(target)
+        if reduction == "none":
+            return loss.reshape(out_shape)
+        total = _C.reduce(R.sum, loss, None, False)
+        if reduction == "sum":
+            return total
+        ctx.den = _C.reduce(R.sum, wrow, None, False)
+        return _C.binary(B.div, total, ctx.den)
+
+    @staticmethod
+    def backward(ctx, g):
+        (target,) = ctx.saved_tensors
+        weight, ignore_index, reduction, shape, dtype = ctx.args
+        if reduction == "none":
+            grow = _contig(g).reshape(-1)
+        elif reduction == "sum":
+            grow = g
+        else:
+            grow = _C.binary(B.div, g, ctx.den)
+        return _C.nll_loss_backward(target, weight, ignore_index, grow, list(shape), dtype), \
+            None, None, None, None, None
+
+
+class MultiMarginLoss(Function):
+    """Multi-class margin loss of (N, C) scores (p = 1 or 2)."""
+
+    @staticmethod
+    def forward(ctx, x, target, weight, p, margin, reduction):
+        x, target = _contig(x), _contig(target)
+        loss = _C.multi_margin_loss(x, target, weight, p, margin)
+        ctx.args = (weight, p, margin, reduction)
+        ctx.save_for_backward(x, target)
+        return _reduce_out(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, target = ctx.saved_tensors
+        weight, p, margin, reduction = ctx.args
+        if reduction == "mean":
+            g = _C.unary(U.mul_scalar, g, 1.0 / max(x.shape[0], 1), 0.0)
+        elif reduction == "none":
+            g = _contig(g)
+        return _C.multi_margin_loss_backward(x, target, weight, p, margin, g), None, None, None, None, None
