@@ -2,7 +2,8 @@
 plus the tensor functions). Each op family adds its own import line below."""
 from .tensor import (abs, cat, clip, clamp, cos, exp, expm1, flatten, gather, index_select, log,  # noqa: F401
                      log1p, matmul, maximum, minimum, one_hot, sin, sqrt, stack, where)
-from .norm_ops import alpha_dropout, batch_norm, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout, group_norm, layer_norm  # noqa: F401
+from .nn.norm import batch_norm, group_norm, layer_norm  # noqa: F401
+from .nn.dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout  # noqa: F401
 from .nn.activation import (celu, elu, gelu, hard_sigmoid, hard_swish, hard_tanh, hardsigmoid, hardswish,  # noqa: F401
                             hardtanh, leaky_relu, log_sigmoid, log_softmax, logsigmoid, maxout, mish, prelu,
                             relu, relu6, selu, sigmoid, silu, softmax, softplus, softsign, swish, tanh)

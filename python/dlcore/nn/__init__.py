@@ -10,7 +10,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, BinaryCrossentropy, CosineEmbeddi
                    CrossEntropyLoss, HingeEmbeddingLoss, HingeLoss, Huber, HuberLoss, KLDivergence, KLDivLoss,
                    L1Loss, MAELoss, MeanAbsoluteError, MeanSquaredError, MSELoss, MultiMarginLoss, NLLLoss,
                    SmoothL1Loss, SquaredHingeLoss)
-from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
+from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout  # noqa: F401
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Residual, Subtract  # noqa: F401
 from .. import functional  # noqa: F401

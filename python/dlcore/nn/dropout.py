@@ -1,14 +1,84 @@
-"""Dropout modules (PyTorch semantics): Dropout, Dropout1d/2d/3d (whole channels),
-AlphaDropout and FeatureAlphaDropout (SELU networks). Identity in eval mode; in training the
-mask comes from dlcore's counter-based generator (dlcore.manual_seed), so it is the same for
-any thread count."""
+"""Dropout family: the functions dropout, alpha_dropout, feature_alpha_dropout,
+dropout1d / 2d / 3d (PyTorch's torch.nn.functional signatures and semantics) and the modules
+Dropout, Dropout1d/2d/3d (whole channels), AlphaDropout and FeatureAlphaDropout (SELU
+networks). Identity when not training; in training the mask comes from dlcore's counter-based
+generator (dlcore.manual_seed), so it is the same for any thread count (ops/dropout.py)."""
 from __future__ import annotations
 
 import numbers
 
-from .. import norm_ops as _F
+from .. import _C
+from ..ops import dropout as _ops
+from ..tensor import _float_tensor, default_generator
 from .module import Module
 
+
+# ---- functions ---------------------------------------------------------------------------------
+
+def _dropout(op, input, p, training, kind, inner_from, generator=None):
+    _float_tensor(input, op)
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0 or input.numel() == 0:
+        return input
+    inner = 1
+    if inner_from is not None:
+        for s in input.shape[inner_from:]:
+            inner *= int(s)
+    g = generator or default_generator
+    n_mask = input.numel() // inner
+    counter = g.counter
+    g.counter += _C.dropout_blocks(n_mask)
+    return _ops.Dropout.apply(input, kind, float(p), g.seed, counter, inner)
+
+
+def dropout(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zeroes each element with probability p and scales the rest by 1 / (1 - p); the
+    identity when not training. Seeded by dlcore.manual_seed (thread-count independent).
+    `inplace` is accepted for PyTorch compatibility and returns a new tensor."""
+    return _dropout("dropout", input, p, training, _C.DropoutKind.standard, None, generator)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False, generator=None):
+    """Alpha dropout for SELU networks: keeps zero mean / unit variance (PyTorch's
+    F.alpha_dropout; note its default training=False)."""
+    return _dropout("alpha_dropout", input, p, training, _C.DropoutKind.alpha, None, generator)
+
+
+def _feature(op, input, p, training, kind, batched_ndim, generator):
+    _float_tensor(input, op)
+    if input.ndim not in (batched_ndim - 1, batched_ndim):
+        raise ValueError(f"{op}: expected an unbatched {batched_ndim - 1}D or batched "
+                         f"{batched_ndim}D input, got shape {tuple(input.shape)}")
+    channel_dim = 1 if input.ndim == batched_ndim else 0
+    return _dropout(op, input, p, training, kind, channel_dim + 1, generator)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zeroes whole channels of (N, C, L) or (C, L) with probability p."""
+    return _feature("dropout1d", input, p, training, _C.DropoutKind.standard, 3, generator)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zeroes whole channels of (N, C, H, W) or (C, H, W) with probability p."""
+    return _feature("dropout2d", input, p, training, _C.DropoutKind.standard, 4, generator)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False, generator=None):
+    """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) with probability p."""
+    return _feature("dropout3d", input, p, training, _C.DropoutKind.standard, 5, generator)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, generator=None):
+    """Alpha dropout of whole channels of (N, C, *)."""
+    _float_tensor(input, "feature_alpha_dropout")
+    if input.ndim < 2:
+        raise ValueError(f"feature_alpha_dropout: expected input of shape (N, C, *), got "
+                         f"shape {tuple(input.shape)}")
+    return _dropout("feature_alpha_dropout", input, p, training, _C.DropoutKind.alpha, 2, generator)
+
+
+# ---- modules -----------------------------------------------------------------------------------
 
 class _DropoutNd(Module):
     _fn = None
@@ -30,35 +100,35 @@ class _DropoutNd(Module):
 class Dropout(_DropoutNd):
     """Zeroes elements with probability p, scales the rest by 1 / (1 - p) (inverted dropout)."""
 
-    _fn = staticmethod(_F.dropout)
+    _fn = staticmethod(dropout)
 
 
 class Dropout1d(_DropoutNd):
     """Zeroes whole channels of (N, C, L) / (C, L)."""
 
-    _fn = staticmethod(_F.dropout1d)
+    _fn = staticmethod(dropout1d)
 
 
 class Dropout2d(_DropoutNd):
     """Zeroes whole channels of (N, C, H, W) / (C, H, W)."""
 
-    _fn = staticmethod(_F.dropout2d)
+    _fn = staticmethod(dropout2d)
 
 
 class Dropout3d(_DropoutNd):
     """Zeroes whole channels of (N, C, D, H, W) / (C, D, H, W)."""
 
-    _fn = staticmethod(_F.dropout3d)
+    _fn = staticmethod(dropout3d)
 
 
 class AlphaDropout(_DropoutNd):
     """Dropout that keeps SELU's zero mean / unit variance (dropped values become the SELU
     saturation value, then an affine correction)."""
 
-    _fn = staticmethod(_F.alpha_dropout)
+    _fn = staticmethod(alpha_dropout)
 
 
 class FeatureAlphaDropout(_DropoutNd):
     """AlphaDropout of whole channels of (N, C, *)."""
 
-    _fn = staticmethod(_F.feature_alpha_dropout)
+    _fn = staticmethod(feature_alpha_dropout)

@@ -1,9 +1,7 @@
-"""Normalization modules (PyTorch semantics, names and state_dict keys): BatchNorm1d /
-BatchNorm2d / BatchNorm3d, LayerNorm, GroupNorm. The math is one fused kernel per call
-(dlcore.norm_ops -> _C.batch_norm_forward / ...).
-
-The dropout (nn/dropout.py) and merge (nn/merge.py) layers are re-exported at the bottom so
-that dlcore.nn imports this family with one line."""
+"""Norm family: the functions batch_norm, layer_norm, group_norm (PyTorch's
+torch.nn.functional signatures and semantics) and the modules BatchNorm1d / BatchNorm2d /
+BatchNorm3d, LayerNorm, GroupNorm (PyTorch names and state_dict keys). The math is one fused
+kernel per call (ops/norm.py)."""
 from __future__ import annotations
 
 import numbers
@@ -11,11 +9,89 @@ import numbers
 import numpy as np
 
 from .. import _C
-from .. import norm_ops as _F
 from ..dtype import get_default_dtype, int64
-from ..tensor import Tensor, ones, zeros
+from ..ops import _args
+from ..ops import norm as _ops
+from ..tensor import Tensor, _float_tensor, ones, zeros
 from .module import Module, Parameter
 
+
+def _raw(t):
+    return None if t is None else (t._data if isinstance(t, Tensor) else t)
+
+
+def _check_param(op, name, t, x, shape):
+    if t is None:
+        return
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: '{name}' must be a Tensor or None, got {type(t).__name__}")
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(f"{op}: '{name}' has shape {tuple(t.shape)} but input of shape "
+                         f"{tuple(x.shape)} needs {tuple(shape)}")
+    if t.dtype != x.dtype:
+        raise TypeError(f"{op}: '{name}' has dtype {t.dtype} but input has dtype {x.dtype}")
+
+
+# ---- functions ---------------------------------------------------------------------------------
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalization over (N, C, *) (PyTorch's F.batch_norm). In training mode the
+    batch's mean and biased variance normalise the input and, when given, running_mean /
+    running_var are updated in place with factor `momentum` (running_var with the unbiased
+    variance). Otherwise the running statistics normalise."""
+    op = "batch_norm"
+    _float_tensor(input, op)
+    if input.ndim < 2:
+        raise ValueError(f"{op}: expected input of shape (N, C, *) with at least 2 dims, got "
+                         f"shape {tuple(input.shape)}")
+    C = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        _check_param(op, name, t, input, (C,))
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError(f"{op}: running_mean and running_var must be given when training=False")
+    if training:
+        n = input.numel() // max(C, 1)
+        if n <= 1:
+            raise ValueError(f"{op}: expected more than 1 value per channel when training, got "
+                             f"input of shape {tuple(input.shape)}")
+    factor = 0.0 if momentum is None else float(momentum)
+    return _ops.BatchNorm.apply(input, weight, bias, _raw(running_mean), _raw(running_var),
+                             bool(training), factor, float(eps))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Layer normalization over the trailing dims `normalized_shape` (PyTorch's F.layer_norm)."""
+    op = "layer_norm"
+    _float_tensor(input, op)
+    ns = _args.shape_tuple(normalized_shape)
+    if len(ns) == 0 or tuple(input.shape[input.ndim - len(ns):]) != ns or input.ndim < len(ns):
+        raise ValueError(f"{op}: input of shape {tuple(input.shape)} does not end with "
+                         f"normalized_shape {ns}")
+    _check_param(op, "weight", weight, input, ns)
+    _check_param(op, "bias", bias, input, ns)
+    return _ops.LayerNorm.apply(input, weight, bias, len(ns), float(eps))
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Group normalization of (N, C, *) with C split into num_groups groups (PyTorch's
+    F.group_norm); weight / bias are per channel."""
+    op = "group_norm"
+    _float_tensor(input, op)
+    if input.ndim < 2:
+        raise ValueError(f"{op}: expected input of shape (N, C, *) with at least 2 dims, got "
+                         f"shape {tuple(input.shape)}")
+    C = input.shape[1]
+    if num_groups <= 0 or C % num_groups:
+        raise ValueError(f"{op}: the number of channels {C} (dim 1 of input shape "
+                         f"{tuple(input.shape)}) is not divisible by num_groups {num_groups}")
+    _check_param(op, "weight", weight, input, (C,))
+    _check_param(op, "bias", bias, input, (C,))
+    return _ops.GroupNorm.apply(input, weight, bias, int(num_groups), float(eps))
+
+
+# ---- modules -----------------------------------------------------------------------------------
 
 class _BatchNorm(Module):
     """Shared body of BatchNorm1d/2d/3d. Buffers running_mean (zeros), running_var (ones)
@@ -85,7 +161,7 @@ class _BatchNorm(Module):
                 factor = 1.0 / float(nbt)
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
-        return _F.batch_norm(x, self.running_mean if track else None,
+        return batch_norm(x, self.running_mean if track else None,
                              self.running_var if track else None, self.weight, self.bias,
                              use_batch, factor, self.eps)
 
@@ -121,7 +197,7 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
         super().__init__()
-        ns = _F._shape_tuple(normalized_shape)
+        ns = _args.shape_tuple(normalized_shape)
         if not ns or any(s <= 0 for s in ns):
             raise ValueError(f"LayerNorm: normalized_shape must be non-empty with positive sizes, got {ns}")
         self.normalized_shape, self.eps = ns, float(eps)
@@ -138,7 +214,7 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
-        return _F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
@@ -169,13 +245,7 @@ class GroupNorm(Module):
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"GroupNorm: expected input of shape (N, {self.num_channels}, *), "
                              f"got shape {tuple(x.shape)}")
-        return _F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
-
-
-
-# Re-exports: one import line in dlcore/nn/__init__.py brings in the whole family.
-from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout  # noqa: E402,F401
-from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Residual, Subtract  # noqa: E402,F401
