@@ -13,5 +13,7 @@ from .nn.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, co
                       squared_hinge, squared_hinge_loss)
 
 from .nn.linear import linear  # noqa: E402,F401
-from .nn.functional_conv import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv_transpose2d, max_pool1d, max_pool2d)  # noqa: F401,E501
+from .nn.conv import conv1d, conv2d, conv_transpose2d  # noqa: E402,F401
+from .nn.pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, max_pool1d,  # noqa: E402,F401
+                      max_pool2d)
 from .nn.embedding import embedding  # noqa: E402,F401

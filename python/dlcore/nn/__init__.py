@@ -1,7 +1,9 @@
 """dlcore.nn: PyTorch-style modules. Each op family adds its modules' import line here."""
 from . import init  # noqa: F401
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential  # noqa: F401
-from .conv import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, GlobalAveragePooling2D, GlobalAvgPool2d, GlobalMaxPool2d, GlobalMaxPooling2D, MaxPool1d, MaxPool2d)  # noqa: F401,E501
+from .conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: F401
+from .pool import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, GlobalAveragePooling2D,  # noqa: F401
+                   GlobalAvgPool2d, GlobalMaxPool2d, GlobalMaxPooling2D, MaxPool1d, MaxPool2d)
 from .linear import Flatten, Identity, Linear, Reshape  # noqa: F401
 from .activation import (CELU, ELU, GELU, SELU, HardSigmoid, Hardsigmoid, HardSwish, Hardswish, HardTanh,  # noqa: F401
                          Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Maxout, Mish, PReLU, ReLU, ReLU6,

@@ -1,23 +1,113 @@
-"""Convolution layers (PyTorch names, argument order, weight layouts and default init):
-Conv1d, Conv2d, ConvTranspose2d. Weight init: kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(fan_in),
-1/sqrt(fan_in)); bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in from the weight as PyTorch
-computes it (for ConvTranspose2d that is weight.shape[1] * kH * kW)."""
+"""Conv family: the functions conv1d, conv2d, conv_transpose2d (PyTorch's torch.nn.functional
+names and semantics: NCHW, cross-correlation, weight (C_out, C_in/groups, kH, kW);
+conv_transpose2d weight (C_in, C_out/groups, kH, kW)) and the modules Conv1d, Conv2d,
+ConvTranspose2d (PyTorch names, argument order, weight layouts and default init:
+kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)); bias U(-1/sqrt(fan_in),
+1/sqrt(fan_in)), fan_in from the weight as PyTorch computes it (for ConvTranspose2d that is
+weight.shape[1] * kH * kW)). The Functions (ops/conv.py) call only _C kernels; the C++ side
+re-checks every value."""
+from __future__ import annotations
+
 import math
 
-from . import functional_conv as F
+from ..ops import conv as _ops
+from ..ops._args import ntuple
+from ..tensor import Tensor, empty
 from . import init
 from .module import Module, Parameter
-from ..tensor import empty
 
 
-def _ntuple(v, n, name, cls):
-    if isinstance(v, int):
-        return (v,) * n
-    t = tuple(int(e) for e in v)
-    if len(t) != n:
-        raise ValueError(f"{cls}: {name} must be an int or a tuple of {n} ints, got {v!r}")
-    return t
+def _batched(x, dims, op, what):
+    """(x with a batch dim, whether one was added). Accepts dims-D batched or (dims-1)-D unbatched."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input must be a dlcore Tensor, got {type(x).__name__}")
+    if x.ndim == dims:
+        return x, False
+    if x.ndim == dims - 1:
+        return x.unsqueeze(0), True
+    raise ValueError(f"{op}: expected a {dims - 1}-D ({what[4:]} or {dims}-D {what} input, got shape {tuple(x.shape)}")
 
+
+def _check_weight(w, dims, op):
+    if not isinstance(w, Tensor):
+        raise TypeError(f"{op}: weight must be a dlcore Tensor, got {type(w).__name__}")
+    if w.ndim != dims:
+        raise ValueError(f"{op}: weight must be {dims}-D, got shape {tuple(w.shape)}")
+
+
+# ---- functions ---------------------------------------------------------------------------------
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution: input (N, C_in, H, W) or (C_in, H, W), weight (C_out, C_in/groups, kH, kW)."""
+    op = "conv2d"
+    x, unbatched = _batched(input, 4, op, "(N, C, H, W)")
+    _check_weight(weight, 4, op)
+    stride = ntuple(stride, 2, op, "stride")
+    dilation = ntuple(dilation, 2, op, "dilation")
+    pad = _ops.conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, op)
+    y = _ops.Conv2d.apply(x, weight, bias, stride, pad, dilation, int(groups))
+    return y.squeeze(0) if unbatched else y
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution: input (N, C_in, L) or (C_in, L), weight (C_out, C_in/groups, k); runs as
+    conv2d with H = 1."""
+    op = "conv1d"
+    x, unbatched = _batched(input, 3, op, "(N, C, L)")
+    _check_weight(weight, 3, op)
+    s = ntuple(stride, 1, op, "stride")[0]
+    d = ntuple(dilation, 1, op, "dilation")[0]
+    if isinstance(padding, str):
+        pad = _ops.conv_padding(padding, (1, weight.shape[2]), (1, s), (1, d), op)
+    else:
+        p = ntuple(padding, 1, op, "padding")[0]
+        if p < 0:
+            raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+        pad = (0, 0, p, p)
+    n, c, length = x.shape
+    x4 = x.reshape(n, c, 1, length)
+    w4 = weight.reshape(weight.shape[0], weight.shape[1], 1, weight.shape[2])
+    y = _ops.Conv2d.apply(x4, w4, bias, (1, s), pad, (1, d), int(groups))
+    y = y.reshape(y.shape[0], y.shape[1], y.shape[3])
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 2-D convolution (PyTorch argument order): input (N, C_in, H, W), weight
+    (C_in, C_out/groups, kH, kW); output size (H-1)*stride - 2*padding + dilation*(kH-1) +
+    output_padding + 1."""
+    op = "conv_transpose2d"
+    x, unbatched = _batched(input, 4, op, "(N, C, H, W)")
+    _check_weight(weight, 4, op)
+    stride = ntuple(stride, 2, op, "stride")
+    dilation = ntuple(dilation, 2, op, "dilation")
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple of 2 ints, got {padding!r}")
+    p = ntuple(padding, 2, op, "padding")
+    op_ = ntuple(output_padding, 2, op, "output_padding")
+    if any(e < 0 for e in p) or any(e < 0 for e in op_):
+        raise ValueError(f"{op}: padding and output_padding must be non-negative, got {padding!r}, {output_padding!r}")
+    if any(s < 1 for s in stride) or any(d < 1 for d in dilation):
+        raise ValueError(f"{op}: stride and dilation must be positive, got {stride}, {dilation}")
+    for o, s, d in zip(op_, stride, dilation):
+        if o >= s and o >= d:
+            raise ValueError(f"{op}: output_padding {op_} must be smaller than either stride {stride} "
+                             f"or dilation {dilation}")
+    if groups < 1 or x.shape[1] != weight.shape[0] or x.shape[1] % groups:
+        raise ValueError(f"{op}: input {tuple(x.shape)} has {x.shape[1]} channels but weight "
+                         f"{tuple(weight.shape)} expects {weight.shape[0]} (divisible by groups={groups})")
+    out_hw = tuple((x.shape[2 + i] - 1) * stride[i] - 2 * p[i] + dilation[i] * (weight.shape[2 + i] - 1)
+                   + op_[i] + 1 for i in range(2))
+    if any(o < 1 for o in out_hw):
+        raise ValueError(f"{op}: output size {out_hw} is not positive (input {tuple(x.shape)}, kernel "
+                         f"{tuple(weight.shape[2:])}, stride {stride}, padding {p})")
+    if bias is not None and tuple(bias.shape) != (weight.shape[1] * groups,):
+        raise ValueError(f"{op}: bias has shape {tuple(bias.shape)}, expected ({weight.shape[1] * groups},)")
+    y = _ops.ConvTranspose2d.apply(x, weight, bias, stride, (p[0], p[0], p[1], p[1]), out_hw, dilation, int(groups))
+    return y.squeeze(0) if unbatched else y
+
+
+# ---- modules -----------------------------------------------------------------------------------
 
 class _ConvNd(Module):
     _dims = 2
@@ -35,19 +125,15 @@ class _ConvNd(Module):
         if padding_mode != "zeros":
             raise ValueError(f"{cls}: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
-        self.kernel_size = _ntuple(kernel_size, n, "kernel_size", cls)
-        self.stride = _ntuple(stride, n, "stride", cls)
-        self.dilation = _ntuple(dilation, n, "dilation", cls)
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"{cls}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
-            if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{cls}: padding='same' is not supported for strided convolutions "
-                                 f"(stride={self.stride}); pass an explicit padding instead")
+        self.kernel_size = ntuple(kernel_size, n, cls, "kernel_size")
+        self.stride = ntuple(stride, n, cls, "stride")
+        self.dilation = ntuple(dilation, n, cls, "dilation")
+        if isinstance(padding, str):  # checked now, applied by the function at each call
+            _ops.conv_padding(padding, self.kernel_size, self.stride, self.dilation, cls)
             self.padding = padding
         else:
-            self.padding = _ntuple(padding, n, "padding", cls)
-        self.output_padding = _ntuple(output_padding, n, "output_padding", cls)
+            self.padding = ntuple(padding, n, cls, "padding")
+        self.output_padding = ntuple(output_padding, n, cls, "output_padding")
         self.padding_mode = padding_mode
         if self._transposed:
             wshape = (in_channels, out_channels // groups) + self.kernel_size
@@ -92,7 +178,7 @@ class Conv1d(_ConvNd):
                          padding_mode, dtype)
 
     def forward(self, x):
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -104,7 +190,7 @@ class Conv2d(_ConvNd):
                          padding_mode, dtype)
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -119,10 +205,5 @@ class ConvTranspose2d(_ConvNd):
                          padding_mode, dtype, output_padding)
 
     def forward(self, x):
-        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                                   self.groups, self.dilation)
-
-
-# The pooling layers (nn/pooling.py) are re-exported here so that nn/__init__.py needs one import line.
-from .pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, GlobalAveragePooling2D,  # noqa: E402,F401
-                      GlobalAvgPool2d, GlobalMaxPool2d, GlobalMaxPooling2D, MaxPool1d, MaxPool2d)
