@@ -17,4 +17,5 @@ from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, Fea
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Residual, Subtract  # noqa: F401
 from .. import functional  # noqa: F401
 from . import regularizers, utils  # noqa: F401  (optim family: clipping, regularizers)
-from .rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, Embedding  # noqa: F401
+from .rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell  # noqa: F401
+from .embedding import Embedding  # noqa: F401

@@ -9,30 +9,10 @@ import numbers
 import numpy as np
 
 from .. import _C
-from ..autograd import Function
+from ..ops import embedding as _ops
 from ..tensor import Tensor, empty
 from . import init
 from .module import Module, Parameter
-
-
-class EmbeddingFunction(Function):
-    """apply(weight, flat int64 indices, output shape, padding_idx or None) -> rows of weight."""
-
-    @staticmethod
-    def forward(ctx, weight, idx, out_shape, padding_idx):
-        ctx.wshape, ctx.dtype, ctx.idx, ctx.padding_idx = weight.shape, weight.dtype, idx, padding_idx
-        return _C.index_select(weight, 0, idx).reshape(out_shape)
-
-    @staticmethod
-    def backward(ctx, g):
-        gw = np.zeros(ctx.wshape, ctx.dtype)
-        src = g.reshape(-1, ctx.wshape[1])
-        if not src.flags.c_contiguous:
-            src = _C.cast(src, str(src.dtype))
-        _C.index_add_(gw, 0, ctx.idx, src)
-        if ctx.padding_idx is not None:
-            _C.fill(gw[ctx.padding_idx], 0.0)
-        return gw, None, None, None
 
 
 def _indices(input, num_embeddings, name):
@@ -60,7 +40,7 @@ def embedding(input, weight, padding_idx=None):
     flat, shape = _indices(input, weight.shape[0], "embedding")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
-    return EmbeddingFunction.apply(weight, flat, tuple(shape) + (weight.shape[1],), padding_idx)
+    return _ops.Embedding.apply(weight, flat, tuple(shape) + (weight.shape[1],), padding_idx)
 
 
 class Embedding(Module):
@@ -105,7 +85,7 @@ class Embedding(Module):
 
     def forward(self, input):
         flat, shape = _indices(input, self.num_embeddings, "Embedding")
-        return EmbeddingFunction.apply(self.weight, flat, tuple(shape) + (self.embedding_dim,),
+        return _ops.Embedding.apply(self.weight, flat, tuple(shape) + (self.embedding_dim,),
                                        self.padding_idx)
 
     def extra_repr(self):
