@@ -66,7 +66,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     import dlcore
-    import dlcore.functional as F
+    import dlcore.nn.functional as F
     import torch
     import torch.nn.functional as TF
 

@@ -59,7 +59,7 @@ def build(lib, kind, shape, prm):
         conv, convT, pool = tf.conv2d, tf.conv_transpose2d, tf.max_pool2d
     else:
         import dlcore
-        import dlcore.functional as F
+        import dlcore.nn.functional as F
         X, W, B = (dlcore.tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b))
         mod, no_grad = dlcore, dlcore.no_grad
         conv, convT, pool = F.conv2d, F.conv_transpose2d, F.max_pool2d

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import dlcore
-import dlcore.functional as F
+import dlcore.nn.functional as F
 import dlcore.nn as nn
 from conftest import isa, requires_torch, rng, threads
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import requires_cuda, requires_torch, rng, threads
 
 import dlcore
-import dlcore.functional as F
+import dlcore.nn.functional as F
 import dlcore.nn as nn
 
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}

@@ -8,7 +8,7 @@ import pytest
 from conftest import requires_torch, rng, threads
 
 import dlcore
-import dlcore.functional as F
+import dlcore.nn.functional as F
 from test_conv import _assert_pairs, _assert_same_bits_for_any_thread_count, _run_both
 
 # (N, C, H, W, K, padding)

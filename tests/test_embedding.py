@@ -54,7 +54,7 @@ def test_from_pretrained_and_functional():
     assert not m.weight.requires_grad
     np.testing.assert_array_equal(m(dlcore.tensor([3, 0])).numpy(), w[[3, 0]])
     wt = dlcore.tensor(w, requires_grad=True)
-    y = dlcore.functional.embedding(dlcore.tensor([[2]]), wt, padding_idx=2)
+    y = dlcore.nn.functional.embedding(dlcore.tensor([[2]]), wt, padding_idx=2)
     np.testing.assert_array_equal(y.detach().numpy(), w[[[2]]])
     y.sum().backward()
     assert np.all(wt.grad.numpy() == 0)  # only the padding row was used

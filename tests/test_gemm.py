@@ -288,7 +288,7 @@ def test_functional_linear_forward_and_gradients(dtype, bias, shape):
     # F.linear (the path of nn.Linear) runs one fused GEMM; its gradients against float64
     # central differences and its values against NumPy.
     import dlcore
-    import dlcore.functional as F
+    import dlcore.nn.functional as F
     from gradcheck import gradcheck
     r = np.random.default_rng(5)
     x = r.standard_normal(shape).astype(dtype)

@@ -6,7 +6,7 @@ import pytest
 from conftest import requires_torch, rng, threads
 
 import dlcore
-import dlcore.functional as F
+import dlcore.nn.functional as F
 from dlcore import nn
 
 try:

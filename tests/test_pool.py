@@ -6,7 +6,7 @@ import pytest
 from conftest import requires_cuda, requires_torch, rng
 
 import dlcore
-import dlcore.functional as F
+import dlcore.nn.functional as F
 import dlcore.nn as nn
 
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}

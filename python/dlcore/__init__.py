@@ -15,9 +15,9 @@ from .tensor import (Generator, Tensor, abs, amax, amin, add, arange, argmax, ar
                      reshape, sigmoid, sign, sin, split, sqrt, squeeze, stack,
                      std, sub, sum, tanh, tensor, transpose, uniform, unsqueeze, var, where, zeros,
                      zeros_like)
-from . import functional
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
+from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
 from .models import (Input, Model, Sequential, callbacks, data, datasets, layers, load, load_model, metrics, save, serialization)  # noqa: F401,E501
 
 __version__ = "0.1.0"

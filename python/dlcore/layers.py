@@ -12,7 +12,7 @@ Layout is PyTorch's: images are channels-first (N, C, H, W).
 """
 from __future__ import annotations
 
-from . import functional as F
+from .nn import functional as F
 from . import nn
 from .nn.module import Module
 from .tensor import Tensor, cat, reshape

@@ -1,4 +1,5 @@
-"""dlcore.nn: PyTorch-style modules. Each op family adds its modules' import line here."""
+"""dlcore.nn: PyTorch-style modules, one file per op family (nn/<family>.py holds the family's
+functional forms and its modules), and dlcore.nn.functional, the namespace of the functions."""
 from . import init  # noqa: F401
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential  # noqa: F401
 from .conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: F401
@@ -15,7 +16,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, BinaryCrossentropy, CosineEmbeddi
 from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout  # noqa: F401
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Residual, Subtract  # noqa: F401
-from .. import functional  # noqa: F401
+from . import functional  # noqa: F401
 from . import regularizers, utils  # noqa: F401  (optim family: clipping, regularizers)
 from .rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell  # noqa: F401
 from .embedding import Embedding  # noqa: F401
