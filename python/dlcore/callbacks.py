@@ -8,6 +8,7 @@ Callback methods receive a ``logs`` dict: on_train_batch_end gets the running ep
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import os
 import shutil
@@ -15,6 +16,8 @@ import sys
 import time
 
 import numpy as np
+
+from .optim import lr_scheduler
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
@@ -345,7 +348,6 @@ class LearningRateScheduler(Callback):
         super().__init__()
         self.schedule, self.verbose = schedule, verbose
         try:
-            import inspect
             self._two = len(inspect.signature(schedule).parameters) >= 2
         except (TypeError, ValueError):
             self._two = True
@@ -365,8 +367,12 @@ class LearningRateScheduler(Callback):
 
 
 class ReduceLROnPlateau(_Monitor):
-    """Multiplies the learning rate by ``factor`` when ``monitor`` has not improved for
-    ``patience`` epochs (never below min_lr), then waits ``cooldown`` epochs."""
+    """Multiplies the learning rate by ``factor`` when ``monitor`` has not improved (by more
+    than min_delta) for ``patience`` epochs (never below min_lr), then waits ``cooldown`` epochs.
+    Keras's semantics, driving dlcore.optim.lr_scheduler.ReduceLROnPlateau (torch's schedule)
+    with the epoch's logged value: Keras counts ``patience`` epochs without improvement where
+    torch waits for more than ``patience``, and the epoch that ends a Keras cooldown already
+    counts, so the scheduler gets patience - 1 and cooldown - 1."""
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, mode="auto", min_delta=1e-4,
                  cooldown=0, min_lr=0.0, verbose=0):
@@ -375,11 +381,10 @@ class ReduceLROnPlateau(_Monitor):
         super().__init__(monitor, mode, min_delta)
         self.factor, self.patience, self.cooldown, self.min_lr, self.verbose = \
             float(factor), int(patience), int(cooldown), float(min_lr), verbose
+        self.scheduler = None
 
     def on_train_begin(self, logs=None):
-        self.wait = 0
-        self.cooldown_counter = 0
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.scheduler = None  # made at the first epoch end: lazy layers build their weights first
 
     def on_epoch_end(self, epoch, logs=None):
         v = self._value(logs)
@@ -387,24 +392,16 @@ class ReduceLROnPlateau(_Monitor):
             logs["lr"] = get_lr(self.model)
         if v is None:
             return
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.wait = 0
-        if self._improved(v):
-            self.best, self.wait = v, 0
-            return
-        if self.cooldown_counter > 0:
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            old = get_lr(self.model)
-            new = max(old * self.factor, self.min_lr)
-            if old - new > 1e-12 * max(old, 1.0):
-                set_lr(self.model, new)
-                if self.verbose:
-                    print(f"Epoch {epoch + 1}: ReduceLROnPlateau lowered the learning rate to {new:.6g}")
-            self.cooldown_counter = self.cooldown
-            self.wait = 0
+        if self.scheduler is None:
+            self.scheduler = lr_scheduler.ReduceLROnPlateau(
+                self.model._ensure_optimizer(), mode=self.mode, factor=self.factor,
+                patience=max(self.patience - 1, 0), threshold=self.min_delta, threshold_mode="abs",
+                cooldown=max(self.cooldown - 1, 0), min_lr=self.min_lr, eps=0.0)
+        old = get_lr(self.model)
+        self.scheduler.step(v)
+        self.best = self.scheduler.best
+        if self.verbose and get_lr(self.model) < old:
+            print(f"Epoch {epoch + 1}: ReduceLROnPlateau lowered the learning rate to {get_lr(self.model):.6g}")
 
 
 class CSVLogger(Callback):
