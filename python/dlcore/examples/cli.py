@@ -6,6 +6,8 @@
 """
 import sys
 
+from . import demo, fashion_mnist
+
 JOBS = {"fashion-mnist": "Fashion-MNIST (MLP or CNN), see --help",
         "mnist": "MNIST digits, same models and options",
         "demo": "the two-spirals MLP (no data files needed)"}
@@ -21,11 +23,9 @@ def main(argv=None):
         return 0 if argv else 2
     job, rest = argv[0], argv[1:]
     if job in ("fashion-mnist", "fashion_mnist", "mnist"):
-        from . import fashion_mnist
         ds = "mnist" if job == "mnist" else "fashion-mnist"
         return fashion_mnist.main(rest + ["--dataset", ds], prog=f"dlcore-train {job}")
     if job == "demo":
-        from . import demo
         demo.main()
         return 0
     print(f"dlcore-train: unknown job {job!r}; jobs: {', '.join(JOBS)}", file=sys.stderr)

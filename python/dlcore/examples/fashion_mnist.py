@@ -23,36 +23,24 @@ import sys
 import time
 
 import dlcore
-import dlcore.optim  # noqa: F401
-from dlcore import nn
-
-
-def _need(ns, name):
-    obj = getattr(ns, name, None)
-    if obj is None:
-        raise SystemExit(f"this job needs {ns.__name__}.{name}, which this build of dlcore does not "
-                         f"provide yet")
-    return obj
+from dlcore import nn, optim
 
 
 def build_mlp(dropout=0.2):
-    Dropout = _need(nn, "Dropout")
     return dlcore.Sequential([
         nn.Flatten(),
-        nn.Linear(784, 256), nn.ReLU(), Dropout(dropout),
-        nn.Linear(256, 128), nn.ReLU(), Dropout(dropout),
+        nn.Linear(784, 256), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(256, 128), nn.ReLU(), nn.Dropout(dropout),
         nn.Linear(128, 10),
     ])
 
 
 def build_cnn():
-    Conv2d, BatchNorm2d = _need(nn, "Conv2d"), _need(nn, "BatchNorm2d")
-    MaxPool2d, Dropout = _need(nn, "MaxPool2d"), _need(nn, "Dropout")
     return dlcore.Sequential([
-        Conv2d(1, 32, 3, padding=1), BatchNorm2d(32), nn.ReLU(), MaxPool2d(2),
-        Conv2d(32, 64, 3, padding=1), BatchNorm2d(64), nn.ReLU(), MaxPool2d(2),
-        Dropout(0.25), nn.Flatten(),
-        nn.Linear(64 * 7 * 7, 128), nn.ReLU(), Dropout(0.5),
+        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Dropout(0.25), nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.5),
         nn.Linear(128, 10),
     ])
 
@@ -103,9 +91,8 @@ def main(argv=None, prog=None):
     else:
         model = build_mlp() if args.model == "mlp" else build_cnn()
         model.build((1, 28, 28))
-        Adam = _need(dlcore.optim, "Adam")
-        model.compile(optimizer=Adam(model.parameters(), lr=args.lr),
-                      loss=_need(nn, "CrossEntropyLoss")(), metrics=["accuracy"])
+        model.compile(optimizer=optim.Adam(model.parameters(), lr=args.lr),
+                      loss=nn.CrossEntropyLoss(), metrics=["accuracy"])
     if args.verbose:
         model.summary()
         print(f"{args.dataset}: {len(xtr)} training / {len(xte)} test images, batch {bs}, "
