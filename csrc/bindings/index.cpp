@@ -48,6 +48,22 @@ DLCORE_BINDINGS(index) {
     int ax = index_axis(ov, axis, "scatter_add_", "out");
     { py::gil_scoped_release nogil; scatter_add(ov, ax, iv, sv); }
   }, py::arg("out"), py::arg("axis"), py::arg("index"), py::arg("src"));
+  m.def("nonzero", [](py::handle mask) {
+    View mv = to_view(mask, "nonzero", "input");
+    int64_t n;
+    { py::gil_scoped_release nogil; n = count_nonzero(mv); }
+    py::object out = alloc(Device::cpu, DType::i64, {n, (int64_t)mv.ndim});
+    View ov = to_view(out, "nonzero", "out", true);
+    { py::gil_scoped_release nogil; nonzero(mv, ov); }
+    return out;
+  }, py::arg("input"), "Coordinates (count, ndim) of the nonzero elements, in row-major order.");
+  m.def("argsort", [](py::handle keys) {
+    View kv = to_view(keys, "argsort", "input");
+    py::object out = alloc(kv.device, DType::i64, kv.shape_vec());
+    View ov = to_view(out, "argsort", "out", true);
+    { py::gil_scoped_release nogil; argsort(kv, ov); }
+    return out;
+  }, py::arg("input"), "Stable ascending argsort along the last dim (NaN last).");
   m.def("one_hot", [](py::handle idx, int64_t n, const std::string& dtype) {
     View iv = to_view(idx, "one_hot", "index");
     Shape s = iv.shape_vec();

@@ -3,6 +3,12 @@
 // do not depend on the thread count.
 #include "ops/index.h"
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <type_traits>
+#include <vector>
+
 #include "core/parallel.h"
 #include "core/shape.h"
 
@@ -206,6 +212,98 @@ void one_hot(const View& idx, int64_t n, const View& out) {
       }
     });
   });
+}
+
+namespace {
+// Calls f(flat row-major position, element offset) for every element of v, in order.
+template <class F> void walk(const View& v, F&& f) {
+  int64_t n = v.numel();
+  if (n == 0) return;
+  int64_t idx[kMaxDims] = {0}, off = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    f(k, off, idx);
+    for (int d = v.ndim - 1; d >= 0; --d) {
+      off += v.strides[d];
+      if (++idx[d] < v.shape[d]) break;
+      off -= v.strides[d] * v.shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+bool truthy(const View& v, int64_t off) {
+  switch (v.dtype) {
+    case DType::f32: return v.ptr<float>()[off] != 0;
+    case DType::f64: return v.ptr<double>()[off] != 0;
+    case DType::i64: return v.ptr<int64_t>()[off] != 0;
+    case DType::b8: return v.ptr<bool>()[off];
+  }
+  return false;
+}
+
+void check_cpu(const View& v, const char* op) {
+  DLCORE_CHECK(v.device == Device::cpu, ValueError, op, ": no kernel for device 'cuda' yet");
+}
+}  // namespace
+
+int64_t count_nonzero(const View& mask) {
+  check_cpu(mask, "nonzero");
+  int64_t c = 0;
+  walk(mask, [&](int64_t, int64_t off, const int64_t*) { c += truthy(mask, off); });
+  return c;
+}
+
+void nonzero(const View& mask, const View& out) {
+  check_cpu(mask, "nonzero");
+  DLCORE_CHECK(out.dtype == DType::i64 && out.ndim == 2 && out.shape[1] == mask.ndim, ValueError,
+               "nonzero: output must be int64 of shape (count, ", mask.ndim, ")");
+  int64_t row = 0;
+  int64_t* o = out.ptr<int64_t>();
+  walk(mask, [&](int64_t, int64_t off, const int64_t* idx) {
+    if (!truthy(mask, off)) return;
+    DLCORE_CHECK(row < out.shape[0], ValueError, "nonzero: more nonzero elements than rows in the output");
+    for (int d = 0; d < mask.ndim; ++d) o[row * out.strides[0] + d * out.strides[1]] = idx[d];
+    ++row;
+  });
+}
+
+void argsort(const View& keys, const View& out) {
+  check_cpu(keys, "argsort");
+  DLCORE_CHECK(keys.ndim >= 1, ValueError, "argsort: the keys need at least one dimension");
+  DLCORE_CHECK(out.dtype == DType::i64 && out.shape_vec() == keys.shape_vec() && out.is_contiguous(), ValueError,
+               "argsort: output must be contiguous int64 of the keys' shape ", keys.shape_string());
+  int64_t len = keys.shape[keys.ndim - 1], rows = len ? keys.numel() / len : 0;
+  View lead = keys;  // the rows: every dim but the last
+  lead.ndim = keys.ndim - 1;
+  int64_t offs_n = rows;
+  std::vector<int64_t> row_off((size_t)offs_n);
+  if (rows) walk(lead, [&](int64_t k, int64_t off, const int64_t*) { row_off[(size_t)k] = off; });
+  int64_t st = keys.strides[keys.ndim - 1];
+  auto sort_rows = [&](auto t) {
+    using T = decltype(t);
+    const T* kp = keys.ptr<T>();
+    parallel_for(0, rows, 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        int64_t* o = out.ptr<int64_t>() + r * len;
+        std::iota(o, o + len, int64_t(0));
+        const T* k = kp + row_off[(size_t)r];
+        std::stable_sort(o, o + len, [&](int64_t i, int64_t j) {
+          T a = k[i * st], c = k[j * st];
+          if constexpr (std::is_floating_point_v<T>) {
+            if (std::isnan(a)) return false;
+            if (std::isnan(c)) return true;
+          }
+          return a < c;
+        });
+      }
+    });
+  };
+  switch (keys.dtype) {
+    case DType::f32: sort_rows(float{}); break;
+    case DType::f64: sort_rows(double{}); break;
+    case DType::i64: sort_rows(int64_t{}); break;
+    case DType::b8: sort_rows(bool{}); break;
+  }
 }
 
 }  // namespace dlcore

@@ -17,5 +17,12 @@ void gather(const View& x, int axis, const View& idx, const View& out);
 void scatter_add(const View& out, int axis, const View& idx, const View& src);
 // out (..., n) = one-hot of int64 idx (...).
 void one_hot(const View& idx, int64_t n, const View& out);
+// The number of true (nonzero) elements of mask, and their coordinates in row-major order
+// into out (count, mask.ndim), int64 (CPU).
+int64_t count_nonzero(const View& mask);
+void nonzero(const View& mask, const View& out);
+// out (int64, keys' shape) = the stable ascending argsort of each row (last dim) of keys; NaN
+// sorts last (CPU).
+void argsort(const View& keys, const View& out);
 
 }  // namespace dlcore
