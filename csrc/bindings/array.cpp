@@ -33,23 +33,6 @@ Device device_arg(const std::string& s) {
   throw ValueError(str("unknown device '", s, "'; expected 'cpu' or 'cuda'"));
 }
 
-// The name a dtype-like object stands for: a dlcore dtype, a string, a NumPy dtype or scalar
-// type (their .name / __name__), a PyTorch dtype ("torch.float32"). Empty when it is none of them.
-std::string dtype_like_name(py::handle o) {
-  if (py::isinstance<DTypeObj>(o)) return dtype_name(o.cast<DTypeObj&>().code);
-  if (py::isinstance<py::str>(o)) return o.cast<std::string>();
-  std::string n;
-  if (py::hasattr(o, "name") && py::isinstance<py::str>(o.attr("name")))
-    n = o.attr("name").cast<std::string>();
-  else if (PyType_Check(o.ptr()) && py::hasattr(o, "__name__"))
-    n = o.attr("__name__").cast<std::string>();
-  else
-    n = py::str(o).cast<std::string>();
-  if (n.rfind("torch.", 0) == 0) n = n.substr(6);
-  if (n == "bool_") n = "bool";
-  return n;
-}
-
 // ---- NumPy edge -------------------------------------------------------------------------------
 
 // Keeps a NumPy array (or any Python object) alive for as long as a Storage uses its memory.
@@ -340,6 +323,8 @@ DLCORE_BINDINGS(array) {
       .def_property_readonly("offset", [](const Array& a) { return a.offset; })
       .def_property_readonly("writable", [](const Array& a) { return a.writable; })
       .def_property_readonly("storage_nbytes", [](const Array& a) { return a.storage->bytes; })
+      .def("storage_refs", [](const Array& a) { return a.storage.use_count(); },
+           "How many Arrays (this one included) share this array's storage.")
       .def("data_ptr", [](const Array& a) { return reinterpret_cast<uintptr_t>(a.data()); })
       .def("is_contiguous", &Array::is_contiguous)
       .def("shares_storage", [](const Array& a, const Array& b) { return a.storage->data == b.storage->data; })
@@ -479,6 +464,10 @@ DLCORE_BINDINGS(array) {
     return share(py::reinterpret_borrow<py::array>(obj), op);
   }, py::arg("array"), py::arg("op") = "from_numpy",
      "An Array over a NumPy array's memory, without a copy (writes are seen by both).");
+  m.def("from_dlpack", [](py::handle obj) {
+    py::object arr = py::module_::import("numpy").attr("from_dlpack")(obj);
+    return share(py::reinterpret_borrow<py::array>(arr), "from_dlpack");
+  }, py::arg("obj"), "An Array over a DLPack producer's CPU memory, without a copy.");
   m.def("numpy_crossings", [] {
     auto& c = numpy_crossings();
     return py::make_tuple(c.imports, c.exports);

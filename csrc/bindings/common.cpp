@@ -43,13 +43,21 @@ DType dtype_from_numpy(const py::dtype& dt, const char* op, const char* arg) {
                       "; dlcore kernels take float32, float64, int64 or bool"));
 }
 
-DType dtype_arg(py::handle dtype) {
-  if (py::isinstance<py::str>(dtype)) return dtype_from_name(dtype.cast<std::string>());
-  py::object name = py::getattr(dtype, "name", py::none());
-  if (py::isinstance<py::str>(name)) return dtype_from_name(name.cast<std::string>());
-  throw TypeError(str("expected a dtype or a dtype name, got ",
-                      std::string(py::str(py::type::of(dtype).attr("__name__")))));
+std::string dtype_like_name(py::handle o) {
+  if (py::isinstance<py::str>(o)) return o.cast<std::string>();
+  std::string n;
+  if (py::hasattr(o, "name") && py::isinstance<py::str>(o.attr("name")))
+    n = o.attr("name").cast<std::string>();
+  else if (PyType_Check(o.ptr()) && py::hasattr(o, "__name__"))
+    n = o.attr("__name__").cast<std::string>();
+  else
+    n = py::str(o).cast<std::string>();
+  if (n.rfind("torch.", 0) == 0) n = n.substr(6);
+  if (n == "bool_") n = "bool";
+  return n;
 }
+
+DType dtype_arg(py::handle dtype) { return dtype_from_name(dtype_like_name(dtype)); }
 
 View to_view(py::handle obj, const char* op, const char* arg, bool writable) {
   if (is_array(obj)) {
@@ -58,7 +66,7 @@ View to_view(py::handle obj, const char* op, const char* arg, bool writable) {
     return a.view();
   }
   if (!py::isinstance<py::array>(obj))
-    throw TypeError(str(op, ": argument '", arg, "' must be a tensor, got ",
+    throw TypeError(str(op, ": argument '", arg, "' must be an array, got ",
                         std::string(py::str(py::type::of(obj).attr("__name__")))));
   ++numpy_crossings().imports;
   py::array a = py::reinterpret_borrow<py::array>(obj);

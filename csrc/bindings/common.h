@@ -30,7 +30,10 @@ View to_view(py::handle obj, const char* op, const char* arg, bool writable = fa
 DType dtype_from_numpy(const py::dtype& dt, const char* op, const char* arg);
 py::dtype numpy_dtype(DType d);
 DType dtype_from_name(const std::string& name);
-// A dtype argument: a dlcore dtype object or its name ("float32", ...).
+// The name a dtype-like object stands for: a dlcore dtype (its name), a string, a NumPy dtype or
+// scalar type (.name / __name__), a PyTorch dtype ("torch.float32" -> "float32").
+std::string dtype_like_name(py::handle o);
+// A dtype argument: anything dtype_like_name reads; TypeError for dtypes dlcore does not hold.
 DType dtype_arg(py::handle dtype);
 
 // A contiguous View of `obj`: the array itself when contiguous, else a copy made by dlcore's

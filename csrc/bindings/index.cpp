@@ -96,12 +96,12 @@ DLCORE_BINDINGS(index) {
     { py::gil_scoped_release nogil; argsort(kv, ov); }
     return out;
   }, py::arg("input"), "Stable ascending argsort along the last dim (NaN last).");
-  m.def("one_hot", [](py::handle idx, int64_t n, const std::string& dtype) {
+  m.def("one_hot", [](py::handle idx, int64_t n, py::handle dtype) {
     View iv = to_view(idx, "one_hot", "index");
     Shape s = iv.shape_vec();
     s.push_back(n);
     DLCORE_CHECK(n > 0, ValueError, "one_hot: num_classes must be positive, got ", n);
-    py::object out = alloc(iv.device, dtype_from_name(dtype), s);
+    py::object out = alloc(iv.device, dtype_arg(dtype), s);
     View ov = to_view(out, "one_hot", "out", true);
     { py::gil_scoped_release nogil; one_hot(iv, n, ov); }
     return out;
@@ -112,5 +112,5 @@ DLCORE_BINDINGS(index) {
     View ov = to_view(out, "random_fill", "out", true);
     { py::gil_scoped_release nogil; random_fill(dist, ov, a, b, seed, counter); }
   }, py::arg("dist"), py::arg("out"), py::arg("a"), py::arg("b"), py::arg("seed"), py::arg("counter"));
-  m.def("random_blocks", [](const std::string& dtype, int64_t n) { return random_blocks(dtype_from_name(dtype), n); });
+  m.def("random_blocks", [](py::handle dtype, int64_t n) { return random_blocks(dtype_arg(dtype), n); });
 }
