@@ -23,6 +23,7 @@ void release(void* p) { cudaFree(p); }
 void h2d(void* d, const void* s, size_t n) { cuda::check(cudaMemcpy(d, s, n, cudaMemcpyHostToDevice), "copy to device"); }
 void d2h(void* d, const void* s, size_t n) { cuda::check(cudaMemcpy(d, s, n, cudaMemcpyDeviceToHost), "copy to host"); }
 void d2d(void* d, const void* s, size_t n) { cuda::check(cudaMemcpy(d, s, n, cudaMemcpyDeviceToDevice), "device copy"); }
+void zero(void* d, size_t n) { cuda::check(cudaMemset(d, 0, n), "cudaMemset"); }
 void sync() { cuda::check(cudaDeviceSynchronize(), "synchronize"); }
 
 void fill_cuda_memory() {
@@ -33,6 +34,7 @@ void fill_cuda_memory() {
   t.copy_h2d = h2d;
   t.copy_d2h = d2h;
   t.copy_d2d = d2d;
+  t.memset_zero = zero;
   t.synchronize = sync;
 }
 DLCORE_REGISTER(fill_cuda_memory);

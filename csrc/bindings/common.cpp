@@ -9,9 +9,9 @@ std::vector<std::pair<const char*, BindFn>>& binding_registry() {
   return r;
 }
 
-DeviceHooks& cuda_hooks() {
-  static DeviceHooks h;
-  return h;
+NumpyCrossings& numpy_crossings() {
+  static NumpyCrossings c;
+  return c;
 }
 
 DType dtype_from_name(const std::string& name) {
@@ -43,12 +43,32 @@ DType dtype_from_numpy(const py::dtype& dt, const char* op, const char* arg) {
                       "; dlcore kernels take float32, float64, int64 or bool"));
 }
 
+std::string dtype_like_name(py::handle o) {
+  if (py::isinstance<py::str>(o)) return o.cast<std::string>();
+  std::string n;
+  if (py::hasattr(o, "name") && py::isinstance<py::str>(o.attr("name")))
+    n = o.attr("name").cast<std::string>();
+  else if (PyType_Check(o.ptr()) && py::hasattr(o, "__name__"))
+    n = o.attr("__name__").cast<std::string>();
+  else
+    n = py::str(o).cast<std::string>();
+  if (n.rfind("torch.", 0) == 0) n = n.substr(6);
+  if (n == "bool_") n = "bool";
+  return n;
+}
+
+DType dtype_arg(py::handle dtype) { return dtype_from_name(dtype_like_name(dtype)); }
+
 View to_view(py::handle obj, const char* op, const char* arg, bool writable) {
-  auto& hooks = cuda_hooks();
-  if (hooks.is_device_array && hooks.is_device_array(obj)) return hooks.view_of(obj);
+  if (is_array(obj)) {
+    const Array& a = array_ref(obj);
+    if (writable) check_writable(a, op, arg);
+    return a.view();
+  }
   if (!py::isinstance<py::array>(obj))
     throw TypeError(str(op, ": argument '", arg, "' must be an array, got ",
                         std::string(py::str(py::type::of(obj).attr("__name__")))));
+  ++numpy_crossings().imports;
   py::array a = py::reinterpret_borrow<py::array>(obj);
   View v;
   v.dtype = dtype_from_numpy(a.dtype(), op, arg);
@@ -75,22 +95,15 @@ View to_view(py::handle obj, const char* op, const char* arg, bool writable) {
   return v;
 }
 
-py::object alloc(Device device, DType dtype, const Shape& shape) {
-  if (device == Device::cuda) {
-    auto& hooks = cuda_hooks();
-    DLCORE_CHECK((bool)hooks.alloc, ValueError, "dlcore was built without CUDA support");
-    return hooks.alloc(dtype, shape);
-  }
-  return py::array(numpy_dtype(dtype), std::vector<py::ssize_t>(shape.begin(), shape.end()));
-}
+py::object alloc(Device device, DType dtype, const Shape& shape) { return wrap_array(empty(device, dtype, shape)); }
 
 View contiguous_view(py::handle obj, const char* op, const char* arg, py::object& keep) {
   View v = to_view(obj, op, arg);
   if (v.is_contiguous()) return v;
-  keep = alloc(v.device, v.dtype, v.shape_vec());
-  View c = to_view(keep, op, arg, true);
-  copy(v, c);
-  return c;
+  Array c = empty(v.device, v.dtype, v.shape_vec());
+  copy(v, c.view());
+  keep = wrap_array(c);
+  return c.view();
 }
 
 py::object out_or_alloc(py::object out, Device device, DType dtype, const Shape& shape) {

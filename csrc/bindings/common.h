@@ -1,6 +1,10 @@
-// Shared by every bindings file: turning Python arrays into Views (with the checks that make
-// bad input a Python exception instead of a crash), allocating outputs, and self-registration
-// so that adding an op family is adding one file: DLCORE_BINDINGS(family) { m.def(...); }.
+// Shared by every bindings file: turning arrays into Views (with the checks that make bad input
+// a Python exception instead of a crash), allocating outputs as dlcore Arrays, and
+// self-registration so that adding an op family is adding one file:
+// DLCORE_BINDINGS(family) { m.def(...); }.
+// Kernels take dlcore Arrays (core/array.h, bound in bindings/array.cpp). They also accept NumPy
+// arrays, so that tests can call `_C` directly; the Python package never passes one
+// (numpy_crossings() counts them, and tests check a training step makes none).
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -9,6 +13,7 @@
 #include <functional>
 #include <vector>
 
+#include "core/array.h"
 #include "core/errors.h"
 #include "core/view.h"
 
@@ -19,29 +24,39 @@ namespace dlcore {
 using BindFn = void (*)(py::module_&);
 std::vector<std::pair<const char*, BindFn>>& binding_registry();
 
-// A View of a NumPy array (or of a device array registered by the CUDA bindings).
-// `op` and `arg` name the call and the argument in error messages.
+// A View of a dlcore Array (or of a NumPy array). `op` and `arg` name the call and the argument
+// in error messages; `writable` checks the memory may be written.
 View to_view(py::handle obj, const char* op, const char* arg, bool writable = false);
 DType dtype_from_numpy(const py::dtype& dt, const char* op, const char* arg);
 py::dtype numpy_dtype(DType d);
 DType dtype_from_name(const std::string& name);
+// The name a dtype-like object stands for: a dlcore dtype (its name), a string, a NumPy dtype or
+// scalar type (.name / __name__), a PyTorch dtype ("torch.float32" -> "float32").
+std::string dtype_like_name(py::handle o);
+// A dtype argument: anything dtype_like_name reads; TypeError for dtypes dlcore does not hold.
+DType dtype_arg(py::handle dtype);
 
 // A contiguous View of `obj`: the array itself when contiguous, else a copy made by dlcore's
 // copy kernel, kept alive by `keep`.
 View contiguous_view(py::handle obj, const char* op, const char* arg, py::object& keep);
 
-// New uninitialised array on `device` (CPU: a NumPy array).
+// A new uninitialised Array on `device`, as a Python object.
 py::object alloc(Device device, DType dtype, const Shape& shape);
-// An output: `out` when given (checked writable), else a new array.
+// An output: `out` when given (to_view checks it writable), else a new Array.
 py::object out_or_alloc(py::object out, Device device, DType dtype, const Shape& shape);
 
-// Hooks the CUDA bindings set when the CUDA variant is built and a device array type exists.
-struct DeviceHooks {
-  std::function<bool(py::handle)> is_device_array;
-  std::function<View(py::handle)> view_of;
-  std::function<py::object(DType, const Shape&)> alloc;
+// Python objects for Arrays and dtypes (bindings/array.cpp).
+bool is_array(py::handle obj);
+Array& array_ref(py::handle obj);
+py::object wrap_array(Array a);
+py::object dtype_object(DType d);
+
+// How often NumPy memory crossed into a kernel (`imports`) and how often an Array's memory was
+// handed to NumPy through the buffer protocol or numpy() (`exports`).
+struct NumpyCrossings {
+  int64_t imports = 0, exports = 0;
 };
-DeviceHooks& cuda_hooks();
+NumpyCrossings& numpy_crossings();
 
 }  // namespace dlcore
 

@@ -64,9 +64,9 @@ DLCORE_BINDINGS(elementwise) {
   }, py::arg("src"), py::arg("out"));
 
   // cast(x, dtype): a new contiguous array of x converted to dtype (also: contiguous copy).
-  m.def("cast", [](py::handle x, const std::string& dtype) {
+  m.def("cast", [](py::handle x, py::handle dtype) {
     View xv = to_view(x, "cast", "x");
-    py::object out = alloc(xv.device, dtype_from_name(dtype), xv.shape_vec());
+    py::object out = alloc(xv.device, dtype_arg(dtype), xv.shape_vec());
     View ov = to_view(out, "cast", "out", true);
     { py::gil_scoped_release nogil; copy(xv, ov); }
     return out;

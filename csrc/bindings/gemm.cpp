@@ -148,8 +148,8 @@ DLCORE_BINDINGS(gemm) {
   }, py::arg("threads") = 1,
   "FMA peak (12 independent FMA chains per core) in GFLOP/s summed over `threads` threads, each timed by its own CPU clock (robust to other processes).");
 
-  m.def("gemm_blocking", [](const std::string& dtype, int64_t mc, int64_t kc, int64_t nc) {
-    DType dt = dtype_from_name(dtype);
+  m.def("gemm_blocking", [](py::handle dtype, int64_t mc, int64_t kc, int64_t nc) {
+    DType dt = dtype_arg(dtype);
     DLCORE_CHECK(is_float(dt), TypeError, "gemm_blocking: dtype must be float32 or float64");
     if (mc > 0 || kc > 0 || nc > 0) gemm_set_blocking(dt, mc, kc, nc);
     int64_t b[5];

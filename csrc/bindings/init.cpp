@@ -12,4 +12,9 @@ DLCORE_BINDINGS(init) {
     trunc_normal_fill(ov, mean, std_, a, b, seed, counter);
   }, py::arg("out"), py::arg("mean"), py::arg("std"), py::arg("a"), py::arg("b"), py::arg("seed"),
      py::arg("counter"));
+  m.def("orthogonalize", [](py::handle a) {
+    View av = to_view(a, "orthogonal_", "matrix", true);
+    py::gil_scoped_release nogil;
+    orthogonalize(av);
+  }, py::arg("a"), "In place: a (m, n) float64 matrix, m >= n, becomes Q of its QR with R's diagonal positive.");
 }

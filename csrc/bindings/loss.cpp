@@ -83,10 +83,10 @@ DLCORE_BINDINGS(loss) {
   }, py::arg("input"), py::arg("target"), py::arg("weight") = py::none(), py::arg("ignore_index") = -100);
 
   m.def("nll_loss_backward", [](py::handle target, py::handle weight, int64_t ignore_index, py::handle grow,
-                                py::object input_shape, const std::string& dtype) {
+                                py::object input_shape, py::handle dtype) {
     View tv = to_view(target, "nll_loss_backward", "target"), wv = opt_view(weight, "nll_loss_backward", "weight");
     View gv = to_view(grow, "nll_loss_backward", "grad");
-    py::object gx = alloc(gv.device, dtype_from_name(dtype), input_shape.cast<Shape>());
+    py::object gx = alloc(gv.device, dtype_arg(dtype), input_shape.cast<Shape>());
     View ov = to_view(gx, "nll_loss_backward", "out", true);
     { py::gil_scoped_release nogil; nll_backward(tv, wv, ignore_index, gv, ov); }
     return gx;

@@ -15,6 +15,7 @@ struct DeviceMemoryTable {
   void (*copy_h2d)(void* dst, const void* src, size_t bytes) = nullptr;
   void (*copy_d2h)(void* dst, const void* src, size_t bytes) = nullptr;
   void (*copy_d2d)(void* dst, const void* src, size_t bytes) = nullptr;
+  void (*memset_zero)(void* dst, size_t bytes) = nullptr;
   void (*synchronize)() = nullptr;
 };
 

@@ -3,8 +3,15 @@
 // do not depend on the thread count.
 #include "ops/index.h"
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <type_traits>
+#include <vector>
+
 #include "core/parallel.h"
 #include "core/shape.h"
+#include "ops/elementwise.h"
 
 namespace dlcore {
 namespace {
@@ -206,6 +213,228 @@ void one_hot(const View& idx, int64_t n, const View& out) {
       }
     });
   });
+}
+
+namespace {
+// Calls f(flat row-major position, element offset) for every element of v, in order.
+template <class F> void walk(const View& v, F&& f) {
+  int64_t n = v.numel();
+  if (n == 0) return;
+  int64_t idx[kMaxDims] = {0}, off = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    f(k, off, idx);
+    for (int d = v.ndim - 1; d >= 0; --d) {
+      off += v.strides[d];
+      if (++idx[d] < v.shape[d]) break;
+      off -= v.strides[d] * v.shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+bool truthy(const View& v, int64_t off) {
+  switch (v.dtype) {
+    case DType::f32: return v.ptr<float>()[off] != 0;
+    case DType::f64: return v.ptr<double>()[off] != 0;
+    case DType::i64: return v.ptr<int64_t>()[off] != 0;
+    case DType::b8: return v.ptr<bool>()[off];
+  }
+  return false;
+}
+
+void check_cpu(const View& v, const char* op) {
+  DLCORE_CHECK(v.device == Device::cpu, ValueError, op, ": no kernel for device 'cuda' yet");
+}
+}  // namespace
+
+int64_t count_nonzero(const View& mask) {
+  check_cpu(mask, "nonzero");
+  int64_t c = 0;
+  walk(mask, [&](int64_t, int64_t off, const int64_t*) { c += truthy(mask, off); });
+  return c;
+}
+
+void nonzero(const View& mask, const View& out) {
+  check_cpu(mask, "nonzero");
+  DLCORE_CHECK(out.dtype == DType::i64 && out.ndim == 2 && out.shape[1] == mask.ndim, ValueError,
+               "nonzero: output must be int64 of shape (count, ", mask.ndim, ")");
+  int64_t row = 0;
+  int64_t* o = out.ptr<int64_t>();
+  walk(mask, [&](int64_t, int64_t off, const int64_t* idx) {
+    if (!truthy(mask, off)) return;
+    DLCORE_CHECK(row < out.shape[0], ValueError, "nonzero: more nonzero elements than rows in the output");
+    for (int d = 0; d < mask.ndim; ++d) o[row * out.strides[0] + d * out.strides[1]] = idx[d];
+    ++row;
+  });
+}
+
+void argsort(const View& keys, const View& out) {
+  check_cpu(keys, "argsort");
+  DLCORE_CHECK(keys.ndim >= 1, ValueError, "argsort: the keys need at least one dimension");
+  DLCORE_CHECK(out.dtype == DType::i64 && out.shape_vec() == keys.shape_vec() && out.is_contiguous(), ValueError,
+               "argsort: output must be contiguous int64 of the keys' shape ", keys.shape_string());
+  int64_t len = keys.shape[keys.ndim - 1], rows = len ? keys.numel() / len : 0;
+  View lead = keys;  // the rows: every dim but the last
+  lead.ndim = keys.ndim - 1;
+  int64_t offs_n = rows;
+  std::vector<int64_t> row_off((size_t)offs_n);
+  if (rows) walk(lead, [&](int64_t k, int64_t off, const int64_t*) { row_off[(size_t)k] = off; });
+  int64_t st = keys.strides[keys.ndim - 1];
+  auto sort_rows = [&](auto t) {
+    using T = decltype(t);
+    const T* kp = keys.ptr<T>();
+    parallel_for(0, rows, 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        int64_t* o = out.ptr<int64_t>() + r * len;
+        std::iota(o, o + len, int64_t(0));
+        const T* k = kp + row_off[(size_t)r];
+        std::stable_sort(o, o + len, [&](int64_t i, int64_t j) {
+          T a = k[i * st], c = k[j * st];
+          if constexpr (std::is_floating_point_v<T>) {
+            if (std::isnan(a)) return false;
+            if (std::isnan(c)) return true;
+          }
+          return a < c;
+        });
+      }
+    });
+  };
+  switch (keys.dtype) {
+    case DType::f32: sort_rows(float{}); break;
+    case DType::f64: sort_rows(double{}); break;
+    case DType::i64: sort_rows(int64_t{}); break;
+    case DType::b8: sort_rows(bool{}); break;
+  }
+}
+
+namespace {
+// Shared walk of index_get / index_put: for each position b of B (row-major) the element offset
+// in x of the indexed dims, then for each element of the rest its offset in x and its flat
+// position. f(flat_b, x_offset_of_b).
+struct AdvancedIndex {
+  Shape bshape;       // broadcast shape of the indices
+  Shape rest_shape;   // x's other dims
+  Shape rest_strides;
+  std::vector<int64_t> offsets;  // x offset of each b
+
+  AdvancedIndex(const View& x, const std::vector<int>& dims, const std::vector<View>& idx, const char* op) {
+    DLCORE_CHECK(!dims.empty() && dims.size() == idx.size(), ValueError, op, ": needs one index per indexed dim");
+    bshape = idx[0].shape_vec();
+    for (auto& v : idx) {
+      DLCORE_CHECK(v.dtype == DType::i64, TypeError, op, ": indices must be int64, got ", dtype_name(v.dtype));
+      DLCORE_CHECK(v.device == Device::cpu && x.device == Device::cpu, ValueError, op,
+                   ": no kernel for device 'cuda' yet");
+      bshape = broadcast_shapes(bshape, v.shape_vec(), op);
+    }
+    bool indexed[kMaxDims] = {false};
+    for (int d : dims) {
+      DLCORE_CHECK(d >= 0 && d < x.ndim && !indexed[d], ValueError, op, ": bad indexed dim ", d);
+      indexed[d] = true;
+    }
+    for (int d = 0; d < x.ndim; ++d)
+      if (!indexed[d]) {
+        rest_shape.push_back(x.shape[d]);
+        rest_strides.push_back(x.strides[d]);
+      }
+    int64_t nb = 1;
+    for (auto s : bshape) nb *= s;
+    offsets.assign((size_t)nb, 0);
+    for (size_t k = 0; k < idx.size(); ++k) {
+      View b = idx[k];
+      int64_t st[kMaxDims];
+      broadcast_strides(b, bshape, st);
+      b.ndim = (int)bshape.size();
+      for (int i = 0; i < b.ndim; ++i) {
+        b.shape[i] = bshape[i];
+        b.strides[i] = st[i];
+      }
+      int d = dims[k];
+      int64_t n = x.shape[d], xs = x.strides[d];
+      const int64_t* p = b.ptr<int64_t>();
+      walk(b, [&](int64_t j, int64_t off, const int64_t*) {
+        int64_t v = p[off];
+        DLCORE_CHECK(v >= -n && v < n, IndexError, "index ", v, " is out of bounds for dimension ", d, " with size ", n);
+        offsets[(size_t)j] += (v < 0 ? v + n : v) * xs;
+      });
+    }
+  }
+  int64_t rest_numel() const {
+    int64_t n = 1;
+    for (auto s : rest_shape) n *= s;
+    return n;
+  }
+  Shape out_shape() const {
+    Shape s = bshape;
+    s.insert(s.end(), rest_shape.begin(), rest_shape.end());
+    return s;
+  }
+  // A View over x's rest dims starting at element offset `at`.
+  View rest_view(const View& x, int64_t at) const {
+    View r = x;
+    r.data = static_cast<char*>(x.data) + at * dtype_size(x.dtype);
+    r.ndim = (int)rest_shape.size();
+    for (int i = 0; i < r.ndim; ++i) {
+      r.shape[i] = rest_shape[i];
+      r.strides[i] = rest_strides[i];
+    }
+    return r;
+  }
+};
+
+// The sub-View of v (shape B + rest, or broadcastable to it) at flat B position j.
+View block_of(const View& v, const Shape& full, int nb_dims, int64_t j) {
+  int64_t st[kMaxDims];
+  broadcast_strides(v, full, st);
+  int64_t off = 0, rem = j;
+  for (int i = nb_dims - 1; i >= 0; --i) {
+    int64_t c = rem % full[i];
+    rem /= full[i];
+    off += c * st[i];
+  }
+  View r = v;
+  r.data = static_cast<char*>(v.data) + off * dtype_size(v.dtype);
+  r.ndim = (int)full.size() - nb_dims;
+  for (int i = 0; i < r.ndim; ++i) {
+    r.shape[i] = full[nb_dims + i];
+    r.strides[i] = st[nb_dims + i];
+  }
+  return r;
+}
+}  // namespace
+
+void index_get(const View& x, const std::vector<int>& dims, const std::vector<View>& idx, const View& out) {
+  AdvancedIndex ai(x, dims, idx, "index");
+  Shape want = ai.out_shape();
+  DLCORE_CHECK(out.shape_vec() == want && out.dtype == x.dtype, ValueError, "index: output must have shape ",
+               shape_str(want));
+  int nb = (int)ai.bshape.size();
+  for (size_t j = 0; j < ai.offsets.size(); ++j) copy(ai.rest_view(x, ai.offsets[j]), block_of(out, want, nb, (int64_t)j));
+}
+
+void index_put(const View& x, const std::vector<int>& dims, const std::vector<View>& idx, const View& values,
+               bool accumulate) {
+  AdvancedIndex ai(x, dims, idx, "index_put_");
+  Shape want = ai.out_shape();
+  Shape vs = values.shape_vec();
+  DLCORE_CHECK(broadcast_shapes(vs, want, "index_put_") == want, ValueError, "index_put_: values of shape ",
+               shape_str(vs), " cannot be broadcast to the indexed shape ", shape_str(want));
+  DLCORE_CHECK(values.dtype == x.dtype, TypeError, "index_put_: values must have the tensor's dtype ",
+               dtype_name(x.dtype), ", got ", dtype_name(values.dtype));
+  int nb = (int)ai.bshape.size();
+  // align values to `want` (leading dims it lacks are broadcast)
+  View v = values;
+  int lead = (int)want.size() - values.ndim;
+  v.ndim = (int)want.size();
+  for (int i = 0; i < v.ndim; ++i) {
+    v.shape[i] = i < lead ? 1 : values.shape[i - lead];
+    v.strides[i] = i < lead ? 0 : values.strides[i - lead];
+  }
+  for (size_t j = 0; j < ai.offsets.size(); ++j) {
+    View dst = ai.rest_view(x, ai.offsets[j]);
+    View src = block_of(v, want, nb, (int64_t)j);
+    if (accumulate) binary(BinaryOp::add, dst, src, dst);
+    else copy(src, dst);
+  }
 }
 
 }  // namespace dlcore

@@ -19,4 +19,9 @@ struct InitTable {
 void trunc_normal_fill(const View& out, double mean, double std_, double a, double b, uint64_t seed,
                        uint64_t counter);
 
+// In place: a (m, n) contiguous float64 with m >= n becomes the Q of its QR decomposition
+// (Householder), each column's sign chosen so that R's diagonal is positive; the orthogonal
+// initializer's factorisation (CPU; it runs once per parameter, never in a training step).
+void orthogonalize(const View& a);
+
 }  // namespace dlcore
