@@ -5,8 +5,8 @@
 gradient accumulation. ``dlcore.Tensor`` derives from it; this module never imports tensor.py.
 
 A differentiable op is a subclass of :class:`Function` with ``forward(ctx, *args)`` and
-``backward(ctx, *grad_outputs)``, both working on raw arrays (NumPy arrays on the CPU) and
-calling only bound kernels (``dlcore._C``). ``Function.apply`` wraps the results with the
+``backward(ctx, *grad_outputs)``, both working on raw arrays (``dlcore._C.Array``, on any
+device) and calling only bound kernels (``dlcore._C``). ``Function.apply`` wraps the results with the
 ``_wrap`` of its first Variable argument (Tensor._wrap makes plain Tensors) and, when grad mode
 is on and an input requires grad, records the call as a node of the graph.
 
@@ -17,11 +17,8 @@ raises a RuntimeError like PyTorch's.
 """
 from __future__ import annotations
 
-import math
 import sys
 import threading
-
-import numpy as np
 
 from . import _C
 
@@ -90,7 +87,7 @@ class Variable:
         return self._node
 
     def requires_grad_(self, flag=True):
-        if flag and self._data.dtype.kind != "f":
+        if flag and not self._data.dtype.is_floating_point:
             raise RuntimeError(f"only floating point tensors can require gradients, got {self._data.dtype}")
         if not flag and self._node is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use detach()")
@@ -105,12 +102,11 @@ class Variable:
         nothing else references it (unshared) it becomes .grad without a copy, as PyTorch's
         AccumulateGrad does."""
         if g.dtype != self._data.dtype:
-            g = _C.cast(g, str(self._data.dtype))
+            g = g.astype(self._data.dtype)
             stealable = True
         if self.grad is None:
             if not (stealable and unshared(g, sys.getrefcount(g))):
-                # an owned, contiguous copy (g may be shared with other inputs or the caller)
-                g = g.copy(order="C") if isinstance(g, np.ndarray) else _C.cast(g, str(g.dtype))
+                g = g.clone()  # an owned, contiguous copy (g may be shared with other inputs or the caller)
             self.grad = self._wrap(g)
         else:
             _C.binary(_C.Binary.add, self.grad._data, g, out=self.grad._data)
@@ -191,8 +187,7 @@ class Function:
 
 
 def _differentiable(arr) -> bool:
-    kind = getattr(getattr(arr, "dtype", None), "kind", "f")
-    return kind == "f"
+    return arr.dtype.is_floating_point
 
 
 def _topo_order(root_node):
@@ -236,18 +231,19 @@ def unshared(arr, refcount):
         return False
     if _steal_refs is None:
         _calibrate_stealing()
-    return (refcount <= _steal_refs and type(arr) is np.ndarray and arr.base is None
-            and arr.flags.c_contiguous and arr.flags.writeable)
+    # the array must also be the only user of its storage, and cover all of it, contiguously
+    return (refcount <= _steal_refs and arr.storage_refs() == 1 and arr.is_contiguous()
+            and arr.writable and arr.offset == 0 and arr.nbytes == arr.storage_nbytes)
 
 
 class _FreshGrad(Function):
     @staticmethod
     def forward(ctx, x):
-        return x.copy()
+        return x.clone()
 
     @staticmethod
     def backward(ctx, g):
-        return np.ones(g.shape, g.dtype)
+        return _C.full(g.shape, 1.0, g.dtype, g.device)
 
 
 def _calibrate_stealing():
@@ -255,7 +251,7 @@ def _calibrate_stealing():
     _steal_refs = -1  # never steal while (or if) probing fails
     _probe_counts = []
     try:
-        leaf = Variable._wrap(np.zeros(1))
+        leaf = Variable._wrap(_C.zeros((1,), _C.float64))
         leaf.requires_grad = True
         with enable_grad():
             backward(_FreshGrad.apply(leaf))
@@ -272,18 +268,18 @@ def backward(tensor, grad=None, retain_graph=False):
         raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                            "(did you create it under no_grad, or forget requires_grad=True?)")
     if grad is None:
-        if math.prod(tensor._data.shape) != 1:
+        if tensor._data.size != 1:
             raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
-                               f"this tensor has shape {tuple(tensor._data.shape)}: pass gradient=")
-        g = _C.cast(tensor._data, str(tensor._data.dtype))
-        _C.fill(g, 1.0)
+                               f"this tensor has shape {tensor._data.shape}: pass gradient=")
+        g = _C.full(tensor._data.shape, 1.0, tensor._data.dtype, tensor._data.device)
     else:
-        g = grad._data if isinstance(grad, Variable) else np.asarray(grad)
-        if tuple(g.shape) != tuple(tensor._data.shape):
-            raise ValueError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has "
-                             f"shape {tuple(tensor._data.shape)}")
+        g = (grad._data if isinstance(grad, Variable)
+             else _C.from_object(grad, tensor._data.dtype, device=tensor._data.device, op="backward"))
+        if g.shape != tensor._data.shape:
+            raise ValueError(f"backward: gradient has shape {g.shape} but the tensor has "
+                             f"shape {tensor._data.shape}")
         if g.dtype != tensor._data.dtype:
-            g = _C.cast(g, str(tensor._data.dtype))
+            g = g.astype(tensor._data.dtype)
     if tensor._node is None:  # a leaf
         tensor._accumulate_grad(g)
         return

@@ -1,23 +1,24 @@
 """dlcore.Tensor: an n-d array (float32, float64, int64, bool) with autograd.
 
-On the CPU a Tensor's memory is a NumPy array (``t._data``), which gives shapes, strides,
-zero-copy views, ``t.numpy()`` without copying and DLPack exchange for free; all arithmetic
-is done by dlcore's own kernels (``dlcore._C``). CUDA tensors hold a device array registered by
-the CUDA build (see dlcore.cuda).
+A Tensor's memory is a ``dlcore._C.Array`` (``t._data``): shared storage on one device (CPU or
+CUDA) + dtype + shape + strides + offset, with views computed in C++. CPU and CUDA tensors are
+the same class; ``t.device`` comes from the storage. NumPy meets a tensor only at the edges:
+``dlcore.tensor(np_array)``, ``from_numpy`` / ``t.numpy()`` / ``__array__`` (zero-copy on the
+CPU), ``from_dlpack`` / ``__dlpack__``, and printing.
 """
 from __future__ import annotations
 
 import builtins
+import math
 import numbers
 from collections import namedtuple
-
-import numpy as np
 
 from . import _C
 from . import autograd
 from . import cuda
+from . import _printing
 from .autograd import Variable
-from .dtype import SUPPORTED as _SUPPORTED
+from .device import device as _device
 from .dtype import bool_, float32, float64, get_default_dtype, int64
 from .dtype import canonical as _canonical_dtype
 from .dtype import is_dtype_like as _is_dtype_like
@@ -27,22 +28,14 @@ from .ops import index as index_ops
 from .ops import shape as shape_ops
 
 
-def _as_array(data, dtype=None):
-    """Converts Python data / NumPy arrays to a supported NumPy array (always a copy)."""
+def _as_array(data, dtype=None, device=None):
+    """A new Array holding a copy of Python data, a NumPy array or a Tensor (the dtype rules
+    are _C.from_object's: NumPy float arrays keep their dtype, Python floats take the default)."""
     if isinstance(data, Tensor):
         data = data._data
-    arr = np.array(data, copy=True)
-    if dtype is not None:
-        return arr.astype(_canonical_dtype(dtype), copy=False)
-    k = arr.dtype.kind
-    if k == "f":  # NumPy float64 stays float64 (as in PyTorch); Python floats take the default
-        keep = isinstance(data, (np.ndarray, np.floating)) and arr.dtype in (float32, float64)
-        return arr if keep else arr.astype(get_default_dtype())
-    if k in "iu":
-        return arr.astype(int64)
-    if k == "b":
-        return arr
-    raise TypeError(f"tensor: cannot make a tensor from data of type {arr.dtype}")
+    d = _canonical_dtype(dtype)
+    return _C.from_object(data, d, get_default_dtype(), "cpu" if device is None else _device(device).name,
+                          "tensor")
 
 
 class Tensor(Variable):
@@ -93,13 +86,24 @@ class Tensor(Variable):
 
     @property
     def device(self):
-        return "cpu" if isinstance(self._data, np.ndarray) else "cuda"
+        return _device(self._data.device)
 
-    def stride(self):
-        return tuple(s // self._data.itemsize for s in self._data.strides)
+    @property
+    def is_cuda(self):
+        return self._data.device != "cpu"
+
+    def stride(self, dim=None):
+        s = self._data.strides
+        return s if dim is None else s[dim]
+
+    def storage_offset(self):
+        return self._data.offset
+
+    def data_ptr(self):
+        return self._data.data_ptr()
 
     def is_contiguous(self):
-        return bool(self._data.flags.c_contiguous)
+        return self._data.is_contiguous()
 
     def __len__(self):
         if self._data.ndim == 0:
@@ -107,10 +111,12 @@ class Tensor(Variable):
         return self._data.shape[0]
 
     def __repr__(self):
-        body = np.array2string(np.asarray(self._data), separator=", ", prefix="tensor(")
+        body = _printing.array_body(self._data, "tensor(")
         extra = ""
         if self._data.dtype not in (get_default_dtype(), int64, bool_):
             extra += f", dtype={self._data.dtype}"
+        if self._data.device != "cpu":
+            extra += f", device='{self._data.device}'"
         if self._node is not None:
             extra += f", grad_fn=<{type(self._node).__name__}Backward>"
         elif self.requires_grad:
@@ -119,14 +125,15 @@ class Tensor(Variable):
 
     # ---- conversion ----
     def numpy(self):
+        """A NumPy array sharing this tensor's memory (CPU tensors only)."""
         if self.requires_grad:
             raise RuntimeError("numpy(): can't call numpy() on a tensor that requires grad; "
                                "use tensor.detach().numpy()")
-        return self._data
+        return self._data.numpy()
 
     def __array__(self, dtype=None, copy=None):
-        a = self._data
-        if dtype is not None and np.dtype(dtype) != a.dtype:
+        a = self._data.numpy()
+        if dtype is not None and dtype != a.dtype:
             return a.astype(dtype)
         return a.copy() if copy else a
 
@@ -137,10 +144,7 @@ class Tensor(Variable):
         return self._data.__dlpack_device__()
 
     def item(self):
-        if self._data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted to Python "
-                             f"scalars; this one has shape {tuple(self.shape)}")
-        return self._data.reshape(()).item()
+        return self._data.item()
 
     def tolist(self):
         return self._data.tolist()
@@ -167,7 +171,7 @@ class Tensor(Variable):
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
-            elif isinstance(a, str) and (a in ("cpu", "cuda") or a.startswith("cuda:")):
+            elif isinstance(a, _device) or (isinstance(a, str) and (a in ("cpu", "cuda") or a.startswith("cuda:"))):
                 device = a
             elif _is_dtype_like(a):
                 dtype = a
@@ -176,8 +180,10 @@ class Tensor(Variable):
         t = self
         if dtype is not None:
             t = t.type(_canonical_dtype(dtype, "to()"))
-        if device is not None and str(device) != t.device:
-            t = _move(t, str(device))
+        if device is not None:
+            dev = _device(device)
+            if dev.name != t._data.device:
+                t = elementwise.ToDevice.apply(t, _checked_device(dev, "to"))
         return t
 
     def cpu(self):
@@ -190,7 +196,7 @@ class Tensor(Variable):
         d = _canonical_dtype(dtype)
         if d == self._data.dtype:
             return self
-        return elementwise.Cast.apply(self, str(d))
+        return elementwise.Cast.apply(self, d)
 
     astype = type
 
@@ -208,25 +214,24 @@ class Tensor(Variable):
         return Tensor._wrap(self._data)
 
     def zero_(self):
-        _C.fill(self._data, 0.0)
+        self._data.fill_(0.0)
         return self
 
     def fill_(self, value):
-        _C.fill(self._data, float(value))
+        self._data.fill_(float(value))
         return self
 
     def copy_(self, src):
-        src = src._data if isinstance(src, Tensor) else np.asarray(src)
-        if np.may_share_memory(src, self._data):  # overlapping: read everything first
-            src = _C.cast(src, str(src.dtype))
-        _C.copy(src, self._data)
+        """Copies src (broadcast, converted to this tensor's dtype, from any device) into this
+        tensor; an overlapping source is read completely first."""
+        self._data.copy_(src._data if isinstance(src, Tensor) else src)
         return self
 
     def clone(self):
         return shape_ops.Contiguous.apply(self)
 
     def contiguous(self):
-        return self if self._data.flags.c_contiguous else shape_ops.Contiguous.apply(self)
+        return self if self._data.is_contiguous() else shape_ops.Contiguous.apply(self)
 
     # ---- arithmetic ----
     def _operand(self, other, op):
@@ -236,19 +241,19 @@ class Tensor(Variable):
                 d = _promote(a.dtype, b.dtype)
                 a, b = a.type(d), b.type(d)
             return a, b
-        if isinstance(other, (numbers.Number, np.number, np.bool_)):
+        if isinstance(other, numbers.Number):
             d = self.dtype
-            if d.kind in "ib" and isinstance(other, (float, np.floating)):
+            if not d.is_floating_point and isinstance(other, numbers.Real) and not isinstance(other, numbers.Integral):
                 d = get_default_dtype()
-            elif d == bool_ and not isinstance(other, (bool, np.bool_)):
+            elif d == bool_ and not isinstance(other, bool):
                 d = int64  # bool tensor and an int scalar: int64, like PyTorch
-            return self.type(d), Tensor._wrap(np.asarray(other, dtype=d))
-        if isinstance(other, (np.ndarray, list, tuple)):
-            return self._operand(Tensor(other), op)
+            return self.type(d), Tensor._wrap(_C.full((), other, d, self._data.device))
+        if hasattr(other, "__array__") or isinstance(other, (list, tuple)):  # NumPy data: the edge
+            return self._operand(Tensor._wrap(_as_array(other, device=self._data.device)), op)
         raise TypeError(f"{op}: unsupported operand type {type(other).__name__}")
 
     def __add__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.kind == "f":
+        if isinstance(o, numbers.Number) and self.dtype.is_floating_point:
             return elementwise.Affine.apply(self, 1.0, float(o))
         a, b = self._operand(o, "add")
         return elementwise.Add.apply(a, b)
@@ -256,19 +261,19 @@ class Tensor(Variable):
     __radd__ = __add__
 
     def __sub__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.kind == "f":
+        if isinstance(o, numbers.Number) and self.dtype.is_floating_point:
             return elementwise.Affine.apply(self, 1.0, -float(o))
         a, b = self._operand(o, "sub")
         return elementwise.Sub.apply(a, b)
 
     def __rsub__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.kind == "f":
+        if isinstance(o, numbers.Number) and self.dtype.is_floating_point:
             return elementwise.Affine.apply(self, -1.0, float(o))
         a, b = self._operand(o, "sub")
         return elementwise.Sub.apply(b, a)
 
     def __mul__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.kind == "f":
+        if isinstance(o, numbers.Number) and self.dtype.is_floating_point:
             return elementwise.Affine.apply(self, float(o), 0.0)
         a, b = self._operand(o, "mul")
         return elementwise.Mul.apply(a, b)
@@ -276,21 +281,21 @@ class Tensor(Variable):
     __rmul__ = __mul__
 
     def __truediv__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.kind == "f" and o != 0:
+        if isinstance(o, numbers.Number) and self.dtype.is_floating_point and o != 0:
             return elementwise.Affine.apply(self, 1.0 / float(o), 0.0)
         a, b = self._operand(o, "div")
-        if a.dtype.kind != "f":
+        if not a.dtype.is_floating_point:
             a, b = a.type(get_default_dtype()), b.type(get_default_dtype())
         return elementwise.Div.apply(a, b)
 
     def __rtruediv__(self, o):
         a, b = self._operand(o, "div")
-        if a.dtype.kind != "f":
+        if not a.dtype.is_floating_point:
             a, b = a.type(get_default_dtype()), b.type(get_default_dtype())
         return elementwise.Div.apply(b, a)
 
     def __pow__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.kind in "ib":
+        if isinstance(o, numbers.Number) and not self.dtype.is_floating_point:
             if isinstance(o, numbers.Integral):  # int ** int stays int, like PyTorch
                 if o < 0:
                     raise ValueError(f"pow: integers to negative integer powers are not allowed "
@@ -356,8 +361,17 @@ class Tensor(Variable):
 
     # ---- indexing ----
     def __getitem__(self, index):
-        index = _convert_index(index, self)
-        return shape_ops.GetItem.apply(self, index)
+        items, adv = _parse_index(index, self)
+        if not adv:
+            return shape_ops.GetItem.apply(self, items)
+        basic, dims, arrays, lead = _advanced_parts(items, adv, self)
+        view = shape_ops.GetItem.apply(self, basic) if any(i != slice(None) for i in basic) else self
+        out = index_ops.Index.apply(view, dims, arrays)
+        if lead:  # NumPy puts adjacent advanced dims' result where they were
+            nb = out.ndim - (view.ndim - len(dims))
+            order = list(range(nb, nb + lead)) + list(range(nb)) + list(range(nb + lead, out.ndim))
+            out = shape_ops.Permute.apply(out, tuple(order))
+        return out
 
     def __setitem__(self, index, value):
         if self.requires_grad and autograd.is_grad_enabled():
@@ -366,24 +380,30 @@ class Tensor(Variable):
             raise RuntimeError(f"__setitem__: {what} (shape {tuple(self.shape)}) cannot be modified "
                                "in place (its gradient would be silently wrong); wrap the assignment "
                                "in dlcore.no_grad(), or build the new value with where/cat")
-        index = _convert_index(index, self)
-        src = value._data if isinstance(value, Tensor) else np.asarray(value, dtype=self.dtype)
-        if src.dtype != self.dtype or np.may_share_memory(src, self._data):
-            # a converted or private copy: t[1:] = t[:-1] must read every value before writing
-            src = _C.cast(src, str(self.dtype))
-        if shape_ops.is_basic_index(index):
-            dst = self._data[index]
-            while src.ndim > dst.ndim and src.shape[0] == 1:  # NumPy drops leading 1s of the value
-                src = src.reshape(src.shape[1:])
-            _C.copy(src, dst)
-        else:
-            self._data[index] = src
+        items, adv = _parse_index(index, self)
+        src = value._data if isinstance(value, Tensor) else value
+        if not adv:
+            self._data[items] = src  # C++: broadcast, convert, read an overlapping source first
+            return
+        basic, dims, arrays, lead = _advanced_parts(items, adv, self)
+        view = self._data[basic]
+        if not isinstance(src, _C.Array):
+            src = _as_array(src, self.dtype, self._data.device)
+        if src.dtype != self.dtype or src.device != self._data.device or src.may_overlap(self._data):
+            src = src.astype(self.dtype).to(self._data.device)
+        if lead:  # the value is laid out as the result would be: move the index dims first
+            nb = src.ndim - (view.ndim - len(dims))
+            if nb > 0:
+                order = list(range(lead, lead + nb)) + list(range(lead)) + list(range(lead + nb, src.ndim))
+                src = src.permute(order)
+        _C.index_put_(view, dims, arrays, src, False)
 
     # ---- methods mirroring the functions below ----
     def reshape(self, *shape):
         return reshape(self, *shape)
 
-    view = reshape
+    def view(self, *shape):
+        return view(self, *shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
         return flatten(self, start_dim, end_dim)
@@ -480,161 +500,187 @@ class Tensor(Variable):
         return index_select(self, dim, index)
 
 
-def _move(t, device):
-    """t copied to another device ("cpu", "cuda", "cuda:N")."""
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"to(): unknown device '{device}'; expected 'cpu' or 'cuda'")
-    if device == "cpu":
-        return Tensor._wrap(_C.cuda_to_host(t._data))
-    if not cuda.is_built():
-        raise RuntimeError("to('cuda'): dlcore was built without CUDA (no nvcc at build time)")
-    if not cuda.is_available():
-        raise RuntimeError("to('cuda'): no CUDA device is available (no driver or no GPU)")
-    return Tensor._wrap(_C.cuda_from_host(t._data))
+def _checked_device(dev, op):
+    """The device name for moving a tensor to dev, or a RuntimeError saying why there is no GPU."""
+    if dev.type == "cuda":
+        if not cuda.is_built():
+            raise RuntimeError(f"{op}('cuda'): dlcore was built without CUDA (no nvcc at build time)")
+        if not cuda.is_available():
+            raise RuntimeError(f"{op}('cuda'): no CUDA device is available (no driver or no GPU)")
+    return dev.name
 
 
-def _convert_index(index, t):
-    def conv(i):
-        if isinstance(i, Tensor):
-            i = i._data
-        if isinstance(i, list):
-            return np.asarray(i, dtype=int64 if not builtins_all_bool(i) else bool_)
-        if isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu":
-            return int(i)  # a 0-d integer index is a basic index (NumPy would return a scalar)
-        return i
-
-    if isinstance(index, tuple):
-        index = tuple(conv(i) for i in index)
-        return _as_view_index(index)
-    index = conv(index)
-    if isinstance(index, np.ndarray):
-        if index.dtype == bool_:
-            if index.shape != t.shape[:index.ndim]:
-                raise IndexError(f"boolean mask of shape {index.shape} does not match the tensor "
-                                 f"shape {tuple(t.shape)}")
-            index = np.nonzero(index)
-            index = index[0].astype(int64) if len(index) == 1 else index
-        elif index.dtype.kind in "iu":
-            n = t.shape[0] if t.ndim else 0
-            if index.size and (index.min() < -n or index.max() >= n):
-                bad = index.max() if index.max() >= n else index.min()
-                raise IndexError(f"index {int(bad)} "
-                                 f"is out of bounds for axis 0 with size {n}")
-            index = np.where(index < 0, index + n, index).astype(int64)
-    return _as_view_index(index)
+def _index_array(i, t):
+    """An index item as an Array (int64 or bool) when it is advanced, else the item itself."""
+    if isinstance(i, Tensor):
+        i = i._data
+    elif isinstance(i, (list, tuple)) or hasattr(i, "__array__"):  # Python or NumPy index data
+        i = _C.from_object(i, None, get_default_dtype(), "cpu", "index")
+    if isinstance(i, _C.Array):
+        if i.dtype == int64 and i.ndim == 0:
+            return i.item()  # a 0-d integer index is a basic index
+        if i.dtype not in (int64, bool_):
+            raise IndexError(f"index: tensors used as indices must be int64 or bool, got {i.dtype}")
+    elif isinstance(i, bool):
+        raise IndexError("index: a Python bool is not a valid index (use a bool tensor as a mask)")
+    return i
 
 
-def _as_view_index(index):
-    """A basic index that selects one element (t[1] on a 1-D tensor, t[()] on a 0-d one) makes
-    NumPy return a scalar, not an array: appending an Ellipsis gives the 0-d view instead, so
-    results, gradients and assignments always go through arrays."""
-    if not shape_ops.is_basic_index(index):
-        return index
-    items = index if isinstance(index, tuple) else (index,)
-    if any(i is Ellipsis for i in items):
-        return index
-    return items + (Ellipsis,)
+def _parse_index(index, t):
+    """(items, positions of advanced items): each item an int, slice, None, Ellipsis or an
+    int64 / bool Array."""
+    raw = index if isinstance(index, tuple) else (index,)
+    items = tuple(_index_array(i, t) for i in raw)
+    adv = [k for k, i in enumerate(items) if isinstance(i, _C.Array)]
+    return items, adv
 
 
-def builtins_all_bool(seq):
-    return len(seq) > 0 and all(isinstance(x, (bool, np.bool_)) for x in seq)
+def _advanced_parts(items, adv, t):
+    """For an index with advanced items: (the basic index with each advanced item replaced by
+    full slices, the dims of that basic view they index, their int64 index arrays, and where
+    NumPy puts the result dims: 0 = first, else the count of view dims before them)."""
+    consumed = builtins.sum(1 if not isinstance(i, _C.Array) else (i.ndim if i.dtype == bool_ else 1)
+                            for i in items if i is not None and i is not Ellipsis)
+    basic, dims, arrays = [], [], []
+    tdim = vdim = 0
+    first_adv_vdim = None
+    for i in items:
+        if i is None:
+            basic.append(None)
+            vdim += 1
+        elif i is Ellipsis:
+            n = t.ndim - consumed
+            basic.append(Ellipsis)
+            tdim += n
+            vdim += n
+        elif isinstance(i, _C.Array):
+            k = i.ndim if i.dtype == bool_ else 1
+            if i.dtype == bool_:
+                covered = t.shape[tdim:tdim + k]
+                if i.shape != covered:
+                    raise IndexError(f"index: boolean mask of shape {i.shape} does not match the tensor's "
+                                     f"shape {tuple(t.shape)} at dims {tdim}..{tdim + k - 1}")
+                nz = _C.nonzero(i.to("cpu"))
+                cols = [nz.select(1, j) for j in range(k)]
+            else:
+                if tdim >= t.ndim:
+                    raise IndexError(f"too many indices for a tensor of shape {tuple(t.shape)}")
+                cols = [i.to("cpu")]
+            if first_adv_vdim is None:
+                first_adv_vdim = vdim
+            for c in cols:
+                basic.append(slice(None))
+                dims.append(vdim)
+                arrays.append(c)
+                tdim += 1
+                vdim += 1
+        else:
+            basic.append(i)
+            tdim += 1
+            vdim += 0 if isinstance(i, numbers.Integral) else 1
+    adjacent = adv == list(range(adv[0], adv[0] + len(adv)))
+    return tuple(basic), dims, arrays, (first_adv_vdim if adjacent else 0)
 
 
 # ---- creation ---------------------------------------------------------------------------------
 
 def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of `data` (list, scalar, NumPy array or Tensor)."""
-    t = Tensor(data, requires_grad=requires_grad, dtype=dtype)
-    return t.to(device) if device not in (None, "cpu") else t
+    t = Tensor._wrap(_as_array(data, dtype, device))
+    return t.requires_grad_(True) if requires_grad else t
 
 
 def from_numpy(arr):
-    """A tensor sharing memory with the NumPy array `arr` (no copy)."""
-    return _share(arr, "from_numpy")
-
-
-def _share(arr, _op):
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"{_op}: expected a numpy.ndarray, got {type(arr).__name__}")
-    if arr.dtype.isnative is False and arr.dtype.newbyteorder("=") in _SUPPORTED:
-        raise TypeError(f"{_op}: the array of shape {arr.shape} is not in native byte order; use "
-                        "arr.astype(arr.dtype.newbyteorder('='))")
-    if arr.dtype not in _SUPPORTED:
-        raise TypeError(f"{_op}: unsupported dtype {arr.dtype} (argument of shape {arr.shape}); "
-                        "dlcore supports float32, float64, int64 and bool (convert with .astype(...))")
-    item = arr.itemsize
-    if arr.ctypes.data % item or any(s % item for s in arr.strides):
-        raise ValueError(f"{_op}: the array of shape {arr.shape} is misaligned for {arr.dtype} "
-                         f"(strides {arr.strides}); pass np.ascontiguousarray(arr)")
-    return Tensor._wrap(arr)
+    """A tensor sharing memory with the NumPy array `arr` (no copy; writes show on both sides)."""
+    return Tensor._wrap(_C.share(arr, "from_numpy"))
 
 
 def from_dlpack(obj):
     """A tensor sharing memory with any DLPack producer (NumPy, PyTorch CPU tensors, ...)."""
-    arr = np.from_dlpack(obj)
-    return _share(arr, "from_dlpack")
+    return Tensor._wrap(_C.from_dlpack(obj))
 
 
-def _on(t, device):
-    """Places a new CPU tensor on `device` (the device= argument of the creation functions)."""
-    if device is None or str(device) == "cpu":
-        return t
-    moved = t.detach().to(device)
-    return moved.requires_grad_(True) if t.requires_grad else moved
-
-
-def _creation(shape, dtype, requires_grad, fill, device=None):
+def _shape_arg(shape, op):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    shape = tuple(int(s) for s in shape)
-    if any(s < 0 for s in shape):
-        raise ValueError(f"negative dimension in shape {shape}")
-    d = _canonical_dtype(dtype) or get_default_dtype()
-    t = Tensor._wrap(fill(shape, d))
-    return _on(t.requires_grad_(True) if requires_grad else t, device)
+    out = []
+    for s in shape:
+        if not isinstance(s, numbers.Integral) or isinstance(s, bool):
+            raise TypeError(f"{op}: sizes must be ints, got {s!r} in shape {tuple(shape)}")
+        out.append(int(s))
+    if any(s < 0 for s in out):
+        raise ValueError(f"{op}: negative dimension in shape {tuple(out)}")
+    return tuple(out)
+
+
+def _placed(arr, requires_grad):
+    t = Tensor._wrap(arr)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def _device_name(device, op):
+    return "cpu" if device is None else _checked_device(_device(device), op)
 
 
 def zeros(*shape, dtype=None, requires_grad=False, device=None):
-    return _creation(shape, dtype, requires_grad, lambda s, d: np.zeros(s, d), device)
+    d = _canonical_dtype(dtype) or get_default_dtype()
+    return _placed(_C.zeros(_shape_arg(shape, "zeros"), d, _device_name(device, "zeros")), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad=False, device=None):
-    return _creation(shape, dtype, requires_grad, lambda s, d: np.ones(s, d), device)
+    d = _canonical_dtype(dtype) or get_default_dtype()
+    return _placed(_C.full(_shape_arg(shape, "ones"), 1.0, d, _device_name(device, "ones")), requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
     if dtype is None:  # inferred from the fill value, like PyTorch
-        if isinstance(fill_value, (bool, np.bool_)):
+        if isinstance(fill_value, bool):
             dtype = bool_
-        elif isinstance(fill_value, (numbers.Integral, np.integer)):
+        elif isinstance(fill_value, numbers.Integral):
             dtype = int64
-    return _creation((shape,) if isinstance(shape, int) else tuple(shape), dtype, requires_grad,
-                     lambda s, d: np.full(s, fill_value, d), device)
+    d = _canonical_dtype(dtype) or get_default_dtype()
+    shape = _shape_arg((shape,) if isinstance(shape, numbers.Integral) else tuple(shape), "full")
+    return _placed(_C.full(shape, float(fill_value), d, _device_name(device, "full")), requires_grad)
 
 
-def empty(*shape, dtype=None, device=None):
-    return _creation(shape, dtype, False, lambda s, d: np.empty(s, d), device)
+def empty(*shape, dtype=None, requires_grad=False, device=None):
+    d = _canonical_dtype(dtype) or get_default_dtype()
+    return _placed(_C.empty(_shape_arg(shape, "empty"), d, _device_name(device, "empty")), requires_grad)
 
 
-def zeros_like(t, dtype=None):
-    return zeros(*t.shape, dtype=dtype or t.dtype)
+def zeros_like(t, dtype=None, device=None):
+    return zeros(*t.shape, dtype=dtype or t.dtype, device=device or t.device)
 
 
-def ones_like(t, dtype=None):
-    return ones(*t.shape, dtype=dtype or t.dtype)
+def ones_like(t, dtype=None, device=None):
+    return ones(*t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
+def full_like(t, fill_value, dtype=None, device=None):
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device)
+
+
+def empty_like(t, dtype=None, device=None):
+    return empty(*t.shape, dtype=dtype or t.dtype, device=device or t.device)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None):
     if end is None:
         start, end = 0, start
     if dtype is None:
-        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = int64 if is_int else get_default_dtype()
-    return _on(Tensor._wrap(np.arange(start, end, step, dtype=_canonical_dtype(dtype))), device)
+    return Tensor._wrap(_C.arange(float(start), float(end), float(step), _canonical_dtype(dtype),
+                                  _device_name(device, "arange")))
 
 
 def eye(n, m=None, dtype=None, device=None):
-    return _on(Tensor._wrap(np.eye(n, m, dtype=_canonical_dtype(dtype) or get_default_dtype())), device)
+    m = n if m is None else m
+    t = zeros(n, m, dtype=dtype, device=device)
+    k = builtins.min(n, m)
+    if k:
+        t._data.as_strided((k,), (m + 1,)).fill_(1.0)  # the diagonal, a strided view
+    return t
 
 
 class Generator:
@@ -656,7 +702,7 @@ class Generator:
 
     def take(self, dtype, n):
         c = self.counter
-        self.counter += _C.random_blocks(str(dtype), int(n))
+        self.counter += _C.random_blocks(dtype, int(n))
         return c
 
 
@@ -669,55 +715,54 @@ def manual_seed(seed):
     return default_generator
 
 
-def _random(shape, dtype, dist, a, b, requires_grad, generator):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
+def _random(shape, dtype, dist, a, b, requires_grad, generator, device=None, op="rand"):
+    shape = _shape_arg(shape, op)
     d = _canonical_dtype(dtype) or get_default_dtype()
-    if d.kind != "f":
-        raise TypeError(f"random tensors must be float32 or float64, got {d}")
+    if not d.is_floating_point:
+        raise TypeError(f"{op}: random tensors must be float32 or float64, got {d}")
     if dist == _C.RandomDist.uniform and not a <= b:
         raise ValueError(f"uniform: low ({float(a)}) must not exceed high ({float(b)})")
     if dist == _C.RandomDist.normal and not b >= 0:
         raise ValueError(f"normal: std must be non-negative, got {float(b)}")
-    arr = np.empty(tuple(int(s) for s in shape), d)
+    arr = _C.empty(shape, d, _device_name(device, op))
     g = generator or default_generator
     _C.random_fill(dist, arr, float(a), float(b), g.seed, g.take(d, arr.size))
-    t = Tensor._wrap(arr)
-    return t.requires_grad_(True) if requires_grad else t
+    return _placed(arr, requires_grad)
 
 
 def rand(*shape, dtype=None, requires_grad=False, generator=None, device=None):
-    return _on(_random(shape, dtype, _C.RandomDist.uniform, 0.0, 1.0, requires_grad, generator), device)
+    return _random(shape, dtype, _C.RandomDist.uniform, 0.0, 1.0, requires_grad, generator, device, "rand")
 
 
 def randn(*shape, dtype=None, requires_grad=False, generator=None, device=None):
-    return _on(_random(shape, dtype, _C.RandomDist.normal, 0.0, 1.0, requires_grad, generator), device)
+    return _random(shape, dtype, _C.RandomDist.normal, 0.0, 1.0, requires_grad, generator, device, "randn")
 
 
-def uniform(shape, low=0.0, high=1.0, dtype=None, generator=None):
-    return _random((shape,) if isinstance(shape, int) else tuple(shape), dtype,
-                   _C.RandomDist.uniform, low, high, False, generator)
+def uniform(shape, low=0.0, high=1.0, dtype=None, generator=None, device=None):
+    return _random((shape,) if isinstance(shape, numbers.Integral) else tuple(shape), dtype,
+                   _C.RandomDist.uniform, low, high, False, generator, device, "uniform")
 
 
-def normal(shape, mean=0.0, std=1.0, dtype=None, generator=None):
-    return _random((shape,) if isinstance(shape, int) else tuple(shape), dtype,
-                   _C.RandomDist.normal, mean, std, False, generator)
+def normal(shape, mean=0.0, std=1.0, dtype=None, generator=None, device=None):
+    return _random((shape,) if isinstance(shape, numbers.Integral) else tuple(shape), dtype,
+                   _C.RandomDist.normal, mean, std, False, generator, device, "normal")
 
 
-def randperm(n, generator=None):
-    """A random permutation of range(n) (argsort of uniform keys from the dlcore generator)."""
-    keys = _random((int(n),), float64, _C.RandomDist.uniform, 0.0, 1.0, False, generator)._data
-    return Tensor._wrap(np.argsort(keys, kind="stable").astype(int64))
+def randperm(n, generator=None, device=None):
+    """A random permutation of range(n) (the stable argsort of uniform keys from the dlcore
+    generator)."""
+    keys = _random((int(n),), float64, _C.RandomDist.uniform, 0.0, 1.0, False, generator, None, "randperm")
+    return Tensor._wrap(_C.argsort(keys._data).to(_device_name(device, "randperm")))
 
 
-def randint(low, high=None, size=(), generator=None):
+def randint(low, high=None, size=(), generator=None, device=None):
     if high is None:
         low, high = 0, low
     if not high > low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    u = _random(tuple(size) if not isinstance(size, int) else (size,), float64,
-                _C.RandomDist.uniform, float(low), float(high), False, generator)._data
-    return Tensor._wrap(_C.cast(_C.unary(_C.Unary.floor, u), "int64"))
+    u = _random(tuple(size) if not isinstance(size, numbers.Integral) else (size,), float64,
+                _C.RandomDist.uniform, float(low), float(high), False, generator, device, "randint")._data
+    return Tensor._wrap(_C.cast(_C.unary(_C.Unary.floor, u), int64))
 
 
 # ---- functions --------------------------------------------------------------------------------
@@ -814,8 +859,8 @@ def sign(x):
 
 def clip(x, min=None, max=None):
     x = _t(x)
-    lo = -np.inf if min is None else float(min)
-    hi = np.inf if max is None else float(max)
+    lo = -math.inf if min is None else float(min)
+    hi = math.inf if max is None else float(max)
     if lo > hi:
         raise ValueError(f"clip: min ({lo}) is greater than max ({hi})")
     return elementwise.Clip.apply(x, lo, hi)
@@ -885,12 +930,12 @@ def amin(x, dim=None, keepdim=False):
 def _extreme(x, dim, keepdim, is_max):
     """PyTorch's max/min: max(x) -> tensor; max(x, dim) -> (values, indices), the gradient
     flowing to the index; max(a, b) with a tensor b -> elementwise maximum."""
-    if isinstance(dim, (Tensor, np.ndarray)):
+    if isinstance(dim, Tensor) or hasattr(dim, "__array__"):
         return maximum(x, dim) if is_max else minimum(x, dim)
     x = _t(x)
     if dim is None:
         return amax(x) if is_max else amin(x)
-    if not isinstance(dim, (int, np.integer)):
+    if not isinstance(dim, numbers.Integral):
         raise TypeError(f"{'max' if is_max else 'min'}: dim must be an int (use amax/amin for several dims)")
     idx = _arg(x, dim, True, "max" if is_max else "min", _C.Reduce.argmax if is_max else _C.Reduce.argmin)
     d = int(dim) % x.ndim
@@ -954,16 +999,25 @@ def matmul(a, b):
     return gemm.MatMul.apply(a, b)
 
 
-def reshape(x, *shape):
-    x = _t(x)
+def _sizes(shape, op):
+    """*shape or a single tuple/list of sizes, as a tuple of ints (-1 allowed; the Array checks
+    the rest of the shape rule)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    shape = tuple(int(s) for s in shape)
-    n = x.numel()
-    known = int(np.prod([s for s in shape if s != -1])) if shape else 1
-    if shape.count(-1) > 1 or (-1 not in shape and known != n) or (-1 in shape and (known == 0 or n % known)):
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({n} elements) into {shape}")
-    return shape_ops.Reshape.apply(x, shape)
+    for s in shape:
+        if not isinstance(s, numbers.Integral) or isinstance(s, bool):
+            raise TypeError(f"{op}: sizes must be ints, got {s!r} in {tuple(shape)}")
+    return tuple(int(s) for s in shape)
+
+
+def reshape(x, *shape):
+    """x with a new shape (one size may be -1): a view when x's memory allows, else a copy."""
+    return shape_ops.Reshape.apply(_t(x), _sizes(shape, "reshape"))
+
+
+def view(x, *shape):
+    """x with a new shape as a view of the same memory; raises when that needs a copy."""
+    return shape_ops.View.apply(_t(x), _sizes(shape, "view"))
 
 
 def flatten(x, start_dim=0, end_dim=-1):
@@ -975,7 +1029,7 @@ def flatten(x, start_dim=0, end_dim=-1):
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {tuple(x.shape)}")
     shape = x.shape[:s] + (-1,) + x.shape[e + 1:]
     if x.numel() == 0:
-        shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:]
+        shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
     return reshape(x, shape)
 
 
@@ -1001,21 +1055,8 @@ def transpose(x, d0=-2, d1=-1):
 
 
 def expand(x, *shape):
-    x = _t(x)
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    lead = len(shape) - x.ndim
-    if lead < 0:
-        raise ValueError(f"expand: target {shape} has fewer dims than the tensor {tuple(x.shape)}")
-    if any(s == -1 for s in shape[:lead]):
-        raise ValueError(f"expand: -1 is not allowed for the new leading dims of {shape} "
-                         f"(tensor shape {tuple(x.shape)})")
-    full = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
-    try:
-        np.broadcast_shapes(x.shape, full)
-    except ValueError:
-        raise ValueError(f"expand: cannot expand shape {tuple(x.shape)} to {shape}") from None
-    return shape_ops.Expand.apply(x, full)
+    """x broadcast to `shape` (-1 keeps a dim; new dims lead) as a view: no copy."""
+    return shape_ops.Expand.apply(_t(x), _sizes(shape, "expand"))
 
 
 broadcast_to = expand
@@ -1103,7 +1144,7 @@ def chunk(x, chunks, dim=0):
     if x.ndim == 0:
         raise ValueError("chunk: a 0-d tensor cannot be chunked")
     dim = _args.dim(dim, x.ndim, "chunk", x.shape)
-    if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+    if not isinstance(chunks, numbers.Integral) or chunks <= 0:
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks}")
     n = x.shape[dim]
     size = builtins.max(-(-n // chunks), 1)
@@ -1111,10 +1152,11 @@ def chunk(x, chunks, dim=0):
 
 
 def _index_tensor(index, op):
-    idx = index._data if isinstance(index, Tensor) else np.asarray(index)
-    if idx.dtype.kind not in "iu":
+    """The int64 Array of an index argument (a Tensor, or Python / NumPy integer data)."""
+    idx = index._data if isinstance(index, Tensor) else _C.from_object(index, None, get_default_dtype(), "cpu", op)
+    if idx.dtype != int64:
         raise TypeError(f"{op}: 'index' must be an integer tensor, got {idx.dtype}")
-    return idx.astype(int64, copy=False)
+    return idx
 
 
 def index_select(x, dim, index):
@@ -1136,6 +1178,6 @@ def gather(x, dim, index):
 def one_hot(index, num_classes=-1, dtype=None):
     idx = _index_tensor(index, "one_hot")
     if num_classes == -1:
-        num_classes = int(idx.max()) + 1 if idx.size else 0
+        num_classes = int(_C.reduce(_C.Reduce.max, idx.reshape(-1), [0], False).item()) + 1 if idx.size else 0
     d = _canonical_dtype(dtype) or int64
-    return Tensor._wrap(_C.one_hot(idx, int(num_classes), str(d)))
+    return Tensor._wrap(_C.one_hot(idx, int(num_classes), d))

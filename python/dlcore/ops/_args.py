@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
-from .. import _C
-
 
 def contig(a):
-    """a itself when C-contiguous (None and device arrays, always contiguous, pass through),
-    else a contiguous copy made by dlcore's copy kernel."""
-    flags = getattr(a, "flags", None)
-    return a if flags is None or flags.c_contiguous else _C.cast(a, str(a.dtype))
+    """a itself when contiguous (None passes through), else a contiguous copy."""
+    return a if a is None or a.is_contiguous() else a.contiguous()
 
 
 def ntuple(v, n, op, name):
@@ -43,7 +37,7 @@ def dim(d, ndim, op, shape):
     """Normalises dim d for a tensor with `ndim` dims (0-d tensors take -1 and 0) or raises an
     IndexError naming the op and the shape."""
     n = max(ndim, 1)
-    if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
+    if not isinstance(d, numbers.Integral) or isinstance(d, bool):
         raise TypeError(f"{op}: dim must be an int, got {type(d).__name__}")
     if not -n <= d < n:
         raise IndexError(f"{op}: dim {d} is out of range for a tensor of shape {tuple(shape)} "
@@ -55,7 +49,7 @@ def axes(dims, ndim, op, shape):
     """None (every dim), an int or a sequence of ints as a list of dims in [0, ndim)."""
     if dims is None:
         dims = range(ndim)
-    elif isinstance(dims, (int, np.integer)):
+    elif isinstance(dims, numbers.Integral):
         dims = [dims]
     out = [int(a) for a in dims]
     n = max(ndim, 1)
@@ -67,7 +61,7 @@ def axes(dims, ndim, op, shape):
 
 def require_float(dtype, op, arg=None):
     """TypeError unless dtype is float32 or float64."""
-    if dtype.kind != "f":
+    if not dtype.is_floating_point:
         if arg is None:
             raise TypeError(f"{op}: needs a float32 or float64 tensor, got {dtype}")
         raise TypeError(f"{op}: {arg} must be float32 or float64, got {dtype}")

@@ -1,10 +1,8 @@
 """Elementwise family: binary ops with broadcasting (add, sub, mul, div, pow, maximum, minimum,
 where), unary ops (neg, exp, log, sqrt, abs, sin, cos, log1p, expm1, clip, pow with a scalar
 exponent), scalar affine arithmetic and dtype casts. Forward and backward side by side, each a
-composition of bound kernels; NumPy is used only for 0-d constants and allocation."""
+composition of bound kernels."""
 from __future__ import annotations
-
-import numpy as np
 
 from .. import _C
 from ..autograd import Function
@@ -22,8 +20,9 @@ def _scale(a, s, shift=0.0):
     return _C.unary(U.mul_scalar, a, float(s), float(shift))
 
 
-def _scalar(v, dtype):
-    return np.asarray(v, dtype=dtype)
+def _scalar(v, like):
+    """A 0-d array holding v in like's dtype, on like's device."""
+    return _C.full((), v, like.dtype, like.device)
 
 
 # ---- binary ------------------------------------------------------------------------------------
@@ -95,7 +94,7 @@ class Pow(Function):
         a, b, out = ctx.saved_tensors
         ga = gb = None
         if ctx.needs_input_grad[0]:  # b * a^(b-1)
-            bm1 = _C.binary(B.sub, b, _scalar(1, b.dtype))
+            bm1 = _C.binary(B.sub, b, _scalar(1, b))
             ga = sum_to(_mul(g, _mul(b, _C.binary(B.pow, a, bm1))), a.shape)
         if ctx.needs_input_grad[1]:  # out * log(a)
             gb = sum_to(_mul(g, _mul(out, _C.unary(U.log, a))), b.shape)
@@ -118,7 +117,7 @@ class Maximum(Function):
         a, b = ctx.saved_tensors
         tie = _C.binary(B.eq, a, b)
         half = _scale(g, 0.5)
-        z = np.zeros((), g.dtype)
+        z = _scalar(0, g)
         ga = _C.where(_C.binary(cls._win, a, b), g, _C.where(tie, half, z))
         gb = _C.where(_C.binary(cls._lose, a, b), g, _C.where(tie, half, z))
         return sum_to(ga, a.shape), sum_to(gb, b.shape)
@@ -137,7 +136,7 @@ class Where(Function):
 
     @staticmethod
     def backward(ctx, g):
-        z = np.zeros((), g.dtype)
+        z = _scalar(0, g)
         ga = sum_to(_C.where(ctx.cond, g, z), ctx.shapes[0]) if ctx.needs_input_grad[1] else None
         gb = sum_to(_C.where(ctx.cond, z, g), ctx.shapes[1]) if ctx.needs_input_grad[2] else None
         return None, ga, gb
@@ -263,9 +262,9 @@ class Clip(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors  # gradient passes where lo <= x <= hi (PyTorch's clamp)
-        inside = _C.binary(B.logical_and, _C.binary(B.ge, x, _scalar(ctx.lo, x.dtype)),
-                           _C.binary(B.le, x, _scalar(ctx.hi, x.dtype)))
-        return _C.where(inside, g, np.zeros((), g.dtype)), None, None
+        inside = _C.binary(B.logical_and, _C.binary(B.ge, x, _scalar(ctx.lo, x)),
+                           _C.binary(B.le, x, _scalar(ctx.hi, x)))
+        return _C.where(inside, g, _scalar(0, g)), None, None
 
 
 class PowScalar(Function):
@@ -281,7 +280,7 @@ class PowScalar(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         if ctx.p == 0:
-            return np.zeros(g.shape, g.dtype), None
+            return _C.zeros(g.shape, g.dtype, g.device), None
         return _mul(g, _scale(_C.unary(U.pow_scalar, x, ctx.p - 1.0), ctx.p)), None
 
 
@@ -304,9 +303,22 @@ class Cast(Function):
 
     @staticmethod
     def forward(ctx, x, dtype):
-        ctx.in_dtype = str(x.dtype)
-        return _C.cast(x, dtype)
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)
 
     @staticmethod
     def backward(ctx, g):
-        return _C.cast(g, ctx.in_dtype), None
+        return g.astype(ctx.in_dtype), None
+
+
+class ToDevice(Function):
+    """x copied to another device (Tensor.to / cpu / cuda); the gradient is copied back."""
+
+    @staticmethod
+    def forward(ctx, x, device):
+        ctx.in_device = x.device
+        return x.to(device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.to(ctx.in_device), None

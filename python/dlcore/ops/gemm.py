@@ -2,8 +2,6 @@
 optionally a ReLU, fused into its epilogue: _C.linear)."""
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _C
 from ..autograd import Function
 from ._args import contig
@@ -11,7 +9,7 @@ from .reduce import sum_to
 
 
 def _mT(a):
-    return np.swapaxes(a, -1, -2)
+    return a.transpose(-1, -2)
 
 
 class MatMul(Function):

@@ -1,8 +1,6 @@
-"""Index family: index_select and gather (forward: gather kernels; backward: scatter-add into
-a zero gradient)."""
+"""Index family: index_select, gather and advanced indexing by index tensors (forward: gather
+kernels; backward: scatter-add into a zero gradient)."""
 from __future__ import annotations
-
-import numpy as np
 
 from .. import _C
 from ..autograd import Function
@@ -16,7 +14,7 @@ class IndexSelect(Function):
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.in_shape, ctx.dtype)
+        gx = _C.zeros(ctx.in_shape, ctx.dtype, g.device)
         _C.index_add_(gx, ctx.axis, ctx.idx, g)
         return gx, None, None
 
@@ -29,6 +27,24 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.in_shape, ctx.dtype)
+        gx = _C.zeros(ctx.in_shape, ctx.dtype, g.device)
         _C.scatter_add_(gx, ctx.axis, ctx.idx, g)
         return gx, None, None
+
+
+class Index(Function):
+    """x indexed along `dims` by int64 index arrays (broadcast together to a shape B): the result
+    is (B..., the other dims...). The backward adds g into a zero gradient at the same places, in
+    index order (repeated indices accumulate, deterministically)."""
+
+    @staticmethod
+    def forward(ctx, x, dims, indices):
+        ctx.in_shape, ctx.dtype, ctx.dims, ctx.indices = x.shape, x.dtype, dims, indices
+        return _C.index_get(x, dims, indices)
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = _C.zeros(ctx.in_shape, ctx.dtype, g.device)
+        _C.index_put_(gx, ctx.dims, ctx.indices, g, True)
+        return gx, None, None
+

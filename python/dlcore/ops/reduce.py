@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .. import _C
 from ..autograd import Function
 
@@ -48,7 +46,7 @@ class Sum(Function):
         g = g.reshape(ctx.kshape)
         if cls._mean:
             g = _C.unary(U.mul_scalar, g, 1.0 / max(ctx.n, 1), 0.0)
-        return np.broadcast_to(g, ctx.in_shape), None, None
+        return g.expand(ctx.in_shape), None, None
 
 
 class Mean(Sum):

@@ -1,9 +1,9 @@
 """Shape family: views and layout (reshape, permute, expand, contiguous, indexing) and
-concatenation / splitting along a dim. Forward and backward side by side; views are NumPy
-views of the raw arrays for now, copies are dlcore kernels."""
+concatenation / splitting along a dim. Forward and backward side by side; views are computed by
+the Array in C++ (no copy), copies are dlcore kernels."""
 from __future__ import annotations
 
-import numpy as np
+import numbers
 
 from .. import _C
 from ..autograd import Function
@@ -13,7 +13,8 @@ from .reduce import sum_to
 def is_basic_index(index):
     """True when index has only ints, slices, None and Ellipsis (it selects a view)."""
     items = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
+    return all((isinstance(i, (numbers.Integral, slice)) and not isinstance(i, bool)) or i is None or i is Ellipsis
+               for i in items)
 
 
 class Reshape(Function):
@@ -27,22 +28,32 @@ class Reshape(Function):
         return g.reshape(ctx.in_shape), None
 
 
+class View(Reshape):
+    """x.view(shape): like Reshape, but raises instead of copying when x's memory layout does
+    not allow the view (a copy would silently lose writes made through it)."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return x.view(shape)
+
+
 class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.inv = tuple(np.argsort(dims))
-        return x.transpose(dims)
+        ctx.inv = tuple(sorted(range(len(dims)), key=dims.__getitem__))
+        return x.permute(dims)
 
     @staticmethod
     def backward(ctx, g):
-        return g.transpose(ctx.inv), None
+        return g.permute(ctx.inv), None
 
 
 class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
-        return np.broadcast_to(x, shape)
+        return x.expand(shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -54,7 +65,7 @@ class Contiguous(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return _C.cast(x, str(x.dtype))
+        return x.clone()
 
     @staticmethod
     def backward(ctx, g):
@@ -62,8 +73,8 @@ class Contiguous(Function):
 
 
 class GetItem(Function):
-    """x[index]. Basic indexing returns a view; the backward writes into a zero gradient
-    through the same index (a view), or scatter-adds for integer-array indexing."""
+    """x[index] for a basic index (ints, slices with any step, None, Ellipsis): a view. The
+    backward writes g into a zero gradient through the same index."""
 
     @staticmethod
     def forward(ctx, x, index):
@@ -72,14 +83,8 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        gx = np.zeros(ctx.in_shape, ctx.dtype)
-        idx = ctx.index
-        if is_basic_index(idx):
-            _C.copy(g, gx[idx])
-        elif isinstance(idx, np.ndarray) and idx.dtype == np.int64 and idx.ndim == 1:
-            _C.index_add_(gx, 0, idx, g)
-        else:  # general advanced indexing (rare in the hot path): unbuffered accumulate
-            np.add.at(gx, idx, g)
+        gx = _C.zeros(ctx.in_shape, ctx.dtype, g.device)
+        gx[ctx.index] = g
         return gx, None
 
 
@@ -93,22 +98,19 @@ class Concat(Function):
         ctx.sizes = [x.shape[axis] for x in xs]
         shape = list(xs[0].shape)
         shape[axis] = sum(ctx.sizes)
-        out = np.empty(shape, xs[0].dtype)
+        out = _C.empty(shape, xs[0].dtype, xs[0].device)
         pos = 0
-        sl = [slice(None)] * len(shape)
         for x in xs:
-            sl[axis] = slice(pos, pos + x.shape[axis])
-            _C.copy(x, out[tuple(sl)])
-            pos += x.shape[axis]
+            n = x.shape[axis]
+            _C.copy(x, out.narrow(axis, pos, n))
+            pos += n
         return out
 
     @staticmethod
     def backward(ctx, g):
         grads, pos = [], 0
-        sl = [slice(None)] * g.ndim
         for n in ctx.sizes:
-            sl[ctx.axis] = slice(pos, pos + n)
-            grads.append(g[tuple(sl)])
+            grads.append(g.narrow(ctx.axis, pos, n))
             pos += n
         return (None, *grads)
 
@@ -118,21 +120,18 @@ class Split(Function):
     def forward(ctx, x, sizes, axis):
         ctx.axis, ctx.sizes, ctx.in_shape, ctx.dtype = axis, sizes, x.shape, x.dtype
         outs, pos = [], 0
-        sl = [slice(None)] * x.ndim
         for n in sizes:
-            sl[axis] = slice(pos, pos + n)
-            outs.append(x[tuple(sl)])
+            outs.append(x.narrow(axis, pos, n))
             pos += n
         return tuple(outs)
 
     @staticmethod
     def backward(ctx, *grads):
-        gx = np.zeros(ctx.in_shape, ctx.dtype)
+        device = next(g for g in grads if g is not None).device
+        gx = _C.zeros(ctx.in_shape, ctx.dtype, device)
         pos = 0
-        sl = [slice(None)] * len(ctx.in_shape)
         for n, g in zip(ctx.sizes, grads):
             if g is not None:
-                sl[ctx.axis] = slice(pos, pos + n)
-                _C.copy(g, gx[tuple(sl)])
+                _C.copy(g, gx.narrow(ctx.axis, pos, n))
             pos += n
         return gx, None, None
