@@ -72,6 +72,9 @@ DLCORE_BINDINGS(elementwise) {
     return out;
   }, py::arg("x"), py::arg("dtype"));
 
+  m.def("broadcast_shapes", [](Shape a, Shape b, const char* op) { return py::tuple(py::cast(broadcast_shapes(a, b, op))); },
+        py::arg("a"), py::arg("b"), py::arg("op") = "broadcast",
+        "The broadcast of two shapes (NumPy's rule); ValueError naming op and both shapes.");
   m.def("fill", [](py::handle out, double value) {
     View ov = to_view(out, "fill", "out", true);
     { py::gil_scoped_release nogil; fill(ov, value); }
