@@ -49,7 +49,7 @@ std::shared_ptr<void> python_owner(py::object obj) {
 // storage's start, so negative strides keep working.
 Array share(py::array a, const char* op) {
   py::dtype dt = a.dtype();
-  std::string shape_s = py::str(py::make_tuple(*py::tuple(a.attr("shape")))).cast<std::string>();
+  std::string shape_s = py::str(a.attr("shape")).cast<std::string>();
   DLCORE_CHECK(dt.byteorder() != '>', TypeError, op, ": the array of shape ", shape_s,
                " is not in native byte order; use arr.astype(arr.dtype.newbyteorder('='))");
   char kind = dt.kind();

@@ -231,8 +231,8 @@ Array expand(const Array& a, const Shape& shape) {
   Shape s(n), st(n);
   for (int i = 0; i < n; ++i) {
     if (i < lead) {
-      DLCORE_CHECK(shape[i] >= 0, ValueError, "expand: size ", shape[i], " is not allowed for the new leading dim ", i,
-                   " of ", shape_str(shape), " (tensor shape ", shape_str(a.shape, a.ndim), ")");
+      DLCORE_CHECK(shape[i] >= 0, ValueError, "expand: ", shape[i], " is not allowed for the new leading dims of ",
+                   shape_str(shape), " (tensor shape ", shape_str(a.shape, a.ndim), ")");
       s[i] = shape[i];
       st[i] = 0;
       continue;
@@ -375,6 +375,10 @@ bool may_overlap(const Array& a, const Array& b) {
 void check_writable(const Array& a, const char* op, const char* arg) {
   DLCORE_CHECK(a.writable, ValueError, op, ": '", arg, "' is read-only (it shares memory with a read-only "
                "NumPy array); copy it first (clone())");
+  for (int i = 0; i < a.ndim; ++i)
+    DLCORE_CHECK(a.strides[i] != 0 || a.shape[i] <= 1, ValueError, op, ": '", arg, "' is read-only: several of its "
+                 "elements are one memory location (an expanded / broadcast view of shape ", shape_str(a.shape, a.ndim),
+                 "); write into a copy (clone()) instead");
 }
 
 void copy_(const Array& dst, const Array& src, const char* op) {
