@@ -134,6 +134,7 @@ Array from_object(py::handle obj, py::handle dtype, DType default_float, Device 
   }
   py::dtype want = numpy_dtype(d);
   if (!arr.dtype().is(want) && !arr.dtype().equal(want)) arr = arr.attr("astype")(want);
+  else if (!arr.attr("flags").attr("aligned").cast<bool>()) arr = arr.attr("copy")();  // share() needs alignment
   Array src = share(arr, op);
   Array r = empty(device, d, src.shape_vec());
   copy_(r, src, op);

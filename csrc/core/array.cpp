@@ -245,7 +245,10 @@ Array expand(const Array& a, const Shape& shape) {
     st[i] = (have == 1 && want != 1) ? 0 : a.strides[i - lead];
   }
   checked_numel(s, "expand");
-  return with_shape(a, s, st, a.offset);
+  Array r = with_shape(a, s, st, a.offset);
+  for (int i = 0; i < n; ++i)  // like NumPy's broadcast_to: several elements, one location: read-only
+    if (st[i] == 0 && s[i] > 1) r.writable = false;
+  return r;
 }
 
 Array slice(const Array& a, int dim, int64_t start, int64_t step, int64_t length) {
@@ -373,8 +376,8 @@ bool may_overlap(const Array& a, const Array& b) {
 }
 
 void check_writable(const Array& a, const char* op, const char* arg) {
-  DLCORE_CHECK(a.writable, ValueError, op, ": '", arg, "' is read-only (it shares memory with a read-only "
-               "NumPy array); copy it first (clone())");
+  DLCORE_CHECK(a.writable, ValueError, op, ": '", arg, "' is read-only (a view of an expanded / broadcast "
+               "tensor, or memory shared with a read-only NumPy array); write into a copy (clone()) instead");
   for (int i = 0; i < a.ndim; ++i)
     DLCORE_CHECK(a.strides[i] != 0 || a.shape[i] <= 1, ValueError, op, ": '", arg, "' is read-only: several of its "
                  "elements are one memory location (an expanded / broadcast view of shape ", shape_str(a.shape, a.ndim),
