@@ -17,7 +17,7 @@ import dlcore
 
 def _scalar(fn, arrays, w):
     out = fn(*[dlcore.tensor(a) for a in arrays])
-    return float(np.sum(np.asarray(out._data, dtype=np.float64) * w))
+    return float(np.sum(out.detach().numpy().astype(np.float64) * w))
 
 
 def numeric_grads(fn, arrays, w, eps=1e-6, wrt=None):
@@ -54,7 +54,7 @@ def gradcheck(fn, inputs, eps=1e-6, rtol=1e-5, atol=1e-7, seed=0, wrt=None):
     worst = 0.0
     for i in wrt:
         t = ts[i]
-        ana = np.zeros(arrays[i].shape) if t.grad is None else np.asarray(t.grad._data, dtype=np.float64)
+        ana = np.zeros(arrays[i].shape) if t.grad is None else t.grad.numpy().astype(np.float64)
         assert ana.shape == arrays[i].shape, f"gradcheck: grad of input {i} has shape {ana.shape}, expected {arrays[i].shape}"
         scale = max(1.0, float(np.max(np.abs(num[i]))) if num[i].size else 1.0)
         err = np.abs(ana - num[i])

@@ -174,11 +174,11 @@ def test_layout_axis_out_of_range(i):
 
 def test_index_out_of_range():
     x = f32(3, 4)
-    with pytest.raises(IndexError, match=r"index 3 is out of bounds for axis 0 with size 3"):
+    with pytest.raises(IndexError, match=r"index 3 is out of bounds for (axis|dimension) 0 with size 3"):
         x[3]
-    with pytest.raises(IndexError, match=r"index -4 is out of bounds for axis 0 with size 3"):
+    with pytest.raises(IndexError, match=r"index -4 is out of bounds for (axis|dimension) 0 with size 3"):
         x[-4]
-    with pytest.raises(IndexError, match=r"index 5 is out of bounds for axis 0 with size 3"):
+    with pytest.raises(IndexError, match=r"index 5 is out of bounds for (axis|dimension) 0 with size 3"):
         x[[0, 5]]
     with pytest.raises(IndexError, match=r"index 4 is out of bounds for axis 1 with size 4"):
         x[:, [4]]
@@ -253,7 +253,9 @@ def test_read_only_outputs_refused():
 
 def test_too_many_dims():
     with pytest.raises(ValueError, match=r"exp: argument 'x' has 9 dimensions; dlcore supports at most 8"):
-        dlcore.exp(dlcore.ones(*([1] * 9)))
+        _C.unary(_C.Unary.exp, np.ones([1] * 9))
+    with pytest.raises(ValueError, match=r"ones: shape \(1, 1, 1, 1, 1, 1, 1, 1, 1\) has 9 dimensions; dlcore supports at most 8"):
+        dlcore.ones(*([1] * 9))
 
 
 # ---- autograd misuse ---------------------------------------------------------------------------
@@ -314,7 +316,7 @@ def test_index_kernels_refuse_0d_inputs():
 
 def test_reduce_over_dim_0_of_a_0d_array():
     s = np.array(2.5)
-    assert _C.reduce(_C.Reduce.max, s, [0]) == 2.5
+    assert _C.reduce(_C.Reduce.max, s, [0]).item() == 2.5
     assert _C.reduce(_C.Reduce.sum, s, [-1], True).shape == ()
     assert dlcore.tensor(2.5).sum(0).item() == 2.5
 

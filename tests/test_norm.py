@@ -19,7 +19,7 @@ TOL = {"float32": dict(rtol=1e-4, atol=1e-5), "float64": dict(rtol=1e-10, atol=1
 
 
 def npy(t):
-    return np.asarray(t.detach()._data)
+    return t.detach().numpy()
 
 
 def grad_tol(dtype, ref):
@@ -269,7 +269,7 @@ def check_grads(module, x_np, train=True):
     num = central_diff(loss_value, x_np)
     np.testing.assert_allclose(npy(x.grad), num, rtol=1e-6, atol=1e-7 * max(1, np.abs(num).max()))
     for name, p in module.named_parameters():
-        arr = p._data
+        arr = p.detach().numpy()
 
         def lv():
             with dlcore.no_grad():

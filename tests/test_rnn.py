@@ -204,7 +204,7 @@ def test_central_differences(mode, lengths):
     if mode == "LSTM":
         checks.append((ct.grad.numpy(), c0))
     for name, p in m.named_parameters():
-        checks.append((p.grad.numpy().copy(), p._data))
+        checks.append((p.grad.numpy().copy(), p.detach().numpy()))
     for analytic, arr in checks:
         num = numeric_grad(f, arr)
         np.testing.assert_allclose(analytic, num, rtol=1e-5, atol=1e-7 * (1 + np.abs(num).max()))
@@ -415,7 +415,7 @@ def test_saturated_gates_stay_finite_and_match_torch():
     with torch.no_grad():
         for (name, p) in tm.named_parameters():
             p.mul_(40.0)
-            dict(dm.named_parameters())[name]._data[...] = p.numpy()
+            dict(dm.named_parameters())[name].detach().numpy()[...] = p.numpy()
     x = (10 * np.random.default_rng(4).standard_normal((6, 2, 4))).astype(np.float32)
     res = run_both(dm, tm, x, None)
     assert np.isfinite(res["out"][0].detach().numpy()).all()

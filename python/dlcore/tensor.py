@@ -610,6 +610,8 @@ def _shape_arg(shape, op):
         out.append(int(s))
     if any(s < 0 for s in out):
         raise ValueError(f"{op}: negative dimension in shape {tuple(out)}")
+    if len(out) > _C.max_dims:
+        raise ValueError(f"{op}: shape {tuple(out)} has {len(out)} dimensions; dlcore supports at most {_C.max_dims}")
     return tuple(out)
 
 

@@ -7,11 +7,11 @@ dlcore._C.act_forward / act_backward, softmax, prelu, maxout); no NumPy math her
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .. import _C
 from ..ops import activation as _ops
-from ..tensor import Tensor, _float, full
+from ..dtype import float32
+from ..tensor import Tensor, _float, full, tensor
 from .module import Module, Parameter
 
 A = _C.Act
@@ -117,7 +117,7 @@ log_sigmoid = logsigmoid
 def prelu(input, weight):
     x = _float(input, "prelu")
     if not isinstance(weight, Tensor):
-        weight = Tensor(np.asarray(weight, dtype=x.dtype))
+        weight = tensor(weight, dtype=x.dtype)
     if weight.ndim == 0:
         weight = weight.reshape(1)
     return _ops.Prelu.apply(x, weight)
@@ -264,7 +264,7 @@ class Swish(Module):
     def __init__(self, beta=1.0, learnable=False):
         super().__init__()
         if learnable:
-            self.beta = Parameter(np.asarray([beta], dtype=np.float32))
+            self.beta = Parameter(tensor([beta], dtype=float32))
         else:
             self.beta = float(beta)
 

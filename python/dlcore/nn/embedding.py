@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from .. import _C
+from ..dtype import int64
 from ..ops import embedding as _ops
-from ..tensor import Tensor, empty
+from ..tensor import Tensor, empty, tensor
 from . import init
 from .module import Module, Parameter
 
@@ -18,18 +17,20 @@ from .module import Module, Parameter
 def _indices(input, num_embeddings, name):
     if isinstance(input, Tensor):
         arr = input._data
-    elif hasattr(input, "detach"):
-        arr = input.detach().cpu().numpy()
-    else:
-        arr = np.asarray(input)
-    if arr.dtype.kind not in "iu":
+    elif hasattr(input, "detach"):  # a torch tensor
+        arr = tensor(input.detach().cpu().numpy())._data
+    else:  # Python or NumPy data
+        arr = tensor(input)._data
+    if arr.dtype != int64:
         raise TypeError(f"{name}: indices must be an integer tensor, got {arr.dtype}")
-    flat = np.ascontiguousarray(arr.reshape(-1), dtype=np.int64)
-    if flat.size and (flat.min() < 0 or flat.max() >= num_embeddings):
-        bad = flat.min() if flat.min() < 0 else flat.max()
-        raise IndexError(f"{name}: index {bad} is out of range for an embedding table with "
-                         f"{num_embeddings} rows")
-    return flat, arr.shape
+    flat = arr.reshape(-1)
+    if flat.size:
+        lo = _C.reduce(_C.Reduce.min, flat, [0], False).item()
+        hi = _C.reduce(_C.Reduce.max, flat, [0], False).item()
+        if lo < 0 or hi >= num_embeddings:
+            raise IndexError(f"{name}: index {lo if lo < 0 else hi} is out of range for an embedding table "
+                             f"with {num_embeddings} rows")
+    return flat.contiguous(), arr.shape
 
 
 def embedding(input, weight, padding_idx=None):
@@ -67,12 +68,12 @@ class Embedding(Module):
             if tuple(w.shape) != (self.num_embeddings, self.embedding_dim):
                 raise ValueError(f"Embedding: _weight has shape {tuple(w.shape)}, expected "
                                  f"{(self.num_embeddings, self.embedding_dim)}")
-            self.weight = Parameter(w._data.copy())
+            self.weight = Parameter(w._data.clone())
 
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            _C.fill(self.weight._data[self.padding_idx], 0.0)
+            self.weight._data[self.padding_idx].fill_(0.0)
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None):

@@ -25,9 +25,8 @@ seed gives the same values for any thread count.
 """
 import math
 
-import numpy as np
-
 from .. import _C
+from ..dtype import float64
 from ..tensor import default_generator
 
 # Keras' correction: the std of a standard normal truncated to [-2, 2].
@@ -85,7 +84,7 @@ def _gen(generator):
 
 
 def _check_float(t, name):
-    if t.dtype.kind != "f":
+    if not t.dtype.is_floating_point:
         raise TypeError(f"{name}: needs a float32 or float64 tensor, got {t.dtype}")
 
 
@@ -176,8 +175,8 @@ def lecun_normal(t, generator=None):
 
 def orthogonal_(t, gain=1.0, generator=None):
     """A (semi-)orthogonal matrix from the QR decomposition of a N(0, 1) matrix; tensors with
-    more than 2 dims are flattened to (shape[0], rest). NumPy's QR does the factorisation:
-    this runs once at initialisation, never in the training loop."""
+    more than 2 dims are flattened to (shape[0], rest). The factorisation (Householder, in
+    float64 on the CPU) runs once at initialisation, never in the training loop."""
     _check_float(t, "orthogonal_")
     if t.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
@@ -186,16 +185,15 @@ def orthogonal_(t, gain=1.0, generator=None):
         return t
     rows = t.shape[0]
     cols = t.numel() // rows
-    a = np.empty((rows, cols), np.float64)
+    a = _C.empty((rows, cols), float64)
     g = _gen(generator)
     _C.random_fill(_C.RandomDist.normal, a, 0.0, 1.0, g.seed, g.take(a.dtype, a.size))
     if rows < cols:
-        a = a.T
-    q, r = np.linalg.qr(a)
-    q = q * np.sign(np.diag(r))  # makes the decomposition unique (uniform over orthogonal matrices)
+        a = a.T.contiguous()
+    _C.orthogonalize(a)  # Q, with R's diagonal made positive: uniform over orthogonal matrices
     if rows < cols:
-        q = q.T
-    _C.copy(np.ascontiguousarray(q * gain).reshape(t.shape), t._data)
+        a = a.T
+    t._data.copy_(_C.unary(_C.Unary.mul_scalar, a, float(gain), 0.0).reshape(t.shape))
     return t
 
 
@@ -210,11 +208,12 @@ def sparse_(t, sparsity, std=0.01, generator=None):
     zeros = int(math.ceil(sparsity * rows))
     normal_(t, 0.0, std, generator)
     if zeros:
-        keys = np.empty((rows, cols), np.float64)
+        keys = _C.empty((rows, cols), float64)
         g = _gen(generator)
         _C.random_fill(_C.RandomDist.uniform, keys, 0.0, 1.0, g.seed, g.take(keys.dtype, keys.size))
-        order = np.argsort(keys, axis=0, kind="stable")[:zeros]  # a random permutation per column
-        t._data[order, np.arange(cols)[None, :]] = 0
+        order = _C.argsort(keys.T)[:, :zeros]  # a random permutation of the rows, per column
+        cols_idx = _C.arange(0, cols, 1, "int64").reshape(cols, 1)
+        _C.index_put_(t._data, [0, 1], [order.T.to(t._data.device), cols_idx.T], _C.zeros((), t.dtype), False)
     return t
 
 
@@ -224,7 +223,8 @@ def eye_(t):
         raise ValueError(f"eye_: only 2-D tensors are supported, got shape {tuple(t.shape)}")
     t.fill_(0.0)
     n = min(t.shape)
-    t._data[np.arange(n), np.arange(n)] = 1
+    if n:
+        t._data.as_strided((n,), (t.stride(0) + t.stride(1),)).fill_(1.0)  # the diagonal, a view
     return t
 
 
@@ -232,7 +232,7 @@ def identity(t, gain=1.0):
     """Keras' Identity initializer: gain * eye."""
     eye_(t)
     if gain != 1.0:
-        t._data[...] *= gain  # a scalar scale of a diagonal at initialisation
+        _C.unary(_C.Unary.mul_scalar, t._data, float(gain), 0.0, out=t._data)
     return t
 
 

@@ -8,11 +8,12 @@ ValueError.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .. import _C
+from ..dtype import int64
+from ..ops import _args
 from ..ops import loss as _ops
-from ..tensor import Tensor, _float, _t, where
+from ..tensor import Tensor, _float, _t, tensor, where
 from .module import Module
 
 L = _C.LossOp
@@ -37,9 +38,9 @@ def _as_tensor(v, like, name, arg):
     if v is None:
         return None
     if not isinstance(v, Tensor):
-        v = Tensor(np.asarray(v, dtype=like.dtype))
+        v = tensor(v, dtype=like.dtype, device=like.device)
     if v.dtype != like.dtype:
-        if v.dtype.kind != "f":
+        if not v.dtype.is_floating_point:
             raise TypeError(f"{name}: {arg} must be a float tensor, got {v.dtype}")
         v = v.to(dtype=like.dtype)
     return v
@@ -58,7 +59,7 @@ def _pointwise(name, op, input, target, reduction, p0=0.0, weight=None, pos_weig
         if v is None:
             continue
         try:
-            ok = np.broadcast_shapes(tuple(v.shape), tuple(x.shape)) == tuple(x.shape)
+            ok = _args.broadcast_shape(v.shape, x.shape, name) == tuple(x.shape)
         except ValueError:
             ok = False
         if not ok:
@@ -176,8 +177,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     x = _float(input, "cross_entropy")
     t = _t(target)
-    probs = t.dtype.kind == "f"
-    if not probs and t.dtype.kind not in "iu":
+    probs = t.dtype.is_floating_point
+    if not probs and t.dtype != int64:
         raise TypeError(f"cross_entropy: target must be int64 class indices or float probabilities, got {t.dtype}")
     if probs and t.dtype != x.dtype:
         t = t.to(dtype=x.dtype)
@@ -192,7 +193,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_reduction("nll_loss", reduction)
     x = _float(input, "nll_loss")
     t = _t(target)
-    if t.dtype.kind not in "iu":
+    if t.dtype != int64:
         raise TypeError(f"nll_loss: target must hold int64 class indices, got {t.dtype}")
     w = _as_tensor(weight, x, "nll_loss", "weight")
     z, t2, out_shape = _class_rows("nll_loss", x, t, False)
@@ -226,11 +227,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 x2) / (max(|x1|, eps) max(|x2|, eps)) along dim (PyTorch's formula)."""
     a, b = _float(x1, "cosine_similarity"), _float(x2, "cosine_similarity")
-    try:
-        np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
-    except ValueError:
-        raise ValueError(f"cosine_similarity: shapes {tuple(a.shape)} and {tuple(b.shape)} do not "
-                         "broadcast") from None
+    _args.broadcast_shape(a.shape, b.shape, "cosine_similarity")
     n1 = (a * a).sum(dim).sqrt().clip(min=eps)
     n2 = (b * b).sum(dim).sqrt().clip(min=eps)
     return (a * b).sum(dim) / (n1 * n2)

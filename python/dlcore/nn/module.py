@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
 
-import numpy as np
-
 from .. import _C
 from ..dtype import get_default_dtype
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 
 
 class Parameter(Tensor):
@@ -18,8 +16,9 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad=True):
         if data is None:  # Parameter() is an empty float tensor, like PyTorch
-            data = np.empty((0,), get_default_dtype())
-        arr = data._data if isinstance(data, Tensor) else np.asarray(data)
+            arr = _C.empty((0,), get_default_dtype())
+        else:  # shares a Tensor's storage, like PyTorch; other data is copied
+            arr = data._data if isinstance(data, Tensor) else tensor(data)._data
         self._data = arr
         self.requires_grad = False
         self.grad = None
@@ -181,7 +180,7 @@ class Module:
                 for k, t in store.items():
                     if t is None:
                         continue
-                    if dtype is not None and t.dtype.kind != "f":
+                    if dtype is not None and not t.dtype.is_floating_point:
                         nt = t.to(device=device)
                     else:
                         nt = t.to(device=device, dtype=dtype)
@@ -235,16 +234,13 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            arr = v._data if isinstance(v, Tensor) else np.asarray(v)
-            if hasattr(arr, "detach"):  # a torch tensor
-                arr = arr.detach().cpu().numpy()
-            if tuple(arr.shape) != tuple(t.shape):
-                raise ValueError(f"load_state_dict: '{k}' has shape {tuple(arr.shape)} in the "
+            if hasattr(v, "detach") and not isinstance(v, Tensor):  # a torch tensor
+                v = v.detach().cpu().numpy()
+            arr = v._data if isinstance(v, Tensor) else tensor(v)._data
+            if arr.shape != tuple(t.shape):
+                raise ValueError(f"load_state_dict: '{k}' has shape {arr.shape} in the "
                                  f"state dict but {tuple(t.shape)} in the model")
-            src = np.ascontiguousarray(arr).reshape(arr.shape)  # ascontiguousarray makes 0-d arrays 1-d
-            if src.dtype != t.dtype:
-                src = src.astype(t.dtype)
-            _C.copy(src, t._data)
+            t._data.copy_(arr)  # converts dtype and device
         return _IncompatibleKeys(missing, unexpected)
 
     # ---- printing ----

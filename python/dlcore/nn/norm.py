@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from .. import _C
 from ..dtype import get_default_dtype, int64
 from ..ops import _args
@@ -122,7 +120,7 @@ class _BatchNorm(Module):
         if self.track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, dtype=dt))
             self.register_buffer("running_var", ones(num_features, dtype=dt))
-            self.register_buffer("num_batches_tracked", Tensor._wrap(np.zeros((), int64)))
+            self.register_buffer("num_batches_tracked", zeros((), dtype=int64))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -156,9 +154,9 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             nbt = self.num_batches_tracked._data
-            _C.binary(_C.Binary.add, nbt, np.ones((), int64), out=nbt)
+            _C.unary(_C.Unary.mul_scalar, nbt, 1.0, 1.0, out=nbt)  # += 1
             if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(nbt)
+                factor = 1.0 / nbt.item()
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
         return batch_norm(x, self.running_mean if track else None,

@@ -16,11 +16,10 @@ from __future__ import annotations
 import math
 import numbers
 
-import numpy as np
-
 from .. import _C
+from ..dtype import int64
 from ..ops import rnn as _ops
-from ..tensor import Tensor, cat, default_generator, empty, stack
+from ..tensor import Tensor, cat, default_generator, empty, stack, tensor, zeros_like
 from . import init
 from .module import Module, Parameter
 
@@ -33,29 +32,33 @@ def _as_lengths(lengths, n, T, name):
     if lengths is None:
         return None
     if isinstance(lengths, Tensor):
-        lengths = lengths._data
+        arr = lengths._data.to("cpu")
     elif hasattr(lengths, "detach"):  # a torch tensor
-        lengths = lengths.detach().cpu().numpy()
-    arr = np.asarray(lengths)
-    if arr.dtype.kind not in "iu" or arr.ndim != 1:
+        arr = tensor(lengths.detach().cpu().numpy())._data
+    else:
+        arr = tensor(lengths)._data
+    if arr.dtype != int64 or arr.ndim != 1:
         raise ValueError(f"{name}: lengths must be a 1-D sequence of ints (one per batch element), "
                          f"got {arr.dtype} array of shape {arr.shape}")
     if arr.shape[0] != n:
         raise ValueError(f"{name}: got {arr.shape[0]} lengths for a batch of {n} sequences")
-    if arr.size and (arr.min() < 0 or arr.max() > T):
-        raise ValueError(f"{name}: lengths must lie in [0, {T}] (the padded sequence length), "
-                         f"got min {arr.min()} and max {arr.max()}")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.size:
+        lo = _C.reduce(_C.Reduce.min, arr, [0], False).item()
+        hi = _C.reduce(_C.Reduce.max, arr, [0], False).item()
+        if lo < 0 or hi > T:
+            raise ValueError(f"{name}: lengths must lie in [0, {T}] (the padded sequence length), "
+                             f"got min {lo} and max {hi}")
+    return arr.contiguous()
 
 
 def _dropout(x, p):
     """Inverted dropout with a mask from dlcore's generator (between RNN layers)."""
     if p >= 1.0:
-        return x * Tensor._wrap(np.zeros(x.shape, x.dtype))
-    u = np.empty(x.shape, x.dtype)
+        return x * zeros_like(x)
+    u = _C.empty(x.shape, x.dtype, x._data.device)
     g = default_generator
     _C.random_fill(_C.RandomDist.uniform, u, 0.0, 1.0, g.seed, g.take(u.dtype, u.size))
-    keep = _C.cast(_C.binary(_C.Binary.ge, u, np.asarray(p, u.dtype)), str(u.dtype))
+    keep = _C.binary(_C.Binary.ge, u, _C.full((), p, u.dtype, u.device)).astype(u.dtype)
     mask = _C.unary(_C.Unary.mul_scalar, keep, 1.0 / (1.0 - p), 0.0)
     return x * Tensor._wrap(mask)
 

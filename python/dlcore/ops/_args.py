@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numbers
 
+from .. import _C
+
 
 def contig(a):
     """a itself when contiguous (None passes through), else a contiguous copy."""
@@ -65,3 +67,9 @@ def require_float(dtype, op, arg=None):
         if arg is None:
             raise TypeError(f"{op}: needs a float32 or float64 tensor, got {dtype}")
         raise TypeError(f"{op}: {arg} must be float32 or float64, got {dtype}")
+
+
+def broadcast_shape(a, b, op):
+    """The broadcast of shapes a and b (the one C++ rule); ValueError naming op and both."""
+    return _C.broadcast_shapes(tuple(a), tuple(b), op)
+

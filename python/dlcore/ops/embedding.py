@@ -2,8 +2,6 @@
 backward scatter-adds into a zero gradient and leaves the padding_idx row at zero."""
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _C
 from ..autograd import Function
 
@@ -18,11 +16,8 @@ class Embedding(Function):
 
     @staticmethod
     def backward(ctx, g):
-        gw = np.zeros(ctx.wshape, ctx.dtype)
-        src = g.reshape(-1, ctx.wshape[1])
-        if not src.flags.c_contiguous:
-            src = _C.cast(src, str(src.dtype))
-        _C.index_add_(gw, 0, ctx.idx, src)
+        gw = _C.zeros(ctx.wshape, ctx.dtype, g.device)
+        _C.index_add_(gw, 0, ctx.idx, g.reshape(-1, ctx.wshape[1]).contiguous())
         if ctx.padding_idx is not None:
-            _C.fill(gw[ctx.padding_idx], 0.0)
+            gw[ctx.padding_idx].fill_(0.0)
         return gw, None, None, None

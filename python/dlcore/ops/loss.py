@@ -3,8 +3,6 @@ dlcore._C.LossOp code; the terms reduced by the reduce kernel), fused cross-entr
 (log_softmax + NLL, class indices or probabilities), NLL and multi-margin."""
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _C
 from ..autograd import Function
 from ._args import contig as _contig
@@ -55,13 +53,13 @@ class CrossEntropy(Function):
         loss, lse, wrow = _C.cross_entropy(z, target, weight, ignore_index, eps)
         ctx.args = (weight, ignore_index, eps, reduction)
         ctx.save_for_backward(z, target, lse)
-        probs = target.dtype.kind == "f"
+        probs = target.dtype.is_floating_point
         if reduction == "none":
             return loss.reshape(out_shape)
         total = _C.reduce(R.sum, loss, None, False)
         if reduction == "sum":
             return total
-        den = np.asarray(float(z.shape[0]), z.dtype) if probs else _C.reduce(R.sum, wrow, None, False)
+        den = _C.full((), float(z.shape[0]), z.dtype, z.device) if probs else _C.reduce(R.sum, wrow, None, False)
         ctx.den = den
         return _C.binary(B.div, total, den)
 

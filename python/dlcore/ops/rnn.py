@@ -26,12 +26,12 @@ class RNNLayer(Function):
             last = x.shape[0] % 2
             return (y, S[last]) if C is None else (y, S[last], C[last])
         last = 0 if reverse else S.shape[0] - 1
-        h_n = _C.cast(S[last], str(S.dtype))  # a copy: the saved states stay untouched
+        h_n = S[last].clone()  # a copy: the saved states stay untouched
         ctx.mode, ctx.lengths, ctx.reverse = mode, lengths, reverse
         ctx.has_bias = b_ih is not None
         ctx.save_for_backward(x, w_ih, w_hh, S, C, ws)
         if C is not None:
-            return y, h_n, _C.cast(C[last], str(C.dtype))
+            return y, h_n, C[last].clone()
         return y, h_n
 
     @staticmethod
@@ -62,9 +62,9 @@ class BiRNNLayer(Function):
         for (y, S, C, ws), reverse in ((rf, False), (rr, True)):
             last = x.shape[0] % 2 if not save else (0 if reverse else S.shape[0] - 1)
             if save:  # copies: the saved states stay untouched
-                outs += [y, _C.cast(S[last], str(S.dtype))]
+                outs += [y, S[last].clone()]
                 if C is not None:
-                    outs.append(_C.cast(C[last], str(C.dtype)))
+                    outs.append(C[last].clone())
             else:
                 outs += [y, S[last]] + ([C[last]] if C is not None else [])
         if save:

@@ -9,11 +9,9 @@ call per parameter group (per dtype), which updates every parameter of the group
 with the GIL released (optim_math.h holds the per-element formulas)."""
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _C
 from ..autograd import enable_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 
 
 class Optimizer:
@@ -71,7 +69,7 @@ class Optimizer:
         for g in self.param_groups:
             for p in g["params"]:
                 if id(p) in self.state:
-                    state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                    state[index[id(p)]] = {k: (Tensor._wrap(v.clone()) if isinstance(v, _C.Array) else v)
                                            for k, v in self.state[id(p)].items()}
         return {"state": state, "param_groups": groups}
 
@@ -92,12 +90,12 @@ class Optimizer:
                     continue
                 new = {}
                 for k, v in st.items():
-                    if hasattr(v, "shape") and getattr(v, "ndim", 0) > 0:
-                        v = np.asarray(v)
-                        if v.shape != tuple(p.shape):
+                    if hasattr(v, "shape") and len(v.shape) > 0:
+                        if tuple(v.shape) != tuple(p.shape):
                             raise ValueError(f"load_state_dict: state '{k}' of parameter {i} has shape "
-                                             f"{v.shape}, the parameter has shape {tuple(p.shape)}")
-                        v = np.array(v, dtype=p.dtype, order="C", copy=True)  # like torch: cast to the param
+                                             f"{tuple(v.shape)}, the parameter has shape {tuple(p.shape)}")
+                        # a copy cast to the parameter's dtype and device, like torch
+                        v = tensor(v._data if isinstance(v, Tensor) else v, dtype=p.dtype, device=p.device)._data
                     elif hasattr(v, "item"):
                         v = float(v.item()) if hasattr(v, "ndim") else v
                     new[k] = v
@@ -138,11 +136,8 @@ class FusedOptimizer(Optimizer):
             self._init_scalars(st, group)
         for name in slots:
             if name is not None and name not in st:
-                buf = np.empty(p.shape, p.dtype)
-                _C.fill(buf, float(self._initial_value(name, group)))
-                if not isinstance(p._data, np.ndarray):  # a CUDA parameter: its state lives there too
-                    buf = _C.cuda_from_host(buf)
-                st[name] = buf
+                # on the parameter's device, like the parameter
+                st[name] = _C.full(p.shape, float(self._initial_value(name, group)), p.dtype, p._data.device)
         return st
 
     def _init_scalars(self, st, group):
@@ -180,8 +175,8 @@ class FusedOptimizer(Optimizer):
                 grads = []
                 for p in ps:
                     g = p.grad._data
-                    if g.dtype != p.dtype or (isinstance(g, np.ndarray) and not g.flags.c_contiguous):
-                        g = _C.cast(g, str(p.dtype))
+                    if g.dtype != p.dtype or not g.is_contiguous():
+                        g = g.astype(p.dtype)
                     grads.append(g)
                 state_lists = [[st[n] for st in states] if n is not None else [] for n in slots]
                 extras = _C.optim_step(self._kind, opts, [p._data for p in ps], grads, state_lists,
