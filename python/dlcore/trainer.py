@@ -1,6 +1,7 @@
 """The Keras-style training API shared by dlcore.Sequential and dlcore.Model (TrainingMixin):
 compile / fit / evaluate / predict / train_on_batch / test_on_batch / summary / save, the loss
-wrapper, optimizers by name, and the data path (in-memory arrays or a user's loader).
+wrapper, optimizers by name, and the data path (in-memory arrays or a user's loader, batched by
+dlcore.data.DataLoader).
 
 Conventions (PyTorch's, where Keras and PyTorch differ):
 - loss objects and plain callables are called loss(y_pred, y_true); a callable whose first
@@ -28,7 +29,7 @@ from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
 from .nn.module import Module
 from .optim import Optimizer
-from .tensor import Tensor, clip, default_generator, log, randperm, zeros
+from .tensor import Tensor, clip, log, zeros
 
 __all__ = ["TrainingMixin"]
 
@@ -214,59 +215,43 @@ def _split_batch(b):
     raise ValueError("fit: a data loader must yield (x, y) or (x, y, sample_weight) batches")
 
 
-class _ArrayBatches:
-    """Batches of (inputs, y, w) from in-memory arrays; shuffle draws from dlcore's generator."""
-
-    def __init__(self, xs, y, w, batch_size, shuffle, generator=None):
-        self.xs, self.y, self.w = xs, y, w
-        self.n = xs[0].shape[0]
-        for i, a in enumerate(xs + ([y] if y is not None else []) + ([w] if w is not None else [])):
-            if a.shape[0] != self.n:
-                raise ValueError(f"fit: input arrays have different sample counts: {self.n} vs "
-                                 f"{a.shape[0]} (array {i})")
-        self.bs = int(batch_size)
-        if self.bs <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        self.shuffle = shuffle
-        self.generator = generator
-
-    def __len__(self):
-        return -(-self.n // self.bs)
-
-    def __iter__(self):
-        if self.shuffle:
-            order = randperm(self.n, generator=self.generator or default_generator)._data
-        else:
-            order = None
-        for s in range(0, self.n, self.bs):
-            if order is None:
-                sl = slice(s, s + self.bs)
-                xs = [_t(a[sl]) for a in self.xs]
-                y = _t(self.y[sl]) if self.y is not None else None
-                w = _t(self.w[sl]) if self.w is not None else None
-            else:
-                idx = order[s:s + self.bs]
-                xs = [_t(a[idx]) for a in self.xs]
-                y = _t(self.y[idx]) if self.y is not None else None
-                w = _t(self.w[idx]) if self.w is not None else None
-            yield xs, y, w
+def _array_loader(xs, y, w, batch_size, shuffle):
+    """A dlcore.data.DataLoader over in-memory arrays: the inputs, then y and w when given.
+    Shuffling draws from dlcore's default generator (dlcore.manual_seed)."""
+    arrays = list(xs) + [a for a in (y, w) if a is not None]
+    n = xs[0].shape[0]
+    for i, a in enumerate(arrays):
+        if a.shape[0] != n:
+            raise ValueError(f"fit: input arrays have different sample counts: {n} vs "
+                             f"{a.shape[0]} (array {i})")
+    if int(batch_size) <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    return data.DataLoader(data.TensorDataset(*arrays), batch_size=int(batch_size), shuffle=shuffle)
 
 
 def _batch_size_of(xs):
     return int(xs[0].shape[0])
 
 
-class _LoaderBatches:
-    """Adapts a user DataLoader (yielding (x, y) or (x, y, w)) to (inputs, y, w) batches."""
+class _Batches:
+    """(inputs, y, sample_weight) batches of Tensors from a DataLoader: one made by
+    _array_loader (n_inputs arrays, then y and w when present), or a user's loader yielding
+    (x, y) or (x, y, sample_weight) (n_inputs=None; class_weight applied here)."""
 
-    def __init__(self, loader, class_weight, model):
-        self.loader, self.class_weight, self.model = loader, class_weight, model
+    def __init__(self, loader, n_inputs=None, has_y=True, has_w=False, class_weight=None, model=None):
+        self.loader, self.n_inputs, self.has_y, self.has_w = loader, n_inputs, has_y, has_w
+        self.class_weight, self.model = class_weight, model
 
     def __len__(self):
         return len(self.loader)
 
     def __iter__(self):
+        k = self.n_inputs
         for b in self.loader:
+            if k is not None:
+                y = b[k] if self.has_y else None
+                yield list(b[:k]), y, (b[k + self.has_y] if self.has_w else None)
+                continue
             xs, y, w = _split_batch(b)
             xs = [_t(_arr(a)) for a in xs]
             y = _t(_arr(y))
@@ -473,7 +458,7 @@ class TrainingMixin:
         if _is_loader(x):
             if y is not None:
                 raise ValueError("fit: pass y=None when x is a data loader")
-            train_iter, n_train = _LoaderBatches(x, class_weight, self), None
+            train_iter, n_train = _Batches(x, class_weight=class_weight, model=self), None
             try:
                 steps = len(x)
             except TypeError:
@@ -500,7 +485,7 @@ class TrainingMixin:
             if wa is not None:
                 fdt = xs[0].dtype if xs[0].dtype.kind == "f" else np.float32
                 wa = wa.astype(fdt)
-            train_iter = _ArrayBatches(xs, ya, wa, batch_size, shuffle)
+            train_iter = _Batches(_array_loader(xs, ya, wa, batch_size, shuffle), len(xs), True, wa is not None)
             n_train = xs[0].shape[0]
             steps = len(train_iter)
         if steps_per_epoch is not None:
@@ -554,14 +539,14 @@ class TrainingMixin:
         if isinstance(x, data.Dataset):
             x = data.DataLoader(x, batch_size=batch_size)
         if _is_loader(x):
-            it = _LoaderBatches(x, None, self)
+            it = _Batches(x)
         else:
             xs = _inputs(x)
             ya = _arr(y)
             wa = _arr(sample_weight) if sample_weight is not None else None
             if wa is not None:
                 wa = wa.astype(xs[0].dtype if xs[0].dtype.kind == "f" else np.float32)
-            it = _ArrayBatches(xs, ya, wa, batch_size, False)
+            it = _Batches(_array_loader(xs, ya, wa, batch_size, False), len(xs), True, wa is not None)
         was = self.training
         try:
             for xs_b, y_b, w_b in it:
@@ -589,7 +574,7 @@ class TrainingMixin:
         else:
             xs = _inputs(x)
             n = xs[0].shape[0]
-            batches = ([_t(a[s:s + batch_size]) for a in xs] for s in range(0, n, batch_size))
+            batches = _array_loader(xs, None, None, batch_size, False)
         was = self.training
         self.eval()
         out = None
