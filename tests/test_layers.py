@@ -1,6 +1,6 @@
 """Keras-style layers (dlcore.layers): the one set of merge layers (values, gradients, calling
-with a list or with several arguments, shape errors) and the wrappers building nn modules with
-Keras arguments translated to PyTorch's."""
+with a list or with several arguments, shape errors), Dense with the ReLU fused into its GEMM,
+and the wrappers building nn modules with Keras arguments translated to PyTorch's."""
 import numpy as np
 import pytest
 
@@ -52,6 +52,30 @@ def test_merge_layers_on_symbolic_tensors():
     x, y = dlcore.randn(2, 3), dlcore.randn(2, 3)
     want = ((x + y) + x * y + dlcore.maximum(x, y)) * (1.0 / 3)
     np.testing.assert_allclose(npy(m(x, y)), npy(want), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dense_relu_runs_in_the_gemm_epilogue(dtype):
+    """Dense(activation='relu') is one ops.gemm.Linear node with the ReLU fused; values and
+    gradients (input, weight, bias) equal nn.Linear followed by relu."""
+    r = rng(3)
+    x_np = r.normal(size=(6, 5)).astype(dtype)
+    g = dlcore.tensor(r.normal(size=(6, 4)).astype(dtype))
+    d = layers.Dense(4, activation="relu")
+    x = dlcore.tensor(x_np, requires_grad=True)
+    y = d(x)
+    assert type(y.grad_fn).__name__ == "Linear"
+    y.backward(g)
+    x2 = dlcore.tensor(x_np, requires_grad=True)
+    w2 = d.linear.weight.detach().clone().requires_grad_()
+    b2 = d.linear.bias.detach().clone().requires_grad_()
+    ref = dlcore.relu(nn.functional.linear(x2, w2, b2))
+    ref.backward(g)
+    np.testing.assert_array_equal(npy(y), npy(ref))
+    assert (npy(y) == 0).any() and (npy(y) > 0).any()
+    tol = 1e-6 if dtype == "float32" else 1e-12
+    for got, want in ((x.grad, x2.grad), (d.linear.weight.grad, w2.grad), (d.linear.bias.grad, b2.grad)):
+        np.testing.assert_allclose(npy(got), npy(want), rtol=tol, atol=tol)
 
 
 def test_keras_wrappers_build_nn_modules():

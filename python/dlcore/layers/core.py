@@ -1,7 +1,8 @@
-"""Core Keras-style layers: Dense (on nn.Linear), Activation, Flatten, Reshape, Lambda."""
+"""Core Keras-style layers: Dense (on nn.Linear; activation='relu' runs in the GEMM epilogue),
+Activation, Flatten, Reshape, Lambda."""
 from __future__ import annotations
 
-from ..nn.linear import Linear
+from ..nn.linear import Linear, linear
 from ..nn.module import Module
 from ..tensor import reshape
 from .base import Layer, _match_dtype, get_activation
@@ -11,7 +12,8 @@ __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Lambda"]
 
 class Dense(Layer):
     """Fully connected layer: activation(x @ W.T + b) on the last axis; in_features is taken
-    from the first input. Holds an nn.Linear as ``linear`` (state_dict keys linear.weight/bias)."""
+    from the first input. Holds an nn.Linear as ``linear`` (state_dict keys linear.weight/bias).
+    With activation='relu' the ReLU is fused into the GEMM's epilogue (one kernel call)."""
 
     def __init__(self, units, activation=None, use_bias=True, name=None):
         super().__init__(name)
@@ -19,6 +21,7 @@ class Dense(Layer):
             raise ValueError(f"Dense: units must be positive, got {units}")
         self.units, self.activation, self.use_bias = int(units), activation, bool(use_bias)
         self._act = get_activation(activation)
+        self._fused_relu = isinstance(activation, str) and activation.lower() == "relu"
 
     def build(self, input_shape, x=None):
         self.linear = _match_dtype(Linear(int(input_shape[-1]), self.units, bias=self.use_bias,
@@ -26,6 +29,8 @@ class Dense(Layer):
         self.built = True
 
     def forward(self, x):
+        if self._fused_relu:
+            return linear(x, self.linear.weight, self.linear.bias, relu=True)
         y = self.linear(x)
         return self._act(y) if self._act is not None else y
 
