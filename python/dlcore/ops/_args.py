@@ -1,6 +1,7 @@
 """Argument normalisation shared by every op family (written once): contiguity of raw arrays,
-int-or-tuple arguments, dim / axes normalisation, dtype checks. Plain values in, plain values
-out; errors name the op and the argument."""
+int-or-tuple arguments, dim / axes normalisation, dtype checks, and the reduction of a
+broadcast gradient back to its operand's shape (sum_to). Plain values in, plain values out;
+errors name the op and the argument."""
 from __future__ import annotations
 
 import numbers
@@ -71,3 +72,14 @@ def require_float(dtype, op, arg=None):
         if arg is None:
             raise TypeError(f"{op}: needs a float32 or float64 tensor, got {dtype}")
         raise TypeError(f"{op}: {arg} must be float32 or float64, got {dtype}")
+
+
+def sum_to(g, shape):
+    """Sums a broadcast gradient g back to `shape` (the shape of the operand)."""
+    shape = tuple(shape)
+    if tuple(g.shape) == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = list(range(lead)) + [lead + i for i, s in enumerate(shape)
+                                if s == 1 and g.shape[lead + i] != 1]
+    return _C.reduce(_C.Reduce.sum, g, axes, True).reshape(shape)

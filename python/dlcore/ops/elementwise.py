@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from .reduce import sum_to
+from ._args import sum_to
 
 B = _C.Binary
 U = _C.Unary

@@ -6,8 +6,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ._args import contig
-from .reduce import sum_to
+from ._args import contig, sum_to
 
 
 def _mT(a):
