@@ -7,6 +7,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import _C
+from ..autograd import Variable
 from ..dtype import get_default_dtype
 from ..tensor import Tensor
 
@@ -19,14 +20,7 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad=True):
         if data is None:  # Parameter() is an empty float tensor, like PyTorch
             data = np.empty((0,), get_default_dtype())
-        arr = data._data if isinstance(data, Tensor) else np.asarray(data)
-        self._data = arr
-        self.requires_grad = False
-        self.grad = None
-        self._node = None
-        self._out_index = 0
-        if requires_grad:
-            self.requires_grad_(True)
+        Variable.__init__(self, data._data if isinstance(data, Tensor) else np.asarray(data), requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
