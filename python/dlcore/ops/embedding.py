@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ._args import contig
 
 
 class Embedding(Function):
@@ -19,10 +20,7 @@ class Embedding(Function):
     @staticmethod
     def backward(ctx, g):
         gw = np.zeros(ctx.wshape, ctx.dtype)
-        src = g.reshape(-1, ctx.wshape[1])
-        if not src.flags.c_contiguous:
-            src = _C.cast(src, str(src.dtype))
-        _C.index_add_(gw, 0, ctx.idx, src)
+        _C.index_add_(gw, 0, ctx.idx, contig(g.reshape(-1, ctx.wshape[1])))
         if ctx.padding_idx is not None:
             _C.fill(gw[ctx.padding_idx], 0.0)
         return gw, None, None, None
