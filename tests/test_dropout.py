@@ -218,37 +218,3 @@ def test_bad_input():
         _C.dropout_forward(_C.DropoutKind.standard, np.ones(4, np.float32), 0.5, 0, 0, 3)
     with pytest.raises(ValueError, match=r"dropout_backward: mask of shape \(3,\) with inner size 1 does not cover input of shape \(4,\)"):
         _C.dropout_backward(np.ones(4, np.float32), np.ones(3, bool), 1, 2.0)
-
-
-# ---- merge layers ------------------------------------------------------------------------------
-
-def test_merge_layers_values_and_gradients():
-    r = rng(6)
-    a_np, b_np, c_np = (r.normal(size=(4, 5)) for _ in range(3))
-    a, b, c = (dlcore.tensor(v, requires_grad=True) for v in (a_np, b_np, c_np))
-    y = nn.Add()([a, b, c])
-    np.testing.assert_allclose(npy(y), a_np + b_np + c_np)
-    (y * dlcore.tensor(np.arange(20.0).reshape(4, 5))).sum().backward()
-    for t in (a, b, c):
-        np.testing.assert_allclose(npy(t.grad), np.arange(20.0).reshape(4, 5))
-    np.testing.assert_allclose(npy(nn.Subtract()([a, b])), a_np - b_np)
-    np.testing.assert_allclose(npy(nn.Multiply()(a, b)), a_np * b_np)
-    np.testing.assert_allclose(npy(nn.Average()([a, b, c])), (a_np + b_np + c_np) / 3)
-    np.testing.assert_allclose(npy(nn.Maximum()([a, b])), np.maximum(a_np, b_np))
-    cat = nn.Concatenate()([a, dlcore.tensor(r.normal(size=(4, 2)))])
-    assert cat.shape == (4, 7)
-    np.testing.assert_allclose(npy(nn.Concatenate(axis=0)([a, b])), np.concatenate([a_np, b_np]))
-    res = nn.Residual(nn.Linear(5, 5, dtype="float64"))
-    x = dlcore.tensor(a_np)
-    np.testing.assert_allclose(npy(res(x)), a_np + npy(res.module(x)))
-
-
-def test_merge_layers_bad_shapes():
-    with pytest.raises(ValueError, match=r"Add: input 1 has shape \(4, 1\) but input 0 has shape \(4,\)"):
-        nn.Add()([dlcore.randn(4), dlcore.randn(4, 1)])
-    with pytest.raises(ValueError, match=r"Concatenate: input 1 has shape \(3, 5\) but input 0 has shape \(4, 5\); they must match except along axis -1"):
-        nn.Concatenate()([dlcore.randn(4, 5), dlcore.randn(3, 5)])
-    with pytest.raises(ValueError, match="Subtract: expects exactly 2 inputs, got 3"):
-        nn.Subtract()([dlcore.randn(2)] * 3)
-    with pytest.raises(ValueError, match=r"Residual: the wrapped module maps shape \(2, 5\) to \(2, 3\)"):
-        nn.Residual(nn.Linear(5, 3))(dlcore.randn(2, 5))

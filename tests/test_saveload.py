@@ -3,7 +3,6 @@ writes, resume == uninterrupted, and clear ValueErrors for truncated / edited / 
 import json
 import os
 import struct
-import sys
 
 import numpy as np
 import pytest
@@ -12,14 +11,6 @@ import dlcore
 from dlcore import callbacks as C
 from dlcore import layers, nn, optim
 from dlcore import serialization as S
-
-sys.path.insert(0, os.path.dirname(__file__))
-import _train_standins  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def standins(monkeypatch):
-    _train_standins.install(monkeypatch)
 
 
 def _blobs(n=160, d=5, k=3, seed=0):

@@ -18,7 +18,10 @@ from .tensor import (Generator, Tensor, abs, amax, amin, add, arange, argmax, ar
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
 from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
-from .models import (Input, Model, Sequential, callbacks, data, datasets, layers, load, load_model, metrics, save, serialization)  # noqa: F401,E501
+from . import callbacks, data, datasets, layers, metrics, serialization  # noqa: F401
+from .graph import Input  # noqa: F401
+from .models import Model, Sequential  # noqa: F401
+from .serialization import load, load_model, save  # noqa: F401
 
 __version__ = "0.1.0"
 

@@ -62,21 +62,35 @@ class enable_grad(no_grad):
         return self
 
 
-class Variable:
-    """A node input / output of the autograd graph: an array plus its gradient state."""
+def wrapper(cls):
+    """The ``_wrap`` staticmethod of a Variable class: a new cls over an array with no grad and
+    no graph node (every op output goes through it, so it sets the slots inline)."""
+    new = cls.__new__
 
-    __slots__ = ("_data", "requires_grad", "grad", "_node", "_out_index", "__weakref__")
-
-    @staticmethod
     def _wrap(arr):
-        """A new Variable over arr (subclasses return their own plain type)."""
-        v = Variable.__new__(Variable)
+        v = new(cls)
         v._data = arr
         v.requires_grad = False
         v.grad = None
         v._node = None
         v._out_index = 0
         return v
+    return staticmethod(_wrap)
+
+
+class Variable:
+    """A node input / output of the autograd graph: an array plus its gradient state."""
+
+    __slots__ = ("_data", "requires_grad", "grad", "_node", "_out_index", "__weakref__")
+
+    def __init__(self, data, requires_grad=False):
+        self._data = data
+        self.requires_grad = False
+        self.grad = None
+        self._node = None
+        self._out_index = 0
+        if requires_grad:
+            self.requires_grad_(True)
 
     @property
     def is_leaf(self):
@@ -111,6 +125,8 @@ class Variable:
         else:
             _C.binary(_C.Binary.add, self.grad._data, g, out=self.grad._data)
 
+
+Variable._wrap = wrapper(Variable)  # Tensor replaces it with its own (Function.apply uses it)
 
 class Function:
     """Base class of differentiable ops. Instances are the graph's nodes (``ctx``)."""

@@ -12,8 +12,9 @@ File layout (safetensors: 8-byte header length, JSON header, raw little-endian t
 
 Loading parses and checks the header itself (sizes, offsets, digest) before handing the file
 to safetensors, so a truncated or edited file raises ValueError naming the problem; class
-names are looked up only in dlcore.nn, dlcore.layers and the explicit registry
-(``register_serializable``), so loading an untrusted file can never run code.
+names are looked up only in the registry of module classes (every public class of dlcore.nn,
+dlcore.layers and dlcore.models registers itself; ``register_serializable`` adds yours), so
+loading an untrusted file can never run code.
 
 Writes are atomic: a temporary file in the same directory, fsync, os.replace, fsync of the
 directory - an interrupted save leaves the previous checkpoint intact.
@@ -30,6 +31,9 @@ from collections import OrderedDict
 
 import numpy as np
 
+from . import nn, optim
+from .graph import Input, KerasTensor
+from .nn.module import Module, register, registered, serial_name
 from .tensor import Tensor, default_generator
 
 __all__ = ["save", "load", "save_model", "load_model", "register_serializable", "module_to_spec",
@@ -37,7 +41,6 @@ __all__ = ["save", "load", "save_model", "load_model", "register_serializable", 
 
 MODEL_FORMAT = "dlcore.model/1"
 STATE_FORMAT = "dlcore.state/1"
-_REGISTRY = {}
 
 
 def register_serializable(cls=None, *, name=None):
@@ -45,9 +48,7 @@ def register_serializable(cls=None, *, name=None):
     constructor config (``get_config()`` if it has one, else constructor arguments read back
     from same-named attributes)."""
     def deco(c):
-        _REGISTRY[name or f"custom.{c.__name__}"] = c
-        c._dlcore_serial_name = name or f"custom.{c.__name__}"
-        return c
+        return register(c, name or f"custom.{c.__name__}")
     return deco(cls) if cls is not None else deco
 
 
@@ -265,37 +266,18 @@ def load(path, as_numpy=False):
 # ---- architecture specs ------------------------------------------------------------------------
 
 def _serial_name(m):
-    from . import layers, models, nn
-    cls = type(m)
-    reg = getattr(cls, "_dlcore_serial_name", None)
-    if reg and _REGISTRY.get(reg) is cls:
-        return reg
-    if cls is models.Sequential:
-        return "Sequential"
-    if cls is models.Model:
-        return "Model"
-    if getattr(layers, cls.__name__, None) is cls:
-        return "layers." + cls.__name__
-    if getattr(nn, cls.__name__, None) is cls:
-        return "nn." + cls.__name__
-    raise ValueError(f"model.save: {cls.__module__}.{cls.__name__} is not a serialisable layer; "
-                     f"use layers from dlcore.nn / dlcore.layers, decorate your class with "
-                     f"@dlcore.serialization.register_serializable, or save only the weights "
-                     f"(dlcore.save(model.state_dict(), path))")
+    name = serial_name(type(m))
+    if name is None:
+        cls = type(m)
+        raise ValueError(f"model.save: {cls.__module__}.{cls.__name__} is not a serialisable layer; "
+                         f"use layers from dlcore.nn / dlcore.layers, decorate your class with "
+                         f"@dlcore.serialization.register_serializable, or save only the weights "
+                         f"(dlcore.save(model.state_dict(), path))")
+    return name
 
 
 def _resolve(name):
-    from . import layers, models, nn
-    from .nn.module import Module
-    if name == "Sequential":
-        return models.Sequential
-    if name == "Model":
-        return models.Model
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    ns, _, cls_name = name.partition(".")
-    mod = {"nn": nn, "layers": layers}.get(ns)
-    cls = getattr(mod, cls_name, None) if mod is not None and cls_name.isidentifier() else None
+    cls = registered(name)
     if not (isinstance(cls, type) and issubclass(cls, Module)):
         raise ValueError(f"checkpoint names an unknown layer class {name!r} (only dlcore.nn, "
                          f"dlcore.layers and registered classes can be loaded)")
@@ -352,7 +334,6 @@ def _config(m):
 
 def module_to_spec(m):
     """JSON-able architecture description of a module tree."""
-    from . import models, nn
     name = _serial_name(m)
     if name == "Model":
         return _graph_spec(m)
@@ -364,8 +345,8 @@ def module_to_spec(m):
     if name in ("nn.ModuleList", "nn.ModuleDict"):
         return {"class": name, "layers": [[k, module_to_spec(c)] for k, c in m._modules.items()]}
     spec = {"class": name, "config": _config(m)}
-    if isinstance(m, models.TrainingMixin):
-        spec["input_spec"] = m.__dict__.get("_input_spec")
+    if m.__dict__.get("_input_spec") is not None:  # a built model (trainer.TrainingMixin)
+        spec["input_spec"] = m.__dict__["_input_spec"]
     return spec
 
 
@@ -384,7 +365,6 @@ def _graph_spec(model):
             tensor_ref[id(o)] = ["node", ni, oi]
 
         def ref(a):
-            from .models import KerasTensor
             if isinstance(a, KerasTensor):
                 return {"ref": tensor_ref[id(a)]}
             if isinstance(a, (list, tuple)):
@@ -406,7 +386,6 @@ def _graph_spec(model):
 
 
 def module_from_spec(spec):
-    from . import models
     cls_name = spec.get("class") if isinstance(spec, dict) else None
     if not isinstance(cls_name, str):
         raise ValueError("corrupt architecture: a layer entry has no class name")
@@ -427,13 +406,12 @@ def module_from_spec(spec):
         except TypeError as e:
             raise ValueError(f"cannot rebuild {cls_name} from config {cfg}: {e}") from None
     ispec = spec.get("input_spec")
-    if ispec and isinstance(m, models.TrainingMixin):
+    if ispec:  # a model saved after it was built: build it the same way
         m.build([tuple(s) for s, _ in ispec], dtype=ispec[0][1])
     return m
 
 
 def _graph_from_spec(spec):
-    from .models import Input, Model
     layers = OrderedDict((k, module_from_spec(s)) for k, s in spec["layers"])
     ins = [Input(tuple(i["shape"]), dtype=i["dtype"], name=i.get("name")) for i in spec["inputs"]]
     outs_of = []
@@ -451,7 +429,7 @@ def _graph_from_spec(spec):
         out = layer(*[deref(a) for a in node["args"]])
         outs_of.append(list(out) if node.get("multi") else [out])
     outputs = [outs_of[r[1]][r[2]] if r[0] == "node" else ins[r[1]] for r in spec["outputs"]]
-    return Model(ins, outputs[0] if spec.get("single_output", True) else outputs)
+    return _resolve("Model")(ins, outputs[0] if spec.get("single_output", True) else outputs)
 
 
 # ---- whole models ------------------------------------------------------------------------------
@@ -494,7 +472,6 @@ def save_model(model, path, include_optimizer=True):
     c = model.__dict__.get("_compiled")
     if c is not None:
         loss = c.loss.spec if c.loss is not None else None
-        from .nn.module import Module
         if isinstance(loss, Module):
             try:
                 loss = {"module": module_to_spec(loss)}
@@ -544,9 +521,8 @@ def load_model(path, compile=True, restore_rng=True):
             loss = module_from_spec(loss["module"])
         opt = comp.get("optimizer") or "adam"
         if optm is not None:
-            from . import optim
             cls = getattr(optim, optm["class"], None)
-            if cls is None:
+            if not (isinstance(cls, type) and issubclass(cls, optim.Optimizer)):
                 raise ValueError(f"{path}: optimizer class {optm['class']!r} is not in dlcore.optim")
             defaults = {k: _unjson(v) for k, v in optm["defaults"].items()}
             params = [p for p in model.parameters() if p.requires_grad]

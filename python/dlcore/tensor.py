@@ -42,25 +42,11 @@ class Tensor(Variable):
     __slots__ = ()
     __array_priority__ = 1000  # NumPy defers to Tensor's operators
 
-    def __init__(self, data, requires_grad=False, dtype=None):
-        self._data = _as_array(data, dtype)
-        self.requires_grad = False
-        self.grad = None
-        self._node = None
-        self._out_index = 0
-        if requires_grad:
-            self.requires_grad_(True)
+    # Tensor._wrap(arr), a plain Tensor over arr (also when called through a Parameter), is
+    # set below the class: autograd.wrapper(Tensor)
 
-    @staticmethod
-    def _wrap(arr):
-        """A plain Tensor over arr (also when called through a Parameter)."""
-        t = Tensor.__new__(Tensor)
-        t._data = arr
-        t.requires_grad = False
-        t.grad = None
-        t._node = None
-        t._out_index = 0
-        return t
+    def __init__(self, data, requires_grad=False, dtype=None):
+        super().__init__(_as_array(data, dtype), requires_grad)
 
     # ---- metadata ----
     @property
@@ -498,6 +484,9 @@ class Tensor(Variable):
 
     def index_select(self, dim, index):
         return index_select(self, dim, index)
+
+
+Tensor._wrap = autograd.wrapper(Tensor)
 
 
 def _checked_device(dev, op):

@@ -27,6 +27,7 @@ import math
 
 from .. import _C
 from ..dtype import float64
+from ..ops._args import require_float
 from ..tensor import default_generator
 
 # Keras' correction: the std of a standard normal truncated to [-2, 2].
@@ -83,13 +84,8 @@ def _gen(generator):
     return generator or default_generator
 
 
-def _check_float(t, name):
-    if not t.dtype.is_floating_point:
-        raise TypeError(f"{name}: needs a float32 or float64 tensor, got {t.dtype}")
-
-
 def _fill(t, dist, a, b, generator=None):
-    _check_float(t, "init")
+    require_float(t.dtype, "init")
     g = _gen(generator)
     _C.random_fill(dist, t._data, float(a), float(b), g.seed, g.take(t.dtype, t.numel()))
     return t
@@ -105,7 +101,7 @@ def normal_(t, mean=0.0, std=1.0, generator=None):
 
 def trunc_normal_(t, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """N(mean, std) truncated to [a, b] (absolute bounds, as torch)."""
-    _check_float(t, "trunc_normal_")
+    require_float(t.dtype, "trunc_normal_")
     g = _gen(generator)
     _C.trunc_normal_fill(t._data, float(mean), float(std), float(a), float(b), g.seed, g.take(t.dtype, t.numel()))
     return t
@@ -177,7 +173,7 @@ def orthogonal_(t, gain=1.0, generator=None):
     """A (semi-)orthogonal matrix from the QR decomposition of a N(0, 1) matrix; tensors with
     more than 2 dims are flattened to (shape[0], rest). The factorisation (Householder, in
     float64 on the CPU) runs once at initialisation, never in the training loop."""
-    _check_float(t, "orthogonal_")
+    require_float(t.dtype, "orthogonal_")
     if t.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
                          f"{tuple(t.shape)}")
@@ -199,7 +195,7 @@ def orthogonal_(t, gain=1.0, generator=None):
 
 def sparse_(t, sparsity, std=0.01, generator=None):
     """2-D only: values N(0, std), then in every column ceil(sparsity * rows) random rows zeroed."""
-    _check_float(t, "sparse_")
+    require_float(t.dtype, "sparse_")
     if t.ndim != 2:
         raise ValueError(f"sparse_: only 2-D tensors are supported, got shape {tuple(t.shape)}")
     if not 0.0 <= sparsity <= 1.0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict, namedtuple
 
 from .. import _C
+from ..autograd import Variable
 from ..dtype import get_default_dtype
 from ..tensor import Tensor, tensor
 
@@ -19,13 +20,7 @@ class Parameter(Tensor):
             arr = _C.empty((0,), get_default_dtype())
         else:  # shares a Tensor's storage, like PyTorch; other data is copied
             arr = data._data if isinstance(data, Tensor) else tensor(data)._data
-        self._data = arr
-        self.requires_grad = False
-        self.grad = None
-        self._node = None
-        self._out_index = 0
-        if requires_grad:
-            self.requires_grad_(True)
+        Variable.__init__(self, arr, requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -33,9 +28,43 @@ class Parameter(Tensor):
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
+# Serialisable module classes by name: every public Module subclass defined in dlcore.nn
+# ("nn.Linear"), dlcore.layers ("layers.Dense") or dlcore.models ("Sequential", "Model")
+# registers itself when its class statement runs; register() adds user classes. A checkpoint
+# can name only these classes, so loading an untrusted file never reaches other code.
+_REGISTRY = {}
+_PREFIXES = (("dlcore.nn", "nn."), ("dlcore.layers", "layers."), ("dlcore.models", ""))
+
+
+def register(cls, name):
+    """Makes cls loadable from a checkpoint under `name` (dlcore.serialization.register_serializable)."""
+    _REGISTRY[name] = cls
+    cls._dlcore_serial_name = name
+    return cls
+
+
+def registered(name):
+    """The module class registered under `name`, or None."""
+    return _REGISTRY.get(name)
+
+
+def serial_name(cls):
+    """The name under which cls is registered, or None."""
+    name = cls.__dict__.get("_dlcore_serial_name")
+    return name if name is not None and _REGISTRY.get(name) is cls else None
+
 
 class Module:
     training: bool
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__name__.startswith("_"):
+            return
+        for package, prefix in _PREFIXES:
+            if cls.__module__ == package or cls.__module__.startswith(package + "."):
+                register(cls, prefix + cls.__name__)
+                return
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

@@ -1,6 +1,7 @@
 """Argument normalisation shared by every op family (written once): contiguity of raw arrays,
-int-or-tuple arguments, dim / axes normalisation, dtype checks. Plain values in, plain values
-out; errors name the op and the argument."""
+int-or-tuple arguments, dim / axes normalisation, dtype checks, and the reduction of a
+broadcast gradient back to its operand's shape (sum_to). Plain values in, plain values out;
+errors name the op and the argument."""
 from __future__ import annotations
 
 import numbers
@@ -73,3 +74,12 @@ def broadcast_shape(a, b, op):
     """The broadcast of shapes a and b (the one C++ rule); ValueError naming op and both."""
     return _C.broadcast_shapes(tuple(a), tuple(b), op)
 
+def sum_to(g, shape):
+    """Sums a broadcast gradient g back to `shape` (the shape of the operand)."""
+    shape = tuple(shape)
+    if tuple(g.shape) == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = list(range(lead)) + [lead + i for i, s in enumerate(shape)
+                                if s == 1 and g.shape[lead + i] != 1]
+    return _C.reduce(_C.Reduce.sum, g, axes, True).reshape(shape)

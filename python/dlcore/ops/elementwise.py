@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .. import _C
 from ..autograd import Function
-from .reduce import sum_to
+from ._args import sum_to
 
 B = _C.Binary
 U = _C.Unary
@@ -154,101 +154,86 @@ class Neg(Function):
         return _C.unary(U.neg, g)
 
 
-class Exp(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _C.unary(U.exp, x)
-        ctx.save_for_backward(out)
-        return out
+class _Unary(Function):
+    """y = op(x); the backward is grad(g, s) with s the saved input, or the saved output y
+    when the derivative is cheaper from it (exp, sqrt)."""
+
+    op = None
+    from_output = False
+
+    @classmethod
+    def forward(cls, ctx, x):
+        y = _C.unary(cls.op, x)
+        ctx.save_for_backward(y if cls.from_output else x)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        (s,) = ctx.saved_tensors
+        return cls.grad(g, s)
+
+
+class Exp(_Unary):
+    op, from_output = U.exp, True
 
     @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return _mul(g, out)
+    def grad(g, y):
+        return _mul(g, y)
 
 
-class Log(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _C.unary(U.log, x)
+class Log(_Unary):
+    op = U.log
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+    def grad(g, x):
         return _C.binary(B.div, g, x)
 
 
-class Sqrt(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _C.unary(U.sqrt, x)
-        ctx.save_for_backward(out)
-        return out
+class Sqrt(_Unary):
+    op, from_output = U.sqrt, True
 
     @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return _C.binary(B.div, g, _scale(out, 2.0))
+    def grad(g, y):
+        return _C.binary(B.div, g, _scale(y, 2.0))
 
 
-class Abs(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _C.unary(U.abs, x)
+class Abs(_Unary):
+    op = U.abs
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+    def grad(g, x):
         return _mul(g, _C.unary(U.sign, x))
 
 
-class Sin(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _C.unary(U.sin, x)
+class Sin(_Unary):
+    op = U.sin
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+    def grad(g, x):
         return _mul(g, _C.unary(U.cos, x))
 
 
-class Cos(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _C.unary(U.cos, x)
+class Cos(_Unary):
+    op = U.cos
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+    def grad(g, x):
         return _C.unary(U.neg, _mul(g, _C.unary(U.sin, x)))
 
 
-class Log1p(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _C.unary(U.log1p, x)
+class Log1p(_Unary):
+    op = U.log1p
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+    def grad(g, x):
         return _C.binary(B.div, g, _scale(x, 1.0, 1.0))
 
 
-class Expm1(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _C.unary(U.expm1, x)
+class Expm1(_Unary):
+    op = U.expm1
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+    def grad(g, x):
         return _mul(g, _C.unary(U.exp, x))
 
 

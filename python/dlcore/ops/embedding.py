@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import _C
 from ..autograd import Function
+from ._args import contig
 
 
 class Embedding(Function):
@@ -17,7 +18,7 @@ class Embedding(Function):
     @staticmethod
     def backward(ctx, g):
         gw = _C.zeros(ctx.wshape, ctx.dtype, g.device)
-        _C.index_add_(gw, 0, ctx.idx, g.reshape(-1, ctx.wshape[1]).contiguous())
+        _C.index_add_(gw, 0, ctx.idx, contig(g.reshape(-1, ctx.wshape[1])))
         if ctx.padding_idx is not None:
             gw[ctx.padding_idx].fill_(0.0)
         return gw, None, None, None

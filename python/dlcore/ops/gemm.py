@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from .. import _C
 from ..autograd import Function
-from ._args import contig
-from .reduce import sum_to
+from ._args import contig, sum_to
 
 
 def _mT(a):

@@ -7,29 +7,25 @@ from ..autograd import Function
 
 
 class IndexSelect(Function):
-    @staticmethod
-    def forward(ctx, x, axis, idx):
-        ctx.in_shape, ctx.dtype, ctx.axis, ctx.idx = x.shape, x.dtype, axis, idx
-        return _C.index_select(x, axis, idx)
+    """index_select along axis with a 1-D int64 index; Gather: gather with an index of the
+    input's rank. The backward scatter-adds g into a zero gradient through the same index."""
 
-    @staticmethod
-    def backward(ctx, g):
+    _forward, _scatter_add = _C.index_select, _C.index_add_
+
+    @classmethod
+    def forward(cls, ctx, x, axis, idx):
+        ctx.in_shape, ctx.dtype, ctx.axis, ctx.idx = x.shape, x.dtype, axis, idx
+        return cls._forward(x, axis, idx)
+
+    @classmethod
+    def backward(cls, ctx, g):
         gx = _C.zeros(ctx.in_shape, ctx.dtype, g.device)
-        _C.index_add_(gx, ctx.axis, ctx.idx, g)
+        cls._scatter_add(gx, ctx.axis, ctx.idx, g)
         return gx, None, None
 
 
-class Gather(Function):
-    @staticmethod
-    def forward(ctx, x, axis, idx):
-        ctx.in_shape, ctx.dtype, ctx.axis, ctx.idx = x.shape, x.dtype, axis, idx
-        return _C.gather(x, axis, idx)
-
-    @staticmethod
-    def backward(ctx, g):
-        gx = _C.zeros(ctx.in_shape, ctx.dtype, g.device)
-        _C.scatter_add_(gx, ctx.axis, ctx.idx, g)
-        return gx, None, None
+class Gather(IndexSelect):
+    _forward, _scatter_add = _C.gather, _C.scatter_add_
 
 
 class Index(Function):
@@ -47,4 +43,3 @@ class Index(Function):
         gx = _C.zeros(ctx.in_shape, ctx.dtype, g.device)
         _C.index_put_(gx, ctx.dims, ctx.indices, g, True)
         return gx, None, None
-

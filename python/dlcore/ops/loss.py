@@ -19,6 +19,27 @@ def _reduce_out(loss, reduction):
     return _C.reduce(R.sum if reduction == "sum" else R.mean, loss, None, False)
 
 
+def _reduce_rows(ctx, loss, wrow, reduction, out_shape, n_rows=None):
+    """Per-row losses (cross-entropy, NLL) reduced as asked: 'mean' divides the sum by the
+    summed row weights wrow, or by n_rows for probability targets (kept in ctx.den)."""
+    if reduction == "none":
+        return loss.reshape(out_shape)
+    total = _C.reduce(R.sum, loss, None, False)
+    if reduction == "sum":
+        return total
+    ctx.den = _C.full((), float(n_rows), loss.dtype, loss.device) if n_rows is not None else _C.reduce(R.sum, wrow, None, False)
+    return _C.binary(B.div, total, ctx.den)
+
+
+def _row_grads(ctx, g, reduction):
+    """The gradient of each row's loss from the gradient of the reduced loss."""
+    if reduction == "none":
+        return _contig(g).reshape(-1)
+    if reduction == "sum":
+        return g
+    return _C.binary(B.div, g, ctx.den)
+
+
 class PointwiseLoss(Function):
     """loss = reduce(l(x, y; w, pw, p0)); gradients for x (and for y where l depends on x - y)."""
 
@@ -54,26 +75,13 @@ class CrossEntropy(Function):
         ctx.args = (weight, ignore_index, eps, reduction)
         ctx.save_for_backward(z, target, lse)
         probs = target.dtype.is_floating_point
-        if reduction == "none":
-            return loss.reshape(out_shape)
-        total = _C.reduce(R.sum, loss, None, False)
-        if reduction == "sum":
-            return total
-        den = _C.full((), float(z.shape[0]), z.dtype, z.device) if probs else _C.reduce(R.sum, wrow, None, False)
-        ctx.den = den
-        return _C.binary(B.div, total, den)
+        return _reduce_rows(ctx, loss, wrow, reduction, out_shape, z.shape[0] if probs else None)
 
     @staticmethod
     def backward(ctx, g):
         z, target, lse = ctx.saved_tensors
         weight, ignore_index, eps, reduction = ctx.args
-        if reduction == "none":
-            grow = _contig(g).reshape(-1)
-        elif reduction == "sum":
-            grow = g
-        else:
-            grow = _C.binary(B.div, g, ctx.den)
-        gz = _C.cross_entropy_backward(z, target, weight, ignore_index, eps, lse, grow)
+        gz = _C.cross_entropy_backward(z, target, weight, ignore_index, eps, lse, _row_grads(ctx, g, reduction))
         return gz, None, None, None, None, None, None
 
 
@@ -86,24 +94,13 @@ class NllLoss(Function):
         loss, wrow = _C.nll_loss(logp, target, weight, ignore_index)
         ctx.args = (weight, ignore_index, reduction, logp.shape, str(logp.dtype))
         ctx.save_for_backward(target)
-        if reduction == "none":
-            return loss.reshape(out_shape)
-        total = _C.reduce(R.sum, loss, None, False)
-        if reduction == "sum":
-            return total
-        ctx.den = _C.reduce(R.sum, wrow, None, False)
-        return _C.binary(B.div, total, ctx.den)
+        return _reduce_rows(ctx, loss, wrow, reduction, out_shape)
 
     @staticmethod
     def backward(ctx, g):
         (target,) = ctx.saved_tensors
         weight, ignore_index, reduction, shape, dtype = ctx.args
-        if reduction == "none":
-            grow = _contig(g).reshape(-1)
-        elif reduction == "sum":
-            grow = g
-        else:
-            grow = _C.binary(B.div, g, ctx.den)
+        grow = _row_grads(ctx, g, reduction)
         return _C.nll_loss_backward(target, weight, ignore_index, grow, list(shape), dtype), \
             None, None, None, None, None
 

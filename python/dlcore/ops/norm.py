@@ -6,6 +6,12 @@ from .. import _C
 from ..autograd import Function
 
 
+def _needed(ctx, dx, dw, db, n_args):
+    """The gradients of (x, weight, bias) the graph asked for, None for the other arguments."""
+    need = ctx.needs_input_grad
+    return (dx if need[0] else None, dw if need[1] else None, db if need[2] else None) + (None,) * (n_args - 3)
+
+
 class BatchNorm(Function):
     """y = (x - mean) * invstd * weight + bias over (N, C, *), statistics per channel."""
 
@@ -20,45 +26,27 @@ class BatchNorm(Function):
     @staticmethod
     def backward(ctx, g):
         x, weight, mean, invstd = ctx.saved_tensors
-        dx, dw, db = _C.batch_norm_backward(g, x, weight, mean, invstd, ctx.training)
-        need = ctx.needs_input_grad
-        return (dx if need[0] else None, dw if need[1] else None, db if need[2] else None,
-                None, None, None, None, None)
+        return _needed(ctx, *_C.batch_norm_backward(g, x, weight, mean, invstd, ctx.training), 8)
 
 
 class LayerNorm(Function):
-    """y = (x - mean) * rstd * weight + bias, statistics over the trailing norm_ndim dims."""
+    """y = (x - mean) * rstd * weight + bias, statistics over the trailing k dims
+    (apply(x, weight, bias, k, eps)). GroupNorm: statistics per group of channels, k groups."""
 
-    @staticmethod
-    def forward(ctx, x, weight, bias, norm_ndim, eps):
-        y, mean, rstd = _C.layer_norm_forward(x, norm_ndim, weight, bias, eps)
+    _forward, _backward = _C.layer_norm_forward, _C.layer_norm_backward
+
+    @classmethod
+    def forward(cls, ctx, x, weight, bias, k, eps):
+        y, mean, rstd = cls._forward(x, k, weight, bias, eps)
         ctx.save_for_backward(x, weight, mean, rstd)
-        ctx.norm_ndim = norm_ndim
+        ctx.k = k
         return y
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         x, weight, mean, rstd = ctx.saved_tensors
-        dx, dw, db = _C.layer_norm_backward(g, x, ctx.norm_ndim, weight, mean, rstd)
-        need = ctx.needs_input_grad
-        return (dx if need[0] else None, dw if need[1] else None, db if need[2] else None,
-                None, None)
+        return _needed(ctx, *cls._backward(g, x, ctx.k, weight, mean, rstd), 5)
 
 
-class GroupNorm(Function):
-    """y = (x - mean) * rstd * weight + bias, statistics per group of channels."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, groups, eps):
-        y, mean, rstd = _C.group_norm_forward(x, groups, weight, bias, eps)
-        ctx.save_for_backward(x, weight, mean, rstd)
-        ctx.groups = groups
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        x, weight, mean, rstd = ctx.saved_tensors
-        dx, dw, db = _C.group_norm_backward(g, x, ctx.groups, weight, mean, rstd)
-        need = ctx.needs_input_grad
-        return (dx if need[0] else None, dw if need[1] else None, db if need[2] else None,
-                None, None)
+class GroupNorm(LayerNorm):
+    _forward, _backward = _C.group_norm_forward, _C.group_norm_backward

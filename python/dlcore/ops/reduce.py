@@ -1,5 +1,4 @@
-"""Reduce family: sum, mean, amax / amin, var (forward and backward side by side), and the
-reduction every broadcasting backward needs (sum_to)."""
+"""Reduce family: sum, mean, amax / amin, var (forward and backward side by side)."""
 from __future__ import annotations
 
 import math
@@ -10,17 +9,6 @@ from ..autograd import Function
 B = _C.Binary
 R = _C.Reduce
 U = _C.Unary
-
-
-def sum_to(g, shape):
-    """Sums a broadcast gradient g back to `shape` (the shape of the operand)."""
-    shape = tuple(shape)
-    if tuple(g.shape) == shape:
-        return g
-    lead = g.ndim - len(shape)
-    axes = list(range(lead)) + [lead + i for i, s in enumerate(shape)
-                                if s == 1 and g.shape[lead + i] != 1]
-    return _C.reduce(R.sum, g, axes, True).reshape(shape)
 
 
 def keepdims_shape(shape, axes):

@@ -7,7 +7,7 @@ import numbers
 
 from .. import _C
 from ..autograd import Function
-from .reduce import sum_to
+from ._args import sum_to
 
 
 def is_basic_index(index):

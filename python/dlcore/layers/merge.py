@@ -1,11 +1,14 @@
-"""Keras-style merge layers taking a list of tensors (Add()([a, b]) or Add()(a, b)): Add,
-Subtract, Multiply, Average, Maximum, Minimum, Concatenate(axis=-1); and Residual(module),
-y = x + module(x). Inputs of a merge must have the same shape (Concatenate: the same shape
-except along axis); a mismatch raises ValueError naming the shapes instead of broadcasting."""
+"""Keras-style merge layers, the one set in dlcore: Add, Subtract, Multiply, Average, Maximum,
+Minimum take a list of tensors (Add()([a, b]) or Add()(a, b)) of the same shape; Concatenate
+joins them along ``axis`` (default 1, the feature / channel axis of dlcore's channels-first
+layout: Keras's default -1 names the channel axis of its channels-last layout). A shape
+mismatch raises ValueError naming the shapes instead of broadcasting."""
 from __future__ import annotations
 
 from ..tensor import Tensor, cat, maximum, minimum
-from .module import Module
+from .base import Layer
+
+__all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
 
 
 def _inputs(name, args, min_n):
@@ -18,20 +21,21 @@ def _inputs(name, args, min_n):
     return xs
 
 
-def _same_shapes(name, xs):
-    ref = tuple(xs[0].shape)
-    for i, x in enumerate(xs[1:], 1):
-        if tuple(x.shape) != ref:
-            raise ValueError(f"{name}: input {i} has shape {tuple(x.shape)} but input 0 has "
-                             f"shape {ref}; merge inputs must have the same shape")
-
-
-class _Merge(Module):
+class _Merge(Layer):
     _min = 2
 
+    def __init__(self, name=None):
+        super().__init__(name)
+        self.built = True
+
     def forward(self, *args):
-        xs = _inputs(type(self).__name__, args, self._min)
-        _same_shapes(type(self).__name__, xs)
+        name = type(self).__name__
+        xs = _inputs(name, args, self._min)
+        ref = tuple(xs[0].shape)
+        for i, x in enumerate(xs[1:], 1):
+            if tuple(x.shape) != ref:
+                raise ValueError(f"{name}: input {i} has shape {tuple(x.shape)} but input 0 has "
+                                 f"shape {ref}; merge inputs must have the same shape")
         return self._merge(xs)
 
 
@@ -68,13 +72,11 @@ class Multiply(_Merge):
         return out
 
 
-class Average(_Merge):
+class Average(Add):
     """Elementwise mean of the inputs."""
 
-    _min = 1
-
     def _merge(self, xs):
-        return Add()._merge(xs) * (1.0 / len(xs))
+        return super()._merge(xs) * (1.0 / len(xs))
 
 
 class Maximum(_Merge):
@@ -93,12 +95,14 @@ class Minimum(_Merge):
         return out
 
 
-class Concatenate(Module):
-    """Concatenation along `axis` (Keras default -1, the channels-last feature axis)."""
+class Concatenate(Layer):
+    """Concatenation along `axis` (default 1: features / channels); the inputs must match in
+    every other dim."""
 
-    def __init__(self, axis=-1):
-        super().__init__()
+    def __init__(self, axis=1, name=None):
+        super().__init__(name)
         self.axis = int(axis)
+        self.built = True
 
     def forward(self, *args):
         xs = _inputs("Concatenate", args, 1)
@@ -115,20 +119,5 @@ class Concatenate(Module):
                                  f"{ref}; they must match except along axis {self.axis}")
         return cat(xs, ax)
 
-    def extra_repr(self):
-        return f"axis={self.axis}"
-
-
-class Residual(Module):
-    """y = x + module(x) (a residual / skip connection); the shapes must agree."""
-
-    def __init__(self, module):
-        super().__init__()
-        self.module = module
-
-    def forward(self, x):
-        y = self.module(x)
-        if tuple(y.shape) != tuple(x.shape):
-            raise ValueError(f"Residual: the wrapped module maps shape {tuple(x.shape)} to "
-                             f"{tuple(y.shape)}; a residual needs the same shape")
-        return x + y
+    def get_config(self):
+        return {"name": self.name, "axis": self.axis}

@@ -1,0 +1,695 @@
+"""The Keras-style training API shared by dlcore.Sequential and dlcore.Model (TrainingMixin):
+compile / fit / evaluate / predict / train_on_batch / test_on_batch / summary / save, the loss
+wrapper, optimizers by name, and the data path (in-memory arrays or a user's loader, batched by
+dlcore.data.DataLoader).
+
+Conventions (PyTorch's, where Keras and PyTorch differ):
+- loss objects and plain callables are called loss(y_pred, y_true); a callable whose first
+  parameter is named ``y_true`` is called Keras-style, loss(y_true, y_pred).
+- loss names ('sparse_categorical_crossentropy', 'categorical_crossentropy',
+  'binary_crossentropy') assume the model outputs logits, unless its last layer is a softmax /
+  sigmoid activation (Keras's Dense(10, activation='softmax')), in which case they take
+  probabilities - or say so explicitly: compile(..., from_logits=False).
+- images are channels-first (N, C, H, W).
+"""
+from __future__ import annotations
+
+import inspect
+from collections import OrderedDict
+
+import numpy as np
+
+from . import callbacks as cbm
+from . import data, nn, optim, serialization
+from . import metrics as metrics_mod
+from .autograd import no_grad
+from .graph import _EXAMPLE_BATCH
+from .layers import Layer
+from .nn.activation import log_softmax
+from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
+from .nn.module import Module
+from .optim import Optimizer
+from .tensor import Tensor, clip, log, zeros
+
+__all__ = ["TrainingMixin"]
+
+
+# ---- losses ------------------------------------------------------------------------------------
+
+def _reduce_rows(v):
+    """Per-sample values: mean over every axis but the first."""
+    return v.mean(tuple(range(1, v.ndim))) if v.ndim > 1 else v
+
+
+class _Loss:
+    """Wraps a loss (name, nn loss module or callable) as fn(pred, target, weight) -> scalar.
+    With sample weights, the mean of weight * per-sample loss (Keras's sum_over_batch_size)."""
+
+    _EPS = 1e-7
+
+    def __init__(self, loss, from_logits):
+        self.spec = loss
+        self.from_logits = from_logits
+        self.keras_order = False
+        if isinstance(loss, str):
+            self.name = loss.lower()
+            self._per_sample = self._named(self.name)
+        else:
+            self.name = getattr(loss, "__name__", type(loss).__name__)
+            self._per_sample = None
+            if callable(loss) and not isinstance(loss, Module):
+                try:
+                    first = next(iter(inspect.signature(loss).parameters), "")
+                    self.keras_order = first == "y_true"
+                except (TypeError, ValueError):
+                    pass
+
+    def _named(self, name):
+        aliases = {"sparse_categorical_crossentropy": "scce", "categorical_crossentropy": "cce",
+                   "binary_crossentropy": "bce", "mse": "mse", "mean_squared_error": "mse",
+                   "mae": "mae", "mean_absolute_error": "mae", "cross_entropy": "scce",
+                   "crossentropy": "scce", "nll": "nll"}
+        if name not in aliases:
+            raise ValueError(f"unknown loss {name!r}; known: {sorted(aliases)} or pass a loss object "
+                             f"(e.g. dlcore.nn.CrossEntropyLoss()) or a callable")
+        kind = aliases[name]
+        eps = self._EPS
+        if kind == "scce":
+            if self.from_logits:
+                ce = CrossEntropyLoss(reduction="none")
+                return lambda p, t: ce(p, t)
+            return lambda p, t: -log(clip(p, eps, 1.0)).gather(1, t.reshape(-1, 1)).reshape(-1)
+        if kind == "nll":
+            return lambda p, t: -p.gather(1, t.reshape(-1, 1)).reshape(-1)
+        if kind == "cce":
+            if self.from_logits:
+                return lambda p, t: -(t * log_softmax(p, dim=-1)).sum(-1)
+            return lambda p, t: -(t * log(clip(p, eps, 1.0))).sum(-1)
+        if kind == "bce":
+            if self.from_logits:
+                bce = BCEWithLogitsLoss(reduction="none")
+                return lambda p, t: _reduce_rows(bce(p, t.reshape(p.shape).type(p.dtype)))
+
+            def bce_p(p, t):
+                t = t.reshape(p.shape).type(p.dtype)
+                pc = clip(p, eps, 1.0 - eps)
+                return _reduce_rows(-(t * log(pc) + (1.0 - t) * log(1.0 - pc)))
+            return bce_p
+        if kind == "mse":
+            return lambda p, t: _reduce_rows((p - t.reshape(p.shape).type(p.dtype)) ** 2)
+        return lambda p, t: _reduce_rows((p - t.reshape(p.shape).type(p.dtype)).abs())
+
+    def __call__(self, pred, target, weight=None):
+        if self._per_sample is not None:
+            per = self._per_sample(pred, target)
+            return (per * weight).mean() if weight is not None else per.mean()
+        fn = self.spec
+        if weight is None:
+            return fn(target, pred) if self.keras_order else fn(pred, target)
+        if hasattr(fn, "reduction"):
+            prev = fn.reduction
+            fn.reduction = "none"
+            try:
+                per = fn(pred, target)
+            finally:
+                fn.reduction = prev
+            return (_reduce_rows(per) * weight).mean()
+        raise ValueError(f"class_weight / sample_weight need a loss with a per-sample form: a loss "
+                         f"name or a loss module with a 'reduction' attribute, not {self.name}")
+
+
+def _output_activation(model):
+    """'softmax' / 'sigmoid' when the model's last layer is that activation, else None."""
+    last = None
+    if isinstance(model, nn.Sequential) and len(model):
+        last = list(model)[-1]
+        while isinstance(last, nn.Sequential) and len(last):
+            last = list(last)[-1]
+    elif getattr(model, "_graph", None) is not None and len(model._graph["outputs"]) == 1:
+        last = model._graph["outputs"][0].node.layer
+    if last is None:
+        return None
+    act = getattr(last, "activation", None)
+    if isinstance(act, str):
+        return act.lower()
+    name = type(last).__name__.lower()
+    if name in ("softmax", "sigmoid"):
+        return name
+    return None
+
+
+# ---- optimizers --------------------------------------------------------------------------------
+
+_OPT_NAMES = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop,
+              "adagrad": optim.Adagrad, "adadelta": optim.Adadelta, "adamax": optim.Adamax,
+              "nadam": optim.NAdam, "lion": optim.Lion}
+# Keras's default learning rates for optimizers given by name (PyTorch's SGD has no default)
+_KERAS_LR = {"SGD": 0.01, "RMSprop": 0.001, "Adam": 0.001, "AdamW": 0.001, "Adagrad": 0.001,
+             "Adamax": 0.001, "NAdam": 0.001}
+
+
+def _optimizer_class(name):
+    cls = _OPT_NAMES.get(name.lower())
+    if cls is None:
+        raise ValueError(f"unknown optimizer {name!r}; known: {sorted(_OPT_NAMES)} (or pass an Optimizer, a "
+                         f"class or a factory taking the parameters)")
+    return cls
+
+
+def _make_optimizer(spec, params):
+    if isinstance(spec, str):
+        cls = _optimizer_class(spec)
+        kw = {"lr": _KERAS_LR[cls.__name__]} if cls.__name__ in _KERAS_LR else {}
+        return cls(params, **kw)
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        cls = _optimizer_class(spec.pop("name"))
+        if "learning_rate" in spec:
+            spec["lr"] = spec.pop("learning_rate")
+        return cls(params, **spec)
+    if callable(spec):  # a class or factory taking the parameters (e.g. functools.partial)
+        return spec(params)
+    raise TypeError(f"compile: optimizer must be a name, an Optimizer, a dict or a callable taking "
+                    f"parameters, got {type(spec).__name__}")
+
+
+# ---- data helpers ------------------------------------------------------------------------------
+
+def _arr(a):
+    if isinstance(a, Tensor):
+        return a._data
+    if hasattr(a, "detach") and hasattr(a, "numpy"):  # torch
+        return a.detach().cpu().numpy()
+    a = np.asarray(a)
+    if a.dtype == np.float64 or a.dtype == np.float32 or a.dtype == np.int64 or a.dtype == np.bool_:
+        return a
+    if a.dtype.kind == "f":
+        return a.astype(np.float32)
+    if a.dtype.kind in "iu":
+        return a.astype(np.int64)
+    return a
+
+
+def _inputs(x):
+    """x -> list of arrays (a list / tuple of arrays means several model inputs)."""
+    if isinstance(x, (list, tuple)):
+        return [_arr(a) for a in x]
+    return [_arr(x)]
+
+
+def _t(a):
+    return a if isinstance(a, Tensor) else Tensor._wrap(np.ascontiguousarray(a))
+
+
+def _is_loader(x):
+    return hasattr(x, "__iter__") and not isinstance(x, (np.ndarray, Tensor, list, tuple))
+
+
+def _split_batch(b):
+    """A batch from a user DataLoader -> (inputs list, y, sample_weight)."""
+    if isinstance(b, (tuple, list)):
+        if len(b) == 2:
+            return [b[0]] if not isinstance(b[0], (list, tuple)) else list(b[0]), b[1], None
+        if len(b) == 3:
+            return [b[0]] if not isinstance(b[0], (list, tuple)) else list(b[0]), b[1], b[2]
+    raise ValueError("fit: a data loader must yield (x, y) or (x, y, sample_weight) batches")
+
+
+def _array_loader(xs, y, w, batch_size, shuffle):
+    """A dlcore.data.DataLoader over in-memory arrays: the inputs, then y and w when given.
+    Shuffling draws from dlcore's default generator (dlcore.manual_seed)."""
+    arrays = list(xs) + [a for a in (y, w) if a is not None]
+    n = xs[0].shape[0]
+    for i, a in enumerate(arrays):
+        if a.shape[0] != n:
+            raise ValueError(f"fit: input arrays have different sample counts: {n} vs "
+                             f"{a.shape[0]} (array {i})")
+    if int(batch_size) <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    return data.DataLoader(data.TensorDataset(*arrays), batch_size=int(batch_size), shuffle=shuffle)
+
+
+def _batch_size_of(xs):
+    return int(xs[0].shape[0])
+
+
+class _Batches:
+    """(inputs, y, sample_weight) batches of Tensors from a DataLoader: one made by
+    _array_loader (n_inputs arrays, then y and w when present), or a user's loader yielding
+    (x, y) or (x, y, sample_weight) (n_inputs=None; class_weight applied here)."""
+
+    def __init__(self, loader, n_inputs=None, has_y=True, has_w=False, class_weight=None, model=None):
+        self.loader, self.n_inputs, self.has_y, self.has_w = loader, n_inputs, has_y, has_w
+        self.class_weight, self.model = class_weight, model
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        k = self.n_inputs
+        for b in self.loader:
+            if k is not None:
+                y = b[k] if self.has_y else None
+                yield list(b[:k]), y, (b[k + self.has_y] if self.has_w else None)
+                continue
+            xs, y, w = _split_batch(b)
+            xs = [_t(_arr(a)) for a in xs]
+            y = _t(_arr(y))
+            if self.class_weight or w is not None:
+                fdt = xs[0].dtype if xs[0].dtype.kind == "f" else np.float32
+                w = self.model._weights(y, w, self.class_weight, fdt)
+            yield xs, y, w
+
+
+# ---- the training API --------------------------------------------------------------------------
+
+class _Compiled:
+    def __init__(self):
+        self.optimizer_spec = None
+        self.optimizer = None
+        self.loss = None
+        self.metric_specs = []
+        self.metrics = []
+        self.from_logits = True
+
+
+class TrainingMixin:
+    """compile / fit / evaluate / predict / train_on_batch / test_on_batch / summary / save for
+    nn.Modules (mixed into Sequential and Model)."""
+
+    # -- building --
+    def _lazy_unbuilt(self):
+        return [m for m in self.modules() if isinstance(m, Layer) and not m.built]
+
+    def build(self, input_shape, dtype="float32"):
+        """Builds lazy layers with a zeros batch of per-sample ``input_shape`` (eval mode, no grad)."""
+        shapes = input_shape if (isinstance(input_shape, list) and input_shape and
+                                 isinstance(input_shape[0], (tuple, list))) else [input_shape]
+        xs = [zeros(_EXAMPLE_BATCH, *[int(s) for s in sh], dtype=dtype) for sh in shapes]
+        was = self.training
+        self.eval()
+        try:
+            with no_grad():
+                self(*xs)
+        finally:
+            self.train(was)
+        self._note_input(xs)
+        return self
+
+    def _note_input(self, xs):
+        if self.__dict__.get("_input_spec") is None:
+            object.__setattr__(self, "_input_spec", [(tuple(int(s) for s in x.shape[1:]), str(x.dtype)) for x in xs])
+
+    @property
+    def completed_epochs(self):
+        """Epochs finished by fit (restored by load_model): pass it as fit(initial_epoch=...)."""
+        return int(self.__dict__.get("_epoch") or 0)
+
+    @property
+    def optimizer(self):
+        c = self.__dict__.get("_compiled")
+        return None if c is None else c.optimizer
+
+    @property
+    def stop_training(self):
+        return self.__dict__.get("_stop_training", False)
+
+    @stop_training.setter
+    def stop_training(self, v):
+        object.__setattr__(self, "_stop_training", bool(v))
+
+    # -- compile --
+    def compile(self, optimizer="adam", loss=None, metrics=None, from_logits=None):
+        """optimizer: a name ('adam', 'sgd', 'rmsprop', ... with Keras's default learning rates),
+        an Optimizer instance, a dict {'name': 'adam', 'lr': 1e-3}, or a class / factory called
+        with the parameters (e.g. functools.partial(dlcore.optim.Adam, lr=1e-3)).
+        loss: a name, an nn loss module, or a callable. metrics: names, Metric objects or
+        functions f(y_true, y_pred)."""
+        c = _Compiled()
+        if from_logits is None:
+            from_logits = _output_activation(self) not in ("softmax", "sigmoid")
+        c.from_logits = bool(from_logits)
+        c.optimizer_spec = optimizer
+        if isinstance(optimizer, Optimizer):
+            if self._lazy_unbuilt():
+                raise ValueError("compile: the model has layers that are not built yet, so an optimizer "
+                                 "made from model.parameters() would miss their weights; build the "
+                                 "model first (input_shape=..., model.build(shape) or an Input), or "
+                                 "pass the optimizer by name / class")
+            c.optimizer = optimizer
+        c.loss = _Loss(loss, c.from_logits) if loss is not None else None
+        loss_name = loss if isinstance(loss, str) else type(loss).__name__ if loss is not None else None
+        if loss_name == "CrossEntropyLoss":
+            loss_name = "sparse_categorical_crossentropy"
+        if loss_name == "BCEWithLogitsLoss":
+            loss_name = "binary_crossentropy"
+        c.metric_specs = list(metrics or [])
+        c.metrics = [metrics_mod.get(m, loss_name, c.from_logits) for m in c.metric_specs]
+        object.__setattr__(self, "_compiled", c)
+        return self
+
+    def _c(self):
+        c = self.__dict__.get("_compiled")
+        if c is None:
+            raise RuntimeError("call model.compile(optimizer, loss, metrics) before fit / evaluate / "
+                               "train_on_batch")
+        return c
+
+    def _ensure_optimizer(self):
+        c = self._c()
+        if c.optimizer is None:
+            c.optimizer = _make_optimizer(c.optimizer_spec, [p for p in self.parameters() if p.requires_grad])
+        return c.optimizer
+
+    # -- steps --
+    def _forward(self, xs):
+        out = self(*xs)
+        self._note_input(xs)
+        return out
+
+    def _step(self, xs, y, w, train):
+        c = self._c()
+        if c.loss is None:
+            raise RuntimeError("compile() was called without a loss")
+        if train:
+            self.train()
+            if not self.__dict__.get("_all_built") and self._lazy_unbuilt():
+                self.build([tuple(x.shape[1:]) for x in xs], dtype=str(xs[0].dtype))
+            object.__setattr__(self, "_all_built", True)
+            opt = self._ensure_optimizer()
+            opt.zero_grad()
+            pred = self._forward(xs)
+            loss = c.loss(pred, y, w)
+            loss.backward()
+            opt.step()
+        else:
+            self.eval()
+            with no_grad():
+                pred = self._forward(xs)
+                loss = c.loss(pred, y, w)
+        lv = loss.item()
+        p = pred.detach()._data
+        yt = y._data if isinstance(y, Tensor) else y
+        for m in c.metrics:
+            m.update_state(yt, p, None if w is None else w._data)
+        return lv, p.shape[0]
+
+    def _metric_logs(self, prefix=""):
+        return {prefix + m.name: float(m.result()) for m in self._c().metrics}
+
+    def _reset_metrics(self):
+        for m in self._c().metrics:
+            m.reset_state()
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the loss (and metrics on this batch)."""
+        xs = [_t(a) for a in _inputs(x)]
+        yt = _t(_arr(y))
+        w = self._weights(yt, sample_weight, class_weight)
+        self._reset_metrics()
+        lv, _ = self._step(xs, yt, w, True)
+        return self._result(lv, return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        xs = [_t(a) for a in _inputs(x)]
+        yt = _t(_arr(y))
+        w = _t(_arr(sample_weight).astype(xs[0].dtype if xs[0].dtype.kind == "f" else np.float32)) \
+            if sample_weight is not None else None
+        self._reset_metrics()
+        lv, _ = self._step(xs, yt, w, False)
+        return self._result(lv, return_dict)
+
+    def _result(self, lv, return_dict):
+        logs = {"loss": lv, **self._metric_logs()}
+        if return_dict:
+            return logs
+        vals = list(logs.values())
+        return vals[0] if len(vals) == 1 else vals
+
+    def _weights(self, y, sample_weight, class_weight, dtype=np.float32):
+        """Per-sample weights (Tensor) from sample_weight and/or class_weight {class: weight}."""
+        w = None
+        if sample_weight is not None:
+            w = _arr(sample_weight).astype(np.float64).reshape(-1)
+        if class_weight:
+            ya = y._data if isinstance(y, Tensor) else np.asarray(y)
+            lab = ya.argmax(-1) if ya.ndim == 2 and ya.shape[1] > 1 else ya.reshape(-1)
+            lab = lab.astype(np.int64) if lab.dtype.kind != "f" else (lab > 0.5).astype(np.int64)
+            table = np.ones(int(max(max(class_weight), lab.max(initial=0))) + 1)
+            for k, v in class_weight.items():
+                table[int(k)] = float(v)
+            cw = table[lab]
+            w = cw if w is None else w * cw
+        return None if w is None else _t(w.astype(dtype))
+
+    # -- fit --
+    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None):
+        """Trains for ``epochs`` epochs (counting from initial_epoch) and returns a History.
+
+        x, y: arrays / Tensors (x may be a list for several inputs), or x a DataLoader yielding
+        (x, y) or (x, y, sample_weight) with y=None. validation_split takes the LAST fraction of
+        the arrays (before shuffling), like Keras. class_weight {class: weight} scales each
+        sample's loss. verbose: 0 silent, 1 progress bar, 2 one line per epoch."""
+        c = self._c()
+        if isinstance(x, data.Dataset):
+            x = data.DataLoader(x, batch_size=batch_size, shuffle=shuffle)
+        if _is_loader(x):
+            if y is not None:
+                raise ValueError("fit: pass y=None when x is a data loader")
+            train_iter, n_train = _Batches(x, class_weight=class_weight, model=self), None
+            try:
+                steps = len(x)
+            except TypeError:
+                steps = None
+        else:
+            xs = _inputs(x)
+            ya = _arr(y) if y is not None else None
+            if ya is None:
+                raise ValueError("fit: y is required with array inputs")
+            wa = _arr(sample_weight) if sample_weight is not None else None
+            if validation_split and validation_data is None:
+                if not 0.0 < validation_split < 1.0:
+                    raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+                n = xs[0].shape[0]
+                cut = int(n * (1.0 - validation_split))
+                if cut <= 0 or cut >= n:
+                    raise ValueError(f"validation_split={validation_split} leaves an empty split of {n} samples")
+                validation_data = ([a[cut:] for a in xs] if len(xs) > 1 else xs[0][cut:], ya[cut:])
+                xs, ya = [a[:cut] for a in xs], ya[:cut]
+                wa = wa[:cut] if wa is not None else None
+            if class_weight:
+                wcw = self._weights(ya, wa, class_weight, np.float64)._data
+                wa = wcw
+            if wa is not None:
+                fdt = xs[0].dtype if xs[0].dtype.kind == "f" else np.float32
+                wa = wa.astype(fdt)
+            train_iter = _Batches(_array_loader(xs, ya, wa, batch_size, shuffle), len(xs), True, wa is not None)
+            n_train = xs[0].shape[0]
+            steps = len(train_iter)
+        if steps_per_epoch is not None:
+            steps = int(steps_per_epoch)
+
+        history = cbm.History()
+        cbs = list(callbacks or [])
+        cl = cbm.CallbackList(cbs + ([cbm.ProgbarLogger(verbose)] if verbose else []) + [history], self)
+        metric_names = ["loss"] + [m.name for m in c.metrics]
+        cl.set_params({"epochs": epochs, "steps": steps, "samples": n_train, "verbose": verbose,
+                       "batch_size": batch_size, "metrics": metric_names +
+                       (["val_" + k for k in metric_names] if validation_data is not None else [])})
+        self.stop_training = False
+        cl.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self._reset_metrics()
+            cl.on_epoch_begin(epoch)
+            loss_mean = metrics_mod.Mean()
+            logs = {}
+            for i, (xs_b, y_b, w_b) in enumerate(train_iter):
+                if steps_per_epoch is not None and i >= steps_per_epoch:
+                    break
+                cl.on_train_batch_begin(i, {"size": _batch_size_of(xs_b)})
+                lv, nb = self._step(xs_b, y_b, w_b, True)
+                loss_mean.update_state(lv, nb)
+                logs = {"loss": loss_mean.result(), **self._metric_logs()}
+                cl.on_train_batch_end(i, {**logs, "size": nb, "batch_loss": lv})
+                if self.stop_training:
+                    break
+            if validation_data is not None and not self.stop_training:
+                vx, vy, vw = _unpack_val(validation_data)
+                vlogs = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size,
+                                      sample_weight=vw, verbose=0, return_dict=True, _internal=True)
+                logs.update({"val_" + k: v for k, v in vlogs.items()})
+            object.__setattr__(self, "_epoch", epoch + 1)
+            cl.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cl.on_train_end(logs)
+        return history
+
+    # -- evaluate / predict --
+    def evaluate(self, x=None, y=None, batch_size=32, verbose=0, sample_weight=None,
+                 return_dict=False, callbacks=None, _internal=False):
+        """Mean loss (and metrics) over the data, in eval mode without gradients. Returns the
+        loss, [loss, metric...] or a dict with return_dict=True."""
+        c = self._c()
+        self._reset_metrics()
+        loss_mean = metrics_mod.Mean()
+        if isinstance(x, data.Dataset):
+            x = data.DataLoader(x, batch_size=batch_size)
+        if _is_loader(x):
+            it = _Batches(x)
+        else:
+            xs = _inputs(x)
+            ya = _arr(y)
+            wa = _arr(sample_weight) if sample_weight is not None else None
+            if wa is not None:
+                wa = wa.astype(xs[0].dtype if xs[0].dtype.kind == "f" else np.float32)
+            it = _Batches(_array_loader(xs, ya, wa, batch_size, False), len(xs), True, wa is not None)
+        was = self.training
+        try:
+            for xs_b, y_b, w_b in it:
+                lv, nb = self._step(xs_b, y_b, w_b, False)
+                loss_mean.update_state(lv, nb if w_b is None else float(w_b._data.sum()) or nb)
+        finally:
+            self.train(was)
+        logs = {"loss": loss_mean.result(), **self._metric_logs()}
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if return_dict:
+            return logs
+        vals = list(logs.values())
+        return vals[0] if len(vals) == 1 else vals
+
+    def predict(self, x, batch_size=32, verbose=0):
+        """Model outputs for x as a NumPy array, computed in batches in eval mode under no_grad
+        (nothing is retained between batches, so calling it in a loop does not grow memory)."""
+        if isinstance(x, data.Dataset):
+            x = data.DataLoader(x, batch_size=batch_size)
+        if _is_loader(x):
+            batches = (_split_batch(b)[0] if isinstance(b, (tuple, list)) and len(b) in (2, 3)
+                       else [b] for b in x)
+            n = None
+        else:
+            xs = _inputs(x)
+            n = xs[0].shape[0]
+            batches = _array_loader(xs, None, None, batch_size, False)
+        was = self.training
+        self.eval()
+        out = None
+        parts = []
+        pos = 0
+        try:
+            with no_grad():
+                for xs_b in batches:
+                    xs_b = [b if isinstance(b, Tensor) else _t(_arr(b)) for b in xs_b]
+                    p = self(*xs_b)
+                    if isinstance(p, (tuple, list)):
+                        parts.append([np.array(q._data, copy=True) for q in p])
+                        continue
+                    pa = p._data
+                    if n is None:
+                        parts.append(np.array(pa, copy=True))
+                        continue
+                    if out is None:
+                        out = np.empty((n,) + pa.shape[1:], pa.dtype)
+                    out[pos:pos + pa.shape[0]] = pa
+                    pos += pa.shape[0]
+        finally:
+            self.train(was)
+        if out is not None:
+            return out
+        if parts and isinstance(parts[0], list):
+            return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+        return np.concatenate(parts) if parts else np.zeros((0,))
+
+    # -- summary --
+    def _layer_rows(self):
+        """(name, type, output shape, params) per top-level layer."""
+        rows = []
+        if self.__dict__.get("_graph") is not None:
+            for i, t in enumerate(self._graph["inputs"]):
+                rows.append((t.name or f"input_{i}", "Input", str(t.shape), 0))
+            for node in self._graph["nodes"]:
+                layer = node.layer
+                shp = ", ".join(str(o.shape) for o in node.outputs)
+                rows.append((getattr(layer, "name", ""), type(layer).__name__, shp,
+                             sum(p.numel() for p in layer.parameters())))
+            return rows
+        spec = self.__dict__.get("_input_spec")
+        x = None
+        if spec is not None and len(spec) == 1:
+            x = zeros(_EXAMPLE_BATCH, *spec[0][0], dtype=spec[0][1])
+        was = self.training
+        self.eval()
+        try:
+            with no_grad():
+                for name, m in self.named_children():
+                    shp = "?"
+                    if x is not None:
+                        try:
+                            x = m(x)
+                            shp = str((None,) + tuple(x.shape[1:]))
+                        except Exception:
+                            x = None
+                    rows.append((getattr(m, "name", name), type(m).__name__, shp,
+                                 sum(p.numel() for p in m.parameters())))
+        finally:
+            self.train(was)
+        return rows
+
+    def summary(self, print_fn=None):
+        """Prints a table of layers, output shapes and parameter counts (shapes need a built
+        model: an Input, input_shape=..., build() or one call)."""
+        print_fn = print_fn or print
+        rows = self._layer_rows()
+        w = [max([len(h)] + [len(str(r[i])) for r in rows]) for i, h in
+             enumerate(("Layer (name)", "Type", "Output shape", "Param #"))]
+        w[0] = max(w[0], 12)
+        line = "-" * (sum(w) + 9)
+        print_fn(f'Model: "{type(self).__name__}"')
+        print_fn(line)
+        print_fn(f"{'Layer (name)':<{w[0]}}   {'Type':<{w[1]}}   {'Output shape':<{w[2]}}   {'Param #':>{w[3]}}")
+        print_fn("=" * len(line))
+        for r in rows:
+            print_fn(f"{r[0]:<{w[0]}}   {r[1]:<{w[1]}}   {r[2]:<{w[2]}}   {r[3]:>{w[3]},}")
+        print_fn("=" * len(line))
+        total = sum(p.numel() for p in self.parameters())
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        print_fn(f"Total params: {total:,}")
+        print_fn(f"Trainable params: {trainable:,}")
+        print_fn(f"Non-trainable params: {total - trainable:,}")
+        print_fn(line)
+
+    def count_params(self):
+        return sum(p.numel() for p in self.parameters())
+
+    # -- weights and saving --
+    def get_weights(self):
+        return [np.array(t._data, copy=True) for t in self.state_dict().values()]
+
+    def set_weights(self, weights):
+        sd = self.state_dict()
+        if len(weights) != len(sd):
+            raise ValueError(f"set_weights: got {len(weights)} arrays for {len(sd)} weights")
+        self.load_state_dict(OrderedDict(zip(sd.keys(), weights)))
+
+    def save(self, path, include_optimizer=True):
+        """Saves architecture (JSON), weights, optimizer state, compile settings, the epoch and
+        dlcore's generator state in one .safetensors file, atomically. See dlcore.serialization."""
+        serialization.save_model(self, path, include_optimizer=include_optimizer)
+
+    def save_weights(self, path):
+        serialization.save(self.state_dict(), path)
+
+    def load_weights(self, path, strict=True):
+        return self.load_state_dict(serialization.load(path), strict=strict)
+
+
+def _unpack_val(v):
+    if _is_loader(v):
+        return v, None, None
+    if not isinstance(v, (tuple, list)) or len(v) not in (2, 3):
+        raise ValueError("validation_data must be (x, y), (x, y, sample_weight) or a data loader")
+    return v[0], v[1], v[2] if len(v) == 3 else None
