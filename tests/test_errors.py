@@ -180,7 +180,7 @@ def test_index_out_of_range():
         x[-4]
     with pytest.raises(IndexError, match=r"index 5 is out of bounds for (axis|dimension) 0 with size 3"):
         x[[0, 5]]
-    with pytest.raises(IndexError, match=r"index 4 is out of bounds for axis 1 with size 4"):
+    with pytest.raises(IndexError, match=r"index 4 is out of bounds for (axis|dimension) 1 with size 4"):
         x[:, [4]]
     with pytest.raises(IndexError, match=r"boolean mask of shape \(2,\) does not match.*\(3, 4\)"):
         x[np.array([True, False])]
@@ -190,7 +190,7 @@ def test_index_out_of_range():
         dlcore.index_select(x, 0, [0, 3])
     with pytest.raises(IndexError, match=r"index_select: index -1 is out of bounds"):
         dlcore.index_select(x, 1, [-1])
-    with pytest.raises(IndexError, match=r"gather: index 4 is out of bounds for axis 1 with size 4"):
+    with pytest.raises(IndexError, match=r"gather: index 4 is out of bounds for (axis|dimension) 1 with size 4"):
         dlcore.gather(x, 1, np.full((3, 2), 4))
     with pytest.raises(IndexError, match=r"one_hot: index 3 is out of bounds.*size 3"):
         dlcore.one_hot([0, 3], 3)

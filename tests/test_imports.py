@@ -16,7 +16,8 @@ OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna"}
 # layers, bottom to top; a module may import only from its own layer or below
 LAYERS = [
     ("native", ("dlcore._C",)),
-    ("core", ("dlcore.dtype", "dlcore.cuda", "dlcore.autograd", "dlcore.ops", "dlcore.tensor")),
+    ("core", ("dlcore.dtype", "dlcore.device", "dlcore.cuda", "dlcore.autograd", "dlcore.ops", "dlcore._printing",
+              "dlcore.tensor")),
     ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets")),
     ("optim", ("dlcore.optim",)),
     ("keras", ("dlcore.graph", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics", "dlcore.serialization",

@@ -213,7 +213,7 @@ def _zero_d_ok():
     """Whether nn.Module.load_state_dict handles 0-d buffers (the foundation's copy turned
     them 1-d; the normalization branch fixes it). Save/load of 0-d arrays is tested below."""
     m = nn.Module()
-    m.register_buffer("n", dlcore.Tensor._wrap(np.zeros((), np.int64)))
+    m.register_buffer("n", dlcore.tensor(np.zeros((), np.int64)))
     try:
         m.load_state_dict({"n": np.ones((), np.int64)})
         return True
@@ -222,7 +222,7 @@ def _zero_d_ok():
 
 
 def test_zero_d_tensors_keep_their_shape(tmp_path):
-    dlcore.save({"n": dlcore.Tensor._wrap(np.full((), 3, np.int64)), "v": np.arange(3.0)}, tmp_path / "z.safetensors")
+    dlcore.save({"n": dlcore.tensor(np.full((), 3, np.int64)), "v": np.arange(3.0)}, tmp_path / "z.safetensors")
     back = dlcore.load(tmp_path / "z.safetensors")
     assert back["n"].shape == () and int(back["n"].item()) == 3 and back["v"].shape == (3,)
 
@@ -247,7 +247,7 @@ def test_unserialisable_model_says_what_to_do(tmp_path):
             self.features, self.factor = features, factor
             self.fc = nn.Linear(features, features)
             if _zero_d_ok():  # a 0-d buffer, like BatchNorm's num_batches_tracked
-                self.register_buffer("calls", dlcore.Tensor._wrap(np.full((), 7, np.int64)))
+                self.register_buffer("calls", dlcore.tensor(np.full((), 7, np.int64)))
 
         def forward(self, x):
             return self.fc(x) * self.factor

@@ -10,12 +10,11 @@ from __future__ import annotations
 import csv
 import inspect
 import math
+import numbers
 import os
 import shutil
 import sys
 import time
-
-import numpy as np
 
 from .optim import lr_scheduler
 
@@ -293,7 +292,7 @@ class EarlyStopping(_Monitor):
         if self._improved(v):
             self.best, self.best_epoch, self.wait = v, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = {k: np.array(t._data, copy=True)
+                self.best_weights = {k: t.detach().clone()
                                      for k, t in self.model.state_dict().items()}
             return
         self.wait += 1
@@ -355,7 +354,7 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         lr = get_lr(self.model)
         new = self.schedule(epoch, lr) if self._two else self.schedule(epoch)
-        if not isinstance(new, (int, float, np.floating)) or not math.isfinite(float(new)):
+        if not isinstance(new, numbers.Real) or not math.isfinite(float(new)):
             raise ValueError(f"LearningRateScheduler: schedule returned {new!r}, not a finite number")
         set_lr(self.model, float(new))
         if self.verbose:

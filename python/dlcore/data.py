@@ -5,6 +5,12 @@ counter-based Philox generator), so a seeded run shuffles identically on any mac
 thread count, and ``loader.state_dict()`` / ``load_state_dict()`` (or saving the generator
 state) lets a resumed run see the same batches as an uninterrupted one.
 
+Where NumPy meets tensors here (the data edge): a dataset of dlcore Tensors is batched with
+index_select on the tensors' device and never touches NumPy; a dataset of NumPy arrays (or
+Python data) is batched on the host and each batch becomes a Tensor once. Splits, scalers,
+one-hot and the augmentations are data preparation on host arrays: they take NumPy data (a
+Tensor given to them is copied to the host first).
+
 Augmentations (RandomHorizontalFlip, RandomCrop, RandomRotation) work on whole batches of
 (N, C, H, W) or (N, H, W) arrays, vectorised, with randomness from a dlcore Generator; pass
 them to DataLoader(transform=...) (applied to the first element of each batch, the inputs).
@@ -15,7 +21,7 @@ import math
 
 import numpy as np
 
-from .tensor import Generator, Tensor, default_generator, rand, randperm
+from .tensor import Generator, Tensor, arange, default_generator, index_select, rand, randperm, stack, tensor
 
 __all__ = ["Dataset", "TensorDataset", "DataLoader", "train_val_test_split", "StandardScaler",
            "MinMaxScaler", "to_categorical", "one_hot", "Compose", "RandomHorizontalFlip",
@@ -23,9 +29,15 @@ __all__ = ["Dataset", "TensorDataset", "DataLoader", "train_val_test_split", "St
 
 
 def _arr(a):
+    """Host data for the NumPy-side helpers (a Tensor is copied to the host)."""
     if isinstance(a, Tensor):
-        return a._data
+        return a.detach().cpu().numpy()
     return np.asarray(a)
+
+
+def _data(a):
+    """A dataset column: a Tensor stays a Tensor (batched on its device), other data NumPy."""
+    return a.detach() if isinstance(a, Tensor) else np.asarray(a)
 
 
 class Dataset:
@@ -45,7 +57,7 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays):
         if not arrays:
             raise ValueError("TensorDataset: needs at least one array")
-        self.arrays = tuple(_arr(a) for a in arrays)
+        self.arrays = tuple(_data(a) for a in arrays)
         n = self.arrays[0].shape[0]
         for i, a in enumerate(self.arrays):
             if a.ndim == 0 or a.shape[0] != n:
@@ -59,7 +71,17 @@ class TensorDataset(Dataset):
         return tuple(a[i] for a in self.arrays)
 
     def __getitems__(self, indices):
-        return tuple(a[indices] for a in self.arrays)
+        """One batch: `indices` is an int64 Tensor (the loader's order) or a sequence of ints."""
+        idx = indices if isinstance(indices, Tensor) else tensor(indices)
+        host = None
+        out = []
+        for a in self.arrays:
+            if isinstance(a, Tensor):
+                out.append(index_select(a, 0, idx.to(a.device)))
+            else:
+                host = idx.numpy() if host is None else host
+                out.append(a[host])
+        return tuple(out)
 
 
 def default_collate(samples):
@@ -69,18 +91,16 @@ def default_collate(samples):
         return tuple(default_collate([s[j] for s in samples]) for j in range(len(first)))
     if isinstance(first, dict):
         return {k: default_collate([s[k] for s in samples]) for k in first}
-    return np.stack([_arr(s) for s in samples])
+    if isinstance(first, Tensor):
+        return stack(samples)
+    return np.stack([np.asarray(s) for s in samples])
 
 
 def _to_tensor(b):
     if isinstance(b, Tensor):
         return b
-    if isinstance(b, np.ndarray):
-        if b.dtype.kind in "iu" and b.dtype != np.int64:
-            b = b.astype(np.int64)
-        elif b.dtype.kind == "f" and b.dtype not in (np.float32, np.float64):
-            b = b.astype(np.float32)
-        return Tensor._wrap(np.ascontiguousarray(b))
+    if isinstance(b, np.ndarray):  # integers -> int64, floats other than 32/64 bits -> float32
+        return tensor(b)
     if isinstance(b, tuple):
         return tuple(_to_tensor(x) for x in b)
     if isinstance(b, list):
@@ -145,17 +165,18 @@ class DataLoader:
             self.generator.set_state(state["generator"])
 
     def _order(self):
+        """This epoch's sample order: an int64 Tensor on the CPU."""
         n = len(self.dataset)
         if self.shuffle:
-            return randperm(n, generator=self._gen())._data
-        return np.arange(n, dtype=np.int64)
+            return randperm(n, generator=self._gen())
+        return arange(n)
 
     def _fetch(self, idx):
         ds = self.dataset
         if self.collate_fn is None and hasattr(ds, "__getitems__"):
             batch = ds.__getitems__(idx)
         else:
-            batch = (self.collate_fn or default_collate)([ds[int(i)] for i in idx])
+            batch = (self.collate_fn or default_collate)([ds[i] for i in idx.tolist()])
         if self.transform is not None or self.target_transform is not None:
             single = not isinstance(batch, tuple)
             items = [batch] if single else list(batch)
@@ -306,7 +327,7 @@ one_hot = to_categorical
 # ---- augmentation ------------------------------------------------------------------------------
 
 def _uniform(n, gen, low=0.0, high=1.0):
-    return rand(n, dtype="float64", generator=gen)._data * (high - low) + low
+    return rand(n, dtype="float64", generator=gen).numpy() * (high - low) + low  # host data: the augmentations run in NumPy
 
 
 class Compose:

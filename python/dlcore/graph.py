@@ -8,7 +8,7 @@ layers: it needs only what a layer is (a Module with ``training``), not the laye
 """
 from __future__ import annotations
 
-import numpy as np
+import numbers
 
 from .autograd import no_grad
 from .nn.module import registered
@@ -64,7 +64,7 @@ class _Node:
 
 def Input(shape, dtype="float32", name=None):
     """A symbolic input of per-sample ``shape`` (no batch dimension), e.g. Input((1, 28, 28))."""
-    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    shape = (int(shape),) if isinstance(shape, numbers.Integral) else tuple(int(s) for s in shape)
     node = _Node(None, (), {})
     ex = zeros(_EXAMPLE_BATCH, *shape, dtype=dtype)
     kt = KerasTensor((None,) + shape, ex.dtype, node, 0, ex, name)

@@ -1,4 +1,4 @@
-"""dlcore.metrics: evaluation metrics, as functions on arrays / Tensors and as stateful
+"""dlcore.metrics: evaluation metrics, as functions on Tensors / arrays and as stateful
 (streaming) objects for ``model.compile(metrics=[...])``.
 
 Functions (scikit-learn-style names and conventions):
@@ -9,14 +9,20 @@ Functions (scikit-learn-style names and conventions):
 Stateful objects (``update_state(y_true, y_pred[, sample_weight])``, ``result()``,
 ``reset_state()``): Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy,
 SparseCategoricalAccuracy, TopKCategoricalAccuracy, Precision, Recall, F1Score, AUC,
-MeanSquaredError, MeanAbsoluteError. Streaming accumulation keeps only counters (a confusion
-matrix, sums) - except AUC, which must keep the scores to be exact.
+MeanSquaredError, MeanAbsoluteError.
 
-Metrics are evaluation, not the training hot path, so they work on NumPy arrays.
+Everything is computed with dlcore ops on the predictions' device: streaming metrics keep
+their counters (sums, a confusion matrix) as tensors there, and ``result()`` reads one number
+back. NumPy / list inputs are converted to tensors on the way in. The one exception is AUC:
+exact ranks need a sort with tie groups, so its scores are copied to the host once, in
+``result()`` / ``roc_auc``.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from .dtype import float64, int64
+from .tensor import Tensor, cat, one_hot, tensor, where, zeros
 
 __all__ = ["accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
            "top_k_accuracy", "precision", "recall", "f1_score", "confusion_matrix", "roc_auc",
@@ -25,66 +31,94 @@ __all__ = ["accuracy", "binary_accuracy", "categorical_accuracy", "sparse_catego
            "Precision", "Recall", "F1Score", "AUC", "MeanSquaredError", "MeanAbsoluteError"]
 
 
-def _np(a):
-    """Tensor / array-like -> NumPy array (no copy for Tensors)."""
-    d = getattr(a, "_data", None)
-    if isinstance(d, np.ndarray):
-        return d
+def _t(a):
+    """A detached Tensor of a Tensor, a torch tensor, a NumPy array or Python data."""
+    if isinstance(a, Tensor):
+        return a.detach()
     if hasattr(a, "detach") and hasattr(a, "cpu"):  # a torch tensor
-        return a.detach().cpu().numpy()
-    return np.asarray(a)
+        a = a.detach().cpu().numpy()
+    return tensor(a)
 
 
 def _labels(y):
     """Class labels from labels (N,) / (N,1) or scores / one-hot (N, C)."""
-    y = _np(y)
     if y.ndim == 2 and y.shape[1] > 1:
         return y.argmax(1)
     return y.reshape(-1)
 
 
 def _check_len(a, b, name):
-    if a.shape[0] != b.shape[0]:
-        raise ValueError(f"{name}: y_true has {a.shape[0]} samples but y_pred has {b.shape[0]}")
+    na, nb = (a.shape[0] if a.ndim else 1), (b.shape[0] if b.ndim else 1)
+    if na != nb:
+        raise ValueError(f"{name}: y_true has {na} samples but y_pred has {nb}")
 
 
-# ---- accuracy ----------------------------------------------------------------------------------
+def _mean(hits):
+    """The mean of a bool / number tensor as a float (0 for an empty one)."""
+    return hits.double().mean().item() if hits.numel() else 0.0
+
+
+# ---- hits: one bool per sample (the accuracy family) ---------------------------------------------
+
+def _binary_hits(t, p, threshold):
+    t, p = t.reshape(-1), p.reshape(-1)
+    _check_len(t, p, "binary_accuracy")
+    return (p > threshold) == (t > 0.5)
+
+
+def _sparse_hits(t, p):
+    t = t.reshape(-1)
+    _check_len(t, p, "sparse_categorical_accuracy")
+    return p.argmax(-1).reshape(-1) == t
+
+
+def _categorical_hits(t, p):
+    _check_len(t, p, "categorical_accuracy")
+    return t.argmax(-1) == p.argmax(-1)
+
+
+def _top_k_hits(t, p, k):
+    t = _labels(t).long()
+    _check_len(t, p, "top_k_accuracy")
+    if p.ndim != 2:
+        raise ValueError(f"top_k_accuracy: y_pred must be (N, C) scores, got shape {tuple(p.shape)}")
+    true_score = p.gather(1, t.reshape(-1, 1))
+    return (p > true_score).sum(1) < k  # classes scoring strictly higher: ties count as hits
+
+
+def _any_hits(t, p, threshold):
+    """Accuracy's hits for the shapes it sees: (N, C) scores against labels or one-hot, integer
+    labels against labels, else binary scores thresholded."""
+    if p.ndim == 2 and p.shape[1] > 1:
+        return _categorical_hits(t, p) if t.ndim == 2 and t.shape[1] > 1 else _sparse_hits(t, p)
+    p = p.reshape(-1)
+    if not p.dtype.is_floating_point:
+        t = t.reshape(-1)
+        _check_len(t, p, "accuracy")
+        return t == p
+    return _binary_hits(t, p, threshold)
+
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Fraction of samples where (y_pred > threshold) equals y_true (0/1). For logits use
     threshold=0."""
-    t = _np(y_true).reshape(-1)
-    p = _np(y_pred).reshape(-1)
-    _check_len(t, p, "binary_accuracy")
-    return float(np.mean((p > threshold) == (t > 0.5))) if t.size else 0.0
+    return _mean(_binary_hits(_t(y_true), _t(y_pred), threshold))
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
     """y_true integer labels (N,), y_pred scores (N, C): fraction where argmax equals label."""
-    t = _np(y_true).reshape(-1)
-    p = _np(y_pred)
-    _check_len(t, p, "sparse_categorical_accuracy")
-    return float(np.mean(p.argmax(-1).reshape(-1) == t)) if t.size else 0.0
+    return _mean(_sparse_hits(_t(y_true), _t(y_pred)))
 
 
 def categorical_accuracy(y_true, y_pred):
     """y_true one-hot (N, C), y_pred scores (N, C)."""
-    t, p = _np(y_true), _np(y_pred)
-    _check_len(t, p, "categorical_accuracy")
-    return float(np.mean(t.argmax(-1) == p.argmax(-1))) if t.size else 0.0
+    return _mean(_categorical_hits(_t(y_true), _t(y_pred)))
 
 
 def top_k_accuracy(y_true, y_pred, k=5):
     """Fraction of samples whose true class (labels or one-hot) is among the k highest scores.
     Ties at the k-th score count as hits (the true class's score is compared, not sorted)."""
-    p = _np(y_pred)
-    t = _labels(y_true).astype(np.int64)
-    _check_len(t, p, "top_k_accuracy")
-    if p.ndim != 2:
-        raise ValueError(f"top_k_accuracy: y_pred must be (N, C) scores, got shape {p.shape}")
-    true_score = p[np.arange(p.shape[0]), t]
-    rank = (p > true_score[:, None]).sum(1)  # classes scoring strictly higher
-    return float(np.mean(rank < k)) if t.size else 0.0
+    return _mean(_top_k_hits(_t(y_true), _t(y_pred), k))
 
 
 def accuracy(y_true, y_pred, threshold=0.5, k=1):
@@ -93,88 +127,93 @@ def accuracy(y_true, y_pred, threshold=0.5, k=1):
     - y_pred (N, C) and y_true labels (N,): sparse categorical (top-k with k > 1);
     - y_pred (N, C) and y_true one-hot (N, C): categorical;
     - both integer label vectors: plain equality."""
-    t, p = _np(y_true), _np(y_pred)
-    if p.ndim == 2 and p.shape[1] > 1:
-        if k > 1:
-            return top_k_accuracy(t, p, k)
-        return categorical_accuracy(t, p) if t.ndim == 2 and t.shape[1] > 1 else sparse_categorical_accuracy(t, p)
-    p = p.reshape(-1)
-    if p.dtype.kind in "iub":
-        t = t.reshape(-1)
-        _check_len(t, p, "accuracy")
-        return float(np.mean(t == p)) if t.size else 0.0
-    return binary_accuracy(t, p, threshold)
+    t, p = _t(y_true), _t(y_pred)
+    if k > 1 and p.ndim == 2 and p.shape[1] > 1:
+        return _mean(_top_k_hits(t, p, k))
+    return _mean(_any_hits(t, p, threshold))
 
 
 # ---- confusion-matrix based --------------------------------------------------------------------
 
+def _confusion(t, p, num_classes, name="confusion_matrix"):
+    """(num_classes, num_classes) float64 counts of integer labels t (rows) against p (cols)."""
+    _check_len(t, p, name)
+    if t.numel():
+        lo = min(t.min().item(), p.min().item())
+        hi = max(t.max().item(), p.max().item())
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(f"{name}: labels must be in [0, {num_classes}), got labels from {lo} to {hi}")
+    if not t.numel():
+        return zeros(num_classes, num_classes, dtype=float64, device=t.device)
+    return one_hot(t, num_classes, dtype=float64).T @ one_hot(p, num_classes, dtype=float64)
+
+
 def confusion_matrix(y_true, y_pred, num_classes=None):
-    """C[i, j] = number of samples of true class i predicted as class j (scikit-learn's layout).
-    y_pred may be labels or (N, C) scores (argmax is taken)."""
-    t = _labels(y_true).astype(np.int64)
-    p = _labels(y_pred).astype(np.int64)
+    """C[i, j] = number of samples of true class i predicted as class j (scikit-learn's layout),
+    an int64 tensor. y_pred may be labels or (N, C) scores (argmax is taken)."""
+    t, p = _labels(_t(y_true)).long(), _labels(_t(y_pred)).long()
     _check_len(t, p, "confusion_matrix")
     if num_classes is None:
-        num_classes = int(max(t.max(initial=-1), p.max(initial=-1))) + 1
-    if t.size and (t.min() < 0 or p.min() < 0 or t.max() >= num_classes or p.max() >= num_classes):
-        raise ValueError(f"confusion_matrix: labels must be in [0, {num_classes}), got true "
-                         f"[{t.min()}, {t.max()}] and predicted [{p.min()}, {p.max()}]")
-    return np.bincount(t * num_classes + p, minlength=num_classes * num_classes).reshape(
-        num_classes, num_classes)
+        num_classes = (max(t.max().item(), p.max().item()) + 1) if t.numel() else 0
+    return _confusion(t, p, int(num_classes)).long()
+
+
+def _div(a, b):
+    return where(b > 0, a / where(b > 0, b, 1.0), 0.0)
 
 
 def _prf_from_cm(cm, average, pos_label):
-    tp = np.diag(cm).astype(np.float64)
-    pred_pos = cm.sum(0).astype(np.float64)
-    true_pos = cm.sum(1).astype(np.float64)
-
-    def div(a, b):
-        return np.where(b > 0, a / np.where(b > 0, b, 1), 0.0)
-
+    n = cm.shape[0]
+    tp = cm.reshape(-1)[::n + 1]  # the diagonal, a strided view
+    pred_pos, true_pos = cm.sum(0), cm.sum(1)
     if average == "binary":
-        if cm.shape[0] > 2:
-            raise ValueError(f"average='binary' needs two classes, got {cm.shape[0]}: use "
+        if n > 2:
+            raise ValueError(f"average='binary' needs two classes, got {n}: use "
                              f"average='macro' or 'micro'")
-        i = pos_label
-        if i >= cm.shape[0]:
+        if pos_label >= n:
             return 0.0, 0.0, 0.0
-        p = float(div(tp[i], pred_pos[i]))
-        r = float(div(tp[i], true_pos[i]))
-        f = float(div(2 * p * r, p + r))
-        return p, r, f
+        tpi, ppi, tri = tp[pos_label].item(), pred_pos[pos_label].item(), true_pos[pos_label].item()
+        p = tpi / ppi if ppi > 0 else 0.0
+        r = tpi / tri if tri > 0 else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r > 0 else 0.0)
     if average == "micro":
-        s = tp.sum()
-        p = float(div(s, pred_pos.sum()))
-        r = float(div(s, true_pos.sum()))
-        return p, r, float(div(2 * p * r, p + r))
-    if average == "macro":
-        p = div(tp, pred_pos)
-        r = div(tp, true_pos)
-        f = div(2 * p * r, p + r)
-        return float(p.mean()), float(r.mean()), float(f.mean())
-    if average is None:
-        p = div(tp, pred_pos)
-        r = div(tp, true_pos)
-        return p, r, div(2 * p * r, p + r)
+        s, pp, tt = tp.sum().item(), pred_pos.sum().item(), true_pos.sum().item()
+        p = s / pp if pp > 0 else 0.0
+        r = s / tt if tt > 0 else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r > 0 else 0.0)
+    if average in ("macro", None):
+        p = _div(tp, pred_pos)
+        r = _div(tp, true_pos)
+        f = _div(2 * p * r, p + r)
+        if average is None:
+            return p, r, f
+        return p.mean().item(), r.mean().item(), f.mean().item()
     raise ValueError(f"average must be 'binary', 'macro', 'micro' or None, got {average!r}")
 
 
-def _binary_labels(y, threshold):
-    a = _np(y)
+def _binary_labels(a, threshold):
     if a.ndim == 2 and a.shape[1] > 1:
         return a.argmax(1)
     a = a.reshape(-1)
-    if a.dtype.kind == "f" and not np.all((a == 0) | (a == 1)):
-        return (a > threshold).astype(np.int64)
-    return a.astype(np.int64)
+    if a.dtype.is_floating_point and a.numel() and not ((a == 0) | (a == 1)).long().sum().item() == a.numel():
+        return (a > threshold).long()
+    return a.long()
+
+
+def _num_classes(t, p, scores=None):
+    n = 2
+    if scores is not None and scores.ndim == 2 and scores.shape[1] > 1:
+        n = scores.shape[1]
+    if t.numel():
+        n = max(n, max(t.max().item(), p.max().item()) + 1)
+    return int(n)
 
 
 def _prf(y_true, y_pred, average, pos_label, num_classes, threshold):
-    t = _binary_labels(y_true, 0.5)
-    p = _binary_labels(y_pred, threshold)
-    if num_classes is None:
-        num_classes = max(int(max(t.max(initial=0), p.max(initial=0))) + 1, 2)
-    return _prf_from_cm(confusion_matrix(t, p, num_classes), average, pos_label)
+    t = _binary_labels(_t(y_true), 0.5)
+    p = _binary_labels(_t(y_pred), threshold)
+    n = num_classes if num_classes is not None else _num_classes(t, p)
+    return _prf_from_cm(_confusion(t, p, n), average, pos_label)
 
 
 def precision(y_true, y_pred, average="binary", pos_label=1, num_classes=None, threshold=0.5):
@@ -193,15 +232,15 @@ def f1_score(y_true, y_pred, average="binary", pos_label=1, num_classes=None, th
     return _prf(y_true, y_pred, average, pos_label, num_classes, threshold)[2]
 
 
-def roc_auc(y_true, y_score):
-    """Exact area under the ROC curve for binary labels: the Mann-Whitney U statistic with
-    average ranks for tied scores (so a tie counts one half), normalised by n_pos * n_neg."""
-    t = _np(y_true).reshape(-1) > 0.5
-    s = _np(y_score).astype(np.float64)
-    if s.ndim == 2 and s.shape[1] == 2:
-        s = s[:, 1]
-    s = s.reshape(-1)
-    _check_len(t, s, "roc_auc")
+def _auc_scores(s):
+    return s[:, 1] if s.ndim == 2 and s.shape[1] == 2 else s
+
+
+def _roc_auc_host(t, s):
+    """Exact AUC from host arrays: the Mann-Whitney U statistic with average ranks for tied
+    scores (so a tie counts one half), normalised by n_pos * n_neg."""
+    t = t.reshape(-1) > 0.5
+    s = s.astype(np.float64).reshape(-1)
     n_pos = int(t.sum())
     n_neg = t.size - n_pos
     if n_pos == 0 or n_neg == 0:
@@ -212,10 +251,17 @@ def roc_auc(y_true, y_score):
     # average 1-based ranks over runs of equal scores
     starts = np.r_[0, np.flatnonzero(np.diff(ss)) + 1]
     ends = np.r_[starts[1:], ss.size]
-    avg = (starts + ends + 1) / 2.0
-    ranks[order] = np.repeat(avg, ends - starts)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
     u = ranks[t].sum() - n_pos * (n_pos + 1) / 2.0
     return float(u / (n_pos * n_neg))
+
+
+def roc_auc(y_true, y_score):
+    """Exact area under the ROC curve for binary labels (ties count one half). The sort runs on
+    a host copy of the scores."""
+    t, s = _t(y_true).reshape(-1), _auc_scores(_t(y_score)).reshape(-1)
+    _check_len(t, s, "roc_auc")
+    return _roc_auc_host(t.cpu().numpy(), s.cpu().numpy())
 
 
 auc_roc = roc_auc
@@ -223,14 +269,19 @@ auc_roc = roc_auc
 
 # ---- regression --------------------------------------------------------------------------------
 
+def _pair64(y_true, y_pred):
+    p = _t(y_pred).double()
+    return _t(y_true).double().reshape(p.shape), p
+
+
 def mse(y_true, y_pred):
-    t, p = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64)
-    return float(np.mean((t.reshape(p.shape) - p) ** 2))
+    t, p = _pair64(y_true, y_pred)
+    return ((t - p) ** 2).mean().item()
 
 
 def mae(y_true, y_pred):
-    t, p = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64)
-    return float(np.mean(np.abs(t.reshape(p.shape) - p)))
+    t, p = _pair64(y_true, y_pred)
+    return (t - p).abs().mean().item()
 
 
 mean_squared_error, mean_absolute_error = mse, mae
@@ -239,9 +290,9 @@ mean_squared_error, mean_absolute_error = mse, mae
 def r2_score(y_true, y_pred):
     """1 - SS_res / SS_tot (over all elements; 0 when y_true is constant and the fit is
     imperfect, 1 when perfect)."""
-    t, p = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64).reshape(_np(y_true).shape)
-    ss_res = float(((t - p) ** 2).sum())
-    ss_tot = float(((t - t.mean()) ** 2).sum())
+    t, p = _pair64(y_true, y_pred)
+    ss_res = ((t - p) ** 2).sum().item()
+    ss_tot = ((t - t.mean()) ** 2).sum().item()
     if ss_tot == 0:
         return 1.0 if ss_res == 0 else 0.0
     return 1.0 - ss_res / ss_tot
@@ -276,8 +327,14 @@ class Metric:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
+def _number(v):
+    """A running total read back as a float (one host copy when it lives in a tensor)."""
+    return v.item() if isinstance(v, Tensor) else float(v)
+
+
 class Mean(Metric):
-    """Weighted running mean of values (e.g. the loss over an epoch)."""
+    """Weighted running mean of values (e.g. the loss over an epoch). Tensor values are summed
+    on their device; result() reads the total once."""
 
     name = "mean"
 
@@ -286,14 +343,20 @@ class Mean(Metric):
         self.count = 0.0
 
     def update_state(self, value, weight=1.0):
-        self.total += float(value) * float(weight)
+        if isinstance(value, Tensor):
+            self.total = value.detach().double() * weight + self.total
+        else:
+            self.total += float(value) * float(weight)
         self.count += float(weight)
 
     def result(self):
-        return self.total / self.count if self.count else 0.0
+        return _number(self.total) / self.count if self.count else 0.0
 
 
 class _MeanOfHits(Metric):
+    """The weighted fraction of hits (one bool per sample), kept as a float64 sum on the
+    predictions' device."""
+
     def reset_state(self):
         self.total = 0.0
         self.count = 0.0
@@ -302,17 +365,18 @@ class _MeanOfHits(Metric):
         raise NotImplementedError
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        hits = self._hits(_np(y_true), _np(y_pred)).astype(np.float64).reshape(-1)
+        hits = self._hits(_t(y_true), _t(y_pred)).reshape(-1).double()
         if sample_weight is None:
-            self.total += float(hits.sum())
-            self.count += hits.size
+            self.total = hits.sum() + self.total
+            self.count += hits.numel()
         else:
-            w = _np(sample_weight).astype(np.float64).reshape(-1)
-            self.total += float((hits * w).sum())
-            self.count += float(w.sum())
+            w = _t(sample_weight).double().reshape(-1)
+            self.total = (hits * w).sum() + self.total
+            self.count = w.sum() + self.count
 
     def result(self):
-        return self.total / self.count if self.count else 0.0
+        count = _number(self.count)
+        return _number(self.total) / count if count else 0.0
 
 
 class BinaryAccuracy(_MeanOfHits):
@@ -323,21 +387,21 @@ class BinaryAccuracy(_MeanOfHits):
         super().__init__(name)
 
     def _hits(self, t, p):
-        return (p.reshape(-1) > self.threshold) == (t.reshape(-1) > 0.5)
+        return _binary_hits(t, p, self.threshold)
 
 
 class SparseCategoricalAccuracy(_MeanOfHits):
     name = "accuracy"
 
     def _hits(self, t, p):
-        return p.argmax(-1).reshape(-1) == t.reshape(-1)
+        return _sparse_hits(t, p)
 
 
 class CategoricalAccuracy(_MeanOfHits):
     name = "accuracy"
 
     def _hits(self, t, p):
-        return p.argmax(-1) == t.argmax(-1)
+        return _categorical_hits(t, p)
 
 
 class TopKCategoricalAccuracy(_MeanOfHits):
@@ -348,9 +412,7 @@ class TopKCategoricalAccuracy(_MeanOfHits):
         super().__init__(name or f"top_{k}_accuracy")
 
     def _hits(self, t, p):
-        t = t.argmax(-1) if t.ndim == 2 and t.shape[1] > 1 else t.reshape(-1)
-        true_score = p[np.arange(p.shape[0]), t.astype(np.int64)]
-        return (p > true_score[:, None]).sum(1) < self.k
+        return _top_k_hits(t, p, self.k)
 
 
 class Accuracy(_MeanOfHits):
@@ -363,18 +425,11 @@ class Accuracy(_MeanOfHits):
         super().__init__(name)
 
     def _hits(self, t, p):
-        if p.ndim == 2 and p.shape[1] > 1:
-            if t.ndim == 2 and t.shape[1] > 1:
-                return p.argmax(-1) == t.argmax(-1)
-            return p.argmax(-1) == t.reshape(-1)
-        p = p.reshape(-1)
-        if p.dtype.kind in "iub":
-            return p == t.reshape(-1)
-        return (p > self.threshold) == (t.reshape(-1) > 0.5)
+        return _any_hits(t, p, self.threshold)
 
 
 class _ConfusionMetric(Metric):
-    """Accumulates a confusion matrix; precision / recall / F1 derive from it."""
+    """Accumulates a confusion matrix (a float64 tensor); precision / recall / F1 derive from it."""
 
     def __init__(self, num_classes=None, average="binary", pos_label=1, threshold=0.5, name=None):
         self.num_classes, self.average, self.pos_label, self.threshold = num_classes, average, pos_label, threshold
@@ -384,26 +439,19 @@ class _ConfusionMetric(Metric):
         self.cm = None
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        t = _binary_labels(y_true, 0.5)
-        p = _binary_labels(y_pred, self.threshold)
-        n = self.num_classes
-        if n is None:
-            probs = _np(y_pred)
-            n = probs.shape[1] if probs.ndim == 2 and probs.shape[1] > 1 else 2
-            n = max(n, int(max(t.max(initial=0), p.max(initial=0))) + 1)
-        cm = confusion_matrix(t, p, n)
-        if self.cm is None:
-            self.cm = cm
-        else:
-            if self.cm.shape[0] < n:
-                grown = np.zeros((n, n), np.int64)
-                grown[:self.cm.shape[0], :self.cm.shape[0]] = self.cm
-                self.cm = grown
-            elif n < self.cm.shape[0]:
-                cm2 = np.zeros_like(self.cm)
-                cm2[:n, :n] = cm
-                cm = cm2
-            self.cm += cm
+        scores = _t(y_pred)
+        t = _binary_labels(_t(y_true), 0.5)
+        p = _binary_labels(scores, self.threshold)
+        n = self.num_classes if self.num_classes is not None else _num_classes(t, p, scores)
+        if self.cm is not None and self.cm.shape[0] > n:
+            n = self.cm.shape[0]
+        cm = _confusion(t, p, n)
+        if self.cm is not None and self.cm.shape[0] < n:  # a class seen for the first time: grow
+            grown = zeros(n, n, dtype=float64, device=cm.device)
+            k = self.cm.shape[0]
+            grown[:k, :k] = self.cm
+            self.cm = grown
+        self.cm = cm if self.cm is None else self.cm + cm
 
     def _prf(self):
         if self.cm is None:
@@ -433,7 +481,8 @@ class F1Score(_ConfusionMetric):
 
 
 class AUC(Metric):
-    """Exact ROC AUC over everything seen since reset (keeps the scores)."""
+    """Exact ROC AUC over everything seen since reset (keeps the labels and scores as tensors;
+    result() sorts one host copy)."""
 
     name = "auc"
 
@@ -441,19 +490,16 @@ class AUC(Metric):
         self.t, self.s = [], []
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        s = _np(y_pred)
-        if s.ndim == 2 and s.shape[1] == 2:
-            s = s[:, 1]
-        self.t.append(np.array(_np(y_true).reshape(-1), copy=True))
-        self.s.append(np.array(s.reshape(-1), dtype=np.float64, copy=True))
+        self.t.append(_t(y_true).reshape(-1).clone())
+        self.s.append(_auc_scores(_t(y_pred)).reshape(-1).double())
 
     def result(self):
         if not self.t:
             return 0.0
-        t = np.concatenate(self.t)
+        t = cat(self.t).cpu().numpy()
         if t.min() == t.max():
             return 0.0
-        return roc_auc(t, np.concatenate(self.s))
+        return _roc_auc_host(t, cat(self.s).cpu().numpy())
 
 
 class MeanSquaredError(Metric):
@@ -467,21 +513,20 @@ class MeanSquaredError(Metric):
         return d * d
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        p = _np(y_pred).astype(np.float64)
-        t = _np(y_true).astype(np.float64).reshape(p.shape)
+        t, p = _pair64(y_true, y_pred)
         e = self._err(t - p)
-        self.total += float(e.sum())
-        self.count += e.size
+        self.total = e.sum() + self.total
+        self.count += e.numel()
 
     def result(self):
-        return self.total / self.count if self.count else 0.0
+        return _number(self.total) / self.count if self.count else 0.0
 
 
 class MeanAbsoluteError(MeanSquaredError):
     name = "mae"
 
     def _err(self, d):
-        return np.abs(d)
+        return d.abs()
 
 
 _BY_NAME = {
@@ -527,7 +572,7 @@ def get(identifier, loss_name=None, from_logits=True):
 
 
 class _FunctionMetric(Metric):
-    """Batch-size-weighted mean of f(y_true, y_pred) over batches."""
+    """Batch-size-weighted mean of f(y_true, y_pred) over batches (f gets Tensors)."""
 
     def __init__(self, fn):
         self.fn = fn
@@ -538,8 +583,9 @@ class _FunctionMetric(Metric):
         self.count = 0
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        n = _np(y_pred).shape[0] if _np(y_pred).ndim else 1
-        self.total += float(self.fn(_np(y_true), _np(y_pred))) * n
+        p = _t(y_pred)
+        n = p.shape[0] if p.ndim else 1
+        self.total += float(self.fn(_t(y_true), p)) * n
         self.count += n
 
     def result(self):

@@ -34,7 +34,7 @@ import numpy as np
 from . import nn, optim
 from .graph import Input, KerasTensor
 from .nn.module import Module, register, registered, serial_name
-from .tensor import Tensor, default_generator
+from .tensor import Tensor, default_generator, from_numpy
 
 __all__ = ["save", "load", "save_model", "load_model", "register_serializable", "module_to_spec",
            "module_from_spec"]
@@ -181,7 +181,7 @@ def _write(path, arrays, meta):
 
 def _np_of(v):
     if isinstance(v, Tensor):
-        return v._data
+        return v.detach().cpu().numpy()  # bytes for the file: the NumPy edge
     if isinstance(v, np.ndarray):
         return v
     if hasattr(v, "detach") and hasattr(v, "numpy"):  # torch tensor
@@ -223,7 +223,7 @@ def _decode(obj, arrays, as_tensor):
     if isinstance(obj, dict):
         if "__tensor__" in obj:
             a = np.array(arrays[obj["__tensor__"]], copy=True)
-            return Tensor._wrap(a) if as_tensor else a
+            return from_numpy(a) if as_tensor else a
         if "__tuple__" in obj:
             return tuple(_decode(v, arrays, as_tensor) for v in obj["__tuple__"])
         if "__float__" in obj:
@@ -257,9 +257,9 @@ def load(path, as_numpy=False):
             raise ValueError(f"{path}: corrupt structure metadata ({e})") from None
         return _decode(tree, arrays, not as_numpy)
     if meta.get("format") == MODEL_FORMAT:
-        return OrderedDict((k[len("model/"):], Tensor._wrap(np.array(v, copy=True)) if not as_numpy
+        return OrderedDict((k[len("model/"):], from_numpy(np.array(v, copy=True)) if not as_numpy
                             else np.array(v, copy=True)) for k, v in arrays.items() if k.startswith("model/"))
-    return OrderedDict((k, np.array(v, copy=True) if as_numpy else Tensor._wrap(np.array(v, copy=True)))
+    return OrderedDict((k, np.array(v, copy=True) if as_numpy else from_numpy(np.array(v, copy=True)))
                        for k, v in arrays.items())
 
 
@@ -467,7 +467,7 @@ def save_model(model, path, include_optimizer=True):
     """Writes the architecture, weights, optimizer state, compile settings, the last finished
     epoch and dlcore's generator state to ``path`` (one .safetensors file), atomically."""
     arch = module_to_spec(model)
-    arrays = OrderedDict(("model/" + k, t._data) for k, t in model.state_dict().items())
+    arrays = OrderedDict(("model/" + k, t.detach().cpu().numpy()) for k, t in model.state_dict().items())
     meta = {"format": MODEL_FORMAT, "architecture": json.dumps(arch)}
     c = model.__dict__.get("_compiled")
     if c is not None:

@@ -29,7 +29,8 @@ from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
 from .nn.module import Module
 from .optim import Optimizer
-from .tensor import Tensor, clip, log, zeros
+from .dtype import float32, float64, int64
+from .tensor import Tensor, cat, clip, log, ones, tensor, zeros
 
 __all__ = ["TrainingMixin"]
 
@@ -176,8 +177,10 @@ def _make_optimizer(spec, params):
 # ---- data helpers ------------------------------------------------------------------------------
 
 def _arr(a):
+    """User data as a Tensor (kept as is) or a NumPy array of a dtype dlcore holds: NumPy data
+    stays on the host until each batch is converted (the NumPy edge of fit / evaluate / predict)."""
     if isinstance(a, Tensor):
-        return a._data
+        return a
     if hasattr(a, "detach") and hasattr(a, "numpy"):  # torch
         return a.detach().cpu().numpy()
     a = np.asarray(a)
@@ -198,7 +201,13 @@ def _inputs(x):
 
 
 def _t(a):
-    return a if isinstance(a, Tensor) else Tensor._wrap(np.ascontiguousarray(a))
+    return a if isinstance(a, Tensor) else tensor(a)
+
+
+def _weight_dtype(a):
+    """The float dtype sample weights take next to input a: a's, when a is float."""
+    name = str(a.dtype)
+    return float64 if name == "float64" else float32
 
 
 def _is_loader(x):
@@ -256,8 +265,7 @@ class _Batches:
             xs = [_t(_arr(a)) for a in xs]
             y = _t(_arr(y))
             if self.class_weight or w is not None:
-                fdt = xs[0].dtype if xs[0].dtype.kind == "f" else np.float32
-                w = self.model._weights(y, w, self.class_weight, fdt)
+                w = self.model._weights(y, w, self.class_weight, _weight_dtype(xs[0]))
             yield xs, y, w
 
 
@@ -388,10 +396,9 @@ class TrainingMixin:
                 pred = self._forward(xs)
                 loss = c.loss(pred, y, w)
         lv = loss.item()
-        p = pred.detach()._data
-        yt = y._data if isinstance(y, Tensor) else y
+        p = pred.detach()
         for m in c.metrics:
-            m.update_state(yt, p, None if w is None else w._data)
+            m.update_state(y, p, w)
         return lv, p.shape[0]
 
     def _metric_logs(self, prefix=""):
@@ -413,8 +420,7 @@ class TrainingMixin:
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         xs = [_t(a) for a in _inputs(x)]
         yt = _t(_arr(y))
-        w = _t(_arr(sample_weight).astype(xs[0].dtype if xs[0].dtype.kind == "f" else np.float32)) \
-            if sample_weight is not None else None
+        w = _t(_arr(sample_weight)).to(dtype=_weight_dtype(xs[0])) if sample_weight is not None else None
         self._reset_metrics()
         lv, _ = self._step(xs, yt, w, False)
         return self._result(lv, return_dict)
@@ -426,21 +432,22 @@ class TrainingMixin:
         vals = list(logs.values())
         return vals[0] if len(vals) == 1 else vals
 
-    def _weights(self, y, sample_weight, class_weight, dtype=np.float32):
+    def _weights(self, y, sample_weight, class_weight, dtype=float32):
         """Per-sample weights (Tensor) from sample_weight and/or class_weight {class: weight}."""
         w = None
         if sample_weight is not None:
-            w = _arr(sample_weight).astype(np.float64).reshape(-1)
+            w = _t(_arr(sample_weight)).to(dtype=float64).reshape(-1)
         if class_weight:
-            ya = y._data if isinstance(y, Tensor) else np.asarray(y)
-            lab = ya.argmax(-1) if ya.ndim == 2 and ya.shape[1] > 1 else ya.reshape(-1)
-            lab = lab.astype(np.int64) if lab.dtype.kind != "f" else (lab > 0.5).astype(np.int64)
-            table = np.ones(int(max(max(class_weight), lab.max(initial=0))) + 1)
+            yt = _t(y)
+            lab = yt.argmax(-1) if yt.ndim == 2 and yt.shape[1] > 1 else yt.reshape(-1)
+            lab = (lab > 0.5).long() if lab.dtype.is_floating_point else lab.long()
+            top = lab.max().item() if lab.numel() else 0
+            table = ones(int(max(max(class_weight), top)) + 1, dtype=float64, device=lab.device)
             for k, v in class_weight.items():
                 table[int(k)] = float(v)
             cw = table[lab]
             w = cw if w is None else w * cw
-        return None if w is None else _t(w.astype(dtype))
+        return None if w is None else w.to(dtype=dtype)
 
     # -- fit --
     def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None,
@@ -480,11 +487,9 @@ class TrainingMixin:
                 xs, ya = [a[:cut] for a in xs], ya[:cut]
                 wa = wa[:cut] if wa is not None else None
             if class_weight:
-                wcw = self._weights(ya, wa, class_weight, np.float64)._data
-                wa = wcw
+                wa = self._weights(ya, wa, class_weight, float64)
             if wa is not None:
-                fdt = xs[0].dtype if xs[0].dtype.kind == "f" else np.float32
-                wa = wa.astype(fdt)
+                wa = _t(wa).to(dtype=_weight_dtype(xs[0]))
             train_iter = _Batches(_array_loader(xs, ya, wa, batch_size, shuffle), len(xs), True, wa is not None)
             n_train = xs[0].shape[0]
             steps = len(train_iter)
@@ -543,15 +548,13 @@ class TrainingMixin:
         else:
             xs = _inputs(x)
             ya = _arr(y)
-            wa = _arr(sample_weight) if sample_weight is not None else None
-            if wa is not None:
-                wa = wa.astype(xs[0].dtype if xs[0].dtype.kind == "f" else np.float32)
+            wa = _t(_arr(sample_weight)).to(dtype=_weight_dtype(xs[0])) if sample_weight is not None else None
             it = _Batches(_array_loader(xs, ya, wa, batch_size, False), len(xs), True, wa is not None)
         was = self.training
         try:
             for xs_b, y_b, w_b in it:
                 lv, nb = self._step(xs_b, y_b, w_b, False)
-                loss_mean.update_state(lv, nb if w_b is None else float(w_b._data.sum()) or nb)
+                loss_mean.update_state(lv, nb if w_b is None else w_b.sum().item() or nb)
         finally:
             self.train(was)
         logs = {"loss": loss_mean.result(), **self._metric_logs()}
@@ -577,32 +580,19 @@ class TrainingMixin:
             batches = _array_loader(xs, None, None, batch_size, False)
         was = self.training
         self.eval()
-        out = None
         parts = []
-        pos = 0
         try:
             with no_grad():
                 for xs_b in batches:
                     xs_b = [b if isinstance(b, Tensor) else _t(_arr(b)) for b in xs_b]
                     p = self(*xs_b)
-                    if isinstance(p, (tuple, list)):
-                        parts.append([np.array(q._data, copy=True) for q in p])
-                        continue
-                    pa = p._data
-                    if n is None:
-                        parts.append(np.array(pa, copy=True))
-                        continue
-                    if out is None:
-                        out = np.empty((n,) + pa.shape[1:], pa.dtype)
-                    out[pos:pos + pa.shape[0]] = pa
-                    pos += pa.shape[0]
+                    parts.append(list(p) if isinstance(p, (tuple, list)) else p)
         finally:
             self.train(was)
-        if out is not None:
-            return out
+        # the batches are joined on the model's device; NumPy sees the result once (the edge)
         if parts and isinstance(parts[0], list):
-            return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
-        return np.concatenate(parts) if parts else np.zeros((0,))
+            return [cat([p[i] for p in parts]).cpu().numpy() for i in range(len(parts[0]))]
+        return cat(parts).cpu().numpy() if parts else np.zeros((0,))
 
     # -- summary --
     def _layer_rows(self):
@@ -667,7 +657,7 @@ class TrainingMixin:
 
     # -- weights and saving --
     def get_weights(self):
-        return [np.array(t._data, copy=True) for t in self.state_dict().values()]
+        return [t.detach().cpu().numpy().copy() for t in self.state_dict().values()]
 
     def set_weights(self, weights):
         sd = self.state_dict()

@@ -30,7 +30,7 @@ def _auto_name(cls_name):
 
 def _match_dtype(module, x):
     """module cast to x's float dtype when x is a float64 tensor (layers build in float32)."""
-    if isinstance(x, Tensor) and x.dtype.kind == "f" and x.dtype != "float32":
+    if isinstance(x, Tensor) and x.dtype.is_floating_point and x.dtype != "float32":
         module.to(dtype=x.dtype)
     return module
 
