@@ -221,3 +221,27 @@ def test_checker_catches_a_cycle_and_a_local_import(tmp_path):
 @pytest.mark.parametrize("module", sorted(m for m in GRAPH if m.startswith("dlcore.ops.")))
 def test_ops_modules_never_import_tensor_or_nn(module):
     assert not {t for t in GRAPH[module] if t == "dlcore.tensor" or t.startswith("dlcore.nn")}
+
+
+# NumPy's edges (docs/ARCHITECTURE.md): printing, the data side (readers, DataLoader over NumPy
+# data, splits / scalers / augmentation), fit / evaluate / predict taking users' NumPy data,
+# the exact AUC's host sort, serialization's bytes, and the examples. Everything else - core,
+# ops, nn, optim, the rest of the Keras-style layer - never imports NumPy.
+NUMPY_EDGES = {"dlcore._printing", "dlcore.data", "dlcore.datasets", "dlcore.trainer", "dlcore.metrics",
+               "dlcore.serialization", "dlcore.examples.demo"}
+
+
+def numpy_importers(root=ROOT):
+    out = set()
+    for name, (path, _) in _sources(root).items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "numpy" for a in node.names):
+                out.add(name)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "numpy" and not node.level:
+                out.add(name)
+    return out
+
+
+def test_numpy_is_imported_only_at_the_edges():
+    extra = numpy_importers() - NUMPY_EDGES
+    assert not extra, f"modules between the edges import NumPy: {sorted(extra)}"
