@@ -279,12 +279,14 @@ DLCORE_BINDINGS(array) {
       .def("__repr__", [](const DTypeObj& d) { return std::string("dlcore.") + dtype_name(d.code); })
       .def("__str__", [](const DTypeObj& d) { return std::string(dtype_name(d.code)); })
       .def("__hash__", [](const DTypeObj& d) { return py::hash(py::str(dtype_name(d.code))); })
-      .def("__eq__", [](const DTypeObj& d, py::handle o) -> py::object {
-        std::string n = dtype_like_name(o);
-        return py::bool_(n == dtype_name(d.code));
+      // the dtype objects are singletons: identity decides between two of them at once
+      .def("__eq__", [](py::handle self, py::handle o) -> bool {
+        if (Py_TYPE(o.ptr()) == Py_TYPE(self.ptr())) return self.ptr() == o.ptr();
+        return dtype_like_name(o) == dtype_name(self.cast<const DTypeObj&>().code);
       })
-      .def("__ne__", [](const DTypeObj& d, py::handle o) -> py::object {
-        return py::bool_(dtype_like_name(o) != dtype_name(d.code));
+      .def("__ne__", [](py::handle self, py::handle o) -> bool {
+        if (Py_TYPE(o.ptr()) == Py_TYPE(self.ptr())) return self.ptr() != o.ptr();
+        return dtype_like_name(o) != dtype_name(self.cast<const DTypeObj&>().code);
       });
   const DType codes[4] = {DType::f32, DType::f64, DType::i64, DType::b8};
   for (DType c : codes) {
