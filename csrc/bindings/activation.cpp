@@ -22,7 +22,7 @@ DLCORE_BINDINGS(activation) {
     View xv = to_view(x, "activation", "x");
     out = out_or_alloc(out, xv.device, xv.dtype, xv.shape_vec());
     View ov = to_view(out, "activation", "out", true);
-    { py::gil_scoped_release nogil; act_forward(op, xv, ov, p0, p1); }
+    { NoGil nogil(ov.numel()); act_forward(op, xv, ov, p0, p1); }
     return out;
   }, py::arg("op"), py::arg("x"), py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("out") = py::none());
 
@@ -31,7 +31,7 @@ DLCORE_BINDINGS(activation) {
     View gv = to_view(g, "activation_backward", "grad"), sv = to_view(s, "activation_backward", "saved");
     out = out_or_alloc(out, gv.device, gv.dtype, gv.shape_vec());
     View ov = to_view(out, "activation_backward", "out", true);
-    { py::gil_scoped_release nogil; act_backward(op, gv, sv, ov, p0, p1); }
+    { NoGil nogil(ov.numel()); act_backward(op, gv, sv, ov, p0, p1); }
     return out;
   }, py::arg("op"), py::arg("grad"), py::arg("saved"), py::arg("p0") = 0.0, py::arg("p1") = 0.0,
      py::arg("out") = py::none());
@@ -40,7 +40,7 @@ DLCORE_BINDINGS(activation) {
     View xv = to_view(x, log ? "log_softmax" : "softmax", "input");
     py::object out = alloc(xv.device, xv.dtype, xv.shape_vec());
     View ov = to_view(out, "softmax", "out", true);
-    { py::gil_scoped_release nogil; softmax_forward(xv, ov, axis, log); }
+    { NoGil nogil(ov.numel()); softmax_forward(xv, ov, axis, log); }
     return out;
   }, py::arg("x"), py::arg("axis"), py::arg("log") = false);
 
@@ -48,7 +48,7 @@ DLCORE_BINDINGS(activation) {
     View gv = to_view(g, "softmax_backward", "grad"), yv = to_view(y, "softmax_backward", "output");
     py::object out = alloc(gv.device, gv.dtype, gv.shape_vec());
     View ov = to_view(out, "softmax_backward", "out", true);
-    { py::gil_scoped_release nogil; softmax_backward(gv, yv, ov, axis, log); }
+    { NoGil nogil(ov.numel()); softmax_backward(gv, yv, ov, axis, log); }
     return out;
   }, py::arg("grad"), py::arg("output"), py::arg("axis"), py::arg("log") = false);
 
@@ -56,7 +56,7 @@ DLCORE_BINDINGS(activation) {
     View xv = to_view(x, "prelu", "input"), wv = to_view(w, "prelu", "weight");
     py::object out = alloc(xv.device, xv.dtype, xv.shape_vec());
     View ov = to_view(out, "prelu", "out", true);
-    { py::gil_scoped_release nogil; prelu_forward(xv, wv, ov); }
+    { NoGil nogil(ov.numel()); prelu_forward(xv, wv, ov); }
     return out;
   }, py::arg("input"), py::arg("weight"));
 

@@ -35,14 +35,12 @@ Device device_arg(const std::string& s) {
 
 // ---- NumPy edge -------------------------------------------------------------------------------
 
-// Keeps a NumPy array (or any Python object) alive for as long as a Storage uses its memory.
-std::shared_ptr<void> python_owner(py::object obj) {
-  return std::shared_ptr<void>(new py::object(std::move(obj)), [](void* p) {
-    auto* o = static_cast<py::object*>(p);
-    if (!Py_IsInitialized()) return;  // interpreter gone: nothing to release into
-    py::gil_scoped_acquire gil;
-    delete o;
-  });
+// Lets go of the NumPy array (or any Python object) whose memory a Storage used.
+void release_python_owner(void*, size_t, void* owner) {
+  auto* o = static_cast<PyObject*>(owner);
+  if (!Py_IsInitialized()) return;  // interpreter gone: nothing to release into
+  py::gil_scoped_acquire gil;
+  Py_DECREF(o);
 }
 
 // An Array over a NumPy array's memory (no copy). The memory's lowest address becomes the
@@ -83,7 +81,7 @@ Array share(py::array a, const char* op) {
   if (empty) lo = hi = 0;
   char* base = static_cast<char*>(const_cast<void*>(a.data())) + lo * item;
   size_t bytes = (size_t)((hi - lo + 1) * item);
-  auto st = wrap_storage(base, bytes, Device::cpu, python_owner(a));
+  auto st = wrap_storage(base, bytes, Device::cpu, release_python_owner, a.inc_ref().ptr());
   return over_storage(st, d, shape, strides, -lo, a.writeable());
 }
 
@@ -262,9 +260,24 @@ Shape shape_args(py::args args, const char* op) {
 }  // namespace
 
 bool is_array(py::handle obj) { return g_array_type && Py_TYPE(obj.ptr()) == g_array_type; }
-Array& array_ref(py::handle obj) { return obj.cast<Array&>(); }
+Array& array_ref(py::handle obj) {
+  // An exact Array instance has pybind11's simple layout: its value pointer is read directly
+  // (this runs for every tensor argument of every kernel call).
+  auto* inst = reinterpret_cast<py::detail::instance*>(obj.ptr());
+  if (is_array(obj) && inst->simple_layout && inst->simple_value_holder[0])
+    return *static_cast<Array*>(inst->simple_value_holder[0]);
+  return obj.cast<Array&>();
+}
 py::object wrap_array(Array a) { return py::cast(std::move(a)); }
 py::object dtype_object(DType d) { return py::reinterpret_borrow<py::object>(g_dtype_objs[(int)d]); }
+bool dtype_code(py::handle obj, DType& out) {
+  for (int i = 0; i < 4; ++i)
+    if (obj.ptr() == g_dtype_objs[i]) {
+      out = (DType)i;
+      return true;
+    }
+  return false;
+}
 
 }  // namespace dlcore
 

@@ -57,7 +57,11 @@ std::string dtype_like_name(py::handle o) {
   return n;
 }
 
-DType dtype_arg(py::handle dtype) { return dtype_from_name(dtype_like_name(dtype)); }
+DType dtype_arg(py::handle dtype) {
+  DType d;
+  if (dtype_code(dtype, d)) return d;
+  return dtype_from_name(dtype_like_name(dtype));
+}
 
 View to_view(py::handle obj, const char* op, const char* arg, bool writable) {
   if (is_array(obj)) {

@@ -45,11 +45,31 @@ py::object alloc(Device device, DType dtype, const Shape& shape);
 // An output: `out` when given (to_view checks it writable), else a new Array.
 py::object out_or_alloc(py::object out, Device device, DType dtype, const Shape& shape);
 
+// Releases the GIL for the kernel call when there is enough work for another Python thread to
+// gain from it (`elements` >= 32768); for a small tensor the release and re-acquire would cost
+// more than the kernel itself.
+class NoGil {
+ public:
+  explicit NoGil(int64_t elements) {
+    if (elements >= 32768) state_ = PyEval_SaveThread();
+  }
+  ~NoGil() {
+    if (state_) PyEval_RestoreThread(state_);
+  }
+  NoGil(const NoGil&) = delete;
+  NoGil& operator=(const NoGil&) = delete;
+
+ private:
+  PyThreadState* state_ = nullptr;
+};
+
 // Python objects for Arrays and dtypes (bindings/array.cpp).
 bool is_array(py::handle obj);
 Array& array_ref(py::handle obj);
 py::object wrap_array(Array a);
 py::object dtype_object(DType d);
+// True (and the code in `out`) when obj is one of dlcore's dtype objects.
+bool dtype_code(py::handle obj, DType& out);
 
 // How often NumPy memory crossed into a kernel (`imports`) and how often an Array's memory was
 // handed to NumPy through the buffer protocol or numpy() (`exports`).

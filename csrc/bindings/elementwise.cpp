@@ -32,7 +32,7 @@ DLCORE_BINDINGS(elementwise) {
     DType od = unary_outputs_bool(op) ? DType::b8 : xv.dtype;
     out = out_or_alloc(out, xv.device, od, xv.shape_vec());
     View ov = to_view(out, unary_name(op), "out", true);
-    { py::gil_scoped_release nogil; unary(op, xv, ov, p0, p1); }
+    { NoGil nogil(ov.numel()); unary(op, xv, ov, p0, p1); }
     return out;
   }, py::arg("op"), py::arg("x"), py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("out") = py::none());
 
@@ -43,7 +43,7 @@ DLCORE_BINDINGS(elementwise) {
     Shape s = broadcast_shapes(av.shape_vec(), bv.shape_vec(), name);
     out = out_or_alloc(out, av.device, od, s);
     View ov = to_view(out, name, "out", true);
-    { py::gil_scoped_release nogil; binary(op, av, bv, ov); }
+    { NoGil nogil(ov.numel()); binary(op, av, bv, ov); }
     return out;
   }, py::arg("op"), py::arg("a"), py::arg("b"), py::arg("out") = py::none());
 
@@ -53,14 +53,14 @@ DLCORE_BINDINGS(elementwise) {
     Shape s = broadcast_shapes(broadcast_shapes(cv.shape_vec(), av.shape_vec(), "where"), bv.shape_vec(), "where");
     out = out_or_alloc(out, av.device, av.dtype, s);
     View ov = to_view(out, "where", "out", true);
-    { py::gil_scoped_release nogil; where(cv, av, bv, ov); }
+    { NoGil nogil(ov.numel()); where(cv, av, bv, ov); }
     return out;
   }, py::arg("condition"), py::arg("input"), py::arg("other"), py::arg("out") = py::none());
 
   // copy(src, out): out[...] = src broadcast, with dtype conversion.
   m.def("copy", [](py::handle src, py::handle out) {
     View sv = to_view(src, "copy", "src"), ov = to_view(out, "copy", "out", true);
-    { py::gil_scoped_release nogil; copy(sv, ov); }
+    { NoGil nogil(ov.numel()); copy(sv, ov); }
   }, py::arg("src"), py::arg("out"));
 
   // cast(x, dtype): a new contiguous array of x converted to dtype (also: contiguous copy).
@@ -68,7 +68,7 @@ DLCORE_BINDINGS(elementwise) {
     View xv = to_view(x, "cast", "x");
     py::object out = alloc(xv.device, dtype_arg(dtype), xv.shape_vec());
     View ov = to_view(out, "cast", "out", true);
-    { py::gil_scoped_release nogil; copy(xv, ov); }
+    { NoGil nogil(ov.numel()); copy(xv, ov); }
     return out;
   }, py::arg("x"), py::arg("dtype"));
 
@@ -77,6 +77,6 @@ DLCORE_BINDINGS(elementwise) {
         "The broadcast of two shapes (NumPy's rule); ValueError naming op and both shapes.");
   m.def("fill", [](py::handle out, double value) {
     View ov = to_view(out, "fill", "out", true);
-    { py::gil_scoped_release nogil; fill(ov, value); }
+    { NoGil nogil(ov.numel()); fill(ov, value); }
   }, py::arg("out"), py::arg("value"));
 }

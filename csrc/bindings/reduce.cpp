@@ -25,7 +25,7 @@ DLCORE_BINDINGS(reduce) {
     bool is_arg = op == ReduceOp::argmax || op == ReduceOp::argmin;
     py::object out = alloc(xv.device, is_arg ? DType::i64 : xv.dtype, ks);
     View ov = to_view(out, name, "out", true);
-    { py::gil_scoped_release nogil; reduce(op, xv, norm, ov, correction); }
+    { NoGil nogil(xv.numel()); reduce(op, xv, norm, ov, correction); }
     if (keepdim) return out;
     Shape s;
     for (int i = 0; i < xv.ndim; ++i)
