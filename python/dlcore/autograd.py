@@ -18,19 +18,15 @@ raises a RuntimeError like PyTorch's.
 from __future__ import annotations
 
 import sys
-import threading
 
 from . import _C
 
-_state = threading.local()
-
-
-def is_grad_enabled() -> bool:
-    return getattr(_state, "enabled", True)
+# Grad mode is per thread and lives in C++, next to Function.apply (csrc/bindings/autograd.cpp)
+is_grad_enabled = _C.is_grad_enabled
 
 
 def set_grad_enabled(mode: bool) -> None:
-    _state.enabled = bool(mode)
+    _C.set_grad_enabled(bool(mode))
 
 
 class no_grad:
@@ -127,6 +123,7 @@ class Variable:
 
 
 Variable._wrap = wrapper(Variable)  # Tensor replaces it with its own (Function.apply uses it)
+_C.set_variable_type(Variable)  # how Function.apply tells tensor arguments from the others
 
 class Function:
     """Base class of differentiable ops. Instances are the graph's nodes (``ctx``)."""
@@ -154,52 +151,11 @@ class Function:
     def backward(ctx, *grads):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    @classmethod
-    def apply(cls, *args):
-        ctx = cls()
-        ctx.saved = ()
-        ctx.freed = False
-        raw = []
-        need = []
-        first = None
-        for a in args:
-            if isinstance(a, Variable):
-                if first is None:
-                    first = a
-                raw.append(a._data)
-                need.append(a.requires_grad)
-            else:
-                raw.append(a)
-                need.append(False)
-        if first is None:
-            raise TypeError(f"{cls.__name__}.apply: needs at least one tensor argument")
-        track = True in need and getattr(_state, "enabled", True)
-        if track:
-            ctx.inputs = tuple(a if isinstance(a, Variable) else None for a in args)
-            ctx.needs_input_grad = tuple(need)
-        out = cls.forward(ctx, *raw)
-        wrap = first._wrap
-        if not isinstance(out, tuple):
-            ctx.n_outputs = 1
-            t = wrap(out)
-            if track and _differentiable(out):
-                t.requires_grad = True
-                t._node = ctx
-            else:
-                ctx.inputs = None
-            return t
-        ctx.n_outputs = len(out)
-        results = []
-        for i, o in enumerate(out):
-            t = wrap(o)
-            if track and _differentiable(o):
-                t.requires_grad = True
-                t._node = ctx
-                t._out_index = i
-            results.append(t)
-        if not track:
-            ctx.inputs = None
-        return tuple(results)
+    # Function.apply(*args): forward(ctx, *raw arrays of the tensor arguments); the outputs are
+    # wrapped by the first tensor argument's _wrap and, when grad mode is on and an input requires
+    # grad, recorded with ctx as their node (ctx.inputs, ctx.needs_input_grad, ctx.n_outputs).
+    # It runs once per op, so it is C++ (csrc/bindings/autograd.cpp).
+    apply = classmethod(_C.function_apply)
 
 
 def _differentiable(arr) -> bool:

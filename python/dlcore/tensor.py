@@ -487,6 +487,7 @@ class Tensor(Variable):
 
 
 Tensor._wrap = autograd.wrapper(Tensor)
+_C.set_tensor_type(Tensor)  # Function.apply makes its outputs as plain Tensors, in C++
 
 
 def _checked_device(dev, op):

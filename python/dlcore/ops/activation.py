@@ -7,8 +7,9 @@ from .. import _C
 from ..autograd import Function
 from ._args import contig
 
-# whether f' is computed from the saved output (sigmoid, tanh, relu...) or from the input
-_USES_OUTPUT = {op: _C.act_backward_uses_output(op) for op in _C.Act.__members__.values()}
+# whether f' is computed from the saved output (sigmoid, tanh, relu...) or from the input; keyed by
+# the identity of the enum members (hashing a pybind11 enum costs more than the lookup is worth)
+_USES_OUTPUT = {id(op): _C.act_backward_uses_output(op) for op in _C.Act.__members__.values()}
 
 
 class Activation(Function):
@@ -20,7 +21,10 @@ class Activation(Function):
         x = contig(x)
         y = _C.act_forward(op, x, p0, p1)
         ctx.op, ctx.p = op, (p0, p1)
-        ctx.save_for_backward(y if _USES_OUTPUT[op] else x)
+        uses_output = _USES_OUTPUT.get(id(op))
+        if uses_output is None:
+            uses_output = _C.act_backward_uses_output(op)
+        ctx.save_for_backward(y if uses_output else x)
         return y
 
     @staticmethod
