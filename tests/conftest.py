@@ -52,3 +52,13 @@ def every_isa(request):
 
 def rng(seed=0):
     return np.random.default_rng(seed)
+
+
+def cuda_array(a):
+    """A dlcore Array on the GPU holding a copy of the NumPy array a (None stays None)."""
+    return None if a is None else dlcore._C.from_object(a).to("cuda")
+
+
+def host_array(a):
+    """A NumPy copy of a dlcore Array on any device (None stays None)."""
+    return None if a is None else np.asarray(a.to("cpu"))

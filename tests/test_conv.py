@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import requires_cuda, requires_torch, rng, threads
+from conftest import cuda_array, host_array, requires_cuda, requires_torch, rng, threads
 
 import dlcore
 import dlcore.nn.functional as F
@@ -292,8 +292,7 @@ def test_cuda_conv_kernels_match_cpu(case):
     b = r.standard_normal(K).astype(np.float32)
     y = C_.conv2d(x, w, b, s, pad, d, g)
     gy = r.standard_normal(y.shape).astype(np.float32)
-    dev = C_.cuda_from_host
-    host = C_.cuda_to_host
+    dev, host = cuda_array, host_array
     checks = [
         (host(C_.conv2d(dev(x), dev(w), dev(b), s, pad, d, g)), y),
         (host(C_.conv2d_backward_data(dev(gy), dev(w), (H, W), s, pad, d, g)),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import dlcore
-from conftest import requires_cuda
+from conftest import cuda_array, host_array, requires_cuda
 
 
 def test_cuda_absent_is_a_clear_error_not_a_crash():
@@ -36,8 +36,8 @@ def test_unknown_device_is_rejected():
 
 
 def _close(dev, ref, rtol=1e-5, atol=1e-6):
-    got = dlcore._C.cuda_to_host(dev)
-    np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol)
+    assert dev.device == "cuda:0"
+    np.testing.assert_allclose(host_array(dev), np.asarray(ref), rtol=rtol, atol=atol)
 
 
 @requires_cuda
@@ -50,7 +50,7 @@ def test_binary_matches_cpu(op):
     C = dlcore._C
     code = getattr(C.Binary, op)
     ref = C.binary(code, a, b)
-    dev = C.binary(code, C.cuda_from_host(a), C.cuda_from_host(b))
+    dev = C.binary(code, cuda_array(a), cuda_array(b))
     _close(dev, ref)
 
 
@@ -61,7 +61,7 @@ def test_unary_matches_cpu(op):
     x = np.random.default_rng(1).standard_normal((7, 9)).astype(np.float32)
     C = dlcore._C
     code = getattr(C.Unary, op)
-    _close(C.unary(code, C.cuda_from_host(x)), C.unary(code, x))
+    _close(C.unary(code, cuda_array(x)), C.unary(code, x))
 
 
 @requires_cuda
@@ -72,16 +72,16 @@ def test_reduce_matches_cpu(op, axes):
     x = np.random.default_rng(2).standard_normal((5, 6, 7)).astype(np.float64)
     C = dlcore._C
     code = getattr(C.Reduce, op)
-    _close(C.reduce(code, C.cuda_from_host(x), axes, True), C.reduce(code, x, axes, True), rtol=1e-10, atol=1e-12)
+    _close(C.reduce(code, cuda_array(x), axes, True), C.reduce(code, x, axes, True), rtol=1e-10, atol=1e-12)
 
 
 @requires_cuda
 @pytest.mark.cuda
 def test_strided_copy_roundtrip():
     x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
-    C = dlcore._C
-    d = C.cuda_from_host(x).transpose([2, 0, 1])
-    np.testing.assert_array_equal(C.cuda_to_host(d), x.transpose(2, 0, 1))
+    d = cuda_array(x).permute(2, 0, 1)
+    np.testing.assert_array_equal(host_array(d.contiguous()), x.transpose(2, 0, 1))
+    np.testing.assert_array_equal(host_array(d), x.transpose(2, 0, 1))
 
 
 @requires_cuda
@@ -92,9 +92,9 @@ def test_matmul_matches_cpu(ta, tb):
     a = r.standard_normal((2, 33, 17)).astype(np.float32)
     b = r.standard_normal((17, 65)).astype(np.float32)
     C = dlcore._C
-    da, db = C.cuda_from_host(a), C.cuda_from_host(b)
+    da, db = cuda_array(a), cuda_array(b)
     if ta:
-        da = C.cuda_from_host(np.ascontiguousarray(a.transpose(0, 2, 1))).transpose([0, 2, 1])
+        da = cuda_array(np.ascontiguousarray(a.transpose(0, 2, 1))).permute(0, 2, 1)
     if tb:
-        db = C.cuda_from_host(np.ascontiguousarray(b.T)).transpose([1, 0])
+        db = cuda_array(np.ascontiguousarray(b.T)).permute(1, 0)
     _close(C.matmul(da, db), C.matmul(a, b), rtol=1e-4, atol=1e-4)

@@ -3,7 +3,7 @@ strides, paddings, dilations and ceil_mode; float64 central differences for the 
 (incl. Keras-named global pooling); bad arguments raise clear errors."""
 import numpy as np
 import pytest
-from conftest import requires_cuda, requires_torch, rng
+from conftest import cuda_array, host_array, requires_cuda, requires_torch, rng
 
 import dlcore
 import dlcore.nn.functional as F
@@ -200,7 +200,7 @@ def test_bad_arguments_raise_value_errors(call, msg):
 @pytest.mark.cuda
 def test_cuda_pool_kernels_match_cpu():
     C_ = dlcore._C
-    dev, host = C_.cuda_from_host, C_.cuda_to_host
+    dev, host = cuda_array, host_array
     x = rng(12).standard_normal((2, 3, 9, 11)).astype(np.float32)
     for k, s, p, d, c in [((2, 2), (2, 2), (0, 0), (1, 1), False), ((3, 2), (2, 3), (1, 1), (2, 1), True)]:
         y, i = C_.max_pool2d(x, k, s, p, d, c)

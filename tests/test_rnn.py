@@ -6,7 +6,7 @@ import pytest
 
 import dlcore
 from dlcore import nn
-from conftest import requires_torch, threads
+from conftest import cuda_array, host_array, requires_torch, threads
 
 try:
     import torch
@@ -564,8 +564,7 @@ def test_cuda_cell_kernels_match_cpu(mode, dtype):
     lengths = np.array([3, 0, 5, 1, 2])
     rs = np.random.default_rng(5)
     Rh, Ry, Rc = (rs.standard_normal((5, 37)).astype(dtype) for _ in range(3))
-    dev = lambda a: None if a is None else C.cuda_from_host(a)  # noqa: E731
-    host = lambda a: None if a is None else np.asarray(C.cuda_to_host(a))  # noqa: E731
+    dev, host = cuda_array, host_array
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
     cpu_f = _cell_fwd(mode, d, lengths, 2)
     gpu_f = C.rnn_cell_forward(_mode(mode), *(dev(d[k]) for k in ("xg", "hg", "b_ih", "b_hh", "h_prev", "c_prev")),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dtype import float64, int64
+from .dtype import float64
 from .tensor import Tensor, cat, one_hot, tensor, where, zeros
 
 __all__ = ["accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",

@@ -29,7 +29,7 @@ from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
 from .nn.module import Module
 from .optim import Optimizer
-from .dtype import float32, float64, int64
+from .dtype import float32, float64
 from .tensor import Tensor, cat, clip, log, ones, tensor, zeros
 
 __all__ = ["TrainingMixin"]
@@ -538,7 +538,7 @@ class TrainingMixin:
                  return_dict=False, callbacks=None, _internal=False):
         """Mean loss (and metrics) over the data, in eval mode without gradients. Returns the
         loss, [loss, metric...] or a dict with return_dict=True."""
-        c = self._c()
+        self._c()  # compiled?
         self._reset_metrics()
         loss_mean = metrics_mod.Mean()
         if isinstance(x, data.Dataset):
@@ -573,11 +573,8 @@ class TrainingMixin:
         if _is_loader(x):
             batches = (_split_batch(b)[0] if isinstance(b, (tuple, list)) and len(b) in (2, 3)
                        else [b] for b in x)
-            n = None
         else:
-            xs = _inputs(x)
-            n = xs[0].shape[0]
-            batches = _array_loader(xs, None, None, batch_size, False)
+            batches = _array_loader(_inputs(x), None, None, batch_size, False)
         was = self.training
         self.eval()
         parts = []
