@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 
 import dlcore
-from conftest import rng
+from conftest import requires_torch, rng
 from gradcheck import gradcheck
+
+try:
+    import torch
+except ImportError:  # the PyTorch comparisons skip
+    torch = None
 
 FLOATS = [np.float32, np.float64]
 
@@ -232,3 +237,87 @@ def test_zero_dim_integer_tensor_as_index():
     with dlcore.no_grad():
         t[i, np.int64(0)] = -1.0
     assert t.detach().numpy()[2, 0] == -1.0
+
+
+# ---- advanced indexing: NumPy's placement rules, gradients like PyTorch -------------------------
+
+ADVANCED = [
+    (np.array([0, 2, -1]),),                                  # one int array on dim 0
+    (slice(None), np.array([[1, 0], [3, 3]])),                # a 2-D index array on dim 1
+    (np.array([0, 1]), np.array([2, 3])),                     # two arrays, broadcast together
+    (np.array([[0], [1]]), slice(1, 3), np.array([0, 4])),    # separated by a slice: result dims first
+    (Ellipsis, np.array([4, 0])),                             # after an ellipsis
+    (1, np.array([0, 2]), slice(None, None, -1)),             # an int, an array, a reversed slice
+    (None, np.array([1, 1]), 2),                              # a new axis before the array
+    (np.array([True, False, True]),),                         # a bool mask on dim 0
+    (np.array([[True, False, False, True]] * 3),),            # a 2-D bool mask
+    (slice(0, 2), np.array([[True, False, True, False, True]] * 4)),  # a mask over the last two dims
+]
+
+
+@pytest.mark.parametrize("idx", ADVANCED, ids=range(len(ADVANCED)))
+def test_advanced_indexing_matches_numpy(idx):
+    x = np.arange(60, dtype=np.float64).reshape(3, 4, 5)
+    got = dlcore.tensor(x)[idx]
+    np.testing.assert_array_equal(got.numpy(), x[idx])
+
+
+@pytest.mark.parametrize("idx", ADVANCED, ids=range(len(ADVANCED)))
+def test_advanced_setitem_matches_numpy(idx):
+    x = np.arange(60, dtype=np.float64).reshape(3, 4, 5)
+    t = dlcore.tensor(x)
+    value = -np.arange(np.asarray(x[idx]).size, dtype=np.float64).reshape(np.shape(x[idx])) - 1
+    x[idx] = value
+    t[idx] = value
+    np.testing.assert_array_equal(t.numpy(), x)
+    t[idx] = 7.0  # a scalar broadcast
+    x[idx] = 7.0
+    np.testing.assert_array_equal(t.numpy(), x)
+
+
+@requires_torch
+@pytest.mark.parametrize("idx", [i for i in ADVANCED[:8] if not any(isinstance(a, slice) and a.step for a in i)],
+                         ids=lambda i: str(len(i)))
+def test_advanced_indexing_gradient_matches_torch(idx):
+    x = np.random.default_rng(0).standard_normal((3, 4, 5))
+    t = dlcore.tensor(x, requires_grad=True)
+    tt = torch.tensor(x, requires_grad=True)
+    tidx = tuple(torch.tensor(i) if isinstance(i, np.ndarray) else i for i in idx)
+    y, ty = t[idx], tt[tidx]
+    w = np.random.default_rng(1).standard_normal(tuple(ty.shape))
+    (y * dlcore.tensor(w)).sum().backward()
+    (ty * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_advanced_index_errors_name_the_problem():
+    t = dlcore.zeros(3, 4)
+    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 0 with size 3"):
+        t[[0, 3]]
+    with pytest.raises(IndexError, match=r"boolean mask of shape \(2,\) does not match"):
+        t[np.array([True, False])]
+    with pytest.raises(IndexError, match="must be int64 or bool"):
+        t[dlcore.tensor([0.5])]
+    with pytest.raises(ValueError, match="cannot be broadcast"):
+        t[[0, 1], [0, 1, 2]]
+
+
+def test_view_never_copies_silently():
+    t = dlcore.arange(6.0).reshape(2, 3)
+    v = t.view(3, 2)
+    v[0, 0] = 100.0
+    assert t[0, 0].item() == 100.0  # a view: the write is seen
+    with pytest.raises(ValueError, match="cannot be viewed as .* without a copy"):
+        t.T.view(6)
+    assert t.T.reshape(6).tolist() == [100.0, 3.0, 1.0, 4.0, 2.0, 5.0]  # reshape copies when it must
+
+
+def test_expanded_views_are_read_only():
+    t = dlcore.ones(3).expand(2, 3)
+    with pytest.raises(ValueError, match="read-only"):
+        t[0, 0] = 5.0
+    with pytest.raises(ValueError, match="read-only"):
+        t.fill_(0.0)
+    c = t.clone()
+    c[0, 0] = 5.0
+    assert c.tolist() == [[5.0, 1.0, 1.0], [1.0, 1.0, 1.0]]

@@ -5,15 +5,16 @@ Keras-style:   dlcore.Sequential([...]).compile(...).fit(...).
 """
 from . import _C
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .dtype import bool_, float32, float64, get_default_dtype, int64, set_default_dtype
+from .device import device
+from .dtype import bool_, dtype, float32, float64, get_default_dtype, int64, set_default_dtype
 from .tensor import (Generator, Tensor, abs, amax, amin, add, arange, argmax, argmin, broadcast_to, cat,
-                     chunk, clamp, clip, concatenate, cos, default_generator, div, empty, exp,
-                     expand, expm1, eye, flatten, from_dlpack, from_numpy, full,
+                     chunk, clamp, clip, concatenate, cos, default_generator, div, empty, empty_like, exp,
+                     expand, expm1, eye, flatten, from_dlpack, from_numpy, full, full_like,
                      gather, index_select, isinf, isnan, log, log1p,
                      manual_seed, matmul, max, maximum, mean, min, minimum, mul, neg, normal,
                      one_hot, ones, ones_like, permute, pow, rand, randint, randn, randperm, relu,
                      reshape, sigmoid, sign, sin, split, sqrt, squeeze, stack,
-                     std, sub, sum, tanh, tensor, transpose, uniform, unsqueeze, var, where, zeros,
+                     std, sub, sum, tanh, tensor, transpose, uniform, unsqueeze, var, view, where, zeros,
                      zeros_like)
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
