@@ -40,12 +40,14 @@ def _sources(root):
     return {_module_name(p, root): (p, p.name == "__init__.py") for p in sorted(root.rglob("*.py"))}
 
 
+# the compiled extension: built into the source tree by a development build, but only into
+# site-packages by `pip install .` (as in CI), so it is named here rather than looked for
+EXTENSIONS = {"dlcore._C"}
+
+
 def _is_module(name, mods, root):
-    """True when `name` is a module of the package: a .py file, a package or an extension."""
-    if name in mods:
-        return True
-    rel = pathlib.Path(*name.split(".")[1:])
-    return any((root / rel).parent.glob(rel.name + ".*.so")) or any((root / rel).parent.glob(rel.name + ".pyd"))
+    """True when `name` is a module of the package: a .py file, a package or the extension."""
+    return name in mods or name in EXTENSIONS
 
 
 def _walk_outside_functions(node):
