@@ -6,9 +6,10 @@ gradient accumulation. ``dlcore.Tensor`` derives from it; this module never impo
 
 A differentiable op is a subclass of :class:`Function` with ``forward(ctx, *args)`` and
 ``backward(ctx, *grad_outputs)``, both working on raw arrays (``dlcore._C.Array``, on any
-device) and calling only bound kernels (``dlcore._C``). ``Function.apply`` wraps the results with the
-``_wrap`` of its first Variable argument (Tensor._wrap makes plain Tensors) and, when grad mode
-is on and an input requires grad, records the call as a node of the graph.
+device) and calling only bound kernels (``dlcore._C``). ``Function.apply`` (C++, once per op)
+wraps the results as plain Tensors (through the first Variable argument's ``_wrap`` when that is
+not a Tensor) and, when grad mode is on and an input requires grad, records the call as a node
+of the graph.
 
 ``Variable.backward`` walks the graph once in reverse topological order, summing the gradient
 of every node output over all its uses (fan-out), and accumulates into the leaves' ``.grad``.
@@ -125,6 +126,7 @@ class Variable:
 Variable._wrap = wrapper(Variable)  # Tensor replaces it with its own (Function.apply uses it)
 _C.set_variable_type(Variable)  # how Function.apply tells tensor arguments from the others
 
+
 class Function:
     """Base class of differentiable ops. Instances are the graph's nodes (``ctx``)."""
 
@@ -152,14 +154,10 @@ class Function:
         raise NotImplementedError
 
     # Function.apply(*args): forward(ctx, *raw arrays of the tensor arguments); the outputs are
-    # wrapped by the first tensor argument's _wrap and, when grad mode is on and an input requires
-    # grad, recorded with ctx as their node (ctx.inputs, ctx.needs_input_grad, ctx.n_outputs).
+    # wrapped as plain Tensors and, when grad mode is on and an input requires grad, float outputs
+    # get ctx as their node (ctx.inputs, ctx.needs_input_grad, ctx.n_outputs).
     # It runs once per op, so it is C++ (csrc/bindings/autograd.cpp).
     apply = classmethod(_C.function_apply)
-
-
-def _differentiable(arr) -> bool:
-    return arr.dtype.is_floating_point
 
 
 def _topo_order(root_node):
