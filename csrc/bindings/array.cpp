@@ -381,8 +381,10 @@ DLCORE_BINDINGS(array) {
       .def("__getitem__", [](const Array& a, py::handle idx) { return basic_index(a, idx); })
       .def("__setitem__", [](const Array& a, py::handle idx, py::handle value) {
         Array dst = basic_index(a, idx);
-        if (PyFloat_Check(value.ptr()) || PyLong_Check(value.ptr())) {
-          double v = PyFloat_Check(value.ptr()) ? PyFloat_AS_DOUBLE(value.ptr()) : value.cast<double>();
+        // a Python number fills directly (ints only while a double holds them exactly)
+        bool exact_int = PyLong_Check(value.ptr()) && std::fabs(value.cast<double>()) <= 9007199254740992.0;
+        if (PyFloat_Check(value.ptr()) || exact_int) {
+          double v = value.cast<double>();
           py::gil_scoped_release nogil;
           fill_(dst, v, "__setitem__");
           return;
