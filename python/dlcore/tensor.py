@@ -34,8 +34,7 @@ def _as_array(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         data = data._data
     d = _canonical_dtype(dtype)
-    return _C.from_object(data, d, get_default_dtype(), "cpu" if device is None else _device(device).name,
-                          "tensor")
+    return _C.from_object(data, d, get_default_dtype(), _device_name(device, "tensor"), "tensor")
 
 
 class Tensor(Variable):
