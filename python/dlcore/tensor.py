@@ -237,8 +237,13 @@ class Tensor(Variable):
             return self._operand(Tensor._wrap(_as_array(other, device=self._data.device)), op)
         raise TypeError(f"{op}: unsupported operand type {type(other).__name__}")
 
+    # The arithmetic operators first take the two common cases without _operand: another tensor
+    # of the same dtype, and a Python number with a float tensor (one affine kernel).
     def __add__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.is_floating_point:
+        k = _operand_kind(self, o)
+        if k is _SAME:
+            return elementwise.Add.apply(self, o)
+        if k is _SCALAR:
             return elementwise.Affine.apply(self, 1.0, float(o))
         a, b = self._operand(o, "add")
         return elementwise.Add.apply(a, b)
@@ -246,19 +251,25 @@ class Tensor(Variable):
     __radd__ = __add__
 
     def __sub__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.is_floating_point:
+        k = _operand_kind(self, o)
+        if k is _SAME:
+            return elementwise.Sub.apply(self, o)
+        if k is _SCALAR:
             return elementwise.Affine.apply(self, 1.0, -float(o))
         a, b = self._operand(o, "sub")
         return elementwise.Sub.apply(a, b)
 
     def __rsub__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.is_floating_point:
+        if _operand_kind(self, o) is _SCALAR:
             return elementwise.Affine.apply(self, -1.0, float(o))
         a, b = self._operand(o, "sub")
         return elementwise.Sub.apply(b, a)
 
     def __mul__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.is_floating_point:
+        k = _operand_kind(self, o)
+        if k is _SAME:
+            return elementwise.Mul.apply(self, o)
+        if k is _SCALAR:
             return elementwise.Affine.apply(self, float(o), 0.0)
         a, b = self._operand(o, "mul")
         return elementwise.Mul.apply(a, b)
@@ -266,7 +277,10 @@ class Tensor(Variable):
     __rmul__ = __mul__
 
     def __truediv__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.is_floating_point and o != 0:
+        k = _operand_kind(self, o)
+        if k is _SAME and self._data.dtype.is_floating_point:
+            return elementwise.Div.apply(self, o)
+        if k is _SCALAR and o != 0:
             return elementwise.Affine.apply(self, 1.0 / float(o), 0.0)
         a, b = self._operand(o, "div")
         if not a.dtype.is_floating_point:
@@ -487,6 +501,20 @@ class Tensor(Variable):
 
 Tensor._wrap = autograd.wrapper(Tensor)
 _C.set_tensor_type(Tensor)  # Function.apply makes its outputs as plain Tensors, in C++
+
+
+_SAME, _SCALAR, _OTHER = "same", "scalar", "other"
+
+
+def _operand_kind(t, o):
+    """_SAME: o is a tensor of t's dtype; _SCALAR: o is a real number and t a float tensor (an
+    affine kernel takes it); _OTHER: anything that needs _operand's promotion rules."""
+    if isinstance(o, Tensor):
+        return _SAME if o._data.dtype is t._data.dtype else _OTHER
+    if (type(o) is float or type(o) is int or isinstance(o, numbers.Real)) and type(o) is not bool \
+            and t._data.dtype.is_floating_point:
+        return _SCALAR
+    return _OTHER
 
 
 def _checked_device(dev, op):
