@@ -339,6 +339,8 @@ DLCORE_BINDINGS(array) {
       .def_property_readonly("offset", [](const Array& a) { return a.offset; })
       .def_property_readonly("writable", [](const Array& a) { return a.writable; })
       .def_property_readonly("storage_nbytes", [](const Array& a) { return a.storage->bytes; })
+      .def_property_readonly("version", [](const Array& a) { return a.storage->version; },
+                             "How many writes the storage has seen (autograd checks saved arrays with it).")
       .def("storage_refs", [](const Array& a) { return a.storage.use_count(); },
            "How many Arrays (this one included) share this array's storage.")
       .def("data_ptr", [](const Array& a) { return reinterpret_cast<uintptr_t>(a.data()); })

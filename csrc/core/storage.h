@@ -19,6 +19,10 @@ struct Storage {
   // Frees the block (or lets go of its foreign owner) when the last Array goes.
   void (*release)(void* data, size_t bytes, void* context) = nullptr;
   void* context = nullptr;
+  // Bumped by every write (check_writable): autograd compares it with the value it saw when it
+  // saved an array for backward, so an in-place change to a saved value is an error, not a
+  // silently wrong gradient.
+  uint64_t version = 0;
 
   Storage() = default;
   Storage(const Storage&) = delete;

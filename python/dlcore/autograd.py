@@ -130,10 +130,15 @@ _C.set_variable_type(Variable)  # how Function.apply tells tensor arguments from
 class Function:
     """Base class of differentiable ops. Instances are the graph's nodes (``ctx``)."""
 
-    __slots__ = ("inputs", "needs_input_grad", "saved", "freed", "n_outputs", "__dict__")
+    __slots__ = ("inputs", "needs_input_grad", "saved", "saved_versions", "freed", "n_outputs", "__dict__")
 
     def save_for_backward(self, *arrays):
+        """Keeps arrays (or None) for backward, with their storages' versions: backward raises if
+        one was changed in place in between. Nothing is kept when the call is not recorded."""
+        if self.needs_input_grad is None:
+            return
         self.saved = arrays
+        self.saved_versions = tuple(None if a is None else a.version for a in arrays)
 
     @property
     def saved_tensors(self):
@@ -143,6 +148,12 @@ class Function:
                 "time (or directly access saved tensors after they have already been freed). "
                 "Saved intermediate values of the graph are freed when you call .backward(). "
                 "Specify retain_graph=True if you need to backward through the graph a second time.")
+        for i, (a, v) in enumerate(zip(self.saved, self.saved_versions)):
+            if a is not None and a.version != v:
+                raise RuntimeError(
+                    f"{type(self).__name__}.backward: one of the tensors saved for the gradient (number {i}, "
+                    f"shape {a.shape}) was modified by an in-place operation after it was saved (its version "
+                    f"is {a.version}, expected {v}); make that change out of place, or on a clone()")
         return self.saved
 
     @staticmethod

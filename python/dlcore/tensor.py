@@ -198,6 +198,86 @@ class Tensor(Variable):
     def detach(self):
         return Tensor._wrap(self._data)
 
+    @property
+    def data(self):
+        """This tensor's values without its autograd history (shares memory, like detach());
+        assigning a tensor replaces the values this tensor holds."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    # ---- in place (PyTorch's trailing-underscore family) ----
+    def _inplace(self, op, result):
+        """Writes `result` (a Tensor of this tensor's shape, or broadcastable to it) into this
+        tensor. A tensor whose gradient is being recorded is refused (its gradient would be
+        wrong); a value saved for a backward raises when that backward runs (version counters)."""
+        if self.requires_grad and autograd.is_grad_enabled():
+            what = "a leaf tensor that requires grad" if self._node is None else \
+                "a tensor that is part of an autograd graph"
+            raise RuntimeError(f"{op}: {what} (shape {tuple(self.shape)}) cannot be modified in place "
+                               "(its gradient would be silently wrong); use the out-of-place op, or do "
+                               "it under dlcore.no_grad()")
+        if result.dtype.is_floating_point and not self.dtype.is_floating_point:
+            raise TypeError(f"{op}: the result is {result.dtype} but the tensor is {self.dtype}; "
+                            f"use the out-of-place op, or convert the tensor first")
+        self._data.copy_(result._data)
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._inplace("add_", self + (other if alpha == 1 else other * alpha))
+
+    def sub_(self, other, alpha=1):
+        return self._inplace("sub_", self - (other if alpha == 1 else other * alpha))
+
+    def mul_(self, other):
+        return self._inplace("mul_", self * other)
+
+    def div_(self, other):
+        return self._inplace("div_", self / other)
+
+    def pow_(self, exponent):
+        return self._inplace("pow_", self ** exponent)
+
+    def neg_(self):
+        return self._inplace("neg_", -self)
+
+    def abs_(self):
+        return self._inplace("abs_", abs(self))
+
+    def exp_(self):
+        return self._inplace("exp_", exp(self))
+
+    def log_(self):
+        return self._inplace("log_", log(self))
+
+    def sqrt_(self):
+        return self._inplace("sqrt_", sqrt(self))
+
+    def relu_(self):
+        return self._inplace("relu_", relu(self))
+
+    def sigmoid_(self):
+        return self._inplace("sigmoid_", sigmoid(self))
+
+    def tanh_(self):
+        return self._inplace("tanh_", tanh(self))
+
+    def clip_(self, min=None, max=None):
+        return self._inplace("clamp_", clip(self, min, max))
+
+    clamp_ = clip_
+
+    def masked_fill(self, mask, value):
+        """A copy with `value` where the bool `mask` (broadcast to this shape) is True."""
+        return where(_t(mask), value, self)
+
+    def masked_fill_(self, mask, value):
+        return self._inplace("masked_fill_", self.masked_fill(mask, value))
+
     def zero_(self):
         self._data.fill_(0.0)
         return self

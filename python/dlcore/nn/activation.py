@@ -3,7 +3,9 @@ Keras aliases) and the modules (PyTorch names; Keras-style aliases where Keras u
 Every function is one fused C++ kernel forward and one fused kernel backward (ops/activation.py:
 dlcore._C.act_forward / act_backward, softmax, prelu, maxout); no NumPy math here.
 
-``inplace=True`` is accepted for PyTorch compatibility and returns a new tensor.
+``inplace=True`` writes the result into the input (and returns the input) when no gradient
+flows through it; when one does (training), the result is computed out of place, which gives
+the same values and gradients and keeps the input's saved value intact.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 from .. import _C
 from ..ops import activation as _ops
 from ..dtype import float32
+from ..autograd import is_grad_enabled
 from ..tensor import Tensor, _float, full, tensor
 from .module import Module, Parameter
 
@@ -19,8 +22,12 @@ A = _C.Act
 
 # ---- functions ---------------------------------------------------------------------------------
 
-def _act(x, op, name, p0=0.0, p1=0.0):
-    return _ops.Activation.apply(_float(x, name), op, float(p0), float(p1))
+def _act(x, op, name, p0=0.0, p1=0.0, inplace=False):
+    y = _ops.Activation.apply(_float(x, name), op, float(p0), float(p1))
+    if inplace and not (x.requires_grad and is_grad_enabled()):
+        x._data.copy_(y._data)
+        return x
+    return y
 
 
 def sigmoid(input):
@@ -32,29 +39,29 @@ def tanh(input):
 
 
 def relu(input, inplace=False):
-    return _act(input, A.relu, "relu")
+    return _act(input, A.relu, "relu", inplace=inplace)
 
 
 def relu6(input, inplace=False):
-    return _act(input, A.relu6, "relu6")
+    return _act(input, A.relu6, "relu6", inplace=inplace)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _act(input, A.leaky_relu, "leaky_relu", negative_slope)
+    return _act(input, A.leaky_relu, "leaky_relu", negative_slope, inplace=inplace)
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return _act(input, A.elu, "elu", alpha)
+    return _act(input, A.elu, "elu", alpha, inplace=inplace)
 
 
 def selu(input, inplace=False):
-    return _act(input, A.selu, "selu")
+    return _act(input, A.selu, "selu", inplace=inplace)
 
 
 def celu(input, alpha=1.0, inplace=False):
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (ZeroDivisionError in the formula)")
-    return _act(input, A.celu, "celu", alpha)
+    return _act(input, A.celu, "celu", alpha, inplace=inplace)
 
 
 def gelu(input, approximate="none"):
@@ -64,7 +71,7 @@ def gelu(input, approximate="none"):
 
 
 def silu(input, inplace=False):
-    return _act(input, A.silu, "silu", 1.0)
+    return _act(input, A.silu, "silu", 1.0, inplace=inplace)
 
 
 def swish(input, beta=1.0):
@@ -77,7 +84,7 @@ def swish(input, beta=1.0):
 
 
 def mish(input, inplace=False):
-    return _act(input, A.mish, "mish")
+    return _act(input, A.mish, "mish", inplace=inplace)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -91,17 +98,17 @@ def softsign(input):
 
 
 def hardsigmoid(input, inplace=False):
-    return _act(input, A.hard_sigmoid, "hardsigmoid")
+    return _act(input, A.hard_sigmoid, "hardsigmoid", inplace=inplace)
 
 
 def hardswish(input, inplace=False):
-    return _act(input, A.hard_swish, "hardswish")
+    return _act(input, A.hard_swish, "hardswish", inplace=inplace)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
-    return _act(input, A.hard_tanh, "hardtanh", min_val, max_val)
+    return _act(input, A.hard_tanh, "hardtanh", min_val, max_val, inplace=inplace)
 
 
 def logsigmoid(input):
@@ -161,7 +168,7 @@ class _Simple(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return type(self)._fn(input)
+        return type(self)._fn(input, inplace=self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -221,7 +228,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
-        return leaky_relu(input, self.negative_slope)
+        return leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
@@ -233,7 +240,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input):
-        return elu(input, self.alpha)
+        return elu(input, self.alpha, self.inplace)
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
