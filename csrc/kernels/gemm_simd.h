@@ -7,6 +7,10 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <utility>
+
+#include "kernels/gemm_kernels.h"
+#include "kernels/gemm_pack.h"
 
 namespace dlcore {
 namespace {
@@ -89,6 +93,17 @@ void ukr_da_simd(int64_t k, const typename V::T* a, int64_t lda, const typename 
                  int64_t ldb, typename V::T* c, int64_t ldc, typename V::T alpha,
                  typename V::T beta) {
   ukr_core<V, MR, ROWS, true>(k, a, lda, b, ldb, c, ldc, alpha, beta);
+}
+
+// Fills a kernel set's bottom-edge (ukr_rows[1..MR-1]) and direct-A (ukr_da[1..MR]) tables.
+template <class V, int MR, int... R>
+void fill_ukr_tables(GemmKernels<typename V::T>& k, std::integer_sequence<int, R...>) {
+  ((k.ukr_rows[R + 1] = R + 1 < MR ? ukr_simd<V, MR, (R + 1 < MR ? R + 1 : 1)> : nullptr), ...);
+  ((k.ukr_da[R + 1] = ukr_da_simd<V, MR, R + 1>), ...);
+}
+template <class V, int MR>
+void fill_ukr_tables(GemmKernels<typename V::T>& k) {
+  fill_ukr_tables<V, MR>(k, std::make_integer_sequence<int, MR>{});
 }
 
 template <class T> inline T fma_s(T a, T b, T c);
@@ -189,6 +204,86 @@ void axpys_simd(int64_t n, int64_t k, const typename V::T* x, const typename V::
       for (int64_t j = nv; j < n1; ++j) o[j] = fma_s(x[p], r0[j], o[j]);
     }
   }
+}
+
+// In-register 8x8 transpose: on return r[k] holds element k of each input row.
+inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// pack_a for float, A rows contiguous along k (the common non-transposed case), MR = 6 (AVX2)
+// or 12 (AVX-512): per 8 k-steps, each group of up to 8 rows is transposed in registers and
+// written with 8-wide stores in increasing k; a group's lanes past MR land in the next k-step's
+// slot, which the next store overwrites (the last may write up to 4 floats past the panel, which
+// the driver's scratch slack allows: kPackSlack). Other layouts and the ragged last panel use
+// the portable template.
+template <int MR>
+void pack_a_f32_t8(int64_t mc, int64_t kc, const float* x, int64_t rs, int64_t cs, float* dst) {
+  static_assert(MR <= 16, "two 8-row groups at most");
+  if (cs != 1) return pack_a_impl<float, MR>(mc, kc, x, rs, cs, dst);
+  for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+    const float* src = x + i0 * rs;
+    if (mc - i0 < MR) {
+      pack_a_impl<float, MR>(mc - i0, kc, src, rs, cs, dst);
+      return;
+    }
+    int64_t p = 0;
+    constexpr int G = (MR + 7) / 8;
+    for (; p + 8 <= kc; p += 8) {
+      __m256 r[G][8];
+      for (int g = 0; g < G; ++g) {
+        for (int i = 0; i < 8; ++i)
+          r[g][i] = 8 * g + i < MR ? _mm256_loadu_ps(src + (8 * g + i) * rs + p) : _mm256_setzero_ps();
+        transpose8(r[g]);
+      }
+      // increasing address order: each store's spill is overwritten by the next one
+      for (int k = 0; k < 8; ++k)
+        for (int g = 0; g < G; ++g) _mm256_storeu_ps(dst + (p + k) * MR + 8 * g, r[g][k]);
+    }
+    for (; p < kc; ++p)
+      for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i * rs + p];
+    dst += MR * kc;
+  }
+}
+
+// pack_b for float, NR = 16 (AVX2) or 32 (AVX-512), B transposed (columns contiguous along k;
+// the Linear-layer x @ w.T case): NR/8 8x8 register transposes per 8 k-steps.
+template <int NR>
+void pack_b_f32_t8(int64_t kc, int64_t nc, const float* x, int64_t rs, int64_t cs, float* dst) {
+  static_assert(NR % 8 == 0, "whole 8-column groups");
+  if (rs != 1 || nc < NR) return pack_b_impl<float, NR>(kc, nc, x, rs, cs, dst);
+  const int64_t full = nc / NR;
+  for (int64_t q = 0; q < full; ++q) {
+    const float* src = x + q * NR * cs;
+    float* d = dst + q * NR * kc;
+    int64_t p = 0;
+    for (; p + 8 <= kc; p += 8) {
+      for (int g = 0; g < NR; g += 8) {
+        __m256 r[8];
+        for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + (g + j) * cs + p);
+        transpose8(r);
+        for (int k = 0; k < 8; ++k) _mm256_storeu_ps(d + (p + k) * NR + g, r[k]);
+      }
+    }
+    for (; p < kc; ++p)
+      for (int j = 0; j < NR; ++j) d[p * NR + j] = src[j * cs + p];
+  }
+  if (nc > full * NR) pack_b_impl<float, NR>(kc, nc - full * NR, x + full * NR * cs, rs, cs, dst + full * NR * kc);
 }
 
 }  // namespace
