@@ -15,25 +15,29 @@
 namespace dlcore {
 namespace {
 
-// MR x (2*W) tile: 2*MR accumulators + 2 B registers + 1 broadcast. ROWS < MR computes only
-// the first ROWS rows of the tile (A panel still strided by MR): the bottom-edge kernels,
-// which do exactly the same arithmetic per element as the full one.
+// MR x (NV*W) tile (NV = 2: the full tile, 2*MR accumulators + 2 B registers + 1 broadcast;
+// NV = 1: the half-width kernel for a right edge of at most W columns, reading the first W
+// columns of the same NR-wide B panel). ROWS < MR computes only the first ROWS rows of the tile
+// (A panel still strided by MR): the bottom-edge kernels. Every variant does exactly the same
+// arithmetic per element as the full one (one FMA chain in k order, then alpha and beta).
 // DA (direct A): A is read in place, row i at a + i*lda, contiguous along k (a row-major A
 // that was not packed); the arithmetic per element is the same as with a packed panel.
-template <class V, int MR, int ROWS, bool DA>
+template <class V, int MR, int ROWS, bool DA, int NV = 2>
 inline void ukr_core(int64_t k, const typename V::T* a, int64_t lda, const typename V::T* b,
                      int64_t ldb, typename V::T* c, int64_t ldc, typename V::T alpha,
                      typename V::T beta) {
   using R = typename V::R;
   using T = typename V::T;
   constexpr int W = V::W;
-  R acc[ROWS][2];
+  R acc[ROWS][NV];
 #pragma GCC unroll 16
-  for (int i = 0; i < ROWS; ++i) acc[i][0] = acc[i][1] = V::zero();
+  for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
 #pragma GCC unroll 16
   for (int i = 0; i < ROWS; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 2 * W - 1), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NV * W - 1), _MM_HINT_T0);
   }
   if (DA) {
     const T* ar[ROWS];
@@ -41,24 +45,28 @@ inline void ukr_core(int64_t k, const typename V::T* a, int64_t lda, const typen
     for (int i = 0; i < ROWS; ++i) ar[i] = a + i * lda;
 #pragma GCC unroll 4
     for (int64_t p = 0; p < k; ++p) {
-      const R b0 = V::load(b), b1 = V::load(b + W);
+      R bv[NV];
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
 #pragma GCC unroll 16
       for (int i = 0; i < ROWS; ++i) {
         const R ai = V::bcast(ar[i] + p);
-        acc[i][0] = V::fmadd(ai, b0, acc[i][0]);
-        acc[i][1] = V::fmadd(ai, b1, acc[i][1]);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) acc[i][v] = V::fmadd(ai, bv[v], acc[i][v]);
       }
       b += ldb;
     }
   } else {
 #pragma GCC unroll 4
     for (int64_t p = 0; p < k; ++p) {
-      const R b0 = V::load(b), b1 = V::load(b + W);
+      R bv[NV];
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
 #pragma GCC unroll 16
       for (int i = 0; i < ROWS; ++i) {
         const R ai = V::bcast(a + i);
-        acc[i][0] = V::fmadd(ai, b0, acc[i][0]);
-        acc[i][1] = V::fmadd(ai, b1, acc[i][1]);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) acc[i][v] = V::fmadd(ai, bv[v], acc[i][v]);
       }
       a += MR;
       b += ldb;
@@ -67,39 +75,42 @@ inline void ukr_core(int64_t k, const typename V::T* a, int64_t lda, const typen
   const R va = V::set1(alpha);
   if (beta == T(0)) {   // C is write-only
 #pragma GCC unroll 16
-    for (int i = 0; i < ROWS; ++i) {
-      V::store(c + i * ldc, V::mul(va, acc[i][0]));
-      V::store(c + i * ldc + W, V::mul(va, acc[i][1]));
-    }
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) V::store(c + i * ldc + v * W, V::mul(va, acc[i][v]));
   } else {
     const R vb = V::set1(beta);
 #pragma GCC unroll 16
-    for (int i = 0; i < ROWS; ++i) {
-      V::store(c + i * ldc, V::fmadd(vb, V::load(c + i * ldc), V::mul(va, acc[i][0])));
-      V::store(c + i * ldc + W, V::fmadd(vb, V::load(c + i * ldc + W), V::mul(va, acc[i][1])));
-    }
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v)
+        V::store(c + i * ldc + v * W, V::fmadd(vb, V::load(c + i * ldc + v * W), V::mul(va, acc[i][v])));
   }
 }
 
-template <class V, int MR, int ROWS = MR>
+template <class V, int MR, int ROWS = MR, int NV = 2>
 void ukr_simd(int64_t k, const typename V::T* a, const typename V::T* b, int64_t ldb,
               typename V::T* c, int64_t ldc, typename V::T alpha, typename V::T beta) {
-  ukr_core<V, MR, ROWS, false>(k, a, 0, b, ldb, c, ldc, alpha, beta);
+  ukr_core<V, MR, ROWS, false, NV>(k, a, 0, b, ldb, c, ldc, alpha, beta);
 }
 
 // Direct-A variant (GemmKernels::ukr_da): rows [0, ROWS) of A read in place at a + i*lda.
-template <class V, int MR, int ROWS>
+template <class V, int MR, int ROWS, int NV = 2>
 void ukr_da_simd(int64_t k, const typename V::T* a, int64_t lda, const typename V::T* b,
                  int64_t ldb, typename V::T* c, int64_t ldc, typename V::T alpha,
                  typename V::T beta) {
-  ukr_core<V, MR, ROWS, true>(k, a, lda, b, ldb, c, ldc, alpha, beta);
+  ukr_core<V, MR, ROWS, true, NV>(k, a, lda, b, ldb, c, ldc, alpha, beta);
 }
 
-// Fills a kernel set's bottom-edge (ukr_rows[1..MR-1]) and direct-A (ukr_da[1..MR]) tables.
+// Fills a kernel set's bottom-edge (ukr_rows[1..MR-1]), direct-A (ukr_da[1..MR]) and
+// half-width (ukr_half / ukr_da_half[1..MR]) tables.
 template <class V, int MR, int... R>
 void fill_ukr_tables(GemmKernels<typename V::T>& k, std::integer_sequence<int, R...>) {
   ((k.ukr_rows[R + 1] = R + 1 < MR ? ukr_simd<V, MR, (R + 1 < MR ? R + 1 : 1)> : nullptr), ...);
   ((k.ukr_da[R + 1] = ukr_da_simd<V, MR, R + 1>), ...);
+  k.half = V::W;
+  ((k.ukr_half[R + 1] = ukr_simd<V, MR, R + 1, 1>), ...);
+  ((k.ukr_da_half[R + 1] = ukr_da_simd<V, MR, R + 1, 1>), ...);
 }
 template <class V, int MR>
 void fill_ukr_tables(GemmKernels<typename V::T>& k) {
@@ -261,11 +272,28 @@ void pack_a_f32_t8(int64_t mc, int64_t kc, const float* x, int64_t rs, int64_t c
   }
 }
 
-// pack_b for float, NR = 16 (AVX2) or 32 (AVX-512), B transposed (columns contiguous along k;
+// pack_b for float, NR = 16 (AVX2) or 32 (AVX-512). B transposed (columns contiguous along k;
 // the Linear-layer x @ w.T case): NR/8 8x8 register transposes per 8 k-steps.
+// B not transposed (rows contiguous): whole panels as pack_b_impl does, the ragged last panel
+// with masked loads (zeros past the last column) instead of a scalar copy and fill.
 template <int NR>
 void pack_b_f32_t8(int64_t kc, int64_t nc, const float* x, int64_t rs, int64_t cs, float* dst) {
   static_assert(NR % 8 == 0, "whole 8-column groups");
+  if (cs == 1 && nc % NR != 0) {
+    const int64_t full = nc / NR, n = nc - full * NR;
+    if (full > 0) pack_b_impl<float, NR>(kc, full * NR, x, rs, cs, dst);
+    __m256i mask[NR / 8];
+    for (int g = 0; g < NR / 8; ++g) {
+      const __m256i lane = _mm256_add_epi32(_mm256_set1_epi32(8 * g), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      mask[g] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane);
+    }
+    const float* src = x + full * NR;
+    float* d = dst + full * NR * kc;
+    for (int64_t p = 0; p < kc; ++p)
+      for (int g = 0; g < NR / 8; ++g)
+        _mm256_storeu_ps(d + p * NR + 8 * g, _mm256_maskload_ps(src + p * rs + 8 * g, mask[g]));
+    return;
+  }
   if (rs != 1 || nc < NR) return pack_b_impl<float, NR>(kc, nc, x, rs, cs, dst);
   const int64_t full = nc / NR;
   for (int64_t q = 0; q < full; ++q) {
