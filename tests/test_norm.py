@@ -196,7 +196,7 @@ def test_batchnorm_train_eval_switch():
 # ---- layer norm ------------------------------------------------------------------------------
 
 LN_CASES = [((6, 10), 10), ((3, 4, 8), (8,)), ((2, 3, 4, 5), (4, 5)), ((5, 7), (5, 7)),
-            ((3, 67), 67)]  # the last one runs the vector bodies of the row loops
+            ((3, 67), 67), ((4, 300), 300)]  # (3, 67): the vector bodies of the row loops; (4, 300): their float chunks
 
 
 @requires_torch

@@ -327,9 +327,11 @@ void ln_backward(const View& dy, const View& x, const View* gamma, const View& s
                  const View& srstd, const View& dx, const View& dgamma, const View& dbeta) {
   const int64_t M = x.shape[0], K = x.shape[1];
   const T* g = gamma ? gamma->ptr<T>() : nullptr;
-  const int64_t RB = std::max<int64_t>(16, (M + 255) / 256);  // <= 256 partial blocks
+  // double: <= 256 partial blocks; float: float partials of 16 rows each (float sums stay short;
+  // the partials take M * K / 2 bytes, an eighth of x)
+  const int64_t RB = sizeof(T) == 4 ? 16 : std::max<int64_t>(16, (M + 255) / 256);
   const int64_t nblk = (M + RB - 1) / RB;
-  std::vector<double> pg(nblk * K, 0.0), pb(nblk * K, 0.0);
+  std::vector<T> pg(nblk * K, T(0)), pb(nblk * K, T(0));  // block partials, summed in double below
   const auto fn = norm_kernels().get<T>().ln_bwd_rows;
   parallel_for(0, nblk, std::max<int64_t>(1, 32768 / std::max<int64_t>(RB * K, 1)), [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk)
@@ -341,8 +343,8 @@ void ln_backward(const View& dy, const View& x, const View* gamma, const View& s
   parallel_for(0, K, 256, [&](int64_t k0, int64_t k1) {
     std::vector<double> sg(k1 - k0, 0.0), sb(k1 - k0, 0.0);
     for (int64_t blk = 0; blk < nblk; ++blk) {  // blocks in order for every column
-      const double* a = pg.data() + blk * K + k0;
-      const double* b = pb.data() + blk * K + k0;
+      const T* a = pg.data() + blk * K + k0;
+      const T* b = pb.data() + blk * K + k0;
       for (int64_t k = 0; k < k1 - k0; ++k) {
         sg[k] += a[k];
         sb[k] += b[k];

@@ -14,9 +14,9 @@ template <class T> struct NormSet {
   // Rows [r0, r1) of x (rows of K): y, and per row mean / rstd (see ln_fwd_rows).
   void (*ln_fwd_rows)(const T* x, const T* gamma, const T* beta, double eps, int64_t K, int64_t r0,
                       int64_t r1, T* y, T* mean, T* rstd) = nullptr;
-  // Rows [r0, r1): dx, and ab[j] += sum dy, ag[j] += sum dy * xhat over these rows (double).
+  // Rows [r0, r1): dx, and ab[j] += sum dy, ag[j] += sum dy * xhat over these rows (in T).
   void (*ln_bwd_rows)(const T* dy, const T* x, const T* gamma, const T* mean, const T* rstd,
-                      int64_t K, int64_t r0, int64_t r1, T* dx, double* ab, double* ag) = nullptr;
+                      int64_t K, int64_t r0, int64_t r1, T* dx, T* ab, T* ag) = nullptr;
   // Batch norm over (N, C), channel block [c0, c0 + w) swept row by row (see norm_loops.h).
   void (*bn1d_stats)(const T* x, int64_t N, int64_t C, int64_t c0, int64_t w, const double* k0,
                      double* sum, double* sq) = nullptr;

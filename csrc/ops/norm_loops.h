@@ -38,6 +38,26 @@ template <class T> static inline DV load_d(const T* p) {
   return __builtin_convertvector(s, DV);
 }
 static inline double lane(const DV* acc, int u) { return acc[u / kDL][u % kDL]; }
+
+// float rows: the per-element work runs in float (twice the lanes of double, no conversions) on
+// kAcc float lane accumulators, each of which takes kFlushEvery values before it is added into
+// its double lane: lane u still takes the elements j with j % kAcc == u, and a row's result
+// still depends only on its data.
+constexpr int kFL = kNativeVecBytes / 4;  // floats per native vector
+constexpr int kNFA = kAcc / kFL;          // native float vectors holding kAcc lanes
+constexpr int64_t kFlushEvery = 8;
+constexpr int64_t kChunk = kAcc * kFlushEvery;
+typedef float FV __attribute__((vector_size(kNativeVecBytes)));
+static inline FV load_f(const float* p) {
+  FV v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
+static inline void flush(DV* acc, const FV* f) {  // acc lanes u += f lanes u, u < kAcc
+  float t[kAcc];
+  __builtin_memcpy(t, f, sizeof(t));
+  for (int k = 0; k < kNA; ++k) acc[k] += load_d(t + k * kDL);
+}
 static inline double total8(const double* a) {
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
@@ -50,6 +70,20 @@ template <class T> static void row_stats(const T* __restrict x, int64_t K, doubl
   const double k0 = (double)x[0];
   DV s[kNA] = {}, q[kNA] = {};
   int64_t j = 0;
+  if constexpr (sizeof(T) == 4) {  // whole chunks in float (d = x - x[0] rounded to float)
+    const FV f0 = FV{} + x[0];
+    for (; j + kChunk <= K; j += kChunk) {
+      FV fs[kNFA] = {}, fq[kNFA] = {};
+      for (int64_t i = j; i < j + kChunk; i += kAcc)
+        for (int k = 0; k < kNFA; ++k) {
+          const FV d = load_f(x + i + k * kFL) - f0;
+          fs[k] += d;
+          fq[k] += d * d;
+        }
+      flush(s, fs);
+      flush(q, fq);
+    }
+  }
   for (; j + kAcc <= K; j += kAcc)
     for (int k = 0; k < kNA; ++k) {
       DV d = load_d(x + j + k * kDL) - k0;
@@ -97,24 +131,43 @@ void ln_fwd_rows(const T* x, const T* __restrict g, const T* __restrict b, doubl
 
 // One pass over a row of the backward: s = sum v, t = sum v (x - mean) with v = dy * gamma (or
 // dy), kAcc fixed accumulators each; and the dbeta / dgamma partials of the row's block,
-// ab[j] += dy, ag[j] += dy * ((x - mean) * rstd) (double, rows added in order).
+// ab[j] += dy, ag[j] += dy * ((x - mean) * rstd) (in T: float partials of at most RB rows, which
+// ops/norm.cpp then sums over blocks in double; rows added in order).
 template <class T, bool HasG>
 static void row_bwd_sums(const T* __restrict dy, const T* __restrict x, const T* __restrict g, int64_t K,
-                         double mean, double rstd, double* __restrict ab, double* __restrict ag,
+                         double mean, double rstd, T* __restrict ab, T* __restrict ag,
                          double& s_out, double& t_out) {
   DV s[kNA] = {}, t[kNA] = {};
   int64_t j = 0;
+  if constexpr (sizeof(T) == 4) {  // whole chunks in float, partials in float
+    const FV fm = FV{} + (float)mean, fr = FV{} + (float)rstd;
+    for (; j + kChunk <= K; j += kChunk) {
+      FV fs[kNFA] = {}, ft[kNFA] = {};
+      for (int64_t i = j; i < j + kChunk; i += kAcc)
+        for (int k = 0; k < kNFA; ++k) {
+          const int64_t o = i + k * kFL;
+          const FV d = load_f(dy + o), xm = load_f(x + o) - fm;
+          FV pb = load_f(ab + o), pg = load_f(ag + o);
+          pb += d;
+          pg += d * (xm * fr);
+          __builtin_memcpy(ab + o, &pb, sizeof(FV));
+          __builtin_memcpy(ag + o, &pg, sizeof(FV));
+          const FV v = HasG ? d * load_f(g + o) : d;
+          fs[k] += v;
+          ft[k] += v * xm;
+        }
+      flush(s, fs);
+      flush(t, ft);
+    }
+  }
   for (; j + kAcc <= K; j += kAcc)
     for (int k = 0; k < kNA; ++k) {
       const int64_t o = j + k * kDL;
       const DV d = load_d(dy + o), xm = load_d(x + o) - mean;
-      DV pb, pg;
-      __builtin_memcpy(&pb, ab + o, sizeof(DV));
-      __builtin_memcpy(&pg, ag + o, sizeof(DV));
-      pb += d;
-      pg += d * (xm * rstd);
-      __builtin_memcpy(ab + o, &pb, sizeof(DV));
-      __builtin_memcpy(ag + o, &pg, sizeof(DV));
+      for (int u = 0; u < kDL; ++u) {  // the partials are T
+        ab[o + u] += (T)d[u];
+        ag[o + u] += (T)(d[u] * (xm[u] * rstd));
+      }
       const DV v = HasG ? d * load_d(g + o) : d;
       s[k] += v;
       t[k] += v * xm;
@@ -123,8 +176,8 @@ static void row_bwd_sums(const T* __restrict dy, const T* __restrict x, const T*
   for (int u = 0; u < kAcc; ++u) { a[u] = lane(s, u); c[u] = lane(t, u); }
   for (int u = 0; j < K; ++j, ++u) {
     const double d = (double)dy[j], xm = (double)x[j] - mean;
-    ab[j] += d;
-    ag[j] += d * (xm * rstd);
+    ab[j] += (T)d;
+    ag[j] += (T)(d * (xm * rstd));
     const double v = HasG ? d * (double)g[j] : d;
     a[u] += v;
     c[u] += v * xm;
@@ -137,7 +190,7 @@ static void row_bwd_sums(const T* __restrict dy, const T* __restrict x, const T*
 // dbeta / dgamma partials of these rows into ab / ag (see row_bwd_sums).
 template <class T>
 void ln_bwd_rows(const T* dy, const T* x, const T* g, const T* smean, const T* srstd, int64_t K,
-                 int64_t r0, int64_t r1, T* dx, double* __restrict ab, double* __restrict ag) {
+                 int64_t r0, int64_t r1, T* dx, T* __restrict ab, T* __restrict ag) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* __restrict xr = x + r * K;
     const T* __restrict gr = dy + r * K;
