@@ -118,6 +118,7 @@ void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t
   const int64_t Hp = reach(g.OH, g.sH, g.kH, g.dH), Wp = reach(g.OW, g.sW, g.kW, g.dW), OW = g.OW;
   const auto gather2 = conv_direct_kernels().get<T>().gather2;
   const auto deint2 = conv_direct_kernels().get<T>().deinterleave2;
+  const auto unfold1 = conv_direct_kernels().get<T>().unfold1;
   T* buf = plane_buffer<T>(Hp * Wp);
   const int64_t j0 = std::min(g.pL, Wp), j1 = std::max(j0, std::min(Wp, g.pL + g.W));  // data columns
   for (int64_t c = c0; c < (c1 < 0 ? g.Cg() : c1); ++c) {
@@ -131,6 +132,10 @@ void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t
       std::fill(d, d + j0, T(0));
       std::memcpy(d + j0, x + (c * g.H + ih) * g.W + (j0 - g.pL), sizeof(T) * (j1 - j0));
       std::fill(d + j1, d + Wp, T(0));
+    }
+    if (g.sW == 1) {
+      unfold1(buf, Wp, g.kH, g.kW, g.sH, g.dH, g.dW, g.OH, OW, col + c * g.kH * g.kW * ldc, ldc);
+      continue;
     }
     for (int64_t kh = 0; kh < g.kH; ++kh)
       for (int64_t kw = 0; kw < g.kW; ++kw) {
@@ -158,8 +163,7 @@ void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           const T* src = buf + (oh * g.sH + kh * g.dH) * Wp + kw * g.dW;
           T* dst = row + oh * OW;
-          if (g.sW == 1) std::memcpy(dst, src, sizeof(T) * OW);
-          else if (g.sW == 2 && OW > 16) gather2(src, dst, OW);
+          if (g.sW == 2 && OW > 16) gather2(src, dst, OW);
           else for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow * g.sW];
         }
       }
@@ -667,9 +671,11 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
     return;
   }
   const int64_t B = weight_chunk(g);
-  std::unique_ptr<T[]> colp(new T[(size_t)(R * B * OHW)]), gybp(new T[(size_t)(Kg * B * OHW)]);
+  std::unique_ptr<T[]> colp(new T[(size_t)(R * B * OHW)]), gybp(new T[(size_t)(Kg * B * OHW)]),
+      gwtp(new T[(size_t)(R * Kg)]);
   T* col = colp.get();
   T* gyb = gybp.get();
+  T* gwt = gwtp.get();
   for (int64_t grp = 0; grp < g.groups; ++grp) {
     T* gwg = gw + grp * Kg * R;
     for (int64_t n0 = 0; n0 < g.N; n0 += B) {
@@ -687,9 +693,14 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
             std::memcpy(gyb + k * ld + i * OHW, src + k * OHW, sizeof(T) * OHW);
         }
       });
-      gemm<T>(false, true, Kg, R, ld, T(1), gyb, ld, col, ld, n0 == 0 ? T(0) : T(1), gwg, R);
+      // gw^T (R, Kg) += col @ gy^T: the long row-major col is A, read in place by the GEMM's
+      // direct-A kernels (Kg is narrow), and only gy^T is packed. The same products summed in
+      // the same order as gw = gy @ col^T, so gw is bitwise the same; transposed once at the end.
+      gemm<T>(false, true, R, Kg, ld, T(1), col, ld, gyb, ld, n0 == 0 ? T(0) : T(1), gwt, Kg);
     }
-    if (g.N == 0) std::fill(gwg, gwg + Kg * R, T(0));
+    if (g.N == 0) std::fill(gwt, gwt + Kg * R, T(0));
+    for (int64_t k = 0; k < Kg; ++k)
+      for (int64_t r = 0; r < R; ++r) gwg[k * R + r] = gwt[r * Kg + k];
   }
 }
 
