@@ -66,6 +66,7 @@ BN_CASES = [
     ("BatchNorm1d", (8, 70, 3)),  # small-S channel-block path
     ("BatchNorm2d", (2, 3, 9, 9)),  # per-channel path
     ("BatchNorm2d", (4, 3, 5, 6)),
+    ("BatchNorm2d", (3, 2, 20, 20)),  # runs of 400: several float flushes per run (norm_loops.h)
     ("BatchNorm3d", (2, 3, 3, 4, 5)),
 ]
 

@@ -276,15 +276,12 @@ void bn_backward(const View& dy, const View& x, const View* gamma, const View& s
   const T* xp = x.ptr<T>();
   const T* gp = dy.ptr<T>();
   T* dxp = dx.ptr<T>();
+  const auto& ks = norm_kernels().get<T>();
   parallel_for(0, C, grain_for(M), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       double mean = (double)smean.ptr<T>()[c], invstd = (double)sinv.ptr<T>()[c];
-      Acc8 s, t;
-      for (int64_t n = 0; n < N; ++n) {
-        int64_t off = (n * C + c) * S;
-        acc_dy_dyx(s, t, gp + off, xp + off, S, mean);
-      }
-      double sdy = s.total(), sdyx = t.total();
+      double sdy, sdyx;
+      ks.bn_bwd_sums(gp + c * S, xp + c * S, N, C * S, S, mean, &sdy, &sdyx);
       dbeta.ptr<T>()[c] = (T)sdy;
       dgamma.ptr<T>()[c] = (T)(sdyx * invstd);
       double g = param<T>(gamma, c, 1.0);
@@ -296,7 +293,7 @@ void bn_backward(const View& dy, const View& x, const View* gamma, const View& s
       }
       for (int64_t n = 0; n < N; ++n) {
         int64_t off = (n * C + c) * S;
-        dx_run<T>(dxp + off, gp + off, xp + off, S, k, a, b);
+        ks.bn_dx_run(gp + off, xp + off, dxp + off, S, k, a, b);
       }
     }
   });

@@ -209,6 +209,65 @@ void ln_bwd_rows(const T* dy, const T* x, const T* g, const T* smean, const T* s
   }
 }
 
+// ---- batch norm over (N, C, S), one channel: its N runs of S contiguous values -------------------
+
+// s = sum dy, t = sum dy * (x - mean) over the runs dy + n*stride, x + n*stride (n < N) of S values
+// each: kAcc lane accumulators as in row_bwd_sums (float chunks flushed into double lanes for
+// float), lane u of a run taking its elements j with j % kAcc == u, runs in order; the values
+// depend only on the data (one thread owns a channel).
+template <class T>
+void bn_bwd_sums(const T* dy, const T* x, int64_t N, int64_t stride, int64_t S, double mean, double* s_out,
+                 double* t_out) {
+  DV s[kNA] = {}, t[kNA] = {};
+  double a[kAcc] = {}, c[kAcc] = {};
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict g = dy + n * stride;
+    const T* __restrict xr = x + n * stride;
+    int64_t j = 0;
+    if constexpr (sizeof(T) == 4) {  // every whole group of kAcc in float, flushed every kFlushEvery
+      const FV fm = FV{} + (float)mean;
+      FV fs[kNFA] = {}, ft[kNFA] = {};
+      int64_t cnt = 0;
+      for (; j + kAcc <= S; j += kAcc) {
+        for (int k = 0; k < kNFA; ++k) {
+          const FV d = load_f(g + j + k * kFL), xm = load_f(xr + j + k * kFL) - fm;
+          fs[k] += d;
+          ft[k] += d * xm;
+        }
+        if (++cnt == kFlushEvery || j + 2 * kAcc > S) {
+          flush(s, fs);
+          flush(t, ft);
+          for (int k = 0; k < kNFA; ++k) fs[k] = ft[k] = FV{};
+          cnt = 0;
+        }
+      }
+    }
+    for (; j + kAcc <= S; j += kAcc)
+      for (int k = 0; k < kNA; ++k) {
+        const DV d = load_d(g + j + k * kDL), xm = load_d(xr + j + k * kDL) - mean;
+        s[k] += d;
+        t[k] += d * xm;
+      }
+    for (int u = 0; j < S; ++j, ++u) {
+      const double d = (double)g[j];
+      a[u] += d;
+      c[u] += d * ((double)xr[j] - mean);
+    }
+  }
+  for (int u = 0; u < kAcc; ++u) {
+    a[u] += lane(s, u);
+    c[u] += lane(t, u);
+  }
+  *s_out = total(a);
+  *t_out = total(c);
+}
+
+// dx = dy * k + x * a + b over n contiguous values (norm_math.h norm_dx).
+template <class T>
+void bn_dx_run(const T* __restrict dy, const T* __restrict x, T* __restrict dx, int64_t n, T k, T a, T b) {
+  for (int64_t j = 0; j < n; ++j) dx[j] = norm_dx<T>(dy[j], x[j], k, a, b);
+}
+
 // ---- batch norm over (N, C) (S == 1): sweeps of a channel block [c0, c0 + w) row by row ----------
 // Each channel's sums run over n in order (vectorised across the channels): the same order as
 // the generic lines of bn_forward_cols / bn_backward_cols in ops/norm.cpp.
