@@ -29,13 +29,9 @@ inline int64_t plane_grain(int64_t work_per_plane) { return std::max<int64_t>(1,
 template <class T>
 void max_forward_2x2(const PoolGeometry& g, const T* x, T* y, int64_t* idx) {
   const int64_t HW = g.H * g.W, OHW = g.OH * g.OW, W = g.W, OW = g.OW, OH = g.OH;
-  const auto row = pool_kernels().get<T>().max2x2_row;
+  const auto plane = pool_kernels().get<T>().max2x2_plane;
   parallel_for(0, g.N * g.C, plane_grain(OHW * 4), [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p)
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        const T* r0 = x + p * HW + 2 * oh * W;
-        row(r0, r0 + W, OW, W, 2 * oh * W, y + p * OHW + oh * OW, idx + p * OHW + oh * OW);
-      }
+    for (int64_t p = p0; p < p1; ++p) plane(x + p * HW, W, OH, OW, y + p * OHW, idx + p * OHW);
   });
 }
 
