@@ -460,6 +460,12 @@ void winograd_weights(int64_t K, int64_t C, const T* w, T* U) {
   });
 }
 
+// Tiles per Winograd chunk when whole small images are batched (winograd_conv).
+#ifndef DLCORE_WINO_TILES
+#define DLCORE_WINO_TILES 196
+#endif
+constexpr int64_t kWinoTiles = DLCORE_WINO_TILES;
+
 // y = conv2d(x, w) + b through U = winograd_weights(w). Uses only N, C, H, W, K, OH, OW, pT, pL.
 template <class T>
 void winograd_conv(const ConvGeometry& g, const T* x, const T* U, const T* b, T* y) {
@@ -468,28 +474,36 @@ void winograd_conv(const ConvGeometry& g, const T* x, const T* U, const T* b, T*
   const int64_t P = std::max<int64_t>(64, (int64_t(1) << 20) / (16 * (C + K)));  // tiles per chunk
   const int64_t rpb0 = std::max<int64_t>(1, std::min<int64_t>(TH, P / TW));
   const int64_t nb0 = (TH + rpb0 - 1) / rpb0, rpb = (TH + nb0 - 1) / nb0, nbands = (TH + rpb - 1) / rpb;
-  const int64_t Pmax = rpb * TW;
+  // Small images (one band holds a whole image): IB images per chunk, their tiles side by side
+  // (14x14 outputs: 49 tiles; 16 GEMMs 64 x 49 x 32 per image ran at a third of the peak, 49
+  // columns filling 64 lanes). IB depends on the shape only, so results stay thread-invariant.
+  const int64_t IB = nbands > 1 ? 1 : std::max<int64_t>(1, std::min<int64_t>(g.N, kWinoTiles / (TH * TW)));
+  const int64_t nitems = nbands > 1 ? g.N * nbands : (g.N + IB - 1) / IB;
+  const int64_t Pmax = rpb * TW * IB;
   const int64_t scratch = 16 * (C + K) * Pmax + wino_in_scratch<T>(TW, rpb);
   const auto& kern = conv_direct_kernels().get<T>();
-  for_each_image<T>(g.N * nbands, scratch, [&](int64_t item, T* V) {
-    const int64_t n = item / nbands, th0 = (item % nbands) * rpb, th1 = std::min(TH, th0 + rpb);
-    const int64_t pc = (th1 - th0) * TW;
+  for_each_image<T>(nitems, scratch, [&](int64_t item, T* V) {
+    const int64_t n0 = nbands > 1 ? item / nbands : item * IB, n1 = nbands > 1 ? n0 + 1 : std::min(g.N, n0 + IB);
+    const int64_t th0 = nbands > 1 ? (item % nbands) * rpb : 0, th1 = std::min(TH, th0 + rpb);
+    const int64_t pi = (th1 - th0) * TW, pc = pi * (n1 - n0);  // tiles per image, per chunk
     T* M = V + 16 * C * pc;
     T* tmp = V + 16 * (C + K) * Pmax;
-    // V[xi][c][p] = (B^T d B)[xi] for the band's tiles p
-    for (int64_t c = 0; c < C; ++c)
-      kern.wino_in(x + (n * C + c) * HW, g.H, g.W, g.pT, g.pL, th0, th1, TW, V + c * pc, C * pc, tmp);
+    // V[xi][c][p] = (B^T d B)[xi] for the chunk's tiles p (image i: tiles [i*pi, (i+1)*pi))
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        kern.wino_in(x + (n * C + c) * HW, g.H, g.W, g.pT, g.pL, th0, th1, TW, V + c * pc + (n - n0) * pi, C * pc, tmp);
     for (int xi = 0; xi < 16; ++xi)
       gemm<T>(false, false, K, pc, C, T(1), U + xi * K * C, C, V + xi * C * pc, pc, T(0), M + xi * K * pc, pc);
     // y tile = A^T m A (+ bias)
-    for (int64_t k = 0; k < K; ++k) {
-      T* yk = y + (n * K + k) * OHW;
-      for (int64_t th = th0; th < th1; ++th) {
-        T* y0 = yk + 2 * th * g.OW;
-        kern.wino_out(M + k * pc + (th - th0) * TW, K * pc, TW, b ? b[k] : T(0), y0, 2 * th + 1 < g.OH ? y0 + g.OW : nullptr,
-                      g.OW);
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t k = 0; k < K; ++k) {
+        T* yk = y + (n * K + k) * OHW;
+        for (int64_t th = th0; th < th1; ++th) {
+          T* y0 = yk + 2 * th * g.OW;
+          kern.wino_out(M + k * pc + (n - n0) * pi + (th - th0) * TW, K * pc, TW, b ? b[k] : T(0), y0,
+                        2 * th + 1 < g.OH ? y0 + g.OW : nullptr, g.OW);
+        }
       }
-    }
   });
 }
 
