@@ -1,9 +1,9 @@
 // AVX-512 GEMM kernels (compiled with -mavx512f/bw/vl/dq; chosen only when cpuid + xgetbv say
 // the CPU and OS support it). float: 12x32 tile (24 zmm accumulators), double: 12x16.
-// NOTE: UNTESTED ON HARDWARE - the development machine has AVX2 only. The micro-kernel is the
-// same template (gemm_simd.h) that the AVX2 path runs and the tests check; only the vector
-// traits below and the blocking numbers differ. Blocking is a first guess from the published
-// SKX/Zen4 numbers scaled to row-major 12x32 tiles, not tuned.
+// The micro-kernels and float packers are the templates of gemm_simd.h that the AVX2 set also
+// runs; only the vector traits below and the blocking numbers differ. Tested on Sapphire Rapids
+// (session 4, docs/gemm.md); the blocking is still a first guess from the published SKX/Zen4
+// numbers scaled to row-major 12x32 tiles, not tuned.
 #include "kernels/gemm_kernels.h"
 #include "kernels/gemm_pack.h"
 #include "kernels/gemm_simd.h"
