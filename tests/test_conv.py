@@ -56,6 +56,7 @@ CONV2D_CASES = [
     (2, 3, 6, 6, 2, (3, 3), 1, "valid", 1, 1),
     (1, 64, 40, 40, 2, (3, 3), 1, 1, 1, 1),       # several column tiles per image (last one partial)
     (13, 16, 7, 7, 16, (3, 3), 1, 1, 1, 1),       # Winograd, 12 small images per chunk (12 + 1)
+    (3, 16, 14, 13, 16, (3, 3), 1, 1, 1, 1),      # Winograd rows of 7 tiles: 16-byte transform vectors
     (11, 1, 9, 8, 5, (3, 3), 1, 1, 1, 1),         # C_in = 1: weight gradient over 8 image chunks
     (3, 1, 9, 8, 4, (3, 2), 2, 1, 1, 1),          # C_in = 1, stride 2, fewer images than chunks
     (2, 64, 41, 37, 4, (3, 3), 2, (1, 0), (1, 2), 2),  # tiles with stride, dilation, groups
