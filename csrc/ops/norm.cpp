@@ -231,16 +231,15 @@ void bn_forward(const View& x, const View* gamma, const View* beta, const View* 
   const int64_t M = N * S;
   const T* xp = x.ptr<T>();
   T* yp = y.ptr<T>();
+  const auto& ks = norm_kernels().get<T>();
   parallel_for(0, C, grain_for(M), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       double mean, invstd;
-      if (batch_stats) {  // mean and biased variance over (N, S), two passes
-        Acc8 s;
-        for (int64_t n = 0; n < N; ++n) acc_sum(s, xp + (n * C + c) * S, S);
-        mean = s.total() / (double)M;
-        Acc8 q;
-        for (int64_t n = 0; n < N; ++n) acc_sqdev(q, xp + (n * C + c) * S, S, mean);
-        double ssd = q.total();
+      if (batch_stats) {  // mean and biased variance over (N, S), two passes (per-ISA sums)
+        double sum, ssd, unused;
+        ks.bn_stats(xp + c * S, N, C * S, S, 0.0, &sum, &unused);
+        mean = sum / (double)M;
+        ks.bn_stats(xp + c * S, N, C * S, S, mean, &unused, &ssd);
         invstd = norm_invstd(ssd / (double)M, eps);
         if (rmean) {
           T* r = rmean->ptr<T>() + c;
@@ -259,7 +258,7 @@ void bn_forward(const View& x, const View* gamma, const View* beta, const View* 
       NormAffine af = norm_affine(mean, invstd, param<T>(gamma, c, 1.0), param<T>(beta, c, 0.0));
       for (int64_t n = 0; n < N; ++n) {
         int64_t off = (n * C + c) * S;
-        affine_run<T>(yp + off, xp + off, S, (T)af.scale, (T)af.shift);
+        ks.bn_affine_run(xp + off, yp + off, S, (T)af.scale, (T)af.shift);
       }
     }
   });

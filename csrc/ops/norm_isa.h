@@ -17,8 +17,11 @@ template <class T> struct NormSet {
   // Rows [r0, r1): dx, and ab[j] += sum dy, ag[j] += sum dy * xhat over these rows (in T).
   void (*ln_bwd_rows)(const T* dy, const T* x, const T* gamma, const T* mean, const T* rstd,
                       int64_t K, int64_t r0, int64_t r1, T* dx, T* ab, T* ag) = nullptr;
-  // Batch norm over (N, C, S), one channel: backward sums over its N runs of S values, and the
-  // dx line over one run (see norm_loops.h bn_bwd_sums / bn_dx_run).
+  // Batch norm over (N, C, S), one channel: forward sums (shifted) and the affine line over one
+  // run; backward sums over its N runs of S values, and the dx line over one run (see
+  // norm_loops.h bn_stats / bn_affine_run / bn_bwd_sums / bn_dx_run).
+  void (*bn_stats)(const T* x, int64_t N, int64_t stride, int64_t S, double shift, double* s, double* q) = nullptr;
+  void (*bn_affine_run)(const T* x, T* y, int64_t n, T scale, T shift) = nullptr;
   void (*bn_bwd_sums)(const T* dy, const T* x, int64_t N, int64_t stride, int64_t S, double mean, double* s,
                       double* t) = nullptr;
   void (*bn_dx_run)(const T* dy, const T* x, T* dx, int64_t n, T k, T a, T b) = nullptr;
@@ -50,10 +53,12 @@ const NormKernels& norm_kernels();  // the set for current_isa()
   extern const NormKernels norm_##NS##_set;                                                  \
   const NormKernels norm_##NS##_set = {                                                      \
       {norm_loops_##NS::ln_fwd_rows<float>, norm_loops_##NS::ln_bwd_rows<float>,             \
+       norm_loops_##NS::bn_stats<float>, norm_loops_##NS::bn_affine_run<float>,              \
        norm_loops_##NS::bn_bwd_sums<float>, norm_loops_##NS::bn_dx_run<float>,               \
        norm_loops_##NS::bn1d_stats<float>, norm_loops_##NS::bn1d_affine<float>,              \
        norm_loops_##NS::bn1d_bwd_sums<float>, norm_loops_##NS::bn1d_dx<float>},              \
       {norm_loops_##NS::ln_fwd_rows<double>, norm_loops_##NS::ln_bwd_rows<double>,           \
+       norm_loops_##NS::bn_stats<double>, norm_loops_##NS::bn_affine_run<double>,            \
        norm_loops_##NS::bn_bwd_sums<double>, norm_loops_##NS::bn_dx_run<double>,             \
        norm_loops_##NS::bn1d_stats<double>, norm_loops_##NS::bn1d_affine<double>,            \
        norm_loops_##NS::bn1d_bwd_sums<double>, norm_loops_##NS::bn1d_dx<double>}};           \

@@ -211,6 +211,61 @@ void ln_bwd_rows(const T* dy, const T* x, const T* g, const T* smean, const T* s
 
 // ---- batch norm over (N, C, S), one channel: its N runs of S contiguous values -------------------
 
+// s = sum (x - shift), q = sum (x - shift)^2 over the runs x + n*stride (n < N) of S values each,
+// with the lanes of bn_bwd_sums (float groups flushed into double lanes every kFlushEvery values
+// and at the end of each run). The forward's two passes: shift 0 for the mean, then shift = mean
+// for the sum of squared deviations.
+template <class T>
+void bn_stats(const T* x, int64_t N, int64_t stride, int64_t S, double shift, double* s_out, double* q_out) {
+  DV s[kNA] = {}, q[kNA] = {};
+  double a[kAcc] = {}, c[kAcc] = {};
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict xr = x + n * stride;
+    int64_t j = 0;
+    if constexpr (sizeof(T) == 4) {
+      const FV fk = FV{} + (float)shift;
+      FV fs[kNFA] = {}, fq[kNFA] = {};
+      int64_t cnt = 0;
+      for (; j + kAcc <= S; j += kAcc) {
+        for (int k = 0; k < kNFA; ++k) {
+          const FV d = load_f(xr + j + k * kFL) - fk;
+          fs[k] += d;
+          fq[k] += d * d;
+        }
+        if (++cnt == kFlushEvery || j + 2 * kAcc > S) {
+          flush(s, fs);
+          flush(q, fq);
+          for (int k = 0; k < kNFA; ++k) fs[k] = fq[k] = FV{};
+          cnt = 0;
+        }
+      }
+    }
+    for (; j + kAcc <= S; j += kAcc)
+      for (int k = 0; k < kNA; ++k) {
+        const DV d = load_d(xr + j + k * kDL) - shift;
+        s[k] += d;
+        q[k] += d * d;
+      }
+    for (int u = 0; j < S; ++j, ++u) {
+      const double d = (double)xr[j] - shift;
+      a[u] += d;
+      c[u] += d * d;
+    }
+  }
+  for (int u = 0; u < kAcc; ++u) {
+    a[u] += lane(s, u);
+    c[u] += lane(q, u);
+  }
+  *s_out = total(a);
+  *q_out = total(c);
+}
+
+// y = x * scale + shift over n contiguous values.
+template <class T>
+void bn_affine_run(const T* __restrict x, T* __restrict y, int64_t n, T scale, T shift) {
+  for (int64_t j = 0; j < n; ++j) y[j] = x[j] * scale + shift;
+}
+
 // s = sum dy, t = sum dy * (x - mean) over the runs dy + n*stride, x + n*stride (n < N) of S values
 // each: kAcc lane accumulators as in row_bwd_sums (float chunks flushed into double lanes for
 // float), lane u of a run taking its elements j with j % kAcc == u, runs in order; the values
