@@ -211,83 +211,31 @@ void ln_bwd_rows(const T* dy, const T* x, const T* g, const T* smean, const T* s
 
 // ---- batch norm over (N, C, S), one channel: its N runs of S contiguous values -------------------
 
-// s = sum (x - shift), q = sum (x - shift)^2 over the runs x + n*stride (n < N) of S values each,
-// with the lanes of bn_bwd_sums (float groups flushed into double lanes every kFlushEvery values
-// and at the end of each run). The forward's two passes: shift 0 for the mean, then shift = mean
-// for the sum of squared deviations.
-template <class T>
-void bn_stats(const T* x, int64_t N, int64_t stride, int64_t S, double shift, double* s_out, double* q_out) {
-  DV s[kNA] = {}, q[kNA] = {};
-  double a[kAcc] = {}, c[kAcc] = {};
-  for (int64_t n = 0; n < N; ++n) {
-    const T* __restrict xr = x + n * stride;
-    int64_t j = 0;
-    if constexpr (sizeof(T) == 4) {
-      const FV fk = FV{} + (float)shift;
-      FV fs[kNFA] = {}, fq[kNFA] = {};
-      int64_t cnt = 0;
-      for (; j + kAcc <= S; j += kAcc) {
-        for (int k = 0; k < kNFA; ++k) {
-          const FV d = load_f(xr + j + k * kFL) - fk;
-          fs[k] += d;
-          fq[k] += d * d;
-        }
-        if (++cnt == kFlushEvery || j + 2 * kAcc > S) {
-          flush(s, fs);
-          flush(q, fq);
-          for (int k = 0; k < kNFA; ++k) fs[k] = fq[k] = FV{};
-          cnt = 0;
-        }
-      }
-    }
-    for (; j + kAcc <= S; j += kAcc)
-      for (int k = 0; k < kNA; ++k) {
-        const DV d = load_d(xr + j + k * kDL) - shift;
-        s[k] += d;
-        q[k] += d * d;
-      }
-    for (int u = 0; j < S; ++j, ++u) {
-      const double d = (double)xr[j] - shift;
-      a[u] += d;
-      c[u] += d * d;
-    }
-  }
-  for (int u = 0; u < kAcc; ++u) {
-    a[u] += lane(s, u);
-    c[u] += lane(q, u);
-  }
-  *s_out = total(a);
-  *q_out = total(c);
-}
-
-// y = x * scale + shift over n contiguous values.
-template <class T>
-void bn_affine_run(const T* __restrict x, T* __restrict y, int64_t n, T scale, T shift) {
-  for (int64_t j = 0; j < n; ++j) y[j] = x[j] * scale + shift;
-}
-
-// s = sum dy, t = sum dy * (x - mean) over the runs dy + n*stride, x + n*stride (n < N) of S values
-// each: kAcc lane accumulators as in row_bwd_sums (float chunks flushed into double lanes for
-// float), lane u of a run taking its elements j with j % kAcc == u, runs in order; the values
-// depend only on the data (one thread owns a channel).
-template <class T>
-void bn_bwd_sums(const T* dy, const T* x, int64_t N, int64_t stride, int64_t S, double mean, double* s_out,
-                 double* t_out) {
+// One channel's two sums over its runs p0 + n*stride, p1 + n*stride (n < N) of S values each:
+// s = sum e, t = sum e * w with (Bwd) e = p0, w = p1 - c (the backward's sum dy and
+// sum dy * (x - mean)), or (!Bwd) e = w = p0 - c (the forward's shifted sum and sum of squares).
+// kAcc lanes as in row_bwd_sums (float groups flushed into the double lanes every kFlushEvery
+// values and at the end of each run), lane u of a run taking its elements j with
+// j % kAcc == u, runs in order; the values depend only on the data (one thread owns a channel).
+template <class T, bool Bwd>
+static void run_sums(const T* p0, const T* p1, int64_t N, int64_t stride, int64_t S, double c, double* s_out,
+                     double* t_out) {
   DV s[kNA] = {}, t[kNA] = {};
-  double a[kAcc] = {}, c[kAcc] = {};
+  double a[kAcc] = {}, b[kAcc] = {};
   for (int64_t n = 0; n < N; ++n) {
-    const T* __restrict g = dy + n * stride;
-    const T* __restrict xr = x + n * stride;
+    const T* __restrict r0 = p0 + n * stride;
+    const T* __restrict r1 = p1 + n * stride;
     int64_t j = 0;
     if constexpr (sizeof(T) == 4) {  // every whole group of kAcc in float, flushed every kFlushEvery
-      const FV fm = FV{} + (float)mean;
+      const FV fc = FV{} + (float)c;
       FV fs[kNFA] = {}, ft[kNFA] = {};
       int64_t cnt = 0;
       for (; j + kAcc <= S; j += kAcc) {
         for (int k = 0; k < kNFA; ++k) {
-          const FV d = load_f(g + j + k * kFL), xm = load_f(xr + j + k * kFL) - fm;
-          fs[k] += d;
-          ft[k] += d * xm;
+          const FV e = Bwd ? load_f(r0 + j + k * kFL) : load_f(r0 + j + k * kFL) - fc;
+          const FV w = Bwd ? load_f(r1 + j + k * kFL) - fc : e;
+          fs[k] += e;
+          ft[k] += e * w;
         }
         if (++cnt == kFlushEvery || j + 2 * kAcc > S) {
           flush(s, fs);
@@ -299,22 +247,44 @@ void bn_bwd_sums(const T* dy, const T* x, int64_t N, int64_t stride, int64_t S, 
     }
     for (; j + kAcc <= S; j += kAcc)
       for (int k = 0; k < kNA; ++k) {
-        const DV d = load_d(g + j + k * kDL), xm = load_d(xr + j + k * kDL) - mean;
-        s[k] += d;
-        t[k] += d * xm;
+        const DV e = Bwd ? load_d(r0 + j + k * kDL) : load_d(r0 + j + k * kDL) - c;
+        const DV w = Bwd ? load_d(r1 + j + k * kDL) - c : e;
+        s[k] += e;
+        t[k] += e * w;
       }
     for (int u = 0; j < S; ++j, ++u) {
-      const double d = (double)g[j];
-      a[u] += d;
-      c[u] += d * ((double)xr[j] - mean);
+      const double e = Bwd ? (double)r0[j] : (double)r0[j] - c;
+      const double w = Bwd ? (double)r1[j] - c : e;
+      a[u] += e;
+      b[u] += e * w;
     }
   }
   for (int u = 0; u < kAcc; ++u) {
     a[u] += lane(s, u);
-    c[u] += lane(t, u);
+    b[u] += lane(t, u);
   }
   *s_out = total(a);
-  *t_out = total(c);
+  *t_out = total(b);
+}
+
+// Forward: s = sum (x - shift), q = sum (x - shift)^2 over the channel's runs (the two passes:
+// shift 0 for the mean, then shift = mean for the sum of squared deviations).
+template <class T>
+void bn_stats(const T* x, int64_t N, int64_t stride, int64_t S, double shift, double* s_out, double* q_out) {
+  run_sums<T, false>(x, x, N, stride, S, shift, s_out, q_out);
+}
+
+// y = x * scale + shift over n contiguous values.
+template <class T>
+void bn_affine_run(const T* __restrict x, T* __restrict y, int64_t n, T scale, T shift) {
+  for (int64_t j = 0; j < n; ++j) y[j] = x[j] * scale + shift;
+}
+
+// Backward: s = sum dy, t = sum dy * (x - mean) over the channel's runs.
+template <class T>
+void bn_bwd_sums(const T* dy, const T* x, int64_t N, int64_t stride, int64_t S, double mean, double* s_out,
+                 double* t_out) {
+  run_sums<T, true>(dy, x, N, stride, S, mean, s_out, t_out);
 }
 
 // dx = dy * k + x * a + b over n contiguous values (norm_math.h norm_dx).
