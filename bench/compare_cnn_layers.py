@@ -38,7 +38,7 @@ def _cases(C, torch, N):
     f32 = np.float32
     ones = lambda *s: np.ones(s, f32)  # noqa: E731
     aten = torch.ops.aten
-    T = torch.from_numpy
+    T = lambda a: torch.from_numpy(np.asarray(a))  # noqa: E731  (dlcore Arrays through the buffer protocol)
     cases = []
 
     def conv(name, cin, cout, hw, need_data=True):

@@ -488,6 +488,8 @@ DLCORE_BINDINGS(array) {
     py::object arr = py::module_::import("numpy").attr("from_dlpack")(obj);
     return share(py::reinterpret_borrow<py::array>(arr), "from_dlpack");
   }, py::arg("obj"), "An Array over a DLPack producer's CPU memory, without a copy.");
+  m.def("empty_cache", [] { return release_cached_memory(); },
+        "Frees the CPU memory blocks dlcore keeps for reuse; returns the bytes freed.");
   m.def("numpy_crossings", [] {
     auto& c = numpy_crossings();
     return py::make_tuple(c.imports, c.exports);

@@ -1,6 +1,6 @@
 // Storage: one block of memory on one device, shared by every Array that views it.
 // dlcore allocates its own (CPU: 64-byte aligned, small blocks recycled through a per-size-class
-// cache, large ones huge-page advised; CUDA: through the device-memory table); memory that came
+// cache, larger ones kept by exact size for reuse (512 MiB at most), huge-page advised from 4 MiB; CUDA: through the device-memory table); memory that came
 // from elsewhere (a NumPy array shared without a copy) is released through `release`, which the
 // bindings supply.
 #pragma once
@@ -35,6 +35,9 @@ struct Storage {
 // A new block of `bytes` on `device`; zeroed when `zero`. Raises ValueError naming the request
 // when the memory cannot be had (or the device does not exist in this build).
 std::shared_ptr<Storage> new_storage(Device device, size_t bytes, bool zero = false);
+
+// Frees the large CPU blocks kept for reuse; returns how many bytes that was.
+size_t release_cached_memory();
 
 // Wraps foreign memory; release(data, bytes, context) runs when the last Array goes.
 std::shared_ptr<Storage> wrap_storage(void* data, size_t bytes, Device device,
