@@ -7,7 +7,7 @@ from . import _C
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .device import device
 from .dtype import bool_, dtype, float32, float64, get_default_dtype, int64, set_default_dtype
-from .tensor import (Generator, Tensor, abs, amax, amin, add, arange, argmax, argmin, broadcast_to, cat,
+from .tensor import (Generator, Tensor, abs, all, amax, any, amin, add, arange, argmax, argmin, broadcast_to, cat,
                      chunk, clamp, clip, concatenate, cos, default_generator, div, empty, empty_like, exp,
                      expand, expm1, eye, flatten, from_dlpack, from_numpy, full, full_like,
                      gather, index_select, isinf, isnan, log, log1p,

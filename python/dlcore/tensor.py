@@ -444,7 +444,7 @@ class Tensor(Variable):
         if not adv:
             return shape_ops.GetItem.apply(self, items)
         basic, dims, arrays, lead = _advanced_parts(items, adv, self)
-        view = shape_ops.GetItem.apply(self, basic) if any(i != slice(None) for i in basic) else self
+        view = shape_ops.GetItem.apply(self, basic) if builtins.any(i != slice(None) for i in basic) else self
         out = index_ops.Index.apply(view, dims, arrays)
         if lead:  # NumPy puts adjacent advanced dims' result where they were
             nb = out.ndim - (view.ndim - len(dims))
@@ -528,6 +528,12 @@ class Tensor(Variable):
     def std(self, dim=None, keepdim=False, correction=1):
         return sqrt(var(self, dim, keepdim, correction))
 
+    def all(self, dim=None, keepdim=False):
+        return all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        return any(self, dim, keepdim)
+
     def argmax(self, dim=None, keepdim=False):
         return argmax(self, dim, keepdim)
 
@@ -577,6 +583,75 @@ class Tensor(Variable):
 
     def index_select(self, dim, index):
         return index_select(self, dim, index)
+
+    # ---- more of PyTorch's Tensor methods, on the functions above ----
+    def mm(self, other):
+        if self.ndim != 2 or getattr(other, "ndim", 0) != 2:
+            raise ValueError(f"mm: both arguments must be 2-D, got shapes {tuple(self.shape)} and "
+                             f"{tuple(getattr(other, 'shape', ()))}")
+        return matmul(self, other)
+
+    def t(self):
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with at most 2 dims, got shape {tuple(self.shape)}")
+        return transpose(self, 0, 1) if self.ndim == 2 else self
+
+    def narrow(self, dim, start, length):
+        """A view of `length` elements of dim from `start`."""
+        dim = _args.dim(dim, self.ndim, "narrow", self.shape)
+        index = [slice(None)] * self.ndim
+        index[dim] = slice(int(start), int(start) + int(length))
+        if not 0 <= int(start) <= self.shape[dim] or int(length) < 0 or int(start) + int(length) > self.shape[dim]:
+            raise IndexError(f"narrow: start {start} and length {length} do not fit dim {dim} of size "
+                             f"{self.shape[dim]} (tensor shape {tuple(self.shape)})")
+        return self[tuple(index)]
+
+    def view_as(self, other):
+        return view(self, tuple(other.shape))
+
+    def reshape_as(self, other):
+        return reshape(self, tuple(other.shape))
+
+    def expand_as(self, other):
+        return expand(self, tuple(other.shape))
+
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def new_zeros(self, *size, dtype=None, device=None):
+        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device)
+
+    def new_ones(self, *size, dtype=None, device=None):
+        return ones(*size, dtype=dtype or self.dtype, device=device or self.device)
+
+    def new_full(self, size, fill_value, dtype=None, device=None):
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device)
+
+    def new_empty(self, *size, dtype=None, device=None):
+        return empty(*size, dtype=dtype or self.dtype, device=device or self.device)
+
+    def new_tensor(self, data, dtype=None, device=None):
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device)
+
+    def __format__(self, spec):
+        if self.ndim == 0:  # f"{loss:.4f}" works on a 0-d tensor, like PyTorch
+            return format(self.item(), spec)
+        return format(repr(self), spec)
 
 
 Tensor._wrap = autograd.wrapper(Tensor)
@@ -705,7 +780,7 @@ def _shape_arg(shape, op):
         if not isinstance(s, numbers.Integral) or isinstance(s, bool):
             raise TypeError(f"{op}: sizes must be ints, got {s!r} in shape {tuple(shape)}")
         out.append(int(s))
-    if any(s < 0 for s in out):
+    if builtins.any(s < 0 for s in out):
         raise ValueError(f"{op}: negative dimension in shape {tuple(out)}")
     if len(out) > _C.max_dims:
         raise ValueError(f"{op}: shape {tuple(out)} has {len(out)} dimensions; dlcore supports at most {_C.max_dims}")
@@ -767,7 +842,7 @@ def arange(start, end=None, step=1, dtype=None, device=None):
     if end is None:
         start, end = 0, start
     if dtype is None:
-        is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        is_int = builtins.all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = int64 if is_int else get_default_dtype()
     return Tensor._wrap(_C.arange(float(start), float(end), float(step), _canonical_dtype(dtype),
                                   _device_name(device, "arange")))
@@ -1069,6 +1144,27 @@ def _arg(x, dim, keepdim, op, code):
     return Tensor._wrap(_C.reduce(code, x._data, axes, keepdim))
 
 
+def _count_true(x, dim, keepdim, op):
+    """(the number of nonzero elements over dim, the number of elements reduced)."""
+    x = _t(x)
+    b = x if x.dtype == bool_ else (x != 0)
+    axes = _args.axes(dim, x.ndim, op, x.shape)
+    n = math.prod(x.shape[a] for a in axes)
+    return reduce.Sum.apply(b.type(int64), axes, keepdim), n
+
+
+def all(x, dim=None, keepdim=False):
+    """True where every element over dim is nonzero (a bool tensor)."""
+    count, n = _count_true(x, dim, keepdim, "all")
+    return count == n
+
+
+def any(x, dim=None, keepdim=False):
+    """True where some element over dim is nonzero (a bool tensor)."""
+    count, _ = _count_true(x, dim, keepdim, "any")
+    return count > 0
+
+
 def argmax(x, dim=None, keepdim=False):
     return _arg(x, dim, keepdim, "argmax", _C.Reduce.argmax)
 
@@ -1197,7 +1293,7 @@ def cat(tensors, dim=0):
     dt = ref.dtype
     for i, t in enumerate(ts):
         dt = _promote(dt, t.dtype)
-        if t.ndim != ref.ndim or any(a != b for j, (a, b) in enumerate(zip(t.shape, ref.shape)) if j != d):
+        if t.ndim != ref.ndim or builtins.any(a != b for j, (a, b) in enumerate(zip(t.shape, ref.shape)) if j != d):
             raise ValueError(f"cat: tensor {i} has shape {tuple(t.shape)}, incompatible with "
                              f"{tuple(ref.shape)} along dims other than {d}")
     ts = [t.type(dt) for t in ts]
