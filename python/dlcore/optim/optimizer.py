@@ -134,10 +134,15 @@ class FusedOptimizer(Optimizer):
             if self._counts_steps:
                 st["step"] = 0.0
             self._init_scalars(st, group)
+        device = p._data.device
         for name in slots:
-            if name is not None and name not in st:
-                # on the parameter's device, like the parameter
-                st[name] = _C.full(p.shape, float(self._initial_value(name, group)), p.dtype, p._data.device)
+            if name is None:
+                continue
+            buf = st.get(name)
+            if buf is None:  # on the parameter's device, like the parameter
+                st[name] = _C.full(p.shape, float(self._initial_value(name, group)), p.dtype, device)
+            elif buf.device != device:  # the model moved (Module.to) after the state was made
+                st[name] = buf.to(device)
         return st
 
     def _init_scalars(self, st, group):
