@@ -436,3 +436,19 @@ def test_main_job_smoke(capsys, tmp_path):
     assert "fashion-mnist mlp: test accuracy" in out and "s per epoch" in out
     assert dlcore.load_model(tmp_path / "fm.safetensors").count_params() == 235146
     assert cli.main([]) == 2 and "fashion-mnist" in capsys.readouterr().out
+
+
+def test_float64_numpy_data_meets_a_float32_model_as_float32():
+    """Keras casts inputs to the model's float dtype: float64 NumPy data trains a float32 model
+    (it neither errors nor builds a 4x slower float64 model); a float64 model keeps float64."""
+    r = np.random.default_rng(0)
+    x, y = r.standard_normal((64, 5)), r.integers(0, 3, 64)
+    m = dlcore.Sequential([dlcore.layers.Dense(8, activation="relu"), dlcore.layers.Dense(3)])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    m.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    assert all(p.dtype == np.float32 for p in m.parameters())
+    assert m.predict(x[:4]).dtype == np.float32
+    m64 = dlcore.Sequential([nn.Linear(5, 3, dtype="float64")])
+    m64.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    m64.fit(x.astype(np.float32), y, epochs=1, batch_size=16, verbose=0)
+    assert m64.predict(x[:4]).dtype == np.float64

@@ -29,7 +29,7 @@ from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
 from .nn.module import Module
 from .optim import Optimizer
-from .dtype import float32, float64
+from .dtype import float32, float64, get_default_dtype
 from .tensor import Tensor, cat, clip, log, ones, tensor, zeros
 
 __all__ = ["TrainingMixin"]
@@ -193,11 +193,17 @@ def _arr(a):
     return a
 
 
-def _inputs(x):
-    """x -> list of arrays (a list / tuple of arrays means several model inputs)."""
-    if isinstance(x, (list, tuple)):
-        return [_arr(a) for a in x]
-    return [_arr(x)]
+def _inputs(x, float_dtype):
+    """x -> list of arrays (a list / tuple of arrays means several model inputs). Float NumPy
+    data takes the model's float dtype, as Keras casts inputs to its floatx (float64 arrays would
+    otherwise meet float32 weights); tensors are used as given."""
+    out = []
+    for a in (x if isinstance(x, (list, tuple)) else [x]):
+        a = _arr(a)
+        if not isinstance(a, Tensor) and a.dtype.kind == "f" and a.dtype != np.dtype(float_dtype):
+            a = a.astype(np.dtype(float_dtype))
+        out.append(a)
+    return out
 
 
 def _t(a):
@@ -286,6 +292,13 @@ class TrainingMixin:
     nn.Modules (mixed into Sequential and Model)."""
 
     # -- building --
+    def _float_dtype(self):
+        """The model's float dtype: its first float parameter's, else the default (float32)."""
+        for p in self.parameters():
+            if p.dtype.is_floating_point:
+                return p.dtype
+        return get_default_dtype()
+
     def _lazy_unbuilt(self):
         return [m for m in self.modules() if isinstance(m, Layer) and not m.built]
 
@@ -410,7 +423,7 @@ class TrainingMixin:
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the loss (and metrics on this batch)."""
-        xs = [_t(a) for a in _inputs(x)]
+        xs = [_t(a) for a in _inputs(x, self._float_dtype())]
         yt = _t(_arr(y))
         w = self._weights(yt, sample_weight, class_weight)
         self._reset_metrics()
@@ -418,7 +431,7 @@ class TrainingMixin:
         return self._result(lv, return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        xs = [_t(a) for a in _inputs(x)]
+        xs = [_t(a) for a in _inputs(x, self._float_dtype())]
         yt = _t(_arr(y))
         w = _t(_arr(sample_weight)).to(dtype=_weight_dtype(xs[0])) if sample_weight is not None else None
         self._reset_metrics()
@@ -471,7 +484,7 @@ class TrainingMixin:
             except TypeError:
                 steps = None
         else:
-            xs = _inputs(x)
+            xs = _inputs(x, self._float_dtype())
             ya = _arr(y) if y is not None else None
             if ya is None:
                 raise ValueError("fit: y is required with array inputs")
@@ -546,7 +559,7 @@ class TrainingMixin:
         if _is_loader(x):
             it = _Batches(x)
         else:
-            xs = _inputs(x)
+            xs = _inputs(x, self._float_dtype())
             ya = _arr(y)
             wa = _t(_arr(sample_weight)).to(dtype=_weight_dtype(xs[0])) if sample_weight is not None else None
             it = _Batches(_array_loader(xs, ya, wa, batch_size, False), len(xs), True, wa is not None)
@@ -574,7 +587,7 @@ class TrainingMixin:
             batches = (_split_batch(b)[0] if isinstance(b, (tuple, list)) and len(b) in (2, 3)
                        else [b] for b in x)
         else:
-            batches = _array_loader(_inputs(x), None, None, batch_size, False)
+            batches = _array_loader(_inputs(x, self._float_dtype()), None, None, batch_size, False)
         was = self.training
         self.eval()
         parts = []
