@@ -316,7 +316,7 @@ def _config(m):
     cfg = {}
     sig = inspect.signature(type(m).__init__)
     for pname, p in list(sig.parameters.items())[1:]:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or pname in ("dtype", "device"):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or pname in ("dtype", "device", "generator"):
             continue
         if pname in m.__dict__ or pname in m._parameters or pname in m._buffers:
             v = getattr(m, pname)

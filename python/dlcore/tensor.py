@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import math
 import numbers
+import threading
 from collections import namedtuple
 
 from . import _C
@@ -667,7 +668,8 @@ def arange(start, end=None, step=1, dtype=None, device=None):
 
 
 def eye(n, m=None, dtype=None, device=None):
-    m = n if m is None else m
+    n = _args.integer(n, "eye", "n", 0)
+    m = n if m is None else _args.integer(m, "eye", "m", 0)
     t = zeros(n, m, dtype=dtype, device=device)
     k = builtins.min(n, m)
     if k:
@@ -676,13 +678,17 @@ def eye(n, m=None, dtype=None, device=None):
 
 
 class Generator:
-    """Counter-based generator state: (seed, next Philox counter block)."""
+    """Counter-based generator state: (seed, next Philox counter block). Drawing is atomic:
+    threads sharing one generator never get the same block twice (their order still depends
+    on scheduling: give each thread its own generator for reproducible runs)."""
 
     def __init__(self, seed=0):
+        self._lock = threading.Lock()
         self.manual_seed(seed)
 
     def manual_seed(self, seed):
-        self.seed = int(seed) & ((1 << 64) - 1)
+        seed = _args.integer(seed, "manual_seed", "seed")
+        self.seed = seed & ((1 << 64) - 1)
         self.counter = 0
         return self
 
@@ -690,15 +696,54 @@ class Generator:
         return (self.seed, self.counter)
 
     def set_state(self, state):
-        self.seed, self.counter = int(state[0]), int(state[1])
+        try:
+            seed, counter = state
+        except (TypeError, ValueError):
+            raise ValueError(f"Generator.set_state: state must be a (seed, counter) pair, got {state!r}") from None
+        seed = _args.integer(seed, "Generator.set_state", "seed")
+        counter = _args.integer(counter, "Generator.set_state", "counter", 0)
+        if not 0 <= seed < 1 << 64 or counter >= 1 << 64:
+            raise ValueError(f"Generator.set_state: seed and counter must fit in 64 bits, got {state!r}")
+        self.seed, self.counter = seed, counter
+
+    def advance(self, blocks):
+        """Reserves `blocks` Philox counter blocks; returns the first."""
+        with self._lock:
+            c = self.counter
+            self.counter = c + int(blocks)
+        return c
 
     def take(self, dtype, n):
-        c = self.counter
-        self.counter += _C.random_blocks(dtype, int(n))
-        return c
+        return self.advance(_C.random_blocks(dtype, int(n)))
 
 
 default_generator = Generator(0)
+_current = threading.local()
+
+
+def current_generator():
+    """The generator that random ops without a ``generator=`` argument draw from: the one set
+    by use_generator() on this thread, else dlcore's default generator."""
+    return getattr(_current, "generator", None) or default_generator
+
+
+class use_generator:
+    """Context manager: on this thread, random ops without a ``generator=`` argument (rand,
+    dropout, initializers, DataLoader shuffling without its own generator) draw from ``g`` (a
+    Generator, or a seed for a new one). Two models built and trained in two threads, each in
+    its own use_generator, are each reproducible."""
+
+    def __init__(self, g):
+        self.generator = g if isinstance(g, Generator) else Generator(g)
+
+    def __enter__(self):
+        self._prev = getattr(_current, "generator", None)
+        _current.generator = self.generator
+        return self.generator
+
+    def __exit__(self, *exc):
+        _current.generator = self._prev
+        return False
 
 
 def manual_seed(seed):
@@ -717,7 +762,7 @@ def _random(shape, dtype, dist, a, b, requires_grad, generator, device=None, op=
     if dist == _C.RandomDist.normal and not b >= 0:
         raise ValueError(f"normal: std must be non-negative, got {float(b)}")
     arr = _C.empty(shape, d, _device_name(device, op))
-    g = generator or default_generator
+    g = generator or current_generator()
     _C.random_fill(dist, arr, float(a), float(b), g.seed, g.take(d, arr.size))
     return _placed(arr, requires_grad)
 
@@ -743,13 +788,15 @@ def normal(shape, mean=0.0, std=1.0, dtype=None, generator=None, device=None):
 def randperm(n, generator=None, device=None):
     """A random permutation of range(n) (the stable argsort of uniform keys from the dlcore
     generator)."""
-    keys = _random((int(n),), float64, _C.RandomDist.uniform, 0.0, 1.0, False, generator, None, "randperm")
+    keys = _random((_args.integer(n, "randperm", "n", 0),), float64, _C.RandomDist.uniform, 0.0, 1.0, False, generator, None, "randperm")
     return Tensor._wrap(_C.argsort(keys._data).to(_device_name(device, "randperm")))
 
 
 def randint(low, high=None, size=(), generator=None, device=None):
+    """Integers drawn uniformly from [low, high) (int64)."""
     if high is None:
         low, high = 0, low
+    low, high = _args.integer(low, "randint", "low"), _args.integer(high, "randint", "high")
     if not high > low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
     u = _random(tuple(size) if not isinstance(size, numbers.Integral) else (size,), float64,
@@ -850,7 +897,18 @@ def sign(x):
 
 
 def clip(x, min=None, max=None):
+    """x clamped into [min, max] (either may be None). An integer tensor with a fractional
+    bound is promoted to the default float dtype first, like PyTorch (clamping [1, 2, 3] into
+    [0.5, 2.5] gives [1.0, 2.0, 2.5], not a truncated bound)."""
     x = _t(x)
+    for name, v in (("min", min), ("max", max)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+            raise TypeError(f"clip: {name} must be a real number or None, got {type(v).__name__} {v!r}")
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    if not x.dtype.is_floating_point and any(v is not None and not isinstance(v, numbers.Integral)
+                                             for v in (min, max)):
+        x = x.type(get_default_dtype())
     lo = -math.inf if min is None else float(min)
     hi = math.inf if max is None else float(max)
     if lo > hi:
@@ -927,10 +985,10 @@ def _extreme(x, dim, keepdim, is_max):
     x = _t(x)
     if dim is None:
         return amax(x) if is_max else amin(x)
-    if not isinstance(dim, numbers.Integral):
-        raise TypeError(f"{'max' if is_max else 'min'}: dim must be an int (use amax/amin for several dims)")
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        raise TypeError(f"{'max' if is_max else 'min'}: dim must be an int (use amax/amin for several dims), got {dim!r}")
     idx = _arg(x, dim, True, "max" if is_max else "min", _C.Reduce.argmax if is_max else _C.Reduce.argmin)
-    d = int(dim) % x.ndim
+    d = _args.dim(dim, x.ndim, "max" if is_max else "min", x.shape) if x.ndim else 0
     values = index_ops.Gather.apply(x, d, idx._data)
     if not keepdim:
         values, idx = squeeze(values, d), squeeze(idx, d)
@@ -958,8 +1016,8 @@ def _arg(x, dim, keepdim, op, code):
     x = _t(x)
     if dim is None:
         return Tensor._wrap(_C.reduce(code, x._data.reshape(-1), [0], False))
-    axes = _axes(x, dim, op)
-    return Tensor._wrap(_C.reduce(code, x._data, axes, keepdim))
+    return Tensor._wrap(_C.reduce(code, x._data, [_args.dim(dim, x.ndim, op, x.shape)] if x.ndim else [],
+                                  keepdim))
 
 
 def argmax(x, dim=None, keepdim=False):
@@ -1038,11 +1096,10 @@ def permute(x, *dims):
 def transpose(x, d0=-2, d1=-1):
     x = _t(x)
     nd = x.ndim
-    for d in (d0, d1):
-        if not -nd <= d < nd:
-            raise IndexError(f"transpose: dim {d} is out of range for a tensor of shape {tuple(x.shape)}")
-    dims = list(range(nd))
-    dims[d0 % nd], dims[d1 % nd] = dims[d1 % nd], dims[d0 % nd]
+    d0, d1 = (_args.dim(d, nd, "transpose", x.shape) for d in (d0, d1))
+    dims = list(range(builtins.max(nd, 1)))[:nd]
+    if nd:
+        dims[d0], dims[d1] = dims[d1], dims[d0]
     return shape_ops.Permute.apply(x, tuple(dims))
 
 
@@ -1056,10 +1113,7 @@ broadcast_to = expand
 
 def unsqueeze(x, dim):
     x = _t(x)
-    nd = x.ndim + 1
-    if not -nd <= dim < nd:
-        raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor of shape {tuple(x.shape)}")
-    d = dim % nd
+    d = _args.dim(dim, x.ndim + 1, "unsqueeze", x.shape)
     return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
 
 
@@ -1067,13 +1121,7 @@ def squeeze(x, dim=None):
     x = _t(x)
     if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
-    dims = [dim] if isinstance(dim, int) else list(dim)
-    nd = builtins.max(x.ndim, 1)
-    dd = set()
-    for d in dims:
-        if not -nd <= d < nd:
-            raise IndexError(f"squeeze: dim {d} is out of range for a tensor of shape {tuple(x.shape)}")
-        dd.add(d % nd)
+    dd = set(_args.axes(dim, x.ndim, "squeeze", x.shape)) if x.ndim else set()
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in dd and s == 1)))
 
 
@@ -1084,9 +1132,7 @@ def cat(tensors, dim=0):
     ref = ts[0]
     if ref.ndim == 0:
         raise ValueError("cat: zero-dimensional tensors cannot be concatenated")
-    if not -ref.ndim <= dim < ref.ndim:
-        raise IndexError(f"cat: dim {dim} is out of range for tensors of shape {tuple(ref.shape)}")
-    d = dim % ref.ndim
+    d = _args.dim(dim, ref.ndim, "cat", ref.shape)
     dt = ref.dtype
     for i, t in enumerate(ts):
         dt = _promote(dt, t.dtype)
@@ -1113,17 +1159,15 @@ def stack(tensors, dim=0):
 
 def split(x, split_size_or_sections, dim=0):
     x = _t(x)
-    if not -x.ndim <= dim < x.ndim:
-        raise IndexError(f"split: dim {dim} is out of range for a tensor of shape {tuple(x.shape)}")
-    d = dim % x.ndim
+    if x.ndim == 0:
+        raise ValueError("split: a 0-d tensor cannot be split")
+    d = _args.dim(dim, x.ndim, "split", x.shape)
     n = x.shape[d]
-    if isinstance(split_size_or_sections, int):
-        s = split_size_or_sections
-        if s <= 0:
-            raise ValueError(f"split: split_size must be positive, got {s}")
-        sizes = [s] * (n // s) + ([n % s] if n % s else [])
+    if isinstance(split_size_or_sections, numbers.Number) or hasattr(split_size_or_sections, "__index__"):
+        s = _args.integer(split_size_or_sections, "split", "split_size", 1 if n else 0)
+        sizes = [s] * (n // s) + ([n % s] if n % s else []) if s else [0]
     else:
-        sizes = [int(v) for v in split_size_or_sections]
+        sizes = [_args.integer(v, "split", "sections", 0) for v in split_size_or_sections]
         total = builtins.sum(sizes)
         if total != n:
             raise ValueError(f"split: sections {sizes} sum to {total}, but dim {d} has size {n}")
@@ -1136,8 +1180,7 @@ def chunk(x, chunks, dim=0):
     if x.ndim == 0:
         raise ValueError("chunk: a 0-d tensor cannot be chunked")
     dim = _args.dim(dim, x.ndim, "chunk", x.shape)
-    if not isinstance(chunks, numbers.Integral) or chunks <= 0:
-        raise ValueError(f"chunk: chunks must be a positive int, got {chunks}")
+    chunks = _args.integer(chunks, "chunk", "chunks", 1)
     n = x.shape[dim]
     size = builtins.max(-(-n // chunks), 1)
     return split(x, size, dim)
@@ -1169,6 +1212,7 @@ def gather(x, dim, index):
 
 def one_hot(index, num_classes=-1, dtype=None):
     idx = _index_tensor(index, "one_hot")
+    num_classes = _args.integer(num_classes, "one_hot", "num_classes", -1)
     if num_classes == -1:
         num_classes = int(_C.reduce(_C.Reduce.max, idx.reshape(-1), [0], False).item()) + 1 if idx.size else 0
     d = _canonical_dtype(dtype) or int64

@@ -9,6 +9,7 @@ Keras feature / channel axis is axis 1.
 from __future__ import annotations
 
 import functools
+import threading
 
 from ..graph import is_symbolic, symbolic_call
 from ..nn import activation as A
@@ -18,6 +19,7 @@ from ..tensor import Tensor
 __all__ = ["Layer", "get_activation"]
 
 _counters = {}
+_build_lock = threading.RLock()
 
 
 def _auto_name(cls_name):
@@ -73,10 +75,12 @@ class Layer(Module):
         if is_symbolic(args):
             return symbolic_call(self, args, kwargs)
         if not self.built:
-            first = args[0]
-            shape = [tuple(t.shape) for t in first] if isinstance(first, (list, tuple)) else tuple(first.shape)
-            self.build(shape, first)
-            self.built = True
+            with _build_lock:  # two threads calling an unbuilt model build each layer once
+                if not self.built:
+                    first = args[0]
+                    shape = [tuple(t.shape) for t in first] if isinstance(first, (list, tuple)) else tuple(first.shape)
+                    self.build(shape, first)
+                    self.built = True
         return self.forward(*args, **kwargs)
 
     def get_config(self):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 
 from .. import _C
+from ..ops import _args
 from ..ops import activation as _ops
 from ..dtype import float32
 from ..tensor import Tensor, _float, full, tensor
@@ -134,7 +135,8 @@ def _softmax(input, dim, dtype, log, name):
         x = x.to(dtype=dtype)
     if dim is None:
         dim = _softmax_dim(x.ndim, name)
-    return (_ops.LogSoftmax if log else _ops.Softmax).apply(x, int(dim))
+    dim = _args.dim(dim, x.ndim, name, x.shape)
+    return (_ops.LogSoftmax if log else _ops.Softmax).apply(x, dim)
 
 
 def softmax(input, dim=None, dtype=None):
@@ -148,7 +150,8 @@ def log_softmax(input, dim=None, dtype=None):
 
 def maxout(input, pieces, dim=1):
     """Max over groups of `pieces` consecutive channels of dim: (N, C*pieces, ...) -> (N, C, ...)."""
-    return _ops.Maxout.apply(_float(input, "maxout"), int(pieces), int(dim))
+    x = _float(input, "maxout")
+    return _ops.Maxout.apply(x, _args.integer(pieces, "maxout", "pieces", 1), _args.dim(dim, x.ndim, "maxout", x.shape))
 
 
 # ---- modules -----------------------------------------------------------------------------------
@@ -304,9 +307,7 @@ class PReLU(Module):
 
     def __init__(self, num_parameters=1, init=0.25, dtype=None):
         super().__init__()
-        if num_parameters < 1:
-            raise ValueError(f"PReLU: num_parameters must be >= 1, got {num_parameters}")
-        self.num_parameters = int(num_parameters)
+        self.num_parameters = _args.integer(num_parameters, "PReLU", "num_parameters", 1)
         self.init = init
         self.weight = Parameter(full((self.num_parameters,), float(init), dtype=dtype))
 
@@ -343,9 +344,8 @@ class Maxout(Module):
 
     def __init__(self, pieces, dim=1):
         super().__init__()
-        if int(pieces) < 1:
-            raise ValueError(f"Maxout: pieces must be >= 1, got {pieces}")
-        self.pieces, self.dim = int(pieces), int(dim)
+        self.pieces = _args.integer(pieces, "Maxout", "pieces", 1)
+        self.dim = _args.integer(dim, "Maxout", "dim")
 
     def forward(self, input):
         return maxout(input, self.pieces, self.dim)

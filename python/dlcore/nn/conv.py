@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from ..ops import conv as _ops
-from ..ops._args import ntuple
+from ..ops._args import integer, ntuple
 from ..tensor import Tensor, empty
 from . import init
 from .module import Module, Parameter
@@ -45,7 +45,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride = ntuple(stride, 2, op, "stride")
     dilation = ntuple(dilation, 2, op, "dilation")
     pad = _ops.conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, op)
-    y = _ops.Conv2d.apply(x, weight, bias, stride, pad, dilation, int(groups))
+    y = _ops.Conv2d.apply(x, weight, bias, stride, pad, dilation, integer(groups, op, "groups", 1))
     return y.squeeze(0) if unbatched else y
 
 
@@ -67,7 +67,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     n, c, length = x.shape
     x4 = x.reshape(n, c, 1, length)
     w4 = weight.reshape(weight.shape[0], weight.shape[1], 1, weight.shape[2])
-    y = _ops.Conv2d.apply(x4, w4, bias, (1, s), pad, (1, d), int(groups))
+    y = _ops.Conv2d.apply(x4, w4, bias, (1, s), pad, (1, d), integer(groups, op, "groups", 1))
     y = y.reshape(y.shape[0], y.shape[1], y.shape[3])
     return y.squeeze(0) if unbatched else y
 
@@ -89,6 +89,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         raise ValueError(f"{op}: padding and output_padding must be non-negative, got {padding!r}, {output_padding!r}")
     if any(s < 1 for s in stride) or any(d < 1 for d in dilation):
         raise ValueError(f"{op}: stride and dilation must be positive, got {stride}, {dilation}")
+    groups = integer(groups, op, "groups", 1)
     for o, s, d in zip(op_, stride, dilation):
         if o >= s and o >= d:
             raise ValueError(f"{op}: output_padding {op_} must be smaller than either stride {stride} "
@@ -103,7 +104,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                          f"{tuple(weight.shape[2:])}, stride {stride}, padding {p})")
     if bias is not None and tuple(bias.shape) != (weight.shape[1] * groups,):
         raise ValueError(f"{op}: bias has shape {tuple(bias.shape)}, expected ({weight.shape[1] * groups},)")
-    y = _ops.ConvTranspose2d.apply(x, weight, bias, stride, (p[0], p[0], p[1], p[1]), out_hw, dilation, int(groups))
+    y = _ops.ConvTranspose2d.apply(x, weight, bias, stride, (p[0], p[0], p[1], p[1]), out_hw, dilation, groups)
     return y.squeeze(0) if unbatched else y
 
 
@@ -117,9 +118,10 @@ class _ConvNd(Module):
                  padding_mode, dtype, output_padding=0):
         super().__init__()
         cls, n = type(self).__name__, self._dims
-        if in_channels <= 0 or out_channels <= 0:
-            raise ValueError(f"{cls}: in_channels and out_channels must be positive, got {in_channels}, {out_channels}")
-        if groups <= 0 or in_channels % groups or out_channels % groups:
+        in_channels = integer(in_channels, cls, "in_channels", 1)
+        out_channels = integer(out_channels, cls, "out_channels", 1)
+        groups = integer(groups, cls, "groups", 1)
+        if in_channels % groups or out_channels % groups:
             raise ValueError(f"{cls}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                              f"divisible by groups ({groups})")
         if padding_mode != "zeros":

@@ -28,7 +28,7 @@ import math
 from .. import _C
 from ..dtype import float64
 from ..ops._args import require_float
-from ..tensor import default_generator
+from ..tensor import current_generator
 
 # Keras' correction: the std of a standard normal truncated to [-2, 2].
 _TRUNC_STD = 0.87962566103423978
@@ -81,7 +81,7 @@ def calculate_gain(nonlinearity, param=None):
 
 
 def _gen(generator):
-    return generator or default_generator
+    return generator or current_generator()
 
 
 def _fill(t, dist, a, b, generator=None):

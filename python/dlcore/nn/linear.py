@@ -2,7 +2,7 @@
 (Identity, Flatten, Reshape)."""
 import math
 
-from ..ops import gemm
+from ..ops import _args, gemm
 from ..tensor import _t, empty, reshape
 from . import init
 from .module import Module, Parameter
@@ -21,10 +21,9 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=None):
         super().__init__()
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"Linear: in_features and out_features must be positive, got "
-                             f"{in_features}, {out_features}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        in_features = _args.integer(in_features, "Linear", "in_features", 1)
+        out_features = _args.integer(out_features, "Linear", "out_features", 1)
+        self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(empty(out_features, in_features, dtype=dtype))
         self.bias = Parameter(empty(out_features, dtype=dtype)) if bias else None
         if not bias:
@@ -52,7 +51,8 @@ class Identity(Module):
 class Flatten(Module):
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = _args.integer(start_dim, "Flatten", "start_dim")
+        self.end_dim = _args.integer(end_dim, "Flatten", "end_dim")
 
     def forward(self, x):
         return x.flatten(self.start_dim, self.end_dim)
@@ -61,7 +61,8 @@ class Flatten(Module):
 class Reshape(Module):
     def __init__(self, *shape):
         super().__init__()
-        self.shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        self.shape = tuple(_args.integer(s, "Reshape", "shape", -1) for s in shape)
 
     def forward(self, x):
         return reshape(x, (x.shape[0],) + tuple(self.shape))

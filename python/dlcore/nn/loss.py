@@ -184,7 +184,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         t = t.to(dtype=x.dtype)
     w = _as_tensor(weight, x, "cross_entropy", "weight")
     z, t2, out_shape = _class_rows("cross_entropy", x, t, probs)
-    return _ops.CrossEntropy.apply(z, t2, w, int(ignore_index), float(label_smoothing), reduction, out_shape)
+    return _ops.CrossEntropy.apply(z, t2, w, _args.integer(ignore_index, "cross_entropy", "ignore_index"),
+                                   float(label_smoothing), reduction, out_shape)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -197,7 +198,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         raise TypeError(f"nll_loss: target must hold int64 class indices, got {t.dtype}")
     w = _as_tensor(weight, x, "nll_loss", "weight")
     z, t2, out_shape = _class_rows("nll_loss", x, t, False)
-    return _ops.NllLoss.apply(z, t2, w, int(ignore_index), reduction, out_shape)
+    return _ops.NllLoss.apply(z, t2, w, _args.integer(ignore_index, "nll_loss", "ignore_index"), reduction, out_shape)
 
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,

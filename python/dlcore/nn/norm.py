@@ -63,7 +63,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Layer normalization over the trailing dims `normalized_shape` (PyTorch's F.layer_norm)."""
     op = "layer_norm"
     _float_tensor(input, op)
-    ns = _args.shape_tuple(normalized_shape)
+    ns = _args.shape_tuple(normalized_shape, op, "normalized_shape")
     if len(ns) == 0 or tuple(input.shape[input.ndim - len(ns):]) != ns or input.ndim < len(ns):
         raise ValueError(f"{op}: input of shape {tuple(input.shape)} does not end with "
                          f"normalized_shape {ns}")
@@ -81,12 +81,13 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise ValueError(f"{op}: expected input of shape (N, C, *) with at least 2 dims, got "
                          f"shape {tuple(input.shape)}")
     C = input.shape[1]
-    if num_groups <= 0 or C % num_groups:
+    num_groups = _args.integer(num_groups, op, "num_groups", 1)
+    if C % num_groups:
         raise ValueError(f"{op}: the number of channels {C} (dim 1 of input shape "
                          f"{tuple(input.shape)}) is not divisible by num_groups {num_groups}")
     _check_param(op, "weight", weight, input, (C,))
     _check_param(op, "bias", bias, input, (C,))
-    return _ops.GroupNorm.apply(input, weight, bias, int(num_groups), float(eps))
+    return _ops.GroupNorm.apply(input, weight, bias, num_groups, float(eps))
 
 
 # ---- modules -----------------------------------------------------------------------------------
@@ -195,7 +196,7 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
         super().__init__()
-        ns = _args.shape_tuple(normalized_shape)
+        ns = _args.shape_tuple(normalized_shape, "LayerNorm", "normalized_shape")
         if not ns or any(s <= 0 for s in ns):
             raise ValueError(f"LayerNorm: normalized_shape must be non-empty with positive sizes, got {ns}")
         self.normalized_shape, self.eps = ns, float(eps)
@@ -224,7 +225,9 @@ class GroupNorm(Module):
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None):
         super().__init__()
-        if num_groups <= 0 or num_channels % num_groups:
+        num_groups = _args.integer(num_groups, "GroupNorm", "num_groups", 1)
+        num_channels = _args.integer(num_channels, "GroupNorm", "num_channels", 1)
+        if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
                              f"num_groups ({num_groups})")
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)

@@ -1,0 +1,161 @@
+"""Issue 17, silent wrong results: every public entry point gives PyTorch's answer or a clear
+exception naming the function, the argument and the value - never a truncated size, a wrapped
+integer or an argument out of range taken as is."""
+import numpy as np
+import pytest
+
+import dlcore
+import dlcore.nn.functional as F
+from dlcore import layers, nn
+
+
+
+# ---- fractional sizes, dims and counts are refused, never truncated ---------------------------
+
+FRACTIONAL = [
+    ("zeros", lambda: dlcore.zeros(2.5)),
+    ("ones", lambda: dlcore.ones((2, 1.5))),
+    ("randn", lambda: dlcore.randn(2.0)),
+    ("randint", lambda: dlcore.randint(0.5, 1.5, (3,))),
+    ("randint", lambda: dlcore.randint(0, 3, (2.5,))),
+    ("randperm", lambda: dlcore.randperm(3.5)),
+    ("eye", lambda: dlcore.eye(2.5)),
+    ("softmax", lambda: F.softmax(dlcore.randn(2, 3), dim=1.5)),
+    ("log_softmax", lambda: F.log_softmax(dlcore.randn(2, 3), dim=1.0)),
+    ("sum", lambda: dlcore.randn(2, 3).sum(dim=1.5)),
+    ("mean", lambda: dlcore.randn(2, 3).mean(dim=(0, 1.5))),
+    ("unsqueeze", lambda: dlcore.randn(2).unsqueeze(0.5)),
+    ("squeeze", lambda: dlcore.randn(1, 2).squeeze(0.5)),
+    ("transpose", lambda: dlcore.randn(2, 3).transpose(0, 1.5)),
+    ("cat", lambda: dlcore.cat([dlcore.ones(2), dlcore.ones(2)], dim=0.0)),
+    ("split", lambda: dlcore.split(dlcore.ones(4), 1.5)),
+    ("split", lambda: dlcore.split(dlcore.ones(4), [1.5, 2.5])),
+    ("chunk", lambda: dlcore.chunk(dlcore.ones(4), 2.0)),
+    ("argmax", lambda: dlcore.argmax(dlcore.ones(2, 2), dim=0.5)),
+    ("max", lambda: dlcore.max(dlcore.ones(2, 2), dim=0.5)),
+    ("one_hot", lambda: dlcore.one_hot(dlcore.tensor([0, 1]), num_classes=2.5)),
+    ("Linear", lambda: nn.Linear(3.5, 2)),
+    ("Linear", lambda: nn.Linear(3, 2.0)),
+    ("Conv2d", lambda: nn.Conv2d(1.5, 2, 3)),
+    ("Conv2d", lambda: nn.Conv2d(1, 2, 2.5)),
+    ("Conv2d", lambda: nn.Conv2d(2, 2, 3, groups=1.0)),
+    ("conv2d", lambda: F.conv2d(dlcore.ones(1, 1, 4, 4), dlcore.ones(1, 1, 3, 3), stride=1.5)),
+    ("max_pool2d", lambda: F.max_pool2d(dlcore.ones(1, 1, 4, 4), 2.5)),
+    ("avg_pool2d", lambda: F.avg_pool2d(dlcore.ones(1, 1, 4, 4), 2, divisor_override=1.5)),
+    ("adaptive_avg_pool2d", lambda: F.adaptive_avg_pool2d(dlcore.ones(1, 1, 4, 4), 2.5)),
+    ("GroupNorm", lambda: nn.GroupNorm(1.5, 3)),
+    ("group_norm", lambda: F.group_norm(dlcore.ones(2, 4, 3), 2.0)),
+    ("LayerNorm", lambda: nn.LayerNorm(3.5)),
+    ("layer_norm", lambda: F.layer_norm(dlcore.ones(2, 3), (3.0,))),
+    ("PReLU", lambda: nn.PReLU(2.5)),
+    ("Maxout", lambda: nn.Maxout(2.5)),
+    ("maxout", lambda: F.maxout(dlcore.ones(2, 4), 2.0)),
+    ("cross_entropy", lambda: F.cross_entropy(dlcore.ones(2, 3), dlcore.tensor([0, 1]), ignore_index=1.5)),
+    ("embedding", lambda: F.embedding(dlcore.tensor([0]), dlcore.ones(3, 2), padding_idx=1.5)),
+    ("Embedding", lambda: nn.Embedding(3, 2, padding_idx=1.5)),
+    ("Flatten", lambda: nn.Flatten(1.5)),
+    ("Dense", lambda: layers.Dense(2.5)),
+    ("Conv2D", lambda: layers.Conv2D(2.5, 3)),
+    ("Reshape", lambda: layers.Reshape((2, 1.5))),
+    ("Concatenate", lambda: layers.Concatenate(axis=1.5)),
+    ("Input", lambda: dlcore.Input((2.5,))),
+    ("DataLoader", lambda: dlcore.data.DataLoader((np.zeros((4, 2)),), batch_size=2.5)),
+    ("manual_seed", lambda: dlcore.manual_seed(1.5)),
+]
+
+
+@pytest.mark.parametrize("name,call", FRACTIONAL, ids=[f"{n}-{i}" for i, (n, _) in enumerate(FRACTIONAL)])
+def test_fractional_sizes_and_dims_are_refused(name, call):
+    with pytest.raises(TypeError, match=rf"^{name}: .*(must be an? int|sizes must be ints).*(1\.5|2\.5|2\.0|3\.5|0\.5|1\.0|0\.0|3\.0)"):
+        call()
+
+
+def test_numpy_and_tensor_integers_are_accepted_as_sizes():
+    assert nn.Linear(np.int64(3), np.int32(2)).weight.shape == (2, 3)
+    assert dlcore.ones(2, 3).sum(dim=dlcore.tensor(1)).shape == (2,)
+    assert dlcore.split(dlcore.ones(4), np.int64(2))[0].shape == (2,)
+
+
+def test_fit_refuses_fractional_and_out_of_range_counts():
+    m = dlcore.Sequential([nn.Linear(2, 1)])
+    m.compile("sgd", "mse")
+    x, y = np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32)
+    with pytest.raises(TypeError, match=r"fit: batch_size must be an integer, got 2\.5"):
+        m.fit(x, y, batch_size=2.5, verbose=0)
+    with pytest.raises(ValueError, match=r"fit: batch_size must be positive, got 0"):
+        m.fit(x, y, batch_size=0, verbose=0)
+    with pytest.raises(ValueError, match=r"fit: epochs must be non-negative, got -1"):
+        m.fit(x, y, epochs=-1, verbose=0)
+    with pytest.raises(ValueError, match=r"fit: initial_epoch \(3\) is greater than epochs \(2\)"):
+        m.fit(x, y, epochs=2, initial_epoch=3, verbose=0)
+    with pytest.raises(ValueError, match=r"fit: steps_per_epoch must be positive, got 0"):
+        m.fit(x, y, steps_per_epoch=0, verbose=0)
+    with pytest.raises(TypeError, match=r"fit: epochs must be an integer, got 1\.5"):
+        m.fit(x, y, epochs=1.5, verbose=0)
+    with pytest.raises(TypeError, match=r"evaluate: batch_size must be an integer, got 1\.5"):
+        m.evaluate(x, y, batch_size=1.5)
+    with pytest.raises(TypeError, match=r"predict: batch_size must be an integer, got 1\.5"):
+        m.predict(x, batch_size=1.5)
+
+
+def test_empty_data_is_an_error_in_fit_evaluate_predict():
+    m = dlcore.Sequential([nn.Linear(2, 1)])
+    m.compile("sgd", "mse")
+    x, y = np.zeros((0, 2), np.float32), np.zeros((0, 1), np.float32)
+    with pytest.raises(ValueError, match=r"fit: the input has 0 samples \(shape \(0, 2\)\)"):
+        m.fit(x, y, verbose=0)
+    with pytest.raises(ValueError, match=r"evaluate: the input has 0 samples"):
+        m.evaluate(x, y)
+    with pytest.raises(ValueError, match=r"predict: the input has 0 samples"):
+        m.predict(x)
+    empty = dlcore.data.DataLoader((x, y), batch_size=2)
+    with pytest.raises(ValueError, match=r"fit: the training data yielded no batches in epoch 1"):
+        m.fit(empty, verbose=0)
+    with pytest.raises(ValueError, match=r"evaluate: the data yielded no samples"):
+        m.evaluate(empty)
+
+
+# ---- integer and dtype edges --------------------------------------------------------------------
+
+def test_int64_overflow_and_uint64_raise():  # landed with the tensor-core rewrite: kept tested here
+    with pytest.raises(ValueError, match=r"tensor: value 9223372036854775808 does not fit in int64"):
+        dlcore.tensor([2 ** 63])
+    with pytest.raises(ValueError, match=r"does not fit in int64"):
+        dlcore.tensor(np.array([2 ** 63], dtype=np.uint64))
+    assert dlcore.tensor(np.array([5], dtype=np.uint64)).tolist() == [5]
+    assert dlcore.tensor([2 ** 63 - 1]).item() == 2 ** 63 - 1
+
+
+def test_clamp_of_integers_with_fractional_bounds_promotes_like_pytorch():
+    x = dlcore.tensor([1, 2, 3])
+    out = dlcore.clamp(x, 0.5, 2.5)
+    assert out.dtype == dlcore.float32 and out.tolist() == [1.0, 2.0, 2.5]
+    assert dlcore.clamp(x, 2, 2).dtype == dlcore.int64  # integer bounds keep the integer dtype
+    with pytest.raises(ValueError, match=r"clip: at least one of min and max"):
+        dlcore.clamp(x)
+    with pytest.raises(TypeError, match=r"clip: min must be a real number or None, got str"):
+        dlcore.clamp(x, "0")
+
+
+# ---- views and shapes ---------------------------------------------------------------------------
+
+def test_view_raises_instead_of_copying():  # landed with the tensor-core rewrite
+    x = dlcore.randn(4, 3).T
+    with pytest.raises(ValueError, match=r"view: a tensor of shape \(3, 4\) .* cannot be viewed as \(12,\)"):
+        x.view(12)
+
+
+def test_split_rejects_negative_sizes():
+    with pytest.raises(ValueError, match=r"split: sections must be non-negative, got -2"):
+        dlcore.split(dlcore.arange(5), [7, -2])
+    with pytest.raises(ValueError, match=r"split: split_size must be positive, got -1"):
+        dlcore.split(dlcore.arange(5), -1)
+    assert [t.shape for t in dlcore.split(dlcore.arange(5), [0, 5])] == [(0,), (5,)]
+
+
+def test_sum_over_empty_dims_is_the_full_sum_like_pytorch():
+    x = dlcore.ones(2, 3)
+    assert x.sum(dim=()).item() == 6.0
+    assert x.sum(dim=[]).item() == 6.0
+    assert x.mean(dim=()).item() == 1.0
+    assert x.sum(dim=(), keepdim=True).shape == (1, 1)
