@@ -159,3 +159,99 @@ def test_sum_over_empty_dims_is_the_full_sum_like_pytorch():
     assert x.sum(dim=[]).item() == 6.0
     assert x.mean(dim=()).item() == 1.0
     assert x.sum(dim=(), keepdim=True).shape == (1, 1)
+
+
+# ---- argument ranges ------------------------------------------------------------------------------
+
+def test_norm_eps_must_be_positive_with_batch_statistics():
+    x = dlcore.randn(4, 3)
+    with pytest.raises(ValueError, match=r"batch_norm: eps must be positive .* got 0\.0"):
+        F.batch_norm(x, None, None, training=True, eps=0.0)
+    with pytest.raises(ValueError, match=r"batch_norm: eps must be a non-negative number, got -1"):
+        F.batch_norm(x, dlcore.zeros(3), dlcore.ones(3), training=False, eps=-1)
+    F.batch_norm(x, dlcore.zeros(3), dlcore.ones(3), training=False, eps=0.0)  # running stats: fine
+    with pytest.raises(ValueError, match=r"BatchNorm1d: eps must be a non-negative number"):
+        nn.BatchNorm1d(3, eps=-1e-5)
+    with pytest.raises(ValueError, match=r"layer_norm: eps must be positive"):
+        F.layer_norm(x, (3,), eps=0.0)
+    with pytest.raises(ValueError, match=r"GroupNorm: eps must be positive"):
+        nn.GroupNorm(1, 3, eps=0)
+    with pytest.raises(ValueError, match=r"batch_norm: momentum must be in \[0, 1\]"):
+        F.batch_norm(x, dlcore.zeros(3), dlcore.ones(3), training=True, momentum=2.0)
+
+
+def test_batchnormalization_reports_its_own_momentum():
+    with pytest.raises(ValueError, match=r"BatchNormalization: momentum must be in \[0, 1\] .* got 2\.0"):
+        layers.BatchNormalization(momentum=2.0)
+    with pytest.raises(ValueError, match=r"BatchNormalization: epsilon must be positive"):
+        layers.BatchNormalization(epsilon=0.0)
+
+
+def test_init_ranges_are_checked():
+    t = dlcore.empty(3, 4)
+    with pytest.raises(ValueError, match=r"uniform_: the range \[2\.0, 1\.0\) is empty"):
+        nn.init.uniform_(t, 2, 1)
+    with pytest.raises(ValueError, match=r"normal_: std must be non-negative, got -1\.0"):
+        nn.init.normal_(t, 0, -1)
+    with pytest.raises(ValueError, match=r"trunc_normal_: std must be non-negative"):
+        nn.init.trunc_normal_(t, 0, -1)
+    with pytest.raises(ValueError, match=r"trunc_normal_: the bounds .* are empty"):
+        nn.init.trunc_normal_(t, 0, 1, 2, -2)
+    with pytest.raises(ValueError, match=r"uniform_: the range"):
+        nn.init.xavier_uniform_(t, gain=-1.0)
+    with pytest.raises(ValueError, match=r"sparse_: std must be non-negative"):
+        nn.init.sparse_(t, 0.5, std=-1)
+
+
+def test_embedding_padding_idx_is_checked_in_the_function_too():
+    w = dlcore.randn(3, 2)
+    with pytest.raises(ValueError, match=r"embedding: padding_idx must be within num_embeddings \(3\).*got 5"):
+        F.embedding(dlcore.tensor([0, 1]), w, padding_idx=5)
+    with pytest.raises(ValueError, match=r"embedding: padding_idx .* got -4"):
+        F.embedding(dlcore.tensor([0, 1]), w, padding_idx=-4)
+    w.requires_grad_()
+    F.embedding(dlcore.tensor([0, 2]), w, padding_idx=-1).sum().backward()
+    assert w.grad.numpy()[2].tolist() == [0.0, 0.0]  # -1 is row 2, which gets no gradient
+
+
+def test_bce_values_outside_unit_interval_are_refused():
+    p = dlcore.tensor([0.5, 0.5])
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: target values must lie in \[0, 1\], got values from -1\.0 to 1\.0"):
+        F.binary_cross_entropy(p, dlcore.tensor([-1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: input values must lie in \[0, 1\].*with_logits"):
+        F.binary_cross_entropy(dlcore.tensor([2.0, 0.5]), dlcore.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy_with_logits: target values must lie in \[0, 1\]"):
+        F.binary_cross_entropy_with_logits(p, dlcore.tensor([2.0, 0.0]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: target values"):
+        nn.BCELoss()(p, dlcore.tensor([0.0, 3.0]))
+
+
+# ---- functions taking `parameters` read a generator once ----------------------------------------
+
+def _model_with_grads():
+    m = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    for p in m.parameters():
+        p.grad = dlcore.ones(*p.shape) * 10
+    return m
+
+
+def test_clip_grad_norm_with_a_generator_clips():
+    m = _model_with_grads()
+    total = nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+    assert abs(total.item() - 10 * 9 ** 0.5) < 1e-4
+    after = nn.utils.get_total_norm(p.grad for p in m.parameters())
+    assert abs(after.item() - 1.0) < 1e-4
+
+
+def test_every_function_taking_parameters_accepts_a_generator():
+    m = _model_with_grads()
+    nn.utils.clip_grad_value_(m.parameters(), 0.5)
+    assert all(p.grad.numpy().max() == 0.5 for p in m.parameters())
+    m = _model_with_grads()
+    nn.utils.clip_grads_with_norm_(m.parameters(), 1.0, 30.0)
+    assert abs(m[0].weight.grad.numpy()[0, 0] - 10 / 30) < 1e-4
+    for opt in (dlcore.optim.SGD, dlcore.optim.Adam):
+        o = opt(m.parameters(), lr=0.1)
+        assert len(o.param_groups[0]["params"]) == 4
+    with pytest.raises(TypeError, match=r"clip_grad_norm_: parameters must be a Tensor or an iterable"):
+        nn.utils.clip_grad_norm_(3, 1.0)

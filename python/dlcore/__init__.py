@@ -11,7 +11,7 @@ from .tensor import (Generator, Tensor, abs, amax, amin, add, arange, argmax, ar
                      chunk, clamp, clip, concatenate, cos, default_generator, div, empty, empty_like, exp,
                      expand, expm1, eye, flatten, from_dlpack, from_numpy, full, full_like,
                      gather, index_select, isinf, isnan, log, log1p,
-                     manual_seed, matmul, max, maximum, mean, min, minimum, mul, neg, normal,
+                     manual_seed, matmul, max, maximum, mean, min, minimum, mul, neg, norm, normal,
                      one_hot, ones, ones_like, permute, pow, rand, randint, randn, randperm, relu,
                      reshape, sigmoid, sign, sin, split, sqrt, squeeze, stack,
                      std, sub, sum, tanh, tensor, transpose, uniform, unsqueeze, var, view, where, zeros,

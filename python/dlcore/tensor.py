@@ -427,6 +427,12 @@ class Tensor(Variable):
     def max(self, dim=None, keepdim=False):
         return max(self, dim, keepdim)
 
+    def amax(self, dim=None, keepdim=False):
+        return amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return amin(self, dim, keepdim)
+
     def min(self, dim=None, keepdim=False):
         return min(self, dim, keepdim)
 
@@ -434,7 +440,10 @@ class Tensor(Variable):
         return var(self, dim, keepdim, correction)
 
     def std(self, dim=None, keepdim=False, correction=1):
-        return sqrt(var(self, dim, keepdim, correction))
+        return std(self, dim, keepdim, correction)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        return norm(self, p, dim, keepdim)
 
     def argmax(self, dim=None, keepdim=False):
         return argmax(self, dim, keepdim)
@@ -1009,7 +1018,20 @@ def var(x, dim=None, keepdim=False, correction=1):
 
 
 def std(x, dim=None, keepdim=False, correction=1):
-    return sqrt(var(x, dim, keepdim, correction))
+    """Standard deviation; its gradient at a constant input is 0 (PyTorch's), not NaN."""
+    x = _float(x, "std")
+    return reduce.Std.apply(x, _axes(x, dim, "std"), keepdim, float(correction))
+
+
+def norm(x, p=2, dim=None, keepdim=False):
+    """The vector p-norm over dim (default: all elements), p > 0 or inf (torch.linalg.vector_norm
+    / torch.norm for vectors); its gradient at a zero input is 0, like PyTorch's."""
+    x = _float(x, "norm")
+    if p in ("fro", None):
+        p = 2
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not p > 0:
+        raise ValueError(f"norm: p must be a positive number or inf, got {p!r}")
+    return reduce.Norm.apply(x, _axes(x, dim, "norm"), keepdim, float(p))
 
 
 def _arg(x, dim, keepdim, op, code):

@@ -30,6 +30,16 @@ def _check_param(op, name, t, x, shape):
         raise TypeError(f"{op}: '{name}' has dtype {t.dtype} but input has dtype {x.dtype}")
 
 
+def _check_eps(op, eps, batch_stats):
+    """eps must be a number >= 0, and > 0 where the batch's own variance divides (a constant
+    channel would give 0 / 0 = NaN)."""
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+        raise ValueError(f"{op}: eps must be a non-negative number, got {eps!r}")
+    if batch_stats and eps == 0:
+        raise ValueError(f"{op}: eps must be positive when normalising by the batch's own "
+                         f"statistics (a constant channel would divide 0 by 0), got {eps!r}")
+
+
 # ---- functions ---------------------------------------------------------------------------------
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -54,7 +64,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if n <= 1:
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got "
                              f"input of shape {tuple(input.shape)}")
+    _check_eps(op, eps, training)
     factor = 0.0 if momentum is None else float(momentum)
+    if not 0.0 <= factor <= 1.0:
+        raise ValueError(f"{op}: momentum must be in [0, 1] or None, got {momentum}")
     return _ops.BatchNorm.apply(input, weight, bias, _raw(running_mean), _raw(running_var),
                              bool(training), factor, float(eps))
 
@@ -69,6 +82,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                          f"normalized_shape {ns}")
     _check_param(op, "weight", weight, input, ns)
     _check_param(op, "bias", bias, input, ns)
+    _check_eps(op, eps, True)
     return _ops.LayerNorm.apply(input, weight, bias, len(ns), float(eps))
 
 
@@ -87,6 +101,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                          f"{tuple(input.shape)}) is not divisible by num_groups {num_groups}")
     _check_param(op, "weight", weight, input, (C,))
     _check_param(op, "bias", bias, input, (C,))
+    _check_eps(op, eps, True)
     return _ops.GroupNorm.apply(input, weight, bias, num_groups, float(eps))
 
 
@@ -108,6 +123,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got {num_features!r}")
         if momentum is not None and not 0.0 <= momentum <= 1.0:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum}")
+        _check_eps(type(self).__name__, eps, False)
         self.num_features = int(num_features)
         self.eps, self.momentum = float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
@@ -199,6 +215,7 @@ class LayerNorm(Module):
         ns = _args.shape_tuple(normalized_shape, "LayerNorm", "normalized_shape")
         if not ns or any(s <= 0 for s in ns):
             raise ValueError(f"LayerNorm: normalized_shape must be non-empty with positive sizes, got {ns}")
+        _check_eps("LayerNorm", eps, True)
         self.normalized_shape, self.eps = ns, float(eps)
         self.elementwise_affine = bool(elementwise_affine)
         dt = dtype or get_default_dtype()
@@ -230,7 +247,8 @@ class GroupNorm(Module):
         if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
                              f"num_groups ({num_groups})")
-        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        _check_eps("GroupNorm", eps, True)
+        self.num_groups, self.num_channels = num_groups, num_channels
         self.eps, self.affine = float(eps), bool(affine)
         dt = dtype or get_default_dtype()
         if self.affine:

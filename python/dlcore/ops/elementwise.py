@@ -93,11 +93,14 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         ga = gb = None
-        if ctx.needs_input_grad[0]:  # b * a^(b-1)
+        z = _scalar(0, g)
+        if ctx.needs_input_grad[0]:  # b * a^(b-1); 0 where b == 0 (a^0 is constant), like PyTorch
             bm1 = _C.binary(B.sub, b, _scalar(1, b))
-            ga = sum_to(_mul(g, _mul(b, _C.binary(B.pow, a, bm1))), a.shape)
-        if ctx.needs_input_grad[1]:  # out * log(a)
-            gb = sum_to(_mul(g, _mul(out, _C.unary(U.log, a))), b.shape)
+            d = _C.where(_C.binary(B.eq, b, _scalar(0, b)), z, _mul(b, _C.binary(B.pow, a, bm1)))
+            ga = sum_to(_mul(g, d), a.shape)
+        if ctx.needs_input_grad[1]:  # out * log(a); 0 where a == 0 and b >= 0 (0^b is constant there)
+            flat = _C.binary(B.logical_and, _C.binary(B.eq, a, _scalar(0, a)), _C.binary(B.ge, b, _scalar(0, b)))
+            gb = sum_to(_C.where(flat, z, _mul(g, _mul(out, _C.unary(U.log, a)))), b.shape)
         return ga, gb
 
 
