@@ -14,8 +14,8 @@ from .tensor import (Generator, Tensor, abs, amax, amin, add, arange, argmax, ar
                      manual_seed, matmul, max, maximum, mean, min, minimum, mul, neg, norm, normal,
                      one_hot, ones, ones_like, permute, pow, rand, randint, randn, randperm, relu,
                      reshape, sigmoid, sign, sin, split, sqrt, squeeze, stack,
-                     std, sub, sum, tanh, tensor, transpose, uniform, unsqueeze, var, view, where, zeros,
-                     zeros_like)
+                     std, sub, sum, tanh, tensor, transpose, uniform, unsqueeze, use_generator, var, view,
+                     where, zeros, zeros_like, current_generator)
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
 from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
