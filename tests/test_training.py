@@ -274,9 +274,9 @@ def test_terminate_on_nan(capsys):
     m.compile(optimizer=_sgd(), loss="sparse_categorical_crossentropy")
     t = C.TerminateOnNaN()
     h = m.fit(x, y, batch_size=32, epochs=5, shuffle=False, callbacks=[t], verbose=0)
-    assert t.stopped == (0, 0) and len(h.epoch) == 1 and math.isnan(h.history["loss"][0])
+    assert t.stopped == (1, 1, 1) and len(h.epoch) == 1 and math.isnan(h.history["loss"][0])
     err = capsys.readouterr().err
-    assert "TerminateOnNaN" in err and "nan" in err and "stopped" in err
+    assert "TerminateOnNaN: step 1 (epoch 1, batch 1)" in err and "nan" in err and "stopped" in err
     y2 = np.full((64, 3), np.inf, np.float32)
     m2 = _mlp()
     m2.compile(optimizer=_sgd(), loss="mse")

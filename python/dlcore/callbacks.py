@@ -439,22 +439,32 @@ class CSVLogger(Callback):
 
 class TerminateOnNaN(Callback):
     """Stops training as soon as a batch loss is NaN or infinite, with a message naming the
-    epoch and batch (a diverging run: lower the learning rate or check the data)."""
+    training step (optimizer steps since fit began, counting from 1), the epoch and the batch
+    (a diverging run: lower the learning rate or check the data; dlcore.autograd.detect_anomaly
+    finds the op). ``stopped`` is then (step, epoch, batch), 1-based."""
 
     def __init__(self):
         super().__init__()
+        self.stopped = None
+        self.step = 0
+        self.epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.step = 0
         self.stopped = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
         v = (logs or {}).get("batch_loss", (logs or {}).get("loss"))
         if v is not None and not math.isfinite(v):
-            self.stopped = (self.epoch, batch)
-            print(f"TerminateOnNaN: epoch {self.epoch + 1}, batch {batch}: the loss is {v}; training "
-                  f"stopped (the run diverged: lower the learning rate or check the inputs for "
-                  f"NaN / Inf)", file=sys.stderr)
+            self.stopped = (self.step, self.epoch + 1, batch + 1)
+            print(f"TerminateOnNaN: step {self.step} (epoch {self.epoch + 1}, batch {batch + 1}): the "
+                  f"loss is {v}; training stopped (the run diverged: lower the learning rate or check "
+                  f"the inputs for NaN / Inf; dlcore.autograd.detect_anomaly() names the op)",
+                  file=sys.stderr)
             self.model.stop_training = True
 
 
