@@ -3,6 +3,8 @@
 PyTorch-style: dlcore.nn.Module, dlcore.optim, loss.backward().
 Keras-style:   dlcore.Sequential([...]).compile(...).fit(...).
 """
+import platform
+
 from . import _C
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .device import device
@@ -37,10 +39,23 @@ def get_num_threads() -> int:
     return _C.get_num_threads()
 
 
+def _cpu_name():
+    """The CPU's model name (from /proc/cpuinfo on Linux, else the platform module)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def config() -> dict:
-    """Build and run-time configuration: version, ISA in use, threads, CUDA built/available."""
+    """Build and run-time configuration: version, CPU, ISA in use, threads, CUDA built/available."""
     return {
         "version": __version__,
+        "cpu": _cpu_name(),
         "isa": _C.isa(),
         "supported_isas": list(_C.supported_isas()),
         "num_threads": _C.get_num_threads(),
