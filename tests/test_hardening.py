@@ -255,3 +255,75 @@ def test_every_function_taking_parameters_accepts_a_generator():
         assert len(o.param_groups[0]["params"]) == 4
     with pytest.raises(TypeError, match=r"clip_grad_norm_: parameters must be a Tensor or an iterable"):
         nn.utils.clip_grad_norm_(3, 1.0)
+
+
+# ---- messages for the first hour's common mistakes ----------------------------------------------
+
+def _keras(*layers_, loss="sparse_categorical_crossentropy"):
+    m = dlcore.Sequential(list(layers_))
+    m.compile("adam", loss)
+    return m
+
+
+def test_wrong_labels_for_the_loss_say_which_loss_fits():
+    x = np.zeros((4, 1, 2, 2), np.float32)
+    m = _keras(layers.Flatten(), layers.Dense(3))
+    with pytest.raises(ValueError, match=r"'sparse_categorical_crossentropy' takes int64 class indices, got float32 labels.*y.astype\('int64'\)"):
+        m.fit(x, np.array([0., 1., 2., 1.], np.float32), verbose=0)
+    with pytest.raises(ValueError, match=r"they look one-hot\. Use loss='categorical_crossentropy'"):
+        m.fit(x, np.eye(3, dtype=np.float32)[[0, 1, 2, 1]], verbose=0)
+    m = _keras(layers.Flatten(), layers.Dense(3), loss="categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"'categorical_crossentropy' takes one-hot labels of shape \(4, 3\), got class indices.*sparse_categorical_crossentropy"):
+        m.fit(x, np.array([0, 1, 2, 1]), verbose=0)
+    with pytest.raises(ValueError, match=r"float target of shape \(4,\) looks like class indices: pass them as int64"):
+        F.cross_entropy(dlcore.randn(4, 3), dlcore.tensor([0., 1., 2., 1.]))
+
+
+def test_misspelled_names_fail_at_compile_with_the_valid_names():
+    m = dlcore.Sequential([layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"compile: unknown optimizer 'adamm' \(did you mean 'adam'\?\); known: \['adadelta'"):
+        m.compile("adamm", "mse")
+    with pytest.raises(ValueError, match=r"compile: unknown optimizer 'sgdd'"):
+        m.compile({"name": "sgdd"}, "mse")
+    with pytest.raises(ValueError, match=r"unknown loss 'msee' \(did you mean 'mse'\?\)"):
+        m.compile("adam", "msee")
+
+
+def test_channels_last_images_get_a_hint():
+    with pytest.raises(ValueError, match=r"conv2d: .*has 28; the input looks channels-last \(N, H, W, C\).*permute\(0, 3, 1, 2\)"):
+        nn.Conv2d(3, 8, 3)(dlcore.ones(2, 28, 28, 3))
+    with pytest.raises(ValueError, match=r"BatchNorm2d: .*channels-last"):
+        nn.BatchNorm2d(3)(dlcore.ones(2, 28, 28, 3))
+    with pytest.raises(ValueError, match=r"conv1d: .*channels-last \(N, L, C\).*permute\(0, 2, 1\)"):
+        nn.Conv1d(3, 2, 3)(dlcore.ones(1, 5, 3))
+
+
+def test_dense_on_unflattened_images_gets_a_hint():
+    with pytest.raises(ValueError, match=r"linear: .*holds exactly 784 values: flatten it first"):
+        nn.Linear(784, 10)(dlcore.ones(2, 1, 28, 28))
+    m = _keras(layers.Dense(10))
+    with pytest.raises(ValueError, match=r"did a Dense / Linear layer get un-flattened images.*Flatten"):
+        m.fit(np.zeros((4, 1, 28, 28), np.float32), np.array([0, 1, 2, 1]), verbose=0)
+
+
+def test_errors_name_the_users_layer_and_values():
+    with pytest.raises(ValueError, match=r"^conv1d: stride and dilation must be positive, got stride=0"):
+        F.conv1d(dlcore.ones(1, 1, 5), dlcore.ones(1, 1, 3), stride=0)
+    with pytest.raises(ValueError, match=r"^conv1d: kernel size 3 with dilation 1 spans 3, which is larger than the padded input length 2"):
+        F.conv1d(dlcore.ones(1, 1, 2), dlcore.ones(1, 1, 3))
+    with pytest.raises(ValueError, match=r"^BatchNormalization: momentum must be in \[0, 1\].*got 2\.0"):
+        layers.BatchNormalization(momentum=2.0)
+
+
+@pytest.mark.parametrize("call,msg", [
+    (lambda: dlcore.ones(2).fill_("a"), r"^fill_: value must be a number, got str 'a'"),
+    (lambda: dlcore.full((2,), "a"), r"^full: fill_value must be a number"),
+    (lambda: dlcore.arange("a"), r"^arange: end must be a number"),
+    (lambda: F.leaky_relu(dlcore.ones(2), "a"), r"^leaky_relu: parameter must be a number"),
+    (lambda: dlcore.optim.SGD([nn.Parameter(dlcore.ones(2))], lr="a"), r"^SGD: lr must be a number, got str 'a'"),
+    (lambda: dlcore.optim.Adam([nn.Parameter(dlcore.ones(2))], betas=("a", 0.9)), r"^Adam: betas must be a tuple of numbers"),
+    (lambda: dlcore.set_num_threads("a"), r"^set_num_threads: n must be an integer"),
+])
+def test_wrong_types_name_the_function_and_argument(call, msg):
+    with pytest.raises(TypeError, match=msg):
+        call()

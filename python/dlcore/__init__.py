@@ -21,6 +21,7 @@ from .tensor import (Generator, Tensor, abs, amax, amin, add, arange, argmax, ar
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
 from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
+from .ops._args import integer as _integer
 from . import callbacks, data, datasets, layers, metrics, serialization  # noqa: F401
 from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
@@ -32,7 +33,7 @@ __version__ = "0.1.0"
 def set_num_threads(n: int) -> None:
     """Sets the size of dlcore's one thread pool (default: DLCORE_NUM_THREADS, OMP_NUM_THREADS
     or the number of cores)."""
-    _C.set_num_threads(int(n))
+    _C.set_num_threads(_integer(n, "set_num_threads", "n", 1))
 
 
 def get_num_threads() -> int:

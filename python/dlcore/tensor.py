@@ -205,7 +205,7 @@ class Tensor(Variable):
         return self
 
     def fill_(self, value):
-        self._data.fill_(float(value))
+        self._data.fill_(_args.real(value, "fill_", "value", allow_bool=True))
         return self
 
     def copy_(self, src):
@@ -642,7 +642,8 @@ def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
             dtype = int64
     d = _canonical_dtype(dtype) or get_default_dtype()
     shape = _shape_arg((shape,) if isinstance(shape, numbers.Integral) else tuple(shape), "full")
-    return _placed(_C.full(shape, float(fill_value), d, _device_name(device, "full")), requires_grad)
+    return _placed(_C.full(shape, _args.real(fill_value, "full", "fill_value", allow_bool=True), d, _device_name(device, "full")),
+                   requires_grad)
 
 
 def empty(*shape, dtype=None, requires_grad=False, device=None):
@@ -672,8 +673,8 @@ def arange(start, end=None, step=1, dtype=None, device=None):
     if dtype is None:
         is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = int64 if is_int else get_default_dtype()
-    return Tensor._wrap(_C.arange(float(start), float(end), float(step), _canonical_dtype(dtype),
-                                  _device_name(device, "arange")))
+    start, end, step = (_args.real(v, "arange", n) for v, n in ((start, "start"), (end, "end"), (step, "step")))
+    return Tensor._wrap(_C.arange(start, end, step, _canonical_dtype(dtype), _device_name(device, "arange")))
 
 
 def eye(n, m=None, dtype=None, device=None):
@@ -1235,7 +1236,8 @@ def gather(x, dim, index):
 def one_hot(index, num_classes=-1, dtype=None):
     idx = _index_tensor(index, "one_hot")
     num_classes = _args.integer(num_classes, "one_hot", "num_classes", -1)
-    if num_classes == -1:
-        num_classes = int(_C.reduce(_C.Reduce.max, idx.reshape(-1), [0], False).item()) + 1 if idx.size else 0
+    if num_classes == -1:  # at least 1, so that a negative index gets the kernel's range error
+        num_classes = builtins.max(int(_C.reduce(_C.Reduce.max, idx.reshape(-1), [0], False).item()) + 1, 1) \
+            if idx.size else 0
     d = _canonical_dtype(dtype) or int64
     return Tensor._wrap(_C.one_hot(idx, int(num_classes), d))

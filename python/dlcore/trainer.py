@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import difflib
 import functools
 import inspect
 from collections import OrderedDict
@@ -33,7 +34,7 @@ from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
 from .nn.module import Module, eval_mode
 from .ops._args import integer
 from .optim import Optimizer
-from .dtype import float32, float64
+from .dtype import bool_, float32, float64
 from .tensor import Generator, Tensor, cat, clip, log, ones, tensor, use_generator, zeros
 
 __all__ = ["TrainingMixin"]
@@ -75,21 +76,23 @@ class _Loss:
                    "mae": "mae", "mean_absolute_error": "mae", "cross_entropy": "scce",
                    "crossentropy": "scce", "nll": "nll"}
         if name not in aliases:
-            raise ValueError(f"unknown loss {name!r}; known: {sorted(aliases)} or pass a loss object "
+            close = difflib.get_close_matches(name, aliases, 1)
+            raise ValueError(f"unknown loss {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                             + f"; known: {sorted(aliases)} or pass a loss object "
                              f"(e.g. dlcore.nn.CrossEntropyLoss()) or a callable")
         kind = aliases[name]
         eps = self._EPS
         if kind == "scce":
             if self.from_logits:
                 ce = CrossEntropyLoss(reduction="none")
-                return lambda p, t: ce(p, t)
-            return lambda p, t: -log(clip(p, eps, 1.0)).gather(1, t.reshape(-1, 1)).reshape(-1)
+                return lambda p, t: ce(p, _sparse_labels(name, p, t))
+            return lambda p, t: -log(clip(p, eps, 1.0)).gather(1, _sparse_labels(name, p, t).reshape(-1, 1)).reshape(-1)
         if kind == "nll":
             return lambda p, t: -p.gather(1, t.reshape(-1, 1)).reshape(-1)
         if kind == "cce":
             if self.from_logits:
-                return lambda p, t: -(t * log_softmax(p, dim=-1)).sum(-1)
-            return lambda p, t: -(t * log(clip(p, eps, 1.0))).sum(-1)
+                return lambda p, t: -(_one_hot_labels(name, p, t) * log_softmax(p, dim=-1)).sum(-1)
+            return lambda p, t: -(_one_hot_labels(name, p, t) * log(clip(p, eps, 1.0))).sum(-1)
         if kind == "bce":
             if self.from_logits:
                 bce = BCEWithLogitsLoss(reduction="none")
@@ -117,6 +120,35 @@ class _Loss:
             return (_reduce_rows(per_sample(pred, target)) * weight).mean()
         raise ValueError(f"class_weight / sample_weight need a loss with a per-sample form: a loss "
                          f"name or a loss module with a 'reduction' attribute, not {self.name}")
+
+
+def _sparse_labels(name, p, t):
+    """The labels of a sparse categorical loss: int64 class indices, one per sample; float or
+    one-hot labels get a message saying which loss fits."""
+    if t.dtype.is_floating_point or t.dtype == bool_:
+        if t.ndim == 2 and p.ndim == 2 and tuple(t.shape) == tuple(p.shape):
+            raise ValueError(f"loss '{name}': the labels have shape {tuple(t.shape)}, like the "
+                             f"predictions: they look one-hot. Use loss='categorical_crossentropy' for "
+                             f"one-hot labels, or pass class indices (y.argmax(1))")
+        raise ValueError(f"loss '{name}' takes int64 class indices, got {t.dtype} labels of shape "
+                         f"{tuple(t.shape)}: convert them (y.astype('int64') / y.long()); for one-hot "
+                         f"or probability labels use loss='categorical_crossentropy'")
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t.reshape(-1)
+    return t
+
+
+def _one_hot_labels(name, p, t):
+    """The labels of a categorical loss: one-hot / probability rows like the predictions; class
+    indices get a message saying which loss fits."""
+    if tuple(t.shape) != tuple(p.shape):
+        if not t.dtype.is_floating_point and t.ndim <= 1 + (t.ndim == 2 and t.shape[-1] == 1):
+            raise ValueError(f"loss '{name}' takes one-hot labels of shape {tuple(p.shape)}, got class "
+                             f"indices of shape {tuple(t.shape)}: use loss='sparse_categorical_crossentropy' "
+                             f"(or one-hot the labels with dlcore.data.to_categorical)")
+        raise ValueError(f"loss '{name}': labels of shape {tuple(t.shape)} do not match the "
+                         f"predictions' shape {tuple(p.shape)}")
+    return t if t.dtype == p.dtype else t.type(p.dtype)
 
 
 def _output_activation(model):
@@ -152,8 +184,10 @@ _KERAS_LR = {"SGD": 0.01, "RMSprop": 0.001, "Adam": 0.001, "AdamW": 0.001, "Adag
 def _optimizer_class(name):
     cls = _OPT_NAMES.get(name.lower())
     if cls is None:
-        raise ValueError(f"unknown optimizer {name!r}; known: {sorted(_OPT_NAMES)} (or pass an Optimizer, a "
-                         f"class or a factory taking the parameters)")
+        close = difflib.get_close_matches(name.lower(), _OPT_NAMES, 1)
+        raise ValueError(f"compile: unknown optimizer {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                         + f"; known: {sorted(_OPT_NAMES)} (or pass an Optimizer, a class or a factory "
+                         f"taking the parameters)")
     return cls
 
 
@@ -363,6 +397,15 @@ class TrainingMixin:
             from_logits = _output_activation(self) not in ("softmax", "sigmoid")
         c.from_logits = bool(from_logits)
         c.optimizer_spec = optimizer
+        if isinstance(optimizer, str):
+            _optimizer_class(optimizer)  # a misspelled name fails now, not when fit starts
+        elif isinstance(optimizer, dict):
+            if not isinstance(optimizer.get("name"), str):
+                raise ValueError(f"compile: an optimizer dict needs a 'name', got {optimizer!r}")
+            _optimizer_class(optimizer["name"])
+        elif not (isinstance(optimizer, Optimizer) or callable(optimizer)):
+            raise TypeError(f"compile: optimizer must be a name, an Optimizer, a dict or a callable taking "
+                            f"parameters, got {type(optimizer).__name__}")
         if isinstance(optimizer, Optimizer):
             if self._lazy_unbuilt():
                 raise ValueError("compile: the model has layers that are not built yet, so an optimizer "

@@ -21,7 +21,7 @@ A = _C.Act
 # ---- functions ---------------------------------------------------------------------------------
 
 def _act(x, op, name, p0=0.0, p1=0.0):
-    return _ops.Activation.apply(_float(x, name), op, float(p0), float(p1))
+    return _ops.Activation.apply(_float(x, name), op, _args.real(p0, name, "parameter"), _args.real(p1, name, "parameter"))
 
 
 def sigmoid(input):

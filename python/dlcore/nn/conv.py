@@ -28,6 +28,16 @@ def _batched(x, dims, op, what):
     raise ValueError(f"{op}: expected a {dims - 1}-D ({what[4:]} or {dims}-D {what} input, got shape {tuple(x.shape)}")
 
 
+def _channels_last_hint(x, want, spatial):
+    """A hint for a channels-last input into a channels-first layer, when the shapes say so."""
+    if x.ndim >= 3 and x.shape[-1] == want and x.shape[1] != want:
+        order = "(N, H, W, C)" if spatial == "HW" else "(N, L, C)"
+        perm = "x.permute(0, 3, 1, 2)" if spatial == "HW" else "x.permute(0, 2, 1)"
+        return (f"; the input looks channels-last {order}, but dlcore (like PyTorch) is channels-first: "
+                f"use {perm}")
+    return ""
+
+
 def _check_weight(w, dims, op):
     if not isinstance(w, Tensor):
         raise TypeError(f"{op}: weight must be a dlcore Tensor, got {type(w).__name__}")
@@ -45,7 +55,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride = ntuple(stride, 2, op, "stride")
     dilation = ntuple(dilation, 2, op, "dilation")
     pad = _ops.conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, op)
-    y = _ops.Conv2d.apply(x, weight, bias, stride, pad, dilation, integer(groups, op, "groups", 1))
+    groups = integer(groups, op, "groups", 1)
+    if x.shape[1] != weight.shape[1] * groups and _channels_last_hint(x, weight.shape[1] * groups, "HW"):
+        raise ValueError(f"{op}: weight {tuple(weight.shape)} expects {weight.shape[1] * groups} input channels "
+                         f"but the input {tuple(x.shape)} has {x.shape[1]}"
+                         f"{_channels_last_hint(x, weight.shape[1] * groups, 'HW')}")
+    y = _ops.Conv2d.apply(x, weight, bias, stride, pad, dilation, groups)
     return y.squeeze(0) if unbatched else y
 
 
@@ -57,6 +72,9 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     _check_weight(weight, 3, op)
     s = ntuple(stride, 1, op, "stride")[0]
     d = ntuple(dilation, 1, op, "dilation")[0]
+    groups = integer(groups, op, "groups", 1)
+    if s < 1 or d < 1:
+        raise ValueError(f"{op}: stride and dilation must be positive, got stride={s}, dilation={d}")
     if isinstance(padding, str):
         pad = _ops.conv_padding(padding, (1, weight.shape[2]), (1, s), (1, d), op)
     else:
@@ -65,9 +83,18 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
         pad = (0, 0, p, p)
     n, c, length = x.shape
+    # checked here so that the errors speak of conv1d's shapes, not of the conv2d it runs as
+    if c != weight.shape[1] * groups:
+        raise ValueError(f"{op}: weight {tuple(weight.shape)} expects {weight.shape[1] * groups} input channels "
+                         f"(in_channels/groups={weight.shape[1]}, groups={groups}) but the input "
+                         f"{tuple(x.shape)} has {c}{_channels_last_hint(x, weight.shape[1] * groups, 'L')}")
+    span = (weight.shape[2] - 1) * d + 1
+    if span > length + pad[2] + pad[3]:
+        raise ValueError(f"{op}: kernel size {weight.shape[2]} with dilation {d} spans {span}, which is larger "
+                         f"than the padded input length {length + pad[2] + pad[3]} (input shape {tuple(x.shape)})")
     x4 = x.reshape(n, c, 1, length)
     w4 = weight.reshape(weight.shape[0], weight.shape[1], 1, weight.shape[2])
-    y = _ops.Conv2d.apply(x4, w4, bias, (1, s), pad, (1, d), integer(groups, op, "groups", 1))
+    y = _ops.Conv2d.apply(x4, w4, bias, (1, s), pad, (1, d), groups)
     y = y.reshape(y.shape[0], y.shape[1], y.shape[3])
     return y.squeeze(0) if unbatched else y
 

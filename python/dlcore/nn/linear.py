@@ -12,7 +12,15 @@ def linear(input, weight, bias=None, *, relu=False):
     """y = input @ weight.T + bias, with weight (out_features, in_features) as in PyTorch: one
     GEMM with the bias fused into its epilogue. relu=True (a dlcore extension) also applies
     max(y, 0) in that epilogue. Shapes and dtypes are checked by the kernel."""
-    return gemm.Linear.apply(_t(input), _t(weight), _t(bias) if bias is not None else None, bool(relu))
+    x, w = _t(input), _t(weight)
+    try:
+        return gemm.Linear.apply(x, w, _t(bias) if bias is not None else None, bool(relu))
+    except ValueError as e:  # the kernel's shape error, with a hint for un-flattened images
+        if x.ndim >= 3 and w.ndim == 2 and math.prod(x.shape[1:]) == w.shape[1] != x.shape[-1]:
+            raise ValueError(f"{e}; the input's per-sample shape {tuple(x.shape[1:])} holds exactly "
+                             f"{w.shape[1]} values: flatten it first (nn.Flatten() / layers.Flatten() "
+                             f"before the layer, or x.flatten(1))") from None
+        raise
 
 
 class Linear(Module):

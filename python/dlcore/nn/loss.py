@@ -166,13 +166,22 @@ def _class_rows(name, x, target, probs):
     tshape = tuple(target.shape)
     if probs:
         if tshape != shape:
+            hint = ""
+            if x.ndim >= 2 and tshape == shape[:1] + shape[2:]:
+                hint = (f"; a float target of shape {tshape} looks like class indices: pass them as "
+                        f"int64 (target.long() / y.astype('int64'))")
             raise ValueError(f"{name}: class-probability target has shape {tshape} but input has shape "
-                             f"{shape}; they must match")
+                             f"{shape}; they must match{hint}")
     else:
         want = shape[:1] + shape[2:] if x.ndim >= 2 else ()
         if tshape != want:
+            hint = ""
+            if x.ndim > 2 and tshape == shape[:1]:
+                hint = (f"; one label per sample needs (N, C) scores, but the scores have shape {shape}: "
+                        f"did a Dense / Linear layer get un-flattened images (it acts on the last "
+                        f"axis)? Put a Flatten layer before it")
             raise ValueError(f"{name}: input has shape {shape} so class-index target must have shape "
-                             f"{want}, got {tshape}")
+                             f"{want}, got {tshape}{hint}")
     if x.ndim == 1:
         return x.reshape(1, shape[0]), (target.reshape(1, shape[0]) if probs else target.reshape(1)), ()
     if x.ndim == 2:  # already (rows, classes): no reshape node in the graph

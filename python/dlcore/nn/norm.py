@@ -163,8 +163,12 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}: expected {self._expect} input, got {x.ndim}D input of "
                              f"shape {tuple(x.shape)}")
         if x.shape[1] != self.num_features:
+            hint = ""
+            if x.ndim >= 3 and x.shape[-1] == self.num_features:
+                hint = ("; the input looks channels-last, but dlcore (like PyTorch) is channels-first "
+                        "(N, C, ...): permute the channels to dim 1")
             raise ValueError(f"{name}: input of shape {tuple(x.shape)} has {x.shape[1]} channels "
-                             f"(dim 1) but num_features is {self.num_features}")
+                             f"(dim 1) but num_features is {self.num_features}{hint}")
 
     def forward(self, x):
         self._check_input_dim(x)

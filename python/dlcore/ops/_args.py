@@ -31,6 +31,17 @@ def integer(v, op, name, minimum=None):
     return i
 
 
+def real(v, op, name, allow_bool=False):
+    """v as a Python float: an int, float or NumPy / 0-d tensor number; anything else (a str, a
+    bool unless allow_bool, None) is a TypeError naming op, the argument and the value."""
+    if (isinstance(v, bool) and not allow_bool) or isinstance(v, (str, bytes)) or v is None:
+        raise TypeError(f"{op}: {name} must be a number, got {type(v).__name__} {v!r}")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: {name} must be a number, got {type(v).__name__} {v!r}") from None
+
+
 def ntuple(v, n, op, name):
     """An int, or a tuple of n ints (a 1-tuple is repeated), as a tuple of n ints."""
     if isinstance(v, bool) or isinstance(v, (str, bytes)):
