@@ -435,3 +435,35 @@ def test_main_job_smoke(capsys, tmp_path):
     assert "fashion-mnist mlp: test accuracy" in out and "s per epoch" in out
     assert dlcore.load_model(tmp_path / "fm.safetensors").count_params() == 235146
     assert cli.main([]) == 2 and "fashion-mnist" in capsys.readouterr().out
+
+
+def test_summary_of_an_unbuilt_model_says_so():
+    m = dlcore.Sequential([layers.Dense(8, activation="relu"), layers.Dense(2)])
+    lines = []
+    m.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "The model is not built yet: 2 layer(s)" in text and "model.build(input_shape)" in text
+    m.build((5,))
+    lines.clear()
+    m.summary(print_fn=lines.append)
+    assert "not built" not in "\n".join(lines) and "Total params: 66" in "\n".join(lines)
+
+
+@pytest.mark.parametrize("use_tqdm", [False, True])
+def test_progress_bar_fits_80_columns(monkeypatch, use_tqdm):
+    if not use_tqdm:
+        monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    else:
+        pytest.importorskip("tqdm")
+    monkeypatch.setenv("COLUMNS", "80")
+    s = _TTY()
+    bar = C.ProgbarLogger(1, stream=s, min_interval=0.0)
+    bar.set_params({"epochs": 15, "steps": 469})
+    bar.on_epoch_begin(0)
+    for i in range(0, 469, 50):
+        bar.on_train_batch_end(i, {"loss": 0.51234, "accuracy": 0.81234, "size": 128})
+    bar.on_epoch_end(0, {"loss": 0.5, "accuracy": 0.8, "val_loss": 0.55, "val_accuracy": 0.79})
+    segments = [seg for seg in s.getvalue().replace("\r", "\n").split("\n") if seg.strip()]
+    assert all(len(seg) < 80 for seg in segments), [len(seg) for seg in segments]
+    assert any("loss" in seg and "accuracy" in seg and "469" in seg for seg in segments[:-2])  # numbers kept
+    assert "val_accuracy: 0.7900" in s.getvalue()

@@ -722,6 +722,7 @@ class TrainingMixin:
         model: an Input, input_shape=..., build() or one call)."""
         print_fn = print_fn or print
         rows = self._layer_rows()
+        unbuilt = self._lazy_unbuilt()
         w = [max([len(h)] + [len(str(r[i])) for r in rows]) for i, h in
              enumerate(("Layer (name)", "Type", "Output shape", "Param #"))]
         w[0] = max(w[0], 12)
@@ -738,6 +739,12 @@ class TrainingMixin:
         print_fn(f"Total params: {total:,}")
         print_fn(f"Trainable params: {trainable:,}")
         print_fn(f"Non-trainable params: {total - trainable:,}")
+        if unbuilt:
+            names = ", ".join(getattr(m, "name", type(m).__name__) for m in unbuilt[:5])
+            print_fn(f"The model is not built yet: {len(unbuilt)} layer(s) ({names}{', ...' if len(unbuilt) > 5 else ''}) "
+                     f"have no weights, so their output shapes and parameters are unknown and not "
+                     f"counted. Build it with model.build(input_shape), Sequential(..., input_shape=...), "
+                     f"an Input, or one call on data.")
         print_fn(line)
 
     def count_params(self):
