@@ -22,10 +22,26 @@ from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
 from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
 from .ops._args import integer as _integer
-from . import callbacks, data, datasets, layers, metrics, serialization  # noqa: F401
+from . import autograd, callbacks, data, datasets, layers, metrics, models, serialization, trainer  # noqa: F401
 from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from .serialization import load, load_model, save  # noqa: F401
+
+__all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "device", "bool_",
+           "dtype", "float32", "float64", "get_default_dtype", "int64", "set_default_dtype",
+           "Generator", "Tensor", "abs", "amax", "amin", "add", "arange", "argmax", "argmin",
+           "broadcast_to", "cat", "chunk", "clamp", "clip", "concatenate", "cos",
+           "default_generator", "div", "empty", "empty_like", "exp", "expand", "expm1", "eye",
+           "flatten", "from_dlpack", "from_numpy", "full", "full_like", "gather", "index_select",
+           "isinf", "isnan", "log", "log1p", "manual_seed", "matmul", "max", "maximum", "mean",
+           "min", "minimum", "mul", "neg", "norm", "normal", "one_hot", "ones", "ones_like",
+           "permute", "pow", "rand", "randint", "randn", "randperm", "relu", "reshape", "sigmoid",
+           "sign", "sin", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh",
+           "tensor", "transpose", "uniform", "unsqueeze", "use_generator", "var", "view", "where",
+           "zeros", "zeros_like", "current_generator", "cuda", "nn", "optim", "functional",
+           "callbacks", "data", "datasets", "layers", "metrics", "serialization", "Input", "Model",
+           "Sequential", "load", "load_model", "save", "set_num_threads", "get_num_threads",
+           "config"]
 
 __version__ = "0.1.0"
 

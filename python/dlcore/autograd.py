@@ -23,6 +23,10 @@ import traceback
 
 from . import _C
 
+__all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "wrapper", "Variable",
+           "detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly", "Function", "unshared",
+           "backward"]
+
 # Grad mode is per thread and lives in C++, next to Function.apply (csrc/bindings/autograd.cpp)
 is_grad_enabled = _C.is_grad_enabled
 

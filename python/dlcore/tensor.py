@@ -28,6 +28,17 @@ from .ops import _args, activation, elementwise, gemm, reduce
 from .ops import index as index_ops
 from .ops import shape as shape_ops
 
+__all__ = ["Tensor", "tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
+           "zeros_like", "ones_like", "full_like", "empty_like", "arange", "eye", "Generator",
+           "default_generator", "current_generator", "use_generator", "manual_seed", "rand",
+           "randn", "uniform", "normal", "randperm", "randint", "add", "sub", "mul", "div", "pow",
+           "neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sin", "cos", "log1p",
+           "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf",
+           "sum", "mean", "MaxResult", "amax", "amin", "max", "min", "var", "std", "norm",
+           "argmax", "argmin", "matmul", "reshape", "view", "flatten", "permute", "transpose",
+           "expand", "broadcast_to", "unsqueeze", "squeeze", "cat", "concatenate", "stack",
+           "split", "chunk", "index_select", "gather", "one_hot"]
+
 
 def _as_array(data, dtype=None, device=None):
     """A new Array holding a copy of Python data, a NumPy array or a Tensor (the dtype rules

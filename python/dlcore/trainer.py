@@ -47,6 +47,13 @@ def _reduce_rows(v):
     return v.mean(tuple(range(1, v.ndim))) if v.ndim > 1 else v
 
 
+# the loss names compile() takes, and the loss each one means
+_LOSS_NAMES = {"sparse_categorical_crossentropy": "scce", "categorical_crossentropy": "cce",
+               "binary_crossentropy": "bce", "mse": "mse", "mean_squared_error": "mse",
+               "mae": "mae", "mean_absolute_error": "mae", "cross_entropy": "scce",
+               "crossentropy": "scce", "nll": "nll"}
+
+
 class _Loss:
     """Wraps a loss (name, nn loss module or callable) as fn(pred, target, weight) -> scalar.
     With sample weights, the mean of weight * per-sample loss (Keras's sum_over_batch_size)."""
@@ -71,10 +78,7 @@ class _Loss:
                     pass
 
     def _named(self, name):
-        aliases = {"sparse_categorical_crossentropy": "scce", "categorical_crossentropy": "cce",
-                   "binary_crossentropy": "bce", "mse": "mse", "mean_squared_error": "mse",
-                   "mae": "mae", "mean_absolute_error": "mae", "cross_entropy": "scce",
-                   "crossentropy": "scce", "nll": "nll"}
+        aliases = _LOSS_NAMES
         if name not in aliases:
             close = difflib.get_close_matches(name, aliases, 1)
             raise ValueError(f"unknown loss {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")

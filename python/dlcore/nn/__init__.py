@@ -19,3 +19,20 @@ from . import functional  # noqa: F401
 from . import regularizers, utils  # noqa: F401  (optim family: clipping, regularizers)
 from .rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell  # noqa: F401
 from .embedding import Embedding  # noqa: F401
+
+__all__ = ["init", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential", "eval_mode",
+           "Conv1d", "Conv2d", "ConvTranspose2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
+           "AvgPool1d", "AvgPool2d", "GlobalAveragePooling2D", "GlobalAvgPool2d",
+           "GlobalMaxPool2d", "GlobalMaxPooling2D", "MaxPool1d", "MaxPool2d", "Flatten",
+           "Identity", "Linear", "Reshape", "CELU", "ELU", "GELU", "SELU", "HardSigmoid",
+           "Hardsigmoid", "HardSwish", "Hardswish", "HardTanh", "Hardtanh", "LeakyReLU",
+           "LogSigmoid", "LogSoftmax", "Maxout", "Mish", "PReLU", "ReLU", "ReLU6", "Sigmoid",
+           "SiLU", "Softmax", "Softplus", "Softsign", "Swish", "Tanh", "BCELoss",
+           "BCEWithLogitsLoss", "BinaryCrossentropy", "CosineEmbeddingLoss", "CosineSimilarity",
+           "CrossEntropyLoss", "HingeEmbeddingLoss", "HingeLoss", "Huber", "HuberLoss",
+           "KLDivergence", "KLDivLoss", "L1Loss", "MAELoss", "MeanAbsoluteError",
+           "MeanSquaredError", "MSELoss", "MultiMarginLoss", "NLLLoss", "SmoothL1Loss",
+           "SquaredHingeLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm",
+           "LayerNorm", "AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+           "FeatureAlphaDropout", "functional", "regularizers", "utils", "GRU", "GRUCell", "LSTM",
+           "LSTMCell", "RNN", "RNNBase", "RNNCell", "Embedding"]

@@ -15,6 +15,14 @@ from ..dtype import float32
 from ..tensor import Tensor, _float, full, tensor
 from .module import Module, Parameter
 
+__all__ = ["sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu",
+           "swish", "mish", "softplus", "softsign", "hardsigmoid", "hardswish", "hardtanh",
+           "logsigmoid", "hard_sigmoid", "hard_swish", "hard_tanh", "log_sigmoid", "prelu",
+           "softmax", "log_softmax", "maxout", "ReLU", "ReLU6", "Sigmoid", "Tanh", "SELU", "SiLU",
+           "Mish", "Hardsigmoid", "Hardswish", "Softsign", "LogSigmoid", "LeakyReLU", "ELU",
+           "CELU", "GELU", "Swish", "Softplus", "Hardtanh", "PReLU", "Softmax", "LogSoftmax",
+           "Maxout", "HardSigmoid", "HardSwish", "HardTanh"]
+
 A = _C.Act
 
 

@@ -16,6 +16,8 @@ from ..tensor import Tensor, empty
 from . import init
 from .module import Module, Parameter
 
+__all__ = ["conv2d", "conv1d", "conv_transpose2d", "Conv1d", "Conv2d", "ConvTranspose2d"]
+
 
 def _batched(x, dims, op, what):
     """(x with a batch dim, whether one was added). Accepts dims-D batched or (dims-1)-D unbatched."""

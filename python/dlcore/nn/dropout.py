@@ -12,6 +12,10 @@ from ..ops import dropout as _ops
 from ..tensor import _float_tensor, current_generator
 from .module import Module
 
+__all__ = ["dropout", "alpha_dropout", "dropout1d", "dropout2d", "dropout3d",
+           "feature_alpha_dropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+           "AlphaDropout", "FeatureAlphaDropout"]
+
 
 # ---- functions ---------------------------------------------------------------------------------
 

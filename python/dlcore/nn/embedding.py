@@ -14,6 +14,8 @@ from ..tensor import Tensor, empty, tensor
 from . import init
 from .module import Module, Parameter
 
+__all__ = ["embedding", "Embedding"]
+
 
 def _indices(input, num_embeddings, name):
     if isinstance(input, Tensor):

@@ -30,6 +30,13 @@ from ..dtype import float64
 from ..ops._args import require_float
 from ..tensor import current_generator
 
+__all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "zeros_", "ones_",
+           "constant_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+           "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+           "lecun_normal", "orthogonal_", "sparse_", "eye_", "identity", "dirac_", "zeros", "ones",
+           "constant", "uniform", "normal", "truncated_normal", "xavier_uniform", "xavier_normal",
+           "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse", "eye"]
+
 # Keras' correction: the std of a standard normal truncated to [-2, 2].
 _TRUNC_STD = 0.87962566103423978
 

@@ -7,6 +7,8 @@ from ..tensor import _t, empty, reshape
 from . import init
 from .module import Module, Parameter
 
+__all__ = ["linear", "Linear", "Identity", "Flatten", "Reshape"]
+
 
 def linear(input, weight, bias=None, *, relu=False):
     """y = input @ weight.T + bias, with weight (out_features, in_features) as in PyTorch: one

@@ -16,6 +16,16 @@ from ..ops import loss as _ops
 from ..tensor import Tensor, _float, _t, norm, tensor, where
 from .module import Module
 
+__all__ = ["mse_loss", "l1_loss", "mae_loss", "huber_loss", "smooth_l1_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge_loss",
+           "squared_hinge_loss", "hinge", "squared_hinge", "hinge_embedding_loss", "kl_div",
+           "cross_entropy", "nll_loss", "multi_margin_loss", "cosine_similarity",
+           "cosine_embedding_loss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss",
+           "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "HingeLoss", "SquaredHingeLoss",
+           "HingeEmbeddingLoss", "MultiMarginLoss", "KLDivLoss", "CosineEmbeddingLoss",
+           "CosineSimilarity", "MeanSquaredError", "MeanAbsoluteError", "MAELoss", "Huber",
+           "BinaryCrossentropy", "KLDivergence"]
+
 L = _C.LossOp
 
 _REDUCTIONS = ("none", "mean", "sum")

@@ -10,6 +10,9 @@ from ..autograd import Variable
 from ..dtype import get_default_dtype
 from ..tensor import Tensor, tensor
 
+__all__ = ["Parameter", "register", "registered", "serial_name", "eval_mode", "Module",
+           "Sequential", "ModuleList", "ModuleDict"]
+
 
 class Parameter(Tensor):
     """A Tensor that a Module registers as a learnable parameter (requires_grad by default)."""

@@ -13,6 +13,9 @@ from ..ops import norm as _ops
 from ..tensor import Tensor, _float_tensor, ones, zeros
 from .module import Module, Parameter
 
+__all__ = ["batch_norm", "layer_norm", "group_norm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
+           "LayerNorm", "GroupNorm"]
+
 
 def _raw(t):
     return None if t is None else (t._data if isinstance(t, Tensor) else t)

@@ -10,6 +10,11 @@ from ..ops._args import integer, ntuple
 from .conv import _batched
 from .module import Module
 
+__all__ = ["max_pool2d", "max_pool1d", "avg_pool2d", "avg_pool1d", "adaptive_avg_pool2d",
+           "adaptive_max_pool2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "GlobalAveragePooling2D",
+           "GlobalMaxPooling2D", "GlobalAvgPool2d", "GlobalMaxPool2d"]
+
 
 # ---- functions ---------------------------------------------------------------------------------
 

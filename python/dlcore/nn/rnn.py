@@ -23,6 +23,8 @@ from ..tensor import Tensor, cat, current_generator, empty, stack, tensor, zeros
 from . import init
 from .module import Module, Parameter
 
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
 _MODES = {"RNN_TANH": _C.RnnMode.rnn_tanh, "RNN_RELU": _C.RnnMode.rnn_relu,
           "LSTM": _C.RnnMode.lstm, "GRU": _C.RnnMode.gru}
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}

@@ -14,6 +14,8 @@ import math
 from .. import _C
 from ..tensor import Tensor
 
+__all__ = ["get_total_norm", "clip_grads_with_norm_", "clip_grad_norm_", "clip_grad_value_"]
+
 
 def _params(parameters, op):
     """parameters (a Tensor, or any iterable of Tensors: a list, model.parameters()'s

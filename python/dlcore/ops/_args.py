@@ -9,6 +9,9 @@ import operator
 
 from .. import _C
 
+__all__ = ["contig", "integer", "real", "ntuple", "shape_tuple", "dim", "axes", "require_float",
+           "broadcast_shape", "sum_to"]
+
 
 def contig(a):
     """a itself when contiguous (None passes through), else a contiguous copy."""

@@ -8,6 +8,10 @@ from .. import _C
 from ..autograd import Function
 from ._args import sum_to
 
+__all__ = ["Add", "Sub", "Mul", "Div", "Pow", "Maximum", "Minimum", "Where", "Neg", "Exp", "Log",
+           "Sqrt", "Abs", "Sin", "Cos", "Log1p", "Expm1", "Clip", "PowScalar", "Affine", "Cast",
+           "ToDevice"]
+
 B = _C.Binary
 U = _C.Unary
 

@@ -7,6 +7,8 @@ from .. import _C
 from ..autograd import Function
 from ._args import contig as _contig
 
+__all__ = ["PointwiseLoss", "CrossEntropy", "NllLoss", "MultiMarginLoss"]
+
 L = _C.LossOp
 R = _C.Reduce
 B = _C.Binary

@@ -8,6 +8,8 @@ import math
 from .. import _C
 from ..autograd import Function
 
+__all__ = ["keepdims_shape", "Sum", "Mean", "Amax", "Amin", "Var", "Std", "Norm"]
+
 B = _C.Binary
 R = _C.Reduce
 U = _C.Unary

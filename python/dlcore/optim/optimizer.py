@@ -17,6 +17,8 @@ from .. import _C
 from ..autograd import enable_grad
 from ..tensor import Tensor, tensor
 
+__all__ = ["Optimizer", "FusedOptimizer"]
+
 
 def _numbers_checked(init):
     """Wraps an optimizer's __init__: every option whose default is a number (or a tuple of
