@@ -108,6 +108,7 @@ def hardswish(input, inplace=False):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    min_val, max_val = _args.real(min_val, "hardtanh", "min_val"), _args.real(max_val, "hardtanh", "max_val")
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
     return _act(input, A.hard_tanh, "hardtanh", min_val, max_val)
@@ -298,6 +299,7 @@ class Softplus(Module):
 class Hardtanh(Module):
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__()
+        min_val, max_val = _args.real(min_val, "Hardtanh", "min_val"), _args.real(max_val, "Hardtanh", "max_val")
         if min_val > max_val:
             raise ValueError(f"Hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace

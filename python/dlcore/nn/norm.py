@@ -122,9 +122,8 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None):
         super().__init__()
-        if not isinstance(num_features, numbers.Integral) or num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got {num_features!r}")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
+        num_features = _args.integer(num_features, type(self).__name__, "num_features", 1)
+        if momentum is not None and not 0.0 <= _args.real(momentum, type(self).__name__, "momentum") <= 1.0:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum}")
         _check_eps(type(self).__name__, eps, False)
         self.num_features = int(num_features)

@@ -67,7 +67,11 @@ def shape_tuple(s, op="shape", name="shape"):
     """An int or a sequence of ints as a shape tuple (floats refused, see integer())."""
     if isinstance(s, numbers.Number) or hasattr(s, "__index__"):
         return (integer(s, op, name),)
-    return tuple(integer(v, op, name) for v in s)
+    try:
+        items = list(s)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int or a sequence of ints, got {type(s).__name__} {s!r}") from None
+    return tuple(integer(v, op, name) for v in items)
 
 
 def dim(d, ndim, op, shape):

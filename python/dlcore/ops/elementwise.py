@@ -200,8 +200,8 @@ class Sqrt(_Unary):
     op, from_output = U.sqrt, True
 
     @staticmethod
-    def grad(g, y):
-        return _C.binary(B.div, g, _scale(y, 2.0))
+    def grad(g, y):  # y * 2 (not y * 2 + 0, which would turn sqrt(-0.) = -0. into +0.)
+        return _C.binary(B.div, g, _mul(y, _scalar(2.0, y)))
 
 
 class Abs(_Unary):
