@@ -327,3 +327,22 @@ def test_errors_name_the_users_layer_and_values():
 def test_wrong_types_name_the_function_and_argument(call, msg):
     with pytest.raises(TypeError, match=msg):
         call()
+
+
+def test_zero_dim_tensors_promote_like_pytorch():
+    x = dlcore.ones(3)  # float32
+    assert (x * dlcore.tensor(2.0, dtype="float64")).dtype == dlcore.float32
+    assert (dlcore.tensor(2.0, dtype="float64") + x).dtype == dlcore.float32
+    assert (dlcore.tensor([1, 2]) * dlcore.tensor(2.5, dtype="float64")).dtype == dlcore.float32
+    assert (dlcore.tensor([1.0], dtype="float64") * dlcore.ones(1)).dtype == dlcore.float64  # both with dims
+
+
+def test_conv_modules_check_kernel_stride_padding():
+    with pytest.raises(ValueError, match=r"Conv2d: kernel_size must be positive, got \(-1, -1\)"):
+        nn.Conv2d(1, 1, -1)
+    with pytest.raises(ValueError, match=r"Conv1d: kernel_size must be positive, got \(0,\)"):
+        nn.Conv1d(1, 1, 0)
+    with pytest.raises(ValueError, match=r"Conv2d: stride must be positive"):
+        nn.Conv2d(1, 1, 3, stride=0)
+    with pytest.raises(ValueError, match=r"Conv2d: padding must be non-negative"):
+        nn.Conv2d(1, 1, 3, padding=-1)

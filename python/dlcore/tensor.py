@@ -236,7 +236,7 @@ class Tensor(Variable):
         if isinstance(other, Tensor):
             a, b = self, other
             if a.dtype != b.dtype:
-                d = _promote(a.dtype, b.dtype)
+                d = _result_dtype(a, b)
                 a, b = a.type(d), b.type(d)
             return a, b
         if isinstance(other, numbers.Number):
@@ -509,6 +509,23 @@ class Tensor(Variable):
 
 Tensor._wrap = autograd.wrapper(Tensor)
 _C.set_tensor_type(Tensor)  # Function.apply makes its outputs as plain Tensors, in C++
+
+
+def _category(d):
+    return 2 if d.is_floating_point else (0 if d == bool_ else 1)
+
+
+def _result_dtype(a, b):
+    """PyTorch's promotion of two tensors: a 0-d tensor next to a tensor with dims does not
+    widen it within the same category (float32 * a float64 scalar tensor stays float32); a 0-d
+    tensor of a higher category gives that category's default (float32 or int64)."""
+    if (a.ndim == 0) != (b.ndim == 0):
+        dim, zero = (b, a) if a.ndim == 0 else (a, b)
+        cz, cd = _category(zero.dtype), _category(dim.dtype)
+        if cz <= cd:
+            return dim.dtype
+        return get_default_dtype() if cz == 2 else int64
+    return _promote(a.dtype, b.dtype)
 
 
 def _checked_device(dev, op):

@@ -159,11 +159,16 @@ class _ConvNd(Module):
         self.kernel_size = ntuple(kernel_size, n, cls, "kernel_size")
         self.stride = ntuple(stride, n, cls, "stride")
         self.dilation = ntuple(dilation, n, cls, "dilation")
+        for arg, v in (("kernel_size", self.kernel_size), ("stride", self.stride), ("dilation", self.dilation)):
+            if any(e < 1 for e in v):
+                raise ValueError(f"{cls}: {arg} must be positive, got {v}")
         if isinstance(padding, str):  # checked now, applied by the function at each call
             _ops.conv_padding(padding, self.kernel_size, self.stride, self.dilation, cls)
             self.padding = padding
         else:
             self.padding = ntuple(padding, n, cls, "padding")
+            if any(e < 0 for e in self.padding):
+                raise ValueError(f"{cls}: padding must be non-negative, got {self.padding}")
         self.output_padding = ntuple(output_padding, n, cls, "output_padding")
         self.padding_mode = padding_mode
         if self._transposed:
