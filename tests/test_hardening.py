@@ -346,3 +346,19 @@ def test_conv_modules_check_kernel_stride_padding():
         nn.Conv2d(1, 1, 3, stride=0)
     with pytest.raises(ValueError, match=r"Conv2d: padding must be non-negative"):
         nn.Conv2d(1, 1, 3, padding=-1)
+
+
+def test_integers_beyond_2_53_stay_exact():
+    v = 2 ** 60 + 1  # a double would round it to 2**60
+    x = dlcore.tensor([0, 0])
+    assert dlcore.full((2,), v).tolist() == [v, v]
+    assert (x + v).tolist() == [v, v] and (x - v).tolist() == [-v, -v] and (v - x).tolist() == [v, v]
+    y = dlcore.tensor([0, 0])
+    y.fill_(v)
+    assert y.tolist() == [v, v]
+    assert dlcore.arange(2 ** 60, 2 ** 60 + 3).tolist() == [2 ** 60, 2 ** 60 + 1, 2 ** 60 + 2]
+    assert dlcore.arange(2 ** 60 + 3, 2 ** 60, -2).tolist() == [2 ** 60 + 3, 2 ** 60 + 1]
+    with pytest.raises(ValueError, match=r"value 18446744073709551616 does not fit in int64"):
+        x + 2 ** 64
+    with pytest.raises(ValueError, match=r"randint: the range \[0, 4611686018427387904\) is beyond 2\*\*53"):
+        dlcore.randint(0, 2 ** 62, (3,))

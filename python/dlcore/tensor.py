@@ -216,7 +216,10 @@ class Tensor(Variable):
         return self
 
     def fill_(self, value):
-        self._data.fill_(_args.real(value, "fill_", "value", allow_bool=True))
+        if _big_int(value) and self._data.dtype == int64:
+            self._data[...] = int(value)  # exact: a double holds integers only up to 2**53
+        else:
+            self._data.fill_(_args.real(value, "fill_", "value", allow_bool=True))
         return self
 
     def copy_(self, src):
@@ -245,7 +248,7 @@ class Tensor(Variable):
                 d = get_default_dtype()
             elif d == bool_ and not isinstance(other, bool):
                 d = int64  # bool tensor and an int scalar: int64, like PyTorch
-            return self.type(d), Tensor._wrap(_C.full((), other, d, self._data.device))
+            return self.type(d), Tensor._wrap(_scalar_array(other, d, self._data.device))
         if hasattr(other, "__array__") or isinstance(other, (list, tuple)):  # NumPy data: the edge
             return self._operand(Tensor._wrap(_as_array(other, device=self._data.device)), op)
         raise TypeError(f"{op}: unsupported operand type {type(other).__name__}")
@@ -511,6 +514,21 @@ Tensor._wrap = autograd.wrapper(Tensor)
 _C.set_tensor_type(Tensor)  # Function.apply makes its outputs as plain Tensors, in C++
 
 
+def _big_int(v):
+    """An integer that a double does not hold exactly (beyond 2**53)."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and builtins.abs(int(v)) > 2 ** 53
+
+
+def _scalar_array(v, d, device):
+    """A 0-d array of dtype d holding v exactly: a Python int beyond 2**53 goes through the exact
+    integer conversion (which raises beyond int64), not through a double."""
+    if d == int64 and _big_int(v):
+        if not -2 ** 63 <= int(v) < 2 ** 63:
+            raise ValueError(f"value {int(v)} does not fit in int64 (the largest is {2 ** 63 - 1})")
+        return _C.from_object(int(v), int64, get_default_dtype(), device, "tensor").reshape(())
+    return _C.full((), v, d, device)
+
+
 def _category(d):
     return 2 if d.is_floating_point else (0 if d == bool_ else 1)
 
@@ -670,7 +688,10 @@ def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
             dtype = int64
     d = _canonical_dtype(dtype) or get_default_dtype()
     shape = _shape_arg((shape,) if isinstance(shape, numbers.Integral) else tuple(shape), "full")
-    return _placed(_C.full(shape, _args.real(fill_value, "full", "fill_value", allow_bool=True), d, _device_name(device, "full")),
+    dev = _device_name(device, "full")
+    if _big_int(fill_value) and d == int64:
+        return _placed(_scalar_array(fill_value, d, dev).expand(shape).contiguous(), requires_grad)
+    return _placed(_C.full(shape, _args.real(fill_value, "full", "fill_value", allow_bool=True), d, dev),
                    requires_grad)
 
 
@@ -698,11 +719,21 @@ def empty_like(t, dtype=None, device=None):
 def arange(start, end=None, step=1, dtype=None, device=None):
     if end is None:
         start, end = 0, start
+    is_int = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (start, end, step))
     if dtype is None:
-        is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = int64 if is_int else get_default_dtype()
+    d, dev = _canonical_dtype(dtype), _device_name(device, "arange")
+    if is_int and d == int64 and any(_big_int(v) for v in (start, end, step)):
+        # beyond 2**53 a double loses integers: count and step in exact int64 arithmetic
+        start, end, step = int(start), int(end), int(step)
+        if step == 0:
+            raise ValueError("arange: step must be nonzero")
+        n = builtins.max(0, -((start - end) // step))
+        base = _C.arange(0.0, float(n), 1.0, int64, dev)
+        return Tensor._wrap(_C.binary(_C.Binary.add, _C.binary(_C.Binary.mul, base, _scalar_array(step, int64, dev)),
+                                      _scalar_array(start, int64, dev)))
     start, end, step = (_args.real(v, "arange", n) for v, n in ((start, "start"), (end, "end"), (step, "step")))
-    return Tensor._wrap(_C.arange(start, end, step, _canonical_dtype(dtype), _device_name(device, "arange")))
+    return Tensor._wrap(_C.arange(start, end, step, d, dev))
 
 
 def eye(n, m=None, dtype=None, device=None):
@@ -837,6 +868,9 @@ def randint(low, high=None, size=(), generator=None, device=None):
     low, high = _args.integer(low, "randint", "low"), _args.integer(high, "randint", "high")
     if not high > low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    if high - low > 2 ** 53 or _big_int(low) or _big_int(high):
+        raise ValueError(f"randint: the range [{low}, {high}) is beyond 2**53, where dlcore's generator "
+                         f"(through float64) cannot draw every integer uniformly")
     u = _random(tuple(size) if not isinstance(size, numbers.Integral) else (size,), float64,
                 _C.RandomDist.uniform, float(low), float(high), False, generator, device, "randint")._data
     return Tensor._wrap(_C.cast(_C.unary(_C.Unary.floor, u), int64))
