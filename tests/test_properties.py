@@ -368,3 +368,41 @@ def test_keras_layer_constructors(name, data):
         cls(*args)
     except CLEAN as e:
         assert str(e) and not INTERNALS.search(str(e)), f"{name}{tuple(args)}: unclear error {e}"
+
+
+# ---- wrong-typed arguments everywhere: a clear error, never a raw AttributeError / binding error ----
+
+WRONG = [None, "a", [1, 2], (1,), {}, object(), 1.5, -1, True, np.float64(2.0)]
+
+
+def _clean(call, what):
+    try:
+        call()
+    except CLEAN as e:
+        assert not INTERNALS.search(str(e)), f"{what}: unclear error {type(e).__name__}: {e}"
+    except Exception as e:  # an AttributeError from deep inside, a KeyError...: not a user-facing error
+        raise AssertionError(f"{what}: raw {type(e).__name__}: {e}") from e
+
+
+@pytest.mark.parametrize("name", F.__all__)
+def test_every_functional_refuses_wrong_types_clearly(name):
+    import inspect
+    fn = getattr(F, name)
+    params = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    for x in (dlcore.randn(2, 3, 4, 4), dlcore.randn(2, 3)):
+        for i, p in enumerate(params):
+            for v in WRONG:
+                args = [v if j == i else (x if q.default is q.empty else q.default) for j, q in enumerate(params[:i + 1])]
+                _clean(lambda: fn(*args), f"F.{name}({p.name}={v!r})")
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Linear(3, 2), lambda: nn.Conv2d(3, 2, 3), lambda: nn.LSTM(3, 2),
+                                  lambda: nn.BatchNorm2d(3), lambda: nn.Embedding(3, 2), lambda: nn.Flatten(),
+                                  lambda: nn.CrossEntropyLoss(), lambda: dlcore.layers.Dense(2),
+                                  lambda: dlcore.layers.Conv2D(2, 3), lambda: dlcore.layers.Flatten(),
+                                  lambda: dlcore.layers.BatchNormalization(), lambda: dlcore.layers.Concatenate()])
+def test_modules_refuse_wrong_inputs_clearly(make):
+    for v in WRONG + [dlcore.ones(2, 3, dtype="int64"), dlcore.ones(0, 3), dlcore.tensor(1.0)]:
+        m = make()
+        _clean(lambda: m(v), f"{type(m).__name__}({v!r})")
+        _clean(lambda: m(dlcore.ones(2, 3), v), f"{type(m).__name__}(x, {v!r})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..nn.linear import Linear, linear
 from ..nn.module import Module
 from ..ops._args import integer
-from ..tensor import reshape
+from ..tensor import flatten, reshape
 from .base import Layer, _match_dtype, get_activation
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Lambda"]
@@ -62,7 +62,7 @@ class Flatten(Layer):
         self.built = True
 
     def forward(self, x):
-        return x.flatten(1)
+        return flatten(x, 1)
 
 
 class Reshape(Layer):

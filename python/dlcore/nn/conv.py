@@ -40,9 +40,11 @@ def _channels_last_hint(x, want, spatial):
     return ""
 
 
-def _check_weight(w, dims, op):
+def _check_weight(w, dims, op, bias=None):
     if not isinstance(w, Tensor):
         raise TypeError(f"{op}: weight must be a dlcore Tensor, got {type(w).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"{op}: bias must be a dlcore Tensor or None, got {type(bias).__name__}")
     if w.ndim != dims:
         raise ValueError(f"{op}: weight must be {dims}-D, got shape {tuple(w.shape)}")
 
@@ -53,7 +55,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution: input (N, C_in, H, W) or (C_in, H, W), weight (C_out, C_in/groups, kH, kW)."""
     op = "conv2d"
     x, unbatched = _batched(input, 4, op, "(N, C, H, W)")
-    _check_weight(weight, 4, op)
+    _check_weight(weight, 4, op, bias)
     stride = ntuple(stride, 2, op, "stride")
     dilation = ntuple(dilation, 2, op, "dilation")
     pad = _ops.conv_padding(padding, tuple(weight.shape[2:]), stride, dilation, op)
@@ -71,7 +73,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     conv2d with H = 1."""
     op = "conv1d"
     x, unbatched = _batched(input, 3, op, "(N, C, L)")
-    _check_weight(weight, 3, op)
+    _check_weight(weight, 3, op, bias)
     s = ntuple(stride, 1, op, "stride")[0]
     d = ntuple(dilation, 1, op, "dilation")[0]
     groups = integer(groups, op, "groups", 1)
@@ -107,7 +109,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     output_padding + 1."""
     op = "conv_transpose2d"
     x, unbatched = _batched(input, 4, op, "(N, C, H, W)")
-    _check_weight(weight, 4, op)
+    _check_weight(weight, 4, op, bias)
     stride = ntuple(stride, 2, op, "stride")
     dilation = ntuple(dilation, 2, op, "dilation")
     if isinstance(padding, str):

@@ -9,7 +9,7 @@ import numbers
 
 from .. import _C
 from ..ops import dropout as _ops
-from ..tensor import _float_tensor, current_generator
+from ..tensor import Generator, _float_tensor, current_generator
 from .module import Module
 
 __all__ = ["dropout", "alpha_dropout", "dropout1d", "dropout2d", "dropout3d",
@@ -29,6 +29,8 @@ def _dropout(op, input, p, training, kind, inner_from, generator=None):
     if inner_from is not None:
         for s in input.shape[inner_from:]:
             inner *= int(s)
+    if generator is not None and not isinstance(generator, Generator):
+        raise TypeError(f"{op}: generator must be a dlcore.Generator or None, got {type(generator).__name__}")
     g = generator or current_generator()
     counter = g.advance(_C.dropout_blocks(input.numel() // inner))
     return _ops.Dropout.apply(input, kind, float(p), g.seed, counter, inner)

@@ -49,6 +49,8 @@ def _padding_idx(padding_idx, n, name):
 
 def embedding(input, weight, padding_idx=None):
     """Functional form: rows of weight (num_embeddings, dim) picked by the integer input."""
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"embedding: weight must be a dlcore Tensor, got {type(weight).__name__}")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {tuple(weight.shape)}")

@@ -3,7 +3,7 @@
 import math
 
 from ..ops import _args, gemm
-from ..tensor import _t, empty, reshape
+from ..tensor import _t, empty, flatten, reshape
 from . import init
 from .module import Module, Parameter
 
@@ -65,7 +65,7 @@ class Flatten(Module):
         self.end_dim = _args.integer(end_dim, "Flatten", "end_dim")
 
     def forward(self, x):
-        return x.flatten(self.start_dim, self.end_dim)
+        return flatten(x, self.start_dim, self.end_dim)
 
 
 class Reshape(Module):
