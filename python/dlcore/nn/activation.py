@@ -29,7 +29,11 @@ A = _C.Act
 # ---- functions ---------------------------------------------------------------------------------
 
 def _act(x, op, name, p0=0.0, p1=0.0):
-    return _ops.Activation.apply(_float(x, name), op, _args.real(p0, name, "parameter"), _args.real(p1, name, "parameter"))
+    if type(p0) is not float:  # (the defaults are floats: no per-call cost for them)
+        p0 = _args.real(p0, name, "parameter")
+    if type(p1) is not float:
+        p1 = _args.real(p1, name, "parameter")
+    return _ops.Activation.apply(_float(x, name), op, p0, p1)
 
 
 def sigmoid(input):

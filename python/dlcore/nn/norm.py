@@ -36,6 +36,8 @@ def _check_param(op, name, t, x, shape):
 def _check_eps(op, eps, batch_stats):
     """eps must be a number >= 0, and > 0 where the batch's own variance divides (a constant
     channel would give 0 / 0 = NaN)."""
+    if type(eps) is float and eps > 0:
+        return
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
         raise ValueError(f"{op}: eps must be a non-negative number, got {eps!r}")
     if batch_stats and eps == 0:
