@@ -152,7 +152,25 @@ size_t release_cached_memory() {
   return n;
 }
 
+namespace {
+thread_local int64_t tl_budget = -1;
+}
+
+int64_t set_alloc_budget(int64_t bytes) {
+  int64_t prev = tl_budget;
+  tl_budget = bytes < 0 ? -1 : bytes;
+  return prev;
+}
+
+int64_t alloc_budget() { return tl_budget; }
+
 std::shared_ptr<Storage> new_storage(Device device, size_t bytes, bool zero) {
+  if (tl_budget >= 0) {
+    DLCORE_CHECK(bytes <= uint64_t(tl_budget), ValueError, "allocation of ", bytes,
+                 " bytes exceeds this thread's allocation budget (", tl_budget,
+                 " bytes left): see dlcore.serialization.load_model's max_bytes");
+    tl_budget -= int64_t(bytes);
+  }
   auto s = std::make_shared<Storage>();
   s->bytes = bytes;
   s->device = device;

@@ -39,6 +39,14 @@ std::shared_ptr<Storage> new_storage(Device device, size_t bytes, bool zero = fa
 // Frees the large CPU blocks kept for reuse; returns how many bytes that was.
 size_t release_cached_memory();
 
+// This thread's allocation budget: while it is >= 0, new_storage on this thread takes each
+// block's bytes from it and raises ValueError (before allocating) when a block does not fit.
+// Loading a model file runs under a budget sized from the file, so a small file from a stranger
+// cannot make the loader allocate gigabytes. -1 (the default) means no budget. Returns the
+// previous value.
+int64_t set_alloc_budget(int64_t bytes);
+int64_t alloc_budget();
+
 // Wraps foreign memory; release(data, bytes, context) runs when the last Array goes.
 std::shared_ptr<Storage> wrap_storage(void* data, size_t bytes, Device device,
                                       void (*release)(void*, size_t, void*), void* context);

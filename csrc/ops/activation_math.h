@@ -356,7 +356,8 @@ template <class T> DLCORE_AHD T act_backward(ActOp op, T g, T s, T p0, T p1) {
     }
     case ActOp::hard_sigmoid: return (s > T(-3) && s < T(3)) ? g * T(1.0 / 6.0) : T(0);
     case ActOp::hard_swish:
-      return s < T(-3) ? T(0) : (s > T(3) ? g : g * (s * T(1.0 / 3.0) + T(0.5)));
+      // PyTorch's convention at the kinks: 0 at x = -3, g at x = 3
+      return s <= T(-3) ? T(0) : (s >= T(3) ? g : g * (s * T(1.0 / 3.0) + T(0.5)));
     case ActOp::hard_tanh: return (s > p0 && s < p1) ? g : T(0);
     case ActOp::log_sigmoid: return g * sigmoid_(-s);
     default: return g;

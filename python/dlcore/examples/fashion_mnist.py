@@ -25,6 +25,8 @@ import time
 import dlcore
 from dlcore import nn, optim
 
+__all__ = ["build_mlp", "build_cnn", "parse_args", "main"]
+
 
 def build_mlp(dropout=0.2):
     return dlcore.Sequential([

@@ -11,11 +11,20 @@ from __future__ import annotations
 
 
 from .. import _C
+from ..ops import _args
 from ..ops import activation as _ops
 from ..dtype import float32
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor, _float, full, tensor
 from .module import Module, Parameter
+
+__all__ = ["sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu",
+           "swish", "mish", "softplus", "softsign", "hardsigmoid", "hardswish", "hardtanh",
+           "logsigmoid", "hard_sigmoid", "hard_swish", "hard_tanh", "log_sigmoid", "prelu",
+           "softmax", "log_softmax", "maxout", "ReLU", "ReLU6", "Sigmoid", "Tanh", "SELU", "SiLU",
+           "Mish", "Hardsigmoid", "Hardswish", "Softsign", "LogSigmoid", "LeakyReLU", "ELU",
+           "CELU", "GELU", "Swish", "Softplus", "Hardtanh", "PReLU", "Softmax", "LogSoftmax",
+           "Maxout", "HardSigmoid", "HardSwish", "HardTanh"]
 
 A = _C.Act
 
@@ -23,7 +32,11 @@ A = _C.Act
 # ---- functions ---------------------------------------------------------------------------------
 
 def _act(x, op, name, p0=0.0, p1=0.0, inplace=False):
-    y = _ops.Activation.apply(_float(x, name), op, float(p0), float(p1))
+    if type(p0) is not float:  # (the defaults are floats: no per-call cost for them)
+        p0 = _args.real(p0, name, "parameter")
+    if type(p1) is not float:
+        p1 = _args.real(p1, name, "parameter")
+    y = _ops.Activation.apply(_float(x, name), op, p0, p1)
     if inplace and not (x.requires_grad and is_grad_enabled()):
         x._data.copy_(y._data)
         return x
@@ -106,6 +119,7 @@ def hardswish(input, inplace=False):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    min_val, max_val = _args.real(min_val, "hardtanh", "min_val"), _args.real(max_val, "hardtanh", "max_val")
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
     return _act(input, A.hard_tanh, "hardtanh", min_val, max_val, inplace=inplace)
@@ -141,7 +155,8 @@ def _softmax(input, dim, dtype, log, name):
         x = x.to(dtype=dtype)
     if dim is None:
         dim = _softmax_dim(x.ndim, name)
-    return (_ops.LogSoftmax if log else _ops.Softmax).apply(x, int(dim))
+    dim = _args.dim(dim, x.ndim, name, x.shape)
+    return (_ops.LogSoftmax if log else _ops.Softmax).apply(x, dim)
 
 
 def softmax(input, dim=None, dtype=None):
@@ -155,7 +170,8 @@ def log_softmax(input, dim=None, dtype=None):
 
 def maxout(input, pieces, dim=1):
     """Max over groups of `pieces` consecutive channels of dim: (N, C*pieces, ...) -> (N, C, ...)."""
-    return _ops.Maxout.apply(_float(input, "maxout"), int(pieces), int(dim))
+    x = _float(input, "maxout")
+    return _ops.Maxout.apply(x, _args.integer(pieces, "maxout", "pieces", 1), _args.dim(dim, x.ndim, "maxout", x.shape))
 
 
 # ---- modules -----------------------------------------------------------------------------------
@@ -294,6 +310,7 @@ class Softplus(Module):
 class Hardtanh(Module):
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__()
+        min_val, max_val = _args.real(min_val, "Hardtanh", "min_val"), _args.real(max_val, "Hardtanh", "max_val")
         if min_val > max_val:
             raise ValueError(f"Hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
@@ -311,9 +328,7 @@ class PReLU(Module):
 
     def __init__(self, num_parameters=1, init=0.25, dtype=None):
         super().__init__()
-        if num_parameters < 1:
-            raise ValueError(f"PReLU: num_parameters must be >= 1, got {num_parameters}")
-        self.num_parameters = int(num_parameters)
+        self.num_parameters = _args.integer(num_parameters, "PReLU", "num_parameters", 1)
         self.init = init
         self.weight = Parameter(full((self.num_parameters,), float(init), dtype=dtype))
 
@@ -350,9 +365,8 @@ class Maxout(Module):
 
     def __init__(self, pieces, dim=1):
         super().__init__()
-        if int(pieces) < 1:
-            raise ValueError(f"Maxout: pieces must be >= 1, got {pieces}")
-        self.pieces, self.dim = int(pieces), int(dim)
+        self.pieces = _args.integer(pieces, "Maxout", "pieces", 1)
+        self.dim = _args.integer(dim, "Maxout", "dim")
 
     def forward(self, input):
         return maxout(input, self.pieces, self.dim)
