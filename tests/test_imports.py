@@ -20,7 +20,8 @@ LAYERS = [
               "dlcore.tensor")),
     ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets")),
     ("optim", ("dlcore.optim",)),
-    ("keras", ("dlcore.graph", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics", "dlcore.serialization",
+    ("keras", ("dlcore.graph", "dlcore.initializers", "dlcore.optimizers", "dlcore.losses", "dlcore.regularizers",
+               "dlcore.utils", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics", "dlcore.serialization",
                "dlcore.trainer", "dlcore.models")),
     ("top", ("dlcore", "dlcore.examples")),
 ]

@@ -55,21 +55,39 @@ class _Node:
 
     def parents(self):
         out = []
-        for a in self.args:
+        for a in tuple(self.args) + tuple(self.kwargs.values()):
             for t in (a if isinstance(a, (list, tuple)) else [a]):
                 if isinstance(t, KerasTensor):
                     out.append(t.node)
         return out
 
 
-def Input(shape, dtype="float32", name=None):
-    """A symbolic input of per-sample ``shape`` (no batch dimension), e.g. Input((1, 28, 28))."""
-    shape = shape_tuple(shape, "Input", "shape")
-    if any(s < 0 for s in shape):
-        raise ValueError(f"Input: shape {shape} has a negative size")
+# a None (variable) size in Input's shape stands for this size in the example batch (a size
+# rarely met otherwise: an output size equal to it, at the position of an input's None size,
+# is recorded as None too)
+_EXAMPLE_LEN = 13
+
+
+def Input(shape, dtype="float32", name=None, batch_size=None, sparse=None, batch_shape=None):
+    """A symbolic input of per-sample ``shape`` (no batch dimension), e.g. Input((1, 28, 28));
+    a None size is a variable one (Input(shape=(None,), dtype="int32") for token sequences of
+    any length). dtype "int32" / "int16" / "uint8" mean int64, dlcore's integer type.
+    batch_shape=(None, ...) may be given instead of shape."""
+    if batch_shape is not None:
+        shape = tuple(batch_shape)[1:]
+    if isinstance(shape, int):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"Input: shape must be a tuple of sizes, got {type(shape).__name__}")
+    known = shape_tuple(tuple(_EXAMPLE_LEN if s is None else s for s in shape), "Input", "shape")
+    if any(s < 0 for s in known):
+        raise ValueError(f"Input: shape {tuple(shape)} has a negative size")
+    if isinstance(dtype, str) and dtype in ("int32", "int16", "int8", "uint8", "uint16", "uint32"):
+        dtype = "int64"
     node = _Node(None, (), {})
-    ex = zeros(_EXAMPLE_BATCH, *shape, dtype=dtype)
-    kt = KerasTensor((None,) + shape, ex.dtype, node, 0, ex, name)
+    ex = zeros(_EXAMPLE_BATCH, *known, dtype=dtype)
+    per_sample = tuple(None if s is None else k for s, k in zip(shape, known))
+    kt = KerasTensor((None,) + per_sample, ex.dtype, node, 0, ex, name)
     node.outputs = [kt]
     return kt
 
@@ -96,7 +114,7 @@ def symbolic_call(layer, args, kwargs):
     """Records layer(*args) in the graph; runs it on the example batch (eval mode, no grad)."""
     try:
         with no_grad(), eval_mode():
-            out = layer(*[_example(a) for a in args], **kwargs)
+            out = layer(*[_example(a) for a in args], **{k: _example(v) for k, v in kwargs.items()})
     except Exception as e:
         shapes = [getattr(a, "shape", None) for a in args]
         msg = f"while calling {getattr(layer, 'name', type(layer).__name__)} on symbolic inputs {shapes}: {e}"
@@ -107,9 +125,14 @@ def symbolic_call(layer, args, kwargs):
         raise err from e
     node = _Node(layer, tuple(args), dict(kwargs))
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    # a size that follows an Input's variable (None) size stays None
+    var = {i for a in tuple(args) + tuple(kwargs.values())
+           for t in (a if isinstance(a, (list, tuple)) else [a]) if isinstance(t, KerasTensor)
+           for i, s in enumerate(t.shape) if s is None and i > 0}
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):
             raise TypeError(f"{type(layer).__name__} returned a {type(o).__name__}; graph layers must "
                             f"return Tensors")
-        node.outputs.append(KerasTensor((None,) + tuple(o.shape[1:]), o.dtype, node, i, o.detach()))
+        shape = tuple(None if i in var and s == _EXAMPLE_LEN else s for i, s in enumerate(o.shape[1:], 1))
+        node.outputs.append(KerasTensor((None,) + shape, o.dtype, node, i, o.detach()))
     return node.outputs if isinstance(out, (tuple, list)) else node.outputs[0]

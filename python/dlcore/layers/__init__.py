@@ -9,7 +9,20 @@ from .dropout import Dropout
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .norm import BatchNormalization
 from .pool import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
+# sequence, activation, noise and normalization layers (issue 14, Keras side)
+from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from .dropout import GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
+from .embedding import Embedding, Masking
+from .norm import GroupNormalization, LayerNormalization
+from .recurrent import GRU, LSTM, SimpleRNN
+from .wrappers import Bidirectional, Permute, RepeatVector, TimeDistributed
+from ..graph import Input
 
 __all__ = ["Layer", "get_activation", "Dense", "Activation", "Flatten", "Reshape", "Lambda", "Conv2D",
            "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "BatchNormalization", "Dropout",
-           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
+           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+           # issue 14, Keras side: sequences, activations, noise, normalization
+           "Input", "Embedding", "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
+           "RepeatVector", "Permute", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "GaussianNoise",
+           "GaussianDropout", "SpatialDropout1D", "SpatialDropout2D", "LayerNormalization",
+           "GroupNormalization"]

@@ -9,11 +9,13 @@ Keras feature / channel axis is axis 1.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 
+from .. import initializers
 from ..graph import is_symbolic, symbolic_call
 from ..nn import activation as A
-from ..nn.module import Module
+from ..nn.module import Module, Parameter, eval_mode
 from ..tensor import Tensor, tensor
 
 __all__ = ["Layer", "get_activation"]
@@ -71,30 +73,173 @@ def _as_input(a, layer):
                     f"got {type(a).__name__}")
 
 
-class Layer(Module):
-    """Base class: ``build(input_shape)`` runs once, on the first call, with the input's shape
-    (batch dimension included); calling on a symbolic tensor records a graph node instead."""
+# Keras's constructor arguments that every layer takes: the first layer of a Sequential may
+# declare the model's per-sample input shape (input_shape=(784,), input_dim=784).
+_KERAS_BASE_KWARGS = ("input_shape", "input_dim", "batch_input_shape")
 
-    def __init__(self, name=None):
+
+def _keras_kwargs(init):
+    """Wraps a Layer subclass's __init__: pops input_shape / input_dim / batch_input_shape
+    (kept as ``layer.input_shape_hint``, the per-sample shape), so every layer takes them."""
+    @functools.wraps(init)
+    def wrapped(self, *args, **kwargs):
+        hint = None
+        if "input_shape" in kwargs:
+            hint = kwargs.pop("input_shape")
+            hint = (hint,) if isinstance(hint, int) else tuple(hint)
+        if "input_dim" in kwargs:
+            hint = (kwargs.pop("input_dim"),)
+        if "batch_input_shape" in kwargs:
+            hint = tuple(kwargs.pop("batch_input_shape"))[1:]
+        init(self, *args, **kwargs)
+        if hint is not None:
+            self.__dict__["input_shape_hint"] = hint
+    wrapped.__wrapped_keras__ = True
+    return wrapped
+
+
+@functools.lru_cache(maxsize=None)
+def _takes(fn, arg):
+    """Whether function fn has a parameter named arg (or **kwargs)."""
+    try:
+        ps = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return arg in ps or any(p.kind == p.VAR_KEYWORD for p in ps.values())
+
+
+@functools.lru_cache(maxsize=None)
+def _build_takes_x(fn):
+    """Whether a build method takes the example input after input_shape (dlcore's layers do;
+    a user's Keras-style build(self, input_shape) does not)."""
+    try:
+        ps = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]
+    except (TypeError, ValueError):
+        return True
+    return len(ps) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in ps)
+
+
+class Layer(Module):
+    """Base class: build(input_shape) runs once, on the first call, with the input's shape
+    (batch dimension included); calling on a symbolic tensor records a graph node instead.
+
+    Keras conventions it keeps: a subclass may define call(inputs, ...) instead of forward,
+    and build(self, input_shape) with self.add_weight(...); every layer takes input_shape= /
+    input_dim= (read by Sequential); a call takes NumPy data and the keyword arguments
+    training= (True / False: this call runs in that mode) and mask= (passed on to layers whose
+    forward takes it, dropped for the others); compute_mask gives the mask a layer hands to
+    the next one (Sequential and Model pass masks along: Embedding(mask_zero=True) -> LSTM).
+    get_weights / set_weights list the weights in registration order, which for dlcore's
+    Keras layers is Keras's order and layout."""
+
+    supports_masking = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "__wrapped_keras__", False):
+            cls.__init__ = _keras_kwargs(init)
+
+    def __init__(self, name=None, **kwargs):
         super().__init__()
+        bad = sorted(set(kwargs) - {"dtype", "trainable"})
+        if bad:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {bad}")
         self.name = name or _auto_name(type(self).__name__)
         self.built = False
+        if kwargs.get("trainable") is False:
+            self.__dict__["_frozen"] = True
 
     def build(self, input_shape, x=None):
         self.built = True
 
+    def forward(self, *args, **kwargs):
+        if "call" not in dir(type(self)):
+            raise NotImplementedError(f"{type(self).__name__}: a layer defines forward() or call()")
+        return self.call(*args, **kwargs)
+
     def __call__(self, *args, **kwargs):
-        if is_symbolic(args):
+        if is_symbolic(args) or any(is_symbolic((v,)) for v in kwargs.values()):
             return symbolic_call(self, args, kwargs)
+        args = tuple(_as_input(a, self) for a in args)
         if not self.built:
-            args = tuple(_as_input(a, self) for a in args)
             with _build_lock:  # two threads calling an unbuilt model build each layer once
                 if not self.built:
                     first = args[0]
                     shape = [tuple(t.shape) for t in first] if isinstance(first, (list, tuple)) else tuple(first.shape)
-                    self.build(shape, first)
+                    if _build_takes_x(type(self).build):
+                        self.build(shape, first)
+                    else:
+                        self.build(shape)
                     self.built = True
+                    if self.__dict__.get("_frozen"):
+                        self.requires_grad_(False)
+        fwd = type(self).forward if "call" not in dir(type(self)) else type(self).call
+        if "mask" in kwargs and not _takes(fwd, "mask"):
+            del kwargs["mask"]
+        training = kwargs.get("training")
+        if "training" in kwargs and not _takes(fwd, "training"):
+            del kwargs["training"]
+            if training is not None:
+                with eval_mode(bool(training)):
+                    return self.forward(*args, **kwargs)
         return self.forward(*args, **kwargs)
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output: the input's mask for layers that keep the time
+        axis (supports_masking), else None."""
+        return mask if self.supports_masking else None
+
+    # -- Keras's weight API --
+    def add_weight(self, shape=None, initializer="glorot_uniform", dtype=None, trainable=True,
+                   name=None, **kwargs):
+        """A new weight of ``shape`` registered on the layer (a Parameter, initialised by a
+        Keras initializer name or object); trainable=False makes it a non-trainable weight."""
+        w = Parameter(initializers.get(initializer)(tuple(shape or ()), dtype=dtype),
+                      requires_grad=bool(trainable))
+        name = name or f"weight_{len(self._parameters)}"
+        setattr(self, name, w)
+        return w
+
+    @property
+    def weights(self):
+        """Every weight (parameters, then buffers such as running statistics)."""
+        return list(self.parameters()) + list(self.buffers())
+
+    @property
+    def trainable_weights(self):
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self):
+        return [p for p in self.parameters() if not p.requires_grad] + list(self.buffers())
+
+    @property
+    def trainable(self):
+        """False freezes the layer's weights (requires_grad off), as Keras's layer.trainable."""
+        return not self.__dict__.get("_frozen", False)
+
+    @trainable.setter
+    def trainable(self, flag):
+        self.__dict__["_frozen"] = not flag
+        self.requires_grad_(bool(flag))
+
+    def get_weights(self):
+        """The layer's weights as NumPy arrays (copies), in state_dict order."""
+        return [t.detach().cpu().numpy().copy() for t in self.state_dict().values()]
+
+    def set_weights(self, weights):
+        """Loads arrays in get_weights' order; shapes must match."""
+        sd = self.state_dict()
+        weights = list(weights)
+        if len(weights) != len(sd):
+            raise ValueError(f"{type(self).__name__} '{self.name}': set_weights got {len(weights)} "
+                             f"arrays for {len(sd)} weights ({list(sd)})")
+        for (k, v), w in zip(sd.items(), weights):
+            if tuple(getattr(w, "shape", ())) != tuple(v.shape):
+                raise ValueError(f"{type(self).__name__} '{self.name}': set_weights: weight {k!r} has "
+                                 f"shape {tuple(v.shape)}, got an array of shape {tuple(getattr(w, 'shape', ()))}")
+        self.load_state_dict(dict(zip(sd.keys(), weights)))
 
     def get_config(self):
         return {"name": self.name}
