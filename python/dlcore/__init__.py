@@ -26,6 +26,9 @@ from . import autograd, callbacks, data, datasets, layers, metrics, models, seri
 from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from .serialization import load, load_model, save  # noqa: F401
+# the namespaces Keras code imports (issue 14, Keras side)
+from . import initializers, losses, optimizers, regularizers, utils  # noqa: F401
+from .trainer import GradientTape  # noqa: F401
 
 __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "device", "bool_",
            "dtype", "float32", "float64", "get_default_dtype", "int64", "set_default_dtype",
@@ -41,7 +44,9 @@ __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "n
            "zeros", "zeros_like", "current_generator", "cuda", "nn", "optim", "functional",
            "callbacks", "data", "datasets", "layers", "metrics", "serialization", "Input", "Model",
            "Sequential", "load", "load_model", "save", "set_num_threads", "get_num_threads",
-           "config"]
+           "config",
+           # issue 14, Keras side
+           "initializers", "losses", "optimizers", "regularizers", "utils", "GradientTape"]
 
 __version__ = "0.1.0"
 

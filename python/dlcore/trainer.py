@@ -33,6 +33,7 @@ from .layers import Layer
 from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
 from .nn.module import Module, eval_mode
+from .nn.regularizers import regularization_loss
 from .ops._args import integer
 from .optim import Optimizer
 from .dtype import bool_, float32, float64, get_default_dtype
@@ -122,7 +123,8 @@ class _Loss:
         if hasattr(fn, "reduction"):
             per_sample = copy.copy(fn)  # never mutate the shared loss: other threads may use it
             per_sample.reduction = "none"
-            return (_reduce_rows(per_sample(pred, target)) * weight).mean()
+            per = per_sample(target, pred) if self.keras_order else per_sample(pred, target)
+            return (_reduce_rows(per) * weight).mean()
         raise ValueError(f"class_weight / sample_weight need a loss with a per-sample form: a loss "
                          f"name or a loss module with a 'reduction' attribute, not {self.name}")
 
@@ -620,18 +622,25 @@ class TrainingMixin:
             opt = self._ensure_optimizer()
             opt.zero_grad()
             pred = self._forward(xs)
-            loss = c.loss(pred, y, w)
+            loss = self._with_penalties(c.loss(pred, y, w))
             loss.backward()
             opt.step()
         else:
             with no_grad(), eval_mode():  # the model's train/eval flag stays as it is
                 pred = self._forward(xs)
-                loss = c.loss(pred, y, w)
+                loss = self._with_penalties(c.loss(pred, y, w))
         lv = loss.item()
         p = pred.detach()
         for m in (c.metrics if metrics is None else metrics):
             m.update_state(y, p, w)
         return lv, p.shape[0]
+
+    def _with_penalties(self, loss):
+        """loss plus the weight penalties attached to the model's layers (Keras's
+        kernel_regularizer=... adds them to the training loss)."""
+        if any(m.__dict__.get("_dlcore_regularizers") for m in self.modules()):
+            loss = loss + regularization_loss(self).type(loss.dtype)
+        return loss
 
     def _metric_logs(self, prefix="", metrics=None):
         return {prefix + m.name: float(m.result()) for m in (self._c().metrics if metrics is None else metrics)}
