@@ -445,8 +445,10 @@ class TrainingMixin:
     def generator(self):
         """The model's own dlcore.Generator (None: the current one, see dlcore.use_generator).
         fit / evaluate / predict / train_on_batch draw dropout masks and shuffles from it, so
-        two models trained in two threads are each reproducible. Set a Generator or a seed."""
-        return self.__dict__.get("_generator")
+        two models trained in two threads are each reproducible. Set a Generator or a seed.
+        A submodule assigned as ``self.generator`` (Keras's GAN examples) takes the name over."""
+        sub = self.__dict__.get("_modules", {}).get("generator")
+        return sub if sub is not None else self.__dict__.get("_generator")
 
     @generator.setter
     def generator(self, g):
