@@ -679,3 +679,25 @@ def test_keras_losses_match_torch():
     got = dlcore.losses.categorical_crossentropy(oh, logits, from_logits=True).detach().numpy()
     ref = torch.nn.functional.cross_entropy(_t(logits), torch.tensor(lab), reduction="none").detach().numpy()
     np.testing.assert_allclose(got, ref, **TOL)
+
+
+def test_sequence_models_save_and_load(tmp_path):
+    tok = np.array([[1, 2, 0, 0], [3, 4, 5, 6]])
+    models = [
+        dlcore.Sequential([L.Embedding(10, 4, mask_zero=True), L.Bidirectional(L.LSTM(3), merge_mode="sum")]),
+        dlcore.Sequential([L.Embedding(10, 4), L.TimeDistributed(L.Dense(2)), L.Permute((2, 1)), L.Flatten(),
+                           L.RepeatVector(2), L.SimpleRNN(2, activation="relu", return_sequences=True),
+                           L.LayerNormalization(), L.PReLU(), L.ReLU(max_value=1.0), L.LeakyReLU(), L.ELU(),
+                           L.Softmax(), L.GaussianNoise(0.1), L.SpatialDropout1D(0.1), L.GaussianDropout(0.1)]),
+    ]
+    inp = dlcore.Input(shape=(None,), dtype="int32")
+    h = L.Bidirectional(L.GRU(4, return_sequences=True))(L.Embedding(10, 4, mask_zero=True)(inp))
+    models.append(dlcore.Model(inp, L.LSTM(2)(L.GroupNormalization(2)(h))))
+    for i, m in enumerate(models):
+        m.compile("adam", "mse")
+        y = m.predict(tok)
+        m.fit(tok, np.zeros(y.shape, np.float32), verbose=0)
+        y = m.predict(tok)
+        m.save(tmp_path / f"m{i}.safetensors")
+        back = dlcore.load_model(tmp_path / f"m{i}.safetensors")
+        np.testing.assert_allclose(back.predict(tok), y, rtol=1e-6, atol=1e-7)

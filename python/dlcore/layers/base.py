@@ -80,14 +80,17 @@ _KERAS_BASE_KWARGS = ("input_shape", "input_dim", "batch_input_shape")
 
 def _keras_kwargs(init):
     """Wraps a Layer subclass's __init__: pops input_shape / input_dim / batch_input_shape
-    (kept as ``layer.input_shape_hint``, the per-sample shape), so every layer takes them."""
+    (kept as ``layer.input_shape_hint``, the per-sample shape), so every layer takes them -
+    except an argument of the layer's own of that name (Embedding's input_dim)."""
+    own = set(inspect.signature(init).parameters)
+
     @functools.wraps(init)
     def wrapped(self, *args, **kwargs):
         hint = None
         if "input_shape" in kwargs:
             hint = kwargs.pop("input_shape")
             hint = (hint,) if isinstance(hint, int) else tuple(hint)
-        if "input_dim" in kwargs:
+        if "input_dim" in kwargs and "input_dim" not in own:
             hint = (kwargs.pop("input_dim"),)
         if "batch_input_shape" in kwargs:
             hint = tuple(kwargs.pop("batch_input_shape"))[1:]

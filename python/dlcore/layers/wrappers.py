@@ -81,7 +81,8 @@ class Bidirectional(Layer):
         return mask if self.return_sequences else None
 
     def get_config(self):
-        return {"name": self.name, "merge_mode": self.merge_mode}
+        return {"name": self.name, "layer": self.forward_layer, "merge_mode": self.merge_mode,
+                "backward_layer": self.backward_layer}
 
 
 class TimeDistributed(Layer):
@@ -106,7 +107,7 @@ class TimeDistributed(Layer):
         return y.reshape(N, T, *y.shape[1:])
 
     def get_config(self):
-        return {"name": self.name}
+        return {"name": self.name, "layer": self.layer}
 
 
 class RepeatVector(Layer):
