@@ -701,3 +701,59 @@ def test_sequence_models_save_and_load(tmp_path):
         m.save(tmp_path / f"m{i}.safetensors")
         back = dlcore.load_model(tmp_path / f"m{i}.safetensors")
         np.testing.assert_allclose(back.predict(tok), y, rtol=1e-6, atol=1e-7)
+
+
+def test_vae_example_structure_trains():
+    """Keras 3's VAE example with its imports changed: a custom Sampling layer (call), a
+    functional encoder with three outputs, a subclassed Model with loss trackers in `metrics`,
+    GradientTape + optimizer.apply_gradients, fit on x alone."""
+    class Sampling(L.Layer):
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            return z_mean + dlcore.exp(0.5 * z_log_var) * dlcore.randn(*z_mean.shape)
+
+    dlcore.utils.set_random_seed(0)
+    enc_in = dlcore.Input(shape=(2, 4))
+    h = L.Dense(16, activation="relu")(L.Flatten()(enc_in))
+    z_mean, z_log_var = L.Dense(2, name="z_mean")(h), L.Dense(2, name="z_log_var")(h)
+    encoder = dlcore.Model(enc_in, [z_mean, z_log_var, Sampling()([z_mean, z_log_var])], name="encoder")
+    lat_in = dlcore.Input(shape=(2,))
+    decoder = dlcore.Model(lat_in, L.Reshape((2, 4))(L.Dense(8, activation="sigmoid")(
+        L.Dense(16, activation="relu")(lat_in))), name="decoder")
+
+    class VAE(dlcore.Model):
+        def __init__(self, encoder, decoder, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder, self.decoder = encoder, decoder
+            self.total_loss_tracker = dlcore.metrics.Mean(name="total_loss")
+            self.reconstruction_loss_tracker = dlcore.metrics.Mean(name="reconstruction_loss")
+            self.kl_loss_tracker = dlcore.metrics.Mean(name="kl_loss")
+
+        @property
+        def metrics(self):
+            return [self.total_loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
+
+        def train_step(self, data):
+            with dlcore.GradientTape() as tape:
+                z_mean, z_log_var, z = self.encoder(data)
+                reconstruction = self.decoder(z)
+                reconstruction_loss = dlcore.losses.binary_crossentropy(data, reconstruction).sum(1).mean()
+                kl_loss = -0.5 * (1 + z_log_var - z_mean ** 2 - dlcore.exp(z_log_var))
+                kl_loss = kl_loss.sum(1).mean()
+                total_loss = reconstruction_loss + kl_loss
+            grads = tape.gradient(total_loss, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            self.total_loss_tracker.update_state(total_loss)
+            self.reconstruction_loss_tracker.update_state(reconstruction_loss)
+            self.kl_loss_tracker.update_state(kl_loss)
+            return {"loss": self.total_loss_tracker.result(),
+                    "reconstruction_loss": self.reconstruction_loss_tracker.result(),
+                    "kl_loss": self.kl_loss_tracker.result()}
+
+    data = (RNG.random((128, 2, 4)) > 0.7).astype(np.float32)
+    data[:64] = np.array([[1, 1, 0, 0], [0, 0, 1, 1]], np.float32)
+    vae = VAE(encoder, decoder)
+    vae.compile(optimizer=dlcore.optimizers.Adam(learning_rate=0.01))
+    h = vae.fit(data, epochs=6, batch_size=32, verbose=0)
+    assert set(h.history) == {"loss", "reconstruction_loss", "kl_loss"}
+    assert h.history["loss"][-1] < 0.85 * h.history["loss"][0]
