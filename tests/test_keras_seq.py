@@ -757,3 +757,44 @@ def test_vae_example_structure_trains():
     h = vae.fit(data, epochs=6, batch_size=32, verbose=0)
     assert set(h.history) == {"loss", "reconstruction_loss", "kl_loss"}
     assert h.history["loss"][-1] < 0.85 * h.history["loss"][0]
+
+
+# ---- bad input: a clear exception naming the layer, never a raw internal error --------------------
+
+_CLEAN = (ValueError, TypeError, IndexError, RuntimeError)
+_WRONG = [None, "a", [1, 2], (1,), {}, object(), 1.5, -1, True]
+_NEW_LAYERS = [lambda: L.Embedding(5, 2), lambda: L.SimpleRNN(2), lambda: L.LSTM(2), lambda: L.GRU(2),
+               lambda: L.Bidirectional(L.LSTM(2)), lambda: L.TimeDistributed(L.Dense(2)),
+               lambda: L.RepeatVector(2), lambda: L.Permute((2, 1)), lambda: L.ReLU(max_value=1.0),
+               lambda: L.LeakyReLU(), lambda: L.PReLU(), lambda: L.ELU(), lambda: L.Softmax(),
+               lambda: L.GaussianNoise(0.1), lambda: L.GaussianDropout(0.1), lambda: L.SpatialDropout1D(0.1),
+               lambda: L.SpatialDropout2D(0.1), lambda: L.LayerNormalization(), lambda: L.GroupNormalization(2),
+               lambda: L.Masking()]
+
+
+def _clean(call, what):
+    try:
+        call()
+    except _CLEAN as e:
+        assert str(e), what
+        assert "_C." not in str(e) and "pybind" not in str(e) and "incompatible function" not in str(e), \
+            f"{what}: unclear error {e}"
+    except Exception as e:
+        raise AssertionError(f"{what}: raw {type(e).__name__}: {e}") from e
+
+
+@pytest.mark.parametrize("make", _NEW_LAYERS)
+def test_new_layers_refuse_wrong_inputs_clearly(make):
+    for v in _WRONG + [dlcore.ones(0, 3), dlcore.tensor(1.0), dlcore.ones(2, 3, dtype="int64")]:
+        m = make()
+        _clean(lambda: m(v), f"{type(m).__name__}({v!r})")
+
+
+@pytest.mark.parametrize("cls,n", [(L.Embedding, 2), (L.SimpleRNN, 1), (L.LSTM, 1), (L.GRU, 1),
+                                   (L.RepeatVector, 1), (L.Permute, 1), (L.ReLU, 1), (L.LeakyReLU, 1),
+                                   (L.ELU, 1), (L.Softmax, 1), (L.GaussianNoise, 1), (L.GaussianDropout, 1),
+                                   (L.SpatialDropout1D, 1), (L.LayerNormalization, 1), (L.GroupNormalization, 1),
+                                   (L.Bidirectional, 1), (L.TimeDistributed, 1), (L.PReLU, 1), (L.Masking, 1)])
+def test_new_layer_constructors_refuse_wrong_arguments_clearly(cls, n):
+    for v in _WRONG:
+        _clean(lambda: cls(*([v] * n)), f"{cls.__name__}({v!r})")
