@@ -798,3 +798,17 @@ def test_new_layers_refuse_wrong_inputs_clearly(make):
 def test_new_layer_constructors_refuse_wrong_arguments_clearly(cls, n):
     for v in _WRONG:
         _clean(lambda: cls(*([v] * n)), f"{cls.__name__}({v!r})")
+
+
+def test_variable_sizes_stay_none_and_names_are_keras_snake_case():
+    inp = dlcore.Input(shape=(None,), dtype="int32")
+    seq = L.LSTM(13, return_sequences=True)(L.Embedding(20, 13)(inp))  # sizes equal to the example length
+    last = L.LSTM(13)(seq)
+    assert seq.shape == (None, None, 13) and last.shape == (None, 13)
+    m = dlcore.Sequential([dlcore.Input(shape=(None,), dtype="int32"), L.Embedding(20, 4), L.GRU(13)])
+    rows = []
+    m.summary(print_fn=rows.append)
+    assert any("(None, None, 4)" in r for r in rows) and any("(None, 13)" in r for r in rows)
+    names = [type(x).__name__ for x in (L.LSTM(2), L.SimpleRNN(2), L.PReLU(), L.GaussianNoise(0.1))]
+    assert names and L.LSTM(2).name.startswith("lstm") and L.SimpleRNN(2).name.startswith("simple_rnn")
+    assert L.PReLU().name.startswith("p_re_lu") and L.GaussianNoise(0.1).name.startswith("gaussian_noise")

@@ -23,13 +23,14 @@ class KerasTensor:
     """A symbolic tensor: shape (None, ...) plus the graph node that produces it, and the
     example batch it stands for."""
 
-    def __init__(self, shape, dtype, node, index, example, name=None):
+    def __init__(self, shape, dtype, node, index, example, name=None, alt=None):
         self.shape = shape
         self.dtype = dtype
         self.node = node
         self.index = index
         self.example = example
         self.name = name
+        self.alt = alt  # a second example with other variable sizes (None: the shape has none)
 
     def __repr__(self):
         return f"<KerasTensor shape={self.shape} dtype={self.dtype}{' name=' + self.name if self.name else ''}>"
@@ -62,9 +63,8 @@ class _Node:
         return out
 
 
-# a None (variable) size in Input's shape stands for this size in the example batch (a size
-# rarely met otherwise: an output size equal to it, at the position of an input's None size,
-# is recorded as None too)
+# a None (variable) size in Input's shape stands for this size in the example batch; a second
+# example, one longer, runs alongside it: the output sizes that differ between the two are None
 _EXAMPLE_LEN = 13
 
 
@@ -87,7 +87,10 @@ def Input(shape, dtype="float32", name=None, batch_size=None, sparse=None, batch
     node = _Node(None, (), {})
     ex = zeros(_EXAMPLE_BATCH, *known, dtype=dtype)
     per_sample = tuple(None if s is None else k for s, k in zip(shape, known))
-    kt = KerasTensor((None,) + per_sample, ex.dtype, node, 0, ex, name)
+    alt = None
+    if any(s is None for s in shape):
+        alt = zeros(_EXAMPLE_BATCH, *(_EXAMPLE_LEN + 1 if s is None else s for s in shape), dtype=ex.dtype)
+    kt = KerasTensor((None,) + per_sample, ex.dtype, node, 0, ex, name, alt)
     node.outputs = [kt]
     return kt
 
@@ -102,19 +105,27 @@ def is_symbolic(args):
     return False
 
 
-def _example(a):
+def _example(a, alt=False):
     if isinstance(a, KerasTensor):
-        return a.example
+        return a.alt if alt and a.alt is not None else a.example
     if isinstance(a, (list, tuple)):
-        return type(a)(_example(b) for b in a)
+        return type(a)(_example(b, alt) for b in a)
     return a
+
+
+def _has_alt(args):
+    return any(isinstance(t, KerasTensor) and t.alt is not None
+               for a in args for t in (a if isinstance(a, (list, tuple)) else [a]))
 
 
 def symbolic_call(layer, args, kwargs):
     """Records layer(*args) in the graph; runs it on the example batch (eval mode, no grad)."""
+    variable = _has_alt(tuple(args) + tuple(kwargs.values()))
     try:
         with no_grad(), eval_mode():
             out = layer(*[_example(a) for a in args], **{k: _example(v) for k, v in kwargs.items()})
+            out2 = layer(*[_example(a, True) for a in args], **{k: _example(v, True) for k, v in kwargs.items()}) \
+                if variable else None
     except Exception as e:
         shapes = [getattr(a, "shape", None) for a in args]
         msg = f"while calling {getattr(layer, 'name', type(layer).__name__)} on symbolic inputs {shapes}: {e}"
@@ -125,14 +136,17 @@ def symbolic_call(layer, args, kwargs):
         raise err from e
     node = _Node(layer, tuple(args), dict(kwargs))
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
-    # a size that follows an Input's variable (None) size stays None
-    var = {i for a in tuple(args) + tuple(kwargs.values())
-           for t in (a if isinstance(a, (list, tuple)) else [a]) if isinstance(t, KerasTensor)
-           for i, s in enumerate(t.shape) if s is None and i > 0}
-    for i, o in enumerate(outs):
+    outs2 = (list(out2) if isinstance(out2, (tuple, list)) else [out2]) if variable else [None] * len(outs)
+    for i, (o, o2) in enumerate(zip(outs, outs2)):
         if not isinstance(o, Tensor):
             raise TypeError(f"{type(layer).__name__} returned a {type(o).__name__}; graph layers must "
                             f"return Tensors")
-        shape = tuple(None if i in var and s == _EXAMPLE_LEN else s for i, s in enumerate(o.shape[1:], 1))
-        node.outputs.append(KerasTensor((None,) + shape, o.dtype, node, i, o.detach()))
+        # a size that follows an Input's variable (None) size - it differs between the two
+        # examples - stays None
+        shape = tuple(o.shape[1:])
+        alt = None
+        if isinstance(o2, Tensor) and tuple(o2.shape) != tuple(o.shape):
+            shape = tuple(None if s != s2 else s for s, s2 in zip(shape, o2.shape[1:]))
+            alt = o2.detach()
+        node.outputs.append(KerasTensor((None,) + shape, o.dtype, node, i, o.detach(), alt=alt))
     return node.outputs if isinstance(out, (tuple, list)) else node.outputs[0]

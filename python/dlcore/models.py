@@ -40,6 +40,7 @@ class Sequential(TrainingMixin, nn.Sequential):
             input_shape = next(iter(self)).__dict__.get("input_shape_hint")
         if input_shape is not None:
             shape = tuple(input_shape) if not isinstance(input_shape, int) else (input_shape,)
+            object.__setattr__(self, "_variable_dims", tuple(i for i, s in enumerate(shape) if s is None))
             self.build(tuple(_EXAMPLE_LEN if s is None else s for s in shape), dtype=dtype)
         if not trainable:
             self.requires_grad_(False)
@@ -58,6 +59,7 @@ class Sequential(TrainingMixin, nn.Sequential):
             inp = self.__dict__.pop("_pending_input", None)
             shape = inp.shape[1:] if inp is not None else layer.__dict__.get("input_shape_hint")
             if shape is not None:
+                object.__setattr__(self, "_variable_dims", tuple(i for i, s in enumerate(shape) if s is None))
                 self.build(tuple(_EXAMPLE_LEN if s is None else s for s in shape),
                            dtype=str(inp.dtype) if inp is not None else "float32")
         return self

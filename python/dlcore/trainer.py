@@ -897,16 +897,23 @@ class TrainingMixin:
                              sum(p.numel() for p in layer.parameters())))
             return rows
         spec = self.__dict__.get("_input_spec")
-        x = None
+        x = x2 = None
         if spec is not None and len(spec) == 1:
             x = zeros(_EXAMPLE_BATCH, *spec[0][0], dtype=spec[0][1])
+            var = self.__dict__.get("_variable_dims") or ()
+            if var:  # a second example, longer along the variable sizes: the sizes that differ are None
+                x2 = zeros(_EXAMPLE_BATCH, *(s + (i in var) for i, s in enumerate(spec[0][0])), dtype=spec[0][1])
         with no_grad(), eval_mode():
             for name, m in self.named_children():
                 shp = "?"
                 if x is not None:
                     try:
                         x = m(x)
-                        shp = str((None,) + tuple(x.shape[1:]))
+                        x2 = m(x2) if x2 is not None else None
+                        sizes = tuple(x.shape[1:])
+                        if x2 is not None:
+                            sizes = tuple(None if a != b else a for a, b in zip(sizes, x2.shape[1:]))
+                        shp = str((None,) + sizes)
                     except Exception:
                         x = None
                 rows.append((getattr(m, "name", name), type(m).__name__, shp,

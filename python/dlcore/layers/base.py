@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import threading
 
 from .. import initializers
@@ -25,8 +26,9 @@ _build_lock = threading.RLock()
 
 
 def _auto_name(cls_name):
-    base = "".join("_" + c.lower() if c.isupper() else c for c in cls_name).lstrip("_")
-    base = base.replace("2_d", "2d")
+    """Keras's default layer name: the class name in snake case (Dense -> dense, LSTM -> lstm,
+    SimpleRNN -> simple_rnn, Conv2D -> conv2d), numbered from the second one on."""
+    base = re.sub(r"([a-z])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls_name)).lower()
     n = _counters.get(base, 0)
     _counters[base] = n + 1
     return base if n == 0 else f"{base}_{n}"
