@@ -812,3 +812,24 @@ def test_variable_sizes_stay_none_and_names_are_keras_snake_case():
     names = [type(x).__name__ for x in (L.LSTM(2), L.SimpleRNN(2), L.PReLU(), L.GaussianNoise(0.1))]
     assert names and L.LSTM(2).name.startswith("lstm") and L.SimpleRNN(2).name.startswith("simple_rnn")
     assert L.PReLU().name.startswith("p_re_lu") and L.GaussianNoise(0.1).name.startswith("gaussian_noise")
+
+
+def test_rnn_input_dropout_one_mask_per_sequence_and_trainable_flag():
+    x = np.ones((4, 6, 8))
+    layer = _built(L.SimpleRNN, 3, x, dropout=0.5, return_sequences=True)
+    ref = layer(dlcore.tensor(x), training=False).detach().numpy()
+    dlcore.manual_seed(0)
+    a = layer(dlcore.tensor(x), training=True).detach().numpy()
+    assert not np.allclose(a, ref)
+    # one (batch, 1, features) mask shared by every step, as Keras draws it
+    x = RNG.normal(size=(4, 6, 8))
+    dlcore.manual_seed(5)
+    got = layer(dlcore.tensor(x), training=True).detach().numpy()
+    dlcore.manual_seed(5)
+    keep = dlcore.nn.functional.dropout(dlcore.ones(4, 1, 8, dtype=dlcore.float64), 0.5, True).numpy()
+    np.testing.assert_allclose(got, layer(dlcore.tensor(x * keep), training=False).detach().numpy(), **TOL)
+    m = dlcore.Sequential([L.Dense(2, input_shape=(3,)), L.Dense(1)])
+    m.layers[0].trainable = False
+    assert len(m.trainable_weights) == 2 and len(m.non_trainable_weights) == 2
+    m.trainable = False
+    assert m.trainable_weights == []

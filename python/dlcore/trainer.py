@@ -478,6 +478,19 @@ class TrainingMixin:
         return list(self.parameters()) + list(self.buffers())
 
     @property
+    def trainable(self):
+        """False freezes every weight (requires_grad off), as Keras's model.trainable = False;
+        set it before compile (the optimizer takes the trainable weights)."""
+        return any(p.requires_grad for p in self.parameters()) or not any(True for _ in self.parameters())
+
+    @trainable.setter
+    def trainable(self, flag):
+        self.requires_grad_(bool(flag))
+        for m in self.modules():
+            if isinstance(m, Layer):
+                m.__dict__["_frozen"] = not flag
+
+    @property
     def metrics(self):
         """The metrics fit resets at each epoch and logs: after compile, a 'loss' tracker
         (metrics.Mean) and the compiled metrics, then every metrics.Metric the model holds as an

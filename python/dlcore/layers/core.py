@@ -16,6 +16,8 @@ class Dense(Layer):
     from the first input. Holds an nn.Linear as ``linear`` (state_dict keys linear.weight/bias).
     With activation='relu' the ReLU is fused into the GEMM's epilogue (one kernel call)."""
 
+    supports_masking = True
+
     def __init__(self, units, activation=None, use_bias=True, name=None):
         super().__init__(name)
         self.units = integer(units, "Dense", "units", 1)
@@ -43,6 +45,8 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    supports_masking = True
+
     def __init__(self, activation, name=None):
         super().__init__(name)
         self.activation = activation

@@ -17,6 +17,8 @@ class BatchNormalization(Layer):
     average keeps 99%; PyTorch's momentum = 1 - momentum), epsilon=1e-3. Wraps nn.BatchNorm1d for
     (N, C) / (N, C, L) inputs and nn.BatchNorm2d for (N, C, H, W)."""
 
+    supports_masking = True
+
     def __init__(self, momentum=0.99, epsilon=1e-3, name=None):
         super().__init__(name)
         if not 0.0 <= momentum <= 1.0:
