@@ -833,3 +833,21 @@ def test_rnn_input_dropout_one_mask_per_sequence_and_trainable_flag():
     assert len(m.trainable_weights) == 2 and len(m.non_trainable_weights) == 2
     m.trainable = False
     assert m.trainable_weights == []
+
+
+def test_compile_takes_keras_loss_objects_and_optimizers():
+    dlcore.manual_seed(0)
+    m = dlcore.Sequential([L.Dense(4, input_shape=(3,)), L.Dense(3)])
+    m.compile(optimizer=dlcore.optimizers.RMSprop(learning_rate=0.01),
+              loss=dlcore.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    x = RNG.random((20, 3)).astype(np.float32)
+    y = RNG.integers(0, 3, 20)
+    w = RNG.random(20).astype(np.float32)
+    m.fit(x, y, epochs=2, verbose=0, sample_weight=w)
+    assert isinstance(m.optimizer, dlcore.optim.RMSprop) and m.optimizer.param_groups[0]["alpha"] == 0.9
+    loss, acc = m.evaluate(x, y, sample_weight=w)
+    logits = torch.tensor(m.predict(x), dtype=torch.float64)
+    ce = torch.nn.functional.cross_entropy(logits, torch.tensor(y), reduction="none").numpy()
+    assert loss == pytest.approx((ce * w).mean(), rel=1e-4)  # Keras's sum_over_batch_size (one batch)
+    hits = m.predict(x).argmax(1) == y
+    assert acc == pytest.approx((hits * w).sum() / w.sum(), rel=1e-5)  # weighted, as Keras weighs metrics

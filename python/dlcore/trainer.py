@@ -26,6 +26,7 @@ import numpy as np
 from . import callbacks as cbm
 from . import data, nn, optim, serialization
 from . import metrics as metrics_mod
+from . import losses as keras_losses
 from . import optimizers as keras_optimizers
 from .autograd import no_grad
 from .graph import _EXAMPLE_BATCH
@@ -597,6 +598,8 @@ class TrainingMixin:
             c.optimizer = optimizer
         c.loss = _Loss(loss, c.from_logits) if loss is not None else None
         loss_name = loss if isinstance(loss, str) else type(loss).__name__ if loss is not None else None
+        if isinstance(loss, keras_losses.Loss):  # Keras's loss objects name their loss as compile's names do
+            loss_name = {"huber_loss": "huber"}.get(loss.name, loss.name)
         if loss_name == "CrossEntropyLoss":
             loss_name = "sparse_categorical_crossentropy"
         if loss_name == "BCEWithLogitsLoss":
