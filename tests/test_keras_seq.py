@@ -851,3 +851,24 @@ def test_compile_takes_keras_loss_objects_and_optimizers():
     assert loss == pytest.approx((ce * w).mean(), rel=1e-4)  # Keras's sum_over_batch_size (one batch)
     hits = m.predict(x).argmax(1) == y
     assert acc == pytest.approx((hits * w).sum() / w.sum(), rel=1e-5)  # weighted, as Keras weighs metrics
+
+
+def test_train_step_calling_super_and_masks_skipping_plain_modules():
+    class Logged(dlcore.Sequential):
+        steps = 0
+
+        def train_step(self, data):
+            type(self).steps += 1
+            return super().train_step(data)
+
+    dlcore.manual_seed(0)
+    x, y = _data(32)
+    m = Logged([L.Dense(8, activation="relu", input_shape=(4,)), L.Dense(1)])
+    m.compile("adam", "mse", metrics=["mae"])
+    h = m.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    assert Logged.steps == 12 and set(h.history) == {"loss", "mae"}
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    # a mask reaching a plain nn module in a graph is not passed to it
+    inp = dlcore.Input(shape=(5,), dtype="int32")
+    out = dlcore.layers.Lambda(dlcore.nn.Flatten())(L.Embedding(9, 2, mask_zero=True)(inp))
+    assert dlcore.Model(inp, out)(np.array([[1, 2, 0, 0, 0]])).shape == (1, 10)

@@ -189,7 +189,7 @@ class Model(TrainingMixin, Module):
             args = [get(a) for a in node.args]
             kwargs = {k: get(v) for k, v in node.kwargs.items()}
             mask = masks.get(id(node.args[0])) if len(node.args) == 1 and not isinstance(node.args[0], list) else None
-            if mask is not None and "mask" not in kwargs:
+            if mask is not None and "mask" not in kwargs and isinstance(node.layer, (Layer, Sequential)):
                 kwargs["mask"] = mask
             out = node.layer(*args, **kwargs)
             outs = out if isinstance(out, (tuple, list)) else [out]
