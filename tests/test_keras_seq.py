@@ -872,3 +872,12 @@ def test_train_step_calling_super_and_masks_skipping_plain_modules():
     inp = dlcore.Input(shape=(5,), dtype="int32")
     out = dlcore.layers.Lambda(dlcore.nn.Flatten())(L.Embedding(9, 2, mask_zero=True)(inp))
     assert dlcore.Model(inp, out)(np.array([[1, 2, 0, 0, 0]])).shape == (1, 10)
+
+
+def test_model_build_takes_keras_batch_shapes():
+    m = dlcore.Sequential([L.Dense(3), L.Dense(1)])
+    m.build((None, 5))
+    assert m.count_params() == 5 * 3 + 3 + 4
+    r = dlcore.Sequential([L.LSTM(2)])
+    r.build((None, None, 4))  # batch and time both variable
+    assert r.count_params() == 4 * 8 + 2 * 8 + 8

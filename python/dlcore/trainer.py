@@ -29,7 +29,7 @@ from . import metrics as metrics_mod
 from . import losses as keras_losses
 from . import optimizers as keras_optimizers
 from .autograd import no_grad
-from .graph import _EXAMPLE_BATCH
+from .graph import _EXAMPLE_BATCH, _EXAMPLE_LEN
 from .layers import Layer
 from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
@@ -424,10 +424,13 @@ class TrainingMixin:
         return [m for m in self.modules() if isinstance(m, Layer) and not m.built]
 
     def build(self, input_shape, dtype="float32"):
-        """Builds lazy layers with a zeros batch of per-sample ``input_shape`` (eval mode, no grad)."""
+        """Builds lazy layers with a zeros batch of per-sample ``input_shape`` (eval mode, no grad).
+        Keras's batch shape, with a leading None - model.build((None, 784)) - is taken too."""
         shapes = input_shape if (isinstance(input_shape, list) and input_shape and
                                  isinstance(input_shape[0], (tuple, list))) else [input_shape]
-        xs = [zeros(_EXAMPLE_BATCH, *sh, dtype=dtype) for sh in shapes]
+        shapes = [(sh,) if isinstance(sh, int) else tuple(sh) for sh in shapes]
+        shapes = [sh[1:] if sh and sh[0] is None else sh for sh in shapes]
+        xs = [zeros(_EXAMPLE_BATCH, *(_EXAMPLE_LEN if s is None else s for s in sh), dtype=dtype) for sh in shapes]
         with no_grad(), eval_mode():
             self(*xs)
         self._note_input(xs)
