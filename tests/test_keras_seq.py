@@ -881,3 +881,16 @@ def test_model_build_takes_keras_batch_shapes():
     r = dlcore.Sequential([L.LSTM(2)])
     r.build((None, None, 4))  # batch and time both variable
     assert r.count_params() == 4 * 8 + 2 * 8 + 8
+
+
+def test_dense_and_batchnorm_weights_in_keras_layout():
+    d = L.Dense(3).double()
+    x = RNG.normal(size=(2, 4))
+    d(dlcore.tensor(x))
+    kernel, bias = RNG.normal(size=(4, 3)), RNG.normal(size=3)
+    d.set_weights([kernel, bias])
+    np.testing.assert_allclose(d(dlcore.tensor(x)).detach().numpy(), x @ kernel + bias, **TOL)
+    assert [w.shape for w in d.get_weights()] == [(4, 3), (3,)]
+    bn = L.BatchNormalization()
+    bn(np.zeros((2, 5), np.float32))
+    assert [w.shape for w in bn.get_weights()] == [(5,)] * 4  # gamma, beta, moving mean, moving variance

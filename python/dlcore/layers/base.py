@@ -229,22 +229,39 @@ class Layer(Module):
         self.__dict__["_frozen"] = not flag
         self.requires_grad_(bool(flag))
 
+    def _weight_items(self):
+        """(state_dict key, tensor) of the weights Keras lists, in its order (PyTorch's batch
+        counter is not one of them)."""
+        return [(k, v) for k, v in self.state_dict().items() if not k.endswith("num_batches_tracked")]
+
+    def _to_keras(self, key, a):
+        """A weight (NumPy) in Keras's layout; layers whose module keeps another layout
+        (Dense's nn.Linear: (out, in)) override this and _from_keras."""
+        return a
+
+    def _from_keras(self, key, a):
+        return a
+
     def get_weights(self):
-        """The layer's weights as NumPy arrays (copies), in state_dict order."""
-        return [t.detach().cpu().numpy().copy() for t in self.state_dict().values()]
+        """The layer's weights as NumPy arrays (copies) in Keras's order and layout, so
+        weights carry over between Keras and dlcore."""
+        return [self._to_keras(k, v.detach().cpu().numpy()).copy() for k, v in self._weight_items()]
 
     def set_weights(self, weights):
-        """Loads arrays in get_weights' order; shapes must match."""
-        sd = self.state_dict()
+        """Loads arrays given in get_weights' order and layout; shapes must match."""
+        items = self._weight_items()
         weights = list(weights)
-        if len(weights) != len(sd):
+        if len(weights) != len(items):
             raise ValueError(f"{type(self).__name__} '{self.name}': set_weights got {len(weights)} "
-                             f"arrays for {len(sd)} weights ({list(sd)})")
-        for (k, v), w in zip(sd.items(), weights):
-            if tuple(getattr(w, "shape", ())) != tuple(v.shape):
+                             f"arrays for {len(items)} weights ({[k for k, _ in items]})")
+        sd = self.state_dict()
+        for (k, v), w in zip(items, weights):
+            want = self._to_keras(k, v.detach().cpu().numpy()).shape
+            if tuple(getattr(w, "shape", ())) != tuple(want):
                 raise ValueError(f"{type(self).__name__} '{self.name}': set_weights: weight {k!r} has "
-                                 f"shape {tuple(v.shape)}, got an array of shape {tuple(getattr(w, 'shape', ()))}")
-        self.load_state_dict(dict(zip(sd.keys(), weights)))
+                                 f"shape {tuple(want)}, got an array of shape {tuple(getattr(w, 'shape', ()))}")
+            sd[k] = self._from_keras(k, w.detach().cpu().numpy() if hasattr(w, "detach") else w)
+        self.load_state_dict(sd)
 
     def get_config(self):
         return {"name": self.name}

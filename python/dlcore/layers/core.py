@@ -36,6 +36,11 @@ class Dense(Layer):
         y = self.linear(x)
         return self._act(y) if self._act is not None else y
 
+    def _to_keras(self, key, a):  # Keras's kernel is (in, out): nn.Linear's weight transposed
+        return a.T if key.endswith("weight") else a
+
+    _from_keras = _to_keras
+
     def get_config(self):
         if self.activation is not None and not isinstance(self.activation, str):
             raise ValueError(f"Dense '{self.name}': a callable activation cannot be saved as JSON; "
