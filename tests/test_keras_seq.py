@@ -894,3 +894,23 @@ def test_dense_and_batchnorm_weights_in_keras_layout():
     bn = L.BatchNormalization()
     bn(np.zeros((2, 5), np.float32))
     assert [w.shape for w in bn.get_weights()] == [(5,)] * 4  # gamma, beta, moving mean, moving variance
+
+
+def test_dense_keras_initializers_and_regularizer_in_the_loss():
+    d = L.Dense(50)
+    d(np.zeros((1, 30), np.float32))
+    k, b = d.get_weights()
+    lim = np.sqrt(6 / (30 + 50))
+    assert np.abs(k).max() <= lim and np.abs(k).max() > 0.9 * lim and not b.any()
+    d2 = L.Dense(2, kernel_initializer="ones", bias_initializer=dlcore.initializers.Constant(0.5))
+    d2(np.zeros((1, 3), np.float32))
+    np.testing.assert_array_equal(d2.get_weights()[0], 1.0)
+    np.testing.assert_array_equal(d2.get_weights()[1], 0.5)
+    # kernel_regularizer: the loss fit reports includes l2 * sum(kernel^2)
+    m = dlcore.Sequential([L.Dense(1, kernel_initializer="ones", use_bias=False, input_shape=(2,),
+                                   kernel_regularizer=dlcore.regularizers.l2(0.1))])
+    m.compile("sgd", "mse")
+    x, y = np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32)
+    assert m.evaluate(x, y) == pytest.approx(0.1 * 2)
+    with pytest.raises(ValueError, match="initializer"):
+        L.Dense(2, kernel_initializer="glorot_unifrom")
