@@ -147,7 +147,7 @@ def test_unsupported_options_raise_clear_errors():
     with pytest.raises(ValueError, match="stateful"):
         L.LSTM(4, stateful=True)
     with pytest.raises(ValueError, match="recurrent_dropout"):
-        L.GRU(4, recurrent_dropout=0.2)
+        L.GRU(4, recurrent_dropout=1.5)
     with pytest.raises(ValueError, match="reset_after"):
         L.GRU(4, reset_after=False)
     with pytest.raises(ValueError, match="activation"):
@@ -914,3 +914,43 @@ def test_dense_keras_initializers_and_regularizer_in_the_loss():
     assert m.evaluate(x, y) == pytest.approx(0.1 * 2)
     with pytest.raises(ValueError, match="initializer"):
         L.Dense(2, kernel_initializer="glorot_unifrom")
+
+
+@pytest.mark.parametrize("cls", [L.SimpleRNN, L.LSTM, L.GRU])
+def test_recurrent_dropout_step_path_matches_torch_and_keras_masks(cls):
+    """Training with recurrent_dropout runs the step-by-step path: with a vanishing rate (the
+    mask is 1 + 1e-12) it must give the fused kernel's / PyTorch's values, masks included."""
+    x = RNG.normal(size=(4, 6, 3))
+    mask = np.array([[1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 1], [1, 0, 1, 1, 0, 1], [1, 1, 1, 1, 1, 1]], bool)
+    layer = _built(cls, 5, x, return_sequences=True, return_state=True, recurrent_dropout=1e-12)
+    tm = _torch_rnn(layer)
+    xd = dlcore.tensor(x, requires_grad=True)
+    out = layer(xd, mask=dlcore.tensor(mask), training=True)
+    ref_y, ref_h = _masked_reference(tm, x, mask, False)
+    np.testing.assert_allclose(out[0].detach().numpy(), ref_y, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(out[1].detach().numpy(), ref_h, rtol=1e-9, atol=1e-10)
+    # gradients against the fused path (no recurrent dropout in eval mode)
+    w = RNG.normal(size=(4, 6, 5))
+    (out[0] * dlcore.tensor(w)).sum().backward()
+    g_loop, k_loop = xd.grad.numpy().copy(), layer.kernel.grad.numpy().copy()
+    xd.grad = None
+    layer.kernel.grad = None
+    (layer(xd, mask=dlcore.tensor(mask), training=False)[0] * dlcore.tensor(w)).sum().backward()
+    np.testing.assert_allclose(g_loop, xd.grad.numpy(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(k_loop, layer.kernel.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_recurrent_dropout_masks_the_state_the_recurrence_reads():
+    x = RNG.normal(size=(3, 5, 2))
+    layer = _built(L.SimpleRNN, 4, x, return_sequences=True, recurrent_dropout=0.5)
+    dlcore.manual_seed(7)
+    got = layer(dlcore.tensor(x), training=True).detach().numpy()
+    dlcore.manual_seed(7)
+    keep = dlcore.nn.functional.dropout(dlcore.ones(3, 4, dtype=dlcore.float64), 0.5, True).numpy()
+    k, rk, b = layer.get_weights()
+    h, ref = np.zeros((3, 4)), []
+    for t in range(5):
+        h = np.tanh(x[:, t] @ k + (h * keep) @ rk + b)
+        ref.append(h)
+    np.testing.assert_allclose(got, np.stack(ref, 1), **TOL)
+    assert not np.allclose(got, layer(dlcore.tensor(x), training=False).detach().numpy())

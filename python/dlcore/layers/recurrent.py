@@ -22,8 +22,10 @@ unmasked step.
 
 Supported: activation 'tanh' (SimpleRNN also 'relu'), recurrent_activation 'sigmoid',
 return_sequences, return_state, go_backwards, initial_state, use_bias, dropout (one mask
-per sequence on the inputs, as Keras), the Keras initializers and regularizers. Not supported
-(a clear error): stateful=True, recurrent_dropout > 0, other activations, GRU
+per sequence on the inputs, as Keras), recurrent_dropout (one mask per sequence on the state
+the recurrent projection reads; in training it runs the recurrence step by step in dlcore ops,
+slower than the fused kernel, which serves every other call), the Keras initializers and
+regularizers. Not supported (a clear error): stateful=True, other activations, GRU
 reset_after=False.
 """
 from __future__ import annotations
@@ -35,7 +37,7 @@ from ..nn.module import Parameter
 from ..nn.regularizers import attach as _attach_regularizer
 from ..ops import rnn as _ops
 from ..ops._args import integer
-from ..tensor import Tensor, arange, cat, ones, one_hot, tensor, zeros
+from ..tensor import Tensor, arange, cat, ones, one_hot, relu, sigmoid, stack, tanh, tensor, zeros
 from .base import Layer, _match_dtype
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
@@ -84,9 +86,8 @@ class _RNN(Layer):
                              f"batches yourself: return_state=True, then initial_state=...)")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"{cls}: dropout must be in [0, 1), got {dropout}")
-        if float(recurrent_dropout) != 0.0:
-            raise ValueError(f"{cls}: recurrent_dropout={recurrent_dropout} is not supported by dlcore (the "
-                             f"recurrence runs in one fused kernel); use dropout= on the inputs")
+        if not 0.0 <= float(recurrent_dropout) < 1.0:
+            raise ValueError(f"{cls}: recurrent_dropout must be in [0, 1), got {recurrent_dropout}")
         act, ract = _act_name(activation), _act_name(recurrent_activation)
         ok = ("tanh", "relu") if self._mode == "RNN" else ("tanh",)
         if act not in ok:
@@ -100,7 +101,7 @@ class _RNN(Layer):
         self.bias_initializer = bias_initializer
         self._regularizers = {"kernel": kernel_regularizer, "recurrent_kernel": recurrent_regularizer,
                               "bias": bias_regularizer}
-        self.dropout, self.recurrent_dropout = float(dropout), 0.0
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards, self.stateful, self.unroll = bool(go_backwards), False, bool(unroll)
         self.zero_output_for_mask = bool(zero_output_for_mask)
@@ -176,6 +177,10 @@ class _RNN(Layer):
             keep = _dropout(ones(N, 1, x.shape[2], dtype=x.dtype), self.dropout, True)
             x = x * keep
         h0, c0 = self._states(initial_state, N, x.dtype)
+        if train and self.recurrent_dropout > 0:  # the step-by-step path (the fused kernel has no mask on h)
+            rec_keep = _dropout(ones(N, self.units, dtype=x.dtype), self.recurrent_dropout, True)
+            out, states = self._loop(x, h0, c0, mask, rec_keep)
+            return [out] + states if self.return_state else out
         if mask is not None:
             front, lengths, back = _mask_order(mask)
             rows = arange(N, dtype=int64).reshape(N, 1)
@@ -197,6 +202,52 @@ class _RNN(Layer):
         else:
             out = h
         return [out] + states if self.return_state else out
+
+    def _loop(self, x, h, c, mask, rec_keep):
+        """The recurrence one step at a time in dlcore ops (training with recurrent_dropout:
+        the recurrent projection reads h * rec_keep, one mask per sequence, as Keras). Masked
+        steps keep the state and repeat the previous output."""
+        N, T, u = x.shape[0], x.shape[1], self.units
+        h = zeros(N, u, dtype=x.dtype) if h is None else h
+        if self._n_states == 2:
+            c = zeros(N, u, dtype=x.dtype) if c is None else c
+        b = self.bias if self.use_bias else None
+        b_in = None if b is None else (b[0] if self._mode == "GRU" else b)
+        b_rec = b[1] if b is not None and self._mode == "GRU" else None
+        xp = x @ self.kernel + b_in if b_in is not None else x @ self.kernel
+        m = None if mask is None else mask.type(x.dtype).unsqueeze(-1)  # (N, T, 1)
+        prev = zeros(N, u, dtype=x.dtype)
+        outs = []
+        for t in range(T):
+            hp = (h * rec_keep) @ self.recurrent_kernel
+            xt = xp[:, t]
+            if self._mode == "RNN":
+                new_h = (relu if self.activation == "relu" else tanh)(xt + hp)
+            elif self._mode == "LSTM":
+                g = xt + hp
+                i, f = sigmoid(g[:, :u]), sigmoid(g[:, u:2 * u])
+                new_c = f * c + i * tanh(g[:, 2 * u:3 * u])
+                new_h = sigmoid(g[:, 3 * u:]) * tanh(new_c)
+            else:  # GRU, reset_after: r multiplies the recurrent projection with its bias
+                if b_rec is not None:
+                    hp = hp + b_rec
+                z = sigmoid(xt[:, :u] + hp[:, :u])
+                r = sigmoid(xt[:, u:2 * u] + hp[:, u:2 * u])
+                new_h = z * h + (1.0 - z) * tanh(xt[:, 2 * u:] + r * hp[:, 2 * u:])
+            if m is None:
+                h, out = new_h, new_h
+                if self._n_states == 2:
+                    c = new_c
+            else:
+                mt = m[:, t]
+                h = mt * new_h + (1.0 - mt) * h
+                if self._n_states == 2:
+                    c = mt * new_c + (1.0 - mt) * c
+                out = mt * new_h + (0.0 if self.zero_output_for_mask else (1.0 - mt) * prev)
+                prev = mt * new_h + (1.0 - mt) * prev
+            outs.append(out)
+        states = [h] if self._n_states == 1 else [h, c]
+        return (stack(outs, 1) if self.return_sequences else (prev if m is not None else h)), states
 
     def _op_mode(self):
         return {"RNN_TANH": _C.RnnMode.rnn_tanh, "RNN_RELU": _C.RnnMode.rnn_relu,
