@@ -954,3 +954,11 @@ def test_recurrent_dropout_masks_the_state_the_recurrence_reads():
         ref.append(h)
     np.testing.assert_allclose(got, np.stack(ref, 1), **TOL)
     assert not np.allclose(got, layer(dlcore.tensor(x), training=False).detach().numpy())
+
+
+def test_layer_dtype_argument_sets_the_weights_dtype():
+    assert L.Embedding(5, 2, dtype="float64").embeddings.dtype == dlcore.float64
+    d = L.Dense(2, dtype="float64")
+    assert d(np.ones((1, 3))).dtype == dlcore.float64
+    lstm = L.LSTM(2, dtype="float64")
+    assert lstm(np.ones((1, 3, 2), np.float32)).dtype == dlcore.float64

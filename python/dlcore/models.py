@@ -68,19 +68,25 @@ class Sequential(TrainingMixin, nn.Sequential):
         """Runs the layers in turn; a Keras mask (from Embedding(mask_zero=True) or Masking) is
         handed from each layer to the next through ``compute_mask``."""
         for m in self._modules.values():
-            if isinstance(m, Layer):
-                y = m(x, mask=mask) if mask is not None else m(x)
-                mask = m.compute_mask(x, mask)
+            if mask is not None:
+                y = m(x, mask=mask) if isinstance(m, Layer) else m(x)
+                mask = m.compute_mask(x, mask) if isinstance(m, Layer) else None
             else:
-                y, mask = m(x), None
+                y = m(x)
+                if isinstance(m, Layer) and type(m).compute_mask is not Layer.compute_mask:
+                    mask = m.compute_mask(x)  # a mask source: Embedding(mask_zero=True), Masking
             x = y
         return x
 
     def __call__(self, *args, training=None, **kwargs):
         if is_symbolic(args):  # a Sequential used as a layer inside a functional graph
             return symbolic_call(self, args, kwargs)
+        if not (len(args) == 1 and isinstance(args[0], Tensor)):
+            args = tuple(a if isinstance(a, Tensor) else _t(_arr(a)) for a in args)
+        if training is None:
+            return self.forward(*args, **kwargs)
         with _call_mode(training):
-            return self.forward(*(_t(_arr(a)) if not isinstance(a, Tensor) else a for a in args), **kwargs)
+            return self.forward(*args, **kwargs)
 
     def pop(self):
         if not len(self):

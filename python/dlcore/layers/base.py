@@ -14,6 +14,7 @@ import re
 import threading
 
 from .. import initializers
+from ..dtype import canonical as dtype_of
 from ..graph import is_symbolic, symbolic_call
 from ..nn import activation as A
 from ..nn.module import Module, Parameter, eval_mode
@@ -75,11 +76,6 @@ def _as_input(a, layer):
                     f"got {type(a).__name__}")
 
 
-# Keras's constructor arguments that every layer takes: the first layer of a Sequential may
-# declare the model's per-sample input shape (input_shape=(784,), input_dim=784).
-_KERAS_BASE_KWARGS = ("input_shape", "input_dim", "batch_input_shape")
-
-
 def _keras_kwargs(init):
     """Wraps a Layer subclass's __init__: pops input_shape / input_dim / batch_input_shape
     (kept as ``layer.input_shape_hint``, the per-sample shape), so every layer takes them -
@@ -99,6 +95,8 @@ def _keras_kwargs(init):
         init(self, *args, **kwargs)
         if hint is not None:
             self.__dict__["input_shape_hint"] = hint
+        if self.__dict__.get("_weights_dtype") is not None and self.built:  # weights made in __init__
+            self.to(dtype=self.__dict__["_weights_dtype"])
     wrapped.__wrapped_keras__ = True
     return wrapped
 
@@ -111,6 +109,14 @@ def _takes(fn, arg):
     except (TypeError, ValueError):
         return False
     return arg in ps or any(p.kind == p.VAR_KEYWORD for p in ps.values())
+
+
+@functools.lru_cache(maxsize=None)
+def _call_of(cls):
+    """(the function a call runs, whether it takes mask=, whether it takes training=) for a
+    Layer class: Keras's call() when the class has one, else forward()."""
+    fn = getattr(cls, "call", None) or cls.forward
+    return fn, _takes(fn, "mask"), _takes(fn, "training")
 
 
 @functools.lru_cache(maxsize=None)
@@ -154,19 +160,22 @@ class Layer(Module):
         self.built = False
         if kwargs.get("trainable") is False:
             self.__dict__["_frozen"] = True
+        if kwargs.get("dtype") is not None:  # Keras's dtype="float64": the weights' dtype
+            self.__dict__["_weights_dtype"] = dtype_of(kwargs["dtype"])
 
     def build(self, input_shape, x=None):
         self.built = True
 
     def forward(self, *args, **kwargs):
-        if "call" not in dir(type(self)):
+        if getattr(type(self), "call", None) is None:
             raise NotImplementedError(f"{type(self).__name__}: a layer defines forward() or call()")
         return self.call(*args, **kwargs)
 
     def __call__(self, *args, **kwargs):
-        if is_symbolic(args) or any(is_symbolic((v,)) for v in kwargs.values()):
+        if is_symbolic(args) or (kwargs and is_symbolic(tuple(kwargs.values()))):
             return symbolic_call(self, args, kwargs)
-        args = tuple(_as_input(a, self) for a in args)
+        if not (len(args) == 1 and isinstance(args[0], Tensor)):
+            args = tuple(_as_input(a, self) for a in args)
         if not self.built:
             with _build_lock:  # two threads calling an unbuilt model build each layer once
                 if not self.built:
@@ -177,17 +186,20 @@ class Layer(Module):
                     else:
                         self.build(shape)
                     self.built = True
+                    if self.__dict__.get("_weights_dtype") is not None:
+                        self.to(dtype=self.__dict__["_weights_dtype"])
                     if self.__dict__.get("_frozen"):
                         self.requires_grad_(False)
-        fwd = type(self).forward if "call" not in dir(type(self)) else type(self).call
-        if "mask" in kwargs and not _takes(fwd, "mask"):
-            del kwargs["mask"]
-        training = kwargs.get("training")
-        if "training" in kwargs and not _takes(fwd, "training"):
-            del kwargs["training"]
-            if training is not None:
-                with eval_mode(bool(training)):
-                    return self.forward(*args, **kwargs)
+        if kwargs:
+            _, takes_mask, takes_training = _call_of(type(self))
+            if "mask" in kwargs and not takes_mask:
+                del kwargs["mask"]
+            training = kwargs.get("training")
+            if "training" in kwargs and not takes_training:
+                del kwargs["training"]
+                if training is not None:
+                    with eval_mode(bool(training)):
+                        return self.forward(*args, **kwargs)
         return self.forward(*args, **kwargs)
 
     def compute_mask(self, inputs, mask=None):
