@@ -962,3 +962,25 @@ def test_layer_dtype_argument_sets_the_weights_dtype():
     assert d(np.ones((1, 3))).dtype == dlcore.float64
     lstm = L.LSTM(2, dtype="float64")
     assert lstm(np.ones((1, 3, 2), np.float32)).dtype == dlcore.float64
+
+
+def test_seq2seq_trains_through_the_encoder_states():
+    """Keras's character-level seq2seq structure (encoder states as the decoder's initial_state,
+    teacher forcing) on a toy task: the decoder must output the encoder's first token at every
+    step, so it learns only if gradients flow through initial_state."""
+    dlcore.utils.set_random_seed(0)
+    rng = np.random.default_rng(2)
+    V, T = 5, 4
+    src = rng.integers(0, V, size=(256, T))
+    enc_x = dlcore.utils.to_categorical(src, V)
+    dec_x = np.zeros((256, T, V), np.float32)
+    target = np.repeat(src[:, :1], T, 1)
+    enc_in = dlcore.Input(shape=(None, V))
+    _, h, c = L.LSTM(16, return_state=True)(enc_in)
+    dec_in = dlcore.Input(shape=(None, V))
+    dec = L.LSTM(16, return_sequences=True)(dec_in, initial_state=[h, c])
+    model = dlcore.Model([enc_in, dec_in], L.Dense(V)(dec))
+    model.compile(dlcore.optimizers.Adam(learning_rate=0.02),
+                  loss=dlcore.losses.SparseCategoricalCrossentropy(from_logits=True))
+    hist = model.fit([enc_x, dec_x], target, epochs=8, batch_size=32, verbose=0)
+    assert hist.history["loss"][-1] < 0.3 * hist.history["loss"][0]
