@@ -37,7 +37,7 @@ from ..nn.module import Parameter
 from ..nn.regularizers import attach as _attach_regularizer
 from ..ops import rnn as _ops
 from ..ops._args import integer
-from ..tensor import Tensor, arange, cat, ones, one_hot, relu, sigmoid, stack, tanh, tensor, zeros
+from ..tensor import Tensor, arange, cat, ones, relu, sigmoid, stack, tanh, tensor, zeros
 from .base import Layer, _match_dtype
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
@@ -60,7 +60,8 @@ def _mask_order(mask):
     lengths = back[:, T - 1].contiguous()
     # compacted position of each step: unmasked steps in order, then the masked ones
     pos = back * m + (lengths.reshape(N, 1) + steps.reshape(1, T) - back) * (1 - m) - m
-    front = (one_hot(pos, T).type(int64) * steps.reshape(1, T, 1)).sum(1)
+    front = zeros(N, T, dtype=int64)  # the inverse permutation: front[n, pos[n, t]] = t
+    front[arange(N, dtype=int64).reshape(N, 1), pos] = steps.reshape(1, T).expand(N, T)
     return front, lengths, back
 
 
