@@ -984,3 +984,18 @@ def test_seq2seq_trains_through_the_encoder_states():
                   loss=dlcore.losses.SparseCategoricalCrossentropy(from_logits=True))
     hist = model.fit([enc_x, dec_x], target, epochs=8, batch_size=32, verbose=0)
     assert hist.history["loss"][-1] < 0.3 * hist.history["loss"][0]
+
+
+def test_model_weights_in_keras_order_and_layout():
+    def make():
+        inp = dlcore.Input(shape=(None,), dtype="int32")
+        h = L.Bidirectional(L.GRU(3))(L.Embedding(7, 4)(inp))
+        return dlcore.Model(inp, L.Dense(2)(L.BatchNormalization()(h)))
+    a, b = make(), make()
+    shapes = [w.shape for w in a.get_weights()]
+    assert shapes == [(7, 4), (4, 9), (3, 9), (2, 9), (4, 9), (3, 9), (2, 9), (6,), (6,), (6,), (6,), (6, 2), (2,)]
+    b.set_weights(a.get_weights())
+    tok = np.array([[1, 2, 3], [4, 5, 6]])
+    np.testing.assert_array_equal(a.predict(tok), b.predict(tok))
+    with pytest.raises(ValueError, match="got 2 arrays for 13 weights"):
+        b.set_weights(a.get_weights()[:2])

@@ -973,14 +973,54 @@ class TrainingMixin:
         return sum(p.numel() for p in self.parameters())
 
     # -- weights and saving --
+    def _weight_parts(self):
+        """(owner, count) in Keras's order: the model's own tensors, then each layer's weights
+        (a Keras layer's get_weights, in Keras's layout; a plain module's state_dict)."""
+        own = [t for t in list(self._parameters.values()) + list(self._buffers.values()) if t is not None]
+        parts = [(None, own)] if own else []
+        for m in self.children():
+            n = len(m.get_weights()) if isinstance(m, (Layer, TrainingMixin)) else len(m.state_dict())
+            parts.append((m, n))
+        return parts
+
     def get_weights(self):
-        return [t.detach().cpu().numpy().copy() for t in self.state_dict().values()]
+        """Every weight as a NumPy array (copies), layer by layer in Keras's order and layout
+        (Dense kernels (in, out), no batch-norm step counter), so model.set_weights takes a
+        Keras model's get_weights()."""
+        out = []
+        for m, n in self._weight_parts():
+            if m is None:
+                out += [t.detach().cpu().numpy().copy() for t in n]
+            elif isinstance(m, (Layer, TrainingMixin)):
+                out += m.get_weights()
+            else:
+                out += [t.detach().cpu().numpy().copy() for t in m.state_dict().values()]
+        return out
 
     def set_weights(self, weights):
-        sd = self.state_dict()
-        if len(weights) != len(sd):
-            raise ValueError(f"set_weights: got {len(weights)} arrays for {len(sd)} weights")
-        self.load_state_dict(OrderedDict(zip(sd.keys(), weights)))
+        """Loads arrays in get_weights' order and layout."""
+        weights = list(weights)
+        parts = self._weight_parts()
+        total = sum(len(n) if m is None else n for m, n in parts)
+        if len(weights) != total:
+            raise ValueError(f"set_weights: got {len(weights)} arrays for {total} weights")
+        i = 0
+        for m, n in parts:
+            if m is None:
+                for t, w in zip(n, weights[i:i + len(n)]):
+                    if tuple(t.shape) != tuple(getattr(w, "shape", ())):
+                        raise ValueError(f"set_weights: a weight of shape {tuple(t.shape)} got an array of "
+                                         f"shape {tuple(getattr(w, 'shape', ()))}")
+                    t._data.copy_(tensor(w, dtype=t.dtype)._data)
+                i += len(n)
+                continue
+            chunk = weights[i:i + n]
+            if isinstance(m, (Layer, TrainingMixin)):
+                m.set_weights(chunk)
+            else:
+                sd = m.state_dict()
+                m.load_state_dict(OrderedDict(zip(sd.keys(), chunk)))
+            i += n
 
     def save(self, path, include_optimizer=True):
         """Saves architecture (JSON), weights, optimizer state, compile settings, the epoch and
