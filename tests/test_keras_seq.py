@@ -999,3 +999,15 @@ def test_model_weights_in_keras_order_and_layout():
     np.testing.assert_array_equal(a.predict(tok), b.predict(tok))
     with pytest.raises(ValueError, match="got 2 arrays for 13 weights"):
         b.set_weights(a.get_weights()[:2])
+
+
+def test_mean_tracker_keras_semantics():
+    m = dlcore.metrics.Mean()
+    m.update_state(dlcore.tensor([1.0, 2.0, 3.0]))      # every element counts
+    m.update_state(5.0)
+    assert m.result() == pytest.approx(11 / 4)
+    m.reset_state()
+    m.update_state(np.array([1.0, 3.0]), sample_weight=np.array([1.0, 3.0]))
+    assert m.result() == pytest.approx(2.5)
+    m.reset_state()
+    assert m(dlcore.tensor(4.0)) == pytest.approx(4.0) and m(2.0) == pytest.approx(3.0)
