@@ -1011,3 +1011,27 @@ def test_mean_tracker_keras_semantics():
     assert m.result() == pytest.approx(2.5)
     m.reset_state()
     assert m(dlcore.tensor(4.0)) == pytest.approx(4.0) and m(2.0) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("cls", [L.LSTM, L.GRU])
+def test_masked_bidirectional_matches_torch_packed_sequences(cls):
+    x = RNG.normal(size=(3, 6, 2))
+    lengths = [6, 2, 4]
+    mask = np.arange(6)[None] < np.array(lengths)[:, None]
+    bi = L.Bidirectional(cls(4, return_sequences=True, return_state=True)).double()
+    bi(dlcore.tensor(x))
+    for lay in (bi.forward_layer, bi.backward_layer):
+        with dlcore.no_grad():
+            lay.bias.copy_(dlcore.tensor(RNG.normal(size=tuple(lay.bias.shape))))
+    tm = _torch_rnn(bi.forward_layer, bidirectional_with=bi.backward_layer)
+    out = bi(dlcore.tensor(x), mask=dlcore.tensor(mask))
+    packed = torch.nn.utils.rnn.pack_padded_sequence(_t(x), lengths, batch_first=True, enforce_sorted=False)
+    yp, st = tm(packed)
+    yt, _ = torch.nn.utils.rnn.pad_packed_sequence(yp, batch_first=True, total_length=6)
+    y = out[0].detach().numpy()
+    for n, ln in enumerate(lengths):  # valid steps; padded ones differ by design (Keras repeats, torch zeros)
+        np.testing.assert_allclose(y[n, :ln], yt[n, :ln].detach().numpy(), **TOL)
+    h = (st[0] if isinstance(st, tuple) else st).detach().numpy()
+    k = 2 if cls is L.LSTM else 1
+    np.testing.assert_allclose(out[1].detach().numpy(), h[0], **TOL)
+    np.testing.assert_allclose(out[1 + k].detach().numpy(), h[1], **TOL)
