@@ -1035,3 +1035,33 @@ def test_masked_bidirectional_matches_torch_packed_sequences(cls):
     k = 2 if cls is L.LSTM else 1
     np.testing.assert_allclose(out[1].detach().numpy(), h[0], **TOL)
     np.testing.assert_allclose(out[1 + k].detach().numpy(), h[1], **TOL)
+
+
+def test_call_training_argument_follows_fit_and_predict():
+    seen = []
+
+    class Noisy(L.Layer):
+        def call(self, x, training=False):
+            seen.append(("layer", training))
+            return x
+
+    class M(dlcore.Model):
+        def __init__(self):
+            super().__init__()
+            self.d, self.n = L.Dense(1), Noisy()
+
+        def call(self, x, training=False):
+            seen.append(("model", training))
+            return self.d(self.n(x))
+
+    m = M()
+    m.compile("sgd", "mse")
+    x, y = _data(8)
+    m.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert seen[-2:] == [("model", True), ("layer", True)]  # (after a build pass in inference mode)
+    seen.clear()
+    m.predict(x)
+    assert seen == [("model", False), ("layer", False)]
+    seen.clear()
+    m(x, training=True)
+    assert seen == [("model", True), ("layer", True)]

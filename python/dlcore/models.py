@@ -7,6 +7,9 @@ PyTorch loop and ``dlcore.optim`` work on them unchanged.
 """
 from __future__ import annotations
 
+import functools
+import inspect
+
 from . import nn
 from .graph import _EXAMPLE_LEN, KerasTensor, is_symbolic, symbolic_call
 from .layers import Layer
@@ -15,6 +18,15 @@ from .tensor import Tensor
 from .trainer import TrainingMixin, _arr, _call_mode, _t
 
 __all__ = ["Sequential", "Model"]
+
+
+@functools.lru_cache(maxsize=None)
+def _call_takes_training(cls):
+    """Whether a Keras-style Model subclass's call() has a ``training`` parameter."""
+    try:
+        return "training" in inspect.signature(cls.call).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class Sequential(TrainingMixin, nn.Sequential):
@@ -169,6 +181,8 @@ class Model(TrainingMixin, Module):
         g = self._graph
         if g is None:
             if "call" in dir(type(self)):  # Keras-style subclass
+                if "training" not in kwargs and _call_takes_training(type(self)):
+                    kwargs["training"] = self.training  # fit trains, evaluate / predict infer
                 return self.call(*args, **kwargs)
             raise NotImplementedError("a subclassed Model must define forward() (or Keras's call())")
         if len(args) == 1 and isinstance(args[0], (list, tuple)) and len(g["inputs"]) > 1:

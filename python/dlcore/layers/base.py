@@ -190,16 +190,18 @@ class Layer(Module):
                         self.to(dtype=self.__dict__["_weights_dtype"])
                     if self.__dict__.get("_frozen"):
                         self.requires_grad_(False)
+        _, takes_mask, takes_training = _call_of(type(self))
+        training = kwargs.get("training")
         if kwargs:
-            _, takes_mask, takes_training = _call_of(type(self))
             if "mask" in kwargs and not takes_mask:
                 del kwargs["mask"]
-            training = kwargs.get("training")
             if "training" in kwargs and not takes_training:
                 del kwargs["training"]
-                if training is not None:
-                    with eval_mode(bool(training)):
-                        return self.forward(*args, **kwargs)
+        if takes_training and training is None:
+            kwargs["training"] = self.training  # Keras's learning phase: fit trains, predict infers
+        if training is not None:  # this call and every layer inside it run in that mode
+            with eval_mode(bool(training)):
+                return self.forward(*args, **kwargs)
         return self.forward(*args, **kwargs)
 
     def compute_mask(self, inputs, mask=None):
