@@ -111,12 +111,11 @@ def _takes(fn, arg):
     return arg in ps or any(p.kind == p.VAR_KEYWORD for p in ps.values())
 
 
-@functools.lru_cache(maxsize=None)
-def _call_of(cls):
-    """(the function a call runs, whether it takes mask=, whether it takes training=) for a
-    Layer class: Keras's call() when the class has one, else forward()."""
+def _call_flags(cls):
+    """(whether it takes mask=, whether it takes training=) for a Layer class's call: Keras's
+    call() when the class has one, else forward()."""
     fn = getattr(cls, "call", None) or cls.forward
-    return fn, _takes(fn, "mask"), _takes(fn, "training")
+    return _takes(fn, "mask"), _takes(fn, "training")
 
 
 @functools.lru_cache(maxsize=None)
@@ -144,9 +143,11 @@ class Layer(Module):
     Keras layers is Keras's order and layout."""
 
     supports_masking = False
+    _call_flags = (False, False)  # (takes mask=, takes training=), per class
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        cls._call_flags = _call_flags(cls)
         init = cls.__dict__.get("__init__")
         if init is not None and not getattr(init, "__wrapped_keras__", False):
             cls.__init__ = _keras_kwargs(init)
@@ -190,8 +191,8 @@ class Layer(Module):
                         self.to(dtype=self.__dict__["_weights_dtype"])
                     if self.__dict__.get("_frozen"):
                         self.requires_grad_(False)
-        _, takes_mask, takes_training = _call_of(type(self))
-        training = kwargs.get("training")
+        takes_mask, takes_training = self._call_flags
+        training = kwargs.get("training") if kwargs else None
         if kwargs:
             if "mask" in kwargs and not takes_mask:
                 del kwargs["mask"]
