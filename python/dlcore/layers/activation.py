@@ -116,16 +116,17 @@ class ELU(_Pointwise):
 
 
 class Softmax(_Pointwise):
-    """Softmax along ``axis`` (default -1). A mask (True: keep) gives the masked positions a
-    large negative logit first, so they get ~0 probability, as Keras does."""
+    """Softmax along ``axis`` (default -1). A mask of the input's rank (True: keep) gives the
+    masked positions a large negative logit first, so they get ~0 probability, as Keras does;
+    a (batch, time) sequence mask handed along a Sequential is not one of those and is ignored."""
 
     def __init__(self, axis=-1, name=None, **kwargs):
         super().__init__(name, **kwargs)
         self.axis = integer(axis, "Softmax", "axis")
 
     def forward(self, x, mask=None):
-        if mask is not None:
-            m = mask if isinstance(mask, Tensor) else tensor(mask)
+        m = None if mask is None else (mask if isinstance(mask, Tensor) else tensor(mask))
+        if m is not None and m.ndim == x.ndim:
             x = x + (1.0 - m.type(x.dtype)) * -1e9
         return A.softmax(x, dim=self.axis)
 
