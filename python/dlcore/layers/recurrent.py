@@ -78,7 +78,9 @@ class _RNN(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
                  bias_regularizer=None, dropout=0.0, recurrent_dropout=0.0, return_sequences=False,
                  return_state=False, go_backwards=False, stateful=False, unroll=False,
-                 zero_output_for_mask=False, name=None, **kwargs):
+                 zero_output_for_mask=False, seed=None, use_cudnn="auto", name=None, **kwargs):
+        # seed: dropout masks come from dlcore's generator (dlcore.manual_seed / model.generator);
+        # use_cudnn / unroll: how Keras runs the loop, nothing to choose here (one fused kernel)
         super().__init__(name, **kwargs)
         cls = type(self).__name__
         self.units = integer(units, cls, "units", 1)
