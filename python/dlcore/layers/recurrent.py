@@ -271,6 +271,7 @@ class _RNN(Layer):
                 "use_bias": self.use_bias, "kernel_initializer": name_of(self.kernel_initializer),
                 "recurrent_initializer": name_of(self.recurrent_initializer),
                 "bias_initializer": name_of(self.bias_initializer), "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout,
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "zero_output_for_mask": self.zero_output_for_mask}
 
