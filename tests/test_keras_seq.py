@@ -1094,3 +1094,9 @@ def test_port_bidirectional_lstm_text_classifier_with_only_imports_changed():
     hist = model.fit(x_train, y_train, batch_size=16, epochs=12, validation_data=(x_val, y_val), verbose=0)
     assert hist.history["loss"][-1] < 0.6 * hist.history["loss"][0]
     assert hist.history["val_accuracy"][-1] > 0.8
+
+
+def test_numpy_inputs_to_multi_input_layers():
+    a, b = RNG.normal(size=(2, 3)).astype(np.float32), RNG.normal(size=(2, 3)).astype(np.float32)
+    np.testing.assert_allclose(L.Add()([a, b]).detach().numpy(), a + b, rtol=1e-6)
+    np.testing.assert_allclose(L.Concatenate()([a, dlcore.tensor(b)]).detach().numpy(), np.concatenate([a, b], 1))

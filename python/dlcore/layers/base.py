@@ -70,6 +70,8 @@ def _as_input(a, layer):
         return a
     if isinstance(a, (list, tuple)) and a and all(isinstance(b, Tensor) for b in a):
         return a
+    if isinstance(a, (list, tuple)) and a and any(isinstance(b, Tensor) or hasattr(b, "__array__") for b in a):
+        return type(a)(_as_input(b, layer) for b in a)  # several inputs (merge layers), some arrays
     if hasattr(a, "__array__") or isinstance(a, (list, tuple)):
         return tensor(a)
     raise TypeError(f"{type(layer).__name__} '{layer.name}': input must be a dlcore Tensor or array data, "
