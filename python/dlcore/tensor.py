@@ -37,7 +37,7 @@ __all__ = ["Tensor", "tensor", "from_numpy", "from_dlpack", "zeros", "ones", "fu
            "sum", "mean", "all", "any", "MaxResult", "amax", "amin", "max", "min", "var", "std", "norm",
            "argmax", "argmin", "matmul", "reshape", "view", "flatten", "permute", "transpose",
            "expand", "broadcast_to", "unsqueeze", "squeeze", "cat", "concatenate", "stack",
-           "split", "chunk", "index_select", "gather", "one_hot"]
+           "split", "chunk", "pad", "index_select", "gather", "one_hot"]
 
 
 def _as_array(data, dtype=None, device=None):
@@ -1472,6 +1472,30 @@ def chunk(x, chunks, dim=0):
     n = x.shape[dim]
     size = builtins.max(-(-n // chunks), 1)
     return split(x, size, dim)
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Constant padding, PyTorch's F.pad: ``pad`` lists (before, after) amounts for the last
+    dim first, then the one before it, ... (e.g. (left, right, top, bottom) for an image); a
+    negative amount crops. Only mode='constant' (value, default 0)."""
+    op = "pad"
+    x = _t(input)
+    if mode != "constant":
+        raise ValueError(f"{op}: only mode='constant' is supported, got mode={mode!r}")
+    if not isinstance(pad, (tuple, list)):
+        raise TypeError(f"{op}: pad must be a tuple of ints, got {type(pad).__name__}")
+    amounts = [_args.integer(p, op, "pad") for p in pad]
+    if len(amounts) % 2 or len(amounts) // 2 > x.ndim:
+        raise ValueError(f"{op}: pad must have an even length of at most 2 * {x.ndim} (input shape "
+                         f"{tuple(x.shape)}), got {tuple(pad)}")
+    pads = [(0, 0)] * x.ndim
+    for i in range(len(amounts) // 2):
+        d = x.ndim - 1 - i
+        pads[d] = (amounts[2 * i], amounts[2 * i + 1])
+        if x.shape[d] + pads[d][0] + pads[d][1] < 0:
+            raise ValueError(f"{op}: pad {tuple(pad)} crops dim {d} of shape {tuple(x.shape)} below size 0")
+    v = 0.0 if value is None else _args.real(value, op, "value")
+    return shape_ops.Pad.apply(x, tuple(pads), v)
 
 
 def _index_tensor(index, op):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..nn.linear import Linear, linear
 from ..nn.module import Module
 from ..ops._args import integer
-from ..tensor import flatten, reshape
-from .base import Layer, _match_dtype, get_activation
+from ..tensor import Tensor, flatten, reshape
+from .base import Layer, _match_dtype, data_format_arg, from_channels_first, get_activation
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Lambda"]
 
@@ -34,6 +34,10 @@ class Dense(Layer):
         y = self.linear(x)
         return self._act(y) if self._act is not None else y
 
+    def _keras_weights(self):
+        t = (lambda w: w.t())  # dlcore (out, in) <-> Keras (in, out)
+        return [(self.linear.weight, t, t)] + ([(self.linear.bias, None, None)] if self.use_bias else [])
+
     def get_config(self):
         if self.activation is not None and not isinstance(self.activation, str):
             raise ValueError(f"Dense '{self.name}': a callable activation cannot be saved as JSON; "
@@ -57,12 +61,22 @@ class Activation(Layer):
 
 
 class Flatten(Layer):
-    def __init__(self, name=None):
+    """(N, ...) -> (N, features). As Keras, the features come in channels-last order (H, W, C)
+    whatever the data_format, so the Dense weights after it are the same for both layouts:
+    data_format="channels_first" input (N, C, ...) is put channels-last first."""
+
+    def __init__(self, data_format=None, name=None):
         super().__init__(name)
+        self.data_format = data_format_arg(data_format, "Flatten")
         self.built = True
 
     def forward(self, x):
+        if self.data_format == "channels_first" and isinstance(x, Tensor) and x.ndim > 2:
+            x = from_channels_first(x, "channels_last")
         return flatten(x, 1)
+
+    def get_config(self):
+        return {"name": self.name, "data_format": self.data_format}
 
 
 class Reshape(Layer):
