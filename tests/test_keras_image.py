@@ -531,7 +531,7 @@ def _cnn(fmt):
         layers.Conv2D(8, 3, padding="same", activation="relu", data_format=fmt),
         layers.BatchNormalization(axis=ax),
         layers.MaxPooling2D(2, data_format=fmt),
-        layers.Conv2D(6, 3, strides=2, padding="same", data_format=fmt),
+        layers.Conv2D(6, 3, strides=2, padding="same", data_format=fmt), layers.Activation("elu"),
         layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, data_format=fmt),
         layers.SeparableConv2D(5, 2, padding="same", data_format=fmt),
         layers.Conv2DTranspose(4, 3, strides=2, padding="same", data_format=fmt),
@@ -597,12 +597,19 @@ def test_channels_last_cnn_vs_torch_with_permutes():
 
 
 def test_channels_last_run_moves_no_data_between_layers():
-    """A channels-last conv's output is a permuted view of channels-first memory, so the next
-    image layer's channels-first view is that memory itself (no copy)."""
-    c1, c2 = layers.Conv2D(4, 3, padding="same"), layers.Conv2D(4, 3, padding="same")
-    y = c1(dlcore.randn(2, 8, 8, 3))
-    assert not y.is_contiguous() and y.permute(0, 3, 1, 2).is_contiguous()
-    assert c2(y).permute(0, 3, 1, 2).is_contiguous()
+    """A channels-last image layer's output is a permuted view of channels-first memory, so the
+    next image layer's channels-first view is that memory itself (no copy); BatchNormalization
+    and elementwise Activation layers keep that layout."""
+    y = dlcore.randn(2, 8, 8, 3)
+    for layer in (layers.Conv2D(4, 3, padding="same"), layers.BatchNormalization(), layers.Activation("relu"),
+                  layers.MaxPooling2D(), layers.Conv2D(4, 3, strides=2, padding="same"), layers.Activation("tanh"),
+                  layers.ZeroPadding2D(), layers.UpSampling2D(), layers.DepthwiseConv2D(3)):
+        y = layer(y)
+        assert not y.is_contiguous() and y.permute(0, 3, 1, 2).is_contiguous(), type(layer).__name__
+    x = dlcore.randn(2, 3, 4, 5).permute(0, 2, 3, 1)
+    np.testing.assert_array_equal(npy(layers.Activation("relu")(x)), np.maximum(npy(x), 0))
+    np.testing.assert_allclose(npy(layers.Activation("softmax")(x)), npy(F.softmax(x.contiguous(), -1)),
+                               rtol=1e-6)
 
 
 def test_channels_last_cnn_trains():

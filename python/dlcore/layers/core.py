@@ -6,7 +6,7 @@ from ..nn.linear import Linear, linear
 from ..nn.module import Module
 from ..ops._args import integer
 from ..tensor import Tensor, flatten, reshape
-from .base import Layer, _match_dtype, data_format_arg, from_channels_first, get_activation
+from .base import Layer, _match_dtype, data_format_arg, from_channels_first, get_activation, in_memory_order
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Lambda"]
 
@@ -47,14 +47,20 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    """An activation by Keras name (or a callable). Elementwise activations run in the input's
+    memory order, so between channels-last image layers they keep channels-first memory."""
+
     def __init__(self, activation, name=None):
         super().__init__(name)
         self.activation = activation
         self._act = get_activation(activation)
+        self._elementwise = isinstance(activation, str) and activation.lower() not in ("softmax", "log_softmax")
         self.built = True
 
     def forward(self, x):
-        return self._act(x) if self._act is not None else x
+        if self._act is None:
+            return x
+        return in_memory_order(self._act, x) if self._elementwise else self._act(x)
 
     def get_config(self):
         return {"name": self.name, "activation": self.activation}
