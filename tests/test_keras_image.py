@@ -714,10 +714,28 @@ def test_set_weights_checks_count_and_shapes():
     layer = layers.Conv2D(4, 3)
     assert layer.get_weights() == []
     layer(dlcore.zeros(1, 5, 5, 2))
-    with pytest.raises(ValueError, match=r"Conv2D 'conv2d.*': set_weights got 1 arrays, the layer has 2"):
+    with pytest.raises(ValueError, match=r"Conv2D 'conv2d.*': set_weights got 1 arrays for 2 weights"):
         layer.set_weights([np.zeros((3, 3, 2, 4))])
     with pytest.raises(ValueError, match=r"weight 0 has shape \(4, 2, 3, 3\), expected \(3, 3, 2, 4\)"):
         layer.set_weights([np.zeros((4, 2, 3, 3)), np.zeros(4)])
+
+
+def test_model_weights_in_keras_layouts():
+    """model.get_weights lists each layer's Keras-layout weights in order (nn modules as their
+    state_dict holds them); set_weights takes the same list back."""
+    m = dlcore.Sequential([layers.Conv2D(4, 3), layers.BatchNormalization(), layers.Flatten(), layers.Dense(3),
+                           dlcore.nn.Linear(3, 2)], input_shape=(5, 5, 2))
+    ws = m.get_weights()
+    assert [w.shape for w in ws] == [(3, 3, 2, 4), (4,), (4,), (4,), (4,), (4,), (36, 3), (3,), (2, 3), (2,)]
+    new = [rng(i).normal(size=w.shape).astype(np.float32) for i, w in enumerate(ws)]
+    new[5] = np.abs(new[5])  # a variance
+    m.set_weights(new)
+    for a, b in zip(m.get_weights(), new):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(npy(m[0].conv.weight), new[0].transpose(3, 2, 0, 1))
+    np.testing.assert_array_equal(npy(m[3].linear.weight), new[6].T)
+    with pytest.raises(ValueError, match=r"Sequential: set_weights got 9 arrays for 10 weights"):
+        m.set_weights(new[:9])
 
 
 BAD = [

@@ -123,27 +123,12 @@ class Layer(Module):
 
     def get_weights(self):
         """This layer's weights as NumPy arrays in Keras's order and layouts."""
-        own = self._keras_weights() if self.built else []
-        return [(f(t) if f else t).detach().cpu().numpy().copy() for t, f, _ in own]
+        return _read_weights(_weight_slots(self))
 
     def set_weights(self, weights):
         """Sets the weights from arrays in Keras's order and layouts (as get_weights returns them)."""
-        own = self._keras_weights() if self.built else []
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise ValueError(f"{type(self).__name__} '{self.name}': set_weights got {len(weights)} arrays, "
-                             f"the layer has {len(own)} weights" + ("" if self.built else " (it is not built yet)"))
-        new = []
-        for i, ((t, to_k, from_k), w) in enumerate(zip(own, weights)):
-            w = tensor(w, dtype=t.dtype)
-            want = tuple((to_k(t) if to_k else t).shape)
-            if tuple(w.shape) != want:
-                raise ValueError(f"{type(self).__name__} '{self.name}': set_weights: weight {i} has shape "
-                                 f"{tuple(w.shape)}, expected {want}")
-            new.append(from_k(w) if from_k else w)
-        with no_grad():
-            for (t, _, _), w in zip(own, new):
-                t.copy_(w)
+        _write_weights(_weight_slots(self), weights, f"{type(self).__name__} '{self.name}'",
+                       "" if self.built else " (it is not built yet)")
 
     def compute_output_shape(self, input_shape):
         """The output shape for an input of ``input_shape`` (batch dim first, None allowed there),
@@ -163,6 +148,45 @@ class Layer(Module):
         none_batch = shapes[0][0] is None
         fix = (lambda t: (None,) + tuple(t.shape[1:])) if none_batch else (lambda t: tuple(t.shape))
         return [fix(t) for t in y] if isinstance(y, (tuple, list)) else fix(y)
+
+
+# ---- weights in Keras's order and layouts ---------------------------------------------------------
+
+def _weight_slots(module):
+    """[(tensor, to_keras, from_keras)] for every weight of module in Keras's order: a dlcore
+    layer's own Keras-layout weights (none before it is built), any other module's parameters
+    and persistent buffers as its state_dict holds them, module by module."""
+    if isinstance(module, Layer):
+        return module._keras_weights() if module.built else []
+    out = []
+    skip = module.__dict__.get("_non_persistent", set())
+    for store in (module._parameters, module._buffers):
+        out += [(t, None, None) for name, t in store.items() if t is not None and name not in skip]
+    for child in module._modules.values():
+        if child is not None:
+            out += _weight_slots(child)
+    return out
+
+
+def _read_weights(slots):
+    return [(f(t) if f else t).detach().cpu().numpy().copy() for t, f, _ in slots]
+
+
+def _write_weights(slots, weights, who, note=""):
+    """Copies arrays (Keras layouts) into the slots' tensors, after checking every count and shape."""
+    weights = list(weights)
+    if len(weights) != len(slots):
+        raise ValueError(f"{who}: set_weights got {len(weights)} arrays for {len(slots)} weights{note}")
+    new = []
+    for i, ((t, to_k, from_k), w) in enumerate(zip(slots, weights)):
+        w = tensor(w, dtype=t.dtype)
+        want = tuple((to_k(t) if to_k else t).shape)
+        if tuple(w.shape) != want:
+            raise ValueError(f"{who}: set_weights: weight {i} has shape {tuple(w.shape)}, expected {want}")
+        new.append(from_k(w) if from_k else w)
+    with no_grad():
+        for (t, _, _), w in zip(slots, new):
+            t.copy_(w)
 
 
 # ---- initializers by Keras name ----------------------------------------------------------------
