@@ -608,6 +608,11 @@ def test_channels_last_run_moves_no_data_between_layers():
         assert not y.is_contiguous() and y.permute(0, 3, 1, 2).is_contiguous(), type(layer).__name__
     x = dlcore.randn(2, 3, 4, 5).permute(0, 2, 3, 1)
     np.testing.assert_array_equal(npy(layers.Activation("relu")(x)), np.maximum(npy(x), 0))
+    z = dlcore.randn(2, 6, 4, 5).permute(0, 2, 3, 1)
+    cat = layers.Concatenate()([x, z])  # the channels of two channels-last image layers' outputs
+    assert cat.permute(0, 3, 1, 2).is_contiguous()
+    np.testing.assert_array_equal(npy(cat), np.concatenate([npy(x), npy(z)], axis=-1))
+    np.testing.assert_array_equal(npy(layers.Concatenate(axis=1)([x, x])), np.concatenate([npy(x), npy(x)], 1))
     np.testing.assert_allclose(npy(layers.Activation("softmax")(x)), npy(F.softmax(x.contiguous(), -1)),
                                rtol=1e-6)
 

@@ -30,15 +30,15 @@ def test_merge_layers_values_and_gradients():
     cat = layers.Concatenate()([a, dlcore.tensor(r.normal(size=(4, 2)))])
     assert cat.shape == (4, 7)
     np.testing.assert_allclose(npy(layers.Concatenate(axis=0)([a, b])), np.concatenate([a_np, b_np]))
-    # default axis 1: the channel axis of channels-first images
-    x4 = dlcore.randn(2, 3, 4, 4)
-    assert layers.Concatenate()([x4, x4]).shape == (2, 6, 4, 4)
+    # default axis -1 (Keras): the channel axis of channels-last images
+    x4 = dlcore.randn(2, 4, 4, 3)
+    assert layers.Concatenate()([x4, x4]).shape == (2, 4, 4, 6)
 
 
 def test_merge_layers_bad_shapes():
     with pytest.raises(ValueError, match=r"Add: input 1 has shape \(4, 1\) but input 0 has shape \(4,\)"):
         layers.Add()([dlcore.randn(4), dlcore.randn(4, 1)])
-    with pytest.raises(ValueError, match=r"Concatenate: input 1 has shape \(3, 5\) but input 0 has shape \(4, 5\); they must match except along axis 1"):
+    with pytest.raises(ValueError, match=r"Concatenate: input 1 has shape \(3, 5\) but input 0 has shape \(4, 5\); they must match except along axis -1"):
         layers.Concatenate()([dlcore.randn(4, 5), dlcore.randn(3, 5)])
     with pytest.raises(ValueError, match="Subtract: expects exactly 2 inputs, got 3"):
         layers.Subtract()([dlcore.randn(2)] * 3)

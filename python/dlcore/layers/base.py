@@ -27,7 +27,7 @@ from ..nn.module import Module, eval_mode
 from ..tensor import Generator, Tensor, tensor, use_generator, zeros
 
 __all__ = ["Layer", "get_activation", "get_initializer", "data_format_arg", "to_channels_first",
-           "from_channels_first", "in_memory_order"]
+           "from_channels_first", "memory_order", "in_memory_order"]
 
 _counters = {}
 _build_lock = threading.RLock()
@@ -236,14 +236,25 @@ def from_channels_first(y, data_format):
 
 
 
+def memory_order(x):
+    """The permutation of x's dims that is contiguous memory when x is a permuted view of
+    contiguous memory (the channels-last output of an image layer); None otherwise (also when x
+    is contiguous already)."""
+    if not isinstance(x, Tensor) or x.ndim < 3 or x.is_contiguous():
+        return None
+    perm = tuple(sorted(range(x.ndim), key=lambda d: -x.stride(d)))
+    return perm if x.permute(perm).is_contiguous() else None
+
+
+def _inverse(perm):
+    return tuple(sorted(range(len(perm)), key=perm.__getitem__))
+
+
 def in_memory_order(fn, x):
     """fn(x) for an elementwise fn, computed in x's memory order: a permuted view (the channels-last
     output of an image layer) gives a result laid out like x, so the next image layer still finds
     channels-first memory instead of copying. Other inputs: plain fn(x)."""
-    if not isinstance(x, Tensor) or x.ndim < 3 or x.is_contiguous():
+    perm = memory_order(x)
+    if perm is None:
         return fn(x)
-    perm = tuple(sorted(range(x.ndim), key=lambda d: -x.stride(d)))
-    xp = x.permute(perm)
-    if not xp.is_contiguous():
-        return fn(x)
-    return fn(xp).permute(tuple(sorted(range(x.ndim), key=perm.__getitem__)))
+    return fn(x.permute(perm)).permute(_inverse(perm))
