@@ -9,6 +9,7 @@ CPU), ``from_dlpack`` / ``__dlpack__``, and printing.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import math
 import numbers
 from collections import namedtuple
@@ -678,6 +679,8 @@ def eye(n, m=None, dtype=None, device=None):
 class Generator:
     """Counter-based generator state: (seed, next Philox counter block)."""
 
+    shard = (0, 1)  # (part, parts) of a batch that draws over batch-major tensors take: sharded()
+
     def __init__(self, seed=0):
         self.manual_seed(seed)
 
@@ -696,6 +699,31 @@ class Generator:
         c = self.counter
         self.counter += _C.random_blocks(dtype, int(n))
         return c
+
+    def take_batch(self, blocks, n):
+        """The first counter of a draw of ``blocks(n)`` Philox blocks over a batch-major tensor
+        (a dropout mask). Inside ``sharded(part, parts)`` the tensor is part ``part`` of a batch
+        ``parts`` times larger: it takes the blocks the whole batch's draw gives that part (the
+        same values, when n fills whole blocks), and the counter moves past the whole draw."""
+        part, parts = self.shard
+        b = blocks(int(n))
+        c = self.counter
+        self.counter = c + b * parts
+        return c + b * part
+
+    @contextlib.contextmanager
+    def sharded(self, part, parts):
+        """Within the block, batch draws (dropout) act as part ``part`` of ``parts`` equal,
+        consecutive parts of one batch: what a data-parallel rank needs for the masks of the
+        global batch (dlcore.distributed)."""
+        if not 0 <= int(part) < int(parts):
+            raise ValueError(f"Generator.sharded: part {part} is not in [0, {parts})")
+        prev = self.shard
+        self.shard = (int(part), int(parts))
+        try:
+            yield self
+        finally:
+            self.shard = prev
 
 
 default_generator = Generator(0)

@@ -27,8 +27,7 @@ def _dropout(op, input, p, training, kind, inner_from, generator=None):
             inner *= int(s)
     g = generator or default_generator
     n_mask = input.numel() // inner
-    counter = g.counter
-    g.counter += _C.dropout_blocks(n_mask)
+    counter = g.take_batch(_C.dropout_blocks, n_mask)  # a rank's part of the global batch's mask
     return _ops.Dropout.apply(input, kind, float(p), g.seed, counter, inner)
 
 
