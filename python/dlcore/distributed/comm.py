@@ -248,11 +248,12 @@ def init(timeout=None, threads="auto"):
         import mpi4py
         mpi4py.rc.thread_level = "multiple"
         from mpi4py import MPI
-    except ImportError:
+    except (ImportError, RuntimeError, OSError) as e:  # no mpi4py, or no MPI library for it
         if launched_size > 1:
             raise ImportError(f"dlcore.distributed: this process is one of {launched_size} MPI ranks, "
-                              "but mpi4py is not installed: pip install 'dlcore[distributed]' (with an "
-                              "MPI library, e.g. apt-get install openmpi-bin libopenmpi-dev)") from None
+                              f"but MPI cannot be used from Python ({e}): pip install 'dlcore[distributed]' "
+                              "(mpi4py) with an MPI library, e.g. apt-get install openmpi-bin "
+                              "libopenmpi-dev") from None
         _world = World(timeout=timeout)
         return _world
     if MPI.Query_thread() < MPI.THREAD_SERIALIZED:
