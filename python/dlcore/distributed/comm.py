@@ -5,8 +5,11 @@ The only module of dlcore that imports mpi4py. ``init()`` initialises MPI (threa
 dlcore's thread pool so the processes of one host never oversubscribe its cores, and starts one
 communication thread. After init every MPI call of dlcore runs on that thread, one collective
 at a time in the order the main thread submitted them (the same order in every process, so
-collectives always match), as a non-blocking collective polled with a growing sleep: a rank
-waiting for slower peers leaves its core to the compute threads, and the wait is bounded.
+collectives always match). Each collective starts with a non-blocking barrier polled with a
+growing sleep - a rank waiting for slower peers leaves its core to the compute threads, and the
+wait is bounded - and then runs as the blocking MPI call, which uses the library's fastest
+algorithms (Open MPI's blocking allreduce is 2-5x faster than its non-blocking one for 1-4 MB
+here) while every rank is known to be inside it.
 
 Faults: a collective that has not completed after ``timeout`` seconds (a peer died, hangs or
 left the training loop) prints which collective, on which rank, and calls MPI_Abort, which ends
@@ -41,16 +44,17 @@ class DistributedError(RuntimeError):
 
 
 class _Task:
-    """One collective submitted to the communication thread."""
+    """One collective submitted to the communication thread: ``run()`` makes the blocking MPI
+    call once every rank has arrived. Times: t_start (the thread took it), t_ready (all ranks
+    arrived), t_end (done)."""
 
-    __slots__ = ("what", "start", "done", "error", "t_submit", "t_start", "t_end")
+    __slots__ = ("what", "run", "done", "error", "t_start", "t_ready", "t_end")
 
-    def __init__(self, what, start):
-        self.what, self.start = what, start
+    def __init__(self, what, run):
+        self.what, self.run = what, run
         self.done = threading.Event()
         self.error = None
-        self.t_submit = time.perf_counter()
-        self.t_start = self.t_end = None
+        self.t_start = self.t_ready = self.t_end = None
 
 
 class World:
@@ -66,7 +70,8 @@ class World:
         self._comm, self._mpi = comm, mpi
         self._queue = None
         self._thread = None
-        self.comm_seconds = 0.0  # time the communication thread spent in collectives (statistics)
+        self.wait_seconds = 0.0  # statistics: time collectives waited for the last rank to arrive
+        self.comm_seconds = 0.0  # ... and then took to run
 
     def __repr__(self):
         return (f"World(rank={self.rank}, size={self.size}, local_rank={self.local_rank}, "
@@ -89,18 +94,22 @@ class World:
             task = self._queue.get()
             if task is None:
                 return
+            task.t_start = task.t_ready = time.perf_counter()
             try:
-                task.t_start = time.perf_counter()
-                self._poll(task, task.start())
+                self._poll(task, self._comm.Ibarrier())
+                task.t_ready = time.perf_counter()
+                task.run()
             except BaseException as e:  # an MPI error: handed to the waiting main thread
                 task.error = e
             task.t_end = time.perf_counter()
-            self.comm_seconds += task.t_end - task.t_start
+            self.wait_seconds += task.t_ready - task.t_start
+            self.comm_seconds += task.t_end - task.t_ready
             task.done.set()
 
     def _poll(self, task, request):
-        """Waits for a non-blocking collective: Test in a loop, sleeping 20 us doubling to 1 ms
-        between tries after the first 100 us, so waiting costs no core; aborts at the timeout."""
+        """Waits for the barrier that opens a collective: Test in a loop, sleeping 20 us doubling
+        to 1 ms between tries after the first 100 us, so waiting costs no core; aborts the job at
+        the timeout."""
         t0 = time.monotonic()
         deadline = t0 + self.timeout
         nap = 0.0
@@ -113,16 +122,16 @@ class World:
                 nap = min(2 * nap or 2e-5, 1e-3)
                 time.sleep(nap)
 
-    def submit(self, what, start):
-        """Queues a collective (``start()`` returns its MPI request); returns the task to wait on."""
-        task = _Task(what, start)
+    def submit(self, what, run):
+        """Queues a collective (``run()`` makes the blocking MPI call); returns the task to wait on."""
+        task = _Task(what, run)
         self._queue.put(task)
         return task
 
     def wait(self, task):
-        """Blocks until the task completed; raises DistributedError for an MPI error. A task that
-        is not even started after twice the timeout means the communication thread is stuck in
-        MPI: the job is aborted."""
+        """Blocks until the task completed; raises DistributedError for an MPI error. A task not
+        done after twice the timeout means the communication thread is stuck inside MPI (a rank
+        died during a collective): the job is aborted."""
         if not task.done.wait(2 * self.timeout + 10.0):
             self.abort(f"{task.what}: the communication thread did not answer within "
                        f"{2 * self.timeout + 10.0:g} s")
@@ -151,7 +160,7 @@ class World:
     def allreduce_async(self, arr, what="allreduce"):
         """Starts summing ``arr`` in place over all ranks; returns a task for ``wait``."""
         buf = self._buf(arr)
-        return self.submit(what, lambda: self._comm.Iallreduce(self._mpi.IN_PLACE, buf, op=self._mpi.SUM))
+        return self.submit(what, lambda: self._comm.Allreduce(self._mpi.IN_PLACE, buf, op=self._mpi.SUM))
 
     def allreduce_(self, arr, what="allreduce", op="sum"):
         """Sums (op='max': maximum of) ``arr`` in place over all ranks."""
@@ -159,7 +168,7 @@ class World:
             return arr
         buf = self._buf(arr)
         mop = self._mpi.MAX if op == "max" else self._mpi.SUM
-        self.wait(self.submit(what, lambda: self._comm.Iallreduce(self._mpi.IN_PLACE, buf, op=mop)))
+        self.wait(self.submit(what, lambda: self._comm.Allreduce(self._mpi.IN_PLACE, buf, op=mop)))
         return arr
 
     def broadcast_(self, arr, root=0, what="broadcast"):
@@ -167,7 +176,7 @@ class World:
         if self.size == 1:
             return arr
         buf = self._buf(arr)
-        self.wait(self.submit(what, lambda: self._comm.Ibcast(buf, root=root)))
+        self.wait(self.submit(what, lambda: self._comm.Bcast(buf, root=root)))
         return arr
 
     def allgather(self, arr, what="allgather"):
@@ -180,12 +189,12 @@ class World:
         sizes = [int(c) for c in counts.tolist()]
         out = _C.empty((sum(sizes),), arr.dtype)
         send, recv = self._buf(arr.contiguous()), self._buf(out)
-        self.wait(self.submit(what, lambda: self._comm.Iallgatherv(send, [recv, sizes])))
+        self.wait(self.submit(what, lambda: self._comm.Allgatherv(send, [recv, sizes])))
         return out
 
     def barrier(self, what="barrier"):
         if self.size > 1:
-            self.wait(self.submit(what, lambda: self._comm.Ibarrier()))
+            self.wait(self.submit(what, lambda: None))  # the opening barrier is the barrier
 
 
 _world = None

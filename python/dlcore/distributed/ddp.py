@@ -111,10 +111,12 @@ class GradientReducer:
 
     ``enabled = False`` (DistributedDataParallel.no_sync) leaves gradients local, to accumulate.
     ``world``: the process group (default: this process's, dlcore.distributed.init).
-    ``stats``: steps, seconds the collectives ran (comm_s), seconds backward waited for them at
-    its end (exposed_s) and seconds of packing / unpacking (copy_s)."""
+    ``overlap=False`` launches every bucket only when backward has produced all gradients.
+    ``stats`` (sums over steps): seconds the allreduces waited for the last rank (wait_s) and
+    then ran (comm_s), seconds backward waited for them at its end (exposed_s), seconds of
+    packing / unpacking (copy_s)."""
 
-    def __init__(self, params, bucket_cap_mb=4.0, first_bucket_mb=1.0, world=None):
+    def __init__(self, params, bucket_cap_mb=4.0, first_bucket_mb=1.0, world=None, overlap=True):
         self.world = world or _world()
         seen, ps = set(), []
         for p in params:
@@ -140,8 +142,10 @@ class GradientReducer:
                 o += n
                 self._bucket_of[id(p)] = b
         self.enabled = True
+        self.overlap = bool(overlap)
+        self._n_ready = 0
         self._next = 0
-        self.stats = {"steps": 0, "comm_s": 0.0, "exposed_s": 0.0, "copy_s": 0.0}
+        self.stats = {"steps": 0, "wait_s": 0.0, "comm_s": 0.0, "exposed_s": 0.0, "copy_s": 0.0}
         self._handles = ([p.register_post_accumulate_grad_hook(self._on_grad) for p in ps]
                          if self.world.size > 1 else [])
 
@@ -160,6 +164,9 @@ class GradientReducer:
             return
         b = self._bucket_of[id(p)]
         b.ready += 1
+        self._n_ready += 1
+        if not self.overlap and self._n_ready < len(self.params):
+            return
         while self._next < len(self.buckets) and self.buckets[self._next].ready == len(self.buckets[self._next].params):
             self._launch(self.buckets[self._next])
             self._next += 1
@@ -185,9 +192,10 @@ class GradientReducer:
             _C.multi_scale([b.flat], scale)
             for p, v in zip(b.params, b.views):
                 _C.copy(v, p.grad._data)
-            self.stats["comm_s"] += b.task.t_end - b.task.t_start
+            self.stats["wait_s"] += b.task.t_ready - b.task.t_start
+            self.stats["comm_s"] += b.task.t_end - b.task.t_ready
             b.ready, b.task = 0, None
-        self._next = 0
+        self._next = self._n_ready = 0
         st = self.stats
         st["steps"] += 1
         st["exposed_s"] += t2 - t
@@ -220,7 +228,7 @@ class DistributedDataParallel(Module):
     State dict keys carry the 'module.' prefix; save ``ddp.module`` to get the plain names."""
 
     def __init__(self, module, bucket_cap_mb=4.0, first_bucket_mb=1.0, broadcast_buffers=True,
-                 generator=None):
+                 generator=None, overlap=True):
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: expected a Module, got {type(module).__name__}")
@@ -230,7 +238,7 @@ class DistributedDataParallel(Module):
         self.broadcast_buffers = bool(broadcast_buffers)
         broadcast_parameters(module)
         broadcast_generator(self.generator)
-        self.reducer = GradientReducer(module.parameters(), bucket_cap_mb, first_bucket_mb)
+        self.reducer = GradientReducer(module.parameters(), bucket_cap_mb, first_bucket_mb, overlap=overlap)
 
     def forward(self, *args, **kwargs):
         self.reducer.check_finished()

@@ -24,13 +24,18 @@ __all__ = ["DataParallel", "reduce_metrics"]
 class DataParallel:
     """Distribution strategy for fit / evaluate: data parallel over the processes of the MPI job.
 
-    bucket_cap_mb, first_bucket_mb: gradient buckets (GradientReducer). sync_batchnorm: replace
+    bucket_cap_mb, first_bucket_mb, overlap: gradient buckets (GradientReducer). sync_batchnorm: replace
     the model's BatchNorm layers by SyncBatchNorm (statistics of the global batch) at the start
     of fit. broadcast_buffers: give every rank rank 0's buffers before each step (PyTorch DDP's
-    default; per-process batch statistics otherwise)."""
+    default; per-process batch statistics otherwise). After fit, ``reducer`` is the
+    GradientReducer it used (``reducer.stats``: communication timings)."""
 
-    def __init__(self, bucket_cap_mb=4.0, first_bucket_mb=1.0, sync_batchnorm=False, broadcast_buffers=True):
+    reducer = None
+
+    def __init__(self, bucket_cap_mb=4.0, first_bucket_mb=1.0, sync_batchnorm=False, broadcast_buffers=True,
+                 overlap=True):
         self.bucket_cap_mb, self.first_bucket_mb = float(bucket_cap_mb), float(first_bucket_mb)
+        self.overlap = bool(overlap)
         self.sync_batchnorm, self.broadcast_buffers = bool(sync_batchnorm), bool(broadcast_buffers)
 
     def __repr__(self):
@@ -96,8 +101,10 @@ class FitRun:
         broadcast_parameters(model)
         broadcast_generator(default_generator)
         params = [p for g in optimizer.param_groups for p in g["params"]]
-        self.reducer = GradientReducer(params, self.strategy.bucket_cap_mb, self.strategy.first_bucket_mb)
+        self.reducer = GradientReducer(params, self.strategy.bucket_cap_mb, self.strategy.first_bucket_mb,
+                                       overlap=self.strategy.overlap)
         self.reducer.enabled = False  # only inside step(): an exception leaves no live hooks behind
+        self.strategy.reducer = self.reducer  # its buckets and timing statistics, after fit too
 
     def detach(self):
         if self.reducer is not None:
