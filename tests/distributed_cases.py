@@ -52,11 +52,14 @@ def single_batch(model_name, opt_kind, world):
     x, y = data()
     loader = dlcore.data.DataLoader((x, y), batch_size=world * B, shuffle=True, seed=SEED)
     lossf = nn.CrossEntropyLoss()
+    losses = []
     for xb, yb in loader:
         opt.zero_grad()
-        lossf(model(xb), yb).backward()
+        loss = lossf(model(xb), yb)
+        loss.backward()
         opt.step()
-    return state(model)
+        losses.append(loss.item())
+    return dict(state(model), _losses=np.array(losses))
 
 
 def single_accumulated(model_name, opt_kind, world):
@@ -91,12 +94,15 @@ def ddp(model_name, opt_kind):
     ds = dlcore.data.TensorDataset(x, y)
     loader = dlcore.data.DataLoader(ds, batch_size=B, sampler=dlcore.data.DistributedSampler(ds, seed=SEED, batch_size=B))
     lossf = nn.CrossEntropyLoss()
+    losses = []
     for xb, yb in loader:
         opt.zero_grad()
-        lossf(model(xb), yb).backward()
+        loss = lossf(model(xb), yb)
+        loss.backward()
         opt.step()
+        losses.append(dist.weighted_mean(loss, len(yb))[0])  # the global batch's loss, for logs
     assert len(model.reducer.buckets) > 1 and model.reducer.stats["steps"] == STEPS * 2 // w.size
-    return state(net)
+    return dict(state(net), _losses=np.array(losses))
 
 
 def keras(distributed, epochs=2, checkpoint=None, resume=None, die_at_epoch=None):

@@ -34,7 +34,7 @@ from .. import _C
 from ..data import _launcher_world
 
 __all__ = ["DistributedError", "World", "init", "is_initialized", "world", "rank", "world_size",
-           "local_rank", "barrier"]
+           "local_rank", "barrier", "weighted_mean"]
 
 DEFAULT_TIMEOUT = 600.0  # seconds; DLCORE_DIST_TIMEOUT or init(timeout=) override it
 
@@ -223,6 +223,18 @@ def local_rank():
 
 def barrier():
     world().barrier()
+
+
+def weighted_mean(value, weight=1.0):
+    """(sum of value * weight / sum of weight, sum of weight) over all ranks, e.g. a batch's
+    mean loss and size: the figures to log in a PyTorch-style loop (the same on every rank)."""
+    w = world()
+    value = value.item() if hasattr(value, "item") else float(value)
+    if w.size == 1:
+        return value, weight
+    buf = _C.from_object([value * weight, float(weight)], _C.float64)
+    total, count = w.allreduce_(buf, "weighted_mean").tolist()
+    return (total / count if count else 0.0), count
 
 
 def _threads_per_process(local_size):

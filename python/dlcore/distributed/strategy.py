@@ -15,7 +15,7 @@ import copy
 from .. import _C
 from ..data import DistributedSampler
 from ..tensor import Tensor, cat, default_generator
-from .comm import init
+from .comm import init, weighted_mean
 from .ddp import GradientReducer, SyncBatchNorm, broadcast_buffers, broadcast_generator, broadcast_parameters
 
 __all__ = ["DataParallel", "reduce_metrics"]
@@ -125,12 +125,8 @@ class FitRun:
 
     def reduce_step(self, loss, n):
         """(mean loss of the global batch, its size) from this rank's (mean loss, size)."""
-        if self.world.size == 1:
-            return loss, n
-        buf = _C.from_object([loss * n, float(n)], _C.float64)
-        self.world.allreduce_(buf, "loss allreduce")
-        total, count = buf.tolist()
-        return total / count if count else 0.0, int(count)
+        mean, count = weighted_mean(loss, n)
+        return mean, int(count)
 
     def any(self, flag, what="stop flag"):
         """True on every rank when it is True on any."""
