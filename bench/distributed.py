@@ -23,6 +23,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(1, os.path.join(ROOT, "python"))  # a development build (pip install . works too)
 
 
 def _mpirun(n, args, env=None):
@@ -156,19 +157,23 @@ def worker_step(a):
 # ---- drivers ------------------------------------------------------------------------------------
 
 def scaling(a):
-    rows = []
+    lim = ["--limit", str(a.limit)] if a.limit else []
+    runs = []
     for rep in range(a.repeat):
-        one = _result(_single(["_epoch", "--procs", "1"] + (["--limit", str(a.limit)] if a.limit else []), 2))
-        two = _result(_mpirun(2, ["_epoch", "--procs", "2"] + (["--limit", str(a.limit)] if a.limit else [])))
-        rows.append((one, two))
-        print(f"run {rep + 1}: 1 process x {one['threads']} threads {one['epoch_s']:.1f} s/epoch; "
-              f"2 processes x {two['threads']} thread {two['epoch_s']:.1f} s/epoch "
-              f"(speed-up {one['epoch_s'] / two['epoch_s']:.2f}); step {1e3 * two['epoch_s'] / two['steps']:.1f} ms, "
-              f"allreduce {two['comm_ms']:.2f} ms/step after waiting {two['wait_ms']:.2f} ms for the peer "
-              f"(exposed at the end of backward {two['exposed_ms']:.2f} ms, "
-              f"pack/unpack {two['copy_ms']:.2f} ms), isolated allreduce of the {two['grad_mb']:.2f} MB of "
-              f"gradients {two['isolated_allreduce_ms']:.2f} ms, buckets {two['buckets']} MB", flush=True)
-    print(json.dumps(rows))
+        one = _result(_single(["_epoch", "--procs", "1"] + lim, 2))
+        print(f"run {rep + 1}: 1 process x {one['threads']} threads: {one['epoch_s']:.1f} s/epoch, "
+              f"step {1e3 * one['epoch_s'] / one['steps']:.1f} ms", flush=True)
+        for overlap in (True, False):
+            two = _result(_mpirun(2, ["_epoch", "--procs", "2"] + lim + ([] if overlap else ["--no-overlap"])))
+            print(f"run {rep + 1}: 2 processes x {two['threads']} thread, overlap={overlap}: "
+                  f"{two['epoch_s']:.1f} s/epoch (speed-up {one['epoch_s'] / two['epoch_s']:.2f}), "
+                  f"step {1e3 * two['epoch_s'] / two['steps']:.1f} ms; per step: allreduce "
+                  f"{two['comm_ms']:.2f} ms after waiting {two['wait_ms']:.2f} ms for the peer, exposed at "
+                  f"the end of backward {two['exposed_ms']:.2f} ms, pack/unpack {two['copy_ms']:.2f} ms; "
+                  f"allreduce of the {two['grad_mb']:.2f} MB of gradients alone {two['isolated_allreduce_ms']:.2f} ms; "
+                  f"buckets {two['buckets']} MB", flush=True)
+            runs.append({"one": one, "two": two, "overlap": overlap})
+    print(json.dumps(runs))
 
 
 def allreduce(a):
@@ -188,29 +193,42 @@ def step(a):
                                       str(a.steps)], a.threads))))
 
 
-LINKS = {  # per-message latency (s), bandwidth (bytes/s) - assumed, typical figures
-    "this host (shared memory, measured)": None,
+LINKS = {  # per-message latency (s), bandwidth (bytes/s): assumed, typical figures
     "10 GbE (TCP)": (30e-6, 1.25e9),
     "100 Gb/s InfiniBand": (2e-6, 12.5e9),
 }
 
 
+def _buckets(name):
+    """MB of each gradient bucket of the model (the reducer's default 1 MB / 4 MB caps)."""
+    import dlcore.distributed as dist
+    from dlcore.examples.fashion_mnist import build_cnn
+    m = build_cnn() if name == "cnn" else _resnet18()
+    return [b.nbytes / 2 ** 20 for b in dist.GradientReducer(m.parameters()).buckets]
+
+
+def ring_ms(p, mb, alpha, bw):
+    """Ring allreduce of mb MB over p processes: 2(p-1) steps of latency alpha, 2(p-1)/p of the
+    data through every process's link of bandwidth bw."""
+    return 1e3 * (2 * (p - 1) * alpha + 2 * (p - 1) / p * mb * 2 ** 20 / bw)
+
+
 def model(a):
-    grads = {"cnn": (1.69, 1), "resnet18": (42.7, 12)}  # MB of float32 gradients, buckets (1 MB, then 4 MB)
     step_ms = {"cnn": a.step_ms[0], "resnet18": a.step_ms[1]}
-    links = dict(LINKS)
-    links["this host (shared memory, measured)"] = (a.alpha_us * 1e-6, a.gbps * 1e9)
-    print("| link | model | p | allreduce ms | step ms | comm / backward | efficiency |")
-    print("|---|---|---|---|---|---|---|")
+    links = {"this host, shared memory (measured)": (a.alpha_us * 1e-6, a.gbps * 1e9), **LINKS}
+    print("| link | model (buckets) | p | allreduce ms | step ms | comm / backward | exposed ms | efficiency |")
+    print("|---|---|---|---|---|---|---|---|")
     for link, (alpha, bw) in links.items():
-        for m, (mb, k) in grads.items():
+        for m in ("cnn", "resnet18"):
+            buckets = _buckets("cnn" if m == "cnn" else "resnet")
             for p in (8, 64, 512):
-                n = mb * 2 ** 20
-                t = 2 * (p - 1) * alpha * k + 2 * (p - 1) / p * n / bw
-                bwd = step_ms[m] * 2 / 3
-                exposed = max(t * 1e3 - bwd, 0.0) + min(t * 1e3, bwd) / k  # the last bucket is never hidden
+                ts = [ring_ms(p, mb, alpha, bw) for mb in buckets]
+                t, bwd = sum(ts), step_ms[m] * 2 / 3
+                # buckets reduce while backward runs; the last one can start only at its end
+                exposed = max(t - ts[-1] - bwd, 0.0) + ts[-1]
                 eff = step_ms[m] / (step_ms[m] + exposed)
-                print(f"| {link} | {m} | {p} | {1e3 * t:.1f} | {step_ms[m]:.0f} | {1e3 * t / bwd:.2f} | {eff:.2f} |")
+                print(f"| {link} | {m} ({len(buckets)}) | {p} | {t:.1f} | {step_ms[m]:.0f} | {t / bwd:.2f} | "
+                      f"{exposed:.1f} | {eff:.2f} |")
 
 
 def main(argv=None):
