@@ -156,23 +156,33 @@ def worker_step(a):
 
 # ---- drivers ------------------------------------------------------------------------------------
 
+def _busy():
+    """CPU-bound processes of others right now (the measurement's neighbours), from ps."""
+    r = subprocess.run(["ps", "-eo", "pcpu=,comm="], capture_output=True, text=True)
+    return [ln.split(None, 1)[1] for ln in r.stdout.splitlines() if ln.split() and float(ln.split()[0]) > 20.0]
+
+
 def scaling(a):
     lim = ["--limit", str(a.limit)] if a.limit else []
     runs = []
     for rep in range(a.repeat):
+        load = os.getloadavg()[0]
         one = _result(_single(["_epoch", "--procs", "1"] + lim, 2))
-        print(f"run {rep + 1}: 1 process x {one['threads']} threads: {one['epoch_s']:.1f} s/epoch, "
-              f"step {1e3 * one['epoch_s'] / one['steps']:.1f} ms", flush=True)
+        one1 = _result(_single(["_epoch", "--procs", "1"] + lim, 1))
+        print(f"run {rep + 1} (load {load:.2f}, busy: {_busy()}): 1 process x 2 threads {one['epoch_s']:.1f} s/epoch "
+              f"(step {1e3 * one['epoch_s'] / one['steps']:.1f} ms); 1 process x 1 thread {one1['epoch_s']:.1f} s",
+              flush=True)
         for overlap in (True, False):
             two = _result(_mpirun(2, ["_epoch", "--procs", "2"] + lim + ([] if overlap else ["--no-overlap"])))
             print(f"run {rep + 1}: 2 processes x {two['threads']} thread, overlap={overlap}: "
-                  f"{two['epoch_s']:.1f} s/epoch (speed-up {one['epoch_s'] / two['epoch_s']:.2f}), "
+                  f"{two['epoch_s']:.1f} s/epoch (speed-up {one['epoch_s'] / two['epoch_s']:.2f} over 1 x 2 threads, "
+                  f"{one1['epoch_s'] / two['epoch_s']:.2f} over 1 x 1 thread), "
                   f"step {1e3 * two['epoch_s'] / two['steps']:.1f} ms; per step: allreduce "
                   f"{two['comm_ms']:.2f} ms after waiting {two['wait_ms']:.2f} ms for the peer, exposed at "
                   f"the end of backward {two['exposed_ms']:.2f} ms, pack/unpack {two['copy_ms']:.2f} ms; "
                   f"allreduce of the {two['grad_mb']:.2f} MB of gradients alone {two['isolated_allreduce_ms']:.2f} ms; "
                   f"buckets {two['buckets']} MB", flush=True)
-            runs.append({"one": one, "two": two, "overlap": overlap})
+            runs.append({"one": one, "one1": one1, "two": two, "overlap": overlap, "load": load})
     print(json.dumps(runs))
 
 
@@ -185,7 +195,8 @@ def allreduce(a):
     xs, ys = [n for n, _ in rows if n <= 2 ** 24], [ms / 1e3 for n, ms in rows if n <= 2 ** 24]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-    print(f"fit: t = {1e6 * (my - b * mx):.1f} us + n / {1 / b / 1e9:.2f} GB/s")
+    print(f"fit: t = {1e6 * (my - b * mx):.1f} us + n / {1 / b / 1e9:.2f} GB/s; the smallest message "
+          f"({rows[0][0]} B) takes {1e3 * rows[0][1]:.0f} us (the per-message latency for `model --alpha-us`)")
 
 
 def step(a):

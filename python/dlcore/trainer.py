@@ -473,7 +473,7 @@ class TrainingMixin:
         run = dist.run(distributed)
         if run is not None:
             batch_size, global_batch = run.local_batch(batch_size), batch_size
-            cbs_in = run.callbacks(callbacks or [])
+            callbacks = run.callbacks(callbacks or [])
             verbose = verbose if run.rank == 0 else 0
         if isinstance(x, data.Dataset):
             x = data.DataLoader(x, batch_size=batch_size, shuffle=shuffle and run is None,
@@ -515,7 +515,7 @@ class TrainingMixin:
             steps = int(steps_per_epoch)
 
         history = cbm.History()
-        cbs = list(callbacks or []) if run is None else cbs_in
+        cbs = list(callbacks or [])
         cl = cbm.CallbackList(cbs + ([cbm.ProgbarLogger(verbose)] if verbose else []) + [history], self)
         metric_names = ["loss"] + [m.name for m in c.metrics]
         cl.set_params({"epochs": epochs, "steps": steps, "samples": n_train, "verbose": verbose,
