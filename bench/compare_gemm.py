@@ -11,9 +11,15 @@ import numpy as np
 import benchutil as bu
 
 SQUARES = [256, 512, 1024, 2048]
-# (M, K, N): MLP layers, conv-as-GEMM (im2col), attention-ish and GEMV-like shapes
+# (M, K, N): MLP layers, conv-as-GEMM (im2col), attention-ish, small / skinny and GEMV-like shapes
 DL_SHAPES = [(128, 784, 256), (128, 256, 128), (64, 4608, 512), (32, 512, 2048), (3136, 576, 64),
-             (1, 1024, 1024)]
+             (100, 300, 50), (1, 1024, 1024)]
+# The MLP 784-256-128-10 at batch 128 as its training step calls GEMM (python/dlcore/ops.py
+# Linear): forward x @ w.T ("nt": B is a transposed view), backward-data g @ w ("nn"),
+# backward-weight g.T @ x ("tn": A is a transposed view).
+MLP_SHAPES = [((128, 784, 256), "nt"), ((128, 256, 128), "nt"), ((128, 128, 10), "nt"),
+              ((128, 256, 784), "nn"), ((128, 128, 256), "nn"), ((128, 10, 128), "nn"),
+              ((256, 128, 784), "tn"), ((128, 128, 256), "tn"), ((10, 128, 128), "tn")]
 
 
 def add_arguments(p):
@@ -37,9 +43,10 @@ def main(args):
         sq = SQUARES if not args.quick else [256, 1024]
         if dt == "float64" and not args.quick:
             sq = SQUARES
-        cases += [(dt, (n, n, n), "square") for n in sq]
+        cases += [(dt, (n, n, n), "square", "nn") for n in sq]
         if dt == "float32":
-            cases += [(dt, s, "DL") for s in DL_SHAPES]
+            cases += [(dt, s, "DL", "nn") for s in DL_SHAPES]
+            cases += [(dt, s, "MLP " + lay, lay) for s, lay in MLP_SHAPES]
     if args.shapes:
         want = []
         for tok in args.shapes.split(","):
@@ -57,9 +64,12 @@ def main(args):
           f"f64={C.gemm_blocking('float64')}")
     print(note)
     print(f"measured FMA peak (float32, {nt} threads): {peak32:.1f} GFLOP/s\n", flush=True)
-    for dt, (M, K, N), kind in cases:
-        a = rng.standard_normal((M, K)).astype(dt)
-        b = rng.standard_normal((K, N)).astype(dt)
+    for dt, (M, K, N), kind, lay in cases:
+        # "t": the operand is a transposed view of a row-major array (no copy on any side)
+        a = rng.standard_normal((K, M) if lay[0] == "t" else (M, K)).astype(dt)
+        b = rng.standard_normal((N, K) if lay[1] == "t" else (K, N)).astype(dt)
+        a = a.T if lay[0] == "t" else a
+        b = b.T if lay[1] == "t" else b
         out = np.empty((M, N), dt)
         contenders = {
             "dlcore": lambda: C.matmul(a, b, out),

@@ -271,8 +271,9 @@ def rss_child(spec):
 
 
 def peak_rss(framework, kind, bs, threads):
+    import dlcore  # the child imports the dlcore this process runs: installed, or the source tree
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.path.join(os.path.dirname(HERE), "python") + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(dlcore.__file__))) + os.pathsep + env.get("PYTHONPATH", "")
     r = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-child",
                         f"{framework}:{kind}:{bs}:{threads}"], capture_output=True, text=True, env=env)
     if r.returncode != 0:
@@ -293,7 +294,9 @@ def main(argv=None):
     try:
         import torch
     except ImportError:
-        print("compare train: PyTorch is not installed; nothing to compare against")
+        print("compare train: PyTorch is not installed; nothing to compare against. Install its CPU "
+              "wheel: python -m pip install torch==2.13.0+cpu --extra-index-url "
+              "https://download.pytorch.org/whl/cpu", file=sys.stderr)
         return 1
     import dlcore
     import dlcore.optim  # noqa: F401

@@ -440,3 +440,21 @@ def test_post_accumulate_grad_hook_refused_where_pytorch_refuses():
         dlcore.tensor(np.ones(2)).register_post_accumulate_grad_hook(lambda t: None)
     with pytest.raises(TypeError, match="callable"):
         x.register_post_accumulate_grad_hook(3)
+
+
+def test_detect_anomaly_names_the_op_whose_backward_made_nan():
+    x = dlcore.tensor([0.0, 1.0], requires_grad=True)
+    y = (dlcore.sqrt(x) * 0.0).sum()  # finite forward; sqrt's backward at 0 gives inf * 0 = nan
+    y.backward()
+    assert np.isnan(x.grad.numpy()[0])  # silent without anomaly mode
+    x.grad = None
+    with dlcore.autograd.detect_anomaly():
+        y = (dlcore.sqrt(x) * 0.0).sum()
+        with pytest.raises(RuntimeError, match=r"detect_anomaly: Function 'SqrtBackward' returned NaN or Inf.*"
+                                               r"forward ran at .*test_autograd.py:\d+ in test_detect_anomaly"):
+            y.backward()
+    assert not dlcore.autograd.is_anomaly_enabled()
+    y = (dlcore.sqrt(x + 1.0) * 2.0).sum()  # finite everywhere: no error, same gradient
+    with dlcore.autograd.detect_anomaly():
+        y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 1.0 / np.sqrt([1.0, 2.0]), rtol=1e-6)

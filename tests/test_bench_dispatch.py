@@ -36,3 +36,23 @@ def test_help_shows_the_scripts_own_options(name):
 def test_unknown_subcommand_is_refused():
     r = run("nosuch")
     assert r.returncode == 2 and "unknown subcommand 'nosuch'" in r.stderr
+
+
+def test_train_rss_child_imports_the_dlcore_the_parent_runs(monkeypatch):
+    """After pip install, dlcore lives in site-packages: the peak-RSS child must import that
+    one, not the source tree's python/ (which has no built _C there)."""
+    import os
+    import dlcore
+    sys.path.insert(0, str(BENCH))
+    try:
+        import compare_train
+    finally:
+        sys.path.remove(str(BENCH))
+    seen = {}
+
+    def fake_run(cmd, capture_output, text, env):
+        seen["path"] = env["PYTHONPATH"].split(os.pathsep)[0]
+        return subprocess.CompletedProcess(cmd, 0, "12.0\n", "")
+    monkeypatch.setattr(compare_train.subprocess, "run", fake_run)
+    assert compare_train.peak_rss("dlcore", "mlp", 8, 1) == "12 MiB"
+    assert seen["path"] == os.path.dirname(os.path.dirname(os.path.abspath(dlcore.__file__)))

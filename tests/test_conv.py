@@ -55,6 +55,10 @@ CONV2D_CASES = [
     (2, 4, 6, 7, 4, (4, 2), 1, "same", 1, 2),     # even kernel: asymmetric 'same'
     (2, 3, 6, 6, 2, (3, 3), 1, "valid", 1, 1),
     (1, 64, 40, 40, 2, (3, 3), 1, 1, 1, 1),       # several column tiles per image (last one partial)
+    (13, 16, 7, 7, 16, (3, 3), 1, 1, 1, 1),       # Winograd, 12 small images per chunk (12 + 1)
+    (3, 16, 14, 13, 16, (3, 3), 1, 1, 1, 1),      # Winograd rows of 7 tiles: 16-byte transform vectors
+    (11, 1, 9, 8, 5, (3, 3), 1, 1, 1, 1),         # C_in = 1: weight gradient over 8 image chunks
+    (3, 1, 9, 8, 4, (3, 2), 2, 1, 1, 1),          # C_in = 1, stride 2, fewer images than chunks
     (2, 64, 41, 37, 4, (3, 3), 2, (1, 0), (1, 2), 2),  # tiles with stride, dilation, groups
 ]
 
@@ -191,6 +195,15 @@ def test_results_do_not_depend_on_thread_count():
     x = dlcore.tensor(r.standard_normal((5, 6, 12, 12)).astype(np.float32), requires_grad=True)
     w = dlcore.tensor(r.standard_normal((8, 3, 3, 3)).astype(np.float32), requires_grad=True)
     _assert_same_bits_for_any_thread_count(x, w, None, 1, 1, 1, 2)
+    # Winograd forward and backward-data with several 7x7 images per chunk (12 + 1)
+    x = dlcore.tensor(r.standard_normal((13, 16, 7, 7)).astype(np.float32), requires_grad=True)
+    w = dlcore.tensor(r.standard_normal((16, 16, 3, 3)).astype(np.float32), requires_grad=True)
+    _assert_same_bits_for_any_thread_count(x, w, None, 1, 1, 1, 1)
+    # C_in = 1 (a first layer): weight gradient over fixed image chunks
+    x = dlcore.tensor(r.standard_normal((11, 1, 10, 10)).astype(np.float32), requires_grad=True)
+    w = dlcore.tensor(r.standard_normal((8, 1, 3, 3)).astype(np.float32), requires_grad=True)
+    b = dlcore.tensor(r.standard_normal(8).astype(np.float32), requires_grad=True)
+    _assert_same_bits_for_any_thread_count(x, w, b, 1, 1, 1, 1)
 
 
 # ---- modules ---------------------------------------------------------------------------------

@@ -222,8 +222,32 @@ def test_missing_files_error_lists_places(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError) as e:
         DS.mnist(tmp_path / "nowhere")
     msg = str(e.value)
-    assert str(tmp_path / "nowhere") in msg and str(tmp_path / "env") in msg
-    assert "/usr/share/datasets/mnist" in msg and "apt-get install" in msg and "never downloads" in msg
+    assert str(tmp_path / "nowhere") + " does not exist" in msg and "the path argument" in msg
+    assert str(tmp_path / "env") not in msg  # an explicit path is the only place looked at
+    assert "apt-get install" in msg and "never downloads" in msg
+    with pytest.raises(FileNotFoundError) as e:
+        DS.mnist()
+    msg = str(e.value)
+    assert str(tmp_path / "env" / "mnist") in msg and "$DLCORE_DATA" in msg
+    assert "/usr/share/datasets/mnist lacks" not in msg  # DLCORE_DATA set: no fall-back to the default
+
+
+def test_an_explicit_path_never_falls_back(tmp_path, monkeypatch):
+    good = tmp_path / "good"
+    good.mkdir()
+    _write_set(good)
+    monkeypatch.setenv("DLCORE_DATA", str(good))
+    (x, _), _ = DS.fashion_mnist()  # DLCORE_DATA itself holds the files: found there
+    assert x.shape[0] == 6
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    _write_set(partial)
+    (partial / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match=r"partial lacks t10k-labels-idx1-ubyte\[\.gz\]"):
+        DS.fashion_mnist(partial)  # never completed from DLCORE_DATA or /usr/share/datasets
+    monkeypatch.setenv("DLCORE_DATA", str(partial))
+    with pytest.raises(FileNotFoundError, match=r"\$DLCORE_DATA.*partial lacks t10k-labels"):
+        DS.fashion_mnist()
 
 
 def test_dlcore_data_env(tmp_path, monkeypatch):

@@ -283,7 +283,7 @@ def test_nan_inputs_propagate():
 
 
 def test_threads_and_isa_arguments():
-    with pytest.raises(ValueError, match=r"set_num_threads: n must be >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"set_num_threads: n must be positive, got 0"):
         dlcore.set_num_threads(0)
     with pytest.raises(ValueError, match=r"unknown ISA 'sse9'"):
         _C.set_isa("sse9")

@@ -173,6 +173,27 @@ def test_direct_a_matches_packed_a_bitwise(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_bits_do_not_depend_on_width(dtype):
+    # A column of C is computed by a full tile, a half-width right-edge tile or a temp edge tile
+    # depending on N; each does the same FMA sequence per element, so C[:, :n] of the narrow
+    # product equals the first n columns of a wide one bit for bit (packed and direct A,
+    # beta != 0, 1 and 2 threads, every ISA).
+    for isa_name in ISAS:
+        with isa(isa_name):
+            for M, K in [(5, 37), (100, 300), (13, 600)]:
+                a, b, c = rand((M, K), dtype), rand((K, 80), dtype), rand((M, 80), dtype)
+                for a_ in (a, np.asfortranarray(a)):
+                    for nt in (1, 2):
+                        with threads(nt):
+                            wide = c.copy()
+                            C.gemm(a_, b, wide, alpha=0.5, beta=1.5)
+                            for n in (2, 7, 8, 10, 16, 18, 31, 33, 50):  # n = 1 is the GEMV path
+                                narrow = np.ascontiguousarray(c[:, :n])
+                                C.gemm(a_, np.ascontiguousarray(b[:, :n]), narrow, alpha=0.5, beta=1.5)
+                                assert np.array_equal(narrow, wide[:, :n]), (isa_name, M, K, n, nt)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_batched_broadcasting(dtype):
     cases = [((5, 7, 9), (5, 9, 4)), ((3, 1, 7, 9), (4, 9, 6)), ((2, 3, 33, 17), (1, 17, 65)),
              ((64, 8, 16), (16, 8)), ((6, 40, 50), (6, 50, 1)), ((6, 1, 50), (50, 30))]

@@ -66,6 +66,7 @@ BN_CASES = [
     ("BatchNorm1d", (8, 70, 3)),  # small-S channel-block path
     ("BatchNorm2d", (2, 3, 9, 9)),  # per-channel path
     ("BatchNorm2d", (4, 3, 5, 6)),
+    ("BatchNorm2d", (3, 2, 20, 20)),  # runs of 400: several float flushes per run (norm_loops.h)
     ("BatchNorm3d", (2, 3, 3, 4, 5)),
 ]
 
@@ -196,7 +197,7 @@ def test_batchnorm_train_eval_switch():
 # ---- layer norm ------------------------------------------------------------------------------
 
 LN_CASES = [((6, 10), 10), ((3, 4, 8), (8,)), ((2, 3, 4, 5), (4, 5)), ((5, 7), (5, 7)),
-            ((3, 67), 67)]  # the last one runs the vector bodies of the row loops
+            ((3, 67), 67), ((4, 300), 300)]  # (3, 67): the vector bodies of the row loops; (4, 300): their float chunks
 
 
 @requires_torch

@@ -74,6 +74,23 @@ def test_max_pool2d_propagates_nan_like_torch():
     assert np.isnan(y[0, 0, 0, 1])
 
 
+@requires_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool2d_2x2_vector_rows_every_isa(every_isa, dtype):
+    # the per-ISA 2x2 stride-2 row loop (ops/pool_loops.h): rows of 1 to 40 outputs reach the
+    # native, half and quarter vectors and the scalar tail; ties and NaN (first NaN wins, else the
+    # first maximum in (kh, kw) order) must give PyTorch's values and indices
+    import torch
+    for w in (2, 3, 7, 14, 16, 17, 28, 33, 64, 81):
+        x = rng(w).integers(0, 3, (2, 3, 6, w)).astype(dtype)
+        x[0, 0, 1, ::5] = np.nan
+        x[1, 2, 4, 1::7] = np.nan
+        y, idx = F.max_pool2d(dlcore.tensor(x), 2, return_indices=True)
+        yt, it = torch.nn.functional.max_pool2d(torch.tensor(x), 2, return_indices=True)
+        np.testing.assert_array_equal(y.numpy(), yt.numpy())
+        np.testing.assert_array_equal(idx.numpy(), it.numpy())
+
+
 # (shape, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)
 AVG_CASES = [
     ((2, 3, 8, 8), 2, None, 0, False, True, None),

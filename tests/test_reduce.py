@@ -45,7 +45,7 @@ def check(t, ref, dtype, exact=False):
 def test_sum_mean(dim, keepdim, layout, dtype):
     x = inputs(dtype)[layout]
     t = dlcore.from_numpy(x)
-    ax = _np_axes(dim)
+    ax = _np_axes(dim) if dim != () else None  # PyTorch: dim=() reduces every dim (NumPy: none)
     check(t.sum(dim, keepdim=keepdim), x.astype(np.float64).sum(axis=ax, keepdims=keepdim).astype(dtype), dtype)
     check(dlcore.mean(t, dim, keepdim=keepdim), x.astype(np.float64).mean(axis=ax, keepdims=keepdim).astype(dtype), dtype)
 

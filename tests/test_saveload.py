@@ -152,7 +152,7 @@ def test_truncated_file_raises_value_error(tmp_path):
         with pytest.raises(ValueError, match="truncated|corrupt|JSON"):
             dlcore.load_model(p)
     p.write_bytes(b"")
-    with pytest.raises(ValueError, match="not a dlcore checkpoint"):
+    with pytest.raises(ValueError, match="not a safetensors file"):
         dlcore.load_model(p)
     with pytest.raises(FileNotFoundError):
         dlcore.load_model(tmp_path / "missing.safetensors")

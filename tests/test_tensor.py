@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import dlcore
-from conftest import rng
+from conftest import requires_torch, rng
 
 FLOATS = [np.float32, np.float64]
 
@@ -267,3 +267,57 @@ def test_matmul_property_random_batched_shapes(data):
     if data.draw(st.booleans()):
         tb = dlcore.tensor(np.ascontiguousarray(np.swapaxes(b, -1, -2))).mT
     np.testing.assert_allclose((ta @ tb).numpy(), a @ b, rtol=1e-12, atol=1e-12)
+
+
+@requires_torch
+def test_more_pytorch_tensor_methods_match_torch():
+    import torch
+    r = np.random.default_rng(7)
+    a_np, b_np = r.standard_normal((3, 4)), r.standard_normal((4, 2))
+    a, b = dlcore.tensor(a_np), dlcore.tensor(b_np)
+    ta, tb = torch.tensor(a_np), torch.tensor(b_np)
+    np.testing.assert_allclose(a.mm(b).numpy(), ta.mm(tb).numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(a.t().numpy(), ta.t().numpy())
+    np.testing.assert_array_equal(a.narrow(1, 1, 2).numpy(), ta.narrow(1, 1, 2).numpy())
+    assert a.narrow(1, 1, 2).data_ptr() == a.data_ptr() + 8  # a view
+    np.testing.assert_array_equal(a.view_as(dlcore.zeros(4, 3)).numpy(), ta.view_as(torch.zeros(4, 3)).numpy())
+    for name in ("eq", "ne", "lt", "le", "gt", "ge"):
+        np.testing.assert_array_equal(getattr(a, name)(0.5).numpy(), getattr(ta, name)(0.5).numpy())
+    for dim in (None, 0, 1, (0, 1)):
+        for fn in ("all", "any"):
+            got = getattr(a > 0, fn)(dim) if dim is not None else getattr(a > 0, fn)()
+            want = getattr(ta > 0, fn)(dim) if isinstance(dim, int) else getattr(ta > 0, fn)()
+            if isinstance(dim, tuple):
+                want = getattr(ta > 0, fn)()
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert a.new_zeros(2, 5).dtype == a.dtype and a.new_full((2,), 3.0).tolist() == [3.0, 3.0]
+    assert f"{a.sum():.4f}" == f"{ta.sum().item():.4f}"
+    with pytest.raises(ValueError, match="mm: both arguments must be 2-D"):
+        a.mm(dlcore.ones(4))
+
+
+def test_in_place_family_and_version_counters():
+    x = dlcore.ones(3)
+    w = dlcore.ones(3, requires_grad=True)
+    y = (x * w).sum()
+    x.mul_(2.0)  # x was saved by the multiplication
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+    with pytest.raises(RuntimeError, match="add_: a leaf tensor that requires grad"):
+        w.add_(1.0)
+    with dlcore.no_grad():
+        w.add_(1.0).mul_(3.0)
+    assert w.tolist() == [6.0, 6.0, 6.0] and w.requires_grad
+    t = dlcore.arange(5.0)
+    assert t.clamp_(1.0, 3.0).tolist() == [1.0, 1.0, 2.0, 3.0, 3.0]
+    assert t.masked_fill_(t > 2.0, -1.0).tolist() == [1.0, 1.0, 2.0, -1.0, -1.0]
+    i = dlcore.arange(3)
+    with pytest.raises(TypeError, match="add_: the result is float32 but the tensor is int64"):
+        i.add_(0.5)
+    z = dlcore.tensor([-1.0, 2.0])
+    r = dlcore.nn.functional.relu(z, inplace=True)
+    assert r is z and z.tolist() == [0.0, 2.0]
+    g = dlcore.tensor([-1.0, 2.0], requires_grad=True)
+    out = dlcore.nn.functional.relu(g, inplace=True)  # a gradient flows: computed out of place
+    out.sum().backward()
+    assert g.tolist() == [-1.0, 2.0] and g.grad.tolist() == [0.0, 1.0]

@@ -142,9 +142,8 @@ def test_string_names_resolve():
     m2.fit(x, np.zeros((64, 3), np.float32), verbose=0)
     assert type(m2.optimizer) is optim.SGD and m2.optimizer.param_groups[0]["lr"] == 0.05
     m3 = _mlp()
-    m3.compile(optimizer="adamm", loss="mse")
-    with pytest.raises(ValueError, match="unknown optimizer 'adamm'"):
-        m3.fit(x, np.zeros((64, 3), np.float32), verbose=0)
+    with pytest.raises(ValueError, match=r"compile: unknown optimizer 'adamm' \(did you mean 'adam'\?\); known: \["):
+        m3.compile(optimizer="adamm", loss="mse")  # at compile, not when fit starts
     with pytest.raises(ValueError, match="unknown loss"):
         _mlp().compile(optimizer="sgd", loss="sparse_categorical_crosentropy")
     with pytest.raises(RuntimeError, match="compile"):
@@ -274,9 +273,9 @@ def test_terminate_on_nan(capsys):
     m.compile(optimizer=_sgd(), loss="sparse_categorical_crossentropy")
     t = C.TerminateOnNaN()
     h = m.fit(x, y, batch_size=32, epochs=5, shuffle=False, callbacks=[t], verbose=0)
-    assert t.stopped == (0, 0) and len(h.epoch) == 1 and math.isnan(h.history["loss"][0])
+    assert t.stopped == (1, 1, 1) and len(h.epoch) == 1 and math.isnan(h.history["loss"][0])
     err = capsys.readouterr().err
-    assert "TerminateOnNaN" in err and "nan" in err and "stopped" in err
+    assert "TerminateOnNaN: step 1 (epoch 1, batch 1)" in err and "nan" in err and "stopped" in err
     y2 = np.full((64, 3), np.inf, np.float32)
     m2 = _mlp()
     m2.compile(optimizer=_sgd(), loss="mse")
@@ -436,3 +435,51 @@ def test_main_job_smoke(capsys, tmp_path):
     assert "fashion-mnist mlp: test accuracy" in out and "s per epoch" in out
     assert dlcore.load_model(tmp_path / "fm.safetensors").count_params() == 235146
     assert cli.main([]) == 2 and "fashion-mnist" in capsys.readouterr().out
+
+
+def test_float64_numpy_data_meets_a_float32_model_as_float32():
+    """Keras casts inputs to the model's float dtype: float64 NumPy data trains a float32 model
+    (it neither errors nor builds a 4x slower float64 model); a float64 model keeps float64."""
+    r = np.random.default_rng(0)
+    x, y = r.standard_normal((64, 5)), r.integers(0, 3, 64)
+    m = dlcore.Sequential([dlcore.layers.Dense(8, activation="relu"), dlcore.layers.Dense(3)])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    m.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    assert all(p.dtype == np.float32 for p in m.parameters())
+    assert m.predict(x[:4]).dtype == np.float32
+    m64 = dlcore.Sequential([nn.Linear(5, 3, dtype="float64")])
+    m64.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    m64.fit(x.astype(np.float32), y, epochs=1, batch_size=16, verbose=0)
+    assert m64.predict(x[:4]).dtype == np.float64
+
+
+def test_summary_of_an_unbuilt_model_says_so():
+    m = dlcore.Sequential([layers.Dense(8, activation="relu"), layers.Dense(2)])
+    lines = []
+    m.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "The model is not built yet: 2 layer(s)" in text and "model.build(input_shape)" in text
+    m.build((5,))
+    lines.clear()
+    m.summary(print_fn=lines.append)
+    assert "not built" not in "\n".join(lines) and "Total params: 66" in "\n".join(lines)
+
+
+@pytest.mark.parametrize("use_tqdm", [False, True])
+def test_progress_bar_fits_80_columns(monkeypatch, use_tqdm):
+    if not use_tqdm:
+        monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    else:
+        pytest.importorskip("tqdm")
+    monkeypatch.setenv("COLUMNS", "80")
+    s = _TTY()
+    bar = C.ProgbarLogger(1, stream=s, min_interval=0.0)
+    bar.set_params({"epochs": 15, "steps": 469})
+    bar.on_epoch_begin(0)
+    for i in range(0, 469, 50):
+        bar.on_train_batch_end(i, {"loss": 0.51234, "accuracy": 0.81234, "size": 128})
+    bar.on_epoch_end(0, {"loss": 0.5, "accuracy": 0.8, "val_loss": 0.55, "val_accuracy": 0.79})
+    segments = [seg for seg in s.getvalue().replace("\r", "\n").split("\n") if seg.strip()]
+    assert all(len(seg) < 80 for seg in segments), [len(seg) for seg in segments]
+    assert any("loss" in seg and "accuracy" in seg and "469" in seg for seg in segments[:-2])  # numbers kept
+    assert "val_accuracy: 0.7900" in s.getvalue()

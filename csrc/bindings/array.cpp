@@ -339,6 +339,8 @@ DLCORE_BINDINGS(array) {
       .def_property_readonly("offset", [](const Array& a) { return a.offset; })
       .def_property_readonly("writable", [](const Array& a) { return a.writable; })
       .def_property_readonly("storage_nbytes", [](const Array& a) { return a.storage->bytes; })
+      .def_property_readonly("version", [](const Array& a) { return a.storage->version; },
+                             "How many writes the storage has seen (autograd checks saved arrays with it).")
       .def("storage_refs", [](const Array& a) { return a.storage.use_count(); },
            "How many Arrays (this one included) share this array's storage.")
       .def("data_ptr", [](const Array& a) { return reinterpret_cast<uintptr_t>(a.data()); })
@@ -486,6 +488,8 @@ DLCORE_BINDINGS(array) {
     py::object arr = py::module_::import("numpy").attr("from_dlpack")(obj);
     return share(py::reinterpret_borrow<py::array>(arr), "from_dlpack");
   }, py::arg("obj"), "An Array over a DLPack producer's CPU memory, without a copy.");
+  m.def("empty_cache", [] { return release_cached_memory(); },
+        "Frees the CPU memory blocks dlcore keeps for reuse; returns the bytes freed.");
   m.def("numpy_crossings", [] {
     auto& c = numpy_crossings();
     return py::make_tuple(c.imports, c.exports);

@@ -135,6 +135,8 @@ py::object apply(py::handle cls, py::args args) {
     }
     set(ctx.ptr(), n.inputs, inputs.ptr());
     set(ctx.ptr(), n.needs, needs.ptr());
+  } else {
+    set(ctx.ptr(), n.needs, Py_None);  // not recorded: save_for_backward keeps nothing
   }
   py::object forward = py::reinterpret_steal<py::object>(PyObject_GetAttr(cls.ptr(), n.forward));
   if (!forward) throw py::error_already_set();

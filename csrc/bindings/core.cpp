@@ -2,6 +2,7 @@
 #include "bindings/common.h"
 #include "core/cpu.h"
 #include "core/parallel.h"
+#include "core/storage.h"
 
 DLCORE_BINDINGS(core) {
   using namespace dlcore;
@@ -19,4 +20,7 @@ DLCORE_BINDINGS(core) {
   m.attr("cuda_built") = false;
 #endif
   m.attr("max_dims") = kMaxDims;
+  m.def("set_alloc_budget", &set_alloc_budget, py::arg("bytes"),
+        "Caps the bytes this thread may allocate from now on (-1: no cap); returns the previous cap");
+  m.def("alloc_budget", &alloc_budget);
 }

@@ -382,6 +382,7 @@ void check_writable(const Array& a, const char* op, const char* arg) {
     DLCORE_CHECK(a.strides[i] != 0 || a.shape[i] <= 1, ValueError, op, ": '", arg, "' is read-only: several of its "
                  "elements are one memory location (an expanded / broadcast view of shape ", shape_str(a.shape, a.ndim),
                  "); write into a copy (clone()) instead");
+  ++a.storage->version;
 }
 
 void copy_(const Array& dst, const Array& src, const char* op) {

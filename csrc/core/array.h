@@ -91,6 +91,8 @@ void copy_(const Array& dst, const Array& src, const char* op = "copy_");
 void fill_(const Array& dst, double value, const char* op = "fill_");
 // Whether the two may touch the same bytes (same storage and overlapping address ranges).
 bool may_overlap(const Array& a, const Array& b);
+// The gate of every write into an existing Array: raises unless a may be written (not read-only,
+// no element shared by several positions), then bumps its storage's version.
 void check_writable(const Array& a, const char* op, const char* arg);
 
 }  // namespace dlcore

@@ -88,6 +88,7 @@ template <int K> struct StridedLoop {
   }
   // Visits linear indices [begin, end) in row-major order.
   template <class F> void run(int64_t begin, int64_t end, F&& f) const {
+    if (begin >= end) return;  // an empty range (a zero-size dim would divide by 0 below)
     int last = ndim - 1;
     int64_t idx[kMaxDims];
     int64_t rem = begin;

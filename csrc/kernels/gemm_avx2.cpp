@@ -47,81 +47,6 @@ struct F64x4 {
 
 constexpr int kMR = 6;
 
-// In-register 8x8 transpose: on return r[k] holds element k of each input row.
-inline void transpose8(__m256 r[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
-// pack_a for float, MR = 6, A rows contiguous along k (the common non-transposed case):
-// 8 k-steps of 6 rows are transposed in registers and written with overlapping 8-wide stores
-// in increasing k (each store's 2 extra lanes are overwritten by the next one; the last may
-// write 2 floats past the panel, which the driver's scratch slack allows: kPackSlack).
-// Other layouts and the ragged last panel use the portable template.
-void pack_a_f32_avx2(int64_t mc, int64_t kc, const float* x, int64_t rs, int64_t cs, float* dst) {
-  if (cs != 1) return pack_a_impl<float, kMR>(mc, kc, x, rs, cs, dst);
-  for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
-    const float* src = x + i0 * rs;
-    if (mc - i0 < kMR) {
-      pack_a_impl<float, kMR>(mc - i0, kc, src, rs, cs, dst);
-      return;
-    }
-    int64_t p = 0;
-    for (; p + 8 <= kc; p += 8) {
-      __m256 r[8];
-      for (int i = 0; i < kMR; ++i) r[i] = _mm256_loadu_ps(src + i * rs + p);
-      r[6] = r[7] = _mm256_setzero_ps();
-      transpose8(r);
-      for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dst + (p + k) * kMR, r[k]);
-    }
-    for (; p < kc; ++p)
-      for (int i = 0; i < kMR; ++i) dst[p * kMR + i] = src[i * rs + p];
-    dst += kMR * kc;
-  }
-}
-
-// pack_b for float, NR = 16, B transposed (columns contiguous along k; the Linear-layer
-// x @ w.T case): two 8x8 register transposes per 8 k-steps.
-void pack_b_f32_avx2(int64_t kc, int64_t nc, const float* x, int64_t rs, int64_t cs, float* dst) {
-  if (rs != 1 || nc < 16) return pack_b_impl<float, 16>(kc, nc, x, rs, cs, dst);
-  const int64_t full = nc / 16;
-  for (int64_t q = 0; q < full; ++q) {
-    const float* src = x + q * 16 * cs;
-    float* d = dst + q * 16 * kc;
-    int64_t p = 0;
-    for (; p + 8 <= kc; p += 8) {
-      __m256 lo[8], hi[8];
-      for (int j = 0; j < 8; ++j) {
-        lo[j] = _mm256_loadu_ps(src + j * cs + p);
-        hi[j] = _mm256_loadu_ps(src + (j + 8) * cs + p);
-      }
-      transpose8(lo);
-      transpose8(hi);
-      for (int k = 0; k < 8; ++k) {
-        _mm256_storeu_ps(d + (p + k) * 16, lo[k]);
-        _mm256_storeu_ps(d + (p + k) * 16 + 8, hi[k]);
-      }
-    }
-    for (; p < kc; ++p)
-      for (int j = 0; j < 16; ++j) d[p * 16 + j] = src[j * cs + p];
-  }
-  if (nc > full * 16) pack_b_impl<float, 16>(kc, nc - full * 16, x + full * 16 * cs, rs, cs, dst + full * 16 * kc);
-}
-
 // Blocking table (AVX2), tuned on the 2-core AMD EPYC VM (Zen 3 class: 32 KiB L1d, 512 KiB
 // L2 per core, 32 MiB L3) by CPU-time sweeps (the machine is shared, wall time is noise):
 //   float  6x16: kc 384 -> B micro-panel 16 x 384 x 4 B = 24 KiB (L1), mc 120 -> A block
@@ -131,31 +56,11 @@ void pack_b_f32_avx2(int64_t kc, int64_t nc, const float* x, int64_t rs, int64_t
 GemmIsaKernels make_avx2() {
   GemmIsaKernels t;
   t.s = {"avx2", kMR, 16, /*mc*/ 120, /*kc*/ 384, /*nc*/ 4080, ukr_simd<F32x8, kMR>,
-         pack_a_f32_avx2, pack_b_f32_avx2, gemv_dots_avx2_f32, gemv_axpys_avx2_f32};
+         pack_a_f32_t8<kMR>, pack_b_f32_t8<16>, gemv_dots_avx2_f32, gemv_axpys_avx2_f32};
   t.d = {"avx2", kMR, 8, /*mc*/ 60, /*kc*/ 384, /*nc*/ 4080, ukr_simd<F64x4, kMR>,
          pack_a_impl<double, kMR>, pack_b_impl<double, 8>, gemv_dots_avx2_f64, gemv_axpys_avx2_f64};
-  t.s.ukr_rows[1] = ukr_simd<F32x8, kMR, 1>;
-  t.s.ukr_rows[2] = ukr_simd<F32x8, kMR, 2>;
-  t.s.ukr_rows[3] = ukr_simd<F32x8, kMR, 3>;
-  t.s.ukr_rows[4] = ukr_simd<F32x8, kMR, 4>;
-  t.s.ukr_rows[5] = ukr_simd<F32x8, kMR, 5>;
-  t.d.ukr_rows[1] = ukr_simd<F64x4, kMR, 1>;
-  t.d.ukr_rows[2] = ukr_simd<F64x4, kMR, 2>;
-  t.d.ukr_rows[3] = ukr_simd<F64x4, kMR, 3>;
-  t.d.ukr_rows[4] = ukr_simd<F64x4, kMR, 4>;
-  t.d.ukr_rows[5] = ukr_simd<F64x4, kMR, 5>;
-  t.s.ukr_da[1] = ukr_da_simd<F32x8, kMR, 1>;
-  t.s.ukr_da[2] = ukr_da_simd<F32x8, kMR, 2>;
-  t.s.ukr_da[3] = ukr_da_simd<F32x8, kMR, 3>;
-  t.s.ukr_da[4] = ukr_da_simd<F32x8, kMR, 4>;
-  t.s.ukr_da[5] = ukr_da_simd<F32x8, kMR, 5>;
-  t.s.ukr_da[6] = ukr_da_simd<F32x8, kMR, 6>;
-  t.d.ukr_da[1] = ukr_da_simd<F64x4, kMR, 1>;
-  t.d.ukr_da[2] = ukr_da_simd<F64x4, kMR, 2>;
-  t.d.ukr_da[3] = ukr_da_simd<F64x4, kMR, 3>;
-  t.d.ukr_da[4] = ukr_da_simd<F64x4, kMR, 4>;
-  t.d.ukr_da[5] = ukr_da_simd<F64x4, kMR, 5>;
-  t.d.ukr_da[6] = ukr_da_simd<F64x4, kMR, 6>;
+  fill_ukr_tables<F32x8, kMR>(t.s);
+  fill_ukr_tables<F64x4, kMR>(t.d);
   return t;
 }
 

@@ -1,9 +1,9 @@
 // AVX-512 GEMM kernels (compiled with -mavx512f/bw/vl/dq; chosen only when cpuid + xgetbv say
 // the CPU and OS support it). float: 12x32 tile (24 zmm accumulators), double: 12x16.
-// NOTE: UNTESTED ON HARDWARE - the development machine has AVX2 only. The micro-kernel is the
-// same template (gemm_simd.h) that the AVX2 path runs and the tests check; only the vector
-// traits below and the blocking numbers differ. Blocking is a first guess from the published
-// SKX/Zen4 numbers scaled to row-major 12x32 tiles, not tuned.
+// The micro-kernels and float packers are the templates of gemm_simd.h that the AVX2 set also
+// runs; only the vector traits below and the blocking numbers differ. Tested on Sapphire Rapids
+// (session 4, docs/gemm.md); the blocking is still a first guess from the published SKX/Zen4
+// numbers scaled to row-major 12x32 tiles, not tuned.
 #include "kernels/gemm_kernels.h"
 #include "kernels/gemm_pack.h"
 #include "kernels/gemm_simd.h"
@@ -48,31 +48,11 @@ constexpr int kMR = 12;
 GemmIsaKernels make_avx512() {
   GemmIsaKernels t;
   t.s = {"avx512", kMR, 32, /*mc*/ 240, /*kc*/ 192, /*nc*/ 4096, ukr_simd<F32x16, kMR>,
-         pack_a_impl<float, kMR>, pack_b_impl<float, 32>, gemv_dots_avx2_f32, gemv_axpys_avx2_f32};
+         pack_a_f32_t8<kMR>, pack_b_f32_t8<32>, gemv_dots_avx2_f32, gemv_axpys_avx2_f32};
   t.d = {"avx512", kMR, 16, /*mc*/ 120, /*kc*/ 192, /*nc*/ 2048, ukr_simd<F64x8, kMR>,
          pack_a_impl<double, kMR>, pack_b_impl<double, 16>, gemv_dots_avx2_f64, gemv_axpys_avx2_f64};
-  t.s.ukr_rows[1] = ukr_simd<F32x16, kMR, 1>;
-  t.s.ukr_rows[2] = ukr_simd<F32x16, kMR, 2>;
-  t.s.ukr_rows[3] = ukr_simd<F32x16, kMR, 3>;
-  t.s.ukr_rows[4] = ukr_simd<F32x16, kMR, 4>;
-  t.s.ukr_rows[5] = ukr_simd<F32x16, kMR, 5>;
-  t.s.ukr_rows[6] = ukr_simd<F32x16, kMR, 6>;
-  t.s.ukr_rows[7] = ukr_simd<F32x16, kMR, 7>;
-  t.s.ukr_rows[8] = ukr_simd<F32x16, kMR, 8>;
-  t.s.ukr_rows[9] = ukr_simd<F32x16, kMR, 9>;
-  t.s.ukr_rows[10] = ukr_simd<F32x16, kMR, 10>;
-  t.s.ukr_rows[11] = ukr_simd<F32x16, kMR, 11>;
-  t.d.ukr_rows[1] = ukr_simd<F64x8, kMR, 1>;
-  t.d.ukr_rows[2] = ukr_simd<F64x8, kMR, 2>;
-  t.d.ukr_rows[3] = ukr_simd<F64x8, kMR, 3>;
-  t.d.ukr_rows[4] = ukr_simd<F64x8, kMR, 4>;
-  t.d.ukr_rows[5] = ukr_simd<F64x8, kMR, 5>;
-  t.d.ukr_rows[6] = ukr_simd<F64x8, kMR, 6>;
-  t.d.ukr_rows[7] = ukr_simd<F64x8, kMR, 7>;
-  t.d.ukr_rows[8] = ukr_simd<F64x8, kMR, 8>;
-  t.d.ukr_rows[9] = ukr_simd<F64x8, kMR, 9>;
-  t.d.ukr_rows[10] = ukr_simd<F64x8, kMR, 10>;
-  t.d.ukr_rows[11] = ukr_simd<F64x8, kMR, 11>;
+  fill_ukr_tables<F32x16, kMR>(t.s);
+  fill_ukr_tables<F64x8, kMR>(t.d);
   return t;
 }
 

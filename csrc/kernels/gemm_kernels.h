@@ -38,6 +38,13 @@ template <class T> struct GemmKernels {
   // same per-element arithmetic as ukr. Null: the set has none (the driver packs A).
   void (*ukr_da[17])(int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc,
                      T alpha, T beta);
+  // Half-width right-edge kernels: like ukr_rows / ukr_da (index = rows, 1 <= m <= mr) but
+  // only columns [0, half) of the tile, reading the first `half` columns of an nr-wide B panel
+  // (half = 0 and null entries: none; the driver runs the full-width kernel on a temp tile).
+  int half;
+  void (*ukr_half[17])(int64_t k, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, T alpha, T beta);
+  void (*ukr_da_half[17])(int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc,
+                          T alpha, T beta);
 };
 
 struct GemmIsaKernels {

@@ -7,29 +7,37 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <utility>
+
+#include "kernels/gemm_kernels.h"
+#include "kernels/gemm_pack.h"
 
 namespace dlcore {
 namespace {
 
-// MR x (2*W) tile: 2*MR accumulators + 2 B registers + 1 broadcast. ROWS < MR computes only
-// the first ROWS rows of the tile (A panel still strided by MR): the bottom-edge kernels,
-// which do exactly the same arithmetic per element as the full one.
+// MR x (NV*W) tile (NV = 2: the full tile, 2*MR accumulators + 2 B registers + 1 broadcast;
+// NV = 1: the half-width kernel for a right edge of at most W columns, reading the first W
+// columns of the same NR-wide B panel). ROWS < MR computes only the first ROWS rows of the tile
+// (A panel still strided by MR): the bottom-edge kernels. Every variant does exactly the same
+// arithmetic per element as the full one (one FMA chain in k order, then alpha and beta).
 // DA (direct A): A is read in place, row i at a + i*lda, contiguous along k (a row-major A
 // that was not packed); the arithmetic per element is the same as with a packed panel.
-template <class V, int MR, int ROWS, bool DA>
+template <class V, int MR, int ROWS, bool DA, int NV = 2>
 inline void ukr_core(int64_t k, const typename V::T* a, int64_t lda, const typename V::T* b,
                      int64_t ldb, typename V::T* c, int64_t ldc, typename V::T alpha,
                      typename V::T beta) {
   using R = typename V::R;
   using T = typename V::T;
   constexpr int W = V::W;
-  R acc[ROWS][2];
+  R acc[ROWS][NV];
 #pragma GCC unroll 16
-  for (int i = 0; i < ROWS; ++i) acc[i][0] = acc[i][1] = V::zero();
+  for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
 #pragma GCC unroll 16
   for (int i = 0; i < ROWS; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 2 * W - 1), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NV * W - 1), _MM_HINT_T0);
   }
   if (DA) {
     const T* ar[ROWS];
@@ -37,24 +45,28 @@ inline void ukr_core(int64_t k, const typename V::T* a, int64_t lda, const typen
     for (int i = 0; i < ROWS; ++i) ar[i] = a + i * lda;
 #pragma GCC unroll 4
     for (int64_t p = 0; p < k; ++p) {
-      const R b0 = V::load(b), b1 = V::load(b + W);
+      R bv[NV];
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
 #pragma GCC unroll 16
       for (int i = 0; i < ROWS; ++i) {
         const R ai = V::bcast(ar[i] + p);
-        acc[i][0] = V::fmadd(ai, b0, acc[i][0]);
-        acc[i][1] = V::fmadd(ai, b1, acc[i][1]);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) acc[i][v] = V::fmadd(ai, bv[v], acc[i][v]);
       }
       b += ldb;
     }
   } else {
 #pragma GCC unroll 4
     for (int64_t p = 0; p < k; ++p) {
-      const R b0 = V::load(b), b1 = V::load(b + W);
+      R bv[NV];
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
 #pragma GCC unroll 16
       for (int i = 0; i < ROWS; ++i) {
         const R ai = V::bcast(a + i);
-        acc[i][0] = V::fmadd(ai, b0, acc[i][0]);
-        acc[i][1] = V::fmadd(ai, b1, acc[i][1]);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) acc[i][v] = V::fmadd(ai, bv[v], acc[i][v]);
       }
       a += MR;
       b += ldb;
@@ -63,32 +75,46 @@ inline void ukr_core(int64_t k, const typename V::T* a, int64_t lda, const typen
   const R va = V::set1(alpha);
   if (beta == T(0)) {   // C is write-only
 #pragma GCC unroll 16
-    for (int i = 0; i < ROWS; ++i) {
-      V::store(c + i * ldc, V::mul(va, acc[i][0]));
-      V::store(c + i * ldc + W, V::mul(va, acc[i][1]));
-    }
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) V::store(c + i * ldc + v * W, V::mul(va, acc[i][v]));
   } else {
     const R vb = V::set1(beta);
 #pragma GCC unroll 16
-    for (int i = 0; i < ROWS; ++i) {
-      V::store(c + i * ldc, V::fmadd(vb, V::load(c + i * ldc), V::mul(va, acc[i][0])));
-      V::store(c + i * ldc + W, V::fmadd(vb, V::load(c + i * ldc + W), V::mul(va, acc[i][1])));
-    }
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v)
+        V::store(c + i * ldc + v * W, V::fmadd(vb, V::load(c + i * ldc + v * W), V::mul(va, acc[i][v])));
   }
 }
 
-template <class V, int MR, int ROWS = MR>
+template <class V, int MR, int ROWS = MR, int NV = 2>
 void ukr_simd(int64_t k, const typename V::T* a, const typename V::T* b, int64_t ldb,
               typename V::T* c, int64_t ldc, typename V::T alpha, typename V::T beta) {
-  ukr_core<V, MR, ROWS, false>(k, a, 0, b, ldb, c, ldc, alpha, beta);
+  ukr_core<V, MR, ROWS, false, NV>(k, a, 0, b, ldb, c, ldc, alpha, beta);
 }
 
 // Direct-A variant (GemmKernels::ukr_da): rows [0, ROWS) of A read in place at a + i*lda.
-template <class V, int MR, int ROWS>
+template <class V, int MR, int ROWS, int NV = 2>
 void ukr_da_simd(int64_t k, const typename V::T* a, int64_t lda, const typename V::T* b,
                  int64_t ldb, typename V::T* c, int64_t ldc, typename V::T alpha,
                  typename V::T beta) {
-  ukr_core<V, MR, ROWS, true>(k, a, lda, b, ldb, c, ldc, alpha, beta);
+  ukr_core<V, MR, ROWS, true, NV>(k, a, lda, b, ldb, c, ldc, alpha, beta);
+}
+
+// Fills a kernel set's bottom-edge (ukr_rows[1..MR-1]), direct-A (ukr_da[1..MR]) and
+// half-width (ukr_half / ukr_da_half[1..MR]) tables.
+template <class V, int MR, int... R>
+void fill_ukr_tables(GemmKernels<typename V::T>& k, std::integer_sequence<int, R...>) {
+  ((k.ukr_rows[R + 1] = R + 1 < MR ? ukr_simd<V, MR, (R + 1 < MR ? R + 1 : 1)> : nullptr), ...);
+  ((k.ukr_da[R + 1] = ukr_da_simd<V, MR, R + 1>), ...);
+  k.half = V::W;
+  ((k.ukr_half[R + 1] = ukr_simd<V, MR, R + 1, 1>), ...);
+  ((k.ukr_da_half[R + 1] = ukr_da_simd<V, MR, R + 1, 1>), ...);
+}
+template <class V, int MR>
+void fill_ukr_tables(GemmKernels<typename V::T>& k) {
+  fill_ukr_tables<V, MR>(k, std::make_integer_sequence<int, MR>{});
 }
 
 template <class T> inline T fma_s(T a, T b, T c);
@@ -189,6 +215,103 @@ void axpys_simd(int64_t n, int64_t k, const typename V::T* x, const typename V::
       for (int64_t j = nv; j < n1; ++j) o[j] = fma_s(x[p], r0[j], o[j]);
     }
   }
+}
+
+// In-register 8x8 transpose: on return r[k] holds element k of each input row.
+inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// pack_a for float, A rows contiguous along k (the common non-transposed case), MR = 6 (AVX2)
+// or 12 (AVX-512): per 8 k-steps, each group of up to 8 rows is transposed in registers and
+// written with 8-wide stores in increasing k; a group's lanes past MR land in the next k-step's
+// slot, which the next store overwrites (the last may write up to 4 floats past the panel, which
+// the driver's scratch slack allows: kPackSlack). Other layouts and the ragged last panel use
+// the portable template.
+template <int MR>
+void pack_a_f32_t8(int64_t mc, int64_t kc, const float* x, int64_t rs, int64_t cs, float* dst) {
+  static_assert(MR <= 16, "two 8-row groups at most");
+  if (cs != 1) return pack_a_impl<float, MR>(mc, kc, x, rs, cs, dst);
+  for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+    const float* src = x + i0 * rs;
+    if (mc - i0 < MR) {
+      pack_a_impl<float, MR>(mc - i0, kc, src, rs, cs, dst);
+      return;
+    }
+    int64_t p = 0;
+    constexpr int G = (MR + 7) / 8;
+    for (; p + 8 <= kc; p += 8) {
+      __m256 r[G][8];
+      for (int g = 0; g < G; ++g) {
+        for (int i = 0; i < 8; ++i)
+          r[g][i] = 8 * g + i < MR ? _mm256_loadu_ps(src + (8 * g + i) * rs + p) : _mm256_setzero_ps();
+        transpose8(r[g]);
+      }
+      // increasing address order: each store's spill is overwritten by the next one
+      for (int k = 0; k < 8; ++k)
+        for (int g = 0; g < G; ++g) _mm256_storeu_ps(dst + (p + k) * MR + 8 * g, r[g][k]);
+    }
+    for (; p < kc; ++p)
+      for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i * rs + p];
+    dst += MR * kc;
+  }
+}
+
+// pack_b for float, NR = 16 (AVX2) or 32 (AVX-512). B transposed (columns contiguous along k;
+// the Linear-layer x @ w.T case): NR/8 8x8 register transposes per 8 k-steps.
+// B not transposed (rows contiguous): whole panels as pack_b_impl does, the ragged last panel
+// with masked loads (zeros past the last column) instead of a scalar copy and fill.
+template <int NR>
+void pack_b_f32_t8(int64_t kc, int64_t nc, const float* x, int64_t rs, int64_t cs, float* dst) {
+  static_assert(NR % 8 == 0, "whole 8-column groups");
+  if (cs == 1 && nc % NR != 0) {
+    const int64_t full = nc / NR, n = nc - full * NR;
+    if (full > 0) pack_b_impl<float, NR>(kc, full * NR, x, rs, cs, dst);
+    __m256i mask[NR / 8];
+    for (int g = 0; g < NR / 8; ++g) {
+      const __m256i lane = _mm256_add_epi32(_mm256_set1_epi32(8 * g), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      mask[g] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane);
+    }
+    const float* src = x + full * NR;
+    float* d = dst + full * NR * kc;
+    for (int64_t p = 0; p < kc; ++p)
+      for (int g = 0; g < NR / 8; ++g)
+        _mm256_storeu_ps(d + p * NR + 8 * g, _mm256_maskload_ps(src + p * rs + 8 * g, mask[g]));
+    return;
+  }
+  if (rs != 1 || nc < NR) return pack_b_impl<float, NR>(kc, nc, x, rs, cs, dst);
+  const int64_t full = nc / NR;
+  for (int64_t q = 0; q < full; ++q) {
+    const float* src = x + q * NR * cs;
+    float* d = dst + q * NR * kc;
+    int64_t p = 0;
+    for (; p + 8 <= kc; p += 8) {
+      for (int g = 0; g < NR; g += 8) {
+        __m256 r[8];
+        for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + (g + j) * cs + p);
+        transpose8(r);
+        for (int k = 0; k < 8; ++k) _mm256_storeu_ps(d + (p + k) * NR + g, r[k]);
+      }
+    }
+    for (; p < kc; ++p)
+      for (int j = 0; j < NR; ++j) d[p * NR + j] = src[j * cs + p];
+  }
+  if (nc > full * NR) pack_b_impl<float, NR>(kc, nc - full * NR, x + full * NR * cs, rs, cs, dst + full * NR * kc);
 }
 
 }  // namespace

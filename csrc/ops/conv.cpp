@@ -118,6 +118,7 @@ void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t
   const int64_t Hp = reach(g.OH, g.sH, g.kH, g.dH), Wp = reach(g.OW, g.sW, g.kW, g.dW), OW = g.OW;
   const auto gather2 = conv_direct_kernels().get<T>().gather2;
   const auto deint2 = conv_direct_kernels().get<T>().deinterleave2;
+  const auto unfold1 = conv_direct_kernels().get<T>().unfold1;
   T* buf = plane_buffer<T>(Hp * Wp);
   const int64_t j0 = std::min(g.pL, Wp), j1 = std::max(j0, std::min(Wp, g.pL + g.W));  // data columns
   for (int64_t c = c0; c < (c1 < 0 ? g.Cg() : c1); ++c) {
@@ -131,6 +132,10 @@ void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t
       std::fill(d, d + j0, T(0));
       std::memcpy(d + j0, x + (c * g.H + ih) * g.W + (j0 - g.pL), sizeof(T) * (j1 - j0));
       std::fill(d + j1, d + Wp, T(0));
+    }
+    if (g.sW == 1) {
+      unfold1(buf, Wp, g.kH, g.kW, g.sH, g.dH, g.dW, g.OH, OW, col + c * g.kH * g.kW * ldc, ldc);
+      continue;
     }
     for (int64_t kh = 0; kh < g.kH; ++kh)
       for (int64_t kw = 0; kw < g.kW; ++kw) {
@@ -158,8 +163,7 @@ void im2col_full(const ConvGeometry& g, const T* x, T* col, int64_t ldc, int64_t
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           const T* src = buf + (oh * g.sH + kh * g.dH) * Wp + kw * g.dW;
           T* dst = row + oh * OW;
-          if (g.sW == 1) std::memcpy(dst, src, sizeof(T) * OW);
-          else if (g.sW == 2 && OW > 16) gather2(src, dst, OW);
+          if (g.sW == 2 && OW > 16) gather2(src, dst, OW);
           else for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow * g.sW];
         }
       }
@@ -456,6 +460,12 @@ void winograd_weights(int64_t K, int64_t C, const T* w, T* U) {
   });
 }
 
+// Tiles per Winograd chunk when whole small images are batched (winograd_conv).
+#ifndef DLCORE_WINO_TILES
+#define DLCORE_WINO_TILES 196
+#endif
+constexpr int64_t kWinoTiles = DLCORE_WINO_TILES;
+
 // y = conv2d(x, w) + b through U = winograd_weights(w). Uses only N, C, H, W, K, OH, OW, pT, pL.
 template <class T>
 void winograd_conv(const ConvGeometry& g, const T* x, const T* U, const T* b, T* y) {
@@ -464,28 +474,36 @@ void winograd_conv(const ConvGeometry& g, const T* x, const T* U, const T* b, T*
   const int64_t P = std::max<int64_t>(64, (int64_t(1) << 20) / (16 * (C + K)));  // tiles per chunk
   const int64_t rpb0 = std::max<int64_t>(1, std::min<int64_t>(TH, P / TW));
   const int64_t nb0 = (TH + rpb0 - 1) / rpb0, rpb = (TH + nb0 - 1) / nb0, nbands = (TH + rpb - 1) / rpb;
-  const int64_t Pmax = rpb * TW;
+  // Small images (one band holds a whole image): IB images per chunk, their tiles side by side
+  // (14x14 outputs: 49 tiles; 16 GEMMs 64 x 49 x 32 per image ran at a third of the peak, 49
+  // columns filling 64 lanes). IB depends on the shape only, so results stay thread-invariant.
+  const int64_t IB = nbands > 1 ? 1 : std::max<int64_t>(1, std::min<int64_t>(g.N, kWinoTiles / (TH * TW)));
+  const int64_t nitems = nbands > 1 ? g.N * nbands : (g.N + IB - 1) / IB;
+  const int64_t Pmax = rpb * TW * IB;
   const int64_t scratch = 16 * (C + K) * Pmax + wino_in_scratch<T>(TW, rpb);
   const auto& kern = conv_direct_kernels().get<T>();
-  for_each_image<T>(g.N * nbands, scratch, [&](int64_t item, T* V) {
-    const int64_t n = item / nbands, th0 = (item % nbands) * rpb, th1 = std::min(TH, th0 + rpb);
-    const int64_t pc = (th1 - th0) * TW;
+  for_each_image<T>(nitems, scratch, [&](int64_t item, T* V) {
+    const int64_t n0 = nbands > 1 ? item / nbands : item * IB, n1 = nbands > 1 ? n0 + 1 : std::min(g.N, n0 + IB);
+    const int64_t th0 = nbands > 1 ? (item % nbands) * rpb : 0, th1 = std::min(TH, th0 + rpb);
+    const int64_t pi = (th1 - th0) * TW, pc = pi * (n1 - n0);  // tiles per image, per chunk
     T* M = V + 16 * C * pc;
     T* tmp = V + 16 * (C + K) * Pmax;
-    // V[xi][c][p] = (B^T d B)[xi] for the band's tiles p
-    for (int64_t c = 0; c < C; ++c)
-      kern.wino_in(x + (n * C + c) * HW, g.H, g.W, g.pT, g.pL, th0, th1, TW, V + c * pc, C * pc, tmp);
+    // V[xi][c][p] = (B^T d B)[xi] for the chunk's tiles p (image i: tiles [i*pi, (i+1)*pi))
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        kern.wino_in(x + (n * C + c) * HW, g.H, g.W, g.pT, g.pL, th0, th1, TW, V + c * pc + (n - n0) * pi, C * pc, tmp);
     for (int xi = 0; xi < 16; ++xi)
       gemm<T>(false, false, K, pc, C, T(1), U + xi * K * C, C, V + xi * C * pc, pc, T(0), M + xi * K * pc, pc);
     // y tile = A^T m A (+ bias)
-    for (int64_t k = 0; k < K; ++k) {
-      T* yk = y + (n * K + k) * OHW;
-      for (int64_t th = th0; th < th1; ++th) {
-        T* y0 = yk + 2 * th * g.OW;
-        kern.wino_out(M + k * pc + (th - th0) * TW, K * pc, TW, b ? b[k] : T(0), y0, 2 * th + 1 < g.OH ? y0 + g.OW : nullptr,
-                      g.OW);
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t k = 0; k < K; ++k) {
+        T* yk = y + (n * K + k) * OHW;
+        for (int64_t th = th0; th < th1; ++th) {
+          T* y0 = yk + 2 * th * g.OW;
+          kern.wino_out(M + k * pc + (n - n0) * pi + (th - th0) * TW, K * pc, TW, b ? b[k] : T(0), y0,
+                        2 * th + 1 < g.OH ? y0 + g.OW : nullptr, g.OW);
+        }
       }
-    }
   });
 }
 
@@ -642,11 +660,42 @@ inline int64_t weight_chunk(const ConvGeometry& g) {
   return std::max<int64_t>(1, std::min<int64_t>(g.N, budget / std::max<int64_t>(per_image, 1)));
 }
 
+// Backward-weight of an ungrouped conv with one input channel (a CNN's first layer): per image,
+// gw^T (kH*kW, K) += unfold(x[n]) (kH*kW, OHW) @ gy[n]^T (gy read in place as the transposed B),
+// over kWeightChunks fixed image chunks (a function of N only) whose partials are then summed in
+// chunk order: the chunks run in parallel and the result does not depend on the thread count.
+// The direct loops (parallel over K, a window of taps per output) ran at ~18 GFLOP/s here.
+constexpr int64_t kWeightChunks = 8;
+template <class T>
+void backward_weight_c1(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  const int64_t K = g.K, HW = g.H * g.W, OHW = g.OH * g.OW, R = g.kH * g.kW;
+  const int64_t NQ = std::min<int64_t>(g.N, kWeightChunks);
+  std::vector<T> part((size_t)(NQ * R * K));
+  parallel_for(0, NQ, 1, [&](int64_t q0, int64_t q1) {
+    std::unique_ptr<T[]> col(new T[(size_t)(R * OHW)]);
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n0 = q * g.N / NQ, n1 = (q + 1) * g.N / NQ;
+      for (int64_t n = n0; n < n1; ++n) {
+        im2col_full<T>(g, x + n * HW, col.get(), OHW);
+        gemm<T>(false, true, R, K, OHW, T(1), col.get(), OHW, gy + n * K * OHW, OHW, n == n0 ? T(0) : T(1),
+                part.data() + q * R * K, K);
+      }
+    }
+  });
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t r = 0; r < R; ++r) {
+      T s = part[(size_t)(r * K + k)];
+      for (int64_t q = 1; q < NQ; ++q) s += part[(size_t)((q * R + r) * K + k)];
+      gw[k * R + r] = s;
+    }
+}
+
 template <class T>
 void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, const View& gwv) {
   const T* x = xv.ptr<T>();
   const T* gy = gyv.ptr<T>();
   T* gw = gwv.ptr<T>();
+  if (g.Cg() == 1 && g.groups == 1 && g.N > 0) return backward_weight_c1<T>(g, x, gy, gw);
   if (g.Cg() == 1)
     return direct_vec_ok(g) ? direct_vec_backward_weight<T>(g, x, gy, gw) : direct_backward_weight<T>(g, x, gy, gw);
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;
@@ -667,9 +716,11 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
     return;
   }
   const int64_t B = weight_chunk(g);
-  std::unique_ptr<T[]> colp(new T[(size_t)(R * B * OHW)]), gybp(new T[(size_t)(Kg * B * OHW)]);
+  std::unique_ptr<T[]> colp(new T[(size_t)(R * B * OHW)]), gybp(new T[(size_t)(Kg * B * OHW)]),
+      gwtp(new T[(size_t)(R * Kg)]);
   T* col = colp.get();
   T* gyb = gybp.get();
+  T* gwt = gwtp.get();
   for (int64_t grp = 0; grp < g.groups; ++grp) {
     T* gwg = gw + grp * Kg * R;
     for (int64_t n0 = 0; n0 < g.N; n0 += B) {
@@ -687,9 +738,14 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
             std::memcpy(gyb + k * ld + i * OHW, src + k * OHW, sizeof(T) * OHW);
         }
       });
-      gemm<T>(false, true, Kg, R, ld, T(1), gyb, ld, col, ld, n0 == 0 ? T(0) : T(1), gwg, R);
+      // gw^T (R, Kg) += col @ gy^T: the long row-major col is A, read in place by the GEMM's
+      // direct-A kernels (Kg is narrow), and only gy^T is packed. The same products summed in
+      // the same order as gw = gy @ col^T, so gw is bitwise the same; transposed once at the end.
+      gemm<T>(false, true, R, Kg, ld, T(1), col, ld, gyb, ld, n0 == 0 ? T(0) : T(1), gwt, Kg);
     }
-    if (g.N == 0) std::fill(gwg, gwg + Kg * R, T(0));
+    if (g.N == 0) std::fill(gwt, gwt + Kg * R, T(0));
+    for (int64_t k = 0; k < Kg; ++k)
+      for (int64_t r = 0; r < R; ++r) gwg[k * R + r] = gwt[r * Kg + k];
   }
 }
 

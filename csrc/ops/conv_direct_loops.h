@@ -13,6 +13,7 @@
 // which ops/conv.cpp calls through the same per-ISA set.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "ops/conv_isa.h"
 
@@ -32,6 +33,11 @@ template <class T> struct Vt;
 template <> struct Vt<float> { typedef float R __attribute__((vector_size(32))); };
 template <> struct Vt<double> { typedef double R __attribute__((vector_size(32))); };
 template <class T> using Vec = typename Vt<T>::R;
+// 16-byte vectors for rows shorter than a Vec (e.g. 7 Winograd tiles of a 14x14 output)
+template <class T> struct Vh;
+template <> struct Vh<float> { typedef float R __attribute__((vector_size(16))); };
+template <> struct Vh<double> { typedef double R __attribute__((vector_size(16))); };
+template <class T> using Vec16 = typename Vh<T>::R;
 constexpr int kStrip = 4;  // vectors of outputs per register strip
 
 template <class T> static inline Vec<T> ldu(const T* p) {
@@ -312,6 +318,19 @@ template <> struct Masks<double> {
   static M inter_hi() { return M{2, 6, 3, 7}; }
 };
 
+// Interleaving masks of 16-byte vectors (s, o) -> (s0, o0, s1, o1, ...): float and double.
+template <class T> struct Masks16;
+template <> struct Masks16<float> {
+  typedef int32_t M __attribute__((vector_size(16)));
+  static M inter_lo() { return M{0, 4, 1, 5}; }
+  static M inter_hi() { return M{2, 6, 3, 7}; }
+};
+template <> struct Masks16<double> {
+  typedef int64_t M __attribute__((vector_size(16)));
+  static M inter_lo() { return M{0, 2}; }
+  static M inter_hi() { return M{1, 3}; }
+};
+
 // dst[i] = src[2i], i < n (im2col rows of a horizontal-stride-2 conv). The vector loop reads
 // src[2i .. 2i + 2V - 1] and stops while that stays within the 2n - 1 elements the row spans.
 template <class T>
@@ -321,6 +340,20 @@ void gather2(const T* src, T* dst, int64_t n) {
   for (; i + V < n; i += V)
     stu<T>(dst + i, __builtin_shuffle(ldu<T>(src + 2 * i), ldu<T>(src + 2 * i + V), Masks<T>::even()));
   for (; i < n; ++i) dst[i] = src[2 * i];
+}
+
+// Horizontal-stride-1 rows of im2col from one zero-padded plane buf (rows of Wp): for every tap
+// (kh, kw) and output row oh, col[(kh*kW + kw)*ldc + oh*OW + ow] = buf[(oh*sH + kh*dH)*Wp + kw*dW + ow].
+// Inline row copies: rows are often 7 to 28 elements, and a memcpy call per row was 15% of a
+// C32 14x14 backward-weight.
+template <class T>
+void unfold1(const T* buf, int64_t Wp, int64_t kH, int64_t kW, int64_t sH, int64_t dH, int64_t dW, int64_t OH,
+             int64_t OW, T* col, int64_t ldc) {
+  for (int64_t kh = 0; kh < kH; ++kh)
+    for (int64_t kw = 0; kw < kW; ++kw) {
+      T* row = col + (kh * kW + kw) * ldc;
+      for (int64_t oh = 0; oh < OH; ++oh) copy_row(row + oh * OW, buf + (oh * sH + kh * dH) * Wp + kw * dW, OW);
+    }
 }
 
 // d0[i] = src[2i], d1[i] = src[2i + 1], i < n (two adjacent taps' im2col rows of a
@@ -424,10 +457,17 @@ void wino_in(const T* x, int64_t H, int64_t W, int64_t pT, int64_t pL, int64_t t
         st(vi + 3 * xs, to[i] - tq[i]);
       }
     };
+    constexpr int V2 = 16 / (int)sizeof(T);
     if (TW >= V) {
       for (int64_t tw = 0;; tw = imin(tw + V, TW - V)) {
         tiles(tw, [](const T* p) { return ldu<T>(p); }, [](T* p, Vec<T> val) { stu<T>(p, val); });
         if (tw == TW - V) break;
+      }
+    } else if (TW >= V2) {  // 16-byte vectors, the last one overlapping (same values rewritten)
+      for (int64_t tw = 0;; tw = imin(tw + V2, TW - V2)) {
+        tiles(tw, [](const T* p) { Vec16<T> r; __builtin_memcpy(&r, p, sizeof r); return r; },
+              [](T* p, Vec16<T> val) { __builtin_memcpy(p, &val, sizeof val); });
+        if (tw == TW - V2) break;
       }
     } else {
       for (int64_t tw = 0; tw < TW; ++tw) tiles(tw, [](const T* p) { return *p; }, [](T* p, T val) { *p = val; });
@@ -464,6 +504,34 @@ void wino_out(const T* m, int64_t ms, int64_t TW, T bk, T* y0, T* y1, int64_t OW
     }
     tw = NT;
     if (q == NT - V) break;
+  }
+  constexpr int V2 = 16 / (int)sizeof(T);
+  for (int64_t q = 0; tw == 0 && NT < V && NT >= V2; q = imin(q + V2, NT - V2)) {  // 16-byte vectors
+    typedef Vec16<T> H;
+    auto ld = [](const T* p) { H r; __builtin_memcpy(&r, p, sizeof r); return r; };
+    auto st = [](T* p, H v) { __builtin_memcpy(p, &v, sizeof v); };
+    const auto lo = Masks16<T>::inter_lo(), hi = Masks16<T>::inter_hi();
+    H s0[4], s1[4];
+    for (int j = 0; j < 4; ++j) {
+      const H m0 = ld(m + j * ms + q), m1 = ld(m + (4 + j) * ms + q), m2 = ld(m + (8 + j) * ms + q),
+              m3 = ld(m + (12 + j) * ms + q);
+      s0[j] = m0 + m1 + m2;
+      s1[j] = m1 - m2 - m3;
+    }
+    const H b = H{} + bk;
+    H e = b + (s0[0] + s0[1] + s0[2]), o = b + (s0[1] - s0[2] - s0[3]);
+    st(y0 + 2 * q, __builtin_shuffle(e, o, lo));
+    st(y0 + 2 * q + V2, __builtin_shuffle(e, o, hi));
+    if (y1) {
+      e = b + (s1[0] + s1[1] + s1[2]);
+      o = b + (s1[1] - s1[2] - s1[3]);
+      st(y1 + 2 * q, __builtin_shuffle(e, o, lo));
+      st(y1 + 2 * q + V2, __builtin_shuffle(e, o, hi));
+    }
+    if (q == NT - V2) {
+      tw = NT;
+      break;
+    }
   }
   for (; tw < TW; ++tw) {
     T s0[4], s1[4];

@@ -62,6 +62,9 @@ template <class T> struct ConvDirectSet {
   void (*scatter_add2)(const T* src, T* dst, int64_t n) = nullptr;
   // d0[i] = src[2i], d1[i] = src[2i + 1], i < n.
   void (*deinterleave2)(const T* src, T* d0, T* d1, int64_t n) = nullptr;
+  // The im2col rows of one zero-padded plane for horizontal stride 1 (conv_direct_loops.h unfold1).
+  void (*unfold1)(const T* buf, int64_t Wp, int64_t kH, int64_t kW, int64_t sH, int64_t dH, int64_t dW,
+                  int64_t OH, int64_t OW, T* col, int64_t ldc) = nullptr;
   // Winograd F(2x2, 3x3) input transform of tile rows [th0, th1) of one channel plane, and
   // output transform of one tile row (ops/conv_direct_loops.h wino_in / wino_out).
   void (*wino_in)(const T* x, int64_t H, int64_t W, int64_t pT, int64_t pL, int64_t th0, int64_t th1, int64_t TW,
@@ -90,8 +93,10 @@ const ConvDirectKernels& conv_direct_kernels();  // the set for current_isa()
   const ConvDirectKernels convdirect_##NS##_set = {                                         \
       {cdl_##NS::fwd<float>, cdl_##NS::bwd_data<float>, cdl_##NS::bwd_weight<float>,         \
        cdl_##NS::sum<float>, cdl_##NS::gather2<float>, cdl_##NS::scatter_add2<float>,        \
-       cdl_##NS::deinterleave2<float>, cdl_##NS::wino_in<float>, cdl_##NS::wino_out<float>}, \
+       cdl_##NS::deinterleave2<float>, cdl_##NS::unfold1<float>, cdl_##NS::wino_in<float>,   \
+       cdl_##NS::wino_out<float>},                                                           \
       {cdl_##NS::fwd<double>, cdl_##NS::bwd_data<double>, cdl_##NS::bwd_weight<double>,     \
        cdl_##NS::sum<double>, cdl_##NS::gather2<double>, cdl_##NS::scatter_add2<double>,     \
-       cdl_##NS::deinterleave2<double>, cdl_##NS::wino_in<double>, cdl_##NS::wino_out<double>}}; \
+       cdl_##NS::deinterleave2<double>, cdl_##NS::unfold1<double>, cdl_##NS::wino_in<double>, \
+       cdl_##NS::wino_out<double>}};                                                         \
   }

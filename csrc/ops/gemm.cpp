@@ -46,6 +46,11 @@ constexpr int kNoPackBTiles = 2;  // larger M read B rows 1 page apart: TLB-boun
 #define DLCORE_GEMM_DIRECT_A_TILES 16
 #endif
 constexpr int kDirectAMaxTiles = DLCORE_GEMM_DIRECT_A_TILES;
+// Bytes of packed B per column block when A has one M block (blis_rect): L2-sized.
+#ifndef DLCORE_GEMM_SWEPT_PANEL_KB
+#define DLCORE_GEMM_SWEPT_PANEL_KB 512
+#endif
+constexpr size_t kSweptPanelBytes = (size_t)DLCORE_GEMM_SWEPT_PANEL_KB << 10;
 // Extra elements at the end of pack buffers: SIMD packers may store a few lanes past a panel.
 constexpr size_t kPackSlack = 64;
 // GEMV chunks start at multiples of this (see GemmKernels::dots).
@@ -133,7 +138,11 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
   const int64_t mround = (m1 - m0 + MR - 1) / MR * MR;
   const int64_t nmb = mround <= kr.mc + kr.mc / 2 ? 1 : (mround + kr.mc - 1) / kr.mc;
   const int64_t mc = ((mround + nmb - 1) / nmb + MR - 1) / MR * MR;
-  const int64_t nc = std::min<int64_t>(kr.nc, (n1 - n0 + NR - 1) / NR * NR);
+  int64_t nc = std::min<int64_t>(kr.nc, (n1 - n0 + NR - 1) / NR * NR);
+  // One M block (few rows of A): the packed B panel is swept once, so it need not stay in L3
+  // for later M blocks; a panel that fits L2 is still there when the micro-kernels read it.
+  if (nmb == 1 && p.bpk == nullptr)
+    nc = std::min(nc, std::max<int64_t>(4 * NR, (int64_t)(kSweptPanelBytes / (sizeof(T) * kcb)) / NR * NR));
   const bool direct_b = p.csb == 1 && p.M <= (int64_t)kNoPackBTiles * MR;
   // Row-major A and a narrow rectangle: each A element is used by few B micro-panels, so
   // packing A would cost about as much as reading it in place; the kernel reads it directly.
@@ -175,31 +184,23 @@ void blis_rect(const GemmKernels<T>& kr, const Problem<T>& p, int64_t m0, int64_
           for (int64_t ir = 0; ir < mcur; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mcur - ir);
             T* cp = p.C + (ic + ir) * p.ldc + jc + jr;
-            if (direct_a) {
-              const T* ap = p.A + (ic + ir) * p.rsa + pc;
-              if (nr == NR) {
-                kr.ukr_da[mr](kcur, ap, p.rsa, bp, ldb, cp, p.ldc, p.alpha, beta);
-              } else {
-                if (beta != T(0))
-                  for (int64_t i = 0; i < mr; ++i)
-                    std::memcpy(tmp + i * NR, cp + i * p.ldc, sizeof(T) * nr);
-                kr.ukr_da[mr](kcur, ap, p.rsa, bp, ldb, tmp, NR, p.alpha, beta);
-                for (int64_t i = 0; i < mr; ++i)
-                  std::memcpy(cp + i * p.ldc, tmp + i * NR, sizeof(T) * nr);
-              }
-              if (last && epi) epilogue_tile(cp, p.ldc, mr, nr, p.bias ? p.bias + jc + jr : nullptr, p.act);
-              continue;
-            }
-            const T* ap = abuf + (ir / MR) * MR * kcur;
-            if (mr == MR && nr == NR) {
-              kr.ukr(kcur, ap, bp, ldb, cp, p.ldc, p.alpha, beta);
-            } else if (nr == NR && kr.ukr_rows[mr]) {
-              kr.ukr_rows[mr](kcur, ap, bp, ldb, cp, p.ldc, p.alpha, beta);
-            } else {
+            const T* ap = direct_a ? p.A + (ic + ir) * p.rsa + pc : abuf + (ir / MR) * MR * kcur;
+            // kernel on rows [0, mr) and the first w columns (NR or kr.half) of a tile at c
+            auto tile = [&](T* c, int64_t ldc, int64_t w) {
+              if (direct_a) (w == NR ? kr.ukr_da : kr.ukr_da_half)[mr](kcur, ap, p.rsa, bp, ldb, c, ldc, p.alpha, beta);
+              else if (w < NR) kr.ukr_half[mr](kcur, ap, bp, ldb, c, ldc, p.alpha, beta);
+              else if (mr == MR) kr.ukr(kcur, ap, bp, ldb, c, ldc, p.alpha, beta);
+              else if (kr.ukr_rows[mr]) kr.ukr_rows[mr](kcur, ap, bp, ldb, c, ldc, p.alpha, beta);
+              else kr.ukr(kcur, ap, bp, ldb, c, ldc, p.alpha, beta);  // all MR rows: c is a temp tile
+            };
+            if (nr == NR && (direct_a || mr == MR || kr.ukr_rows[mr])) {
+              tile(cp, p.ldc, NR);
+            } else {  // right edge (or a bottom edge without a rows kernel): through a temp tile
+              const int64_t w = nr <= kr.half ? kr.half : NR;
               if (beta != T(0))
                 for (int64_t i = 0; i < mr; ++i)
                   std::memcpy(tmp + i * NR, cp + i * p.ldc, sizeof(T) * nr);
-              kr.ukr(kcur, ap, bp, ldb, tmp, NR, p.alpha, beta);
+              tile(tmp, NR, w);
               for (int64_t i = 0; i < mr; ++i)
                 std::memcpy(cp + i * p.ldc, tmp + i * NR, sizeof(T) * nr);
             }

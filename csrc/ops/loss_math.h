@@ -85,7 +85,8 @@ template <class T> DLCORE_AHD T loss_backward(LossOp op, T g, T x, T y, T w, T p
       return m > T(0) ? T(-2) * g * y * m : T(0);
     }
     case LossOp::hinge_embedding:
-      return g * ((y != T(-1) ? T(1) : T(0)) - ((y != T(1) && p0 - x > T(0)) ? T(1) : T(0)));
+      // max(0, margin - x) passes the gradient at margin - x == 0, as PyTorch's clamp_min does
+      return g * ((y != T(-1) ? T(1) : T(0)) - ((y != T(1) && p0 - x >= T(0)) ? T(1) : T(0)));
     case LossOp::kl_div: return -g * y;
     case LossOp::kl_div_log_target: return -g * exp(y);
     default: return T(0);

@@ -231,16 +231,15 @@ void bn_forward(const View& x, const View* gamma, const View* beta, const View* 
   const int64_t M = N * S;
   const T* xp = x.ptr<T>();
   T* yp = y.ptr<T>();
+  const auto& ks = norm_kernels().get<T>();
   parallel_for(0, C, grain_for(M), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       double mean, invstd;
-      if (batch_stats) {  // mean and biased variance over (N, S), two passes
-        Acc8 s;
-        for (int64_t n = 0; n < N; ++n) acc_sum(s, xp + (n * C + c) * S, S);
-        mean = s.total() / (double)M;
-        Acc8 q;
-        for (int64_t n = 0; n < N; ++n) acc_sqdev(q, xp + (n * C + c) * S, S, mean);
-        double ssd = q.total();
+      if (batch_stats) {  // mean and biased variance over (N, S), two passes (per-ISA sums)
+        double sum, ssd, unused;
+        ks.bn_stats(xp + c * S, N, C * S, S, 0.0, &sum, &unused);
+        mean = sum / (double)M;
+        ks.bn_stats(xp + c * S, N, C * S, S, mean, &unused, &ssd);
         invstd = norm_invstd(ssd / (double)M, eps);
         if (rmean) {
           T* r = rmean->ptr<T>() + c;
@@ -259,7 +258,7 @@ void bn_forward(const View& x, const View* gamma, const View* beta, const View* 
       NormAffine af = norm_affine(mean, invstd, param<T>(gamma, c, 1.0), param<T>(beta, c, 0.0));
       for (int64_t n = 0; n < N; ++n) {
         int64_t off = (n * C + c) * S;
-        affine_run<T>(yp + off, xp + off, S, (T)af.scale, (T)af.shift);
+        ks.bn_affine_run(xp + off, yp + off, S, (T)af.scale, (T)af.shift);
       }
     }
   });
@@ -276,15 +275,12 @@ void bn_backward(const View& dy, const View& x, const View* gamma, const View& s
   const T* xp = x.ptr<T>();
   const T* gp = dy.ptr<T>();
   T* dxp = dx.ptr<T>();
+  const auto& ks = norm_kernels().get<T>();
   parallel_for(0, C, grain_for(M), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       double mean = (double)smean.ptr<T>()[c], invstd = (double)sinv.ptr<T>()[c];
-      Acc8 s, t;
-      for (int64_t n = 0; n < N; ++n) {
-        int64_t off = (n * C + c) * S;
-        acc_dy_dyx(s, t, gp + off, xp + off, S, mean);
-      }
-      double sdy = s.total(), sdyx = t.total();
+      double sdy, sdyx;
+      ks.bn_bwd_sums(gp + c * S, xp + c * S, N, C * S, S, mean, &sdy, &sdyx);
       dbeta.ptr<T>()[c] = (T)sdy;
       dgamma.ptr<T>()[c] = (T)(sdyx * invstd);
       double g = param<T>(gamma, c, 1.0);
@@ -296,7 +292,7 @@ void bn_backward(const View& dy, const View& x, const View* gamma, const View& s
       }
       for (int64_t n = 0; n < N; ++n) {
         int64_t off = (n * C + c) * S;
-        dx_run<T>(dxp + off, gp + off, xp + off, S, k, a, b);
+        ks.bn_dx_run(gp + off, xp + off, dxp + off, S, k, a, b);
       }
     }
   });
@@ -327,22 +323,30 @@ void ln_backward(const View& dy, const View& x, const View* gamma, const View& s
                  const View& srstd, const View& dx, const View& dgamma, const View& dbeta) {
   const int64_t M = x.shape[0], K = x.shape[1];
   const T* g = gamma ? gamma->ptr<T>() : nullptr;
-  const int64_t RB = std::max<int64_t>(16, (M + 255) / 256);  // <= 256 partial blocks
+  // double: <= 256 partial blocks; float: float partials of 16 rows each (float sums stay short;
+  // the partials take M * K / 2 bytes, an eighth of x)
+  const int64_t RB = sizeof(T) == 4 ? 16 : std::max<int64_t>(16, (M + 255) / 256);
   const int64_t nblk = (M + RB - 1) / RB;
-  std::vector<double> pg(nblk * K, 0.0), pb(nblk * K, 0.0);
+  // block partials, summed in double below; a buffer reused across calls (fresh pages each call
+  // cost more than the zero fill: 2 MiB at 4096 x 1024)
+  static thread_local std::vector<T> pbuf;
+  if (pbuf.size() < (size_t)(2 * nblk * K)) pbuf.resize((size_t)(2 * nblk * K));
+  std::fill(pbuf.begin(), pbuf.begin() + 2 * nblk * K, T(0));
+  T* pg = pbuf.data();
+  T* pb = pg + nblk * K;
   const auto fn = norm_kernels().get<T>().ln_bwd_rows;
   parallel_for(0, nblk, std::max<int64_t>(1, 32768 / std::max<int64_t>(RB * K, 1)), [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk)
       fn(dy.ptr<T>(), x.ptr<T>(), g, smean.ptr<T>(), srstd.ptr<T>(), K, blk * RB,
-         std::min(M, (blk + 1) * RB), dx.ptr<T>(), pb.data() + blk * K, pg.data() + blk * K);
+         std::min(M, (blk + 1) * RB), dx.ptr<T>(), pb + blk * K, pg + blk * K);
   });
   T* dg = dgamma.ptr<T>();
   T* db = dbeta.ptr<T>();
   parallel_for(0, K, 256, [&](int64_t k0, int64_t k1) {
     std::vector<double> sg(k1 - k0, 0.0), sb(k1 - k0, 0.0);
     for (int64_t blk = 0; blk < nblk; ++blk) {  // blocks in order for every column
-      const double* a = pg.data() + blk * K + k0;
-      const double* b = pb.data() + blk * K + k0;
+      const T* a = pg + blk * K + k0;
+      const T* b = pb + blk * K + k0;
       for (int64_t k = 0; k < k1 - k0; ++k) {
         sg[k] += a[k];
         sb[k] += b[k];

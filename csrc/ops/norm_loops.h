@@ -38,6 +38,26 @@ template <class T> static inline DV load_d(const T* p) {
   return __builtin_convertvector(s, DV);
 }
 static inline double lane(const DV* acc, int u) { return acc[u / kDL][u % kDL]; }
+
+// float rows: the per-element work runs in float (twice the lanes of double, no conversions) on
+// kAcc float lane accumulators, each of which takes kFlushEvery values before it is added into
+// its double lane: lane u still takes the elements j with j % kAcc == u, and a row's result
+// still depends only on its data.
+constexpr int kFL = kNativeVecBytes / 4;  // floats per native vector
+constexpr int kNFA = kAcc / kFL;          // native float vectors holding kAcc lanes
+constexpr int64_t kFlushEvery = 8;
+constexpr int64_t kChunk = kAcc * kFlushEvery;
+typedef float FV __attribute__((vector_size(kNativeVecBytes)));
+static inline FV load_f(const float* p) {
+  FV v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
+static inline void flush(DV* acc, const FV* f) {  // acc lanes u += f lanes u, u < kAcc
+  float t[kAcc];
+  __builtin_memcpy(t, f, sizeof(t));
+  for (int k = 0; k < kNA; ++k) acc[k] += load_d(t + k * kDL);
+}
 static inline double total8(const double* a) {
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
@@ -50,6 +70,20 @@ template <class T> static void row_stats(const T* __restrict x, int64_t K, doubl
   const double k0 = (double)x[0];
   DV s[kNA] = {}, q[kNA] = {};
   int64_t j = 0;
+  if constexpr (sizeof(T) == 4) {  // whole chunks in float (d = x - x[0] rounded to float)
+    const FV f0 = FV{} + x[0];
+    for (; j + kChunk <= K; j += kChunk) {
+      FV fs[kNFA] = {}, fq[kNFA] = {};
+      for (int64_t i = j; i < j + kChunk; i += kAcc)
+        for (int k = 0; k < kNFA; ++k) {
+          const FV d = load_f(x + i + k * kFL) - f0;
+          fs[k] += d;
+          fq[k] += d * d;
+        }
+      flush(s, fs);
+      flush(q, fq);
+    }
+  }
   for (; j + kAcc <= K; j += kAcc)
     for (int k = 0; k < kNA; ++k) {
       DV d = load_d(x + j + k * kDL) - k0;
@@ -97,24 +131,43 @@ void ln_fwd_rows(const T* x, const T* __restrict g, const T* __restrict b, doubl
 
 // One pass over a row of the backward: s = sum v, t = sum v (x - mean) with v = dy * gamma (or
 // dy), kAcc fixed accumulators each; and the dbeta / dgamma partials of the row's block,
-// ab[j] += dy, ag[j] += dy * ((x - mean) * rstd) (double, rows added in order).
+// ab[j] += dy, ag[j] += dy * ((x - mean) * rstd) (in T: float partials of at most RB rows, which
+// ops/norm.cpp then sums over blocks in double; rows added in order).
 template <class T, bool HasG>
 static void row_bwd_sums(const T* __restrict dy, const T* __restrict x, const T* __restrict g, int64_t K,
-                         double mean, double rstd, double* __restrict ab, double* __restrict ag,
+                         double mean, double rstd, T* __restrict ab, T* __restrict ag,
                          double& s_out, double& t_out) {
   DV s[kNA] = {}, t[kNA] = {};
   int64_t j = 0;
+  if constexpr (sizeof(T) == 4) {  // whole chunks in float, partials in float
+    const FV fm = FV{} + (float)mean, fr = FV{} + (float)rstd;
+    for (; j + kChunk <= K; j += kChunk) {
+      FV fs[kNFA] = {}, ft[kNFA] = {};
+      for (int64_t i = j; i < j + kChunk; i += kAcc)
+        for (int k = 0; k < kNFA; ++k) {
+          const int64_t o = i + k * kFL;
+          const FV d = load_f(dy + o), xm = load_f(x + o) - fm;
+          FV pb = load_f(ab + o), pg = load_f(ag + o);
+          pb += d;
+          pg += d * (xm * fr);
+          __builtin_memcpy(ab + o, &pb, sizeof(FV));
+          __builtin_memcpy(ag + o, &pg, sizeof(FV));
+          const FV v = HasG ? d * load_f(g + o) : d;
+          fs[k] += v;
+          ft[k] += v * xm;
+        }
+      flush(s, fs);
+      flush(t, ft);
+    }
+  }
   for (; j + kAcc <= K; j += kAcc)
     for (int k = 0; k < kNA; ++k) {
       const int64_t o = j + k * kDL;
       const DV d = load_d(dy + o), xm = load_d(x + o) - mean;
-      DV pb, pg;
-      __builtin_memcpy(&pb, ab + o, sizeof(DV));
-      __builtin_memcpy(&pg, ag + o, sizeof(DV));
-      pb += d;
-      pg += d * (xm * rstd);
-      __builtin_memcpy(ab + o, &pb, sizeof(DV));
-      __builtin_memcpy(ag + o, &pg, sizeof(DV));
+      for (int u = 0; u < kDL; ++u) {  // the partials are T
+        ab[o + u] += (T)d[u];
+        ag[o + u] += (T)(d[u] * (xm[u] * rstd));
+      }
       const DV v = HasG ? d * load_d(g + o) : d;
       s[k] += v;
       t[k] += v * xm;
@@ -123,8 +176,8 @@ static void row_bwd_sums(const T* __restrict dy, const T* __restrict x, const T*
   for (int u = 0; u < kAcc; ++u) { a[u] = lane(s, u); c[u] = lane(t, u); }
   for (int u = 0; j < K; ++j, ++u) {
     const double d = (double)dy[j], xm = (double)x[j] - mean;
-    ab[j] += d;
-    ag[j] += d * (xm * rstd);
+    ab[j] += (T)d;
+    ag[j] += (T)(d * (xm * rstd));
     const double v = HasG ? d * (double)g[j] : d;
     a[u] += v;
     c[u] += v * xm;
@@ -137,7 +190,7 @@ static void row_bwd_sums(const T* __restrict dy, const T* __restrict x, const T*
 // dbeta / dgamma partials of these rows into ab / ag (see row_bwd_sums).
 template <class T>
 void ln_bwd_rows(const T* dy, const T* x, const T* g, const T* smean, const T* srstd, int64_t K,
-                 int64_t r0, int64_t r1, T* dx, double* __restrict ab, double* __restrict ag) {
+                 int64_t r0, int64_t r1, T* dx, T* __restrict ab, T* __restrict ag) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* __restrict xr = x + r * K;
     const T* __restrict gr = dy + r * K;
@@ -154,6 +207,90 @@ void ln_bwd_rows(const T* dy, const T* x, const T* g, const T* smean, const T* s
       for (int64_t k = 0; k < K; ++k) dr[k] = norm_dx<T>(gr[k], xr[k], rs, a, b);
     }
   }
+}
+
+// ---- batch norm over (N, C, S), one channel: its N runs of S contiguous values -------------------
+
+// One channel's two sums over its runs p0 + n*stride, p1 + n*stride (n < N) of S values each:
+// s = sum e, t = sum e * w with (Bwd) e = p0, w = p1 - c (the backward's sum dy and
+// sum dy * (x - mean)), or (!Bwd) e = w = p0 - c (the forward's shifted sum and sum of squares).
+// kAcc lanes as in row_bwd_sums (float groups flushed into the double lanes every kFlushEvery
+// values and at the end of each run), lane u of a run taking its elements j with
+// j % kAcc == u, runs in order; the values depend only on the data (one thread owns a channel).
+template <class T, bool Bwd>
+static void run_sums(const T* p0, const T* p1, int64_t N, int64_t stride, int64_t S, double c, double* s_out,
+                     double* t_out) {
+  DV s[kNA] = {}, t[kNA] = {};
+  double a[kAcc] = {}, b[kAcc] = {};
+  for (int64_t n = 0; n < N; ++n) {
+    const T* __restrict r0 = p0 + n * stride;
+    const T* __restrict r1 = p1 + n * stride;
+    int64_t j = 0;
+    if constexpr (sizeof(T) == 4) {  // every whole group of kAcc in float, flushed every kFlushEvery
+      const FV fc = FV{} + (float)c;
+      FV fs[kNFA] = {}, ft[kNFA] = {};
+      int64_t cnt = 0;
+      for (; j + kAcc <= S; j += kAcc) {
+        for (int k = 0; k < kNFA; ++k) {
+          const FV e = Bwd ? load_f(r0 + j + k * kFL) : load_f(r0 + j + k * kFL) - fc;
+          const FV w = Bwd ? load_f(r1 + j + k * kFL) - fc : e;
+          fs[k] += e;
+          ft[k] += e * w;
+        }
+        if (++cnt == kFlushEvery || j + 2 * kAcc > S) {
+          flush(s, fs);
+          flush(t, ft);
+          for (int k = 0; k < kNFA; ++k) fs[k] = ft[k] = FV{};
+          cnt = 0;
+        }
+      }
+    }
+    for (; j + kAcc <= S; j += kAcc)
+      for (int k = 0; k < kNA; ++k) {
+        const DV e = Bwd ? load_d(r0 + j + k * kDL) : load_d(r0 + j + k * kDL) - c;
+        const DV w = Bwd ? load_d(r1 + j + k * kDL) - c : e;
+        s[k] += e;
+        t[k] += e * w;
+      }
+    for (int u = 0; j < S; ++j, ++u) {
+      const double e = Bwd ? (double)r0[j] : (double)r0[j] - c;
+      const double w = Bwd ? (double)r1[j] - c : e;
+      a[u] += e;
+      b[u] += e * w;
+    }
+  }
+  for (int u = 0; u < kAcc; ++u) {
+    a[u] += lane(s, u);
+    b[u] += lane(t, u);
+  }
+  *s_out = total(a);
+  *t_out = total(b);
+}
+
+// Forward: s = sum (x - shift), q = sum (x - shift)^2 over the channel's runs (the two passes:
+// shift 0 for the mean, then shift = mean for the sum of squared deviations).
+template <class T>
+void bn_stats(const T* x, int64_t N, int64_t stride, int64_t S, double shift, double* s_out, double* q_out) {
+  run_sums<T, false>(x, x, N, stride, S, shift, s_out, q_out);
+}
+
+// y = x * scale + shift over n contiguous values.
+template <class T>
+void bn_affine_run(const T* __restrict x, T* __restrict y, int64_t n, T scale, T shift) {
+  for (int64_t j = 0; j < n; ++j) y[j] = x[j] * scale + shift;
+}
+
+// Backward: s = sum dy, t = sum dy * (x - mean) over the channel's runs.
+template <class T>
+void bn_bwd_sums(const T* dy, const T* x, int64_t N, int64_t stride, int64_t S, double mean, double* s_out,
+                 double* t_out) {
+  run_sums<T, true>(dy, x, N, stride, S, mean, s_out, t_out);
+}
+
+// dx = dy * k + x * a + b over n contiguous values (norm_math.h norm_dx).
+template <class T>
+void bn_dx_run(const T* __restrict dy, const T* __restrict x, T* __restrict dx, int64_t n, T k, T a, T b) {
+  for (int64_t j = 0; j < n; ++j) dx[j] = norm_dx<T>(dy[j], x[j], k, a, b);
 }
 
 // ---- batch norm over (N, C) (S == 1): sweeps of a channel block [c0, c0 + w) row by row ----------

@@ -3,26 +3,45 @@
 PyTorch-style: dlcore.nn.Module, dlcore.optim, loss.backward().
 Keras-style:   dlcore.Sequential([...]).compile(...).fit(...).
 """
+import platform
+
 from . import _C
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .device import device
 from .dtype import bool_, dtype, float32, float64, get_default_dtype, int64, set_default_dtype
-from .tensor import (Generator, Tensor, abs, amax, amin, add, arange, argmax, argmin, broadcast_to, cat,
+from .tensor import (Generator, Tensor, abs, all, amax, any, amin, add, arange, argmax, argmin, broadcast_to, cat,
                      chunk, clamp, clip, concatenate, cos, default_generator, div, empty, empty_like, exp,
                      expand, expm1, eye, flatten, from_dlpack, from_numpy, full, full_like,
                      gather, index_select, isinf, isnan, log, log1p,
-                     manual_seed, matmul, max, maximum, mean, min, minimum, mul, neg, normal,
+                     manual_seed, matmul, max, maximum, mean, min, minimum, mul, neg, norm, normal,
                      one_hot, ones, ones_like, permute, pow, rand, randint, randn, randperm, relu,
                      reshape, sigmoid, sign, sin, split, sqrt, squeeze, stack,
-                     std, sub, sum, tanh, tensor, transpose, uniform, unsqueeze, var, view, where, zeros,
-                     zeros_like)
+                     std, sub, sum, tanh, tensor, transpose, uniform, unsqueeze, use_generator, var, view,
+                     where, zeros, zeros_like, current_generator)
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
 from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
-from . import callbacks, data, datasets, layers, metrics, serialization  # noqa: F401
+from .ops._args import integer as _integer
+from . import autograd, callbacks, data, datasets, layers, metrics, models, serialization, trainer  # noqa: F401
 from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from .serialization import load, load_model, save  # noqa: F401
+
+__all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "device", "bool_",
+           "dtype", "float32", "float64", "get_default_dtype", "int64", "set_default_dtype",
+           "Generator", "Tensor", "abs", "amax", "amin", "add", "arange", "argmax", "argmin",
+           "broadcast_to", "cat", "chunk", "clamp", "clip", "concatenate", "cos",
+           "default_generator", "div", "empty", "empty_like", "exp", "expand", "expm1", "eye",
+           "flatten", "from_dlpack", "from_numpy", "full", "full_like", "gather", "index_select",
+           "isinf", "isnan", "log", "log1p", "manual_seed", "matmul", "max", "maximum", "mean",
+           "min", "minimum", "mul", "neg", "norm", "normal", "one_hot", "ones", "ones_like",
+           "permute", "pow", "rand", "randint", "randn", "randperm", "relu", "reshape", "sigmoid",
+           "sign", "sin", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh",
+           "tensor", "transpose", "uniform", "unsqueeze", "use_generator", "var", "view", "where",
+           "zeros", "zeros_like", "current_generator", "cuda", "nn", "optim", "functional",
+           "callbacks", "data", "datasets", "layers", "metrics", "serialization", "Input", "Model",
+           "Sequential", "load", "load_model", "save", "set_num_threads", "get_num_threads",
+           "config"]
 
 __version__ = "0.1.0"
 
@@ -30,17 +49,30 @@ __version__ = "0.1.0"
 def set_num_threads(n: int) -> None:
     """Sets the size of dlcore's one thread pool (default: DLCORE_NUM_THREADS, OMP_NUM_THREADS
     or the number of cores)."""
-    _C.set_num_threads(int(n))
+    _C.set_num_threads(_integer(n, "set_num_threads", "n", 1))
 
 
 def get_num_threads() -> int:
     return _C.get_num_threads()
 
 
+def _cpu_name():
+    """The CPU's model name (from /proc/cpuinfo on Linux, else the platform module)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def config() -> dict:
-    """Build and run-time configuration: version, ISA in use, threads, CUDA built/available."""
+    """Build and run-time configuration: version, CPU, ISA in use, threads, CUDA built/available."""
     return {
         "version": __version__,
+        "cpu": _cpu_name(),
         "isa": _C.isa(),
         "supported_isas": list(_C.supported_isas()),
         "num_threads": _C.get_num_threads(),

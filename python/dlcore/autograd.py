@@ -26,8 +26,13 @@ from __future__ import annotations
 
 import itertools
 import sys
+import traceback
 
 from . import _C
+
+__all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "wrapper", "Variable",
+           "detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly", "Function", "unshared",
+           "backward", "RemovableHandle"]
 
 # Grad mode is per thread and lives in C++, next to Function.apply (csrc/bindings/autograd.cpp)
 is_grad_enabled = _C.is_grad_enabled
@@ -176,13 +181,99 @@ Variable._wrap = wrapper(Variable)  # Tensor replaces it with its own (Function.
 _C.set_variable_type(Variable)  # how Function.apply tells tensor arguments from the others
 
 
+class detect_anomaly:
+    """Context manager (and decorator) for debugging NaN / Inf: while on, every backward checks
+    the gradients each op's backward returns and raises a RuntimeError naming the first op
+    whose backward produced NaN or Inf from finite gradients, with the line of user code that
+    ran the op's forward (recorded while the mode is on). Slow: for debugging only.
+    ``check_nan=False`` turns it off, like PyTorch's."""
+
+    def __init__(self, check_nan=True):
+        self.mode = bool(check_nan)
+
+    def __enter__(self):
+        self._prev = is_anomaly_enabled()
+        set_detect_anomaly(self.mode)
+        return self
+
+    def __exit__(self, *exc):
+        set_detect_anomaly(self._prev)
+        return False
+
+    def __call__(self, fn):
+        def wrapper(*a, **k):
+            with detect_anomaly(self.mode):
+                return fn(*a, **k)
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        return wrapper
+
+
+_anomaly = False
+
+
+def is_anomaly_enabled():
+    return _anomaly
+
+
+def set_detect_anomaly(mode):
+    """Turns anomaly detection on or off for the whole process (see detect_anomaly)."""
+    global _anomaly
+    _anomaly = bool(mode)
+    Function.apply = classmethod(_anomaly_apply if _anomaly else _C.function_apply)
+
+
+def _anomaly_apply(cls, *args):
+    """Function.apply while anomaly detection is on: the node remembers where its forward ran."""
+    out = _C.function_apply(cls, *args)
+    for o in (out if isinstance(out, tuple) else (out,)):
+        node = getattr(o, "_node", None)
+        if node is not None and not hasattr(node, "_forward_site"):
+            node._forward_site = _user_frame()
+    return out
+
+
+def _user_frame():
+    """'file:line in function' of the innermost frame outside dlcore's own package."""
+    pkg = __file__.rsplit("/", 1)[0]
+    for fr in reversed(traceback.extract_stack()[:-2]):
+        if not fr.filename.startswith(pkg):
+            return f"{fr.filename}:{fr.lineno} in {fr.name}: {fr.line}"
+    return "(inside dlcore)"
+
+
+def _nonfinite(a):
+    """Whether the float array a holds a NaN or an Inf."""
+    if not a.dtype.is_floating_point or a.size == 0:
+        return False
+    bad = _C.binary(_C.Binary.logical_or, _C.unary(_C.Unary.isnan, a), _C.unary(_C.Unary.isinf, a))
+    return _C.reduce(_C.Reduce.sum, bad.astype(a.dtype), None, False).item() > 0
+
+
+def _check_anomaly(node, grads, in_grads):
+    if any(g is not None and _nonfinite(g) for g in grads):
+        return  # already non-finite coming in: the op that made it was reported before
+    for i, g in enumerate(in_grads):
+        if g is not None and _nonfinite(g):
+            site = getattr(node, "_forward_site", None)
+            raise RuntimeError(
+                f"detect_anomaly: Function '{type(node).__name__}Backward' returned NaN or Inf values "
+                f"in its {i}th output (the gradient for input {i}) from finite incoming gradients"
+                + (f"; its forward ran at {site}" if site else ""))
+
+
 class Function:
     """Base class of differentiable ops. Instances are the graph's nodes (``ctx``)."""
 
-    __slots__ = ("inputs", "needs_input_grad", "saved", "freed", "n_outputs", "__dict__")
+    __slots__ = ("inputs", "needs_input_grad", "saved", "saved_versions", "freed", "n_outputs", "__dict__")
 
     def save_for_backward(self, *arrays):
+        """Keeps arrays (or None) for backward, with their storages' versions: backward raises if
+        one was changed in place in between. Nothing is kept when the call is not recorded."""
+        if self.needs_input_grad is None:
+            return
         self.saved = arrays
+        self.saved_versions = tuple(None if a is None else a.version for a in arrays)
 
     @property
     def saved_tensors(self):
@@ -192,6 +283,12 @@ class Function:
                 "time (or directly access saved tensors after they have already been freed). "
                 "Saved intermediate values of the graph are freed when you call .backward(). "
                 "Specify retain_graph=True if you need to backward through the graph a second time.")
+        for i, (a, v) in enumerate(zip(self.saved, self.saved_versions)):
+            if a is not None and a.version != v:
+                raise RuntimeError(
+                    f"{type(self).__name__}.backward: one of the tensors saved for the gradient (number {i}, "
+                    f"shape {a.shape}) was modified by an in-place operation after it was saved (its version "
+                    f"is {a.version}, expected {v}); make that change out of place, or on a clone()")
         return self.saved
 
     @staticmethod
@@ -322,6 +419,8 @@ def backward(tensor, grad=None, retain_graph=False):
             in_grads = type(node).backward(node, *grads)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
+            if _anomaly:
+                _check_anomaly(node, grads, in_grads)
         for k, (inp, need) in enumerate(zip(node.inputs or (), node.needs_input_grad)):
             if not need:
                 continue

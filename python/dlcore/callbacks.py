@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import io
 import math
 import numbers
 import os
@@ -20,7 +21,7 @@ from .optim import lr_scheduler
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
-           "TerminateOnNaN", "LambdaCallback"]
+           "TerminateOnNaN", "LambdaCallback", "get_lr", "set_lr"]
 
 
 class Callback:
@@ -149,6 +150,30 @@ def _fmt_logs(logs, skip=("size", "batch_loss")):
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if k not in skip and isinstance(v, (int, float)))
 
 
+def _cols(stream):
+    """The width of the terminal that stream writes to ($COLUMNS, else the terminal's, else 80)."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return max(int(os.environ["COLUMNS"]), 20)
+    try:
+        return max(os.get_terminal_size(stream.fileno()).columns, 20)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return max(shutil.get_terminal_size((80, 20)).columns, 20)
+
+
+def _wrap(parts, cols, sep=" - ", indent="    "):
+    """parts joined by sep, broken into lines of at most cols characters at the separators."""
+    lines, cur = [], ""
+    for p in parts:
+        cand = p if not cur else cur + sep + p
+        if cur and len(cand) > cols:
+            lines.append(cur)
+            cur = indent + p
+        else:
+            cur = cand
+    lines.append(cur)
+    return "\n".join(lines)
+
+
 class ProgbarLogger(Callback):
     """verbose=1: a live bar per epoch (tqdm when installed, else one carriage-return line)
     with loss, metrics, samples/s and ETA, when stdout is a terminal; when it is not (pipes,
@@ -180,8 +205,12 @@ class ProgbarLogger(Callback):
         if self._live():
             try:
                 from tqdm.auto import tqdm
-                self.bar = tqdm(total=self.steps, file=self._out(), leave=True, dynamic_ncols=True,
-                                desc=f"Epoch {epoch + 1}/{self.params.get('epochs')}", unit="batch")
+                # a fixed width from the terminal: the bar shrinks to make room for the numbers,
+                # which stay short enough (no samples/s under 100 columns) to fit 80 columns
+                cols = _cols(self._out())
+                self.bar = tqdm(total=self.steps, file=self._out(), leave=True, ncols=cols - 1,
+                                desc=f"Epoch {epoch + 1}/{self.params.get('epochs')}", unit="batch",
+                                bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining}{postfix}")
             except ImportError:
                 self.bar = None
 
@@ -197,7 +226,8 @@ class ProgbarLogger(Callback):
                 self.last = now
                 el = now - self.t0
                 post = {k: f"{v:.4f}" for k, v in logs.items() if k not in ("size", "batch_loss")}
-                post["samples/s"] = f"{self.seen / el:.0f}" if el > 0 else "?"
+                if self.bar.ncols is None or self.bar.ncols >= 100:
+                    post["samples/s"] = f"{self.seen / el:.0f}" if el > 0 else "?"
                 self.bar.set_postfix(post, refresh=False)
             return
         last_batch = self.steps is not None and batch + 1 >= self.steps
@@ -206,33 +236,43 @@ class ProgbarLogger(Callback):
         self.last = now
         el = now - self.t0
         done = batch + 1
-        if self.steps:
-            frac = done / self.steps
-            width = 24
-            fill = int(width * frac)
-            bar = "[" + "=" * max(fill - 1, 0) + (">" if fill < width else "=") + "." * (width - fill) + "]"
-            eta = el / done * (self.steps - done)
-            head = f"{done}/{self.steps} {bar} ETA {_fmt_time(eta)}"
-        else:
-            head = f"{done} batches"
         rate = self.seen / el if el > 0 else 0.0
-        text = f"\rEpoch {self.epoch + 1}/{self.params.get('epochs')} {head} - {_fmt_logs(logs)} - {rate:.0f} samples/s"
-        cols = shutil.get_terminal_size((100, 20)).columns
+        cols = _cols(self._out()) - 1  # the last column would wrap on some terminals
+        epoch = f"Epoch {self.epoch + 1}/{self.params.get('epochs')}"
+        tail = _fmt_logs(logs)
+        rate_s = f" - {rate:.0f} samples/s"
+        if self.steps:
+            eta = f" ETA {_fmt_time(el / done * (self.steps - done))}"
+            fixed = f"{epoch} {done}/{self.steps} [] {eta}" + (" - " + tail if tail else "")
+            if len(fixed) + len(rate_s) + 10 <= cols:
+                fixed += rate_s
+            else:
+                rate_s = ""
+            width = max(min(24, cols - len(fixed)), 0)  # the bar takes what the numbers leave
+            fill = int(width * done / self.steps)
+            bar = "[" + "=" * max(fill - 1, 0) + (">" if fill < width else "=" if width else "") + "." * (width - fill) + "]"
+            text = f"{epoch} {done}/{self.steps} {bar}{eta}" + (" - " + tail if tail else "") + rate_s
+        else:
+            text = f"{epoch} {done} batches" + (" - " + tail if tail else "") + rate_s
         out = self._out()
-        out.write(text[:cols + 1].ljust(min(cols, len(text))))
+        out.write("\r" + text[:cols].ljust(min(cols, self.__dict__.get("_last_len", 0))))
+        self._last_len = min(len(text), cols)
         out.flush()
 
     def on_epoch_end(self, epoch, logs=None):
         el = time.perf_counter() - self.t0
         rate = self.seen / el if el > 0 else 0.0
-        line = (f"Epoch {epoch + 1}/{self.params.get('epochs')} - {el:.1f}s - {rate:.0f} samples/s - "
-                f"{_fmt_logs(logs or {})}")
+        logs = {k: v for k, v in (logs or {}).items() if k not in ("size", "batch_loss")}
+        parts = [f"Epoch {epoch + 1}/{self.params.get('epochs')}", f"{el:.1f}s", f"{rate:.0f} samples/s"]
+        parts += [f"{k}: {v:.4f}" for k, v in logs.items() if isinstance(v, (int, float))]
         out = self._out()
+        live = self._live()
+        line = _wrap(parts, _cols(out) - 1) if live else " - ".join(parts)
         if self.bar is not None:
             self.bar.close()
             out.write(line + "\n")
-        elif self._live():
-            out.write("\r" + line + " " * 10 + "\n")
+        elif live:
+            out.write("\r" + line.ljust(self.__dict__.get("_last_len", 0)) + "\n")
         else:
             out.write(line + "\n")
         out.flush()
@@ -449,22 +489,32 @@ class CSVLogger(Callback):
 
 class TerminateOnNaN(Callback):
     """Stops training as soon as a batch loss is NaN or infinite, with a message naming the
-    epoch and batch (a diverging run: lower the learning rate or check the data)."""
+    training step (optimizer steps since fit began, counting from 1), the epoch and the batch
+    (a diverging run: lower the learning rate or check the data; dlcore.autograd.detect_anomaly
+    finds the op). ``stopped`` is then (step, epoch, batch), 1-based."""
 
     def __init__(self):
         super().__init__()
+        self.stopped = None
+        self.step = 0
+        self.epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.step = 0
         self.stopped = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
         v = (logs or {}).get("batch_loss", (logs or {}).get("loss"))
         if v is not None and not math.isfinite(v):
-            self.stopped = (self.epoch, batch)
-            print(f"TerminateOnNaN: epoch {self.epoch + 1}, batch {batch}: the loss is {v}; training "
-                  f"stopped (the run diverged: lower the learning rate or check the inputs for "
-                  f"NaN / Inf)", file=sys.stderr)
+            self.stopped = (self.step, self.epoch + 1, batch + 1)
+            print(f"TerminateOnNaN: step {self.step} (epoch {self.epoch + 1}, batch {batch + 1}): the "
+                  f"loss is {v}; training stopped (the run diverged: lower the learning rate or check "
+                  f"the inputs for NaN / Inf; dlcore.autograd.detect_anomaly() names the op)",
+                  file=sys.stderr)
             self.model.stop_training = True
 
 

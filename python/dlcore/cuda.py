@@ -3,6 +3,8 @@ dlcore was built without CUDA or when no driver/device is present, and moving a 
 "cuda" then raises a clear RuntimeError (Tensor.to, python/dlcore/tensor.py)."""
 from . import _C
 
+__all__ = ["is_built", "device_count", "is_available"]
+
 
 def is_built() -> bool:
     return bool(_C.cuda_built)

@@ -28,7 +28,8 @@ import os
 import numpy as np
 
 from .dtype import float64
-from .tensor import Generator, Tensor, arange, cat, default_generator, index_select, rand, randperm, stack, tensor
+from .ops._args import integer
+from .tensor import Generator, Tensor, arange, cat, current_generator, index_select, rand, randperm, stack, tensor
 
 __all__ = ["Dataset", "TensorDataset", "DataLoader", "DistributedSampler", "train_val_test_split", "StandardScaler",
            "MinMaxScaler", "to_categorical", "one_hot", "Compose", "RandomHorizontalFlip",
@@ -141,14 +142,14 @@ class DataLoader:
                  as_tensors=True, sampler=None):
         if isinstance(dataset, (tuple, list)):
             dataset = TensorDataset(*dataset)
-        if batch_size is None or int(batch_size) <= 0:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size}")
+        if batch_size is None:
+            raise ValueError("DataLoader: batch_size must be a positive integer, got None")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive (the sampler "
                              "decides the order: DistributedSampler(..., shuffle=True))")
         self.sampler = sampler
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = integer(batch_size, "DataLoader", "batch_size", 1)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
@@ -165,7 +166,7 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _gen(self):
-        return self.generator if self.generator is not None else default_generator
+        return self.generator if self.generator is not None else current_generator()
 
     def state_dict(self):
         """Generator position (when the loader owns one) and epoch count."""
@@ -471,7 +472,7 @@ class RandomHorizontalFlip:
 
     def __call__(self, x, generator=None):
         x = _arr(x)
-        flip = _uniform(x.shape[0], generator or default_generator) < self.p
+        flip = _uniform(x.shape[0], generator or current_generator()) < self.p
         out = np.array(x, copy=True)
         out[flip] = x[flip][..., ::-1]
         return out
@@ -485,11 +486,11 @@ class RandomCrop:
 
     def __init__(self, size=None, padding=4, fill=0.0):
         self.size = (size, size) if isinstance(size, int) else size
-        self.padding, self.fill = int(padding), fill
+        self.padding, self.fill = integer(padding, "RandomCrop", "padding", 0), fill
 
     def __call__(self, x, generator=None):
         x = _arr(x)
-        g = generator or default_generator
+        g = generator or current_generator()
         H, W = x.shape[-2:]
         h, w = self.size or (H, W)
         p = self.padding
@@ -518,7 +519,7 @@ class RandomRotation:
 
     def __call__(self, x, generator=None):
         x = _arr(x)
-        g = generator or default_generator
+        g = generator or current_generator()
         n = x.shape[0]
         H, W = x.shape[-2:]
         ang = _uniform(n, g, -self.degrees, self.degrees) * (math.pi / 180.0)

@@ -1,11 +1,13 @@
 """dlcore.datasets: Fashion-MNIST and MNIST from local IDX files (never downloads).
 
-Where the files are looked for, in order:
-  1. the ``path`` argument (a directory holding the four files);
-  2. $DLCORE_DATA/<name>/ and $DLCORE_DATA/ ;
-  3. /usr/share/datasets/<name>/ (Debian: ``apt-get install dataset-fashion-mnist``).
-Each file may be gzip-compressed (``train-images-idx3-ubyte.gz``) or raw
-(``train-images-idx3-ubyte``, also the ``train-images.idx3-ubyte`` spelling).
+Where the files are looked for - one place, never a silent fall-back from an explicit choice:
+  1. the ``path`` argument, when given: that directory only;
+  2. else $DLCORE_DATA, when set: $DLCORE_DATA/<name>/, else $DLCORE_DATA/ itself;
+  3. else /usr/share/datasets/<name>/ (Debian: ``apt-get install dataset-fashion-mnist``).
+The four files always come from one directory: the first candidate that holds all four (a
+directory holding only some of them is an error naming what it lacks). Each file may be
+gzip-compressed (``train-images-idx3-ubyte.gz``) or raw (``train-images-idx3-ubyte``, also the
+``train-images.idx3-ubyte`` spelling).
 
 The IDX header is validated: magic number (0x00000803 for uint8 images, 0x00000801 for uint8
 labels), dimension count, and payload size; images and labels must have the same count.
@@ -63,15 +65,14 @@ def load_idx(path, expect_ndim=None, expect_uint8=False):
 
 
 def search_paths(name, path=None):
-    """The directories that are searched, in order."""
-    dirs = []
+    """The candidate directories, in order: only ``path`` when it is given, else only
+    $DLCORE_DATA's (<DLCORE_DATA>/<name>, then <DLCORE_DATA>) when it is set, else Debian's."""
     if path is not None:
-        dirs.append(os.fspath(path))
+        return [os.fsdecode(os.fspath(path))]
     env = os.environ.get("DLCORE_DATA")
     if env:
-        dirs += [os.path.join(env, name), env]
-    dirs.append(os.path.join("/usr/share/datasets", name))
-    return dirs
+        return [os.path.join(env, name), env]
+    return [os.path.join("/usr/share/datasets", name)]
 
 
 def _find(stem, dirs):
@@ -86,14 +87,23 @@ def _find(stem, dirs):
 
 def _load(name, path, flatten, normalize, dtype, package):
     dirs = search_paths(name, path)
-    found = {k: _find(stem, dirs) for k, stem in _FILES.items()}
-    missing = [_FILES[k] for k, v in found.items() if v is None]
-    if missing:
+    found, lacks = None, []
+    for d in dirs:
+        here = {k: _find(stem, [d]) for k, stem in _FILES.items()}
+        missing = [_FILES[k] + "[.gz]" for k, v in here.items() if v is None]
+        if not missing:
+            found = here
+            break
+        lacks.append(f"{d} {'lacks ' + ', '.join(missing) if os.path.isdir(d) else 'does not exist'}")
+    if found is None:
+        source = ("the path argument" if path is not None else
+                  "$DLCORE_DATA" if os.environ.get("DLCORE_DATA") else "the default location")
         raise FileNotFoundError(
-            f"{name}: missing {', '.join(m + '[.gz]' for m in missing)}; looked in: "
-            f"{', '.join(dirs)}. dlcore never downloads data. Get the files with "
-            f"`apt-get install {package}` (Debian/Ubuntu, installs to /usr/share/datasets/{name}/) "
-            f"or put the four IDX files in a directory and pass path=... or set DLCORE_DATA.")
+            f"{name}: no directory holds all four IDX files ({source}): {'; '.join(lacks)}. "
+            f"dlcore never downloads data and never falls back from an explicit path. Get the files "
+            f"with `apt-get install {package}` (Debian/Ubuntu, installs to "
+            f"/usr/share/datasets/{name}/) or put the four IDX files in one directory and pass "
+            f"path=... (--data) or set DLCORE_DATA.")
     out = []
     for split in ("train", "test"):
         x = load_idx(found[f"{split}_images"], expect_ndim=3, expect_uint8=True)

@@ -4,6 +4,8 @@ A tensor's device is read from its storage (``t.device``); devices compare equal
 names, so ``t.device == "cpu"`` works as it does in PyTorch."""
 from __future__ import annotations
 
+__all__ = ["device"]
+
 _cache = {}
 
 

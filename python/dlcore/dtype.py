@@ -8,6 +8,9 @@ import builtins
 
 from . import _C
 
+__all__ = ["dtype", "float32", "float64", "int64", "bool_", "SUPPORTED", "set_default_dtype",
+           "get_default_dtype", "canonical", "is_dtype_like", "promote"]
+
 dtype = _C.dtype
 float32 = _C.float32
 float64 = _C.float64

@@ -8,10 +8,10 @@ layers: it needs only what a layer is (a Module with ``training``), not the laye
 """
 from __future__ import annotations
 
-import numbers
 
 from .autograd import no_grad
-from .nn.module import registered
+from .nn.module import eval_mode, registered
+from .ops._args import shape_tuple
 from .tensor import Tensor, zeros
 
 __all__ = ["KerasTensor", "Input", "symbolic_call", "is_symbolic"]
@@ -64,7 +64,9 @@ class _Node:
 
 def Input(shape, dtype="float32", name=None):
     """A symbolic input of per-sample ``shape`` (no batch dimension), e.g. Input((1, 28, 28))."""
-    shape = (int(shape),) if isinstance(shape, numbers.Integral) else tuple(int(s) for s in shape)
+    shape = shape_tuple(shape, "Input", "shape")
+    if any(s < 0 for s in shape):
+        raise ValueError(f"Input: shape {shape} has a negative size")
     node = _Node(None, (), {})
     ex = zeros(_EXAMPLE_BATCH, *shape, dtype=dtype)
     kt = KerasTensor((None,) + shape, ex.dtype, node, 0, ex, name)
@@ -92,10 +94,8 @@ def _example(a):
 
 def symbolic_call(layer, args, kwargs):
     """Records layer(*args) in the graph; runs it on the example batch (eval mode, no grad)."""
-    was = layer.training
-    layer.eval()
     try:
-        with no_grad():
+        with no_grad(), eval_mode():
             out = layer(*[_example(a) for a in args], **kwargs)
     except Exception as e:
         shapes = [getattr(a, "shape", None) for a in args]
@@ -105,8 +105,6 @@ def symbolic_call(layer, args, kwargs):
         except Exception:
             raise e
         raise err from e
-    finally:
-        layer.train(was)
     node = _Node(layer, tuple(args), dict(kwargs))
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
     for i, o in enumerate(outs):

@@ -19,6 +19,8 @@ exact ranks need a sort with tie groups, so its scores are copied to the host on
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from .dtype import float64
@@ -322,6 +324,14 @@ class Metric:
     def __call__(self, y_true, y_pred, sample_weight=None):
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
+
+    def fresh(self):
+        """A copy with the same configuration and an empty state (Model.evaluate counts into
+        fresh copies, so evaluations in several threads do not mix their counts). Subclasses
+        keep this working by re-assigning, never mutating, their state in reset_state()."""
+        m = copy.copy(self)
+        m.reset_state()
+        return m
 
     def __repr__(self):
         return f"{type(self).__name__}(name={self.name!r})"

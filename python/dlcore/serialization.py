@@ -10,31 +10,38 @@ File layout (safetensors: 8-byte header length, JSON header, raw little-endian t
   ``sha256`` (digest of every other metadata field and of every tensor's name, dtype, shape
   and bytes).
 
-Loading parses and checks the header itself (sizes, offsets, digest) before handing the file
-to safetensors, so a truncated or edited file raises ValueError naming the problem; class
+dlcore reads and writes the format itself (no dependency; tests check files against the
+reference ``safetensors`` package both ways). Loading checks the header by the format's rules
+(sizes against the file's byte count, offsets covering the data exactly, dtypes, no duplicate
+keys) before reading any tensor, then the digest, then every metadata field (a ValueError names
+the field), then the weights against the architecture (names, shapes, dtypes); the architecture
+is built under an allocation budget sized from the file (load_model's ``max_bytes``). Class
 names are looked up only in the registry of module classes (every public class of dlcore.nn,
 dlcore.layers and dlcore.models registers itself; ``register_serializable`` adds yours), so
 loading an untrusted file can never run code.
 
-Writes are atomic: a temporary file in the same directory, fsync, os.replace, fsync of the
-directory - an interrupted save leaves the previous checkpoint intact.
+Writes are atomic: a temporary file in the same directory (mode as open() would give it, or the
+replaced file's), fsync, os.replace, fsync of the directory - an interrupted save leaves the
+previous checkpoint intact and no temporary file. Paths may be str, bytes or os.PathLike.
 """
 from __future__ import annotations
 
 import hashlib
 import inspect
 import json
+import math
 import os
+import secrets
+import stat
 import struct
-import tempfile
 from collections import OrderedDict
 
 import numpy as np
 
-from . import nn, optim
+from . import _C, nn, optim
 from .graph import Input, KerasTensor
 from .nn.module import Module, register, registered, serial_name
-from .tensor import Tensor, default_generator, from_numpy
+from .tensor import Generator, Tensor, default_generator, from_numpy
 
 __all__ = ["save", "load", "save_model", "load_model", "register_serializable", "module_to_spec",
            "module_from_spec"]
@@ -52,34 +59,56 @@ def register_serializable(cls=None, *, name=None):
     return deco(cls) if cls is not None else deco
 
 
-def _st():
-    try:
-        import safetensors.numpy as stn
-    except ImportError as e:
-        raise ImportError("saving and loading need the 'safetensors' package: pip install "
-                          "safetensors (or pip install 'dlcore[io]')") from e
-    return stn
-
-
 # ---- atomic file writes ------------------------------------------------------------------------
 
-def _atomic_write(path, data):
-    path = os.fspath(path)
+def _fspath(path, op):
+    """A str path from a str, bytes or os.PathLike one (TypeError naming op otherwise)."""
+    try:
+        return os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise TypeError(f"{op}: path must be a str, bytes or os.PathLike, got {type(path).__name__}") from None
+
+
+def _atomic_write(path, chunks, op="save"):
+    """Writes the byte chunks to path atomically: a temporary file beside it (created with mode
+    0o666 minus the umask, as open() would, or with the mode of the file it replaces), fsync,
+    os.replace, fsync of the directory. Whatever interrupts it (an exception, KeyboardInterrupt)
+    the temporary file is removed and the previous file is left intact. The temporary name is
+    short whatever the length of the target's name."""
+    path = _fspath(path, op)
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
     try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None
+    prefix = "." + os.path.basename(path)[:40] + "."
+    tmp = None
+    try:
+        for _ in range(100):
+            tmp = os.path.join(d, prefix + secrets.token_hex(8) + ".tmp")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+                break
+            except FileExistsError:
+                tmp = None
+        else:  # pragma: no cover - 100 collisions of 64 random bits
+            raise FileExistsError(f"{op}: could not create a temporary file in {d}")
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
+            for c in chunks:
+                f.write(c)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        tmp = None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
     try:
         dfd = os.open(d, os.O_RDONLY)
         try:
@@ -90,64 +119,141 @@ def _atomic_write(path, data):
         pass
 
 
-# ---- header parsing and integrity --------------------------------------------------------------
+# ---- the safetensors format, read and written here ---------------------------------------------
+# 8 bytes: little-endian u64 N; N bytes: a JSON object {name: {"dtype", "shape", "data_offsets":
+# [begin, end]}, "__metadata__": {str: str}} (padding with spaces allowed, none required); then
+# the tensors' bytes, little-endian, C order, offsets relative to the end of the header, covering
+# the data section exactly with no gap or overlap. dlcore reads and writes it itself (no
+# dependency): the checks below are the format's own rules, applied before anything is read.
 
-_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
-              "I8": "i1", "U8": "u1", "BOOL": "?", "U16": "<u2", "U32": "<u4", "U64": "<u8"}
+_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "I32": "<i4",
+              "I16": "<i2", "I8": "i1", "U8": "u1", "U16": "<u2", "U32": "<u4", "U64": "<u8", "BOOL": "?"}
+_ST_CODES = {"<f8": "F64", "<f4": "F32", "<i8": "I64", "|b1": "BOOL"}
+_MAX_HEADER = 100_000_000  # the reference implementation's limit
 
 
-def _read_checked(path):
-    """Reads a safetensors file, validating its structure; returns (metadata, {name: array})."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    with open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 8:
-        raise ValueError(f"{path}: not a dlcore checkpoint (only {len(raw)} bytes; truncated?)")
-    (hlen,) = struct.unpack("<Q", raw[:8])
-    if hlen > len(raw) - 8 or hlen > 100_000_000:
-        raise ValueError(f"{path}: the header claims {hlen} bytes but the file has {len(raw) - 8} "
+def _no_duplicates(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"the key {k!r} appears twice")
+        out[k] = v
+    return out
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _parse_header(path, f, size):
+    """(metadata, [(name, dtype code, shape, begin, end)] in header order, data length) of an
+    open safetensors file of `size` bytes, validated before any tensor byte is read."""
+    if size < 8:
+        raise ValueError(f"{path}: not a safetensors file (only {size} bytes; truncated?)")
+    (hlen,) = struct.unpack("<Q", f.read(8))
+    if hlen > size - 8 or hlen > _MAX_HEADER:
+        raise ValueError(f"{path}: the header claims {hlen} bytes but the file has {size - 8} "
                          f"after the length field: the file is truncated or not a safetensors file")
+    raw = f.read(hlen)
     try:
-        header = json.loads(raw[8:8 + hlen].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError) as e:
         raise ValueError(f"{path}: the safetensors header is not valid JSON ({e}): the file is "
                          f"corrupt") from None
     if not isinstance(header, dict):
         raise ValueError(f"{path}: the safetensors header is not a JSON object")
-    meta = header.pop("__metadata__", None) or {}
-    body = memoryview(raw)[8 + hlen:]
-    arrays = OrderedDict()
-    end_max = 0
+    meta = header.pop("__metadata__", None)
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise ValueError(f"{path}: field '__metadata__' must map strings to strings")
+    entries = []
     for name, info in header.items():
-        try:
-            dt = np.dtype(_ST_DTYPES[info["dtype"]])
-            shape = tuple(int(s) for s in info["shape"])
-            b, e = (int(v) for v in info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(f"{path}: bad header entry for tensor {name!r}: {info!r}") from None
-        n = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if b < 0 or e < b or e > len(body) or e - b != n * dt.itemsize:
-            raise ValueError(f"{path}: tensor {name!r} ({info['dtype']} {list(shape)}) has byte range "
-                             f"[{b}, {e}) but the data section has {len(body)} bytes: the file is "
-                             f"truncated or corrupt")
-        end_max = max(end_max, e)
-        arrays[name] = np.frombuffer(body[b:e], dtype=dt).reshape(shape)
-    if end_max != len(body):
-        raise ValueError(f"{path}: {len(body) - end_max} unexpected bytes after the last tensor")
+        if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+            raise ValueError(f"{path}: bad header entry for tensor {name!r}: {info!r} (expected "
+                             f"exactly dtype, shape and data_offsets)")
+        code, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
+        if code not in _ST_DTYPES:
+            raise ValueError(f"{path}: tensor {name!r} has dtype {code!r}, which dlcore cannot read "
+                             f"(it reads {', '.join(_ST_DTYPES)})")
+        if not isinstance(shape, list) or not all(_is_int(s) and s >= 0 for s in shape):
+            raise ValueError(f"{path}: tensor {name!r} has shape {shape!r}: expected a list of "
+                             f"non-negative integers")
+        if not (isinstance(offs, list) and len(offs) == 2 and all(_is_int(o) for o in offs)):
+            raise ValueError(f"{path}: tensor {name!r} has data_offsets {offs!r}: expected [begin, end]")
+        entries.append((name, code, tuple(shape), offs[0], offs[1]))
+    data_len = size - 8 - hlen
+    pos = 0
+    for name, code, shape, b, e in sorted(entries, key=lambda e: (e[3], e[4])):
+        need = math.prod(shape) * np.dtype(_ST_DTYPES[code]).itemsize
+        if b != pos or e - b != need or e > data_len:
+            raise ValueError(f"{path}: tensor {name!r} ({code} {list(shape)}, {need} bytes) has byte "
+                             f"range [{b}, {e}) but the data section has {data_len} bytes and the "
+                             f"previous tensor ends at {pos}: the file is truncated or corrupt "
+                             f"(tensors must cover the data section in order, without gaps or overlaps)")
+        pos = e
+    if pos != data_len:
+        raise ValueError(f"{path}: {data_len - pos} unexpected bytes after the last tensor")
+    return meta, entries, data_len
+
+
+def _read_checked(path, op="load"):
+    """Reads a safetensors file, validating its structure first; returns (metadata,
+    {name: NumPy array in the file's dtype}, data bytes). A digest in the metadata is checked."""
+    path = _fspath(path, op)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{op}: no file at {path}")
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        meta, entries, data_len = _parse_header(path, f, size)
+        body = f.read(data_len)  # the size is the file's own: checked above
+    if len(body) != data_len:
+        raise ValueError(f"{path}: the file changed while it was read")
+    arrays = OrderedDict()
+    for name, code, shape, b, e in entries:
+        arrays[name] = np.frombuffer(body, dtype=_ST_DTYPES[code], count=math.prod(shape), offset=b).reshape(shape)
+    codes = {name: code for name, code, *_ in entries}
     digest = meta.get("sha256")
     if digest is not None and digest != _digest(meta, arrays):
         raise ValueError(f"{path}: checksum mismatch - the file was modified or corrupted after it "
                          f"was saved")
-    # safetensors itself must accept the file too (it is the format's reference reader)
-    try:
-        _st().load(raw)
-    except ImportError:
-        raise
-    except Exception as e:
-        raise ValueError(f"{path}: safetensors rejected the file: {e}") from None
-    return meta, arrays
+    return meta, _Arrays(arrays, codes), data_len
+
+
+class _Arrays(OrderedDict):
+    """The file's arrays by name, with the file's dtype codes (BF16 stays raw uint16 here)."""
+
+    def __init__(self, arrays, codes):
+        super().__init__(arrays)
+        self.codes = codes
+
+    def dlcore(self, name):
+        """The array in the dtype dlcore holds it in: float16 / bfloat16 -> float32 and the
+        integer types -> int64, exactly; copied, so no tensor shares the file's buffer."""
+        a, code = self[name], self.codes[name]
+        if code == "BF16":
+            return (a.astype(np.uint32) << 16).view(np.float32)
+        if code == "F16":
+            return a.astype(np.float32)
+        if code == "U64" and a.size and int(a.max()) > np.iinfo(np.int64).max:
+            raise ValueError(f"tensor {name!r}: uint64 value {int(a.max())} does not fit in int64")
+        if a.dtype.kind in "iu" and a.dtype != np.int64:
+            return a.astype(np.int64)
+        return np.array(a, copy=True)
+
+
+def _st_chunks(arrays, meta):
+    """The byte chunks of a safetensors file holding arrays (name -> C-contiguous little-endian
+    NumPy array of float64 / float32 / int64 / bool) and string metadata."""
+    header = {"__metadata__": meta} if meta else {}
+    off = 0
+    for name, a in arrays.items():
+        header[name] = {"dtype": _ST_CODES[a.dtype.str], "shape": list(a.shape),
+                        "data_offsets": [off, off + a.nbytes]}
+        off += a.nbytes
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * (-len(h) % 8)  # aligned like the reference writer's output (not required)
+    return [struct.pack("<Q", len(h)), h] + [memoryview(a).cast("B") for a in arrays.values() if a.nbytes]
 
 
 def _digest(meta, arrays):
@@ -169,12 +275,28 @@ def _contig(a):
     return a if a.flags.c_contiguous else a.copy(order="C")
 
 
-def _write(path, arrays, meta):
-    arrays = OrderedDict((k, _contig(v)) for k, v in arrays.items())
+def _storable(name, a):
+    """a as a C-contiguous little-endian array of a dtype dlcore stores (float64, float32,
+    int64, bool)."""
+    a = _contig(a)
+    if a.dtype.str not in _ST_CODES:
+        if a.dtype.kind == "f" and a.dtype.itemsize <= 4:
+            a = a.astype("<f4")
+        elif a.dtype.kind == "f":
+            a = a.astype("<f8")
+        elif a.dtype.kind in "iu":
+            a = a.astype("<i8")
+        else:
+            raise TypeError(f"save: tensor {name!r} has dtype {a.dtype}, which cannot be stored")
+    return a
+
+
+def _write(path, arrays, meta, op="save"):
+    path = _fspath(path, op)
+    arrays = OrderedDict((k, _storable(k, v)) for k, v in arrays.items())
     meta = {k: str(v) for k, v in meta.items()}
     meta["sha256"] = _digest(meta, arrays)
-    data = _st().save(dict(arrays), metadata=meta)
-    _atomic_write(path, data)
+    _atomic_write(path, _st_chunks(arrays, meta), op)
 
 
 # ---- PyTorch-style state dicts -----------------------------------------------------------------
@@ -219,20 +341,31 @@ def _encode(obj, arrays, path):
                     f"(only tensors / arrays, numbers, strings, None, lists, tuples and dicts)")
 
 
-def _decode(obj, arrays, as_tensor):
+def _decode(obj, arrays, conv):
+    """The structure _encode made; conv(name) gives the value of a stored array. Anything that
+    does not fit the structure's rules raises ValueError."""
     if isinstance(obj, dict):
         if "__tensor__" in obj:
-            a = np.array(arrays[obj["__tensor__"]], copy=True)
-            return from_numpy(a) if as_tensor else a
+            name = obj["__tensor__"]
+            if not isinstance(name, str) or name not in arrays:
+                raise ValueError(f"it names a tensor {name!r} that the file does not hold")
+            return conv(name)
         if "__tuple__" in obj:
-            return tuple(_decode(v, arrays, as_tensor) for v in obj["__tuple__"])
+            return tuple(_decode(v, arrays, conv) for v in obj["__tuple__"])
         if "__float__" in obj:
+            if obj["__float__"] not in ("nan", "inf", "-inf"):
+                raise ValueError(f"bad non-finite float {obj['__float__']!r}")
             return float(obj["__float__"])
         if "__dict__" in obj:
-            return OrderedDict((k, _decode(v, arrays, as_tensor)) for k, v in obj["__dict__"])
-        raise ValueError("corrupt structure in the checkpoint metadata")
+            items = obj["__dict__"]
+            if not isinstance(items, list) or not all(isinstance(kv, list) and len(kv) == 2 for kv in items):
+                raise ValueError("a __dict__ entry is not a list of [key, value] pairs")
+            return OrderedDict((k, _decode(v, arrays, conv)) for k, v in items)
+        raise ValueError(f"unknown entry {sorted(obj)[:3]}")
     if isinstance(obj, list):
-        return [_decode(v, arrays, as_tensor) for v in obj]
+        return [_decode(v, arrays, conv) for v in obj]
+    if obj is not None and not isinstance(obj, (bool, int, float, str)):
+        raise ValueError(f"unexpected value {obj!r}")
     return obj
 
 
@@ -248,19 +381,22 @@ def save(obj, path):
 
 def load(path, as_numpy=False):
     """Loads what ``save`` wrote (dlcore Tensors, or NumPy arrays with as_numpy=True). A plain
-    safetensors file written by another tool loads as an ordered {name: Tensor} dict."""
-    meta, arrays = _read_checked(path)
+    safetensors file written by another tool loads as an ordered {name: Tensor} dict (float16 /
+    bfloat16 become float32 and the integer types int64, exactly)."""
+    meta, arrays, _ = _read_checked(path, "load")
+
+    def conv(name):
+        a = arrays.dlcore(name)
+        return a if as_numpy else from_numpy(a)
     if meta.get("format") == STATE_FORMAT:
         try:
             tree = json.loads(meta["structure"])
-        except (KeyError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: corrupt structure metadata ({e})") from None
-        return _decode(tree, arrays, not as_numpy)
+            return _decode(tree, arrays, conv)
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+            raise ValueError(f"{_fspath(path, 'load')}: field 'structure': corrupt ({e})") from None
     if meta.get("format") == MODEL_FORMAT:
-        return OrderedDict((k[len("model/"):], from_numpy(np.array(v, copy=True)) if not as_numpy
-                            else np.array(v, copy=True)) for k, v in arrays.items() if k.startswith("model/"))
-    return OrderedDict((k, np.array(v, copy=True) if as_numpy else from_numpy(np.array(v, copy=True)))
-                       for k, v in arrays.items())
+        return OrderedDict((k[len("model/"):], conv(k)) for k in arrays if k.startswith("model/"))
+    return OrderedDict((k, conv(k)) for k in arrays)
 
 
 # ---- architecture specs ------------------------------------------------------------------------
@@ -316,7 +452,7 @@ def _config(m):
     cfg = {}
     sig = inspect.signature(type(m).__init__)
     for pname, p in list(sig.parameters.items())[1:]:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or pname in ("dtype", "device"):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or pname in ("dtype", "device", "generator"):
             continue
         if pname in m.__dict__ or pname in m._parameters or pname in m._buffers:
             v = getattr(m, pname)
@@ -485,60 +621,235 @@ def save_model(model, path, include_optimizer=True):
                                       "optimizer": c.optimizer_spec if isinstance(c.optimizer_spec, str) else None})
         if include_optimizer and c.optimizer is not None:
             meta["optimizer"] = json.dumps(_opt_meta(c.optimizer, arrays))
+    own = model.__dict__.get("_generator")
     meta["training"] = json.dumps({"epoch": model.__dict__.get("_epoch"),
-                                   "rng_state": list(default_generator.get_state())})
-    _write(path, arrays, meta)
+                                   "rng_state": list(default_generator.get_state()),
+                                   "model_rng_state": list(own.get_state()) if own is not None else None})
+    _write(path, arrays, meta, "model.save")
 
 
-def load_model(path, compile=True, restore_rng=True):
+class _Field:
+    """Validation of one metadata field of a model file: every problem is a ValueError naming
+    the file and the field."""
+
+    def __init__(self, path, field):
+        self.path, self.field = path, field
+
+    def fail(self, msg):
+        raise ValueError(f"{self.path}: field '{self.field}': {msg}")
+
+    def json(self, meta, required=True, kind=dict):
+        if self.field not in meta:
+            if required:
+                self.fail("missing")
+            return None
+        try:
+            v = json.loads(meta[self.field], object_pairs_hook=_no_duplicates)
+        except ValueError as e:
+            self.fail(f"not valid JSON ({e})")
+        if not isinstance(v, kind):
+            self.fail(f"expected a JSON {kind.__name__}, got {type(v).__name__}")
+        return v
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, e, tb):  # a layer or optimizer refusing its stored arguments
+        if typ is not None and issubclass(typ, (TypeError, ValueError, KeyError, IndexError, AttributeError)) \
+                and not str(e).startswith(self.path + ":"):
+            raise ValueError(f"{self.path}: field '{self.field}': {e}") from None
+        return False
+
+
+def _rng_state(f, v, name):
+    if v is None:
+        return None
+    if not (isinstance(v, list) and len(v) == 2 and all(_is_int(x) and 0 <= x < 1 << 64 for x in v)):
+        f.fail(f"{name} must be [seed, counter], two integers in [0, 2**64), got {v!r}")
+    return v
+
+
+def _checked_training(path, meta):
+    f = _Field(path, "training")
+    t = f.json(meta, required=False) or {}
+    unknown = set(t) - {"epoch", "rng_state", "model_rng_state"}
+    if unknown:
+        f.fail(f"unknown entries {sorted(unknown)}")
+    epoch = t.get("epoch")
+    if epoch is not None and not (_is_int(epoch) and epoch >= 0):
+        f.fail(f"epoch must be a non-negative integer or null, got {epoch!r}")
+    return epoch, _rng_state(f, t.get("rng_state"), "rng_state"), _rng_state(f, t.get("model_rng_state"), "model_rng_state")
+
+
+def _checked_compile(path, meta):
+    f = _Field(path, "compile")
+    c = f.json(meta, required=False)
+    if c is None:
+        return None
+    unknown = set(c) - {"loss", "metrics", "from_logits", "optimizer"}
+    if unknown:
+        f.fail(f"unknown entries {sorted(unknown)}")
+    loss = c.get("loss")
+    if not (loss is None or isinstance(loss, str) or (isinstance(loss, dict) and set(loss) == {"module"})):
+        f.fail(f"loss must be a name, {{'module': spec}} or null, got {loss!r}")
+    mets = c.get("metrics") or []
+    if not (isinstance(mets, list) and all(isinstance(m, str) for m in mets)):
+        f.fail(f"metrics must be a list of names, got {mets!r}")
+    if not isinstance(c.get("from_logits", True), bool):
+        f.fail(f"from_logits must be true or false, got {c.get('from_logits')!r}")
+    opt = c.get("optimizer")
+    if opt is not None and not (isinstance(opt, str) and opt.lower() in _optimizer_names()):
+        f.fail(f"optimizer must be one of {sorted(_optimizer_names())} or null, got {opt!r}")
+    return c
+
+
+def _optimizer_names():
+    return {n.lower(): getattr(optim, n) for n in dir(optim)
+            if isinstance(getattr(optim, n), type) and issubclass(getattr(optim, n), optim.Optimizer)
+            and getattr(optim, n) not in (optim.Optimizer, optim.optimizer.FusedOptimizer)}
+
+
+_SCHEDULER_KEYS = {"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}  # lr_scheduler's
+
+
+def _checked_optimizer(path, meta, arrays, params):
+    """The optimizer the file describes, built over params with its state loaded; every entry
+    (class, defaults, param groups, state indices and arrays) checked first."""
+    f = _Field(path, "optimizer")
+    o = f.json(meta, required=False)
+    if o is None:
+        return None
+    if set(o) != {"class", "defaults", "param_groups", "state"}:
+        f.fail(f"expected entries class, defaults, param_groups and state, got {sorted(o)}")
+    names = {cls.__name__: cls for cls in _optimizer_names().values()}
+    cls = names.get(o["class"]) if isinstance(o["class"], str) else None
+    if cls is None:
+        f.fail(f"class must be one of {sorted(names)}, got {o['class']!r}")
+    sig = inspect.signature(cls.__init__)
+    options = {k for k in sig.parameters if k not in ("self", "params")}
+    defaults, groups, state = o["defaults"], o["param_groups"], o["state"]
+    if not isinstance(defaults, dict) or set(defaults) - options:
+        f.fail(f"defaults must be a dict of {cls.__name__}'s options {sorted(options)}, got {defaults!r}")
+    defaults = {k: _unjson(v) for k, v in defaults.items()}
+    if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) for g in groups):
+        f.fail("param_groups must be a non-empty list of dicts")
+    n = len(params)
+    seen = []
+    for i, g in enumerate(groups):
+        idx = g.get("params")
+        if not (isinstance(idx, list) and all(_is_int(j) and 0 <= j < n for j in idx)):
+            f.fail(f"param_groups[{i}].params must list parameter indices in [0, {n}), got {idx!r}")
+        seen += idx
+        extra = set(g) - options - {"params"} - _SCHEDULER_KEYS
+        if extra:
+            f.fail(f"param_groups[{i}] has unknown options {sorted(extra)}")
+    if sorted(seen) != list(range(n)):
+        f.fail(f"param_groups index parameters {sorted(seen)}, but the model has {n} trainable parameters")
+    if not isinstance(state, dict):
+        f.fail("state must be a dict")
+    loaded = {}
+    for key, entry in state.items():
+        if not (isinstance(key, str) and key.isdigit() and int(key) < n):
+            f.fail(f"state has an entry for parameter {key!r}, not an index in [0, {n})")
+        if not isinstance(entry, dict):
+            f.fail(f"state[{key}] must be a dict")
+        st = {}
+        for k, v in entry.items():
+            if isinstance(v, dict) and "__array__" in v:
+                name = v["__array__"]
+                if name != f"optimizer/{key}/{k}" or name not in arrays:
+                    f.fail(f"state[{key}].{k} names a tensor {name!r} that the file does not hold")
+                st[k] = arrays.dlcore(name)
+            elif v is None or isinstance(v, (bool, int, float)):
+                st[k] = v
+            else:
+                f.fail(f"state[{key}].{k} must be a number or a stored tensor, got {v!r}")
+        loaded[int(key)] = st
+    with f:
+        opt = cls(params, **defaults)
+        opt.load_state_dict({"state": loaded, "param_groups": [{k: _unjson(v) for k, v in g.items()} for g in groups]})
+    return opt
+
+
+def _load_weights(path, model, arrays):
+    """Copies the file's model/ tensors into model: the same names, shapes and dtypes as the
+    architecture built (a float tensor stored in another float dtype gives its parameter that
+    dtype back: a float64 model stays float64)."""
+    stored = OrderedDict((k[len("model/"):], k) for k in arrays if k.startswith("model/"))
+    own = OrderedDict()
+    for mp, m in model.named_modules():
+        skip = m.__dict__.get("_non_persistent", set())
+        for store in (m._parameters, m._buffers):
+            for name, t in store.items():
+                if t is not None and name not in skip:
+                    own[mp + ("." if mp else "") + name] = t
+    missing = [k for k in own if k not in stored]
+    unexpected = [k for k in stored if k not in own]
+    if missing or unexpected:
+        raise ValueError(f"{path}: the weights do not match the architecture: missing {missing}, "
+                         f"unexpected {unexpected}")
+    for k, t in own.items():
+        a = arrays.dlcore(stored[k])
+        if tuple(a.shape) != tuple(t.shape):
+            raise ValueError(f"{path}: tensor 'model/{k}' has shape {tuple(a.shape)} but the "
+                             f"architecture's {k} has shape {tuple(t.shape)}")
+        src = from_numpy(a)
+        if src.dtype != t.dtype:
+            if not (src.dtype.is_floating_point and t.dtype.is_floating_point):
+                raise ValueError(f"{path}: tensor 'model/{k}' is {src.dtype} but the architecture's "
+                                 f"{k} is {t.dtype}")
+            t._data = src._data.to(t._data.device)
+        else:
+            t._data.copy_(src._data)
+
+
+def load_model(path, compile=True, restore_rng=True, max_bytes=None):
     """Rebuilds a model saved by model.save: architecture, weights, and (compile=True) the loss,
     metrics and optimizer with its state, ready to continue with fit(..., initial_epoch=...).
     restore_rng=True also restores dlcore's generator to its state at save time, so a seeded
     run resumed from a checkpoint continues exactly like the uninterrupted run.
+
+    The file is checked before it is trusted: its structure (safetensors rules, sizes against the
+    file's byte count), its digest, every metadata field (a ValueError names the field), and the
+    weights against the architecture (names, shapes, dtypes). Building the architecture runs
+    under an allocation budget of ``max_bytes`` (default: 4 times the file's tensor bytes plus
+    256 MiB), so a small file cannot make the loader allocate gigabytes; raise it for a trusted
+    file whose layers need more memory to build than that.
     Raises ValueError for a truncated, edited or foreign file."""
-    meta, arrays = _read_checked(path)
+    meta, arrays, data_len = _read_checked(path, "load_model")
+    path = _fspath(path, "load_model")
     if meta.get("format") != MODEL_FORMAT:
         raise ValueError(f"{path}: not a dlcore model file (format {meta.get('format')!r}); "
                          f"use dlcore.load for state dicts")
+    if "sha256" not in meta:
+        raise ValueError(f"{path}: field 'sha256': missing (dlcore always writes it: the file was "
+                         f"edited or written by another tool)")
+    arch = _Field(path, "architecture").json(meta)
+    epoch, rng, model_rng = _checked_training(path, meta)
+    comp = _checked_compile(path, meta) if compile else None
+    budget = int(max_bytes) if max_bytes is not None else 4 * data_len + (256 << 20)
+    prev = _C.set_alloc_budget(budget)
     try:
-        arch = json.loads(meta["architecture"])
-        training = json.loads(meta.get("training", "{}"))
-        comp = json.loads(meta["compile"]) if "compile" in meta else None
-        optm = json.loads(meta["optimizer"]) if "optimizer" in meta else None
-    except (KeyError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: corrupt metadata ({e})") from None
-    model = module_from_spec(arch)
-    sd = OrderedDict((k[len("model/"):], v) for k, v in arrays.items() if k.startswith("model/"))
-    try:
-        model.load_state_dict(sd, strict=True)
-    except (KeyError, ValueError) as e:
-        raise ValueError(f"{path}: weights do not match the architecture: {e}") from None
-    if training.get("epoch") is not None:
-        model.__dict__["_epoch"] = training["epoch"]
-    if compile and comp is not None and hasattr(model, "compile"):
-        loss = comp.get("loss")
-        if isinstance(loss, dict) and "module" in loss:
-            loss = module_from_spec(loss["module"])
-        opt = comp.get("optimizer") or "adam"
-        if optm is not None:
-            cls = getattr(optim, optm["class"], None)
-            if not (isinstance(cls, type) and issubclass(cls, optim.Optimizer)):
-                raise ValueError(f"{path}: optimizer class {optm['class']!r} is not in dlcore.optim")
-            defaults = {k: _unjson(v) for k, v in optm["defaults"].items()}
+        with _Field(path, "architecture"):
+            model = module_from_spec(arch)
+        _load_weights(path, model, arrays)
+        if comp is not None and hasattr(model, "compile"):
+            loss = comp.get("loss")
+            if isinstance(loss, dict):
+                with _Field(path, "compile"):
+                    loss = module_from_spec(loss["module"])
             params = [p for p in model.parameters() if p.requires_grad]
-            opt = cls(params, **defaults)
-            state = {}
-            for idx, entry in optm["state"].items():
-                state[int(idx)] = {k: (np.array(arrays[v["__array__"]], copy=True)
-                                       if isinstance(v, dict) and "__array__" in v else _unjson(v))
-                                   for k, v in entry.items()}
-            groups = [{k: _unjson(v) for k, v in g.items()} for g in optm["param_groups"]]
-            try:
-                opt.load_state_dict({"state": state, "param_groups": groups})
-            except (KeyError, ValueError) as e:
-                raise ValueError(f"{path}: optimizer state does not match the model: {e}") from None
-        model.compile(optimizer=opt, loss=loss, metrics=comp.get("metrics") or None,
-                      from_logits=comp.get("from_logits"))
-    if restore_rng and training.get("rng_state"):
-        default_generator.set_state(training["rng_state"])
+            opt = _checked_optimizer(path, meta, arrays, params) or comp.get("optimizer") or "adam"
+            with _Field(path, "compile"):
+                model.compile(optimizer=opt, loss=loss, metrics=comp.get("metrics") or None,
+                              from_logits=comp.get("from_logits"))
+    finally:
+        _C.set_alloc_budget(prev)
+    if epoch is not None:
+        model.__dict__["_epoch"] = epoch
+    if model_rng is not None and hasattr(model, "compile"):
+        model.generator = Generator(0)
+        model.generator.set_state(model_rng)
+    if restore_rng and rng is not None:
+        default_generator.set_state(rng)
     return model

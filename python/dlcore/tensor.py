@@ -12,6 +12,7 @@ import builtins
 import contextlib
 import math
 import numbers
+import threading
 from collections import namedtuple
 
 from . import _C
@@ -28,6 +29,17 @@ from .ops import _args, activation, elementwise, gemm, reduce
 from .ops import index as index_ops
 from .ops import shape as shape_ops
 
+__all__ = ["Tensor", "tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
+           "zeros_like", "ones_like", "full_like", "empty_like", "arange", "eye", "Generator",
+           "default_generator", "current_generator", "use_generator", "manual_seed", "rand",
+           "randn", "uniform", "normal", "randperm", "randint", "add", "sub", "mul", "div", "pow",
+           "neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sin", "cos", "log1p",
+           "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf",
+           "sum", "mean", "all", "any", "MaxResult", "amax", "amin", "max", "min", "var", "std", "norm",
+           "argmax", "argmin", "matmul", "reshape", "view", "flatten", "permute", "transpose",
+           "expand", "broadcast_to", "unsqueeze", "squeeze", "cat", "concatenate", "stack",
+           "split", "chunk", "index_select", "gather", "one_hot"]
+
 
 def _as_array(data, dtype=None, device=None):
     """A new Array holding a copy of Python data, a NumPy array or a Tensor (the dtype rules
@@ -35,8 +47,7 @@ def _as_array(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         data = data._data
     d = _canonical_dtype(dtype)
-    return _C.from_object(data, d, get_default_dtype(), "cpu" if device is None else _device(device).name,
-                          "tensor")
+    return _C.from_object(data, d, get_default_dtype(), _device_name(device, "tensor"), "tensor")
 
 
 class Tensor(Variable):
@@ -200,12 +211,95 @@ class Tensor(Variable):
     def detach(self):
         return Tensor._wrap(self._data)
 
+    @property
+    def data(self):
+        """This tensor's values without its autograd history (shares memory, like detach());
+        assigning a tensor replaces the values this tensor holds."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    # ---- in place (PyTorch's trailing-underscore family) ----
+    def _inplace(self, op, result):
+        """Writes `result` (a Tensor of this tensor's shape, or broadcastable to it) into this
+        tensor. A tensor whose gradient is being recorded is refused (its gradient would be
+        wrong); a value saved for a backward raises when that backward runs (version counters)."""
+        if self.requires_grad and autograd.is_grad_enabled():
+            what = "a leaf tensor that requires grad" if self._node is None else \
+                "a tensor that is part of an autograd graph"
+            raise RuntimeError(f"{op}: {what} (shape {tuple(self.shape)}) cannot be modified in place "
+                               "(its gradient would be silently wrong); use the out-of-place op, or do "
+                               "it under dlcore.no_grad()")
+        if result.dtype.is_floating_point and not self.dtype.is_floating_point:
+            raise TypeError(f"{op}: the result is {result.dtype} but the tensor is {self.dtype}; "
+                            f"use the out-of-place op, or convert the tensor first")
+        self._data.copy_(result._data)
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._inplace("add_", self + (other if alpha == 1 else other * alpha))
+
+    def sub_(self, other, alpha=1):
+        return self._inplace("sub_", self - (other if alpha == 1 else other * alpha))
+
+    def mul_(self, other):
+        return self._inplace("mul_", self * other)
+
+    def div_(self, other):
+        return self._inplace("div_", self / other)
+
+    def pow_(self, exponent):
+        return self._inplace("pow_", self ** exponent)
+
+    def neg_(self):
+        return self._inplace("neg_", -self)
+
+    def abs_(self):
+        return self._inplace("abs_", abs(self))
+
+    def exp_(self):
+        return self._inplace("exp_", exp(self))
+
+    def log_(self):
+        return self._inplace("log_", log(self))
+
+    def sqrt_(self):
+        return self._inplace("sqrt_", sqrt(self))
+
+    def relu_(self):
+        return self._inplace("relu_", relu(self))
+
+    def sigmoid_(self):
+        return self._inplace("sigmoid_", sigmoid(self))
+
+    def tanh_(self):
+        return self._inplace("tanh_", tanh(self))
+
+    def clip_(self, min=None, max=None):
+        return self._inplace("clamp_", clip(self, min, max))
+
+    clamp_ = clip_
+
+    def masked_fill(self, mask, value):
+        """A copy with `value` where the bool `mask` (broadcast to this shape) is True."""
+        return where(_t(mask), value, self)
+
+    def masked_fill_(self, mask, value):
+        return self._inplace("masked_fill_", self.masked_fill(mask, value))
+
     def zero_(self):
         self._data.fill_(0.0)
         return self
 
     def fill_(self, value):
-        self._data.fill_(float(value))
+        if _big_int(value) and self._data.dtype == int64:
+            self._data[...] = int(value)  # exact: a double holds integers only up to 2**53
+        else:
+            self._data.fill_(_args.real(value, "fill_", "value", allow_bool=True))
         return self
 
     def copy_(self, src):
@@ -225,7 +319,7 @@ class Tensor(Variable):
         if isinstance(other, Tensor):
             a, b = self, other
             if a.dtype != b.dtype:
-                d = _promote(a.dtype, b.dtype)
+                d = _result_dtype(a, b)
                 a, b = a.type(d), b.type(d)
             return a, b
         if isinstance(other, numbers.Number):
@@ -234,13 +328,18 @@ class Tensor(Variable):
                 d = get_default_dtype()
             elif d == bool_ and not isinstance(other, bool):
                 d = int64  # bool tensor and an int scalar: int64, like PyTorch
-            return self.type(d), Tensor._wrap(_C.full((), other, d, self._data.device))
+            return self.type(d), Tensor._wrap(_scalar_array(other, d, self._data.device))
         if hasattr(other, "__array__") or isinstance(other, (list, tuple)):  # NumPy data: the edge
             return self._operand(Tensor._wrap(_as_array(other, device=self._data.device)), op)
         raise TypeError(f"{op}: unsupported operand type {type(other).__name__}")
 
+    # The arithmetic operators first take the two common cases without _operand: another tensor
+    # of the same dtype, and a Python number with a float tensor (one affine kernel).
     def __add__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.is_floating_point:
+        k = _operand_kind(self, o)
+        if k is _SAME:
+            return elementwise.Add.apply(self, o)
+        if k is _SCALAR:
             return elementwise.Affine.apply(self, 1.0, float(o))
         a, b = self._operand(o, "add")
         return elementwise.Add.apply(a, b)
@@ -248,19 +347,25 @@ class Tensor(Variable):
     __radd__ = __add__
 
     def __sub__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.is_floating_point:
+        k = _operand_kind(self, o)
+        if k is _SAME:
+            return elementwise.Sub.apply(self, o)
+        if k is _SCALAR:
             return elementwise.Affine.apply(self, 1.0, -float(o))
         a, b = self._operand(o, "sub")
         return elementwise.Sub.apply(a, b)
 
     def __rsub__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.is_floating_point:
+        if _operand_kind(self, o) is _SCALAR:
             return elementwise.Affine.apply(self, -1.0, float(o))
         a, b = self._operand(o, "sub")
         return elementwise.Sub.apply(b, a)
 
     def __mul__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.is_floating_point:
+        k = _operand_kind(self, o)
+        if k is _SAME:
+            return elementwise.Mul.apply(self, o)
+        if k is _SCALAR:
             return elementwise.Affine.apply(self, float(o), 0.0)
         a, b = self._operand(o, "mul")
         return elementwise.Mul.apply(a, b)
@@ -268,7 +373,10 @@ class Tensor(Variable):
     __rmul__ = __mul__
 
     def __truediv__(self, o):
-        if isinstance(o, numbers.Number) and self.dtype.is_floating_point and o != 0:
+        k = _operand_kind(self, o)
+        if k is _SAME and self._data.dtype.is_floating_point:
+            return elementwise.Div.apply(self, o)
+        if k is _SCALAR and o != 0:
             return elementwise.Affine.apply(self, 1.0 / float(o), 0.0)
         a, b = self._operand(o, "div")
         if not a.dtype.is_floating_point:
@@ -352,7 +460,7 @@ class Tensor(Variable):
         if not adv:
             return shape_ops.GetItem.apply(self, items)
         basic, dims, arrays, lead = _advanced_parts(items, adv, self)
-        view = shape_ops.GetItem.apply(self, basic) if any(i != slice(None) for i in basic) else self
+        view = shape_ops.GetItem.apply(self, basic) if builtins.any(i != slice(None) for i in basic) else self
         out = index_ops.Index.apply(view, dims, arrays)
         if lead:  # NumPy puts adjacent advanced dims' result where they were
             nb = out.ndim - (view.ndim - len(dims))
@@ -427,6 +535,12 @@ class Tensor(Variable):
     def max(self, dim=None, keepdim=False):
         return max(self, dim, keepdim)
 
+    def amax(self, dim=None, keepdim=False):
+        return amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return amin(self, dim, keepdim)
+
     def min(self, dim=None, keepdim=False):
         return min(self, dim, keepdim)
 
@@ -434,7 +548,16 @@ class Tensor(Variable):
         return var(self, dim, keepdim, correction)
 
     def std(self, dim=None, keepdim=False, correction=1):
-        return sqrt(var(self, dim, keepdim, correction))
+        return std(self, dim, keepdim, correction)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        return norm(self, p, dim, keepdim)
+
+    def all(self, dim=None, keepdim=False):
+        return all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        return any(self, dim, keepdim)
 
     def argmax(self, dim=None, keepdim=False):
         return argmax(self, dim, keepdim)
@@ -486,9 +609,124 @@ class Tensor(Variable):
     def index_select(self, dim, index):
         return index_select(self, dim, index)
 
+    # ---- more of PyTorch's Tensor methods, on the functions above ----
+    def mm(self, other):
+        if self.ndim != 2 or getattr(other, "ndim", 0) != 2:
+            raise ValueError(f"mm: both arguments must be 2-D, got shapes {tuple(self.shape)} and "
+                             f"{tuple(getattr(other, 'shape', ()))}")
+        return matmul(self, other)
+
+    def t(self):
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with at most 2 dims, got shape {tuple(self.shape)}")
+        return transpose(self, 0, 1) if self.ndim == 2 else self
+
+    def narrow(self, dim, start, length):
+        """A view of `length` elements of dim from `start`."""
+        dim = _args.dim(dim, self.ndim, "narrow", self.shape)
+        index = [slice(None)] * self.ndim
+        index[dim] = slice(int(start), int(start) + int(length))
+        if not 0 <= int(start) <= self.shape[dim] or int(length) < 0 or int(start) + int(length) > self.shape[dim]:
+            raise IndexError(f"narrow: start {start} and length {length} do not fit dim {dim} of size "
+                             f"{self.shape[dim]} (tensor shape {tuple(self.shape)})")
+        return self[tuple(index)]
+
+    def view_as(self, other):
+        return view(self, tuple(other.shape))
+
+    def reshape_as(self, other):
+        return reshape(self, tuple(other.shape))
+
+    def expand_as(self, other):
+        return expand(self, tuple(other.shape))
+
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def new_zeros(self, *size, dtype=None, device=None):
+        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device)
+
+    def new_ones(self, *size, dtype=None, device=None):
+        return ones(*size, dtype=dtype or self.dtype, device=device or self.device)
+
+    def new_full(self, size, fill_value, dtype=None, device=None):
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device)
+
+    def new_empty(self, *size, dtype=None, device=None):
+        return empty(*size, dtype=dtype or self.dtype, device=device or self.device)
+
+    def new_tensor(self, data, dtype=None, device=None):
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device)
+
+    def __format__(self, spec):
+        if self.ndim == 0:  # f"{loss:.4f}" works on a 0-d tensor, like PyTorch
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
 
 Tensor._wrap = autograd.wrapper(Tensor)
 _C.set_tensor_type(Tensor)  # Function.apply makes its outputs as plain Tensors, in C++
+
+
+_SAME, _SCALAR, _OTHER = "same", "scalar", "other"
+
+
+def _operand_kind(t, o):
+    """_SAME: o is a tensor of t's dtype; _SCALAR: o is a real number and t a float tensor (an
+    affine kernel takes it); _OTHER: anything that needs _operand's promotion rules."""
+    if isinstance(o, Tensor):
+        return _SAME if o._data.dtype is t._data.dtype else _OTHER
+    if (type(o) is float or type(o) is int or isinstance(o, numbers.Real)) and type(o) is not bool \
+            and t._data.dtype.is_floating_point:
+        return _SCALAR
+    return _OTHER
+
+
+def _big_int(v):
+    """An integer that a double does not hold exactly (beyond 2**53)."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and builtins.abs(int(v)) > 2 ** 53
+
+
+def _scalar_array(v, d, device):
+    """A 0-d array of dtype d holding v exactly: a Python int beyond 2**53 goes through the exact
+    integer conversion (which raises beyond int64), not through a double."""
+    if d == int64 and _big_int(v):
+        if not -2 ** 63 <= int(v) < 2 ** 63:
+            raise ValueError(f"value {int(v)} does not fit in int64 (the largest is {2 ** 63 - 1})")
+        return _C.from_object(int(v), int64, get_default_dtype(), device, "tensor").reshape(())
+    return _C.full((), v, d, device)
+
+
+def _category(d):
+    return 2 if d.is_floating_point else (0 if d == bool_ else 1)
+
+
+def _result_dtype(a, b):
+    """PyTorch's promotion of two tensors: a 0-d tensor next to a tensor with dims does not
+    widen it within the same category (float32 * a float64 scalar tensor stays float32); a 0-d
+    tensor of a higher category gives that category's default (float32 or int64)."""
+    if (a.ndim == 0) != (b.ndim == 0):
+        dim, zero = (b, a) if a.ndim == 0 else (a, b)
+        cz, cd = _category(zero.dtype), _category(dim.dtype)
+        if cz <= cd:
+            return dim.dtype
+        return get_default_dtype() if cz == 2 else int64
+    return _promote(a.dtype, b.dtype)
 
 
 def _checked_device(dev, op):
@@ -599,7 +837,7 @@ def _shape_arg(shape, op):
         if not isinstance(s, numbers.Integral) or isinstance(s, bool):
             raise TypeError(f"{op}: sizes must be ints, got {s!r} in shape {tuple(shape)}")
         out.append(int(s))
-    if any(s < 0 for s in out):
+    if builtins.any(s < 0 for s in out):
         raise ValueError(f"{op}: negative dimension in shape {tuple(out)}")
     if len(out) > _C.max_dims:
         raise ValueError(f"{op}: shape {tuple(out)} has {len(out)} dimensions; dlcore supports at most {_C.max_dims}")
@@ -633,7 +871,11 @@ def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
             dtype = int64
     d = _canonical_dtype(dtype) or get_default_dtype()
     shape = _shape_arg((shape,) if isinstance(shape, numbers.Integral) else tuple(shape), "full")
-    return _placed(_C.full(shape, float(fill_value), d, _device_name(device, "full")), requires_grad)
+    dev = _device_name(device, "full")
+    if _big_int(fill_value) and d == int64:
+        return _placed(_scalar_array(fill_value, d, dev).expand(shape).contiguous(), requires_grad)
+    return _placed(_C.full(shape, _args.real(fill_value, "full", "fill_value", allow_bool=True), d, dev),
+                   requires_grad)
 
 
 def empty(*shape, dtype=None, requires_grad=False, device=None):
@@ -660,15 +902,26 @@ def empty_like(t, dtype=None, device=None):
 def arange(start, end=None, step=1, dtype=None, device=None):
     if end is None:
         start, end = 0, start
+    is_int = builtins.all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (start, end, step))
     if dtype is None:
-        is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = int64 if is_int else get_default_dtype()
-    return Tensor._wrap(_C.arange(float(start), float(end), float(step), _canonical_dtype(dtype),
-                                  _device_name(device, "arange")))
+    d, dev = _canonical_dtype(dtype), _device_name(device, "arange")
+    if is_int and d == int64 and builtins.any(_big_int(v) for v in (start, end, step)):
+        # beyond 2**53 a double loses integers: count and step in exact int64 arithmetic
+        start, end, step = int(start), int(end), int(step)
+        if step == 0:
+            raise ValueError("arange: step must be nonzero")
+        n = builtins.max(0, -((start - end) // step))
+        base = _C.arange(0.0, float(n), 1.0, int64, dev)
+        return Tensor._wrap(_C.binary(_C.Binary.add, _C.binary(_C.Binary.mul, base, _scalar_array(step, int64, dev)),
+                                      _scalar_array(start, int64, dev)))
+    start, end, step = (_args.real(v, "arange", n) for v, n in ((start, "start"), (end, "end"), (step, "step")))
+    return Tensor._wrap(_C.arange(start, end, step, d, dev))
 
 
 def eye(n, m=None, dtype=None, device=None):
-    m = n if m is None else m
+    n = _args.integer(n, "eye", "n", 0)
+    m = n if m is None else _args.integer(m, "eye", "m", 0)
     t = zeros(n, m, dtype=dtype, device=device)
     k = builtins.min(n, m)
     if k:
@@ -677,15 +930,19 @@ def eye(n, m=None, dtype=None, device=None):
 
 
 class Generator:
-    """Counter-based generator state: (seed, next Philox counter block)."""
+    """Counter-based generator state: (seed, next Philox counter block). Drawing is atomic:
+    threads sharing one generator never get the same block twice (their order still depends
+    on scheduling: give each thread its own generator for reproducible runs)."""
 
     shard = (0, 1)  # (part, parts) of a batch that draws over batch-major tensors take: sharded()
 
     def __init__(self, seed=0):
+        self._lock = threading.Lock()
         self.manual_seed(seed)
 
     def manual_seed(self, seed):
-        self.seed = int(seed) & ((1 << 64) - 1)
+        seed = _args.integer(seed, "manual_seed", "seed")
+        self.seed = seed & ((1 << 64) - 1)
         self.counter = 0
         return self
 
@@ -693,12 +950,25 @@ class Generator:
         return (self.seed, self.counter)
 
     def set_state(self, state):
-        self.seed, self.counter = int(state[0]), int(state[1])
+        try:
+            seed, counter = state
+        except (TypeError, ValueError):
+            raise ValueError(f"Generator.set_state: state must be a (seed, counter) pair, got {state!r}") from None
+        seed = _args.integer(seed, "Generator.set_state", "seed")
+        counter = _args.integer(counter, "Generator.set_state", "counter", 0)
+        if not 0 <= seed < 1 << 64 or counter >= 1 << 64:
+            raise ValueError(f"Generator.set_state: seed and counter must fit in 64 bits, got {state!r}")
+        self.seed, self.counter = seed, counter
+
+    def advance(self, blocks):
+        """Reserves `blocks` Philox counter blocks; returns the first."""
+        with self._lock:
+            c = self.counter
+            self.counter = c + int(blocks)
+        return c
 
     def take(self, dtype, n):
-        c = self.counter
-        self.counter += _C.random_blocks(dtype, int(n))
-        return c
+        return self.advance(_C.random_blocks(dtype, int(n)))
 
     def take_batch(self, blocks, n):
         """The first counter of a draw of ``blocks(n)`` Philox blocks over a batch-major tensor
@@ -727,6 +997,32 @@ class Generator:
 
 
 default_generator = Generator(0)
+_current = threading.local()
+
+
+def current_generator():
+    """The generator that random ops without a ``generator=`` argument draw from: the one set
+    by use_generator() on this thread, else dlcore's default generator."""
+    return getattr(_current, "generator", None) or default_generator
+
+
+class use_generator:
+    """Context manager: on this thread, random ops without a ``generator=`` argument (rand,
+    dropout, initializers, DataLoader shuffling without its own generator) draw from ``g`` (a
+    Generator, or a seed for a new one). Two models built and trained in two threads, each in
+    its own use_generator, are each reproducible."""
+
+    def __init__(self, g):
+        self.generator = g if isinstance(g, Generator) else Generator(g)
+
+    def __enter__(self):
+        self._prev = getattr(_current, "generator", None)
+        _current.generator = self.generator
+        return self.generator
+
+    def __exit__(self, *exc):
+        _current.generator = self._prev
+        return False
 
 
 def manual_seed(seed):
@@ -745,7 +1041,7 @@ def _random(shape, dtype, dist, a, b, requires_grad, generator, device=None, op=
     if dist == _C.RandomDist.normal and not b >= 0:
         raise ValueError(f"normal: std must be non-negative, got {float(b)}")
     arr = _C.empty(shape, d, _device_name(device, op))
-    g = generator or default_generator
+    g = generator or current_generator()
     _C.random_fill(dist, arr, float(a), float(b), g.seed, g.take(d, arr.size))
     return _placed(arr, requires_grad)
 
@@ -771,15 +1067,20 @@ def normal(shape, mean=0.0, std=1.0, dtype=None, generator=None, device=None):
 def randperm(n, generator=None, device=None):
     """A random permutation of range(n) (the stable argsort of uniform keys from the dlcore
     generator)."""
-    keys = _random((int(n),), float64, _C.RandomDist.uniform, 0.0, 1.0, False, generator, None, "randperm")
+    keys = _random((_args.integer(n, "randperm", "n", 0),), float64, _C.RandomDist.uniform, 0.0, 1.0, False, generator, None, "randperm")
     return Tensor._wrap(_C.argsort(keys._data).to(_device_name(device, "randperm")))
 
 
 def randint(low, high=None, size=(), generator=None, device=None):
+    """Integers drawn uniformly from [low, high) (int64)."""
     if high is None:
         low, high = 0, low
+    low, high = _args.integer(low, "randint", "low"), _args.integer(high, "randint", "high")
     if not high > low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    if high - low > 2 ** 53 or _big_int(low) or _big_int(high):
+        raise ValueError(f"randint: the range [{low}, {high}) is beyond 2**53, where dlcore's generator "
+                         f"(through float64) cannot draw every integer uniformly")
     u = _random(tuple(size) if not isinstance(size, numbers.Integral) else (size,), float64,
                 _C.RandomDist.uniform, float(low), float(high), False, generator, device, "randint")._data
     return Tensor._wrap(_C.cast(_C.unary(_C.Unary.floor, u), int64))
@@ -878,7 +1179,18 @@ def sign(x):
 
 
 def clip(x, min=None, max=None):
+    """x clamped into [min, max] (either may be None). An integer tensor with a fractional
+    bound is promoted to the default float dtype first, like PyTorch (clamping [1, 2, 3] into
+    [0.5, 2.5] gives [1.0, 2.0, 2.5], not a truncated bound)."""
     x = _t(x)
+    for name, v in (("min", min), ("max", max)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+            raise TypeError(f"clip: {name} must be a real number or None, got {type(v).__name__} {v!r}")
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    if not x.dtype.is_floating_point and builtins.any(v is not None and not isinstance(v, numbers.Integral)
+                                             for v in (min, max)):
+        x = x.type(get_default_dtype())
     lo = -math.inf if min is None else float(min)
     hi = math.inf if max is None else float(max)
     if lo > hi:
@@ -955,10 +1267,10 @@ def _extreme(x, dim, keepdim, is_max):
     x = _t(x)
     if dim is None:
         return amax(x) if is_max else amin(x)
-    if not isinstance(dim, numbers.Integral):
-        raise TypeError(f"{'max' if is_max else 'min'}: dim must be an int (use amax/amin for several dims)")
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        raise TypeError(f"{'max' if is_max else 'min'}: dim must be an int (use amax/amin for several dims), got {dim!r}")
     idx = _arg(x, dim, True, "max" if is_max else "min", _C.Reduce.argmax if is_max else _C.Reduce.argmin)
-    d = int(dim) % x.ndim
+    d = _args.dim(dim, x.ndim, "max" if is_max else "min", x.shape) if x.ndim else 0
     values = index_ops.Gather.apply(x, d, idx._data)
     if not keepdim:
         values, idx = squeeze(values, d), squeeze(idx, d)
@@ -979,15 +1291,49 @@ def var(x, dim=None, keepdim=False, correction=1):
 
 
 def std(x, dim=None, keepdim=False, correction=1):
-    return sqrt(var(x, dim, keepdim, correction))
+    """Standard deviation; its gradient at a constant input is 0 (PyTorch's), not NaN."""
+    x = _float(x, "std")
+    return reduce.Std.apply(x, _axes(x, dim, "std"), keepdim, float(correction))
+
+
+def norm(x, p=2, dim=None, keepdim=False):
+    """The vector p-norm over dim (default: all elements), p > 0 or inf (torch.linalg.vector_norm
+    / torch.norm for vectors); its gradient at a zero input is 0, like PyTorch's."""
+    x = _float(x, "norm")
+    if p in ("fro", None):
+        p = 2
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not p > 0:
+        raise ValueError(f"norm: p must be a positive number or inf, got {p!r}")
+    return reduce.Norm.apply(x, _axes(x, dim, "norm"), keepdim, float(p))
 
 
 def _arg(x, dim, keepdim, op, code):
     x = _t(x)
     if dim is None:
         return Tensor._wrap(_C.reduce(code, x._data.reshape(-1), [0], False))
-    axes = _axes(x, dim, op)
-    return Tensor._wrap(_C.reduce(code, x._data, axes, keepdim))
+    return Tensor._wrap(_C.reduce(code, x._data, [_args.dim(dim, x.ndim, op, x.shape)] if x.ndim else [],
+                                  keepdim))
+
+
+def _count_true(x, dim, keepdim, op):
+    """(the number of nonzero elements over dim, the number of elements reduced)."""
+    x = _t(x)
+    b = x if x.dtype == bool_ else (x != 0)
+    axes = _args.axes(dim, x.ndim, op, x.shape)
+    n = math.prod(x.shape[a] for a in axes)
+    return reduce.Sum.apply(b.type(int64), axes, keepdim), n
+
+
+def all(x, dim=None, keepdim=False):
+    """True where every element over dim is nonzero (a bool tensor)."""
+    count, n = _count_true(x, dim, keepdim, "all")
+    return count == n
+
+
+def any(x, dim=None, keepdim=False):
+    """True where some element over dim is nonzero (a bool tensor)."""
+    count, _ = _count_true(x, dim, keepdim, "any")
+    return count > 0
 
 
 def argmax(x, dim=None, keepdim=False):
@@ -1066,11 +1412,10 @@ def permute(x, *dims):
 def transpose(x, d0=-2, d1=-1):
     x = _t(x)
     nd = x.ndim
-    for d in (d0, d1):
-        if not -nd <= d < nd:
-            raise IndexError(f"transpose: dim {d} is out of range for a tensor of shape {tuple(x.shape)}")
-    dims = list(range(nd))
-    dims[d0 % nd], dims[d1 % nd] = dims[d1 % nd], dims[d0 % nd]
+    d0, d1 = (_args.dim(d, nd, "transpose", x.shape) for d in (d0, d1))
+    dims = list(range(builtins.max(nd, 1)))[:nd]
+    if nd:
+        dims[d0], dims[d1] = dims[d1], dims[d0]
     return shape_ops.Permute.apply(x, tuple(dims))
 
 
@@ -1084,10 +1429,7 @@ broadcast_to = expand
 
 def unsqueeze(x, dim):
     x = _t(x)
-    nd = x.ndim + 1
-    if not -nd <= dim < nd:
-        raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor of shape {tuple(x.shape)}")
-    d = dim % nd
+    d = _args.dim(dim, x.ndim + 1, "unsqueeze", x.shape)
     return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
 
 
@@ -1095,13 +1437,7 @@ def squeeze(x, dim=None):
     x = _t(x)
     if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
-    dims = [dim] if isinstance(dim, int) else list(dim)
-    nd = builtins.max(x.ndim, 1)
-    dd = set()
-    for d in dims:
-        if not -nd <= d < nd:
-            raise IndexError(f"squeeze: dim {d} is out of range for a tensor of shape {tuple(x.shape)}")
-        dd.add(d % nd)
+    dd = set(_args.axes(dim, x.ndim, "squeeze", x.shape)) if x.ndim else set()
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in dd and s == 1)))
 
 
@@ -1112,13 +1448,11 @@ def cat(tensors, dim=0):
     ref = ts[0]
     if ref.ndim == 0:
         raise ValueError("cat: zero-dimensional tensors cannot be concatenated")
-    if not -ref.ndim <= dim < ref.ndim:
-        raise IndexError(f"cat: dim {dim} is out of range for tensors of shape {tuple(ref.shape)}")
-    d = dim % ref.ndim
+    d = _args.dim(dim, ref.ndim, "cat", ref.shape)
     dt = ref.dtype
     for i, t in enumerate(ts):
         dt = _promote(dt, t.dtype)
-        if t.ndim != ref.ndim or any(a != b for j, (a, b) in enumerate(zip(t.shape, ref.shape)) if j != d):
+        if t.ndim != ref.ndim or builtins.any(a != b for j, (a, b) in enumerate(zip(t.shape, ref.shape)) if j != d):
             raise ValueError(f"cat: tensor {i} has shape {tuple(t.shape)}, incompatible with "
                              f"{tuple(ref.shape)} along dims other than {d}")
     ts = [t.type(dt) for t in ts]
@@ -1141,17 +1475,15 @@ def stack(tensors, dim=0):
 
 def split(x, split_size_or_sections, dim=0):
     x = _t(x)
-    if not -x.ndim <= dim < x.ndim:
-        raise IndexError(f"split: dim {dim} is out of range for a tensor of shape {tuple(x.shape)}")
-    d = dim % x.ndim
+    if x.ndim == 0:
+        raise ValueError("split: a 0-d tensor cannot be split")
+    d = _args.dim(dim, x.ndim, "split", x.shape)
     n = x.shape[d]
-    if isinstance(split_size_or_sections, int):
-        s = split_size_or_sections
-        if s <= 0:
-            raise ValueError(f"split: split_size must be positive, got {s}")
-        sizes = [s] * (n // s) + ([n % s] if n % s else [])
+    if isinstance(split_size_or_sections, numbers.Number) or hasattr(split_size_or_sections, "__index__"):
+        s = _args.integer(split_size_or_sections, "split", "split_size", 1 if n else 0)
+        sizes = [s] * (n // s) + ([n % s] if n % s else []) if s else [0]
     else:
-        sizes = [int(v) for v in split_size_or_sections]
+        sizes = [_args.integer(v, "split", "sections", 0) for v in split_size_or_sections]
         total = builtins.sum(sizes)
         if total != n:
             raise ValueError(f"split: sections {sizes} sum to {total}, but dim {d} has size {n}")
@@ -1164,8 +1496,7 @@ def chunk(x, chunks, dim=0):
     if x.ndim == 0:
         raise ValueError("chunk: a 0-d tensor cannot be chunked")
     dim = _args.dim(dim, x.ndim, "chunk", x.shape)
-    if not isinstance(chunks, numbers.Integral) or chunks <= 0:
-        raise ValueError(f"chunk: chunks must be a positive int, got {chunks}")
+    chunks = _args.integer(chunks, "chunk", "chunks", 1)
     n = x.shape[dim]
     size = builtins.max(-(-n // chunks), 1)
     return split(x, size, dim)
@@ -1197,7 +1528,9 @@ def gather(x, dim, index):
 
 def one_hot(index, num_classes=-1, dtype=None):
     idx = _index_tensor(index, "one_hot")
-    if num_classes == -1:
-        num_classes = int(_C.reduce(_C.Reduce.max, idx.reshape(-1), [0], False).item()) + 1 if idx.size else 0
+    num_classes = _args.integer(num_classes, "one_hot", "num_classes", -1)
+    if num_classes == -1:  # at least 1, so that a negative index gets the kernel's range error
+        num_classes = builtins.max(int(_C.reduce(_C.Reduce.max, idx.reshape(-1), [0], False).item()) + 1, 1) \
+            if idx.size else 0
     d = _canonical_dtype(dtype) or int64
     return Tensor._wrap(_C.one_hot(idx, int(num_classes), d))

@@ -14,6 +14,10 @@ Conventions (PyTorch's, where Keras and PyTorch differ):
 """
 from __future__ import annotations
 
+import contextlib
+import copy
+import difflib
+import functools
 import inspect
 from collections import OrderedDict
 
@@ -28,10 +32,11 @@ from .graph import _EXAMPLE_BATCH
 from .layers import Layer
 from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
-from .nn.module import Module
+from .nn.module import Module, eval_mode
+from .ops._args import integer
 from .optim import Optimizer
-from .dtype import float32, float64
-from .tensor import Tensor, cat, clip, log, ones, tensor, zeros
+from .dtype import bool_, float32, float64, get_default_dtype
+from .tensor import Generator, Tensor, cat, clip, log, ones, tensor, use_generator, zeros
 
 __all__ = ["TrainingMixin"]
 
@@ -41,6 +46,13 @@ __all__ = ["TrainingMixin"]
 def _reduce_rows(v):
     """Per-sample values: mean over every axis but the first."""
     return v.mean(tuple(range(1, v.ndim))) if v.ndim > 1 else v
+
+
+# the loss names compile() takes, and the loss each one means
+_LOSS_NAMES = {"sparse_categorical_crossentropy": "scce", "categorical_crossentropy": "cce",
+               "binary_crossentropy": "bce", "mse": "mse", "mean_squared_error": "mse",
+               "mae": "mae", "mean_absolute_error": "mae", "cross_entropy": "scce",
+               "crossentropy": "scce", "nll": "nll"}
 
 
 class _Loss:
@@ -67,26 +79,25 @@ class _Loss:
                     pass
 
     def _named(self, name):
-        aliases = {"sparse_categorical_crossentropy": "scce", "categorical_crossentropy": "cce",
-                   "binary_crossentropy": "bce", "mse": "mse", "mean_squared_error": "mse",
-                   "mae": "mae", "mean_absolute_error": "mae", "cross_entropy": "scce",
-                   "crossentropy": "scce", "nll": "nll"}
+        aliases = _LOSS_NAMES
         if name not in aliases:
-            raise ValueError(f"unknown loss {name!r}; known: {sorted(aliases)} or pass a loss object "
+            close = difflib.get_close_matches(name, aliases, 1)
+            raise ValueError(f"unknown loss {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                             + f"; known: {sorted(aliases)} or pass a loss object "
                              f"(e.g. dlcore.nn.CrossEntropyLoss()) or a callable")
         kind = aliases[name]
         eps = self._EPS
         if kind == "scce":
             if self.from_logits:
                 ce = CrossEntropyLoss(reduction="none")
-                return lambda p, t: ce(p, t)
-            return lambda p, t: -log(clip(p, eps, 1.0)).gather(1, t.reshape(-1, 1)).reshape(-1)
+                return lambda p, t: ce(p, _sparse_labels(name, p, t))
+            return lambda p, t: -log(clip(p, eps, 1.0)).gather(1, _sparse_labels(name, p, t).reshape(-1, 1)).reshape(-1)
         if kind == "nll":
             return lambda p, t: -p.gather(1, t.reshape(-1, 1)).reshape(-1)
         if kind == "cce":
             if self.from_logits:
-                return lambda p, t: -(t * log_softmax(p, dim=-1)).sum(-1)
-            return lambda p, t: -(t * log(clip(p, eps, 1.0))).sum(-1)
+                return lambda p, t: -(_one_hot_labels(name, p, t) * log_softmax(p, dim=-1)).sum(-1)
+            return lambda p, t: -(_one_hot_labels(name, p, t) * log(clip(p, eps, 1.0))).sum(-1)
         if kind == "bce":
             if self.from_logits:
                 bce = BCEWithLogitsLoss(reduction="none")
@@ -109,15 +120,40 @@ class _Loss:
         if weight is None:
             return fn(target, pred) if self.keras_order else fn(pred, target)
         if hasattr(fn, "reduction"):
-            prev = fn.reduction
-            fn.reduction = "none"
-            try:
-                per = fn(pred, target)
-            finally:
-                fn.reduction = prev
-            return (_reduce_rows(per) * weight).mean()
+            per_sample = copy.copy(fn)  # never mutate the shared loss: other threads may use it
+            per_sample.reduction = "none"
+            return (_reduce_rows(per_sample(pred, target)) * weight).mean()
         raise ValueError(f"class_weight / sample_weight need a loss with a per-sample form: a loss "
                          f"name or a loss module with a 'reduction' attribute, not {self.name}")
+
+
+def _sparse_labels(name, p, t):
+    """The labels of a sparse categorical loss: int64 class indices, one per sample; float or
+    one-hot labels get a message saying which loss fits."""
+    if t.dtype.is_floating_point or t.dtype == bool_:
+        if t.ndim == 2 and p.ndim == 2 and tuple(t.shape) == tuple(p.shape):
+            raise ValueError(f"loss '{name}': the labels have shape {tuple(t.shape)}, like the "
+                             f"predictions: they look one-hot. Use loss='categorical_crossentropy' for "
+                             f"one-hot labels, or pass class indices (y.argmax(1))")
+        raise ValueError(f"loss '{name}' takes int64 class indices, got {t.dtype} labels of shape "
+                         f"{tuple(t.shape)}: convert them (y.astype('int64') / y.long()); for one-hot "
+                         f"or probability labels use loss='categorical_crossentropy'")
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t.reshape(-1)
+    return t
+
+
+def _one_hot_labels(name, p, t):
+    """The labels of a categorical loss: one-hot / probability rows like the predictions; class
+    indices get a message saying which loss fits."""
+    if tuple(t.shape) != tuple(p.shape):
+        if not t.dtype.is_floating_point and t.ndim <= 1 + (t.ndim == 2 and t.shape[-1] == 1):
+            raise ValueError(f"loss '{name}' takes one-hot labels of shape {tuple(p.shape)}, got class "
+                             f"indices of shape {tuple(t.shape)}: use loss='sparse_categorical_crossentropy' "
+                             f"(or one-hot the labels with dlcore.data.to_categorical)")
+        raise ValueError(f"loss '{name}': labels of shape {tuple(t.shape)} do not match the "
+                         f"predictions' shape {tuple(p.shape)}")
+    return t if t.dtype == p.dtype else t.type(p.dtype)
 
 
 def _output_activation(model):
@@ -153,8 +189,10 @@ _KERAS_LR = {"SGD": 0.01, "RMSprop": 0.001, "Adam": 0.001, "AdamW": 0.001, "Adag
 def _optimizer_class(name):
     cls = _OPT_NAMES.get(name.lower())
     if cls is None:
-        raise ValueError(f"unknown optimizer {name!r}; known: {sorted(_OPT_NAMES)} (or pass an Optimizer, a "
-                         f"class or a factory taking the parameters)")
+        close = difflib.get_close_matches(name.lower(), _OPT_NAMES, 1)
+        raise ValueError(f"compile: unknown optimizer {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                         + f"; known: {sorted(_OPT_NAMES)} (or pass an Optimizer, a class or a factory "
+                         f"taking the parameters)")
     return cls
 
 
@@ -194,11 +232,17 @@ def _arr(a):
     return a
 
 
-def _inputs(x):
-    """x -> list of arrays (a list / tuple of arrays means several model inputs)."""
-    if isinstance(x, (list, tuple)):
-        return [_arr(a) for a in x]
-    return [_arr(x)]
+def _inputs(x, float_dtype):
+    """x -> list of arrays (a list / tuple of arrays means several model inputs). Float NumPy
+    data takes the model's float dtype, as Keras casts inputs to its floatx (float64 arrays would
+    otherwise meet float32 weights); tensors are used as given."""
+    out = []
+    for a in (x if isinstance(x, (list, tuple)) else [x]):
+        a = _arr(a)
+        if not isinstance(a, Tensor) and a.dtype.kind == "f" and a.dtype != np.dtype(float_dtype):
+            a = a.astype(np.dtype(float_dtype))
+        out.append(a)
+    return out
 
 
 def _t(a):
@@ -235,11 +279,19 @@ def _array_loader(xs, y, w, batch_size, shuffle, run=None, even=True):
         if a.shape[0] != n:
             raise ValueError(f"fit: input arrays have different sample counts: {n} vs "
                              f"{a.shape[0]} (array {i})")
-    if int(batch_size) <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    sampler = run.sampler(n, int(batch_size), shuffle, even) if run is not None else None
-    return data.DataLoader(data.TensorDataset(*arrays), batch_size=int(batch_size),
+    sampler = run.sampler(n, batch_size, shuffle, even) if run is not None else None
+    return data.DataLoader(data.TensorDataset(*arrays), batch_size=batch_size,
                            shuffle=shuffle and sampler is None, sampler=sampler)
+
+
+def _check_samples(op, xs):
+    """ValueError naming op when the input arrays hold no samples (or are 0-d)."""
+    for i, a in enumerate(xs):
+        if getattr(a, "ndim", 1) == 0:
+            raise ValueError(f"{op}: input {i} is a 0-d array; inputs need a leading sample dimension")
+    if xs[0].shape[0] == 0:
+        raise ValueError(f"{op}: the input has 0 samples (shape {tuple(xs[0].shape)}); there is "
+                         f"nothing to {'train on' if op == 'fit' else op}")
 
 
 def _batch_size_of(xs):
@@ -275,6 +327,17 @@ class _Batches:
 
 # ---- the training API --------------------------------------------------------------------------
 
+def _model_rng(method):
+    """Runs a TrainingMixin method with the model's own generator (model.generator) as the
+    current generator, when it has one: dropout masks and shuffling then come from it."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        g = self.__dict__.get("_generator")
+        with (use_generator(g) if g is not None else contextlib.nullcontext()):
+            return method(self, *args, **kwargs)
+    return run
+
+
 class _Compiled:
     def __init__(self):
         self.optimizer_spec = None
@@ -290,6 +353,13 @@ class TrainingMixin:
     nn.Modules (mixed into Sequential and Model)."""
 
     # -- building --
+    def _float_dtype(self):
+        """The model's float dtype: its first float parameter's, else the default (float32)."""
+        for p in self.parameters():
+            if p.dtype.is_floating_point:
+                return p.dtype
+        return get_default_dtype()
+
     def _lazy_unbuilt(self):
         return [m for m in self.modules() if isinstance(m, Layer) and not m.built]
 
@@ -297,14 +367,9 @@ class TrainingMixin:
         """Builds lazy layers with a zeros batch of per-sample ``input_shape`` (eval mode, no grad)."""
         shapes = input_shape if (isinstance(input_shape, list) and input_shape and
                                  isinstance(input_shape[0], (tuple, list))) else [input_shape]
-        xs = [zeros(_EXAMPLE_BATCH, *[int(s) for s in sh], dtype=dtype) for sh in shapes]
-        was = self.training
-        self.eval()
-        try:
-            with no_grad():
-                self(*xs)
-        finally:
-            self.train(was)
+        xs = [zeros(_EXAMPLE_BATCH, *sh, dtype=dtype) for sh in shapes]
+        with no_grad(), eval_mode():
+            self(*xs)
         self._note_input(xs)
         return self
 
@@ -316,6 +381,17 @@ class TrainingMixin:
     def completed_epochs(self):
         """Epochs finished by fit (restored by load_model): pass it as fit(initial_epoch=...)."""
         return int(self.__dict__.get("_epoch") or 0)
+
+    @property
+    def generator(self):
+        """The model's own dlcore.Generator (None: the current one, see dlcore.use_generator).
+        fit / evaluate / predict / train_on_batch draw dropout masks and shuffles from it, so
+        two models trained in two threads are each reproducible. Set a Generator or a seed."""
+        return self.__dict__.get("_generator")
+
+    @generator.setter
+    def generator(self, g):
+        object.__setattr__(self, "_generator", g if g is None or isinstance(g, Generator) else Generator(g))
 
     @property
     def optimizer(self):
@@ -342,6 +418,15 @@ class TrainingMixin:
             from_logits = _output_activation(self) not in ("softmax", "sigmoid")
         c.from_logits = bool(from_logits)
         c.optimizer_spec = optimizer
+        if isinstance(optimizer, str):
+            _optimizer_class(optimizer)  # a misspelled name fails now, not when fit starts
+        elif isinstance(optimizer, dict):
+            if not isinstance(optimizer.get("name"), str):
+                raise ValueError(f"compile: an optimizer dict needs a 'name', got {optimizer!r}")
+            _optimizer_class(optimizer["name"])
+        elif not (isinstance(optimizer, Optimizer) or callable(optimizer)):
+            raise TypeError(f"compile: optimizer must be a name, an Optimizer, a dict or a callable taking "
+                            f"parameters, got {type(optimizer).__name__}")
         if isinstance(optimizer, Optimizer):
             if self._lazy_unbuilt():
                 raise ValueError("compile: the model has layers that are not built yet, so an optimizer "
@@ -384,7 +469,7 @@ class TrainingMixin:
             self.build([tuple(x.shape[1:]) for x in xs], dtype=str(xs[0].dtype))
         object.__setattr__(self, "_all_built", True)
 
-    def _step(self, xs, y, w, train):
+    def _step(self, xs, y, w, train, metrics=None):
         c = self._c()
         if c.loss is None:
             raise RuntimeError("compile() was called without a loss")
@@ -398,26 +483,26 @@ class TrainingMixin:
             loss.backward()
             opt.step()
         else:
-            self.eval()
-            with no_grad():
+            with no_grad(), eval_mode():  # the model's train/eval flag stays as it is
                 pred = self._forward(xs)
                 loss = c.loss(pred, y, w)
         lv = loss.item()
         p = pred.detach()
-        for m in c.metrics:
+        for m in (c.metrics if metrics is None else metrics):
             m.update_state(y, p, w)
         return lv, p.shape[0]
 
-    def _metric_logs(self, prefix=""):
-        return {prefix + m.name: float(m.result()) for m in self._c().metrics}
+    def _metric_logs(self, prefix="", metrics=None):
+        return {prefix + m.name: float(m.result()) for m in (self._c().metrics if metrics is None else metrics)}
 
     def _reset_metrics(self):
         for m in self._c().metrics:
             m.reset_state()
 
+    @_model_rng
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the loss (and metrics on this batch)."""
-        xs = [_t(a) for a in _inputs(x)]
+        xs = [_t(a) for a in _inputs(x, self._float_dtype())]
         yt = _t(_arr(y))
         w = self._weights(yt, sample_weight, class_weight)
         self._reset_metrics()
@@ -425,15 +510,15 @@ class TrainingMixin:
         return self._result(lv, return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        xs = [_t(a) for a in _inputs(x)]
+        xs = [_t(a) for a in _inputs(x, self._float_dtype())]
         yt = _t(_arr(y))
         w = _t(_arr(sample_weight)).to(dtype=_weight_dtype(xs[0])) if sample_weight is not None else None
-        self._reset_metrics()
-        lv, _ = self._step(xs, yt, w, False)
-        return self._result(lv, return_dict)
+        metrics = [m.fresh() for m in self._c().metrics]
+        lv, _ = self._step(xs, yt, w, False, metrics)
+        return self._result(lv, return_dict, metrics)
 
-    def _result(self, lv, return_dict):
-        logs = {"loss": lv, **self._metric_logs()}
+    def _result(self, lv, return_dict, metrics=None):
+        logs = {"loss": lv, **self._metric_logs("", metrics)}
         if return_dict:
             return logs
         vals = list(logs.values())
@@ -457,6 +542,7 @@ class TrainingMixin:
         return None if w is None else w.to(dtype=dtype)
 
     # -- fit --
+    @_model_rng
     def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None,
@@ -470,6 +556,18 @@ class TrainingMixin:
         distributed: True or a dlcore.distributed.DataParallel trains data-parallel over the
         processes of an MPI job (batch_size is then the global batch; docs/distributed.md)."""
         c = self._c()
+        batch_size = integer(batch_size, "fit", "batch_size", 1)
+        epochs = integer(epochs, "fit", "epochs", 0)
+        initial_epoch = integer(initial_epoch, "fit", "initial_epoch", 0)
+        if initial_epoch > epochs:
+            raise ValueError(f"fit: initial_epoch ({initial_epoch}) is greater than epochs ({epochs}); "
+                             f"epochs is the index of the last epoch, not a count of further epochs")
+        if steps_per_epoch is not None:
+            steps_per_epoch = integer(steps_per_epoch, "fit", "steps_per_epoch", 1)
+        if validation_batch_size is not None:
+            validation_batch_size = integer(validation_batch_size, "fit", "validation_batch_size", 1)
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
         run = dist.run(distributed)
         if run is not None:
             batch_size, global_batch = run.local_batch(batch_size), batch_size
@@ -489,11 +587,12 @@ class TrainingMixin:
             except TypeError:
                 steps = None
         else:
-            xs = _inputs(x)
+            xs = _inputs(x, self._float_dtype())
             ya = _arr(y) if y is not None else None
             if ya is None:
                 raise ValueError("fit: y is required with array inputs")
             wa = _arr(sample_weight) if sample_weight is not None else None
+            _check_samples("fit", xs)
             if validation_split and validation_data is None:
                 if not 0.0 < validation_split < 1.0:
                     raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
@@ -529,7 +628,9 @@ class TrainingMixin:
             cl.on_epoch_begin(epoch)
             loss_mean = metrics_mod.Mean()
             logs = {}
+            i_seen = 0
             for i, (xs_b, y_b, w_b) in enumerate(train_iter):
+                i_seen = i + 1
                 if steps_per_epoch is not None and i >= steps_per_epoch:
                     break
                 cl.on_train_batch_begin(i, {"size": _batch_size_of(xs_b)})
@@ -549,6 +650,9 @@ class TrainingMixin:
                     break
             if run is not None:
                 logs.update(run.metric_logs(c.metrics))
+            if i_seen == 0 and not self.stop_training:
+                raise ValueError(f"fit: the training data yielded no batches in epoch {epoch + 1} "
+                                 f"(an empty dataset or data loader): nothing would be trained")
             if validation_data is not None and not self.stop_training:
                 vx, vy, vw = _unpack_val(validation_data)
                 vbs = validation_batch_size or (batch_size if run is None else global_batch)
@@ -567,13 +671,17 @@ class TrainingMixin:
         return history
 
     # -- evaluate / predict --
+    @_model_rng
     def evaluate(self, x=None, y=None, batch_size=32, verbose=0, sample_weight=None,
                  return_dict=False, callbacks=None, _internal=False, distributed=False):
         """Mean loss (and metrics) over the data, in eval mode without gradients. Returns the
-        loss, [loss, metric...] or a dict with return_dict=True. distributed=True: each process
-        of an MPI job evaluates its share of the arrays, the results cover all of them."""
-        self._c()  # compiled?
-        self._reset_metrics()
+        loss, [loss, metric...] or a dict with return_dict=True. Safe to call from several
+        threads at once: it counts into its own metric states and never flips the model's
+        train / eval flag. distributed=True: each process of an MPI job evaluates its share of
+        the arrays, the results cover all of them."""
+        c = self._c()  # compiled?
+        batch_size = integer(batch_size, "evaluate", "batch_size", 1)
+        metrics = [m.fresh() for m in c.metrics]
         loss_mean = metrics_mod.Mean()
         run = distributed if isinstance(distributed, dist.FitRun) else dist.run(distributed)
         if run is not None:
@@ -584,21 +692,26 @@ class TrainingMixin:
         if _is_loader(x):
             it = _Batches(x)
         else:
-            xs = _inputs(x)
+            xs = _inputs(x, self._float_dtype())
+            _check_samples("evaluate", xs)
+            if y is None:
+                raise ValueError("evaluate: y is required with array inputs")
             ya = _arr(y)
             wa = _t(_arr(sample_weight)).to(dtype=_weight_dtype(xs[0])) if sample_weight is not None else None
             it = _Batches(_array_loader(xs, ya, wa, batch_size, False, run, even=False), len(xs), True,
                           wa is not None)
-        was = self.training
-        try:
-            for xs_b, y_b, w_b in it:
-                lv, nb = self._step(xs_b, y_b, w_b, False)
-                loss_mean.update_state(lv, nb if w_b is None else w_b.sum().item() or nb)
-        finally:
-            self.train(was)
-        logs = {"loss": loss_mean.result(), **self._metric_logs()}
-        if run is not None:
-            logs = {"loss": run.reduce_mean(loss_mean), **run.metric_logs(self._c().metrics)}
+        seen = 0
+        for xs_b, y_b, w_b in it:
+            lv, nb = self._step(xs_b, y_b, w_b, False, metrics)
+            loss_mean.update_state(lv, nb if w_b is None else w_b.sum().item() or nb)
+            seen += nb
+        if run is not None:  # a rank's share may be empty; the job's total may not
+            logs = {"loss": run.reduce_mean(loss_mean), **run.metric_logs(metrics)}
+            seen = run.any(seen > 0, "evaluate sample check")
+        else:
+            logs = {"loss": loss_mean.result(), **self._metric_logs("", metrics)}
+        if not seen:
+            raise ValueError("evaluate: the data yielded no samples (an empty dataset or data loader)")
         if verbose and (run is None or run.rank == 0):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
@@ -606,31 +719,33 @@ class TrainingMixin:
         vals = list(logs.values())
         return vals[0] if len(vals) == 1 else vals
 
+    @_model_rng
     def predict(self, x, batch_size=32, verbose=0):
         """Model outputs for x as a NumPy array, computed in batches in eval mode under no_grad
-        (nothing is retained between batches, so calling it in a loop does not grow memory)."""
+        (nothing is retained between batches, so calling it in a loop does not grow memory).
+        Safe to call from several threads at once: the model's train / eval flag is not
+        touched (see dlcore.nn.eval_mode)."""
         if isinstance(x, data.Dataset):
             x = data.DataLoader(x, batch_size=batch_size)
         if _is_loader(x):
             batches = (_split_batch(b)[0] if isinstance(b, (tuple, list)) and len(b) in (2, 3)
                        else [b] for b in x)
         else:
-            batches = _array_loader(_inputs(x), None, None, batch_size, False)
-        was = self.training
-        self.eval()
+            xs = _inputs(x, self._float_dtype())
+            _check_samples("predict", xs)
+            batches = _array_loader(xs, None, None, integer(batch_size, "predict", "batch_size", 1), False)
         parts = []
-        try:
-            with no_grad():
-                for xs_b in batches:
-                    xs_b = [b if isinstance(b, Tensor) else _t(_arr(b)) for b in xs_b]
-                    p = self(*xs_b)
-                    parts.append(list(p) if isinstance(p, (tuple, list)) else p)
-        finally:
-            self.train(was)
+        with no_grad(), eval_mode():
+            for xs_b in batches:
+                xs_b = [b if isinstance(b, Tensor) else _t(_arr(b)) for b in xs_b]
+                p = self(*xs_b)
+                parts.append(list(p) if isinstance(p, (tuple, list)) else p)
+        if not parts:
+            raise ValueError("predict: the data yielded no batches (an empty dataset or data loader)")
         # the batches are joined on the model's device; NumPy sees the result once (the edge)
         if parts and isinstance(parts[0], list):
             return [cat([p[i] for p in parts]).cpu().numpy() for i in range(len(parts[0]))]
-        return cat(parts).cpu().numpy() if parts else np.zeros((0,))
+        return cat(parts).cpu().numpy()
 
     # -- summary --
     def _layer_rows(self):
@@ -649,22 +764,17 @@ class TrainingMixin:
         x = None
         if spec is not None and len(spec) == 1:
             x = zeros(_EXAMPLE_BATCH, *spec[0][0], dtype=spec[0][1])
-        was = self.training
-        self.eval()
-        try:
-            with no_grad():
-                for name, m in self.named_children():
-                    shp = "?"
-                    if x is not None:
-                        try:
-                            x = m(x)
-                            shp = str((None,) + tuple(x.shape[1:]))
-                        except Exception:
-                            x = None
-                    rows.append((getattr(m, "name", name), type(m).__name__, shp,
-                                 sum(p.numel() for p in m.parameters())))
-        finally:
-            self.train(was)
+        with no_grad(), eval_mode():
+            for name, m in self.named_children():
+                shp = "?"
+                if x is not None:
+                    try:
+                        x = m(x)
+                        shp = str((None,) + tuple(x.shape[1:]))
+                    except Exception:
+                        x = None
+                rows.append((getattr(m, "name", name), type(m).__name__, shp,
+                             sum(p.numel() for p in m.parameters())))
         return rows
 
     def summary(self, print_fn=None):
@@ -672,6 +782,7 @@ class TrainingMixin:
         model: an Input, input_shape=..., build() or one call)."""
         print_fn = print_fn or print
         rows = self._layer_rows()
+        unbuilt = self._lazy_unbuilt()
         w = [max([len(h)] + [len(str(r[i])) for r in rows]) for i, h in
              enumerate(("Layer (name)", "Type", "Output shape", "Param #"))]
         w[0] = max(w[0], 12)
@@ -688,6 +799,12 @@ class TrainingMixin:
         print_fn(f"Total params: {total:,}")
         print_fn(f"Trainable params: {trainable:,}")
         print_fn(f"Non-trainable params: {total - trainable:,}")
+        if unbuilt:
+            names = ", ".join(getattr(m, "name", type(m).__name__) for m in unbuilt[:5])
+            print_fn(f"The model is not built yet: {len(unbuilt)} layer(s) ({names}{', ...' if len(unbuilt) > 5 else ''}) "
+                     f"have no weights, so their output shapes and parameters are unknown and not "
+                     f"counted. Build it with model.build(input_shape), Sequential(..., input_shape=...), "
+                     f"an Input, or one call on data.")
         print_fn(line)
 
     def count_params(self):

@@ -10,7 +10,7 @@ from .. import _C
 from ..autograd import Function
 from ..nn.module import Module, register
 from ..nn.norm import _BatchNorm
-from ..tensor import Tensor, cat, default_generator
+from ..tensor import Tensor, cat, current_generator
 from .comm import init, world
 from .comm import world as _world
 
@@ -75,7 +75,7 @@ def broadcast_generator(generator=None, root=0):
     """Gives every rank rank ``root``'s generator state (seed, counter), so shuffles and dropout
     masks are drawn alike everywhere."""
     w = world()
-    g = generator or default_generator
+    g = generator or current_generator()
     if w.size == 1:
         return g
     seed, counter = g.get_state()
@@ -234,7 +234,7 @@ class DistributedDataParallel(Module):
             raise TypeError(f"DistributedDataParallel: expected a Module, got {type(module).__name__}")
         self.module = module
         self.world = init()
-        self.generator = generator or default_generator
+        self.generator = generator or current_generator()
         self.broadcast_buffers = bool(broadcast_buffers)
         broadcast_parameters(module)
         broadcast_generator(self.generator)

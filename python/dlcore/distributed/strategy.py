@@ -14,11 +14,11 @@ import copy
 
 from .. import _C
 from ..data import DistributedSampler
-from ..tensor import Tensor, cat, default_generator
+from ..tensor import Tensor, cat, current_generator
 from .comm import init, weighted_mean
 from .ddp import GradientReducer, SyncBatchNorm, broadcast_buffers, broadcast_generator, broadcast_parameters
 
-__all__ = ["DataParallel", "reduce_metrics"]
+__all__ = ["DataParallel", "reduce_metrics", "strategy", "run", "FitRun"]
 
 
 class DataParallel:
@@ -75,10 +75,10 @@ class FitRun:
         return int(batch_size) // n
 
     def sampler(self, n, local_batch, shuffle, even=True):
-        """This rank's shard of n samples; the permutation comes from dlcore's default generator,
+        """This rank's shard of n samples; the permutation comes from the current generator (the model's in fit),
         whose state every rank shares (broadcast at the first step), like one process's fit."""
         return DistributedSampler(n, self.world.size, self.world.rank, shuffle=shuffle,
-                                  batch_size=local_batch, generator=default_generator, even=even)
+                                  batch_size=local_batch, generator=current_generator(), even=even)
 
     def check_loader(self, loader):
         s = getattr(loader, "sampler", None)
@@ -99,7 +99,7 @@ class FitRun:
         if self.strategy.sync_batchnorm:
             SyncBatchNorm.convert_sync_batchnorm(model)
         broadcast_parameters(model)
-        broadcast_generator(default_generator)
+        broadcast_generator(current_generator())
         params = [p for g in optimizer.param_groups for p in g["params"]]
         self.reducer = GradientReducer(params, self.strategy.bucket_cap_mb, self.strategy.first_bucket_mb,
                                        overlap=self.strategy.overlap)
@@ -118,7 +118,7 @@ class FitRun:
             broadcast_buffers(self.model)
         self.reducer.enabled = True
         try:
-            with default_generator.sharded(self.world.rank, self.world.size):
+            with current_generator().sharded(self.world.rank, self.world.size):
                 yield
         finally:
             self.reducer.enabled = False

@@ -1,1 +1,3 @@
 """Runnable examples: python -m dlcore.examples.<name>."""
+
+__all__ = []

@@ -8,6 +8,8 @@ import sys
 
 from . import demo, fashion_mnist
 
+__all__ = ["JOBS", "main"]
+
 JOBS = {"fashion-mnist": "Fashion-MNIST (MLP or CNN), see --help",
         "mnist": "MNIST digits, same models and options",
         "demo": "the two-spirals MLP (no data files needed)"}

@@ -9,6 +9,8 @@ import dlcore
 import dlcore.nn as nn
 import dlcore.optim as optim
 
+__all__ = ["spirals", "main"]
+
 
 def spirals(n, seed):
     rng = np.random.default_rng(seed)

@@ -33,6 +33,8 @@ import dlcore.distributed as dist
 from dlcore import nn, optim
 from dlcore.data import _launcher_world
 
+__all__ = ["build_mlp", "build_cnn", "parse_args", "main"]
+
 
 def build_mlp(dropout=0.2):
     return dlcore.Sequential([

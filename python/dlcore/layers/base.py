@@ -9,15 +9,17 @@ Keras feature / channel axis is axis 1.
 from __future__ import annotations
 
 import functools
+import threading
 
 from ..graph import is_symbolic, symbolic_call
 from ..nn import activation as A
 from ..nn.module import Module
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 
 __all__ = ["Layer", "get_activation"]
 
 _counters = {}
+_build_lock = threading.RLock()
 
 
 def _auto_name(cls_name):
@@ -57,6 +59,18 @@ def get_activation(name):
     return _ACTIVATIONS[key]
 
 
+def _as_input(a, layer):
+    """A layer input as a Tensor (array data converted), a list of them, or a TypeError."""
+    if isinstance(a, Tensor):
+        return a
+    if isinstance(a, (list, tuple)) and a and all(isinstance(b, Tensor) for b in a):
+        return a
+    if hasattr(a, "__array__") or isinstance(a, (list, tuple)):
+        return tensor(a)
+    raise TypeError(f"{type(layer).__name__} '{layer.name}': input must be a dlcore Tensor or array data, "
+                    f"got {type(a).__name__}")
+
+
 class Layer(Module):
     """Base class: ``build(input_shape)`` runs once, on the first call, with the input's shape
     (batch dimension included); calling on a symbolic tensor records a graph node instead."""
@@ -73,10 +87,13 @@ class Layer(Module):
         if is_symbolic(args):
             return symbolic_call(self, args, kwargs)
         if not self.built:
-            first = args[0]
-            shape = [tuple(t.shape) for t in first] if isinstance(first, (list, tuple)) else tuple(first.shape)
-            self.build(shape, first)
-            self.built = True
+            args = tuple(_as_input(a, self) for a in args)
+            with _build_lock:  # two threads calling an unbuilt model build each layer once
+                if not self.built:
+                    first = args[0]
+                    shape = [tuple(t.shape) for t in first] if isinstance(first, (list, tuple)) else tuple(first.shape)
+                    self.build(shape, first)
+                    self.built = True
         return self.forward(*args, **kwargs)
 
     def get_config(self):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..nn.conv import Conv2d
-from ..ops._args import ntuple
+from ..ops._args import integer, ntuple
 from .base import Layer, _match_dtype, get_activation
 
 __all__ = ["Conv2D"]
@@ -16,7 +16,7 @@ class Conv2D(Layer):
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, name=None):
         super().__init__(name)
-        self.filters = int(filters)
+        self.filters = integer(filters, "Conv2D", "filters", 1)
         self.kernel_size = ntuple(kernel_size, 2, "Conv2D", "kernel_size")
         self.strides = ntuple(strides, 2, "Conv2D", "strides")
         self.padding = padding if isinstance(padding, str) else ntuple(padding, 2, "Conv2D", "padding")

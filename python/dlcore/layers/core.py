@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..nn.linear import Linear, linear
 from ..nn.module import Module
-from ..tensor import reshape
+from ..ops._args import integer
+from ..tensor import flatten, reshape
 from .base import Layer, _match_dtype, get_activation
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Lambda"]
@@ -17,9 +18,8 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True, name=None):
         super().__init__(name)
-        if int(units) <= 0:
-            raise ValueError(f"Dense: units must be positive, got {units}")
-        self.units, self.activation, self.use_bias = int(units), activation, bool(use_bias)
+        self.units = integer(units, "Dense", "units", 1)
+        self.activation, self.use_bias = activation, bool(use_bias)
         self._act = get_activation(activation)
         self._fused_relu = isinstance(activation, str) and activation.lower() == "relu"
 
@@ -62,13 +62,14 @@ class Flatten(Layer):
         self.built = True
 
     def forward(self, x):
-        return x.flatten(1)
+        return flatten(x, 1)
 
 
 class Reshape(Layer):
     def __init__(self, target_shape, name=None):
         super().__init__(name)
-        self.target_shape = tuple(int(s) for s in target_shape)
+        self.target_shape = tuple(integer(s, "Reshape", "target_shape", -1)
+                                  for s in ((target_shape,) if isinstance(target_shape, int) else target_shape))
         self.built = True
 
     def forward(self, x):

@@ -5,6 +5,7 @@ layout: Keras's default -1 names the channel axis of its channels-last layout). 
 mismatch raises ValueError naming the shapes instead of broadcasting."""
 from __future__ import annotations
 
+from ..ops._args import integer
 from ..tensor import Tensor, cat, maximum, minimum
 from .base import Layer
 
@@ -101,7 +102,7 @@ class Concatenate(Layer):
 
     def __init__(self, axis=1, name=None):
         super().__init__(name)
-        self.axis = int(axis)
+        self.axis = integer(axis, "Concatenate", "axis")
         self.built = True
 
     def forward(self, *args):

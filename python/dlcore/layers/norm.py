@@ -14,6 +14,11 @@ class BatchNormalization(Layer):
 
     def __init__(self, momentum=0.99, epsilon=1e-3, name=None):
         super().__init__(name)
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNormalization: momentum must be in [0, 1] (the fraction of the "
+                             f"running average kept at each step; Keras's default is 0.99), got {momentum}")
+        if not epsilon > 0:
+            raise ValueError(f"BatchNormalization: epsilon must be positive, got {epsilon}")
         self.momentum, self.epsilon = float(momentum), float(epsilon)
 
     def build(self, input_shape, x=None):

@@ -3,7 +3,7 @@ nn.MaxPool2d / nn.AvgPool2d), GlobalAveragePooling2D."""
 from __future__ import annotations
 
 from ..nn.pool import AvgPool2d, MaxPool2d
-from ..ops._args import ntuple
+from ..ops._args import integer, ntuple
 from .base import Layer
 
 __all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"]
@@ -17,8 +17,10 @@ class MaxPooling2D(Layer):
         cls = type(self).__name__
         self.pool_size = ntuple(pool_size, 2, cls, "pool_size")
         self.strides = ntuple(strides, 2, cls, "strides") if strides is not None else self.pool_size
-        if padding not in ("valid",) and not isinstance(padding, int):
-            raise ValueError(f"{cls}: padding must be 'valid' or an int, got {padding!r}")
+        if padding != "valid":
+            if isinstance(padding, str):
+                raise ValueError(f"{cls}: padding must be 'valid' or an int, got {padding!r}")
+            padding = integer(padding, cls, "padding", 0)
         self.padding = padding
 
     def build(self, input_shape, x=None):

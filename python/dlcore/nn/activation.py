@@ -3,24 +3,44 @@ Keras aliases) and the modules (PyTorch names; Keras-style aliases where Keras u
 Every function is one fused C++ kernel forward and one fused kernel backward (ops/activation.py:
 dlcore._C.act_forward / act_backward, softmax, prelu, maxout); no NumPy math here.
 
-``inplace=True`` is accepted for PyTorch compatibility and returns a new tensor.
+``inplace=True`` writes the result into the input (and returns the input) when no gradient
+flows through it; when one does (training), the result is computed out of place, which gives
+the same values and gradients and keeps the input's saved value intact.
 """
 from __future__ import annotations
 
 
 from .. import _C
+from ..ops import _args
 from ..ops import activation as _ops
 from ..dtype import float32
+from ..autograd import is_grad_enabled
 from ..tensor import Tensor, _float, full, tensor
 from .module import Module, Parameter
+
+__all__ = ["sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu",
+           "swish", "mish", "softplus", "softsign", "hardsigmoid", "hardswish", "hardtanh",
+           "logsigmoid", "hard_sigmoid", "hard_swish", "hard_tanh", "log_sigmoid", "prelu",
+           "softmax", "log_softmax", "maxout", "ReLU", "ReLU6", "Sigmoid", "Tanh", "SELU", "SiLU",
+           "Mish", "Hardsigmoid", "Hardswish", "Softsign", "LogSigmoid", "LeakyReLU", "ELU",
+           "CELU", "GELU", "Swish", "Softplus", "Hardtanh", "PReLU", "Softmax", "LogSoftmax",
+           "Maxout", "HardSigmoid", "HardSwish", "HardTanh"]
 
 A = _C.Act
 
 
 # ---- functions ---------------------------------------------------------------------------------
 
-def _act(x, op, name, p0=0.0, p1=0.0):
-    return _ops.Activation.apply(_float(x, name), op, float(p0), float(p1))
+def _act(x, op, name, p0=0.0, p1=0.0, inplace=False):
+    if type(p0) is not float:  # (the defaults are floats: no per-call cost for them)
+        p0 = _args.real(p0, name, "parameter")
+    if type(p1) is not float:
+        p1 = _args.real(p1, name, "parameter")
+    y = _ops.Activation.apply(_float(x, name), op, p0, p1)
+    if inplace and not (x.requires_grad and is_grad_enabled()):
+        x._data.copy_(y._data)
+        return x
+    return y
 
 
 def sigmoid(input):
@@ -32,29 +52,29 @@ def tanh(input):
 
 
 def relu(input, inplace=False):
-    return _act(input, A.relu, "relu")
+    return _act(input, A.relu, "relu", inplace=inplace)
 
 
 def relu6(input, inplace=False):
-    return _act(input, A.relu6, "relu6")
+    return _act(input, A.relu6, "relu6", inplace=inplace)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _act(input, A.leaky_relu, "leaky_relu", negative_slope)
+    return _act(input, A.leaky_relu, "leaky_relu", negative_slope, inplace=inplace)
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return _act(input, A.elu, "elu", alpha)
+    return _act(input, A.elu, "elu", alpha, inplace=inplace)
 
 
 def selu(input, inplace=False):
-    return _act(input, A.selu, "selu")
+    return _act(input, A.selu, "selu", inplace=inplace)
 
 
 def celu(input, alpha=1.0, inplace=False):
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (ZeroDivisionError in the formula)")
-    return _act(input, A.celu, "celu", alpha)
+    return _act(input, A.celu, "celu", alpha, inplace=inplace)
 
 
 def gelu(input, approximate="none"):
@@ -64,7 +84,7 @@ def gelu(input, approximate="none"):
 
 
 def silu(input, inplace=False):
-    return _act(input, A.silu, "silu", 1.0)
+    return _act(input, A.silu, "silu", 1.0, inplace=inplace)
 
 
 def swish(input, beta=1.0):
@@ -77,7 +97,7 @@ def swish(input, beta=1.0):
 
 
 def mish(input, inplace=False):
-    return _act(input, A.mish, "mish")
+    return _act(input, A.mish, "mish", inplace=inplace)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -91,17 +111,18 @@ def softsign(input):
 
 
 def hardsigmoid(input, inplace=False):
-    return _act(input, A.hard_sigmoid, "hardsigmoid")
+    return _act(input, A.hard_sigmoid, "hardsigmoid", inplace=inplace)
 
 
 def hardswish(input, inplace=False):
-    return _act(input, A.hard_swish, "hardswish")
+    return _act(input, A.hard_swish, "hardswish", inplace=inplace)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    min_val, max_val = _args.real(min_val, "hardtanh", "min_val"), _args.real(max_val, "hardtanh", "max_val")
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
-    return _act(input, A.hard_tanh, "hardtanh", min_val, max_val)
+    return _act(input, A.hard_tanh, "hardtanh", min_val, max_val, inplace=inplace)
 
 
 def logsigmoid(input):
@@ -134,7 +155,8 @@ def _softmax(input, dim, dtype, log, name):
         x = x.to(dtype=dtype)
     if dim is None:
         dim = _softmax_dim(x.ndim, name)
-    return (_ops.LogSoftmax if log else _ops.Softmax).apply(x, int(dim))
+    dim = _args.dim(dim, x.ndim, name, x.shape)
+    return (_ops.LogSoftmax if log else _ops.Softmax).apply(x, dim)
 
 
 def softmax(input, dim=None, dtype=None):
@@ -148,7 +170,8 @@ def log_softmax(input, dim=None, dtype=None):
 
 def maxout(input, pieces, dim=1):
     """Max over groups of `pieces` consecutive channels of dim: (N, C*pieces, ...) -> (N, C, ...)."""
-    return _ops.Maxout.apply(_float(input, "maxout"), int(pieces), int(dim))
+    x = _float(input, "maxout")
+    return _ops.Maxout.apply(x, _args.integer(pieces, "maxout", "pieces", 1), _args.dim(dim, x.ndim, "maxout", x.shape))
 
 
 # ---- modules -----------------------------------------------------------------------------------
@@ -161,7 +184,7 @@ class _Simple(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return type(self)._fn(input)
+        return type(self)._fn(input, inplace=self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -221,7 +244,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
-        return leaky_relu(input, self.negative_slope)
+        return leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
@@ -233,7 +256,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input):
-        return elu(input, self.alpha)
+        return elu(input, self.alpha, self.inplace)
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
@@ -287,6 +310,7 @@ class Softplus(Module):
 class Hardtanh(Module):
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__()
+        min_val, max_val = _args.real(min_val, "Hardtanh", "min_val"), _args.real(max_val, "Hardtanh", "max_val")
         if min_val > max_val:
             raise ValueError(f"Hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
@@ -304,9 +328,7 @@ class PReLU(Module):
 
     def __init__(self, num_parameters=1, init=0.25, dtype=None):
         super().__init__()
-        if num_parameters < 1:
-            raise ValueError(f"PReLU: num_parameters must be >= 1, got {num_parameters}")
-        self.num_parameters = int(num_parameters)
+        self.num_parameters = _args.integer(num_parameters, "PReLU", "num_parameters", 1)
         self.init = init
         self.weight = Parameter(full((self.num_parameters,), float(init), dtype=dtype))
 
@@ -343,9 +365,8 @@ class Maxout(Module):
 
     def __init__(self, pieces, dim=1):
         super().__init__()
-        if int(pieces) < 1:
-            raise ValueError(f"Maxout: pieces must be >= 1, got {pieces}")
-        self.pieces, self.dim = int(pieces), int(dim)
+        self.pieces = _args.integer(pieces, "Maxout", "pieces", 1)
+        self.dim = _args.integer(dim, "Maxout", "dim")
 
     def forward(self, input):
         return maxout(input, self.pieces, self.dim)

@@ -9,8 +9,12 @@ import numbers
 
 from .. import _C
 from ..ops import dropout as _ops
-from ..tensor import _float_tensor, default_generator
+from ..tensor import Generator, _float_tensor, current_generator
 from .module import Module
+
+__all__ = ["dropout", "alpha_dropout", "dropout1d", "dropout2d", "dropout3d",
+           "feature_alpha_dropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+           "AlphaDropout", "FeatureAlphaDropout"]
 
 
 # ---- functions ---------------------------------------------------------------------------------
@@ -25,9 +29,10 @@ def _dropout(op, input, p, training, kind, inner_from, generator=None):
     if inner_from is not None:
         for s in input.shape[inner_from:]:
             inner *= int(s)
-    g = generator or default_generator
-    n_mask = input.numel() // inner
-    counter = g.take_batch(_C.dropout_blocks, n_mask)  # a rank's part of the global batch's mask
+    if generator is not None and not isinstance(generator, Generator):
+        raise TypeError(f"{op}: generator must be a dlcore.Generator or None, got {type(generator).__name__}")
+    g = generator or current_generator()
+    counter = g.take_batch(_C.dropout_blocks, input.numel() // inner)  # a rank's part of the global batch's mask
     return _ops.Dropout.apply(input, kind, float(p), g.seed, counter, inner)
 
 
@@ -82,15 +87,17 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, generator
 class _DropoutNd(Module):
     _fn = None
 
-    def __init__(self, p=0.5, inplace=False):
+    def __init__(self, p=0.5, inplace=False, generator=None):
+        """generator: the dlcore.Generator its masks come from (default: the current
+        generator, see dlcore.use_generator / manual_seed)."""
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
             raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 "
                              f"and 1, but got {p}")
-        self.p, self.inplace = float(p), bool(inplace)
+        self.p, self.inplace, self.generator = float(p), bool(inplace), generator
 
     def forward(self, x):
-        return type(self)._fn(x, self.p, self.training)
+        return type(self)._fn(x, self.p, self.training, generator=self.generator)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"

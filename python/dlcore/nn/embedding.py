@@ -8,10 +8,13 @@ import numbers
 
 from .. import _C
 from ..dtype import int64
+from ..ops import _args
 from ..ops import embedding as _ops
 from ..tensor import Tensor, empty, tensor
 from . import init
 from .module import Module, Parameter
+
+__all__ = ["embedding", "Embedding"]
 
 
 def _indices(input, num_embeddings, name):
@@ -33,14 +36,26 @@ def _indices(input, num_embeddings, name):
     return flat.contiguous(), arr.shape
 
 
+def _padding_idx(padding_idx, n, name):
+    """padding_idx in [0, n) (a negative one counts from the end, like PyTorch), or None."""
+    if padding_idx is None:
+        return None
+    i = _args.integer(padding_idx, name, "padding_idx")
+    if not -n <= i < n:
+        raise ValueError(f"{name}: padding_idx must be within num_embeddings ({n}), i.e. in "
+                         f"[{-n}, {n - 1}], got {padding_idx}")
+    return i % n
+
+
 def embedding(input, weight, padding_idx=None):
     """Functional form: rows of weight (num_embeddings, dim) picked by the integer input."""
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"embedding: weight must be a dlcore Tensor, got {type(weight).__name__}")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {tuple(weight.shape)}")
     flat, shape = _indices(input, weight.shape[0], "embedding")
-    if padding_idx is not None and padding_idx < 0:
-        padding_idx += weight.shape[0]
+    padding_idx = _padding_idx(padding_idx, weight.shape[0], "embedding")
     return _ops.Embedding.apply(weight, flat, tuple(shape) + (weight.shape[1],), padding_idx)
 
 
@@ -54,12 +69,7 @@ class Embedding(Module):
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"Embedding: {arg} must be a positive integer, got {v!r}")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
-        if padding_idx is not None:
-            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
-                raise ValueError(f"Embedding: padding_idx must be within num_embeddings "
-                                 f"({self.num_embeddings}), got {padding_idx}")
-            padding_idx = int(padding_idx) % self.num_embeddings
-        self.padding_idx = padding_idx
+        self.padding_idx = _padding_idx(padding_idx, self.num_embeddings, "Embedding")
         if _weight is None:
             self.weight = Parameter(empty(self.num_embeddings, self.embedding_dim, dtype=dtype))
             self.reset_parameters()

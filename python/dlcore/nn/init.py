@@ -28,7 +28,14 @@ import math
 from .. import _C
 from ..dtype import float64
 from ..ops._args import require_float
-from ..tensor import default_generator
+from ..tensor import current_generator
+
+__all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "zeros_", "ones_",
+           "constant_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+           "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+           "lecun_normal", "orthogonal_", "sparse_", "eye_", "identity", "dirac_", "zeros", "ones",
+           "constant", "uniform", "normal", "truncated_normal", "xavier_uniform", "xavier_normal",
+           "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse", "eye"]
 
 # Keras' correction: the std of a standard normal truncated to [-2, 2].
 _TRUNC_STD = 0.87962566103423978
@@ -81,27 +88,36 @@ def calculate_gain(nonlinearity, param=None):
 
 
 def _gen(generator):
-    return generator or default_generator
+    return generator or current_generator()
 
 
-def _fill(t, dist, a, b, generator=None):
-    require_float(t.dtype, "init")
+def _fill(t, dist, a, b, generator=None, op="init"):
+    require_float(t.dtype, op)
+    a, b = float(a), float(b)
+    if dist == _C.RandomDist.uniform and not a <= b:
+        raise ValueError(f"{op}: the range [{a}, {b}) is empty: a must not exceed b")
+    if dist == _C.RandomDist.normal and not b >= 0:
+        raise ValueError(f"{op}: std must be non-negative, got {b}")
     g = _gen(generator)
     _C.random_fill(dist, t._data, float(a), float(b), g.seed, g.take(t.dtype, t.numel()))
     return t
 
 
 def uniform_(t, a=0.0, b=1.0, generator=None):
-    return _fill(t, _C.RandomDist.uniform, a, b, generator)
+    return _fill(t, _C.RandomDist.uniform, a, b, generator, "uniform_")
 
 
 def normal_(t, mean=0.0, std=1.0, generator=None):
-    return _fill(t, _C.RandomDist.normal, mean, std, generator)
+    return _fill(t, _C.RandomDist.normal, mean, std, generator, "normal_")
 
 
 def trunc_normal_(t, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """N(mean, std) truncated to [a, b] (absolute bounds, as torch)."""
     require_float(t.dtype, "trunc_normal_")
+    if not std >= 0:
+        raise ValueError(f"trunc_normal_: std must be non-negative, got {std}")
+    if not a < b:
+        raise ValueError(f"trunc_normal_: the bounds [a, b] = [{a}, {b}] are empty: a must be less than b")
     g = _gen(generator)
     _C.trunc_normal_fill(t._data, float(mean), float(std), float(a), float(b), g.seed, g.take(t.dtype, t.numel()))
     return t
@@ -200,6 +216,8 @@ def sparse_(t, sparsity, std=0.01, generator=None):
         raise ValueError(f"sparse_: only 2-D tensors are supported, got shape {tuple(t.shape)}")
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity}")
+    if not std >= 0:
+        raise ValueError(f"sparse_: std must be non-negative, got {std}")
     rows, cols = t.shape
     zeros = int(math.ceil(sparsity * rows))
     normal_(t, 0.0, std, generator)

@@ -2,17 +2,27 @@
 (Identity, Flatten, Reshape)."""
 import math
 
-from ..ops import gemm
-from ..tensor import _t, empty, reshape
+from ..ops import _args, gemm
+from ..tensor import _t, empty, flatten, reshape
 from . import init
 from .module import Module, Parameter
+
+__all__ = ["linear", "Linear", "Identity", "Flatten", "Reshape"]
 
 
 def linear(input, weight, bias=None, *, relu=False):
     """y = input @ weight.T + bias, with weight (out_features, in_features) as in PyTorch: one
     GEMM with the bias fused into its epilogue. relu=True (a dlcore extension) also applies
     max(y, 0) in that epilogue. Shapes and dtypes are checked by the kernel."""
-    return gemm.Linear.apply(_t(input), _t(weight), _t(bias) if bias is not None else None, bool(relu))
+    x, w = _t(input), _t(weight)
+    try:
+        return gemm.Linear.apply(x, w, _t(bias) if bias is not None else None, bool(relu))
+    except ValueError as e:  # the kernel's shape error, with a hint for un-flattened images
+        if x.ndim >= 3 and w.ndim == 2 and math.prod(x.shape[1:]) == w.shape[1] != x.shape[-1]:
+            raise ValueError(f"{e}; the input's per-sample shape {tuple(x.shape[1:])} holds exactly "
+                             f"{w.shape[1]} values: flatten it first (nn.Flatten() / layers.Flatten() "
+                             f"before the layer, or x.flatten(1))") from None
+        raise
 
 
 class Linear(Module):
@@ -21,10 +31,9 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=None):
         super().__init__()
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"Linear: in_features and out_features must be positive, got "
-                             f"{in_features}, {out_features}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        in_features = _args.integer(in_features, "Linear", "in_features", 1)
+        out_features = _args.integer(out_features, "Linear", "out_features", 1)
+        self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(empty(out_features, in_features, dtype=dtype))
         self.bias = Parameter(empty(out_features, dtype=dtype)) if bias else None
         if not bias:
@@ -52,16 +61,18 @@ class Identity(Module):
 class Flatten(Module):
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = _args.integer(start_dim, "Flatten", "start_dim")
+        self.end_dim = _args.integer(end_dim, "Flatten", "end_dim")
 
     def forward(self, x):
-        return x.flatten(self.start_dim, self.end_dim)
+        return flatten(x, self.start_dim, self.end_dim)
 
 
 class Reshape(Module):
     def __init__(self, *shape):
         super().__init__()
-        self.shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        self.shape = tuple(_args.integer(s, "Reshape", "shape", -1) for s in shape)
 
     def forward(self, x):
         return reshape(x, (x.shape[0],) + tuple(self.shape))

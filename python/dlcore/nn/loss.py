@@ -10,11 +10,21 @@ from __future__ import annotations
 
 
 from .. import _C
-from ..dtype import int64
+from ..dtype import bool_, int64
 from ..ops import _args
 from ..ops import loss as _ops
-from ..tensor import Tensor, _float, _t, tensor, where
+from ..tensor import Tensor, _float, _t, norm, tensor, where
 from .module import Module
+
+__all__ = ["mse_loss", "l1_loss", "mae_loss", "huber_loss", "smooth_l1_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge_loss",
+           "squared_hinge_loss", "hinge", "squared_hinge", "hinge_embedding_loss", "kl_div",
+           "cross_entropy", "nll_loss", "multi_margin_loss", "cosine_similarity",
+           "cosine_embedding_loss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss",
+           "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "HingeLoss", "SquaredHingeLoss",
+           "HingeEmbeddingLoss", "MultiMarginLoss", "KLDivLoss", "CosineEmbeddingLoss",
+           "CosineSimilarity", "MeanSquaredError", "MeanAbsoluteError", "MAELoss", "Huber",
+           "BinaryCrossentropy", "KLDivergence"]
 
 L = _C.LossOp
 
@@ -91,13 +101,32 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     return _pointwise("smooth_l1_loss", L.smooth_l1, input, target, reduction, beta)
 
 
+def _check_unit_range(name, arg, t):
+    """ValueError unless every value of t lies in [0, 1] (NaN passes through to the result)."""
+    if t.numel() and t.dtype != bool_:
+        lo, hi = t.detach().amin().item(), t.detach().amax().item()
+        if lo < 0 or hi > 1:
+            raise ValueError(f"{name}: {arg} values must lie in [0, 1], got values from {lo} to {hi}"
+                             + (" (for logits use binary_cross_entropy_with_logits)" if arg == "input" else
+                                " (labels of -1/1? map them to 0/1)"))
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    """On probabilities; each log is clamped at -100 like PyTorch."""
+    """On probabilities; each log is clamped at -100 like PyTorch. Input and target values
+    must lie in [0, 1]."""
+    x, y = _float(input, "binary_cross_entropy"), _t(target)
+    _check_same_shape("binary_cross_entropy", x, y)
+    _check_unit_range("binary_cross_entropy", "input", x)
+    _check_unit_range("binary_cross_entropy", "target", y)
     return _pointwise("binary_cross_entropy", L.bce, input, target, reduction, weight=weight)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
-    """Stable for any logit: (1 - y) x + (1 + (pw - 1) y) softplus(-x), times weight."""
+    """Stable for any logit: (1 - y) x + (1 + (pw - 1) y) softplus(-x), times weight. Target
+    values must lie in [0, 1] (outside it the loss has no minimum)."""
+    y = _t(target)
+    _check_same_shape("binary_cross_entropy_with_logits", _float(input, "binary_cross_entropy_with_logits"), y)
+    _check_unit_range("binary_cross_entropy_with_logits", "target", y)
     return _pointwise("binary_cross_entropy_with_logits", L.bce_logits, input, target, reduction,
                       weight=weight, pos_weight=pos_weight)
 
@@ -147,13 +176,22 @@ def _class_rows(name, x, target, probs):
     tshape = tuple(target.shape)
     if probs:
         if tshape != shape:
+            hint = ""
+            if x.ndim >= 2 and tshape == shape[:1] + shape[2:]:
+                hint = (f"; a float target of shape {tshape} looks like class indices: pass them as "
+                        f"int64 (target.long() / y.astype('int64'))")
             raise ValueError(f"{name}: class-probability target has shape {tshape} but input has shape "
-                             f"{shape}; they must match")
+                             f"{shape}; they must match{hint}")
     else:
         want = shape[:1] + shape[2:] if x.ndim >= 2 else ()
         if tshape != want:
+            hint = ""
+            if x.ndim > 2 and tshape == shape[:1]:
+                hint = (f"; one label per sample needs (N, C) scores, but the scores have shape {shape}: "
+                        f"did a Dense / Linear layer get un-flattened images (it acts on the last "
+                        f"axis)? Put a Flatten layer before it")
             raise ValueError(f"{name}: input has shape {shape} so class-index target must have shape "
-                             f"{want}, got {tshape}")
+                             f"{want}, got {tshape}{hint}")
     if x.ndim == 1:
         return x.reshape(1, shape[0]), (target.reshape(1, shape[0]) if probs else target.reshape(1)), ()
     if x.ndim == 2:  # already (rows, classes): no reshape node in the graph
@@ -184,7 +222,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         t = t.to(dtype=x.dtype)
     w = _as_tensor(weight, x, "cross_entropy", "weight")
     z, t2, out_shape = _class_rows("cross_entropy", x, t, probs)
-    return _ops.CrossEntropy.apply(z, t2, w, int(ignore_index), float(label_smoothing), reduction, out_shape)
+    return _ops.CrossEntropy.apply(z, t2, w, _args.integer(ignore_index, "cross_entropy", "ignore_index"),
+                                   float(label_smoothing), reduction, out_shape)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -197,7 +236,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         raise TypeError(f"nll_loss: target must hold int64 class indices, got {t.dtype}")
     w = _as_tensor(weight, x, "nll_loss", "weight")
     z, t2, out_shape = _class_rows("nll_loss", x, t, False)
-    return _ops.NllLoss.apply(z, t2, w, int(ignore_index), reduction, out_shape)
+    return _ops.NllLoss.apply(z, t2, w, _args.integer(ignore_index, "nll_loss", "ignore_index"), reduction, out_shape)
 
 
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
@@ -225,12 +264,15 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
 # ---- cosine ------------------------------------------------------------------------------------
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    """sum(x1 x2) / (max(|x1|, eps) max(|x2|, eps)) along dim (PyTorch's formula)."""
+    """sum(x1 / max(|x1|, eps) * x2 / max(|x2|, eps)) along dim (PyTorch's formula, and its
+    gradient: finite at a zero vector, where the norm's gradient is taken as 0)."""
     a, b = _float(x1, "cosine_similarity"), _float(x2, "cosine_similarity")
-    _args.broadcast_shape(a.shape, b.shape, "cosine_similarity")
-    n1 = (a * a).sum(dim).sqrt().clip(min=eps)
-    n2 = (b * b).sum(dim).sqrt().clip(min=eps)
-    return (a * b).sum(dim) / (n1 * n2)
+    shape = _args.broadcast_shape(a.shape, b.shape, "cosine_similarity")
+    d = _args.dim(dim, len(shape), "cosine_similarity", shape)
+    a, b = a.expand(*shape), b.expand(*shape)
+    an = a / norm(a, 2, d, keepdim=True).clip(min=eps)
+    bn = b / norm(b, 2, d, keepdim=True).clip(min=eps)
+    return (an * bn).sum(d)
 
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,

@@ -2,12 +2,16 @@
 named_parameters / state_dict key names, train() / eval(), strict loading)."""
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict, namedtuple
 
 from .. import _C
 from ..autograd import Variable
 from ..dtype import get_default_dtype
 from ..tensor import Tensor, tensor
+
+__all__ = ["Parameter", "register", "registered", "serial_name", "eval_mode", "Module",
+           "Sequential", "ModuleList", "ModuleDict"]
 
 
 class Parameter(Tensor):
@@ -54,8 +58,41 @@ def serial_name(cls):
     return name if name is not None and _REGISTRY.get(name) is cls else None
 
 
+# A per-thread override of every module's train/eval flag (see eval_mode): inference from
+# several threads at once must not flip the flag that a model's other users see.
+_mode = threading.local()
+
+
+class eval_mode:
+    """Context manager: on this thread only, every module behaves as in eval() (dropout off,
+    batch norm on its running statistics) while its ``training`` flag, which other threads see,
+    is left alone. Model.predict / evaluate run in it, so they are safe to call from several
+    threads at once and leave the model in the mode it was in."""
+
+    def __init__(self, training=False):
+        self.mode = bool(training)
+
+    def __enter__(self):
+        self._prev = getattr(_mode, "training", None)
+        _mode.training = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _mode.training = self._prev
+        return False
+
+
 class Module:
-    training: bool
+    @property
+    def training(self):
+        """Whether the module is in training mode (train() / eval()); inside eval_mode() on
+        this thread, False."""
+        o = getattr(_mode, "training", None)
+        return self.__dict__["_training"] if o is None else o
+
+    @training.setter
+    def training(self, mode):
+        self.__dict__["_training"] = bool(mode)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -13,6 +13,9 @@ from ..ops import norm as _ops
 from ..tensor import Tensor, _float_tensor, ones, zeros
 from .module import Module, Parameter
 
+__all__ = ["batch_norm", "layer_norm", "group_norm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
+           "LayerNorm", "GroupNorm"]
+
 
 def _raw(t):
     return None if t is None else (t._data if isinstance(t, Tensor) else t)
@@ -28,6 +31,18 @@ def _check_param(op, name, t, x, shape):
                          f"{tuple(x.shape)} needs {tuple(shape)}")
     if t.dtype != x.dtype:
         raise TypeError(f"{op}: '{name}' has dtype {t.dtype} but input has dtype {x.dtype}")
+
+
+def _check_eps(op, eps, batch_stats):
+    """eps must be a number >= 0, and > 0 where the batch's own variance divides (a constant
+    channel would give 0 / 0 = NaN)."""
+    if type(eps) is float and eps > 0:
+        return
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+        raise ValueError(f"{op}: eps must be a non-negative number, got {eps!r}")
+    if batch_stats and eps == 0:
+        raise ValueError(f"{op}: eps must be positive when normalising by the batch's own "
+                         f"statistics (a constant channel would divide 0 by 0), got {eps!r}")
 
 
 # ---- functions ---------------------------------------------------------------------------------
@@ -54,7 +69,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if n <= 1:
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got "
                              f"input of shape {tuple(input.shape)}")
+    _check_eps(op, eps, training)
     factor = 0.0 if momentum is None else float(momentum)
+    if not 0.0 <= factor <= 1.0:
+        raise ValueError(f"{op}: momentum must be in [0, 1] or None, got {momentum}")
     return _ops.BatchNorm.apply(input, weight, bias, _raw(running_mean), _raw(running_var),
                              bool(training), factor, float(eps))
 
@@ -63,12 +81,13 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Layer normalization over the trailing dims `normalized_shape` (PyTorch's F.layer_norm)."""
     op = "layer_norm"
     _float_tensor(input, op)
-    ns = _args.shape_tuple(normalized_shape)
+    ns = _args.shape_tuple(normalized_shape, op, "normalized_shape")
     if len(ns) == 0 or tuple(input.shape[input.ndim - len(ns):]) != ns or input.ndim < len(ns):
         raise ValueError(f"{op}: input of shape {tuple(input.shape)} does not end with "
                          f"normalized_shape {ns}")
     _check_param(op, "weight", weight, input, ns)
     _check_param(op, "bias", bias, input, ns)
+    _check_eps(op, eps, True)
     return _ops.LayerNorm.apply(input, weight, bias, len(ns), float(eps))
 
 
@@ -81,12 +100,14 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise ValueError(f"{op}: expected input of shape (N, C, *) with at least 2 dims, got "
                          f"shape {tuple(input.shape)}")
     C = input.shape[1]
-    if num_groups <= 0 or C % num_groups:
+    num_groups = _args.integer(num_groups, op, "num_groups", 1)
+    if C % num_groups:
         raise ValueError(f"{op}: the number of channels {C} (dim 1 of input shape "
                          f"{tuple(input.shape)}) is not divisible by num_groups {num_groups}")
     _check_param(op, "weight", weight, input, (C,))
     _check_param(op, "bias", bias, input, (C,))
-    return _ops.GroupNorm.apply(input, weight, bias, int(num_groups), float(eps))
+    _check_eps(op, eps, True)
+    return _ops.GroupNorm.apply(input, weight, bias, num_groups, float(eps))
 
 
 # ---- modules -----------------------------------------------------------------------------------
@@ -103,10 +124,10 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None):
         super().__init__()
-        if not isinstance(num_features, numbers.Integral) or num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got {num_features!r}")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
+        num_features = _args.integer(num_features, type(self).__name__, "num_features", 1)
+        if momentum is not None and not 0.0 <= _args.real(momentum, type(self).__name__, "momentum") <= 1.0:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum}")
+        _check_eps(type(self).__name__, eps, False)
         self.num_features = int(num_features)
         self.eps, self.momentum = float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
@@ -146,8 +167,12 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}: expected {self._expect} input, got {x.ndim}D input of "
                              f"shape {tuple(x.shape)}")
         if x.shape[1] != self.num_features:
+            hint = ""
+            if x.ndim >= 3 and x.shape[-1] == self.num_features:
+                hint = ("; the input looks channels-last, but dlcore (like PyTorch) is channels-first "
+                        "(N, C, ...): permute the channels to dim 1")
             raise ValueError(f"{name}: input of shape {tuple(x.shape)} has {x.shape[1]} channels "
-                             f"(dim 1) but num_features is {self.num_features}")
+                             f"(dim 1) but num_features is {self.num_features}{hint}")
 
     def forward(self, x):
         self._check_input_dim(x)
@@ -199,9 +224,10 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
         super().__init__()
-        ns = _args.shape_tuple(normalized_shape)
+        ns = _args.shape_tuple(normalized_shape, "LayerNorm", "normalized_shape")
         if not ns or any(s <= 0 for s in ns):
             raise ValueError(f"LayerNorm: normalized_shape must be non-empty with positive sizes, got {ns}")
+        _check_eps("LayerNorm", eps, True)
         self.normalized_shape, self.eps = ns, float(eps)
         self.elementwise_affine = bool(elementwise_affine)
         dt = dtype or get_default_dtype()
@@ -228,10 +254,13 @@ class GroupNorm(Module):
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None):
         super().__init__()
-        if num_groups <= 0 or num_channels % num_groups:
+        num_groups = _args.integer(num_groups, "GroupNorm", "num_groups", 1)
+        num_channels = _args.integer(num_channels, "GroupNorm", "num_channels", 1)
+        if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
                              f"num_groups ({num_groups})")
-        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        _check_eps("GroupNorm", eps, True)
+        self.num_groups, self.num_channels = num_groups, num_channels
         self.eps, self.affine = float(eps), bool(affine)
         dt = dtype or get_default_dtype()
         if self.affine:

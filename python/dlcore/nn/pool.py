@@ -6,9 +6,14 @@ keepdims=True). The Functions are in ops/pool.py; 1-D pooling runs as 2-D with H
 from __future__ import annotations
 
 from ..ops import pool as _ops
-from ..ops._args import ntuple
+from ..ops._args import integer, ntuple
 from .conv import _batched
 from .module import Module
+
+__all__ = ["max_pool2d", "max_pool1d", "avg_pool2d", "avg_pool1d", "adaptive_avg_pool2d",
+           "adaptive_max_pool2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "GlobalAveragePooling2D",
+           "GlobalMaxPooling2D", "GlobalAvgPool2d", "GlobalMaxPool2d"]
 
 
 # ---- functions ---------------------------------------------------------------------------------
@@ -48,9 +53,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     op = "avg_pool2d"
     x, unbatched = _batched(input, 4, op, "(N, C, H, W)")
     k, s, p, _ = _pool_args(kernel_size, stride, padding, 1, 2, op)
-    div = 0 if divisor_override is None else int(divisor_override)
-    if divisor_override is not None and div <= 0:
-        raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override!r}")
+    div = 0 if divisor_override is None else integer(divisor_override, op, "divisor_override", 1)
     y = _ops.AvgPool2d.apply(x, k, s, p, bool(ceil_mode), bool(count_include_pad), div)
     return y.squeeze(0) if unbatched else y
 
@@ -67,7 +70,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 
 def _adaptive_size(output_size, x, op):
-    if output_size is None or isinstance(output_size, int):
+    if output_size is None or not isinstance(output_size, (tuple, list)):
         out = (output_size, output_size)
     else:
         out = tuple(output_size)
@@ -75,7 +78,7 @@ def _adaptive_size(output_size, x, op):
             out = out * 2
         if len(out) != 2:
             raise ValueError(f"{op}: output_size must be an int or a tuple of 2, got {output_size!r}")
-    out = tuple(int(x.shape[2 + i]) if o is None else int(o) for i, o in enumerate(out))
+    out = tuple(int(x.shape[2 + i]) if o is None else integer(o, op, "output_size") for i, o in enumerate(out))
     if any(o < 1 for o in out):
         raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
     return out

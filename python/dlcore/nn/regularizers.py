@@ -23,6 +23,10 @@ from __future__ import annotations
 from ..autograd import no_grad
 from ..tensor import Tensor
 
+__all__ = ["Regularizer", "L1L2", "L1", "L2", "l1", "l2", "l1_l2", "attach", "detach",
+           "regularization_loss", "Constraint", "MaxNorm", "NonNeg", "max_norm", "non_neg",
+           "constrain", "apply_constraints"]
+
 
 class Regularizer:
     def __call__(self, w):  # pragma: no cover - abstract

@@ -19,9 +19,11 @@ import numbers
 from .. import _C
 from ..dtype import int64
 from ..ops import rnn as _ops
-from ..tensor import Tensor, cat, default_generator, empty, stack, tensor, zeros_like
+from ..tensor import Tensor, cat, current_generator, empty, stack, tensor, zeros_like
 from . import init
 from .module import Module, Parameter
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _MODES = {"RNN_TANH": _C.RnnMode.rnn_tanh, "RNN_RELU": _C.RnnMode.rnn_relu,
           "LSTM": _C.RnnMode.lstm, "GRU": _C.RnnMode.gru}
@@ -56,7 +58,7 @@ def _dropout(x, p):
     if p >= 1.0:
         return x * zeros_like(x)
     u = _C.empty(x.shape, x.dtype, x._data.device)
-    g = default_generator
+    g = current_generator()
     _C.random_fill(_C.RandomDist.uniform, u, 0.0, 1.0, g.seed, g.take(u.dtype, u.size))
     keep = _C.binary(_C.Binary.ge, u, _C.full((), p, u.dtype, u.device)).astype(u.dtype)
     mask = _C.unary(_C.Unary.mul_scalar, keep, 1.0 / (1.0 - p), 0.0)

@@ -14,11 +14,28 @@ import math
 from .. import _C
 from ..tensor import Tensor
 
+__all__ = ["get_total_norm", "clip_grads_with_norm_", "clip_grad_norm_", "clip_grad_value_"]
 
-def _grads(parameters):
+
+def _params(parameters, op):
+    """parameters (a Tensor, or any iterable of Tensors: a list, model.parameters()'s
+    generator...) as a list, read once: a generator is consumed by its first pass."""
     if isinstance(parameters, Tensor):
-        parameters = [parameters]
-    return [p.grad for p in parameters if p.grad is not None]
+        return [parameters]
+    try:
+        ps = list(parameters)
+    except TypeError:
+        raise TypeError(f"{op}: parameters must be a Tensor or an iterable of Tensors, got "
+                        f"{type(parameters).__name__}") from None
+    ps = [p for p in ps if p is not None]
+    for p in ps:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{op}: parameters must be Tensors, got a {type(p).__name__}")
+    return ps
+
+
+def _grads(ps):
+    return [p.grad for p in ps if p.grad is not None]
 
 
 def _by_dtype(grads):
@@ -30,10 +47,9 @@ def _by_dtype(grads):
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
     """Norm of the given tensors taken together (torch.nn.utils.get_total_norm)."""
-    if isinstance(tensors, Tensor):
-        tensors = [tensors]
+    tensors = _params(tensors, "get_total_norm")
     norm_type = float(norm_type)
-    groups = _by_dtype([t for t in tensors if t is not None])
+    groups = _by_dtype(tensors)
     if not groups:
         return Tensor(0.0)
     if math.isinf(norm_type):
@@ -52,7 +68,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
 
 def clip_grads_with_norm_(parameters, max_norm, total_norm):
     """Scales the gradients by min(1, max_norm / (total_norm + 1e-6))."""
-    grads = _grads(parameters)
+    grads = _grads(_params(parameters, "clip_grads_with_norm_"))
     coef = float(max_norm) / (float(total_norm) + 1e-6)
     coef = min(coef, 1.0) if not math.isnan(coef) else coef
     for ts in _by_dtype(grads).values():
@@ -60,12 +76,14 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm):
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """Clips the gradients' global norm to max_norm in place; returns the norm before clipping."""
-    grads = _grads(parameters)
+    """Clips the gradients' global norm to max_norm in place; returns the norm before clipping.
+    ``parameters`` may be a generator (model.parameters()): it is read once."""
+    ps = _params(parameters, "clip_grad_norm_")
+    grads = _grads(ps)
     if not grads:
         return Tensor(0.0)
     total = get_total_norm(grads, norm_type, error_if_nonfinite)
-    clip_grads_with_norm_(parameters, max_norm, total)
+    clip_grads_with_norm_(ps, max_norm, total)
     return total
 
 
@@ -74,5 +92,5 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     v = float(clip_value)
     if v < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
-    for ts in _by_dtype(_grads(parameters)).values():
+    for ts in _by_dtype(_grads(_params(parameters, "clip_grad_value_"))).values():
         _C.multi_clamp(ts, -v, v)

@@ -7,3 +7,5 @@ _args.py normalises arguments for all families.
 
 Modules here import only _C, dtype, autograd and ops._args (never tensor.py or nn); import the
 family you need: ``from dlcore.ops import conv``."""
+
+__all__ = []

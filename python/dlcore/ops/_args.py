@@ -5,8 +5,12 @@ errors name the op and the argument."""
 from __future__ import annotations
 
 import numbers
+import operator
 
 from .. import _C
+
+__all__ = ["contig", "integer", "real", "ntuple", "shape_tuple", "dim", "axes", "require_float",
+           "broadcast_shape", "sum_to"]
 
 
 def contig(a):
@@ -14,16 +18,44 @@ def contig(a):
     return a if a is None or a.is_contiguous() else a.contiguous()
 
 
+def integer(v, op, name, minimum=None):
+    """v as a Python int: an int, a NumPy integer or anything with __index__ (a 0-d int64
+    tensor). A float - even 2.0 - or a bool is a TypeError naming op, the argument and the value
+    (truncating 2.5 to 2 would be a silently wrong size); below ``minimum`` a ValueError."""
+    if isinstance(v, bool) or isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral):
+        raise TypeError(f"{op}: {name} must be an integer, got {v!r}")
+    try:
+        i = operator.index(v)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an integer, got {type(v).__name__} {v!r}") from None
+    if minimum is not None and i < minimum:
+        what = "positive" if minimum == 1 else "non-negative" if minimum == 0 else f">= {minimum}"
+        raise ValueError(f"{op}: {name} must be {what}, got {i}")
+    return i
+
+
+def real(v, op, name, allow_bool=False):
+    """v as a Python float: an int, float or NumPy / 0-d tensor number; anything else (a str, a
+    bool unless allow_bool, None) is a TypeError naming op, the argument and the value."""
+    if (isinstance(v, bool) and not allow_bool) or isinstance(v, (str, bytes)) or v is None:
+        raise TypeError(f"{op}: {name} must be a number, got {type(v).__name__} {v!r}")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: {name} must be a number, got {type(v).__name__} {v!r}") from None
+
+
 def ntuple(v, n, op, name):
     """An int, or a tuple of n ints (a 1-tuple is repeated), as a tuple of n ints."""
-    if isinstance(v, bool):
+    if isinstance(v, bool) or isinstance(v, (str, bytes)):
         raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}")
-    if isinstance(v, numbers.Integral):
-        return (int(v),) * n
+    if isinstance(v, numbers.Number) or hasattr(v, "__index__"):
+        return (integer(v, op, name),) * n
     try:
-        t = tuple(int(e) for e in v)
+        items = list(v)
     except TypeError:
         raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}") from None
+    t = tuple(integer(e, op, name) for e in items)
     if len(t) == 1:
         t = t * n
     if len(t) != n:
@@ -31,9 +63,15 @@ def ntuple(v, n, op, name):
     return t
 
 
-def shape_tuple(s):
-    """An int or a sequence of ints as a shape tuple."""
-    return (int(s),) if isinstance(s, numbers.Integral) else tuple(int(v) for v in s)
+def shape_tuple(s, op="shape", name="shape"):
+    """An int or a sequence of ints as a shape tuple (floats refused, see integer())."""
+    if isinstance(s, numbers.Number) or hasattr(s, "__index__"):
+        return (integer(s, op, name),)
+    try:
+        items = list(s)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int or a sequence of ints, got {type(s).__name__} {s!r}") from None
+    return tuple(integer(v, op, name) for v in items)
 
 
 def dim(d, ndim, op, shape):
@@ -41,7 +79,7 @@ def dim(d, ndim, op, shape):
     IndexError naming the op and the shape."""
     n = max(ndim, 1)
     if not isinstance(d, numbers.Integral) or isinstance(d, bool):
-        raise TypeError(f"{op}: dim must be an int, got {type(d).__name__}")
+        raise TypeError(f"{op}: dim must be an int, got {type(d).__name__} {d!r}")
     if not -n <= d < n:
         raise IndexError(f"{op}: dim {d} is out of range for a tensor of shape {tuple(shape)} "
                          f"(expected a dim in [{-n}, {n - 1}])")
@@ -49,16 +87,19 @@ def dim(d, ndim, op, shape):
 
 
 def axes(dims, ndim, op, shape):
-    """None (every dim), an int or a sequence of ints as a list of dims in [0, ndim)."""
-    if dims is None:
+    """None (every dim), an int or a sequence of ints as a list of dims in [0, ndim). An empty
+    sequence means every dim too, as in PyTorch (``x.sum(dim=())`` is the full sum)."""
+    if dims is None or (not isinstance(dims, numbers.Number) and not hasattr(dims, "__index__")
+                        and len(dims) == 0):
         dims = range(ndim)
-    elif isinstance(dims, numbers.Integral):
+    elif isinstance(dims, numbers.Number) or hasattr(dims, "__index__"):
         dims = [dims]
-    out = [int(a) for a in dims]
+    out = [integer(a, op, "dim") for a in dims]
     n = max(ndim, 1)
     for a in out:
         if not -n <= a < n:
-            raise IndexError(f"{op}: dim {a} is out of range for a tensor of shape {tuple(shape)}")
+            raise IndexError(f"{op}: dim {a} is out of range for a tensor of shape {tuple(shape)} "
+                             f"(expected a dim in [{-n}, {n - 1}])")
     return [a % ndim for a in out] if ndim else []
 
 

@@ -7,6 +7,8 @@ from .. import _C
 from ..autograd import Function
 from ._args import contig
 
+__all__ = ["Activation", "Prelu", "Softmax", "LogSoftmax", "Maxout"]
+
 # whether f' is computed from the saved output (sigmoid, tanh, relu...) or from the input; keyed by
 # the identity of the enum members (hashing a pybind11 enum costs more than the lookup is worth)
 _USES_OUTPUT = {id(op): _C.act_backward_uses_output(op) for op in _C.Act.__members__.values()}

@@ -8,6 +8,8 @@ from ..autograd import Function
 from ._args import contig as _contig
 from ._args import ntuple
 
+__all__ = ["conv_padding", "Conv2d", "ConvTranspose2d"]
+
 
 def conv_padding(padding, kernel, stride, dilation, op):
     """Padding as (top, bottom, left, right) for 2-D kernels; 'same' puts any odd extra row/column at

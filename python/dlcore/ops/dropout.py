@@ -5,6 +5,8 @@ from __future__ import annotations
 from .. import _C
 from ..autograd import Function
 
+__all__ = ["Dropout"]
+
 
 class Dropout(Function):
     """Inverted / alpha dropout with a Philox mask drawn at (seed, counter); the backward

@@ -8,6 +8,10 @@ from .. import _C
 from ..autograd import Function
 from ._args import sum_to
 
+__all__ = ["Add", "Sub", "Mul", "Div", "Pow", "Maximum", "Minimum", "Where", "Neg", "Exp", "Log",
+           "Sqrt", "Abs", "Sin", "Cos", "Log1p", "Expm1", "Clip", "PowScalar", "Affine", "Cast",
+           "ToDevice"]
+
 B = _C.Binary
 U = _C.Unary
 
@@ -93,11 +97,14 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         ga = gb = None
-        if ctx.needs_input_grad[0]:  # b * a^(b-1)
+        z = _scalar(0, g)
+        if ctx.needs_input_grad[0]:  # b * a^(b-1); 0 where b == 0 (a^0 is constant), like PyTorch
             bm1 = _C.binary(B.sub, b, _scalar(1, b))
-            ga = sum_to(_mul(g, _mul(b, _C.binary(B.pow, a, bm1))), a.shape)
-        if ctx.needs_input_grad[1]:  # out * log(a)
-            gb = sum_to(_mul(g, _mul(out, _C.unary(U.log, a))), b.shape)
+            d = _C.where(_C.binary(B.eq, b, _scalar(0, b)), z, _mul(b, _C.binary(B.pow, a, bm1)))
+            ga = sum_to(_mul(g, d), a.shape)
+        if ctx.needs_input_grad[1]:  # out * log(a); 0 where a == 0 and b >= 0 (0^b is constant there)
+            flat = _C.binary(B.logical_and, _C.binary(B.eq, a, _scalar(0, a)), _C.binary(B.ge, b, _scalar(0, b)))
+            gb = sum_to(_C.where(flat, z, _mul(g, _mul(out, _C.unary(U.log, a)))), b.shape)
         return ga, gb
 
 
@@ -193,8 +200,8 @@ class Sqrt(_Unary):
     op, from_output = U.sqrt, True
 
     @staticmethod
-    def grad(g, y):
-        return _C.binary(B.div, g, _scale(y, 2.0))
+    def grad(g, y):  # y * 2 (not y * 2 + 0, which would turn sqrt(-0.) = -0. into +0.)
+        return _C.binary(B.div, g, _mul(y, _scalar(2.0, y)))
 
 
 class Abs(_Unary):

@@ -6,6 +6,8 @@ from .. import _C
 from ..autograd import Function
 from ._args import contig
 
+__all__ = ["Embedding"]
+
 
 class Embedding(Function):
     """apply(weight, flat int64 indices, output shape, padding_idx or None) -> rows of weight."""

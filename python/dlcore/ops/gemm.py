@@ -6,6 +6,8 @@ from .. import _C
 from ..autograd import Function
 from ._args import contig, sum_to
 
+__all__ = ["MatMul", "Linear"]
+
 
 def _mT(a):
     return a.transpose(-1, -2)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from .. import _C
 from ..autograd import Function
 
+__all__ = ["IndexSelect", "Gather", "Index"]
+
 
 class IndexSelect(Function):
     """index_select along axis with a 1-D int64 index; Gather: gather with an index of the

@@ -7,6 +7,8 @@ from .. import _C
 from ..autograd import Function
 from ._args import contig as _contig
 
+__all__ = ["PointwiseLoss", "CrossEntropy", "NllLoss", "MultiMarginLoss"]
+
 L = _C.LossOp
 R = _C.Reduce
 B = _C.Binary
@@ -60,9 +62,43 @@ class PointwiseLoss(Function):
             g = _contig(g)
         gx = _C.pointwise_loss_backward(ctx.op, g, x, y, w, pw, ctx.p0)
         gy = None
-        if ctx.needs_input_grad[1] and ctx.op in (L.mse, L.l1, L.huber, L.smooth_l1):
-            gy = _C.unary(U.neg, gx)
+        if ctx.needs_input_grad[1]:
+            gy = _C.unary(U.neg, gx) if ctx.op in (L.mse, L.l1, L.huber, L.smooth_l1) else \
+                _target_grad(ctx.op, g, x, y, w, pw)
         return (gx if ctx.needs_input_grad[0] else None), gy, None, None, None, None, None
+
+
+def _target_grad(op, g, x, y, w, pw):
+    """dl/dy times g for the losses whose terms are not a function of x - y (PyTorch's
+    derivatives w.r.t. the target: soft targets in distillation need them); None for
+    hinge_embedding, whose target is a label."""
+    def c(v):
+        return _C.full((), v, x.dtype, x.device)
+
+    def mul(a, b):
+        return _C.binary(B.mul, a, b)
+    if op == L.bce:  # log(1 - x) - log(x) (unclamped, as PyTorch's target derivative)
+        t = _C.binary(B.sub, _C.unary(U.log1p, _C.unary(U.neg, x)), _C.unary(U.log, x))
+    elif op == L.bce_logits:  # -x + (pw - 1) softplus(-x)
+        sp = _C.binary(B.add, _C.unary(U.clip, _C.unary(U.neg, x), 0.0, float("inf")),
+                       _C.unary(U.log1p, _C.unary(U.exp, _C.unary(U.neg, _C.unary(U.abs, x)))))
+        t = _C.unary(U.neg, x)
+        if pw is not None:
+            t = _C.binary(B.add, t, mul(_C.binary(B.sub, pw, c(1.0)), sp))
+    elif op == L.kl_div:  # log y + 1 - x (NaN where y == 0, like PyTorch's xlogy derivative)
+        t = _C.binary(B.sub, _C.unary(U.mul_scalar, _C.unary(U.log, y), 1.0, 1.0), x)
+        t = _C.where(_C.binary(B.eq, y, c(0.0)), c(float("nan")), t)
+    elif op == L.kl_div_log_target:  # exp(y) (y - x + 1)
+        t = mul(_C.unary(U.exp, y), _C.unary(U.mul_scalar, _C.binary(B.sub, y, x), 1.0, 1.0))
+    elif op in (L.hinge, L.squared_hinge):  # m = 1 - y x > 0: -x (hinge), -2 x m (squared)
+        m = _C.unary(U.mul_scalar, mul(x, y), -1.0, 1.0)
+        t = _C.unary(U.neg, x) if op == L.hinge else mul(_C.unary(U.mul_scalar, x, -2.0, 0.0), m)
+        t = _C.where(_C.binary(B.gt, m, c(0.0)), t, c(0.0))
+    else:
+        return None
+    if w is not None and op in (L.bce, L.bce_logits):
+        t = mul(t, w)
+    return mul(t, g)
 
 
 class CrossEntropy(Function):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from .. import _C
 from ..autograd import Function
 
+__all__ = ["BatchNorm", "LayerNorm", "GroupNorm"]
+
 
 def _needed(ctx, dx, dw, db, n_args):
     """The gradients of (x, weight, bias) the graph asked for, None for the other arguments."""

@@ -6,6 +6,8 @@ from .. import _C
 from ..autograd import Function
 from ._args import contig as _contig
 
+__all__ = ["MaxPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
+
 
 class MaxPool2d(Function):
     @staticmethod

@@ -9,6 +9,8 @@ from .. import _C
 from ..autograd import Function
 from ._args import contig as _contig
 
+__all__ = ["RNNLayer", "BiRNNLayer"]
+
 
 class RNNLayer(Function):
     """One layer, one direction over a whole (T, N, I) time-major sequence.

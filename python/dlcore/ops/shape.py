@@ -9,6 +9,9 @@ from .. import _C
 from ..autograd import Function
 from ._args import sum_to
 
+__all__ = ["is_basic_index", "Reshape", "View", "Permute", "Expand", "Contiguous", "GetItem",
+           "Concat", "Split"]
+
 
 def is_basic_index(index):
     """True when index has only ints, slices, None and Ellipsis (it selects a view)."""

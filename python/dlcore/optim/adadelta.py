@@ -2,6 +2,8 @@
 sqrt(v + eps) * g; u = rho u + (1 - rho) delta^2; p -= lr delta."""
 from .optimizer import FusedOptimizer, _check
 
+__all__ = ["Adadelta"]
+
 
 class Adadelta(FusedOptimizer):
     _kind = "adadelta"

@@ -2,6 +2,8 @@
 p -= clr * g / (sqrt(sum) + eps)."""
 from .optimizer import FusedOptimizer, _check
 
+__all__ = ["Adagrad"]
+
 
 class Adagrad(FusedOptimizer):
     _kind = "adagrad"

@@ -3,6 +3,8 @@ m = lerp(m, g, 1 - beta1); v = beta2 v + (1 - beta2) g^2; (amsgrad: vmax = max(v
 p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)."""
 from .optimizer import FusedOptimizer, _check
 
+__all__ = ["Adam"]
+
 
 def _check_adam(name, lr, betas, eps, weight_decay):
     _check(name, lr >= 0, f"invalid learning rate {lr}")

@@ -3,6 +3,8 @@ p -= lr / (1 - beta1^t) * m / u."""
 from .adam import _check_adam
 from .optimizer import FusedOptimizer
 
+__all__ = ["Adamax"]
+
 
 class Adamax(FusedOptimizer):
     _kind = "adamax"

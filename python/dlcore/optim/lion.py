@@ -4,6 +4,8 @@ Use a learning rate 3-10x smaller than AdamW's and a weight decay 3-10x larger."
 from .adam import _check_adam
 from .optimizer import FusedOptimizer
 
+__all__ = ["Lion"]
+
 
 class Lion(FusedOptimizer):
     _kind = "lion"

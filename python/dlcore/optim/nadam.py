@@ -5,6 +5,8 @@ p -= lr (1 - mu_t) / (1 - mu_product) g / denom + lr mu_{t+1} / (1 - mu_product 
 from .adam import _check_adam
 from .optimizer import FusedOptimizer, _check
 
+__all__ = ["NAdam"]
+
 
 class NAdam(FusedOptimizer):
     _kind = "nadam"

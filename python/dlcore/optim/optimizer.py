@@ -9,12 +9,51 @@ call per parameter group (per dtype), which updates every parameter of the group
 with the GIL released (optim_math.h holds the per-element formulas)."""
 from __future__ import annotations
 
+import functools
+import inspect
+import numbers
+
 from .. import _C
 from ..autograd import enable_grad
 from ..tensor import Tensor, tensor
 
+__all__ = ["Optimizer", "FusedOptimizer"]
+
+
+def _numbers_checked(init):
+    """Wraps an optimizer's __init__: every option whose default is a number (or a tuple of
+    numbers, like betas) must be given a number (tuple), else a TypeError names the optimizer,
+    the option and the value - before the range checks, which would fail on a str with a raw
+    comparison error."""
+    sig = inspect.signature(init)
+    numeric = {k: p.default for k, p in sig.parameters.items()
+               if isinstance(p.default, (int, float, tuple)) and not isinstance(p.default, bool)}
+
+    def ok(v):
+        return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+    @functools.wraps(init)
+    def checked(self, *args, **kwargs):
+        bound = sig.bind(self, *args, **kwargs)
+        for k, v in bound.arguments.items():
+            if k not in numeric:
+                continue
+            good = all(ok(e) for e in v) if isinstance(numeric[k], tuple) and isinstance(v, (tuple, list)) \
+                else ok(v)
+            if not good:
+                raise TypeError(f"{type(self).__name__}: {k} must be "
+                                f"{'a tuple of numbers' if isinstance(numeric[k], tuple) else 'a number'}, "
+                                f"got {type(v).__name__} {v!r}")
+        return init(self, *args, **kwargs)
+    return checked
+
 
 class Optimizer:
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _numbers_checked(cls.__dict__["__init__"])
+
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
         self.state = {}
@@ -134,10 +173,15 @@ class FusedOptimizer(Optimizer):
             if self._counts_steps:
                 st["step"] = 0.0
             self._init_scalars(st, group)
+        device = p._data.device
         for name in slots:
-            if name is not None and name not in st:
-                # on the parameter's device, like the parameter
-                st[name] = _C.full(p.shape, float(self._initial_value(name, group)), p.dtype, p._data.device)
+            if name is None:
+                continue
+            buf = st.get(name)
+            if buf is None:  # on the parameter's device, like the parameter
+                st[name] = _C.full(p.shape, float(self._initial_value(name, group)), p.dtype, device)
+            elif buf.device != device:  # the model moved (Module.to) after the state was made
+                st[name] = buf.to(device)
         return st
 
     def _init_scalars(self, st, group):

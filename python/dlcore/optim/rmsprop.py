@@ -3,6 +3,8 @@
 g / avg, p -= lr buf; else p -= lr g / avg."""
 from .optimizer import FusedOptimizer, _check
 
+__all__ = ["RMSprop"]
+
 
 class RMSprop(FusedOptimizer):
     _kind = "rmsprop"

@@ -3,6 +3,8 @@ g = grad (+ weight_decay * p); buf = momentum * buf + (1 - dampening) * g (buf =
 step); g = g + momentum * buf if nesterov else buf; p -= lr * g."""
 from .optimizer import FusedOptimizer, _check
 
+__all__ = ["SGD"]
+
 
 class SGD(FusedOptimizer):
     _kind = "sgd"

@@ -1,0 +1,6 @@
+// The pooling loops (ops/pool_loops.h) compiled for the avx512 ISA (flags from CMakeLists.txt by
+// file name), exported as the constant set pool_avx512_set.
+#define DLCORE_POOL_NS pool_loops_avx512
+#include "ops/pool_loops.h"
+
+DLCORE_POOL_SET(avx512)
