@@ -26,8 +26,8 @@ from ..nn import init
 from ..nn.module import Module, eval_mode
 from ..tensor import Generator, Tensor, tensor, use_generator, zeros
 
-__all__ = ["Layer", "get_activation", "get_initializer", "data_format_arg", "to_channels_first",
-           "from_channels_first", "memory_order", "in_memory_order"]
+__all__ = ["Layer", "get_activation", "get_initializer", "data_format_arg", "image_rank", "image_input",
+           "to_channels_first", "from_channels_first", "memory_order", "in_memory_order"]
 
 _counters = {}
 _build_lock = threading.RLock()
@@ -219,6 +219,28 @@ def data_format_arg(data_format, op):
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"{op}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
     return data_format
+
+
+def image_rank(layer, shape, rank):
+    """Checks that an image layer's input shape has rank + 2 dims (ValueError naming the layer, the
+    layout its data_format expects and the shape)."""
+    if len(shape) != rank + 2:
+        dims = "H, W" if rank == 2 else "L"
+        layout = f"(N, {dims}, C)" if layer.data_format == "channels_last" else f"(N, C, {dims})"
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': expects {rank + 2}-D input {layout} "
+                         f"({layer.data_format}), got shape {tuple(shape)}")
+
+
+def image_input(layer, x, rank, need_float=True):
+    """x checked for an image layer of this spatial rank (a Tensor with rank + 2 dims, float),
+    returned as a channels-first view."""
+    cls = type(layer).__name__
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{cls} '{layer.name}': input must be a dlcore Tensor, got {type(x).__name__}")
+    image_rank(layer, x.shape, rank)
+    if need_float and not x.dtype.is_floating_point:
+        raise TypeError(f"{cls} '{layer.name}': input must be a float tensor, got {x.dtype}")
+    return to_channels_first(x, layer.data_format)
 
 
 def to_channels_first(x, data_format):

@@ -15,9 +15,9 @@ from __future__ import annotations
 from ..nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from ..ops import conv as _ops
 from ..ops._args import integer, ntuple
-from ..tensor import Tensor, empty
+from ..tensor import empty
 from .base import (Layer, _match_dtype, data_format_arg, from_channels_first, get_activation, get_initializer,
-                   to_channels_first)
+                   image_input, image_rank)
 
 __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"]
 
@@ -54,6 +54,7 @@ class _Conv(Layer):
 
     _rank = 2
     _paddings = ("valid", "same")
+    _int_padding = False  # Conv2D also takes ints (symmetric padding), a dlcore extension
 
     def __init__(self, filters, kernel_size, strides, padding, data_format, dilation_rate, activation,
                  use_bias, kernel_initializer, bias_initializer, name, groups=1):
@@ -74,7 +75,7 @@ class _Conv(Layer):
             if padding.lower() not in self._paddings:
                 raise ValueError(f"{cls}: padding must be one of {self._paddings}, got {padding!r}")
             self.padding = padding.lower()
-        elif cls == "Conv2D":
+        elif self._int_padding:
             self.padding = ntuple(padding, 2, cls, "padding")
             if any(e < 0 for e in self.padding):
                 raise ValueError(f"{cls}: padding must be non-negative, got {self.padding}")
@@ -94,13 +95,7 @@ class _Conv(Layer):
     # -- input checks --
     def _channels(self, input_shape):
         cls = type(self).__name__
-        want = self._rank + 2
-        if len(input_shape) != want:
-            layout = ("(N, " + ", ".join("HW"[:self._rank] if self._rank == 2 else "L") + ", C)"
-                      if self.data_format == "channels_last" else
-                      "(N, C, " + ", ".join("HW"[:self._rank] if self._rank == 2 else "L") + ")")
-            raise ValueError(f"{cls} '{self.name}': expects {want}-D input {layout} ({self.data_format}), "
-                             f"got shape {tuple(input_shape)}")
+        image_rank(self, input_shape, self._rank)
         c = int(input_shape[-1] if self.data_format == "channels_last" else input_shape[1])
         if c % self.groups:
             raise ValueError(f"{cls} '{self.name}': the input's {c} channels are not divisible by "
@@ -109,16 +104,11 @@ class _Conv(Layer):
 
     def _input(self, x):
         """x checked (a float tensor of the built layer's rank and channel count), channels-first."""
-        cls = type(self).__name__
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{cls} '{self.name}': input must be a dlcore Tensor, got {type(x).__name__}")
-        if not x.dtype.is_floating_point:
-            raise TypeError(f"{cls} '{self.name}': input must be a float tensor, got {x.dtype}")
-        c = self._channels(x.shape)
-        if c != self._in_channels:
-            raise ValueError(f"{cls} '{self.name}': was built for {self._in_channels} input channels "
-                             f"({self.data_format}), got input of shape {tuple(x.shape)}")
-        return to_channels_first(x, self.data_format)
+        xc = image_input(self, x, self._rank)
+        if self._channels(x.shape) != self._in_channels:
+            raise ValueError(f"{type(self).__name__} '{self.name}': was built for {self._in_channels} input "
+                             f"channels ({self.data_format}), got input of shape {tuple(x.shape)}")
+        return xc
 
     def _init(self, weight, bias):
         self._kernel_init(weight)
@@ -147,6 +137,8 @@ class Conv2D(_Conv):
     and TensorFlow); an int or a pair pads symmetrically (a dlcore extension). Kernel
     glorot_uniform, bias zeros. Wraps nn.Conv2d as ``conv``; get_weights gives the kernel as
     (kh, kw, in/groups, filters)."""
+
+    _int_padding = True
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,

@@ -9,24 +9,11 @@ from ..autograd import no_grad
 from ..nn.pool import avg_pool2d, max_pool2d
 from ..ops import conv as _conv_ops
 from ..ops._args import integer, ntuple
-from ..tensor import Tensor, amax, ones, pad
-from .base import Layer, data_format_arg, from_channels_first, to_channels_first
+from ..tensor import amax, ones, pad
+from .base import Layer, data_format_arg, from_channels_first, image_input
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D"]
-
-
-def _check(layer, x, rank):
-    cls = type(layer).__name__
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{cls} '{layer.name}': input must be a dlcore Tensor, got {type(x).__name__}")
-    if x.ndim != rank + 2:
-        dims = "L" if rank == 1 else "H, W"
-        layout = f"(N, {dims}, C)" if layer.data_format == "channels_last" else f"(N, C, {dims})"
-        raise ValueError(f"{cls} '{layer.name}': expects {rank + 2}-D input {layout} ({layer.data_format}), "
-                         f"got shape {tuple(x.shape)}")
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"{cls} '{layer.name}': input must be a float tensor, got {x.dtype}")
 
 
 class _Pooling(Layer):
@@ -52,8 +39,7 @@ class _Pooling(Layer):
         self.built = True
 
     def forward(self, x):
-        _check(self, x, self._rank)
-        x = to_channels_first(x, self.data_format)
+        x = image_input(self, x, self._rank)
         if self._rank == 1:
             x = x.unsqueeze(2)
         k, s = (1,) * (2 - self._rank) + self.pool_size, (1,) * (2 - self._rank) + self.strides
@@ -143,7 +129,7 @@ class _GlobalPooling(Layer):
         self.built = True
 
     def forward(self, x):
-        _check(self, x, self._rank)
+        image_input(self, x, self._rank)
         first = 2 if self.data_format == "channels_first" else 1
         return self._reduce(x, tuple(range(first, first + self._rank)), self.keepdims)
 

@@ -6,22 +6,10 @@ do, so runs of image layers move no data between them."""
 from __future__ import annotations
 
 from ..ops._args import ntuple
-from ..tensor import Tensor, index_select, pad, tensor
-from .base import Layer, data_format_arg, from_channels_first, to_channels_first
+from ..tensor import index_select, pad, tensor
+from .base import Layer, data_format_arg, from_channels_first, image_input
 
 __all__ = ["UpSampling2D", "ZeroPadding2D", "Cropping2D"]
-
-
-def _image(layer, x):
-    """x checked (a 4-D tensor), as a channels-first view."""
-    cls = type(layer).__name__
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{cls} '{layer.name}': input must be a dlcore Tensor, got {type(x).__name__}")
-    if x.ndim != 4:
-        layout = "(N, H, W, C)" if layer.data_format == "channels_last" else "(N, C, H, W)"
-        raise ValueError(f"{cls} '{layer.name}': expects 4-D input {layout} ({layer.data_format}), got shape "
-                         f"{tuple(x.shape)}")
-    return to_channels_first(x, layer.data_format)
 
 
 def _pairs(value, cls, arg):
@@ -53,7 +41,7 @@ class UpSampling2D(Layer):
         self.built = True
 
     def forward(self, x):
-        x = _image(self, x)
+        x = image_input(self, x, 2, need_float=False)
         if self.interpolation == "nearest":
             n, c, h, w = x.shape
             sh, sw = self.size
@@ -91,7 +79,7 @@ class ZeroPadding2D(Layer):
 
     def forward(self, x):
         (t, b), (l, r) = self.padding
-        return from_channels_first(pad(_image(self, x), (l, r, t, b)), self.data_format)
+        return from_channels_first(pad(image_input(self, x, 2, need_float=False), (l, r, t, b)), self.data_format)
 
     def get_config(self):
         return {"name": self.name, "padding": [list(p) for p in self.padding], "data_format": self.data_format}
@@ -108,7 +96,7 @@ class Cropping2D(Layer):
         self.built = True
 
     def forward(self, x):
-        x = _image(self, x)
+        x = image_input(self, x, 2, need_float=False)
         (t, b), (l, r) = self.cropping
         h, w = x.shape[2:]
         if t + b >= h or l + r >= w:
