@@ -13,7 +13,7 @@ from conftest import requires_torch, rng
 
 import dlcore
 import dlcore.nn.functional as F
-from dlcore import layers
+from dlcore import layers, serialization
 
 try:
     import torch
@@ -710,6 +710,39 @@ def test_model_with_image_layers_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(npy(m2(x)), y)
     cfg = m2[-2].get_config()
     assert cfg["data_format"] == "channels_last"
+
+
+def test_model_files_from_before_the_keras_layout_load_channels_first():
+    """Architectures saved when the image layers were channels-first have no data_format / axis in
+    their configs: they rebuild channels-first, as they were trained."""
+    spec = {"class": "Sequential", "layers": [
+        ["0", {"class": "layers.Conv2D", "config": {"name": "c", "filters": 4, "kernel_size": [3, 3],
+                                                     "strides": [1, 1], "padding": "same", "activation": None,
+                                                     "use_bias": True}}],
+        ["1", {"class": "layers.BatchNormalization", "config": {"name": "b", "momentum": 0.99, "epsilon": 1e-3}}],
+        ["2", {"class": "layers.MaxPooling2D", "config": {"name": "p", "pool_size": [2, 2], "strides": [2, 2],
+                                                           "padding": "valid"}}],
+        ["3", {"class": "layers.GlobalAveragePooling2D", "config": {"name": "g"}}]]}
+    m = serialization.module_from_spec(spec)
+    assert [m[0].data_format, m[1].axis, m[2].data_format, m[3].data_format] == ["channels_first", 1,
+                                                                                   "channels_first", "channels_first"]
+    assert m(dlcore.randn(2, 3, 8, 8)).shape == (2, 4)
+
+
+def test_functional_model_on_channels_last_input():
+    inp = dlcore.Input((12, 12, 3))
+    a = layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    b = layers.SeparableConv2D(8, 3, padding="same")(inp)
+    h = layers.Concatenate()([a, b])
+    h = layers.MaxPooling2D(padding="same")(h)
+    h = layers.Conv2DTranspose(4, 3, strides=2, padding="same")(h)
+    out = layers.Dense(2)(layers.GlobalMaxPooling2D()(h))
+    m = dlcore.Model(inp, out)
+    assert h.shape == (None, 12, 12, 4) and out.shape == (None, 2)
+    x = rng(0).normal(size=(16, 12, 12, 3)).astype(np.float32)
+    m.compile(optimizer="adam", loss="mse")
+    h = m.fit(x, np.zeros((16, 2), np.float32), epochs=3, batch_size=8, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
 
 
 def test_set_weights_checks_count_and_shapes():

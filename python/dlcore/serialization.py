@@ -521,6 +521,17 @@ def _graph_spec(model):
             "single_output": g["single_output"]}
 
 
+# Files written before the Keras layers took Keras's image layout (channels-last) hold configs
+# without these keys; their models were channels-first, and load as they were saved.
+_CHANNELS_FIRST_DEFAULTS = {
+    "layers.Conv2D": ("data_format", "channels_first"),
+    "layers.MaxPooling2D": ("data_format", "channels_first"),
+    "layers.AveragePooling2D": ("data_format", "channels_first"),
+    "layers.GlobalAveragePooling2D": ("data_format", "channels_first"),
+    "layers.BatchNormalization": ("axis", 1),
+}
+
+
 def module_from_spec(spec):
     cls_name = spec.get("class") if isinstance(spec, dict) else None
     if not isinstance(cls_name, str):
@@ -537,6 +548,9 @@ def module_from_spec(spec):
         m = cls(children)
     else:
         cfg = {k: _unjson(v) for k, v in spec.get("config", {}).items()}
+        if cls_name in _CHANNELS_FIRST_DEFAULTS:
+            key, old = _CHANNELS_FIRST_DEFAULTS[cls_name]
+            cfg.setdefault(key, old)
         try:
             m = cls(**cfg)
         except TypeError as e:
