@@ -391,6 +391,14 @@ def test_pooling2d_vs_numpy_and_torch(k, s, pad, kind, data_format):
 
 
 @requires_torch
+def test_pooling2d_int_padding_is_pytorchs():
+    x = _x((2, 6, 6, 3))
+    for cls, fn in ((layers.MaxPooling2D, TF.max_pool2d), (layers.AveragePooling2D, TF.avg_pool2d)):
+        y = cls(3, 2, padding=1, data_format="channels_first")(dlcore.tensor(_cf(x)))
+        np.testing.assert_allclose(npy(y), fn(torch.tensor(_cf(x)), 3, 2, 1).numpy(), **TOL)
+
+
+@requires_torch
 @pytest.mark.parametrize("data_format", FORMATS)
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("k,s,pad", [(2, None, "valid"), (3, 2, "valid"), (2, None, "same"), (3, 2, "same"),

@@ -32,7 +32,7 @@ class _Pooling(Layer):
             if padding.lower() not in ("valid", "same"):
                 raise ValueError(f"{cls}: padding must be 'valid' or 'same', got {padding!r}")
             padding = padding.lower()
-        else:  # an int pads symmetrically, as PyTorch's pooling (a dlcore extension)
+        else:  # an int pads symmetrically, as PyTorch's pooling does (a dlcore extension)
             padding = integer(padding, cls, "padding", 0)
         self.padding = padding
         self.data_format = data_format_arg(data_format, cls)
@@ -73,7 +73,8 @@ class _MaxPool(_Pooling):
 
 class _AvgPool(_Pooling):
     def _pool(self, x, k, s, p):
-        return avg_pool2d(x, k, s, p, count_include_pad=False)
+        # 'same' (Keras) averages only real inputs; an int padding is PyTorch's, which counts pads
+        return avg_pool2d(x, k, s, p, count_include_pad=isinstance(self.padding, int))
 
     def _pool_padded(self, x, k, s, pads):
         # sum over the real inputs of each window / their count
