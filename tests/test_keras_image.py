@@ -834,6 +834,43 @@ def test_bad_inputs_raise_clear_errors(call, match):
         call()
 
 
+IMAGE_LAYERS = [(layers.Conv2D, (4, 3)), (layers.Conv1D, (4, 3)), (layers.Conv2DTranspose, (4, 3)),
+                (layers.DepthwiseConv2D, (3,)), (layers.SeparableConv2D, (4, 3)), (layers.MaxPooling2D, ()),
+                (layers.AveragePooling2D, ()), (layers.MaxPooling1D, ()), (layers.AveragePooling1D, ()),
+                (layers.GlobalAveragePooling2D, ()), (layers.GlobalMaxPooling2D, ()),
+                (layers.GlobalAveragePooling1D, ()), (layers.GlobalMaxPooling1D, ()), (layers.UpSampling2D, ()),
+                (layers.ZeroPadding2D, ()), (layers.Cropping2D, ()), (layers.BatchNormalization, ()),
+                (layers.Flatten, ())]
+WRONG = [None, "a", [1, 2], (1,), (1, 2, 3), {}, object(), 1.5, -1, 0, True]
+INTERNALS = r"incompatible function arguments|Unable to cast|_C\.|pybind|std::|has no len|unsupported operand|" \
+            r"not subscriptable|object is not iterable|has no attribute"
+
+
+@pytest.mark.parametrize("cls,args", IMAGE_LAYERS, ids=[c.__name__ for c, _ in IMAGE_LAYERS])
+def test_every_argument_and_input_refused_clearly(cls, args):
+    """Every constructor argument given a wrong value, and every wrong input, raises a ValueError /
+    TypeError naming the layer (or is accepted): never an internal error."""
+    import inspect
+    import re
+    params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name not in ("self", "name")]
+    for i, p in enumerate(params):
+        for v in WRONG:
+            call = list(args) + [q.default for q in params[len(args):]]
+            call[i] = v
+            try:
+                layer = cls(*call)
+                layer(dlcore.randn(2, 6, 6, 3) if "1D" not in cls.__name__ else dlcore.randn(2, 6, 3))
+            except (ValueError, TypeError) as e:
+                assert not re.search(INTERNALS, str(e)), f"{cls.__name__}({p.name}={v!r}): {e}"
+                assert cls.__name__ in str(e) or "activation" in str(e) or p.name in str(e), \
+                    f"{cls.__name__}({p.name}={v!r}): the error names neither the layer nor the argument: {e}"
+    for x in (None, "a", 1.5, dlcore.ones(2, 3, dtype="int64"), dlcore.randn(2), dlcore.randn(2, 3, 4, 5, 6)):
+        try:
+            cls(*args)(x)
+        except (ValueError, TypeError) as e:
+            assert not re.search(INTERNALS, str(e)), f"{cls.__name__}({x!r}): {e}"
+
+
 def test_built_conv_refuses_other_channel_counts():
     layer = layers.Conv2D(4, 3)
     layer(dlcore.zeros(1, 5, 5, 2))

@@ -55,12 +55,13 @@ class _Conv(Layer):
     _rank = 2
     _paddings = ("valid", "same")
     _int_padding = False  # Conv2D also takes ints (symmetric padding), a dlcore extension
+    _has_filters = True  # DepthwiseConv2D has depth_multiplier instead
 
     def __init__(self, filters, kernel_size, strides, padding, data_format, dilation_rate, activation,
                  use_bias, kernel_initializer, bias_initializer, name, groups=1):
         super().__init__(name)
         cls, n = type(self).__name__, self._rank
-        self.filters = None if filters is None else integer(filters, cls, "filters", 1)
+        self.filters = integer(filters, cls, "filters", 1) if self._has_filters else None
         self.kernel_size = ntuple(kernel_size, n, cls, "kernel_size")
         self.strides = ntuple(strides, n, cls, "strides")
         self.dilation_rate = ntuple(dilation_rate, n, cls, "dilation_rate")
@@ -286,6 +287,8 @@ class DepthwiseConv2D(_Conv):
     default) or (N, C, H, W). A grouped nn.Conv2d (groups = channels) as ``conv``. Kernel
     glorot_uniform with Keras's fans (kh * kw * in, kh * kw * depth_multiplier), bias zeros;
     get_weights gives the kernel as (kh, kw, in, depth_multiplier)."""
+
+    _has_filters = False
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",

@@ -77,6 +77,10 @@ class Flatten(Layer):
         self.built = True
 
     def forward(self, x):
+        if isinstance(x, Tensor) and x.ndim < 2:
+            if x.ndim == 0:
+                raise ValueError(f"Flatten '{self.name}': expects a batch (N, ...), got a 0-d tensor")
+            return x.reshape(x.shape[0], 1)  # (N,) -> (N, 1), as Keras
         if self.data_format == "channels_first" and isinstance(x, Tensor) and x.ndim > 2:
             x = from_channels_first(x, "channels_last")
         return flatten(x, 1)

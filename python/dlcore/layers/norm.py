@@ -3,7 +3,7 @@ channels-last images, the features of (N, F) data), on nn.BatchNorm1d / 2d."""
 from __future__ import annotations
 
 from ..nn.norm import BatchNorm1d, BatchNorm2d
-from ..ops._args import integer
+from ..ops._args import integer, real
 from ..tensor import Tensor
 from .base import Layer, _match_dtype
 
@@ -22,6 +22,8 @@ class BatchNormalization(Layer):
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, name=None):
         super().__init__(name)
         self.axis = integer(axis, "BatchNormalization", "axis")
+        momentum = real(momentum, "BatchNormalization", "momentum")
+        epsilon = real(epsilon, "BatchNormalization", "epsilon")
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNormalization: momentum must be in [0, 1] (the fraction of the "
                              f"running average kept at each step; Keras's default is 0.99), got {momentum}")
