@@ -5,7 +5,9 @@ Keras's definitions; the same model in channels_last and channels_first gives th
 output shapes as Keras computes them (compute_output_shape, summary); bad arguments raise clear
 errors; F.pad against PyTorch."""
 import functools
+import inspect
 import math
+import re
 
 import numpy as np
 import pytest
@@ -850,8 +852,6 @@ INTERNALS = r"incompatible function arguments|Unable to cast|_C\.|pybind|std::|h
 def test_every_argument_and_input_refused_clearly(cls, args):
     """Every constructor argument given a wrong value, and every wrong input, raises a ValueError /
     TypeError naming the layer (or is accepted): never an internal error."""
-    import inspect
-    import re
     params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name not in ("self", "name")]
     for i, p in enumerate(params):
         for v in WRONG:

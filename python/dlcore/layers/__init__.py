@@ -1,7 +1,8 @@
 """dlcore.layers: Keras-style layers over dlcore.nn modules, one file per family (the op family
-names; core.py holds Dense, Activation, Flatten, Reshape, Lambda). Each layer is an nn.Module
-that builds itself on its first input and can be called on symbolic tensors (dlcore.Input) to
-build a functional dlcore.Model."""
+names; core.py holds Dense, Activation, Flatten, Reshape, Lambda; reshaping.py UpSampling2D,
+ZeroPadding2D, Cropping2D). Image layers take Keras's channels-last layout by default. Each
+layer is an nn.Module that builds itself on its first input and can be called on symbolic
+tensors (dlcore.Input) to build a functional dlcore.Model."""
 from .base import Layer, get_activation, get_initializer
 from .conv import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from .core import Activation, Dense, Flatten, Lambda, Reshape
