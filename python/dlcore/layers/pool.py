@@ -79,7 +79,7 @@ class _AvgPool(_Pooling):
     def _pool_padded(self, x, k, s, pads):
         # sum over the real inputs of each window / their count
         with no_grad():
-            count = avg_pool2d(pad(ones(1, 1, *x.shape[2:], dtype=x.dtype), pads), k, s)
+            count = avg_pool2d(pad(ones(1, 1, *x.shape[2:], dtype=x.dtype, device=x.device), pads), k, s)
         return avg_pool2d(pad(x, pads), k, s) / count
 
 

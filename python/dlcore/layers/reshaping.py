@@ -57,9 +57,9 @@ class UpSampling2D(Layer):
         hi = [min(i + 1, n - 1) for i in lo]
         shape = [1, 1, 1, 1]
         shape[dim] = n * s
-        frac = tensor([v - i for v, i in zip(src, lo)], dtype=x.dtype).reshape(shape)
-        a = index_select(x, dim, tensor(lo))
-        b = index_select(x, dim, tensor(hi))
+        frac = tensor([v - i for v, i in zip(src, lo)], dtype=x.dtype, device=x.device).reshape(shape)
+        a = index_select(x, dim, tensor(lo, device=x.device))
+        b = index_select(x, dim, tensor(hi, device=x.device))
         return a + (b - a) * frac
 
     def get_config(self):
