@@ -6,22 +6,15 @@ clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False) -
     thread count). Every gradient is then multiplied by min(1, max_norm / (total + 1e-6)).
 clip_grad_value_(parameters, clip_value)
     Clamps every gradient element into [-clip_value, clip_value] in place.
-parameters_to_vector(parameters) / vector_to_parameters(vec, parameters)
-    All parameters flattened into one vector, and back.
-
-Every function here reads ``parameters`` exactly once, so a generator (model.parameters())
-works as a list does.
 """
 from __future__ import annotations
 
 import math
 
 from .. import _C
-from ..autograd import no_grad
-from ..tensor import Tensor, cat
+from ..tensor import Tensor
 
-__all__ = ["get_total_norm", "clip_grads_with_norm_", "clip_grad_norm_", "clip_grad_value_",
-           "parameters_to_vector", "vector_to_parameters"]
+__all__ = ["get_total_norm", "clip_grads_with_norm_", "clip_grad_norm_", "clip_grad_value_"]
 
 
 def _params(parameters, op):
@@ -101,32 +94,3 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
         raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
     for ts in _by_dtype(_grads(_params(parameters, "clip_grad_value_"))).values():
         _C.multi_clamp(ts, -v, v)
-
-
-def parameters_to_vector(parameters):
-    """The parameters flattened and concatenated into one 1-D tensor (differentiable, like
-    torch.nn.utils.parameters_to_vector)."""
-    ps = _params(parameters, "parameters_to_vector")
-    if not ps:
-        raise ValueError("parameters_to_vector: got no parameters")
-    return cat([p.reshape(-1) for p in ps])
-
-
-def vector_to_parameters(vec, parameters):
-    """Copies consecutive slices of the 1-D tensor ``vec`` into the parameters (in place, not
-    recorded by autograd); vec must hold exactly as many elements as the parameters together."""
-    if not isinstance(vec, Tensor):
-        raise TypeError(f"vector_to_parameters: vec must be a Tensor, got {type(vec).__name__}")
-    if vec.ndim != 1:
-        raise ValueError(f"vector_to_parameters: vec must be 1-D, got shape {tuple(vec.shape)}")
-    ps = _params(parameters, "vector_to_parameters")
-    total = sum(p.numel() for p in ps)
-    if total != vec.shape[0]:
-        raise ValueError(f"vector_to_parameters: vec has {vec.shape[0]} elements but the parameters "
-                         f"hold {total}")
-    pos = 0
-    with no_grad():
-        for p in ps:
-            n = p.numel()
-            p.data.copy_(vec.detach()[pos:pos + n].reshape(p.shape))
-            pos += n
