@@ -18,7 +18,7 @@ LAYERS = [
     ("native", ("dlcore._C",)),
     ("core", ("dlcore.dtype", "dlcore.device", "dlcore.cuda", "dlcore.autograd", "dlcore.ops", "dlcore._printing",
               "dlcore.tensor")),
-    ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets", "dlcore.distributions")),
+    ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets", "dlcore.distributions", "dlcore.utils")),
     ("optim", ("dlcore.optim",)),
     ("distributed", ("dlcore.distributed",)),
     ("keras", ("dlcore.graph", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics", "dlcore.serialization",

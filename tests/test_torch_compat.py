@@ -72,3 +72,148 @@ def test_optimizers_take_a_generator(name):
     # a generator of parameter groups too
     opt = getattr(dlcore.optim, name)(({"params": [p]} for p in [dm[0].weight]), lr=0.01)
     assert len(opt.param_groups) == 1 and opt.param_groups[0]["params"][0] is dm[0].weight
+
+
+# ---- DataLoader(num_workers=N), dlcore.utils.data ----------------------------------------------
+
+import threading  # noqa: E402
+
+from dlcore.utils import data as udata  # noqa: E402
+
+
+class _Squares(udata.Dataset):
+    """A map-style dataset in Python: per-sample __getitem__, default collate."""
+
+    def __init__(self, n=23):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return np.full(3, float(i)), i * i
+
+
+def _epochs(loader, epochs=2):
+    return [[[b.numpy() if hasattr(b, "numpy") else b for b in batch] for batch in loader] for _ in range(epochs)]
+
+
+@pytest.mark.parametrize("make", [lambda: (np.arange(46.0).reshape(23, 2), np.arange(23)),
+                                  lambda: udata.TensorDataset(dlcore.arange(23.0), dlcore.arange(23)),
+                                  lambda: _Squares()])
+@pytest.mark.parametrize("opts", [dict(batch_size=4), dict(batch_size=5, shuffle=True, drop_last=True),
+                                  dict(batch_size=3, shuffle=True)])
+def test_workers_give_the_batches_of_one_process(make, opts):
+    ref = _epochs(udata.DataLoader(make(), generator=dlcore.Generator(5) if opts.get("shuffle") else None, **opts))
+    for nw in (1, 3):
+        got = _epochs(udata.DataLoader(make(), num_workers=nw, prefetch_factor=1 if nw == 3 else None,
+                                       generator=dlcore.Generator(5) if opts.get("shuffle") else None, **opts))
+        assert len(got[0]) == len(ref[0]) and len(got[1]) == len(ref[1])
+        for ea, eb in zip(ref, got):
+            for ba, bb in zip(ea, eb):
+                for a, b in zip(ba, bb):
+                    np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a[0], b[0]) for a, b in zip(ref[0], ref[1])) or not opts.get("shuffle")
+
+
+class _Rendezvous(udata.Dataset):
+    """Each fetch waits until `parties` fetches are in progress at once: loading only gets
+    through if the workers really run at the same time (one thread alone times out)."""
+
+    def __init__(self, n, parties):
+        self.n, self.barrier = n, threading.Barrier(parties, timeout=20)
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        self.barrier.wait()
+        return np.array([float(i)])
+
+
+def test_workers_load_in_parallel():
+    loader = udata.DataLoader(_Rendezvous(12, 3), batch_size=1, num_workers=3)
+    assert [int(b.item()) for b in loader] == list(range(12))
+    with pytest.raises(threading.BrokenBarrierError):
+        ds = _Rendezvous(3, 3)
+        ds.barrier = threading.Barrier(3, timeout=0.2)  # alone, the one thread never meets the others
+        list(udata.DataLoader(ds, batch_size=1, num_workers=0))
+
+
+class _Noisy(udata.Dataset):
+    """A dataset that draws random numbers while loading (an augmentation)."""
+
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, i):
+        return dlcore.rand(2, dtype=dlcore.float64) + i
+
+
+def test_random_draws_in_workers_are_reproducible():
+    def run(nw, seed):
+        return [b.numpy() for b in udata.DataLoader(_Noisy(), batch_size=3, num_workers=nw, shuffle=True,
+                                                     generator=dlcore.Generator(seed))]
+    a, b, c, d = run(2, 1), run(2, 1), run(4, 1), run(2, 2)
+    for x, y, z in zip(a, b, c):  # the same draws whatever the number of workers or scheduling
+        np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(x, z)
+    assert not np.array_equal(a[0], d[0])
+
+
+def test_worker_init_fn_worker_info_errors_and_early_exit():
+    seen, infos = [], []
+    lock = threading.Lock()
+
+    class Info(_Squares):
+        def __getitem__(self, i):
+            with lock:
+                infos.append(udata.get_worker_info())
+            if i == 17:
+                raise KeyError("sample 17 is broken")
+            return super().__getitem__(i)
+    loader = udata.DataLoader(Info(), batch_size=2, num_workers=3, worker_init_fn=seen.append)
+    with pytest.raises(KeyError, match="sample 17 is broken"):
+        list(loader)
+    assert sorted(seen) == [0, 1, 2] and udata.get_worker_info() is None
+    assert {i.id for i in infos} <= {0, 1, 2} and all(i.num_workers == 3 for i in infos)
+    for batch in udata.DataLoader(_Squares(), batch_size=2, num_workers=2):  # leaving early stops cleanly
+        break
+    assert threading.active_count() < 10
+
+
+def test_samplers_subsets_and_splits_as_torch():
+    import torch.utils.data as tud
+    ds = list(range(10))
+    assert list(udata.BatchSampler(udata.SequentialSampler(ds), 3, False)) == \
+        list(tud.BatchSampler(tud.SequentialSampler(ds), 3, False))
+    assert list(udata.BatchSampler(range(10), 4, True)) == list(tud.BatchSampler(range(10), 4, True))
+    loader = udata.DataLoader(_Squares(10), batch_sampler=udata.BatchSampler(range(10), 4, False))
+    assert [b[1].tolist() for b in loader] == [[0, 1, 4, 9], [16, 25, 36, 49], [64, 81]] and len(loader) == 3
+    loader = udata.DataLoader(_Squares(10), batch_size=4, sampler=[9, 8, 7, 6, 5], num_workers=2)
+    assert [b[1].tolist() for b in loader] == [[81, 64, 49, 36], [25]]
+    perm = sorted(udata.RandomSampler(ds, generator=dlcore.Generator(0)))
+    assert perm == ds and len(list(udata.RandomSampler(ds, num_samples=25))) == 25
+    assert sorted(udata.SubsetRandomSampler([3, 5, 7])) == [3, 5, 7]
+    for lengths in ([0.5, 0.3, 0.2], [0.34, 0.33, 0.33], [3, 7], [1.0]):
+        parts = udata.random_split(range(10), lengths, generator=dlcore.Generator(3))
+        tparts = tud.random_split(range(10), lengths)
+        assert [len(p) for p in parts] == [len(p) for p in tparts]
+        assert sorted(i for p in parts for i in p) == list(range(10))
+    sub = udata.Subset(_Squares(), [5, 2])
+    assert len(sub) == 2 and sub[1][1] == 4
+    cat = udata.ConcatDataset([_Squares(3), _Squares(2)])
+    assert len(cat) == 5 and cat[3][1] == 0 and cat[-1][1] == 1
+    with pytest.raises(ValueError, match="random_split: the lengths"):
+        udata.random_split(range(10), [3, 3])
+    with pytest.raises(ValueError, match="batch_sampler is mutually exclusive"):
+        udata.DataLoader(_Squares(), batch_size=2, batch_sampler=[[0]])
+    ts = udata.TensorDataset(np.arange(6.0))
+    assert [b[0].tolist() for b in udata.DataLoader(udata.Subset(ts, [4, 1]), batch_size=2)] == [[4.0, 1.0]]
+
+
+def test_torch_import_paths():
+    import dlcore.utils.data as ud
+    from dlcore.utils.data import DataLoader, Dataset, TensorDataset  # noqa: F401
+    assert ud.DataLoader is dlcore.data.DataLoader and ud.random_split is dlcore.data.random_split
+    assert udata.DataLoader(_Squares(3)).batch_size == 1  # torch's default
