@@ -217,3 +217,81 @@ def test_torch_import_paths():
     from dlcore.utils.data import DataLoader, Dataset, TensorDataset  # noqa: F401
     assert ud.DataLoader is dlcore.data.DataLoader and ud.random_split is dlcore.data.random_split
     assert udata.DataLoader(_Squares(3)).batch_size == 1  # torch's default
+
+
+# ---- small compatibility: dtypes, devices, accelerator, *_like, axis / keepdims -----------------
+
+def test_dtype_aliases_are_torchs():
+    for name in ("float32", "float64", "int64", "double", "float", "long", "bool"):
+        assert getattr(dlcore, name) == getattr(torch, name), name
+    assert dlcore.int == dlcore.int64  # dlcore's one integer dtype (torch.int is int32)
+    x = dlcore.zeros(2, dtype=dlcore.double)
+    assert x.dtype == dlcore.float64 and x.to(dlcore.float).dtype == dlcore.float32
+    assert x.int().dtype == dlcore.int64 and x.bool().dtype == dlcore.bool and x.long().dtype == dlcore.long
+    assert isinstance(3, int) and bool(1) is True  # Python's types are untouched elsewhere
+
+
+def test_device_and_accelerator_queries_as_torch():
+    assert dlcore.device(type="cpu") == dlcore.device("cpu") == "cpu"
+    assert dlcore.device("cuda", 0) == "cuda:0" and str(dlcore.device(type="cuda", index=0)) == "cuda:0"
+    with pytest.raises(TypeError, match="missing the device type"):
+        dlcore.device()
+    assert dlcore.accelerator.is_available() == dlcore.cuda.is_available()
+    assert dlcore.accelerator.device_count() == dlcore.cuda.device_count()
+    acc = dlcore.accelerator.current_accelerator(check_available=True)
+    assert (acc is None) == (not dlcore.cuda.is_available())
+    dev = acc.type if dlcore.accelerator.is_available() else "cpu"  # torch's idiom
+    assert dlcore.ones(2, device=dev).device == dev
+    dlcore.accelerator.synchronize()
+    assert dlcore.ones(1).is_cuda is False
+
+
+def test_like_creators_as_torch():
+    x = dlcore.zeros(3, 4, dtype=dlcore.float64)
+    tx = torch.zeros(3, 4, dtype=torch.float64)
+    for name, args in (("rand_like", ()), ("randn_like", ()), ("randint_like", (5,)), ("randint_like", (2, 5)),
+                       ("full_like", (7,)), ("zeros_like", ()), ("ones_like", ()), ("empty_like", ())):
+        a, b = getattr(dlcore, name)(x, *args), getattr(torch, name)(tx, *args)
+        assert a.shape == tuple(b.shape) and a.dtype == b.dtype, name
+    r = dlcore.randint_like(x, 2, 5).numpy()
+    assert r.dtype == np.float64 and set(np.unique(r)) <= {2.0, 3.0, 4.0} and np.all(r == np.floor(r))
+    assert dlcore.randint_like(dlcore.zeros(3, dtype=dlcore.int64), 9).dtype == dlcore.int64
+    assert dlcore.rand_like(x, dtype=dlcore.float32).dtype == dlcore.float32
+    assert dlcore.randn_like(x, requires_grad=True).requires_grad and dlcore.zeros_like(x, requires_grad=True).requires_grad
+    dlcore.manual_seed(1)
+    a = dlcore.randn_like(x).numpy()
+    dlcore.manual_seed(1)
+    np.testing.assert_array_equal(a, dlcore.randn_like(x).numpy())
+    with pytest.raises(TypeError, match="rand_like: random values need a float dtype"):
+        dlcore.rand_like(dlcore.zeros(2, dtype=dlcore.int64))
+
+
+_ALIASED = [  # (call on the library module m and a tensor x): every form torch accepts
+    "x.sum(axis=1)", "x.sum(dim=1, keepdims=True)", "m.sum(x, axis=1, keepdims=True)", "x.mean(axis=0)",
+    "m.mean(x, axis=0, keepdims=True)", "x.max(axis=1).values", "x.max(axis=1, keepdims=True).indices",
+    "m.max(x, axis=1, keepdims=True).values", "x.min(axis=1).indices", "x.amax(axis=1)",
+    "m.amax(x, axis=(0, 1), keepdims=True)", "x.amin(axis=0, keepdims=True)", "x.argmax(axis=1)",
+    "m.argmax(x, axis=1, keepdims=True)", "x.argmin(axis=0)", "x.std(axis=0)", "x.var(axis=0, keepdims=True)",
+    "m.std(x, axis=1)", "m.var(x, axis=1, keepdims=True)", "x.all(axis=1)", "x.any(axis=1, keepdims=True)",
+    "m.cat([x, x], axis=0)", "m.stack([x, x], axis=1)", "x.unsqueeze(axis=0).squeeze(axis=0)",
+    "x.chunk(2, axis=1)[1]", "m.chunk(x, 2, axis=0)[0]",
+]
+
+
+@pytest.mark.parametrize("expr", _ALIASED)
+def test_numpy_argument_names_as_torch(expr):
+    a = np.random.default_rng(0).standard_normal((4, 6))
+    got = eval(expr, {"m": dlcore, "x": dlcore.tensor(a)})
+    want = eval(expr, {"m": torch, "x": torch.tensor(a)})
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+
+
+def test_numpy_argument_names_refuse_both():
+    x = dlcore.ones(2, 3)
+    with pytest.raises(TypeError, match="sum: got both dim=1 and axis=0"):
+        x.sum(1, axis=0)
+    with pytest.raises(TypeError, match="mean: got both keepdim and keepdims"):
+        dlcore.mean(x, 1, True, keepdims=True)
+    with pytest.raises(TypeError, match="cat: got both dim=1 and axis=0"):
+        dlcore.cat([x, x], 1, axis=0)
