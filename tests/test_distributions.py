@@ -179,3 +179,50 @@ def test_validation():
     with pytest.raises(NotImplementedError, match="rsample"):
         D.Categorical(logits=dlcore.zeros(3)).rsample()
     D.Bernoulli(probs=dlcore.tensor([1.5]), validate_args=False)  # off when asked
+
+
+def test_independent_matches_torch():
+    (ld, lt), (sd, st) = _both(rng.standard_normal((2, 3))), _both(rng.uniform(0.5, 2.0, (2, 3)))
+    dd, dt = D.Independent(D.Normal(ld, sd), 1), TD.Independent(TD.Normal(lt, st), 1)
+    assert dd.batch_shape == tuple(dt.batch_shape) == (2,) and dd.event_shape == tuple(dt.event_shape) == (3,)
+    value = rng.standard_normal((4, 2, 3))
+    _check(dd.log_prob(dlcore.tensor(value)), dt.log_prob(torch.tensor(value)), [(ld, lt), (sd, st)])
+    _check(dd.entropy(), dt.entropy(), [(sd, st)])
+    assert dd.rsample((5,)).shape == (5, 2, 3) and dd.has_rsample
+    with pytest.raises(ValueError, match="reinterpreted_batch_ndims \\(3\\) exceeds"):
+        D.Independent(D.Normal(ld, sd), 3)
+
+
+@pytest.mark.parametrize("kind", ["normal", "categorical", "bernoulli", "independent"])
+def test_kl_divergence_matches_torch(kind):
+    if kind in ("normal", "independent"):
+        a, b = _both(rng.standard_normal((2, 3))), _both(rng.uniform(0.5, 2.0, (2, 3)))
+        c, d = _both(rng.standard_normal(3)), _both(rng.uniform(0.5, 2.0, 3))
+        leaves = [a, b, c, d]
+        mk = {"normal": lambda D_, x, y: D_.Normal(x, y),
+              "independent": lambda D_, x, y: D_.Independent(D_.Normal(x, y.expand(2, 3)), 1)}[kind]
+        pd, qd = mk(D, a[0], b[0]), mk(D, c[0], d[0])
+        pt, qt = mk(TD, a[1], b[1]), mk(TD, c[1], d[1])
+    elif kind == "categorical":
+        a, c = _both(rng.standard_normal((3, 4))), _both(rng.standard_normal(4))
+        leaves = [a, c]
+        pd, qd, pt, qt = D.Categorical(logits=a[0]), D.Categorical(logits=c[0]), \
+            TD.Categorical(logits=a[1]), TD.Categorical(logits=c[1])
+    else:
+        a, c = _both(rng.uniform(0.1, 0.9, (3,))), _both(rng.standard_normal(3))
+        leaves = [a, c]
+        pd, qd, pt, qt = D.Bernoulli(probs=a[0]), D.Bernoulli(logits=c[0]), \
+            TD.Bernoulli(probs=a[1]), TD.Bernoulli(logits=c[1])
+    _check(D.kl_divergence(pd, qd), TD.kl_divergence(pt, qt), leaves)
+
+
+def test_kl_divergence_edges_as_torch():
+    p, q = np.array([0.0, 0.5, 0.5]), np.array([0.2, 0.0, 0.8])
+    kd = D.kl_divergence(D.Categorical(probs=dlcore.tensor(q)), D.Categorical(probs=dlcore.tensor(p)))
+    kt = TD.kl_divergence(TD.Categorical(probs=torch.tensor(q)), TD.Categorical(probs=torch.tensor(p)))
+    assert kd.item() == kt.item() == float("inf")
+    kd = D.kl_divergence(D.Categorical(probs=dlcore.tensor(p)), D.Categorical(probs=dlcore.tensor(q + 0.1)))
+    kt = TD.kl_divergence(TD.Categorical(probs=torch.tensor(p)), TD.Categorical(probs=torch.tensor(q + 0.1)))
+    assert kd.item() == pytest.approx(kt.item(), rel=1e-12)
+    with pytest.raises(NotImplementedError, match="no closed form for Normal and Bernoulli"):
+        D.kl_divergence(D.Normal(0.0, 1.0), D.Bernoulli(probs=dlcore.tensor(0.5)))

@@ -1,5 +1,5 @@
 """dlcore.distributions: probability distributions with torch.distributions' names and batch
-semantics - Categorical, Bernoulli, Normal.
+semantics - Categorical, Bernoulli, Normal, Independent - and kl_divergence between them.
 
 A distribution's parameters may have any batch shape; ``sample(sample_shape)`` returns
 ``sample_shape + batch_shape + event_shape`` values, and ``log_prob(value)`` broadcasts value
@@ -27,9 +27,9 @@ from .dtype import get_default_dtype, int64
 from .nn.activation import log_softmax, sigmoid, softmax
 from .nn.loss import binary_cross_entropy_with_logits
 from .ops import _args
-from .tensor import Tensor, clip, expand, gather, log, log1p, rand, randn, tensor, unsqueeze
+from .tensor import Tensor, clip, expand, gather, log, log1p, rand, randn, tensor, unsqueeze, where
 
-__all__ = ["Distribution", "Categorical", "Bernoulli", "Normal"]
+__all__ = ["Distribution", "Categorical", "Bernoulli", "Normal", "Independent", "kl_divergence"]
 
 _LOWEST = {"float32": -3.4028234663852886e38, "float64": -1.7976931348623157e308}
 _TINY = {"float32": 1.1754943508222875e-38, "float64": 2.2250738585072014e-308}
@@ -317,3 +317,95 @@ class Normal(Distribution):
 
     def entropy(self):
         return 0.5 + 0.5 * math.log(2 * math.pi) + log(self.scale)
+
+
+class Independent(Distribution):
+    """Reads the last ``reinterpreted_batch_ndims`` batch dims of ``base_distribution`` as
+    event dims: log_prob and entropy are summed over them (e.g. a diagonal Gaussian over a
+    vector: Independent(Normal(mu, sigma), 1))."""
+
+    def __init__(self, base_distribution, reinterpreted_batch_ndims, validate_args=None):
+        if not isinstance(base_distribution, Distribution):
+            raise TypeError(f"Independent: base_distribution must be a Distribution, got "
+                            f"{type(base_distribution).__name__}")
+        n = _args.integer(reinterpreted_batch_ndims, "Independent", "reinterpreted_batch_ndims", 0)
+        shape = base_distribution.batch_shape
+        if n > len(shape):
+            raise ValueError(f"Independent: reinterpreted_batch_ndims ({n}) exceeds the base distribution's "
+                             f"batch dims {shape}")
+        super().__init__(shape[:len(shape) - n], shape[len(shape) - n:] + base_distribution.event_shape,
+                         validate_args)
+        self.base_dist, self.reinterpreted_batch_ndims = base_distribution, n
+        self.has_rsample = base_distribution.has_rsample
+
+    def _sum(self, t):
+        n = self.reinterpreted_batch_ndims
+        return t.sum(list(range(t.ndim - n, t.ndim))) if n else t
+
+    @property
+    def mean(self):
+        return self.base_dist.mean
+
+    @property
+    def variance(self):
+        return self.base_dist.variance
+
+    def sample(self, sample_shape=()):
+        return self.base_dist.sample(sample_shape)
+
+    def rsample(self, sample_shape=()):
+        return self.base_dist.rsample(sample_shape)
+
+    def log_prob(self, value):
+        return self._sum(self.base_dist.log_prob(value))
+
+    def entropy(self):
+        return self._sum(self.base_dist.entropy())
+
+
+def _kl_normal(p, q):
+    ratio = (p.scale / q.scale) ** 2
+    d = (p.loc - q.loc) / q.scale
+    return 0.5 * (ratio + d * d - 1 - log(ratio))
+
+
+def _kl_categorical(p, q):
+    terms = p.probs * (p.logits - q.logits)
+    terms = where(q.probs == 0, math.inf, terms)
+    return where(p.probs == 0, 0.0, terms).sum(-1)
+
+
+def _kl_bernoulli(p, q):
+    # softplus(-l) and softplus(l), stably: the losses of logit l against the labels 1 and 0
+    def sp(lg, label):
+        lg = expand(lg, *_args.broadcast_shape(p.batch_shape, q.batch_shape, "kl_divergence"))
+        y = expand(tensor(label, dtype=lg.dtype), *lg.shape).contiguous()
+        return binary_cross_entropy_with_logits(lg.contiguous(), y, reduction="none")
+    pp = p.probs
+    t1 = pp * (sp(q.logits, 1.0) - sp(p.logits, 1.0))
+    t1 = where(pp == 0, 0.0, where(q.probs == 0, math.inf, t1))
+    t2 = (1 - pp) * (sp(q.logits, 0.0) - sp(p.logits, 0.0))
+    t2 = where(pp == 1, 0.0, where(q.probs == 1, math.inf, t2))
+    return t1 + t2
+
+
+def _kl_independent(p, q):
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError("kl_divergence: Independent distributions with different event dims")
+    return p._sum(kl_divergence(p.base_dist, q.base_dist))
+
+
+_KL = {(Normal, Normal): _kl_normal, (Categorical, Categorical): _kl_categorical,
+       (Bernoulli, Bernoulli): _kl_bernoulli, (Independent, Independent): _kl_independent}
+
+
+def kl_divergence(p, q):
+    """KL(p || q) = E_p[log p - log q], in closed form, with the batch shape of p and q
+    broadcast; differentiable in both. Pairs: Normal, Categorical, Bernoulli (each with its own
+    kind) and Independent of those."""
+    fn = _KL.get((type(p), type(q)))
+    if fn is None:
+        raise NotImplementedError(f"kl_divergence: no closed form for {type(p).__name__} and "
+                                  f"{type(q).__name__} (dlcore has Normal, Categorical, Bernoulli, Independent "
+                                  f"pairs of one kind)")
+    return fn(p, q)
