@@ -40,7 +40,8 @@ from .tensor import (Generator, Tensor, arange, cat, current_generator, index_se
 
 __all__ = ["Dataset", "TensorDataset", "DataLoader", "DistributedSampler",
            "Subset", "ConcatDataset", "random_split", "Sampler", "SequentialSampler", "RandomSampler",
-           "SubsetRandomSampler", "BatchSampler", "WorkerInfo", "get_worker_info", "train_val_test_split", "StandardScaler",
+           "SubsetRandomSampler", "BatchSampler", "WorkerInfo", "get_worker_info",
+           "train_val_test_split", "StandardScaler",
            "MinMaxScaler", "to_categorical", "one_hot", "Compose", "RandomHorizontalFlip",
            "RandomCrop", "RandomRotation", "default_collate"]
 
@@ -143,13 +144,13 @@ class Subset(Dataset):
             return [self.dataset[self.indices[j]] for j in i]
         return self.dataset[self.indices[i]]
 
-    def __getattr__(self, name):  # __getitems__ only where the dataset has it
-        if name == "__getitems__" and hasattr(self.__dict__.get("dataset"), "__getitems__"):
-            def getitems(idx):
-                own = idx.tolist() if isinstance(idx, Tensor) else list(idx)
-                return self.dataset.__getitems__(tensor([self.indices[j] for j in own], dtype="int64"))
-            return getitems
-        raise AttributeError(name)
+    def __getitems__(self, idx):
+        """One batch (the loader's int64 Tensor of positions in this subset): batched by the
+        dataset's own __getitems__ where it has one, else sample by sample."""
+        own = [self.indices[j] for j in (idx.tolist() if isinstance(idx, Tensor) else idx)]
+        if hasattr(self.dataset, "__getitems__"):
+            return self.dataset.__getitems__(tensor(own, dtype="int64"))
+        return default_collate([self.dataset[i] for i in own])
 
 
 class ConcatDataset(Dataset):
@@ -185,8 +186,7 @@ def random_split(dataset, lengths, generator=None):
     current dlcore generator)."""
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0) \
-            and sum(lengths) <= 1.0 + 1e-9:
+    if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0):
         if any(x < 0 for x in lengths):
             raise ValueError(f"random_split: fractions must be non-negative, got {lengths}")
         sizes = [int(math.floor(n * x)) for x in lengths]
@@ -374,7 +374,7 @@ class DataLoader:
             raise ValueError("DataLoader: prefetch_factor needs num_workers > 0 (as in PyTorch)")
         self.prefetch_factor = 2 if prefetch_factor is None else integer(prefetch_factor, "DataLoader",
                                                                          "prefetch_factor", 1)
-        self.timeout = _args_timeout(timeout)
+        self.timeout = _timeout_arg(timeout)
         self.worker_init_fn = worker_init_fn
         self.pin_memory, self.persistent_workers = bool(pin_memory), bool(persistent_workers)
         self.collate_fn = collate_fn
@@ -502,7 +502,7 @@ class DataLoader:
             pool.shutdown(wait=True)
 
 
-def _args_timeout(t):
+def _timeout_arg(t):
     if isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0:
         raise ValueError(f"DataLoader: timeout must be a non-negative number of seconds, got {t!r}")
     return float(t)

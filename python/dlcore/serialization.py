@@ -41,8 +41,8 @@ import numpy as np
 
 from . import _C, nn, optim
 from .graph import Input, KerasTensor
-from .nn.module import Module, register, registered, serial_name
 from .device import device
+from .nn.module import Module, register, registered, serial_name
 from .tensor import Generator, Tensor, default_generator, from_numpy
 
 __all__ = ["save", "load", "save_model", "load_model", "register_serializable", "module_to_spec",
@@ -422,8 +422,8 @@ def _decode(obj, arrays, conv):
             name = obj["__tensor__"]
             if not isinstance(name, str) or name not in arrays:
                 raise ValueError(f"it names a tensor {name!r} that the file does not hold")
-            if set(obj) - _REF_KEYS or not all(isinstance(obj.get(k, False), bool) for k in ("parameter", "requires_grad")) \
-                    or not isinstance(obj.get("device", ""), str):
+            flags_ok = all(isinstance(obj.get(k, False), bool) for k in ("parameter", "requires_grad"))
+            if set(obj) - _REF_KEYS or not flags_ok or not isinstance(obj.get("device", ""), str):
                 raise ValueError(f"bad tensor reference {obj!r}")
             return conv(obj)
         if "__tuple__" in obj:
@@ -495,11 +495,13 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     meta, arrays, _ = _read_checked(f, "load")
     made = {}
 
-    def conv(ref):
+    def conv(ref):  # each stored tensor is made once, however often the structure names it
         name = ref["__tensor__"]
+        if name in made:
+            return made[name]
         if as_numpy:
-            return arrays.dlcore(name)
-        if name not in made:
+            made[name] = arrays.dlcore(name)
+        else:
             t = from_numpy(arrays.dlcore(name))
             dev = _target_device(ref, map_location)
             if dev != "cpu":
