@@ -295,3 +295,50 @@ def test_numpy_argument_names_refuse_both():
         dlcore.mean(x, 1, True, keepdims=True)
     with pytest.raises(TypeError, match="cat: got both dim=1 and axis=0"):
         dlcore.cat([x, x], 1, axis=0)
+
+
+_METHODS = [  # Tensor methods and functions PyTorch scripts use, composed from dlcore's ops
+    "x.softmax(1)", "x.log_softmax(-1)", "m.softmax(x, 2)", "m.log_softmax(x, 0)", "x.logsumexp(1)",
+    "m.logsumexp(x, (0, 2), keepdim=True)", "x.flip(0, 2)", "x.flip([1])", "m.flip(x, (2,))", "x.repeat(2, 1, 3)",
+    "x.repeat(2, 2, 1, 1)", "x.clamp_min(0.1)", "x.clamp_max(0.0)", "x.type_as(x)",
+]
+
+
+@pytest.mark.parametrize("expr", _METHODS)
+def test_methods_as_torch_with_gradients(expr):
+    a = np.random.default_rng(0).standard_normal((2, 3, 4))
+    x, t = dlcore.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    got, want = eval(expr, {"m": dlcore, "x": x}), eval(expr, {"m": torch, "x": t})
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-15)
+    w = np.random.default_rng(1).standard_normal(tuple(want.shape))
+    (got * dlcore.tensor(w)).sum().backward()
+    (want * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-11, atol=1e-14)
+
+
+def test_logsumexp_extremes_as_torch():
+    a = np.array([[-np.inf, -np.inf], [np.inf, 1.0], [1000.0, 1000.0], [-1000.0, -1001.0]])
+    np.testing.assert_array_equal(dlcore.logsumexp(dlcore.tensor(a), 1).numpy(), torch.logsumexp(torch.tensor(a), 1).numpy())
+
+
+def test_small_methods():
+    x = dlcore.zeros(3, 4, dtype=dlcore.float64)
+    assert x.element_size() == 8 and x.nelement() == 12 and dlcore.ones(2).element_size() == 4
+    assert x.type_as(dlcore.tensor([1])).dtype == dlcore.int64
+    dlcore.manual_seed(0)
+    x.uniform_(2, 3)
+    v = x.numpy().copy()
+    assert v.min() >= 2 and v.max() < 3
+    dlcore.manual_seed(0)
+    np.testing.assert_array_equal(dlcore.zeros(3, 4, dtype=dlcore.float64).uniform_(2, 3).numpy(), v)
+    y = dlcore.zeros(20000).normal_(1.0, 2.0).numpy()
+    assert abs(y.mean() - 1.0) < 4 * 2 / np.sqrt(len(y)) and abs(y.std() - 2.0) < 0.05
+    p = nn.Linear(2, 2).weight
+    with pytest.raises(RuntimeError, match="uniform_: a leaf tensor that requires grad"):
+        p.uniform_()
+    with dlcore.no_grad():  # as nn.init does it
+        p.uniform_(-0.1, 0.1)
+    assert float(abs(p).amax()) <= 0.1
+    with pytest.raises(ValueError, match="repeat: needs at least 2 sizes"):
+        x.repeat(2)

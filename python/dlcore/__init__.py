@@ -19,7 +19,7 @@ from .tensor import (Generator, Tensor, abs, all, amax, any, amin, add, arange, 
                      reshape, sigmoid, sign, sin, split, sqrt, squeeze, stack,
                      std, sub, sum, tanh, tensor, transpose, uniform, unsqueeze, use_generator, var, view,
                      where, zeros, zeros_like, current_generator)
-from .tensor import rand_like, randint_like, randn_like
+from .tensor import flip, log_softmax, logsumexp, rand_like, randint_like, randn_like, softmax
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
 from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
@@ -47,7 +47,7 @@ __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "n
            "config",
            "distributions", "utils",
            "accelerator", "double", "long", "float", "int", "bool", "rand_like", "randn_like",
-           "randint_like"]
+           "randint_like", "flip", "log_softmax", "logsumexp", "softmax"]
 
 __version__ = "0.1.0"
 

@@ -35,6 +35,7 @@ __all__ = ["Tensor", "tensor", "from_numpy", "from_dlpack", "zeros", "ones", "fu
            "randn", "uniform", "normal", "randperm", "randint", "add", "sub", "mul", "div", "pow",
            "neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sin", "cos", "log1p",
            "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf",
+           "softmax", "log_softmax", "logsumexp", "flip",
            "sum", "mean", "all", "any", "MaxResult", "amax", "amin", "max", "min", "var", "std", "norm",
            "argmax", "argmin", "matmul", "reshape", "view", "flatten", "permute", "transpose",
            "expand", "broadcast_to", "unsqueeze", "squeeze", "cat", "concatenate", "stack",
@@ -213,6 +214,16 @@ class Tensor(Variable):
 
     def bool(self):
         return self.type(bool_)
+
+    def type_as(self, other):
+        return self.type(other.dtype)
+
+    def nelement(self):
+        return self.numel()
+
+    def element_size(self):
+        """Bytes per element."""
+        return self.dtype.itemsize
 
     # ---- autograd ----
     def detach(self):
@@ -615,6 +626,49 @@ class Tensor(Variable):
 
     def index_select(self, dim, index):
         return index_select(self, dim, index)
+
+    def softmax(self, dim, dtype=None):
+        return softmax(self, dim, dtype)
+
+    def log_softmax(self, dim, dtype=None):
+        return log_softmax(self, dim, dtype)
+
+    def logsumexp(self, dim, keepdim=False):
+        return logsumexp(self, dim, keepdim)
+
+    def clamp_min(self, min):
+        return clip(self, min, None)
+
+    def clamp_max(self, max):
+        return clip(self, None, max)
+
+    def flip(self, *dims):
+        return flip(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+    def repeat(self, *sizes):
+        """The tensor tiled sizes[i] times along dim i (leading sizes add dims), as a copy."""
+        sizes = _sizes(sizes, "repeat")
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: needs at least {self.ndim} sizes for a tensor of shape {tuple(self.shape)}, "
+                             f"got {sizes}")
+        if builtins.any(r < 0 for r in sizes):
+            raise ValueError(f"repeat: sizes must be non-negative, got {sizes}")
+        shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
+        # (s0, s1..) -> (1, s0, 1, s1..) expanded to (r0, s0, r1, s1..), then merged pairwise
+        pairs = [v for s in shape for v in (1, s)]
+        big = [v for r, s in zip(sizes, shape) for v in (r, s)]
+        return reshape(expand(reshape(self, *pairs), *big), *[r * s for r, s in zip(sizes, shape)])
+
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None):
+        """Fills the tensor with uniform values in [from_, to) (in place: under no_grad for a
+        parameter, as nn.init does)."""
+        return self._inplace("uniform_", _random(self.shape, self.dtype, _C.RandomDist.uniform, from_, to, False,
+                                                  generator, self.device, "uniform_"))
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """Fills the tensor with normal values (in place)."""
+        return self._inplace("normal_", _random(self.shape, self.dtype, _C.RandomDist.normal, mean, std, False,
+                                                 generator, self.device, "normal_"))
 
     # ---- more of PyTorch's Tensor methods, on the functions above ----
     def mm(self, other):
@@ -1265,6 +1319,44 @@ def isnan(x):
 
 def isinf(x):
     return Tensor._wrap(_C.unary(_C.Unary.isinf, _t(x)._data))
+
+
+def _softmax(x, dim, dtype, log, op):
+    """softmax / log_softmax of x along dim (cast to dtype first when given): the one home of
+    their argument rules (nn.functional's forms add PyTorch's legacy choice when dim is None)."""
+    x = _float(x, op)
+    if dtype is not None:
+        x = x.to(dtype=dtype)
+    dim = _args.dim(dim, x.ndim, op, x.shape)
+    return (activation.LogSoftmax if log else activation.Softmax).apply(x, dim)
+
+
+def softmax(x, dim, dtype=None):
+    """exp(x - max) / sum exp(x - max) along dim."""
+    return _softmax(x, dim, dtype, False, "softmax")
+
+
+def log_softmax(x, dim, dtype=None):
+    return _softmax(x, dim, dtype, True, "log_softmax")
+
+
+def logsumexp(x, dim, keepdim=False):
+    """log(sum(exp(x))) over dim, computed as m + log(sum(exp(x - m))) with m the (detached)
+    maximum, so it neither overflows nor underflows; its gradient is softmax(x)."""
+    x = _float(x, "logsumexp")
+    axes = _axes(x, dim, "logsumexp")
+    with autograd.no_grad():
+        m = amax(x, axes, keepdim=True)
+        m = where(isinf(m), 0.0, m)  # rows of infinities: exp(x - 0) gives them their value
+    out = log(sum(exp(x - m), axes, keepdim))
+    return out + (m if keepdim else m.reshape(tuple(out.shape)))
+
+
+def flip(x, dims):
+    """x reversed along each of dims (a copy, as PyTorch's flip)."""
+    x = _t(x)
+    axes = set(_args.axes(dims, x.ndim, "flip", x.shape))
+    return x[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))].clone()
 
 
 def _axes(x, dim, op):
