@@ -16,8 +16,8 @@ OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna", "mpi4py"}
 # layers, bottom to top; a module may import only from its own layer or below
 LAYERS = [
     ("native", ("dlcore._C",)),
-    ("core", ("dlcore.dtype", "dlcore.device", "dlcore.cuda", "dlcore.accelerator", "dlcore.autograd", "dlcore.ops",
-              "dlcore._printing", "dlcore.tensor")),
+    ("core", ("dlcore.dtype", "dlcore.device", "dlcore.cuda", "dlcore.accelerator", "dlcore.backends",
+              "dlcore.autograd", "dlcore.ops", "dlcore._printing", "dlcore.tensor")),
     ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets", "dlcore.distributions", "dlcore.utils")),
     ("optim", ("dlcore.optim",)),
     ("distributed", ("dlcore.distributed",)),

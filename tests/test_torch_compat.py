@@ -342,3 +342,52 @@ def test_small_methods():
     assert float(abs(p).amax()) <= 0.1
     with pytest.raises(ValueError, match="repeat: needs at least 2 sizes"):
         x.repeat(2)
+
+
+def test_grad_mode_managers_as_torch():
+    x = dlcore.ones(2, requires_grad=True)
+    with dlcore.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert (x * 2).requires_grad
+    dlcore.set_grad_enabled(False)  # as a function: at once
+    assert not dlcore.is_grad_enabled()
+    dlcore.set_grad_enabled(True)
+    for phase in ("train", "val"):  # the transfer-learning tutorial's loop
+        with dlcore.set_grad_enabled(phase == "train"):
+            assert (x * 2).requires_grad == (phase == "train")
+
+    @dlcore.set_grad_enabled(False)
+    def f():
+        return (x * 2).requires_grad
+    assert dlcore.is_grad_enabled() and f() is False and dlcore.is_grad_enabled()
+
+    @dlcore.enable_grad()
+    def g():
+        return (x * 2).requires_grad
+    with dlcore.no_grad():
+        assert g() is True  # enable_grad as a decorator enables (it used to disable)
+    with dlcore.inference_mode():
+        assert not (x * 2).requires_grad
+    with dlcore.inference_mode(False):
+        assert (x * 2).requires_grad
+
+    @dlcore.inference_mode()
+    def h():
+        return (x * 2).requires_grad
+    assert h() is False and dlcore.is_grad_enabled()
+
+
+def test_script_level_shims():
+    a = np.arange(6.0).reshape(2, 3)
+    t = dlcore.as_tensor(a)
+    a[0, 0] = 7.0  # shares the array's memory, as torch.as_tensor does
+    assert t[0, 0].item() == 7.0 and dlcore.as_tensor(t) is t
+    assert dlcore.as_tensor(a, dtype=dlcore.float32).dtype == dlcore.float32
+    assert dlcore.as_tensor([1, 2]).dtype == dlcore.int64
+    assert dlcore.is_tensor(t) and not dlcore.is_tensor(a) and dlcore.is_floating_point(t)
+    m = nn.Linear(2, 2)
+    assert dlcore.compile(m) is m and dlcore.compile(mode="max-autotune")(m) is m
+    assert dlcore.backends.mps.is_available() is False and not dlcore.backends.cudnn.is_available()
+    import dlcore.backends.cudnn as cudnn
+    cudnn.benchmark = True  # scripts set it; nothing changes
+    cudnn.benchmark = False

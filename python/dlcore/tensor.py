@@ -29,7 +29,7 @@ from .ops import _args, activation, elementwise, gemm, reduce
 from .ops import index as index_ops
 from .ops import shape as shape_ops
 
-__all__ = ["Tensor", "tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
+__all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "is_floating_point", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
            "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "arange", "eye", "Generator",
            "default_generator", "current_generator", "use_generator", "manual_seed", "rand",
            "randn", "uniform", "normal", "randperm", "randint", "add", "sub", "mul", "div", "pow",
@@ -878,6 +878,33 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of `data` (list, scalar, NumPy array or Tensor)."""
     t = Tensor._wrap(_as_array(data, dtype, device))
     return t.requires_grad_(True) if requires_grad else t
+
+
+def as_tensor(data, dtype=None, device=None):
+    """data as a Tensor, sharing memory where it can (as PyTorch): a Tensor of that dtype and
+    device is returned itself (else converted), a NumPy array of a dlcore dtype on the CPU is
+    shared (from_numpy), anything else is copied (tensor)."""
+    d = _canonical_dtype(dtype)
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=d)
+    if type(data).__module__ == "numpy" and type(data).__name__ == "ndarray" and (device is None or
+                                                                                _device(device) == "cpu"):
+        try:
+            t = from_numpy(data)
+        except (TypeError, ValueError):
+            t = None
+        if t is not None and (d is None or t.dtype == d):
+            return t
+    return tensor(data, dtype=d, device=device)
+
+
+def is_tensor(obj):
+    """True for a dlcore Tensor (Parameters included)."""
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(t):
+    return t.dtype.is_floating_point
 
 
 def from_numpy(arr):
