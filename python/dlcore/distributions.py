@@ -279,9 +279,8 @@ class Normal(Distribution):
 
     def __init__(self, loc, scale, validate_args=None):
         loc, scale = _param(loc, "loc", "Normal"), _param(scale, "scale", "Normal")
-        if loc.dtype != scale.dtype:
-            loc, scale = (loc.double(), scale.double()) if "float64" in (loc.dtype.name, scale.dtype.name) \
-                else (loc, scale)
+        if loc.dtype != scale.dtype:  # float32 with float64: both float64, as PyTorch promotes
+            loc, scale = loc.double(), scale.double()
         shape = _args.broadcast_shape(loc.shape, scale.shape, "Normal")
         super().__init__(shape, (), validate_args)
         if self._validate and bool((scale <= 0).any() | (scale != scale).any()):
