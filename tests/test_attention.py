@@ -1,0 +1,294 @@
+"""Attention family against PyTorch on the same weights, float64: scaled_dot_product_attention
+(bool / float / causal masks, fully masked rows), MultiheadAttention (every parameter layout,
+masks, head weights), the Transformer modules (forward and backward, state_dicts loaded from
+PyTorch), and the Keras-style MultiHeadAttention / Attention layers against the same
+computation written in PyTorch."""
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore import layers, nn
+from conftest import requires_torch
+from gradcheck import gradcheck
+
+try:
+    import torch
+    import torch.nn.functional as TF
+except Exception:  # pragma: no cover
+    torch = None
+
+F = nn.functional
+TOL = dict(rtol=1e-10, atol=1e-12)
+
+
+def pair(a):
+    """The same float64 data as a dlcore and a torch leaf that require grad."""
+    return dlcore.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+
+
+def close(d, t, tol=TOL):
+    np.testing.assert_allclose(d.detach().numpy(), t.detach().numpy(), **tol)
+
+
+def backward_both(dout, tout, rng):
+    g = rng.standard_normal(tuple(tout.shape))
+    tout.backward(torch.tensor(g))
+    dout.backward(dlcore.tensor(g))
+
+
+def load_torch_weights(dm, tm):
+    """tm's state_dict into dm, through NumPy (the names must be the same)."""
+    sd = {k: v.detach().numpy() for k, v in tm.state_dict().items()}
+    assert sorted(sd) == sorted(dm.state_dict())
+    res = dm.load_state_dict({k: dlcore.tensor(v) for k, v in sd.items()})
+    assert not res.missing_keys and not res.unexpected_keys
+
+
+def param_grads_close(dm, tm, tol=TOL):
+    dp = dict(dm.named_parameters())
+    for n, p in tm.named_parameters():
+        assert dp[n].grad is not None, n
+        np.testing.assert_allclose(dp[n].grad.numpy(), p.grad.numpy(), err_msg=n, **tol)
+
+
+# ---- scaled_dot_product_attention ------------------------------------------------------------
+
+@requires_torch
+@pytest.mark.parametrize("case", ["plain", "causal", "scale", "bool", "float", "causal_wide", "3d"])
+def test_sdpa_matches_torch(case):
+    rng = np.random.default_rng(1)
+    L, S = (6, 4) if case == "causal_wide" else (4, 6)
+    lead = (3,) if case == "3d" else (2, 3)
+    q, k, v = (rng.standard_normal(lead + s) for s in ((L, 5), (S, 5), (S, 7)))
+    kw_d, kw_t = {}, {}
+    if case in ("causal", "causal_wide"):
+        kw_d = kw_t = {"is_causal": True}
+    elif case == "scale":
+        kw_d = kw_t = {"scale": 0.3}
+    elif case == "bool":
+        m = rng.random((L, S)) > 0.5
+        m[1] = False  # a row with every key masked: zero output, no NaN
+        kw_d, kw_t = {"attn_mask": dlcore.tensor(m)}, {"attn_mask": torch.tensor(m)}
+    elif case == "float":
+        m = rng.standard_normal((3, L, S))
+        m[0, 2] = -np.inf
+        m[1, 0, :3] = -np.inf
+        kw_d, kw_t = {"attn_mask": dlcore.tensor(m)}, {"attn_mask": torch.tensor(m)}
+    (dq, tq), (dk, tk), (dv, tv) = pair(q), pair(k), pair(v)
+    dout = F.scaled_dot_product_attention(dq, dk, dv, **kw_d)
+    tout = TF.scaled_dot_product_attention(tq, tk, tv, **kw_t)
+    close(dout, tout)
+    assert np.isfinite(dout.detach().numpy()).all()
+    backward_both(dout, tout, rng)
+    for d, t in ((dq, tq), (dk, tk), (dv, tv)):
+        close(d.grad, t.grad)
+
+
+def test_sdpa_gradients_against_central_differences():
+    rng = np.random.default_rng(2)
+    q, k, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 3))
+    m = dlcore.tensor(rng.random((3, 5)) > 0.3)
+    gradcheck(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=m), [q, k, v])
+    gradcheck(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True, scale=0.7), [q, k, v])
+
+
+def test_sdpa_dropout_drops_weights_and_is_seeded():
+    rng = np.random.default_rng(3)
+    q, k, v = (dlcore.tensor(rng.standard_normal((2, 8, 4))) for _ in range(3))
+    plain = F.scaled_dot_product_attention(q, k, v).numpy()
+    dlcore.manual_seed(5)
+    a = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).numpy()
+    dlcore.manual_seed(5)
+    b = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, plain)
+    assert np.all(F.scaled_dot_product_attention(q, k, v, dropout_p=1.0).numpy() == 0)
+
+
+def test_sdpa_bad_input_names_the_function_and_shapes():
+    q, k = dlcore.randn(2, 3, 4), dlcore.randn(2, 5, 4)
+    with pytest.raises(ValueError, match=r"scaled_dot_product_attention: query and key .*\(2, 3, 4\)"):
+        F.scaled_dot_product_attention(q, dlcore.randn(2, 5, 3), k)
+    with pytest.raises(ValueError, match="key and value must have the same length"):
+        F.scaled_dot_product_attention(q, k, dlcore.randn(2, 4, 4))
+    with pytest.raises(ValueError, match=r"attn_mask of shape \(4, 4\) does not broadcast"):
+        F.scaled_dot_product_attention(q, k, k, attn_mask=dlcore.ones(4, 4, dtype="bool"))
+    with pytest.raises(TypeError, match="attn_mask must be bool or float32"):
+        F.scaled_dot_product_attention(q, k, k, attn_mask=dlcore.ones(3, 5, dtype="int64"))
+    with pytest.raises(ValueError, match="either attn_mask or is_causal"):
+        F.scaled_dot_product_attention(q, k, k, attn_mask=dlcore.ones(3, 5, dtype="bool"), is_causal=True)
+    with pytest.raises(TypeError, match="key must be a dlcore Tensor"):
+        F.scaled_dot_product_attention(q, np.zeros((2, 5, 4)), k)
+
+
+# ---- MultiheadAttention ----------------------------------------------------------------------
+
+MHA_CASES = [dict(), dict(batch_first=True), dict(kdim=3, vdim=5), dict(bias=False),
+             dict(add_bias_kv=True, add_zero_attn=True)]
+
+
+@requires_torch
+@pytest.mark.parametrize("kw", MHA_CASES, ids=lambda kw: ",".join(kw) or "default")
+@pytest.mark.parametrize("masks", ["none", "padding+float", "bool_causal_per_head", "self"])
+def test_multihead_attention_loads_torch_state_dict_and_matches(kw, masks):
+    rng = np.random.default_rng(4)
+    E, H, L, S, N = 8, 2, 4, 6, 3
+    torch.manual_seed(0)
+    tm = torch.nn.MultiheadAttention(E, H, dtype=torch.float64, **kw)
+    dm = nn.MultiheadAttention(E, H, dtype=dlcore.float64, **kw)
+    load_torch_weights(dm, tm)
+    kd, vd = kw.get("kdim", E), kw.get("vdim", E)
+    if masks == "self":
+        if kd != E or vd != E:
+            pytest.skip("self-attention needs kdim == vdim == embed_dim")
+        S = L
+    shapes = [(L, N, E), (S, N, kd), (S, N, vd)]
+    if kw.get("batch_first"):
+        shapes = [(b, a, c) for a, b, c in shapes]
+    arrays = [rng.standard_normal(s) for s in shapes]
+    if masks == "self":
+        arrays = arrays[:1] * 3
+    pairs = [pair(a) for a in arrays]
+    if masks == "self":
+        pairs = pairs[:1] * 3  # the same tensor: the one-GEMM projection path
+    ad, at = {}, {}
+    if masks == "padding+float":
+        kpm = rng.random((N, S)) > 0.7
+        kpm[:, 0] = False
+        am = rng.standard_normal((L, S))
+        ad = dict(key_padding_mask=dlcore.tensor(kpm), attn_mask=dlcore.tensor(am))
+        at = dict(key_padding_mask=torch.tensor(kpm).double().masked_fill(torch.tensor(kpm), -np.inf),
+                  attn_mask=torch.tensor(am))
+    elif masks == "bool_causal_per_head":
+        am = np.triu(np.ones((N * H, L, S), bool), 1)
+        ad = dict(attn_mask=dlcore.tensor(am), average_attn_weights=False)
+        at = dict(attn_mask=torch.tensor(am), average_attn_weights=False)
+    dout, dw = dm(*[p[0] for p in pairs], **ad)
+    tout, tw = tm(*[p[1] for p in pairs], **at)
+    close(dout, tout)
+    close(dw, tw)
+    backward_both(dout, tout, rng)
+    for d, t in pairs:
+        close(d.grad, t.grad)
+    param_grads_close(dm, tm)
+
+
+@requires_torch
+def test_multihead_attention_unbatched_and_no_weights():
+    rng = np.random.default_rng(5)
+    torch.manual_seed(1)
+    tm = torch.nn.MultiheadAttention(6, 3, dtype=torch.float64)
+    dm = nn.MultiheadAttention(6, 3, dtype=dlcore.float64)
+    load_torch_weights(dm, tm)
+    q, k = rng.standard_normal((4, 6)), rng.standard_normal((5, 6))
+    am = rng.standard_normal((3, 4, 5))
+    dout, dw = dm(dlcore.tensor(q), dlcore.tensor(k), dlcore.tensor(k), attn_mask=dlcore.tensor(am))
+    tout, tw = tm(torch.tensor(q), torch.tensor(k), torch.tensor(k), attn_mask=torch.tensor(am))
+    close(dout, tout)
+    close(dw, tw)
+    out, w = dm(dlcore.tensor(q), dlcore.tensor(k), dlcore.tensor(k), need_weights=False)
+    assert w is None and tuple(out.shape) == (4, 6)
+
+
+def test_multihead_attention_init_and_parameter_layout():
+    m = nn.MultiheadAttention(16, 4)
+    names = dict(m.named_parameters())
+    assert set(names) == {"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"}
+    assert tuple(m.in_proj_weight.shape) == (48, 16)
+    assert np.all(m.in_proj_bias.detach().numpy() == 0) and np.all(m.out_proj.bias.detach().numpy() == 0)
+    bound = np.sqrt(6.0 / (16 + 48))  # Xavier-uniform over the (3E, E) matrix, as PyTorch
+    w = m.in_proj_weight.detach().numpy()
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
+    m2 = nn.MultiheadAttention(16, 4, kdim=5, vdim=7)
+    assert {n: tuple(p.shape) for n, p in m2.named_parameters()} == {
+        "q_proj_weight": (16, 16), "k_proj_weight": (16, 5), "v_proj_weight": (16, 7),
+        "in_proj_bias": (48,), "out_proj.weight": (16, 16), "out_proj.bias": (16,)}
+
+
+def test_multihead_attention_bad_input():
+    with pytest.raises(ValueError, match=r"embed_dim \(10\) must be divisible by num_heads \(3\)"):
+        nn.MultiheadAttention(10, 3)
+    m = nn.MultiheadAttention(8, 2)
+    x = dlcore.randn(4, 2, 8)
+    with pytest.raises(ValueError, match=r"key_padding_mask must be \(batch, S\) = \(2, 4\)"):
+        m(x, x, x, key_padding_mask=dlcore.ones(4, 2, dtype="bool"))
+    with pytest.raises(ValueError, match=r"attn_mask must be \(4, 4\)"):
+        m(x, x, x, attn_mask=dlcore.ones(3, 4, dtype="bool"))
+    with pytest.raises(ValueError, match="query has 7 features"):
+        m(dlcore.randn(4, 2, 7), x, x)
+    with pytest.raises(ValueError, match="pass attn_mask too"):
+        m(x, x, x, is_causal=True)
+
+
+# ---- Transformer -----------------------------------------------------------------------------
+
+def _torch_encoder(kw, layers_n=2):
+    tl = torch.nn.TransformerEncoderLayer(8, 2, 16, dtype=torch.float64, **kw)
+    return torch.nn.TransformerEncoder(tl, layers_n, norm=torch.nn.LayerNorm(8, dtype=torch.float64),
+                                       enable_nested_tensor=False)
+
+
+@requires_torch
+@pytest.mark.parametrize("kw", [dict(), dict(batch_first=True, norm_first=True, activation="gelu"),
+                                dict(bias=False, layer_norm_eps=1e-3)], ids=["post", "pre_gelu_bf", "nobias"])
+def test_transformer_encoder_matches_torch(kw):
+    rng = np.random.default_rng(6)
+    torch.manual_seed(2)
+    tm = _torch_encoder(kw)
+    dm = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, dtype=dlcore.float64, **kw), 2,
+                               norm=nn.LayerNorm(8, dtype=dlcore.float64))
+    load_torch_weights(dm, tm)
+    tm.eval(), dm.eval()
+    x = rng.standard_normal((3, 5, 8) if kw.get("batch_first") else (5, 3, 8))
+    kpm = rng.random((3, 5)) > 0.7
+    kpm[:, 0] = False
+    mask = nn.transformer.generate_square_subsequent_mask(5, dtype=dlcore.float64)
+    np.testing.assert_array_equal(mask.numpy(), torch.nn.Transformer.generate_square_subsequent_mask(
+        5, dtype=torch.float64).numpy())
+    (dx, tx) = pair(x)
+    dout = dm(dx, mask=mask, src_key_padding_mask=dlcore.tensor(kpm))
+    tout = tm(tx, mask=torch.tensor(mask.numpy()), src_key_padding_mask=torch.tensor(kpm))
+    close(dout, tout, dict(rtol=1e-9, atol=1e-11))
+    backward_both(dout, tout, rng)
+    close(dx.grad, tx.grad, dict(rtol=1e-9, atol=1e-11))
+    param_grads_close(dm, tm, dict(rtol=1e-9, atol=1e-11))
+
+
+def test_transformer_encoder_layers_start_as_copies_and_train_apart():
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0)
+    enc = nn.TransformerEncoder(layer, 3)
+    w = [enc.layers[i].linear1.weight for i in range(3)]
+    assert w[0] is not w[1] and w[0] is not layer.linear1.weight
+    np.testing.assert_array_equal(w[0].detach().numpy(), w[2].detach().numpy())
+    enc(dlcore.randn(4, 2, 8)).sum().backward()
+    assert all(p.grad is not None for p in enc.parameters())
+    assert layer.linear1.weight.grad is None
+
+
+@requires_torch
+def test_transformer_encoder_decoder_matches_torch():
+    rng = np.random.default_rng(7)
+    torch.manual_seed(3)
+    tm = torch.nn.Transformer(8, 2, 2, 2, 16, dtype=torch.float64)
+    dm = nn.Transformer(8, 2, 2, 2, 16, dtype=dlcore.float64)
+    load_torch_weights(dm, tm)
+    tm.eval(), dm.eval()
+    (ds, ts), (dt, tt) = pair(rng.standard_normal((5, 3, 8))), pair(rng.standard_normal((4, 3, 8)))
+    tmask = nn.Transformer.generate_square_subsequent_mask(4, dtype=dlcore.float64)
+    mkpm = rng.random((3, 5)) > 0.7
+    mkpm[:, 0] = False
+    dout = dm(ds, dt, tgt_mask=tmask, memory_key_padding_mask=dlcore.tensor(mkpm))
+    tout = tm(ts, tt, tgt_mask=torch.tensor(tmask.numpy()), memory_key_padding_mask=torch.tensor(mkpm))
+    close(dout, tout, dict(rtol=1e-9, atol=1e-11))
+    backward_both(dout, tout, rng)
+    close(ds.grad, ts.grad, dict(rtol=1e-9, atol=1e-11))
+    close(dt.grad, tt.grad, dict(rtol=1e-9, atol=1e-11))
+    param_grads_close(dm, tm, dict(rtol=1e-9, atol=1e-11))
+
+
+def test_transformer_bad_input():
+    with pytest.raises(ValueError, match="activation should be relu/gelu, not 'tanh'"):
+        nn.TransformerEncoderLayer(8, 2, activation="tanh")
+    t = nn.Transformer(8, 2, 1, 1, 16)
+    with pytest.raises(ValueError, match=r"batch size of src and tgt must be equal.*\(5, 3, 8\)"):
+        t(dlcore.randn(5, 3, 8), dlcore.randn(4, 2, 8))
