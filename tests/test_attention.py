@@ -292,3 +292,178 @@ def test_transformer_bad_input():
     t = nn.Transformer(8, 2, 1, 1, 16)
     with pytest.raises(ValueError, match=r"batch size of src and tgt must be equal.*\(5, 3, 8\)"):
         t(dlcore.randn(5, 3, 8), dlcore.randn(4, 2, 8))
+
+
+# ---- Keras-style layers ----------------------------------------------------------------------
+
+def _torch_mha(params, q, v, k, H, kd, mask):
+    """Keras's MultiHeadAttention written in PyTorch: einsum projections with the Keras
+    kernels, masked softmax (masked -> 0, fully masked rows -> 0), output projection."""
+    def proj(x, name):
+        y = torch.einsum("btd,dhk->bthk", x, params[f"{name}.kernel"])
+        return y + params[f"{name}.bias"] if f"{name}.bias" in params else y
+    qh, kh, vh = proj(q, "query"), proj(k, "key"), proj(v, "value")
+    scores = torch.einsum("bshk,bthk->bhts", kh, qh / np.sqrt(kd))
+    if mask is not None:
+        m = torch.tensor(mask)[:, None]
+        scores = scores.masked_fill(~m, -1e9)
+        w = torch.softmax(scores, -1) * m
+    else:
+        w = torch.softmax(scores, -1)
+    o = torch.einsum("bhts,bshv->bthv", w, vh)
+    out = torch.einsum("bthv,hvo->bto", o, params["attention_output.kernel"])
+    if "attention_output.bias" in params:
+        out = out + params["attention_output.bias"]
+    return out, w
+
+
+@requires_torch
+@pytest.mark.parametrize("case", ["self", "cross_mask", "causal_nobias_outshape", "query_mask"])
+def test_keras_multi_head_attention_matches_torch_computation(case):
+    rng = np.random.default_rng(8)
+    B, T, S, H, kd = 2, 4, 5, 3, 6
+    kw = dict(use_bias=case != "causal_nobias_outshape")
+    if case == "causal_nobias_outshape":
+        kw.update(value_dim=4, output_shape=7)
+    layer = layers.MultiHeadAttention(H, kd, **kw)
+    q = rng.standard_normal((B, T, 8))
+    v = q if case == "self" else rng.standard_normal((B, S, 5))
+    k = None if case in ("self", "query_mask") else rng.standard_normal((B, S, 3)) if case == "cross_mask" else v
+    call_kw, mask = {}, None
+    if case == "cross_mask":
+        mask = rng.random((B, T, S)) > 0.4
+        mask[0, 1] = False  # a query row with no key
+        call_kw["attention_mask"] = dlcore.tensor(mask)
+    elif case == "causal_nobias_outshape":
+        call_kw["use_causal_mask"] = True
+        mask = np.broadcast_to(np.tril(np.ones((T, S), bool)), (B, T, S))
+    elif case == "query_mask":
+        qm, vm = rng.random((B, T)) > 0.3, rng.random((B, S)) > 0.3
+        call_kw.update(query_mask=dlcore.tensor(qm), value_mask=dlcore.tensor(vm))
+        mask = qm[:, :, None] & vm[:, None, :]
+    dq = dlcore.tensor(q, requires_grad=True)
+    dv = dq if case == "self" else dlcore.tensor(v, requires_grad=True)
+    dk = None if k is None or k is v else dlcore.tensor(k, requires_grad=True)
+    if k is v and case != "self":
+        dk = dv
+    layer.double()  # built below in float64 from the float64 input
+    out, scores = layer(dq, dv, dk, return_attention_scores=True, **call_kw)
+    shapes = {n: tuple(p.shape) for n, p in layer.named_parameters()}
+    vd, od = kw.get("value_dim", kd), kw.get("output_shape", 8)
+    assert shapes["query.kernel"] == (8, H, kd) and shapes["value.kernel"] == (v.shape[-1], H, vd)
+    assert shapes["attention_output.kernel"] == (H, vd, od)
+    assert tuple(out.shape) == (B, T, od) and tuple(scores.shape) == (B, H, T, S if case != "self" else T)
+    params = {n: torch.tensor(p.detach().numpy(), requires_grad=True) for n, p in layer.named_parameters()}
+    tq = torch.tensor(q, requires_grad=True)
+    tv = tq if case == "self" else torch.tensor(v, requires_grad=True)
+    tk = tv if dk is None or dk is dv else torch.tensor(k, requires_grad=True)
+    tout, tw = _torch_mha(params, tq, tv, tk, H, kd, mask)
+    close(out, tout)
+    close(scores, tw)
+    backward_both(out, tout, rng)
+    close(dq.grad, tq.grad)
+    if case != "self":
+        close(dv.grad, tv.grad)
+    for n, p in layer.named_parameters():
+        close(p.grad, params[n].grad)
+
+
+def test_keras_multi_head_attention_init_config_and_graph():
+    layer = layers.MultiHeadAttention(num_heads=2, key_dim=16)
+    x = dlcore.randn(3, 5, 32)
+    y = layer(x, x)
+    assert tuple(y.shape) == (3, 5, 32) and layer.query.kernel.dtype == dlcore.float32
+    limit = np.sqrt(6.0 / (2 * 32 + 16 * 32))  # Keras's fans of a (32, 2, 16) kernel
+    w = layer.query.kernel.detach().numpy()
+    assert np.abs(w).max() <= limit and np.abs(w).max() > 0.8 * limit
+    assert np.all(layer.query.bias.detach().numpy() == 0)
+    cfg = layer.get_config()
+    assert cfg["num_heads"] == 2 and cfg["key_dim"] == 16 and cfg["value_dim"] == 16
+    inp = dlcore.Input((5, 32))
+    out = layers.MultiHeadAttention(2, 8)(inp, inp, use_causal_mask=True)
+    model = dlcore.Model(inp, out)
+    assert tuple(model(x).shape) == (3, 5, 32)
+    with pytest.raises(ValueError, match=r"attention_mask must have shape \(batch, T, S\) = \(3, 5, 5\)"):
+        layer(x, x, attention_mask=dlcore.ones(3, 4, 5, dtype="bool"))
+    with pytest.raises(ValueError, match="query has 31 features"):
+        layer(dlcore.randn(3, 5, 31), x)
+
+
+def _torch_luong(q, v, k, scale, concat_w, mode, vmask, qmask, causal):
+    if mode == "dot":
+        scores = q @ k.transpose(1, 2)
+        if scale is not None:
+            scores = scores * scale
+    else:
+        s = q[:, :, None] + k[:, None]
+        scores = concat_w * torch.tanh(s * scale if scale is not None else s).sum(-1)
+    keep = None
+    if vmask is not None:
+        keep = torch.tensor(vmask)[:, None]
+    if causal:
+        c = torch.tril(torch.ones(q.shape[1], v.shape[1], dtype=torch.bool))[None]
+        keep = c if keep is None else keep & c
+    if keep is not None:
+        scores = scores - 1e9 * (~keep).double()
+    w = torch.softmax(scores, -1)
+    out = w @ v
+    if qmask is not None:
+        out = out * torch.tensor(qmask)[..., None].double()
+    return out, w
+
+
+@requires_torch
+@pytest.mark.parametrize("mode,use_scale", [("dot", False), ("dot", True), ("concat", True), ("concat", False)])
+@pytest.mark.parametrize("masked", [False, True])
+def test_keras_attention_matches_torch_computation(mode, use_scale, masked):
+    rng = np.random.default_rng(9)
+    q, v, k = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 4))
+    layer = layers.Attention(use_scale=use_scale, score_mode=mode)
+    (dq, tq), (dv, tv), (dk, tk) = pair(q), pair(v), pair(k)
+    vmask = qmask = None
+    kw = {}
+    if masked:
+        vmask, qmask = rng.random((2, 5)) > 0.4, rng.random((2, 3)) > 0.3
+        vmask[1] = False  # Keras: every key masked -> the unmasked softmax (-1e9 on all)
+        kw = dict(mask=[dlcore.tensor(qmask), dlcore.tensor(vmask)], use_causal_mask=True)
+    out, w = layer([dq, dv, dk], return_attention_scores=True, **kw)
+    if use_scale:  # a trained value, not the initial 1
+        layer.scale.data.fill_(0.7)
+        out, w = layer([dq, dv, dk], return_attention_scores=True, **kw)
+    params = {n: torch.tensor(p.detach().numpy(), requires_grad=True) for n, p in layer.named_parameters()}
+    tout, tw = _torch_luong(tq, tv, tk, params.get("scale"), params.get("concat_score_weight"), mode,
+                            vmask, qmask, masked)
+    close(out, tout)
+    close(w, tw)
+    backward_both(out, tout, rng)
+    for d, t in ((dq, tq), (dv, tv), (dk, tk)):
+        close(d.grad, t.grad)
+    for n, p in layer.named_parameters():
+        close(p.grad, params[n].grad)
+
+
+def test_keras_attention_in_a_functional_model_and_bad_input():
+    qi, vi = dlcore.Input((3, 4)), dlcore.Input((5, 4))
+    out = layers.Attention(use_scale=True)([qi, vi])
+    model = dlcore.Model([qi, vi], out)
+    y = model([dlcore.randn(2, 3, 4), dlcore.randn(2, 5, 4)])
+    assert tuple(y.shape) == (2, 3, 4)
+    with pytest.raises(ValueError, match="score_mode must be 'dot' or 'concat'"):
+        layers.Attention(score_mode="add")
+    with pytest.raises(ValueError, match=r"inputs must be a list \[query, value\]"):
+        layers.Attention()(dlcore.randn(2, 3, 4))
+    with pytest.raises(ValueError, match=r"value_mask must have shape \(2, 5\)"):
+        layers.Attention()([dlcore.randn(2, 3, 4), dlcore.randn(2, 5, 4)], mask=[None, dlcore.ones(2, 4, dtype="bool")])
+
+
+def test_attention_layers_save_and_load_with_call_keywords(tmp_path):
+    inp = dlcore.Input((5, 8))
+    h = layers.MultiHeadAttention(2, 4, name="mha")(inp, inp, use_causal_mask=True)
+    model = dlcore.Model(inp, layers.Attention(use_scale=True)([h, inp]))
+    x = dlcore.randn(3, 5, 8)
+    y = model(x).detach().numpy()
+    model.save(tmp_path / "m.safetensors")
+    loaded = dlcore.load_model(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(loaded(x).detach().numpy(), y)  # use_causal_mask kept
+    mha = loaded.mha if hasattr(loaded, "mha") else dict(loaded.named_modules())["mha"]
+    assert not np.allclose(mha(x, x).detach().numpy(), mha(x, x, use_causal_mask=True).detach().numpy())

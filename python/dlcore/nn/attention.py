@@ -3,9 +3,10 @@ the MultiheadAttention module (PyTorch's constructor, forward, parameter names a
 PyTorch state_dict loads unchanged).
 
 Attention needs no Function of its own: it is composed from ops that already have gradients
-(matmul, softmax, where, dropout), so this family has no ops/attention.py. One private helper,
-``attention``, computes output and weights; the functional form, MultiheadAttention and the
-Keras layers (layers/attention.py) all call it.
+(matmul, softmax, where, dropout), so this family has no ops/attention.py. ``attend`` (masked
+softmax of given scores, dropout, weighted sum) and ``attention`` (the scaled dot-product scores,
+then ``attend``) compute output and weights; the functional form, MultiheadAttention and the
+Keras layers (layers/attention.py) all call them.
 
 Masks. ``scaled_dot_product_attention`` takes a bool mask (True = attend) or a float mask added
 to the scores. MultiheadAttention keeps PyTorch's opposite convention for its bool masks (True =
@@ -27,7 +28,7 @@ from .dropout import dropout
 from .linear import Linear, linear
 from .module import Module, Parameter
 
-__all__ = ["scaled_dot_product_attention", "attention", "causal_mask", "MultiheadAttention"]
+__all__ = ["scaled_dot_product_attention", "attention", "attend", "causal_mask", "MultiheadAttention"]
 
 _NEG_INF = -math.inf
 
@@ -57,15 +58,11 @@ def causal_mask(L, S, device=None):
     return arange(L, device=device).unsqueeze(1) >= arange(S, device=device).unsqueeze(0)
 
 
-def attention(query, key, value, mask=None, dropout_p=0.0, scale=None, generator=None,
-              op="scaled_dot_product_attention"):
-    """softmax(query @ key^T * scale + mask) @ value over the last two dims; the leading dims
-    broadcast. mask: None, a bool tensor (True = attend) or a float tensor added to the scores,
-    broadcastable to (..., L, S). Rows with no key left get zero weights. Returns (output,
-    weights before dropout, weights after dropout)."""
-    L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
-    scale = 1.0 / math.sqrt(E) if scale is None else _args.real(scale, op, "scale")
-    scores = matmul(query * scale, key.transpose(-2, -1))
+def attend(scores, value, mask=None, dropout_p=0.0, generator=None, op="attention"):
+    """softmax(scores + mask) @ value: the half of attention after the scores (..., L, S).
+    mask: None, a bool tensor (True = attend) or a float tensor added to the scores,
+    broadcastable to the scores. Rows with no key left get zero weights (and no gradient).
+    Returns (output, weights before dropout, weights after dropout)."""
     if mask is not None:
         if not isinstance(mask, Tensor):
             raise TypeError(f"{op}: attn_mask must be a dlcore Tensor, got {type(mask).__name__}")
@@ -74,13 +71,13 @@ def attention(query, key, value, mask=None, dropout_p=0.0, scale=None, generator
                 raise ValueError
         except ValueError:
             raise ValueError(f"{op}: attn_mask of shape {tuple(mask.shape)} does not broadcast to the "
-                             f"attention scores' shape {tuple(scores.shape)} (..., L={L}, S={S})") from None
+                             f"attention scores' shape {tuple(scores.shape)} (..., L, S)") from None
         if mask.dtype == bool_:
             scores = where(mask, scores, _NEG_INF)
-        elif mask.dtype == query.dtype:
+        elif mask.dtype == scores.dtype:
             scores = scores + mask
         else:
-            raise TypeError(f"{op}: attn_mask must be bool or {query.dtype} (the query's dtype), "
+            raise TypeError(f"{op}: attn_mask must be bool or {scores.dtype} (the query's dtype), "
                             f"got {mask.dtype}")
         # rows with every key masked: softmax of all -inf is NaN; give them zero weights instead
         dead = scores.detach().amax(-1, keepdim=True) == _NEG_INF
@@ -92,6 +89,17 @@ def attention(query, key, value, mask=None, dropout_p=0.0, scale=None, generator
         weights = softmax(scores, -1)
     dropped = dropout(weights, dropout_p, True, generator=generator) if dropout_p > 0 else weights
     return matmul(dropped, value), weights, dropped
+
+
+def attention(query, key, value, mask=None, dropout_p=0.0, scale=None, generator=None,
+              op="scaled_dot_product_attention"):
+    """softmax(query @ key^T * scale + mask) @ value over the last two dims (the leading dims
+    broadcast; scale defaults to 1 / sqrt(E)), through ``attend``. Returns (output, weights
+    before dropout, weights after dropout)."""
+    E = query.shape[-1]
+    scale = 1.0 / math.sqrt(E) if scale is None else _args.real(scale, op, "scale")
+    scores = matmul(query * scale, key.transpose(-2, -1))
+    return attend(scores, value, mask, dropout_p, generator, op)
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
