@@ -467,3 +467,17 @@ def test_attention_layers_save_and_load_with_call_keywords(tmp_path):
     np.testing.assert_array_equal(loaded(x).detach().numpy(), y)  # use_causal_mask kept
     mha = loaded.mha if hasattr(loaded, "mha") else dict(loaded.named_modules())["mha"]
     assert not np.allclose(mha(x, x).detach().numpy(), mha(x, x, use_causal_mask=True).detach().numpy())
+
+
+def test_deepcopy_copies_leaves_and_refuses_graph_tensors():
+    import copy
+    p = nn.Parameter(dlcore.randn(3))
+    p.grad = dlcore.ones(3)
+    q = copy.deepcopy(p)
+    assert type(q) is nn.Parameter and q.requires_grad and q is not p
+    np.testing.assert_array_equal(q.detach().numpy(), p.detach().numpy())
+    q.data.fill_(0.0)
+    q.grad.fill_(5.0)
+    assert p.detach().numpy().any() and np.all(p.grad.numpy() == 1)
+    with pytest.raises(RuntimeError, match="only graph leaves"):
+        copy.deepcopy(p * 2)

@@ -54,7 +54,7 @@ class _EinsumDense(Module):
         return y.reshape(*lead, *self.out_dims)
 
 
-def _bool_mask(m, layer, name):
+def _bool_mask(m):
     """A Keras mask (bool, or numbers where nonzero = attend) as a bool tensor, or None."""
     if m is None:
         return None
@@ -166,12 +166,12 @@ class MultiHeadAttention(Layer):
         for name, m, axes, shape in (("query_mask", query_mask, q_axes, (B, T, 1)),
                                      ("value_mask", value_mask, v_axes, (B, 1, S)),
                                      ("key_mask", key_mask, v_axes, (B, 1, S))):
-            m = _bool_mask(m, self, name)
+            m = _bool_mask(m)
             if m is not None:
                 if tuple(m.shape) != (B,) + axes:
                     raise ValueError(f"{op}: {name} must have shape {(B,) + axes}, got {tuple(m.shape)}")
                 both(m.reshape(*shape))
-        am = _bool_mask(attention_mask, self, "attention_mask")
+        am = _bool_mask(attention_mask)
         if am is not None:
             if tuple(am.shape) not in ((B,) + q_axes + v_axes, q_axes + v_axes):
                 raise ValueError(f"{op}: attention_mask must have shape (batch, T, S) = "
@@ -241,7 +241,7 @@ class Attention(Layer):
         if mask is not None:
             if not isinstance(mask, (list, tuple)) or len(mask) != 2:
                 raise ValueError(f"{op}: mask must be a list [query_mask, value_mask] (either may be None)")
-            q_mask, v_mask = _bool_mask(mask[0], self, "query_mask"), _bool_mask(mask[1], self, "value_mask")
+            q_mask, v_mask = _bool_mask(mask[0]), _bool_mask(mask[1])
         keep = None
         if v_mask is not None:
             if tuple(v_mask.shape) != tuple(value.shape[:2]):
