@@ -481,3 +481,24 @@ def test_deepcopy_copies_leaves_and_refuses_graph_tensors():
     assert p.detach().numpy().any() and np.all(p.grad.numpy() == 1)
     with pytest.raises(RuntimeError, match="only graph leaves"):
         copy.deepcopy(p * 2)
+
+
+def test_keras_multi_head_attention_several_attention_axes_and_dropout():
+    rng = np.random.default_rng(10)
+    layer = layers.MultiHeadAttention(2, 4, dropout=0.5)
+    layer.eval()
+    q = dlcore.tensor(rng.standard_normal((2, 2, 3, 8)).astype(np.float32))
+    v = dlcore.tensor(rng.standard_normal((2, 4, 5)).astype(np.float32))
+    out, scores = layer(q, v, return_attention_scores=True)
+    assert tuple(out.shape) == (2, 2, 3, 8) and tuple(scores.shape) == (2, 2, 2, 3, 4)
+    # the two query axes are attended as one flattened axis
+    flat, flat_scores = layer(q.reshape(2, 6, 8), v, return_attention_scores=True)
+    np.testing.assert_allclose(out.detach().numpy(), flat.detach().numpy().reshape(2, 2, 3, 8), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(scores.detach().numpy(), flat_scores.detach().numpy().reshape(2, 2, 2, 3, 4), rtol=1e-6, atol=1e-6)
+    # training: dropout on the weights changes the output, the returned scores are taken before it
+    layer.train()
+    out_t, scores_t = layer(q, v, return_attention_scores=True)
+    assert not np.allclose(out_t.detach().numpy(), out.detach().numpy())
+    np.testing.assert_allclose(scores_t.detach().numpy(), scores.detach().numpy(), rtol=1e-6, atol=1e-6)
+    out_f = layer(q, v, training=False)
+    np.testing.assert_allclose(out_f.detach().numpy(), out.detach().numpy(), rtol=1e-6, atol=1e-6)
