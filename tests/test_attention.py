@@ -493,8 +493,9 @@ def test_keras_multi_head_attention_several_attention_axes_and_dropout():
     assert tuple(out.shape) == (2, 2, 3, 8) and tuple(scores.shape) == (2, 2, 2, 3, 4)
     # the two query axes are attended as one flattened axis
     flat, flat_scores = layer(q.reshape(2, 6, 8), v, return_attention_scores=True)
-    np.testing.assert_allclose(out.detach().numpy(), flat.detach().numpy().reshape(2, 2, 3, 8), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(scores.detach().numpy(), flat_scores.detach().numpy().reshape(2, 2, 2, 3, 4), rtol=1e-6, atol=1e-6)
+    tol = dict(rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out.detach().numpy(), flat.detach().numpy().reshape(2, 2, 3, 8), **tol)
+    np.testing.assert_allclose(scores.detach().numpy(), flat_scores.detach().numpy().reshape(2, 2, 2, 3, 4), **tol)
     # training: dropout on the weights changes the output, the returned scores are taken before it
     layer.train()
     out_t, scores_t = layer(q, v, return_attention_scores=True)

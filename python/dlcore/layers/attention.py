@@ -219,8 +219,8 @@ class Attention(Layer):
     def forward(self, inputs, mask=None, training=None, return_attention_scores=False, use_causal_mask=False):
         op = f"Attention '{self.name}'"
         if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):
-            raise ValueError(f"{op}: inputs must be a list [query, value] or [query, value, key], got "
-                             f"{type(inputs).__name__}" + (f" of {len(inputs)}" if isinstance(inputs, (list, tuple)) else ""))
+            what = f"a list of {len(inputs)}" if isinstance(inputs, (list, tuple)) else type(inputs).__name__
+            raise ValueError(f"{op}: inputs must be a list [query, value] or [query, value, key], got {what}")
         query, value = inputs[0], inputs[1]
         key = inputs[2] if len(inputs) == 3 else value
         for n, t in (("query", query), ("value", value), ("key", key)):
