@@ -1,7 +1,7 @@
 """Imports in python/dlcore run one way (docs/ARCHITECTURE.md): built from the source with ast,
 the graph of module-level imports between dlcore modules has no cycle, no function imports a
 module except an optional third-party dependency, and no module imports from a layer above its
-own (core <- nn <- optim <- Keras-style layer <- examples; ops modules use only _C, dtype,
+own (core <- nn <- optim <- distributed <- Keras-style layer <- examples; ops modules use only _C, dtype,
 autograd and ops._args)."""
 import ast
 import pathlib
@@ -11,7 +11,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "python" / "dlcore"
 
 # imported inside functions only because they are optional dependencies
-OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna"}
+OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna", "mpi4py"}
 
 # layers, bottom to top; a module may import only from its own layer or below
 LAYERS = [
@@ -20,6 +20,7 @@ LAYERS = [
               "dlcore.tensor")),
     ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets")),
     ("optim", ("dlcore.optim",)),
+    ("distributed", ("dlcore.distributed",)),
     ("keras", ("dlcore.graph", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics", "dlcore.serialization",
                "dlcore.trainer", "dlcore.models")),
     ("top", ("dlcore", "dlcore.examples")),

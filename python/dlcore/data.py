@@ -14,17 +14,24 @@ Tensor given to them is copied to the host first).
 Augmentations (RandomHorizontalFlip, RandomCrop, RandomRotation) work on whole batches of
 (N, C, H, W) or (N, H, W) arrays, vectorised, with randomness from a dlcore Generator; pass
 them to DataLoader(transform=...) (applied to the first element of each batch, the inputs).
+
+DistributedSampler shards a dataset between the processes of a data-parallel job
+(dlcore.distributed, docs/distributed.md): DataLoader(dataset, batch_size=B,
+sampler=DistributedSampler(dataset, batch_size=B)) in each of N processes yields, at every
+step, this process's B-sample part of the batch of N*B that one process would have drawn.
 """
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
+from .dtype import float64
 from .ops._args import integer
-from .tensor import Generator, Tensor, arange, current_generator, index_select, rand, randperm, stack, tensor
+from .tensor import Generator, Tensor, arange, cat, current_generator, index_select, rand, randperm, stack, tensor
 
-__all__ = ["Dataset", "TensorDataset", "DataLoader", "train_val_test_split", "StandardScaler",
+__all__ = ["Dataset", "TensorDataset", "DataLoader", "DistributedSampler", "train_val_test_split", "StandardScaler",
            "MinMaxScaler", "to_categorical", "one_hot", "Compose", "RandomHorizontalFlip",
            "RandomCrop", "RandomRotation", "default_collate"]
 
@@ -115,7 +122,8 @@ class DataLoader:
     """Iterates over a dataset in batches.
 
     DataLoader(dataset, batch_size=32, shuffle=False, seed=None, generator=None, drop_last=False,
-               collate_fn=None, transform=None, target_transform=None, as_tensors=True)
+               collate_fn=None, transform=None, target_transform=None, as_tensors=True,
+               sampler=None)
 
     - dataset: a Dataset, or a tuple of arrays (wrapped in TensorDataset).
     - shuffle: a new permutation every epoch, drawn from ``generator`` (a dlcore.Generator),
@@ -124,15 +132,22 @@ class DataLoader:
     - transform: applied to the inputs (first element) of every batch, e.g. RandomCrop; it is
       called as transform(batch_array) and may use the loader's generator.
     - as_tensors: yield dlcore Tensors (default) or NumPy arrays.
+    - sampler: an object whose ``indices()`` gives the epoch's sample order as an int64 Tensor
+      (DistributedSampler: this process's shard); the loader tells it the epoch
+      (``set_epoch``) before each pass. Mutually exclusive with shuffle.
     """
 
     def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, generator=None,
                  drop_last=False, collate_fn=None, transform=None, target_transform=None,
-                 as_tensors=True):
+                 as_tensors=True, sampler=None):
         if isinstance(dataset, (tuple, list)):
             dataset = TensorDataset(*dataset)
         if batch_size is None:
             raise ValueError("DataLoader: batch_size must be a positive integer, got None")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive (the sampler "
+                             "decides the order: DistributedSampler(..., shuffle=True))")
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = integer(batch_size, "DataLoader", "batch_size", 1)
         self.shuffle = bool(shuffle)
@@ -147,7 +162,7 @@ class DataLoader:
         self.epoch = 0
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _gen(self):
@@ -167,6 +182,10 @@ class DataLoader:
 
     def _order(self):
         """This epoch's sample order: an int64 Tensor on the CPU."""
+        if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(self.epoch)
+            return self.sampler.indices()
         n = len(self.dataset)
         if self.shuffle:
             return randperm(n, generator=self._gen())
@@ -196,6 +215,106 @@ class DataLoader:
         for s in range(0, stop, self.batch_size):
             batch = self._fetch(order[s:s + self.batch_size])
             yield _to_tensor(batch) if self.as_tensors else batch
+
+
+def _launcher_world():
+    """(rank, size) of this process as MPI launchers publish them (Open MPI's mpirun, then
+    MPICH / Intel MPI's PMI), (0, 1) outside a launcher. dlcore.distributed.init() reads the same
+    numbers from MPI itself."""
+    for r, n in (("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), ("PMI_RANK", "PMI_SIZE")):
+        if os.environ.get(r) is not None and os.environ.get(n) is not None:
+            return int(os.environ[r]), int(os.environ[n])
+    return 0, 1
+
+
+class DistributedSampler:
+    """This process's shard of a dataset in a data-parallel job of ``num_replicas`` processes.
+
+    DistributedSampler(dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
+                       drop_last=False, batch_size=1, generator=None, even=True)
+
+    - dataset: a dataset, or its length.
+    - num_replicas, rank: default from the MPI launcher's environment (mpirun), else 1 and 0.
+    - Order: each epoch a permutation of the whole dataset that every process draws alike: from
+      ``generator`` when given (it must be in the same state in every process, e.g. dlcore's
+      default generator after dlcore.distributed.init), else from Generator(seed) placed at the
+      epoch (``set_epoch``; the DataLoader sets it) - the same permutations, epoch by epoch, as
+      DataLoader(dataset, shuffle=True, seed=seed) draws in one process. shuffle=False: 0..n-1.
+    - Sharding without overlap: the order is cut into global batches of
+      num_replicas * batch_size; process r takes the r-th of the num_replicas equal, consecutive
+      parts of each. With the loader's batch_size as ``batch_size``, the k-th batches of the
+      processes, in rank order, are exactly the k-th batch of num_replicas * batch_size of one
+      process. batch_size=1 interleaves like PyTorch's DistributedSampler.
+    - even=True: every process gets the same number of samples (needed for training, where every
+      step is a collective): the order is padded by repeating its start (or, drop_last=True,
+      cut) to a multiple of num_replicas. even=False (evaluation): no sample is repeated or
+      dropped; the last global batch is split as evenly as it goes.
+    """
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False,
+                 batch_size=1, generator=None, even=True):
+        self.n = dataset if isinstance(dataset, int) else len(dataset)
+        launcher_rank, launcher_size = _launcher_world()
+        self.num_replicas = launcher_size if num_replicas is None else int(num_replicas)
+        self.rank = launcher_rank if rank is None else int(rank)
+        if self.num_replicas < 1 or not 0 <= self.rank < self.num_replicas:
+            raise ValueError(f"DistributedSampler: rank {self.rank} is not in [0, num_replicas="
+                             f"{self.num_replicas})")
+        if int(batch_size) < 1:
+            raise ValueError(f"DistributedSampler: batch_size must be a positive integer, got {batch_size}")
+        self.shuffle, self.seed, self.drop_last = bool(shuffle), int(seed), bool(drop_last)
+        self.batch_size, self.generator, self.even = int(batch_size), generator, bool(even)
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        self.epoch = int(epoch)
+
+    def _total(self):
+        """How many positions of the epoch's order are dealt out (padded or cut when even)."""
+        n, w = self.n, self.num_replicas
+        if not self.even:
+            return n
+        return n - n % w if self.drop_last else -(-n // w) * w
+
+    def _bounds(self):
+        """[start, stop) of this rank's part of every global batch of the first _total() positions."""
+        total, w, r = self._total(), self.num_replicas, self.rank
+        step = w * self.batch_size
+        return [(s - (-m * r // w), s - (-m * (r + 1) // w))  # ceil: lower ranks take the remainder
+                for s in range(0, total, step) for m in (min(step, total - s),)]
+
+    def __len__(self):
+        return sum(hi - lo for lo, hi in self._bounds())
+
+    def _order(self):
+        n = self.n
+        if not self.shuffle:
+            return arange(n)
+        g = self.generator
+        if g is None:  # DataLoader(shuffle=True, seed=seed)'s epoch-th permutation
+            g = Generator(self.seed)
+            g.counter = self.epoch * _perm_blocks(n)
+        return randperm(n, generator=g)
+
+    def indices(self):
+        """This process's sample order for the epoch: an int64 Tensor."""
+        order = self._order()
+        total = self._total()
+        if total > self.n:  # pad by repeating the start of the order (PyTorch's rule)
+            reps = -(-total // self.n)
+            order = cat([order] * reps)
+        parts = [order[lo:hi] for lo, hi in self._bounds() if hi > lo]
+        return cat(parts) if parts else arange(0)
+
+    def __iter__(self):
+        return iter(self.indices().tolist())
+
+
+def _perm_blocks(n):
+    """Philox blocks one randperm(n) takes from its generator."""
+    g = Generator(0)
+    g.take(float64, n)
+    return g.counter
 
 
 def _call_transform(t, x, gen):

@@ -9,6 +9,7 @@ CPU), ``from_dlpack`` / ``__dlpack__``, and printing.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import math
 import numbers
 import threading
@@ -949,6 +950,8 @@ class Generator:
     threads sharing one generator never get the same block twice (their order still depends
     on scheduling: give each thread its own generator for reproducible runs)."""
 
+    shard = (0, 1)  # (part, parts) of a batch that draws over batch-major tensors take: sharded()
+
     def __init__(self, seed=0):
         self._lock = threading.Lock()
         self.manual_seed(seed)
@@ -982,6 +985,31 @@ class Generator:
 
     def take(self, dtype, n):
         return self.advance(_C.random_blocks(dtype, int(n)))
+
+    def take_batch(self, blocks, n):
+        """The first counter of a draw of ``blocks(n)`` Philox blocks over a batch-major tensor
+        (a dropout mask). Inside ``sharded(part, parts)`` the tensor is part ``part`` of a batch
+        ``parts`` times larger: it takes the blocks the whole batch's draw gives that part (the
+        same values, when n fills whole blocks), and the counter moves past the whole draw."""
+        part, parts = self.shard
+        b = blocks(int(n))
+        c = self.counter
+        self.counter = c + b * parts
+        return c + b * part
+
+    @contextlib.contextmanager
+    def sharded(self, part, parts):
+        """Within the block, batch draws (dropout) act as part ``part`` of ``parts`` equal,
+        consecutive parts of one batch: what a data-parallel rank needs for the masks of the
+        global batch (dlcore.distributed)."""
+        if not 0 <= int(part) < int(parts):
+            raise ValueError(f"Generator.sharded: part {part} is not in [0, {parts})")
+        prev = self.shard
+        self.shard = (int(part), int(parts))
+        try:
+            yield self
+        finally:
+            self.shard = prev
 
 
 default_generator = Generator(0)
