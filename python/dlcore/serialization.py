@@ -641,10 +641,11 @@ def _graph_spec(model):
             if not ok:
                 raise ValueError(f"model.save: a layer call argument {a!r} cannot be stored as JSON")
             return {"value": j}
-        if node.kwargs:
-            raise ValueError("model.save: keyword arguments in graph layer calls are not supported")
-        nodes.append({"layer": names[id(node.layer)], "args": [ref(a) for a in node.args],
-                      "n_out": len(node.outputs), "multi": len(node.outputs) > 1})
+        entry = {"layer": names[id(node.layer)], "args": [ref(a) for a in node.args],
+                 "n_out": len(node.outputs), "multi": len(node.outputs) > 1}
+        if node.kwargs:  # e.g. use_causal_mask=True: JSON values or graph tensors, as the args
+            entry["kwargs"] = {str(k): ref(v) for k, v in node.kwargs.items()}
+        nodes.append(entry)
     return {"class": "Model",
             "layers": [[k, module_to_spec(c)] for k, c in model._modules.items()],
             "inputs": [{"shape": list(t.shape[1:]), "dtype": str(t.dtype), "name": t.name} for t in g["inputs"]],
@@ -694,7 +695,10 @@ def _graph_from_spec(spec):
 
     for node in spec["nodes"]:
         layer = layers[node["layer"]]
-        out = layer(*[deref(a) for a in node["args"]])
+        kwargs = node.get("kwargs") or {}
+        if not isinstance(kwargs, dict):
+            raise ValueError("corrupt architecture: a node's kwargs is not a mapping")
+        out = layer(*[deref(a) for a in node["args"]], **{str(k): deref(v) for k, v in kwargs.items()})
         outs_of.append(list(out) if node.get("multi") else [out])
     outputs = [outs_of[r[1]][r[2]] if r[0] == "node" else ins[r[1]] for r in spec["outputs"]]
     return _resolve("Model")(ins, outputs[0] if spec.get("single_output", True) else outputs)

@@ -329,6 +329,22 @@ class Tensor(Variable):
     def clone(self):
         return shape_ops.Contiguous.apply(self)
 
+    def __deepcopy__(self, memo):
+        """copy.deepcopy of a graph leaf (a parameter, a user's tensor): a new tensor of the
+        same class over a copy of the values, with requires_grad and a copy of .grad (so
+        copy.deepcopy(module) gives an independent module, as in PyTorch)."""
+        if id(self) in memo:
+            return memo[id(self)]
+        if self._node is not None:
+            raise RuntimeError("deepcopy: only graph leaves (tensors created by the user, parameters) "
+                               "can be deep-copied; detach() the tensor first")
+        new = type(self).__new__(type(self))
+        Variable.__init__(new, self._data.clone(), self.requires_grad)
+        if self.grad is not None:
+            new.grad = Tensor._wrap(self.grad._data.clone())
+        memo[id(self)] = new
+        return new
+
     def contiguous(self):
         return self if self._data.is_contiguous() else shape_ops.Contiguous.apply(self)
 

@@ -9,7 +9,9 @@ from .dropout import Dropout
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .norm import BatchNormalization
 from .pool import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
+from .attention import Attention, MultiHeadAttention
 
 __all__ = ["Layer", "get_activation", "Dense", "Activation", "Flatten", "Reshape", "Lambda", "Conv2D",
            "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "BatchNormalization", "Dropout",
-           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
+           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+           "MultiHeadAttention", "Attention"]
