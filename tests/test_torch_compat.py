@@ -59,6 +59,26 @@ def test_get_total_norm_and_clip_grads_with_norm_with_generators():
         np.testing.assert_allclose(gd, gt, rtol=1e-12)
 
 
+def test_parameters_to_vector_and_back_with_generators():
+    dm, tm = _pair()
+    vd = nn.utils.parameters_to_vector(dm.parameters())
+    vt = torch.nn.utils.parameters_to_vector(tm.parameters())
+    np.testing.assert_array_equal(vd.detach().numpy(), vt.detach().numpy())
+    new = np.arange(vt.numel(), dtype=np.float64)
+    nn.utils.vector_to_parameters(dlcore.tensor(new), dm.parameters())
+    torch.nn.utils.vector_to_parameters(torch.tensor(new), tm.parameters())
+    for pd, pt in zip(dm.parameters(), tm.parameters()):
+        np.testing.assert_array_equal(pd.detach().numpy(), pt.detach().numpy())
+    with pytest.raises(ValueError, match="vector_to_parameters: vec has 3 elements"):
+        nn.utils.vector_to_parameters(dlcore.zeros(3), dm.parameters())
+    for p in dm.parameters():  # differentiable, as torch's
+        p.grad = None
+    vd = nn.utils.parameters_to_vector(dm.parameters())
+    (vd * vd).sum().backward()
+    for p in dm.parameters():
+        np.testing.assert_array_equal(p.grad.numpy(), 2 * p.detach().numpy())
+
+
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam",
                                   "Lion", "LBFGS"])
 def test_optimizers_take_a_generator(name):
