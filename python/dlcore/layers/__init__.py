@@ -12,6 +12,7 @@ from .norm import BatchNormalization
 from .pool import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                    GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
 from .reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
+from .attention import Attention, MultiHeadAttention
 
 __all__ = ["Layer", "get_activation", "Dense", "Activation", "Flatten", "Reshape", "Lambda", "Conv2D",
            "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "BatchNormalization", "Dropout",
@@ -19,4 +20,5 @@ __all__ = ["Layer", "get_activation", "Dense", "Activation", "Flatten", "Reshape
            # image layers (keras-image)
            "get_initializer", "Conv1D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
            "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
-           "GlobalMaxPooling2D", "UpSampling2D", "ZeroPadding2D", "Cropping2D"]
+           "GlobalMaxPooling2D", "UpSampling2D", "ZeroPadding2D", "Cropping2D",
+           "MultiHeadAttention", "Attention"]
