@@ -143,6 +143,19 @@ def test_set_weights_round_trip_and_shape_errors():
         b.set_weights([a.get_weights()[0], np.zeros((4, 4)), a.get_weights()[2]])
 
 
+def test_wrapped_layers_weights_in_keras_layout():
+    """A wrapper lists its inner layers' weights in their Keras layouts (TimeDistributed(Dense):
+    kernel (in, out), not nn.Linear's (out, in)), and set_weights writes them back there."""
+    td = L.TimeDistributed(L.Dense(3))
+    td(np.zeros((2, 4, 5), np.float32))
+    ws = td.get_weights()
+    assert [w.shape for w in ws] == [(5, 3), (3,)]
+    np.testing.assert_array_equal(ws[0], td.layer.linear.weight.detach().numpy().T)
+    k = RNG.normal(size=(5, 3)).astype(np.float32)
+    td.set_weights([k, ws[1]])
+    np.testing.assert_array_equal(td.layer.linear.weight.detach().numpy(), k.T)
+
+
 def test_unsupported_options_raise_clear_errors():
     with pytest.raises(ValueError, match="stateful"):
         L.LSTM(4, stateful=True)

@@ -2,14 +2,13 @@
 Activation, Flatten, Reshape, Lambda."""
 from __future__ import annotations
 
-from .. import initializers
-from ..autograd import no_grad
 from ..nn.linear import Linear, linear
 from ..nn.module import Module
 from ..nn.regularizers import attach as attach_regularizer
 from ..ops._args import integer
-from ..tensor import flatten, reshape
-from .base import Layer, _match_dtype, get_activation
+from ..tensor import Tensor, flatten, reshape
+from .base import (Layer, _match_dtype, data_format_arg, from_channels_first, get_activation, get_initializer,
+                   in_memory_order, init_keras_layout)
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Lambda"]
 
@@ -30,19 +29,17 @@ class Dense(Layer):
         self.activation, self.use_bias = activation, bool(use_bias)
         self._act = get_activation(activation)
         self._fused_relu = isinstance(activation, str) and activation.lower() == "relu"
-        initializers.get(kernel_initializer), initializers.get(bias_initializer)  # a bad name fails here
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._kernel_init = get_initializer(kernel_initializer, "Dense", "kernel_initializer")
+        self._bias_init = get_initializer(bias_initializer, "Dense", "bias_initializer")
         self._regularizers = {"weight": kernel_regularizer, "bias": bias_regularizer}
 
     def build(self, input_shape, x=None):
         dt = getattr(x, "dtype", None)
         self.linear = _match_dtype(Linear(int(input_shape[-1]), self.units, bias=self.use_bias,
                                           dtype=dt if dt is not None and dt.is_floating_point else None), x)
-        w = self.linear.weight
-        with no_grad():  # Keras's initializers on Keras's (in, out) kernel
-            w.copy_(initializers.get(self.kernel_initializer)((w.shape[1], w.shape[0]), dtype=w.dtype).T)
-            if self.use_bias:
-                self.linear.bias.copy_(initializers.get(self.bias_initializer)((self.units,), dtype=w.dtype))
+        for (t, to_k, from_k), init in zip(self._keras_weights(), (self._kernel_init, self._bias_init)):
+            init_keras_layout(t, init, to_k, from_k)  # Keras's initializers on Keras's (in, out) kernel
         for name, reg in self._regularizers.items():
             if reg is not None and self.linear._parameters.get(name) is not None:
                 attach_regularizer(self.linear, name, reg)
@@ -54,10 +51,9 @@ class Dense(Layer):
         y = self.linear(x)
         return self._act(y) if self._act is not None else y
 
-    def _to_keras(self, key, a):  # Keras's kernel is (in, out): nn.Linear's weight transposed
-        return a.T if key.endswith("weight") else a
-
-    _from_keras = _to_keras
+    def _keras_weights(self):
+        t = (lambda w: w.t())  # dlcore (out, in) <-> Keras (in, out)
+        return [(self.linear.weight, t, t)] + ([(self.linear.bias, None, None)] if self.use_bias else [])
 
     def get_config(self):
         if self.activation is not None and not isinstance(self.activation, str):
@@ -72,28 +68,48 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    """An activation by Keras name (or a callable). Elementwise activations run in the input's
+    memory order, so between channels-last image layers they keep channels-first memory."""
+
     supports_masking = True
 
     def __init__(self, activation, name=None):
         super().__init__(name)
         self.activation = activation
         self._act = get_activation(activation)
+        self._elementwise = isinstance(activation, str) and activation.lower() not in ("softmax", "log_softmax")
         self.built = True
 
     def forward(self, x):
-        return self._act(x) if self._act is not None else x
+        if self._act is None:
+            return x
+        return in_memory_order(self._act, x) if self._elementwise else self._act(x)
 
     def get_config(self):
         return {"name": self.name, "activation": self.activation}
 
 
 class Flatten(Layer):
-    def __init__(self, name=None):
+    """(N, ...) -> (N, features). As Keras, the features come in channels-last order (H, W, C)
+    whatever the data_format, so the Dense weights after it are the same for both layouts:
+    data_format="channels_first" input (N, C, ...) is put channels-last first."""
+
+    def __init__(self, data_format=None, name=None):
         super().__init__(name)
+        self.data_format = data_format_arg(data_format, "Flatten")
         self.built = True
 
     def forward(self, x):
+        if isinstance(x, Tensor) and x.ndim < 2:
+            if x.ndim == 0:
+                raise ValueError(f"Flatten '{self.name}': expects a batch (N, ...), got a 0-d tensor")
+            return x.reshape(x.shape[0], 1)  # (N,) -> (N, 1), as Keras
+        if self.data_format == "channels_first" and isinstance(x, Tensor) and x.ndim > 2:
+            x = from_channels_first(x, "channels_last")
         return flatten(x, 1)
+
+    def get_config(self):
+        return {"name": self.name, "data_format": self.data_format}
 
 
 class Reshape(Layer):

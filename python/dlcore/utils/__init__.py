@@ -1,14 +1,17 @@
 """dlcore.utils: the helpers Keras code imports from ``keras.utils`` - to_categorical,
 pad_sequences (also ``keras.preprocessing.sequence.pad_sequences``), set_random_seed,
-normalize. They work on NumPy data, before it meets the model (dlcore.data's edge)."""
+normalize; they work on NumPy data, before it meets the model (dlcore.data's edge). And the
+module path PyTorch code imports from torch.utils: dlcore.utils.data (DataLoader, Dataset,
+TensorDataset, random_split, Subset, samplers)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..data import to_categorical
 from ..tensor import manual_seed
+from . import data
 
-__all__ = ["to_categorical", "pad_sequences", "set_random_seed", "normalize"]
+__all__ = ["to_categorical", "pad_sequences", "set_random_seed", "normalize", "data"]
 
 
 def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0.0):
