@@ -152,7 +152,13 @@ class Orthogonal(Initializer):
         self.gain = float(gain)
 
     def _fill(self, t, shape):
-        _init.orthogonal_(t, self.gain, self._gen())
+        if len(shape) <= 2:
+            _init.orthogonal_(t, self.gain, self._gen())
+            return
+        # Keras's rule for a conv kernel (*kernel_size, in, out): orthogonal as a (rest, out) matrix
+        m = empty(math.prod(shape[:-1]), shape[-1], dtype=t.dtype)
+        _init.orthogonal_(m, self.gain, self._gen())
+        t.copy_(m.reshape(*shape))
 
 
 class Identity(Initializer):
