@@ -29,8 +29,8 @@ from ..nn import activation as A
 from ..nn.module import Module, Parameter, eval_mode
 from ..tensor import Generator, Tensor, tensor, use_generator, zeros
 
-__all__ = ["Layer", "get_activation", "get_initializer", "init_keras_layout", "data_format_arg", "image_rank", "image_input",
-           "to_channels_first", "from_channels_first", "memory_order", "in_memory_order"]
+__all__ = ["Layer", "get_activation", "get_initializer", "init_keras_layout", "data_format_arg", "image_rank",
+           "image_input", "to_channels_first", "from_channels_first", "memory_order", "in_memory_order"]
 
 _counters = {}
 _build_lock = threading.RLock()
