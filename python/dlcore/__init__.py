@@ -23,6 +23,7 @@ from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
 from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
 from .ops._args import integer as _integer
 from . import autograd, callbacks, data, datasets, layers, metrics, models, serialization, trainer  # noqa: F401
+from . import tuning  # noqa: F401  (GridSearch / RandomSearch / OptunaSearch)
 from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from .serialization import load, load_model, save  # noqa: F401
@@ -41,7 +42,7 @@ __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "n
            "zeros", "zeros_like", "current_generator", "cuda", "nn", "optim", "functional",
            "callbacks", "data", "datasets", "layers", "metrics", "serialization", "Input", "Model",
            "Sequential", "load", "load_model", "save", "set_num_threads", "get_num_threads",
-           "config"]
+           "config", "tuning"]
 
 __version__ = "0.1.0"
 
