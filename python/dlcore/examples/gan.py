@@ -159,7 +159,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    """Runs the example; returns the loss history and the sample-quality numbers."""
+    """Runs the example; returns the loss history, the sample-quality numbers and the models."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _common.setup(parse_args(argv))
     timer = _common.Timer()
@@ -197,7 +197,8 @@ def main(argv=None):
           f"(max {math.log(10):.3f}), classes {real['histogram']}")
     print(f"generated images:  confidence {gen['confidence']:.3f}, class entropy {gen['class_entropy']:.3f}, "
           f"classes {gen['histogram']}")
-    out = {"history": hist, "real": real, "generated": gen, "classifier_accuracy": acc, "seconds": timer()}
+    out = {"history": hist, "real": real, "generated": gen, "classifier_accuracy": acc, "seconds": timer(),
+           "generator": G, "discriminator": D, "classifier": clf}
     if args.write_results:
         names = ", ".join(f"{c} {n}" for c, n in zip(dlcore.datasets.FASHION_MNIST_CLASSES, gen["histogram"]))
         rows = ["| images | mean max-softmax confidence | entropy of the mean prediction (nats, max 2.303) |",

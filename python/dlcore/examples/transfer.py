@@ -67,7 +67,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    """Runs the example; returns {'pretrain_accuracy', 'transfer_accuracy', 'scratch_accuracy', ...}."""
+    """Runs the example; returns {'pretrain_accuracy', 'transfer_accuracy', 'scratch_accuracy', ..., 'models'}."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _common.setup(parse_args(argv))
     timer = _common.Timer()
@@ -107,7 +107,8 @@ def main(argv=None):
           f"from scratch {sc_acc:.4f}")
     out = {"pretrain_accuracy": pre_acc, "transfer_accuracy": tr_acc, "scratch_accuracy": sc_acc,
            "transfer_loss": hist_t.history["loss"], "scratch_loss": hist_s.history["loss"],
-           "trainable_transfer": trainable, "trainable_scratch": total, "seconds": timer()}
+           "trainable_transfer": trainable, "trainable_scratch": total, "seconds": timer(),
+           "models": {"source": source, "transfer": tuned, "scratch": scratch}}
     if args.write_results:
         rows = ["| model (classes 5-9, 500 labelled images per class) | trained parameters | test accuracy |",
                 "|---|---|---|",
