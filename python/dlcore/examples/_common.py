@@ -136,7 +136,8 @@ Each section is written by its example when run with `--write-results` (the comm
 machine as `dlcore.config()` names it, the date and the measured numbers); rerunning an
 example rewrites only its own section. The PNGs are under docs/img/. Numbers depend on the
 machine and the seed; the defaults are small runs that finish in a few minutes on 2 cores,
-`--full` trains on all the data for longer.
+`--full` trains on all the data for longer. The seconds were measured on a machine shared with
+other jobs: read them as upper bounds.
 """
 
 

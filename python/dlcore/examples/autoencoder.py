@@ -110,7 +110,7 @@ def parse_args(argv=None):
                                 description="Dense, convolutional and denoising autoencoders on Fashion-MNIST.")
     p.add_argument("--epochs", type=int, default=None, help="default 5 (15 with --full)")
     p.add_argument("--train-size", type=int, default=None, help="training images (default 20000, all with --full)")
-    p.add_argument("--test-size", type=int, default=None, help="test images (default 2000, all with --full)")
+    p.add_argument("--test-size", type=int, default=None, help="test images (default all 10000)")
     p.add_argument("--code", type=int, default=32, help="size of the code (bottleneck)")
     p.add_argument("--noise", type=float, default=0.3, help="noise std of the denoising variant")
     p.add_argument("--batch-size", type=int, default=128)
@@ -126,7 +126,7 @@ def main(argv=None):
     timer = _common.Timer()
     epochs = args.epochs or (15 if args.full else 5)
     ntr = args.train_size or (None if args.full else 20000)
-    nte = args.test_size or (None if args.full else 2000)
+    nte = args.test_size
     (xtr_np, _), (xte_np, _) = _common.load_fashion(args, ntr, nte)
     log = None if args.quiet else print
     xtr, xte = dlcore.tensor(xtr_np), dlcore.tensor(xte_np)
