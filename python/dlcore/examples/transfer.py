@@ -2,7 +2,8 @@
 pullover, dress, coat) lends its convolutional layers, frozen, to a classifier of classes 5-9
 (sandal, shirt, sneaker, bag, ankle boot) that trains only a new head on 500 labelled images per
 class; the same network trained from scratch on the same 2,500 images for the same epochs is the
-comparison. Prints both test accuracies (on the 5,000 test images of classes 5-9).
+comparison, and so is fine-tuning every layer from the pre-trained weights. Prints the test
+accuracies (on the 5,000 test images of classes 5-9).
 
     python -m dlcore.examples.transfer            # a few minutes on 2 cores
     python -m dlcore.examples.transfer --full     # longer pre-training and fine-tuning
@@ -97,6 +98,14 @@ def main(argv=None):
     hist_t = train(tuned, xt, yt, epochs, args.batch_size, args.lr, verbose)
     tr_acc = tuned.evaluate(xt_te, yt_te, batch_size=500)[1]
 
+    print(f"fine-tuning every layer, starting from the pre-trained features: {len(xt)} images, {epochs} epochs")
+    dlcore.manual_seed(args.seed + 1)
+    feats_all = features()
+    feats_all.load_state_dict(feats.state_dict())  # a trainable copy of the pre-trained weights
+    whole = classifier(feats_all)
+    train(whole, xt, yt, epochs, args.batch_size, args.lr, verbose)
+    all_acc = whole.evaluate(xt_te, yt_te, batch_size=500)[1]
+
     print(f"training the same network from scratch on the same {len(xt)} images, {epochs} epochs")
     dlcore.manual_seed(args.seed + 1)
     scratch = classifier()
@@ -104,18 +113,20 @@ def main(argv=None):
     sc_acc = scratch.evaluate(xt_te, yt_te, batch_size=500)[1]
     total = sum(p.numel() for p in scratch.parameters())
     print(f"classes 5-9 test accuracy: transfer (frozen features, new head) {tr_acc:.4f}; "
-          f"from scratch {sc_acc:.4f}")
+          f"all layers fine-tuned from the pre-trained features {all_acc:.4f}; from scratch {sc_acc:.4f}")
     out = {"pretrain_accuracy": pre_acc, "transfer_accuracy": tr_acc, "scratch_accuracy": sc_acc,
+           "finetune_all_accuracy": all_acc,
            "transfer_loss": hist_t.history["loss"], "scratch_loss": hist_s.history["loss"],
            "trainable_transfer": trainable, "trainable_scratch": total, "seconds": timer(),
-           "models": {"source": source, "transfer": tuned, "scratch": scratch}}
+           "models": {"source": source, "transfer": tuned, "finetune_all": whole, "scratch": scratch}}
     if args.write_results:
         rows = ["| model (classes 5-9, 500 labelled images per class) | trained parameters | test accuracy |",
                 "|---|---|---|",
                 f"| frozen features from classes 0-4 + new head | {trainable:,} | {tr_acc:.4f} |",
+                f"| pre-trained features and new head, all layers trained | {total:,} | {all_acc:.4f} |",
                 f"| the same network from scratch | {total:,} | {sc_acc:.4f} |",
                 f"\nPre-training: {len(xs)} images of classes 0-4, {pre_epochs} epochs, test accuracy on classes "
-                f"0-4 {pre_acc:.4f}. Fine-tuning and scratch: {len(xt)} images, {epochs} epochs each, batch "
+                f"0-4 {pre_acc:.4f}. Each classes 5-9 model: {len(xt)} images, {epochs} epochs, batch "
                 f"{args.batch_size}, Adam lr {args.lr}, seed {args.seed}; test: the {len(xt_te)} test images of "
                 f"classes 5-9."]
         _common.write_results(args, "transfer", "Transfer learning (frozen conv features)", argv, rows,

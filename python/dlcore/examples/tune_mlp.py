@@ -2,10 +2,10 @@
 rate and batch size, scored on a validation split of the training images; the best model
 (restored with the weights of its best epoch) is then evaluated once on the test set.
 
-    python -m dlcore.examples.tune_mlp                    # random search, a minute or two on 2 cores
+    python -m dlcore.examples.tune_mlp                    # random search, 10 trials, a few minutes on 2 cores
     python -m dlcore.examples.tune_mlp --search grid      # a grid over width x learning rate
     python -m dlcore.examples.tune_mlp --search optuna    # TPE + median pruning (needs optuna)
-    python -m dlcore.examples.tune_mlp --full             # all 60,000 images, more trials and epochs
+    python -m dlcore.examples.tune_mlp --full             # 30 trials of 15 epochs
 
 Model (PyTorch-style modules, Keras-style compile / fit): Flatten - Linear(784, units) - ReLU -
 Dropout - Linear(units, units / 2) - ReLU - Dropout - Linear(units / 2, 10); Adam.
@@ -42,9 +42,9 @@ def parse_args(argv=None):
                                 description="Tune the Fashion-MNIST MLP with dlcore.tuning.")
     p.add_argument("--search", choices=("random", "grid", "optuna"), default="random")
     p.add_argument("--trials", type=int, default=None, help="random / optuna trials (default 10, 30 with --full)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs per trial (default 4, 10 with --full)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per trial (default 5, 15 with --full)")
     p.add_argument("--train-size", type=int, default=None,
-                   help="training images, of which --val-split is validation (default 20000, all with --full)")
+                   help="training images, of which --val-split is validation (default all 60000)")
     p.add_argument("--val-split", type=float, default=0.2)
     return _common.add_common_args(p).parse_args(argv)
 
@@ -55,8 +55,8 @@ def main(argv=None):
     args = _common.setup(parse_args(argv))
     timer = _common.Timer()
     trials = args.trials or (30 if args.full else 10)
-    epochs = args.epochs or (10 if args.full else 4)
-    ntr = args.train_size or (None if args.full else 20000)
+    epochs = args.epochs or (15 if args.full else 5)
+    ntr = args.train_size
     (xtr, ytr), (xte, yte) = _common.load_fashion(args, ntr, None)
     verbose = 0 if args.quiet else 1
     common = dict(objective="val_accuracy", seed=args.seed, verbose=verbose)
