@@ -3,6 +3,8 @@ the results are sorted by the objective, the best model carries the weights that
 arguments in the space reach fit, the Optuna pruning callback stops training, and OptunaSearch
 runs only where optuna is installed."""
 import random
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -149,3 +151,64 @@ def test_optuna_search_runs_a_study():
                      objective="val_accuracy", verbose=0).fit(x, y)
     assert len(s.trials) == 4 and s.best_score == max(t.score for t in s.trials)
     assert s.study.best_value == pytest.approx(s.best_score) or any(t.status == "pruned" for t in s.trials)
+
+
+def _fake_optuna():
+    """A stand-in for the optuna module with the calls OptunaSearch makes: a study whose trials
+    take the first value of a choice and a range's low end, and a pruner that prunes trial 1
+    after its first report."""
+    class TrialPruned(Exception):
+        pass
+
+    class FakeOptunaTrial:
+        def __init__(self, number):
+            self.number, self.reports = number, []
+
+        def suggest_categorical(self, name, values):
+            return values[self.number % len(values)]
+
+        def suggest_float(self, name, low, high, log=False):
+            return low if not log else high
+
+        def suggest_int(self, name, low, high):
+            return low
+
+        def report(self, value, step):
+            self.reports.append((step, value))
+
+        def should_prune(self):
+            return self.number == 1
+
+    class Study:
+        def __init__(self, direction):
+            self.direction, self.values, self.states = direction, [], []
+
+        def optimize(self, objective, n_trials):
+            for i in range(n_trials):
+                try:
+                    self.values.append(objective(FakeOptunaTrial(i)))
+                    self.states.append("complete")
+                except TrialPruned:
+                    self.values.append(None)
+                    self.states.append("pruned")
+
+    mod = types.ModuleType("optuna")
+    mod.TrialPruned = TrialPruned
+    mod.create_study = lambda direction, sampler, pruner: Study(direction)
+    mod.samplers = types.SimpleNamespace(TPESampler=lambda seed: ("tpe", seed))
+    mod.pruners = types.SimpleNamespace(MedianPruner=lambda: "median")
+    return mod
+
+
+def test_optuna_search_glue_with_a_stand_in_study(monkeypatch):
+    """OptunaSearch's use of the optuna API (checked against a stand-in where optuna is absent):
+    suggestions by distribution type, reports every epoch, pruned trials marked and stopped."""
+    monkeypatch.setitem(sys.modules, "optuna", _fake_optuna())
+    x, y = _data()
+    space = {"units": [4, 8], "lr": LogUniform(1e-3, 3e-2), "epochs": 3}
+    s = OptunaSearch(_build, space, n_trials=3, objective="val_accuracy", verbose=0).fit(x, y)
+    assert s.study.direction == "maximize" and s.study.states == ["complete", "pruned", "complete"]
+    assert [t.params["units"] for t in s.trials] == [4, 8, 4] and all(t.params["lr"] == 3e-2 for t in s.trials)
+    assert [t.status for t in s.trials] == ["complete", "pruned", "complete"]
+    assert len(s.trials[1].history["loss"]) == 1 and len(s.trials[0].history["loss"]) == 3
+    assert s.study.values[0] == s.trials[0].score
