@@ -43,9 +43,10 @@ from .tensor import manual_seed
 from .trainer import TrainingMixin
 
 __all__ = ["Choice", "Uniform", "LogUniform", "IntUniform", "Trial", "GridSearch", "RandomSearch",
-           "OptunaSearch", "OptunaPruning"]
+           "OptunaSearch", "OptunaPruning", "FIT_ARGS"]
 
-# fit's own arguments that a search sets itself (never part of a search space)
+# FIT_ARGS: the space names that go to Model.fit rather than to the builder; fit's other
+# arguments a search sets itself (never part of a search space)
 _RESERVED = {"self", "x", "y", "callbacks", "validation_split", "validation_data", "verbose", "initial_epoch"}
 FIT_ARGS = frozenset(p for p in inspect.signature(TrainingMixin.fit).parameters) - _RESERVED
 _MAX_NAMES = ("acc", "auc", "precision", "recall", "f1", "iou", "r2")
