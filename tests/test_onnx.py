@@ -155,6 +155,65 @@ def test_functional_model_with_merges(tmp_path):
         _check(model, tmp_path / "fn.onnx", [dlcore.randn(n, 6), dlcore.randn(n, 6)], names=names)
 
 
+class _Zoo(nn.Module):
+    """Functional code over many ops: split, arithmetic, where, stack, permute, strided slices,
+    None / Ellipsis / int indexing, matmul, reductions, pow, casts, expand, softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(6, 12)
+        self.ln = nn.LayerNorm(12)
+        self.lin3 = nn.Linear(4, 5)
+        self.mask = dlcore.tensor([True, False, True, False])
+
+    def forward(self, x):
+        h = self.ln(self.lin(x))
+        a, b, c = dlcore.split(h, 4, 1)
+        y = a * b - c / (dlcore.exp(-c.abs()) + 1.0)
+        y = dlcore.where(self.mask, y, dlcore.sqrt(y * y + 1e-3))
+        z = dlcore.stack([y, a.clamp(-0.5, 0.5), dlcore.log1p(b.abs()), dlcore.expm1(c.clamp(max=1.0))], 1)
+        z = z.permute(0, 2, 1)[:, 1:, ::2]
+        z = z[..., None, -1]
+        u = dlcore.matmul(z, z.transpose(1, 2))
+        v = u.sum(2) + u.mean(1) + u.amax(2) - u.amin(1) + (u ** 2).sum((1, 2)).unsqueeze(1)
+        w = dlcore.cat([v, dlcore.sin(h[:, :3]), dlcore.cos(h[:, 3:6]), dlcore.pow(h[:, :3].abs() + 1, h[:, 3:6])], 1)
+        w = self.lin3(w.reshape(-1, 3, 4)).double().float()
+        w = w.unsqueeze(1).expand(-1, 2, -1, -1)
+        return nn.functional.softmax(w, dim=-1), nn.functional.log_softmax(w.flatten(1), dim=1)
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_functional_ops_in_forward(tmp_path, opset):
+    dlcore.manual_seed(7)
+    model = _Zoo()
+    x = dlcore.randn(3, 6)
+    dlcore.onnx.export(model, x, tmp_path / "zoo.onnx", opset_version=opset, output_names=["p", "logp"],
+                       dynamic_axes={"input": {0: "batch"}})
+    for n in (3, 8):
+        _check(model, tmp_path / "zoo.onnx", [dlcore.randn(n, 6)])
+
+
+def test_float64_model(tmp_path):
+    dlcore.manual_seed(8)
+    model = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 2), nn.Tanh()).double()
+    x = dlcore.randn(2, 5, dtype=dlcore.float64)
+    dlcore.onnx.export(model, x, tmp_path / "f64.onnx", dynamic_axes=BATCH)
+    got = _run(tmp_path / "f64.onnx", {"input": x.numpy()})[0]
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, _ref(model, x)[0], rtol=1e-12, atol=1e-12)
+
+
+def test_adaptive_pooling(tmp_path):
+    dlcore.manual_seed(9)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.AdaptiveMaxPool2d(2), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten(), nn.Linear(3, 2))
+    x = dlcore.randn(2, 2, 6, 6)
+    dlcore.onnx.export(model, x, tmp_path / "ap.onnx", dynamic_axes=BATCH)
+    _check(model, tmp_path / "ap.onnx", [dlcore.randn(4, 2, 6, 6)])
+    with pytest.raises(NotImplementedError, match="unequal size"):
+        dlcore.onnx.export(nn.AdaptiveAvgPool2d(2), dlcore.randn(1, 1, 5, 5), tmp_path / "a.onnx")
+
+
 class _TextClassifier(nn.Module):
     def __init__(self, rnn, batch_first, last):
         super().__init__()

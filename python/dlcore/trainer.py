@@ -860,7 +860,7 @@ class TrainingMixin:
         else:
             xs = [None] * len(spec)
         with use_generator(Generator(0)):
-            xs = [x if x is not None else (rand(_EXAMPLE_BATCH, *sp[0]) if "float" in sp[1] else
+            xs = [x if x is not None else (rand(_EXAMPLE_BATCH, *sp[0], dtype=sp[1]) if "float" in sp[1] else
                                              zeros(_EXAMPLE_BATCH, *sp[0], dtype=sp[1]))
                   for x, sp in zip(xs, spec)]
         graph = self.__dict__.get("_graph")
