@@ -290,6 +290,33 @@ def test_unsupported_ops_are_refused_by_name(tmp_path):
         dlcore.onnx.export(Odd(), dlcore.randn(2, 3), tmp_path / "o.onnx")
 
 
+def test_pool_indices_and_in_place_writes_are_refused(tmp_path):
+    class Indices(nn.Module):
+        def forward(self, x):
+            y, idx = nn.functional.max_pool2d(x, 2, return_indices=True)
+            return y + idx.float()
+
+    with pytest.raises(NotImplementedError, match="indices"):
+        dlcore.onnx.export(Indices(), dlcore.randn(1, 1, 4, 4), tmp_path / "i.onnx")
+
+    class Unused(nn.Module):  # indices computed but not used: fine
+        def forward(self, x):
+            return nn.functional.max_pool1d(x, 2, return_indices=True)[0]
+
+    m, x = Unused(), dlcore.randn(2, 3, 8)
+    dlcore.onnx.export(m, x, tmp_path / "u.onnx")
+    _check(m, tmp_path / "u.onnx", [x])
+
+    class Writes(nn.Module):
+        def forward(self, x):
+            y = x * 2.0
+            y[:, 0] = 0.0
+            return y + 1.0
+
+    with pytest.raises(NotImplementedError, match="changed in place"):
+        dlcore.onnx.export(Writes(), dlcore.randn(2, 3), tmp_path / "w.onnx")
+
+
 def test_values_computed_outside_dlcore_ops_are_refused(tmp_path):
     class Leaky(nn.Module):
         def forward(self, x):  # the mean goes through NumPy: the tracer cannot see it

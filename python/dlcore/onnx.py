@@ -57,6 +57,9 @@ SUPPORTED_MODULES = frozenset({
     "BatchNormalization", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
 })
 
+# where the library's own module classes live (user classes and the examples' are traced through)
+_LIBRARY = ("dlcore.nn.", "dlcore.layers.", "dlcore.models", "dlcore.distributed.", "dlcore.graph")
+
 _CONVERTERS = {}
 _lock = threading.Lock()  # one export at a time: tracing swaps Function.apply process-wide
 _INT64_MAX, _INT64_MIN = 2 ** 63 - 1, -2 ** 63
@@ -87,6 +90,10 @@ class _Call:
     def __init__(self, fn, args, outs, in_versions):
         self.fn, self.args, self.outs, self.in_versions = fn, args, outs, in_versions
         self.out_versions = [o._data.version if isinstance(o, Tensor) else None for o in outs]
+
+
+class _Output:
+    """Stands for the op of a _Call that names a model output."""
 
 
 def _trace(model, args):
@@ -129,7 +136,7 @@ def _flatten(out, where):
 def _check_modules(model):
     for path, m in model.named_modules():
         cls = type(m)
-        if cls.__module__.startswith("dlcore.") and cls.__name__ not in SUPPORTED_MODULES:
+        if cls.__module__.startswith(_LIBRARY) and cls.__name__ not in SUPPORTED_MODULES:
             where = f"'{path}'" if path else "the model"
             raise NotImplementedError(
                 f"dlcore.onnx.export: {where} is a {cls.__name__} ({cls.__module__}), which has no ONNX "
@@ -212,18 +219,21 @@ class _Builder:
             return hit is not None and hit[2] == a.numel()
         return False
 
+    def where(self):
+        return "the model's output" if self.call.fn is _Output else f"an input of op {self.call.fn.__name__}"
+
     def _check_constant(self, a, a2):
         """a (untracked in run 1) must be the same constant in run 2."""
-        where = f"{self.call.fn.__name__}"
+        where = self.where()
         if a2 is None or a2 is a:
             return
         if isinstance(a2, Tensor) and id(a2) in self.tracked2:
-            raise NotImplementedError(f"dlcore.onnx.export: an input of op {where} is a constant in one run and "
+            raise NotImplementedError(f"dlcore.onnx.export: {where} is a constant in one run and "
                                       f"computed from the input in another")
         if isinstance(a, Tensor) != isinstance(a2, Tensor) or tuple(a.shape) != tuple(a2.shape) or \
                 not _same_values(a, a2):
             raise NotImplementedError(
-                f"dlcore.onnx.export: an input of op {where} (shape {tuple(a.shape)}) depends on the model's input "
+                f"dlcore.onnx.export: {where} (shape {tuple(a.shape)}) depends on the model's input "
                 f"but was not computed by dlcore ops the exporter sees (e.g. made with Python numbers, "
                 f".numpy() or the input's size); it cannot be exported"
                 + (" with a dynamic axis (export with static shapes, or compute it with dlcore ops)"
@@ -235,14 +245,14 @@ class _Builder:
         a2 = self.call2.args[i] if self.call2 is not None else None
         if isinstance(a, Tensor):
             if id(a) in self.poisoned:
-                raise NotImplementedError(f"dlcore.onnx.export: op {self.call.fn.__name__} uses "
+                raise NotImplementedError(f"dlcore.onnx.export: {self.where()} is computed from "
                                           f"{self.poisoned[id(a)]}, which has no ONNX export")
             if id(a) in self.names:
                 if self.call.in_versions[i] != self.versions[id(a)]:
                     if id(a) not in self.inplace:
                         raise NotImplementedError(
-                            f"dlcore.onnx.export: an input of op {self.call.fn.__name__} (shape {tuple(a.shape)}) "
-                            f"was changed in place outside the recorded ops; it cannot be exported")
+                            f"dlcore.onnx.export: {self.where()} (shape {tuple(a.shape)}) was changed in "
+                            f"place outside the recorded ops; it cannot be exported")
                     self.names[id(a)], self.versions[id(a)] = self.inplace.pop(id(a)), self.call.in_versions[i]
                 return self.names[id(a)]
             self._check_constant(a, a2)
@@ -250,7 +260,12 @@ class _Builder:
         if a is None:
             return ""
         if self.is_tracked(a):
-            return self.ptrs[a.data_ptr()][0]
+            name, shape, _ = self.ptrs[a.data_ptr()]
+            if shape != tuple(a.shape):
+                raise NotImplementedError(f"dlcore.onnx.export: {self.where()} takes a raw view of shape "
+                                          f"{tuple(a.shape)} of a traced tensor of shape {shape}; it cannot be "
+                                          f"exported")
+            return name
         self._check_constant(a, a2)
         return self.const(a)
 
@@ -872,8 +887,8 @@ def export(model, example_input, path, opset_version=17, input_names=None, outpu
         conv(b)
     graph_outputs = []
     for k, (t, name, axes) in enumerate(zip(outs, out_names, out_axes)):
-        b.call = _Call(type(None), (t,), (), [t._data.version])
-        b.call2 = _Call(type(None), (outs2[k],), (), [None]) if outs2 is not None else None
+        b.call = _Call(_Output, (t,), (), [t._data.version])
+        b.call2 = _Call(_Output, (outs2[k],), (), [None]) if outs2 is not None else None
         src = b.value(0)
         b.nodes.append(onnx.helper.make_node("Identity", [src], [name], name=b.fresh("n_output")))
         shape = list(t.shape)
