@@ -198,7 +198,7 @@ class _Builder:
         key = id(t)
         if key in self.consts:
             return self.consts[key]
-        arr = t.detach().numpy() if isinstance(t, Tensor) else t.numpy()
+        arr = (t.detach()._data if isinstance(t, Tensor) else t).to("cpu").numpy()  # a host copy for CUDA
         name = self.fresh(hint)
         self.inits.append(self.onnx.numpy_helper.from_array(arr.copy(), name))
         self.consts[key] = name

@@ -867,8 +867,7 @@ class TrainingMixin:
         in_names = [t.name or (f"input_{i}" if len(xs) > 1 else "input") for i, t in
                     enumerate(graph["inputs"])] if graph else (["input"] if len(xs) == 1 else
                                                               [f"input_{i}" for i in range(len(xs))])
-        with no_grad(), eval_mode():
-            n_out = len(self(*xs)) if graph and not graph["single_output"] else 1
+        n_out = len(graph["outputs"]) if graph else 1
         out_names = ["output"] if n_out == 1 else [f"output_{i}" for i in range(n_out)]
         axes = {n: {0: "batch"} for n in in_names + out_names}
         return onnx.export(self, tuple(xs), filepath, opset_version=opset_version, input_names=in_names,
