@@ -3,6 +3,7 @@ onnxruntime with outputs equal to dlcore's eval-mode outputs (float32, within 1e
 batch axis takes other batch sizes, and what has no ONNX mapping is refused by name."""
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -246,6 +247,41 @@ def test_embedding_rnn_classifier(tmp_path, kind, batch_first):
     assert {"Gather", kind} <= ops
     for n in (4, 1, 6):
         _check(model, tmp_path / "rnn.onnx", [dlcore.randint(0, 30, (n, 7))])
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_dynamic_batch_and_sequence_length(tmp_path, batch_first):
+    dlcore.manual_seed(10)
+    model = _TextClassifier(nn.LSTM(8, 12, num_layers=2, batch_first=batch_first), batch_first, "output").eval()
+    dlcore.onnx.export(model, dlcore.randint(0, 30, (3, 5)), tmp_path / "seq.onnx",
+                       dynamic_axes={"input": {0: "batch", 1: "time"}, "output": {0: "batch"}})
+    for n, t in ((3, 5), (2, 9), (6, 1)):
+        _check(model, tmp_path / "seq.onnx", [dlcore.randint(0, 30, (n, t))])
+
+
+def test_other_threads_run_unrecorded_during_an_export(tmp_path):
+    dlcore.manual_seed(11)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    a = dlcore.randn(16, 16)
+    want = (a @ a).numpy()
+    stop, bad = threading.Event(), []
+
+    def busy():
+        while not stop.is_set():
+            if not np.allclose((a @ a).numpy(), want):
+                bad.append(1)
+
+    th = threading.Thread(target=busy)
+    th.start()
+    try:
+        for _ in range(5):
+            proto = dlcore.onnx.export(model, dlcore.randn(3, 4), tmp_path / "t.onnx")
+            assert [n.op_type for n in proto.graph.node] == ["Gemm", "Relu", "Gemm", "Identity"]
+    finally:
+        stop.set()
+        th.join()
+    assert not bad
+    _check(model, tmp_path / "t.onnx", [dlcore.randn(3, 4)])
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
