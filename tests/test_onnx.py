@@ -1,6 +1,7 @@
 """dlcore.onnx.export and Keras-style model.export(format="onnx"): the exported file runs in
 onnxruntime with outputs equal to dlcore's eval-mode outputs (float32, within 1e-5), a dynamic
 batch axis takes other batch sizes, and what has no ONNX mapping is refused by name."""
+import io
 import subprocess
 import sys
 import threading
@@ -69,6 +70,10 @@ def test_mlp_static_and_dynamic_batch(tmp_path):
         _check(model, tmp_path / "dyn.onnx", [dlcore.randn(n, 8)])
     dims = onnx.load(str(tmp_path / "dyn.onnx")).graph.input[0].type.tensor_type.shape.dim
     assert dims[0].dim_param == "batch" and dims[1].dim_value == 8
+    buf = io.BytesIO()  # a binary file object, as torch.onnx.export takes
+    dlcore.onnx.export(model, x, buf)
+    got = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})
+    np.testing.assert_allclose(got[0], _ref(model, x)[0], rtol=TOL, atol=TOL)
 
 
 class _CNN(nn.Module):

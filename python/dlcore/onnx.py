@@ -170,8 +170,9 @@ class _Builder:
         self.call = self.call2 = None
 
     def fresh(self, hint):
+        """A new value / node name; the "dl::" prefix keeps it apart from the user's input and output names."""
         self.n += 1
-        return f"{hint}_{self.n}"
+        return f"dl::{hint}_{self.n}"
 
     def node(self, op, inputs, n_out=1, **attrs):
         outs = [self.fresh(op) for _ in range(n_out)]
@@ -806,7 +807,7 @@ def export(model, example_input, path, opset_version=17, input_names=None, outpu
            verbose=False):
     """Writes `model` (an nn.Module: nn.Sequential, a Keras Sequential / functional Model, or a
     user Module built from dlcore modules and ops) as an ONNX file at `path` (a path or a
-    binary file object) and returns the onnx.ModelProto, as ``torch.onnx.export`` does.
+    binary file object) and returns the onnx.ModelProto it wrote.
 
     ``example_input``: a tensor or a tuple of tensors (array data is converted) - the model
     runs on it once in eval mode; shapes are those of the example except the axes named in
