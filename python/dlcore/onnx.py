@@ -391,7 +391,8 @@ def _pow_scalar(b):
 def _clip(b):
     dt = b.arg(0).dtype
     lo, hi = b.arg(1), b.arg(2)
-    b.out(0, b.node("Clip", [b.value(0), "" if lo is None else b.scalar(lo, dt), "" if hi is None else b.scalar(hi, dt)]))
+    bounds = ["" if v is None else b.scalar(v, dt) for v in (lo, hi)]
+    b.out(0, b.node("Clip", [b.value(0)] + bounds))
 
 
 @_converter("Cast")
@@ -463,7 +464,8 @@ def _getitem(b):
             ax, pos = ax + 1, pos + 1
         else:
             i = int(it)
-            starts, ends, axes, steps = starts + [i], ends + [_INT64_MAX if i == -1 else i + 1], axes + [ax], steps + [1]
+            end = _INT64_MAX if i == -1 else i + 1
+            starts, ends, axes, steps = starts + [i], ends + [end], axes + [ax], steps + [1]
             squeeze.append(ax)
             ax += 1
     if axes:
