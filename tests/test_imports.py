@@ -16,13 +16,13 @@ OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna", "mpi4py", "onnx"}
 # layers, bottom to top; a module may import only from its own layer or below
 LAYERS = [
     ("native", ("dlcore._C",)),
-    ("core", ("dlcore.dtype", "dlcore.device", "dlcore.cuda", "dlcore.autograd", "dlcore.ops", "dlcore._printing",
-              "dlcore.tensor")),
-    ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets")),
+    ("core", ("dlcore.dtype", "dlcore.device", "dlcore.cuda", "dlcore.accelerator", "dlcore.backends",
+              "dlcore.autograd", "dlcore.ops", "dlcore._printing", "dlcore.tensor")),
+    ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets", "dlcore.distributions")),
     ("optim", ("dlcore.optim",)),
     ("distributed", ("dlcore.distributed",)),
-    ("keras", ("dlcore.graph", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics", "dlcore.serialization",
-               "dlcore.trainer", "dlcore.models", "dlcore.onnx")),
+    ("keras", ("dlcore.graph", "dlcore.utils", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics",
+               "dlcore.serialization", "dlcore.trainer", "dlcore.models", "dlcore.onnx")),
     ("top", ("dlcore", "dlcore.examples")),
 ]
 OPS_MAY_IMPORT = {"dlcore._C", "dlcore.dtype", "dlcore.autograd", "dlcore.ops._args"}

@@ -30,7 +30,7 @@ import traceback
 
 from . import _C
 
-__all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "wrapper", "Variable",
+__all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "inference_mode", "wrapper", "Variable",
            "detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly", "Function", "unshared",
            "backward", "RemovableHandle"]
 
@@ -38,25 +38,25 @@ __all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "wra
 is_grad_enabled = _C.is_grad_enabled
 
 
-def set_grad_enabled(mode: bool) -> None:
-    _C.set_grad_enabled(bool(mode))
-
-
 class no_grad:
     """Context manager (and decorator) that disables graph recording."""
 
     def __enter__(self):
         self._prev = is_grad_enabled()
-        set_grad_enabled(False)
+        _C.set_grad_enabled(False)
         return self
 
     def __exit__(self, *exc):
-        set_grad_enabled(self._prev)
+        _C.set_grad_enabled(self._prev)
         return False
+
+    def _again(self):
+        """A fresh manager like this one (each decorated call enters its own)."""
+        return type(self)()
 
     def __call__(self, fn):
         def wrapper(*a, **k):
-            with no_grad():
+            with self._again():
                 return fn(*a, **k)
 
         wrapper.__name__ = getattr(fn, "__name__", "wrapper")
@@ -65,10 +65,65 @@ class no_grad:
 
 
 class enable_grad(no_grad):
+    """Context manager (and decorator) that enables graph recording (inside no_grad)."""
+
     def __enter__(self):
         self._prev = is_grad_enabled()
-        set_grad_enabled(True)
+        _C.set_grad_enabled(True)
         return self
+
+
+class set_grad_enabled(no_grad):
+    """set_grad_enabled(mode): turns graph recording on or off on this thread - at once when
+    called as a function, and back to the previous mode at the end of a ``with`` block (as
+    PyTorch: ``with dlcore.set_grad_enabled(phase == 'train'):``)."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self._prev = is_grad_enabled()
+        _C.set_grad_enabled(self.mode)
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):  # as a decorator: the mode applies inside fn only
+        _C.set_grad_enabled(self._prev)
+        return super().__call__(fn)
+
+    def _again(self):
+        return _Mode(self.mode)
+
+
+class inference_mode(no_grad):
+    """inference_mode(mode=True): PyTorch's faster no_grad; in dlcore the same as no_grad (a
+    context manager and decorator; mode=False records as usual)."""
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = is_grad_enabled()
+        if self.mode:
+            _C.set_grad_enabled(False)
+        return self
+
+    def _again(self):
+        return inference_mode(self.mode)
+
+
+class _Mode(no_grad):
+    """Grad mode set to ``mode`` on entry (the decorator form of set_grad_enabled)."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __enter__(self):
+        self._prev = is_grad_enabled()
+        _C.set_grad_enabled(self.mode)
+        return self
+
+    def _again(self):
+        return _Mode(self.mode)
 
 
 def wrapper(cls):

@@ -19,7 +19,6 @@ import copy
 import difflib
 import functools
 import inspect
-from collections import OrderedDict
 
 import numpy as np
 
@@ -30,6 +29,7 @@ from .autograd import no_grad
 from .distributed import strategy as dist
 from .graph import _EXAMPLE_BATCH
 from .layers import Layer
+from .layers.base import _read_weights, _weight_slots, _write_weights
 from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
 from .nn.module import Module, eval_mode
@@ -812,13 +812,14 @@ class TrainingMixin:
 
     # -- weights and saving --
     def get_weights(self):
-        return [t.detach().cpu().numpy().copy() for t in self.state_dict().values()]
+        """Every weight as a NumPy array, layer by layer, in Keras's order and layouts for the
+        dlcore.layers (Conv2D kernel (kh, kw, in, out), Dense kernel (in, out), ...) and as the
+        state_dict holds them for dlcore.nn modules, so Keras models' weight lists carry over."""
+        return _read_weights(_weight_slots(self))
 
     def set_weights(self, weights):
-        sd = self.state_dict()
-        if len(weights) != len(sd):
-            raise ValueError(f"set_weights: got {len(weights)} arrays for {len(sd)} weights")
-        self.load_state_dict(OrderedDict(zip(sd.keys(), weights)))
+        """Sets every weight from arrays ordered and laid out as get_weights returns them."""
+        _write_weights(_weight_slots(self), weights, type(self).__name__)
 
     def save(self, path, include_optimizer=True):
         """Saves architecture (JSON), weights, optimizer state, compile settings, the epoch and

@@ -3,7 +3,7 @@ function, PyTorch's torch.nn.functional names plus the tensor functions. This mo
 gathers names: each function lives in its family's file (nn/<family>.py, or tensor.py for the
 elementwise / reduce / shape / index functions)."""
 from ..tensor import (abs, cat, clamp, clip, cos, exp, expm1, flatten, gather, index_select, log,  # noqa: F401
-                      log1p, matmul, maximum, minimum, one_hot, sin, sqrt, stack, where)
+                      log1p, matmul, maximum, minimum, one_hot, pad, sin, sqrt, stack, where)
 from .activation import (celu, elu, gelu, hard_sigmoid, hard_swish, hard_tanh, hardsigmoid, hardswish,  # noqa: F401
                          hardtanh, leaky_relu, log_sigmoid, log_softmax, logsigmoid, maxout, mish, prelu,
                          relu, relu6, selu, sigmoid, silu, softmax, softplus, softsign, swish, tanh)
@@ -21,7 +21,7 @@ from .pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_poo
                    max_pool2d)
 
 __all__ = ["abs", "cat", "clamp", "clip", "cos", "exp", "expm1", "flatten", "gather",
-           "index_select", "log", "log1p", "matmul", "maximum", "minimum", "one_hot", "sin",
+           "index_select", "log", "log1p", "matmul", "maximum", "minimum", "one_hot", "pad", "sin",
            "sqrt", "stack", "where", "celu", "elu", "gelu", "hard_sigmoid", "hard_swish",
            "hard_tanh", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "log_sigmoid",
            "log_softmax", "logsigmoid", "maxout", "mish", "prelu", "relu", "relu6", "selu",
