@@ -123,13 +123,13 @@ def test_keras_sequential_cnn_export(tmp_path):
                                layers.MaxPooling2D(2), layers.Conv2D(8, 3, activation="tanh"),
                                layers.AveragePooling2D(2), layers.Dropout(0.25), layers.Flatten(),
                                layers.Dense(16, activation="relu"), layers.Dense(10, activation="softmax")],
-                              input_shape=(1, 14, 14))
-    x = dlcore.randn(4, 1, 14, 14)
+                              input_shape=(14, 14, 1))  # Keras layout: channels last
+    x = dlcore.randn(4, 14, 14, 1)
     _warm_batchnorm(model, x)
     proto = model.export(tmp_path / "keras.onnx", format="onnx")
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     for n in (4, 9):
-        _check(model, tmp_path / "keras.onnx", [dlcore.randn(n, 1, 14, 14)])
+        _check(model, tmp_path / "keras.onnx", [dlcore.randn(n, 14, 14, 1)])
     with pytest.raises(ValueError, match="format"):
         model.export(tmp_path / "x", format="tf_saved_model")
 
