@@ -11,7 +11,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "python" / "dlcore"
 
 # imported inside functions only because they are optional dependencies
-OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna", "mpi4py"}
+OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna", "mpi4py", "onnx"}
 
 # layers, bottom to top; a module may import only from its own layer or below
 LAYERS = [
@@ -22,7 +22,7 @@ LAYERS = [
     ("optim", ("dlcore.optim",)),
     ("distributed", ("dlcore.distributed",)),
     ("keras", ("dlcore.graph", "dlcore.utils", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics",
-               "dlcore.serialization", "dlcore.trainer", "dlcore.models")),
+               "dlcore.serialization", "dlcore.trainer", "dlcore.models", "dlcore.onnx")),
     ("top", ("dlcore", "dlcore.examples")),
 ]
 OPS_MAY_IMPORT = {"dlcore._C", "dlcore.dtype", "dlcore.autograd", "dlcore.ops._args"}

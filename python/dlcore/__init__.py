@@ -27,6 +27,7 @@ from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace
 from .ops._args import integer as _integer
 from . import autograd, callbacks, data, datasets, layers, metrics, models, serialization, trainer  # noqa: F401
 from . import accelerator, backends, distributions, utils  # noqa: F401
+from . import onnx  # noqa: F401  (dlcore.onnx.export; the onnx package is imported only when exporting)
 from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from .serialization import load, load_model, save  # noqa: F401
@@ -43,7 +44,7 @@ __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "n
            "sign", "sin", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh",
            "tensor", "transpose", "uniform", "unsqueeze", "use_generator", "var", "view", "where",
            "zeros", "zeros_like", "current_generator", "cuda", "nn", "optim", "functional",
-           "callbacks", "data", "datasets", "layers", "metrics", "serialization", "Input", "Model",
+           "callbacks", "data", "datasets", "layers", "metrics", "onnx", "serialization", "Input", "Model",
            "Sequential", "load", "load_model", "save", "set_num_threads", "get_num_threads",
            "config",
            "distributions", "utils",
