@@ -376,6 +376,72 @@ def test_stolen_grads_accumulate_like_copied_ones():
     np.testing.assert_array_equal(shared.grad.numpy(), np.full(3, 6.0))
 
 
+# ---- post-accumulate-grad hooks (PyTorch's register_post_accumulate_grad_hook) ----------------
+
+def test_post_accumulate_grad_hook_sees_the_finished_grad_in_backward_order():
+    """Each leaf's hook runs once per backward, after its .grad holds this backward's sum (fan-out
+    included), and leaves nearer the loss come first (the order data parallelism relies on)."""
+    w1 = dlcore.tensor(np.full((4, 3), 0.5), requires_grad=True)
+    w2 = dlcore.tensor(np.full((3, 2), 0.25), requires_grad=True)
+    x = dlcore.tensor(np.ones((5, 4)))
+    seen = []
+    for name, w in (("w1", w1), ("w2", w2)):
+        w.register_post_accumulate_grad_hook(lambda t, name=name: seen.append((name, t.grad.numpy().copy())))
+    h = x @ w1
+    y = (h @ w2) + (h * 2.0) @ w2  # w2 used twice: one hook call, after both uses are summed
+    y.sum().backward()
+    assert [n for n, _ in seen] == ["w2", "w1"]
+    np.testing.assert_array_equal(seen[0][1], w2.grad.numpy())
+    np.testing.assert_array_equal(seen[0][1], np.full((3, 2), 3 * 5 * 0.5 * 4))
+    np.testing.assert_array_equal(seen[1][1], w1.grad.numpy())
+    y2 = (x @ w1) @ w2
+    y2.sum().backward()  # accumulation: the hook sees the running sum
+    assert [n for n, _ in seen] == ["w2", "w1", "w2", "w1"]
+    np.testing.assert_array_equal(seen[2][1], w2.grad.numpy())
+
+
+def test_post_accumulate_grad_hook_remove_and_order_of_several():
+    w = dlcore.tensor(np.ones(3), requires_grad=True)
+    calls = []
+    h1 = w.register_post_accumulate_grad_hook(lambda t: calls.append(1))
+    h2 = w.register_post_accumulate_grad_hook(lambda t: calls.append(2))
+    (w * 2.0).sum().backward()
+    assert calls == [1, 2]
+    h1.remove()
+    h1.remove()  # idempotent
+    (w * 2.0).sum().backward()
+    assert calls == [1, 2, 2]
+    with h2:
+        pass  # a handle is also a context manager that removes on exit
+    (w * 2.0).sum().backward()
+    assert calls == [1, 2, 2]
+    w.backward(dlcore.tensor(np.ones(3)))  # backward on the leaf itself accumulates too
+    assert calls == [1, 2, 2]
+
+
+def test_post_accumulate_grad_hook_on_parameters_and_leaf_backward():
+    lin = dlcore.nn.Linear(4, 2)
+    ready = []
+    for n, p in lin.named_parameters():
+        p.register_post_accumulate_grad_hook(lambda t, n=n: ready.append(n))
+    lin(dlcore.ones(3, 4)).sum().backward()
+    assert sorted(ready) == ["bias", "weight"]
+    x = dlcore.tensor(np.ones(2), requires_grad=True)
+    x.register_post_accumulate_grad_hook(lambda t: ready.append("x"))
+    x.backward(dlcore.tensor(np.ones(2)))
+    assert ready[-1] == "x"
+
+
+def test_post_accumulate_grad_hook_refused_where_pytorch_refuses():
+    x = dlcore.tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (x * 2.0).register_post_accumulate_grad_hook(lambda t: None)
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        dlcore.tensor(np.ones(2)).register_post_accumulate_grad_hook(lambda t: None)
+    with pytest.raises(TypeError, match="callable"):
+        x.register_post_accumulate_grad_hook(3)
+
+
 def test_detect_anomaly_names_the_op_whose_backward_made_nan():
     x = dlcore.tensor([0.0, 1.0], requires_grad=True)
     y = (dlcore.sqrt(x) * 0.0).sum()  # finite forward; sqrt's backward at 0 gives inf * 0 = nan

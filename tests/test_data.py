@@ -266,3 +266,49 @@ def test_real_fashion_mnist():
     assert y.dtype == np.int64 and sorted(np.unique(y).tolist()) == list(range(10))
     assert np.bincount(yt).tolist() == [1000] * 10
     assert 0.0 == x.min() and x.max() == 1.0
+
+
+# ---- DistributedSampler -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("n,world,b", [(10, 2, 2), (12, 3, 2), (7, 2, 1), (64, 4, 8)])
+def test_distributed_sampler_shards_without_overlap_and_matches_one_process(n, world, b):
+    """The ranks' k-th batches, in rank order, are one process's k-th batch of world*b (same
+    seed, epoch after epoch); even=False covers every sample exactly once."""
+    x = np.arange(n, dtype=np.float32).reshape(n, 1)
+    one = D.DataLoader(D.TensorDataset(x), batch_size=world * b, shuffle=True, seed=5)
+    loaders = [D.DataLoader(D.TensorDataset(x), batch_size=b,
+                            sampler=D.DistributedSampler(n, world, r, seed=5, batch_size=b))
+               for r in range(world)]
+    epochs = []
+    for _ in range(3):
+        ref = [bt[0].numpy()[:, 0].tolist() for bt in one]
+        got = [[bt[0].numpy()[:, 0].tolist() for bt in dl] for dl in loaders]
+        assert len({len(g) for g in got}) == 1  # the same number of steps on every rank
+        if n % world == 0:
+            assert [sum((g[k] for g in got), []) for k in range(len(ref))] == ref
+        epochs.append(sum(ref, []))
+        idx = sorted(sum((D.DistributedSampler(n, world, r, seed=5, batch_size=b, even=False).indices().tolist()
+                          for r in range(world)), []))
+        assert idx == list(range(n))
+    assert epochs[0] != epochs[1] and sorted(epochs[0]) == sorted(epochs[1])  # reshuffled per epoch
+
+
+def test_distributed_sampler_padding_dropping_and_arguments(monkeypatch):
+    s = [D.DistributedSampler(5, 2, r, shuffle=False) for r in range(2)]
+    assert [x.indices().tolist() for x in s] == [[0, 2, 4], [1, 3, 0]]  # padded by repeating the start
+    s = [D.DistributedSampler(5, 2, r, shuffle=False, drop_last=True) for r in range(2)]
+    assert [x.indices().tolist() for x in s] == [[0, 2], [1, 3]] and len(s[0]) == 2
+    s = [D.DistributedSampler(5, 2, r, shuffle=False, even=False) for r in range(2)]
+    assert [list(x) for x in s] == [[0, 2, 4], [1, 3]]
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "1")
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "3")
+    s = D.DistributedSampler(9, shuffle=False)
+    assert (s.rank, s.num_replicas, s.indices().tolist()) == (1, 3, [1, 4, 7])
+    g1, g2 = dlcore.Generator(3), dlcore.Generator(3)
+    a = D.DistributedSampler(8, 2, 0, generator=g1).indices().tolist()
+    b = D.DistributedSampler(8, 2, 1, generator=g2).indices().tolist()
+    assert sorted(a + b) == list(range(8)) and g1.get_state() == g2.get_state()
+    with pytest.raises(ValueError, match=r"rank 2 is not in \[0, num_replicas=2\)"):
+        D.DistributedSampler(4, 2, 2)
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        D.DataLoader(D.TensorDataset(np.ones((4, 1))), sampler=s, shuffle=True)

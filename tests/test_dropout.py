@@ -218,3 +218,38 @@ def test_bad_input():
         _C.dropout_forward(_C.DropoutKind.standard, np.ones(4, np.float32), 0.5, 0, 0, 3)
     with pytest.raises(ValueError, match=r"dropout_backward: mask of shape \(3,\) with inner size 1 does not cover input of shape \(4,\)"):
         _C.dropout_backward(np.ones(4, np.float32), np.ones(3, bool), 1, 2.0)
+
+
+# ---- sharded batch draws (data parallelism: each rank's part of the global batch's mask) ------
+
+@pytest.mark.parametrize("fn,shape", [(F.dropout, (8, 6)), (F.dropout2d, (8, 3, 2, 2))])
+def test_sharded_draws_give_each_part_its_slice_of_the_whole_batch_mask(fn, shape):
+    """Inside Generator.sharded(r, n), a batch of B is part r of a batch of n*B: its mask is rows
+    [r*B, (r+1)*B) of the mask one draw over the whole batch gives, and the generator ends where
+    the whole draw leaves it (the next draws agree too)."""
+    x = dlcore.ones(*shape)
+    g = dlcore.Generator(7)
+    whole = fn(x, 0.5, generator=g).numpy()
+    after_whole = g.get_state()
+    parts = []
+    for r in range(2):
+        gr = dlcore.Generator(7)
+        with gr.sharded(r, 2):
+            parts.append(fn(x[r * 4:(r + 1) * 4], 0.5, generator=gr).numpy())
+        assert gr.get_state() == after_whole
+        assert gr.shard == (0, 1)
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def test_sharded_unaligned_parts_draw_distinct_masks():
+    """A part whose mask does not fill whole Philox blocks (3 elements, 4 per block) cannot
+    reproduce the whole batch's mask; the parts still draw different, non-overlapping blocks."""
+    g0, g1 = dlcore.Generator(1), dlcore.Generator(1)
+    with g0.sharded(0, 2):
+        c0 = g0.take_batch(lambda n: (n + 3) // 4, 3)
+    with g1.sharded(1, 2):
+        c1 = g1.take_batch(lambda n: (n + 3) // 4, 3)
+    assert (c0, c1) == (0, 1) and g0.counter == g1.counter == 2
+    with pytest.raises(ValueError, match=r"part 2 is not in \[0, 2\)"):
+        with g0.sharded(2, 2):
+            pass

@@ -1,7 +1,7 @@
 """Imports in python/dlcore run one way (docs/ARCHITECTURE.md): built from the source with ast,
 the graph of module-level imports between dlcore modules has no cycle, no function imports a
 module except an optional third-party dependency, and no module imports from a layer above its
-own (core <- nn <- optim <- Keras-style layer <- examples; ops modules use only _C, dtype,
+own (core <- nn <- optim <- distributed <- Keras-style layer <- examples; ops modules use only _C, dtype,
 autograd and ops._args)."""
 import ast
 import pathlib
@@ -11,17 +11,18 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "python" / "dlcore"
 
 # imported inside functions only because they are optional dependencies
-OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna"}
+OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna", "mpi4py", "onnx"}
 
 # layers, bottom to top; a module may import only from its own layer or below
 LAYERS = [
     ("native", ("dlcore._C",)),
-    ("core", ("dlcore.dtype", "dlcore.device", "dlcore.cuda", "dlcore.autograd", "dlcore.ops", "dlcore._printing",
-              "dlcore.tensor")),
-    ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets")),
+    ("core", ("dlcore.dtype", "dlcore.device", "dlcore.cuda", "dlcore.accelerator", "dlcore.backends",
+              "dlcore.autograd", "dlcore.ops", "dlcore._printing", "dlcore.tensor")),
+    ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets", "dlcore.distributions")),
     ("optim", ("dlcore.optim",)),
-    ("keras", ("dlcore.graph", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics", "dlcore.serialization",
-               "dlcore.trainer", "dlcore.models", "dlcore.tuning")),
+    ("distributed", ("dlcore.distributed",)),
+    ("keras", ("dlcore.graph", "dlcore.utils", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics",
+               "dlcore.serialization", "dlcore.trainer", "dlcore.models", "dlcore.onnx", "dlcore.tuning")),
     ("top", ("dlcore", "dlcore.examples")),
 ]
 OPS_MAY_IMPORT = {"dlcore._C", "dlcore.dtype", "dlcore.autograd", "dlcore.ops._args"}

@@ -30,15 +30,15 @@ def test_merge_layers_values_and_gradients():
     cat = layers.Concatenate()([a, dlcore.tensor(r.normal(size=(4, 2)))])
     assert cat.shape == (4, 7)
     np.testing.assert_allclose(npy(layers.Concatenate(axis=0)([a, b])), np.concatenate([a_np, b_np]))
-    # default axis 1: the channel axis of channels-first images
-    x4 = dlcore.randn(2, 3, 4, 4)
-    assert layers.Concatenate()([x4, x4]).shape == (2, 6, 4, 4)
+    # default axis -1 (Keras): the channel axis of channels-last images
+    x4 = dlcore.randn(2, 4, 4, 3)
+    assert layers.Concatenate()([x4, x4]).shape == (2, 4, 4, 6)
 
 
 def test_merge_layers_bad_shapes():
     with pytest.raises(ValueError, match=r"Add: input 1 has shape \(4, 1\) but input 0 has shape \(4,\)"):
         layers.Add()([dlcore.randn(4), dlcore.randn(4, 1)])
-    with pytest.raises(ValueError, match=r"Concatenate: input 1 has shape \(3, 5\) but input 0 has shape \(4, 5\); they must match except along axis 1"):
+    with pytest.raises(ValueError, match=r"Concatenate: input 1 has shape \(3, 5\) but input 0 has shape \(4, 5\); they must match except along axis -1"):
         layers.Concatenate()([dlcore.randn(4, 5), dlcore.randn(3, 5)])
     with pytest.raises(ValueError, match="Subtract: expects exactly 2 inputs, got 3"):
         layers.Subtract()([dlcore.randn(2)] * 3)
@@ -79,17 +79,17 @@ def test_dense_relu_runs_in_the_gemm_epilogue(dtype):
 
 
 def test_keras_wrappers_build_nn_modules():
-    """Conv2D / BatchNormalization / MaxPooling2D build dlcore.nn.Conv2d etc. on their first
-    input, in_channels from the input and Keras arguments translated to PyTorch's."""
+    """Conv2D / BatchNormalization build dlcore.nn.Conv2d / BatchNorm2d on their first input,
+    in_channels from the channels-last input's last axis and Keras arguments translated to
+    PyTorch's; the output is channels-last again."""
     m = dlcore.Sequential([layers.Conv2D(8, 3, padding="same"), layers.BatchNormalization(),
-                           layers.MaxPooling2D(2)], input_shape=(3, 10, 10))
-    conv, bn, pool = m[0].conv, m[1].bn, m[2].pool
+                           layers.MaxPooling2D(2)], input_shape=(10, 10, 3))
+    conv, bn = m[0].conv, m[1].bn
     assert type(conv) is nn.Conv2d and (conv.in_channels, conv.out_channels) == (3, 8)
-    assert conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.padding == "same"
+    assert conv.kernel_size == (3, 3) and conv.stride == (1, 1)
     assert type(bn) is nn.BatchNorm2d and bn.num_features == 8 and bn.momentum == pytest.approx(0.01)
-    assert type(pool) is nn.MaxPool2d and pool.kernel_size == (2, 2) and pool.stride == (2, 2) and pool.padding == 0
-    assert m(dlcore.randn(2, 3, 10, 10)).shape == (2, 8, 5, 5)
+    assert m(dlcore.randn(2, 10, 10, 3)).shape == (2, 5, 5, 8)
     # 'same' with an even kernel pads the extra row / column at the bottom / right (Keras, PyTorch)
-    assert layers.Conv2D(4, 2, padding="same")(dlcore.randn(1, 3, 5, 5)).shape == (1, 4, 5, 5)
-    with pytest.raises(ValueError, match="same"):
-        layers.Conv2D(4, 3, strides=2, padding="same")(dlcore.randn(1, 3, 5, 5))
+    assert layers.Conv2D(4, 2, padding="same")(dlcore.randn(1, 5, 5, 3)).shape == (1, 5, 5, 4)
+    # and strided 'same' gives ceil(size / stride) positions, as Keras
+    assert layers.Conv2D(4, 3, strides=2, padding="same")(dlcore.randn(1, 5, 5, 3)).shape == (1, 3, 3, 4)

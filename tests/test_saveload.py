@@ -260,3 +260,160 @@ def test_unserialisable_model_says_what_to_do(tmp_path):
         assert m2[0].calls.shape == () and int(m2[0].calls.item()) == 7
     x = np.ones((2, 3), np.float32)
     np.testing.assert_array_equal(m.predict(x), m2.predict(x))
+
+
+# ---- dlcore.save / dlcore.load as PyTorch users call them --------------------------------------
+
+def _rewrite(raw, edit):
+    """The file with its JSON header edited by edit(header dict) (digest left stale unless
+    edit removes it)."""
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    edit(header)
+    h = json.dumps(header).encode()
+    return struct.pack("<Q", len(h)) + h + raw[8 + n:]
+
+
+def test_save_load_file_objects_and_nested_structures(tmp_path):
+    import io
+    m = nn.Linear(3, 2)
+    w = dlcore.arange(6, dtype=dlcore.float64).reshape(2, 3)
+    obj = {"model": m.state_dict(), "nested": [w, (dlcore.tensor([True, False]), dlcore.tensor([1, 2]))],
+           "scalars": {"lr": 0.1, "name": "run-1", "steps": 7, "none": None, "flag": True, "inf": float("inf")},
+           "empty": [], "zero_d": dlcore.tensor(2.5)}
+    buf = io.BytesIO()
+    dlcore.save(obj, buf)
+    buf.seek(0)
+    back = dlcore.load(buf)
+    with open(tmp_path / "ckpt.pt", "wb") as f:  # a real file object too, and torch's .pt name
+        dlcore.save(obj, f)
+    with open(tmp_path / "ckpt.pt", "rb") as f:
+        back2 = dlcore.load(f, map_location="cpu", weights_only=True)
+    for b in (back, back2):
+        assert list(b) == list(obj) and b["scalars"] == obj["scalars"] and b["empty"] == []
+        assert isinstance(b["nested"], list) and isinstance(b["nested"][1], tuple)
+        np.testing.assert_array_equal(b["nested"][0].numpy(), w.numpy())
+        assert b["nested"][0].dtype == dlcore.float64 and b["nested"][1][0].dtype == dlcore.bool_
+        assert b["nested"][1][1].dtype == dlcore.int64 and b["zero_d"].shape == ()
+        for k, v in m.state_dict().items():
+            np.testing.assert_array_equal(b["model"][k].numpy(), v.numpy())
+    m2 = nn.Linear(3, 2)
+    m2.load_state_dict(back["model"])
+    np.testing.assert_array_equal(m2.weight.detach().numpy(), m.weight.detach().numpy())
+    # a lone tensor, and a file written after other bytes (read from the object's position)
+    buf = io.BytesIO()
+    buf.write(b"prefix")
+    dlcore.save(w, buf)
+    buf.seek(6)
+    np.testing.assert_array_equal(dlcore.load(buf).numpy(), w.numpy())
+
+    class Stream:  # not seekable, like a pipe or a socket
+        def __init__(self, data):
+            self._b = io.BytesIO(data)
+
+        def read(self, n=-1):
+            return self._b.read(n)
+
+        def seekable(self):
+            return False
+    buf.seek(6)
+    np.testing.assert_array_equal(dlcore.load(Stream(buf.read())).numpy(), w.numpy())
+
+
+def test_save_keeps_names_apart_and_shared_tensors_shared(tmp_path):
+    a, b, c = dlcore.ones(2), dlcore.zeros(2), dlcore.full((2,), 3.0)
+    p = tmp_path / "x.safetensors"
+    dlcore.save({"a/b": a, "a": {"b": b}, "__metadata__": c, "same": [a, a]}, p)
+    back = dlcore.load(p)
+    np.testing.assert_array_equal(back["a/b"].numpy(), [1, 1])
+    np.testing.assert_array_equal(back["a"]["b"].numpy(), [0, 0])
+    np.testing.assert_array_equal(back["__metadata__"].numpy(), [3, 3])
+    assert back["same"][0] is back["same"][1] is back["a/b"]  # one tensor saved once, loaded once
+    from safetensors.numpy import load_file  # the reference reader sees every tensor once
+    assert len(load_file(str(p))) == 3
+
+
+def test_save_keeps_parameters_and_requires_grad(tmp_path):
+    m = nn.Linear(2, 2)
+    x = dlcore.ones(3, requires_grad=True)
+    p = tmp_path / "p.safetensors"
+    dlcore.save({"params": list(m.parameters()), "x": x, "y": x.detach()}, p)
+    back = dlcore.load(p)
+    assert all(isinstance(q, nn.Parameter) and q.requires_grad for q in back["params"])
+    assert back["x"].requires_grad and not back["y"].requires_grad
+    back = dlcore.load(p, as_numpy=True)
+    assert isinstance(back["x"], np.ndarray)
+
+
+def test_torch_state_dict_loads_into_dlcore(tmp_path):
+    """A torch module's state dict saved with dlcore.save loads into the same dlcore module."""
+    import torch
+    tm = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2)).double()
+    p = tmp_path / "t.safetensors"
+    dlcore.save(tm.state_dict(), p)
+    dm = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)).double()
+    dm.load_state_dict(dlcore.load(p))
+    x = np.random.default_rng(0).standard_normal((5, 4))
+    np.testing.assert_allclose(dm(dlcore.tensor(x)).detach().numpy(), tm(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-14)
+
+
+def test_load_refuses_pickle_and_bad_arguments(tmp_path):
+    import torch
+    p = tmp_path / "model.pt"
+    torch.save({"w": torch.ones(2)}, p)
+    with pytest.raises(ValueError, match="PyTorch pickle checkpoint.*never unpickles"):
+        dlcore.load(p)
+    import pickle
+    q = tmp_path / "q.safetensors"
+    dlcore.save({"w": dlcore.ones(2)}, q)
+    with pytest.raises(ValueError, match="never unpickles"):
+        dlcore.load(q, pickle_module=pickle)
+    with pytest.raises(ValueError, match="map_location"):
+        dlcore.load(q, map_location="tpu")
+    with pytest.raises(TypeError, match="not readable"):
+        dlcore.load(type("W", (), {"write": lambda self, b: None})())
+
+
+def test_load_untrusted_state_files(tmp_path):
+    """Truncated, edited and hostile state files raise ValueError before allocating more than
+    the file holds; nothing in them is executed."""
+    import io
+    p = tmp_path / "s.safetensors"
+    dlcore.save({"w": dlcore.ones(4, 4), "meta": {"step": 3}}, p)
+    raw = p.read_bytes()
+    for cut in (0, 5, 8 + 10, len(raw) // 2, len(raw) - 1):
+        with pytest.raises(ValueError, match="truncated|corrupt|not a safetensors|JSON"):
+            dlcore.load(io.BytesIO(raw[:cut]))
+
+    def structure(tree):
+        def edit(h):
+            h["__metadata__"]["structure"] = tree
+            del h["__metadata__"]["sha256"]
+        return _rewrite(raw, edit)
+    hostile = [
+        json.dumps({"__tensor__": "missing"}),                      # names a tensor that is not there
+        json.dumps({"__tensor__": "w", "device": 3}),               # bad reference entry
+        json.dumps({"__object__": "os.system", "args": ["echo"]}),  # no such thing as an object entry
+        json.dumps({"__dict__": [["k"]]}),
+        json.dumps({"__dict__": [[["list"], 1]]}),                  # unhashable key
+        "[" * 100000 + "]" * 100000,                                # nesting deeper than Python's stack
+        "{not json",
+    ]
+    for tree in hostile:
+        with pytest.raises(ValueError, match="field 'structure': corrupt"):
+            dlcore.load(io.BytesIO(structure(tree)))
+    # a header that claims a huge tensor: refused from the sizes, nothing allocated
+    def huge(h):
+        h["w"]["shape"] = [1 << 20, 1 << 20]
+        h["w"]["data_offsets"] = [0, 8 << 40]
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        dlcore.load(io.BytesIO(_rewrite(raw, huge)))
+    # a tensor's bytes changed: the digest catches it
+    bad = bytearray(raw)
+    bad[-3] ^= 0xFF
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        dlcore.load(io.BytesIO(bytes(bad)))
+    # many references to one stored tensor load as one tensor, not as many copies
+    back = dlcore.load(io.BytesIO(structure(json.dumps([{"__tensor__": "w"}] * 10000))))
+    assert len(back) == 10000 and all(t is back[0] for t in back)

@@ -3,12 +3,13 @@
 PyTorch-style: dlcore.nn.Module, dlcore.optim, loss.backward().
 Keras-style:   dlcore.Sequential([...]).compile(...).fit(...).
 """
+import builtins
 import platform
 
 from . import _C
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .device import device
-from .dtype import bool_, dtype, float32, float64, get_default_dtype, int64, set_default_dtype
+from .dtype import bool_, double, dtype, float32, float64, get_default_dtype, int64, long, set_default_dtype
 from .tensor import (Generator, Tensor, abs, all, amax, any, amin, add, arange, argmax, argmin, broadcast_to, cat,
                      chunk, clamp, clip, concatenate, cos, default_generator, div, empty, empty_like, exp,
                      expand, expm1, eye, flatten, from_dlpack, from_numpy, full, full_like,
@@ -18,11 +19,15 @@ from .tensor import (Generator, Tensor, abs, all, amax, any, amin, add, arange, 
                      reshape, sigmoid, sign, sin, split, sqrt, squeeze, stack,
                      std, sub, sum, tanh, tensor, transpose, uniform, unsqueeze, use_generator, var, view,
                      where, zeros, zeros_like, current_generator)
+from .tensor import (as_tensor, flip, is_floating_point, is_tensor, log_softmax, logsumexp, rand_like, randint_like,
+                     randn_like, softmax)
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
 from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
 from .ops._args import integer as _integer
 from . import autograd, callbacks, data, datasets, layers, metrics, models, serialization, trainer  # noqa: F401
+from . import accelerator, backends, distributions, utils  # noqa: F401
+from . import onnx  # noqa: F401  (dlcore.onnx.export; the onnx package is imported only when exporting)
 from . import tuning  # noqa: F401  (GridSearch / RandomSearch / OptunaSearch)
 from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
@@ -40,9 +45,13 @@ __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "n
            "sign", "sin", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh",
            "tensor", "transpose", "uniform", "unsqueeze", "use_generator", "var", "view", "where",
            "zeros", "zeros_like", "current_generator", "cuda", "nn", "optim", "functional",
-           "callbacks", "data", "datasets", "layers", "metrics", "serialization", "Input", "Model",
+           "callbacks", "data", "datasets", "layers", "metrics", "onnx", "serialization", "Input", "Model",
            "Sequential", "load", "load_model", "save", "set_num_threads", "get_num_threads",
-           "config", "tuning"]
+           "config",
+           "distributions", "utils",
+           "accelerator", "double", "long", "float", "int", "bool", "rand_like", "randn_like",
+           "randint_like", "flip", "log_softmax", "logsumexp", "softmax", "inference_mode", "as_tensor",
+           "is_tensor", "is_floating_point", "backends", "compile", "tuning"]
 
 __version__ = "0.1.0"
 
@@ -51,6 +60,14 @@ def set_num_threads(n: int) -> None:
     """Sets the size of dlcore's one thread pool (default: DLCORE_NUM_THREADS, OMP_NUM_THREADS
     or the number of cores)."""
     _C.set_num_threads(_integer(n, "set_num_threads", "n", 1))
+
+
+def compile(model=None, **options):  # noqa: A001 - PyTorch's name
+    """torch.compile's place in a script: dlcore runs eagerly (its kernels are compiled ahead of
+    time), so this returns ``model`` itself (used as a decorator too); options are ignored."""
+    if model is None:
+        return lambda m: m
+    return model
 
 
 def get_num_threads() -> int:
@@ -77,6 +94,13 @@ def config() -> dict:
         "isa": _C.isa(),
         "supported_isas": list(_C.supported_isas()),
         "num_threads": _C.get_num_threads(),
-        "cuda_built": bool(_C.cuda_built),
+        "cuda_built": builtins.bool(_C.cuda_built),
         "cuda_available": cuda.is_available(),
     }
+
+
+# PyTorch's dtype names that are also Python's types: bound last, so that nothing above reads
+# them as the types (dlcore.int is int64, dlcore's integer dtype; PyTorch's int is int32)
+float = float32  # noqa: A001
+int = int64  # noqa: A001
+bool = bool_  # noqa: A001

@@ -12,27 +12,30 @@ not a Tensor) and, when grad mode is on and an input requires grad, records the 
 of the graph.
 
 ``Variable.backward`` walks the graph once in reverse topological order, summing the gradient
-of every node output over all its uses (fan-out), and accumulates into the leaves' ``.grad``.
+of every node output and every leaf over all its uses (fan-out), and accumulates into each
+leaf's ``.grad`` once, after the last node that uses it.
 Saved arrays are freed after use unless ``retain_graph=True``; walking a freed node again
 raises a RuntimeError like PyTorch's.
+
+``leaf.register_post_accumulate_grad_hook(hook)`` (PyTorch's name and contract) runs
+``hook(leaf)`` each time the engine has accumulated a gradient into ``leaf.grad``, in the order
+the backward walk reaches the leaves: data-parallel training starts reducing a bucket of
+gradients while the rest of the backward still runs (dlcore.distributed).
 """
 from __future__ import annotations
 
+import itertools
 import sys
 import traceback
 
 from . import _C
 
-__all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "wrapper", "Variable",
+__all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "inference_mode", "wrapper", "Variable",
            "detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly", "Function", "unshared",
-           "backward"]
+           "backward", "RemovableHandle"]
 
 # Grad mode is per thread and lives in C++, next to Function.apply (csrc/bindings/autograd.cpp)
 is_grad_enabled = _C.is_grad_enabled
-
-
-def set_grad_enabled(mode: bool) -> None:
-    _C.set_grad_enabled(bool(mode))
 
 
 class no_grad:
@@ -40,16 +43,20 @@ class no_grad:
 
     def __enter__(self):
         self._prev = is_grad_enabled()
-        set_grad_enabled(False)
+        _C.set_grad_enabled(False)
         return self
 
     def __exit__(self, *exc):
-        set_grad_enabled(self._prev)
+        _C.set_grad_enabled(self._prev)
         return False
+
+    def _again(self):
+        """A fresh manager like this one (each decorated call enters its own)."""
+        return type(self)()
 
     def __call__(self, fn):
         def wrapper(*a, **k):
-            with no_grad():
+            with self._again():
                 return fn(*a, **k)
 
         wrapper.__name__ = getattr(fn, "__name__", "wrapper")
@@ -58,10 +65,65 @@ class no_grad:
 
 
 class enable_grad(no_grad):
+    """Context manager (and decorator) that enables graph recording (inside no_grad)."""
+
     def __enter__(self):
         self._prev = is_grad_enabled()
-        set_grad_enabled(True)
+        _C.set_grad_enabled(True)
         return self
+
+
+class set_grad_enabled(no_grad):
+    """set_grad_enabled(mode): turns graph recording on or off on this thread - at once when
+    called as a function, and back to the previous mode at the end of a ``with`` block (as
+    PyTorch: ``with dlcore.set_grad_enabled(phase == 'train'):``)."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self._prev = is_grad_enabled()
+        _C.set_grad_enabled(self.mode)
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):  # as a decorator: the mode applies inside fn only
+        _C.set_grad_enabled(self._prev)
+        return super().__call__(fn)
+
+    def _again(self):
+        return _Mode(self.mode)
+
+
+class inference_mode(no_grad):
+    """inference_mode(mode=True): PyTorch's faster no_grad; in dlcore the same as no_grad (a
+    context manager and decorator; mode=False records as usual)."""
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = is_grad_enabled()
+        if self.mode:
+            _C.set_grad_enabled(False)
+        return self
+
+    def _again(self):
+        return inference_mode(self.mode)
+
+
+class _Mode(no_grad):
+    """Grad mode set to ``mode`` on entry (the decorator form of set_grad_enabled)."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __enter__(self):
+        self._prev = is_grad_enabled()
+        _C.set_grad_enabled(self.mode)
+        return self
+
+    def _again(self):
+        return _Mode(self.mode)
 
 
 def wrapper(cls):
@@ -83,7 +145,9 @@ def wrapper(cls):
 class Variable:
     """A node input / output of the autograd graph: an array plus its gradient state."""
 
-    __slots__ = ("_data", "requires_grad", "grad", "_node", "_out_index", "__weakref__")
+    # _post_acc_hooks is set only by register_post_accumulate_grad_hook (never by Function.apply,
+    # which fills the other slots of its outputs), so it is read with getattr(..., None)
+    __slots__ = ("_data", "requires_grad", "grad", "_node", "_out_index", "_post_acc_hooks", "__weakref__")
 
     def __init__(self, data, requires_grad=False):
         self._data = data
@@ -126,6 +190,46 @@ class Variable:
             self.grad = self._wrap(g)
         else:
             _C.binary(_C.Binary.add, self.grad._data, g, out=self.grad._data)
+        hooks = getattr(self, "_post_acc_hooks", None)
+        if hooks:
+            for hook in tuple(hooks.values()):
+                hook(self)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Calls ``hook(self)`` after every accumulation of a gradient into this leaf's ``.grad``
+        by backward (the gradient is complete for this backward call when it runs). Returns a
+        handle whose ``remove()`` unregisters it. Only leaves that require grad have one."""
+        if not callable(hook):
+            raise TypeError(f"register_post_accumulate_grad_hook: hook must be callable, got {type(hook).__name__}")
+        if self._node is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        hooks = getattr(self, "_post_acc_hooks", None)
+        if hooks is None:
+            hooks = self._post_acc_hooks = {}
+        return RemovableHandle(hooks, hook)
+
+
+class RemovableHandle:
+    """Returned by hook registrations: ``remove()`` takes the hook out again (idempotent)."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, hooks, hook):
+        self.id = next(RemovableHandle._ids)
+        self._hooks = hooks
+        hooks[self.id] = hook
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
 
 
 Variable._wrap = wrapper(Variable)  # Tensor replaces it with its own (Function.apply uses it)
@@ -353,23 +457,38 @@ def backward(tensor, grad=None, retain_graph=False):
     root = tensor._node
     pending = {id(root): [None] * root.n_outputs}
     pending[id(root)][tensor._out_index] = g
-    for node in _topo_order(root):
+    order = _topo_order(root)
+    # a leaf's gradient is summed over its uses and accumulated into .grad once, after the last
+    # node using it (PyTorch's AccumulateGrad): its post-accumulate hooks see it complete
+    uses = {}
+    for node in order:
+        for inp, need in zip(node.inputs or (), node.needs_input_grad):
+            if need and inp._node is None:
+                uses[id(inp)] = uses.get(id(inp), 0) + 1
+    leaf_grads = {}
+    for node in order:
         grads = pending.pop(id(node), None)
         if grads is None or all(x is None for x in grads):
-            continue
-        in_grads = type(node).backward(node, *grads)
-        if not isinstance(in_grads, tuple):
-            in_grads = (in_grads,)
-        if _anomaly:
-            _check_anomaly(node, grads, in_grads)
-        for inp, ig, need in zip(node.inputs, in_grads, node.needs_input_grad):
-            if ig is None or not need:
+            in_grads = ()
+        else:
+            in_grads = type(node).backward(node, *grads)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            if _anomaly:
+                _check_anomaly(node, grads, in_grads)
+        for k, (inp, need) in enumerate(zip(node.inputs or (), node.needs_input_grad)):
+            if not need:
                 continue
+            ig = in_grads[k] if k < len(in_grads) else None
             if inp._node is None:
-                inp._accumulate_grad(ig, True)
-            else:
+                if ig is not None:
+                    leaf_grads[id(inp)] = _accumulate(leaf_grads.get(id(inp)), ig)
+                uses[id(inp)] -= 1
+                if not uses[id(inp)] and id(inp) in leaf_grads:
+                    inp._accumulate_grad(leaf_grads.pop(id(inp)), True)
+            elif ig is not None:
                 slot = pending.setdefault(id(inp._node), [None] * inp._node.n_outputs)
                 slot[inp._out_index] = _accumulate(slot[inp._out_index], ig)
-        if not retain_graph:
+        if not retain_graph and in_grads:
             node.saved = ()
             node.freed = True

@@ -25,6 +25,10 @@ __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStoppin
 
 
 class Callback:
+    # in a data-parallel fit (dlcore.distributed), only rank 0 runs callbacks marked True: the
+    # ones that print or write files; the others run on every rank, with the same global logs
+    rank_zero_only = False
+
     def __init__(self):
         self.model = None
         self.params = {}
@@ -175,6 +179,8 @@ class ProgbarLogger(Callback):
     with loss, metrics, samples/s and ETA, when stdout is a terminal; when it is not (pipes,
     log files, notebooks) it prints one line per epoch instead, never a line per update.
     verbose=2: one line per epoch."""
+
+    rank_zero_only = True
 
     def __init__(self, verbose=1, stream=None, min_interval=0.1):
         super().__init__()
@@ -355,6 +361,8 @@ class ModelCheckpoint(_Monitor):
     format fields: '{epoch:02d}' (1-based, like Keras) and any log key, e.g. '{val_loss:.3f}'.
     save_best_only=True saves only when ``monitor`` improves (so the file holds the best model)."""
 
+    rank_zero_only = True
+
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto",
                  save_weights_only=False, verbose=0):
         super().__init__(monitor, mode)
@@ -446,6 +454,8 @@ class ReduceLROnPlateau(_Monitor):
 class CSVLogger(Callback):
     """Appends one CSV row per epoch: epoch, then the log keys (sorted). append=True continues
     an existing file (e.g. when resuming)."""
+
+    rank_zero_only = True
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()

@@ -14,17 +14,34 @@ Tensor given to them is copied to the host first).
 Augmentations (RandomHorizontalFlip, RandomCrop, RandomRotation) work on whole batches of
 (N, C, H, W) or (N, H, W) arrays, vectorised, with randomness from a dlcore Generator; pass
 them to DataLoader(transform=...) (applied to the first element of each batch, the inputs).
+
+DistributedSampler shards a dataset between the processes of a data-parallel job
+(dlcore.distributed, docs/distributed.md): DataLoader(dataset, batch_size=B,
+sampler=DistributedSampler(dataset, batch_size=B)) in each of N processes yields, at every
+step, this process's B-sample part of the batch of N*B that one process would have drawn.
 """
 from __future__ import annotations
 
+import bisect
+import collections
 import math
+import os
+import threading
+from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 
+from .dtype import float64
 from .ops._args import integer
-from .tensor import Generator, Tensor, arange, current_generator, index_select, rand, randperm, stack, tensor
+from .tensor import (Generator, Tensor, arange, cat, current_generator, index_select, rand, randint, randperm, stack,
+                     tensor, use_generator)
 
-__all__ = ["Dataset", "TensorDataset", "DataLoader", "train_val_test_split", "StandardScaler",
+__all__ = ["Dataset", "TensorDataset", "DataLoader", "DistributedSampler",
+           "Subset", "ConcatDataset", "random_split", "Sampler", "SequentialSampler", "RandomSampler",
+           "SubsetRandomSampler", "BatchSampler", "WorkerInfo", "get_worker_info",
+           "train_val_test_split", "StandardScaler",
            "MinMaxScaler", "to_categorical", "one_hot", "Compose", "RandomHorizontalFlip",
            "RandomCrop", "RandomRotation", "default_collate"]
 
@@ -111,32 +128,255 @@ def _to_tensor(b):
     return b
 
 
-class DataLoader:
-    """Iterates over a dataset in batches.
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices`` (a sequence of ints), in that order."""
 
-    DataLoader(dataset, batch_size=32, shuffle=False, seed=None, generator=None, drop_last=False,
-               collate_fn=None, transform=None, target_transform=None, as_tensors=True)
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = [integer(i, "Subset", "indices") for i in (indices.tolist() if isinstance(indices, Tensor)
+                                                                  else indices)]
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        if isinstance(i, (list, tuple)):
+            return [self.dataset[self.indices[j]] for j in i]
+        return self.dataset[self.indices[i]]
+
+    def __getitems__(self, idx):
+        """One batch (the loader's int64 Tensor of positions in this subset): batched by the
+        dataset's own __getitems__ where it has one, else sample by sample."""
+        own = [self.indices[j] for j in (idx.tolist() if isinstance(idx, Tensor) else idx)]
+        if hasattr(self.dataset, "__getitems__"):
+            return self.dataset.__getitems__(tensor(own, dtype="int64"))
+        return default_collate([self.dataset[i] for i in own])
+
+
+class ConcatDataset(Dataset):
+    """The datasets one after another."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: needs at least one dataset")
+        self.cumulative_sizes = []
+        total = 0
+        for d in self.datasets:
+            total += len(d)
+            self.cumulative_sizes.append(total)
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, i):
+        n = len(self)
+        i = integer(i, "ConcatDataset", "index")
+        if not -n <= i < n:
+            raise IndexError(f"ConcatDataset: index {i} is out of range for {n} samples")
+        i %= n
+        k = bisect.bisect_right(self.cumulative_sizes, i)
+        return self.datasets[k][i - (self.cumulative_sizes[k - 1] if k else 0)]
+
+
+def random_split(dataset, lengths, generator=None):
+    """Splits a dataset into non-overlapping Subsets of the given lengths (ints that sum to
+    len(dataset), or fractions that sum to 1: the remainder goes one by one to the first
+    parts, as PyTorch), from a random permutation drawn from ``generator`` (default: the
+    current dlcore generator)."""
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0):
+        if any(x < 0 for x in lengths):
+            raise ValueError(f"random_split: fractions must be non-negative, got {lengths}")
+        sizes = [int(math.floor(n * x)) for x in lengths]
+        for i in range(n - sum(sizes)):
+            sizes[i % len(sizes)] += 1
+        lengths = sizes
+    lengths = [integer(x, "random_split", "lengths", 0) for x in lengths]
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: the lengths {lengths} sum to {sum(lengths)}, but the dataset has "
+                         f"{n} samples")
+    perm = randperm(n, generator=generator).tolist()
+    out, pos = [], 0
+    for m in lengths:
+        out.append(Subset(dataset, perm[pos:pos + m]))
+        pos += m
+    return out
+
+
+class Sampler:
+    """Base of the samplers: iterating gives sample indices; len() is their number."""
+
+    def __iter__(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def indices(self):
+        """The epoch's order as an int64 Tensor (what DataLoader reads)."""
+        return tensor(list(iter(self)), dtype="int64")
+
+
+class SequentialSampler(Sampler):
+    """0, 1, ..., len(data_source) - 1."""
+
+    def __init__(self, data_source):
+        self.data_source = data_source
+
+    def __iter__(self):
+        return iter(range(len(self.data_source)))
+
+    def __len__(self):
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """A random permutation each time it is iterated (drawn from ``generator``, default the
+    current dlcore generator); with replacement=True, num_samples uniform draws."""
+
+    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+        self.data_source, self.replacement, self.generator = data_source, bool(replacement), generator
+        self._num = None if num_samples is None else integer(num_samples, "RandomSampler", "num_samples", 1)
+
+    @property
+    def num_samples(self):
+        return len(self.data_source) if self._num is None else self._num
+
+    def indices(self):
+        n = len(self.data_source)
+        if self.replacement:
+            return randint(0, n, (self.num_samples,), generator=self.generator)
+        if self._num is None:
+            return randperm(n, generator=self.generator)
+        reps = -(-self._num // n)  # as many permutations as needed, cut to num_samples
+        return cat([randperm(n, generator=self.generator) for _ in range(reps)])[:self._num]
+
+    def __iter__(self):
+        return iter(self.indices().tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """The given indices in a random order (a new one each time)."""
+
+    def __init__(self, indices, generator=None):
+        self.idx = [integer(i, "SubsetRandomSampler", "indices") for i in indices]
+        self.generator = generator
+
+    def indices(self):
+        perm = randperm(len(self.idx), generator=self.generator).tolist()
+        return tensor([self.idx[i] for i in perm], dtype="int64")
+
+    def __iter__(self):
+        return iter(self.indices().tolist())
+
+    def __len__(self):
+        return len(self.idx)
+
+
+class BatchSampler(Sampler):
+    """Groups the indices of ``sampler`` into lists of batch_size (the last one shorter unless
+    drop_last)."""
+
+    def __init__(self, sampler, batch_size, drop_last):
+        self.sampler = sampler
+        self.batch_size = integer(batch_size, "BatchSampler", "batch_size", 1)
+        self.drop_last = bool(drop_last)
+
+    def __iter__(self):
+        batch = []
+        for i in self.sampler:
+            batch.append(int(i))
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self):
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+WorkerInfo = namedtuple("WorkerInfo", ["id", "num_workers", "seed", "dataset"])
+_worker = threading.local()
+
+
+def get_worker_info():
+    """In a DataLoader worker thread: WorkerInfo(id, num_workers, seed, dataset); else None."""
+    return getattr(_worker, "info", None)
+
+
+_MASK = (1 << 64) - 1
+
+
+class DataLoader:
+    """Iterates over a dataset in batches (torch.utils.data.DataLoader's arguments, in its
+    order).
+
+    DataLoader(dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
+               num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
+               worker_init_fn=None, multiprocessing_context=None, generator=None, *,
+               prefetch_factor=None, persistent_workers=False, seed=None, transform=None,
+               target_transform=None, as_tensors=True)
 
     - dataset: a Dataset, or a tuple of arrays (wrapped in TensorDataset).
     - shuffle: a new permutation every epoch, drawn from ``generator`` (a dlcore.Generator),
       else from Generator(seed) when seed is given, else from dlcore's default generator (so
       dlcore.manual_seed makes it reproducible).
+    - sampler: the epoch's sample order - a PyTorch-style sampler (iterating gives indices) or
+      an object with ``indices()`` giving an int64 Tensor (DistributedSampler: this process's
+      shard); told the epoch (``set_epoch``) before each pass. batch_sampler: gives the
+      batches' index lists itself. Both exclude shuffle; batch_sampler excludes batch_size,
+      drop_last and sampler.
+    - num_workers > 0: batches are fetched by that many worker threads, up to
+      num_workers * prefetch_factor (default 2) batches ahead, and yielded in the same order
+      as with num_workers=0 - the same batches. Threads run in parallel where the fetching
+      releases the GIL (dlcore's index_select and tensor copies, NumPy's copies, file reads).
+      Random draws made while fetching (a dataset's own augmentation, ``transform``) come
+      from a generator per batch, derived from the loader's generator state at the start of
+      the epoch and the batch number: reproducible under a seed whatever the scheduling, but
+      not the draws num_workers=0 makes (as in PyTorch, whose workers are seeded apart).
+      worker_init_fn(worker_id) runs in each worker; get_worker_info() tells a worker who it is.
+      pin_memory, timeout (seconds to wait for a batch), persistent_workers and
+      multiprocessing_context are accepted (pinning has no meaning on the CPU).
     - transform: applied to the inputs (first element) of every batch, e.g. RandomCrop; it is
       called as transform(batch_array) and may use the loader's generator.
     - as_tensors: yield dlcore Tensors (default) or NumPy arrays.
     """
 
-    def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, generator=None,
-                 drop_last=False, collate_fn=None, transform=None, target_transform=None,
-                 as_tensors=True):
+    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
+                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
+                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
+                 prefetch_factor=None, persistent_workers=False, seed=None, transform=None,
+                 target_transform=None, as_tensors=True):
         if isinstance(dataset, (tuple, list)):
             dataset = TensorDataset(*dataset)
-        if batch_size is None:
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler is mutually exclusive with batch_size, shuffle, "
+                                 "sampler and drop_last")
+            batch_size = None
+        elif batch_size is None:
             raise ValueError("DataLoader: batch_size must be a positive integer, got None")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive (the sampler "
+                             "decides the order: DistributedSampler(..., shuffle=True))")
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
         self.dataset = dataset
-        self.batch_size = integer(batch_size, "DataLoader", "batch_size", 1)
+        self.batch_size = None if batch_size is None else integer(batch_size, "DataLoader", "batch_size", 1)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
+        self.num_workers = integer(num_workers, "DataLoader", "num_workers", 0)
+        if prefetch_factor is not None and self.num_workers == 0:
+            raise ValueError("DataLoader: prefetch_factor needs num_workers > 0 (as in PyTorch)")
+        self.prefetch_factor = 2 if prefetch_factor is None else integer(prefetch_factor, "DataLoader",
+                                                                         "prefetch_factor", 1)
+        self.timeout = _timeout_arg(timeout)
+        self.worker_init_fn = worker_init_fn
+        self.pin_memory, self.persistent_workers = bool(pin_memory), bool(persistent_workers)
         self.collate_fn = collate_fn
         self.transform = transform
         self.target_transform = target_transform
@@ -147,7 +387,9 @@ class DataLoader:
         self.epoch = 0
 
     def __len__(self):
-        n = len(self.dataset)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _gen(self):
@@ -167,12 +409,29 @@ class DataLoader:
 
     def _order(self):
         """This epoch's sample order: an int64 Tensor on the CPU."""
+        if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(self.epoch)
+            if hasattr(self.sampler, "indices") and callable(self.sampler.indices):
+                return self.sampler.indices()
+            return tensor([int(i) for i in self.sampler], dtype="int64")
         n = len(self.dataset)
         if self.shuffle:
             return randperm(n, generator=self._gen())
         return arange(n)
 
-    def _fetch(self, idx):
+    def _batches(self):
+        """The epoch's batches of indices (int64 Tensors), in order."""
+        if self.batch_sampler is not None:
+            if hasattr(self.batch_sampler, "set_epoch"):
+                self.batch_sampler.set_epoch(self.epoch)
+            return [tensor([int(i) for i in b], dtype="int64") for b in self.batch_sampler]
+        order = self._order()
+        n = order.shape[0]
+        stop = n - n % self.batch_size if self.drop_last else n
+        return [order[s:s + self.batch_size] for s in range(0, stop, self.batch_size)]
+
+    def _fetch(self, idx, gen=None):
         ds = self.dataset
         if self.collate_fn is None and hasattr(ds, "__getitems__"):
             batch = ds.__getitems__(idx)
@@ -182,20 +441,171 @@ class DataLoader:
             single = not isinstance(batch, tuple)
             items = [batch] if single else list(batch)
             if self.transform is not None:
-                items[0] = _call_transform(self.transform, items[0], self._gen())
+                items[0] = _call_transform(self.transform, items[0], gen or self._gen())
             if self.target_transform is not None and len(items) > 1:
                 items[1] = self.target_transform(items[1])
             batch = items[0] if single else tuple(items)
-        return batch
+        return _to_tensor(batch) if self.as_tensors else batch
 
     def __iter__(self):
-        order = self._order()
+        if self.num_workers == 0:
+            batches = self._batches()
+            self.epoch += 1
+            for idx in batches:
+                yield self._fetch(idx)
+            return
+        seed, counter = self._gen().get_state()  # before the order's draw: the workers' key
+        batches = self._batches()
         self.epoch += 1
-        n = order.shape[0]
-        stop = n - n % self.batch_size if self.drop_last else n
-        for s in range(0, stop, self.batch_size):
-            batch = self._fetch(order[s:s + self.batch_size])
-            yield _to_tensor(batch) if self.as_tensors else batch
+        yield from self._parallel(batches, seed, counter)
+
+    def _parallel(self, batches, seed, counter):
+        """Fetches the batches in worker threads, a bounded number ahead, yielding them in order."""
+        nw = self.num_workers
+        base = (seed * 0x9E3779B97F4A7C15 + counter * 0xBF58476D1CE4E5B9 + self.epoch) & _MASK
+        ids = iter(range(nw))
+        lock = threading.Lock()
+
+        def init():
+            with lock:
+                wid = next(ids)
+            _worker.info = WorkerInfo(wid, nw, (base + wid) & _MASK, self.dataset)
+            if self.worker_init_fn is not None:
+                self.worker_init_fn(wid)
+
+        def job(b, idx):
+            g = Generator((base ^ ((b + 1) * 0xD1B54A32D192ED03)) & _MASK)
+            with use_generator(g):
+                return self._fetch(idx, g)
+
+        pool = ThreadPoolExecutor(max_workers=nw, initializer=init, thread_name_prefix="dlcore-data")
+        pending = collections.deque()
+        try:
+            nxt = 0
+            while nxt < len(batches) and len(pending) < nw * self.prefetch_factor:
+                pending.append(pool.submit(job, nxt, batches[nxt]))
+                nxt += 1
+            while pending:
+                fut = pending.popleft()
+                try:
+                    batch = fut.result(timeout=self.timeout or None)
+                except FutureTimeout:
+                    raise RuntimeError(f"DataLoader timed out after {self.timeout} seconds waiting for a "
+                                       f"batch from its workers") from None
+                if nxt < len(batches):
+                    pending.append(pool.submit(job, nxt, batches[nxt]))
+                    nxt += 1
+                yield batch
+        finally:
+            for f in pending:
+                f.cancel()
+            pool.shutdown(wait=True)
+
+
+def _timeout_arg(t):
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0:
+        raise ValueError(f"DataLoader: timeout must be a non-negative number of seconds, got {t!r}")
+    return float(t)
+
+
+def _launcher_world():
+    """(rank, size) of this process as MPI launchers publish them (Open MPI's mpirun, then
+    MPICH / Intel MPI's PMI), (0, 1) outside a launcher. dlcore.distributed.init() reads the same
+    numbers from MPI itself."""
+    for r, n in (("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), ("PMI_RANK", "PMI_SIZE")):
+        if os.environ.get(r) is not None and os.environ.get(n) is not None:
+            return int(os.environ[r]), int(os.environ[n])
+    return 0, 1
+
+
+class DistributedSampler:
+    """This process's shard of a dataset in a data-parallel job of ``num_replicas`` processes.
+
+    DistributedSampler(dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
+                       drop_last=False, batch_size=1, generator=None, even=True)
+
+    - dataset: a dataset, or its length.
+    - num_replicas, rank: default from the MPI launcher's environment (mpirun), else 1 and 0.
+    - Order: each epoch a permutation of the whole dataset that every process draws alike: from
+      ``generator`` when given (it must be in the same state in every process, e.g. dlcore's
+      default generator after dlcore.distributed.init), else from Generator(seed) placed at the
+      epoch (``set_epoch``; the DataLoader sets it) - the same permutations, epoch by epoch, as
+      DataLoader(dataset, shuffle=True, seed=seed) draws in one process. shuffle=False: 0..n-1.
+    - Sharding without overlap: the order is cut into global batches of
+      num_replicas * batch_size; process r takes the r-th of the num_replicas equal, consecutive
+      parts of each. With the loader's batch_size as ``batch_size``, the k-th batches of the
+      processes, in rank order, are exactly the k-th batch of num_replicas * batch_size of one
+      process. batch_size=1 interleaves like PyTorch's DistributedSampler.
+    - even=True: every process gets the same number of samples (needed for training, where every
+      step is a collective): the order is padded by repeating its start (or, drop_last=True,
+      cut) to a multiple of num_replicas. even=False (evaluation): no sample is repeated or
+      dropped; the last global batch is split as evenly as it goes.
+    """
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False,
+                 batch_size=1, generator=None, even=True):
+        self.n = dataset if isinstance(dataset, int) else len(dataset)
+        launcher_rank, launcher_size = _launcher_world()
+        self.num_replicas = launcher_size if num_replicas is None else int(num_replicas)
+        self.rank = launcher_rank if rank is None else int(rank)
+        if self.num_replicas < 1 or not 0 <= self.rank < self.num_replicas:
+            raise ValueError(f"DistributedSampler: rank {self.rank} is not in [0, num_replicas="
+                             f"{self.num_replicas})")
+        if int(batch_size) < 1:
+            raise ValueError(f"DistributedSampler: batch_size must be a positive integer, got {batch_size}")
+        self.shuffle, self.seed, self.drop_last = bool(shuffle), int(seed), bool(drop_last)
+        self.batch_size, self.generator, self.even = int(batch_size), generator, bool(even)
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        self.epoch = int(epoch)
+
+    def _total(self):
+        """How many positions of the epoch's order are dealt out (padded or cut when even)."""
+        n, w = self.n, self.num_replicas
+        if not self.even:
+            return n
+        return n - n % w if self.drop_last else -(-n // w) * w
+
+    def _bounds(self):
+        """[start, stop) of this rank's part of every global batch of the first _total() positions."""
+        total, w, r = self._total(), self.num_replicas, self.rank
+        step = w * self.batch_size
+        return [(s - (-m * r // w), s - (-m * (r + 1) // w))  # ceil: lower ranks take the remainder
+                for s in range(0, total, step) for m in (min(step, total - s),)]
+
+    def __len__(self):
+        return sum(hi - lo for lo, hi in self._bounds())
+
+    def _order(self):
+        n = self.n
+        if not self.shuffle:
+            return arange(n)
+        g = self.generator
+        if g is None:  # DataLoader(shuffle=True, seed=seed)'s epoch-th permutation
+            g = Generator(self.seed)
+            g.counter = self.epoch * _perm_blocks(n)
+        return randperm(n, generator=g)
+
+    def indices(self):
+        """This process's sample order for the epoch: an int64 Tensor."""
+        order = self._order()
+        total = self._total()
+        if total > self.n:  # pad by repeating the start of the order (PyTorch's rule)
+            reps = -(-total // self.n)
+            order = cat([order] * reps)
+        parts = [order[lo:hi] for lo, hi in self._bounds() if hi > lo]
+        return cat(parts) if parts else arange(0)
+
+    def __iter__(self):
+        return iter(self.indices().tolist())
+
+
+def _perm_blocks(n):
+    """Philox blocks one randperm(n) takes from its generator."""
+    g = Generator(0)
+    g.take(float64, n)
+    return g.counter
 
 
 def _call_transform(t, x, gen):

@@ -14,7 +14,10 @@ class device:
 
     __slots__ = ("type", "index")
 
-    def __new__(cls, spec, index=None):
+    def __new__(cls, type=None, index=None):  # noqa: A002 - PyTorch's name: device(type='cpu')
+        spec = type
+        if spec is None:
+            raise TypeError("device: missing the device type ('cpu' or 'cuda')")
         if isinstance(spec, device) and index is None:
             return spec
         key = (spec, index)

@@ -8,7 +8,7 @@ import builtins
 
 from . import _C
 
-__all__ = ["dtype", "float32", "float64", "int64", "bool_", "SUPPORTED", "set_default_dtype",
+__all__ = ["dtype", "float32", "float64", "int64", "bool_", "double", "long", "SUPPORTED", "set_default_dtype",
            "get_default_dtype", "canonical", "is_dtype_like", "promote"]
 
 dtype = _C.dtype
@@ -16,6 +16,8 @@ float32 = _C.float32
 float64 = _C.float64
 int64 = _C.int64
 bool_ = _C.bool_
+double = float64  # PyTorch's names (dlcore/__init__ also gives float, int and bool, which would
+long = int64      # shadow Python's types here)
 SUPPORTED = (float32, float64, int64, bool_)
 _ORDER = {bool_: 0, int64: 1, float32: 2, float64: 3}
 # Python's own types as dtype arguments, as PyTorch reads them

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import io
 import json
 import math
 import os
@@ -40,6 +41,7 @@ import numpy as np
 
 from . import _C, nn, optim
 from .graph import Input, KerasTensor
+from .device import device
 from .nn.module import Module, register, registered, serial_name
 from .tensor import Generator, Tensor, default_generator, from_numpy
 
@@ -197,16 +199,57 @@ def _parse_header(path, f, size):
     return meta, entries, data_len
 
 
+def _is_file(f):
+    return hasattr(f, "read") or hasattr(f, "write")
+
+
+def _source_name(f, op):
+    """How messages name a path or a file object."""
+    if _is_file(f):
+        name = getattr(f, "name", None)
+        return name if isinstance(name, str) else f"<{type(f).__name__}>"
+    return _fspath(f, op)
+
+
+_PICKLE_ZIP = b"PK\x03\x04"
+
+
 def _read_checked(path, op="load"):
-    """Reads a safetensors file, validating its structure first; returns (metadata,
-    {name: NumPy array in the file's dtype}, data bytes). A digest in the metadata is checked."""
+    """Reads a safetensors file (a path, or a binary file object read from its current
+    position), validating its structure first; returns (metadata, {name: NumPy array in the
+    file's dtype}, data bytes). A digest in the metadata is checked. Nothing larger than the
+    file itself is allocated: sizes in the header are checked against the bytes there are."""
+    if _is_file(path):
+        f, name = path, _source_name(path, op)
+        if not hasattr(f, "read"):
+            raise TypeError(f"{op}: the file object {name} is not readable")
+        try:
+            seekable = f.seekable()
+        except (AttributeError, OSError, ValueError):
+            seekable = False
+        if not seekable:  # a stream: its bytes are what it holds
+            f = io.BytesIO(f.read())
+        start = f.tell()
+        size = f.seek(0, io.SEEK_END) - start
+        f.seek(start)
+        meta, arrays, data_len = _read_from(name, f, size)
+        return meta, arrays, data_len
     path = _fspath(path, op)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{op}: no file at {path}")
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        meta, entries, data_len = _parse_header(path, f, size)
-        body = f.read(data_len)  # the size is the file's own: checked above
+        return _read_from(path, f, os.fstat(f.fileno()).st_size)
+
+
+def _read_from(path, f, size):
+    start = f.tell()
+    if size >= 4 and f.read(4) == _PICKLE_ZIP:
+        raise ValueError(f"{path}: this is a PyTorch pickle checkpoint (a zip archive); dlcore never "
+                         f"unpickles files (unpickling runs code). Convert it where you trust it, e.g. "
+                         f"safetensors.torch.save_file(torch.load(path), 'model.safetensors'), and load that")
+    f.seek(start)
+    meta, entries, data_len = _parse_header(path, f, size)
+    body = f.read(data_len)  # the size is the file's own: checked above
     if len(body) != data_len:
         raise ValueError(f"{path}: the file changed while it was read")
     arrays = OrderedDict()
@@ -292,11 +335,22 @@ def _storable(name, a):
 
 
 def _write(path, arrays, meta, op="save"):
-    path = _fspath(path, op)
+    """Writes a safetensors file to a path (atomically) or to a binary file object (at its
+    current position)."""
+    if not _is_file(path):
+        path = _fspath(path, op)
+    elif not hasattr(path, "write"):
+        raise TypeError(f"{op}: the file object {_source_name(path, op)} is not writable")
     arrays = OrderedDict((k, _storable(k, v)) for k, v in arrays.items())
     meta = {k: str(v) for k, v in meta.items()}
     meta["sha256"] = _digest(meta, arrays)
-    _atomic_write(path, _st_chunks(arrays, meta), op)
+    if _is_file(path):
+        for c in _st_chunks(arrays, meta):
+            path.write(c)
+        if hasattr(path, "flush"):
+            path.flush()
+    else:
+        _atomic_write(path, _st_chunks(arrays, meta), op)
 
 
 # ---- PyTorch-style state dicts -----------------------------------------------------------------
@@ -311,22 +365,38 @@ def _np_of(v):
     return None
 
 
-def _encode(obj, arrays, path):
-    """JSON-able structure; arrays become {'__tensor__': name} and go into ``arrays``."""
+def _encode(obj, arrays, path, memo):
+    """JSON-able structure; arrays become {'__tensor__': name} and go into ``arrays`` under a
+    unique name (their key path, made unique). A tensor met twice is stored once and loads as
+    one tensor (memo: id -> name). A Parameter or a tensor that requires grad says so."""
     a = _np_of(obj)
     if a is not None:
-        name = "/".join(path) or "tensor"
+        if id(obj) in memo:
+            return memo[id(obj)][1]
+        base = "/".join(path) or "tensor"
+        name, i = base, 0
+        while name in arrays or name == "__metadata__":
+            i += 1
+            name = f"{base}~{i}"
         arrays[name] = a
-        return {"__tensor__": name}
+        ref = {"__tensor__": name}
+        if isinstance(obj, nn.Parameter):
+            ref["parameter"] = True
+        if isinstance(obj, Tensor) and obj.requires_grad:
+            ref["requires_grad"] = True
+        if isinstance(obj, Tensor) and obj.device != "cpu":
+            ref["device"] = str(obj.device)
+        memo[id(obj)] = (obj, ref)  # obj kept alive so that its id is not reused
+        return ref
     if isinstance(obj, dict):
         if all(isinstance(k, str) for k in obj):
-            return {"__dict__": [[k, _encode(v, arrays, path + [k])] for k, v in obj.items()]}
-        return {"__dict__": [[k if isinstance(k, (str, int)) else str(k), _encode(v, arrays, path + [str(k)])]
+            return {"__dict__": [[k, _encode(v, arrays, path + [k], memo)] for k, v in obj.items()]}
+        return {"__dict__": [[k if isinstance(k, (str, int)) else str(k), _encode(v, arrays, path + [str(k)], memo)]
                              for k, v in obj.items()], "__intkeys__": True}
     if isinstance(obj, tuple):
-        return {"__tuple__": [_encode(v, arrays, path + [str(i)]) for i, v in enumerate(obj)]}
+        return {"__tuple__": [_encode(v, arrays, path + [str(i)], memo) for i, v in enumerate(obj)]}
     if isinstance(obj, list):
-        return [_encode(v, arrays, path + [str(i)]) for i, v in enumerate(obj)]
+        return [_encode(v, arrays, path + [str(i)], memo) for i, v in enumerate(obj)]
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (np.floating,)):
@@ -341,16 +411,24 @@ def _encode(obj, arrays, path):
                     f"(only tensors / arrays, numbers, strings, None, lists, tuples and dicts)")
 
 
+_REF_KEYS = {"__tensor__", "parameter", "requires_grad", "device"}
+
+
 def _decode(obj, arrays, conv):
-    """The structure _encode made; conv(name) gives the value of a stored array. Anything that
+    """The structure _encode made; conv(ref) gives the value of a stored array. Anything that
     does not fit the structure's rules raises ValueError."""
     if isinstance(obj, dict):
         if "__tensor__" in obj:
             name = obj["__tensor__"]
             if not isinstance(name, str) or name not in arrays:
                 raise ValueError(f"it names a tensor {name!r} that the file does not hold")
-            return conv(name)
+            flags_ok = all(isinstance(obj.get(k, False), bool) for k in ("parameter", "requires_grad"))
+            if set(obj) - _REF_KEYS or not flags_ok or not isinstance(obj.get("device", ""), str):
+                raise ValueError(f"bad tensor reference {obj!r}")
+            return conv(obj)
         if "__tuple__" in obj:
+            if set(obj) != {"__tuple__"} or not isinstance(obj["__tuple__"], list):
+                raise ValueError("a __tuple__ entry is not a list")
             return tuple(_decode(v, arrays, conv) for v in obj["__tuple__"])
         if "__float__" in obj:
             if obj["__float__"] not in ("nan", "inf", "-inf"):
@@ -360,6 +438,8 @@ def _decode(obj, arrays, conv):
             items = obj["__dict__"]
             if not isinstance(items, list) or not all(isinstance(kv, list) and len(kv) == 2 for kv in items):
                 raise ValueError("a __dict__ entry is not a list of [key, value] pairs")
+            if not all(isinstance(kv[0], (str, int)) for kv in items):
+                raise ValueError("a __dict__ key is not a string or an integer")
             return OrderedDict((k, _decode(v, arrays, conv)) for k, v in items)
         raise ValueError(f"unknown entry {sorted(obj)[:3]}")
     if isinstance(obj, list):
@@ -369,34 +449,86 @@ def _decode(obj, arrays, conv):
     return obj
 
 
-def save(obj, path):
-    """Saves a state dict (name -> Tensor / array), or any nesting of dicts / lists / tuples of
-    tensors and plain values (e.g. {'model': m.state_dict(), 'optimizer': opt.state_dict(),
-    'epoch': 3}), to a .safetensors file, atomically. Tensors are stored under their key path
-    ('fc1.weight', 'optimizer/state/0/exp_avg'), so other safetensors readers see them."""
+def save(obj, f):
+    """Saves a state dict (name -> Tensor / array), a tensor, or any nesting of dicts / lists /
+    tuples of tensors and plain values (numbers, strings, None) - e.g. {'model':
+    m.state_dict(), 'optimizer': opt.state_dict(), 'epoch': 3} - as torch.save is used.
+
+    ``f`` is a path (str, bytes, os.PathLike: written atomically) or a binary file object
+    (written at its position, e.g. io.BytesIO). The file is safetensors: tensors under their key
+    path ('fc1.weight', 'optimizer/state/0/exp_avg'), so other safetensors readers see them, and
+    the structure as JSON in the metadata; never pickle. A tensor referenced twice is stored
+    once; Parameters and requires_grad are kept."""
     arrays = OrderedDict()
-    tree = _encode(obj, arrays, [])
-    _write(path, arrays, {"format": STATE_FORMAT, "structure": json.dumps(tree)})
+    tree = _encode(obj, arrays, [], {})
+    _write(f, arrays, {"format": STATE_FORMAT, "structure": json.dumps(tree)})
 
 
-def load(path, as_numpy=False):
-    """Loads what ``save`` wrote (dlcore Tensors, or NumPy arrays with as_numpy=True). A plain
-    safetensors file written by another tool loads as an ordered {name: Tensor} dict (float16 /
-    bfloat16 become float32 and the integer types int64, exactly)."""
-    meta, arrays, _ = _read_checked(path, "load")
+def _target_device(ref, map_location):
+    """Where a stored tensor goes: map_location (a device / name, or a {saved: target} dict)
+    else the device it was saved from."""
+    saved = ref.get("device", "cpu")
+    if map_location is None:
+        return saved
+    if isinstance(map_location, dict):
+        return map_location.get(saved, saved)
+    return map_location
 
-    def conv(name):
-        a = arrays.dlcore(name)
-        return a if as_numpy else from_numpy(a)
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, as_numpy=False):
+    """Loads what ``save`` wrote, from a path or a binary file object (as torch.load is used).
+    Tensors come back as dlcore Tensors (Parameters and requires_grad as saved; NumPy arrays
+    with as_numpy=True), on the device they were saved from or on ``map_location`` (a device,
+    a device name, or a {saved device: device} dict). A plain safetensors file written by
+    another tool loads as an ordered {name: Tensor} dict (float16 / bfloat16 become float32 and
+    the integer types int64, exactly).
+
+    Loading never runs code from the file: there is no pickle (``weights_only`` is accepted for
+    compatibility and makes no difference; ``pickle_module`` is refused). The header is checked
+    against the file's size before anything is read, so a file makes dlcore allocate no more
+    than the file holds; a truncated, edited or foreign file raises ValueError."""
+    if pickle_module is not None:
+        raise ValueError("load: dlcore never unpickles (unpickling a file runs its code); pickle_module "
+                         "must be None")
+    if map_location is not None and not isinstance(map_location, dict):
+        map_location = str(_device_arg(map_location))
+    meta, arrays, _ = _read_checked(f, "load")
+    made = {}
+
+    def conv(ref):  # each stored tensor is made once, however often the structure names it
+        name = ref["__tensor__"]
+        if name in made:
+            return made[name]
+        if as_numpy:
+            made[name] = arrays.dlcore(name)
+        else:
+            t = from_numpy(arrays.dlcore(name))
+            dev = _target_device(ref, map_location)
+            if dev != "cpu":
+                t = t.to(str(_device_arg(dev)))
+            if ref.get("parameter"):
+                t = nn.Parameter(t, requires_grad=ref.get("requires_grad", False))
+            elif ref.get("requires_grad"):
+                t.requires_grad_(True)
+            made[name] = t
+        return made[name]
     if meta.get("format") == STATE_FORMAT:
         try:
-            tree = json.loads(meta["structure"])
+            tree = json.loads(meta["structure"], object_pairs_hook=_no_duplicates)
             return _decode(tree, arrays, conv)
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
-            raise ValueError(f"{_fspath(path, 'load')}: field 'structure': corrupt ({e})") from None
+        except (KeyError, TypeError, ValueError, RecursionError) as e:
+            raise ValueError(f"{_source_name(f, 'load')}: field 'structure': corrupt "
+                             f"({type(e).__name__}: {str(e)[:200]})") from None
     if meta.get("format") == MODEL_FORMAT:
-        return OrderedDict((k[len("model/"):], conv(k)) for k in arrays if k.startswith("model/"))
-    return OrderedDict((k, conv(k)) for k in arrays)
+        return OrderedDict((k[len("model/"):], conv({"__tensor__": k})) for k in arrays if k.startswith("model/"))
+    return OrderedDict((k, conv({"__tensor__": k})) for k in arrays)
+
+
+def _device_arg(d):
+    try:
+        return device(d)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"load: map_location must be a device, a device name or a dict of them ({e})") from None
 
 
 # ---- architecture specs ------------------------------------------------------------------------
@@ -509,16 +641,28 @@ def _graph_spec(model):
             if not ok:
                 raise ValueError(f"model.save: a layer call argument {a!r} cannot be stored as JSON")
             return {"value": j}
-        if node.kwargs:
-            raise ValueError("model.save: keyword arguments in graph layer calls are not supported")
-        nodes.append({"layer": names[id(node.layer)], "args": [ref(a) for a in node.args],
-                      "n_out": len(node.outputs), "multi": len(node.outputs) > 1})
+        entry = {"layer": names[id(node.layer)], "args": [ref(a) for a in node.args],
+                 "n_out": len(node.outputs), "multi": len(node.outputs) > 1}
+        if node.kwargs:  # e.g. use_causal_mask=True: JSON values or graph tensors, as the args
+            entry["kwargs"] = {str(k): ref(v) for k, v in node.kwargs.items()}
+        nodes.append(entry)
     return {"class": "Model",
             "layers": [[k, module_to_spec(c)] for k, c in model._modules.items()],
             "inputs": [{"shape": list(t.shape[1:]), "dtype": str(t.dtype), "name": t.name} for t in g["inputs"]],
             "nodes": nodes,
             "outputs": [tensor_ref[id(t)] for t in g["outputs"]],
             "single_output": g["single_output"]}
+
+
+# Files written before the Keras layers took Keras's image layout (channels-last) hold configs
+# without these keys; their models were channels-first, and load as they were saved.
+_CHANNELS_FIRST_DEFAULTS = {
+    "layers.Conv2D": ("data_format", "channels_first"),
+    "layers.MaxPooling2D": ("data_format", "channels_first"),
+    "layers.AveragePooling2D": ("data_format", "channels_first"),
+    "layers.GlobalAveragePooling2D": ("data_format", "channels_first"),
+    "layers.BatchNormalization": ("axis", 1),
+}
 
 
 def module_from_spec(spec):
@@ -537,6 +681,9 @@ def module_from_spec(spec):
         m = cls(children)
     else:
         cfg = {k: _unjson(v) for k, v in spec.get("config", {}).items()}
+        if cls_name in _CHANNELS_FIRST_DEFAULTS:
+            key, old = _CHANNELS_FIRST_DEFAULTS[cls_name]
+            cfg.setdefault(key, old)
         try:
             m = cls(**cfg)
         except TypeError as e:
@@ -562,7 +709,10 @@ def _graph_from_spec(spec):
 
     for node in spec["nodes"]:
         layer = layers[node["layer"]]
-        out = layer(*[deref(a) for a in node["args"]])
+        kwargs = node.get("kwargs") or {}
+        if not isinstance(kwargs, dict):
+            raise ValueError("corrupt architecture: a node's kwargs is not a mapping")
+        out = layer(*[deref(a) for a in node["args"]], **{str(k): deref(v) for k, v in kwargs.items()})
         outs_of.append(list(out) if node.get("multi") else [out])
     outputs = [outs_of[r[1]][r[2]] if r[0] == "node" else ins[r[1]] for r in spec["outputs"]]
     return _resolve("Model")(ins, outputs[0] if spec.get("single_output", True) else outputs)

@@ -9,6 +9,7 @@ CPU), ``from_dlpack`` / ``__dlpack__``, and printing.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import math
 import numbers
 import threading
@@ -28,16 +29,17 @@ from .ops import _args, activation, elementwise, gemm, reduce
 from .ops import index as index_ops
 from .ops import shape as shape_ops
 
-__all__ = ["Tensor", "tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
-           "zeros_like", "ones_like", "full_like", "empty_like", "arange", "eye", "Generator",
+__all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "is_floating_point", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
+           "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "arange", "eye", "Generator",
            "default_generator", "current_generator", "use_generator", "manual_seed", "rand",
            "randn", "uniform", "normal", "randperm", "randint", "add", "sub", "mul", "div", "pow",
            "neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sin", "cos", "log1p",
            "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf",
+           "softmax", "log_softmax", "logsumexp", "flip",
            "sum", "mean", "all", "any", "MaxResult", "amax", "amin", "max", "min", "var", "std", "norm",
            "argmax", "argmin", "matmul", "reshape", "view", "flatten", "permute", "transpose",
            "expand", "broadcast_to", "unsqueeze", "squeeze", "cat", "concatenate", "stack",
-           "split", "chunk", "index_select", "gather", "one_hot"]
+           "split", "chunk", "pad", "index_select", "gather", "one_hot"]
 
 
 def _as_array(data, dtype=None, device=None):
@@ -206,6 +208,23 @@ class Tensor(Variable):
     def long(self):
         return self.type(int64)
 
+    def int(self):
+        """int64 (dlcore's integer dtype; PyTorch's int() gives int32)."""
+        return self.type(int64)
+
+    def bool(self):
+        return self.type(bool_)
+
+    def type_as(self, other):
+        return self.type(other.dtype)
+
+    def nelement(self):
+        return self.numel()
+
+    def element_size(self):
+        """Bytes per element."""
+        return self.dtype.itemsize
+
     # ---- autograd ----
     def detach(self):
         return Tensor._wrap(self._data)
@@ -309,6 +328,22 @@ class Tensor(Variable):
 
     def clone(self):
         return shape_ops.Contiguous.apply(self)
+
+    def __deepcopy__(self, memo):
+        """copy.deepcopy of a graph leaf (a parameter, a user's tensor): a new tensor of the
+        same class over a copy of the values, with requires_grad and a copy of .grad (so
+        copy.deepcopy(module) gives an independent module, as in PyTorch)."""
+        if id(self) in memo:
+            return memo[id(self)]
+        if self._node is not None:
+            raise RuntimeError("deepcopy: only graph leaves (tensors created by the user, parameters) "
+                               "can be deep-copied; detach() the tensor first")
+        new = type(self).__new__(type(self))
+        Variable.__init__(new, self._data.clone(), self.requires_grad)
+        if self.grad is not None:
+            new.grad = Tensor._wrap(self.grad._data.clone())
+        memo[id(self)] = new
+        return new
 
     def contiguous(self):
         return self if self._data.is_contiguous() else shape_ops.Contiguous.apply(self)
@@ -519,50 +554,50 @@ class Tensor(Variable):
     def expand(self, *shape):
         return expand(self, *shape)
 
-    def unsqueeze(self, dim):
-        return unsqueeze(self, dim)
+    def unsqueeze(self, dim=None, *, axis=None):
+        return unsqueeze(self, dim, axis=axis)
 
-    def squeeze(self, dim=None):
-        return squeeze(self, dim)
+    def squeeze(self, dim=None, *, axis=None):
+        return squeeze(self, dim, axis=axis)
 
-    def sum(self, dim=None, keepdim=False):
-        return sum(self, dim, keepdim)
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def mean(self, dim=None, keepdim=False):
-        return mean(self, dim, keepdim)
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def max(self, dim=None, keepdim=False):
-        return max(self, dim, keepdim)
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def amax(self, dim=None, keepdim=False):
-        return amax(self, dim, keepdim)
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def amin(self, dim=None, keepdim=False):
-        return amin(self, dim, keepdim)
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def min(self, dim=None, keepdim=False):
-        return min(self, dim, keepdim)
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def var(self, dim=None, keepdim=False, correction=1):
-        return var(self, dim, keepdim, correction)
+    def var(self, dim=None, keepdim=False, correction=1, *, axis=None, keepdims=None):
+        return var(self, dim, keepdim, correction, axis=axis, keepdims=keepdims)
 
-    def std(self, dim=None, keepdim=False, correction=1):
-        return std(self, dim, keepdim, correction)
+    def std(self, dim=None, keepdim=False, correction=1, *, axis=None, keepdims=None):
+        return std(self, dim, keepdim, correction, axis=axis, keepdims=keepdims)
 
     def norm(self, p=2, dim=None, keepdim=False):
         return norm(self, p, dim, keepdim)
 
-    def all(self, dim=None, keepdim=False):
-        return all(self, dim, keepdim)
+    def all(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return all(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def any(self, dim=None, keepdim=False):
-        return any(self, dim, keepdim)
+    def any(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return any(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmax(self, dim=None, keepdim=False):
-        return argmax(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmin(self, dim=None, keepdim=False):
-        return argmin(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def exp(self):
         return exp(self)
@@ -596,17 +631,60 @@ class Tensor(Variable):
     def matmul(self, o):
         return matmul(self, o)
 
-    def split(self, split_size_or_sections, dim=0):
-        return split(self, split_size_or_sections, dim)
+    def split(self, split_size_or_sections, dim=0, *, axis=None):
+        return split(self, split_size_or_sections, dim, axis=axis)
 
-    def chunk(self, chunks, dim=0):
-        return chunk(self, chunks, dim)
+    def chunk(self, chunks, dim=0, *, axis=None):
+        return chunk(self, chunks, dim, axis=axis)
 
     def gather(self, dim, index):
         return gather(self, dim, index)
 
     def index_select(self, dim, index):
         return index_select(self, dim, index)
+
+    def softmax(self, dim, dtype=None):
+        return softmax(self, dim, dtype)
+
+    def log_softmax(self, dim, dtype=None):
+        return log_softmax(self, dim, dtype)
+
+    def logsumexp(self, dim, keepdim=False):
+        return logsumexp(self, dim, keepdim)
+
+    def clamp_min(self, min):
+        return clip(self, min, None)
+
+    def clamp_max(self, max):
+        return clip(self, None, max)
+
+    def flip(self, *dims):
+        return flip(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+    def repeat(self, *sizes):
+        """The tensor tiled sizes[i] times along dim i (leading sizes add dims), as a copy."""
+        sizes = _sizes(sizes, "repeat")
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: needs at least {self.ndim} sizes for a tensor of shape {tuple(self.shape)}, "
+                             f"got {sizes}")
+        if builtins.any(r < 0 for r in sizes):
+            raise ValueError(f"repeat: sizes must be non-negative, got {sizes}")
+        shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
+        # (s0, s1..) -> (1, s0, 1, s1..) expanded to (r0, s0, r1, s1..), then merged pairwise
+        pairs = [v for s in shape for v in (1, s)]
+        big = [v for r, s in zip(sizes, shape) for v in (r, s)]
+        return reshape(expand(reshape(self, *pairs), *big), *[r * s for r, s in zip(sizes, shape)])
+
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None):
+        """Fills the tensor with uniform values in [from_, to) (in place: under no_grad for a
+        parameter, as nn.init does)."""
+        return self._inplace("uniform_", _random(self.shape, self.dtype, _C.RandomDist.uniform, from_, to, False,
+                                                  generator, self.device, "uniform_"))
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """Fills the tensor with normal values (in place)."""
+        return self._inplace("normal_", _random(self.shape, self.dtype, _C.RandomDist.normal, mean, std, False,
+                                                 generator, self.device, "normal_"))
 
     # ---- more of PyTorch's Tensor methods, on the functions above ----
     def mm(self, other):
@@ -818,6 +896,33 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     return t.requires_grad_(True) if requires_grad else t
 
 
+def as_tensor(data, dtype=None, device=None):
+    """data as a Tensor, sharing memory where it can (as PyTorch): a Tensor of that dtype and
+    device is returned itself (else converted), a NumPy array of a dlcore dtype on the CPU is
+    shared (from_numpy), anything else is copied (tensor)."""
+    d = _canonical_dtype(dtype)
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=d)
+    if type(data).__module__ == "numpy" and type(data).__name__ == "ndarray" and (device is None or
+                                                                                _device(device) == "cpu"):
+        try:
+            t = from_numpy(data)
+        except (TypeError, ValueError):
+            t = None
+        if t is not None and (d is None or t.dtype == d):
+            return t
+    return tensor(data, dtype=d, device=device)
+
+
+def is_tensor(obj):
+    """True for a dlcore Tensor (Parameters included)."""
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(t):
+    return t.dtype.is_floating_point
+
+
 def from_numpy(arr):
     """A tensor sharing memory with the NumPy array `arr` (no copy; writes show on both sides)."""
     return Tensor._wrap(_C.share(arr, "from_numpy"))
@@ -882,20 +987,50 @@ def empty(*shape, dtype=None, requires_grad=False, device=None):
     return _placed(_C.empty(_shape_arg(shape, "empty"), d, _device_name(device, "empty")), requires_grad)
 
 
-def zeros_like(t, dtype=None, device=None):
-    return zeros(*t.shape, dtype=dtype or t.dtype, device=device or t.device)
+def zeros_like(t, dtype=None, device=None, requires_grad=False):
+    return zeros(*t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
-def ones_like(t, dtype=None, device=None):
-    return ones(*t.shape, dtype=dtype or t.dtype, device=device or t.device)
+def ones_like(t, dtype=None, device=None, requires_grad=False):
+    return ones(*t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
-def full_like(t, fill_value, dtype=None, device=None):
-    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device)
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
-def empty_like(t, dtype=None, device=None):
-    return empty(*t.shape, dtype=dtype or t.dtype, device=device or t.device)
+def empty_like(t, dtype=None, device=None, requires_grad=False):
+    return empty(*t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+
+
+def _like_float(t, dtype, op):
+    d = _canonical_dtype(dtype) if dtype is not None else t.dtype
+    if not d.is_floating_point:
+        raise TypeError(f"{op}: random values need a float dtype; the input is {d} (pass dtype=dlcore.float32)")
+    return d
+
+
+def rand_like(t, dtype=None, device=None, requires_grad=False, generator=None):
+    """Uniform [0, 1) values of t's shape (and dtype and device unless given)."""
+    return rand(*t.shape, dtype=_like_float(t, dtype, "rand_like"), device=device or t.device,
+                requires_grad=requires_grad, generator=generator)
+
+
+def randn_like(t, dtype=None, device=None, requires_grad=False, generator=None):
+    """Standard normal values of t's shape (and dtype and device unless given)."""
+    return randn(*t.shape, dtype=_like_float(t, dtype, "randn_like"), device=device or t.device,
+                 requires_grad=requires_grad, generator=generator)
+
+
+def randint_like(t, low=0, high=None, dtype=None, device=None, requires_grad=False, generator=None):
+    """Integers uniform in [low, high) (randint_like(t, high) means low=0) of t's shape, in t's
+    dtype (a float tensor gets integral floats, as PyTorch) unless dtype is given."""
+    if high is None:
+        low, high = 0, low
+    r = randint(low, high, tuple(t.shape), generator=generator, device=device or t.device)
+    d = _canonical_dtype(dtype) if dtype is not None else t.dtype
+    r = r if d == int64 else r.type(d)
+    return r.requires_grad_(True) if requires_grad else r
 
 
 def arange(start, end=None, step=1, dtype=None, device=None):
@@ -933,6 +1068,8 @@ class Generator:
     threads sharing one generator never get the same block twice (their order still depends
     on scheduling: give each thread its own generator for reproducible runs)."""
 
+    shard = (0, 1)  # (part, parts) of a batch that draws over batch-major tensors take: sharded()
+
     def __init__(self, seed=0):
         self._lock = threading.Lock()
         self.manual_seed(seed)
@@ -966,6 +1103,31 @@ class Generator:
 
     def take(self, dtype, n):
         return self.advance(_C.random_blocks(dtype, int(n)))
+
+    def take_batch(self, blocks, n):
+        """The first counter of a draw of ``blocks(n)`` Philox blocks over a batch-major tensor
+        (a dropout mask). Inside ``sharded(part, parts)`` the tensor is part ``part`` of a batch
+        ``parts`` times larger: it takes the blocks the whole batch's draw gives that part (the
+        same values, when n fills whole blocks), and the counter moves past the whole draw."""
+        part, parts = self.shard
+        b = blocks(int(n))
+        c = self.counter
+        self.counter = c + b * parts
+        return c + b * part
+
+    @contextlib.contextmanager
+    def sharded(self, part, parts):
+        """Within the block, batch draws (dropout) act as part ``part`` of ``parts`` equal,
+        consecutive parts of one batch: what a data-parallel rank needs for the masks of the
+        global batch (dlcore.distributed)."""
+        if not 0 <= int(part) < int(parts):
+            raise ValueError(f"Generator.sharded: part {part} is not in [0, {parts})")
+        prev = self.shard
+        self.shard = (int(part), int(parts))
+        try:
+            yield self
+        finally:
+            self.shard = prev
 
 
 default_generator = Generator(0)
@@ -1202,31 +1364,77 @@ def isinf(x):
     return Tensor._wrap(_C.unary(_C.Unary.isinf, _t(x)._data))
 
 
+def _softmax(x, dim, dtype, log, op):
+    """softmax / log_softmax of x along dim (cast to dtype first when given): the one home of
+    their argument rules (nn.functional's forms add PyTorch's legacy choice when dim is None)."""
+    x = _float(x, op)
+    if dtype is not None:
+        x = x.to(dtype=dtype)
+    dim = _args.dim(dim, x.ndim, op, x.shape)
+    return (activation.LogSoftmax if log else activation.Softmax).apply(x, dim)
+
+
+def softmax(x, dim, dtype=None):
+    """exp(x - max) / sum exp(x - max) along dim."""
+    return _softmax(x, dim, dtype, False, "softmax")
+
+
+def log_softmax(x, dim, dtype=None):
+    return _softmax(x, dim, dtype, True, "log_softmax")
+
+
+def logsumexp(x, dim, keepdim=False):
+    """log(sum(exp(x))) over dim, computed as m + log(sum(exp(x - m))) with m the (detached)
+    maximum, so it neither overflows nor underflows; its gradient is softmax(x)."""
+    x = _float(x, "logsumexp")
+    axes = _axes(x, dim, "logsumexp")
+    with autograd.no_grad():
+        m = amax(x, axes, keepdim=True)
+        m = where(isinf(m), 0.0, m)  # rows of infinities: exp(x - 0) gives them their value
+    out = log(sum(exp(x - m), axes, keepdim))
+    return out + (m if keepdim else m.reshape(tuple(out.shape)))
+
+
+def flip(x, dims):
+    """x reversed along each of dims (a copy, as PyTorch's flip)."""
+    x = _t(x)
+    axes = set(_args.axes(dims, x.ndim, "flip", x.shape))
+    return x[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))].clone()
+
+
 def _axes(x, dim, op):
     return _args.axes(dim, x.ndim, op, x.shape)
 
 
-def sum(x, dim=None, keepdim=False):
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _args.numpy_names("sum", dim, keepdim, axis, keepdims)
     x = _t(x)
     if x.dtype == bool_:
         x = x.type(int64)
     return reduce.Sum.apply(x, _axes(x, dim, "sum"), keepdim)
 
 
-def mean(x, dim=None, keepdim=False):
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _args.numpy_names("mean", dim, keepdim, axis, keepdims)
     return reduce.Mean.apply(_float(x, "mean"), _axes(_t(x), dim, "mean"), keepdim)
 
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 
-def amax(x, dim=None, keepdim=False):
+def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Maximum over one or several dims; the gradient is shared evenly among ties."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _args.numpy_names("amax", dim, keepdim, axis, keepdims)
     x = _t(x)
     return reduce.Amax.apply(x, _axes(x, dim, "amax"), keepdim)
 
 
-def amin(x, dim=None, keepdim=False):
+def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _args.numpy_names("amin", dim, keepdim, axis, keepdims)
     x = _t(x)
     return reduce.Amin.apply(x, _axes(x, dim, "amin"), keepdim)
 
@@ -1249,21 +1457,29 @@ def _extreme(x, dim, keepdim, is_max):
     return MaxResult(values, idx)
 
 
-def max(x, dim=None, keepdim=False):
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _args.numpy_names("max", dim, keepdim, axis, keepdims)
     return _extreme(x, dim, keepdim, True)
 
 
-def min(x, dim=None, keepdim=False):
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _args.numpy_names("min", dim, keepdim, axis, keepdims)
     return _extreme(x, dim, keepdim, False)
 
 
-def var(x, dim=None, keepdim=False, correction=1):
+def var(x, dim=None, keepdim=False, correction=1, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _args.numpy_names("var", dim, keepdim, axis, keepdims)
     x = _float(x, "var")
     return reduce.Var.apply(x, _axes(x, dim, "var"), keepdim, float(correction))
 
 
-def std(x, dim=None, keepdim=False, correction=1):
+def std(x, dim=None, keepdim=False, correction=1, *, axis=None, keepdims=None):
     """Standard deviation; its gradient at a constant input is 0 (PyTorch's), not NaN."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _args.numpy_names("std", dim, keepdim, axis, keepdims)
     x = _float(x, "std")
     return reduce.Std.apply(x, _axes(x, dim, "std"), keepdim, float(correction))
 
@@ -1296,23 +1512,31 @@ def _count_true(x, dim, keepdim, op):
     return reduce.Sum.apply(b.type(int64), axes, keepdim), n
 
 
-def all(x, dim=None, keepdim=False):
+def all(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """True where every element over dim is nonzero (a bool tensor)."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _args.numpy_names("all", dim, keepdim, axis, keepdims)
     count, n = _count_true(x, dim, keepdim, "all")
     return count == n
 
 
-def any(x, dim=None, keepdim=False):
+def any(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """True where some element over dim is nonzero (a bool tensor)."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _args.numpy_names("any", dim, keepdim, axis, keepdims)
     count, _ = _count_true(x, dim, keepdim, "any")
     return count > 0
 
 
-def argmax(x, dim=None, keepdim=False):
+def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _args.numpy_names("argmax", dim, keepdim, axis, keepdims)
     return _arg(x, dim, keepdim, "argmax", _C.Reduce.argmax)
 
 
-def argmin(x, dim=None, keepdim=False):
+def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _args.numpy_names("argmin", dim, keepdim, axis, keepdims)
     return _arg(x, dim, keepdim, "argmin", _C.Reduce.argmin)
 
 
@@ -1399,13 +1623,19 @@ def expand(x, *shape):
 broadcast_to = expand
 
 
-def unsqueeze(x, dim):
+def unsqueeze(x, dim=None, *, axis=None):
+    if axis is not None:
+        dim = _args.numpy_names("unsqueeze", dim, False, axis, None)[0]
+    elif dim is None:
+        raise TypeError("unsqueeze: missing the argument dim")
     x = _t(x)
     d = _args.dim(dim, x.ndim + 1, "unsqueeze", x.shape)
     return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
 
 
-def squeeze(x, dim=None):
+def squeeze(x, dim=None, *, axis=None):
+    if axis is not None:
+        dim = _args.numpy_names("squeeze", dim, False, axis, None)[0]
     x = _t(x)
     if dim is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
@@ -1413,7 +1643,9 @@ def squeeze(x, dim=None):
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in dd and s == 1)))
 
 
-def cat(tensors, dim=0):
+def cat(tensors, dim=0, *, axis=None):
+    if axis is not None:
+        dim = _args.numpy_names("cat", dim, False, axis, None, 0)[0]
     ts = [_t(t) for t in tensors]
     if not ts:
         raise ValueError("cat: expected a non-empty sequence of tensors")
@@ -1434,7 +1666,9 @@ def cat(tensors, dim=0):
 concatenate = cat
 
 
-def stack(tensors, dim=0):
+def stack(tensors, dim=0, *, axis=None):
+    if axis is not None:
+        dim = _args.numpy_names("stack", dim, False, axis, None, 0)[0]
     ts = [_t(t) for t in tensors]
     if not ts:
         raise ValueError("stack: expected a non-empty sequence of tensors")
@@ -1445,7 +1679,9 @@ def stack(tensors, dim=0):
     return cat([unsqueeze(t, dim) for t in ts], dim)
 
 
-def split(x, split_size_or_sections, dim=0):
+def split(x, split_size_or_sections, dim=0, *, axis=None):
+    if axis is not None:
+        dim = _args.numpy_names("split", dim, False, axis, None, 0)[0]
     x = _t(x)
     if x.ndim == 0:
         raise ValueError("split: a 0-d tensor cannot be split")
@@ -1463,7 +1699,9 @@ def split(x, split_size_or_sections, dim=0):
     return out if isinstance(out, tuple) else (out,)
 
 
-def chunk(x, chunks, dim=0):
+def chunk(x, chunks, dim=0, *, axis=None):
+    if axis is not None:
+        dim = _args.numpy_names("chunk", dim, False, axis, None, 0)[0]
     x = _t(x)
     if x.ndim == 0:
         raise ValueError("chunk: a 0-d tensor cannot be chunked")
@@ -1472,6 +1710,30 @@ def chunk(x, chunks, dim=0):
     n = x.shape[dim]
     size = builtins.max(-(-n // chunks), 1)
     return split(x, size, dim)
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Constant padding, PyTorch's F.pad: ``pad`` lists (before, after) amounts for the last
+    dim first, then the one before it, ... (e.g. (left, right, top, bottom) for an image); a
+    negative amount crops. Only mode='constant' (value, default 0)."""
+    op = "pad"
+    x = _t(input)
+    if mode != "constant":
+        raise ValueError(f"{op}: only mode='constant' is supported, got mode={mode!r}")
+    if not isinstance(pad, (tuple, list)):
+        raise TypeError(f"{op}: pad must be a tuple of ints, got {type(pad).__name__}")
+    amounts = [_args.integer(p, op, "pad") for p in pad]
+    if len(amounts) % 2 or len(amounts) // 2 > x.ndim:
+        raise ValueError(f"{op}: pad must have an even length of at most 2 * {x.ndim} (input shape "
+                         f"{tuple(x.shape)}), got {tuple(pad)}")
+    pads = [(0, 0)] * x.ndim
+    for i in range(len(amounts) // 2):
+        d = x.ndim - 1 - i
+        pads[d] = (amounts[2 * i], amounts[2 * i + 1])
+        if x.shape[d] + pads[d][0] + pads[d][1] < 0:
+            raise ValueError(f"{op}: pad {tuple(pad)} crops dim {d} of shape {tuple(x.shape)} below size 0")
+    v = 0.0 if value is None else _args.real(value, op, "value")
+    return shape_ops.Pad.apply(x, tuple(pads), v)
 
 
 def _index_tensor(index, op):

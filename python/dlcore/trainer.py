@@ -19,23 +19,24 @@ import copy
 import difflib
 import functools
 import inspect
-from collections import OrderedDict
 
 import numpy as np
 
 from . import callbacks as cbm
-from . import data, nn, optim, serialization
+from . import data, nn, onnx, optim, serialization
 from . import metrics as metrics_mod
 from .autograd import no_grad
+from .distributed import strategy as dist
 from .graph import _EXAMPLE_BATCH
 from .layers import Layer
+from .layers.base import _read_weights, _weight_slots, _write_weights
 from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
 from .nn.module import Module, eval_mode
 from .ops._args import integer
 from .optim import Optimizer
 from .dtype import bool_, float32, float64, get_default_dtype
-from .tensor import Generator, Tensor, cat, clip, log, ones, tensor, use_generator, zeros
+from .tensor import Generator, Tensor, cat, clip, log, ones, rand, tensor, use_generator, zeros
 
 __all__ = ["TrainingMixin"]
 
@@ -268,16 +269,19 @@ def _split_batch(b):
     raise ValueError("fit: a data loader must yield (x, y) or (x, y, sample_weight) batches")
 
 
-def _array_loader(xs, y, w, batch_size, shuffle):
+def _array_loader(xs, y, w, batch_size, shuffle, run=None, even=True):
     """A dlcore.data.DataLoader over in-memory arrays: the inputs, then y and w when given.
-    Shuffling draws from dlcore's default generator (dlcore.manual_seed)."""
+    Shuffling draws from dlcore's default generator (dlcore.manual_seed). With a distributed
+    run (batch_size per process), this process's shard of the same order."""
     arrays = list(xs) + [a for a in (y, w) if a is not None]
     n = xs[0].shape[0]
     for i, a in enumerate(arrays):
         if a.shape[0] != n:
             raise ValueError(f"fit: input arrays have different sample counts: {n} vs "
                              f"{a.shape[0]} (array {i})")
-    return data.DataLoader(data.TensorDataset(*arrays), batch_size=batch_size, shuffle=shuffle)
+    sampler = run.sampler(n, batch_size, shuffle, even) if run is not None else None
+    return data.DataLoader(data.TensorDataset(*arrays), batch_size=batch_size,
+                           shuffle=shuffle and sampler is None, sampler=sampler)
 
 
 def _check_samples(op, xs):
@@ -460,15 +464,18 @@ class TrainingMixin:
         self._note_input(xs)
         return out
 
+    def _ensure_built(self, xs):
+        if not self.__dict__.get("_all_built") and self._lazy_unbuilt():
+            self.build([tuple(x.shape[1:]) for x in xs], dtype=str(xs[0].dtype))
+        object.__setattr__(self, "_all_built", True)
+
     def _step(self, xs, y, w, train, metrics=None):
         c = self._c()
         if c.loss is None:
             raise RuntimeError("compile() was called without a loss")
         if train:
             self.train()
-            if not self.__dict__.get("_all_built") and self._lazy_unbuilt():
-                self.build([tuple(x.shape[1:]) for x in xs], dtype=str(xs[0].dtype))
-            object.__setattr__(self, "_all_built", True)
+            self._ensure_built(xs)
             opt = self._ensure_optimizer()
             opt.zero_grad()
             pred = self._forward(xs)
@@ -538,13 +545,16 @@ class TrainingMixin:
     @_model_rng
     def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None):
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None,
+            distributed=False):
         """Trains for ``epochs`` epochs (counting from initial_epoch) and returns a History.
 
         x, y: arrays / Tensors (x may be a list for several inputs), or x a DataLoader yielding
         (x, y) or (x, y, sample_weight) with y=None. validation_split takes the LAST fraction of
         the arrays (before shuffling), like Keras. class_weight {class: weight} scales each
-        sample's loss. verbose: 0 silent, 1 progress bar, 2 one line per epoch."""
+        sample's loss. verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+        distributed: True or a dlcore.distributed.DataParallel trains data-parallel over the
+        processes of an MPI job (batch_size is then the global batch; docs/distributed.md)."""
         c = self._c()
         batch_size = integer(batch_size, "fit", "batch_size", 1)
         epochs = integer(epochs, "fit", "epochs", 0)
@@ -558,11 +568,19 @@ class TrainingMixin:
             validation_batch_size = integer(validation_batch_size, "fit", "validation_batch_size", 1)
         if verbose not in (0, 1, 2):
             raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+        run = dist.run(distributed)
+        if run is not None:
+            batch_size, global_batch = run.local_batch(batch_size), batch_size
+            callbacks = run.callbacks(callbacks or [])
+            verbose = verbose if run.rank == 0 else 0
         if isinstance(x, data.Dataset):
-            x = data.DataLoader(x, batch_size=batch_size, shuffle=shuffle)
+            x = data.DataLoader(x, batch_size=batch_size, shuffle=shuffle and run is None,
+                                sampler=run.sampler(len(x), batch_size, shuffle) if run is not None else None)
         if _is_loader(x):
             if y is not None:
                 raise ValueError("fit: pass y=None when x is a data loader")
+            if run is not None:
+                run.check_loader(x)
             train_iter, n_train = _Batches(x, class_weight=class_weight, model=self), None
             try:
                 steps = len(x)
@@ -589,7 +607,7 @@ class TrainingMixin:
                 wa = self._weights(ya, wa, class_weight, float64)
             if wa is not None:
                 wa = _t(wa).to(dtype=_weight_dtype(xs[0]))
-            train_iter = _Batches(_array_loader(xs, ya, wa, batch_size, shuffle), len(xs), True, wa is not None)
+            train_iter = _Batches(_array_loader(xs, ya, wa, batch_size, shuffle, run), len(xs), True, wa is not None)
             n_train = xs[0].shape[0]
             steps = len(train_iter)
         if steps_per_epoch is not None:
@@ -616,41 +634,61 @@ class TrainingMixin:
                 if steps_per_epoch is not None and i >= steps_per_epoch:
                     break
                 cl.on_train_batch_begin(i, {"size": _batch_size_of(xs_b)})
-                lv, nb = self._step(xs_b, y_b, w_b, True)
+                if run is None:
+                    lv, nb = self._step(xs_b, y_b, w_b, True)
+                else:  # gradients averaged over the ranks during backward, the loss logged globally
+                    if run.reducer is None:
+                        self._ensure_built(xs_b)
+                        run.attach(self, self._ensure_optimizer())
+                    with run.step():
+                        lv, nb = self._step(xs_b, y_b, w_b, True)
+                    lv, nb = run.reduce_step(lv, nb)
                 loss_mean.update_state(lv, nb)
                 logs = {"loss": loss_mean.result(), **self._metric_logs()}
                 cl.on_train_batch_end(i, {**logs, "size": nb, "batch_loss": lv})
                 if self.stop_training:
                     break
+            if run is not None:
+                logs.update(run.metric_logs(c.metrics))
             if i_seen == 0 and not self.stop_training:
                 raise ValueError(f"fit: the training data yielded no batches in epoch {epoch + 1} "
                                  f"(an empty dataset or data loader): nothing would be trained")
             if validation_data is not None and not self.stop_training:
                 vx, vy, vw = _unpack_val(validation_data)
-                vlogs = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size,
-                                      sample_weight=vw, verbose=0, return_dict=True, _internal=True)
+                vbs = validation_batch_size or (batch_size if run is None else global_batch)
+                vlogs = self.evaluate(vx, vy, batch_size=vbs, sample_weight=vw, verbose=0,
+                                      return_dict=True, _internal=True, distributed=run or False)
                 logs.update({"val_" + k: v for k, v in vlogs.items()})
             object.__setattr__(self, "_epoch", epoch + 1)
             cl.on_epoch_end(epoch, logs)
+            if run is not None:
+                self.stop_training = run.any(self.stop_training)
             if self.stop_training:
                 break
+        if run is not None:
+            run.detach()
         cl.on_train_end(logs)
         return history
 
     # -- evaluate / predict --
     @_model_rng
     def evaluate(self, x=None, y=None, batch_size=32, verbose=0, sample_weight=None,
-                 return_dict=False, callbacks=None, _internal=False):
+                 return_dict=False, callbacks=None, _internal=False, distributed=False):
         """Mean loss (and metrics) over the data, in eval mode without gradients. Returns the
         loss, [loss, metric...] or a dict with return_dict=True. Safe to call from several
         threads at once: it counts into its own metric states and never flips the model's
-        train / eval flag."""
+        train / eval flag. distributed=True: each process of an MPI job evaluates its share of
+        the arrays, the results cover all of them."""
         c = self._c()  # compiled?
         batch_size = integer(batch_size, "evaluate", "batch_size", 1)
         metrics = [m.fresh() for m in c.metrics]
         loss_mean = metrics_mod.Mean()
+        run = distributed if isinstance(distributed, dist.FitRun) else dist.run(distributed)
+        if run is not None:
+            batch_size = -(-int(batch_size) // run.world.size)
         if isinstance(x, data.Dataset):
-            x = data.DataLoader(x, batch_size=batch_size)
+            x = data.DataLoader(x, batch_size=batch_size,
+                                sampler=run.sampler(len(x), batch_size, False, even=False) if run is not None else None)
         if _is_loader(x):
             it = _Batches(x)
         else:
@@ -660,16 +698,21 @@ class TrainingMixin:
                 raise ValueError("evaluate: y is required with array inputs")
             ya = _arr(y)
             wa = _t(_arr(sample_weight)).to(dtype=_weight_dtype(xs[0])) if sample_weight is not None else None
-            it = _Batches(_array_loader(xs, ya, wa, batch_size, False), len(xs), True, wa is not None)
+            it = _Batches(_array_loader(xs, ya, wa, batch_size, False, run, even=False), len(xs), True,
+                          wa is not None)
         seen = 0
         for xs_b, y_b, w_b in it:
             lv, nb = self._step(xs_b, y_b, w_b, False, metrics)
             loss_mean.update_state(lv, nb if w_b is None else w_b.sum().item() or nb)
             seen += nb
+        if run is not None:  # a rank's share may be empty; the job's total may not
+            logs = {"loss": run.reduce_mean(loss_mean), **run.metric_logs(metrics)}
+            seen = run.any(seen > 0, "evaluate sample check")
+        else:
+            logs = {"loss": loss_mean.result(), **self._metric_logs("", metrics)}
         if not seen:
             raise ValueError("evaluate: the data yielded no samples (an empty dataset or data loader)")
-        logs = {"loss": loss_mean.result(), **self._metric_logs("", metrics)}
-        if verbose:
+        if verbose and (run is None or run.rank == 0):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
             return logs
@@ -769,13 +812,14 @@ class TrainingMixin:
 
     # -- weights and saving --
     def get_weights(self):
-        return [t.detach().cpu().numpy().copy() for t in self.state_dict().values()]
+        """Every weight as a NumPy array, layer by layer, in Keras's order and layouts for the
+        dlcore.layers (Conv2D kernel (kh, kw, in, out), Dense kernel (in, out), ...) and as the
+        state_dict holds them for dlcore.nn modules, so Keras models' weight lists carry over."""
+        return _read_weights(_weight_slots(self))
 
     def set_weights(self, weights):
-        sd = self.state_dict()
-        if len(weights) != len(sd):
-            raise ValueError(f"set_weights: got {len(weights)} arrays for {len(sd)} weights")
-        self.load_state_dict(OrderedDict(zip(sd.keys(), weights)))
+        """Sets every weight from arrays ordered and laid out as get_weights returns them."""
+        _write_weights(_weight_slots(self), weights, type(self).__name__)
 
     def save(self, path, include_optimizer=True):
         """Saves architecture (JSON), weights, optimizer state, compile settings, the epoch and
@@ -787,6 +831,48 @@ class TrainingMixin:
 
     def load_weights(self, path, strict=True):
         return self.load_state_dict(serialization.load(path), strict=strict)
+
+    def export(self, filepath, format="onnx", verbose=False, input_signature=None, opset_version=17):
+        """Keras 3's model.export for deployment: format "onnx" writes an ONNX file (dlcore.onnx.export,
+        which needs the ``onnx`` package) with a dynamic batch axis on every input and output. The
+        example input comes from the model's known input shape (a built model) or from
+        ``input_signature``: example arrays / tensors, or a shape such as (None, 1, 28, 28) (a list of
+        them for several inputs). Returns the onnx.ModelProto."""
+        if format != "onnx":
+            raise ValueError(f"export: format {format!r} is not supported by dlcore; use format='onnx'")
+        spec = self.__dict__.get("_input_spec")
+        if input_signature is not None:
+            sig = input_signature
+            if isinstance(sig, tuple) and all(s is None or isinstance(s, int) for s in sig):
+                sig = [sig]
+            elif isinstance(sig, Tensor) or hasattr(sig, "__array__"):
+                sig = [sig]
+            xs, spec = [], []
+            for s in sig:
+                if isinstance(s, Tensor) or hasattr(s, "__array__"):
+                    xs.append(s if isinstance(s, Tensor) else tensor(s))
+                    spec.append(None)
+                else:  # a shape with its batch axis first
+                    xs.append(None)
+                    spec.append((tuple(s)[1:], "float32"))
+        elif spec is None:
+            raise ValueError("export: the model's input shape is unknown; build it first (call it once, pass "
+                             "input_shape, or start a functional model at dlcore.Input), or pass input_signature")
+        else:
+            xs = [None] * len(spec)
+        with use_generator(Generator(0)):
+            xs = [x if x is not None else (rand(_EXAMPLE_BATCH, *sp[0], dtype=sp[1]) if "float" in sp[1] else
+                                             zeros(_EXAMPLE_BATCH, *sp[0], dtype=sp[1]))
+                  for x, sp in zip(xs, spec)]
+        graph = self.__dict__.get("_graph")
+        in_names = [t.name or (f"input_{i}" if len(xs) > 1 else "input") for i, t in
+                    enumerate(graph["inputs"])] if graph else (["input"] if len(xs) == 1 else
+                                                              [f"input_{i}" for i in range(len(xs))])
+        n_out = len(graph["outputs"]) if graph else 1
+        out_names = ["output"] if n_out == 1 else [f"output_{i}" for i in range(n_out)]
+        axes = {n: {0: "batch"} for n in in_names + out_names}
+        return onnx.export(self, tuple(xs), filepath, opset_version=opset_version, input_names=in_names,
+                           output_names=out_names, dynamic_axes=axes, verbose=verbose)
 
 
 def _unpack_val(v):

@@ -4,6 +4,12 @@ the test accuracy and the seconds per epoch.
     python -m dlcore.examples.fashion_mnist --model mlp --epochs 15
     python -m dlcore.examples.fashion_mnist --model cnn --epochs 15 --threads 2
     dlcore-train fashion-mnist --model cnn
+    mpirun -np 2 dlcore-train fashion-mnist --model cnn      # data parallel, 2 processes
+
+Under mpirun (or with --distributed) the job trains data-parallel (dlcore.distributed,
+docs/distributed.md): --batch-size stays the global batch, so 1 and N processes train the same
+model; each process gets an equal share of the host's cores; only rank 0 prints and writes
+checkpoints; --resume restarts a job (any process count) from rank 0's last checkpoint.
 
 Data: /usr/share/datasets/fashion-mnist/ (``apt-get install dataset-fashion-mnist``), or
 --data DIR, or $DLCORE_DATA. Nothing is downloaded.
@@ -23,7 +29,9 @@ import sys
 import time
 
 import dlcore
+import dlcore.distributed as dist
 from dlcore import nn, optim
+from dlcore.data import _launcher_world
 
 __all__ = ["build_mlp", "build_cnn", "parse_args", "main"]
 
@@ -66,13 +74,23 @@ def parse_args(argv=None, prog=None):
     p.add_argument("--resume", default=None, help="continue training from this checkpoint")
     p.add_argument("--plot", default=None, help="write the loss/accuracy curves to this PNG")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    p.add_argument("--distributed", action="store_true",
+                   help="data parallel over the MPI job (automatic under mpirun -np N, N > 1)")
+    p.add_argument("--sync-bn", action="store_true",
+                   help="distributed: BatchNorm statistics over the global batch (SyncBatchNorm)")
     return p.parse_args(argv)
 
 
 def main(argv=None, prog=None):
     args = parse_args(argv, prog)
-    if args.threads:
+    distributed = args.distributed or _launcher_world()[1] > 1
+    procs, rank = 1, 0
+    if distributed:  # before anything else: the thread pool is sized per process here
+        w = dist.init(threads=args.threads or "auto")
+        procs, rank = w.size, w.rank
+    elif args.threads:
         dlcore.set_num_threads(args.threads)
+    say = print if rank == 0 else (lambda *a, **k: None)
     dlcore.manual_seed(args.seed)
     load = dlcore.datasets.fashion_mnist if args.dataset == "fashion-mnist" else dlcore.datasets.mnist
     try:
@@ -89,16 +107,17 @@ def main(argv=None, prog=None):
     if args.resume:
         model = dlcore.load_model(args.resume)
         initial_epoch = model.completed_epochs
-        print(f"resumed from {args.resume} after epoch {initial_epoch}")
+        say(f"resumed from {args.resume} after epoch {initial_epoch}")
     else:
         model = build_mlp() if args.model == "mlp" else build_cnn()
         model.build((1, 28, 28))
         model.compile(optimizer=optim.Adam(model.parameters(), lr=args.lr),
                       loss=nn.CrossEntropyLoss(), metrics=["accuracy"])
-    if args.verbose:
+    if args.verbose and rank == 0:
         model.summary()
         print(f"{args.dataset}: {len(xtr)} training / {len(xte)} test images, batch {bs}, "
-              f"{dlcore.get_num_threads()} threads, ISA {dlcore.config()['isa']}")
+              f"{procs} process{'es' if procs > 1 else ''} x {dlcore.get_num_threads()} threads, "
+              f"ISA {dlcore.config()['isa']}")
 
     epoch_times = []
     timer = dlcore.callbacks.LambdaCallback(
@@ -112,19 +131,21 @@ def main(argv=None, prog=None):
     if args.checkpoint:
         cbs.append(dlcore.callbacks.ModelCheckpoint(args.checkpoint, save_best_only=False))
     # the test set is only watched (val_* columns), never used to choose anything
+    strategy = dist.DataParallel(sync_batchnorm=args.sync_bn) if distributed else False
     hist = model.fit(xtr, ytr, batch_size=bs, epochs=args.epochs, initial_epoch=initial_epoch,
-                     validation_data=(xte, yte), callbacks=cbs, verbose=args.verbose)
-    loss, acc = model.evaluate(xte, yte, batch_size=512)
+                     validation_data=(xte, yte), callbacks=cbs, verbose=args.verbose,
+                     distributed=strategy)
+    loss, acc = model.evaluate(xte, yte, batch_size=512, distributed=strategy)
     done = len(epoch_times)
     # epoch_times include the per-epoch test evaluation; report training time separately too
     per_epoch = sum(epoch_times) / max(done, 1)
-    print(f"{args.dataset} {args.model}: test accuracy {acc:.4f} (loss {loss:.4f}) after "
-          f"{initial_epoch + done} epochs; {per_epoch:.2f} s per epoch (incl. test pass), "
-          f"{dlcore.get_num_threads()} threads")
-    if args.save:
+    say(f"{args.dataset} {args.model}: test accuracy {acc:.4f} (loss {loss:.4f}) after "
+        f"{initial_epoch + done} epochs; {per_epoch:.2f} s per epoch (incl. test pass), "
+        f"{procs} process{'es' if procs > 1 else ''} x {dlcore.get_num_threads()} threads")
+    if args.save and rank == 0:
         model.save(args.save)
         print(f"saved {args.save}")
-    if args.plot:
+    if args.plot and rank == 0:
         try:
             hist.plot(args.plot, title=f"{args.dataset} {args.model}")
             print(f"wrote {args.plot}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..nn.linear import Linear, linear
 from ..nn.module import Module
 from ..ops._args import integer
-from ..tensor import flatten, reshape
-from .base import Layer, _match_dtype, get_activation
+from ..tensor import Tensor, flatten, reshape
+from .base import Layer, _match_dtype, data_format_arg, from_channels_first, get_activation, in_memory_order
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Lambda"]
 
@@ -34,6 +34,10 @@ class Dense(Layer):
         y = self.linear(x)
         return self._act(y) if self._act is not None else y
 
+    def _keras_weights(self):
+        t = (lambda w: w.t())  # dlcore (out, in) <-> Keras (in, out)
+        return [(self.linear.weight, t, t)] + ([(self.linear.bias, None, None)] if self.use_bias else [])
+
     def get_config(self):
         if self.activation is not None and not isinstance(self.activation, str):
             raise ValueError(f"Dense '{self.name}': a callable activation cannot be saved as JSON; "
@@ -43,26 +47,46 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    """An activation by Keras name (or a callable). Elementwise activations run in the input's
+    memory order, so between channels-last image layers they keep channels-first memory."""
+
     def __init__(self, activation, name=None):
         super().__init__(name)
         self.activation = activation
         self._act = get_activation(activation)
+        self._elementwise = isinstance(activation, str) and activation.lower() not in ("softmax", "log_softmax")
         self.built = True
 
     def forward(self, x):
-        return self._act(x) if self._act is not None else x
+        if self._act is None:
+            return x
+        return in_memory_order(self._act, x) if self._elementwise else self._act(x)
 
     def get_config(self):
         return {"name": self.name, "activation": self.activation}
 
 
 class Flatten(Layer):
-    def __init__(self, name=None):
+    """(N, ...) -> (N, features). As Keras, the features come in channels-last order (H, W, C)
+    whatever the data_format, so the Dense weights after it are the same for both layouts:
+    data_format="channels_first" input (N, C, ...) is put channels-last first."""
+
+    def __init__(self, data_format=None, name=None):
         super().__init__(name)
+        self.data_format = data_format_arg(data_format, "Flatten")
         self.built = True
 
     def forward(self, x):
+        if isinstance(x, Tensor) and x.ndim < 2:
+            if x.ndim == 0:
+                raise ValueError(f"Flatten '{self.name}': expects a batch (N, ...), got a 0-d tensor")
+            return x.reshape(x.shape[0], 1)  # (N,) -> (N, 1), as Keras
+        if self.data_format == "channels_first" and isinstance(x, Tensor) and x.ndim > 2:
+            x = from_channels_first(x, "channels_last")
         return flatten(x, 1)
+
+    def get_config(self):
+        return {"name": self.name, "data_format": self.data_format}
 
 
 class Reshape(Layer):

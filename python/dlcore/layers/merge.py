@@ -1,13 +1,12 @@
 """Keras-style merge layers, the one set in dlcore: Add, Subtract, Multiply, Average, Maximum,
 Minimum take a list of tensors (Add()([a, b]) or Add()(a, b)) of the same shape; Concatenate
-joins them along ``axis`` (default 1, the feature / channel axis of dlcore's channels-first
-layout: Keras's default -1 names the channel axis of its channels-last layout). A shape
-mismatch raises ValueError naming the shapes instead of broadcasting."""
+joins them along ``axis`` (default -1 as Keras: the features, or the channels of channels-last
+images). A shape mismatch raises ValueError naming the shapes instead of broadcasting."""
 from __future__ import annotations
 
 from ..ops._args import integer
 from ..tensor import Tensor, cat, maximum, minimum
-from .base import Layer
+from .base import Layer, _inverse, memory_order
 
 __all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
 
@@ -97,10 +96,12 @@ class Minimum(_Merge):
 
 
 class Concatenate(Layer):
-    """Concatenation along `axis` (default 1: features / channels); the inputs must match in
-    every other dim."""
+    """Concatenation along `axis` (default -1, as Keras: features / channels-last channels); the
+    inputs must match in every other dim. Inputs that are the same permuted view of contiguous
+    memory (channels-last image layers' outputs) are joined in that memory order, so the result
+    keeps their layout."""
 
-    def __init__(self, axis=1, name=None):
+    def __init__(self, axis=-1, name=None):
         super().__init__(name)
         self.axis = integer(axis, "Concatenate", "axis")
         self.built = True
@@ -118,6 +119,9 @@ class Concatenate(Layer):
             if len(s) != nd or any(a != b for j, (a, b) in enumerate(zip(s, ref)) if j != ax):
                 raise ValueError(f"Concatenate: input {i} has shape {s} but input 0 has shape "
                                  f"{ref}; they must match except along axis {self.axis}")
+        perm = memory_order(xs[0])
+        if perm is not None and all(memory_order(x) == perm for x in xs[1:]):
+            return cat([x.permute(perm) for x in xs], perm.index(ax)).permute(_inverse(perm))
         return cat(xs, ax)
 
     def get_config(self):

@@ -19,6 +19,9 @@ from . import functional  # noqa: F401
 from . import regularizers, utils  # noqa: F401  (optim family: clipping, regularizers)
 from .rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell  # noqa: F401
 from .embedding import Embedding  # noqa: F401
+from .attention import MultiheadAttention  # noqa: F401
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,  # noqa: F401
+                          TransformerEncoder, TransformerEncoderLayer)
 
 __all__ = ["init", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential", "eval_mode",
            "Conv1d", "Conv2d", "ConvTranspose2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
@@ -35,4 +38,6 @@ __all__ = ["init", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequentia
            "SquaredHingeLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm",
            "LayerNorm", "AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
            "FeatureAlphaDropout", "functional", "regularizers", "utils", "GRU", "GRUCell", "LSTM",
-           "LSTMCell", "RNN", "RNNBase", "RNNCell", "Embedding"]
+           "LSTMCell", "RNN", "RNNBase", "RNNCell", "Embedding",
+           "MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
+           "TransformerEncoder", "TransformerEncoderLayer"]

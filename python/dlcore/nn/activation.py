@@ -16,6 +16,7 @@ from ..ops import activation as _ops
 from ..dtype import float32
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor, _float, full, tensor
+from ..tensor import _softmax as _softmax_along
 from .module import Module, Parameter
 
 __all__ = ["sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu",
@@ -150,13 +151,9 @@ def _softmax_dim(ndim, name):
 
 
 def _softmax(input, dim, dtype, log, name):
-    x = _float(input, name)
-    if dtype is not None:
-        x = x.to(dtype=dtype)
     if dim is None:
-        dim = _softmax_dim(x.ndim, name)
-    dim = _args.dim(dim, x.ndim, name, x.shape)
-    return (_ops.LogSoftmax if log else _ops.Softmax).apply(x, dim)
+        dim = _softmax_dim(_float(input, name).ndim, name)
+    return _softmax_along(input, dim, dtype, log, name)
 
 
 def softmax(input, dim=None, dtype=None):

@@ -32,7 +32,7 @@ def _dropout(op, input, p, training, kind, inner_from, generator=None):
     if generator is not None and not isinstance(generator, Generator):
         raise TypeError(f"{op}: generator must be a dlcore.Generator or None, got {type(generator).__name__}")
     g = generator or current_generator()
-    counter = g.advance(_C.dropout_blocks(input.numel() // inner))
+    counter = g.take_batch(_C.dropout_blocks, input.numel() // inner)  # a rank's part of the global batch's mask
     return _ops.Dropout.apply(input, kind, float(p), g.seed, counter, inner)
 
 

@@ -184,9 +184,13 @@ class _BatchNorm(Module):
                 factor = 1.0 / nbt.item()
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
-        return batch_norm(x, self.running_mean if track else None,
-                             self.running_var if track else None, self.weight, self.bias,
-                             use_batch, factor, self.eps)
+        return self._normalize(x, self.running_mean if track else None,
+                               self.running_var if track else None, use_batch, factor)
+
+    def _normalize(self, x, running_mean, running_var, use_batch, factor):
+        """batch_norm with this module's weight, bias and eps (dlcore.distributed.SyncBatchNorm
+        takes the statistics of all processes here)."""
+        return batch_norm(x, running_mean, running_var, self.weight, self.bias, use_batch, factor, self.eps)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -7,8 +7,9 @@ backward are single calls into the C++ sequence routines (``_C.rnn_forward`` /
 fused cell kernel per step, backward through time with weight gradients as GEMMs over all
 steps). A PyTorch ``state_dict`` loads unchanged (same names and shapes).
 
-Variable-length batches: ``forward(input, hx, lengths=...)`` with one length per batch row
-(like ``pack_padded_sequence``): outputs at padded steps are zero, the final states are the
+Variable-length batches: a PackedSequence (nn.utils.rnn.pack_padded_sequence) in, a
+PackedSequence out, as in PyTorch; or ``forward(input, hx, lengths=...)`` with one length per
+batch row of a padded input: outputs at padded steps are zero, the final states are the
 states at each row's last valid step, and padded steps contribute no gradient.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..ops import rnn as _ops
 from ..tensor import Tensor, cat, current_generator, empty, stack, tensor, zeros_like
 from . import init
 from .module import Module, Parameter
+from .utils.rnn import PackedSequence, _pack_like, pad_packed_sequence
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -123,6 +125,25 @@ class RNNBase(Module):
             raise TypeError(f"{type(self).__name__}: {name} is {t.dtype} but the input is {dtype}")
 
     def forward(self, input, hx=None, lengths=None):
+        """input (T, N, I) (batch_first: (N, T, I)), unbatched (T, I), or a PackedSequence;
+        hx (num_layers * num_directions, N, H) (an LSTM: (h_0, c_0)). Returns (output, h_n)
+        (an LSTM: (output, (h_n, c_n))); output is a PackedSequence when the input is one,
+        and h_n / c_n hold each sequence's state at its true last step, in the caller's batch
+        order (as PyTorch). ``lengths`` (a dlcore extension) does the same for a padded input.
+
+        A PackedSequence runs as its padded (T, N) batch with lengths: the padded steps cost
+        compute (T * N steps instead of sum(lengths)) but give neither output nor gradient, and
+        unpacking / packing are one row gather each."""
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError(f"{type(self).__name__}: a PackedSequence carries its lengths; "
+                                 f"do not pass lengths too")
+            padded, lens = pad_packed_sequence(input)
+            out, hidden = self._forward(padded, hx, lens, False)
+            return _pack_like(out, input), hidden
+        return self._forward(input, hx, lengths, self.batch_first)
+
+    def _forward(self, input, hx, lengths, batch_first):
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: input must be a dlcore Tensor, got {type(input).__name__}")
@@ -137,7 +158,7 @@ class RNNBase(Module):
             raise TypeError(f"{name}: input is {input.dtype} but the parameters are {w0.dtype} "
                             f"(use module.double() / .float() or cast the input)")
         unbatched = input.ndim == 2
-        x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
+        x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if batch_first else input)
         T, N = x.shape[0], x.shape[1]
         if T == 0:
             raise ValueError(f"{name}: empty sequence (input shape {tuple(input.shape)} has 0 time steps)")
@@ -199,7 +220,7 @@ class RNNBase(Module):
             out = out.squeeze(1)
             h_n = h_n.squeeze(1)
             c_n = c_n.squeeze(1) if c_n is not None else None
-        elif self.batch_first:
+        elif batch_first:
             out = out.transpose(0, 1)
         return (out, (h_n, c_n)) if self.mode == "LSTM" else (out, h_n)
 

@@ -10,7 +10,7 @@ import operator
 from .. import _C
 
 __all__ = ["contig", "integer", "real", "ntuple", "shape_tuple", "dim", "axes", "require_float",
-           "broadcast_shape", "sum_to"]
+           "broadcast_shape", "sum_to", "numpy_names"]
 
 
 def contig(a):
@@ -101,6 +101,20 @@ def axes(dims, ndim, op, shape):
             raise IndexError(f"{op}: dim {a} is out of range for a tensor of shape {tuple(shape)} "
                              f"(expected a dim in [{-n}, {n - 1}])")
     return [a % ndim for a in out] if ndim else []
+
+
+def numpy_names(op, dim, keepdim, axis, keepdims, dim_default=None):
+    """(dim, keepdim) when NumPy's names axis / keepdims were given for them, as PyTorch's ops
+    accept; giving both names of one argument is a TypeError naming op."""
+    if axis is not None:
+        if dim is not dim_default and dim != dim_default:
+            raise TypeError(f"{op}: got both dim={dim!r} and axis={axis!r} (NumPy's name for dim); give one")
+        dim = axis
+    if keepdims is not None:
+        if keepdim:
+            raise TypeError(f"{op}: got both keepdim and keepdims (NumPy's name for keepdim); give one")
+        keepdim = bool(keepdims)
+    return dim, keepdim
 
 
 def require_float(dtype, op, arg=None):

@@ -8,7 +8,7 @@ from ..autograd import Function
 from ._args import contig as _contig
 from ._args import ntuple
 
-__all__ = ["conv_padding", "Conv2d", "ConvTranspose2d"]
+__all__ = ["conv_padding", "same_padding", "Conv2d", "ConvTranspose2d"]
 
 
 def conv_padding(padding, kernel, stride, dilation, op):
@@ -31,6 +31,16 @@ def conv_padding(padding, kernel, stride, dilation, op):
     if any(e < 0 for e in p):
         raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
     return (p[0], p[0], p[1], p[1])
+
+
+def same_padding(size, kernel, stride, dilation=1):
+    """Keras / TensorFlow 'same' padding of one spatial dim for any stride: (before, after), the
+    output has ceil(size / stride) positions and an odd extra goes after (bottom / right). With
+    stride 1 this is conv_padding's 'same'."""
+    span = (kernel - 1) * dilation + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + span - size, 0)
+    return total // 2, total - total // 2
 
 
 class Conv2d(Function):

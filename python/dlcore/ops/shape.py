@@ -10,7 +10,7 @@ from ..autograd import Function
 from ._args import sum_to
 
 __all__ = ["is_basic_index", "Reshape", "View", "Permute", "Expand", "Contiguous", "GetItem",
-           "Concat", "Split"]
+           "Concat", "Split", "Pad"]
 
 
 def is_basic_index(index):
@@ -137,4 +137,46 @@ class Split(Function):
             if g is not None:
                 _C.copy(g, gx.narrow(ctx.axis, pos, n))
             pos += n
+        return gx, None, None
+
+
+class Pad(Function):
+    """Constant padding: apply(x, pads, value) with pads ((before, after) per dim, every dim);
+    a negative amount crops. Forward fills a new array with value and copies the kept part of x
+    into it; backward is the matching window of the gradient."""
+
+    @staticmethod
+    def _windows(shape, pads):
+        """(window of x, window of the output) as (start, length) per dim."""
+        src, dst = [], []
+        for n, (lo, hi) in zip(shape, pads):
+            keep = n + min(lo, 0) + min(hi, 0)
+            src.append((max(-lo, 0), keep))
+            dst.append((max(lo, 0), keep))
+        return src, dst
+
+    @staticmethod
+    def _narrow(a, window):
+        for d, (start, n) in enumerate(window):
+            if start or n != a.shape[d]:
+                a = a.narrow(d, start, n)
+        return a
+
+    @staticmethod
+    def forward(ctx, x, pads, value):
+        out_shape = [n + lo + hi for n, (lo, hi) in zip(x.shape, pads)]
+        src, dst = Pad._windows(x.shape, pads)
+        ctx.in_shape, ctx.dtype, ctx.src, ctx.dst = x.shape, x.dtype, src, dst
+        out = _C.full(out_shape, value, x.dtype, str(x.device))
+        if all(n > 0 for _, n in src):
+            _C.copy(Pad._narrow(x, src), Pad._narrow(out, dst))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        if all(s == 0 and n == m for (s, n), m in zip(ctx.src, ctx.in_shape)):
+            return Pad._narrow(g, ctx.dst), None, None  # pure padding: a view of g
+        gx = _C.zeros(ctx.in_shape, ctx.dtype, g.device)
+        if all(n > 0 for _, n in ctx.src):
+            _C.copy(Pad._narrow(g, ctx.dst), Pad._narrow(gx, ctx.src))
         return gx, None, None

@@ -9,7 +9,8 @@ from .adamw import AdamW  # noqa: F401
 from .adamax import Adamax  # noqa: F401
 from .nadam import NAdam  # noqa: F401
 from .lion import Lion  # noqa: F401
+from .lbfgs import LBFGS  # noqa: F401
 from . import lr_scheduler  # noqa: F401
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax",
-           "NAdam", "Lion", "lr_scheduler"]
+           "NAdam", "Lion", "LBFGS", "lr_scheduler"]

@@ -1,4 +1,4 @@
-"""dlcore.nn.utils: gradient clipping (torch.nn.utils names and semantics).
+"""dlcore.nn.utils.clip_grad: gradient clipping (torch.nn.utils names and semantics).
 
 clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False) -> total norm
     The norm of all gradients together (as if concatenated into one vector), computed by one
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 
-from .. import _C
-from ..tensor import Tensor
+from ... import _C
+from ...tensor import Tensor
 
 __all__ = ["get_total_norm", "clip_grads_with_norm_", "clip_grad_norm_", "clip_grad_value_"]
 
