@@ -27,6 +27,8 @@ from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace
 from .ops._args import integer as _integer
 from . import autograd, callbacks, data, datasets, layers, metrics, models, serialization, trainer  # noqa: F401
 from . import accelerator, backends, distributions  # noqa: F401
+from . import onnx  # noqa: F401  (dlcore.onnx.export; the onnx package is imported only when exporting)
+from . import tuning  # noqa: F401  (GridSearch / RandomSearch / OptunaSearch)
 from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from .serialization import load, load_model, save  # noqa: F401
@@ -46,13 +48,13 @@ __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "n
            "sign", "sin", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh",
            "tensor", "transpose", "uniform", "unsqueeze", "use_generator", "var", "view", "where",
            "zeros", "zeros_like", "current_generator", "cuda", "nn", "optim", "functional",
-           "callbacks", "data", "datasets", "layers", "metrics", "serialization", "Input", "Model",
+           "callbacks", "data", "datasets", "layers", "metrics", "onnx", "serialization", "Input", "Model",
            "Sequential", "load", "load_model", "save", "set_num_threads", "get_num_threads",
            "config",
            "distributions", "utils",
            "accelerator", "double", "long", "float", "int", "bool", "rand_like", "randn_like",
            "randint_like", "flip", "log_softmax", "logsumexp", "softmax", "inference_mode", "as_tensor",
-           "is_tensor", "is_floating_point", "backends", "compile",
+           "is_tensor", "is_floating_point", "backends", "compile", "tuning",
            # the namespaces Keras code imports
            "initializers", "losses", "optimizers", "regularizers", "GradientTape"]
 

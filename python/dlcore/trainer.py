@@ -23,7 +23,7 @@ import inspect
 import numpy as np
 
 from . import callbacks as cbm
-from . import data, nn, optim, serialization
+from . import data, nn, onnx, optim, serialization
 from . import metrics as metrics_mod
 from . import losses as keras_losses
 from . import optimizers as keras_optimizers
@@ -39,7 +39,7 @@ from .nn.regularizers import regularization_loss
 from .ops._args import integer
 from .optim import Optimizer
 from .dtype import bool_, float32, float64, get_default_dtype
-from .tensor import Generator, Tensor, cat, clip, log, ones, tensor, use_generator, zeros
+from .tensor import Generator, Tensor, cat, clip, log, ones, rand, tensor, use_generator, zeros
 
 __all__ = ["TrainingMixin", "GradientTape"]
 
@@ -1042,6 +1042,48 @@ class TrainingMixin:
 
     def load_weights(self, path, strict=True):
         return self.load_state_dict(serialization.load(path), strict=strict)
+
+    def export(self, filepath, format="onnx", verbose=False, input_signature=None, opset_version=17):
+        """Keras 3's model.export for deployment: format "onnx" writes an ONNX file (dlcore.onnx.export,
+        which needs the ``onnx`` package) with a dynamic batch axis on every input and output. The
+        example input comes from the model's known input shape (a built model) or from
+        ``input_signature``: example arrays / tensors, or a shape such as (None, 1, 28, 28) (a list of
+        them for several inputs). Returns the onnx.ModelProto."""
+        if format != "onnx":
+            raise ValueError(f"export: format {format!r} is not supported by dlcore; use format='onnx'")
+        spec = self.__dict__.get("_input_spec")
+        if input_signature is not None:
+            sig = input_signature
+            if isinstance(sig, tuple) and all(s is None or isinstance(s, int) for s in sig):
+                sig = [sig]
+            elif isinstance(sig, Tensor) or hasattr(sig, "__array__"):
+                sig = [sig]
+            xs, spec = [], []
+            for s in sig:
+                if isinstance(s, Tensor) or hasattr(s, "__array__"):
+                    xs.append(s if isinstance(s, Tensor) else tensor(s))
+                    spec.append(None)
+                else:  # a shape with its batch axis first
+                    xs.append(None)
+                    spec.append((tuple(s)[1:], "float32"))
+        elif spec is None:
+            raise ValueError("export: the model's input shape is unknown; build it first (call it once, pass "
+                             "input_shape, or start a functional model at dlcore.Input), or pass input_signature")
+        else:
+            xs = [None] * len(spec)
+        with use_generator(Generator(0)):
+            xs = [x if x is not None else (rand(_EXAMPLE_BATCH, *sp[0], dtype=sp[1]) if "float" in sp[1] else
+                                             zeros(_EXAMPLE_BATCH, *sp[0], dtype=sp[1]))
+                  for x, sp in zip(xs, spec)]
+        graph = self.__dict__.get("_graph")
+        in_names = [t.name or (f"input_{i}" if len(xs) > 1 else "input") for i, t in
+                    enumerate(graph["inputs"])] if graph else (["input"] if len(xs) == 1 else
+                                                              [f"input_{i}" for i in range(len(xs))])
+        n_out = len(graph["outputs"]) if graph else 1
+        out_names = ["output"] if n_out == 1 else [f"output_{i}" for i in range(n_out)]
+        axes = {n: {0: "batch"} for n in in_names + out_names}
+        return onnx.export(self, tuple(xs), filepath, opset_version=opset_version, input_names=in_names,
+                           output_names=out_names, dynamic_axes=axes, verbose=verbose)
 
 
 def _unpack_data(data):
