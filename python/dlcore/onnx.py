@@ -849,6 +849,10 @@ def export(model, example_input, path, opset_version=17, input_names=None, outpu
     in_axes = [_axes_of(dynamic_axes.pop(n), n, a.ndim) if n in dynamic_axes else {} for n, a in zip(in_names, args)]
     dynamic = any(in_axes)
 
+    # a first, unrecorded run builds what is built lazily (a Keras layer's weights are made,
+    # with recorded-looking initializer ops, at its first call)
+    with no_grad(), eval_mode():
+        model(*args)
     calls, out = _trace(model, args)
     outs = _flatten(out, "dlcore.onnx.export")
     n_out = len(outs)
