@@ -71,22 +71,133 @@ def test_only_import_lines_differ():
         assert all(x.startswith(("import ", "from ")) and y.startswith(("import ", "from ")) for x, y in diff)
 
 
+def _sgd(ns):
+    """SGD with momentum from the port's own ``keras`` namespace: Keras's and PyTorch's rules
+    are the same update (Keras's Adam and RMSprop place epsilon differently from dlcore.optim's,
+    see docs/compatibility_keras.md, so the ports' own optimizers agree only to ~1e-3)."""
+    return ns["keras"].optimizers.SGD(learning_rate=0.05, momentum=0.9)
+
+
+def _matches_keras(name, epochs=2, rtol=1e-5, atol=1e-7, **build):
+    """The port trained from Keras's initial weights (Keras's get_weights into dlcore's
+    set_weights) in float64, with dropout off, no shuffling and SGD with momentum: both give
+    the same per-epoch losses (Keras logs them in float32)."""
+    ref, port = load_port(name, "keras"), load_port(name, "dlcore")
+    import keras
+    floatx, default = keras.config.floatx(), dlcore.get_default_dtype()
+    keras.config.set_floatx("float64")
+    dlcore.set_default_dtype(dlcore.float64)
+    try:
+        _seed("keras", 0)
+        km = ref["build_model"](dropout=0.0, **build)
+        m = port["build_model"](dropout=0.0, **build)
+        m.set_weights(km.get_weights())
+        want, _ = ref["train"](km, _sgd(ref), epochs=epochs, shuffle=False)
+        got, _ = port["train"](m, _sgd(port), epochs=epochs, shuffle=False)
+    finally:
+        keras.config.set_floatx(floatx)
+        dlcore.set_default_dtype(default)
+    assert all(w.dtype == dlcore.float64 for w in m.trainable_weights)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+    return got
+
+
+def _learns(name, seed=0, **build):
+    """The port as written (dropout, shuffling) on dlcore: returns train's results."""
+    port = load_port(name, "dlcore")
+    _seed("dlcore", seed)
+    return port["train"](port["build_model"](**build))
+
+
 # ---- 1. keras.io "Simple MNIST convnet" -------------------------------------------------------
 
 def test_mnist_convnet_learns():
-    port = load_port("mnist_convnet", "dlcore")
-    _seed("dlcore", 0)
-    losses, (test_loss, test_acc) = port["train"](port["build_model"]())
+    losses, (test_loss, test_acc) = _learns("mnist_convnet")
     _falls(losses, 0.5)
     assert test_acc > 0.8
 
 
 def test_mnist_convnet_matches_keras():
-    ref, port = load_port("mnist_convnet", "keras"), load_port("mnist_convnet", "dlcore")
-    _seed("keras", 0)
-    km = ref["build_model"](dropout=0.0)
-    m = port["build_model"](dropout=0.0)
-    m.set_weights(km.get_weights())
-    want, _ = ref["train"](km, epochs=2, shuffle=False)
-    got, _ = port["train"](m, epochs=2, shuffle=False)
-    np.testing.assert_allclose(got, want, rtol=1e-4)
+    _matches_keras("mnist_convnet")
+
+
+# ---- 2. the functional API guide: two inputs, Concatenate --------------------------------------
+
+def test_functional_two_inputs_learns():
+    losses, (test_loss, test_mae) = _learns("functional_two_inputs")
+    _falls(losses, 0.6)
+
+
+def test_functional_two_inputs_matches_keras():
+    _matches_keras("functional_two_inputs")
+
+
+# ---- 3. "Bidirectional LSTM on IMDB": Embedding(mask_zero) + Bidirectional(LSTM) -----------------
+
+def test_text_bilstm_learns():
+    losses, val_acc = _learns("text_bilstm", dropout=0.2)
+    _falls(losses, 0.6)
+    assert val_acc[-1] > 0.8
+
+
+def test_text_bilstm_matches_keras():
+    _matches_keras("text_bilstm")
+
+
+# ---- 6. LSTM -> GRU -> TimeDistributed(Dense) ------------------------------------------------
+
+def test_seq_rnn_learns():
+    losses, acc = _learns("seq_rnn")
+    _falls(losses, 0.7)
+    assert acc[-1] > 0.8
+
+
+def test_seq_rnn_matches_keras():
+    _matches_keras("seq_rnn")
+
+
+# ---- 7. "Timeseries classification from scratch": Conv1D + BatchNormalization ----------------
+
+def test_conv1d_timeseries_learns():
+    losses, (test_loss, test_acc) = _learns("conv1d_timeseries")
+    _falls(losses, 0.6)
+    assert test_acc > 0.8
+
+
+def test_conv1d_timeseries_matches_keras():
+    _matches_keras("conv1d_timeseries")
+
+
+# ---- dlcore gaps the ports found (no Keras needed) ---------------------------------------------
+
+def test_time_distributed_sigmoid_head_takes_probabilities():
+    """compile's loss names read the last layer's activation through TimeDistributed: a
+    TimeDistributed(Dense(2, activation="sigmoid")) head gives probabilities, not logits."""
+    from dlcore import layers
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 5, 3)).astype("float32")
+    y = (rng.random(size=(8, 5, 2)) > 0.5).astype("float32")
+    m = dlcore.Sequential([dlcore.Input((5, 3)), layers.TimeDistributed(layers.Dense(2, activation="sigmoid"))])
+    m.compile("sgd", "binary_crossentropy")
+    p = np.asarray(m.predict(x), dtype=np.float64)
+    want = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    np.testing.assert_allclose(m.evaluate(x, y, verbose=0), want, rtol=1e-5)
+
+
+def test_input_and_build_follow_the_default_dtype():
+    """Input() and Sequential / build without a dtype take dlcore's default float dtype (Keras's
+    floatx), so a float64 model builds from set_default_dtype(float64) alone."""
+    from dlcore import layers
+    try:
+        dlcore.set_default_dtype(dlcore.float64)
+        inp = dlcore.Input((6, 1))
+        assert inp.dtype == dlcore.float64
+        f = dlcore.Model(inp, layers.Dense(2)(layers.Conv1D(3, 3)(inp)))
+        s = dlcore.Sequential([dlcore.Input((6, 1)), layers.Conv1D(3, 3)])
+        b = dlcore.Sequential([layers.Conv1D(3, 3)]).build((6, 1))
+        for m in (f, s, b):
+            assert all(w.dtype == dlcore.float64 for w in m.trainable_weights)
+            assert np.asarray(m.predict(np.ones((2, 6, 1)))).dtype == np.float64
+    finally:
+        dlcore.set_default_dtype(dlcore.float32)
+    assert dlcore.Input((3,)).dtype == dlcore.float32

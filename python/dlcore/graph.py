@@ -12,6 +12,7 @@ from __future__ import annotations
 from .autograd import no_grad
 from .nn.module import eval_mode, registered
 from .ops._args import shape_tuple
+from .dtype import get_default_dtype
 from .tensor import Tensor, zeros
 
 __all__ = ["KerasTensor", "Input", "symbolic_call", "is_symbolic"]
@@ -68,11 +69,12 @@ class _Node:
 _EXAMPLE_LEN = 13
 
 
-def Input(shape, dtype="float32", name=None, batch_size=None, sparse=None, batch_shape=None):
+def Input(shape, dtype=None, name=None, batch_size=None, sparse=None, batch_shape=None):
     """A symbolic input of per-sample ``shape`` (no batch dimension), e.g. Input((1, 28, 28));
     a None size is a variable one (Input(shape=(None,), dtype="int32") for token sequences of
     any length). dtype "int32" / "int16" / "uint8" mean int64, dlcore's integer type.
-    batch_shape=(None, ...) may be given instead of shape."""
+    batch_shape=(None, ...) may be given instead of shape. The default dtype is dlcore's
+    default float dtype (float32; Keras's floatx), as set by dlcore.set_default_dtype."""
     if batch_shape is not None:
         shape = tuple(batch_shape)[1:]
     if isinstance(shape, int):
@@ -84,6 +86,8 @@ def Input(shape, dtype="float32", name=None, batch_size=None, sparse=None, batch
         raise ValueError(f"Input: shape {tuple(shape)} has a negative size")
     if isinstance(dtype, str) and dtype in ("int32", "int16", "int8", "uint8", "uint16", "uint32"):
         dtype = "int64"
+    if dtype is None:
+        dtype = get_default_dtype()
     node = _Node(None, (), {})
     ex = zeros(_EXAMPLE_BATCH, *known, dtype=dtype)
     per_sample = tuple(None if s is None else k for s, k in zip(shape, known))

@@ -14,6 +14,7 @@ from . import nn
 from .graph import _EXAMPLE_LEN, KerasTensor, is_symbolic, symbolic_call
 from .layers import Layer
 from .nn.module import Module
+from .dtype import get_default_dtype
 from .tensor import Tensor
 from .trainer import TrainingMixin, _arr, _call_mode, _t
 
@@ -47,7 +48,7 @@ class Sequential(TrainingMixin, nn.Sequential):
         if input_shape is None and inp is not None:  # Sequential([dlcore.Input(shape), ...])
             input_shape, dtype = inp.shape[1:], str(inp.dtype)
         else:
-            dtype = "float32"
+            dtype = str(get_default_dtype())
         if input_shape is None and len(self):  # Keras's Dense(64, input_shape=(784,)) first
             input_shape = next(iter(self)).__dict__.get("input_shape_hint")
         if input_shape is not None:
@@ -73,7 +74,7 @@ class Sequential(TrainingMixin, nn.Sequential):
             if shape is not None:
                 object.__setattr__(self, "_variable_dims", tuple(i for i, s in enumerate(shape) if s is None))
                 self.build(tuple(_EXAMPLE_LEN if s is None else s for s in shape),
-                           dtype=str(inp.dtype) if inp is not None else "float32")
+                           dtype=str(inp.dtype) if inp is not None else str(get_default_dtype()))
         return self
 
     def forward(self, x, mask=None):

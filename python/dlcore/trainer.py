@@ -30,7 +30,7 @@ from . import optimizers as keras_optimizers
 from .autograd import no_grad
 from .distributed import strategy as dist
 from .graph import _EXAMPLE_BATCH, _EXAMPLE_LEN
-from .layers import Layer
+from .layers import Layer, TimeDistributed
 from .layers.base import _read_weights, _weight_slots, _write_weights
 from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
@@ -169,6 +169,8 @@ def _output_activation(model):
             last = list(last)[-1]
     elif getattr(model, "_graph", None) is not None and len(model._graph["outputs"]) == 1:
         last = model._graph["outputs"][0].node.layer
+    while isinstance(last, TimeDistributed):  # a per-step head: its inner layer's activation
+        last = last.layer
     if last is None:
         return None
     act = getattr(last, "activation", None)
@@ -427,9 +429,12 @@ class TrainingMixin:
     def _lazy_unbuilt(self):
         return [m for m in self.modules() if isinstance(m, Layer) and not m.built]
 
-    def build(self, input_shape, dtype="float32"):
+    def build(self, input_shape, dtype=None):
         """Builds lazy layers with a zeros batch of per-sample ``input_shape`` (eval mode, no grad).
-        Keras's batch shape, with a leading None - model.build((None, 784)) - is taken too."""
+        Keras's batch shape, with a leading None - model.build((None, 784)) - is taken too.
+        dtype: the default float dtype (dlcore.set_default_dtype) unless given."""
+        if dtype is None:
+            dtype = get_default_dtype()
         shapes = input_shape if (isinstance(input_shape, list) and input_shape and
                                  isinstance(input_shape[0], (tuple, list))) else [input_shape]
         shapes = [(sh,) if isinstance(sh, int) else tuple(sh) for sh in shapes]
