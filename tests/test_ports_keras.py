@@ -168,6 +168,35 @@ def test_conv1d_timeseries_matches_keras():
     _matches_keras("conv1d_timeseries")
 
 
+# ---- 4. keras.io "Variational AutoEncoder": Sampling layer, sub-models, custom train_step -------
+# Its Sampling noise comes from each library's own generator, so the two runs' losses differ
+# by their draws: each is checked to learn (the same source, on both).
+
+@pytest.mark.parametrize("backend", ["dlcore", "keras"])
+def test_vae_train_step_learns(backend):
+    port = load_port("vae", backend)
+    _seed(backend, 0)
+    history = port["train"](port["build_model"]())
+    assert set(history) == {"total_loss", "reconstruction_loss", "kl_loss"}
+    _falls(history["total_loss"], 0.6)
+    _falls(history["reconstruction_loss"], 0.6)
+
+
+# ---- 5. keras.io GAN with a train_step override and two optimizers ----------------------------
+
+@pytest.mark.parametrize("backend", ["dlcore", "keras"])
+def test_gan_train_step_two_optimizers(backend):
+    port = load_port("gan", backend)
+    _seed(backend, 0)
+    gan = port["build_model"]()
+    before = np.linalg.norm(port["sample"](gan).mean(0) - port["center"])
+    history = port["train"](gan, epochs=16)
+    after = np.linalg.norm(port["sample"](gan).mean(0) - port["center"])
+    assert set(history) == {"d_loss", "g_loss"}
+    assert np.all(np.isfinite(history["d_loss"])) and np.all(np.isfinite(history["g_loss"]))
+    assert after < 0.5 * before, (before, after)  # the generator's samples moved to the data
+
+
 # ---- dlcore gaps the ports found (no Keras needed) ---------------------------------------------
 
 def test_time_distributed_sigmoid_head_takes_probabilities():
@@ -201,3 +230,12 @@ def test_input_and_build_follow_the_default_dtype():
     finally:
         dlcore.set_default_dtype(dlcore.float32)
     assert dlcore.Input((3,)).dtype == dlcore.float32
+
+
+def test_parameter_value_is_keras_variable_value():
+    """A Keras variable's ``.value`` is its backend tensor: dlcore's Parameter is its own, so a
+    Keras-on-PyTorch train_step's ``[v.value.grad for v in self.trainable_weights]`` runs."""
+    m = dlcore.Sequential([dlcore.Input((3,)), dlcore.layers.Dense(2)])
+    m(np.ones((4, 3), dtype="float32")).sum().backward()
+    for v in m.trainable_weights:
+        assert v.value is v and v.value.grad is v.grad and v.grad is not None

@@ -29,6 +29,13 @@ class Parameter(Tensor):
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
+    @property
+    def value(self):
+        """The parameter itself, as Keras's ``variable.value`` (the backend tensor behind a
+        Keras variable): a Keras-on-PyTorch ``train_step``'s ``[v.value.grad for v in
+        self.trainable_weights]`` runs unchanged."""
+        return self
+
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
