@@ -239,3 +239,10 @@ def test_parameter_value_is_keras_variable_value():
     m(np.ones((4, 3), dtype="float32")).sum().backward()
     for v in m.trainable_weights:
         assert v.value is v and v.value.grad is v.grad and v.grad is not None
+
+
+def test_compatibility_page_lists_every_port():
+    """docs/compatibility_keras.md's table names every port, so the page cannot drift from the suite."""
+    page = (Path(__file__).parent.parent / "docs" / "compatibility_keras.md").read_text()
+    for path in sorted(PORTS.glob("*.py")):
+        assert f"`{path.name}`" in page, path.name
