@@ -246,3 +246,30 @@ def test_compatibility_page_lists_every_port():
     page = (Path(__file__).parent.parent / "docs" / "compatibility_keras.md").read_text()
     for path in sorted(PORTS.glob("*.py")):
         assert f"`{path.name}`" in page, path.name
+
+
+def test_random_namespace_seeds_as_keras():
+    """dlcore.random (keras.random): an int seed repeats its draws, a SeedGenerator advances
+    and is reproducible from its seed, None follows dlcore.manual_seed; the draws have the
+    asked distribution (moments of 20000 draws, several standard errors wide)."""
+    r = dlcore.random
+    a, b = r.normal((3, 4), seed=7).numpy(), r.normal((3, 4), seed=7).numpy()
+    np.testing.assert_array_equal(a, b)
+    g1, g2 = r.SeedGenerator(3), r.SeedGenerator(3)
+    x1, x2 = r.normal(5, seed=g1).numpy(), r.normal(5, seed=g1).numpy()
+    assert not np.array_equal(x1, x2)
+    np.testing.assert_array_equal(r.normal(5, seed=g2).numpy(), x1)
+    dlcore.manual_seed(11)
+    u1 = r.uniform((4,)).numpy()
+    dlcore.manual_seed(11)
+    np.testing.assert_array_equal(r.uniform((4,)).numpy(), u1)
+    n = r.normal((20000,), mean=2.0, stddev=3.0, seed=1).numpy()
+    assert abs(n.mean() - 2.0) < 4 * 3.0 / np.sqrt(n.size) and abs(n.std() - 3.0) < 0.1
+    u = r.uniform((20000,), minval=-1.0, maxval=3.0, seed=2, dtype="float64").numpy()
+    assert u.dtype == np.float64 and u.min() >= -1.0 and u.max() < 3.0 and abs(u.mean() - 1.0) < 0.05
+    k = r.randint((20000,), 2, 6, seed=3).numpy()
+    assert set(np.unique(k)) == {2, 3, 4, 5}
+    s = r.shuffle(dlcore.arange(10).reshape(5, 2), seed=4).numpy()
+    assert sorted(map(tuple, s)) == [(2 * i, 2 * i + 1) for i in range(5)]
+    with pytest.raises(TypeError, match="normal: seed"):
+        r.normal(2, seed="x")

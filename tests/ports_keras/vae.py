@@ -23,11 +23,16 @@ def get_data(n=256, seed=0):
 
 
 class Sampling(layers.Layer):
-    """z = z_mean + exp(z_log_var / 2) * epsilon, epsilon ~ N(0, 1)."""
+    """z = z_mean + exp(z_log_var / 2) * epsilon, epsilon ~ N(0, 1) from the layer's own seed."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(1337)
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
-        epsilon = torch.randn_like(z_mean)
+        batch, dim = z_mean.shape[0], z_mean.shape[1]
+        epsilon = keras.random.normal(shape=(batch, dim), seed=self.seed_generator)
         return z_mean + torch.exp(0.5 * z_log_var) * epsilon
 
 
