@@ -72,16 +72,15 @@ def test_only_import_lines_differ():
 
 
 def _sgd(ns):
-    """SGD with momentum from the port's own ``keras`` namespace: Keras's and PyTorch's rules
-    are the same update (Keras's Adam and RMSprop place epsilon differently from dlcore.optim's,
-    see docs/compatibility_keras.md, so the ports' own optimizers agree only to ~1e-3)."""
+    """SGD with momentum from the port's own ``keras`` namespace (the same update in Keras and
+    dlcore), for a port whose optimizer updates differently (RMSprop: docs/compatibility_keras.md)."""
     return ns["keras"].optimizers.SGD(learning_rate=0.05, momentum=0.9)
 
 
-def _matches_keras(name, epochs=2, rtol=1e-5, atol=1e-7, **build):
+def _matches_keras(name, epochs=2, rtol=1e-5, atol=1e-7, optimizer=None, **build):
     """The port trained from Keras's initial weights (Keras's get_weights into dlcore's
-    set_weights) in float64, with dropout off, no shuffling and SGD with momentum: both give
-    the same per-epoch losses (Keras logs them in float32)."""
+    set_weights) in float64, with dropout off and no shuffling, with its own optimizer (or
+    ``optimizer(namespace)``): both give the same per-epoch losses (Keras logs them in float32)."""
     ref, port = load_port(name, "keras"), load_port(name, "dlcore")
     import keras
     floatx, default = keras.config.floatx(), dlcore.get_default_dtype()
@@ -92,8 +91,8 @@ def _matches_keras(name, epochs=2, rtol=1e-5, atol=1e-7, **build):
         km = ref["build_model"](dropout=0.0, **build)
         m = port["build_model"](dropout=0.0, **build)
         m.set_weights(km.get_weights())
-        want, _ = ref["train"](km, _sgd(ref), epochs=epochs, shuffle=False)
-        got, _ = port["train"](m, _sgd(port), epochs=epochs, shuffle=False)
+        want, _ = ref["train"](km, optimizer and optimizer(ref), epochs=epochs, shuffle=False)
+        got, _ = port["train"](m, optimizer and optimizer(port), epochs=epochs, shuffle=False)
     finally:
         keras.config.set_floatx(floatx)
         dlcore.set_default_dtype(default)
@@ -129,7 +128,7 @@ def test_functional_two_inputs_learns():
 
 
 def test_functional_two_inputs_matches_keras():
-    _matches_keras("functional_two_inputs")
+    _matches_keras("functional_two_inputs", optimizer=_sgd)
 
 
 # ---- 3. "Bidirectional LSTM on IMDB": Embedding(mask_zero) + Bidirectional(LSTM) -----------------
@@ -273,3 +272,53 @@ def test_random_namespace_seeds_as_keras():
     assert sorted(map(tuple, s)) == [(2 * i, 2 * i + 1) for i in range(5)]
     with pytest.raises(TypeError, match="normal: seed"):
         r.normal(2, seed="x")
+
+
+@pytest.mark.parametrize("config", [dict(), dict(amsgrad=True, weight_decay=0.1), dict(epsilon=1e-3)])
+@pytest.mark.parametrize("cls", ["Adam", "AdamW"])
+@pytest.mark.parametrize("scale", [1e-5, 1.0])
+def test_keras_adam_updates_as_keras(cls, config, scale):
+    """dlcore.optimizers.Adam / AdamW update as Keras's (epsilon added to sqrt(v) before the bias
+    correction, decoupled weight decay), float64, also with gradients near epsilon's size."""
+    os.environ["KERAS_BACKEND"] = "torch"
+    keras = pytest.importorskip("keras")
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=(5, 3))
+    grads = [scale * rng.normal(size=(5, 3)) for _ in range(6)]
+    floatx = keras.config.floatx()
+    keras.config.set_floatx("float64")  # Keras's learning rate and step count variables too
+    try:
+        kv = keras.Variable(w0.copy(), dtype="float64")
+        kopt = getattr(keras.optimizers, cls)(learning_rate=1e-2, **config)
+        for g in grads:
+            kopt.apply([torch.tensor(g)], [kv])
+    finally:
+        keras.config.set_floatx(floatx)
+    dv = dlcore.nn.Parameter(dlcore.tensor(w0.copy()))
+    dopt = getattr(dlcore.optimizers, cls)(learning_rate=1e-2, **config)
+    for g in grads:
+        dopt.apply([dlcore.tensor(g)], [dv])
+    np.testing.assert_allclose(dv.detach().numpy(), np.asarray(kv.numpy()), rtol=1e-12, atol=1e-14)
+    assert np.abs(dv.detach().numpy() - w0).max() > 1e-5  # it moved
+
+
+def test_adam_eps_hat_is_epsilon_before_bias_correction():
+    """optim.Adam(eps_hat=True): p -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps), NumPy's
+    float64 loop as the reference; eps_hat=False stays PyTorch's rule."""
+    rng = np.random.default_rng(1)
+    w0, lr, (b1, b2), eps = rng.normal(size=4), 0.1, (0.9, 0.99), 1e-3
+    grads = [1e-3 * rng.normal(size=4) for _ in range(5)]
+    for hat in (True, False):
+        p = dlcore.nn.Parameter(dlcore.tensor(w0.copy()))
+        opt = dlcore.optim.Adam([p], lr=lr, betas=(b1, b2), eps=eps, eps_hat=hat)
+        w, m, v = w0.copy(), 0.0, 0.0
+        for t, g in enumerate(grads, 1):
+            p.grad = dlcore.tensor(g)
+            opt.step()
+            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+            if hat:
+                w = w - lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
+            else:
+                w = w - lr / (1 - b1 ** t) * m / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        np.testing.assert_allclose(p.detach().numpy(), w, rtol=1e-12)

@@ -7,9 +7,11 @@ holds one dlcore.optim optimizer (``.optimizer``; one fused update per step) and
 other attribute to it (``param_groups``, ``state_dict``, ``learning_rate``...).
 
 Arguments take Keras's names and defaults (learning_rate, beta_1, beta_2, epsilon=1e-7, rho,
-momentum, nesterov, weight_decay); the update rules are dlcore.optim's (PyTorch's), which for
-Adam place epsilon after the bias correction of sqrt(v) rather than before: with epsilon=1e-7
-the two differ only while sqrt(v) is of the order of epsilon.
+momentum, nesterov, weight_decay); the update rules are dlcore.optim's (PyTorch's). Adam and
+AdamW add epsilon to sqrt(v) before the bias correction, as Keras (dlcore.optim's
+``eps_hat=True``), so they update as Keras's do; RMSprop divides by sqrt(v) + epsilon where
+Keras divides by sqrt(v + epsilon); weight_decay is decoupled (as Keras's) for Adam and AdamW,
+PyTorch's L2 in the gradient for the others.
 """
 from __future__ import annotations
 
@@ -103,7 +105,8 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  weight_decay=None, **kwargs):
         super().__init__(learning_rate, kwargs, betas=(float(beta_1), float(beta_2)), eps=float(epsilon),
-                         amsgrad=bool(amsgrad), weight_decay=_wd(weight_decay))
+                         amsgrad=bool(amsgrad), weight_decay=_wd(weight_decay), eps_hat=True,
+                         decoupled_weight_decay=True)  # Keras decays every weight decoupled
 
 
 class AdamW(Optimizer):
@@ -114,7 +117,7 @@ class AdamW(Optimizer):
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, **kwargs):
         super().__init__(learning_rate, kwargs, betas=(float(beta_1), float(beta_2)), eps=float(epsilon),
-                         amsgrad=bool(amsgrad), weight_decay=_wd(weight_decay))
+                         amsgrad=bool(amsgrad), weight_decay=_wd(weight_decay), eps_hat=True)
 
 
 class RMSprop(Optimizer):
