@@ -131,6 +131,25 @@ def test_functional_two_inputs_matches_keras():
     _matches_keras("functional_two_inputs", optimizer=_sgd)
 
 
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])
+def test_optimizer_names_are_keras_optimizers(name):
+    """compile(optimizer="adam") is Keras's Adam, defaults and update rule included (epsilon
+    1e-7 before the bias correction): the same losses as Keras from the same weights."""
+    _matches_keras("functional_two_inputs", optimizer=lambda ns: name, epochs=3)
+
+
+def test_optimizer_names_take_keras_defaults():
+    """Names whose update rule is PyTorch's still take all of Keras's defaults."""
+    m = dlcore.Sequential([dlcore.Input((3,)), dlcore.layers.Dense(1)])
+    want = {"rmsprop": dict(lr=1e-3, alpha=0.9, eps=1e-7), "adadelta": dict(lr=1e-3, rho=0.95, eps=1e-7),
+            "adam": dict(lr=1e-3, eps=1e-7, eps_hat=True), "sgd": dict(lr=1e-2, momentum=0.0),
+            "adagrad": dict(lr=1e-3, initial_accumulator_value=0.1, eps=1e-7)}
+    for name, opts in want.items():
+        m.compile(optimizer=name, loss="mse")
+        group = m.optimizer.param_groups[0]
+        assert {k: group[k] for k in opts} == pytest.approx(opts), name
+
+
 # ---- 3. "Bidirectional LSTM on IMDB": Embedding(mask_zero) + Bidirectional(LSTM) -----------------
 
 def test_text_bilstm_learns():

@@ -187,9 +187,6 @@ def _output_activation(model):
 _OPT_NAMES = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop,
               "adagrad": optim.Adagrad, "adadelta": optim.Adadelta, "adamax": optim.Adamax,
               "nadam": optim.NAdam, "lion": optim.Lion}
-# Keras's default learning rates for optimizers given by name (PyTorch's SGD has no default)
-_KERAS_LR = {"SGD": 0.01, "RMSprop": 0.001, "Adam": 0.001, "AdamW": 0.001, "Adagrad": 0.001,
-             "Adamax": 0.001, "NAdam": 0.001}
 
 
 def _optimizer_class(name):
@@ -205,10 +202,9 @@ def _optimizer_class(name):
 def _make_optimizer(spec, params):
     if isinstance(spec, keras_optimizers.Optimizer):  # Keras-style: bound to the weights now
         return spec.build(params)
-    if isinstance(spec, str):
-        cls = _optimizer_class(spec)
-        kw = {"lr": _KERAS_LR[cls.__name__]} if cls.__name__ in _KERAS_LR else {}
-        return cls(params, **kw)
+    if isinstance(spec, str):  # Keras's optimizer of that name, with all of Keras's defaults
+        _optimizer_class(spec)
+        return keras_optimizers.get(spec).build(params)
     if isinstance(spec, dict):
         spec = dict(spec)
         cls = _optimizer_class(spec.pop("name"))
@@ -582,7 +578,7 @@ class TrainingMixin:
 
     # -- compile --
     def compile(self, optimizer="adam", loss=None, metrics=None, from_logits=None):
-        """optimizer: a name ('adam', 'sgd', 'rmsprop', ... with Keras's default learning rates),
+        """optimizer: a name ('adam', 'sgd', 'rmsprop', ...: Keras's optimizer with all its defaults),
         an Optimizer instance, a dict {'name': 'adam', 'lr': 1e-3}, or a class / factory called
         with the parameters (e.g. functools.partial(dlcore.optim.Adam, lr=1e-3)).
         loss: a name, an nn loss module, or a callable. metrics: names, Metric objects or
