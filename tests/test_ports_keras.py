@@ -17,6 +17,21 @@ PORTS = Path(__file__).parent / "ports_keras"
 BEGIN, END = "# --- imports ---", "# --- end imports ---"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Keras runs on PyTorch here: with both libraries' thread pools on the same cores, PyTorch's
+    steps after dlcore's ran ~25x slower (measured, 2 cores), so PyTorch gets one thread."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _dlcore_import(line):
     """The dlcore form of one Keras-script import line (others unchanged)."""
     line = re.sub(r"^import (keras|torch)$", r"import dlcore as \1", line)
