@@ -201,6 +201,20 @@ def test_conv1d_timeseries_matches_keras():
     _matches_keras("conv1d_timeseries")
 
 
+# ---- 4a. "Customizing what happens in fit() with PyTorch": train_step / test_step overrides ------
+
+def test_custom_fit_learns():
+    losses, (test_loss, test_mae) = _learns("custom_fit")
+    _falls(losses, 0.5)
+    assert test_loss < losses[0]
+
+
+def test_custom_fit_matches_keras():
+    """The overridden steps (compute_loss, backward, v.value.grad, optimizer.apply, the metrics
+    loop) give Keras's losses from Keras's weights, with compile(optimizer="adam")."""
+    _matches_keras("custom_fit", epochs=3, optimizer=lambda ns: "adam")
+
+
 # ---- 4. keras.io "Variational AutoEncoder": Sampling layer, sub-models, custom train_step -------
 # Its Sampling noise comes from each library's own generator, so the two runs' losses differ
 # by their draws: each is checked to learn (the same source, on both).
