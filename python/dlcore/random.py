@@ -27,10 +27,6 @@ class SeedGenerator:
             seed = int(_randint(0, 2 ** 31, ()).item())
         self.generator = Generator(seed)
 
-    def next(self):
-        """The generator the next draw takes its numbers from."""
-        return self.generator
-
 
 def _generator(seed, op):
     if seed is None:
