@@ -38,10 +38,11 @@ def build_model(dropout=0.5):
 def train(model, optimizer=None, epochs=4, shuffle=True):
     x_train, y_train = get_data()
     model.compile(loss="categorical_crossentropy", optimizer=optimizer or keras.optimizers.Adam(1e-2), metrics=["accuracy"])
-    history = model.fit(x_train, y_train, batch_size=32, epochs=epochs, shuffle=shuffle, verbose=0)
+    history = model.fit(x_train, y_train, batch_size=32, epochs=epochs, shuffle=shuffle, validation_split=0.1,
+                        verbose=0)
     x_test, y_test = get_data(64, seed=1)
     score = model.evaluate(x_test, y_test, verbose=0)
-    return history.history["loss"], score
+    return history.history["loss"], (score, history.history["val_loss"])
 
 
 if __name__ == "__main__":

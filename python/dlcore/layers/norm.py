@@ -5,6 +5,7 @@ nn.functional.layer_norm / group_norm."""
 from __future__ import annotations
 
 from .. import initializers
+from ..autograd import no_grad
 from ..nn.module import Parameter
 from ..nn.norm import BatchNorm1d, BatchNorm2d, group_norm, layer_norm
 from ..ops._args import integer, real
@@ -21,7 +22,8 @@ class BatchNormalization(Layer):
     epsilon=1e-3. The axis is moved to position 1 as a view (free for the channels-last views the
     image layers return) and the input runs through nn.BatchNorm1d ((N, C) / (N, C, L)) or
     nn.BatchNorm2d ((N, C, H, W)), held as ``bn``. get_weights: [gamma, beta, moving_mean,
-    moving_variance]."""
+    moving_variance]; the moving variance averages the batches' biased variances, as Keras's
+    (nn.BatchNorm's running_var averages unbiased ones, as PyTorch's)."""
 
     supports_masking = True
 
@@ -57,11 +59,22 @@ class BatchNormalization(Layer):
             raise TypeError(f"BatchNormalization '{self.name}': input must be a dlcore Tensor, got "
                             f"{type(x).__name__}")
         ax = self._axis(x.shape)
+        bn = self.bn
+        old_var = bn.running_var.clone() if bn.training and bn.running_var is not None else None
         if ax == 1:
-            return self.bn(x)
-        perm = (0, ax) + tuple(d for d in range(1, x.ndim) if d != ax)
-        inv = tuple(sorted(range(x.ndim), key=perm.__getitem__))
-        return self.bn(x.permute(perm)).permute(inv)
+            y = bn(x)
+        else:
+            perm = (0, ax) + tuple(d for d in range(1, x.ndim) if d != ax)
+            inv = tuple(sorted(range(x.ndim), key=perm.__getitem__))
+            y = bn(x.permute(perm)).permute(inv)
+        if old_var is not None:
+            # Keras's moving variance takes the batch's biased variance, PyTorch's (the kernel's)
+            # the unbiased one: v_new = (1 - f) v_old + f s^2 n / (n - 1) becomes
+            # (1 - f) v_old + f s^2 = ((n - 1) v_new + (1 - f) v_old) / n, f = 1 - momentum.
+            n = x.numel() // x.shape[ax]
+            with no_grad():
+                bn.running_var.mul_((n - 1) / n).add_(old_var, alpha=self.momentum / n)
+        return y
 
     def _keras_weights(self):
         bn = self.bn
