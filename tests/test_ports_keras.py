@@ -2,8 +2,9 @@
 source: as written, on Keras 3 (the PyTorch backend), and with only its import lines changed to
 dlcore's (``import dlcore as keras``, ``from dlcore import layers``). Each asserts that dlcore
 runs it and its loss falls, and, where the weights can be made the same (Keras's
-get_weights / set_weights layouts, dropout off, no shuffling), that the first epochs' losses
-agree with Keras's. Keras is the reference only: these tests skip without it."""
+get_weights / set_weights layouts, float64, dropout off, no shuffling), that the first epochs'
+losses agree with Keras's. Keras is the reference only (the `test` extra): the comparisons skip
+without it, the dlcore runs do not. docs/compatibility_keras.md lists the ports and the gaps."""
 import os
 import re
 from pathlib import Path
@@ -65,7 +66,7 @@ def load_port(name, backend):
 
 def _seed(backend, seed):
     if backend == "keras":
-        import keras  # noqa: F401  (loaded by load_port; seeds its generators)
+        import keras  # (imported by load_port with the PyTorch backend)
         keras.utils.set_random_seed(seed)
     else:
         dlcore.utils.set_random_seed(seed)
