@@ -309,6 +309,25 @@ class Tensor(Variable):
     def masked_fill_(self, mask, value):
         return self._inplace("masked_fill_", self.masked_fill(mask, value))
 
+    def index_add_(self, dim, index, source, alpha=1):
+        """Adds alpha * source's slices into this tensor at the positions `index` (1-D int64)
+        along dim, in place; repeated indices accumulate (PyTorch's index_add_). Like every
+        in-place op it refuses a tensor whose gradient is being recorded: the sparse updates of
+        an embedding table (word2vec's SGD) run under dlcore.no_grad()."""
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(f"index_add_: a tensor that requires grad (shape {tuple(self.shape)}) cannot be "
+                               "modified in place while gradients are recorded; do it under dlcore.no_grad()")
+        if self.ndim == 0:
+            raise ValueError("index_add_: the tensor is 0-d; it needs at least one dimension")
+        d = _args.dim(dim, self.ndim, "index_add_", self.shape)
+        src = _t(source)
+        if alpha != 1:
+            src = src * _args.real(alpha, "index_add_", "alpha")
+        if src.dtype != self.dtype:
+            src = src.to(self.dtype)
+        _C.index_add_(self._data, d, _index_tensor(index, "index_add_"), src.contiguous()._data)
+        return self
+
     def zero_(self):
         self._data.fill_(0.0)
         return self
