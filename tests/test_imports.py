@@ -22,7 +22,8 @@ LAYERS = [
     ("optim", ("dlcore.optim",)),
     ("distributed", ("dlcore.distributed",)),
     ("keras", ("dlcore.graph", "dlcore.utils", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics",
-               "dlcore.serialization", "dlcore.trainer", "dlcore.models", "dlcore.onnx", "dlcore.tuning")),
+               "dlcore.serialization", "dlcore.trainer", "dlcore.models", "dlcore.onnx", "dlcore.tuning",
+               "dlcore.word2vec")),
     ("top", ("dlcore", "dlcore.examples")),
 ]
 OPS_MAY_IMPORT = {"dlcore._C", "dlcore.dtype", "dlcore.autograd", "dlcore.ops._args"}

@@ -29,6 +29,7 @@ from . import autograd, callbacks, data, datasets, layers, metrics, models, seri
 from . import accelerator, backends, distributions, utils  # noqa: F401
 from . import onnx  # noqa: F401  (dlcore.onnx.export; the onnx package is imported only when exporting)
 from . import tuning  # noqa: F401  (GridSearch / RandomSearch / OptunaSearch)
+from . import word2vec  # noqa: F401  (gensim-style Word2Vec)
 from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from .serialization import load, load_model, save  # noqa: F401
@@ -51,7 +52,7 @@ __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "n
            "distributions", "utils",
            "accelerator", "double", "long", "float", "int", "bool", "rand_like", "randn_like",
            "randint_like", "flip", "log_softmax", "logsumexp", "softmax", "inference_mode", "as_tensor",
-           "is_tensor", "is_floating_point", "backends", "compile", "tuning"]
+           "is_tensor", "is_floating_point", "backends", "compile", "tuning", "word2vec"]
 
 __version__ = "0.1.0"
 
