@@ -217,7 +217,8 @@ class Word2Vec:
 
     def _noise(self, n):
         """n noise words from the unigram^ns_exponent distribution (uniform slots of the table)."""
-        return self._noise_table[randint(0, self._noise_table.shape[0], (n,), generator=self.generator)]
+        slots = randint(0, self._noise_table.shape[0], (n,), generator=self.generator)
+        return self._noise_table.index_select(0, slots)
 
     def _epoch_examples(self, tok, sid):
         """One epoch's examples after subsampling, shuffled: (inputs, targets), where inputs are

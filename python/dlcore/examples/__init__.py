@@ -4,6 +4,8 @@
 - demo: a two-spirals MLP with no data files
 - autoencoder, vae, gan, transfer, tune_mlp: the course examples (docs/RESULTS.md has their
   measured numbers; each takes --full, --write-results and --help)
+- word2vec (dlcore.word2vec on Debian's fortunes texts), dqn (CartPole-v1, needs gymnasium):
+  the course examples beyond Fashion-MNIST
 """
 
 __all__ = []
