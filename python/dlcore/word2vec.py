@@ -18,7 +18,8 @@ batch of `batch_words` examples - (input vector, target output vector, noise out
 the input being a word's vector (skip-gram) or the mean of its context's vectors (CBOW) -
 computes `sgns_loss` (summed over the batch, so the learning rate means per example what it
 means in gensim) and its gradient with dlcore's autograd, and adds the rows' gradients into the
-two tables with `index_add_`. Examples are shuffled within each epoch so that one batch holds
+two tables with `index_add_` (in CBOW each context word takes the whole gradient of the
+context's mean, as in word2vec.c and gensim). Examples are shuffled within each epoch so that one batch holds
 unrelated words. `workers` is accepted for compatibility: dlcore's ops run on its own thread
 pool (`dlcore.set_num_threads`). Everything random comes from one dlcore Generator seeded by
 `seed`, so a run repeats exactly.
@@ -237,6 +238,8 @@ class Word2Vec:
                 left = same & (reach[d:] >= d)
                 ins += [tok[d:][right], tok[:-d][left]]
                 outs += [tok[:-d][right], tok[d:][left]]
+            if not ins:  # a corpus of one word: no pairs
+                return zeros(0, dtype=int64), zeros(0, dtype=int64)
             ins, outs = cat(ins), cat(outs)
             perm = randperm(ins.shape[0], generator=g)
             return ins[perm], outs[perm]
@@ -264,8 +267,10 @@ class Word2Vec:
         perm = randperm(tok.shape[0], generator=g)
         return (ctx[perm], mask[perm]), tok[perm]
 
-    def train(self, sentences, total_examples=None, epochs=None, **kwargs):
-        """Trains on `sentences` for `epochs` epochs (default: the constructor's). Records
+    def train(self, sentences, total_examples=None, total_words=None, epochs=None):
+        """Trains on `sentences` for `epochs` epochs (default: the constructor's); gensim's
+        total_examples / total_words are accepted and not needed (the corpus is read into a
+        list, so its size is known). Records
         `train_seconds`, `words_per_second` (corpus words, before subsampling, per second) and
         `losses` (the mean loss per example of every epoch). Returns (words kept after
         subsampling, corpus words)."""
@@ -295,25 +300,28 @@ class Word2Vec:
                 noise = self._noise((stop - start) * self.negative)
                 u = wout.index_select(0, tgt).requires_grad_()
                 un = wout.index_select(0, noise).reshape(stop - start, self.negative, self.vector_size).requires_grad_()
+                d = self.vector_size
                 if self.sg:
                     src = ins[start:stop]
-                    v = win.index_select(0, src).requires_grad_()
-                    h = v
+                    h = win.index_select(0, src).requires_grad_()
                 else:
-                    ctx, mask = ins[0][start:stop], ins[1][start:stop]
-                    v = win.index_select(0, ctx.reshape(-1)).reshape(stop - start, ctx.shape[1], self.vector_size).requires_grad_()
-                    h = (v * mask.unsqueeze(2)).sum(1)
-                    if self.cbow_mean:
-                        h = h / mask.sum(1, keepdim=True)
+                    ctx, mask = ins[0][start:stop], ins[1][start:stop].unsqueeze(2)
                     src = ctx.reshape(-1)
+                    h = (win.index_select(0, src).reshape(stop - start, ctx.shape[1], d) * mask).sum(1)
+                    if self.cbow_mean:
+                        h = h / mask.sum(1)
+                    h.requires_grad_()
                 with autograd.enable_grad():
                     loss = sgns_loss(h, u, un)
                     loss.backward()
                 total_loss += loss.item()
                 with autograd.no_grad():
-                    win.index_add_(0, src, v.grad.reshape(-1, self.vector_size), alpha=-lr)
+                    # CBOW: every context word takes the whole gradient of h (word2vec.c's and
+                    # gensim's rule, also with cbow_mean), not its 1/count share
+                    gin = h.grad if self.sg else (h.grad.unsqueeze(1) * mask).reshape(-1, d)
+                    win.index_add_(0, src, gin, alpha=-lr)
                     wout.index_add_(0, tgt, u.grad, alpha=-lr)
-                    wout.index_add_(0, noise, un.grad.reshape(-1, self.vector_size), alpha=-lr)
+                    wout.index_add_(0, noise, un.grad.reshape(-1, d), alpha=-lr)
             self.losses.append(total_loss / max(1, n))
         self.wv._normed = None
         self.train_seconds = time.perf_counter() - t0
