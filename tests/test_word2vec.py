@@ -4,7 +4,9 @@ most_similar's exclusions and order, errors); learning on a synthetic corpus wit
 co-occurrence groups, for skip-gram and CBOW; seeded runs repeat; save / load round trip with no
 pickle; and, when gensim is installed, agreement with gensim on the same corpus."""
 import json
+import os
 import random
+import shutil
 import struct
 
 import numpy as np
@@ -13,7 +15,12 @@ import pytest
 import dlcore
 from dlcore.word2vec import KeyedVectors, Word2Vec, sgns_loss
 
-torch = pytest.importorskip("torch")
+try:
+    import torch
+except ImportError:
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch (the reference) is not installed")
+FORTUNES = "/usr/share/games/fortunes"
 
 
 def _torch_sgns(v, u, n):
@@ -21,6 +28,7 @@ def _torch_sgns(v, u, n):
     return -(F.logsigmoid((v * u).sum(-1)) + F.logsigmoid(-(n * v.unsqueeze(1)).sum(-1)).sum(-1))
 
 
+@needs_torch
 def test_sgns_loss_and_gradients_match_torch_float64():
     rng = np.random.default_rng(0)
     arrays = rng.normal(size=(6, 4)), rng.normal(size=(6, 4)), rng.normal(size=(6, 3, 4))
@@ -39,6 +47,7 @@ def test_sgns_loss_and_gradients_match_torch_float64():
         sgns_loss(ours[0], ours[1], ours[1])
 
 
+@needs_torch
 def test_index_add_matches_torch():
     w = dlcore.zeros(5, 3)
     idx, src = [0, 2, 0, 4], np.arange(12.0, dtype=np.float32).reshape(4, 3)
@@ -151,3 +160,23 @@ def test_agrees_with_gensim_on_the_planted_corpus(sg):
     overlap = np.mean([len({k for k, _ in ours.wv.most_similar(w, topn=5)} &
                            {k for k, _ in ref.wv.most_similar(w, topn=5)}) / 5 for w in words])
     assert overlap > 0.8
+
+
+@pytest.mark.skipif(not os.path.isdir(FORTUNES), reason="the fortunes package is not installed (apt-get install fortunes)")
+def test_example_on_a_few_fortune_files(tmp_path):
+    from dlcore.examples import word2vec as example
+    corpus = tmp_path / "fortunes"
+    corpus.mkdir()
+    for topic in ("science", "work", "linux"):  # a small real corpus: seconds, not minutes
+        shutil.copy(os.path.join(FORTUNES, topic), corpus / topic)
+    (corpus / "science.dat").write_bytes(b"\0" * 8)  # the index files are left out
+    sentences = example.read_fortunes(str(corpus))
+    assert 1000 < len(sentences) < 5000 and all(s and all(w == w.lower() for w in s) for s in sentences)
+    r = example.main(["--fortunes", str(corpus), "--epochs", "3", "--no-gensim", "--quiet", "--write-results",
+                      "--save-dir", str(tmp_path), "--results-file", str(tmp_path / "RESULTS.md")])
+    for arch in ("sg", "cbow"):
+        assert r[arch]["losses"][-1] < r[arch]["losses"][0] and r[arch]["words_per_second"] > 0
+        back = Word2Vec.load(r[arch]["path"])
+        assert back.sg == (arch == "sg") and back.wv.index_to_key == r[arch]["model"].wv.index_to_key
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert text.count("<!-- results:word2vec -->") == 1 and "skip-gram" in text and "CBOW" in text

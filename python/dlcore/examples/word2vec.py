@@ -24,7 +24,6 @@ import sys
 
 import numpy as np
 
-import dlcore
 from dlcore.word2vec import Word2Vec
 
 from . import _common
@@ -163,8 +162,10 @@ def main(argv=None):
         rng = np.random.default_rng(args.seed)
         top = vocab[:1000]
         pairs = [tuple(rng.choice(top, 2, replace=False)) for _ in range(5000)]
-        r.update(overlap=neighbour_overlap(model, g, probe_words), overlap_gensim_seeds=neighbour_overlap(g2, g, probe_words),
-                 spearman=similarity_correlation(model, g, pairs), spearman_gensim_seeds=similarity_correlation(g2, g, pairs))
+        r.update(overlap=neighbour_overlap(model, g, probe_words),
+                 overlap_gensim_seeds=neighbour_overlap(g2, g, probe_words),
+                 spearman=similarity_correlation(model, g, pairs),
+                 spearman_gensim_seeds=similarity_correlation(g2, g, pairs))
         print(f"  against gensim {gensim.__version__} ({r['gensim_words_per_second']:,.0f} words/s, 2 workers): "
               f"top-10 neighbour overlap {r['overlap']:.2f} (gensim against gensim with another seed "
               f"{r['overlap_gensim_seeds']:.2f}), Spearman of pair similarities {r['spearman']:.2f} "
@@ -186,8 +187,8 @@ def main(argv=None):
             row = f"| {'skip-gram' if arch == 'sg' else 'CBOW'} | {r['words_per_second']:,.0f} | " \
                   f"{r['losses'][0]:.3f} -> {r['losses'][-1]:.3f} |"
             if have_g:
-                row += f" {r['gensim_words_per_second']:,.0f} | {r['overlap']:.2f} ({r['overlap_gensim_seeds']:.2f}) | " \
-                       f"{r['spearman']:.2f} ({r['spearman_gensim_seeds']:.2f}) |"
+                row += f" {r['gensim_words_per_second']:,.0f} | {r['overlap']:.2f} " \
+                       f"({r['overlap_gensim_seeds']:.2f}) | {r['spearman']:.2f} ({r['spearman_gensim_seeds']:.2f}) |"
             rows.append(row)
         c = res["corpus"]
         rows += ["", f"Corpus: Debian's `fortunes` package, {c['sentences']} fortunes, {c['words']} words, "
