@@ -108,6 +108,10 @@ def test_api_semantics():
         Word2Vec(corpus, hs=1)
     with pytest.raises(ValueError, match="min_count=10"):
         Word2Vec(corpus, min_count=10)
+    with pytest.raises(ValueError, match="window must be a positive integer, got 0"):
+        Word2Vec(corpus, window=0)
+    with pytest.raises(ValueError, match="min_count must be a non-negative integer, got -1"):
+        Word2Vec(corpus, min_count=-1)
     with pytest.raises(TypeError, match="strings"):
         Word2Vec([[1, 2, 3]], min_count=1)
     with pytest.raises(TypeError, match="string"):

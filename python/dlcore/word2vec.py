@@ -143,9 +143,11 @@ class Word2Vec:
         if negative < 1:
             raise ValueError(f"Word2Vec: negative must be at least 1 (negative sampling), got {negative}")
         for name, v in (("vector_size", vector_size), ("window", window), ("epochs", epochs),
-                        ("batch_words", batch_words), ("min_count", min_count + 1)):
+                        ("batch_words", batch_words)):
             if int(v) != v or v < 1:
                 raise ValueError(f"Word2Vec: {name} must be a positive integer, got {v!r}")
+        if int(min_count) != min_count or min_count < 0:
+            raise ValueError(f"Word2Vec: min_count must be a non-negative integer, got {min_count!r}")
         self.vector_size, self.alpha, self.window, self.min_count = int(vector_size), float(alpha), int(window), \
             int(min_count)
         self.sample, self.seed, self.workers, self.min_alpha = float(sample), int(seed), int(workers), \
