@@ -4,7 +4,7 @@ Training stops once the greedy policy averages at least 475 (of 500) over 100 co
 evaluation episodes; prints the episodes, environment steps and wall time it took.
 
     python -m dlcore.examples.dqn                  # a few minutes on 2 cores
-    python -m dlcore.examples.dqn --full           # a larger episode budget
+    python -m dlcore.examples.dqn --full           # 2000 episodes at most instead of 1000
     python -m dlcore.examples.dqn --seed 3         # a seeded run repeats its returns exactly
 
 Needs gymnasium (the optional extra: pip install 'dlcore[rl]'). CartPole-v1 is simulated by
@@ -109,7 +109,7 @@ def greedy_returns(q, episodes, seed):
     return returns
 
 
-def train_dqn(max_episodes=600, seed=0, hidden=128, lr=5e-4, gamma=0.99, batch_size=64, buffer_size=50_000,
+def train_dqn(max_episodes=1000, seed=0, hidden=128, lr=5e-4, gamma=0.99, batch_size=64, buffer_size=50_000,
               learning_starts=1000, train_every=1, target_every=500, eps_start=1.0, eps_end=0.05,
               eps_steps=10_000, check_every=10, check_episodes=10, eval_episodes=100, log=None):
     """Trains a DQN on CartPole-v1 until the greedy policy averages at least 475 over
@@ -191,7 +191,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m dlcore.examples.dqn",
                                 description="Deep Q-learning on gymnasium's CartPole-v1.")
     p.add_argument("--episodes", type=int, default=None,
-                   help="training episodes at most (default 600, 1500 with --full); stops once solved")
+                   help="training episodes at most (default 1000, 2000 with --full); stops once solved")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--gamma", type=float, default=0.99)
@@ -208,7 +208,7 @@ def main(argv=None):
     args = _common.setup(parse_args(argv))
     _require_gym()
     timer = _common.Timer()
-    episodes = args.episodes or (1500 if args.full else 600)
+    episodes = args.episodes or (2000 if args.full else 1000)
     res = train_dqn(episodes, args.seed, args.hidden, args.lr, args.gamma, args.batch_size,
                     target_every=args.target_every, eps_steps=args.eps_steps, eval_episodes=args.eval_episodes,
                     log=None if args.quiet else print)
