@@ -43,3 +43,87 @@ def test_mnist_cnn_learns(fashion):
 @requires_torch
 def test_mnist_cnn_matches_torch(fashion):
     compare_with_torch("mnist_cnn", steps=6, epochs=1, batch_size=32, **fashion)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    """A token stream from a small random Markov chain: each word has 3 likely successors."""
+    rng = np.random.default_rng(1)
+    ntokens = 20
+    succ = rng.integers(0, ntokens, (ntokens, 3))
+    tokens = [0]
+    for _ in range(2400):
+        tokens.append(int(succ[tokens[-1], rng.integers(0, 3)]))
+    return {"corpus": np.array(tokens, dtype=np.int64), "ntokens": ntokens}
+
+
+def test_word_lm_learns(corpus):
+    losses = learn_on_dlcore("word_lm", steps=200, epochs=3, batch_size=8, bptt=10, lr=5.0, **corpus)
+    assert falls(losses, k=10)
+
+
+@requires_torch
+def test_word_lm_matches_torch(corpus):
+    compare_with_torch("word_lm", steps=5, epochs=1, batch_size=8, bptt=10, lr=5.0, **corpus)
+
+
+@pytest.fixture(scope="module")
+def small_images(fashion):
+    """Fashion-MNIST images padded to 32x32, 2x2-averaged to 16x16 and scaled to [-1, 1]
+    (DCGAN's loader normalizes to [-1, 1] for the generator's tanh)."""
+    x = np.pad(fashion["x_train"][:256], ((0, 0), (0, 0), (2, 2), (2, 2)))
+    x = x.reshape(-1, 1, 16, 2, 16, 2).mean(axis=(3, 5))
+    return {"images": (x * 2 - 1).astype(np.float32)}
+
+
+def test_dcgan_learns(small_images):
+    losses = learn_on_dlcore("dcgan", steps=20, batch_size=32, **small_images)
+    assert falls(losses) and np.isfinite(losses).all()
+
+
+@requires_torch
+def test_dcgan_matches_torch(small_images):
+    compare_with_torch("dcgan", steps=4, batch_size=16, **small_images)
+
+
+def test_vae_learns(fashion):
+    losses = learn_on_dlcore("vae", steps=40, batch_size=32, images=fashion["x_train"])
+    assert falls(losses)
+
+
+@requires_torch
+def test_vae_matches_torch(fashion):
+    compare_with_torch("vae", steps=5, batch_size=32, images=fashion["x_train"])
+
+
+def test_autoencoder_learns(fashion):
+    losses = learn_on_dlcore("autoencoder", steps=48, epochs=3, batch_size=32, images=fashion["x_train"])
+    assert falls(losses)
+
+
+@requires_torch
+def test_autoencoder_matches_torch(fashion):
+    compare_with_torch("autoencoder", steps=5, epochs=1, batch_size=32, images=fashion["x_train"])
+
+
+# The RL ports return episode lengths when learning (the policy loss of normalized returns
+# has no downward trend; a shorter walk to the goal is what learning means here) and their
+# losses when compared with torch (both libraries then invert the same uniform draws).
+def test_reinforce_learns():
+    lengths = learn_on_dlcore("reinforce", steps=60, gamma=0.9)
+    assert np.mean(lengths[-10:]) < np.mean(lengths[:10])
+
+
+@requires_torch
+def test_reinforce_matches_torch():
+    compare_with_torch("reinforce", steps=4, gamma=0.9)
+
+
+def test_actor_critic_learns():
+    lengths = learn_on_dlcore("actor_critic", steps=60, gamma=0.9)
+    assert np.mean(lengths[-10:]) < np.mean(lengths[:10])
+
+
+@requires_torch
+def test_actor_critic_matches_torch():
+    compare_with_torch("actor_critic", steps=4, gamma=0.9)
