@@ -132,7 +132,7 @@ def run_port(name, library, args):
         module.set_default_dtype(previous)
 
 
-def compare_with_torch(name, steps, rtol=1e-9, atol=1e-10, **options):
+def compare_with_torch(name, steps, rtol=1e-11, atol=0.0, **options):
     """Runs port `name` on dlcore then torch in float64 from the same initial weights and
     the same noise; returns both loss lists after checking they agree."""
     shared = {}
