@@ -3,6 +3,7 @@ transposed convolutions with batch norm, a discriminator of strided convolutions
 LeakyReLU, `weights_init` applied by class name, BCELoss with real/fake labels and Adam
 with beta1 = 0.5; one discriminator and one generator step per batch."""
 import torch
+import torch.backends.cudnn as cudnn
 import torch.nn as nn
 import torch.optim as optim
 
@@ -54,6 +55,8 @@ def weights_init(m):
 def main(args):
     if args.double:
         torch.set_default_dtype(torch.float64)
+    torch.manual_seed(args.seed)
+    cudnn.benchmark = True
     nz, ngf, ndf, nc = 8, 8, 8, 1
     netG = Generator(nz, ngf, nc)
     netG.apply(weights_init)
@@ -89,4 +92,7 @@ def main(args):
         lossesD.append((errD_real + errD_fake).item())
         lossesG.append(errG.item())
     args.lossesG = lossesG
+    torch.save(netG.state_dict(), f"{args.outf}/netG_epoch_0.pth")
+    torch.save(netD.state_dict(), f"{args.outf}/netD_epoch_0.pth")
+    netG.load_state_dict(torch.load(f"{args.outf}/netG_epoch_0.pth"))
     return lossesD

@@ -15,6 +15,7 @@ hidden in the body. `run_port(name, "torch", args)` executes the untouched sourc
   weights (float64 copies through NumPy).
 - `args.randn(*shape)` / `args.rng`: the noise a script draws (GAN latents, VAE's epsilon)
   comes from one NumPy stream seeded per run, as arrays of the run's float dtype.
+- `args.outf`: a fresh directory for the files a script saves (checkpoints, data).
 - `args.sample(dist)`: an action drawn from a Categorical. In a comparison both libraries
   invert the same uniform draws on the distribution's probabilities; otherwise it is
   `dist.sample()`, the library's own sampler.
@@ -23,6 +24,8 @@ hidden in the body. `run_port(name, "torch", args)` executes the untouched sourc
 import ast
 import importlib
 import re
+import shutil
+import tempfile
 import types
 from pathlib import Path
 
@@ -86,7 +89,7 @@ class Args(types.SimpleNamespace):
 def make_args(library, double, shared, compare, seed=0, **options):
     """Arguments for one run; `shared` carries the initial weights from the dlcore run."""
     dtype = np.float64 if double else np.float32
-    args = Args(double=double, seed=seed, **options)
+    args = Args(double=double, seed=seed, outf=tempfile.mkdtemp(prefix=f"port_{library}_"), **options)
     args.rng = np.random.default_rng(seed)
     args.randn = lambda *shape: args.rng.standard_normal(shape).astype(dtype)
     uniform = np.random.default_rng(seed + 1)
@@ -130,6 +133,7 @@ def run_port(name, library, args):
         return [float(v) for v in namespace["main"](args)]
     finally:
         module.set_default_dtype(previous)
+        shutil.rmtree(args.outf, ignore_errors=True)
 
 
 def compare_with_torch(name, steps, rtol=1e-11, atol=0.0, **options):

@@ -1,7 +1,8 @@
 """Time-sequence prediction (pytorch/examples time_sequence_prediction's layout): two stacked
 LSTMCells and a linear read-out unrolled over sine waves by hand, optionally continuing past
 the input on their own predictions, trained full-batch with L-BFGS and a closure, in double
-precision."""
+precision. The waves are written with torch.save and read back with torch.load, as the
+example's generate_sine_wave.py and train.py split the work."""
 import numpy as np
 import torch
 import torch.nn as nn
@@ -42,11 +43,12 @@ def sine_waves(rng, n, length, period):
 
 
 def main(args):
-    data = sine_waves(args.rng, 12, 40, 4.0)
-    input = torch.from_numpy(data[3:, :-1])
-    target = torch.from_numpy(data[3:, 1:])
-    test_input = torch.from_numpy(data[:3, :-1])
-    test_target = torch.from_numpy(data[:3, 1:])
+    torch.save(torch.from_numpy(sine_waves(args.rng, 12, 40, 4.0)), f"{args.outf}/traindata.pt")
+    data = torch.load(f"{args.outf}/traindata.pt")
+    input = data[3:, :-1]
+    target = data[3:, 1:]
+    test_input = data[:3, :-1]
+    test_target = data[:3, 1:]
     seq = Sequence(12).double()
     args.init(seq)
     criterion = nn.MSELoss()

@@ -1,7 +1,9 @@
 """Word-level LSTM language model (pytorch/examples word_language_model's layout):
 embedding -> LSTM -> dropout -> decoder with tied weights, a corpus batchified into
 columns, truncated BPTT with detached hidden states, gradient-norm clipping and a plain
-SGD update written by hand on `p.data`."""
+SGD update written by hand on `p.data`; after each epoch an evaluation on held-out text,
+the best model's state_dict saved to a file object, the learning rate divided by 4 when
+validation stops improving, and the best model loaded back at the end."""
 import math
 
 import torch
@@ -58,15 +60,31 @@ def repackage_hidden(h):
     return tuple(repackage_hidden(v) for v in h)
 
 
+def evaluate(model, data_source, bptt, eval_batch_size, criterion):
+    model.eval()
+    total_loss = 0.0
+    hidden = model.init_hidden(eval_batch_size)
+    with torch.no_grad():
+        for i in range(0, data_source.size(0) - 1, bptt):
+            data, targets = get_batch(data_source, i, bptt)
+            output, hidden = model(data, hidden)
+            hidden = repackage_hidden(hidden)
+            total_loss += len(data) * criterion(output, targets).item()
+    return total_loss / (len(data_source) - 1)
+
+
 def main(args):
     if args.double:
         torch.set_default_dtype(torch.float64)
     corpus = torch.from_numpy(args.corpus)
-    train_data = batchify(corpus, args.batch_size)
+    n_val = len(corpus) // 10
+    train_data = batchify(corpus[:-n_val], args.batch_size)
+    val_data = batchify(corpus[-n_val:], 4)
     model = RNNModel(args.ntokens, 16, 16, 2, 0.0 if args.double else 0.2)
     args.init(model)
     criterion = nn.NLLLoss()
-    lr, losses = args.lr, []
+    lr, losses, best_val_loss = args.lr, [], None
+    save = f"{args.outf}/model.pt"
     for epoch in range(args.epochs):
         model.train()
         hidden = model.init_hidden(args.batch_size)
@@ -81,5 +99,15 @@ def main(args):
             for p in model.parameters():
                 p.data.add_(p.grad, alpha=-lr)
             losses.append(loss.item())
-        args.perplexity = math.exp(losses[-1])
+        val_loss = evaluate(model, val_data, args.bptt, 4, criterion)
+        if best_val_loss is None or val_loss < best_val_loss:
+            with open(save, "wb") as f:
+                torch.save(model.state_dict(), f)
+            best_val_loss = val_loss
+        else:
+            lr /= 4.0
+    with open(save, "rb") as f:
+        model.load_state_dict(torch.load(f))
+    args.val_ppl = math.exp(evaluate(model, val_data, args.bptt, 4, criterion))
+    assert args.val_ppl == math.exp(best_val_loss)
     return losses[:args.steps]
