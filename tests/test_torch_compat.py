@@ -411,3 +411,39 @@ def test_script_level_shims():
     import dlcore.backends.cudnn as cudnn
     cudnn.benchmark = True  # scripts set it; nothing changes
     cudnn.benchmark = False
+
+
+_METHOD_FORMS = [  # the method forms of tensor functions, and functions scripts call on torch
+    "x.add(x * 2)", "x.add(x, alpha=0.5)", "m.add(x, x, alpha=-2)", "x.sub(x[0], alpha=3)", "m.sub(x, 1.5)",
+    "x.mul(x)", "x.div(x.exp())", "x.neg()", "x.sin()", "x.cos()", "x.abs().log1p()",
+    "x.expm1()", "x.square()", "m.square(x)", "x.maximum(x.flip(0))", "x.minimum(x * 0.5)",
+    "x.where(x > 0, x * 3)", "x.broadcast_to(2, 2, 3, 4)", "x.broadcast_to((3, 2, 3, 4))",
+    "m.masked_fill(x, x > 0.5, -1.0)", "m.narrow(x, 2, 1, 2)", "m.stack(x.unbind(1), 0)", "m.stack(m.unbind(x, -1))",
+    "m.mm(x[0], x[1].t())", "m.bmm(x, x.transpose(1, 2))",
+]
+
+
+@pytest.mark.parametrize("expr", _METHOD_FORMS)
+def test_method_forms_as_torch_with_gradients(expr):
+    a = np.random.default_rng(0).standard_normal((2, 3, 4))
+    x, t = dlcore.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    got, want = eval(expr, {"m": dlcore, "x": x}), eval(expr, {"m": torch, "x": t})
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-15)
+    w = np.random.default_rng(1).standard_normal(tuple(want.shape))
+    (got * dlcore.tensor(w)).sum().backward()
+    (want * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-11, atol=1e-14)
+
+
+def test_method_form_predicates_and_errors():
+    x = dlcore.tensor([[1.0, float("nan")], [float("inf"), 2.0]])
+    t = torch.tensor(x.numpy())
+    for name in ("isnan", "isinf"):  # (sign(nan) is nan here, 0 in PyTorch: docs/compatibility.md)
+        np.testing.assert_array_equal(getattr(x, name)().numpy(), getattr(t, name)().numpy())
+    assert x.is_floating_point() and not dlcore.tensor([1]).is_floating_point()
+    assert dlcore.numel(x) == 4 and len(dlcore.unbind(x)) == 2
+    with pytest.raises(ValueError, match=r"bmm: expects \(B, n, m\) and \(B, m, p\).*\(2, 2\)"):
+        dlcore.bmm(x, x)
+    with pytest.raises(ValueError, match="mm: both arguments must be 2-D"):
+        dlcore.mm(x[0], x)

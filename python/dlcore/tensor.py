@@ -34,7 +34,8 @@ __all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "is_floating_point", "f
            "default_generator", "current_generator", "use_generator", "manual_seed", "rand",
            "randn", "uniform", "normal", "randperm", "randint", "add", "sub", "mul", "div", "pow",
            "neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sin", "cos", "log1p",
-           "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf",
+           "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf", "square",
+           "masked_fill", "narrow", "unbind", "numel", "mm", "bmm",
            "softmax", "log_softmax", "logsumexp", "flip",
            "sum", "mean", "all", "any", "MaxResult", "amax", "amin", "max", "min", "var", "std", "norm",
            "argmax", "argmin", "matmul", "reshape", "view", "flatten", "permute", "transpose",
@@ -750,6 +751,64 @@ class Tensor(Variable):
     def new_tensor(self, data, dtype=None, device=None):
         return tensor(data, dtype=dtype or self.dtype, device=device or self.device)
 
+    # ---- method forms of the tensor functions (x.add(y), x.sin(), ...), as PyTorch has them ----
+    def add(self, other, *, alpha=1):
+        return add(self, other, alpha=alpha)
+
+    def sub(self, other, *, alpha=1):
+        return sub(self, other, alpha=alpha)
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def neg(self):
+        return neg(self)
+
+    def sin(self):
+        return sin(self)
+
+    def cos(self):
+        return cos(self)
+
+    def log1p(self):
+        return log1p(self)
+
+    def expm1(self):
+        return expm1(self)
+
+    def sign(self):
+        return sign(self)
+
+    def square(self):
+        return square(self)
+
+    def maximum(self, other):
+        return maximum(self, other)
+
+    def minimum(self, other):
+        return minimum(self, other)
+
+    def where(self, condition, other):
+        return where(condition, self, other)
+
+    def isnan(self):
+        return isnan(self)
+
+    def isinf(self):
+        return isinf(self)
+
+    def is_floating_point(self):
+        return self.dtype.is_floating_point
+
+    def broadcast_to(self, *size):
+        return expand(self, *size)
+
+    def unbind(self, dim=0):
+        return unbind(self, dim)
+
     def __format__(self, spec):
         if self.ndim == 0:  # f"{loss:.4f}" works on a 0-d tensor, like PyTorch
             return format(self.item(), spec)
@@ -1240,12 +1299,14 @@ def _float_tensor(x, op, arg="input"):
     return x
 
 
-def add(a, b):
-    return _t(a) + b
+def add(a, b, *, alpha=1):
+    """a + alpha * b (alpha scales `other`, as PyTorch's add)."""
+    return _t(a) + (b if alpha == 1 else _t(b) * alpha)
 
 
-def sub(a, b):
-    return _t(a) - b
+def sub(a, b, *, alpha=1):
+    """a - alpha * b."""
+    return _t(a) - (b if alpha == 1 else _t(b) * alpha)
 
 
 def mul(a, b):
@@ -1362,6 +1423,17 @@ def isnan(x):
 
 def isinf(x):
     return Tensor._wrap(_C.unary(_C.Unary.isinf, _t(x)._data))
+
+
+def square(x):
+    """x * x."""
+    x = _t(x)
+    return x * x
+
+
+def masked_fill(x, mask, value):
+    """A copy of x with `value` where the bool `mask` (broadcast to x's shape) is True."""
+    return _t(x).masked_fill(mask, value)
 
 
 def _softmax(x, dim, dtype, log, op):
@@ -1621,6 +1693,37 @@ def expand(x, *shape):
 
 
 broadcast_to = expand
+
+
+def narrow(x, dim, start, length):
+    """A view of `length` elements of x along dim, from `start`."""
+    return _t(x).narrow(dim, start, length)
+
+
+def unbind(x, dim=0):
+    """The slices of x along dim, as a tuple of views without that dim."""
+    x = _t(x)
+    dim = _args.dim(dim, x.ndim, "unbind", x.shape)
+    return tuple(x[(slice(None),) * dim + (i,)] for i in range(x.shape[dim]))
+
+
+def numel(x):
+    """The number of elements of x."""
+    return _t(x).numel()
+
+
+def mm(a, b):
+    """The matrix product of two 2-D tensors (matmul restricted to 2-D, as PyTorch's mm)."""
+    return _t(a).mm(b)
+
+
+def bmm(a, b):
+    """Batched matrix product of (B, n, m) and (B, m, p) tensors: (B, n, p), no broadcasting."""
+    a, b = _t(a), _t(b)
+    if a.ndim != 3 or getattr(b, "ndim", 0) != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: expects (B, n, m) and (B, m, p) tensors, got shapes {tuple(a.shape)} and "
+                         f"{tuple(getattr(b, 'shape', ()))}")
+    return matmul(a, b)
 
 
 def unsqueeze(x, dim=None, *, axis=None):
