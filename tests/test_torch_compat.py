@@ -419,7 +419,8 @@ _METHOD_FORMS = [  # the method forms of tensor functions, and functions scripts
     "x.expm1()", "x.square()", "m.square(x)", "x.maximum(x.flip(0))", "x.minimum(x * 0.5)",
     "x.where(x > 0, x * 3)", "x.broadcast_to(2, 2, 3, 4)", "x.broadcast_to((3, 2, 3, 4))",
     "m.masked_fill(x, x > 0.5, -1.0)", "m.narrow(x, 2, 1, 2)", "m.stack(x.unbind(1), 0)", "m.stack(m.unbind(x, -1))",
-    "m.mm(x[0], x[1].t())", "m.bmm(x, x.transpose(1, 2))",
+    "m.mm(x[0], x[1].t())", "m.bmm(x, x.transpose(1, 2))", "x.tril()", "x.triu(1)", "m.tril(x, -1)",
+    "m.triu(x[0], -2)", "m.tril(x[0].t(), 2)",
 ]
 
 
@@ -447,3 +448,54 @@ def test_method_form_predicates_and_errors():
         dlcore.bmm(x, x)
     with pytest.raises(ValueError, match="mm: both arguments must be 2-D"):
         dlcore.mm(x[0], x)
+
+
+def test_multinomial_frequencies_and_rules_as_torch():
+    p = dlcore.tensor([[0.1, 0.0, 0.6, 0.3], [5.0, 1.0, 0.0, 4.0]])  # rows need not be normalised
+    dlcore.manual_seed(0)
+    draws = dlcore.multinomial(p, 4000, replacement=True)
+    assert draws.shape == (2, 4000) and draws.dtype == dlcore.int64
+    for row, w in zip(draws.numpy(), p.numpy()):
+        freq = np.bincount(row, minlength=4) / row.size
+        want = w / w.sum()
+        assert freq[want == 0].sum() == 0  # a zero weight is never drawn
+        np.testing.assert_allclose(freq, want, atol=4 * np.sqrt(0.25 / row.size))
+    # without replacement: distinct categories, zero weights never drawn; the first draw's
+    # frequencies are the normalised weights
+    once = dlcore.multinomial(p, 3)
+    assert all(len(set(r)) == 3 for r in once.numpy().tolist())
+    assert 1 not in once.numpy()[0] and 2 not in once.numpy()[1]
+    first = np.array([dlcore.multinomial(p[1], 1).item() for _ in range(2000)])
+    np.testing.assert_allclose(np.bincount(first, minlength=4) / 2000, [0.5, 0.1, 0.0, 0.4], atol=0.045)
+    dlcore.manual_seed(3)
+    a = p.multinomial(5, replacement=True).numpy()
+    dlcore.manual_seed(3)
+    np.testing.assert_array_equal(dlcore.multinomial(p, 5, True).numpy(), a)
+    # torch's rules for bad input, with the argument named
+    for bad, msg in ((dlcore.tensor([0.5, -0.1]), "non-negative"), (dlcore.tensor([0.0, 0.0]), "positive sum"),
+                     (dlcore.tensor([1.0, float("nan")]), "finite")):
+        with pytest.raises(ValueError, match=f"multinomial: .*{msg}"):
+            dlcore.multinomial(bad, 1)
+        with pytest.raises(RuntimeError):
+            torch.multinomial(torch.tensor(bad.numpy()), 1)
+    with pytest.raises(ValueError, match="cannot draw 3 samples without replacement from a row with 2 non-zero"):
+        dlcore.multinomial(dlcore.tensor([0.5, 0.0, 0.5]), 3)
+    with pytest.raises(ValueError, match="multinomial: input must be a 1-D or 2-D"):
+        dlcore.multinomial(dlcore.ones(2, 2, 2), 1)
+
+
+def test_randint_forms_and_dtype_as_torch():
+    """randint(high, size), randint(low, high, size) and dtype=, as scripts write them
+    (word_language_model's generate.py: torch.randint(ntokens, (1, 1), dtype=torch.long))."""
+    cases = [((10, (1, 1)), {}, 0, 10), ((2, 5, (3, 4)), {}, 2, 5), ((7,), {"size": (2,)}, 0, 7),
+             ((3, (5,)), {"dtype": "float64"}, 0, 3)]
+    for args, kw, lo, hi in cases:
+        got = dlcore.randint(*args, **{k: getattr(dlcore, v) for k, v in kw.items() if k == "dtype"},
+                             **{k: v for k, v in kw.items() if k != "dtype"})
+        want = torch.randint(*args, **{k: getattr(torch, v) for k, v in kw.items() if k == "dtype"},
+                             **{k: v for k, v in kw.items() if k != "dtype"})
+        assert got.shape == tuple(want.shape) and got.dtype == want.dtype
+        assert got.numpy().min() >= lo and got.numpy().max() < hi
+    assert dlcore.randint(4, (2,), dtype=dlcore.float32, requires_grad=True).requires_grad
+    with pytest.raises(RuntimeError, match="only floating point tensors can require gradients"):
+        dlcore.randint(4, (2,), requires_grad=True)

@@ -35,7 +35,7 @@ __all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "is_floating_point", "f
            "randn", "uniform", "normal", "randperm", "randint", "add", "sub", "mul", "div", "pow",
            "neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sin", "cos", "log1p",
            "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf", "square",
-           "masked_fill", "narrow", "unbind", "numel", "mm", "bmm",
+           "masked_fill", "narrow", "unbind", "numel", "mm", "bmm", "tril", "triu", "multinomial",
            "softmax", "log_softmax", "logsumexp", "flip",
            "sum", "mean", "all", "any", "MaxResult", "amax", "amin", "max", "min", "var", "std", "norm",
            "argmax", "argmin", "matmul", "reshape", "view", "flatten", "permute", "transpose",
@@ -809,6 +809,15 @@ class Tensor(Variable):
     def unbind(self, dim=0):
         return unbind(self, dim)
 
+    def tril(self, diagonal=0):
+        return tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return triu(self, diagonal)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        return multinomial(self, num_samples, replacement, generator=generator)
+
     def __format__(self, spec):
         if self.ndim == 0:  # f"{loss:.4f}" works on a 0-d tensor, like PyTorch
             return format(self.item(), spec)
@@ -1264,8 +1273,41 @@ def randperm(n, generator=None, device=None):
     return Tensor._wrap(_C.argsort(keys._data).to(_device_name(device, "randperm")))
 
 
-def randint(low, high=None, size=(), generator=None, device=None):
-    """Integers drawn uniformly from [low, high) (int64)."""
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """Category indices (int64) drawn from the rows of ``input`` ((K,) or (N, K) non-negative
+    weights, not necessarily normalised): shape (num_samples,) or (N, num_samples). Each draw
+    is the argmax of log(weight) plus Gumbel noise -log(-log(u)), so zero weights are never
+    drawn; without replacement the num_samples largest keys, in order. PyTorch's semantics,
+    dlcore's generator (so not PyTorch's numbers)."""
+    op = "multinomial"
+    w = _float(input, op)
+    n = _args.integer(num_samples, op, "num_samples", 1)
+    if w.ndim not in (1, 2) or w.shape[-1] == 0:
+        raise ValueError(f"{op}: input must be a 1-D or 2-D tensor of category weights, got shape {tuple(w.shape)}")
+    with autograd.no_grad():
+        w = w.detach().type(float64)
+        bad = (w < 0) | isnan(w) | isinf(w)
+        if bool(bad.any()) or bool((w.sum(-1) <= 0).any()):
+            raise ValueError(f"{op}: input must hold finite, non-negative weights with a positive sum in every "
+                             f"row (shape {tuple(w.shape)})")
+        if not replacement and n > int((w > 0).sum(-1).amin()):
+            raise ValueError(f"{op}: cannot draw {n} samples without replacement from a row with "
+                             f"{int((w > 0).sum(-1).amin())} non-zero weights (shape {tuple(w.shape)})")
+        lw = log(w)
+        draws = (n,) if replacement else ()
+        u = _random(tuple(w.shape[:-1]) + draws + (w.shape[-1],), float64, _C.RandomDist.uniform, 0.0, 1.0, False,
+                    generator, w.device, op)
+        keys = (unsqueeze(lw, -2) if replacement else lw) - log(-log(clip(u, 1e-300, 1.0 - 2.0 ** -53)))
+        if replacement:
+            return argmax(keys, -1)
+        return Tensor._wrap(_C.argsort((-keys)._data))[..., :n].contiguous()
+
+
+def randint(low, high=None, size=(), generator=None, device=None, *, dtype=None, requires_grad=False):
+    """Integers drawn uniformly from [low, high) (int64, or ``dtype``). As in PyTorch, the
+    forms are randint(high, size) and randint(low, high, size)."""
+    if isinstance(high, (tuple, list)) and size == ():  # randint(high, size)
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     low, high = _args.integer(low, "randint", "low"), _args.integer(high, "randint", "high")
@@ -1276,7 +1318,10 @@ def randint(low, high=None, size=(), generator=None, device=None):
                          f"(through float64) cannot draw every integer uniformly")
     u = _random(tuple(size) if not isinstance(size, numbers.Integral) else (size,), float64,
                 _C.RandomDist.uniform, float(low), float(high), False, generator, device, "randint")._data
-    return Tensor._wrap(_C.cast(_C.unary(_C.Unary.floor, u), int64))
+    out = Tensor._wrap(_C.cast(_C.unary(_C.Unary.floor, u), int64))
+    if dtype is not None and dtype != int64:
+        out = out.type(dtype)
+    return out.requires_grad_() if requires_grad else out
 
 
 # ---- functions --------------------------------------------------------------------------------
@@ -1693,6 +1738,28 @@ def expand(x, *shape):
 
 
 broadcast_to = expand
+
+
+def _triangle(x, diagonal, lower, op):
+    x = _t(x)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: input must have at least 2 dims, got shape {tuple(x.shape)}")
+    k = _args.integer(diagonal, op, "diagonal")
+    n, m = x.shape[-2], x.shape[-1]
+    offset = unsqueeze(arange(m, device=x.device), 0) - unsqueeze(arange(n, device=x.device), 1)  # j - i
+    keep = offset <= k if lower else offset >= k
+    return where(keep, x, zeros_like(x))
+
+
+def tril(x, diagonal=0):
+    """x with the elements above the `diagonal`-th diagonal of its last two dims set to 0
+    (diagonal 0 is the main one, > 0 above it, < 0 below)."""
+    return _triangle(x, diagonal, True, "tril")
+
+
+def triu(x, diagonal=0):
+    """x with the elements below the `diagonal`-th diagonal of its last two dims set to 0."""
+    return _triangle(x, diagonal, False, "triu")
 
 
 def narrow(x, dim, start, length):

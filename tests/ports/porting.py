@@ -148,6 +148,11 @@ def compare_with_torch(name, steps, rtol=1e-11, atol=0.0, **options):
     return mine, ref
 
 
-def learn_on_dlcore(name, steps, **options):
-    """Runs port `name` on dlcore alone (float32, its own random streams); returns losses."""
-    return run_port(name, "dlcore", make_args("dlcore", False, {}, False, steps=steps, **options))
+def learn_on_dlcore(name, steps, out=None, **options):
+    """Runs port `name` on dlcore alone (float32, its own random streams); returns losses.
+    `out`, a dict, receives what the script left in its args (accuracy, generated text...)."""
+    args = make_args("dlcore", False, {}, False, steps=steps, **options)
+    losses = run_port(name, "dlcore", args)
+    if out is not None:
+        out.update(vars(args))
+    return losses

@@ -3,7 +3,8 @@ embedding -> LSTM -> dropout -> decoder with tied weights, a corpus batchified i
 columns, truncated BPTT with detached hidden states, gradient-norm clipping and a plain
 SGD update written by hand on `p.data`; after each epoch an evaluation on held-out text,
 the best model's state_dict saved to a file object, the learning rate divided by 4 when
-validation stops improving, and the best model loaded back at the end."""
+validation stops improving, the best model loaded back at the end, and words generated from
+it by sampling with a temperature (the example's generate.py)."""
 import math
 
 import torch
@@ -73,6 +74,21 @@ def evaluate(model, data_source, bptt, eval_batch_size, criterion):
     return total_loss / (len(data_source) - 1)
 
 
+def generate(model, ntokens, nwords, temperature):
+    model.eval()
+    hidden = model.init_hidden(1)
+    input = torch.randint(ntokens, (1, 1), dtype=torch.long)
+    words = []
+    with torch.no_grad():
+        for i in range(nwords):
+            output, hidden = model(input, hidden)
+            word_weights = output.squeeze().div(temperature).exp().cpu()
+            word_idx = torch.multinomial(word_weights, 1)[0]
+            input.fill_(word_idx)
+            words.append(word_idx.item())
+    return words
+
+
 def main(args):
     if args.double:
         torch.set_default_dtype(torch.float64)
@@ -110,4 +126,5 @@ def main(args):
         model.load_state_dict(torch.load(f))
     args.val_ppl = math.exp(evaluate(model, val_data, args.bptt, 4, criterion))
     assert args.val_ppl == math.exp(best_val_loss)
+    args.generated = generate(model, args.ntokens, 50, 1.0)
     return losses[:args.steps]
