@@ -210,3 +210,52 @@ def test_mlp_regression_with_workers_learns(regression):
 @requires_torch
 def test_mlp_regression_with_workers_matches_torch(regression):
     compare_with_torch("mlp_regression", steps=6, epochs=1, batch_size=16, **regression)
+
+
+TEXT = ("the quick brown fox jumps over the lazy dog while the cat sleeps on the mat and the "
+        "dog dreams of the fox that jumps over the moon ") * 6
+
+
+def test_char_rnn_learns():
+    out = {}
+    losses = learn_on_dlcore("char_rnn", steps=80, batch_size=16, seq_len=24, text=TEXT, out=out)
+    assert falls(losses, k=8) and len(out["sample_text"]) == 40 and set(out["sample_text"]) <= set(TEXT)
+
+
+@requires_torch
+def test_char_rnn_matches_torch():
+    compare_with_torch("char_rnn", steps=4, batch_size=16, seq_len=24, text=TEXT)
+
+
+@pytest.fixture(scope="module")
+def polynomial():
+    rng = np.random.default_rng(4)
+    return {"w_target": rng.standard_normal(4) * 0.5, "b_target": rng.standard_normal(1) * 0.5}
+
+
+def test_poly_regression_learns(polynomial):
+    out = {}
+    losses = learn_on_dlcore("poly_regression", steps=300, out=out, **polynomial)
+    # the loss falls tenfold and the learned coefficients move most of the way to the target's
+    assert np.mean(losses[-50:]) < 0.1 * np.mean(losses[:50])
+    target = np.append(polynomial["w_target"], polynomial["b_target"])
+    err = [np.abs(np.append(*out[k]) - target).max() for k in ("initial", "learned")]
+    assert err[1] < 0.5 * err[0]
+
+
+@requires_torch
+def test_poly_regression_matches_torch(polynomial):
+    compare_with_torch("poly_regression", steps=6, **polynomial)
+
+
+def test_mnist_rnn_learns(fashion):
+    out = {}
+    losses = learn_on_dlcore("mnist_rnn", steps=32, epochs=2, batch_size=32, out=out, **fashion)
+    assert falls(losses) and out["accuracy"] > 0.3
+
+
+@requires_torch
+def test_mnist_rnn_matches_torch(fashion):
+    small = {"x_train": fashion["x_train"][:64], "y_train": fashion["y_train"][:64],
+             "x_test": fashion["x_test"][:20], "y_test": fashion["y_test"][:20]}
+    compare_with_torch("mnist_rnn", steps=4, epochs=1, batch_size=16, **small)
