@@ -420,7 +420,8 @@ _METHOD_FORMS = [  # the method forms of tensor functions, and functions scripts
     "x.where(x > 0, x * 3)", "x.broadcast_to(2, 2, 3, 4)", "x.broadcast_to((3, 2, 3, 4))",
     "m.masked_fill(x, x > 0.5, -1.0)", "m.narrow(x, 2, 1, 2)", "m.stack(x.unbind(1), 0)", "m.stack(m.unbind(x, -1))",
     "m.mm(x[0], x[1].t())", "m.bmm(x, x.transpose(1, 2))", "x.tril()", "x.triu(1)", "m.tril(x, -1)",
-    "m.triu(x[0], -2)", "m.tril(x[0].t(), 2)",
+    "m.triu(x[0], -2)", "m.tril(x[0].t(), 2)", "x.sort(1).values", "m.sort(x, 0, descending=True)[0]",
+    "x.topk(2).values", "m.topk(x, 3, dim=1, largest=False).values", "x.topk(1, 0)[0]",
 ]
 
 
@@ -499,3 +500,44 @@ def test_randint_forms_and_dtype_as_torch():
     assert dlcore.randint(4, (2,), dtype=dlcore.float32, requires_grad=True).requires_grad
     with pytest.raises(RuntimeError, match="only floating point tensors can require gradients"):
         dlcore.randint(4, (2,), requires_grad=True)
+
+
+def test_sort_topk_argsort_indices_as_torch():
+    r = np.random.default_rng(3)
+    a = r.integers(0, 4, (3, 5, 6)).astype(np.float64)  # many ties: the stable order decides
+    a[0, 0, 0], a[1, 2, 3] = np.nan, np.nan
+    x, t = dlcore.tensor(a), torch.tensor(a)
+    for dim in (0, 1, -1):
+        for desc in (False, True):
+            got, want = x.sort(dim, descending=desc), t.sort(dim=dim, descending=desc, stable=True)
+            np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+            np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+            np.testing.assert_array_equal(dlcore.argsort(x, dim, descending=desc).numpy(),
+                                          torch.argsort(t, dim=dim, descending=desc, stable=True).numpy())
+    b = r.standard_normal((4, 7))  # distinct values: topk's order is defined
+    for k, largest in ((1, True), (3, True), (7, False)):
+        got, want = dlcore.tensor(b).topk(k, largest=largest), torch.tensor(b).topk(k, largest=largest)
+        np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+        np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+    ints = dlcore.tensor([[3, 1, 2]])
+    np.testing.assert_array_equal(ints.sort(descending=True).values.numpy(), [[3, 2, 1]])
+    with pytest.raises(ValueError, match=r"topk: k \(4\) is larger than dim -1's size 3"):
+        ints.topk(4)
+
+
+def test_imagenet_style_topk_accuracy_as_torch():
+    """pytorch/examples imagenet's accuracy(): top-k predictions, transposed, compared with
+    the expanded targets."""
+    r = np.random.default_rng(4)
+    out, target = r.standard_normal((16, 10)), r.integers(0, 10, 16)
+
+    def accuracy(lib, output, target, topk=(1, 5)):
+        with lib.no_grad():
+            maxk, batch_size = max(topk), target.size(0)
+            _, pred = output.topk(maxk, 1, True, True)
+            pred = pred.t()
+            correct = pred.eq(target.view(1, -1).expand_as(pred))
+            return [correct[:k].reshape(-1).float().sum(0, keepdim=True).mul(100.0 / batch_size).item()
+                    for k in topk]
+    assert accuracy(dlcore, dlcore.tensor(out), dlcore.tensor(target)) == \
+        accuracy(torch, torch.tensor(out), torch.tensor(target))

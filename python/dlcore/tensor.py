@@ -36,6 +36,7 @@ __all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "is_floating_point", "f
            "neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sin", "cos", "log1p",
            "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf", "square",
            "masked_fill", "narrow", "unbind", "numel", "mm", "bmm", "tril", "triu", "multinomial",
+           "sort", "argsort", "topk",
            "softmax", "log_softmax", "logsumexp", "flip",
            "sum", "mean", "all", "any", "MaxResult", "amax", "amin", "max", "min", "var", "std", "norm",
            "argmax", "argmin", "matmul", "reshape", "view", "flatten", "permute", "transpose",
@@ -817,6 +818,15 @@ class Tensor(Variable):
 
     def multinomial(self, num_samples, replacement=False, *, generator=None):
         return multinomial(self, num_samples, replacement, generator=generator)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        return sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return topk(self, k, dim, largest, sorted)
 
     def __format__(self, spec):
         if self.ndim == 0:  # f"{loss:.4f}" works on a 0-d tensor, like PyTorch
@@ -1738,6 +1748,44 @@ def expand(x, *shape):
 
 
 broadcast_to = expand
+
+
+def sort(x, dim=-1, descending=False, stable=False):
+    """(values, indices) of x sorted along dim; stable (equal values keep their order) whether
+    or not ``stable`` is asked for, NaN last ascending and first descending, as PyTorch. The
+    values carry gradients (a gather). CPU kernel only (argsort)."""
+    x = _t(x)
+    if x.ndim == 0:
+        return MaxResult(x, zeros((), dtype=int64, device=x.device))
+    d = _args.dim(dim, x.ndim, "sort", x.shape)
+    xt = transpose(x, d, -1) if d != x.ndim - 1 else x
+    keys = xt.detach()
+    if descending:  # NaN first: it sorts as the smallest key
+        keys = where(isnan(keys), full_like(keys, -math.inf), -keys) if keys.dtype.is_floating_point else -keys
+    idx = Tensor._wrap(_C.argsort(keys.contiguous()._data))
+    vals = gather(xt, -1, idx)
+    if d != x.ndim - 1:
+        vals, idx = transpose(vals, d, -1), transpose(idx, d, -1)
+    return MaxResult(vals, idx)
+
+
+def argsort(x, dim=-1, descending=False, stable=False):
+    """The indices that sort x along dim (sort's indices)."""
+    return sort(x, dim, descending, stable).indices
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """(values, indices) of the k largest (or smallest) elements of x along dim, in order."""
+    x = _t(x)
+    d = _args.dim(dim, builtins.max(x.ndim, 1), "topk", x.shape)
+    n = x.shape[d] if x.ndim else 1
+    k = _args.integer(k, "topk", "k", 0)
+    if k > n:
+        raise ValueError(f"topk: k ({k}) is larger than dim {dim}'s size {n} (shape {tuple(x.shape)})")
+    vals, idx = sort(x, d, descending=largest)
+    if x.ndim == 0:
+        return MaxResult(vals, idx)
+    return MaxResult(vals.narrow(d, 0, k), idx.narrow(d, 0, k))
 
 
 def _triangle(x, diagonal, lower, op):
