@@ -42,13 +42,17 @@ def test_only_import_lines_are_rewritten(name):
 
 
 def test_every_port_is_tested():
-    tested = {n for n in PORTS if f'learn_on_dlcore("{n}"' in HERE.joinpath("test_ports.py").read_text()}
-    assert tested == set(PORTS) and len(PORTS) >= 11
+    """Each port has a test that it learns on dlcore and one that it matches PyTorch."""
+    text = HERE.joinpath("test_ports.py").read_text()
+    for call in ("learn_on_dlcore", "compare_with_torch"):
+        assert {n for n in PORTS if f'{call}("{n}"' in text} == set(PORTS), call
+    assert len(PORTS) >= 11
 
 
 def test_mnist_cnn_learns(fashion):
-    losses = learn_on_dlcore("mnist_cnn", steps=32, epochs=2, batch_size=32, **fashion)
-    assert falls(losses)
+    out = {}
+    losses = learn_on_dlcore("mnist_cnn", steps=32, epochs=2, batch_size=32, out=out, **fashion)
+    assert falls(losses) and out["accuracy"] > 0.5  # 10 classes: chance is 0.1
 
 
 @requires_torch
