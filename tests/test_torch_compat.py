@@ -422,6 +422,7 @@ _METHOD_FORMS = [  # the method forms of tensor functions, and functions scripts
     "m.mm(x[0], x[1].t())", "m.bmm(x, x.transpose(1, 2))", "x.tril()", "x.triu(1)", "m.tril(x, -1)",
     "m.triu(x[0], -2)", "m.tril(x[0].t(), 2)", "x.sort(1).values", "m.sort(x, 0, descending=True)[0]",
     "x.topk(2).values", "m.topk(x, 3, dim=1, largest=False).values", "x.topk(1, 0)[0]",
+    "x.cumsum(1)", "m.cumsum(x, 0)", "m.cumsum(x, -1)", "m.cumsum(x[0, 0], 0)",
 ]
 
 
@@ -541,3 +542,23 @@ def test_imagenet_style_topk_accuracy_as_torch():
                     for k in topk]
     assert accuracy(dlcore, dlcore.tensor(out), dlcore.tensor(target)) == \
         accuracy(torch, torch.tensor(out), torch.tensor(target))
+
+
+def test_cumsum_dtypes_and_linspace_as_torch():
+    ints = np.array([[1, -2, 3, 4, 5], [0, 7, 1, 1, 2]])
+    for a in (ints, ints > 0):
+        got, want = dlcore.tensor(a).cumsum(1), torch.tensor(a).cumsum(1)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert dlcore.cumsum(dlcore.tensor(ints), 0, dtype=dlcore.float64).dtype == dlcore.float64
+    for args in ((0, 1, 5), (-2.5, 3, 7), (1, 1, 1), (0, 10, 0), (3, -1, 4), (0, 1, 100)):
+        for name, eps in (("float32", 2 ** -23), ("float64", 2 ** -52)):
+            got = dlcore.linspace(*args, dtype=getattr(dlcore, name)).numpy()
+            want = torch.linspace(*args, dtype=getattr(torch, name)).numpy()
+            assert got.dtype == want.dtype and got.shape == want.shape
+            if got.size:  # both ends exact, the rest within an ulp of PyTorch's
+                assert got[0] == want[0] and got[-1] == want[-1]
+                np.testing.assert_allclose(got, want, rtol=0, atol=2 * eps * max(abs(args[0]), abs(args[1])))
+    assert dlcore.linspace(0, 1, 3).dtype == dlcore.get_default_dtype()
+    with pytest.raises(TypeError, match="linspace: dtype must be a float dtype"):
+        dlcore.linspace(0, 4, 5, dtype=dlcore.int64)

@@ -21,7 +21,8 @@ from .tensor import (Generator, Tensor, abs, all, amax, any, amin, add, arange, 
                      where, zeros, zeros_like, current_generator)
 from .tensor import (as_tensor, flip, is_floating_point, is_tensor, log_softmax, logsumexp, rand_like, randint_like,
                      randn_like, softmax)
-from .tensor import argsort, bmm, masked_fill, mm, multinomial, narrow, numel, sort, square, topk, tril, triu, unbind
+from .tensor import (argsort, bmm, cumsum, linspace, masked_fill, mm, multinomial, narrow, numel, sort, square,
+                     topk, tril, triu, unbind)
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
 from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
@@ -51,7 +52,8 @@ __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "n
            "accelerator", "double", "long", "float", "int", "bool", "rand_like", "randn_like",
            "randint_like", "flip", "log_softmax", "logsumexp", "softmax", "inference_mode", "as_tensor",
            "is_tensor", "is_floating_point", "backends", "compile", "bmm", "masked_fill", "mm", "narrow", "numel",
-           "square", "unbind", "tril", "triu", "multinomial", "sort", "argsort", "topk"]
+           "square", "unbind", "tril", "triu", "multinomial", "sort", "argsort", "topk",
+           "cumsum", "linspace"]
 
 __version__ = "0.1.0"
 

@@ -36,7 +36,7 @@ __all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "is_floating_point", "f
            "neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sin", "cos", "log1p",
            "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf", "square",
            "masked_fill", "narrow", "unbind", "numel", "mm", "bmm", "tril", "triu", "multinomial",
-           "sort", "argsort", "topk",
+           "sort", "argsort", "topk", "cumsum", "linspace",
            "softmax", "log_softmax", "logsumexp", "flip",
            "sum", "mean", "all", "any", "MaxResult", "amax", "amin", "max", "min", "var", "std", "norm",
            "argmax", "argmin", "matmul", "reshape", "view", "flatten", "permute", "transpose",
@@ -819,6 +819,9 @@ class Tensor(Variable):
     def multinomial(self, num_samples, replacement=False, *, generator=None):
         return multinomial(self, num_samples, replacement, generator=generator)
 
+    def cumsum(self, dim, dtype=None):
+        return cumsum(self, dim, dtype)
+
     def sort(self, dim=-1, descending=False, stable=False):
         return sort(self, dim, descending, stable)
 
@@ -1129,6 +1132,21 @@ def arange(start, end=None, step=1, dtype=None, device=None):
                                       _scalar_array(start, int64, dev)))
     start, end, step = (_args.real(v, "arange", n) for v, n in ((start, "start"), (end, "end"), (step, "step")))
     return Tensor._wrap(_C.arange(start, end, step, d, dev))
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from start to end inclusive (default float dtype). As
+    PyTorch, the first half counts up from start and the second half down from end, so both
+    ends are exact."""
+    steps = _args.integer(steps, "linspace", "steps", 0)
+    start, end = _args.real(start, "linspace", "start"), _args.real(end, "linspace", "end")
+    d = _canonical_dtype(dtype) if dtype is not None else get_default_dtype()
+    if not d.is_floating_point:
+        raise TypeError(f"linspace: dtype must be a float dtype, got {d}")
+    i = arange(steps, dtype=d, device=device)
+    step = (end - start) / builtins.max(steps - 1, 1)
+    out = where(i < steps // 2, i * step + start, (i - (steps - 1)) * step + end)
+    return out.requires_grad_() if requires_grad else out
 
 
 def eye(n, m=None, dtype=None, device=None):
@@ -1786,6 +1804,25 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     if x.ndim == 0:
         return MaxResult(vals, idx)
     return MaxResult(vals.narrow(d, 0, k), idx.narrow(d, 0, k))
+
+
+def cumsum(x, dim, dtype=None):
+    """Running sums of x along dim (int and bool inputs sum in int64, as PyTorch), composed
+    as a log-depth scan of shifted additions: ceil(log2(n)) adds, with gradients."""
+    x = _t(x)
+    if dtype is not None:
+        x = x.to(dtype=dtype)
+    elif not x.dtype.is_floating_point and x.dtype != int64:
+        x = x.type(int64)
+    if x.ndim == 0:
+        return x.clone()
+    d = _args.dim(dim, x.ndim, "cumsum", x.shape)
+    n, s = x.shape[d], 1
+    while s < n:
+        pad_shape = x.shape[:d] + (s,) + x.shape[d + 1:]
+        x = x + cat([zeros(*pad_shape, dtype=x.dtype, device=x.device), x.narrow(d, 0, n - s)], d)
+        s *= 2
+    return x
 
 
 def _triangle(x, diagonal, lower, op):
