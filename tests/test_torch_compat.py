@@ -562,3 +562,35 @@ def test_cumsum_dtypes_and_linspace_as_torch():
     assert dlcore.linspace(0, 1, 3).dtype == dlcore.get_default_dtype()
     with pytest.raises(TypeError, match="linspace: dtype must be a float dtype"):
         dlcore.linspace(0, 4, 5, dtype=dlcore.int64)
+
+
+@pytest.mark.parametrize("op", ["scatter_add", "index_add"])
+def test_scatter_add_and_index_add_as_torch_with_gradients(op):
+    r = np.random.default_rng(5)
+    a = r.standard_normal((4, 5, 3))
+    if op == "scatter_add":
+        idx, src, dim = r.integers(0, 5, (4, 2, 3)), r.standard_normal((4, 2, 3)), 1  # repeats add up
+        kw = {}
+    else:
+        idx, src, dim = np.array([2, 0, 2]), r.standard_normal((4, 5, 3)), 2  # 1-D, repeated
+        kw = {"alpha": 0.5}
+    w = r.standard_normal(a.shape)
+    outs = []
+    for lib in (dlcore, torch):
+        x, s = lib.tensor(a, requires_grad=True), lib.tensor(src, requires_grad=True)
+        y = getattr(x, op)(dim, lib.tensor(idx), s, **kw)
+        (y * lib.tensor(w)).sum().backward()
+        outs.append([y.detach().numpy(), x.grad.numpy(), s.grad.numpy()])
+        z = lib.tensor(a)
+        getattr(z, op + "_")(dim, lib.tensor(idx), lib.tensor(src), **kw)  # in place
+        outs[-1].append(z.numpy())
+    for got, want in zip(*outs):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+def test_scatter_add_errors():
+    x = dlcore.zeros(3, 4)
+    with pytest.raises(ValueError, match=r"scatter_add: index and src must have one shape.*index \(2, 4\), src \(2, 3\)"):
+        x.scatter_add(0, dlcore.zeros(2, 4, dtype=dlcore.int64), dlcore.ones(2, 3))
+    with pytest.raises(TypeError, match="scatter_add: 'index' must be an integer tensor"):
+        x.scatter_add(0, dlcore.zeros(2, 4), dlcore.ones(2, 4))

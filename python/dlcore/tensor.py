@@ -36,7 +36,8 @@ __all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "is_floating_point", "f
            "neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sin", "cos", "log1p",
            "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf", "square",
            "masked_fill", "narrow", "unbind", "numel", "mm", "bmm", "tril", "triu", "multinomial",
-           "sort", "argsort", "topk", "cumsum", "linspace",
+           "sort", "argsort", "topk", "cumsum", "linspace", "scatter_add",
+           "index_add",
            "softmax", "log_softmax", "logsumexp", "flip",
            "sum", "mean", "all", "any", "MaxResult", "amax", "amin", "max", "min", "var", "std", "norm",
            "argmax", "argmin", "matmul", "reshape", "view", "flatten", "permute", "transpose",
@@ -818,6 +819,18 @@ class Tensor(Variable):
 
     def multinomial(self, num_samples, replacement=False, *, generator=None):
         return multinomial(self, num_samples, replacement, generator=generator)
+
+    def scatter_add(self, dim, index, src):
+        return scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim, index, src):
+        return self._inplace("scatter_add_", scatter_add(self, dim, index, src))
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        return index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return self._inplace("index_add_", index_add(self, dim, index, source, alpha=alpha))
 
     def cumsum(self, dim, dtype=None):
         return cumsum(self, dim, dtype)
@@ -2013,6 +2026,29 @@ def gather(x, dim, index):
         raise ValueError("gather: the input is 0-d; it needs at least one dimension")
     dim = _args.dim(dim, x.ndim, "gather", x.shape)
     return index_ops.Gather.apply(x, dim, _index_tensor(index, "gather"))
+
+
+def scatter_add(x, dim, index, src):
+    """A copy of x with each src[i][j]... added at x[index[i][j]...] along dim (the other
+    coordinates kept); index and src have one shape. Gradients flow to x and src."""
+    x = _t(x)
+    dim = _args.dim(dim, builtins.max(x.ndim, 1), "scatter_add", x.shape)
+    idx, src = _index_tensor(index, "scatter_add"), _t(src)
+    if tuple(idx.shape) != tuple(src.shape) or src.ndim != x.ndim:
+        raise ValueError(f"scatter_add: index and src must have one shape, with as many dims as the input; "
+                         f"got input {tuple(x.shape)}, index {tuple(idx.shape)}, src {tuple(src.shape)}")
+    return index_ops.ScatterAdd.apply(x, dim, idx, src.type(x.dtype))
+
+
+def index_add(x, dim, index, source, *, alpha=1):
+    """A copy of x with alpha * source's slices added at the positions a 1-D index gives along
+    dim (repeated indices add up). Gradients flow to x and source."""
+    x = _t(x)
+    dim = _args.dim(dim, builtins.max(x.ndim, 1), "index_add", x.shape)
+    idx, source = _index_tensor(index, "index_add"), _t(source)
+    if alpha != 1:
+        source = source * alpha
+    return index_ops.IndexAdd.apply(x, dim, idx, source.type(x.dtype))
 
 
 def one_hot(index, num_classes=-1, dtype=None):
