@@ -594,3 +594,41 @@ def test_scatter_add_errors():
         x.scatter_add(0, dlcore.zeros(2, 4, dtype=dlcore.int64), dlcore.ones(2, 3))
     with pytest.raises(TypeError, match="scatter_add: 'index' must be an integer tensor"):
         x.scatter_add(0, dlcore.zeros(2, 4), dlcore.ones(2, 4))
+
+
+_EINSUMS = [("ij,jk->ik", [(3, 4), (4, 5)]), ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]), ("ij->ji", [(3, 4)]),
+            ("ij->", [(3, 4)]), ("i,i->", [(5,), (5,)]), ("i,j->ij", [(3,), (4,)]), ("...ij->...ji", [(2, 3, 4, 5)]),
+            ("ij,jk", [(3, 4), (4, 5)]), ("bij,bjk->bik", [(1, 3, 4), (6, 4, 2)]), ("ba", [(2, 3)]),
+            ("abc,cd,de->abe", [(2, 3, 4), (4, 5), (5, 6)]), ("...i,...i->...", [(2, 3, 4), (3, 4)]),
+            ("ij,kj->ikj", [(2, 3), (4, 3)]), ("b i d, b j d -> b i j", [(2, 3, 4), (2, 5, 4)]),
+            ("ij,j->i", [(3, 1), (4,)])]
+
+
+@pytest.mark.parametrize("equation,shapes", _EINSUMS)
+def test_einsum_as_torch_with_gradients(equation, shapes):
+    r = np.random.default_rng(6)
+    arrs = [r.standard_normal(s) for s in shapes]
+    outs = []
+    for lib in (dlcore, torch):
+        xs = [lib.tensor(a, requires_grad=True) for a in arrs]
+        y = lib.einsum(equation, *xs)
+        w = lib.tensor(np.random.default_rng(7).standard_normal(tuple(y.shape)))
+        (y * w).sum().backward()
+        outs.append([y.detach().numpy()] + [x.grad.numpy() for x in xs])
+    for got, want in zip(*outs):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
+def test_einsum_errors():
+    a = dlcore.ones(2, 3)
+    with pytest.raises(ValueError, match="einsum: 'ij,jk' names 2 operands, got 1"):
+        dlcore.einsum("ij,jk", a)
+    with pytest.raises(ValueError, match=r"einsum: subscripts 'ijk' name 3 dims but the operand has shape \(2, 3\)"):
+        dlcore.einsum("ijk->i", a)
+    with pytest.raises(ValueError, match="einsum: label 'j' has sizes 3 and 2"):
+        dlcore.einsum("ij,jk->ik", a, a)
+    with pytest.raises(ValueError, match="a diagonal"):
+        dlcore.einsum("ii->i", dlcore.ones(3, 3))
+    with pytest.raises(ValueError, match="output subscripts"):
+        dlcore.einsum("ij->iz", a)

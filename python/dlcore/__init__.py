@@ -21,7 +21,7 @@ from .tensor import (Generator, Tensor, abs, all, amax, any, amin, add, arange, 
                      where, zeros, zeros_like, current_generator)
 from .tensor import (as_tensor, flip, is_floating_point, is_tensor, log_softmax, logsumexp, rand_like, randint_like,
                      randn_like, softmax)
-from .tensor import (argsort, bmm, cumsum, index_add, linspace, masked_fill, mm, multinomial, narrow, numel,
+from .tensor import (argsort, bmm, cumsum, einsum, index_add, linspace, masked_fill, mm, multinomial, narrow, numel,
                      scatter_add, sort, square, topk, tril, triu, unbind)
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
@@ -53,7 +53,7 @@ __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "n
            "randint_like", "flip", "log_softmax", "logsumexp", "softmax", "inference_mode", "as_tensor",
            "is_tensor", "is_floating_point", "backends", "compile", "bmm", "masked_fill", "mm", "narrow", "numel",
            "square", "unbind", "tril", "triu", "multinomial", "sort", "argsort", "topk",
-           "cumsum", "linspace", "scatter_add", "index_add"]
+           "cumsum", "linspace", "einsum", "scatter_add", "index_add"]
 
 __version__ = "0.1.0"
 

@@ -36,7 +36,7 @@ __all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "is_floating_point", "f
            "neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sin", "cos", "log1p",
            "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf", "square",
            "masked_fill", "narrow", "unbind", "numel", "mm", "bmm", "tril", "triu", "multinomial",
-           "sort", "argsort", "topk", "cumsum", "linspace", "scatter_add",
+           "sort", "argsort", "topk", "cumsum", "linspace", "einsum", "scatter_add",
            "index_add",
            "softmax", "log_softmax", "logsumexp", "flip",
            "sum", "mean", "all", "any", "MaxResult", "amax", "amin", "max", "min", "var", "std", "norm",
@@ -2026,6 +2026,104 @@ def gather(x, dim, index):
         raise ValueError("gather: the input is 0-d; it needs at least one dimension")
     dim = _args.dim(dim, x.ndim, "gather", x.shape)
     return index_ops.Gather.apply(x, dim, _index_tensor(index, "gather"))
+
+
+def _einsum_labels(spec, t, equation):
+    """An operand's subscripts as a list of labels, its '...' expanded to labels of its own
+    (digits: never letters) for the dims it stands for."""
+    if spec.count("...") > 1 or "." in spec.replace("...", ""):
+        raise ValueError(f"einsum: bad ellipsis in {equation!r}")
+    if "..." in spec:
+        head, tail = spec.split("...")
+        n = t.ndim - len(head) - len(tail)
+        if n < 0:
+            raise ValueError(f"einsum: subscripts {spec!r} need at least {len(head) + len(tail)} dims, "
+                             f"got shape {tuple(t.shape)}")
+        labels = list(head) + [str(k - n) for k in range(n)] + list(tail)  # '-n'..'-1': aligned from the right
+    else:
+        labels = list(spec)
+    if not builtins.all(c.isalpha() for c in labels if not c.lstrip("-").isdigit()):
+        raise ValueError(f"einsum: subscripts must be letters, got {spec!r} in {equation!r}")
+    if len(labels) != t.ndim:
+        raise ValueError(f"einsum: subscripts {spec!r} name {len(labels)} dims but the operand has shape "
+                         f"{tuple(t.shape)} (in {equation!r})")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"einsum: a label repeated within one operand (a diagonal) is not supported: {spec!r}")
+    return labels
+
+
+def einsum(equation, *operands):
+    """Sums of products over the labelled dims of the operands, as ``equation`` says
+    ("ij,jk->ik", "bhqd,bhkd->bhqk", "...ij->...ji"; without '->' the output is the ellipsis
+    dims, then the labels that appear once in alphabetical order, as in PyTorch). Computed
+    pairwise from the left with reshapes and batched matmuls, so gradients flow; size-1 dims
+    broadcast. A label repeated within one operand (a diagonal) is refused."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    ts = [_t(o) for o in operands]
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    specs = lhs.split(",")
+    if len(specs) != len(ts):
+        raise ValueError(f"einsum: {equation!r} names {len(specs)} operands, got {len(ts)}")
+    labels = [_einsum_labels(sp, t, equation) for sp, t in zip(specs, ts)]
+    counts = {}
+    for ls in labels:
+        for c in ls:
+            counts[c] = counts.get(c, 0) + 1
+    ell = sorted({c for ls in labels for c in ls if c.startswith("-")}, key=int)
+    if arrow:
+        if "..." in rhs:
+            head, tail = rhs.split("...")
+            out = list(head) + ell + list(tail)
+        else:
+            out = list(rhs)
+        unknown = [c for c in out if c not in counts]
+        if unknown or len(set(out)) != len(out):
+            raise ValueError(f"einsum: output subscripts of {equation!r} must be distinct labels of the inputs")
+    else:
+        out = ell + sorted(c for c, n in counts.items() if n == 1 and not c.startswith("-"))
+    sizes = {}
+    for ls, t in zip(labels, ts):
+        for c, n in zip(ls, t.shape):
+            if sizes.get(c, 1) != 1 and n != 1 and sizes[c] != n:
+                raise ValueError(f"einsum: label {c!r} has sizes {sizes[c]} and {n} in {equation!r}")
+            sizes[c] = builtins.max(sizes.get(c, 1), n)
+
+    def reduce_only(t, ls, keep):
+        """Sums the labels of t that nothing later needs."""
+        drop = [i for i, c in enumerate(ls) if c not in keep]
+        if drop:
+            t = t.sum(tuple(drop)) if len(drop) < len(ls) else t.sum()
+            ls = [c for c in ls if c in keep]
+        return t, ls
+
+    acc, acc_ls = ts[0], labels[0]
+    for k in range(1, len(ts) + 1):
+        later = set(out).union(*[set(x) for x in labels[k:]])
+        if k == len(ts):
+            acc, acc_ls = reduce_only(acc, acc_ls, later)
+            break
+        b, b_ls = ts[k], labels[k]
+        acc, acc_ls = reduce_only(acc, acc_ls, later | set(b_ls))
+        b, b_ls = reduce_only(b, b_ls, later | set(acc_ls))
+        batch = [c for c in acc_ls if c in b_ls and c in later]
+        contract = [c for c in acc_ls if c in b_ls and c not in later]
+        a_only = [c for c in acc_ls if c not in b_ls]
+        b_only = [c for c in b_ls if c not in acc_ls]
+        a = acc.permute(*[acc_ls.index(c) for c in batch + a_only + contract]) if acc_ls else acc
+        b = b.permute(*[b_ls.index(c) for c in batch + contract + b_only]) if b_ls else b
+        nb, nc = len(batch), len(contract)
+        bs, cs = [sizes[c] for c in batch], [sizes[c] for c in contract]  # broadcast where one side has 1
+        a_sizes, b_sizes = list(a.shape[nb:nb + len(a_only)]), list(b.shape[nb + nc:])
+        a = expand(a, *(bs + a_sizes + cs)).contiguous()
+        b = expand(b, *(bs + cs + b_sizes)).contiguous()
+        n_b, n_m, n_k, n_n = (math.prod(x) for x in (bs, a_sizes, cs, b_sizes))
+        prod = matmul(reshape(a, n_b, n_m, n_k), reshape(b, n_b, n_k, n_n))
+        acc, acc_ls = reshape(prod, *(bs + a_sizes + b_sizes)), batch + a_only + b_only
+    if acc_ls != out:
+        acc = acc.permute(*[acc_ls.index(c) for c in out]) if out else acc
+    return expand(acc, *[sizes[c] for c in out]) if out else acc
 
 
 def scatter_add(x, dim, index, src):
