@@ -11,7 +11,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "python" / "dlcore"
 
 # imported inside functions only because they are optional dependencies
-OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna", "mpi4py", "onnx"}
+OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna", "mpi4py", "onnx", "torch"}
 
 # layers, bottom to top; a module may import only from its own layer or below
 LAYERS = [

@@ -24,15 +24,16 @@ __all__ = ["add_common_args", "setup", "load_fashion", "class_subset", "write_pn
            "save_grid", "results_path", "write_results", "Timer", "mean_image_mse"]
 
 
-def add_common_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def add_common_args(p: argparse.ArgumentParser, full_help=None, data_help=None) -> argparse.ArgumentParser:
     """The options every course example takes: --full, --seed, --threads, --data,
-    --write-results, --results-file, --img-dir, --quiet."""
+    --write-results, --results-file, --img-dir, --quiet (full_help / data_help: their help
+    for an example whose data is not Fashion-MNIST)."""
     p.add_argument("--full", action="store_true",
-                   help="the full run (all 60,000 training images, more epochs) instead of the "
-                        "few-minute default")
+                   help=full_help or "the full run (all 60,000 training images, more epochs) instead of the "
+                                     "few-minute default")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="dlcore threads (default: all cores)")
-    p.add_argument("--data", default=None, help="directory with the Fashion-MNIST IDX files")
+    p.add_argument("--data", default=None, help=data_help or "directory with the Fashion-MNIST IDX files")
     p.add_argument("--write-results", action="store_true",
                    help="write this run's section of docs/RESULTS.md (and its PNGs under docs/img/)")
     p.add_argument("--results-file", default=os.path.join("docs", "RESULTS.md"))
