@@ -20,7 +20,8 @@ import numpy as np
 
 import dlcore
 
-__all__ = ["add_common_args", "setup", "load_fashion", "class_subset", "write_png", "image_grid",
+__all__ = ["add_common_args", "setup", "load_fashion", "load_fortunes", "FORTUNES_HELP", "optional_torch",
+           "class_subset", "write_png", "image_grid",
            "save_grid", "results_path", "write_results", "Timer", "mean_image_mse"]
 
 
@@ -63,6 +64,28 @@ def load_fashion(args, n_train, n_test):
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)
     return (xtr[:n_train], ytr[:n_train]), (xte[:n_test], yte[:n_test])
+
+
+FORTUNES_HELP = "directory with the fortune topic files (default /usr/share/games/fortunes)"
+
+
+def load_fortunes(path=None, topics=None):
+    """dlcore.datasets.fortunes(path, topics): (texts, topic names). Exits with a clear message
+    naming the Debian package when the corpus is missing (nothing is downloaded)."""
+    try:
+        return dlcore.datasets.fortunes(path, topics)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def optional_torch():
+    """PyTorch when it is installed (the text examples' optional reference), else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
 
 
 def class_subset(x, y, classes, per_class=None, relabel=True):

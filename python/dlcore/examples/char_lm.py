@@ -39,17 +39,12 @@ __all__ = ["SEPARATOR", "char_corpus", "CharVocab", "windows", "unigram_cross_en
 
 SEPARATOR = "\n%\n"  # how the fortune files themselves separate quotations
 MODELS = ("lstm", "gru", "transformer")
-FORTUNES_HELP = "directory with the fortune topic files (default /usr/share/games/fortunes)"
 
 
 def char_corpus(path=None, val_every=10):
     """(train_text, val_text): the fortunes in a fixed shuffled order, every `val_every`-th one to
     validation, each followed by SEPARATOR. Exits with a clear message when the corpus is missing."""
-    try:
-        texts, _ = dlcore.datasets.fortunes(path)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2)
+    texts, _ = _common.load_fortunes(path)
     order = np.random.default_rng(20240607).permutation(len(texts))  # fixed: the split never moves
     train = "".join(texts[i] + SEPARATOR for k, i in enumerate(order) if k % val_every)
     val = "".join(texts[i] + SEPARATOR for k, i in enumerate(order) if k % val_every == 0)
@@ -195,15 +190,6 @@ def sample(model, vocab, n=400, prompt=SEPARATOR, temperature=0.8, seed=0, conte
     return vocab.decode(out)
 
 
-def _torch():
-    """PyTorch when it is installed (an optional reference), else None."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m dlcore.examples.char_lm",
                                 description="Character-level LSTM, GRU and Transformer language models on "
@@ -226,7 +212,7 @@ def parse_args(argv=None):
     p.add_argument("--sample-chars", type=int, default=300)
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     return _common.add_common_args(p, full_help="the whole corpus and 10 epochs instead of the few-minute default",
-                                   data_help=FORTUNES_HELP).parse_args(argv)
+                                   data_help=_common.FORTUNES_HELP).parse_args(argv)
 
 
 def _fmt(v, digits=3):
@@ -251,7 +237,7 @@ def main(argv=None):
     xtr, ytr = windows(tr_ids, args.seq_len)
     xva, yva = windows(va_ids, args.seq_len)
     unigram = unigram_cross_entropy(tr_ids, va_ids, len(vocab))
-    torch = None if args.no_torch else _torch()
+    torch = None if args.no_torch else _common.optional_torch()
     if torch is not None:
         torch.set_num_threads(dlcore.get_num_threads())
     print(f"fortunes: {len(train_text):,} training / {len(val_text):,} validation characters, vocabulary "

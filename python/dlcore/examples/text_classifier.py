@@ -9,7 +9,7 @@ dlcore's and PyTorch's seconds per epoch.
     python -m dlcore.examples.text_classifier --full          # all fortunes of the topics, more epochs
     python -m dlcore.examples.text_classifier --topics computers,science,love
 
-Data: the fortunes of --topics (default computers, politics, science, songs-poems, work), at
+Data: the fortunes of --topics (default computers, definitions, politics, science, songs-poems), at
 most --per-topic of each (the first ones in the file: 600 keeps the classes balanced), a fixed
 20% of every topic held out as the test set (independent of --seed). Words are lower-cased runs
 of letters, digits and apostrophes, every other non-space character is a token of its own; the
@@ -32,12 +32,11 @@ import numpy as np
 import dlcore
 
 from . import _common
-from .char_lm import FORTUNES_HELP, _torch
 
 __all__ = ["TOPICS", "tokenize", "topic_split", "WordVocab", "encode_batch", "classifier_model",
            "torch_copy", "train_epoch", "accuracy", "parse_args", "main"]
 
-TOPICS = ("computers", "politics", "science", "songs-poems", "work")
+TOPICS = ("computers", "definitions", "politics", "science", "songs-poems")
 _TOKEN = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
 
 
@@ -50,11 +49,7 @@ def topic_split(path=None, topics=TOPICS, per_topic=600, test_fraction=0.2):
     """((train_texts, train_labels), (test_texts, test_labels)): the first per_topic fortunes of
     each topic (None: all), labels are indices into topics, a fixed test_fraction of each topic
     held out. Exits with a clear message when the corpus is missing."""
-    try:
-        texts, names = dlcore.datasets.fortunes(path, topics)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2)
+    texts, names = _common.load_fortunes(path, topics)
     rng = np.random.default_rng(7)  # fixed: the split never moves with --seed
     split = ([], []), ([], [])
     for label, topic in enumerate(topics):
@@ -156,7 +151,7 @@ def parse_args(argv=None):
     p.add_argument("--topics", default=",".join(TOPICS), help="comma-separated fortune topic files")
     p.add_argument("--per-topic", type=int, default=None,
                    help="fortunes used per topic (default 600; --full: all)")
-    p.add_argument("--epochs", type=int, default=None, help="default 8 (15 with --full)")
+    p.add_argument("--epochs", type=int, default=None, help="default 6 (15 with --full)")
     p.add_argument("--max-len", type=int, default=100, help="tokens kept per fortune")
     p.add_argument("--embed", type=int, default=64)
     p.add_argument("--hidden", type=int, default=64)
@@ -164,7 +159,7 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     return _common.add_common_args(p, full_help="every fortune of the topics and 15 epochs instead of the "
-                                                "few-minute default", data_help=FORTUNES_HELP).parse_args(argv)
+                                                "few-minute default", data_help=_common.FORTUNES_HELP).parse_args(argv)
 
 
 def main(argv=None):
@@ -177,7 +172,7 @@ def main(argv=None):
     topics = tuple(t.strip() for t in args.topics.split(",") if t.strip())
     if len(topics) < 2:
         raise SystemExit("error: --topics needs at least two topics")
-    epochs = args.epochs or (15 if args.full else 8)
+    epochs = args.epochs or (15 if args.full else 6)
     per_topic = args.per_topic or (None if args.full else 600)
     try:
         (tr_texts, ytr), (te_texts, yte) = topic_split(args.data, topics, per_topic)
@@ -189,7 +184,7 @@ def main(argv=None):
     te = [vocab.encode(tokenize(t), args.max_len) for t in te_texts]
     counts = np.bincount(ytr, minlength=len(topics)), np.bincount(yte, minlength=len(topics))
     majority = float(counts[1][counts[0].argmax()] / len(yte))  # predict the commonest training topic
-    torch = None if args.no_torch else _torch()
+    torch = None if args.no_torch else _common.optional_torch()
     if torch is not None:
         torch.set_num_threads(dlcore.get_num_threads())
     print(f"{len(topics)} topics, {len(tr)} training / {len(te)} test fortunes, vocabulary {len(vocab):,} words; "
@@ -224,7 +219,7 @@ def main(argv=None):
           + (f"; PyTorch from the same weights: {res['torch_accuracy']:.3f}, {res['torch_epoch_seconds']:.1f} s/epoch"
              if torch is not None else ""))
     if args.write_results:
-        rows = [f"Corpus: Debian's `fortunes` package (/usr/share/games/fortunes); topics "
+        rows = ["Corpus: Debian's `fortunes` package (/usr/share/games/fortunes); topics "
                 + ", ".join(f"{t} ({a} train / {b} test)" for t, (a, b) in res["class_counts"].items())
                 + f"; a fixed 20% of each topic is the test set. Vocabulary {len(vocab):,} words, at most "
                   f"{args.max_len} tokens per fortune, Embedding({args.embed}) - bidirectional LSTM({args.hidden}) "
