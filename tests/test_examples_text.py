@@ -4,7 +4,6 @@ majority class; PyTorch, built from the same model definition with the weights c
 from the same validation loss and follows the same training curve. The fortunes reader finds
 the corpus only where it is told to and names the Debian package when it is missing. Skipped
 without the corpus (apt-get install fortunes)."""
-import os
 
 import numpy as np
 import pytest
@@ -116,3 +115,38 @@ def test_topic_split_is_fixed_and_disjoint():
     (a2, _), (b2, _) = text_classifier.topic_split(None, ("science", "work"), 100)
     assert a == a2 and b == b2 and not set(a) & set(b)
     assert np.bincount(ya).tolist() == [80, 80] and np.bincount(yb).tolist() == [20, 20]
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch (the reference) not installed")
+@pytest.mark.parametrize("kind", char_lm.MODELS)
+def test_char_models_are_pytorchs_models_on_the_same_weights(kind):
+    """The one definition built from dlcore.nn and from torch.nn, weights copied: same logits and
+    same gradients in float64 (the comparison in the example compares like with like)."""
+    sizes = dict(embed=8, hidden=12, layers=2, d_model=16, heads=2, max_len=10)
+    dlcore.manual_seed(3)
+    model = char_lm.char_model(dlcore, kind, 11, **sizes).double()
+    twin = char_lm.torch_copy(torch, model, kind, 11, **sizes).double()
+    twin.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()})
+    x, y = np.random.default_rng(0).integers(0, 11, (2, 3, 10))
+    losses = [char_lm._loss(lib, m, x, y) for lib, m in ((dlcore, model), (torch, twin))]
+    for loss in losses:
+        loss.backward()
+    assert losses[0].item() == pytest.approx(losses[1].item(), abs=1e-12)
+    grads = dict(twin.named_parameters())
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), grads[name].grad.numpy(), atol=1e-10, err_msg=name)
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch (the reference) not installed")
+def test_classifier_is_pytorchs_model_on_the_same_weights():
+    dlcore.manual_seed(4)
+    model = text_classifier.classifier_model(dlcore, 20, 3, embed=6, hidden=5).double()
+    twin = text_classifier.torch_copy(torch, model, 20, 3, embed=6, hidden=5).double()
+    twin.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()})
+    seqs = [[2, 3, 4], [5, 6, 7, 8, 9, 10], [11], [12, 13, 1, 1]]
+    ids, lengths = text_classifier.encode_batch(seqs)
+    out = [m(lib.tensor(ids), lengths).detach().numpy() for lib, m in ((dlcore, model), (torch, twin))]
+    np.testing.assert_allclose(out[0], out[1], atol=1e-12)
+    # padding never reaches the result: a longer pad gives the same logits
+    wide = np.pad(ids, ((0, 0), (0, 3)))
+    np.testing.assert_allclose(model(dlcore.tensor(wide), lengths).detach().numpy(), out[0], atol=1e-12)

@@ -150,7 +150,7 @@ def _fortune_topics(d):
     """The topic files of directory d: names without a dot that have a strfile index <name>.dat."""
     if not os.path.isdir(d):
         return []
-    return sorted(f for f in os.listdir(d) if "." not in f and not f.startswith("_")
+    return sorted(f for f in os.listdir(d) if "." not in f
                   and os.path.isfile(os.path.join(d, f)) and os.path.isfile(os.path.join(d, f + ".dat")))
 
 

@@ -117,7 +117,7 @@ def char_model(lib, kind, vocab_size, embed=64, hidden=256, layers=1, d_model=12
         def forward(self, x, state=None):
             T = x.shape[1]
             h = self.embed(x) + self.pos(lib.arange(T).reshape(1, T))
-            mask = nn.Transformer.generate_square_subsequent_mask(T)
+            mask = nn.Transformer.generate_square_subsequent_mask(T, dtype=h.dtype)
             return self.head(self.norm(self.blocks(h, mask=mask, is_causal=True))), None
 
     if kind not in MODELS:
