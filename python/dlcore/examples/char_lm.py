@@ -208,7 +208,7 @@ def parse_args(argv=None):
     p.add_argument("--d-model", type=int, default=128, help="Transformer width")
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-3; "
-                                                          "Transformer 1e-3)")
+                                                          "Transformer 3e-3)")
     p.add_argument("--sample-chars", type=int, default=300)
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     return _common.add_common_args(p, full_help="the whole corpus and 10 epochs instead of the few-minute default",
@@ -250,7 +250,7 @@ def main(argv=None):
     for kind in kinds:
         sizes = dict(hidden=args.hidden, layers=args.layers or (2 if kind == "transformer" else 1),
                      d_model=args.d_model, heads=args.heads, max_len=args.seq_len)
-        lr = args.lr or (1e-3 if kind == "transformer" else 2e-3)
+        lr = args.lr or (3e-3 if kind == "transformer" else 2e-3)
         dlcore.manual_seed(args.seed)
         model = char_model(dlcore, kind, len(vocab), **sizes)
         r = {"model": model, "lr": lr, "layers": sizes["layers"],
@@ -291,15 +291,16 @@ def main(argv=None):
                 f"{args.batch_size}, {epochs} epochs, Adam with gradient norm clipped at 1, seed {args.seed}. "
                 f"PyTorch {'(' + torch.__version__ + ') ' if torch is not None else ''}trains the same model "
                 f"from the same initial weights on the same batches"
-                + (" with as many threads as dlcore." if torch is not None else ": not installed on this run."),
+                + (" with as many threads as dlcore." if torch is not None else
+                   ": skipped on this run (--no-torch)." if args.no_torch else ": not installed on this run."),
                 "", "| model | parameters | validation nats/char (dlcore) | perplexity | PyTorch nats/char | "
                     "dlcore s/epoch | PyTorch s/epoch |", "|---|---|---|---|---|---|---|",
                 f"| unigram baseline (no context) | - | {unigram:.3f} | {math.exp(unigram):.2f} | - | - | - |"]
         for kind in kinds:
             r = res[kind]
-            desc = (f"{kind.upper()} ({args.hidden} hidden, {r['layers']} layer{'s' * (r['layers'] > 1)})"
-                    if kind != "transformer" else
-                    f"causal Transformer ({r['layers']} blocks, d={args.d_model}, {args.heads} heads)")
+            desc = (f"{kind.upper()} ({args.hidden} hidden, {r['layers']} layer{'s' * (r['layers'] > 1)}, "
+                    f"lr {r['lr']:g})" if kind != "transformer" else
+                    f"causal Transformer ({r['layers']} blocks, d={args.d_model}, {args.heads} heads, lr {r['lr']:g})")
             rows.append(f"| {desc} | {r['parameters']:,} | {r['val_loss']:.3f} | {r['perplexity']:.2f} | "
                         f"{_fmt(r.get('torch_val_loss'))} | {r['epoch_seconds']:.1f} | "
                         f"{_fmt(r.get('torch_epoch_seconds'), 1)} |")

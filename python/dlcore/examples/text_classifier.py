@@ -227,7 +227,7 @@ def main(argv=None):
                   f"{args.batch_size}, {epochs} epochs, seed {args.seed}. PyTorch "
                 + (f"({torch.__version__}) trains the same model from the same initial weights on the same "
                    f"batches with as many threads as dlcore." if torch is not None else
-                   "was not installed on this run."),
+                   "was skipped on this run (--no-torch)." if args.no_torch else "was not installed on this run."),
                 "", "| classifier | test accuracy | s/epoch |", "|---|---|---|",
                 f"| majority class (always {topics[int(counts[0].argmax())]}) | {majority:.3f} | - |",
                 f"| dlcore | {res['accuracy']:.3f} | {res['epoch_seconds']:.1f} |"]
