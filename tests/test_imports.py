@@ -21,8 +21,9 @@ LAYERS = [
     ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets", "dlcore.distributions")),
     ("optim", ("dlcore.optim",)),
     ("distributed", ("dlcore.distributed",)),
-    ("keras", ("dlcore.graph", "dlcore.utils", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics",
-               "dlcore.serialization", "dlcore.trainer", "dlcore.models", "dlcore.onnx", "dlcore.tuning")),
+    ("keras", ("dlcore.graph", "dlcore.initializers", "dlcore.optimizers", "dlcore.losses", "dlcore.regularizers",
+               "dlcore.utils", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics", "dlcore.serialization",
+               "dlcore.trainer", "dlcore.models", "dlcore.onnx", "dlcore.tuning")),
     ("top", ("dlcore", "dlcore.examples")),
 ]
 OPS_MAY_IMPORT = {"dlcore._C", "dlcore.dtype", "dlcore.autograd", "dlcore.ops._args"}
@@ -230,7 +231,7 @@ def test_ops_modules_never_import_tensor_or_nn(module):
 # data, splits / scalers / augmentation), fit / evaluate / predict taking users' NumPy data,
 # the exact AUC's host sort, serialization's bytes, and the examples. Everything else - core,
 # ops, nn, optim, the rest of the Keras-style layer - never imports NumPy.
-NUMPY_EDGES = {"dlcore._printing", "dlcore.data", "dlcore.datasets", "dlcore.trainer", "dlcore.metrics",
+NUMPY_EDGES = {"dlcore._printing", "dlcore.data", "dlcore.utils", "dlcore.datasets", "dlcore.trainer", "dlcore.metrics",
                "dlcore.serialization", "dlcore.examples.demo"}
 
 
