@@ -340,6 +340,22 @@ def test_default_initializers_are_keras():
     assert np.abs(k).max() <= math.sqrt(6.0 / 36) and (b == 1).all()
 
 
+def test_every_keras_initializer_reaches_the_conv_layers():
+    """The conv layers take dlcore.initializers' whole table (names and objects), drawn in
+    Keras's kernel layout: an orthogonal Conv2D kernel (kh, kw, in, out) has orthonormal
+    columns as a (kh * kw * in, out) matrix, as Keras makes it."""
+    conv = layers.Conv2D(8, 3, kernel_initializer="orthogonal", bias_initializer=dlcore.initializers.Constant(0.5))
+    conv(dlcore.zeros(1, 5, 5, 4))
+    k, b = conv.get_weights()
+    m = k.reshape(3 * 3 * 4, 8)
+    np.testing.assert_allclose(m.T @ m, np.eye(8), atol=1e-5)
+    assert (b == 0.5).all()
+    dw = layers.DepthwiseConv2D(3, depthwise_initializer="truncated_normal")
+    dw(dlcore.zeros(1, 5, 5, 4))
+    k = dw.get_weights()[0]
+    assert 0 < np.abs(k).max() <= 0.1 + 1e-6  # RandomNormal's stddev 0.05, cut at two stddevs
+
+
 # ---- pooling ------------------------------------------------------------------------------------
 
 def _pool_ref(x_cl, k, s, pad, kind):

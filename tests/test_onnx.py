@@ -134,6 +134,34 @@ def test_keras_sequential_cnn_export(tmp_path):
         model.export(tmp_path / "x", format="tf_saved_model")
 
 
+KERAS_IMAGE_CASES = {
+    "conv2d_same_stride2": lambda: [layers.Conv2D(4, 3, strides=2, padding="same", activation="relu")],
+    "conv1d_pool1d": lambda: [layers.Reshape((12, 24)), layers.Conv1D(4, 3, padding="same"), layers.MaxPooling1D(2),
+                              layers.AveragePooling1D(2, padding="same"), layers.GlobalMaxPooling1D()],
+    "conv2d_transpose": lambda: [layers.Conv2DTranspose(3, 3, strides=2, padding="same")],
+    "depthwise_separable": lambda: [layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2),
+                                    layers.SeparableConv2D(5, 3)],
+    "pool_same": lambda: [layers.MaxPooling2D(3, strides=2, padding="same"),
+                          layers.AveragePooling2D(3, strides=2, padding="same"), layers.GlobalAveragePooling2D()],
+    "pad_crop": lambda: [layers.ZeroPadding2D(((1, 2), (0, 1))), layers.Cropping2D(((2, 0), (1, 1)))],
+    "upsampling": lambda: [layers.UpSampling2D(2), layers.UpSampling2D(2, interpolation="bilinear")],
+}
+
+
+@pytest.mark.parametrize("case", sorted(KERAS_IMAGE_CASES))
+def test_keras_image_layers_export(tmp_path, case):
+    """The Keras image layers (channels-last, Keras 'same' padding, which pads asymmetrically
+    through the Pad op) run in onnxruntime as in dlcore, at two batch sizes."""
+    dlcore.manual_seed(5)
+    model = dlcore.Sequential([layers.Conv2D(2, 1, bias_initializer="ones")] + KERAS_IMAGE_CASES[case](),
+                              input_shape=(12, 12, 1))
+    model.export(tmp_path / "m.onnx", format="onnx")
+    for n in (2, 3):
+        x = dlcore.randn(n, 12, 12, 1)
+        assert float(abs(model.predict(x.numpy(), verbose=0)).max()) > 1e-3  # not a trivial output
+        _check(model, tmp_path / "m.onnx", [x])
+
+
 def test_keras_export_needs_a_known_input_shape(tmp_path):
     model = dlcore.Sequential([layers.Dense(3)])
     with pytest.raises(ValueError, match="input_signature"):

@@ -23,13 +23,14 @@ class KerasTensor:
     """A symbolic tensor: shape (None, ...) plus the graph node that produces it, and the
     example batch it stands for."""
 
-    def __init__(self, shape, dtype, node, index, example, name=None):
+    def __init__(self, shape, dtype, node, index, example, name=None, alt=None):
         self.shape = shape
         self.dtype = dtype
         self.node = node
         self.index = index
         self.example = example
         self.name = name
+        self.alt = alt  # a second example with other variable sizes (None: the shape has none)
 
     def __repr__(self):
         return f"<KerasTensor shape={self.shape} dtype={self.dtype}{' name=' + self.name if self.name else ''}>"
@@ -55,21 +56,41 @@ class _Node:
 
     def parents(self):
         out = []
-        for a in self.args:
+        for a in tuple(self.args) + tuple(self.kwargs.values()):
             for t in (a if isinstance(a, (list, tuple)) else [a]):
                 if isinstance(t, KerasTensor):
                     out.append(t.node)
         return out
 
 
-def Input(shape, dtype="float32", name=None):
-    """A symbolic input of per-sample ``shape`` (no batch dimension), e.g. Input((1, 28, 28))."""
-    shape = shape_tuple(shape, "Input", "shape")
-    if any(s < 0 for s in shape):
-        raise ValueError(f"Input: shape {shape} has a negative size")
+# a None (variable) size in Input's shape stands for this size in the example batch; a second
+# example, one longer, runs alongside it: the output sizes that differ between the two are None
+_EXAMPLE_LEN = 13
+
+
+def Input(shape, dtype="float32", name=None, batch_size=None, sparse=None, batch_shape=None):
+    """A symbolic input of per-sample ``shape`` (no batch dimension), e.g. Input((1, 28, 28));
+    a None size is a variable one (Input(shape=(None,), dtype="int32") for token sequences of
+    any length). dtype "int32" / "int16" / "uint8" mean int64, dlcore's integer type.
+    batch_shape=(None, ...) may be given instead of shape."""
+    if batch_shape is not None:
+        shape = tuple(batch_shape)[1:]
+    if isinstance(shape, int):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"Input: shape must be a tuple of sizes, got {type(shape).__name__}")
+    known = shape_tuple(tuple(_EXAMPLE_LEN if s is None else s for s in shape), "Input", "shape")
+    if any(s < 0 for s in known):
+        raise ValueError(f"Input: shape {tuple(shape)} has a negative size")
+    if isinstance(dtype, str) and dtype in ("int32", "int16", "int8", "uint8", "uint16", "uint32"):
+        dtype = "int64"
     node = _Node(None, (), {})
-    ex = zeros(_EXAMPLE_BATCH, *shape, dtype=dtype)
-    kt = KerasTensor((None,) + shape, ex.dtype, node, 0, ex, name)
+    ex = zeros(_EXAMPLE_BATCH, *known, dtype=dtype)
+    per_sample = tuple(None if s is None else k for s, k in zip(shape, known))
+    alt = None
+    if any(s is None for s in shape):
+        alt = zeros(_EXAMPLE_BATCH, *(_EXAMPLE_LEN + 1 if s is None else s for s in shape), dtype=ex.dtype)
+    kt = KerasTensor((None,) + per_sample, ex.dtype, node, 0, ex, name, alt)
     node.outputs = [kt]
     return kt
 
@@ -84,19 +105,27 @@ def is_symbolic(args):
     return False
 
 
-def _example(a):
+def _example(a, alt=False):
     if isinstance(a, KerasTensor):
-        return a.example
+        return a.alt if alt and a.alt is not None else a.example
     if isinstance(a, (list, tuple)):
-        return type(a)(_example(b) for b in a)
+        return type(a)(_example(b, alt) for b in a)
     return a
+
+
+def _has_alt(args):
+    return any(isinstance(t, KerasTensor) and t.alt is not None
+               for a in args for t in (a if isinstance(a, (list, tuple)) else [a]))
 
 
 def symbolic_call(layer, args, kwargs):
     """Records layer(*args) in the graph; runs it on the example batch (eval mode, no grad)."""
+    variable = _has_alt(tuple(args) + tuple(kwargs.values()))
     try:
         with no_grad(), eval_mode():
-            out = layer(*[_example(a) for a in args], **kwargs)
+            out = layer(*[_example(a) for a in args], **{k: _example(v) for k, v in kwargs.items()})
+            out2 = layer(*[_example(a, True) for a in args], **{k: _example(v, True) for k, v in kwargs.items()}) \
+                if variable else None
     except Exception as e:
         shapes = [getattr(a, "shape", None) for a in args]
         msg = f"while calling {getattr(layer, 'name', type(layer).__name__)} on symbolic inputs {shapes}: {e}"
@@ -107,9 +136,17 @@ def symbolic_call(layer, args, kwargs):
         raise err from e
     node = _Node(layer, tuple(args), dict(kwargs))
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
-    for i, o in enumerate(outs):
+    outs2 = (list(out2) if isinstance(out2, (tuple, list)) else [out2]) if variable else [None] * len(outs)
+    for i, (o, o2) in enumerate(zip(outs, outs2)):
         if not isinstance(o, Tensor):
             raise TypeError(f"{type(layer).__name__} returned a {type(o).__name__}; graph layers must "
                             f"return Tensors")
-        node.outputs.append(KerasTensor((None,) + tuple(o.shape[1:]), o.dtype, node, i, o.detach()))
+        # a size that follows an Input's variable (None) size - it differs between the two
+        # examples - stays None
+        shape = tuple(o.shape[1:])
+        alt = None
+        if isinstance(o2, Tensor) and tuple(o2.shape) != tuple(o.shape):
+            shape = tuple(None if s != s2 else s for s, s2 in zip(shape, o2.shape[1:]))
+            alt = o2.detach()
+        node.outputs.append(KerasTensor((None,) + shape, o.dtype, node, i, o.detach(), alt=alt))
     return node.outputs if isinstance(out, (tuple, list)) else node.outputs[0]

@@ -20,11 +20,12 @@ exact ranks need a sort with tie groups, so its scores are copied to the host on
 from __future__ import annotations
 
 import copy
+import numbers
 
 import numpy as np
 
 from .dtype import float64
-from .tensor import Tensor, cat, one_hot, tensor, where, zeros
+from .tensor import Tensor, cat, one_hot, ones_like, tensor, where, zeros
 
 __all__ = ["accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
            "top_k_accuracy", "precision", "recall", "f1_score", "confusion_matrix", "roc_auc",
@@ -343,8 +344,10 @@ def _number(v):
 
 
 class Mean(Metric):
-    """Weighted running mean of values (e.g. the loss over an epoch). Tensor values are summed
-    on their device; result() reads the total once."""
+    """Weighted running mean of values (e.g. the loss over an epoch; Keras's loss tracker).
+    update_state(values, sample_weight=None): every element of ``values`` counts, weighted by
+    sample_weight (broadcast to values), as in Keras. Tensor values are summed on their
+    device; result() reads the total once."""
 
     name = "mean"
 
@@ -352,15 +355,32 @@ class Mean(Metric):
         self.total = 0.0
         self.count = 0.0
 
-    def update_state(self, value, weight=1.0):
-        if isinstance(value, Tensor):
-            self.total = value.detach().double() * weight + self.total
-        else:
-            self.total += float(value) * float(weight)
-        self.count += float(weight)
+    def update_state(self, value, weight=None, sample_weight=None):
+        w = sample_weight if sample_weight is not None else weight
+        scalar_w = w is None or isinstance(w, numbers.Real)
+        if scalar_w and not isinstance(value, Tensor) and not hasattr(value, "__len__"):  # Python numbers
+            w = 1.0 if w is None else float(w)
+            self.total += float(value) * w
+            self.count += w
+            return
+        v = _t(value).double()
+        if scalar_w and v.ndim == 0:  # one value (a loss): no broadcast needed
+            w = 1.0 if w is None else float(w)
+            self.total = v * w + self.total
+            self.count += w
+            return
+        wt = ones_like(v) if w is None else _t(w).double() * ones_like(v)
+        self.total = (v * wt).sum() + self.total
+        self.count = wt.sum() + self.count
+
+    def __call__(self, values, sample_weight=None):
+        """update_state, then result()."""
+        self.update_state(values, sample_weight=sample_weight)
+        return self.result()
 
     def result(self):
-        return _number(self.total) / self.count if self.count else 0.0
+        count = _number(self.count)
+        return _number(self.total) / count if count else 0.0
 
 
 class _MeanOfHits(Metric):

@@ -55,6 +55,8 @@ SUPPORTED_MODULES = frozenset({
     # dlcore.layers (Keras style)
     "Dense", "Activation", "Lambda", "Conv2D", "MaxPooling2D", "AveragePooling2D",
     "BatchNormalization", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+    "Conv1D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling1D", "AveragePooling1D",
+    "GlobalAveragePooling1D", "GlobalMaxPooling1D", "ZeroPadding2D", "Cropping2D", "UpSampling2D",
 })
 
 # where the library's own module classes live (user classes and the examples' are traced through)
@@ -419,6 +421,16 @@ def _reshape(b):
 @_converter("Permute")
 def _permute(b):
     b.out(0, b.node("Transpose", [b.value(0)], perm=list(b.arg(1))))
+
+
+@_converter("Pad")
+def _pad(b):
+    """Constant padding (F.pad, Keras 'same' padding and ZeroPadding2D / Cropping2D): ONNX's
+    Pad takes all begins then all ends; a negative amount crops there too."""
+    pads = list(b.arg(1))
+    amounts = [int(lo) for lo, _ in pads] + [int(hi) for _, hi in pads]
+    b.out(0, b.node("Pad", [b.value(0), b.ints(amounts), b.scalar(b.arg(2), b.arg(0).dtype)],
+                    mode="constant"))
 
 
 @_converter("Expand")
@@ -837,6 +849,10 @@ def export(model, example_input, path, opset_version=17, input_names=None, outpu
     in_axes = [_axes_of(dynamic_axes.pop(n), n, a.ndim) if n in dynamic_axes else {} for n, a in zip(in_names, args)]
     dynamic = any(in_axes)
 
+    # a first, unrecorded run builds what is built lazily (a Keras layer's weights are made,
+    # with recorded-looking initializer ops, at its first call)
+    with no_grad(), eval_mode():
+        model(*args)
     calls, out = _trace(model, args)
     outs = _flatten(out, "dlcore.onnx.export")
     n_out = len(outs)

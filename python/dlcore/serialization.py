@@ -555,6 +555,8 @@ def _resolve(name):
 def _jsonable(v):
     if v is None or isinstance(v, (bool, int, float, str)):
         return True, v
+    if isinstance(v, Module):  # a wrapped layer (Bidirectional, TimeDistributed): its own spec
+        return True, {"__layer__": module_to_spec(v)}
     if isinstance(v, (np.integer, np.floating, np.bool_)):
         return True, v.item()
     if isinstance(v, (tuple, list)):
@@ -569,6 +571,8 @@ def _jsonable(v):
 
 
 def _unjson(v):
+    if isinstance(v, dict) and "__layer__" in v:
+        return module_from_spec(v["__layer__"])
     if isinstance(v, dict) and "__tuple__" in v:
         return tuple(_unjson(x) for x in v["__tuple__"])
     if isinstance(v, list):

@@ -25,20 +25,23 @@ import numpy as np
 from . import callbacks as cbm
 from . import data, nn, onnx, optim, serialization
 from . import metrics as metrics_mod
+from . import losses as keras_losses
+from . import optimizers as keras_optimizers
 from .autograd import no_grad
 from .distributed import strategy as dist
-from .graph import _EXAMPLE_BATCH
+from .graph import _EXAMPLE_BATCH, _EXAMPLE_LEN
 from .layers import Layer
 from .layers.base import _read_weights, _weight_slots, _write_weights
 from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
 from .nn.module import Module, eval_mode
+from .nn.regularizers import regularization_loss
 from .ops._args import integer
 from .optim import Optimizer
 from .dtype import bool_, float32, float64, get_default_dtype
 from .tensor import Generator, Tensor, cat, clip, log, ones, rand, tensor, use_generator, zeros
 
-__all__ = ["TrainingMixin"]
+__all__ = ["TrainingMixin", "GradientTape"]
 
 
 # ---- losses ------------------------------------------------------------------------------------
@@ -122,7 +125,8 @@ class _Loss:
         if hasattr(fn, "reduction"):
             per_sample = copy.copy(fn)  # never mutate the shared loss: other threads may use it
             per_sample.reduction = "none"
-            return (_reduce_rows(per_sample(pred, target)) * weight).mean()
+            per = per_sample(target, pred) if self.keras_order else per_sample(pred, target)
+            return (_reduce_rows(per) * weight).mean()
         raise ValueError(f"class_weight / sample_weight need a loss with a per-sample form: a loss "
                          f"name or a loss module with a 'reduction' attribute, not {self.name}")
 
@@ -197,6 +201,8 @@ def _optimizer_class(name):
 
 
 def _make_optimizer(spec, params):
+    if isinstance(spec, keras_optimizers.Optimizer):  # Keras-style: bound to the weights now
+        return spec.build(params)
     if isinstance(spec, str):
         cls = _optimizer_class(spec)
         kw = {"lr": _KERAS_LR[cls.__name__]} if cls.__name__ in _KERAS_LR else {}
@@ -260,7 +266,12 @@ def _is_loader(x):
 
 
 def _split_batch(b):
-    """A batch from a user DataLoader -> (inputs list, y, sample_weight)."""
+    """A batch from a user DataLoader -> (inputs list, y, sample_weight); a batch of inputs
+    alone (a tensor / array, or a 1-tuple) has y None (for a custom train_step)."""
+    if isinstance(b, tuple) and len(b) == 1:
+        b = b[0]
+    if isinstance(b, Tensor) or hasattr(b, "__array__"):
+        return [b], None, None
     if isinstance(b, (tuple, list)):
         if len(b) == 2:
             return [b[0]] if not isinstance(b[0], (list, tuple)) else list(b[0]), b[1], None
@@ -319,7 +330,7 @@ class _Batches:
                 continue
             xs, y, w = _split_batch(b)
             xs = [_t(_arr(a)) for a in xs]
-            y = _t(_arr(y))
+            y = _t(_arr(y)) if y is not None else None
             if self.class_weight or w is not None:
                 w = self.model._weights(y, w, self.class_weight, _weight_dtype(xs[0]))
             yield xs, y, w
@@ -336,6 +347,59 @@ def _model_rng(method):
         with (use_generator(g) if g is not None else contextlib.nullcontext()):
             return method(self, *args, **kwargs)
     return run
+
+
+def _call_mode(training):
+    """The mode a call with Keras's ``training=`` argument runs in (None: the model's own)."""
+    return contextlib.nullcontext() if training is None else eval_mode(bool(training))
+
+
+class GradientTape:
+    """Keras / TensorFlow's way of taking gradients in a custom ``train_step``, on dlcore's
+    autograd (which records every op on tensors that require grad, tape or not)::
+
+        with dlcore.GradientTape() as tape:
+            loss = ...
+        grads = tape.gradient(loss, model.trainable_weights)
+        model.optimizer.apply(grads, model.trainable_weights)
+
+    ``gradient`` runs loss.backward() once and returns the sources' gradients (None for a
+    source the loss does not depend on), leaving their ``.grad`` as it was; other leaves the
+    loss depends on accumulate into ``.grad`` as after any backward(). The PyTorch way works
+    as well: ``model.zero_grad(); loss.backward(); grads = [w.grad for w in weights]``."""
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self.persistent = bool(persistent)
+        self._used = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def watch(self, tensor):
+        """Makes a tensor record gradients (requires_grad), like tape.watch."""
+        tensor.requires_grad_(True)
+
+    def gradient(self, target, sources):
+        """d target / d sources: a list like sources (or one tensor for one source)."""
+        if self._used and not self.persistent:
+            raise RuntimeError("GradientTape.gradient can only be called once on a non-persistent tape "
+                               "(use GradientTape(persistent=True))")
+        self._used = True
+        single = isinstance(sources, Tensor)
+        srcs = [sources] if single else list(sources)
+        saved = [v.grad for v in srcs]
+        for v in srcs:
+            v.grad = None
+        try:
+            target.backward(retain_graph=self.persistent)
+            grads = [v.grad for v in srcs]
+        finally:
+            for v, g in zip(srcs, saved):
+                v.grad = g
+        return grads[0] if single else grads
 
 
 class _Compiled:
@@ -364,10 +428,13 @@ class TrainingMixin:
         return [m for m in self.modules() if isinstance(m, Layer) and not m.built]
 
     def build(self, input_shape, dtype="float32"):
-        """Builds lazy layers with a zeros batch of per-sample ``input_shape`` (eval mode, no grad)."""
+        """Builds lazy layers with a zeros batch of per-sample ``input_shape`` (eval mode, no grad).
+        Keras's batch shape, with a leading None - model.build((None, 784)) - is taken too."""
         shapes = input_shape if (isinstance(input_shape, list) and input_shape and
                                  isinstance(input_shape[0], (tuple, list))) else [input_shape]
-        xs = [zeros(_EXAMPLE_BATCH, *sh, dtype=dtype) for sh in shapes]
+        shapes = [(sh,) if isinstance(sh, int) else tuple(sh) for sh in shapes]
+        shapes = [sh[1:] if sh and sh[0] is None else sh for sh in shapes]
+        xs = [zeros(_EXAMPLE_BATCH, *(_EXAMPLE_LEN if s is None else s for s in sh), dtype=dtype) for sh in shapes]
         with no_grad(), eval_mode():
             self(*xs)
         self._note_input(xs)
@@ -386,8 +453,10 @@ class TrainingMixin:
     def generator(self):
         """The model's own dlcore.Generator (None: the current one, see dlcore.use_generator).
         fit / evaluate / predict / train_on_batch draw dropout masks and shuffles from it, so
-        two models trained in two threads are each reproducible. Set a Generator or a seed."""
-        return self.__dict__.get("_generator")
+        two models trained in two threads are each reproducible. Set a Generator or a seed.
+        A submodule assigned as ``self.generator`` (Keras's GAN examples) takes the name over."""
+        sub = self.__dict__.get("_modules", {}).get("generator")
+        return sub if sub is not None else self.__dict__.get("_generator")
 
     @generator.setter
     def generator(self, g):
@@ -395,8 +464,108 @@ class TrainingMixin:
 
     @property
     def optimizer(self):
+        """The optimizer compile set up, over the trainable weights (made on first use)."""
         c = self.__dict__.get("_compiled")
-        return None if c is None else c.optimizer
+        if c is None:
+            return None
+        if c.optimizer is None and c.optimizer_spec is not None and not self._lazy_unbuilt():
+            self._ensure_optimizer()
+        return c.optimizer
+
+    # -- Keras 3's custom-training API --
+    @property
+    def trainable_weights(self):
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self):
+        return [p for p in self.parameters() if not p.requires_grad] + list(self.buffers())
+
+    @property
+    def weights(self):
+        return list(self.parameters()) + list(self.buffers())
+
+    @property
+    def trainable(self):
+        """False freezes every weight (requires_grad off), as Keras's model.trainable = False;
+        set it before compile (the optimizer takes the trainable weights)."""
+        return any(p.requires_grad for p in self.parameters()) or not any(True for _ in self.parameters())
+
+    @trainable.setter
+    def trainable(self, flag):
+        self.requires_grad_(bool(flag))
+        for m in self.modules():
+            if isinstance(m, Layer):
+                m.__dict__["_frozen"] = not flag
+
+    @property
+    def metrics(self):
+        """The metrics fit resets at each epoch and logs: after compile, a 'loss' tracker
+        (metrics.Mean) and the compiled metrics, then every metrics.Metric the model holds as an
+        attribute (a subclass's loss trackers). A subclass may override it, as in Keras."""
+        out = []
+        c = self.__dict__.get("_compiled")
+        if c is not None:
+            if self.__dict__.get("_loss_tracker") is None:
+                object.__setattr__(self, "_loss_tracker", metrics_mod.Mean(name="loss"))
+            out = [self._loss_tracker] + list(c.metrics)
+        for k, v in self.__dict__.items():
+            if isinstance(v, metrics_mod.Metric) and k != "_loss_tracker" and all(v is not m for m in out):
+                out.append(v)
+        return out
+
+    @property
+    def metrics_names(self):
+        return [m.name for m in self.metrics]
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of y_pred against y (Keras 3's Model.compute_loss)."""
+        c = self._c()
+        if c.loss is None:
+            raise RuntimeError("compute_loss: compile() was called without a loss")
+        return c.loss(y_pred, _t(_arr(y)), sample_weight)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Updates the compiled metrics with this batch and returns every metric's result."""
+        p = y_pred.detach() if isinstance(y_pred, Tensor) else y_pred
+        for m in self._c().metrics:
+            m.update_state(y, p, sample_weight)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        """One training step on ``data`` (x, (x, y) or (x, y, sample_weight)); returns the
+        logs. Override it for custom training (fit then calls it on every batch and resets
+        ``self.metrics`` at every epoch); this default is what fit does without one."""
+        xs, y, w = _unpack_data(data)
+        lv, nb = self._step(xs, y, w, True)
+        self.metrics[0].update_state(lv, nb)
+        return {"loss": self.metrics[0].result(), **self._metric_logs()}
+
+    def test_step(self, data):
+        """One evaluation step (called under no_grad in eval mode); returns the logs."""
+        xs, y, w = _unpack_data(data)
+        lv, nb = self._step(xs, y, w, False)
+        self.metrics[0].update_state(lv, nb)
+        return {"loss": self.metrics[0].result(), **self._metric_logs()}
+
+    def _custom(self, name):
+        """Whether the model's class overrides train_step / test_step."""
+        return getattr(type(self), name) is not getattr(TrainingMixin, name)
+
+    def _run_step(self, name, xs, y, w):
+        """Calls the user's train_step / test_step with Keras's data layout; returns
+        (float logs, batch size)."""
+        x = xs[0] if len(xs) == 1 else list(xs)
+        d = x if y is None and w is None else ((x, y) if w is None else (x, y, w))
+        if name == "train_step":
+            self.train()
+            logs = self.train_step(d)
+        else:
+            with no_grad(), eval_mode():
+                logs = self.test_step(d)
+        if not isinstance(logs, dict):
+            raise TypeError(f"{type(self).__name__}.{name} must return a dict of logs, got {type(logs).__name__}")
+        return {k: (v.item() if isinstance(v, Tensor) else float(v)) for k, v in logs.items()}, _batch_size_of(xs)
 
     @property
     def stop_training(self):
@@ -424,7 +593,7 @@ class TrainingMixin:
             if not isinstance(optimizer.get("name"), str):
                 raise ValueError(f"compile: an optimizer dict needs a 'name', got {optimizer!r}")
             _optimizer_class(optimizer["name"])
-        elif not (isinstance(optimizer, Optimizer) or callable(optimizer)):
+        elif not (isinstance(optimizer, (Optimizer, keras_optimizers.Optimizer)) or callable(optimizer)):
             raise TypeError(f"compile: optimizer must be a name, an Optimizer, a dict or a callable taking "
                             f"parameters, got {type(optimizer).__name__}")
         if isinstance(optimizer, Optimizer):
@@ -436,6 +605,8 @@ class TrainingMixin:
             c.optimizer = optimizer
         c.loss = _Loss(loss, c.from_logits) if loss is not None else None
         loss_name = loss if isinstance(loss, str) else type(loss).__name__ if loss is not None else None
+        if isinstance(loss, keras_losses.Loss):  # Keras's loss objects name their loss as compile's names do
+            loss_name = {"huber_loss": "huber"}.get(loss.name, loss.name)
         if loss_name == "CrossEntropyLoss":
             loss_name = "sparse_categorical_crossentropy"
         if loss_name == "BCEWithLogitsLoss":
@@ -479,18 +650,25 @@ class TrainingMixin:
             opt = self._ensure_optimizer()
             opt.zero_grad()
             pred = self._forward(xs)
-            loss = c.loss(pred, y, w)
+            loss = self._with_penalties(c.loss(pred, y, w))
             loss.backward()
             opt.step()
         else:
             with no_grad(), eval_mode():  # the model's train/eval flag stays as it is
                 pred = self._forward(xs)
-                loss = c.loss(pred, y, w)
+                loss = self._with_penalties(c.loss(pred, y, w))
         lv = loss.item()
         p = pred.detach()
         for m in (c.metrics if metrics is None else metrics):
             m.update_state(y, p, w)
         return lv, p.shape[0]
+
+    def _with_penalties(self, loss):
+        """loss plus the weight penalties attached to the model's layers (Keras's
+        kernel_regularizer=... adds them to the training loss)."""
+        if any(m.__dict__.get("_dlcore_regularizers") for m in self.modules()):
+            loss = loss + regularization_loss(self).type(loss.dtype)
+        return loss
 
     def _metric_logs(self, prefix="", metrics=None):
         return {prefix + m.name: float(m.result()) for m in (self._c().metrics if metrics is None else metrics)}
@@ -556,6 +734,7 @@ class TrainingMixin:
         distributed: True or a dlcore.distributed.DataParallel trains data-parallel over the
         processes of an MPI job (batch_size is then the global batch; docs/distributed.md)."""
         c = self._c()
+        custom = self._custom("train_step")
         batch_size = integer(batch_size, "fit", "batch_size", 1)
         epochs = integer(epochs, "fit", "epochs", 0)
         initial_epoch = integer(initial_epoch, "fit", "initial_epoch", 0)
@@ -569,6 +748,9 @@ class TrainingMixin:
         if verbose not in (0, 1, 2):
             raise ValueError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
         run = dist.run(distributed)
+        if run is not None and custom:
+            raise ValueError("fit: distributed= does not run an overridden train_step (its gradients are not "
+                             "averaged over the processes); use the compiled loss, or train without distributed")
         if run is not None:
             batch_size, global_batch = run.local_batch(batch_size), batch_size
             callbacks = run.callbacks(callbacks or [])
@@ -589,8 +771,8 @@ class TrainingMixin:
         else:
             xs = _inputs(x, self._float_dtype())
             ya = _arr(y) if y is not None else None
-            if ya is None:
-                raise ValueError("fit: y is required with array inputs")
+            if ya is None and not custom:
+                raise ValueError("fit: y is required with array inputs (or override train_step)")
             wa = _arr(sample_weight) if sample_weight is not None else None
             _check_samples("fit", xs)
             if validation_split and validation_data is None:
@@ -600,14 +782,16 @@ class TrainingMixin:
                 cut = int(n * (1.0 - validation_split))
                 if cut <= 0 or cut >= n:
                     raise ValueError(f"validation_split={validation_split} leaves an empty split of {n} samples")
-                validation_data = ([a[cut:] for a in xs] if len(xs) > 1 else xs[0][cut:], ya[cut:])
-                xs, ya = [a[:cut] for a in xs], ya[:cut]
+                validation_data = ([a[cut:] for a in xs] if len(xs) > 1 else xs[0][cut:],
+                                   ya[cut:] if ya is not None else None)
+                xs, ya = [a[:cut] for a in xs], (ya[:cut] if ya is not None else None)
                 wa = wa[:cut] if wa is not None else None
             if class_weight:
                 wa = self._weights(ya, wa, class_weight, float64)
             if wa is not None:
                 wa = _t(wa).to(dtype=_weight_dtype(xs[0]))
-            train_iter = _Batches(_array_loader(xs, ya, wa, batch_size, shuffle, run), len(xs), True, wa is not None)
+            train_iter = _Batches(_array_loader(xs, ya, wa, batch_size, shuffle, run), len(xs), ya is not None,
+                                  wa is not None)
             n_train = xs[0].shape[0]
             steps = len(train_iter)
         if steps_per_epoch is not None:
@@ -616,7 +800,7 @@ class TrainingMixin:
         history = cbm.History()
         cbs = list(callbacks or [])
         cl = cbm.CallbackList(cbs + ([cbm.ProgbarLogger(verbose)] if verbose else []) + [history], self)
-        metric_names = ["loss"] + [m.name for m in c.metrics]
+        metric_names = [m.name for m in self.metrics] if custom else ["loss"] + [m.name for m in c.metrics]
         cl.set_params({"epochs": epochs, "steps": steps, "samples": n_train, "verbose": verbose,
                        "batch_size": batch_size, "metrics": metric_names +
                        (["val_" + k for k in metric_names] if validation_data is not None else [])})
@@ -625,6 +809,9 @@ class TrainingMixin:
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
+            if custom:  # Keras resets model.metrics (a custom train_step's trackers) every epoch
+                for m in self.metrics:
+                    m.reset_state()
             cl.on_epoch_begin(epoch)
             loss_mean = metrics_mod.Mean()
             logs = {}
@@ -634,18 +821,22 @@ class TrainingMixin:
                 if steps_per_epoch is not None and i >= steps_per_epoch:
                     break
                 cl.on_train_batch_begin(i, {"size": _batch_size_of(xs_b)})
-                if run is None:
-                    lv, nb = self._step(xs_b, y_b, w_b, True)
-                else:  # gradients averaged over the ranks during backward, the loss logged globally
-                    if run.reducer is None:
-                        self._ensure_built(xs_b)
-                        run.attach(self, self._ensure_optimizer())
-                    with run.step():
+                if custom:
+                    logs, nb = self._run_step("train_step", xs_b, y_b, w_b)
+                    cl.on_train_batch_end(i, {**logs, "size": nb})
+                else:
+                    if run is None:
                         lv, nb = self._step(xs_b, y_b, w_b, True)
-                    lv, nb = run.reduce_step(lv, nb)
-                loss_mean.update_state(lv, nb)
-                logs = {"loss": loss_mean.result(), **self._metric_logs()}
-                cl.on_train_batch_end(i, {**logs, "size": nb, "batch_loss": lv})
+                    else:  # gradients averaged over the ranks during backward, the loss logged globally
+                        if run.reducer is None:
+                            self._ensure_built(xs_b)
+                            run.attach(self, self._ensure_optimizer())
+                        with run.step():
+                            lv, nb = self._step(xs_b, y_b, w_b, True)
+                        lv, nb = run.reduce_step(lv, nb)
+                    loss_mean.update_state(lv, nb)
+                    logs = {"loss": loss_mean.result(), **self._metric_logs()}
+                    cl.on_train_batch_end(i, {**logs, "size": nb, "batch_loss": lv})
                 if self.stop_training:
                     break
             if run is not None:
@@ -680,11 +871,15 @@ class TrainingMixin:
         train / eval flag. distributed=True: each process of an MPI job evaluates its share of
         the arrays, the results cover all of them."""
         c = self._c()  # compiled?
+        custom = self._custom("test_step")
         batch_size = integer(batch_size, "evaluate", "batch_size", 1)
         metrics = [m.fresh() for m in c.metrics]
         loss_mean = metrics_mod.Mean()
         run = distributed if isinstance(distributed, dist.FitRun) else dist.run(distributed)
         if run is not None:
+            if custom:
+                raise ValueError("evaluate: distributed= does not run an overridden test_step; evaluate "
+                                 "without distributed")
             batch_size = -(-int(batch_size) // run.world.size)
         if isinstance(x, data.Dataset):
             x = data.DataLoader(x, batch_size=batch_size,
@@ -694,12 +889,21 @@ class TrainingMixin:
         else:
             xs = _inputs(x, self._float_dtype())
             _check_samples("evaluate", xs)
-            if y is None:
-                raise ValueError("evaluate: y is required with array inputs")
-            ya = _arr(y)
+            if y is None and not custom:
+                raise ValueError("evaluate: y is required with array inputs (or override test_step)")
+            ya = _arr(y) if y is not None else None
             wa = _t(_arr(sample_weight)).to(dtype=_weight_dtype(xs[0])) if sample_weight is not None else None
-            it = _Batches(_array_loader(xs, ya, wa, batch_size, False, run, even=False), len(xs), True,
+            it = _Batches(_array_loader(xs, ya, wa, batch_size, False, run, even=False), len(xs), ya is not None,
                           wa is not None)
+        if custom:  # the user's test_step counts into model.metrics, as in Keras
+            for m in self.metrics:
+                m.reset_state()
+            logs = {}
+            for xs_b, y_b, w_b in it:
+                logs, _ = self._run_step("test_step", xs_b, y_b, w_b)
+            if not logs:
+                raise ValueError("evaluate: the data yielded no samples (an empty dataset or data loader)")
+            return logs if return_dict else (list(logs.values()) if len(logs) > 1 else list(logs.values())[0])
         seen = 0
         for xs_b, y_b, w_b in it:
             lv, nb = self._step(xs_b, y_b, w_b, False, metrics)
@@ -761,16 +965,23 @@ class TrainingMixin:
                              sum(p.numel() for p in layer.parameters())))
             return rows
         spec = self.__dict__.get("_input_spec")
-        x = None
+        x = x2 = None
         if spec is not None and len(spec) == 1:
             x = zeros(_EXAMPLE_BATCH, *spec[0][0], dtype=spec[0][1])
+            var = self.__dict__.get("_variable_dims") or ()
+            if var:  # a second example, longer along the variable sizes: the sizes that differ are None
+                x2 = zeros(_EXAMPLE_BATCH, *(s + (i in var) for i, s in enumerate(spec[0][0])), dtype=spec[0][1])
         with no_grad(), eval_mode():
             for name, m in self.named_children():
                 shp = "?"
                 if x is not None:
                     try:
                         x = m(x)
-                        shp = str((None,) + tuple(x.shape[1:]))
+                        x2 = m(x2) if x2 is not None else None
+                        sizes = tuple(x.shape[1:])
+                        if x2 is not None:
+                            sizes = tuple(None if a != b else a for a, b in zip(sizes, x2.shape[1:]))
+                        shp = str((None,) + sizes)
                     except Exception:
                         x = None
                 rows.append((getattr(m, "name", name), type(m).__name__, shp,
@@ -819,7 +1030,7 @@ class TrainingMixin:
 
     def set_weights(self, weights):
         """Sets every weight from arrays ordered and laid out as get_weights returns them."""
-        _write_weights(_weight_slots(self), weights, type(self).__name__)
+        _write_weights(_weight_slots(self), weights, type(self).__name__, "", self)
 
     def save(self, path, include_optimizer=True):
         """Saves architecture (JSON), weights, optimizer state, compile settings, the epoch and
@@ -873,6 +1084,16 @@ class TrainingMixin:
         axes = {n: {0: "batch"} for n in in_names + out_names}
         return onnx.export(self, tuple(xs), filepath, opset_version=opset_version, input_names=in_names,
                            output_names=out_names, dynamic_axes=axes, verbose=verbose)
+
+
+def _unpack_data(data):
+    """Keras's batch layout - x, (x,), (x, y) or (x, y, sample_weight) - as (inputs, y, w)."""
+    if isinstance(data, tuple) and len(data) in (1, 2, 3):
+        x, y, w = (list(data) + [None, None])[:3]
+    else:
+        x, y, w = data, None, None
+    xs = [_t(_arr(a)) for a in (x if isinstance(x, (list, tuple)) else [x])]
+    return xs, (None if y is None else _t(_arr(y))), (None if w is None else _t(_arr(w)))
 
 
 def _unpack_val(v):

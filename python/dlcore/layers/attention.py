@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
+from .. import initializers
 from ..dtype import bool_, get_default_dtype
-from ..nn import init
 from ..nn.attention import attend, causal_mask
 from ..nn.module import Module, Parameter
 from ..ops import _args
@@ -21,16 +21,6 @@ from .base import Layer, _as_input, _build_lock
 __all__ = ["MultiHeadAttention", "Attention"]
 
 
-def _keras_glorot_uniform(t):
-    """Keras's glorot_uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out)) with Keras's fans
-    (for a kernel of rank > 2: the last two dims times the product of the others)."""
-    shape = tuple(t.shape)
-    rf = math.prod(shape[:-2])
-    fan_in, fan_out = shape[-2] * rf, shape[-1] * rf
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
-    init.uniform_(t, -limit, limit)
-
-
 class _EinsumDense(Module):
     """A Keras EinsumDense of MultiHeadAttention: ``kernel`` of shape in_dims + out_dims and
     ``bias`` of shape out_dims, contracting the input's last len(in_dims) axes."""
@@ -38,8 +28,7 @@ class _EinsumDense(Module):
     def __init__(self, in_dims, out_dims, use_bias, dtype):
         super().__init__()
         self.in_dims, self.out_dims = tuple(in_dims), tuple(out_dims)
-        self.kernel = Parameter(zeros(*self.in_dims, *self.out_dims, dtype=dtype))
-        _keras_glorot_uniform(self.kernel)
+        self.kernel = Parameter(initializers.GlorotUniform()(self.in_dims + self.out_dims, dtype=dtype))
         if use_bias:
             self.bias = Parameter(zeros(*self.out_dims, dtype=dtype))
         else:

@@ -15,9 +15,8 @@ from __future__ import annotations
 from ..nn.conv import Conv1d, Conv2d, ConvTranspose2d
 from ..ops import conv as _ops
 from ..ops._args import integer, ntuple
-from ..tensor import empty
 from .base import (Layer, _match_dtype, data_format_arg, from_channels_first, get_activation, get_initializer,
-                   image_input, image_rank)
+                   image_input, image_rank, init_keras_layout)
 
 __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"]
 
@@ -111,10 +110,12 @@ class _Conv(Layer):
                              f"channels ({self.data_format}), got input of shape {tuple(x.shape)}")
         return xc
 
-    def _init(self, weight, bias):
-        self._kernel_init(weight)
-        if bias is not None:
-            self._bias_init(bias)
+    def _init(self, *kernel_inits):
+        """Draws the kernels (kernel_inits, in _keras_weights' order) and the bias in Keras's
+        layouts, so with Keras's fans whatever layout dlcore keeps them in."""
+        inits = list(kernel_inits) + ([self._bias_init] if self.use_bias else [])
+        for (t, to_k, from_k), init in zip(self._keras_weights(), inits):
+            init_keras_layout(t, init, to_k, from_k)
 
     def _finish(self, y):
         if self._act is not None:
@@ -151,7 +152,7 @@ class Conv2D(_Conv):
         self._in_channels = self._channels(input_shape)
         self.conv = _match_dtype(Conv2d(self._in_channels, self.filters, self.kernel_size, stride=self.strides,
                                         dilation=self.dilation_rate, groups=self.groups, bias=self.use_bias), x)
-        self._init(self.conv.weight, self.conv.bias)
+        self._init(self._kernel_init)
         self.built = True
 
     def forward(self, x):
@@ -188,7 +189,7 @@ class Conv1D(_Conv):
         self._in_channels = self._channels(input_shape)
         self.conv = _match_dtype(Conv1d(self._in_channels, self.filters, self.kernel_size, stride=self.strides,
                                         dilation=self.dilation_rate, groups=self.groups, bias=self.use_bias), x)
-        self._init(self.conv.weight, self.conv.bias)
+        self._init(self._kernel_init)
         self.built = True
 
     def forward(self, x):
@@ -244,7 +245,7 @@ class Conv2DTranspose(_Conv):
         self.conv = _match_dtype(ConvTranspose2d(self._in_channels, self.filters, self.kernel_size,
                                                  stride=self.strides, dilation=self.dilation_rate,
                                                  bias=self.use_bias), x)
-        self._init(self.conv.weight, self.conv.bias)
+        self._init(self._kernel_init)
         self.built = True
 
     def forward(self, x):
@@ -299,19 +300,13 @@ class DepthwiseConv2D(_Conv):
 
     def _depthwise_module(self, x, bias):
         c, dm = self._in_channels, self.depth_multiplier
-        conv = _match_dtype(Conv2d(c, c * dm, self.kernel_size, stride=self.strides, dilation=self.dilation_rate,
+        return _match_dtype(Conv2d(c, c * dm, self.kernel_size, stride=self.strides, dilation=self.dilation_rate,
                                    groups=c, bias=bias), x)
-        # initialised as Keras's (kh, kw, in, dm) kernel, whose fans differ from the grouped layout's
-        keras_like = empty(dm, c, *self.kernel_size, dtype=conv.weight.dtype)
-        self._kernel_init(keras_like)
-        conv.weight.data.copy_(keras_like.permute(1, 0, 2, 3).reshape(c * dm, 1, *self.kernel_size))
-        if bias:
-            self._bias_init(conv.bias)
-        return conv
 
     def build(self, input_shape, x=None):
         self._in_channels = self._channels(input_shape)
         self.conv = self._depthwise_module(x, self.use_bias)
+        self._init(self._kernel_init)
         self.built = True
 
     def _depthwise(self, x, conv, bias):
@@ -358,9 +353,7 @@ class SeparableConv2D(DepthwiseConv2D):
         self.depthwise = self._depthwise_module(x, False)
         self.pointwise = _match_dtype(Conv2d(self._in_channels * self.depth_multiplier, self.filters, 1,
                                              bias=self.use_bias), x)
-        self._pointwise_init(self.pointwise.weight)
-        if self.use_bias:
-            self._bias_init(self.pointwise.bias)
+        self._init(self._kernel_init, self._pointwise_init)
         self.built = True
 
     def forward(self, x):

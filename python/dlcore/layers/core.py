@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from ..nn.linear import Linear, linear
 from ..nn.module import Module
+from ..nn.regularizers import attach as attach_regularizer
 from ..ops._args import integer
 from ..tensor import Tensor, flatten, reshape
-from .base import Layer, _match_dtype, data_format_arg, from_channels_first, get_activation, in_memory_order
+from .base import (Layer, _match_dtype, data_format_arg, from_channels_first, get_activation, get_initializer,
+                   in_memory_order, init_keras_layout)
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Lambda"]
 
@@ -14,18 +16,33 @@ __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Lambda"]
 class Dense(Layer):
     """Fully connected layer: activation(x @ W.T + b) on the last axis; in_features is taken
     from the first input. Holds an nn.Linear as ``linear`` (state_dict keys linear.weight/bias).
-    With activation='relu' the ReLU is fused into the GEMM's epilogue (one kernel call)."""
+    With activation='relu' the ReLU is fused into the GEMM's epilogue (one kernel call).
+    Keras's initializers by default (kernel glorot_uniform, bias zeros; any Keras initializer
+    name or object); kernel_regularizer / bias_regularizer join the training loss."""
 
-    def __init__(self, units, activation=None, use_bias=True, name=None):
-        super().__init__(name)
+    supports_masking = True
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, name=None, **kwargs):
+        super().__init__(name, **kwargs)
         self.units = integer(units, "Dense", "units", 1)
         self.activation, self.use_bias = activation, bool(use_bias)
         self._act = get_activation(activation)
         self._fused_relu = isinstance(activation, str) and activation.lower() == "relu"
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self._kernel_init = get_initializer(kernel_initializer, "Dense", "kernel_initializer")
+        self._bias_init = get_initializer(bias_initializer, "Dense", "bias_initializer")
+        self._regularizers = {"weight": kernel_regularizer, "bias": bias_regularizer}
 
     def build(self, input_shape, x=None):
+        dt = getattr(x, "dtype", None)
         self.linear = _match_dtype(Linear(int(input_shape[-1]), self.units, bias=self.use_bias,
-                                          dtype=getattr(x, "dtype", None)), x)
+                                          dtype=dt if dt is not None and dt.is_floating_point else None), x)
+        for (t, to_k, from_k), init in zip(self._keras_weights(), (self._kernel_init, self._bias_init)):
+            init_keras_layout(t, init, to_k, from_k)  # Keras's initializers on Keras's (in, out) kernel
+        for name, reg in self._regularizers.items():
+            if reg is not None and self.linear._parameters.get(name) is not None:
+                attach_regularizer(self.linear, name, reg)
         self.built = True
 
     def forward(self, x):
@@ -42,13 +59,19 @@ class Dense(Layer):
         if self.activation is not None and not isinstance(self.activation, str):
             raise ValueError(f"Dense '{self.name}': a callable activation cannot be saved as JSON; "
                              f"use an activation name")
-        return {"name": self.name, "units": self.units, "activation": self.activation,
-                "use_bias": self.use_bias}
+        cfg = {"name": self.name, "units": self.units, "activation": self.activation,
+               "use_bias": self.use_bias}
+        for k in ("kernel_initializer", "bias_initializer"):
+            if isinstance(getattr(self, k), str):
+                cfg[k] = getattr(self, k)
+        return cfg
 
 
 class Activation(Layer):
     """An activation by Keras name (or a callable). Elementwise activations run in the input's
     memory order, so between channels-last image layers they keep channels-first memory."""
+
+    supports_masking = True
 
     def __init__(self, activation, name=None):
         super().__init__(name)

@@ -1,13 +1,17 @@
-"""Keras-style BatchNormalization over one axis (Keras's default -1: the channels of
-channels-last images, the features of (N, F) data), on nn.BatchNorm1d / 2d."""
+"""Keras-style normalization layers: BatchNormalization over one axis (Keras's default -1: the
+channels of channels-last images, the features of (N, F) / (N, T, F) data), on nn.BatchNorm1d /
+2d; LayerNormalization and GroupNormalization (Keras's weight names gamma / beta), on
+nn.functional.layer_norm / group_norm."""
 from __future__ import annotations
 
-from ..nn.norm import BatchNorm1d, BatchNorm2d
+from .. import initializers
+from ..nn.module import Parameter
+from ..nn.norm import BatchNorm1d, BatchNorm2d, group_norm, layer_norm
 from ..ops._args import integer, real
 from ..tensor import Tensor
 from .base import Layer, _match_dtype
 
-__all__ = ["BatchNormalization"]
+__all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization"]
 
 
 class BatchNormalization(Layer):
@@ -18,6 +22,8 @@ class BatchNormalization(Layer):
     image layers return) and the input runs through nn.BatchNorm1d ((N, C) / (N, C, L)) or
     nn.BatchNorm2d ((N, C, H, W)), held as ``bn``. get_weights: [gamma, beta, moving_mean,
     moving_variance]."""
+
+    supports_masking = True
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, name=None):
         super().__init__(name)
@@ -64,3 +70,102 @@ class BatchNormalization(Layer):
 
     def get_config(self):
         return {"name": self.name, "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon}
+
+
+
+def _norm_axes(cls, axis, ndim):
+    axes = [axis] if isinstance(axis, int) else list(axis)
+    out = sorted({integer(a, cls, "axis") % ndim if -ndim <= a < ndim else -1 for a in axes})
+    if not out or out[0] < 1:
+        raise ValueError(f"{cls}: axis {axis} is out of range (or the batch axis) for a {ndim}-D input")
+    return out
+
+
+class LayerNormalization(Layer):
+    """Normalises each sample over ``axis`` (default -1, the features; a list of trailing
+    axes is allowed), then scales by ``gamma`` and shifts by ``beta`` (Keras's weight names
+    and order). Keras 3's default epsilon=1e-3 (PyTorch's LayerNorm has 1e-5). On
+    nn.functional.layer_norm."""
+
+    supports_masking = True
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        if rms_scaling:
+            raise ValueError("LayerNormalization: rms_scaling=True is not supported")
+        if not real(epsilon, "LayerNormalization", "epsilon") > 0:
+            raise ValueError(f"LayerNormalization: epsilon must be positive, got {epsilon}")
+        self.axis, self.epsilon = axis, float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+
+    def build(self, input_shape, x=None):
+        nd = len(input_shape)
+        axes = _norm_axes("LayerNormalization", self.axis, nd)
+        if axes != list(range(nd - len(axes), nd)):
+            raise ValueError(f"LayerNormalization '{self.name}': axis {self.axis} must name the trailing "
+                             f"axes of the {nd}-D input (dlcore normalises trailing axes)")
+        self._shape = tuple(int(input_shape[a]) for a in axes)
+        if self.scale:
+            self.gamma = Parameter(initializers.get(self.gamma_initializer)(self._shape))
+        if self.center:
+            self.beta = Parameter(initializers.get(self.beta_initializer)(self._shape))
+        _match_dtype(self, x)
+        self.built = True
+
+    def forward(self, x):
+        return layer_norm(x, self._shape, self._parameters.get("gamma"), self._parameters.get("beta"),
+                          self.epsilon)
+
+    def get_config(self):
+        return {"name": self.name, "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+                "scale": self.scale}
+
+
+class GroupNormalization(Layer):
+    """Group norm: the channels on ``axis`` (default -1: channels-last, Keras's default) split
+    into ``groups`` consecutive groups (default 32), each normalised per sample over its
+    channels and every other non-batch axis; weights ``gamma``, ``beta`` per channel.
+    Keras's epsilon=1e-3. On nn.functional.group_norm (channels moved to axis 1 and back)."""
+
+    supports_masking = True
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", name=None, **kwargs):
+        super().__init__(name, **kwargs)
+        self.groups = integer(groups, "GroupNormalization", "groups", 1)
+        self.axis = integer(axis, "GroupNormalization", "axis")
+        if not real(epsilon, "GroupNormalization", "epsilon") > 0:
+            raise ValueError(f"GroupNormalization: epsilon must be positive, got {epsilon}")
+        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+
+    def build(self, input_shape, x=None):
+        nd = len(input_shape)
+        self._axis = _norm_axes("GroupNormalization", self.axis, nd)[0]
+        C = int(input_shape[self._axis])
+        if C % self.groups:
+            raise ValueError(f"GroupNormalization '{self.name}': the {C} channels on axis {self.axis} cannot "
+                             f"be split into groups={self.groups} equal groups")
+        if self.scale:
+            self.gamma = Parameter(initializers.get(self.gamma_initializer)((C,)))
+        if self.center:
+            self.beta = Parameter(initializers.get(self.beta_initializer)((C,)))
+        _match_dtype(self, x)
+        self.built = True
+
+    def forward(self, x):
+        a, nd = self._axis, x.ndim
+        if a != 1:  # channels to axis 1, where group_norm has them
+            order = [0, a] + [i for i in range(1, nd) if i != a]
+            x = x.permute(*order)
+        y = group_norm(x, self.groups, self._parameters.get("gamma"), self._parameters.get("beta"), self.epsilon)
+        if a != 1:
+            inverse = [order.index(i) for i in range(nd)]
+            y = y.permute(*inverse)
+        return y
+
+    def get_config(self):
+        return {"name": self.name, "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale}

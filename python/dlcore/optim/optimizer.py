@@ -95,6 +95,49 @@ class Optimizer:
     def step(self, closure=None):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # -- Keras 3's optimizer calls (a custom Model.train_step uses them) --
+    def apply(self, grads, trainable_variables=None):
+        """One update with the given gradients (Keras's ``optimizer.apply``): grads[i] is the
+        gradient of trainable_variables[i] (default: every parameter, in group order); a None
+        gradient skips its variable. Parameters of this optimizer that are not listed are not
+        updated by this call; every parameter's ``.grad`` is left as it was."""
+        mine = [p for g in self.param_groups for p in g["params"]]
+        variables = mine if trainable_variables is None else list(trainable_variables)
+        grads = list(grads)
+        if len(grads) != len(variables):
+            raise ValueError(f"{type(self).__name__}.apply: got {len(grads)} gradients for "
+                             f"{len(variables)} variables")
+        ids = {id(p) for p in mine}
+        for i, v in enumerate(variables):
+            if id(v) not in ids:
+                raise ValueError(f"{type(self).__name__}.apply: variable {i} (shape {tuple(v.shape)}) is not "
+                                 f"one of this optimizer's parameters")
+        given = {id(v): g for v, g in zip(variables, grads)}
+        saved = [p.grad for p in mine]
+        try:
+            for p in mine:
+                g = given.get(id(p))
+                p.grad = None if g is None else (g.detach() if isinstance(g, Tensor) else tensor(g, dtype=p.dtype))
+            self.step()
+        finally:
+            for p, g in zip(mine, saved):
+                p.grad = g
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras's ``apply_gradients(zip(grads, vars))``: apply with (gradient, variable) pairs."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    @property
+    def learning_rate(self):
+        """The first parameter group's lr (Keras's name); setting it sets every group's."""
+        return self.param_groups[0]["lr"]
+
+    @learning_rate.setter
+    def learning_rate(self, lr):
+        for g in self.param_groups:
+            g["lr"] = float(lr)
+
     def state_dict(self):
         index = {}
         groups = []
