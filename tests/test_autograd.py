@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import dlcore
+from conftest import requires_torch
 from gradcheck import gradcheck
 
 
@@ -458,3 +459,57 @@ def test_detect_anomaly_names_the_op_whose_backward_made_nan():
     with dlcore.autograd.detect_anomaly():
         y.backward()
     np.testing.assert_allclose(x.grad.numpy(), 1.0 / np.sqrt([1.0, 2.0]), rtol=1e-6)
+
+
+def _tensor_hook_scenario(lib):
+    """register_hook and retain_grad as gradient-inspecting scripts use them, on `lib`
+    (dlcore or torch); returns everything the hooks saw and the gradients."""
+    a = np.random.default_rng(7).standard_normal((3, 4))
+    seen = []
+    x = lib.tensor(a, requires_grad=True)
+    x.register_hook(lambda g: seen.append(("x", g.numpy().copy())))  # a leaf: once, the total
+    y = x * 2                       # a non-leaf used twice: its hooks see the summed gradient
+    y.retain_grad()
+    y.register_hook(lambda g: seen.append(("y", g.numpy().copy())))
+    y.register_hook(lambda g: g * 3)  # replaces the gradient for the hooks after it and the graph
+    y.register_hook(lambda g: seen.append(("y3", g.numpy().copy())))
+    parts = y.chunk(2, 1)           # a node with two outputs: a hook on the second only
+    parts[1].register_hook(lambda g: g * 0.5)
+    z = (parts[0] * parts[1]).sum() + (y.exp() * x).sum()
+    z.register_hook(lambda g: g * 2)  # on the root
+    z.backward(retain_graph=True)
+    grads = [x.grad.numpy().copy(), y.grad.numpy().copy()]
+    z.backward()                    # the retained gradient accumulates, as .grad does
+    grads += [x.grad.numpy().copy(), y.grad.numpy().copy()]
+    w = lib.tensor(a, requires_grad=True)
+    h = w.register_hook(lambda g: g * 100)
+    h.remove()
+    (w * w).sum().backward()
+    grads.append(w.grad.numpy().copy())
+    return seen, grads, bool(y.retains_grad), bool(x.retains_grad)
+
+
+@requires_torch
+def test_register_hook_and_retain_grad_as_torch():
+    import torch
+    (seen, grads, ry, rx), (tseen, tgrads, try_, trx) = _tensor_hook_scenario(dlcore), _tensor_hook_scenario(torch)
+    assert [k for k, _ in seen] == [k for k, _ in tseen] == ["y", "y3", "x"] * 2
+    for (_, a), (_, b) in zip(seen, tseen):
+        np.testing.assert_allclose(a, b, rtol=1e-13)
+    for a, b in zip(grads, tgrads):
+        np.testing.assert_allclose(a, b, rtol=1e-13)
+    assert (ry, rx) == (try_, trx) == (True, False)
+
+
+def test_register_hook_errors():
+    x = dlcore.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="register_hook: cannot register a hook on a tensor that doesn't require"):
+        dlcore.ones(3).register_hook(lambda g: g)
+    with pytest.raises(TypeError, match="register_hook: hook must be callable, got int"):
+        x.register_hook(3)
+    y = x * 2
+    y.register_hook(lambda g: g[:2])
+    with pytest.raises(RuntimeError, match=r"a hook must return None or a tensor of the gradient's shape"):
+        y.sum().backward()
+    with pytest.raises(RuntimeError, match="retain_grad: can't retain"):
+        dlcore.ones(2).retain_grad()

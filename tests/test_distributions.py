@@ -159,6 +159,20 @@ def test_reinforce_gradient_matches_torch():
     np.testing.assert_allclose(ld.grad.numpy(), lt.grad.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("make", [lambda x: D.Categorical(probs=dlcore.softmax(x, -1)),
+                                  lambda x: D.Bernoulli(logits=x)])
+def test_log_prob_after_sample_keeps_its_graph(make):
+    """sample() builds the parameter the distribution was not given (logits from probs, probs
+    from logits) and caches it; built under sample's no_grad, log_prob would then be cut off
+    from the graph (REINFORCE's `m.log_prob(m.sample())` had no gradient; so had entropy)."""
+    x = dlcore.tensor(rng.random((2, 3)), requires_grad=True)
+    dist = make(x)
+    lp, ent = dist.log_prob(dist.sample()), dist.entropy()
+    assert lp.requires_grad and ent.requires_grad
+    (lp.sum() + ent.sum()).backward()
+    assert x.grad is not None and np.isfinite(x.grad.numpy()).all()
+
+
 def test_validation():
     with pytest.raises(ValueError, match="exactly one of probs or logits"):
         D.Categorical()

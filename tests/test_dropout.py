@@ -207,8 +207,8 @@ def test_bad_input():
         nn.Dropout(1.5)
     with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got -0.1"):
         F.dropout(dlcore.randn(3), -0.1)
-    with pytest.raises(ValueError, match=r"dropout2d: expected an unbatched 3D or batched 4D input, got shape \(2, 3\)"):
-        F.dropout2d(dlcore.randn(2, 3), 0.5)
+    with pytest.raises(ValueError, match=r"dropout2d: expected an unbatched 3D or batched 4D input, got shape \(5,\)"):
+        F.dropout2d(dlcore.randn(5), 0.5)
     with pytest.raises(TypeError, match="dropout: input must be float32 or float64, got int64"):
         F.dropout(dlcore.tensor([1, 2, 3]), 0.5)
     from dlcore import _C
@@ -253,3 +253,19 @@ def test_sharded_unaligned_parts_draw_distinct_masks():
     with pytest.raises(ValueError, match=r"part 2 is not in \[0, 2\)"):
         with g0.sharded(2, 2):
             pass
+
+
+@pytest.mark.parametrize("shape", [(40, 50), (4, 6, 3, 2, 2)])
+def test_dropout2d_takes_other_inputs_as_n_c_with_a_warning_as_torch(shape):
+    """PyTorch's Dropout2d on a 2-D (N, C) input (its mnist_rnn example) warns and drops single
+    elements; a 5-D input drops whole (n, c) slices."""
+    x = dlcore.tensor(rng(5).uniform(1.0, 2.0, size=shape))
+    with pytest.warns(UserWarning, match=f"dropout2d: a {len(shape)}-D input is taken as \\(N, C, ...\\)"):
+        y = npy(nn.Dropout2d(0.5)(x))
+    planes = y.reshape(shape[0] * shape[1], -1)
+    zero, kept = (planes == 0).all(axis=1), (planes != 0).all(axis=1)
+    assert (zero | kept).all() and zero.any() and kept.any()
+    np.testing.assert_allclose(planes[kept], x.numpy().reshape(planes.shape)[kept] * 2.0, rtol=1e-6)
+    torch = pytest.importorskip("torch")
+    with pytest.warns(UserWarning, match="dropout2d"):
+        torch.nn.functional.dropout2d(torch.ones(shape), 0.5)

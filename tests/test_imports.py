@@ -11,7 +11,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "python" / "dlcore"
 
 # imported inside functions only because they are optional dependencies
-OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna", "mpi4py", "onnx"}
+OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna", "mpi4py", "onnx", "torch"}
 
 # layers, bottom to top; a module may import only from its own layer or below
 LAYERS = [
@@ -24,7 +24,8 @@ LAYERS = [
     ("keras", ("dlcore.graph", "dlcore.initializers", "dlcore.optimizers", "dlcore.losses", "dlcore.regularizers",
                "dlcore.random",
                "dlcore.utils", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics", "dlcore.serialization",
-               "dlcore.trainer", "dlcore.models", "dlcore.onnx", "dlcore.tuning")),
+               "dlcore.trainer", "dlcore.models", "dlcore.onnx", "dlcore.tuning",
+               "dlcore.word2vec")),
     ("top", ("dlcore", "dlcore.examples")),
 ]
 OPS_MAY_IMPORT = {"dlcore._C", "dlcore.dtype", "dlcore.autograd", "dlcore.ops._args"}

@@ -81,3 +81,49 @@ def test_parameter_defaults():
     assert not q.requires_grad
     with pytest.raises(RuntimeError, match="int64"):
         nn.Parameter(dlcore.arange(3))
+
+
+def _hook_scenario(lib):
+    """Forward hooks as feature-extraction and input-rewriting code uses them, run on `lib`
+    (dlcore or torch): returns the trace of calls and the outputs."""
+    nn_ = lib.nn
+    lib.manual_seed(0)
+    m = nn_.Sequential(nn_.Linear(3, 4), nn_.ReLU(), nn_.Linear(4, 2)).double()
+    w = np.random.default_rng(0)
+    with lib.no_grad():
+        for p in m.parameters():
+            p.copy_(lib.tensor(w.standard_normal(tuple(p.shape))))
+    x = lib.tensor(w.standard_normal((5, 3)))
+    trace, feats = [], {}
+    h1 = m[1].register_forward_hook(lambda mod, args, out: feats.__setitem__("relu", out.detach().numpy().copy()))
+    h2 = m[0].register_forward_pre_hook(lambda mod, args: trace.append("pre-a") or (args[0] * 2,))
+    h3 = m[0].register_forward_pre_hook(lambda mod, args: trace.append("pre-first"), prepend=True)
+    h4 = m[2].register_forward_hook(lambda mod, args, out: out + 1)  # replaces the output
+    h5 = m.register_forward_hook(lambda mod, args, kwargs, out: trace.append(("kw", sorted(kwargs))),
+                                 with_kwargs=True)
+    y1 = m(x).detach().numpy().copy()
+    for h in (h2, h4):
+        h.remove()
+    h2.remove()  # twice is harmless
+    y2 = m(x).detach().numpy().copy()
+    for h in (h1, h3, h5):
+        h.remove()
+
+    def boom(*a):
+        raise ValueError("boom")
+    m[2].forward = boom
+    seen = []
+    m[2].register_forward_hook(lambda mod, args, out: seen.append(out), always_call=True)
+    with pytest.raises(ValueError, match="boom"):
+        m(x)
+    return trace, feats["relu"], y1, y2, seen
+
+
+@requires_torch
+def test_forward_hooks_as_torch():
+    import torch
+    got, want = _hook_scenario(dlcore), _hook_scenario(torch)
+    assert got[0] == want[0] == ["pre-first", "pre-a", ("kw", []), "pre-first", ("kw", [])]
+    for a, b in zip(got[1:4], want[1:4]):
+        np.testing.assert_allclose(a, b, rtol=1e-14)
+    assert got[4] == want[4] == [None]

@@ -411,3 +411,224 @@ def test_script_level_shims():
     import dlcore.backends.cudnn as cudnn
     cudnn.benchmark = True  # scripts set it; nothing changes
     cudnn.benchmark = False
+
+
+_METHOD_FORMS = [  # the method forms of tensor functions, and functions scripts call on torch
+    "x.add(x * 2)", "x.add(x, alpha=0.5)", "m.add(x, x, alpha=-2)", "x.sub(x[0], alpha=3)", "m.sub(x, 1.5)",
+    "x.mul(x)", "x.div(x.exp())", "x.neg()", "x.sin()", "x.cos()", "x.abs().log1p()",
+    "x.expm1()", "x.square()", "m.square(x)", "x.maximum(x.flip(0))", "x.minimum(x * 0.5)",
+    "x.where(x > 0, x * 3)", "x.broadcast_to(2, 2, 3, 4)", "x.broadcast_to((3, 2, 3, 4))",
+    "m.masked_fill(x, x > 0.5, -1.0)", "m.narrow(x, 2, 1, 2)", "m.stack(x.unbind(1), 0)", "m.stack(m.unbind(x, -1))",
+    "m.mm(x[0], x[1].t())", "m.bmm(x, x.transpose(1, 2))", "x.tril()", "x.triu(1)", "m.tril(x, -1)",
+    "m.triu(x[0], -2)", "m.tril(x[0].t(), 2)", "x.sort(1).values", "m.sort(x, 0, descending=True)[0]",
+    "x.topk(2).values", "m.topk(x, 3, dim=1, largest=False).values", "x.topk(1, 0)[0]",
+    "x.cumsum(1)", "m.cumsum(x, 0)", "m.cumsum(x, -1)", "m.cumsum(x[0, 0], 0)",
+]
+
+
+@pytest.mark.parametrize("expr", _METHOD_FORMS)
+def test_method_forms_as_torch_with_gradients(expr):
+    a = np.random.default_rng(0).standard_normal((2, 3, 4))
+    x, t = dlcore.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    got, want = eval(expr, {"m": dlcore, "x": x}), eval(expr, {"m": torch, "x": t})
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-15)
+    w = np.random.default_rng(1).standard_normal(tuple(want.shape))
+    (got * dlcore.tensor(w)).sum().backward()
+    (want * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-11, atol=1e-14)
+
+
+def test_method_form_predicates_and_errors():
+    x = dlcore.tensor([[1.0, float("nan")], [float("inf"), 2.0]])
+    t = torch.tensor(x.numpy())
+    for name in ("isnan", "isinf"):  # (sign(nan) is nan here, 0 in PyTorch: docs/compatibility.md)
+        np.testing.assert_array_equal(getattr(x, name)().numpy(), getattr(t, name)().numpy())
+    assert x.is_floating_point() and not dlcore.tensor([1]).is_floating_point()
+    assert dlcore.numel(x) == 4 and len(dlcore.unbind(x)) == 2
+    with pytest.raises(ValueError, match=r"bmm: expects \(B, n, m\) and \(B, m, p\).*\(2, 2\)"):
+        dlcore.bmm(x, x)
+    with pytest.raises(ValueError, match="mm: both arguments must be 2-D"):
+        dlcore.mm(x[0], x)
+
+
+def test_multinomial_frequencies_and_rules_as_torch():
+    p = dlcore.tensor([[0.1, 0.0, 0.6, 0.3], [5.0, 1.0, 0.0, 4.0]])  # rows need not be normalised
+    dlcore.manual_seed(0)
+    draws = dlcore.multinomial(p, 4000, replacement=True)
+    assert draws.shape == (2, 4000) and draws.dtype == dlcore.int64
+    for row, w in zip(draws.numpy(), p.numpy()):
+        freq = np.bincount(row, minlength=4) / row.size
+        want = w / w.sum()
+        assert freq[want == 0].sum() == 0  # a zero weight is never drawn
+        np.testing.assert_allclose(freq, want, atol=4 * np.sqrt(0.25 / row.size))
+    # without replacement: distinct categories, zero weights never drawn; the first draw's
+    # frequencies are the normalised weights
+    once = dlcore.multinomial(p, 3)
+    assert all(len(set(r)) == 3 for r in once.numpy().tolist())
+    assert 1 not in once.numpy()[0] and 2 not in once.numpy()[1]
+    first = np.array([dlcore.multinomial(p[1], 1).item() for _ in range(2000)])
+    np.testing.assert_allclose(np.bincount(first, minlength=4) / 2000, [0.5, 0.1, 0.0, 0.4], atol=0.045)
+    dlcore.manual_seed(3)
+    a = p.multinomial(5, replacement=True).numpy()
+    dlcore.manual_seed(3)
+    np.testing.assert_array_equal(dlcore.multinomial(p, 5, True).numpy(), a)
+    # torch's rules for bad input, with the argument named
+    for bad, msg in ((dlcore.tensor([0.5, -0.1]), "non-negative"), (dlcore.tensor([0.0, 0.0]), "positive sum"),
+                     (dlcore.tensor([1.0, float("nan")]), "finite")):
+        with pytest.raises(ValueError, match=f"multinomial: .*{msg}"):
+            dlcore.multinomial(bad, 1)
+        with pytest.raises(RuntimeError):
+            torch.multinomial(torch.tensor(bad.numpy()), 1)
+    with pytest.raises(ValueError, match="cannot draw 3 samples without replacement from a row with 2 non-zero"):
+        dlcore.multinomial(dlcore.tensor([0.5, 0.0, 0.5]), 3)
+    with pytest.raises(ValueError, match="multinomial: input must be a 1-D or 2-D"):
+        dlcore.multinomial(dlcore.ones(2, 2, 2), 1)
+
+
+def test_randint_forms_and_dtype_as_torch():
+    """randint(high, size), randint(low, high, size) and dtype=, as scripts write them
+    (word_language_model's generate.py: torch.randint(ntokens, (1, 1), dtype=torch.long))."""
+    cases = [((10, (1, 1)), {}, 0, 10), ((2, 5, (3, 4)), {}, 2, 5), ((7,), {"size": (2,)}, 0, 7),
+             ((3, (5,)), {"dtype": "float64"}, 0, 3)]
+    for args, kw, lo, hi in cases:
+        got = dlcore.randint(*args, **{k: getattr(dlcore, v) for k, v in kw.items() if k == "dtype"},
+                             **{k: v for k, v in kw.items() if k != "dtype"})
+        want = torch.randint(*args, **{k: getattr(torch, v) for k, v in kw.items() if k == "dtype"},
+                             **{k: v for k, v in kw.items() if k != "dtype"})
+        assert got.shape == tuple(want.shape) and got.dtype == want.dtype
+        assert got.numpy().min() >= lo and got.numpy().max() < hi
+    assert dlcore.randint(4, (2,), dtype=dlcore.float32, requires_grad=True).requires_grad
+    with pytest.raises(RuntimeError, match="only floating point tensors can require gradients"):
+        dlcore.randint(4, (2,), requires_grad=True)
+
+
+def test_sort_topk_argsort_indices_as_torch():
+    r = np.random.default_rng(3)
+    a = r.integers(0, 4, (3, 5, 6)).astype(np.float64)  # many ties: the stable order decides
+    a[0, 0, 0], a[1, 2, 3] = np.nan, np.nan
+    x, t = dlcore.tensor(a), torch.tensor(a)
+    for dim in (0, 1, -1):
+        for desc in (False, True):
+            got, want = x.sort(dim, descending=desc), t.sort(dim=dim, descending=desc, stable=True)
+            np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+            np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+            np.testing.assert_array_equal(dlcore.argsort(x, dim, descending=desc).numpy(),
+                                          torch.argsort(t, dim=dim, descending=desc, stable=True).numpy())
+    b = r.standard_normal((4, 7))  # distinct values: topk's order is defined
+    for k, largest in ((1, True), (3, True), (7, False)):
+        got, want = dlcore.tensor(b).topk(k, largest=largest), torch.tensor(b).topk(k, largest=largest)
+        np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+        np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+    ints = dlcore.tensor([[3, 1, 2]])
+    np.testing.assert_array_equal(ints.sort(descending=True).values.numpy(), [[3, 2, 1]])
+    with pytest.raises(ValueError, match=r"topk: k \(4\) is larger than dim -1's size 3"):
+        ints.topk(4)
+
+
+def test_imagenet_style_topk_accuracy_as_torch():
+    """pytorch/examples imagenet's accuracy(): top-k predictions, transposed, compared with
+    the expanded targets."""
+    r = np.random.default_rng(4)
+    out, target = r.standard_normal((16, 10)), r.integers(0, 10, 16)
+
+    def accuracy(lib, output, target, topk=(1, 5)):
+        with lib.no_grad():
+            maxk, batch_size = max(topk), target.size(0)
+            _, pred = output.topk(maxk, 1, True, True)
+            pred = pred.t()
+            correct = pred.eq(target.view(1, -1).expand_as(pred))
+            return [correct[:k].reshape(-1).float().sum(0, keepdim=True).mul(100.0 / batch_size).item()
+                    for k in topk]
+    assert accuracy(dlcore, dlcore.tensor(out), dlcore.tensor(target)) == \
+        accuracy(torch, torch.tensor(out), torch.tensor(target))
+
+
+def test_cumsum_dtypes_and_linspace_as_torch():
+    ints = np.array([[1, -2, 3, 4, 5], [0, 7, 1, 1, 2]])
+    for a in (ints, ints > 0):
+        got, want = dlcore.tensor(a).cumsum(1), torch.tensor(a).cumsum(1)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert dlcore.cumsum(dlcore.tensor(ints), 0, dtype=dlcore.float64).dtype == dlcore.float64
+    for args in ((0, 1, 5), (-2.5, 3, 7), (1, 1, 1), (0, 10, 0), (3, -1, 4), (0, 1, 100)):
+        for name, eps in (("float32", 2 ** -23), ("float64", 2 ** -52)):
+            got = dlcore.linspace(*args, dtype=getattr(dlcore, name)).numpy()
+            want = torch.linspace(*args, dtype=getattr(torch, name)).numpy()
+            assert got.dtype == want.dtype and got.shape == want.shape
+            if got.size:  # both ends exact, the rest within an ulp of PyTorch's
+                assert got[0] == want[0] and got[-1] == want[-1]
+                np.testing.assert_allclose(got, want, rtol=0, atol=2 * eps * max(abs(args[0]), abs(args[1])))
+    assert dlcore.linspace(0, 1, 3).dtype == dlcore.get_default_dtype()
+    with pytest.raises(TypeError, match="linspace: dtype must be a float dtype"):
+        dlcore.linspace(0, 4, 5, dtype=dlcore.int64)
+
+
+@pytest.mark.parametrize("op", ["scatter_add", "index_add"])
+def test_scatter_add_and_index_add_as_torch_with_gradients(op):
+    r = np.random.default_rng(5)
+    a = r.standard_normal((4, 5, 3))
+    if op == "scatter_add":
+        idx, src, dim = r.integers(0, 5, (4, 2, 3)), r.standard_normal((4, 2, 3)), 1  # repeats add up
+        kw = {}
+    else:
+        idx, src, dim = np.array([2, 0, 2]), r.standard_normal((4, 5, 3)), 2  # 1-D, repeated
+        kw = {"alpha": 0.5}
+    w = r.standard_normal(a.shape)
+    outs = []
+    for lib in (dlcore, torch):
+        x, s = lib.tensor(a, requires_grad=True), lib.tensor(src, requires_grad=True)
+        y = getattr(x, op)(dim, lib.tensor(idx), s, **kw)
+        (y * lib.tensor(w)).sum().backward()
+        outs.append([y.detach().numpy(), x.grad.numpy(), s.grad.numpy()])
+        z = lib.tensor(a)
+        getattr(z, op + "_")(dim, lib.tensor(idx), lib.tensor(src), **kw)  # in place
+        outs[-1].append(z.numpy())
+    for got, want in zip(*outs):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+def test_scatter_add_errors():
+    x = dlcore.zeros(3, 4)
+    with pytest.raises(ValueError, match=r"scatter_add: index and src must have one shape.*index \(2, 4\), src \(2, 3\)"):
+        x.scatter_add(0, dlcore.zeros(2, 4, dtype=dlcore.int64), dlcore.ones(2, 3))
+    with pytest.raises(TypeError, match="scatter_add: 'index' must be an integer tensor"):
+        x.scatter_add(0, dlcore.zeros(2, 4), dlcore.ones(2, 4))
+
+
+_EINSUMS = [("ij,jk->ik", [(3, 4), (4, 5)]), ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]), ("ij->ji", [(3, 4)]),
+            ("ij->", [(3, 4)]), ("i,i->", [(5,), (5,)]), ("i,j->ij", [(3,), (4,)]), ("...ij->...ji", [(2, 3, 4, 5)]),
+            ("ij,jk", [(3, 4), (4, 5)]), ("bij,bjk->bik", [(1, 3, 4), (6, 4, 2)]), ("ba", [(2, 3)]),
+            ("abc,cd,de->abe", [(2, 3, 4), (4, 5), (5, 6)]), ("...i,...i->...", [(2, 3, 4), (3, 4)]),
+            ("ij,kj->ikj", [(2, 3), (4, 3)]), ("b i d, b j d -> b i j", [(2, 3, 4), (2, 5, 4)]),
+            ("ij,j->i", [(3, 1), (4,)])]
+
+
+@pytest.mark.parametrize("equation,shapes", _EINSUMS)
+def test_einsum_as_torch_with_gradients(equation, shapes):
+    r = np.random.default_rng(6)
+    arrs = [r.standard_normal(s) for s in shapes]
+    outs = []
+    for lib in (dlcore, torch):
+        xs = [lib.tensor(a, requires_grad=True) for a in arrs]
+        y = lib.einsum(equation, *xs)
+        w = lib.tensor(np.random.default_rng(7).standard_normal(tuple(y.shape)))
+        (y * w).sum().backward()
+        outs.append([y.detach().numpy()] + [x.grad.numpy() for x in xs])
+    for got, want in zip(*outs):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
+def test_einsum_errors():
+    a = dlcore.ones(2, 3)
+    with pytest.raises(ValueError, match="einsum: 'ij,jk' names 2 operands, got 1"):
+        dlcore.einsum("ij,jk", a)
+    with pytest.raises(ValueError, match=r"einsum: subscripts 'ijk' name 3 dims but the operand has shape \(2, 3\)"):
+        dlcore.einsum("ijk->i", a)
+    with pytest.raises(ValueError, match="einsum: label 'j' has sizes 3 and 2"):
+        dlcore.einsum("ij,jk->ik", a, a)
+    with pytest.raises(ValueError, match="a diagonal"):
+        dlcore.einsum("ii->i", dlcore.ones(3, 3))
+    with pytest.raises(ValueError, match="output subscripts"):
+        dlcore.einsum("ij->iz", a)

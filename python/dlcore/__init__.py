@@ -21,6 +21,8 @@ from .tensor import (Generator, Tensor, abs, all, amax, any, amin, add, arange, 
                      where, zeros, zeros_like, current_generator)
 from .tensor import (as_tensor, flip, is_floating_point, is_tensor, log_softmax, logsumexp, rand_like, randint_like,
                      randn_like, softmax)
+from .tensor import (argsort, bmm, cumsum, einsum, index_add, linspace, masked_fill, mm, multinomial, narrow, numel,
+                     scatter_add, sort, square, topk, tril, triu, unbind)
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
 from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
@@ -29,6 +31,7 @@ from . import autograd, callbacks, data, datasets, layers, metrics, models, seri
 from . import accelerator, backends, distributions  # noqa: F401
 from . import onnx  # noqa: F401  (dlcore.onnx.export; the onnx package is imported only when exporting)
 from . import tuning  # noqa: F401  (GridSearch / RandomSearch / OptunaSearch)
+from . import word2vec  # noqa: F401  (gensim-style Word2Vec)
 from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from .serialization import load, load_model, save  # noqa: F401
@@ -56,7 +59,10 @@ __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "n
            "randint_like", "flip", "log_softmax", "logsumexp", "softmax", "inference_mode", "as_tensor",
            "is_tensor", "is_floating_point", "backends", "compile", "tuning",
            # the namespaces Keras code imports
-           "initializers", "losses", "optimizers", "random", "regularizers", "GradientTape"]
+           "initializers", "losses", "optimizers", "random", "regularizers", "GradientTape",
+           "bmm", "masked_fill", "mm", "narrow", "numel", "square", "unbind", "tril", "triu", "multinomial",
+           "sort", "argsort", "topk", "cumsum", "linspace", "einsum", "scatter_add", "index_add",
+           "word2vec"]
 
 __version__ = "0.1.0"
 

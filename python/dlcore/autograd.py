@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import sys
 import traceback
+import weakref
 
 from . import _C
 
@@ -145,9 +146,11 @@ def wrapper(cls):
 class Variable:
     """A node input / output of the autograd graph: an array plus its gradient state."""
 
-    # _post_acc_hooks is set only by register_post_accumulate_grad_hook (never by Function.apply,
-    # which fills the other slots of its outputs), so it is read with getattr(..., None)
-    __slots__ = ("_data", "requires_grad", "grad", "_node", "_out_index", "_post_acc_hooks", "__weakref__")
+    # _post_acc_hooks / _grad_hooks are set only by register_post_accumulate_grad_hook /
+    # register_hook on a leaf (never by Function.apply, which fills the other slots of its
+    # outputs), so they are read with getattr(..., None)
+    __slots__ = ("_data", "requires_grad", "grad", "_node", "_out_index", "_post_acc_hooks", "_grad_hooks",
+                 "__weakref__")
 
     def __init__(self, data, requires_grad=False):
         self._data = data
@@ -180,7 +183,12 @@ class Variable:
     def _accumulate_grad(self, g, stealable=False):
         """Adds g into .grad. ``stealable``: g comes from the backward engine's loop, so when
         nothing else references it (unshared) it becomes .grad without a copy, as PyTorch's
-        AccumulateGrad does."""
+        AccumulateGrad does. The leaf's register_hook hooks see g first."""
+        hooks = getattr(self, "_grad_hooks", None)
+        if hooks:
+            h = _run_hooks(hooks, g)
+            if h is not g:
+                g, stealable = h, False
         if g.dtype != self._data.dtype:
             g = g.astype(self._data.dtype)
             stealable = True
@@ -194,6 +202,45 @@ class Variable:
         if hooks:
             for hook in tuple(hooks.values()):
                 hook(self)
+
+    def register_hook(self, hook):
+        """Calls ``hook(grad)`` each time backward computes this tensor's gradient: a non-leaf's
+        once per backward, with the sum over all its uses; a leaf's before it is added to
+        ``.grad``. A non-None result (a tensor of the same shape) replaces the gradient from
+        there on. Hooks run in registration order; returns a handle whose ``remove()``
+        unregisters the hook."""
+        if not callable(hook):
+            raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+        entry = (hook, type(self)._wrap)
+        if self._node is None:
+            hooks = getattr(self, "_grad_hooks", None)
+            if hooks is None:
+                hooks = self._grad_hooks = {}
+            return RemovableHandle(hooks, entry)
+        node = self._node
+        if node._tensor_hooks is None:
+            node._tensor_hooks = {}
+        return RemovableHandle(node._tensor_hooks.setdefault(self._out_index, {}), entry)
+
+    def retain_grad(self):
+        """Keeps this non-leaf tensor's gradient in ``.grad`` after backward (accumulated over
+        backward calls, after its hooks ran), as a leaf's is kept."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: can't retain the gradient of a tensor that doesn't require gradient")
+        if self._node is None:
+            return
+        if self._node._retained is None:
+            self._node._retained = {}
+        self._node._retained[self._out_index] = weakref.ref(self)
+
+    @property
+    def retains_grad(self):
+        """True for a non-leaf tensor whose retain_grad() was called."""
+        retained = self._node._retained if self._node is not None else None
+        ref = retained.get(self._out_index) if retained else None
+        return ref is not None and ref() is self
 
     def register_post_accumulate_grad_hook(self, hook):
         """Calls ``hook(self)`` after every accumulation of a gradient into this leaf's ``.grad``
@@ -209,6 +256,38 @@ class Variable:
         if hooks is None:
             hooks = self._post_acc_hooks = {}
         return RemovableHandle(hooks, hook)
+
+
+def _run_hooks(hooks, g):
+    """g (an array) passed through the (hook, wrap) pairs of ``hooks`` in order."""
+    for hook, wrap in tuple(hooks.values()):
+        r = hook(wrap(g))
+        if r is not None:
+            r = getattr(r, "_data", r)
+            if not isinstance(r, _C.Array) or r.shape != g.shape:
+                raise RuntimeError(f"hook {hook!r} returned {type(r).__name__} of shape "
+                                   f"{getattr(r, 'shape', None)} for a gradient of shape {g.shape}: "
+                                   f"a hook must return None or a tensor of the gradient's shape")
+            g = r if r.dtype == g.dtype else r.astype(g.dtype)
+    return g
+
+
+def _node_grads(node, grads):
+    """A node's output gradients after the hooks and retain_grad of its output tensors."""
+    hooks, retained = node._tensor_hooks, node._retained
+    grads = list(grads)
+    for i, g in enumerate(grads):
+        if g is None:
+            continue
+        if hooks and hooks.get(i):
+            g = grads[i] = _run_hooks(hooks[i], g)
+        t = retained[i]() if retained and i in retained else None
+        if t is not None:
+            if t.grad is None:
+                t.grad = t._wrap(g.clone())
+            else:
+                t.grad = t._wrap(_C.binary(_C.Binary.add, t.grad._data, g))
+    return grads
 
 
 class RemovableHandle:
@@ -321,6 +400,10 @@ class Function:
     """Base class of differentiable ops. Instances are the graph's nodes (``ctx``)."""
 
     __slots__ = ("inputs", "needs_input_grad", "saved", "saved_versions", "freed", "n_outputs", "__dict__")
+    # set on a node by register_hook / retain_grad of one of its output tensors (rarely: read as
+    # class attributes otherwise, so the engine's check costs one lookup)
+    _tensor_hooks = None
+    _retained = None
 
     def save_for_backward(self, *arrays):
         """Keeps arrays (or None) for backward, with their storages' versions: backward raises if
@@ -468,6 +551,8 @@ def backward(tensor, grad=None, retain_graph=False):
     leaf_grads = {}
     for node in order:
         grads = pending.pop(id(node), None)
+        if grads is not None and (node._tensor_hooks or node._retained):
+            grads = _node_grads(node, grads)
         if grads is None or all(x is None for x in grads):
             in_grads = ()
         else:

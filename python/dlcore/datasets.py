@@ -1,4 +1,5 @@
-"""dlcore.datasets: Fashion-MNIST and MNIST from local IDX files (never downloads).
+"""dlcore.datasets: Fashion-MNIST and MNIST from local IDX files, and the fortunes text corpus
+(never downloads).
 
 Where the files are looked for - one place, never a silent fall-back from an explicit choice:
   1. the ``path`` argument, when given: that directory only;
@@ -11,16 +12,23 @@ gzip-compressed (``train-images-idx3-ubyte.gz``) or raw (``train-images-idx3-uby
 
 The IDX header is validated: magic number (0x00000803 for uint8 images, 0x00000801 for uint8
 labels), dimension count, and payload size; images and labels must have the same count.
+
+fortunes(): the quotations of the BSD ``fortune`` program as Debian's ``fortunes`` package
+installs them (``apt-get install fortunes``: /usr/share/games/fortunes/<topic>, one file per
+topic, each fortune ended by a line holding only ``%``, with the ``<topic>.dat`` index that
+``strfile`` writes beside it). The same three places are searched, with Debian's directory
+/usr/share/games/fortunes as the default.
 """
 from __future__ import annotations
 
 import gzip
 import os
+import re
 import struct
 
 import numpy as np
 
-__all__ = ["fashion_mnist", "mnist", "load_idx", "search_paths", "FASHION_MNIST_CLASSES"]
+__all__ = ["fashion_mnist", "mnist", "fortunes", "load_idx", "search_paths", "FASHION_MNIST_CLASSES"]
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                          "Sneaker", "Bag", "Ankle boot")
@@ -64,15 +72,16 @@ def load_idx(path, expect_ndim=None, expect_uint8=False):
     return np.frombuffer(raw, dt, offset=head).reshape(dims).astype(dt.newbyteorder("="))
 
 
-def search_paths(name, path=None):
+def search_paths(name, path=None, default=None):
     """The candidate directories, in order: only ``path`` when it is given, else only
-    $DLCORE_DATA's (<DLCORE_DATA>/<name>, then <DLCORE_DATA>) when it is set, else Debian's."""
+    $DLCORE_DATA's (<DLCORE_DATA>/<name>, then <DLCORE_DATA>) when it is set, else Debian's
+    (``default``, /usr/share/datasets/<name> when not given)."""
     if path is not None:
         return [os.fsdecode(os.fspath(path))]
     env = os.environ.get("DLCORE_DATA")
     if env:
         return [os.path.join(env, name), env]
-    return [os.path.join("/usr/share/datasets", name)]
+    return [default or os.path.join("/usr/share/datasets", name)]
 
 
 def _find(stem, dirs):
@@ -132,3 +141,69 @@ def fashion_mnist(path=None, flatten=False, normalize=True, dtype=np.float32):
 def mnist(path=None, flatten=False, normalize=True, dtype=np.float32):
     """((x_train, y_train), (x_test, y_test)) for handwritten digits; same layout as fashion_mnist."""
     return _load("mnist", path, flatten, normalize, dtype, "dataset-mnist (if your distribution has it)")
+
+
+FORTUNES_DIR = "/usr/share/games/fortunes"
+
+
+def _fortune_topics(d):
+    """The topic files of directory d: names without a dot that have a strfile index <name>.dat."""
+    if not os.path.isdir(d):
+        return []
+    return sorted(f for f in os.listdir(d) if "." not in f
+                  and os.path.isfile(os.path.join(d, f)) and os.path.isfile(os.path.join(d, f + ".dat")))
+
+
+def _overstrike(text):
+    """Resolves backspace overstriking (the underlines and accents of old terminals): each
+    backspace removes the character before it, so the character typed over it stays."""
+    if "\b" not in text:
+        return text
+    out = []
+    for ch in text:
+        if ch == "\b":
+            if out:
+                out.pop()
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def fortunes(path=None, topics=None):
+    """(texts, topics): every fortune (a str, trailing whitespace removed, backspace
+    overstriking resolved) and the name of the topic file it comes from, both lists in file
+    order with the topics sorted by name. ``topics`` (names) loads only those.
+
+    The files are those of Debian's ``fortunes`` package (``apt-get install fortunes``:
+    /usr/share/games/fortunes, about 15,000 quotations in 40-odd topics, e.g. computers,
+    science, politics); path / $DLCORE_DATA name another directory holding topic files with
+    their ``.dat`` indexes (see the module docstring). Nothing is downloaded."""
+    dirs = search_paths("fortunes", path, FORTUNES_DIR)
+    found = next((d for d in dirs if _fortune_topics(d)), None)
+    if found is None:
+        source = ("the path argument" if path is not None else
+                  "$DLCORE_DATA" if os.environ.get("DLCORE_DATA") else "the default location")
+        raise FileNotFoundError(
+            f"fortunes: no fortune topic files (<topic> with its <topic>.dat index) in {source}: "
+            f"{', '.join(dirs)}. dlcore never downloads data and never falls back from an explicit "
+            f"path. Install Debian's `fortunes` package (`apt-get install fortunes`, installs to "
+            f"{FORTUNES_DIR}/) or pass path=... (--data) or set DLCORE_DATA to a directory holding "
+            f"the topic files.")
+    have = _fortune_topics(found)
+    if topics is None:
+        wanted = have
+    else:
+        wanted = [topics] if isinstance(topics, str) else list(topics)
+        missing = [t for t in wanted if t not in have]
+        if missing:
+            raise ValueError(f"fortunes: topics {missing} are not in {found}; it has {have}")
+    texts, names = [], []
+    for t in wanted:
+        with open(os.path.join(found, t), "rb") as f:
+            raw = f.read().decode("utf-8", errors="replace")
+        for part in re.split(r"^%[ \t]*\r?$", raw, flags=re.M):
+            text = "\n".join(line.rstrip() for line in _overstrike(part).strip("\r\n").split("\n")).rstrip()
+            if text.strip():
+                texts.append(text)
+                names.append(t)
+    return texts, names

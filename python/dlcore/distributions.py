@@ -170,8 +170,8 @@ class Categorical(Distribution):
         """Category indices (int64) of shape sample_shape + batch_shape: the argmax of the
         log-probabilities plus Gumbel noise -log(-log(u)), u uniform."""
         shape = self._extended_shape(sample_shape)
+        lg = self.logits.detach()  # built (and cached) outside no_grad, so log_prob keeps its graph
         with no_grad():
-            lg = self.logits.detach()
             d = lg.dtype.name
             u = clip(rand(*shape, self._num_events, dtype=lg.dtype), _TINY[d], 1.0 - _EPS[d])
             return (lg - log(-log(u))).argmax(-1)
@@ -246,8 +246,8 @@ class Bernoulli(Distribution):
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
+        p = self.probs.detach()  # built (and cached) outside no_grad, so log_prob keeps its graph
         with no_grad():
-            p = self.probs.detach()
             return (rand(*shape, dtype=p.dtype) < p).type(p.dtype)
 
     def log_prob(self, value):

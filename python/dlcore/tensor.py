@@ -34,7 +34,10 @@ __all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "is_floating_point", "f
            "default_generator", "current_generator", "use_generator", "manual_seed", "rand",
            "randn", "uniform", "normal", "randperm", "randint", "add", "sub", "mul", "div", "pow",
            "neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sin", "cos", "log1p",
-           "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf",
+           "expm1", "sign", "clip", "clamp", "maximum", "minimum", "where", "isnan", "isinf", "square",
+           "masked_fill", "narrow", "unbind", "numel", "mm", "bmm", "tril", "triu", "multinomial",
+           "sort", "argsort", "topk", "cumsum", "linspace", "einsum", "scatter_add",
+           "index_add",
            "softmax", "log_softmax", "logsumexp", "flip",
            "sum", "mean", "all", "any", "MaxResult", "amax", "amin", "max", "min", "var", "std", "norm",
            "argmax", "argmin", "matmul", "reshape", "view", "flatten", "permute", "transpose",
@@ -308,6 +311,25 @@ class Tensor(Variable):
 
     def masked_fill_(self, mask, value):
         return self._inplace("masked_fill_", self.masked_fill(mask, value))
+
+    def index_add_(self, dim, index, source, alpha=1):
+        """Adds alpha * source's slices into this tensor at the positions `index` (1-D int64)
+        along dim, in place; repeated indices accumulate (PyTorch's index_add_). Like every
+        in-place op it refuses a tensor whose gradient is being recorded: the sparse updates of
+        an embedding table (word2vec's SGD) run under dlcore.no_grad()."""
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(f"index_add_: a tensor that requires grad (shape {tuple(self.shape)}) cannot be "
+                               "modified in place while gradients are recorded; do it under dlcore.no_grad()")
+        if self.ndim == 0:
+            raise ValueError("index_add_: the tensor is 0-d; it needs at least one dimension")
+        d = _args.dim(dim, self.ndim, "index_add_", self.shape)
+        src = _t(source)
+        if alpha != 1:
+            src = src * _args.real(alpha, "index_add_", "alpha")
+        if src.dtype != self.dtype:
+            src = src.to(self.dtype)
+        _C.index_add_(self._data, d, _index_tensor(index, "index_add_"), src.contiguous()._data)
+        return self
 
     def zero_(self):
         self._data.fill_(0.0)
@@ -750,6 +772,97 @@ class Tensor(Variable):
     def new_tensor(self, data, dtype=None, device=None):
         return tensor(data, dtype=dtype or self.dtype, device=device or self.device)
 
+    # ---- method forms of the tensor functions (x.add(y), x.sin(), ...), as PyTorch has them ----
+    def add(self, other, *, alpha=1):
+        return add(self, other, alpha=alpha)
+
+    def sub(self, other, *, alpha=1):
+        return sub(self, other, alpha=alpha)
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def neg(self):
+        return neg(self)
+
+    def sin(self):
+        return sin(self)
+
+    def cos(self):
+        return cos(self)
+
+    def log1p(self):
+        return log1p(self)
+
+    def expm1(self):
+        return expm1(self)
+
+    def sign(self):
+        return sign(self)
+
+    def square(self):
+        return square(self)
+
+    def maximum(self, other):
+        return maximum(self, other)
+
+    def minimum(self, other):
+        return minimum(self, other)
+
+    def where(self, condition, other):
+        return where(condition, self, other)
+
+    def isnan(self):
+        return isnan(self)
+
+    def isinf(self):
+        return isinf(self)
+
+    def is_floating_point(self):
+        return self.dtype.is_floating_point
+
+    def broadcast_to(self, *size):
+        return expand(self, *size)
+
+    def unbind(self, dim=0):
+        return unbind(self, dim)
+
+    def tril(self, diagonal=0):
+        return tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return triu(self, diagonal)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        return multinomial(self, num_samples, replacement, generator=generator)
+
+    def scatter_add(self, dim, index, src):
+        return scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim, index, src):
+        return self._inplace("scatter_add_", scatter_add(self, dim, index, src))
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        return index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return self._inplace("index_add_", index_add(self, dim, index, source, alpha=alpha))
+
+    def cumsum(self, dim, dtype=None):
+        return cumsum(self, dim, dtype)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        return sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return topk(self, k, dim, largest, sorted)
+
     def __format__(self, spec):
         if self.ndim == 0:  # f"{loss:.4f}" works on a 0-d tensor, like PyTorch
             return format(self.item(), spec)
@@ -1053,6 +1166,21 @@ def arange(start, end=None, step=1, dtype=None, device=None):
     return Tensor._wrap(_C.arange(start, end, step, d, dev))
 
 
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from start to end inclusive (default float dtype). As
+    PyTorch, the first half counts up from start and the second half down from end, so both
+    ends are exact."""
+    steps = _args.integer(steps, "linspace", "steps", 0)
+    start, end = _args.real(start, "linspace", "start"), _args.real(end, "linspace", "end")
+    d = _canonical_dtype(dtype) if dtype is not None else get_default_dtype()
+    if not d.is_floating_point:
+        raise TypeError(f"linspace: dtype must be a float dtype, got {d}")
+    i = arange(steps, dtype=d, device=device)
+    step = (end - start) / builtins.max(steps - 1, 1)
+    out = where(i < steps // 2, i * step + start, (i - (steps - 1)) * step + end)
+    return out.requires_grad_() if requires_grad else out
+
+
 def eye(n, m=None, dtype=None, device=None):
     n = _args.integer(n, "eye", "n", 0)
     m = n if m is None else _args.integer(m, "eye", "m", 0)
@@ -1205,8 +1333,41 @@ def randperm(n, generator=None, device=None):
     return Tensor._wrap(_C.argsort(keys._data).to(_device_name(device, "randperm")))
 
 
-def randint(low, high=None, size=(), generator=None, device=None):
-    """Integers drawn uniformly from [low, high) (int64)."""
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """Category indices (int64) drawn from the rows of ``input`` ((K,) or (N, K) non-negative
+    weights, not necessarily normalised): shape (num_samples,) or (N, num_samples). Each draw
+    is the argmax of log(weight) plus Gumbel noise -log(-log(u)), so zero weights are never
+    drawn; without replacement the num_samples largest keys, in order. PyTorch's semantics,
+    dlcore's generator (so not PyTorch's numbers)."""
+    op = "multinomial"
+    w = _float(input, op)
+    n = _args.integer(num_samples, op, "num_samples", 1)
+    if w.ndim not in (1, 2) or w.shape[-1] == 0:
+        raise ValueError(f"{op}: input must be a 1-D or 2-D tensor of category weights, got shape {tuple(w.shape)}")
+    with autograd.no_grad():
+        w = w.detach().type(float64)
+        bad = (w < 0) | isnan(w) | isinf(w)
+        if bool(bad.any()) or bool((w.sum(-1) <= 0).any()):
+            raise ValueError(f"{op}: input must hold finite, non-negative weights with a positive sum in every "
+                             f"row (shape {tuple(w.shape)})")
+        if not replacement and n > int((w > 0).sum(-1).amin()):
+            raise ValueError(f"{op}: cannot draw {n} samples without replacement from a row with "
+                             f"{int((w > 0).sum(-1).amin())} non-zero weights (shape {tuple(w.shape)})")
+        lw = log(w)
+        draws = (n,) if replacement else ()
+        u = _random(tuple(w.shape[:-1]) + draws + (w.shape[-1],), float64, _C.RandomDist.uniform, 0.0, 1.0, False,
+                    generator, w.device, op)
+        keys = (unsqueeze(lw, -2) if replacement else lw) - log(-log(clip(u, 1e-300, 1.0 - 2.0 ** -53)))
+        if replacement:
+            return argmax(keys, -1)
+        return Tensor._wrap(_C.argsort((-keys)._data))[..., :n].contiguous()
+
+
+def randint(low, high=None, size=(), generator=None, device=None, *, dtype=None, requires_grad=False):
+    """Integers drawn uniformly from [low, high) (int64, or ``dtype``). As in PyTorch, the
+    forms are randint(high, size) and randint(low, high, size)."""
+    if isinstance(high, (tuple, list)) and size == ():  # randint(high, size)
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     low, high = _args.integer(low, "randint", "low"), _args.integer(high, "randint", "high")
@@ -1217,7 +1378,10 @@ def randint(low, high=None, size=(), generator=None, device=None):
                          f"(through float64) cannot draw every integer uniformly")
     u = _random(tuple(size) if not isinstance(size, numbers.Integral) else (size,), float64,
                 _C.RandomDist.uniform, float(low), float(high), False, generator, device, "randint")._data
-    return Tensor._wrap(_C.cast(_C.unary(_C.Unary.floor, u), int64))
+    out = Tensor._wrap(_C.cast(_C.unary(_C.Unary.floor, u), int64))
+    if dtype is not None and dtype != int64:
+        out = out.type(dtype)
+    return out.requires_grad_() if requires_grad else out
 
 
 # ---- functions --------------------------------------------------------------------------------
@@ -1240,12 +1404,14 @@ def _float_tensor(x, op, arg="input"):
     return x
 
 
-def add(a, b):
-    return _t(a) + b
+def add(a, b, *, alpha=1):
+    """a + alpha * b (alpha scales `other`, as PyTorch's add)."""
+    return _t(a) + (b if alpha == 1 else _t(b) * alpha)
 
 
-def sub(a, b):
-    return _t(a) - b
+def sub(a, b, *, alpha=1):
+    """a - alpha * b."""
+    return _t(a) - (b if alpha == 1 else _t(b) * alpha)
 
 
 def mul(a, b):
@@ -1362,6 +1528,17 @@ def isnan(x):
 
 def isinf(x):
     return Tensor._wrap(_C.unary(_C.Unary.isinf, _t(x)._data))
+
+
+def square(x):
+    """x * x."""
+    x = _t(x)
+    return x * x
+
+
+def masked_fill(x, mask, value):
+    """A copy of x with `value` where the bool `mask` (broadcast to x's shape) is True."""
+    return _t(x).masked_fill(mask, value)
 
 
 def _softmax(x, dim, dtype, log, op):
@@ -1623,6 +1800,116 @@ def expand(x, *shape):
 broadcast_to = expand
 
 
+def sort(x, dim=-1, descending=False, stable=False):
+    """(values, indices) of x sorted along dim; stable (equal values keep their order) whether
+    or not ``stable`` is asked for, NaN last ascending and first descending, as PyTorch. The
+    values carry gradients (a gather). CPU kernel only (argsort)."""
+    x = _t(x)
+    if x.ndim == 0:
+        return MaxResult(x, zeros((), dtype=int64, device=x.device))
+    d = _args.dim(dim, x.ndim, "sort", x.shape)
+    xt = transpose(x, d, -1) if d != x.ndim - 1 else x
+    keys = xt.detach()
+    if descending:  # NaN first: it sorts as the smallest key
+        keys = where(isnan(keys), full_like(keys, -math.inf), -keys) if keys.dtype.is_floating_point else -keys
+    idx = Tensor._wrap(_C.argsort(keys.contiguous()._data))
+    vals = gather(xt, -1, idx)
+    if d != x.ndim - 1:
+        vals, idx = transpose(vals, d, -1), transpose(idx, d, -1)
+    return MaxResult(vals, idx)
+
+
+def argsort(x, dim=-1, descending=False, stable=False):
+    """The indices that sort x along dim (sort's indices)."""
+    return sort(x, dim, descending, stable).indices
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """(values, indices) of the k largest (or smallest) elements of x along dim, in order."""
+    x = _t(x)
+    d = _args.dim(dim, builtins.max(x.ndim, 1), "topk", x.shape)
+    n = x.shape[d] if x.ndim else 1
+    k = _args.integer(k, "topk", "k", 0)
+    if k > n:
+        raise ValueError(f"topk: k ({k}) is larger than dim {dim}'s size {n} (shape {tuple(x.shape)})")
+    vals, idx = sort(x, d, descending=largest)
+    if x.ndim == 0:
+        return MaxResult(vals, idx)
+    return MaxResult(vals.narrow(d, 0, k), idx.narrow(d, 0, k))
+
+
+def cumsum(x, dim, dtype=None):
+    """Running sums of x along dim (int and bool inputs sum in int64, as PyTorch), composed
+    as a log-depth scan of shifted additions: ceil(log2(n)) adds, with gradients."""
+    x = _t(x)
+    if dtype is not None:
+        x = x.to(dtype=dtype)
+    elif not x.dtype.is_floating_point and x.dtype != int64:
+        x = x.type(int64)
+    if x.ndim == 0:
+        return x.clone()
+    d = _args.dim(dim, x.ndim, "cumsum", x.shape)
+    n, s = x.shape[d], 1
+    while s < n:
+        pad_shape = x.shape[:d] + (s,) + x.shape[d + 1:]
+        x = x + cat([zeros(*pad_shape, dtype=x.dtype, device=x.device), x.narrow(d, 0, n - s)], d)
+        s *= 2
+    return x
+
+
+def _triangle(x, diagonal, lower, op):
+    x = _t(x)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: input must have at least 2 dims, got shape {tuple(x.shape)}")
+    k = _args.integer(diagonal, op, "diagonal")
+    n, m = x.shape[-2], x.shape[-1]
+    offset = unsqueeze(arange(m, device=x.device), 0) - unsqueeze(arange(n, device=x.device), 1)  # j - i
+    keep = offset <= k if lower else offset >= k
+    return where(keep, x, zeros_like(x))
+
+
+def tril(x, diagonal=0):
+    """x with the elements above the `diagonal`-th diagonal of its last two dims set to 0
+    (diagonal 0 is the main one, > 0 above it, < 0 below)."""
+    return _triangle(x, diagonal, True, "tril")
+
+
+def triu(x, diagonal=0):
+    """x with the elements below the `diagonal`-th diagonal of its last two dims set to 0."""
+    return _triangle(x, diagonal, False, "triu")
+
+
+def narrow(x, dim, start, length):
+    """A view of `length` elements of x along dim, from `start`."""
+    return _t(x).narrow(dim, start, length)
+
+
+def unbind(x, dim=0):
+    """The slices of x along dim, as a tuple of views without that dim."""
+    x = _t(x)
+    dim = _args.dim(dim, x.ndim, "unbind", x.shape)
+    return tuple(x[(slice(None),) * dim + (i,)] for i in range(x.shape[dim]))
+
+
+def numel(x):
+    """The number of elements of x."""
+    return _t(x).numel()
+
+
+def mm(a, b):
+    """The matrix product of two 2-D tensors (matmul restricted to 2-D, as PyTorch's mm)."""
+    return _t(a).mm(b)
+
+
+def bmm(a, b):
+    """Batched matrix product of (B, n, m) and (B, m, p) tensors: (B, n, p), no broadcasting."""
+    a, b = _t(a), _t(b)
+    if a.ndim != 3 or getattr(b, "ndim", 0) != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: expects (B, n, m) and (B, m, p) tensors, got shapes {tuple(a.shape)} and "
+                         f"{tuple(getattr(b, 'shape', ()))}")
+    return matmul(a, b)
+
+
 def unsqueeze(x, dim=None, *, axis=None):
     if axis is not None:
         dim = _args.numpy_names("unsqueeze", dim, False, axis, None)[0]
@@ -1758,6 +2045,127 @@ def gather(x, dim, index):
         raise ValueError("gather: the input is 0-d; it needs at least one dimension")
     dim = _args.dim(dim, x.ndim, "gather", x.shape)
     return index_ops.Gather.apply(x, dim, _index_tensor(index, "gather"))
+
+
+def _einsum_labels(spec, t, equation):
+    """An operand's subscripts as a list of labels, its '...' expanded to labels of its own
+    (digits: never letters) for the dims it stands for."""
+    if spec.count("...") > 1 or "." in spec.replace("...", ""):
+        raise ValueError(f"einsum: bad ellipsis in {equation!r}")
+    if "..." in spec:
+        head, tail = spec.split("...")
+        n = t.ndim - len(head) - len(tail)
+        if n < 0:
+            raise ValueError(f"einsum: subscripts {spec!r} need at least {len(head) + len(tail)} dims, "
+                             f"got shape {tuple(t.shape)}")
+        labels = list(head) + [str(k - n) for k in range(n)] + list(tail)  # '-n'..'-1': aligned from the right
+    else:
+        labels = list(spec)
+    if not builtins.all(c.isalpha() for c in labels if not c.lstrip("-").isdigit()):
+        raise ValueError(f"einsum: subscripts must be letters, got {spec!r} in {equation!r}")
+    if len(labels) != t.ndim:
+        raise ValueError(f"einsum: subscripts {spec!r} name {len(labels)} dims but the operand has shape "
+                         f"{tuple(t.shape)} (in {equation!r})")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"einsum: a label repeated within one operand (a diagonal) is not supported: {spec!r}")
+    return labels
+
+
+def einsum(equation, *operands):
+    """Sums of products over the labelled dims of the operands, as ``equation`` says
+    ("ij,jk->ik", "bhqd,bhkd->bhqk", "...ij->...ji"; without '->' the output is the ellipsis
+    dims, then the labels that appear once in alphabetical order, as in PyTorch). Computed
+    pairwise from the left with reshapes and batched matmuls, so gradients flow; size-1 dims
+    broadcast. A label repeated within one operand (a diagonal) is refused."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    ts = [_t(o) for o in operands]
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    specs = lhs.split(",")
+    if len(specs) != len(ts):
+        raise ValueError(f"einsum: {equation!r} names {len(specs)} operands, got {len(ts)}")
+    labels = [_einsum_labels(sp, t, equation) for sp, t in zip(specs, ts)]
+    counts = {}
+    for ls in labels:
+        for c in ls:
+            counts[c] = counts.get(c, 0) + 1
+    ell = sorted({c for ls in labels for c in ls if c.startswith("-")}, key=int)
+    if arrow:
+        if "..." in rhs:
+            head, tail = rhs.split("...")
+            out = list(head) + ell + list(tail)
+        else:
+            out = list(rhs)
+        unknown = [c for c in out if c not in counts]
+        if unknown or len(set(out)) != len(out):
+            raise ValueError(f"einsum: output subscripts of {equation!r} must be distinct labels of the inputs")
+    else:
+        out = ell + sorted(c for c, n in counts.items() if n == 1 and not c.startswith("-"))
+    sizes = {}
+    for ls, t in zip(labels, ts):
+        for c, n in zip(ls, t.shape):
+            if sizes.get(c, 1) != 1 and n != 1 and sizes[c] != n:
+                raise ValueError(f"einsum: label {c!r} has sizes {sizes[c]} and {n} in {equation!r}")
+            sizes[c] = builtins.max(sizes.get(c, 1), n)
+
+    def reduce_only(t, ls, keep):
+        """Sums the labels of t that nothing later needs."""
+        drop = [i for i, c in enumerate(ls) if c not in keep]
+        if drop:
+            t = t.sum(tuple(drop)) if len(drop) < len(ls) else t.sum()
+            ls = [c for c in ls if c in keep]
+        return t, ls
+
+    acc, acc_ls = ts[0], labels[0]
+    for k in range(1, len(ts) + 1):
+        later = set(out).union(*[set(x) for x in labels[k:]])
+        if k == len(ts):
+            acc, acc_ls = reduce_only(acc, acc_ls, later)
+            break
+        b, b_ls = ts[k], labels[k]
+        acc, acc_ls = reduce_only(acc, acc_ls, later | set(b_ls))
+        b, b_ls = reduce_only(b, b_ls, later | set(acc_ls))
+        batch = [c for c in acc_ls if c in b_ls and c in later]
+        contract = [c for c in acc_ls if c in b_ls and c not in later]
+        a_only = [c for c in acc_ls if c not in b_ls]
+        b_only = [c for c in b_ls if c not in acc_ls]
+        a = acc.permute(*[acc_ls.index(c) for c in batch + a_only + contract]) if acc_ls else acc
+        b = b.permute(*[b_ls.index(c) for c in batch + contract + b_only]) if b_ls else b
+        nb, nc = len(batch), len(contract)
+        bs, cs = [sizes[c] for c in batch], [sizes[c] for c in contract]  # broadcast where one side has 1
+        a_sizes, b_sizes = list(a.shape[nb:nb + len(a_only)]), list(b.shape[nb + nc:])
+        a = expand(a, *(bs + a_sizes + cs)).contiguous()
+        b = expand(b, *(bs + cs + b_sizes)).contiguous()
+        n_b, n_m, n_k, n_n = (math.prod(x) for x in (bs, a_sizes, cs, b_sizes))
+        prod = matmul(reshape(a, n_b, n_m, n_k), reshape(b, n_b, n_k, n_n))
+        acc, acc_ls = reshape(prod, *(bs + a_sizes + b_sizes)), batch + a_only + b_only
+    if acc_ls != out:
+        acc = acc.permute(*[acc_ls.index(c) for c in out]) if out else acc
+    return expand(acc, *[sizes[c] for c in out]) if out else acc
+
+
+def scatter_add(x, dim, index, src):
+    """A copy of x with each src[i][j]... added at x[index[i][j]...] along dim (the other
+    coordinates kept); index and src have one shape. Gradients flow to x and src."""
+    x = _t(x)
+    dim = _args.dim(dim, builtins.max(x.ndim, 1), "scatter_add", x.shape)
+    idx, src = _index_tensor(index, "scatter_add"), _t(src)
+    if tuple(idx.shape) != tuple(src.shape) or src.ndim != x.ndim:
+        raise ValueError(f"scatter_add: index and src must have one shape, with as many dims as the input; "
+                         f"got input {tuple(x.shape)}, index {tuple(idx.shape)}, src {tuple(src.shape)}")
+    return index_ops.ScatterAdd.apply(x, dim, idx, src.type(x.dtype))
+
+
+def index_add(x, dim, index, source, *, alpha=1):
+    """A copy of x with alpha * source's slices added at the positions a 1-D index gives along
+    dim (repeated indices add up). Gradients flow to x and source."""
+    x = _t(x)
+    dim = _args.dim(dim, builtins.max(x.ndim, 1), "index_add", x.shape)
+    idx, source = _index_tensor(index, "index_add"), _t(source)
+    if alpha != 1:
+        source = source * alpha
+    return index_ops.IndexAdd.apply(x, dim, idx, source.type(x.dtype))
 
 
 def one_hot(index, num_classes=-1, dtype=None):

@@ -4,6 +4,9 @@
 - demo: a two-spirals MLP with no data files
 - autoencoder, vae, gan, transfer, tune_mlp: the course examples (docs/RESULTS.md has their
   measured numbers; each takes --full, --write-results and --help)
+- char_lm, text_classifier: the text examples, on Debian's `fortunes` corpus (same options)
+- word2vec (dlcore.word2vec on Debian's fortunes texts), dqn (CartPole-v1, needs gymnasium):
+  the course examples beyond Fashion-MNIST
 """
 
 __all__ = []

@@ -20,19 +20,21 @@ import numpy as np
 
 import dlcore
 
-__all__ = ["add_common_args", "setup", "load_fashion", "class_subset", "write_png", "image_grid",
+__all__ = ["add_common_args", "setup", "load_fashion", "load_fortunes", "FORTUNES_HELP", "optional_torch",
+           "class_subset", "write_png", "image_grid",
            "save_grid", "results_path", "write_results", "Timer", "mean_image_mse"]
 
 
-def add_common_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def add_common_args(p: argparse.ArgumentParser, full_help=None, data_help=None) -> argparse.ArgumentParser:
     """The options every course example takes: --full, --seed, --threads, --data,
-    --write-results, --results-file, --img-dir, --quiet."""
+    --write-results, --results-file, --img-dir, --quiet (full_help / data_help: their help
+    for an example whose data is not Fashion-MNIST)."""
     p.add_argument("--full", action="store_true",
-                   help="the full run (all 60,000 training images, more epochs) instead of the "
-                        "few-minute default")
+                   help=full_help or "the full run (all 60,000 training images, more epochs) instead of the "
+                                     "few-minute default")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="dlcore threads (default: all cores)")
-    p.add_argument("--data", default=None, help="directory with the Fashion-MNIST IDX files")
+    p.add_argument("--data", default=None, help=data_help or "directory with the Fashion-MNIST IDX files")
     p.add_argument("--write-results", action="store_true",
                    help="write this run's section of docs/RESULTS.md (and its PNGs under docs/img/)")
     p.add_argument("--results-file", default=os.path.join("docs", "RESULTS.md"))
@@ -62,6 +64,28 @@ def load_fashion(args, n_train, n_test):
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)
     return (xtr[:n_train], ytr[:n_train]), (xte[:n_test], yte[:n_test])
+
+
+FORTUNES_HELP = "directory with the fortune topic files (default /usr/share/games/fortunes)"
+
+
+def load_fortunes(path=None, topics=None):
+    """dlcore.datasets.fortunes(path, topics): (texts, topic names). Exits with a clear message
+    naming the Debian package when the corpus is missing (nothing is downloaded)."""
+    try:
+        return dlcore.datasets.fortunes(path, topics)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def optional_torch():
+    """PyTorch when it is installed (the text examples' optional reference), else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
 
 
 def class_subset(x, y, classes, per_class=None, relabel=True):

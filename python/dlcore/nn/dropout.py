@@ -6,10 +6,11 @@ generator (dlcore.manual_seed), so it is the same for any thread count (ops/drop
 from __future__ import annotations
 
 import numbers
+import warnings
 
 from .. import _C
 from ..ops import dropout as _ops
-from ..tensor import Generator, _float_tensor, current_generator
+from ..tensor import Generator, Tensor, _float_tensor, current_generator
 from .module import Module
 
 __all__ = ["dropout", "alpha_dropout", "dropout1d", "dropout2d", "dropout3d",
@@ -64,7 +65,16 @@ def dropout1d(input, p=0.5, training=True, inplace=False, generator=None):
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
-    """Zeroes whole channels of (N, C, H, W) or (C, H, W) with probability p."""
+    """Zeroes whole channels of (N, C, H, W) or (C, H, W) with probability p.
+
+    Other inputs of at least 2 dims are taken as (N, C, ...) with a deprecation warning, as
+    PyTorch does: a 2-D (N, C) input (a Dropout2d after a Linear or an LSTM's last step, as in
+    PyTorch's mnist_rnn example) then loses single elements, like dropout."""
+    if isinstance(input, Tensor) and input.ndim not in (3, 4) and input.ndim >= 2:
+        warnings.warn(f"dropout2d: a {input.ndim}-D input is taken as (N, C, ...) and whole (n, c) slices are "
+                      f"dropped; dropout2d is meant for (N, C, H, W) or (C, H, W) inputs, and PyTorch will "
+                      f"refuse others in a future release (use dropout for elementwise dropout)", stacklevel=2)
+        return _dropout("dropout2d", input, p, training, _C.DropoutKind.standard, 2, generator)
     return _feature("dropout2d", input, p, training, _C.DropoutKind.standard, 4, generator)
 
 

@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict, namedtuple
 
 from .. import _C
-from ..autograd import Variable
+from ..autograd import RemovableHandle, Variable
 from ..dtype import get_default_dtype
 from ..tensor import Tensor, tensor
 
@@ -167,7 +167,65 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        if not d.get("_forward_pre_hooks") and not d.get("_forward_hooks"):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        for hook, with_kwargs, _ in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
+            if with_kwargs:
+                r = hook(self, args, kwargs)
+                if r is not None:
+                    if not (isinstance(r, tuple) and len(r) == 2):
+                        raise RuntimeError(f"forward pre-hook {hook!r} with with_kwargs=True must return None or "
+                                           f"a tuple (args, kwargs), got {type(r).__name__}")
+                    args, kwargs = r
+            else:
+                r = hook(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
+        post = list(self.__dict__.get("_forward_hooks", {}).values())
+        try:
+            out = self.forward(*args, **kwargs)
+        except BaseException:
+            for hook, with_kwargs, always in post:
+                if always:
+                    try:
+                        hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
+                    except Exception:  # the forward's own error is the one to report
+                        pass
+            raise
+        for hook, with_kwargs, _ in post:
+            r = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
+            if r is not None:
+                out = r
+        return out
+
+    def _add_hook(self, table, entry, prepend):
+        hooks = self.__dict__.get(table)
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(self, table, hooks)
+        handle = RemovableHandle(hooks, entry)
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Calls ``hook(module, args)`` before each forward; a non-None result replaces the
+        positional arguments (a single value is wrapped in a tuple). With ``with_kwargs=True``
+        the hook is ``hook(module, args, kwargs)`` and may return a new ``(args, kwargs)``.
+        Hooks run in registration order (``prepend=True`` puts this one first). Returns a
+        handle whose ``remove()`` takes the hook out."""
+        return self._add_hook("_forward_pre_hooks", (hook, bool(with_kwargs), False), prepend)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """Calls ``hook(module, args, output)`` after each forward (``hook(module, args,
+        kwargs, output)`` with ``with_kwargs=True``); a non-None result replaces the output.
+        ``always_call=True`` also calls it, with output None, when forward raises. Returns a
+        handle whose ``remove()`` takes the hook out."""
+        return self._add_hook("_forward_hooks", (hook, bool(with_kwargs), bool(always_call)), prepend)
 
     # ---- traversal ----
     def named_modules(self, memo=None, prefix=""):

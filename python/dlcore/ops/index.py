@@ -1,11 +1,12 @@
 """Index family: index_select, gather and advanced indexing by index tensors (forward: gather
-kernels; backward: scatter-add into a zero gradient)."""
+kernels; backward: scatter-add into a zero gradient), and scatter_add / index_add (the other
+way round)."""
 from __future__ import annotations
 
 from .. import _C
 from ..autograd import Function
 
-__all__ = ["IndexSelect", "Gather", "Index"]
+__all__ = ["IndexSelect", "Gather", "ScatterAdd", "IndexAdd", "Index"]
 
 
 class IndexSelect(Function):
@@ -28,6 +29,29 @@ class IndexSelect(Function):
 
 class Gather(IndexSelect):
     _forward, _scatter_add = _C.gather, _C.scatter_add_
+
+
+class ScatterAdd(Function):
+    """x with src added at index along axis, as a new array (scatter_add: index and src of one
+    shape; IndexAdd: a 1-D index over axis). The backward passes g to x and picks src's
+    gradient out of g through the same index (gather / index_select)."""
+
+    _add, _pick = _C.scatter_add_, _C.gather
+
+    @classmethod
+    def forward(cls, ctx, x, axis, idx, src):
+        ctx.axis, ctx.idx = axis, idx
+        out = x.clone()
+        cls._add(out, axis, idx, src)
+        return out
+
+    @classmethod
+    def backward(cls, ctx, g):
+        return g, None, None, cls._pick(g, ctx.axis, ctx.idx)
+
+
+class IndexAdd(ScatterAdd):
+    _add, _pick = _C.index_add_, _C.index_select
 
 
 class Index(Function):
