@@ -4,7 +4,7 @@ dlcore's (``import dlcore as keras``, ``from dlcore import layers``). Each asser
 runs it and its loss falls, and, where the weights can be made the same (Keras's
 get_weights / set_weights layouts, float64, dropout off, no shuffling), that the first epochs'
 losses agree with Keras's. Keras is the reference only (the `test` extra): the comparisons skip
-without it, the dlcore runs do not. docs/compatibility_keras.md lists the ports and the gaps."""
+without it, the dlcore runs do not. docs/compatibility.md (its Keras section) lists the ports and the gaps."""
 import os
 import re
 from pathlib import Path
@@ -89,7 +89,7 @@ def test_only_import_lines_differ():
 
 def _sgd(ns):
     """SGD with momentum from the port's own ``keras`` namespace (the same update in Keras and
-    dlcore), for a port whose optimizer updates differently (RMSprop: docs/compatibility_keras.md)."""
+    dlcore), for a port whose optimizer updates differently (RMSprop: docs/compatibility.md, Keras section)."""
     return ns["keras"].optimizers.SGD(learning_rate=0.05, momentum=0.9)
 
 
@@ -296,8 +296,8 @@ def test_parameter_value_is_keras_variable_value():
 
 
 def test_compatibility_page_lists_every_port():
-    """docs/compatibility_keras.md's table names every port, so the page cannot drift from the suite."""
-    page = (Path(__file__).parent.parent / "docs" / "compatibility_keras.md").read_text()
+    """docs/compatibility.md's Keras table names every port, so the page cannot drift from the suite."""
+    page = (Path(__file__).parent.parent / "docs" / "compatibility.md").read_text().split("\n## Keras\n", 1)[1]
     for path in sorted(PORTS.glob("*.py")):
         assert f"`{path.name}`" in page, path.name
 
