@@ -2,7 +2,7 @@
 autoencoders beat the mean-image baseline and the denoiser beats its noisy input, the VAE's
 ELBO beats a decoder that ignores z, the GAN's samples move toward the data, transfer and
 scratch classifiers beat chance with the frozen features untouched, and the tuned MLP beats
-chance. --write-results writes (and rewrites, never duplicates) its RESULTS.md section and
+chance, the residual network (with its Add layers) beats chance. --write-results writes (and rewrites, never duplicates) its RESULTS.md section and
 small valid PNGs."""
 import os
 import struct
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import dlcore
-from dlcore.examples import _common, autoencoder, gan, transfer, tune_mlp, vae
+from dlcore.examples import _common, autoencoder, gan, resnet, transfer, tune_mlp, vae
 
 try:
     dlcore.datasets.fashion_mnist()
@@ -118,3 +118,28 @@ def test_tuned_mlp_beats_chance_and_restores_its_best(tmp_path):
     s = r["search"]
     assert len(s.trials) == 3 and s.best_score == max(t.score for t in s.trials)
     assert s.best_score > 0.5 and r["test_accuracy"] > 0.5  # chance: 0.1
+
+
+def test_resnet_is_residual_and_beats_chance(tmp_path):
+    r = resnet.main(["--train-size", "2000", "--test-size", "500", "--epochs", "2", "--batch-size", "16",
+                     "--width", "8", "--write-results"] + _out(tmp_path))
+    assert r["test_accuracy"] > 0.5  # chance: 0.1
+    assert r["history"]["loss"][-1] < r["history"]["loss"][0]
+    model = r["model"]
+    adds = [layer for layer in model.layers if isinstance(layer, dlcore.layers.Add)]
+    assert len(adds) == r["residual_adds"] == 3  # one block per stage
+    proj = [layer for layer in model.layers if layer.name.endswith("_proj")]
+    assert [tuple(layer.kernel_size) for layer in proj] == [(1, 1), (1, 1)]  # where the width and size change
+    assert tuple(model.outputs[0].shape) == (None, 10)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "<!-- results:resnet -->" in text and f"{r['test_accuracy']:.4f}" in text
+
+
+def test_resnet_augmentation_keeps_channels_last_batches_whole():
+    x = np.random.default_rng(0).random((6, 28, 28)).astype(np.float32)
+    out = resnet.augmentation(padding=2)(x, generator=dlcore.Generator(1))
+    assert out.shape == x.shape
+    for a, b in zip(out, x):  # each image is x shifted by at most 2 pixels, maybe mirrored
+        assert any(np.allclose(a[2:-2, 2:-2], c[2 + dy:26 + dy, 2 + dx:26 + dx])
+                   for c in (b, b[:, ::-1]) for dy in range(-2, 3) for dx in range(-2, 3))
+    assert resnet.augmentation(0, flip=False) is None
