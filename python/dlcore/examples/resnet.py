@@ -4,7 +4,7 @@ dlcore.data (random crops of the zero-padded image and horizontal flips). Prints
 accuracy, the epochs and the time per epoch.
 
     python -m dlcore.examples.resnet            # 6 epochs; about 15-20 minutes on 2 cores
-    python -m dlcore.examples.resnet --full     # wider and deeper, 20 epochs
+    python -m dlcore.examples.resnet --full     # wider (32) and deeper (2 blocks a stage), 20 epochs: hours
     python -m dlcore.examples.resnet --write-results   # also rewrite docs/RESULTS.md's section
 
 Model (channels-last, every convolution 3x3 "same" without bias, followed by batch norm):
@@ -38,10 +38,10 @@ from . import _common
 __all__ = ["residual_block", "resnet", "augmentation", "cosine_schedule", "parse_args", "main"]
 
 
-def residual_block(x, filters, strides=1, momentum=0.9, name=None):
+def residual_block(x, filters, strides=1, momentum=0.9, name="block"):
     """One basic residual block on the KerasTensor x (channels-last): two 3x3 convolutions with
     batch norm, added to the shortcut (x itself, or a 1x1 projection with batch norm where the
-    stride or the width changes), then ReLU."""
+    stride or the width changes), then ReLU. Its layers are named `name`_conv1, ..., `name`_add."""
     shortcut = x
     y = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv1")(x)
     y = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn1")(y)
