@@ -1,9 +1,10 @@
 """The course examples (issue 15) learn, on tiny real-data settings that take seconds: the
 autoencoders beat the mean-image baseline and the denoiser beats its noisy input, the VAE's
 ELBO beats a decoder that ignores z, the GAN's samples move toward the data, transfer and
-scratch classifiers beat chance with the frozen features untouched, and the tuned MLP beats
-chance, the residual network (with its Add layers) beats chance. --write-results writes (and rewrites, never duplicates) its RESULTS.md section and
-small valid PNGs."""
+scratch classifiers beat chance with the frozen features untouched, the tuned MLP beats
+chance, and so does the residual network (with its Add layers and 1x1 projections).
+--write-results writes (and rewrites, never duplicates) its RESULTS.md section and small
+valid PNGs."""
 import os
 import struct
 import zlib
