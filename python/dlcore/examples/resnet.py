@@ -151,9 +151,9 @@ def main(argv=None):
                 f"over the epochs, seed {args.seed}; {train_secs:.0f} s of training in all."]
         if acc < target:
             rows.append(f"\nWhy: the default run is sized for about 20 minutes on 2 cores, and the small network "
-                        f"underfits in {epochs} epochs (its last training accuracy, on augmented images, is "
-                        f"{hist.history['accuracy'][-1]:.4f}, no higher than the test accuracy); `--full` trains a "
-                        f"wider network (32) with two blocks per stage for 20 epochs, hours on 2 cores.")
+                        f"is still underfitting after {epochs} epochs (its training accuracy of the last epoch, on "
+                        f"augmented images, is {hist.history['accuracy'][-1]:.4f}); `--full` trains a wider "
+                        f"network (32) with two blocks per stage for 20 epochs, hours on 2 cores.")
         _common.write_results(args, "resnet", "Residual network (functional model, augmentation)", argv, rows,
                               seconds=out["seconds"])
         print(f"wrote {args.results_file}")
