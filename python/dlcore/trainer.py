@@ -31,7 +31,7 @@ from .autograd import no_grad
 from .distributed import strategy as dist
 from .graph import _EXAMPLE_BATCH, _EXAMPLE_LEN
 from .layers import Layer, TimeDistributed
-from .layers.base import _read_weights, _weight_slots, _write_weights
+from .layers.base import WeightLists, _read_weights, _weight_slots, _write_weights
 from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
 from .nn.module import Module, eval_mode
@@ -410,7 +410,7 @@ class _Compiled:
         self.from_logits = True
 
 
-class TrainingMixin:
+class TrainingMixin(WeightLists):
     """compile / fit / evaluate / predict / train_on_batch / test_on_batch / summary / save for
     nn.Modules (mixed into Sequential and Model)."""
 
@@ -473,19 +473,7 @@ class TrainingMixin:
             self._ensure_optimizer()
         return c.optimizer
 
-    # -- Keras 3's custom-training API --
-    @property
-    def trainable_weights(self):
-        return [p for p in self.parameters() if p.requires_grad]
-
-    @property
-    def non_trainable_weights(self):
-        return [p for p in self.parameters() if not p.requires_grad] + list(self.buffers())
-
-    @property
-    def weights(self):
-        return list(self.parameters()) + list(self.buffers())
-
+    # -- Keras 3's custom-training API (the weight lists come from WeightLists) --
     @property
     def trainable(self):
         """False freezes every weight (requires_grad off), as Keras's model.trainable = False;

@@ -29,7 +29,7 @@ from ..nn import activation as A
 from ..nn.module import Module, Parameter, eval_mode
 from ..tensor import Generator, Tensor, tensor, use_generator, zeros
 
-__all__ = ["Layer", "get_activation", "get_initializer", "init_keras_layout", "data_format_arg", "image_rank",
+__all__ = ["Layer", "WeightLists", "get_activation", "get_initializer", "init_keras_layout", "data_format_arg", "image_rank",
            "image_input", "to_channels_first", "from_channels_first", "memory_order", "in_memory_order"]
 
 _counters = {}
@@ -141,7 +141,25 @@ def _build_takes_x(fn):
     return len(ps) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in ps)
 
 
-class Layer(Module):
+class WeightLists:
+    """Keras's weight lists over a Module's parameters and buffers, for layers (Layer) and
+    models (TrainingMixin)."""
+
+    @property
+    def weights(self):
+        """Every weight (parameters, then buffers such as running statistics)."""
+        return list(self.parameters()) + list(self.buffers())
+
+    @property
+    def trainable_weights(self):
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self):
+        return [p for p in self.parameters() if not p.requires_grad] + list(self.buffers())
+
+
+class Layer(WeightLists, Module):
     """Base class: build(input_shape) runs once, on the first call, with the input's shape
     (batch dimension included); calling on a symbolic tensor records a graph node instead.
 
@@ -235,19 +253,6 @@ class Layer(Module):
         name = name or f"weight_{len(self._parameters)}"
         setattr(self, name, w)
         return w
-
-    @property
-    def weights(self):
-        """Every weight (parameters, then buffers such as running statistics)."""
-        return list(self.parameters()) + list(self.buffers())
-
-    @property
-    def trainable_weights(self):
-        return [p for p in self.parameters() if p.requires_grad]
-
-    @property
-    def non_trainable_weights(self):
-        return [p for p in self.parameters() if not p.requires_grad] + list(self.buffers())
 
     @property
     def trainable(self):
