@@ -94,6 +94,12 @@ def _find(stem, dirs):
     return None
 
 
+def _searched(path):
+    """Where a data search looked, in the words of an error message."""
+    return ("the path argument" if path is not None else
+            "$DLCORE_DATA" if os.environ.get("DLCORE_DATA") else "the default location")
+
+
 def _load(name, path, flatten, normalize, dtype, package):
     dirs = search_paths(name, path)
     found, lacks = None, []
@@ -105,8 +111,7 @@ def _load(name, path, flatten, normalize, dtype, package):
             break
         lacks.append(f"{d} {'lacks ' + ', '.join(missing) if os.path.isdir(d) else 'does not exist'}")
     if found is None:
-        source = ("the path argument" if path is not None else
-                  "$DLCORE_DATA" if os.environ.get("DLCORE_DATA") else "the default location")
+        source = _searched(path)
         raise FileNotFoundError(
             f"{name}: no directory holds all four IDX files ({source}): {'; '.join(lacks)}. "
             f"dlcore never downloads data and never falls back from an explicit path. Get the files "
@@ -179,17 +184,20 @@ def fortunes(path=None, topics=None):
     science, politics); path / $DLCORE_DATA name another directory holding topic files with
     their ``.dat`` indexes (see the module docstring). Nothing is downloaded."""
     dirs = search_paths("fortunes", path, FORTUNES_DIR)
-    found = next((d for d in dirs if _fortune_topics(d)), None)
+    found = have = None
+    for d in dirs:  # each directory listed once: its topics are kept for below
+        have = _fortune_topics(d)
+        if have:
+            found = d
+            break
     if found is None:
-        source = ("the path argument" if path is not None else
-                  "$DLCORE_DATA" if os.environ.get("DLCORE_DATA") else "the default location")
+        source = _searched(path)
         raise FileNotFoundError(
             f"fortunes: no fortune topic files (<topic> with its <topic>.dat index) in {source}: "
             f"{', '.join(dirs)}. dlcore never downloads data and never falls back from an explicit "
             f"path. Install Debian's `fortunes` package (`apt-get install fortunes`, installs to "
             f"{FORTUNES_DIR}/) or pass path=... (--data) or set DLCORE_DATA to a directory holding "
             f"the topic files.")
-    have = _fortune_topics(found)
     if topics is None:
         wanted = have
     else:
