@@ -2,7 +2,7 @@
 the graph of module-level imports between dlcore modules has no cycle, no function imports a
 module except an optional third-party dependency, and no module imports from a layer above its
 own (core <- nn <- optim <- distributed <- Keras-style layer <- examples; ops modules use only _C, dtype,
-autograd and ops._args)."""
+autograd and _ops._args)."""
 import ast
 import pathlib
 
@@ -17,7 +17,7 @@ OPTIONAL = {"safetensors", "tqdm", "matplotlib", "optuna", "mpi4py", "onnx", "to
 LAYERS = [
     ("native", ("dlcore._C",)),
     ("core", ("dlcore.dtype", "dlcore.device", "dlcore.cuda", "dlcore.accelerator", "dlcore.backends",
-              "dlcore.autograd", "dlcore.ops", "dlcore._printing", "dlcore.tensor")),
+              "dlcore.autograd", "dlcore._ops", "dlcore._printing", "dlcore.tensor")),
     ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets", "dlcore.distributions")),
     ("optim", ("dlcore.optim",)),
     ("distributed", ("dlcore.distributed",)),
@@ -28,7 +28,7 @@ LAYERS = [
                "dlcore.word2vec")),
     ("top", ("dlcore", "dlcore.examples")),
 ]
-OPS_MAY_IMPORT = {"dlcore._C", "dlcore.dtype", "dlcore.autograd", "dlcore.ops._args"}
+OPS_MAY_IMPORT = {"dlcore._C", "dlcore.dtype", "dlcore.autograd", "dlcore._ops._args"}
 
 
 def _module_name(path, root):
@@ -179,7 +179,7 @@ def layer_violations(graph):
         for t in sorted(targets):
             if layer_of(t) > layer_of(m):
                 out.append(f"{m} ({LAYERS[layer_of(m)][0]}) imports {t} ({LAYERS[layer_of(t)][0]})")
-            if m.startswith("dlcore.ops.") and t not in OPS_MAY_IMPORT:
+            if m.startswith("dlcore._ops.") and t not in OPS_MAY_IMPORT:
                 out.append(f"{m} imports {t}; ops modules import only {sorted(OPS_MAY_IMPORT)}")
     return out
 
@@ -188,8 +188,8 @@ GRAPH, LOCAL = import_graph()
 
 
 def test_graph_sees_the_package():
-    assert {"dlcore.tensor", "dlcore.ops.gemm", "dlcore.nn.functional", "dlcore.layers.core"} <= set(GRAPH)
-    assert "dlcore.ops.elementwise" in GRAPH["dlcore.tensor"]
+    assert {"dlcore.tensor", "dlcore._ops.gemm", "dlcore.nn.functional", "dlcore.layers.core"} <= set(GRAPH)
+    assert "dlcore._ops.elementwise" in GRAPH["dlcore.tensor"]
     assert "dlcore._C" in GRAPH["dlcore.autograd"]  # 'from . import _C': the extension module
     assert "dlcore.nn.activation" in GRAPH["dlcore.nn.functional"]
 
@@ -224,7 +224,7 @@ def test_checker_catches_a_cycle_and_a_local_import(tmp_path):
     assert layer_violations(graph) == ["dlcore.tensor (core) imports dlcore.nn.module (nn)"]
 
 
-@pytest.mark.parametrize("module", sorted(m for m in GRAPH if m.startswith("dlcore.ops.")))
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if m.startswith("dlcore._ops.")))
 def test_ops_modules_never_import_tensor_or_nn(module):
     assert not {t for t in GRAPH[module] if t == "dlcore.tensor" or t.startswith("dlcore.nn")}
 

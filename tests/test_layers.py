@@ -56,7 +56,7 @@ def test_merge_layers_on_symbolic_tensors():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_dense_relu_runs_in_the_gemm_epilogue(dtype):
-    """Dense(activation='relu') is one ops.gemm.Linear node with the ReLU fused; values and
+    """Dense(activation='relu') is one _ops.gemm.Linear node with the ReLU fused; values and
     gradients (input, weight, bias) equal nn.Linear followed by relu."""
     r = rng(3)
     x_np = r.normal(size=(6, 5)).astype(dtype)

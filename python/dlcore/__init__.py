@@ -26,7 +26,7 @@ from .tensor import (argsort, bmm, cumsum, einsum, index_add, linspace, masked_f
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
 from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
-from .ops._args import integer as _integer
+from ._ops._args import integer as _integer
 from . import autograd, callbacks, data, datasets, layers, metrics, models, serialization, trainer  # noqa: F401
 from . import accelerator, backends, distributions  # noqa: F401
 from . import onnx  # noqa: F401  (dlcore.onnx.export; the onnx package is imported only when exporting)

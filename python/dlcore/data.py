@@ -34,7 +34,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 import numpy as np
 
 from .dtype import float64
-from .ops._args import integer
+from ._ops._args import integer
 from .tensor import (Generator, Tensor, arange, cat, current_generator, index_select, rand, randint, randperm, stack,
                      tensor, use_generator)
 

@@ -26,7 +26,7 @@ from .autograd import no_grad
 from .dtype import get_default_dtype, int64
 from .nn.activation import log_softmax, sigmoid, softmax
 from .nn.loss import binary_cross_entropy_with_logits
-from .ops import _args
+from ._ops import _args
 from .tensor import Tensor, clip, expand, gather, log, log1p, rand, randn, tensor, unsqueeze, where
 
 __all__ = ["Distribution", "Categorical", "Bernoulli", "Normal", "Independent", "kl_divergence"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .autograd import no_grad
 from .nn.module import eval_mode, registered
-from .ops._args import shape_tuple
+from ._ops._args import shape_tuple
 from .dtype import get_default_dtype
 from .tensor import Tensor, zeros
 

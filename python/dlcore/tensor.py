@@ -25,9 +25,9 @@ from .dtype import bool_, float32, float64, get_default_dtype, int64
 from .dtype import canonical as _canonical_dtype
 from .dtype import is_dtype_like as _is_dtype_like
 from .dtype import promote as _promote
-from .ops import _args, activation, elementwise, gemm, reduce
-from .ops import index as index_ops
-from .ops import shape as shape_ops
+from ._ops import _args, activation, elementwise, gemm, reduce
+from ._ops import index as index_ops
+from ._ops import shape as shape_ops
 
 __all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "is_floating_point", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
            "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like", "arange", "eye", "Generator",

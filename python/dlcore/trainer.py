@@ -36,7 +36,7 @@ from .nn.activation import log_softmax
 from .nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
 from .nn.module import Module, eval_mode
 from .nn.regularizers import regularization_loss
-from .ops._args import integer
+from ._ops._args import integer
 from .optim import Optimizer
 from .dtype import bool_, float32, float64, get_default_dtype
 from .tensor import Generator, Tensor, cat, clip, log, ones, rand, tensor, use_generator, zeros

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import initializers
 from ..nn import activation as A
 from ..nn.module import Parameter
-from ..ops._args import integer, real
+from .._ops._args import integer, real
 from ..tensor import Tensor, clamp, tensor, where
 from .base import Layer, _match_dtype
 

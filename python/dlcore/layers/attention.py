@@ -14,7 +14,7 @@ from .. import initializers
 from ..dtype import bool_, get_default_dtype
 from ..nn.attention import attend, causal_mask
 from ..nn.module import Module, Parameter
-from ..ops import _args
+from .._ops import _args
 from ..tensor import Tensor, full, matmul, ones, tanh, tensor, where, zeros
 from .base import Layer, _as_input, _build_lock
 

@@ -5,7 +5,7 @@ right as TensorFlow pads).
 
 Each layer holds dlcore.nn conv modules (``conv``, or ``depthwise`` + ``pointwise``: their
 weights in PyTorch's layout, the state_dict keys) built on the first input, and runs the conv
-Functions (ops/conv.py) channels-first with the padding Keras's rule gives for the input's size,
+Functions (_ops/conv.py) channels-first with the padding Keras's rule gives for the input's size,
 which may be asymmetric. ``get_weights`` / ``set_weights`` use Keras's kernel layouts:
 Conv1D (k, in, out), Conv2D (kh, kw, in/groups, out), Conv2DTranspose (kh, kw, out, in),
 DepthwiseConv2D (kh, kw, in, depth_multiplier), SeparableConv2D depthwise (kh, kw, in,
@@ -13,8 +13,8 @@ depth_multiplier) and pointwise (1, 1, in * depth_multiplier, filters)."""
 from __future__ import annotations
 
 from ..nn.conv import Conv1d, Conv2d, ConvTranspose2d
-from ..ops import conv as _ops
-from ..ops._args import integer, ntuple
+from .._ops import conv as _ops
+from .._ops._args import integer, ntuple
 from .base import (Layer, _match_dtype, data_format_arg, from_channels_first, get_activation, get_initializer,
                    image_input, image_rank, init_keras_layout)
 

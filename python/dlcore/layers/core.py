@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..nn.linear import Linear, linear
 from ..nn.module import Module
 from ..nn.regularizers import attach as attach_regularizer
-from ..ops._args import integer
+from .._ops._args import integer
 from ..tensor import Tensor, flatten, reshape
 from .base import (Layer, _match_dtype, data_format_arg, from_channels_first, get_activation, get_initializer,
                    in_memory_order, init_keras_layout)

@@ -6,7 +6,7 @@ import math
 
 from ..nn.dropout import Dropout as _NNDropout
 from ..nn.dropout import dropout as _dropout
-from ..ops._args import real
+from .._ops._args import real
 from ..tensor import ones, randn
 from .base import Layer
 

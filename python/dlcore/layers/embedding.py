@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import initializers
 from ..nn.embedding import embedding
 from ..nn.module import Parameter
-from ..ops._args import integer
+from .._ops._args import integer
 from ..tensor import Tensor, tensor
 from .base import Layer
 

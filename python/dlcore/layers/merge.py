@@ -4,7 +4,7 @@ joins them along ``axis`` (default -1 as Keras: the features, or the channels of
 images). A shape mismatch raises ValueError naming the shapes instead of broadcasting."""
 from __future__ import annotations
 
-from ..ops._args import integer
+from .._ops._args import integer
 from ..tensor import Tensor, cat, maximum, minimum
 from .base import Layer, _inverse, memory_order
 

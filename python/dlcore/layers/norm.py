@@ -8,7 +8,7 @@ from .. import initializers
 from ..autograd import no_grad
 from ..nn.module import Parameter
 from ..nn.norm import BatchNorm1d, BatchNorm2d, group_norm, layer_norm
-from ..ops._args import integer, real
+from .._ops._args import integer, real
 from ..tensor import Tensor
 from .base import Layer, _match_dtype
 

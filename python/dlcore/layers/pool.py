@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from ..autograd import no_grad
 from ..nn.pool import avg_pool2d, max_pool2d
-from ..ops import conv as _conv_ops
-from ..ops._args import integer, ntuple
+from .._ops import conv as _conv_ops
+from .._ops._args import integer, ntuple
 from ..tensor import amax, ones, pad
 from .base import Layer, data_format_arg, from_channels_first, image_input
 

@@ -1,5 +1,5 @@
 """Keras-style recurrent layers: SimpleRNN, LSTM, GRU over (batch, time, features), on
-dlcore's fused RNN sequence op (ops.rnn.RNNLayer: one C++ call for the whole sequence,
+dlcore's fused RNN sequence op (_ops.rnn.RNNLayer: one C++ call for the whole sequence,
 forward and backward).
 
 Weights are Keras's, by name, layout and order (get_weights / set_weights carry Keras weights
@@ -35,8 +35,8 @@ from ..dtype import float64, int64
 from ..nn.dropout import dropout as _dropout
 from ..nn.module import Parameter
 from ..nn.regularizers import attach as _attach_regularizer
-from ..ops import rnn as _ops
-from ..ops._args import integer
+from .._ops import rnn as _ops
+from .._ops._args import integer
 from ..tensor import Tensor, arange, cat, ones, relu, sigmoid, stack, tanh, tensor, zeros
 from .base import Layer, _match_dtype
 

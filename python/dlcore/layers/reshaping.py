@@ -5,7 +5,7 @@ data_format="channels_first" (N, C, H, W); the work is done channels-first, as t
 do, so runs of image layers move no data between them."""
 from __future__ import annotations
 
-from ..ops._args import ntuple
+from .._ops._args import ntuple
 from ..tensor import index_select, pad, tensor
 from .base import Layer, data_format_arg, from_channels_first, image_input
 

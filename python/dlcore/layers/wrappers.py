@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from ..ops._args import integer
+from .._ops._args import integer
 from ..tensor import cat
 from .base import Layer
 

@@ -1,6 +1,6 @@
 """Activation family: the functions (PyTorch's torch.nn.functional names and defaults, plus
 Keras aliases) and the modules (PyTorch names; Keras-style aliases where Keras users look).
-Every function is one fused C++ kernel forward and one fused kernel backward (ops/activation.py:
+Every function is one fused C++ kernel forward and one fused kernel backward (_ops/activation.py:
 dlcore._C.act_forward / act_backward, softmax, prelu, maxout); no NumPy math here.
 
 ``inplace=True`` writes the result into the input (and returns the input) when no gradient
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 
 from .. import _C
-from ..ops import _args
-from ..ops import activation as _ops
+from .._ops import _args
+from .._ops import activation as _ops
 from ..dtype import float32
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor, _float, full, tensor

@@ -3,7 +3,7 @@ the MultiheadAttention module (PyTorch's constructor, forward, parameter names a
 PyTorch state_dict loads unchanged).
 
 Attention needs no Function of its own: it is composed from ops that already have gradients
-(matmul, softmax, where, dropout), so this family has no ops/attention.py. ``attend`` (masked
+(matmul, softmax, where, dropout), so this family has no _ops/attention.py. ``attend`` (masked
 softmax of given scores, dropout, weighted sum) and ``attention`` (the scaled dot-product scores,
 then ``attend``) compute output and weights; the functional form, MultiheadAttention and the
 Keras layers (layers/attention.py) all call them.
@@ -20,7 +20,7 @@ import math
 import numbers
 
 from ..dtype import bool_
-from ..ops import _args
+from .._ops import _args
 from ..tensor import Tensor, arange, cat, matmul, where, zeros
 from . import init
 from .activation import softmax

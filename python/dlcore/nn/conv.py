@@ -4,14 +4,14 @@ conv_transpose2d weight (C_in, C_out/groups, kH, kW)) and the modules Conv1d, Co
 ConvTranspose2d (PyTorch names, argument order, weight layouts and default init:
 kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)); bias U(-1/sqrt(fan_in),
 1/sqrt(fan_in)), fan_in from the weight as PyTorch computes it (for ConvTranspose2d that is
-weight.shape[1] * kH * kW)). The Functions (ops/conv.py) call only _C kernels; the C++ side
+weight.shape[1] * kH * kW)). The Functions (_ops/conv.py) call only _C kernels; the C++ side
 re-checks every value."""
 from __future__ import annotations
 
 import math
 
-from ..ops import conv as _ops
-from ..ops._args import integer, ntuple
+from .._ops import conv as _ops
+from .._ops._args import integer, ntuple
 from ..tensor import Tensor, empty
 from . import init
 from .module import Module, Parameter

@@ -2,14 +2,14 @@
 dropout1d / 2d / 3d (PyTorch's torch.nn.functional signatures and semantics) and the modules
 Dropout, Dropout1d/2d/3d (whole channels), AlphaDropout and FeatureAlphaDropout (SELU
 networks). Identity when not training; in training the mask comes from dlcore's counter-based
-generator (dlcore.manual_seed), so it is the same for any thread count (ops/dropout.py)."""
+generator (dlcore.manual_seed), so it is the same for any thread count (_ops/dropout.py)."""
 from __future__ import annotations
 
 import numbers
 import warnings
 
 from .. import _C
-from ..ops import dropout as _ops
+from .._ops import dropout as _ops
 from ..tensor import Generator, Tensor, _float_tensor, current_generator
 from .module import Module
 

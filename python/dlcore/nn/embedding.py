@@ -8,8 +8,8 @@ import numbers
 
 from .. import _C
 from ..dtype import int64
-from ..ops import _args
-from ..ops import embedding as _ops
+from .._ops import _args
+from .._ops import embedding as _ops
 from ..tensor import Tensor, empty, tensor
 from . import init
 from .module import Module, Parameter

@@ -27,7 +27,7 @@ import math
 
 from .. import _C
 from ..dtype import float64
-from ..ops._args import require_float
+from .._ops._args import require_float
 from ..tensor import current_generator
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "zeros_", "ones_",

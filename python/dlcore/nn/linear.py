@@ -2,7 +2,7 @@
 (Identity, Flatten, Reshape)."""
 import math
 
-from ..ops import _args, gemm
+from .._ops import _args, gemm
 from ..tensor import _t, empty, flatten, reshape
 from . import init
 from .module import Module, Parameter

@@ -2,7 +2,7 @@
 Keras names as aliases) and the modules (PyTorch names; Keras-style aliases; class weights are
 registered as buffers). Pointwise losses are one C++ kernel for the terms (reduced by the
 reduce kernel) and one for the gradient; cross_entropy is one fused kernel (log_softmax + NLL)
-forward and one backward (softmax - smoothed target); the Functions are in ops/loss.py. Shapes
+forward and one backward (softmax - smoothed target); the Functions are in _ops/loss.py. Shapes
 that PyTorch would broadcast with a warning (an (N, 1) prediction against an (N,) target) raise
 ValueError.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from .. import _C
 from ..dtype import bool_, int64
-from ..ops import _args
-from ..ops import loss as _ops
+from .._ops import _args
+from .._ops import loss as _ops
 from ..tensor import Tensor, _float, _t, norm, tensor, where
 from .module import Module
 

@@ -1,15 +1,15 @@
 """Norm family: the functions batch_norm, layer_norm, group_norm (PyTorch's
 torch.nn.functional signatures and semantics) and the modules BatchNorm1d / BatchNorm2d /
 BatchNorm3d, LayerNorm, GroupNorm (PyTorch names and state_dict keys). The math is one fused
-kernel per call (ops/norm.py)."""
+kernel per call (_ops/norm.py)."""
 from __future__ import annotations
 
 import numbers
 
 from .. import _C
 from ..dtype import get_default_dtype, int64
-from ..ops import _args
-from ..ops import norm as _ops
+from .._ops import _args
+from .._ops import norm as _ops
 from ..tensor import Tensor, _float_tensor, ones, zeros
 from .module import Module, Parameter
 

@@ -2,11 +2,11 @@
 adaptive_max_pool2d (PyTorch's torch.nn.functional names and semantics) and the modules
 MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, and the Keras-named
 GlobalAveragePooling2D / GlobalMaxPooling2D (on NCHW input, output (N, C), or (N, C, 1, 1) with
-keepdims=True). The Functions are in ops/pool.py; 1-D pooling runs as 2-D with H = 1 (views)."""
+keepdims=True). The Functions are in _ops/pool.py; 1-D pooling runs as 2-D with H = 1 (views)."""
 from __future__ import annotations
 
-from ..ops import pool as _ops
-from ..ops._args import integer, ntuple
+from .._ops import pool as _ops
+from .._ops._args import integer, ntuple
 from .conv import _batched
 from .module import Module
 

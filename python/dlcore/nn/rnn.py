@@ -1,7 +1,7 @@
 """Recurrent layers with PyTorch's semantics and parameter layout: RNN (tanh / relu), LSTM,
 GRU and the single-step cells RNNCell, LSTMCell, GRUCell.
 
-Each layer and direction is one autograd node (ops.rnn.RNNLayer / BiRNNLayer) whose forward and
+Each layer and direction is one autograd node (_ops.rnn.RNNLayer / BiRNNLayer) whose forward and
 backward are single calls into the C++ sequence routines (``_C.rnn_forward`` /
 ``_C.rnn_backward``: one input-projection GEMM for all time steps, one recurrent GEMM plus one
 fused cell kernel per step, backward through time with weight gradients as GEMMs over all
@@ -19,7 +19,7 @@ import numbers
 
 from .. import _C
 from ..dtype import int64
-from ..ops import rnn as _ops
+from .._ops import rnn as _ops
 from ..tensor import Tensor, cat, current_generator, empty, stack, tensor, zeros_like
 from . import init
 from .module import Module, Parameter

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 
-from ..ops import _args
+from .._ops import _args
 from ..tensor import full, where, zeros
 from . import init
 from .activation import gelu, relu

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from ...dtype import int64
-from ...ops import _args
+from ..._ops import _args
 from ...tensor import Tensor, cat, full, tensor
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence",
