@@ -22,7 +22,7 @@ LAYERS = [
     ("optim", ("dlcore.optim",)),
     ("distributed", ("dlcore.distributed",)),
     ("keras", ("dlcore.graph", "dlcore.initializers", "dlcore.optimizers", "dlcore.losses", "dlcore.regularizers",
-               "dlcore.random",
+               "dlcore.random", "dlcore.ops",
                "dlcore.utils", "dlcore.layers", "dlcore.callbacks", "dlcore.metrics", "dlcore.serialization",
                "dlcore.trainer", "dlcore.models", "dlcore.onnx", "dlcore.tuning",
                "dlcore.word2vec")),

@@ -36,7 +36,7 @@ from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from .serialization import load, load_model, save  # noqa: F401
 # the namespaces Keras code imports (keras.utils' helpers and torch.utils.data's path in utils)
-from . import initializers, losses, optimizers, random, regularizers, utils  # noqa: F401
+from . import initializers, losses, ops, optimizers, random, regularizers, utils  # noqa: F401
 from .trainer import GradientTape  # noqa: F401
 
 __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "device", "bool_",
@@ -59,7 +59,7 @@ __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "n
            "randint_like", "flip", "log_softmax", "logsumexp", "softmax", "inference_mode", "as_tensor",
            "is_tensor", "is_floating_point", "backends", "compile", "tuning",
            # the namespaces Keras code imports
-           "initializers", "losses", "optimizers", "random", "regularizers", "GradientTape",
+           "initializers", "losses", "ops", "optimizers", "random", "regularizers", "GradientTape",
            "bmm", "masked_fill", "mm", "narrow", "numel", "square", "unbind", "tril", "triu", "multinomial",
            "sort", "argsort", "topk", "cumsum", "linspace", "einsum", "scatter_add", "index_add",
            "word2vec"]

@@ -74,32 +74,34 @@ def shape_tuple(s, op="shape", name="shape"):
     return tuple(integer(v, op, name) for v in items)
 
 
-def dim(d, ndim, op, shape):
+def dim(d, ndim, op, shape, name="dim"):
     """Normalises dim d for a tensor with `ndim` dims (0-d tensors take -1 and 0) or raises an
-    IndexError naming the op and the shape."""
+    IndexError naming the op, the argument (``name``: NumPy-style APIs call it axis) and the
+    shape."""
     n = max(ndim, 1)
     if not isinstance(d, numbers.Integral) or isinstance(d, bool):
-        raise TypeError(f"{op}: dim must be an int, got {type(d).__name__} {d!r}")
+        raise TypeError(f"{op}: {name} must be an int, got {type(d).__name__} {d!r}")
     if not -n <= d < n:
-        raise IndexError(f"{op}: dim {d} is out of range for a tensor of shape {tuple(shape)} "
-                         f"(expected a dim in [{-n}, {n - 1}])")
+        raise IndexError(f"{op}: {name} {d} is out of range for a tensor of shape {tuple(shape)} "
+                         f"(expected {name} in [{-n}, {n - 1}])")
     return int(d) % n
 
 
-def axes(dims, ndim, op, shape):
+def axes(dims, ndim, op, shape, name="dim"):
     """None (every dim), an int or a sequence of ints as a list of dims in [0, ndim). An empty
-    sequence means every dim too, as in PyTorch (``x.sum(dim=())`` is the full sum)."""
+    sequence means every dim too, as in PyTorch (``x.sum(dim=())`` is the full sum). Errors
+    call the argument ``name`` (axis for NumPy-style APIs)."""
     if dims is None or (not isinstance(dims, numbers.Number) and not hasattr(dims, "__index__")
                         and len(dims) == 0):
         dims = range(ndim)
     elif isinstance(dims, numbers.Number) or hasattr(dims, "__index__"):
         dims = [dims]
-    out = [integer(a, op, "dim") for a in dims]
+    out = [integer(a, op, name) for a in dims]
     n = max(ndim, 1)
     for a in out:
         if not -n <= a < n:
-            raise IndexError(f"{op}: dim {a} is out of range for a tensor of shape {tuple(shape)} "
-                             f"(expected a dim in [{-n}, {n - 1}])")
+            raise IndexError(f"{op}: {name} {a} is out of range for a tensor of shape {tuple(shape)} "
+                             f"(expected {name} in [{-n}, {n - 1}])")
     return [a % ndim for a in out] if ndim else []
 
 
