@@ -211,10 +211,12 @@ def slice(inputs, start_indices, shape):  # noqa: A001 - Keras's name
 def slice_update(inputs, start_indices, updates):
     """A copy of inputs with the block at start_indices replaced by updates (gradients flow to
     both)."""
-    x, u = _pair(inputs, updates, "slice_update") if not isinstance(updates, numbers.Number) else (_t(inputs), None)
-    if u is None or u.ndim != x.ndim:
-        raise ValueError(f"ops.slice_update: updates must have as many dims as inputs, got shapes "
-                         f"{tuple(shape(updates))} and {tuple(x.shape)}")
+    x, u = _t(inputs), _t(updates)
+    if u.ndim != x.ndim:
+        raise ValueError(f"ops.slice_update: updates must have as many axes as inputs, got shapes "
+                         f"{tuple(u.shape)} and {tuple(x.shape)}")
+    d = _promote(x.dtype, u.dtype)
+    x, u = x.type(d), u.type(d)
     start, sizes = _box(x, start_indices, u.shape, "slice_update")
     amounts = [a for b, n, d in reversed(list(zip(start, sizes, x.shape))) for a in (b, d - b - n)]
     inside = _pad(_ones(*u.shape, dtype=bool_), amounts)
@@ -331,9 +333,9 @@ def repeat(x, repeats, axis=None):
     if axis is None:
         x, axis = x.reshape(-1), 0
     d = _axis(x, axis, "repeat")
-    if isinstance(repeats, Tensor):
+    if hasattr(repeats, "tolist"):  # a tensor or NumPy array of counts: Python ints (host data)
         repeats = repeats.tolist()
-    if isinstance(repeats, numbers.Number) or hasattr(repeats, "__index__"):
+    if isinstance(repeats, numbers.Number):
         r = _args.integer(repeats, "ops.repeat", "repeats", 0)
         shp = x.shape[:d + 1] + (r,) + x.shape[d + 1:]
         return x.unsqueeze(d + 1).expand(*shp).reshape(*(x.shape[:d] + (x.shape[d] * r,) + x.shape[d + 1:]))
@@ -947,8 +949,8 @@ def einsum(subscripts, *operands):
 
 def outer(x1, x2):
     """The outer product of x1 and x2, both flattened."""
-    a, b = _pair(_t(x1).reshape(-1), _t(x2).reshape(-1), "outer")
-    return a.unsqueeze(1) * b.unsqueeze(0)
+    a, b = _t(x1).reshape(-1, 1), _t(x2).reshape(1, -1)
+    return multiply(a, b)
 
 
 # ---- neural network ----------------------------------------------------------------------------
