@@ -180,6 +180,8 @@ NUMPY_CASES = [
     (lambda: ops.pad(F, 1), lambda: np.pad(F, 1)),
     (lambda: ops.pad(F, ((1, 2),)), lambda: np.pad(F, ((1, 2),))),
     (lambda: ops.pad(F3, (2, 1), constant_values=-1.0), lambda: np.pad(F3, (2, 1), constant_values=-1.0)),
+    (lambda: ops.pad(F, (2, 1)), lambda: np.pad(F, (2, 1))),
+    (lambda: ops.pad(F, ((1,), (2,))), lambda: np.pad(F, ((1,), (2,)))),
     (lambda: ops.concatenate([F, F3[0]], axis=None), lambda: np.concatenate([F, F3[0]], axis=None)),
     (lambda: ops.mean(D, axis=0), lambda: np.mean(D, axis=0)),
     (lambda: ops.one_hot(np.array([0, 5, -1]), 3), lambda: np.array([[1, 0, 0], [0, 0, 0], [0, 0, 0]], "float32")),
@@ -200,6 +202,7 @@ def test_shape_is_a_tuple_of_ints():
     s = ops.shape(x)
     assert s == (4, 3, 2) and type(s) is tuple and all(type(v) is int for v in s)
     assert ops.shape(np.zeros((5, 1))) == (5, 1) and ops.shape([1, 2, 3]) == (3,)
+    assert ops.cast(F, np.int32).dtype == dlcore.int64 and ops.cast(I, np.float64).dtype == dlcore.float64
     assert ops.ndim(x) == 3 and ops.size(x) == 24 and ops.is_tensor(x) and not ops.is_tensor(np.zeros(2))
 
 

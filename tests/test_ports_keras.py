@@ -251,6 +251,21 @@ def test_gan_train_step_two_optimizers(backend):
     assert after < 0.5 * before, (before, after)  # the generator's samples moved to the data
 
 
+# ---- 8. a train_step / test_step written with keras.ops only -------------------------------------
+
+def test_ops_classifier_learns():
+    losses, (accuracy, (test_loss, test_acc)) = _learns("ops_classifier", dropout=0.1)
+    _falls(losses, 0.6)
+    assert accuracy[-1] > 0.8 and test_acc > 0.8
+
+
+def test_ops_classifier_matches_keras():
+    """Every op of the steps (one_hot, log_softmax, take_along_axis, where, max, softmax, clip,
+    norm, argmax, top_k, any...) and its gradient as Keras's: the same losses and accuracies
+    from Keras's weights, float64."""
+    _matches_keras("ops_classifier", epochs=3)
+
+
 # ---- dlcore gaps the ports found (no Keras needed) ---------------------------------------------
 
 def test_time_distributed_sigmoid_head_takes_probabilities():

@@ -79,12 +79,13 @@ _INT_NAMES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "u
 
 
 def _dtype(dtype, op):
-    """A Keras dtype argument as dlcore's: Keras's integer names are int64 (dlcore's integer
-    dtype); None stays None."""
+    """A Keras dtype argument as dlcore's: Keras's integer names (also NumPy's and PyTorch's
+    int32...) are int64, dlcore's integer dtype; None stays None."""
     if dtype is None:
         return None
-    name = getattr(dtype, "name", dtype) if not isinstance(dtype, str) else dtype
-    if isinstance(name, str) and name.replace("torch.", "") in _INT_NAMES:
+    name = dtype if isinstance(dtype, str) else (getattr(dtype, "name", None) or getattr(dtype, "__name__", None)
+                                                 or str(dtype))
+    if str(name).replace("torch.", "") in _INT_NAMES:
         return int64
     return canonical(dtype, f"ops.{op}: dtype")
 
@@ -144,9 +145,9 @@ def cast(x, dtype):
 
 
 def shape(x):
-    """x's shape as a tuple of Python ints."""
+    """x's shape as a tuple of Python ints (None for a symbolic input's unknown size)."""
     s = getattr(x, "shape", None)
-    return tuple(int(v) for v in (s if s is not None else _t(x).shape))
+    return tuple(None if v is None else int(v) for v in (s if s is not None else _t(x).shape))
 
 
 def ndim(x):
@@ -361,14 +362,14 @@ def pad(x, pad_width, mode="constant", constant_values=None):
     if mode != "constant":
         raise ValueError(f"ops.pad: only mode='constant' is supported, got mode={mode!r}")
     if isinstance(pad_width, numbers.Integral):
-        pairs = [(pad_width, pad_width)] * x.ndim
-    else:
-        pw = [tuple(p) if isinstance(p, (tuple, list)) else (p,) for p in pad_width]
-        if len(pw) == 1:
-            pw = pw * x.ndim
-        if builtins.all(len(p) == 1 for p in pw) and len(pw) == 2 and x.ndim != 2:
-            pw = [(pw[0][0], pw[1][0])] * x.ndim
-        pairs = [p * 2 if len(p) == 1 else p for p in pw]
+        pad_width = [pad_width]
+    pw = list(pad_width)
+    if builtins.all(isinstance(p, numbers.Integral) for p in pw):  # n, (n,) or (before, after): every axis
+        pw = [pw]
+    pairs = [tuple(p) if hasattr(p, "__len__") else (p,) for p in pw]
+    pairs = [p * 2 if len(p) == 1 else p for p in pairs]
+    if len(pairs) == 1:
+        pairs = pairs * x.ndim
     if len(pairs) != x.ndim or builtins.any(len(p) != 2 for p in pairs):
         raise ValueError(f"ops.pad: pad_width {pad_width!r} does not give (before, after) for each axis of "
                          f"shape {tuple(x.shape)}")
@@ -903,7 +904,7 @@ def isfinite(x):
 
 # ---- linear algebra ----------------------------------------------------------------------------
 
-def _float_pair(x1, x2, op):
+def _float_pair(x1, x2):
     """Two operands of one dtype for a product; ints go through float64 (exact up to 2**53)
     and come back as int64."""
     a, b = _t(x1), _t(x2)
@@ -914,7 +915,7 @@ def _float_pair(x1, x2, op):
 
 def matmul(x1, x2):
     """The matrix product, NumPy's rules (1-D operands as vectors, leading axes broadcast)."""
-    a, b, d = _float_pair(x1, x2, "matmul")
+    a, b, d = _float_pair(x1, x2)
     out = _matmul(a, b)
     return out if out.dtype == d else out.type(d)
 
@@ -922,7 +923,7 @@ def matmul(x1, x2):
 def dot(x1, x2):
     """NumPy's dot: a product with a scalar, the inner product of vectors, the matrix product
     of 2-D operands, else a sum over x1's last axis and x2's second-to-last."""
-    a, b, d = _float_pair(x1, x2, "dot")
+    a, b, d = _float_pair(x1, x2)
     if a.ndim == 0 or b.ndim == 0:
         out = a * b
     elif b.ndim <= 2:
@@ -1184,6 +1185,5 @@ def _named(name, fn):
 
 
 for _name in __all__:
-    if callable(globals()[_name]) and _name not in ("is_tensor", "shape", "ndim", "size"):
-        globals()[_name] = _named(_name, globals()[_name])
+    globals()[_name] = _named(_name, globals()[_name])
 del _name
