@@ -219,7 +219,7 @@ def slice_update(inputs, start_indices, updates):
     d = _promote(x.dtype, u.dtype)
     x, u = x.type(d), u.type(d)
     start, sizes = _box(x, start_indices, u.shape, "slice_update")
-    amounts = [a for b, n, d in reversed(list(zip(start, sizes, x.shape))) for a in (b, d - b - n)]
+    amounts = [a for b, n, size in reversed(list(zip(start, sizes, x.shape))) for a in (b, size - b - n)]
     inside = _pad(_ones(*u.shape, dtype=bool_), amounts)
     return _where(inside, _pad(u, amounts), x)
 
@@ -231,13 +231,7 @@ dynamic_update_slice = slice_update
 
 def reshape(x, newshape):
     """x with a new shape (an int or a tuple; one size may be -1)."""
-    x = _t(x)
-    sizes = _args.shape_tuple(newshape, "ops.reshape", "newshape")
-    n, known = x.numel(), math.prod(s for s in sizes if s != -1)
-    if sizes.count(-1) > 1 or (-1 in sizes and (known == 0 or n % known)) or (-1 not in sizes and known != n):
-        raise ValueError(f"ops.reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({n} elements) "
-                         f"into newshape {sizes}")
-    return _reshape(x, sizes)
+    return _reshape(_t(x), _args.shape_tuple(newshape, "ops.reshape", "newshape"))
 
 
 def transpose(x, axes=None):
@@ -245,11 +239,7 @@ def transpose(x, axes=None):
     x = _t(x)
     if axes is None:
         return x.permute(*reversed(range(x.ndim))) if x.ndim else x
-    dims = [_axis(x, a, "transpose") for a in axes]
-    if sorted(dims) != list(range(x.ndim)):
-        raise ValueError(f"ops.transpose: axes {tuple(axes)} are not a permutation of the {x.ndim} axes of "
-                         f"shape {tuple(x.shape)}")
-    return x.permute(*dims)
+    return x.permute(*[_axis(x, a, "transpose") for a in axes])
 
 
 def expand_dims(x, axis):
@@ -309,10 +299,13 @@ def split(x, indices_or_sections, axis=0):
                              f"{k} equal sections")
         sizes = [n // k] * k
     else:
-        cuts = [builtins.min(builtins.max(_args.integer(i, "ops.split", "indices_or_sections") % (n + 1)
-                                          if i < 0 else i, 0), n) for i in indices_or_sections]
+        cuts = [_args.integer(i, "ops.split", "indices_or_sections") for i in indices_or_sections]
+        cuts = [builtins.min(builtins.max(n + i if i < 0 else i, 0), n) for i in cuts]  # as slice bounds
+        if cuts != sorted(cuts):
+            raise ValueError(f"ops.split: split indices {list(indices_or_sections)} must not decrease "
+                             f"(axis {d} of shape {tuple(x.shape)})")
         bounds = [0] + cuts + [n]
-        sizes = [builtins.max(b - a, 0) for a, b in zip(bounds, bounds[1:])]
+        sizes = [b - a for a, b in zip(bounds, bounds[1:])]
     return list(_split(x, sizes, d))
 
 
@@ -321,8 +314,6 @@ def tile(x, repeats):
     apply to the last ones, more add leading axes)."""
     x = _t(x)
     reps = _args.shape_tuple(repeats, "ops.tile", "repeats")
-    if builtins.any(r < 0 for r in reps):
-        raise ValueError(f"ops.tile: repeats must be non-negative, got {reps}")
     reps = (1,) * (x.ndim - len(reps)) + reps
     return x.repeat(*reps) if reps else x
 
@@ -379,10 +370,7 @@ def pad(x, pad_width, mode="constant", constant_values=None):
 
 def broadcast_to(x, shape):
     """x broadcast to shape (a view)."""
-    x = _t(x)
-    sizes = _args.shape_tuple(shape, "ops.broadcast_to", "shape")
-    _args.broadcast_shape(x.shape, sizes, "ops.broadcast_to")
-    return x.expand(*sizes)
+    return _t(x).expand(*_args.shape_tuple(shape, "ops.broadcast_to", "shape"))
 
 
 def ravel(x):
