@@ -353,7 +353,7 @@ ERRORS = [
     (lambda: ops.dot(F, F3), ValueError, r"ops\.dot: shapes \(3, 4\) and \(2, 3, 4\) are not aligned"),
     (lambda: ops.concatenate([F, F3[0, :2, :3]], axis=0), ValueError, r"ops\.concatenate: .*\(2, 3\).*\(3, 4\)"),
     (lambda: ops.stack([F, F.T]), ValueError, r"ops\.stack: .*\(4, 3\)"),
-    (lambda: ops.reshape(F, (5, -1)), ValueError, r"ops\.reshape: cannot reshape a tensor of shape \(3, 4\)"),
+    (lambda: ops.reshape(F, (5, -1)), ValueError, r"ops\.reshape: .*cannot reshape a tensor of shape \(3, 4\)"),
     (lambda: ops.split(F, 3, axis=1), ValueError, r"ops\.split: axis 1 of shape \(3, 4\)"),
     (lambda: ops.squeeze(F, axis=0), ValueError, r"ops\.squeeze: axis 0 of shape \(3, 4\) has size 3"),
     (lambda: ops.transpose(F3, (0, 1)), ValueError, r"ops\.transpose: .*\(0, 1\) .*\(2, 3, 4\)"),
