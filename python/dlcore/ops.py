@@ -135,8 +135,8 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
 
 
 def convert_to_numpy(x):
-    """x as a NumPy array (a view of a CPU tensor's memory; gradients are not followed)."""
-    return convert_to_tensor(x).detach().numpy()
+    """x as a NumPy array (a view of a CPU tensor's memory, a host copy of a GPU one)."""
+    return convert_to_tensor(x).detach().cpu().numpy()
 
 
 def cast(x, dtype):
@@ -220,7 +220,7 @@ def slice_update(inputs, start_indices, updates):
     x, u = x.type(d), u.type(d)
     start, sizes = _box(x, start_indices, u.shape, "slice_update")
     amounts = [a for b, n, size in reversed(list(zip(start, sizes, x.shape))) for a in (b, size - b - n)]
-    inside = _pad(_ones(*u.shape, dtype=bool_), amounts)
+    inside = _pad(_ones(*u.shape, dtype=bool_, device=x.device), amounts)
     return _where(inside, _pad(u, amounts), x)
 
 
@@ -247,12 +247,12 @@ def expand_dims(x, axis):
     x = _t(x)
     axes = [axis] if isinstance(axis, numbers.Integral) else list(axis)
     out_nd = x.ndim + len(axes)
-    where_ = sorted(_args.dim(a, out_nd, "ops.expand_dims", x.shape, name="axis") for a in axes)
-    if len(set(where_)) != len(where_):
+    positions = sorted(_args.dim(a, out_nd, "ops.expand_dims", x.shape, name="axis") for a in axes)
+    if len(set(positions)) != len(positions):
         raise ValueError(f"ops.expand_dims: repeated axis in {axis!r}")
     sizes, it = [], iter(x.shape)
     for i in range(out_nd):
-        sizes.append(1 if i in where_ else next(it))
+        sizes.append(1 if i in positions else next(it))
     return _reshape(x, tuple(sizes))
 
 
@@ -337,7 +337,7 @@ def repeat(x, repeats, axis=None):
     if len(counts) != x.shape[d]:
         raise ValueError(f"ops.repeat: {len(counts)} repeats for axis {d} of shape {tuple(x.shape)}")
     index = [i for i, c in enumerate(counts) for _ in range(c)]
-    return x.index_select(d, _tensor(index, dtype=int64))
+    return x.index_select(d, _tensor(index, dtype=int64, device=x.device))
 
 
 def flip(x, axis=None):
@@ -402,19 +402,19 @@ def full(shape, fill_value, dtype=None):
 def zeros_like(x, dtype=None):
     """Zeros of x's shape and dtype (or dtype)."""
     x = _t(x)
-    return _zeros(*x.shape, dtype=_dtype(dtype, "zeros_like") or x.dtype)
+    return _zeros(*x.shape, dtype=_dtype(dtype, "zeros_like") or x.dtype, device=x.device)
 
 
 def ones_like(x, dtype=None):
     """Ones of x's shape and dtype (or dtype)."""
     x = _t(x)
-    return _ones(*x.shape, dtype=_dtype(dtype, "ones_like") or x.dtype)
+    return _ones(*x.shape, dtype=_dtype(dtype, "ones_like") or x.dtype, device=x.device)
 
 
 def full_like(x, fill_value, dtype=None):
     """fill_value in x's shape and dtype (or dtype)."""
     x = _t(x)
-    return _full(tuple(x.shape), fill_value, dtype=_dtype(dtype, "full_like") or x.dtype)
+    return _full(tuple(x.shape), fill_value, dtype=_dtype(dtype, "full_like") or x.dtype, device=x.device)
 
 
 def arange(start, stop=None, step=1, dtype=None):
@@ -516,9 +516,9 @@ def prod(x, axis=None, keepdims=False, dtype=None):
     while y.shape[-1] > 1:
         n = y.shape[-1]
         if n % 2:
-            y = _cat([y, _ones(*lead, 1, dtype=y.dtype)], -1)
+            y = _cat([y, _ones(*lead, 1, dtype=y.dtype, device=y.device)], -1)
         y = y[..., 0::2] * y[..., 1::2]
-    out = y.reshape(*lead) if y.shape[-1] == 1 else _ones(*lead, dtype=y.dtype)
+    out = y.reshape(*lead) if y.shape[-1] == 1 else _ones(*lead, dtype=y.dtype, device=y.device)
     return _keep(out, x, axes, keepdims)
 
 
@@ -1033,7 +1033,7 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     if x.dtype.is_floating_point:
         x = x.type(int64)
     n = _args.integer(num_classes, "ops.one_hot", "num_classes", 1)
-    out = (x.unsqueeze(-1) == _arange(n)).type(_float_dtype(dtype, "one_hot"))
+    out = (x.unsqueeze(-1) == _arange(n, device=x.device)).type(_float_dtype(dtype, "one_hot"))
     d = _args.dim(axis, x.ndim + 1, "ops.one_hot", x.shape, name="axis")
     return out if d == x.ndim else _transpose(out.unsqueeze(d), d, -1).squeeze(-1)
 
