@@ -121,16 +121,36 @@ py::object apply(py::handle cls, py::args args) {
   set(ctx.ptr(), n.saved, py::tuple().ptr());
   set(ctx.ptr(), n.freed, Py_False);
   if (track) {
+    // inputs[i]: the edge to input i's history as it is NOW - a leaf that requires grad itself,
+    // a non-leaf's (node, output index) pair (an in-place op may later give that tensor a new
+    // node: this node's gradient still goes to the history it read), None otherwise
     py::tuple inputs(count), needs(count);
     for (Py_ssize_t i = 0; i < count; ++i) {
       PyObject* a = PyTuple_GET_ITEM(args.ptr(), i);
-      bool var = PyObject_TypeCheck(a, g_variable_type);
       bool need = false;
-      if (var) {
+      PyObject* edge = Py_None;
+      Py_INCREF(edge);
+      if (PyObject_TypeCheck(a, g_variable_type)) {
         py::object rg = py::reinterpret_steal<py::object>(PyObject_GetAttr(a, n.requires_grad));
+        if (!rg) throw py::error_already_set();
         need = rg.ptr() == Py_True;
+        if (need) {
+          py::object node = py::reinterpret_steal<py::object>(PyObject_GetAttr(a, n.node));
+          if (!node) throw py::error_already_set();
+          Py_DECREF(edge);
+          if (node.is_none()) {
+            Py_INCREF(a);
+            edge = a;
+          } else {
+            PyObject* idx = PyObject_GetAttr(a, n.out_index);
+            if (!idx) throw py::error_already_set();
+            edge = PyTuple_Pack(2, node.ptr(), idx);
+            Py_DECREF(idx);
+            if (!edge) throw py::error_already_set();
+          }
+        }
       }
-      PyTuple_SET_ITEM(inputs.ptr(), i, py::handle(var ? a : Py_None).inc_ref().ptr());
+      PyTuple_SET_ITEM(inputs.ptr(), i, edge);
       PyTuple_SET_ITEM(needs.ptr(), i, py::bool_(need).release().ptr());
     }
     set(ctx.ptr(), n.inputs, inputs.ptr());
