@@ -229,8 +229,8 @@ def test_modified_saved_value_raises_like_torch(fn):
 def test_leaf_requiring_grad_refused():
     w = dlcore.ones(3, requires_grad=True)
     for op, call in [("add_", lambda: w.add_(1.0)), ("relu_", lambda: w.relu_()),
-                     ("__setitem__", lambda: w.__setitem__(0, 2.0)), ("zero_", lambda: w.zero_()),
-                     ("mul_", lambda: w[1:].mul_(2.0)), ("copy_", lambda: w.copy_(dlcore.zeros(3))),
+                     ("__setitem__", lambda: w.__setitem__(0, 2.0)), ("mul_", lambda: w[1:].mul_(2.0)),
+                     ("copy_", lambda: w.copy_(dlcore.zeros(3, requires_grad=True) * 2.0)),
                      ("relu(inplace=True)", lambda: F.relu(w, inplace=True))]:
         with pytest.raises(RuntimeError, match=r"leaf tensor that requires grad .*in-place operation"):
             call()
@@ -241,6 +241,12 @@ def test_leaf_requiring_grad_refused():
         w.add_(1.0)
         w[0] = 5.0
     assert w.tolist() == [5.0, 2.0, 2.0] and w.is_leaf and w.requires_grad
+    # overwriting a leaf with a constant stays allowed outside no_grad (initializers, weight
+    # loading: dlcore's behaviour before in-place ops were recorded; PyTorch asks for no_grad)
+    w.zero_()
+    w[1:].fill_(4.0)
+    w.copy_(dlcore.tensor([1.0, 2.0, 3.0]))
+    assert w.tolist() == [1.0, 2.0, 3.0] and w.is_leaf and w.grad_fn is None
 
 
 def test_no_grad_writes_stay_out_of_the_graph():

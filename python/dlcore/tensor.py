@@ -270,6 +270,19 @@ class Tensor(Variable):
         base = getattr(self, "_base", None)
         return self.requires_grad or (base is not None and base.requires_grad)
 
+    def _overwrite_recorded(self, src=None):
+        """Whether copy_ / fill_ / zero_ must be recorded. Overwriting a leaf that requires grad
+        (or a view of one) with a value that needs no gradient is a plain write outside the
+        graph, as dlcore has always allowed (initializers, weight loading; PyTorch asks for
+        no_grad there); a backward that saved the old value still raises (version counter)."""
+        if isinstance(src, Tensor) and src.requires_grad and autograd.is_grad_enabled():
+            return True
+        if not self._recorded():
+            return False
+        owner = getattr(self, "_base", None)
+        owner = self if owner is None else owner
+        return not (owner._node is None and owner.requires_grad)
+
     def add_(self, other, alpha=1):
         return self._inplace("add_", self + (other if alpha == 1 else other * alpha))
 
@@ -341,13 +354,13 @@ class Tensor(Variable):
         return self
 
     def zero_(self):
-        if self._recorded():
+        if self._overwrite_recorded():
             return self._inplace("zero_", zeros_like(self))
         self._data.fill_(0.0)
         return self
 
     def fill_(self, value):
-        if isinstance(value, Tensor) or self._recorded():
+        if self._overwrite_recorded(value):
             v = value if isinstance(value, Tensor) else tensor(_args.real(value, "fill_", "value", allow_bool=True),
                                                                dtype=self.dtype, device=self.device)
             if v.ndim != 0:
@@ -363,7 +376,7 @@ class Tensor(Variable):
         """Copies src (broadcast, converted to this tensor's dtype, from any device) into this
         tensor; an overlapping source is read completely first. Recorded in the graph when
         src or this tensor requires grad (the gradient of src is summed over the broadcast)."""
-        if (isinstance(src, Tensor) and src.requires_grad and autograd.is_grad_enabled()) or self._recorded():
+        if self._overwrite_recorded(src):
             return self._assign("copy_", src)
         self._data.copy_(src._data if isinstance(src, Tensor) else src)
         return self

@@ -51,6 +51,10 @@ def _numbers_checked(init):
 
 
 class Optimizer:
+    # group options that no constructor takes, set on the groups by their owner (dlcore.optimizers
+    # sets FusedOptimizer's 'keras'); a saved optimizer's are restored with it
+    _group_flags = ()
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
@@ -199,6 +203,7 @@ class FusedOptimizer(Optimizer):
 
     _kind = ""           # the _C.optim_step kind
     _counts_steps = True  # keeps state['step'] (float) like torch
+    _group_flags = ("keras",)
 
     def _slots(self, group):
         """Names of the state buffers passed as kernel slots 0..2 (None = unused slot)."""
