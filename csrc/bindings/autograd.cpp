@@ -17,7 +17,7 @@ PyTypeObject* g_variable_type = nullptr;
 // read from its member descriptors), without a call of Tensor._wrap.
 struct TensorLayout {
   PyTypeObject* type = nullptr;
-  Py_ssize_t data = 0, requires_grad = 0, grad = 0, node = 0, out_index = 0;
+  Py_ssize_t data = 0, requires_grad = 0, grad = 0, node = 0, out_index = 0, base = 0, views = 0;
 } g_tensor;
 
 Py_ssize_t slot_offset(PyTypeObject* type, const char* name) {
@@ -33,7 +33,7 @@ void put(PyObject* obj, Py_ssize_t offset, PyObject* value) {
   Py_XSETREF(*slot, value);
 }
 
-// A new Tensor over `array` with no grad and no node (what Tensor._wrap makes).
+// A new Tensor over `array` with no grad, no node and no base (what Tensor._wrap makes).
 PyObject* new_tensor(PyObject* array) {
   PyObject* t = g_tensor.type->tp_alloc(g_tensor.type, 0);
   if (!t) return nullptr;
@@ -43,6 +43,8 @@ PyObject* new_tensor(PyObject* array) {
   put(t, g_tensor.grad, Py_None);
   put(t, g_tensor.node, Py_None);
   put(t, g_tensor.out_index, zero);
+  put(t, g_tensor.base, Py_None);
+  put(t, g_tensor.views, Py_None);
   return t;
 }
 
@@ -203,6 +205,8 @@ DLCORE_BINDINGS(autograd) {
     l.grad = slot_offset(t, "grad");
     l.node = slot_offset(t, "_node");
     l.out_index = slot_offset(t, "_out_index");
+    l.base = slot_offset(t, "_base");
+    l.views = slot_offset(t, "_views");
     Py_INCREF(type.ptr());  // kept for the life of the process
     l.type = t;
     g_tensor = l;

@@ -139,6 +139,8 @@ def wrapper(cls):
         v.grad = None
         v._node = None
         v._out_index = 0
+        v._base = None
+        v._views = None
         return v
     return staticmethod(_wrap)
 
@@ -147,10 +149,10 @@ class Variable:
     """A node input / output of the autograd graph: an array plus its gradient state."""
 
     # _post_acc_hooks / _grad_hooks are set only by register_post_accumulate_grad_hook /
-    # register_hook on a leaf, _base only on the result of a view op (the tensor whose memory it
-    # views) and _views on that tensor (its live views, weakly; tensor.py) - never by
-    # Function.apply, which fills the other slots of its outputs - so they are read with
-    # getattr(..., None)
+    # register_hook on a leaf (never by Function.apply, which fills the other slots of its
+    # outputs), so they are read with getattr(..., None). _base: the tensor whose memory a view
+    # op's result views, _views: weak references to a tensor's views (tensor.py's in-place
+    # recording; None otherwise)
     __slots__ = ("_data", "requires_grad", "grad", "_node", "_out_index", "_post_acc_hooks", "_grad_hooks",
                  "_base", "_views", "__weakref__")
 
@@ -160,6 +162,8 @@ class Variable:
         self.grad = None
         self._node = None
         self._out_index = 0
+        self._base = None
+        self._views = None
         if requires_grad:
             self.requires_grad_(True)
 

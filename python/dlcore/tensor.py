@@ -267,7 +267,7 @@ class Tensor(Variable):
         """Whether an in-place write into this tensor now must be recorded in the graph."""
         if not autograd.is_grad_enabled():
             return False
-        base = getattr(self, "_base", None)
+        base = self._base
         return self.requires_grad or (base is not None and base.requires_grad)
 
     def _overwrite_recorded(self, src=None):
@@ -279,7 +279,7 @@ class Tensor(Variable):
             return True
         if not self._recorded():
             return False
-        owner = getattr(self, "_base", None)
+        owner = self._base
         owner = self if owner is None else owner
         return not (owner._node is None and owner.requires_grad)
 
@@ -1475,7 +1475,7 @@ def _record_inplace(t, op, result):
     * every live view of the memory written (t too, when it is one) becomes a view of the new
       value (ViewOf), as PyTorch regenerates a view's grad_fn after its base changed.
     """
-    base = getattr(t, "_base", None)
+    base = t._base
     for who, what in ((t, "a leaf tensor"), (base, "a view of a leaf tensor")):
         if who is not None and who.requires_grad and who._node is None:
             raise RuntimeError(f"{op}: {what} that requires grad (shape {tuple(who.shape)}) is being used in an "
@@ -1504,7 +1504,9 @@ def _record_inplace(t, op, result):
     # every view of the memory written (t among them when it is one) is a view of its owner's
     # new value now: its history starts again from there
     root = t if base is None else base
-    for u in tuple(getattr(root, "_views", None) or ()):
+    for u in [r() for r in root._views or ()]:
+        if u is None:
+            continue
         view = inplace_ops.ViewOf.apply(root, _geometry(root._data, u._data))
         u._node, u._out_index, u.requires_grad = view._node, 0, view.requires_grad
 
@@ -1517,14 +1519,17 @@ def _geometry(base, view):
 def _view_of(out, x):
     """out, a view op's result over x's memory, remembers the tensor owning that memory
     (PyTorch's ``_base``): an in-place write through the view changes that tensor's value."""
-    base = getattr(x, "_base", None)
+    base = x._base
     if base is None:
         base = x
     out._base = base
-    views = getattr(base, "_views", None)
+    views = base._views
     if views is None:
-        views = base._views = weakref.WeakSet()
-    views.add(out)
+        base._views = [weakref.ref(out)]
+    else:
+        views.append(weakref.ref(out))
+        if len(views) >= 16 and not len(views) & (len(views) - 1):  # at 16, 32, 64...: drop the dead
+            views[:] = [r for r in views if r() is not None]
     return out
 
 
