@@ -9,6 +9,7 @@ import pytest
 
 import dlcore
 import dlcore.nn.functional as F
+from gradcheck import gradcheck
 
 torch = pytest.importorskip("torch")
 
@@ -135,6 +136,24 @@ def f_view_used_after(lib, x, y):  # the view itself used after its write
     return h.sum(0) + v * 2.0
 
 
+def f_views_regenerated(lib, x, y):  # views made before a write see the new value (and its history)
+    h = x * 2.0
+    v = h[0]
+    u = h[:, 1]
+    h.mul_(y)
+    u.add_(1.0)  # a write through another view
+    return v * 3.0 + h[1] + u[:3]
+
+
+def f_augmented(lib, x, y):  # +=, -=, *=, /= write in place, as PyTorch's
+    h = x * 1.0
+    h += y
+    h[1:] *= y[:-1]
+    h -= 1.0
+    h /= y * y + 2.0
+    return h * x
+
+
 def f_zero_fill(lib, x, y):
     h = x * y
     g = h * 1.0
@@ -151,10 +170,27 @@ def f_inplace_then_inplace(lib, x, y):
 
 @pytest.mark.parametrize("fn", [f_add, f_sub_div, f_mul_both, f_relu, f_exp, f_clamp, f_masked_fill,
                                 f_setitem_slices, f_setitem_mask, f_setitem_index, f_buffer, f_view_mul,
-                                f_view_chain, f_view_used_after, f_zero_fill, f_inplace_then_inplace],
+                                f_view_chain, f_view_used_after, f_views_regenerated, f_augmented, f_zero_fill,
+                                f_inplace_then_inplace],
                          ids=lambda f: f.__name__[2:])
 def test_inplace_gradients_match_torch(fn):
     _compare(fn, *_xy())
+
+
+def test_views_of_any_layout_against_central_differences():
+    """Writes through views with negative steps, transposes and reshapes of a non-contiguous
+    base (layouts PyTorch's slicing does not make): gradients against float64 differences."""
+    def fn(x, y):
+        h = (x * y).t()[::-1]  # a view: its base is x * y
+        h[::2, ::-1].mul_(y.t()[::2, :]).exp_()
+        b = x.t() + 0.0
+        c = b.t()  # a transposed view of it
+        c[1:3, ::-2].clamp_(-0.3, 0.3)
+        b.reshape(-1)[::5] = y.reshape(-1)[:3] * 2.0  # reshape of a contiguous tensor: a view
+        return h.sum(0) * 2.0 + b.sum(0) + c.sum(1)
+
+    r = _rng(4)
+    gradcheck(fn, [r.normal(size=(4, 3)), r.normal(size=(4, 3))])
 
 
 def test_inplace_rebases_history_but_earlier_consumers_keep_theirs():
