@@ -397,3 +397,14 @@ def test_inplace_dropout_mask_matches_torch_given_the_mask():
     (ht * ht).sum().backward()
     np.testing.assert_allclose(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(wd.grad.numpy(), wt.grad.numpy(), rtol=1e-12)
+
+
+def test_bad_shapes_name_the_op():
+    h = dlcore.ones(4, 3, requires_grad=True) * 2.0
+    with pytest.raises(ValueError, match=r"__setitem__: a value of shape \(2,\) cannot be written into a tensor "
+                                         r"of shape \(3,\)"):
+        h[0] = dlcore.tensor([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"add_: a value of shape \(2, 4, 3\) cannot be written"):
+        h.add_(dlcore.ones(2, 4, 3))
+    h[1] = dlcore.ones(1, 1, 3)  # leading 1s dropped, as NumPy and PyTorch
+    assert h.tolist()[1] == [1.0, 1.0, 1.0]

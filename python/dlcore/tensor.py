@@ -381,15 +381,17 @@ class Tensor(Variable):
         self._data.copy_(src._data if isinstance(src, Tensor) else src)
         return self
 
-    def _assign(self, op, value):
-        """copy_ / a basic-index assignment, recorded: value (on this tensor's device, of its
-        dtype, leading 1s dropped and broadcast to its shape) written in place."""
+    def _value(self, value):
+        """An assigned value as a Tensor on this tensor's device, of its dtype (differentiably)."""
         v = value if isinstance(value, Tensor) else tensor(value, dtype=self.dtype, device=self.device)
         if v.device != self.device:
             v = v.to(self.device)
-        if v.dtype != self.dtype:
-            v = v.to(self.dtype)
-        return self._inplace(op, _drop_leading_ones(v, self.ndim).expand(self.shape))
+        return v if v.dtype == self.dtype else v.to(self.dtype)
+
+    def _assign(self, op, value):
+        """copy_ / a basic-index assignment, recorded: value (leading 1s dropped, broadcast to
+        this tensor's shape) written in place."""
+        return self._inplace(op, _fit(op, self._value(value), self.shape))
 
     def clone(self):
         return shape_ops.Contiguous.apply(self)
@@ -609,11 +611,7 @@ class Tensor(Variable):
         if not adv:
             self[items]._assign("__setitem__", value)
             return
-        v = value if isinstance(value, Tensor) else tensor(value, dtype=self.dtype, device=self.device)
-        if v.device != self.device:
-            v = v.to(self.device)
-        if v.dtype != self.dtype:
-            v = v.to(self.dtype)
+        v = self._value(value)
         basic, dims, arrays, lead = _advanced_parts(items, adv, self)
         view = self[basic] if builtins.any(i != slice(None) for i in basic) else self
         if lead:  # the value is laid out as the result would be: move the index dims first
@@ -1483,8 +1481,7 @@ def _record_inplace(t, op, result):
                                "dlcore.no_grad() (as an optimizer step does), or work on a clone()")
     if result.dtype != t.dtype:
         result = result.to(t.dtype)
-    if result.shape != t.shape:
-        result = expand(result, t.shape)
+    result = _fit(op, result, t.shape)
     if not result.requires_grad and t.requires_grad:  # the new value cuts t's history off
         result = inplace_ops.Overwrite.apply(t, result._data)
     arr, out, node = t._data, result._data, result._node
@@ -1533,12 +1530,19 @@ def _view_of(out, x):
     return out
 
 
-def _drop_leading_ones(v, ndim):
-    """v without the leading size-1 dims beyond ndim (NumPy's and PyTorch's assignment rule)."""
+def _fit(op, v, shape):
+    """v (an in-place op's result, an assigned value) broadcast to the written tensor's shape,
+    leading size-1 dims beyond it dropped (NumPy's and PyTorch's assignment rule)."""
+    if v.shape == shape:
+        return v
     extra = 0
-    while v.ndim - extra > ndim and v.shape[extra] == 1:
+    while v.ndim - extra > len(shape) and v.shape[extra] == 1:
         extra += 1
-    return reshape(v, v.shape[extra:]) if extra else v
+    try:
+        return expand(reshape(v, v.shape[extra:]) if extra else v, shape)
+    except ValueError:
+        raise ValueError(f"{op}: a value of shape {tuple(v.shape)} cannot be written into a tensor of shape "
+                         f"{tuple(shape)}") from None
 
 
 def _t(x):
