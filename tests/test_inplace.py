@@ -136,6 +136,15 @@ def f_view_used_after(lib, x, y):  # the view itself used after its write
     return h.sum(0) + v * 2.0
 
 
+def f_copy_leaf(lib, x, y):  # copy_ / assignment of a leaf itself: its gradient, zeros for the old value
+    h = x * y
+    h.copy_(y)
+    buf = lib.zeros(4, 3, dtype=lib.float64)
+    buf[1] = x[0]
+    buf.copy_(x)
+    return h * buf
+
+
 def f_views_regenerated(lib, x, y):  # views made before a write see the new value (and its history)
     h = x * 2.0
     v = h[0]
@@ -170,7 +179,7 @@ def f_inplace_then_inplace(lib, x, y):
 
 @pytest.mark.parametrize("fn", [f_add, f_sub_div, f_mul_both, f_relu, f_exp, f_clamp, f_masked_fill,
                                 f_setitem_slices, f_setitem_mask, f_setitem_index, f_buffer, f_view_mul,
-                                f_view_chain, f_view_used_after, f_views_regenerated, f_augmented, f_zero_fill,
+                                f_view_chain, f_view_used_after, f_views_regenerated, f_copy_leaf, f_augmented, f_zero_fill,
                                 f_inplace_then_inplace],
                          ids=lambda f: f.__name__[2:])
 def test_inplace_gradients_match_torch(fn):

@@ -1482,8 +1482,8 @@ def _record_inplace(t, op, result):
     if result.dtype != t.dtype:
         result = result.to(t.dtype)
     result = _fit(op, result, t.shape)
-    if not result.requires_grad and t.requires_grad:  # the new value cuts t's history off
-        result = inplace_ops.Overwrite.apply(t, result._data)
+    if result._node is None:  # a constant or a leaf: t's old history gets a zero gradient
+        result = inplace_ops.Overwrite.apply(t, result)
     arr, out, node = t._data, result._data, result._node
     if node is not None and node.saved:
         node.saved = tuple(a.clone() if a is not None and a is not out and a.may_overlap(arr) else a

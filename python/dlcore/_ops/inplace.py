@@ -5,8 +5,8 @@ An in-place op on a tensor whose gradient is recorded is computed out of place (
 the tensor's previous history), written into the tensor's memory, and the tensor takes the
 result's node. Two cases need a node of their own:
 
-* `Overwrite`: the new value does not depend on any tensor that requires grad (``zero_``,
-  ``fill_``, ``copy_`` of a constant into a graph tensor): the old history gets a zero gradient.
+* `Overwrite`: the new value is no op's result (``zero_``, ``fill_``, ``copy_`` of a constant
+  or of a leaf into a graph tensor): the old history gets a zero gradient, the value its own.
 * a view written in place (``h[:, 0] += 1``, ``v.relu_()`` with v a view of h): the write also
   changed its base. `CopySlices` becomes the base's new node - the base's gradient goes to the
   base's old history except inside the view's region, which goes to the in-place op's result -
@@ -26,7 +26,8 @@ __all__ = ["Overwrite", "CopySlices", "ViewOf"]
 
 
 class Overwrite(Function):
-    """apply(x, value): value (an array of x's shape) replacing x; x's history gets zeros."""
+    """apply(x, value): value (a tensor of x's shape) replacing x - x's history gets zeros, value
+    the gradient (PyTorch's copy_ / fill_ / zero_ rule)."""
 
     @staticmethod
     def forward(ctx, x, value):
@@ -34,7 +35,8 @@ class Overwrite(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _C.zeros(g.shape, g.dtype, g.device), None
+        gx = _C.zeros(g.shape, g.dtype, g.device) if ctx.needs_input_grad[0] else None
+        return gx, g
 
 
 def _scratch(g, geom):
