@@ -9,9 +9,11 @@ import pytest
 
 import dlcore
 import dlcore.nn.functional as F
+from conftest import HAVE_TORCH, requires_torch
 from gradcheck import gradcheck
 
-torch = pytest.importorskip("torch")
+if HAVE_TORCH:
+    import torch
 
 
 def _rng(seed):
@@ -177,10 +179,11 @@ def f_inplace_then_inplace(lib, x, y):
     return h * h
 
 
+@requires_torch
 @pytest.mark.parametrize("fn", [f_add, f_sub_div, f_mul_both, f_relu, f_exp, f_clamp, f_masked_fill,
                                 f_setitem_slices, f_setitem_mask, f_setitem_index, f_buffer, f_view_mul,
-                                f_view_chain, f_view_used_after, f_views_regenerated, f_copy_leaf, f_augmented, f_zero_fill,
-                                f_inplace_then_inplace],
+                                f_view_chain, f_view_used_after, f_views_regenerated, f_copy_leaf, f_augmented,
+                                f_zero_fill, f_inplace_then_inplace],
                          ids=lambda f: f.__name__[2:])
 def test_inplace_gradients_match_torch(fn):
     _compare(fn, *_xy())
@@ -265,6 +268,7 @@ def e_view_write_saved(lib, x, y):  # the base was saved; the write goes through
     return z
 
 
+@requires_torch
 @pytest.mark.parametrize("fn", [e_saved_output, e_saved_input, e_relu_then_change, e_setitem_saved,
                                 e_view_write_saved], ids=lambda f: f.__name__[2:])
 def test_modified_saved_value_raises_like_torch(fn):
@@ -306,6 +310,7 @@ def test_no_grad_writes_stay_out_of_the_graph():
     assert buf.is_leaf and not buf.requires_grad
 
 
+@requires_torch
 def test_inplace_relu_model_training_step_matches_torch():
     r = _rng(5)
     x, target = r.normal(size=(10, 6)), r.normal(size=(10, 3))
@@ -347,6 +352,7 @@ def test_inplace_relu_model_training_step_matches_torch():
         np.testing.assert_allclose(pd.detach().numpy(), pt.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+@requires_torch
 def test_inplace_modules_same_gradients_as_out_of_place():
     """nn.ReLU(inplace=True) / nn.Dropout(inplace=True) in training give the gradients of the
     out-of-place modules (the same dropout mask: same seed) and match PyTorch where the mask does
@@ -377,6 +383,7 @@ def test_inplace_modules_same_gradients_as_out_of_place():
         np.testing.assert_allclose(pd.grad.numpy(), pt.grad.numpy(), rtol=1e-12, atol=1e-14)
 
 
+@requires_torch
 def test_inplace_dropout_over_inplace_relu_raises_like_torch():
     """ReLU(inplace=True) saves its output; a Dropout(inplace=True) right after overwrites it:
     PyTorch's backward raises, and so does dlcore's."""
@@ -388,6 +395,7 @@ def test_inplace_dropout_over_inplace_relu_raises_like_torch():
             net(lib.tensor(x)).square().sum().backward()
 
 
+@requires_torch
 def test_inplace_dropout_mask_matches_torch_given_the_mask():
     """Dropout(inplace=True) in a training step against torch with dlcore's mask applied as a
     product (the two libraries draw different masks)."""
