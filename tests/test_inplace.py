@@ -138,6 +138,13 @@ def f_view_used_after(lib, x, y):  # the view itself used after its write
     return h.sum(0) + v * 2.0
 
 
+def f_index_scatter_add(lib, x, y):
+    h = x * 2.0
+    h.index_add_(0, lib.tensor([1, 3, 1]), y[:3] * x[1:], alpha=0.5)
+    h.scatter_add_(1, lib.tensor([[0, 2], [1, 1], [2, 0], [0, 0]]), y[:, :2])
+    return h * h
+
+
 def f_copy_leaf(lib, x, y):  # copy_ / assignment of a leaf itself: its gradient, zeros for the old value
     h = x * y
     h.copy_(y)
@@ -182,7 +189,7 @@ def f_inplace_then_inplace(lib, x, y):
 @requires_torch
 @pytest.mark.parametrize("fn", [f_add, f_sub_div, f_mul_both, f_relu, f_exp, f_clamp, f_masked_fill,
                                 f_setitem_slices, f_setitem_mask, f_setitem_index, f_buffer, f_view_mul,
-                                f_view_chain, f_view_used_after, f_views_regenerated, f_copy_leaf, f_augmented,
+                                f_view_chain, f_view_used_after, f_views_regenerated, f_copy_leaf, f_augmented, f_index_scatter_add,
                                 f_zero_fill, f_inplace_then_inplace],
                          ids=lambda f: f.__name__[2:])
 def test_inplace_gradients_match_torch(fn):

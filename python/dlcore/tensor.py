@@ -334,14 +334,14 @@ class Tensor(Variable):
     def masked_fill_(self, mask, value):
         return self._inplace("masked_fill_", self.masked_fill(mask, value))
 
-    def index_add_(self, dim, index, source, alpha=1):
+    def index_add_(self, dim, index, source, *, alpha=1):
         """Adds alpha * source's slices into this tensor at the positions `index` (1-D int64)
-        along dim, in place; repeated indices accumulate (PyTorch's index_add_). Like every
-        in-place op it refuses a tensor whose gradient is being recorded: the sparse updates of
-        an embedding table (word2vec's SGD) run under dlcore.no_grad()."""
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(f"index_add_: a tensor that requires grad (shape {tuple(self.shape)}) cannot be "
-                               "modified in place while gradients are recorded; do it under dlcore.no_grad()")
+        along dim, in place; repeated indices accumulate (PyTorch's index_add_). Outside a
+        recorded graph (the sparse updates of an embedding table, word2vec's SGD, under
+        dlcore.no_grad()) only the indexed rows are touched; recorded, it is index_add written
+        back like every in-place op."""
+        if self._recorded() or (isinstance(source, Tensor) and source.requires_grad and autograd.is_grad_enabled()):
+            return self._inplace("index_add_", index_add(self, dim, index, source, alpha=alpha))
         if self.ndim == 0:
             raise ValueError("index_add_: the tensor is 0-d; it needs at least one dimension")
         d = _args.dim(dim, self.ndim, "index_add_", self.shape)
@@ -918,9 +918,6 @@ class Tensor(Variable):
 
     def index_add(self, dim, index, source, *, alpha=1):
         return index_add(self, dim, index, source, alpha=alpha)
-
-    def index_add_(self, dim, index, source, *, alpha=1):
-        return self._inplace("index_add_", index_add(self, dim, index, source, alpha=alpha))
 
     def cumsum(self, dim, dtype=None):
         return cumsum(self, dim, dtype)
