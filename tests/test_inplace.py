@@ -189,8 +189,8 @@ def f_inplace_then_inplace(lib, x, y):
 @requires_torch
 @pytest.mark.parametrize("fn", [f_add, f_sub_div, f_mul_both, f_relu, f_exp, f_clamp, f_masked_fill,
                                 f_setitem_slices, f_setitem_mask, f_setitem_index, f_buffer, f_view_mul,
-                                f_view_chain, f_view_used_after, f_views_regenerated, f_copy_leaf, f_augmented, f_index_scatter_add,
-                                f_zero_fill, f_inplace_then_inplace],
+                                f_view_chain, f_view_used_after, f_views_regenerated, f_copy_leaf, f_augmented,
+                                f_index_scatter_add, f_zero_fill, f_inplace_then_inplace],
                          ids=lambda f: f.__name__[2:])
 def test_inplace_gradients_match_torch(fn):
     _compare(fn, *_xy())
