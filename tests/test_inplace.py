@@ -145,6 +145,12 @@ def f_index_scatter_add(lib, x, y):
     return h * h
 
 
+def f_strided_relu(lib, x, y):  # an in-place op whose saved output cannot live in t's layout
+    h = (x * y).t()
+    h.relu_()
+    return h * 2.0
+
+
 def f_copy_leaf(lib, x, y):  # copy_ / assignment of a leaf itself: its gradient, zeros for the old value
     h = x * y
     h.copy_(y)
@@ -190,7 +196,7 @@ def f_inplace_then_inplace(lib, x, y):
 @pytest.mark.parametrize("fn", [f_add, f_sub_div, f_mul_both, f_relu, f_exp, f_clamp, f_masked_fill,
                                 f_setitem_slices, f_setitem_mask, f_setitem_index, f_buffer, f_view_mul,
                                 f_view_chain, f_view_used_after, f_views_regenerated, f_copy_leaf, f_augmented,
-                                f_index_scatter_add, f_zero_fill, f_inplace_then_inplace],
+                                f_index_scatter_add, f_strided_relu, f_zero_fill, f_inplace_then_inplace],
                          ids=lambda f: f.__name__[2:])
 def test_inplace_gradients_match_torch(fn):
     _compare(fn, *_xy())

@@ -1464,7 +1464,8 @@ def _record_inplace(t, op, result):
       it was made, and so were the edges of every earlier consumer of t;
     * a value result's backward read from t's memory (x.mul_(y) needs the old x for y's gradient)
       is kept as a copy; result itself, if its backward reads it (relu_, exp_), is read from t's
-      memory instead, so a later in-place change of t raises there as in PyTorch;
+      memory instead (where t has result's layout), so a later in-place change of t raises there
+      as in PyTorch;
     * t a view (t._base: h[:, 0] += 1, v.relu_()): the write changed the base too - the base's new
       node is CopySlices (its gradient outside t's region to its old history, inside to result);
     * every live view of the memory written (t too, when it is one) becomes a view of the new
@@ -1482,13 +1483,14 @@ def _record_inplace(t, op, result):
     if result._node is None:  # a constant or a leaf: t's old history gets a zero gradient
         result = inplace_ops.Overwrite.apply(t, result)
     arr, out, node = t._data, result._data, result._node
-    if node is not None and node.saved:
-        node.saved = tuple(a.clone() if a is not None and a is not out and a.may_overlap(arr) else a
-                           for a in node.saved)
+    saved = node.saved if node is not None else ()
+    if saved:
+        saved = tuple(a.clone() if a is not None and a is not out and a.may_overlap(arr) else a for a in saved)
     arr.copy_(out)
-    if node is not None and node.saved:
-        node.saved = tuple(arr if a is out else a for a in node.saved)
-        node.saved_versions = tuple(None if a is None else a.version for a in node.saved)
+    if saved:
+        if arr.strides == out.strides:  # (a backward kernel reads the layout it saved)
+            saved = tuple(arr if a is out else a for a in saved)
+        node.saved, node.saved_versions = saved, tuple(None if a is None else a.version for a in saved)
     if base is None:
         t._node, t._out_index, t.requires_grad = result._node, result._out_index, result.requires_grad
     else:
