@@ -130,8 +130,7 @@ py::object apply(py::handle cls, py::args args) {
     for (Py_ssize_t i = 0; i < count; ++i) {
       PyObject* a = PyTuple_GET_ITEM(args.ptr(), i);
       bool need = false;
-      PyObject* edge = Py_None;
-      Py_INCREF(edge);
+      py::object edge = py::none();
       if (PyObject_TypeCheck(a, g_variable_type)) {
         py::object rg = py::reinterpret_steal<py::object>(PyObject_GetAttr(a, n.requires_grad));
         if (!rg) throw py::error_already_set();
@@ -139,20 +138,17 @@ py::object apply(py::handle cls, py::args args) {
         if (need) {
           py::object node = py::reinterpret_steal<py::object>(PyObject_GetAttr(a, n.node));
           if (!node) throw py::error_already_set();
-          Py_DECREF(edge);
           if (node.is_none()) {
-            Py_INCREF(a);
-            edge = a;
+            edge = py::reinterpret_borrow<py::object>(a);
           } else {
-            PyObject* idx = PyObject_GetAttr(a, n.out_index);
+            py::object idx = py::reinterpret_steal<py::object>(PyObject_GetAttr(a, n.out_index));
             if (!idx) throw py::error_already_set();
-            edge = PyTuple_Pack(2, node.ptr(), idx);
-            Py_DECREF(idx);
+            edge = py::reinterpret_steal<py::object>(PyTuple_Pack(2, node.ptr(), idx.ptr()));
             if (!edge) throw py::error_already_set();
           }
         }
       }
-      PyTuple_SET_ITEM(inputs.ptr(), i, edge);
+      PyTuple_SET_ITEM(inputs.ptr(), i, edge.release().ptr());
       PyTuple_SET_ITEM(needs.ptr(), i, py::bool_(need).release().ptr());
     }
     set(ctx.ptr(), n.inputs, inputs.ptr());
