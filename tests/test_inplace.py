@@ -230,6 +230,16 @@ def test_inplace_rebases_history_but_earlier_consumers_keep_theirs():
     assert h.tolist() == [6.0, -12.0, 18.0]
 
 
+def test_a_replaced_base_is_no_base():
+    x = dlcore.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = x * 2.0
+    v = h[1:]
+    h.data = dlcore.zeros(3)  # v no longer views h's memory
+    v.mul_(3.0)
+    v.sum().backward()
+    assert h.tolist() == [0.0, 0.0, 0.0] and x.grad.tolist() == [0.0, 6.0, 6.0]
+
+
 def test_version_counter_bumped():
     x = dlcore.tensor([1.0, 2.0], requires_grad=True)
     h = x * 1.0

@@ -1472,6 +1472,8 @@ def _record_inplace(t, op, result):
       value (ViewOf), as PyTorch regenerates a view's grad_fn after its base changed.
     """
     base = t._base
+    if base is not None and not t._data.may_overlap(base._data):
+        base = None  # the base's memory was replaced (.data =, Module.to) since: no longer a view
     for who, what in ((t, "a leaf tensor"), (base, "a view of a leaf tensor")):
         if who is not None and who.requires_grad and who._node is None:
             raise RuntimeError(f"{op}: {what} that requires grad (shape {tuple(who.shape)}) is being used in an "
@@ -1501,7 +1503,7 @@ def _record_inplace(t, op, result):
     # new value now: its history starts again from there
     root = t if base is None else base
     for u in [r() for r in root._views or ()]:
-        if u is None:
+        if u is None or not u._data.may_overlap(root._data):
             continue
         view = inplace_ops.ViewOf.apply(root, _geometry(root._data, u._data))
         u._node, u._out_index, u.requires_grad = view._node, 0, view.requires_grad
