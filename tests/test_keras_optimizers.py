@@ -1,7 +1,7 @@
 """dlcore.optimizers (Keras code's keras.optimizers) against Keras 3 itself (the PyTorch backend):
-the same float32 weights and the same gradient sequence, ten ``apply`` calls each, every Keras
-optimizer with and without weight_decay and the options Keras has (momentum, nesterov, centered,
-amsgrad). Keras is the reference only (the `test` extra): the file skips without it."""
+the same weights and the same gradient sequence (float32, and float64 to rounding), ten
+``apply`` calls each, every Keras optimizer with and without weight_decay and the options Keras
+has (momentum, nesterov, centered, amsgrad). Keras is the reference only (the `test` extra): the file skips without it."""
 import os
 
 import numpy as np
@@ -53,28 +53,34 @@ def _run(make, variable, values, grads, apply):
     return opt, vs
 
 
+@pytest.mark.parametrize("dtype,rtol,atol", [("float32", 2e-6, 2e-7), ("float64", 1e-12, 1e-14)])
 @pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{'-'.join(k for k in kw if k != 'learning_rate') or 'plain'}"
                                                for n, kw in CASES])
-def test_keras_optimizer_matches_keras(name, kw):
+def test_keras_optimizer_matches_keras(name, kw, dtype, rtol, atol):
     rng = np.random.default_rng(7)
-    values = [rng.normal(size=s).astype(np.float32) for s in SHAPES]
+    values = [rng.normal(size=s).astype(dtype) for s in SHAPES]
     # gradients that change sign and scale between steps (and include exact zeros)
-    grads = [[(rng.normal(size=s) * rng.uniform(0.1, 3.0)).astype(np.float32) for s in SHAPES]
+    grads = [[(rng.normal(size=s) * rng.uniform(0.1, 3.0)).astype(dtype) for s in SHAPES]
              for _ in range(STEPS)]
     for g in grads[3]:
         g.reshape(-1)[0] = 0.0
 
-    _, kvs = _run(lambda: getattr(keras.optimizers, name)(**kw), lambda w: keras.Variable(w.copy()), values, grads,
-                  lambda o, g, vs: o.apply([torch.tensor(x) for x in g], vs))
+    floatx = keras.config.floatx()
+    keras.config.set_floatx(dtype)  # Keras's learning-rate variable and scalars in that dtype too
+    try:
+        _, kvs = _run(lambda: getattr(keras.optimizers, name)(**kw), lambda w: keras.Variable(w.copy()), values,
+                      grads, lambda o, g, vs: o.apply([torch.tensor(x) for x in g], vs))
+    finally:
+        keras.config.set_floatx(floatx)
     _, dvs = _run(lambda: getattr(dlcore.optimizers, name)(**kw),
                   lambda w: dlcore.tensor(w.copy(), requires_grad=True), values, grads,
                   lambda o, g, vs: o.apply([dlcore.tensor(x) for x in g], vs))
     for k, d, w0 in zip(kvs, dvs, values):
         want = keras.ops.convert_to_numpy(k.value)
         got = d.detach().numpy()
-        assert got.dtype == np.float32
+        assert got.dtype == want.dtype == dtype
         assert not np.allclose(want, w0)  # the optimizer moved the weights
-        np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-7)
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
 
 
 def test_keras_rules_stay_in_the_keras_classes():
