@@ -880,7 +880,8 @@ def _checked_optimizer(path, meta, arrays, params):
     if cls is None:
         f.fail(f"class must be one of {sorted(names)}, got {o['class']!r}")
     sig = inspect.signature(cls.__init__)
-    options = {k for k in sig.parameters if k not in ("self", "params")}
+    flags = set(cls._group_flags)  # group options no constructor takes (dlcore.optimizers' 'keras')
+    options = {k for k in sig.parameters if k not in ("self", "params")} | flags
     defaults, groups, state = o["defaults"], o["param_groups"], o["state"]
     if not isinstance(defaults, dict) or set(defaults) - options:
         f.fail(f"defaults must be a dict of {cls.__name__}'s options {sorted(options)}, got {defaults!r}")
@@ -920,7 +921,9 @@ def _checked_optimizer(path, meta, arrays, params):
                 f.fail(f"state[{key}].{k} must be a number or a stored tensor, got {v!r}")
         loaded[int(key)] = st
     with f:
+        set_flags = {k: defaults.pop(k) for k in flags & set(defaults)}
         opt = cls(params, **defaults)
+        opt.defaults.update(set_flags)
         opt.load_state_dict({"state": loaded, "param_groups": [{k: _unjson(v) for k, v in g.items()} for g in groups]})
     return opt
 
