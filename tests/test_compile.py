@@ -1,0 +1,320 @@
+"""dlcore.compile(step_fn): a recorded and replayed training step is bitwise equal to the eager
+step (losses, parameters, gradients, optimizer state, generator state) over many steps, for an
+MLP with dropout, a CNN with batch norm and dropout, and an LSTM language model; it records
+again when the input signature or what it took as fixed changes, and refuses what it cannot
+replay (docs/compile.md)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore import nn
+from dlcore.replay import CompiledStep, ReplayError
+
+STEPS = 6
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 8), nn.ReLU(),
+                         nn.Dropout(0.2), nn.Linear(8, 3))
+
+
+def _cnn():
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(4, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(6 * 2 * 2, 10), nn.ReLU(), nn.Dropout(0.5), nn.Linear(10, 3))
+
+
+class _LM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(11, 8)
+        self.lstm = nn.LSTM(8, 12, batch_first=True)
+        self.head = nn.Linear(12, 11)
+
+    def forward(self, x):
+        h, _ = self.lstm(self.emb(x))
+        return self.head(h)
+
+
+def _batches(kind, n=4, batch=5, seed=0):
+    r = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        if kind == "mlp":
+            out.append((r.standard_normal((batch, 20)).astype(np.float32), r.integers(0, 3, batch)))
+        elif kind == "cnn":
+            out.append((r.standard_normal((batch, 1, 8, 8)).astype(np.float32), r.integers(0, 3, batch)))
+        else:
+            seq = r.integers(0, 11, (batch, 7))
+            out.append((seq[:, :-1].copy(), seq[:, 1:].copy()))
+    return [(dlcore.tensor(x), dlcore.tensor(y)) for x, y in out]
+
+
+def _setup(kind, optimizer="adam"):
+    dlcore.manual_seed(3)
+    model = {"mlp": _mlp, "cnn": _cnn, "lstm": _LM}[kind]()
+    if optimizer == "adam":
+        opt = dlcore.optim.Adam(model.parameters(), lr=1e-2)
+    else:
+        opt = dlcore.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    ce = nn.CrossEntropyLoss()
+
+    def step(x, y):
+        opt.zero_grad()
+        out = model(x)
+        loss = ce(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+        loss.backward()
+        opt.step()
+        return loss
+    return model, opt, step
+
+
+def _state(model, opt, gen):
+    params = [p.detach().numpy().tobytes() for p in model.parameters()]
+    grads = [p.grad.numpy().tobytes() for p in model.parameters()]
+    buffers = [b.numpy().tobytes() for b in model.buffers()]
+    sd = opt.state_dict()["state"]
+    ostate = [(k, {n: (v.numpy().tobytes() if hasattr(v, "numpy") else v) for n, v in st.items()})
+              for k, st in sorted(sd.items())]
+    return params, grads, buffers, ostate, gen.get_state()
+
+
+def _train(kind, compiled, steps=STEPS, batches=None, optimizer="adam", between=None):
+    model, opt, step = _setup(kind, optimizer)
+    fn = dlcore.compile(step, strict=True) if compiled else step
+    batches = batches or _batches(kind)
+    gen = dlcore.Generator(11)
+    losses = []
+    with dlcore.use_generator(gen):
+        for i in range(steps):
+            if between is not None:
+                between(i, model, opt)
+            losses.append(fn(*batches[i % len(batches)]).detach().numpy().tobytes())
+    return losses, _state(model, opt, gen), fn
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "lstm"])
+def test_replay_is_bitwise_equal_to_eager(kind):
+    eager_losses, eager_state, _ = _train(kind, False)
+    losses, state, fn = _train(kind, True)
+    assert isinstance(fn, CompiledStep) and len(fn.records) == 1 and not fn.eager
+    assert losses == eager_losses
+    for name, a, b in zip(("parameters", "gradients", "buffers", "optimizer state", "generator"), state, eager_state):
+        assert a == b, name
+
+
+def test_replay_with_sgd_nesterov_momentum():
+    assert _train("mlp", True, optimizer="sgd")[:2] == _train("mlp", False, optimizer="sgd")[:2]
+
+
+def test_learning_rate_changes_and_schedules_are_read_at_each_replay():
+    def between(i, model, opt):
+        if i == 2:
+            for g in opt.param_groups:
+                g["lr"] = 0.003
+        if i == 4:
+            opt.param_groups[0]["betas"] = (0.5, 0.9)
+    assert _train("mlp", True, between=between)[:2] == _train("mlp", False, between=between)[:2]
+
+    def run(compiled):
+        model, opt, step = _setup("mlp")
+        sched = dlcore.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+
+        def step_and_schedule(x, y):
+            loss = step(x, y)
+            sched.step()
+            return loss
+        fn = dlcore.compile(step_and_schedule, strict=True) if compiled else step_and_schedule
+        out = [fn(*b).detach().numpy().tobytes() for b in _batches("mlp")]
+        return out, opt.param_groups[0]["lr"], [p.detach().numpy().tobytes() for p in model.parameters()]
+    assert run(True) == run(False)
+
+
+def test_shape_change_records_again_and_stays_equal():
+    data = _batches("mlp", batch=5)[:2] + _batches("mlp", batch=3, seed=1)[:2]
+    eager_losses, eager_state, _ = _train("mlp", False, batches=data, steps=8)
+    losses, state, fn = _train("mlp", True, batches=data, steps=8)
+    assert len(fn.records) == 2
+    assert losses == eager_losses and state == eager_state
+
+
+def test_dtype_change_records_again():
+    model, opt, step = _setup("mlp")
+    fn = dlcore.compile(lambda x, y: step(x.float(), y), strict=True)
+    x, y = _batches("mlp")[0]
+    fn(x, y)
+    fn(x.double().float(), y)
+    assert len(fn.records) == 1
+    fn(x.double(), y)
+    assert len(fn.records) == 2
+
+
+def test_eval_mode_switch_is_seen():
+    model, opt, step = _setup("mlp")
+    fn = dlcore.compile(step, strict=True)
+    x, y = _batches("mlp")[0]
+    fn(x, y)
+    fn(x, y)
+    model.eval()  # dropout off: the record (training mode) must not be replayed
+    gen = dlcore.current_generator().get_state()
+    fn(x, y)
+    assert dlcore.current_generator().get_state() == gen  # no dropout draw in eval mode
+
+
+def test_reseeding_the_generator_is_seen():
+    def run(compiled):
+        model, opt, step = _setup("mlp")
+        fn = dlcore.compile(step, strict=True) if compiled else step
+        out = []
+        for i, b in enumerate(_batches("mlp") * 2):
+            if i == 3:
+                dlcore.manual_seed(123)
+            out.append(fn(*b).detach().numpy().tobytes())
+        return out
+    assert run(True) == run(False)
+
+
+def test_replaced_parameter_array_is_seen():
+    model, opt, step = _setup("mlp")
+    fn = dlcore.compile(step, strict=True)
+    x, y = _batches("mlp")[0]
+    fn(x, y)
+    fn(x, y)
+    w = model[0].weight
+    w._data = w._data.clone()  # rebound (not updated in place): the next call records again
+    fn(x, y)
+    assert w.grad is not None and w.grad.shape == w.shape
+    before = w.detach().numpy().copy()
+    fn(x, y)
+    assert not np.array_equal(before, w.detach().numpy())
+
+
+def test_item_inside_the_step_is_refused():
+    model, opt, step = _setup("mlp")
+
+    def with_item(x, y):
+        loss = step(x, y)
+        if loss.item() > 100:  # Python control flow on a value
+            opt.zero_grad()
+        return loss
+    x, y = _batches("mlp")[0]
+    with pytest.raises(ReplayError, match=r"Array\.item.*ran eagerly"):
+        dlcore.compile(with_item, strict=True)(x, y)
+    fn = dlcore.compile(with_item)
+    with pytest.warns(RuntimeWarning, match="runs eagerly from now on"):
+        fn(x, y)
+    assert fn.eager
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fn(x, y)  # eager, silently
+
+
+def test_returning_a_python_number_is_refused():
+    model, opt, step = _setup("mlp")
+    with pytest.raises(ReplayError, match="return the tensor"):
+        dlcore.compile(lambda x, y: step(x, y).item(), strict=True)(*_batches("mlp")[0])
+
+
+def test_cumulative_batch_norm_is_refused():
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3, momentum=None))
+    opt = dlcore.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = model(x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    with pytest.raises(ReplayError, match="item"):
+        dlcore.compile(step, strict=True)(dlcore.ones(5, 4))
+
+
+def test_tensor_kept_after_the_step_is_refused():
+    model, opt, step = _setup("mlp")
+    kept = []
+
+    def keeping(x, y):
+        opt.zero_grad()
+        h = model[0](x)
+        kept.append(h)  # Python state outside the step: a replay would not update it
+        loss = model[1:](h).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    with pytest.raises(ReplayError, match="still referenced"):
+        dlcore.compile(keeping, strict=True)(*_batches("mlp")[0])
+
+
+def test_gradient_hooks_are_refused():
+    model, opt, step = _setup("mlp")
+    model[0].weight.register_hook(lambda g: g * 2)
+    with pytest.raises(ReplayError, match="hook"):
+        dlcore.compile(step, strict=True)(*_batches("mlp")[0])
+
+
+def test_embedding_index_check_runs_at_every_replay():
+    model, opt, step = _setup("lstm")
+    fn = dlcore.compile(step, strict=True)
+    x, y = _batches("lstm")[0]
+    fn(x, y)
+    fn(x, y)
+    bad = x.clone()
+    bad[0, 0] = 11
+    with pytest.raises(IndexError, match="out of range for an embedding table with 11 rows"):
+        fn(bad, y)
+
+
+def test_decorator_forms_and_modules():
+    model, opt, step = _setup("mlp")
+    assert dlcore.compile(model) is model  # torch.compile's usual argument: dlcore runs modules as they are
+    assert isinstance(dlcore.compile()(step), CompiledStep)
+    assert isinstance(dlcore.compile(strict=True)(step), CompiledStep)
+    with pytest.raises(TypeError, match="step arguments must be tensors or hashable"):
+        dlcore.compile(step)([1, 2], None)
+
+
+def test_replay_skips_graph_building():
+    """A replay makes no autograd nodes and no Function calls: the step's ops are not run."""
+    model, opt, step = _setup("mlp")
+    fn = dlcore.compile(step, strict=True)
+    x, y = _batches("mlp")[0]
+    fn(x, y)
+    calls = []
+    Function = dlcore.autograd.Function
+    orig = Function.__dict__["apply"]
+    Function.apply = classmethod(lambda cls, *a: calls.append(cls) or orig.__func__(cls, *a))
+    try:
+        loss = fn(x, y)
+        assert calls == []
+        step(x, y)  # the check sees the eager step's calls
+        assert calls
+    finally:
+        Function.apply = orig
+    calls.clear()
+    assert calls == [] and loss.grad_fn is None
+    assert "def _replay(x0, x1)" in fn.source()
+
+
+def test_keras_fit_jit_compile_is_bitwise_equal():
+    L = dlcore.layers
+    r = np.random.default_rng(0)
+    x = r.random((150, 12), dtype=np.float32)
+    y = r.integers(0, 3, 150)
+    out = []
+    for jit in (False, True):
+        dlcore.manual_seed(0)
+        m = dlcore.Sequential([L.Dense(10, activation="relu"), L.Dropout(0.3), L.Dense(3)])
+        m.generator = 5
+        m.build((None, 12))
+        m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            h = m.fit(x, y, batch_size=32, epochs=2, verbose=0)
+        out.append((h.history, [w.tobytes() for w in m.get_weights()]))
+        if jit:
+            assert len(m._compiled.train_fn.records) == 2 and not m._compiled.train_fn.eager  # 32 and 22 rows
+    assert out[0] == out[1]
+    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'"):
+        dlcore.Sequential([L.Dense(3)]).compile("adam", "mse", jit_compile="yes")
