@@ -318,3 +318,22 @@ def test_keras_fit_jit_compile_is_bitwise_equal():
     assert out[0] == out[1]
     with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'"):
         dlcore.Sequential([L.Dense(3)]).compile("adam", "mse", jit_compile="yes")
+
+
+def test_a_function_without_backward_runs_eagerly_with_its_graph():
+    """torch.compile(fn) on a forward function: its result must still go through backward."""
+    model = _mlp()
+    fn = dlcore.compile(lambda x: model(x).sum())
+    x = _batches("mlp")[0][0]
+    with pytest.warns(RuntimeWarning, match="graph has not been through backward"):
+        out = fn(x)
+    out.backward()
+    assert model[0].weight.grad is not None and fn.eager
+
+
+def test_inference_function_is_replayed():
+    model = _mlp().eval()
+    fn = dlcore.compile(dlcore.no_grad()(lambda x: model(x)), strict=True)
+    for x, _ in _batches("mlp"):
+        assert fn(x).numpy().tobytes() == model(x).detach().numpy().tobytes()
+    assert len(fn.records) == 1

@@ -482,11 +482,14 @@ class CompiledStep:
             finally:
                 _active = None
         out_code, result = _output(r, out)
-        del out
-        self._check_escapes(r, result)
-        unused = [v for v, used in r.counters.items() if not used]
-        if unused:
-            r.problem("a random draw's counter did not reach a kernel unchanged")
+        if not r.problems:
+            # the eager result's graph goes (what it held is not state the step passes on); a refused
+            # step returns the eager result itself, graph and all
+            out = result
+            self._check_escapes(r, result)
+            unused = [v for v, used in r.counters.items() if not used]
+            if unused:
+                r.problem("a random draw's counter did not reach a kernel unchanged")
         if r.problems:
             msg = (f"dlcore.compile: {self.__name__} cannot be replayed: " + "; ".join(r.problems)
                    + ". This call ran eagerly")
@@ -494,7 +497,7 @@ class CompiledStep:
                 raise ReplayError(msg + ".")
             warnings.warn(msg + "; the step runs eagerly from now on.", RuntimeWarning, stacklevel=3)
             self.eager = True
-            return result
+            return out
         rec = _Record()
         rec.fn, rec.source = r.build(len(values), out_code)
         rec.calls = sum(1 for ln in r.lines if "(" in ln)
@@ -530,6 +533,9 @@ def _output(r, out):
     """(replay expression of the step's result, the result this recording call returns: its
     tensors detached, as a replay returns them)."""
     if isinstance(out, Tensor):
+        if out._node is not None and not out._node.freed:
+            r.problem("it returns a tensor whose graph has not been through backward (dlcore.compile replays "
+                      "whole training steps: zero_grad, forward, loss, backward and optimizer step)")
         v = r.lookup(out._data)
         if v is None:
             if out._data is not None and any(out._data is r.consts.get(k) for k in r.consts):
