@@ -337,3 +337,37 @@ def test_inference_function_is_replayed():
     for x, _ in _batches("mlp"):
         assert fn(x).numpy().tobytes() == model(x).detach().numpy().tobytes()
     assert len(fn.records) == 1
+
+
+def test_gradients_kept_between_steps():
+    """zero_grad(set_to_none=False): the first step makes .grad, later ones add into it (zeroed);
+    the record is made on the first step, eager runs before it too."""
+    def run(compiled, eager_first):
+        model, opt, _ = _setup("mlp", "sgd")
+        ce = nn.CrossEntropyLoss()
+
+        def step(x, y):
+            opt.zero_grad(set_to_none=False)
+            loss = ce(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        fn = dlcore.compile(step, strict=True) if compiled else step
+        out = []
+        for i, b in enumerate(_batches("mlp") * 2):
+            out.append((step if i < eager_first else fn)(*b).detach().numpy().tobytes())
+        return out, _state(model, opt, dlcore.current_generator())[:3]
+    assert run(True, 0) == run(False, 0)
+    assert run(True, 2) == run(False, 2)
+
+
+def test_compiled_step_inside_another_records_into_it():
+    model, opt, step = _setup("mlp")
+    inner = dlcore.compile(step, strict=True)
+    outer = dlcore.compile(lambda x, y: inner(x, y) * 2, strict=True)
+    x, y = _batches("mlp")[0]
+    outer(x, y)
+    w = model[0].weight.detach().numpy().copy()
+    outer(x, y)
+    assert not np.array_equal(w, model[0].weight.detach().numpy())  # the outer replay ran the inner step
+    assert "f" in outer.source() and len(inner.records) == 0

@@ -65,6 +65,7 @@ _ARRAY_METHODS = ("as_strided", "astype", "clone", "contiguous", "copy_", "expan
 _BUILTIN = type(_C.is_grad_enabled)  # a pybind11 function
 _DATA_SHAPED = {"nonzero": "its result's shape depends on the values"}
 
+MAX_RECORDS = 16  # input signatures a compiled step keeps records for
 _lock = threading.Lock()  # one recording at a time (the patches are process-wide)
 _active = None            # the _Recorder of the recording thread
 
@@ -327,18 +328,27 @@ def _accumulate_patch(fn):
         box = [g]
         del g  # the eager step's reference counts, so a gradient is stolen as it would be there
         out = fn(self, box.pop(), stealable)
-        if self.grad is not before:
+        leaf = r.const(self, "p")
+        if before is None:
             src = r.lookup(self.grad._data)
             if src is None:
                 r.problem("a gradient that is not made by the step's kernels")
-            else:
-                leaf = r.const(self, "p")
-                r.lines.append(f"{leaf}.grad = {r.const(self._wrap, 'w')}({src})")
-        leaf = r.const(self, "p")
+            else:  # as _accumulate_grad: the first gradient becomes .grad, a later one is added to it
+                r.lines.append(f"{leaf}.grad = {r.const(self._wrap, 'w')}({src}) if {leaf}.grad is None "
+                               f"else {r.const(_add_grad, 'f')}({leaf}.grad, {src})")
+        else:  # added in place into the .grad the step found: it must find that one again
+            r.guard(("grad", id(self)), f"{leaf}.grad is not None and {leaf}.grad._data is "
+                                        f"{r.const(before._data, 'e')}")
         r.guard(("leaf", id(self)), f"{leaf}._data is {r.const(self._data, 'e')}")
         r.leaves.append(self)
         return out
     return accumulate
+
+
+def _add_grad(grad, g):
+    """A replayed gradient added into an existing .grad (Variable._accumulate_grad's second case)."""
+    _C.binary(_C.Binary.add, grad._data, g, out=grad._data)
+    return grad
 
 
 def _node_grads_patch(fn):
@@ -452,8 +462,8 @@ class CompiledStep:
         self.records.clear()
 
     def __call__(self, *args, **kwargs):
-        if self.eager:
-            return self.fn(*args, **kwargs)
+        if self.eager or (_active is not None and _active.thread == threading.get_ident()):
+            return self.fn(*args, **kwargs)  # inside another step's recording: recorded as part of it
         key = _signature(args, kwargs)
         rec = self.records.get(key)
         if rec is not None:
@@ -501,6 +511,8 @@ class CompiledStep:
         rec = _Record()
         rec.fn, rec.source = r.build(len(values), out_code)
         rec.calls = sum(1 for ln in r.lines if "(" in ln)
+        if len(self.records) >= MAX_RECORDS:
+            del self.records[next(iter(self.records))]  # the oldest signature goes
         self.records[key] = rec
         self.last_source = rec.source
         return result
