@@ -364,7 +364,7 @@ def test_gradients_kept_between_steps():
 def test_compiled_step_inside_another_records_into_it():
     model, opt, step = _setup("mlp")
     inner = dlcore.compile(step, strict=True)
-    outer = dlcore.compile(lambda x, y: inner(x, y) * 2, strict=True)
+    outer = dlcore.compile(lambda x, y: (inner(x, y).detach() * 2,), strict=True)
     x, y = _batches("mlp")[0]
     outer(x, y)
     w = model[0].weight.detach().numpy().copy()
