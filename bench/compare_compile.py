@@ -16,6 +16,7 @@ Before timing, the script checks that replay and eager give bitwise-equal losses
 import argparse
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchutil  # noqa: E402
@@ -28,6 +29,8 @@ def add_arguments(p):
     p.add_argument("--rounds", type=int, default=7, help="timed rounds per contender")
     p.add_argument("--profile", default="", help="cProfile one workload's eager step (mlp, cnn or lstm)")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time CPU seconds of this process (use with --threads 1: robust to other load)")
 
 
 def _parse(argv):
@@ -176,7 +179,7 @@ def profile(kind):
     st.sort_stats("tottime").print_stats(12)
 
 
-def times(kind, rounds, use_torch):
+def times(kind, rounds, use_torch, clock):
     import dlcore
     data = _data(kind)
     batches = [(dlcore.from_numpy(x), dlcore.from_numpy(y)) for x, y in data]
@@ -197,7 +200,7 @@ def times(kind, rounds, use_torch):
         tb = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data]
         contenders["PyTorch eager"] = runner(tstep, tb)
     min_sample = 0.05 if kind == "mlp" else 0.15
-    res = benchutil.interleaved(contenders, rounds=rounds, min_sample=min_sample)
+    res = benchutil.interleaved(contenders, rounds=rounds, min_sample=min_sample, clock=clock)
     return {k: benchutil.median(v) for k, v in res.items()}
 
 
@@ -212,14 +215,15 @@ def main(argv=None):
     rounds = 3 if args.quick else args.rounds
     import dlcore
     print(f"CPU: {dlcore.config()['cpu']} ({dlcore.config()['isa']}), {args.threads} threads; "
-          f"medians of {rounds} interleaved rounds (a shared machine: expect noise)")
+          f"{'CPU' if args.cpu_time else 'wall'} time, medians of {rounds} interleaved rounds "
+          f"(a shared machine: expect noise)")
     rows = []
     for kind in kinds:
         same_loss, same_params = check_bitwise(kind)
         if not (same_loss and same_params):
             print(f"{kind}: replay is NOT bitwise equal to eager (losses {same_loss}, parameters {same_params})")
             return 1
-        t = times(kind, rounds, not args.no_torch)
+        t = times(kind, rounds, not args.no_torch, time.process_time if args.cpu_time else time.perf_counter)
         tt = t.get("PyTorch eager")
         rows.append([kind, f"{1e3 * t['dlcore eager']:.3f}", f"{1e3 * t['dlcore replay']:.3f}",
                      f"{t['dlcore eager'] / t['dlcore replay']:.2f}x",
