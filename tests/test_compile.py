@@ -371,3 +371,31 @@ def test_compiled_step_inside_another_records_into_it():
     outer(x, y)
     assert not np.array_equal(w, model[0].weight.detach().numpy())  # the outer replay ran the inner step
     assert "f" in outer.source() and len(inner.records) == 0
+
+
+def test_gradient_clipping_and_optimizer_apply():
+    """clip_grad_norm_ inside the step; Keras's optimizer.apply(grads, variables) with gradients
+    the step computed (a custom train step's shape)."""
+    def run(compiled, kind):
+        model, opt, _ = _setup("lstm")
+        ce = nn.CrossEntropyLoss()
+        params = list(model.parameters())
+
+        def step(x, y):
+            opt.zero_grad()
+            out = model(x)
+            loss = ce(out.reshape(-1, 11), y.reshape(-1))
+            loss.backward()
+            if kind == "clip":
+                nn.utils.clip_grad_norm_(model.parameters(), 0.05)
+                opt.step()
+            else:
+                grads = [p.grad * 0.5 for p in params]
+                opt.zero_grad()
+                opt.apply(grads, params)
+            return loss
+        fn = dlcore.compile(step, strict=True) if compiled else step
+        out = [fn(*b).detach().numpy().tobytes() for b in _batches("lstm") * 2]
+        return out, [p.detach().numpy().tobytes() for p in params]
+    for kind in ("clip", "apply"):
+        assert run(True, kind) == run(False, kind), kind

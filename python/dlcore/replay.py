@@ -35,7 +35,6 @@ import weakref
 
 from . import _C
 from . import autograd
-from ._ops import _args
 from .nn.module import Module
 from .optim.lr_scheduler import LRScheduler
 from .optim.optimizer import Optimizer
@@ -73,7 +72,6 @@ _active = None            # the _Recorder of the recording thread
 class _Counter(int):
     """A Philox counter drawn while recording: an int that knows the replay variable holding
     the draw, so the kernel call it is passed to reads that variable."""
-
 
     def __new__(cls, value, var):
         self = super().__new__(cls, value)
@@ -147,6 +145,19 @@ class _Recorder:
             return f"[{inner}]" if type(a) is list else f"({inner}{',' if len(a) == 1 else ''})"
         if type(a) is dict and all(type(k) is str for k in a):
             return "{" + ", ".join(f"{k!r}: {self.expr(v)}" for k, v in a.items()) + "}"
+        return self.const(a)
+
+    def tensor_expr(self, a):
+        """An argument of an opaque call: a tensor over an array the step made is wrapped anew
+        from that replay's array; other tensors (parameters) and values are passed as they are."""
+        if isinstance(a, Tensor):
+            v = self.lookup(a._data)
+            return f"{self.const(Tensor._wrap, 'w')}({v})" if v is not None else self.const(a, "t")
+        if type(a) in (list, tuple):
+            inner = ", ".join(self.tensor_expr(x) for x in a)
+            return f"[{inner}]" if type(a) is list else f"({inner}{',' if len(a) == 1 else ''})"
+        if isinstance(a, _C.Array):
+            return self.expr(a)
         return self.const(a)
 
     # -- a kernel call --
@@ -282,38 +293,55 @@ def _draw_patch(method):
 
 
 def _opaque_patch(fn, what):
-    """Optimizer.step / zero_grad, Module.zero_grad, LRScheduler.step: re-run as Python at every
-    replay (their kernels run then; none of them is recorded)."""
+    """Optimizer.step / zero_grad / apply, Module.zero_grad, LRScheduler.step: re-run as Python
+    at every replay (see _opaque)."""
     def opaque(self, *args, **kwargs):
         r = _recording()
         if r is None:
             return fn(self, *args, **kwargs)
-        if _has_array(args) or _has_array(kwargs) or any(isinstance(a, Tensor) for a in _flat(args)):
-            r.problem(f"{what} was called with tensor arguments")
-        r.lines.append(f"{r.const(fn, 'f')}({r.const(self, 'o')}" + "".join(
-            [f", {r.const(a)}" for a in args] + [f", {k}={r.const(v)}" for k, v in kwargs.items()]) + ")")
-        r.depth += 1
-        try:
-            return fn(self, *args, **kwargs)
-        finally:
-            r.depth -= 1
+        return _opaque(r, fn, (self,) + args, kwargs)
     return opaque
 
 
-def _check_patch(fn):
-    """_args.check_range (a check on tensor data that raises, e.g. embedding indices in range):
-    re-run at every replay on that replay's arrays."""
-    def check(*args):
-        r = _recording()
-        if r is None:
-            return fn(*args)
-        r.lines.append(f"{r.const(fn, 'f')}(" + ", ".join(r.expr(a) for a in args) + ")")
-        r.depth += 1
-        try:
-            return fn(*args)
-        finally:
-            r.depth -= 1
-    return check
+def _python_hook(fn, args, kwargs):
+    """autograd.replay_hook while recording: functions marked replayed_as_python."""
+    r = _recording()
+    if r is None:
+        return fn(*args, **kwargs)
+    return _opaque(r, fn, args, kwargs)
+
+
+def _is_iterator(a):
+    try:
+        return iter(a) is a
+    except TypeError:
+        return False
+
+
+def _opaque(r, fn, args, kwargs):
+    """Records a call that every replay makes again as Python (its kernels run then and are
+    not recorded). Tensors made by the step among its arguments (the gradients given to
+    ``Optimizer.apply``) are passed as that replay's; a tensor it returns is one the rest of
+    the replay reads."""
+    # an iterator argument (model.parameters()) would be spent by the first call: its items are
+    # passed as a list, now and at every replay
+    args = tuple(list(a) if _is_iterator(a) else a for a in args)
+    kwargs = {k: list(v) if _is_iterator(v) else v for k, v in kwargs.items()}
+    call = f"{r.const(fn, 'f')}(" + ", ".join(
+        [r.tensor_expr(a) for a in args] + [f"{k}={r.tensor_expr(v)}" for k, v in kwargs.items()]) + ")"
+    r.depth += 1
+    try:
+        res = fn(*args, **kwargs)
+    finally:
+        r.depth -= 1
+    if isinstance(res, Tensor) and r.lookup(res._data) is None:
+        v, a = r.var(), res._data
+        r.lines.append(f"{v} = {call}._data")
+        r.bind(a, v)
+        r.results.append((v, weakref.ref(a)))
+    else:
+        r.lines.append(call)
+    return res
 
 
 def _accumulate_patch(fn):
@@ -394,7 +422,8 @@ class _Patches:
         self.put(_C.Array, "T", _t_patch(_C.Array.__dict__["T"]))
         for name in ("advance", "take_batch"):
             self.put(Generator, name, _draw_patch(Generator.__dict__[name]))
-        for base, names in ((Optimizer, ("step", "zero_grad")), (LRScheduler, ("step",)), (Module, ("zero_grad",))):
+        for base, names in ((Optimizer, ("step", "zero_grad", "apply")), (LRScheduler, ("step",)),
+                            (Module, ("zero_grad",))):
             for cls in _subclasses(base):
                 for name in names:
                     if name in cls.__dict__:
@@ -404,7 +433,7 @@ class _Patches:
                 self.put(cls, "__call__", _call_patch(cls.__dict__["__call__"]))
         self.put(autograd.Variable, "_accumulate_grad", _accumulate_patch(autograd.Variable._accumulate_grad))
         self.put(autograd, "_node_grads", _node_grads_patch(autograd._node_grads))
-        self.put(_args, "check_range", _check_patch(_args.check_range))
+        self.put(autograd, "replay_hook", _python_hook)
         return self
 
     def put(self, owner, name, value):

@@ -8,6 +8,7 @@ import numbers
 import operator
 
 from .. import _C
+from ..autograd import replayed_as_python
 
 __all__ = ["contig", "integer", "real", "ntuple", "shape_tuple", "dim", "axes", "require_float",
            "broadcast_shape", "sum_to", "numpy_names", "check_range"]
@@ -18,6 +19,7 @@ def contig(a):
     return a if a is None or a.is_contiguous() else a.contiguous()
 
 
+@replayed_as_python
 def check_range(arr, low, high, error):
     """Raises ``error(lo, hi)`` (an exception made from the smallest and largest value) when a
     value of the integer array ``arr`` lies outside [low, high]: the one place where an op
