@@ -29,6 +29,8 @@ def add_arguments(p):
     p.add_argument("--rounds", type=int, default=7, help="timed rounds per contender")
     p.add_argument("--profile", default="", help="cProfile one workload's eager step (mlp, cnn or lstm)")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    p.add_argument("--fit", action="store_true",
+                   help="also one Fashion-MNIST epoch of the MLP through fit, jit_compile False / True")
     p.add_argument("--cpu-time", action="store_true",
                    help="time CPU seconds of this process (use with --threads 1: robust to other load)")
 
@@ -204,6 +206,34 @@ def times(kind, rounds, use_torch, clock):
     return {k: benchutil.median(v) for k, v in res.items()}
 
 
+def fit_epochs(rounds, clock):
+    """Seconds per Fashion-MNIST epoch of the MLP (batch 128) through Keras-style fit, with and
+    without jit_compile, alternating (random images when the data set is not installed)."""
+    import numpy as np
+    import dlcore
+    L = dlcore.layers
+    try:
+        (x, y), _ = dlcore.datasets.fashion_mnist()
+        x = (x.reshape(len(x), 784) / 255.0).astype(np.float32)
+    except FileNotFoundError:
+        r = np.random.default_rng(0)
+        x, y = r.random((60000, 784), dtype=np.float32), r.integers(0, 10, 60000)
+    models = {}
+    for jit in (False, True):
+        dlcore.manual_seed(0)
+        m = dlcore.Sequential([L.Dense(256, activation="relu"), L.Dropout(0.2), L.Dense(128, activation="relu"),
+                               L.Dropout(0.2), L.Dense(10)])
+        m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit)
+        models["fit jit_compile=True" if jit else "fit"] = m
+    out = {k: [] for k in models}
+    for r in range(rounds):
+        for k in (list(models) if r % 2 == 0 else list(models)[::-1]):
+            t0 = clock()
+            models[k].fit(x, y, batch_size=128, epochs=1, verbose=0)
+            out[k].append(clock() - t0)
+    return {k: benchutil.median(v) for k, v in out.items()}
+
+
 def main(argv=None):
     args = argv if isinstance(argv, argparse.Namespace) else _parse(argv)
     benchutil.setup_threads(args.threads)
@@ -232,6 +262,11 @@ def main(argv=None):
     print(benchutil.markdown_table(["workload", "eager ms", "replay ms", "eager / replay", "PyTorch eager ms",
                                     "PyTorch / replay"], rows))
     print("replay bitwise equal to eager (losses and weights over 6 steps): yes")
+    if args.fit:
+        f = fit_epochs(3 if args.quick else 5, time.process_time if args.cpu_time else time.perf_counter)
+        print(f"Fashion-MNIST MLP epoch through fit (batch 128): {f['fit']:.3f} s eager, "
+              f"{f['fit jit_compile=True']:.3f} s with jit_compile=True "
+              f"({f['fit'] / f['fit jit_compile=True']:.2f}x)")
     return 0
 
 
