@@ -11,9 +11,11 @@ argument normalisation. What must be re-evaluated each step is re-run for real:
 
 - random draws (dropout masks): each recorded draw calls the same ``Generator`` method again,
   so the generator advances exactly as the eager step would and the masks are identical;
-- ``Optimizer.step`` / ``zero_grad``, ``Module.zero_grad`` and ``LRScheduler.step`` run as
-  Python (their kernels are not recorded): Adam's step counts, learning rates set by schedules
-  or by hand and every other Python scalar of the update are read at each replay;
+- ``Optimizer.step`` / ``zero_grad`` / ``apply``, ``Module.zero_grad``, ``LRScheduler.step``
+  and the functions marked ``autograd.replayed_as_python`` (gradient clipping, the range
+  checks of embedding indices and RNN lengths) run as Python (their kernels are not recorded):
+  Adam's step counts, learning rates set by schedules or by hand and every other Python scalar
+  of the update are read at each replay;
 - the gradients backward leaves in ``.grad`` are set as the eager step sets them.
 
 Replay is bitwise equal to the eager step because it issues the same kernels with the same
@@ -102,7 +104,7 @@ class _Recorder:
         self.counters = {}      # variable -> used by a kernel call
         self.problems = []
         self.n = 0
-        self.leaves = []        # (leaf tensor, its array) whose .grad the step sets
+        self.leaves = []        # the leaf tensors whose .grad the step sets
 
     # -- names --
     def var(self, prefix="v"):
@@ -156,9 +158,7 @@ class _Recorder:
         if type(a) in (list, tuple):
             inner = ", ".join(self.tensor_expr(x) for x in a)
             return f"[{inner}]" if type(a) is list else f"({inner}{',' if len(a) == 1 else ''})"
-        if isinstance(a, _C.Array):
-            return self.expr(a)
-        return self.const(a)
+        return self.expr(a)
 
     # -- a kernel call --
     def call(self, name, fn, args, kwargs, method=False):
@@ -292,7 +292,7 @@ def _draw_patch(method):
     return draw
 
 
-def _opaque_patch(fn, what):
+def _opaque_patch(fn):
     """Optimizer.step / zero_grad / apply, Module.zero_grad, LRScheduler.step: re-run as Python
     at every replay (see _opaque)."""
     def opaque(self, *args, **kwargs):
@@ -427,7 +427,7 @@ class _Patches:
             for cls in _subclasses(base):
                 for name in names:
                     if name in cls.__dict__:
-                        self.put(cls, name, _opaque_patch(cls.__dict__[name], f"{cls.__name__}.{name}"))
+                        self.put(cls, name, _opaque_patch(cls.__dict__[name]))
         for cls in _subclasses(Module):
             if "__call__" in cls.__dict__:
                 self.put(cls, "__call__", _call_patch(cls.__dict__["__call__"]))
@@ -466,7 +466,7 @@ def _signature(args, kwargs):
 
 
 class _Record:
-    __slots__ = ("fn", "source", "calls", "generator")
+    __slots__ = ("fn", "source", "calls")
 
 
 class CompiledStep:
