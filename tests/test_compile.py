@@ -399,3 +399,26 @@ def test_gradient_clipping_and_optimizer_apply():
         return out, [p.detach().numpy().tobytes() for p in params]
     for kind in ("clip", "apply"):
         assert run(True, kind) == run(False, kind), kind
+
+
+def test_method_decorator():
+    class Trainer:
+        def __init__(self):
+            self.model, self.opt, self.step_fn = _setup("mlp")
+
+        @dlcore.compile(strict=True)
+        def step(self, x, y):
+            return self.step_fn(x, y)
+    t, u = Trainer(), Trainer()
+    model, opt, eager = _setup("mlp")
+    gt, ge = dlcore.Generator(1), dlcore.Generator(1)
+    for b in _batches("mlp"):
+        with dlcore.use_generator(gt):
+            a = t.step(*b)
+        with dlcore.use_generator(ge):
+            e = eager(*b)
+        assert a.numpy().tobytes() == e.detach().numpy().tobytes()
+    u.step(*_batches("mlp")[0])
+    assert len(Trainer.step.records) == 2  # one per instance
+    assert [p.detach().numpy().tobytes() for p in t.model.parameters()] == \
+        [p.detach().numpy().tobytes() for p in model.parameters()]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import types
 import warnings
 import weakref
 
@@ -485,6 +486,10 @@ class CompiledStep:
         self.last_source = None
         self.__name__ = getattr(fn, "__name__", "step")
         self.__doc__ = getattr(fn, "__doc__", None)
+
+    def __get__(self, obj, objtype=None):
+        """As a method decorator: the instance is the first argument (part of the signature)."""
+        return self if obj is None else types.MethodType(self, obj)
 
     def reset(self):
         """Forgets every record (the next call records again)."""
