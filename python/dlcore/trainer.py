@@ -644,7 +644,7 @@ class TrainingMixin(WeightLists):
         if train:
             self.train()
             self._ensure_built(xs)
-            opt = self._ensure_optimizer()
+            self._ensure_optimizer()
             if c.jit_compile:
                 if c.train_fn is None:
                     c.train_fn = replay.compile_step(self._train_core)

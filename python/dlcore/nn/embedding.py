@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numbers
 
-from .. import _C
 from ..dtype import int64
 from .._ops import _args
 from .._ops import embedding as _ops
