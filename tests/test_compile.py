@@ -422,3 +422,30 @@ def test_method_decorator():
     assert len(Trainer.step.records) == 2  # one per instance
     assert [p.detach().numpy().tobytes() for p in t.model.parameters()] == \
         [p.detach().numpy().tobytes() for p in model.parameters()]
+
+
+def test_other_threads_run_eagerly_while_one_records():
+    """The recording patches are process-wide; another thread's steps pass straight through
+    them (nothing of theirs is recorded) and give the results they give alone."""
+    import threading
+
+    def eager_run(out):
+        model, opt, step = _setup("cnn")
+        with dlcore.use_generator(dlcore.Generator(4)):
+            out.extend(step(*b).detach().numpy().tobytes() for b in _batches("cnn") * 3)
+    alone = []
+    eager_run(alone)
+    model, opt, step = _setup("lstm")
+    fn = dlcore.compile(step, strict=True)
+    fn(*_batches("lstm")[0])
+    lines = len(fn.source().splitlines())
+    beside, seen = [], set()
+    t = threading.Thread(target=eager_run, args=(beside,))
+    t.start()
+    for _ in range(30):
+        fn.reset()
+        fn(*_batches("lstm")[0])  # records, again and again, while the thread trains
+        seen.add(len(fn.source().splitlines()))
+    t.join()
+    assert beside == alone
+    assert seen == {lines}  # the other thread's kernel calls never joined a record
