@@ -449,3 +449,39 @@ def test_other_threads_run_eagerly_while_one_records():
     t.join()
     assert beside == alone
     assert seen == {lines}  # the other thread's kernel calls never joined a record
+
+
+_full_under_another_name = dlcore._C.full  # bound before any recording: the recorder cannot wrap it
+
+
+def test_kernel_calls_the_recorder_cannot_see_are_refused():
+    model, opt, step = _setup("mlp")
+
+    def hidden(x, y):
+        scale = dlcore.Tensor._wrap(_full_under_another_name((), 2.0, dlcore.float32, "cpu"))
+        return step(x * scale, y)
+    with pytest.raises(ReplayError, match="kernel calls the recorder did not see"):
+        dlcore.compile(hidden, strict=True)(*_batches("mlp")[0])
+
+
+def test_layer_norm_and_index_kernels_held_by_op_classes_are_recorded():
+    """LayerNorm / Gather keep their kernels as class attributes: recorded all the same."""
+    def run(compiled):
+        dlcore.manual_seed(0)
+        emb, norm, head = nn.Embedding(11, 8), nn.LayerNorm(8), nn.Linear(8, 3)
+        params = list(emb.parameters()) + list(norm.parameters()) + list(head.parameters())
+        opt = dlcore.optim.Adam(params, lr=1e-2)
+
+        def step(x, y):
+            opt.zero_grad()
+            h = norm(emb(x)).gather(1, dlcore.zeros(x.shape[0], 1, 8, dtype=dlcore.int64)).reshape(-1, 8)
+            loss = nn.functional.cross_entropy(head(h), y)
+            loss.backward()
+            opt.step()
+            return loss
+        fn = dlcore.compile(step, strict=True) if compiled else step
+        r = np.random.default_rng(0)
+        out = [fn(dlcore.tensor(r.integers(0, 11, (4, 5))), dlcore.tensor(r.integers(0, 3, 4))).detach().numpy()
+               .tobytes() for _ in range(4)]
+        return out, [p.detach().numpy().tobytes() for p in params]
+    assert run(True) == run(False)

@@ -31,6 +31,7 @@ it). See docs/compile.md for the design, the limits and the measured gains.
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import types
 import warnings
@@ -414,10 +415,16 @@ class _Patches:
 
     def __enter__(self):
         self.saved = []
+        patched = {}
         for name in dir(_C):
             f = _C.__dict__[name]
             if type(f) is _BUILTIN and name not in _NOT_RECORDED:
-                self.put(_C, name, _fn_patch(name, f))
+                patched[id(f)] = _fn_patch(name, f)
+                self.put(_C, name, patched[id(f)])
+        for cls in _subclasses(autograd.Function):  # kernels an op class holds (LayerNorm._forward)
+            for name, f in list(cls.__dict__.items()):
+                if type(f) is _BUILTIN and id(f) in patched:
+                    self.put(cls, name, staticmethod(patched[id(f)]))
         for name in _ARRAY_METHODS:
             self.put(_C.Array, name, _method_patch(name, getattr(_C.Array, name)))
         self.put(_C.Array, "T", _t_patch(_C.Array.__dict__["T"]))
@@ -531,6 +538,7 @@ class CompiledStep:
             # step returns the eager result itself, graph and all
             out = result
             self._check_escapes(r, result)
+            self._check_temporaries(r)
             unused = [v for v, used in r.counters.items() if not used]
             if unused:
                 r.problem("a random draw's counter did not reach a kernel unchanged")
@@ -551,6 +559,19 @@ class CompiledStep:
         self.last_source = rec.source
         return result
 
+    def _check_temporaries(self, r):
+        """An array the record reads by reference (as state that outlives a step) that nothing
+        but the record holds after the step was made during the step by a kernel call the
+        recorder did not see (a _C function bound where the recorder cannot wrap it): a replay
+        would read that step's values."""
+        n = len(_only_held_by(r.consts))
+        if n:
+            gc.collect()
+            n = len(_only_held_by(r.consts))
+        if n:
+            r.problem(f"{n} array(s) the step read were made during it by kernel calls the recorder did not see "
+                      "(a _C function kept under another name)")
+
     def _check_escapes(self, r, result):
         keep = {id(t._data) for t in _flat_out(result)} | {id(p.grad._data) for p in r.leaves if p.grad is not None}
         escaped = [v for v, ref in r.results if ref() is not None and id(ref()) not in keep]
@@ -565,6 +586,13 @@ class CompiledStep:
     def source(self):
         """The replay code of the last record (for reading; None before the first record)."""
         return self.last_source
+
+
+def _only_held_by(consts):
+    """The arrays among consts' values that nothing else references."""
+    arrays = [v for v in consts.values() if isinstance(v, _C.Array)]
+    # references: consts, the list, the comprehension's variable, getrefcount's argument
+    return [a for a in arrays if sys.getrefcount(a) <= 4]
 
 
 def _arg_data(a):
