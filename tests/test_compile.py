@@ -311,10 +311,13 @@ def test_keras_fit_jit_compile_is_bitwise_equal():
         m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            h = m.fit(x, y, batch_size=32, epochs=2, verbose=0)
-        out.append((h.history, [w.tobytes() for w in m.get_weights()]))
+            h = m.fit(x[:120], y[:120], batch_size=32, epochs=2, verbose=0, validation_data=(x[120:], y[120:]))
+            ev = m.evaluate(x, y, batch_size=64, verbose=0)
+        out.append((h.history, ev, [w.tobytes() for w in m.get_weights()]))
         if jit:
-            assert len(m._compiled.train_fn.records) == 2 and not m._compiled.train_fn.eager  # 32 and 22 rows
+            c = m._compiled
+            assert len(c.train_fn.records) == 2 and not c.train_fn.eager  # 32 and 24 rows
+            assert len(c.test_fn.records) == 3 and not c.test_fn.eager  # 30 (validation), 64 and 22 rows
     assert out[0] == out[1]
     with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'"):
         dlcore.Sequential([L.Dense(3)]).compile("adam", "mse", jit_compile="yes")

@@ -415,6 +415,14 @@ class _Patches:
 
     def __enter__(self):
         self.saved = []
+        try:
+            self.install()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def install(self):
         patched = {}
         for name in dir(_C):
             f = _C.__dict__[name]
@@ -434,15 +442,14 @@ class _Patches:
                             (Module, ("zero_grad",))):
             for cls in _subclasses(base):
                 for name in names:
-                    if name in cls.__dict__:
+                    if isinstance(cls.__dict__.get(name), types.FunctionType):
                         self.put(cls, name, _opaque_patch(cls.__dict__[name]))
         for cls in _subclasses(Module):
-            if "__call__" in cls.__dict__:
+            if isinstance(cls.__dict__.get("__call__"), types.FunctionType):
                 self.put(cls, "__call__", _call_patch(cls.__dict__["__call__"]))
         self.put(autograd.Variable, "_accumulate_grad", _accumulate_patch(autograd.Variable._accumulate_grad))
         self.put(autograd, "_node_grads", _node_grads_patch(autograd._node_grads))
         self.put(autograd, "replay_hook", _python_hook)
-        return self
 
     def put(self, owner, name, value):
         self.saved.append((owner, name, owner.__dict__[name]))

@@ -409,7 +409,8 @@ class _Compiled:
         self.metrics = []
         self.from_logits = True
         self.jit_compile = False
-        self.train_fn = None  # the recorded and replayed train step (jit_compile=True)
+        self.train_fn = None  # the recorded and replayed train / evaluation steps (jit_compile=True)
+        self.test_fn = None
 
 
 class TrainingMixin(WeightLists):
@@ -573,8 +574,8 @@ class TrainingMixin(WeightLists):
         with the parameters (e.g. functools.partial(dlcore.optim.Adam, lr=1e-3)).
         loss: a name, an nn loss module, or a callable. metrics: names, Metric objects or
         functions f(y_true, y_pred). jit_compile=True (Keras's name): fit / train_on_batch
-        record the training step once per batch shape and replay it (dlcore.compile,
-        docs/compile.md), bitwise equal to the eager step; "auto" (Keras's default) and False
+        and evaluate / test_on_batch record the training (evaluation) step once per batch
+        shape and replay it (dlcore.compile, docs/compile.md), bitwise equal to the eager step; "auto" (Keras's default) and False
         run it eagerly."""
         c = _Compiled()
         if jit_compile not in (True, False, "auto"):
@@ -653,8 +654,12 @@ class TrainingMixin(WeightLists):
                 loss, pred = self._train_core(y, w, *xs)
         else:
             with no_grad(), eval_mode():  # the model's train/eval flag stays as it is
-                pred = self._forward(xs)
-                loss = self._with_penalties(c.loss(pred, y, w))
+                if c.jit_compile:
+                    if c.test_fn is None:
+                        c.test_fn = replay.compile_step(self._test_core)
+                    loss, pred = c.test_fn(y, w, *xs)
+                else:
+                    loss, pred = self._test_core(y, w, *xs)
         lv = loss.item()
         p = pred.detach()
         for m in (c.metrics if metrics is None else metrics):
@@ -672,6 +677,12 @@ class TrainingMixin(WeightLists):
         loss.backward()
         opt.step()
         return loss, pred
+
+    def _test_core(self, y, w, *xs):
+        """Forward and loss (under no_grad, in eval mode): the evaluation step jit_compile=True
+        records and replays. Returns (loss, predictions)."""
+        pred = self._forward(xs)
+        return self._with_penalties(self._c().loss(pred, y, w)), pred
 
     def _with_penalties(self, loss):
         """loss plus the weight penalties attached to the model's layers (Keras's
