@@ -294,7 +294,7 @@ def test_replay_skips_graph_building():
         Function.apply = orig
     calls.clear()
     assert calls == [] and loss.grad_fn is None
-    assert "def _replay(x0, x1)" in fn.source()
+    assert "def _replay(_a, x0, x1)" in fn.source()
 
 
 def test_keras_fit_jit_compile_is_bitwise_equal():
@@ -487,4 +487,28 @@ def test_layer_norm_and_index_kernels_held_by_op_classes_are_recorded():
         out = [fn(dlcore.tensor(r.integers(0, 11, (4, 5))), dlcore.tensor(r.integers(0, 3, 4))).detach().numpy()
                .tobytes() for _ in range(4)]
         return out, [p.detach().numpy().tobytes() for p in params]
+    assert run(True) == run(False)
+
+
+def test_inputs_that_require_grad_and_keyword_arguments():
+    """x.grad of each call's own input (input-gradient methods); keyword arguments."""
+    def run(compiled):
+        model, opt, _ = _setup("mlp")
+        ce = nn.CrossEntropyLoss()
+
+        def step(x, *, target, weight=1.0):
+            opt.zero_grad()
+            loss = ce(model(x), target) * weight
+            loss.backward()
+            opt.step()
+            return loss
+        fn = dlcore.compile(step, strict=True) if compiled else step
+        out = []
+        for i, (x, y) in enumerate(_batches("mlp") * 2):
+            x = x.clone().requires_grad_()
+            loss = fn(x, target=y, weight=0.5 if i % 2 else 1.0)
+            out.append((loss.detach().numpy().tobytes(), x.grad.numpy().tobytes()))
+        if compiled:
+            assert len(fn.records) == 2  # weight 1.0 and 0.5
+        return out, [p.detach().numpy().tobytes() for p in model.parameters()]
     assert run(True) == run(False)

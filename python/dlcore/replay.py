@@ -107,6 +107,7 @@ class _Recorder:
         self.problems = []
         self.n = 0
         self.leaves = []        # the leaf tensors whose .grad the step sets
+        self.inputs = []        # the step's arguments
 
     # -- names --
     def var(self, prefix="v"):
@@ -206,7 +207,7 @@ class _Recorder:
 
     # -- the generated function --
     def build(self, n_inputs, out_code):
-        args = ", ".join(f"x{i}" for i in range(n_inputs))
+        args = ", ".join(["_a"] + [f"x{i}" for i in range(n_inputs)])  # _a: the arguments as given
         body = [f"    if not ({g}): raise _Stale" for g in self.guards]
         body += [f"    {ln}" for ln in self.lines]
         body.append(f"    return {out_code}")
@@ -358,7 +359,8 @@ def _accumulate_patch(fn):
         box = [g]
         del g  # the eager step's reference counts, so a gradient is stolen as it would be there
         out = fn(self, box.pop(), stealable)
-        leaf = r.const(self, "p")
+        given = [i for i, a in enumerate(r.inputs) if a is self]
+        leaf = f"_a[{given[0]}]" if given else r.const(self, "p")  # an argument: that call's tensor
         if before is None:
             src = r.lookup(self.grad._data)
             if src is None:
@@ -369,7 +371,8 @@ def _accumulate_patch(fn):
         else:  # added in place into the .grad the step found: it must find that one again
             r.guard(("grad", id(self)), f"{leaf}.grad is not None and {leaf}.grad._data is "
                                         f"{r.const(before._data, 'e')}")
-        r.guard(("leaf", id(self)), f"{leaf}._data is {r.const(self._data, 'e')}")
+        if not given:
+            r.guard(("leaf", id(self)), f"{leaf}._data is {r.const(self._data, 'e')}")
         r.leaves.append(self)
         return out
     return accumulate
@@ -516,7 +519,8 @@ class CompiledStep:
         rec = self.records.get(key)
         if rec is not None:
             try:
-                out = rec.fn(*[_arg_data(a) for a in list(args) + [kwargs[k] for k in sorted(kwargs)]])
+                values = list(args) + [kwargs[k] for k in sorted(kwargs)]
+                out = rec.fn(values, *[_arg_data(a) for a in values])
             except _Stale:
                 del self.records[key]
             else:
@@ -532,6 +536,7 @@ class CompiledStep:
             d = _arg_data(a)
             if isinstance(d, _C.Array):
                 r.bind(d, f"x{i}")
+        r.inputs = values
         with _lock:
             _active = r
             try:
