@@ -490,7 +490,7 @@ class _Record:
 class CompiledStep:
     """A training step recorded once per input signature and replayed (see the module's
     docstring). Call it as the step function; ``records`` holds the recorded signatures,
-    ``source(...)`` shows the replay code of the last record, ``reset()`` drops every record,
+    ``source()`` shows the replay code of the last record, ``reset()`` drops every record,
     ``eager`` is True once a recording failed (the step then runs eagerly)."""
 
     def __init__(self, fn, strict=False):
