@@ -512,3 +512,15 @@ def test_inputs_that_require_grad_and_keyword_arguments():
             assert len(fn.records) == 2  # weight 1.0 and 0.5
         return out, [p.detach().numpy().tobytes() for p in model.parameters()]
     assert run(True) == run(False)
+
+
+def test_jit_compile_survives_save_and_load(tmp_path):
+    L = dlcore.layers
+    m = dlcore.Sequential([L.Dense(4, activation="relu"), L.Dense(2)])
+    m.build((None, 3))
+    m.compile("adam", "mse", jit_compile=True)
+    m.save(tmp_path / "m.safetensors")
+    assert dlcore.load_model(tmp_path / "m.safetensors")._compiled.jit_compile is True
+    m.compile("adam", "mse")
+    m.save(tmp_path / "n.safetensors")
+    assert dlcore.load_model(tmp_path / "n.safetensors")._compiled.jit_compile is False
