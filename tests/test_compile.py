@@ -524,3 +524,18 @@ def test_jit_compile_survives_save_and_load(tmp_path):
     m.compile("adam", "mse")
     m.save(tmp_path / "n.safetensors")
     assert dlcore.load_model(tmp_path / "n.safetensors")._compiled.jit_compile is False
+
+
+def test_boolean_mask_indexing_is_refused():
+    """x[mask] has a shape that depends on the values: no record can stand for the next batch."""
+    model, opt, _ = _setup("mlp")
+
+    def step(x, y):
+        opt.zero_grad()
+        out = model(x)
+        loss = out[y > 0].sum()
+        loss.backward()
+        opt.step()
+        return loss
+    with pytest.raises(ReplayError, match="nonzero: its result's shape depends on the values"):
+        dlcore.compile(step, strict=True)(*_batches("mlp")[0])
