@@ -539,3 +539,21 @@ def test_boolean_mask_indexing_is_refused():
         return loss
     with pytest.raises(ReplayError, match="nonzero: its result's shape depends on the values"):
         dlcore.compile(step, strict=True)(*_batches("mlp")[0])
+
+
+def test_a_deep_copy_of_a_compiled_model_trains_itself():
+    import copy
+    L = dlcore.layers
+    r = np.random.default_rng(0)
+    x, y = r.random((32, 6), dtype=np.float32), r.integers(0, 2, 32)
+    m = dlcore.Sequential([L.Dense(4, activation="relu"), L.Dense(2)])
+    m.build((None, 6))
+    m.compile("sgd", "sparse_categorical_crossentropy", jit_compile=True)
+    m.train_on_batch(x, y)
+    m.train_on_batch(x, y)
+    twin = copy.deepcopy(m)
+    before = [w.copy() for w in m.get_weights()]
+    twin.train_on_batch(x, y)
+    twin.train_on_batch(x, y)
+    assert all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))  # the original untouched
+    assert not all(np.array_equal(a, b) for a, b in zip(before, twin.get_weights()))

@@ -30,6 +30,7 @@ it). See docs/compile.md for the design, the limits and the measured gains.
 """
 from __future__ import annotations
 
+import copy
 import gc
 import sys
 import threading
@@ -507,6 +508,11 @@ class CompiledStep:
     def __get__(self, obj, objtype=None):
         """As a method decorator: the instance is the first argument (part of the signature)."""
         return self if obj is None else types.MethodType(self, obj)
+
+    def __deepcopy__(self, memo):
+        """A copy (of a model that holds it) records its own steps: records refer to the
+        original's tensors, so they are not copied."""
+        return CompiledStep(copy.deepcopy(self.fn, memo), self.strict)
 
     def reset(self):
         """Forgets every record (the next call records again)."""
