@@ -3,6 +3,8 @@ step (losses, parameters, gradients, optimizer state, generator state) over many
 MLP with dropout, a CNN with batch norm and dropout, and an LSTM language model; it records
 again when the input signature or what it took as fixed changes, and refuses what it cannot
 replay (docs/compile.md)."""
+import copy
+import threading
 import warnings
 
 import numpy as np
@@ -430,8 +432,6 @@ def test_method_decorator():
 def test_other_threads_run_eagerly_while_one_records():
     """The recording patches are process-wide; another thread's steps pass straight through
     them (nothing of theirs is recorded) and give the results they give alone."""
-    import threading
-
     def eager_run(out):
         model, opt, step = _setup("cnn")
         with dlcore.use_generator(dlcore.Generator(4)):
@@ -542,7 +542,6 @@ def test_boolean_mask_indexing_is_refused():
 
 
 def test_a_deep_copy_of_a_compiled_model_trains_itself():
-    import copy
     L = dlcore.layers
     r = np.random.default_rng(0)
     x, y = r.random((32, 6), dtype=np.float32), r.integers(0, 2, 32)
