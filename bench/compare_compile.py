@@ -3,6 +3,8 @@
 eager step, on issue 18's workloads, in one run:
 
     python bench/compare.py compile [--threads 2] [--rounds 7] [--model mlp|cnn|lstm|all]
+    python bench/compare.py compile --threads 1 --cpu-time --fit   (CPU time: robust to other load;
+                                                                     + a Fashion-MNIST epoch through fit)
     python bench/compare_compile.py --profile mlp     (where an eager step's time goes)
 
 Workloads (Adam 1e-3, cross-entropy, float32): MLP 784-256-128-10 ReLU + dropout 0.2, batch 128;
@@ -20,9 +22,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchutil  # noqa: E402
-
-SHAPES = {"mlp": 128, "cnn": 64, "lstm": (32, 64)}
-
 
 def add_arguments(p):
     p.add_argument("--model", choices=("mlp", "cnn", "lstm", "all"), default="all")
