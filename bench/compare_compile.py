@@ -241,7 +241,7 @@ def main(argv=None):
         profile(args.profile)
         return 0
     kinds = ("mlp", "cnn", "lstm") if args.model == "all" else (args.model,)
-    rounds = 3 if args.quick else args.rounds
+    rounds = 3 if args.quick else (getattr(args, "repeat", 0) or args.rounds)
     import dlcore
     print(f"CPU: {dlcore.config()['cpu']} ({dlcore.config()['isa']}), {args.threads} threads; "
           f"{'CPU' if args.cpu_time else 'wall'} time, medians of {rounds} interleaved rounds "
@@ -258,8 +258,12 @@ def main(argv=None):
                      f"{t['dlcore eager'] / t['dlcore replay']:.2f}x",
                      "-" if tt is None else f"{1e3 * tt:.3f}",
                      "-" if tt is None else f"{tt / t['dlcore replay']:.2f}x"])
-    print(benchutil.markdown_table(["workload", "eager ms", "replay ms", "eager / replay", "PyTorch eager ms",
-                                    "PyTorch / replay"], rows))
+    table = benchutil.markdown_table(["workload", "eager ms", "replay ms", "eager / replay", "PyTorch eager ms",
+                                      "PyTorch / replay"], rows)
+    print(table)
+    if getattr(args, "out", ""):
+        with open(args.out, "w") as f:
+            f.write(table + "\n")
     print("replay bitwise equal to eager (losses and weights over 6 steps): yes")
     if args.fit:
         f = fit_epochs(3 if args.quick else 5, time.process_time if args.cpu_time else time.perf_counter)
