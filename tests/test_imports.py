@@ -19,7 +19,7 @@ LAYERS = [
     ("core", ("dlcore.dtype", "dlcore.device", "dlcore.cuda", "dlcore.accelerator", "dlcore.backends",
               "dlcore.autograd", "dlcore._ops", "dlcore._printing", "dlcore.tensor")),
     ("nn", ("dlcore.nn", "dlcore.data", "dlcore.datasets", "dlcore.distributions")),
-    ("optim", ("dlcore.optim",)),
+    ("optim", ("dlcore.optim", "dlcore.replay")),
     ("distributed", ("dlcore.distributed",)),
     ("keras", ("dlcore.graph", "dlcore.initializers", "dlcore.optimizers", "dlcore.losses", "dlcore.regularizers",
                "dlcore.random", "dlcore.ops",

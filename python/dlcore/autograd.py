@@ -24,6 +24,7 @@ gradients while the rest of the backward still runs (dlcore.distributed).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import sys
 import traceback
@@ -33,7 +34,7 @@ from . import _C
 
 __all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "inference_mode", "wrapper", "Variable",
            "detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly", "Function", "unshared",
-           "backward", "RemovableHandle"]
+           "backward", "RemovableHandle", "replayed_as_python"]
 
 # Grad mode is per thread and lives in C++, next to Function.apply (csrc/bindings/autograd.cpp)
 is_grad_enabled = _C.is_grad_enabled
@@ -294,6 +295,22 @@ def _node_grads(node, grads):
             else:
                 t.grad = t._wrap(_C.binary(_C.Binary.add, t.grad._data, g))
     return grads
+
+
+# Set by dlcore.replay while it records a step: calls of functions marked replayed_as_python go
+# through it (it records them as calls to run again at each replay, with their kernels unrecorded)
+replay_hook = None
+
+
+def replayed_as_python(fn):
+    """Marks a function that computes with values read from tensor data (gradient clipping's
+    norm) as one that a replayed training step (dlcore.compile) runs again as Python each time,
+    on that replay's tensors, instead of recording its kernel calls; elsewhere it runs as it is."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        hook = replay_hook
+        return fn(*args, **kwargs) if hook is None else hook(fn, args, kwargs)
+    return run
 
 
 class RemovableHandle:

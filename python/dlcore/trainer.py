@@ -23,7 +23,7 @@ import inspect
 import numpy as np
 
 from . import callbacks as cbm
-from . import data, nn, onnx, optim, serialization
+from . import data, nn, onnx, optim, replay, serialization
 from . import metrics as metrics_mod
 from . import losses as keras_losses
 from . import optimizers as keras_optimizers
@@ -408,6 +408,9 @@ class _Compiled:
         self.metric_specs = []
         self.metrics = []
         self.from_logits = True
+        self.jit_compile = False
+        self.train_fn = None  # the recorded and replayed train / evaluation steps (jit_compile=True)
+        self.test_fn = None
 
 
 class TrainingMixin(WeightLists):
@@ -565,13 +568,19 @@ class TrainingMixin(WeightLists):
         object.__setattr__(self, "_stop_training", bool(v))
 
     # -- compile --
-    def compile(self, optimizer="adam", loss=None, metrics=None, from_logits=None):
+    def compile(self, optimizer="adam", loss=None, metrics=None, from_logits=None, jit_compile=False):
         """optimizer: a name ('adam', 'sgd', 'rmsprop', ...: Keras's optimizer with all its defaults),
         an Optimizer instance, a dict {'name': 'adam', 'lr': 1e-3}, or a class / factory called
         with the parameters (e.g. functools.partial(dlcore.optim.Adam, lr=1e-3)).
         loss: a name, an nn loss module, or a callable. metrics: names, Metric objects or
-        functions f(y_true, y_pred)."""
+        functions f(y_true, y_pred). jit_compile=True (Keras's name): fit / train_on_batch
+        and evaluate / test_on_batch record the training (evaluation) step once per batch
+        shape and replay it (dlcore.compile, docs/compile.md), bitwise equal to the eager step; "auto" (Keras's default) and False
+        run it eagerly."""
         c = _Compiled()
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f"compile: jit_compile must be True, False or 'auto', got {jit_compile!r}")
+        c.jit_compile = jit_compile is True
         if from_logits is None:
             from_logits = _output_activation(self) not in ("softmax", "sigmoid")
         c.from_logits = bool(from_logits)
@@ -636,21 +645,44 @@ class TrainingMixin(WeightLists):
         if train:
             self.train()
             self._ensure_built(xs)
-            opt = self._ensure_optimizer()
-            opt.zero_grad()
-            pred = self._forward(xs)
-            loss = self._with_penalties(c.loss(pred, y, w))
-            loss.backward()
-            opt.step()
+            self._ensure_optimizer()
+            if c.jit_compile:
+                if c.train_fn is None:
+                    c.train_fn = replay.compile_step(self._train_core)
+                loss, pred = c.train_fn(y, w, *xs)
+            else:
+                loss, pred = self._train_core(y, w, *xs)
         else:
             with no_grad(), eval_mode():  # the model's train/eval flag stays as it is
-                pred = self._forward(xs)
-                loss = self._with_penalties(c.loss(pred, y, w))
+                if c.jit_compile:
+                    if c.test_fn is None:
+                        c.test_fn = replay.compile_step(self._test_core)
+                    loss, pred = c.test_fn(y, w, *xs)
+                else:
+                    loss, pred = self._test_core(y, w, *xs)
         lv = loss.item()
         p = pred.detach()
         for m in (c.metrics if metrics is None else metrics):
             m.update_state(y, p, w)
         return lv, p.shape[0]
+
+    def _train_core(self, y, w, *xs):
+        """zero_grad, forward, loss, backward, optimizer step: the part of a train step that
+        jit_compile=True records and replays. Returns (loss, predictions)."""
+        c = self._c()
+        opt = c.optimizer
+        opt.zero_grad()
+        pred = self._forward(xs)
+        loss = self._with_penalties(c.loss(pred, y, w))
+        loss.backward()
+        opt.step()
+        return loss, pred
+
+    def _test_core(self, y, w, *xs):
+        """Forward and loss (under no_grad, in eval mode): the evaluation step jit_compile=True
+        records and replays. Returns (loss, predictions)."""
+        pred = self._forward(xs)
+        return self._with_penalties(self._c().loss(pred, y, w)), pred
 
     def _with_penalties(self, loss):
         """loss plus the weight penalties attached to the model's layers (Keras's

@@ -8,14 +8,29 @@ import numbers
 import operator
 
 from .. import _C
+from ..autograd import replayed_as_python
 
 __all__ = ["contig", "integer", "real", "ntuple", "shape_tuple", "dim", "axes", "require_float",
-           "broadcast_shape", "sum_to", "numpy_names"]
+           "broadcast_shape", "sum_to", "numpy_names", "check_range"]
 
 
 def contig(a):
     """a itself when contiguous (None passes through), else a contiguous copy."""
     return a if a is None or a.is_contiguous() else a.contiguous()
+
+
+@replayed_as_python
+def check_range(arr, low, high, error):
+    """Raises ``error(lo, hi)`` (an exception made from the smallest and largest value) when a
+    value of the integer array ``arr`` lies outside [low, high]: the one place where an op
+    checks tensor data. A step replayed by dlcore.compile runs it again on each batch (it is a
+    check, not a value the step computes with)."""
+    if arr.size:
+        flat = arr.reshape(-1)
+        lo = _C.reduce(_C.Reduce.min, flat, [0], False).item()
+        hi = _C.reduce(_C.Reduce.max, flat, [0], False).item()
+        if lo < low or hi > high:
+            raise error(lo, hi)
 
 
 def integer(v, op, name, minimum=None):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numbers
 
-from .. import _C
 from ..dtype import int64
 from .._ops import _args
 from .._ops import embedding as _ops
@@ -27,12 +26,8 @@ def _indices(input, num_embeddings, name):
     if arr.dtype != int64:
         raise TypeError(f"{name}: indices must be an integer tensor, got {arr.dtype}")
     flat = arr.reshape(-1)
-    if flat.size:
-        lo = _C.reduce(_C.Reduce.min, flat, [0], False).item()
-        hi = _C.reduce(_C.Reduce.max, flat, [0], False).item()
-        if lo < 0 or hi >= num_embeddings:
-            raise IndexError(f"{name}: index {lo if lo < 0 else hi} is out of range for an embedding table "
-                             f"with {num_embeddings} rows")
+    _args.check_range(flat, 0, num_embeddings - 1, lambda lo, hi: IndexError(
+        f"{name}: index {lo if lo < 0 else hi} is out of range for an embedding table with {num_embeddings} rows"))
     return flat.contiguous(), arr.shape
 
 
