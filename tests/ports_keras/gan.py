@@ -67,15 +67,14 @@ class GAN(keras.Model):
 
     def train_step(self, real):
         batch_size = ops.shape(real)[0]
-        # the discriminator: generated samples labelled 1, real ones 0, with a little noise kept
-        # inside [0, 1] (keras.io adds 0.05 * uniform on top, to 1.05, which dlcore's
-        # binary cross-entropy refuses: a target outside [0, 1] has no minimum)
+        # the discriminator: generated samples labelled 1, real ones 0, plus a little label noise
+        # (up to 1.05, as keras.io's example adds it)
         z = keras.random.normal(shape=(batch_size, self.latent_dim), seed=self.seed_generator)
         with torch.no_grad():
             fake = self.generator(z)
         combined = ops.concatenate([fake, real], axis=0)
         labels = ops.concatenate([ops.ones((batch_size, 1)), ops.zeros((batch_size, 1))], axis=0)
-        labels = 0.95 * labels + 0.05 * keras.random.uniform(ops.shape(labels), seed=self.seed_generator)
+        labels = labels + 0.05 * keras.random.uniform(ops.shape(labels), seed=self.seed_generator)
         d_loss = self.loss_fn(labels, self.discriminator(combined))
         self._step(self.discriminator, self.d_optimizer, d_loss)
         # the generator: make the discriminator call its samples real
