@@ -15,6 +15,7 @@
 
 #include "core/dispatch.h"
 #include "core/errors.h"
+#include "cuda/common.cuh"
 #include "ops/gemm.h"
 
 namespace dlcore {
@@ -175,7 +176,28 @@ void launch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, cons
                                  "): ", cudaGetErrorString(err)));
 }
 
-void fill_cuda_gemm() { dispatch_table<GemmTable>(Device::cuda).sgemm = cuda_sgemm; }
+// linear's epilogue: out[r, j] = act(out[r, j] + bias[j * bias_stride]) over a contiguous (rows, cols).
+__global__ void bias_act_kernel(float* out, int64_t n, int64_t cols, const float* bias, int64_t bias_stride,
+                                bool relu) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    float v = out[i];
+    if (bias) v += bias[(i % cols) * bias_stride];
+    out[i] = relu ? fmaxf(v, 0.f) : v;
+  }
+}
+
+void cuda_bias_act(float* out, int64_t rows, int64_t cols, const float* bias, int64_t bias_stride, Epilogue act) {
+  const int64_t n = rows * cols;
+  if (n == 0) return;
+  bias_act_kernel<<<cuda::blocks_for(n), cuda::kThreads>>>(out, n, cols, bias, bias_stride, act == Epilogue::relu);
+  cuda::check_launch("linear (bias / relu epilogue)");
+}
+
+void fill_cuda_gemm() {
+  auto& t = dispatch_table<GemmTable>(Device::cuda);
+  t.sgemm = cuda_sgemm;
+  t.bias_act_f32 = cuda_bias_act;
+}
 DLCORE_REGISTER(fill_cuda_gemm);
 
 }  // namespace

@@ -521,6 +521,27 @@ void matmul_cuda(const View& a, const View& b, const View& out, int64_t M, int64
   }
 }
 
+// linear on CUDA: one SGEMM (x's rows in place, w read through trans_b), then the bias / ReLU
+// epilogue kernel. x_rs: the row stride x's leading dims collapse to, or -1 when they do not.
+void linear_cuda(const View& x, const View& w, const View* bias, Epilogue act, const View& out, int64_t rows,
+                 int64_t x_rs) {
+  DLCORE_CHECK(x.dtype == DType::f32, TypeError, "linear (CUDA): only float32, got ", dtype_name(x.dtype));
+  const int64_t in = w.shape[1], outf = w.shape[0];
+  bool ta, tb;
+  int64_t lda, ldb;
+  DLCORE_CHECK(x_rs >= 0 && as_gemm_operand(rows, in, x_rs, x.strides[x.ndim - 1], ta, lda) &&
+                   as_gemm_operand(in, outf, w.strides[1], w.strides[0], tb, ldb),
+               ValueError, "linear (CUDA): input ", x.shape_string(), " and weight ", w.shape_string(),
+               " need rows with a unit stride; call contiguous() first");
+  auto& t = dispatch_table<GemmTable>(Device::cuda);
+  DLCORE_DISPATCH(GemmTable, Device::cuda, sgemm)(ta, tb, rows, outf, in, 1.0f, x.ptr<float>(), lda, w.ptr<float>(),
+                                                  ldb, 0.0f, out.ptr<float>(), outf);
+  if (bias || act != Epilogue::none)
+    checked_entry(t.bias_act_f32, Device::cuda, "bias_act")(out.ptr<float>(), rows, outf,
+                                                            bias ? bias->ptr<float>() : nullptr,
+                                                            bias ? bias->strides[0] : 0, act);
+}
+
 }  // namespace
 
 void matmul(const View& a, const View& b, const View& out) {
@@ -608,8 +629,9 @@ void linear(const View& x, const View& w, const View* bias, Epilogue act, const 
                "linear: dtypes differ (x ", dtype_name(x.dtype), ", weight ", dtype_name(w.dtype),
                bias ? ", bias " : "", bias ? dtype_name(bias->dtype) : "", ")");
   DLCORE_CHECK(is_float(x.dtype), TypeError, "linear: needs float32 or float64, got ", dtype_name(x.dtype));
-  DLCORE_CHECK(x.device == Device::cpu && w.device == Device::cpu && out.device == Device::cpu, ValueError,
-               "linear: the CPU kernel needs CPU arrays");
+  DLCORE_CHECK(x.device == w.device && x.device == out.device && (!bias || bias->device == x.device), ValueError,
+               "linear: input, weight", bias ? ", bias" : "", " and output must be on one device (input on ",
+               device_name(x.device), ", weight on ", device_name(w.device), ")");
   DLCORE_CHECK(out.shape_vec() == want && (out.numel() == 0 || out.is_contiguous()), ValueError,
                "linear: output must be contiguous with shape ", shape_str(want), ", got ", out.shape_string());
   const int64_t in = w.shape[1], outf = w.shape[0];
@@ -627,6 +649,10 @@ void linear(const View& x, const View& w, const View* bias, Epilogue act, const 
     }
     if (expect == -1) rs = x.strides[i];
     expect = x.strides[i] * x.shape[i];
+  }
+  if (x.device == Device::cuda) {
+    linear_cuda(x, w, bias, act, out, rows, collapsible ? rs : -1);
+    return;
   }
   auto run = [&](auto tag) {
     using T = decltype(tag);

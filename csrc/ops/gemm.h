@@ -79,6 +79,10 @@ struct GemmTable {
                 const float*, int64_t, float, float*, int64_t) = nullptr;
   void (*dgemm)(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
                 const double*, int64_t, double, double*, int64_t) = nullptr;
+  // linear's epilogue on a GEMM result (CUDA; the CPU GEMM fuses it into its tiles):
+  // out (rows, cols) contiguous, out[r, j] = act(out[r, j] + bias[j * bias_stride]), bias may be null.
+  void (*bias_act_f32)(float* out, int64_t rows, int64_t cols, const float* bias, int64_t bias_stride,
+                       Epilogue act) = nullptr;
 };
 
 // Tensor-level matmul with NumPy semantics for >= 2-D operands: batch dims broadcast,
