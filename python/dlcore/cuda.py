@@ -37,7 +37,8 @@ def is_available() -> bool:
 def synchronize(device=None) -> None:
     """Waits for every queued CUDA kernel and copy to finish (nothing to do without CUDA)."""
     _device_index(device, "synchronize")
-    _C.cuda_synchronize()
+    if is_available():  # a CUDA build without a driver has nothing to wait for
+        _C.cuda_synchronize()
 
 
 def _device_index(device, fn):
