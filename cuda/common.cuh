@@ -110,14 +110,11 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
-// Host <-> device copies of small values (synchronous on the default stream).
+// One value copied to the host (waits for the kernels queued before it).
 template <class T> T read_device(const T* p, const char* op) {
   T v;
   check(cudaMemcpy(&v, p, sizeof(T), cudaMemcpyDeviceToHost), op);
   return v;
-}
-template <class T> void write_device(T* p, const T& v, const char* op) {
-  check(cudaMemcpy(p, &v, sizeof(T), cudaMemcpyHostToDevice), op);
 }
 
 }  // namespace cuda

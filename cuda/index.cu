@@ -63,8 +63,8 @@ bool cuda_find_out_of_range(const View& idx, int64_t lo, int64_t hi, int64_t* ba
   const int64_t* st[1] = {idx.strides};
   Indexer<1> ix = cuda::indexer_of<1>(idx.shape_vec(), st);
   DeviceBuffer first(sizeof(unsigned long long));
-  const unsigned long long none = ~0ull;
-  cuda::write_device(first.as<unsigned long long>(), none, "index check");
+  const unsigned long long none = ~0ull;  // all bits set: what the memset below writes
+  cuda::check(cudaMemsetAsync(first.get(), 0xFF, sizeof(unsigned long long), 0), "index check");
   out_of_range_kernel<<<blocks_for(n), kThreads>>>(idx.ptr<int64_t>(), ix, n, lo, hi,
                                                    first.as<unsigned long long>());
   cuda::check_launch("index check");

@@ -1803,7 +1803,7 @@ broadcast_to = expand
 def sort(x, dim=-1, descending=False, stable=False):
     """(values, indices) of x sorted along dim; stable (equal values keep their order) whether
     or not ``stable`` is asked for, NaN last ascending and first descending, as PyTorch. The
-    values carry gradients (a gather). CPU kernel only (argsort)."""
+    values carry gradients (a gather). One argsort kernel on x's device."""
     x = _t(x)
     if x.ndim == 0:
         return MaxResult(x, zeros((), dtype=int64, device=x.device))
