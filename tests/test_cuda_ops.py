@@ -177,10 +177,14 @@ def test_embedding_forward_and_backward():
 
 # ---- gemm, activation, loss -------------------------------------------------------------------
 
-def test_matmul_and_linear_epilogue():
-    check(lambda a, b: a @ b, [randn(2, 33, 17), randn(17, 65, seed=1)])
-    check(lambda x, w, b: (F.linear(x, w, b), F.relu(F.linear(x, w, b))), [randn(9, 20), randn(7, 20, seed=1),
-                                                                          randn(7, seed=2)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_and_linear_epilogue(dtype):
+    def r(*shape, seed=0):
+        return randn(*shape, dtype=dtype, seed=seed)
+    check(lambda a, b: a @ b, [r(2, 33, 17), r(17, 65, seed=1)], dtype=dtype)
+    check(lambda a, b: a.transpose(-1, -2) @ b.T, [r(3, 70, 20), r(80, 70, seed=1)], dtype=dtype)  # transposed operands
+    check(lambda x, w, b: (F.linear(x, w, b), F.relu(F.linear(x, w, b))), [r(9, 20), r(7, 20, seed=1), r(7, seed=2)],
+          dtype=dtype)
 
 
 @pytest.mark.parametrize("name", ["relu", "gelu", "silu", "tanh", "sigmoid", "softmax", "log_softmax", "leaky_relu",
@@ -228,6 +232,21 @@ def test_dropout_masks_are_identical_on_both_devices():
         check(lambda a: F.dropout(a, 0.5), [randn(8, 9)], seed=seed, reseed=seed)
 
 
+# ---- random, init: the same Philox stream on both devices ---------------------------------------
+
+@pytest.mark.parametrize("make", [lambda d: dlcore.rand(300, 7, device=d), lambda d: dlcore.randn(301, 5, device=d),
+                                  lambda d: dlcore.randn(64, dtype="float64", device=d),
+                                  lambda d: nn.init.trunc_normal_(dlcore.empty(200, 9, device=d), std=0.5),
+                                  lambda d: nn.init.uniform_(dlcore.empty(50, 3, device=d), -2.0, 1.0)])
+def test_seeded_random_fills_match(make):
+    dlcore.manual_seed(42)
+    c = make("cpu")
+    dlcore.manual_seed(42)
+    g = make(DEV)
+    assert str(g.device).startswith(DEV)
+    np.testing.assert_allclose(_host(g), _host(c), rtol=1e-5, atol=1e-6)
+
+
 # ---- conv, pool -------------------------------------------------------------------------------
 
 def test_convolutions():
@@ -273,11 +292,13 @@ def test_rnn_layers_bidirectional_multilayer(cls, lengths):
         np.testing.assert_allclose(_host(pg.grad), _host(pc.grad), rtol=1e-4, atol=1e-5, err_msg=name)
 
 
-@needs_gpu
-def test_rnn_float64_on_cuda_is_refused_clearly():
-    m = nn.LSTM(3, 4).double().to(DEV)
-    with pytest.raises(TypeError, match="float32"):
-        m(dlcore.zeros(2, 1, 3, dtype="float64", device=DEV))
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_rnn_float64_runs_on_the_dgemm(cls):
+    cpu_m, gpu_m = _copy_rnn(cls, input_size=5, hidden_size=9, bidirectional=True)
+    cpu_m.double()
+    gpu_m.double()
+    check(lambda x: (cpu_m if x.device == "cpu" else gpu_m)(x)[0], [randn(6, 3, 5, dtype=np.float64)],
+          dtype=np.float64)
 
 
 # ---- optimizers, clipping ---------------------------------------------------------------------
