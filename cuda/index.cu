@@ -1,11 +1,14 @@
 // CUDA kernels of the index family (twin of csrc/ops/index.cpp, whose front doors check every
 // argument and every index before these run). Every kernel walks its elements with grid-stride
-// loops over strided Views (cuda::Indexer). Accumulating writes keep the CPU's order: each
-// thread owns a set of output elements no other thread touches and adds into them in index
-// order (index_add, scatter_add, index_put with accumulate), so results are deterministic and
-// equal to the CPU's bit for bit, with no atomics. The price is less parallelism when the
-// non-indexed part is small (one thread per output column of an embedding gradient).
-// nonzero's prefix sum and argsort's segmented stable sort are CUB's (part of the CUDA toolkit).
+// loops over strided Views (cuda::Indexer). Accumulating writes keep the CPU's order, so results
+// are deterministic and equal to the CPU's bit for bit, with no atomics: index_add and
+// index_put with accumulate sort the target positions (a stable radix sort of (target, position
+// in the index) pairs), then one thread per (distinct target, non-indexed element) adds that
+// target's sources in index order; scatter_add gives each thread the output elements of one
+// position of the non-indexed dims and walks the indexed dim in order.
+// The prefix sum (nonzero), radix sort and segmented stable sort (argsort) are CUB's (part of
+// the CUDA toolkit).
+#include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 #include <cub/device/device_segmented_sort.cuh>
 
@@ -43,6 +46,10 @@ template <class F> void all_types(DType d, F&& f) {
     case DType::i64: f(int64_t{}); break;
     case DType::b8: f(bool{}); break;
   }
+}
+
+__global__ void iota_kernel(int64_t* out, int64_t n) {
+  DLCORE_GRID_LOOP(i, n) out[i] = i;
 }
 
 // ---- index range check ---------------------------------------------------------------------
@@ -120,15 +127,47 @@ void cuda_gather(const View& x, int axis, const View& idx, const View& out) {
   launch_take("gather", x, idx, out, want, so, sx, si, x.strides[axis]);
 }
 
-// ---- index_add: one thread per outer position (dims != axis), indices in order --------------
+// ---- accumulation in index order: targets sorted, one thread per (distinct target, element) --
 
+// keys (n) sorted stably with their positions 0..n-1: equal keys keep the index order.
+struct SortedTargets {
+  DeviceBuffer keys, pos;
+  SortedTargets(const int64_t* keys_in, int64_t n, const char* op)
+      : keys(sizeof(int64_t) * (size_t)n), pos(sizeof(int64_t) * (size_t)n) {
+    DeviceBuffer pos_in(sizeof(int64_t) * (size_t)n);
+    iota_kernel<<<blocks_for(n), kThreads>>>(pos_in.as<int64_t>(), n);
+    cuda::check_launch(op);
+    size_t temp_bytes = 0;
+    cuda::check(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys_in, keys.as<int64_t>(), pos_in.as<int64_t>(),
+                                                pos.as<int64_t>(), n),
+                op);
+    DeviceBuffer temp(temp_bytes);
+    cuda::check(cub::DeviceRadixSort::SortPairs(temp.get(), temp_bytes, keys_in, keys.as<int64_t>(),
+                                                pos_in.as<int64_t>(), pos.as<int64_t>(), n),
+                op);
+  }
+};
+
+// index_add's targets: the index values, read through the index's stride.
+__global__ void gather_index_kernel(const int64_t* idx, int64_t is, int64_t n, int64_t* out) {
+  DLCORE_GRID_LOOP(k, n) out[k] = idx[k * is];
+}
+
+// out[o0 + key * oax] += src[o1 + pos * sax] for the sorted (key, pos) pairs: thread (p, o) for
+// sorted position p that starts a run of equal keys and outer position o adds the run in order.
 template <class T>
-__global__ void index_add_kernel(T* out, const T* src, const int64_t* idx, Indexer<2> ix, int64_t n, int64_t n_idx,
-                                 int64_t is, int64_t oax, int64_t sax) {
-  DLCORE_GRID_LOOP(e, n) {
+__global__ void index_add_sorted_kernel(T* out, const T* src, const int64_t* keys, const int64_t* pos, int64_t n_idx,
+                                        Indexer<2> ix, int64_t outer, int64_t oax, int64_t sax) {
+  DLCORE_GRID_LOOP(e, n_idx * outer) {
+    const int64_t p = e / outer, o = e % outer;
+    const int64_t key = keys[p];
+    if (p > 0 && keys[p - 1] == key) continue;  // not the first of its run
     int64_t off[2];
-    ix.offsets(e, off);
-    for (int64_t k = 0; k < n_idx; ++k) out[off[0] + idx[k * is] * oax] += src[off[1] + k * sax];
+    ix.offsets(o, off);
+    T* target = out + off[0] + key * oax;
+    T acc = *target;
+    for (int64_t q = p; q < n_idx && keys[q] == key; ++q) acc += src[off[1] + pos[q] * sax];
+    *target = acc;
   }
 }
 
@@ -144,11 +183,17 @@ void cuda_index_add(const View& out, int axis, const View& idx, const View& src)
   Indexer<2> ix = cuda::indexer_of<2>(outer, st);
   int64_t n = 1;
   for (auto s : outer) n *= s;
+  const int64_t n_idx = idx.shape[0];
+  DeviceBuffer targets(sizeof(int64_t) * (size_t)n_idx);
+  gather_index_kernel<<<blocks_for(n_idx), kThreads>>>(idx.ptr<int64_t>(), idx.strides[0], n_idx,
+                                                       targets.as<int64_t>());
+  cuda::check_launch("index_add");
+  SortedTargets sorted(targets.as<int64_t>(), n_idx, "index_add (sort)");
   value_types(out.dtype, "index_add", [&](auto t) {
     using T = decltype(t);
-    index_add_kernel<T><<<blocks_for(n), kThreads>>>(out.ptr<T>(), src.ptr<T>(), idx.ptr<int64_t>(), ix, n,
-                                                      idx.shape[0], idx.strides[0], out.strides[axis],
-                                                      src.strides[axis]);
+    index_add_sorted_kernel<T><<<blocks_for(n_idx * n), kThreads>>>(
+        out.ptr<T>(), src.ptr<T>(), sorted.keys.as<int64_t>(), sorted.pos.as<int64_t>(), n_idx, ix, n,
+        out.strides[axis], src.strides[axis]);
   });
   cuda::check_launch("index_add");
 }
@@ -223,12 +268,18 @@ struct AdvArgs {
   int64_t rest_numel = 1;
 
   // x's element offset of (flat B position b, flat rest position r)
-  __device__ int64_t x_offset(int64_t b, int64_t r) const {
+  __device__ int64_t x_offset(int64_t b, int64_t r) const { return base_offset(b) + rest_offset(r); }
+  __device__ int64_t rest_offset(int64_t r) const {
     int64_t off = 0;
     for (int d = nr - 1; d >= 0; --d) {
       off += (r % rshape[d]) * rstride[d];
       r /= rshape[d];
     }
+    return off;
+  }
+  // the part of the offset the indices give
+  __device__ int64_t base_offset(int64_t b) const {
+    int64_t off = 0;
     int64_t io[kMaxDims];
     for (int j = 0; j < k; ++j) io[j] = 0;
     for (int d = nb - 1; d >= 0; --d) {
@@ -290,15 +341,27 @@ __global__ void index_put_kernel(T* x, const T* v, AdvArgs a, Indexer<1> vix, in
   }
 }
 
-// Accumulation: one thread per rest position, B in order (the CPU's order).
+// Accumulation: each B position's base offset in x, sorted stably; thread (p, r) for a sorted
+// position p that starts a run of equal offsets adds the run's values in B order (the CPU's).
+__global__ void base_offsets_kernel(AdvArgs a, int64_t nb_total, int64_t* out) {
+  DLCORE_GRID_LOOP(b, nb_total) out[b] = a.base_offset(b);
+}
+
 template <class T>
-__global__ void index_put_acc_kernel(T* x, const T* v, AdvArgs a, Indexer<1> vix, int64_t nb_total) {
-  DLCORE_GRID_LOOP(r, a.rest_numel) {
-    for (int64_t b = 0; b < nb_total; ++b) {
+__global__ void index_put_acc_kernel(T* x, const T* v, AdvArgs a, Indexer<1> vix, const int64_t* keys,
+                                     const int64_t* pos, int64_t nb_total) {
+  DLCORE_GRID_LOOP(e, nb_total * a.rest_numel) {
+    const int64_t p = e / a.rest_numel, r = e % a.rest_numel;
+    const int64_t key = keys[p];
+    if (p > 0 && keys[p - 1] == key) continue;  // not the first of its run
+    T* target = x + key + a.rest_offset(r);
+    T acc = *target;
+    for (int64_t q = p; q < nb_total && keys[q] == key; ++q) {
       int64_t off[1];
-      vix.offsets(b * a.rest_numel + r, off);
-      x[a.x_offset(b, r)] += v[off[0]];
+      vix.offsets(pos[q] * a.rest_numel + r, off);
+      acc += v[off[0]];
     }
+    *target = acc;
   }
 }
 
@@ -319,9 +382,14 @@ void cuda_index_put(const View& x, const AdvancedIndexPlan& p, const View& value
   const int64_t n = values.numel(), nb_total = p.b_numel();
   if (accumulate) {
     DLCORE_CHECK(x.dtype != DType::b8, TypeError, "index_put_: accumulate is not defined for bool tensors");
+    DeviceBuffer base(sizeof(int64_t) * (size_t)nb_total);
+    base_offsets_kernel<<<blocks_for(nb_total), kThreads>>>(a, nb_total, base.as<int64_t>());
+    cuda::check_launch("index_put_");
+    SortedTargets sorted(base.as<int64_t>(), nb_total, "index_put_ (sort)");
     value_types(x.dtype, "index_put_", [&](auto t) {
       using T = decltype(t);
-      index_put_acc_kernel<T><<<blocks_for(a.rest_numel), kThreads>>>(x.ptr<T>(), values.ptr<T>(), a, vix, nb_total);
+      index_put_acc_kernel<T><<<blocks_for(nb_total * a.rest_numel), kThreads>>>(
+          x.ptr<T>(), values.ptr<T>(), a, vix, sorted.keys.as<int64_t>(), sorted.pos.as<int64_t>(), nb_total);
     });
   } else {
     all_types(x.dtype, [&](auto t) {
