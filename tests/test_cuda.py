@@ -142,20 +142,7 @@ def test_cuda_check_script_exits_early_without_a_gpu(tmp_path):
     r = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 2
     assert "no NVIDIA GPU found" in r.stderr
-    assert not (script.parent.parent / "build" / "cuda-check" / "pkg").exists() or "built" not in r.stdout
-
-
-class _Recorder(dlcore.nn.Module):
-    """A model whose forward records the device of what it is given."""
-
-    def __init__(self):
-        super().__init__()
-        self.lin = dlcore.nn.Linear(3, 2)
-        self.seen = []
-
-    def forward(self, x):
-        self.seen.append(str(x.device))
-        return self.lin(x)
+    assert "built" not in r.stdout and "pytest" not in r.stdout  # stopped before building or testing
 
 
 def test_trainer_moves_every_batch_to_the_model_device(monkeypatch):
@@ -163,7 +150,7 @@ def test_trainer_moves_every_batch_to_the_model_device(monkeypatch):
     to the model's device: checked on the CPU by reporting a stand-in device and recording the
     moves (a CUDA run is in tests/test_cuda_training.py)."""
     from dlcore import trainer
-    model = dlcore.Sequential([_Recorder()])
+    model = dlcore.Sequential([dlcore.nn.Linear(3, 2)])
     model.compile(optimizer="sgd", loss="mse")
     moved = []
 
