@@ -58,7 +58,7 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   rm -rf "$PKG/dlcore"
   cp -r "$ROOT/python/dlcore" "$PKG/dlcore"
   rm -f "$PKG"/dlcore/_C*.so
-  cmake -S "$ROOT" -B "$BUILD" "${gen[@]}" -DDLCORE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
+  cmake -S "$ROOT" -B "$BUILD" ${gen[@]+"${gen[@]}"} -DDLCORE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
     -Dpybind11_DIR="$pybind11_dir" -DDLCORE_PACKAGE_DIR="$PKG/dlcore" -DPython_EXECUTABLE="$(command -v "$PY")" \
     >"$BUILD.configure.log" 2>&1 || { tail -30 "$BUILD.configure.log"; exit 1; }
   cmake --build "$BUILD" -j "$(nproc)" >"$BUILD.build.log" 2>&1 || { grep -B2 -A12 -m3 'error' "$BUILD.build.log" | head -60; exit 1; }
