@@ -292,6 +292,25 @@ def test_rnn_layers_bidirectional_multilayer(cls, lengths):
         np.testing.assert_allclose(_host(pg.grad), _host(pc.grad), rtol=1e-4, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "SimpleRNN"])
+@pytest.mark.parametrize("kw", [dict(), dict(go_backwards=True, return_sequences=True)])
+def test_keras_recurrent_layers_with_masks(name, kw):
+    """Keras's masked recurrence (Embedding(mask_zero) -> LSTM): the mask's gathers and the
+    lengths run where the model is."""
+    import copy
+    ids = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0], [6, 7, 8, 9, 1]], dtype=np.int64)
+    dlcore.manual_seed(1)
+    cpu = dlcore.Sequential([dlcore.layers.Embedding(10, 4, mask_zero=True), getattr(dlcore.layers, name)(6, **kw)])
+    cpu.build((None, 5))
+    dev = copy.deepcopy(cpu).to(DEV)
+    yc, yg = cpu(dlcore.tensor(ids)), dev(dlcore.tensor(ids, device=DEV))
+    np.testing.assert_allclose(_host(yg), _host(yc), rtol=1e-4, atol=1e-5)
+    yc.sum().backward()
+    yg.sum().backward()
+    for pc, pg in zip(cpu.parameters(), dev.parameters()):
+        np.testing.assert_allclose(_host(pg.grad), _host(pc.grad), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
 def test_rnn_float64_runs_on_the_dgemm(cls):
     cpu_m, gpu_m = _copy_rnn(cls, input_size=5, hidden_size=9, bidirectional=True)
