@@ -350,7 +350,7 @@ class Tensor(Variable):
             src = src * _args.real(alpha, "index_add_", "alpha")
         if src.dtype != self.dtype:
             src = src.to(self.dtype)
-        _C.index_add_(self._data, d, _index_tensor(index, "index_add_"), src.contiguous()._data)
+        _C.index_add_(self._data, d, _index_tensor(index, "index_add_", self._data.device), src.contiguous()._data)
         return self
 
     def zero_(self):
@@ -1047,12 +1047,12 @@ def _advanced_parts(items, adv, t):
                 if i.shape != covered:
                     raise IndexError(f"index: boolean mask of shape {i.shape} does not match the tensor's "
                                      f"shape {tuple(t.shape)} at dims {tdim}..{tdim + k - 1}")
-                nz = _C.nonzero(i.to("cpu"))
+                nz = _C.nonzero(i.to(t._data.device))  # the indices live where the tensor does
                 cols = [nz.select(1, j) for j in range(k)]
             else:
                 if tdim >= t.ndim:
                     raise IndexError(f"too many indices for a tensor of shape {tuple(t.shape)}")
-                cols = [i.to("cpu")]
+                cols = [i.to(t._data.device)]
             if first_adv_vdim is None:
                 first_adv_vdim = vdim
             for c in cols:
@@ -1967,7 +1967,7 @@ broadcast_to = expand
 def sort(x, dim=-1, descending=False, stable=False):
     """(values, indices) of x sorted along dim; stable (equal values keep their order) whether
     or not ``stable`` is asked for, NaN last ascending and first descending, as PyTorch. The
-    values carry gradients (a gather). CPU kernel only (argsort)."""
+    values carry gradients (a gather). One argsort kernel on x's device."""
     x = _t(x)
     if x.ndim == 0:
         return MaxResult(x, zeros((), dtype=int64, device=x.device))
@@ -2187,9 +2187,10 @@ def pad(input, pad, mode="constant", value=None):
     return shape_ops.Pad.apply(x, tuple(pads), v)
 
 
-def _index_tensor(index, op):
-    """The int64 Array of an index argument (a Tensor, or Python / NumPy integer data)."""
-    idx = index._data if isinstance(index, Tensor) else _C.from_object(index, None, get_default_dtype(), "cpu", op)
+def _index_tensor(index, op, device="cpu"):
+    """The int64 Array of an index argument (a Tensor, kept on its device, or Python / NumPy
+    integer data, made on `device`: the device of the tensor it indexes)."""
+    idx = index._data if isinstance(index, Tensor) else _C.from_object(index, None, get_default_dtype(), device, op)
     if idx.dtype != int64:
         raise TypeError(f"{op}: 'index' must be an integer tensor, got {idx.dtype}")
     return idx
@@ -2200,7 +2201,7 @@ def index_select(x, dim, index):
     if x.ndim == 0:
         raise ValueError("index_select: the input is 0-d; it needs at least one dimension")
     dim = _args.dim(dim, x.ndim, "index_select", x.shape)
-    return index_ops.IndexSelect.apply(x, dim, _index_tensor(index, "index_select"))
+    return index_ops.IndexSelect.apply(x, dim, _index_tensor(index, "index_select", x._data.device))
 
 
 def gather(x, dim, index):
@@ -2208,7 +2209,7 @@ def gather(x, dim, index):
     if x.ndim == 0:
         raise ValueError("gather: the input is 0-d; it needs at least one dimension")
     dim = _args.dim(dim, x.ndim, "gather", x.shape)
-    return index_ops.Gather.apply(x, dim, _index_tensor(index, "gather"))
+    return index_ops.Gather.apply(x, dim, _index_tensor(index, "gather", x._data.device))
 
 
 def _einsum_labels(spec, t, equation):
@@ -2314,7 +2315,7 @@ def scatter_add(x, dim, index, src):
     coordinates kept); index and src have one shape. Gradients flow to x and src."""
     x = _t(x)
     dim = _args.dim(dim, builtins.max(x.ndim, 1), "scatter_add", x.shape)
-    idx, src = _index_tensor(index, "scatter_add"), _t(src)
+    idx, src = _index_tensor(index, "scatter_add", x._data.device), _t(src)
     if tuple(idx.shape) != tuple(src.shape) or src.ndim != x.ndim:
         raise ValueError(f"scatter_add: index and src must have one shape, with as many dims as the input; "
                          f"got input {tuple(x.shape)}, index {tuple(idx.shape)}, src {tuple(src.shape)}")
@@ -2326,7 +2327,7 @@ def index_add(x, dim, index, source, *, alpha=1):
     dim (repeated indices add up). Gradients flow to x and source."""
     x = _t(x)
     dim = _args.dim(dim, builtins.max(x.ndim, 1), "index_add", x.shape)
-    idx, source = _index_tensor(index, "index_add"), _t(source)
+    idx, source = _index_tensor(index, "index_add", x._data.device), _t(source)
     if alpha != 1:
         source = source * alpha
     return index_ops.IndexAdd.apply(x, dim, idx, source.type(x.dtype))

@@ -307,6 +307,13 @@ def _batch_size_of(xs):
     return int(xs[0].shape[0])
 
 
+def _to_device(t, device):
+    """A batch tensor on the model's device (None and tensors already there pass through)."""
+    if t is None or device is None or not isinstance(t, Tensor) or t.device == device:
+        return t
+    return t.to(device)
+
+
 class _Batches:
     """(inputs, y, sample_weight) batches of Tensors from a DataLoader: one made by
     _array_loader (n_inputs arrays, then y and w when present), or a user's loader yielding
@@ -424,6 +431,23 @@ class TrainingMixin(WeightLists):
             if p.dtype.is_floating_point:
                 return p.dtype
         return get_default_dtype()
+
+    def _device(self):
+        """The model's device: its first parameter's or buffer's, else the device given to
+        Module.to before the weights existed, else None (the batches are used where they are)."""
+        for t in self.parameters():
+            return t.device
+        for t in self.buffers():
+            return t.device
+        return self.__dict__.get("_placed_on")
+
+    def _on_device(self, xs, y, w):
+        """Moves one batch (inputs, targets, sample weights) to the model's device: fit,
+        evaluate, predict and the *_on_batch methods take host data and run where the model is."""
+        device = self._device()
+        if device is None:
+            return xs, y, w
+        return [_to_device(x, device) for x in xs], _to_device(y, device), _to_device(w, device)
 
     def _lazy_unbuilt(self):
         return [m for m in self.modules() if isinstance(m, Layer) and not m.built]
@@ -547,6 +571,7 @@ class TrainingMixin(WeightLists):
     def _run_step(self, name, xs, y, w):
         """Calls the user's train_step / test_step with Keras's data layout; returns
         (float logs, batch size)."""
+        xs, y, w = self._on_device(xs, y, w)
         x = xs[0] if len(xs) == 1 else list(xs)
         d = x if y is None and w is None else ((x, y) if w is None else (x, y, w))
         if name == "train_step":
@@ -636,6 +661,9 @@ class TrainingMixin(WeightLists):
     def _ensure_built(self, xs):
         if not self.__dict__.get("_all_built") and self._lazy_unbuilt():
             self.build([tuple(x.shape[1:]) for x in xs], dtype=str(xs[0].dtype))
+            target = self.__dict__.get("_placed_on")
+            if target is not None:  # model.to(device) came before the lazy weights existed
+                self.to(target)
         object.__setattr__(self, "_all_built", True)
 
     def _step(self, xs, y, w, train, metrics=None):
@@ -645,6 +673,8 @@ class TrainingMixin(WeightLists):
         if train:
             self.train()
             self._ensure_built(xs)
+        xs, y, w = self._on_device(xs, y, w)
+        if train:
             self._ensure_optimizer()
             if c.jit_compile:
                 if c.train_fn is None:
@@ -963,6 +993,7 @@ class TrainingMixin(WeightLists):
         with no_grad(), eval_mode():
             for xs_b in batches:
                 xs_b = [b if isinstance(b, Tensor) else _t(_arr(b)) for b in xs_b]
+                xs_b, _, _ = self._on_device(xs_b, None, None)
                 p = self(*xs_b)
                 parts.append(list(p) if isinstance(p, (tuple, list)) else p)
         if not parts:
