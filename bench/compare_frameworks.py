@@ -537,7 +537,8 @@ def _cell(r, ref, scale, stat):
     if "error" in r:
         return "failed: " + r["error"].replace("|", "/")
     v = bu.stat(r["t"], stat)
-    return f"{v * scale:.3g}" + ("" if ref is None else f" ({v / ref:.2f}x)")
+    v_ = v * scale
+    return (f"{v_:.0f}" if v_ >= 100 else f"{v_:#.3g}") + ("" if ref is None else f" ({v / ref:.2f}x)")
 
 
 def _cpu():
@@ -607,7 +608,7 @@ def main(argv=None):
              f"Load average (1 min) at start {load[0]:.2f}, at end {end_load[0]:.2f}; {stat} of "
              f"{_rounds(args, 'mlp')} alternating rounds per step workload, {_rounds(args, 'epoch')} for the epoch"
              + (" (quick mode)" if args.quick else "") + f"; OMP_WAIT_POLICY {args.omp_wait_policy}", ""]
-    if max(load[0], end_load[0]) > 1 and args.omp_wait_policy == "default":
+    if max(load[0], end_load[0]) > 1 and args.omp_wait_policy == "default" and args.threads > 1:
         lines += ["Warning: other processes load this machine; PyTorch's OpenMP threads spin at barriers and "
                   "stall when one is descheduled: rerun with --omp-wait-policy passive (or when idle).", ""]
     lines += ["Time (ratio = peer time / dlcore time; above 1: dlcore is faster):", "",
