@@ -42,6 +42,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import benchutil as bu
@@ -436,9 +437,12 @@ class Worker:
             env["PYTHONPATH"] = pkg + os.pathsep + env.get("PYTHONPATH", "")
         cpus = sorted(os.sched_getaffinity(0))[:threads]
         self.name, self.error = fw, None
+        # stderr to a file, not a pipe nobody reads while the worker runs: compilers' warnings
+        # would fill a pipe and block the worker
+        self.err = tempfile.TemporaryFile("w+")
         self.p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker",
                                    f"{fw}|{kind}|{threads}|{path}|{limit}"],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
                                   text=True, env=env, preexec_fn=lambda: os.sched_setaffinity(0, cpus))
         self.info = self._read()
         if self.info is None or "error" in self.info:
@@ -455,13 +459,22 @@ class Worker:
 
     def _stderr_tail(self):
         self.p.kill()
-        err = [ln for ln in self.p.stderr.read().strip().splitlines() if ln.strip()]
-        return err[-1][:300] if err else f"exit status {self.p.wait()}"
+        status = self.p.wait()
+        self.err.seek(0)
+        err = [ln for ln in self.err.read().strip().splitlines() if ln.strip()]
+        return err[-1][:300] if err else f"exit status {status}"
 
     def ask(self, **cmd):
-        self.p.stdin.write(json.dumps(cmd) + "\n")
-        self.p.stdin.flush()
-        return self._read()
+        """The worker's answer; RuntimeError with its last stderr line if it died."""
+        try:
+            self.p.stdin.write(json.dumps(cmd) + "\n")
+            self.p.stdin.flush()
+            reply = self._read()
+        except OSError:
+            reply = None
+        if reply is None:
+            raise RuntimeError(self._stderr_tail())
+        return reply
 
     def close(self):
         if self.p.poll() is None:
@@ -472,6 +485,7 @@ class Worker:
             except (OSError, subprocess.TimeoutExpired):
                 self.p.kill()
                 self.p.wait()
+        self.err.close()
 
 
 # ---- the parent --------------------------------------------------------------------------------
@@ -510,22 +524,31 @@ def run_workload(kind, fws, args, path):
         else:
             workers[fw] = w
             res[fw] = dict(w.info, t=[])
+    live = list(workers)
+
+    def ask(fw, **cmd):  # a worker that dies mid-run: its row says why, the others go on
+        try:
+            return workers[fw].ask(**cmd)
+        except RuntimeError as e:
+            res[fw] = {"error": f"died: {e}"}
+            live.remove(fw)
+            return None
     try:
-        live = list(workers)
-        if kind == "epoch":
-            calls = {fw: 1 for fw in live}
-        else:
-            min_block = args.min_block or (0.2 if args.quick else 0.5)
-            calls = {}
-            for fw in live:
-                one = workers[fw].ask(op="time", n=2)["s"]
-                calls[fw] = max(1, int(min_block / max(one, 1e-6)))
+        min_block = args.min_block or (0.2 if args.quick else 0.5)
+        calls = {fw: 1 for fw in live}
+        for fw in list(live) if kind != "epoch" else []:
+            one = ask(fw, op="time", n=2)
+            if one:
+                calls[fw] = max(1, int(min_block / max(one["s"], 1e-6)))
         for r in range(_rounds(args, kind)):
-            order = live[r % len(live):] + live[:r % len(live)] if live else []
-            for fw in order:
-                res[fw]["t"].append(workers[fw].ask(op="time", n=calls[fw])["s"])
-        for fw in live:
-            res[fw]["rss"] = workers[fw].ask(op="rss")["rss"]
+            for fw in live[r % len(live):] + live[:r % len(live)] if live else []:
+                got = ask(fw, op="time", n=calls[fw])
+                if got:
+                    res[fw]["t"].append(got["s"])
+        for fw in list(live):
+            got = ask(fw, op="rss")
+            if got:
+                res[fw]["rss"] = got["rss"]
     finally:
         for w in workers.values():
             w.close()
@@ -559,7 +582,6 @@ def main(argv=None):
     args = argv if isinstance(argv, argparse.Namespace) else _parse(argv)
     if args.worker:
         return worker(args.worker)
-    import tempfile
     kinds = [k for k in args.workloads.split(",") if k]
     asked = [f for f in args.frameworks.split(",") if f]
     for name, got, known in (("workload", kinds, WORKLOADS), ("framework", asked, FRAMEWORKS)):
