@@ -27,7 +27,7 @@ Contenders, each in its own subprocess (it never imports another framework):
   keras-jax      Keras 3 `fit` on the JAX backend (epoch only)
 A framework that is not installed is skipped. Threads: every process is pinned (affinity, like
 taskset) to the first --threads CPUs, and OMP/MKL/OpenBLAS/dlcore/torch thread counts are set to
---threads; XLA sizes its pool from the affinity mask.
+--threads (XLA has no thread-count flag: the affinity mask bounds it).
 
 Timing: every worker builds its model and warms up alone (the first step's time, which holds
 any tracing / compilation, is reported separately as "first step"), then waits idle. Each
