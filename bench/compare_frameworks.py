@@ -70,7 +70,8 @@ def add_arguments(p):
     p.add_argument("--omp-wait-policy", choices=("default", "passive"), default="default",
                    help="OMP_WAIT_POLICY of every worker: PyTorch's libgomp threads spin at barriers, and "
                         "when other processes load the cores a descheduled spinner stalls the step "
-                        "(here 6.6 ms -> 150-280 ms for the MLP); passive lets them sleep instead")
+                        "(here the MLP's 2-thread step: 9-10 ms passive, 150-280 ms default); passive lets "
+                        "them sleep instead")
     p.add_argument("--worker", default="", help=argparse.SUPPRESS)
 
 
