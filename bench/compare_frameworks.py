@@ -47,7 +47,6 @@ import time
 
 import benchutil as bu
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = ("mlp", "cnn", "lstm", "epoch")
 FRAMEWORKS = ("dlcore", "torch", "torch.compile", "jax", "keras-jax")
 # what each contender runs (epoch: torch.compile is not part of it; Keras only fits)
@@ -55,7 +54,7 @@ RUNS = {"mlp": FRAMEWORKS[:4], "cnn": FRAMEWORKS[:4], "lstm": FRAMEWORKS[:4],
         "epoch": ("dlcore", "torch", "jax", "keras-jax")}
 MODULES = {"dlcore": "dlcore", "torch": "torch", "torch.compile": "torch", "jax": "jax", "keras-jax": "keras"}
 LABELS = {"mlp": "MLP b128", "cnn": "CNN b64", "lstm": "LSTM LM b32 x T64",
-          "epoch": "Fashion-MNIST MLP epoch (s)"}
+          "epoch": "Fashion-MNIST MLP epoch"}
 BATCH = {"mlp": 128, "cnn": 64, "lstm": 32, "epoch": 128}
 VOCAB, EMB, HID, T = 65, 128, 256, 64
 
@@ -610,7 +609,7 @@ def main(argv=None):
     cols = [f for f in FRAMEWORKS if f in fws]
     rows, best, mem, first = [], [], [], []
     for kind in kinds:
-        res, label = results[kind], LABELS[kind].replace(" (s)", "")
+        res, label = results[kind], LABELS[kind]
         if kind == "epoch" and _epoch_limit(args):
             label += f" (first {_epoch_limit(args)} images)"
         ref = bu.stat(res["dlcore"]["t"], stat) if "t" in res.get("dlcore", {}) else None
