@@ -56,3 +56,21 @@ def test_train_rss_child_imports_the_dlcore_the_parent_runs(monkeypatch):
     monkeypatch.setattr(compare_train.subprocess, "run", fake_run)
     assert compare_train.peak_rss("dlcore", "mlp", 8, 1) == "12 MiB"
     assert seen["path"] == os.path.dirname(os.path.dirname(os.path.abspath(dlcore.__file__)))
+
+
+def test_frameworks_smallest_run_prints_dlcore_column():
+    """The framework comparison (bench/compare_frameworks.py) in its smallest mode, dlcore
+    only: every workload's worker process starts, trains and reports a time and a peak RSS, so
+    the script does not rot between the runs that fill docs/speed.md."""
+    r = run("frameworks", "--quick", "--frameworks", "dlcore", "--repeat", "1", "--min-block", "0.01",
+            "--epoch-limit", "512", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    blocks = r.stdout.split("\n\n")
+    table = lambda head: next(blocks[i + 1] for i, b in enumerate(blocks) if b.startswith(head)).splitlines()[2:]  # noqa: E731
+    times, rss = table("Time "), table("Peak RSS")
+    assert [ln.split("|")[1].strip().split(" (")[0] for ln in times] == \
+        ["MLP b128", "CNN b64", "LSTM LM b32 x T64", "Fashion-MNIST MLP epoch"]
+    for ln in times[:3] + ([] if "failed" in times[3] else times[3:]):
+        assert float(ln.split("|")[3]) > 0, ln
+    for ln in rss[:3]:
+        assert float(ln.split("|")[2]) > 10, ln
