@@ -79,16 +79,26 @@ class Sequential(TrainingMixin, nn.Sequential):
 
     def forward(self, x, mask=None):
         """Runs the layers in turn; a Keras mask (from Embedding(mask_zero=True) or Masking) is
-        handed from each layer to the next through ``compute_mask``."""
-        for m in self._modules.values():
+        handed from each layer to the next through ``compute_mask``. Without a mask, a layer
+        that fuses with the next one (BatchNorm followed by ReLU) runs the pair in one call."""
+        mods = tuple(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:
+            m = mods[i]
             if mask is not None:
                 y = m(x, mask=mask) if isinstance(m, Layer) else m(x)
                 mask = m.compute_mask(x, mask) if isinstance(m, Layer) else None
             else:
+                y = m._forward_fused(x, mods[i + 1]) if m._forward_fused is not None and i + 1 < n else None
+                if y is not None:
+                    x = y
+                    i += 2
+                    continue
                 y = m(x)
                 if isinstance(m, Layer) and type(m).compute_mask is not Layer.compute_mask:
                     mask = m.compute_mask(x)  # a mask source: Embedding(mask_zero=True), Masking
             x = y
+            i += 1
         return x
 
     def __call__(self, *args, training=None, **kwargs):

@@ -172,6 +172,14 @@ class Module:
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
+    def _has_forward_hooks(self):
+        d = self.__dict__
+        return bool(d.get("_forward_pre_hooks") or d.get("_forward_hooks"))
+
+    # A module whose _forward_fused(x, next_module) may run itself and the next module of a
+    # Sequential in one call (returns the pair's output, or None to run them one by one).
+    _forward_fused = None
+
     def _call_with_hooks(self, args, kwargs):
         for hook, with_kwargs, _ in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
             if with_kwargs:
@@ -389,6 +397,23 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _run_in_order(mods, x):
+    """x through the modules in turn; a module with _forward_fused runs together with the next
+    one when it can (BatchNorm + ReLU: nn.norm), with the same result."""
+    i, n = 0, len(mods)
+    while i < n:
+        m = mods[i]
+        if m._forward_fused is not None and i + 1 < n:
+            y = m._forward_fused(x, mods[i + 1])
+            if y is not None:
+                x = y
+                i += 2
+                continue
+        x = m(x)
+        i += 1
+    return x
+
+
 class Sequential(Module):
     """Modules applied in order: Sequential(m1, m2, ...) or Sequential(OrderedDict(...)) or
     Sequential([m1, m2, ...])."""
@@ -407,9 +432,7 @@ class Sequential(Module):
             self.add_module(str(i), m)
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
+        return _run_in_order(tuple(self._modules.values()), x)
 
     def __getitem__(self, i):
         items = list(self._modules.values())
