@@ -177,6 +177,41 @@ def test_keras_sequential_fuses_batchnorm_relu():
     np.testing.assert_array_equal(npy(y), npy(nn.ReLU()(bn2(x))))
 
 
+@pytest.mark.parametrize("act", ["ReLU", "Activation"])
+@pytest.mark.parametrize("shape", [(4, 6, 6, 3), (16, 5)])
+def test_keras_batchnormalization_relu_fused_equals_the_two_layers(act, shape):
+    """Keras layers: BatchNormalization (channels-last, axis -1) then ReLU() / Activation('relu')
+    in a Sequential run fused (the ReLU layer's forward is never called) with the values,
+    gradients and moving statistics of the two layers run one by one."""
+    from dlcore import layers
+    r = rng(7)
+    x_np = r.normal(0.3, 1.5, size=shape).astype(np.float32)
+    dy_np = r.normal(size=shape).astype(np.float32)
+    relu_cls = type(layers.ReLU() if act == "ReLU" else layers.Activation("relu"))
+    outs, called = [], []
+    for fused in (True, False):
+        bn = layers.BatchNormalization()
+        nxt = layers.ReLU() if act == "ReLU" else layers.Activation("relu")
+        m = dlcore.Sequential([bn, nxt], input_shape=shape[1:])
+        if not fused:
+            m = lambda t, bn=bn, nxt=nxt: nxt(bn(t))  # noqa: E731
+        with dlcore.no_grad():
+            bn.bn.weight.copy_(np.linspace(0.5, 1.5, shape[-1]).astype(np.float32))
+            bn.bn.bias.copy_(np.linspace(-0.3, 0.3, shape[-1]).astype(np.float32))
+        x = dlcore.tensor(x_np, requires_grad=True)
+        orig = relu_cls.forward
+        relu_cls.forward = lambda self, t: called.append(fused) or orig(self, t)
+        try:
+            y = m(x)
+        finally:
+            relu_cls.forward = orig
+        y.backward(dlcore.tensor(dy_np))
+        outs.append([npy(t) for t in (y, x.grad, bn.bn.weight.grad, bn.bn.bias.grad, bn.bn.running_var)])
+    assert called == [False]
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6 * max(1.0, float(np.abs(b).max())))
+
+
 @requires_torch
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("momentum", [0.1, 0.3, None])
