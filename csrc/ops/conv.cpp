@@ -695,12 +695,19 @@ inline int64_t shifted_plane(const ConvGeometry& g) {  // elements per shifted c
 inline bool image_weight_ok(const ConvGeometry& g, int64_t elem_size) {
   const int64_t R = g.Cg() * g.kH * g.kW, OHW = g.OH * g.OW;
   const int64_t scratch = shifted_weight_ok(g) ? g.kW * g.C * shifted_plane(g) : R * OHW;
-  return g.groups == 1 && g.N > 0 && !g.pointwise() && scratch * elem_size <= kImageScratchBytes &&
+  // C = 1 (a first layer) takes it at any size: the alternative there is the direct loops (~18 GFLOP/s)
+  return g.groups == 1 && g.N > 0 && !g.pointwise() && (scratch * elem_size <= kImageScratchBytes || g.C == 1) &&
          std::min<int64_t>(g.N, kWeightChunks) * R * g.K <= (int64_t(1) << 20);
 }
 
+// n elements of scratch: a buffer of this thread kept for its next call (slot Slot) when at most
+// kImageScratchBytes (no page faults per call), else a fresh allocation held by `own`.
 template <class T, int Slot>
-T* thread_scratch(int64_t n) {  // grown on demand, kept for the thread's next call
+T* image_scratch(int64_t n, std::unique_ptr<T[]>& own) {
+  if (n * (int64_t)sizeof(T) > kImageScratchBytes) {
+    own.reset(new T[(size_t)n]);
+    return own.get();
+  }
   static thread_local std::vector<T> buf;
   if ((int64_t)buf.size() < n) buf.resize((size_t)n);
   return buf.data();
@@ -740,9 +747,11 @@ void backward_weight_images(const ConvGeometry& g, const T* x, const T* gy, T* g
   const int64_t NQ = std::min<int64_t>(g.N, kWeightChunks);
   const bool shifted = shifted_weight_ok(g);
   const int64_t P = shifted ? shifted_plane(g) : 0, rows = C * g.kW;  // rows per kh GEMM
-  T* part = thread_scratch<T, 1>(NQ * R * K);
+  std::unique_ptr<T[]> own_part;
+  T* part = image_scratch<T, 1>(NQ * R * K, own_part);
   parallel_for(0, NQ, 1, [&](int64_t q0, int64_t q1) {
-    T* a = thread_scratch<T, 2>(shifted ? g.kW * C * P : R * OHW);
+    std::unique_ptr<T[]> own_a;
+    T* a = image_scratch<T, 2>(shifted ? g.kW * C * P : R * OHW, own_a);
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n0 = q * g.N / NQ, n1 = (q + 1) * g.N / NQ;
       T* pq = part + q * R * K;
