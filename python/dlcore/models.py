@@ -13,7 +13,7 @@ import inspect
 from . import nn
 from .graph import _EXAMPLE_LEN, KerasTensor, is_symbolic, symbolic_call
 from .layers import Layer
-from .nn.module import Module
+from .nn.module import Module, _fused_pair
 from .dtype import get_default_dtype
 from .tensor import Tensor
 from .trainer import TrainingMixin, _arr, _call_mode, _t
@@ -89,10 +89,9 @@ class Sequential(TrainingMixin, nn.Sequential):
                 y = m(x, mask=mask) if isinstance(m, Layer) else m(x)
                 mask = m.compute_mask(x, mask) if isinstance(m, Layer) else None
             else:
-                y = m._forward_fused(x, mods[i + 1]) if m._forward_fused is not None and i + 1 < n else None
+                y = _fused_pair(mods, i, x)
                 if y is not None:
-                    x = y
-                    i += 2
+                    x, i = y, i + 2
                     continue
                 y = m(x)
                 if isinstance(m, Layer) and type(m).compute_mask is not Layer.compute_mask:

@@ -397,19 +397,22 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _fused_pair(mods, i, x):
+    """The output of mods[i] and mods[i + 1] run as one call when mods[i] fuses with its successor
+    (BatchNorm + ReLU: nn.norm), the same result as the two calls; None when they do not fuse."""
+    m = mods[i]
+    return m._forward_fused(x, mods[i + 1]) if m._forward_fused is not None and i + 1 < len(mods) else None
+
+
 def _run_in_order(mods, x):
-    """x through the modules in turn; a module with _forward_fused runs together with the next
-    one when it can (BatchNorm + ReLU: nn.norm), with the same result."""
+    """x through the modules in turn, fusing pairs where _fused_pair can."""
     i, n = 0, len(mods)
     while i < n:
-        m = mods[i]
-        if m._forward_fused is not None and i + 1 < n:
-            y = m._forward_fused(x, mods[i + 1])
-            if y is not None:
-                x = y
-                i += 2
-                continue
-        x = m(x)
+        y = _fused_pair(mods, i, x)
+        if y is not None:
+            x, i = y, i + 2
+            continue
+        x = mods[i](x)
         i += 1
     return x
 
