@@ -219,6 +219,7 @@ WEIGHT_IMAGE_CASES = [
     (10, 4, 8, 8, 6, (3, 3), 1, (1, 1, 1, 1)),        # 4 channels: im2col per image
     (10, 16, 9, 9, 6, (3, 3), 2, (1, 1, 1, 1)),       # strided: im2col per image
     (2, 1, 180, 180, 4, (3, 3), 1, (1, 1, 1, 1)),     # C = 1 beyond the kept per-thread scratch
+    (9, 16, 5, 5, 256, (3, 3), 1, (1, 1, 1, 1)),      # partials beyond the kept scratch
 ]
 
 
