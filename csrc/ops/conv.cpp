@@ -676,11 +676,11 @@ inline int64_t weight_chunk(const ConvGeometry& g) {
 //   kH GEMMs of C*kW rows per image share one packed gy[n]^T (pack_b / gemm_packed_b), and
 //   the copies are kW planes per channel instead of im2col's kH*kW.
 // * im2col of the whole image into a per-thread buffer (the rest, e.g. C = 1).
-// (Unfolding a chunk of 30 images into one wide matrix for one GEMM wrote and re-read 6.8 MiB
+// (Unfolding a chunk of 30 images into one wide matrix for one GEMM wrote and re-read 6.5 MiB
 // per chunk from L3 for 32->64 on 14x14; the direct loops for C = 1 ran at ~18 GFLOP/s.)
 constexpr int64_t kWeightChunks = 8;
 constexpr int64_t kShiftedMinRows = 24;  // rows of the per-kh GEMMs (C*kW) below which im2col is used
-// Per-thread A scratch of the image-by-image path: 1 MiB (N16 C64 28x28 -> 64, 645 KiB of shifted
+// Per-thread A scratch of the image-by-image path: 1 MiB (N16 C64 28x28 -> 64, 630 KiB of shifted
 // planes, ran at 6.5 ms against 9.7 ms for the wide-im2col path on a 2 MiB-L2 Sapphire Rapids; on
 // a 512 KiB-L2 CPU such an image streams from L3 but still writes 3x less than its im2col).
 constexpr int64_t kImageScratchBytes = int64_t(1) << 20;
