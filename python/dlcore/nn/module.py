@@ -408,11 +408,13 @@ def _run_in_order(mods, x):
     """x through the modules in turn, fusing pairs where _fused_pair can."""
     i, n = 0, len(mods)
     while i < n:
-        y = _fused_pair(mods, i, x)
-        if y is not None:
-            x, i = y, i + 2
-            continue
-        x = mods[i](x)
+        m = mods[i]
+        if m._forward_fused is not None:  # (checked here first: no extra call per plain module)
+            y = _fused_pair(mods, i, x)
+            if y is not None:
+                x, i = y, i + 2
+                continue
+        x = m(x)
         i += 1
     return x
 
