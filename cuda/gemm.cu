@@ -15,6 +15,7 @@
 
 #include "core/dispatch.h"
 #include "core/errors.h"
+#include "cuda/common.cuh"
 #include "ops/gemm.h"
 
 namespace dlcore {
@@ -175,7 +176,90 @@ void launch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, cons
                                  "): ", cudaGetErrorString(err)));
 }
 
-void fill_cuda_gemm() { dispatch_table<GemmTable>(Device::cuda).sgemm = cuda_sgemm; }
+// ---- DGEMM: a plain shared-memory tiled kernel (float64 is for checks and small models; the
+// float32 kernel above is the fast one). A 64 x 64 tile of C per block of 16 x 16 threads, each
+// thread a 4 x 4 register tile, K in slices of 16 staged in shared memory with zero fill at the
+// edges. Same argument meaning as the SGEMM; beta == 0 never reads C.
+constexpr int kDT = 64, kDK = 16, kDR = 4;
+
+__global__ void __launch_bounds__(256)
+dgemm_tiled(bool ta, bool tb, int M, int N, int K, double alpha, const double* __restrict__ A, int64_t lda,
+            const double* __restrict__ B, int64_t ldb, double beta, double* __restrict__ C, int64_t ldc) {
+  __shared__ double As[kDK][kDT + 1];  // As[k][m]
+  __shared__ double Bs[kDK][kDT + 1];  // Bs[k][n]
+  const int tid = threadIdx.x, tr = tid / 16, tc = tid % 16;
+  const int m0 = blockIdx.y * kDT, n0 = blockIdx.x * kDT;
+  double acc[kDR][kDR];
+  for (int i = 0; i < kDR; ++i)
+    for (int j = 0; j < kDR; ++j) acc[i][j] = 0.0;
+  for (int k0 = 0; k0 < K; k0 += kDK) {
+    for (int e = tid; e < kDT * kDK; e += 256) {
+      const int k = e / kDT, i = e % kDT, kk = k0 + k;
+      const int m = m0 + i, n = n0 + i;
+      As[k][i] = (m < M && kk < K) ? (ta ? A[(int64_t)kk * lda + m] : A[(int64_t)m * lda + kk]) : 0.0;
+      Bs[k][i] = (n < N && kk < K) ? (tb ? B[(int64_t)n * ldb + kk] : B[(int64_t)kk * ldb + n]) : 0.0;
+    }
+    __syncthreads();
+    for (int k = 0; k < kDK; ++k) {
+      double a[kDR], b[kDR];
+      for (int i = 0; i < kDR; ++i) a[i] = As[k][tr * kDR + i];
+      for (int j = 0; j < kDR; ++j) b[j] = Bs[k][tc * kDR + j];
+      for (int i = 0; i < kDR; ++i)
+        for (int j = 0; j < kDR; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+  for (int i = 0; i < kDR; ++i) {
+    const int m = m0 + tr * kDR + i;
+    if (m >= M) break;
+    for (int j = 0; j < kDR; ++j) {
+      const int n = n0 + tc * kDR + j;
+      if (n < N) {
+        double* c = C + (int64_t)m * ldc + n;
+        *c = beta == 0.0 ? alpha * acc[i][j] : fma(beta, *c, alpha * acc[i][j]);
+      }
+    }
+  }
+}
+
+void cuda_dgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+                const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  DLCORE_CHECK(M >= 0 && N >= 0 && K >= 0, ValueError, "cuda_dgemm: negative size M=", M, " N=", N, " K=", K);
+  DLCORE_CHECK(M < (1ll << 31) && N < (1ll << 31) && K < (1ll << 31), ValueError,
+               "cuda_dgemm: sizes must be < 2^31, got M=", M, " N=", N, " K=", K);
+  if (M == 0 || N == 0) return;
+  const dim3 grid((unsigned)ceil_div(N, kDT), (unsigned)ceil_div(M, kDT));
+  DLCORE_CHECK(grid.y <= 65535, ValueError, "cuda_dgemm: M=", M, " needs more than 65535 row blocks");
+  dgemm_tiled<<<grid, 256>>>(ta, tb, (int)M, (int)N, (int)K, alpha, A, lda, B, ldb, beta, C, ldc);
+  cuda::check_launch("cuda_dgemm");
+}
+
+// linear's epilogue: out[r, j] = act(out[r, j] + bias[j * bias_stride]) over a contiguous (rows, cols).
+template <class T>
+__global__ void bias_act_kernel(T* out, int64_t n, int64_t cols, const T* bias, int64_t bias_stride, bool relu) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    T v = out[i];
+    if (bias) v += bias[(i % cols) * bias_stride];
+    out[i] = relu ? (v > T(0) ? v : T(0)) : v;
+  }
+}
+
+template <class T>
+void cuda_bias_act(T* out, int64_t rows, int64_t cols, const T* bias, int64_t bias_stride, Epilogue act) {
+  const int64_t n = rows * cols;
+  if (n == 0) return;
+  bias_act_kernel<T><<<cuda::blocks_for(n), cuda::kThreads>>>(out, n, cols, bias, bias_stride,
+                                                              act == Epilogue::relu);
+  cuda::check_launch("linear (bias / relu epilogue)");
+}
+
+void fill_cuda_gemm() {
+  auto& t = dispatch_table<GemmTable>(Device::cuda);
+  t.sgemm = cuda_sgemm;
+  t.dgemm = cuda_dgemm;
+  t.bias_act_f32 = cuda_bias_act<float>;
+  t.bias_act_f64 = cuda_bias_act<double>;
+}
 DLCORE_REGISTER(fill_cuda_gemm);
 
 }  // namespace

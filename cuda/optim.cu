@@ -50,6 +50,10 @@ template <class T> __global__ void step_kernel(OptimKind kind, OptimHyper h, Pac
         break;
       case OptimKind::adadelta: adadelta_element<T>(p[i], g[i], s0[i], s1[i], h); break;
       case OptimKind::adam: {
+        if (h.keras) {
+          adam_keras<T>(p[i], g[i], s0[i], s1[i], s2 ? s2 + i : nullptr, h, k);
+          break;
+        }
         T gi = g[i] * gs;
         int decay = h.weight_decay == 0 ? 0 : (h.decoupled_weight_decay ? 2 : 1);
         T* vm = s2 ? s2 + i : s0 + i;

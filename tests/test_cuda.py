@@ -98,3 +98,101 @@ def test_matmul_matches_cpu(ta, tb):
     if tb:
         db = cuda_array(np.ascontiguousarray(b.T)).permute(1, 0)
     _close(C.matmul(da, db), C.matmul(a, b), rtol=1e-4, atol=1e-4)
+
+
+# ---- memory queries, the cuda_check script and the trainer's device logic (CPU-testable) -------
+
+def test_memory_queries_without_cuda_are_zero_and_harmless():
+    if dlcore.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    assert dlcore.cuda.memory_allocated() == 0
+    assert dlcore.cuda.max_memory_allocated() == 0
+    assert dlcore.cuda.memory_reserved() == 0
+    assert set(dlcore.cuda.memory_stats()) == {"allocated_bytes", "peak_allocated_bytes", "reserved_bytes",
+                                               "device_allocs", "device_frees"}
+    dlcore.cuda.reset_peak_memory_stats()
+    dlcore.cuda.empty_cache()
+    dlcore.cuda.synchronize()
+    assert issubclass(dlcore.cuda.OutOfMemoryError, RuntimeError)
+
+
+@pytest.mark.parametrize("device", [None, 0, "cuda", "cuda:0"])
+def test_memory_queries_take_torchs_device_arguments(device):
+    assert dlcore.cuda.memory_allocated(device) >= 0
+
+
+@pytest.mark.parametrize("device", [1, "cuda:1", "cpu", "gpu"])
+def test_memory_queries_refuse_other_devices_by_name(device):
+    with pytest.raises(ValueError, match="dlcore.cuda.max_memory_allocated: .*device"):
+        dlcore.cuda.max_memory_allocated(device)
+
+
+def test_cuda_check_script_exits_early_without_a_gpu(tmp_path):
+    """bench/cuda_check.sh on a machine whose nvidia-smi lists no GPU (here: a stand-in that
+    fails, as nvidia-smi does without a driver) stops before building, with status 2."""
+    import os
+    import pathlib
+    import subprocess
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.'\n"
+                    "exit 9\n")
+    fake.chmod(0o755)
+    script = pathlib.Path(__file__).resolve().parent.parent / "bench" / "cuda_check.sh"
+    env = dict(os.environ, PATH=f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    r = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 2
+    assert "no NVIDIA GPU found" in r.stderr
+    assert "built" not in r.stdout and "pytest" not in r.stdout  # stopped before building or testing
+
+
+def test_trainer_moves_every_batch_to_the_model_device(monkeypatch):
+    """fit / evaluate / predict / train_on_batch hand each batch to _on_device, which moves it
+    to the model's device: checked on the CPU by reporting a stand-in device and recording the
+    moves (a CUDA run is in tests/test_cuda_training.py)."""
+    from dlcore import trainer
+    model = dlcore.Sequential([dlcore.nn.Linear(3, 2)])
+    model.compile(optimizer="sgd", loss="mse")
+    moved = []
+
+    def fake_to_device(t, device):
+        if t is not None:
+            moved.append((device, tuple(t.shape)))
+        return t
+    monkeypatch.setattr(trainer, "_to_device", fake_to_device)
+    monkeypatch.setattr(type(model), "_device", lambda self: "cuda:7")
+    x = np.ones((10, 3), np.float32)
+    y = np.zeros((10, 2), np.float32)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert moved and all(d == "cuda:7" for d, _ in moved)
+    assert {s for _, s in moved} == {(4, 3), (2, 3), (4, 2), (2, 2)}  # inputs and targets, every batch
+    for call in (lambda: model.evaluate(x, y, batch_size=5), lambda: model.predict(x, batch_size=5),
+                 lambda: model.train_on_batch(x, y), lambda: model.test_on_batch(x, y)):
+        moved.clear()
+        call()
+        assert moved and all(d == "cuda:7" for d, _ in moved)
+
+
+def test_model_device_follows_parameters_and_to():
+    model = dlcore.Sequential([dlcore.nn.Linear(3, 2)])
+    assert str(model._device()) == "cpu"
+    lazy = dlcore.Sequential([dlcore.layers.Dense(2)])  # no weights yet
+    assert lazy._device() is None
+    lazy.to("cpu")
+    assert lazy._device() == "cpu"  # remembered for the lazy weights made on the first batch
+    lazy.compile(optimizer="sgd", loss="mse")
+    lazy.fit(np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32), verbose=0)
+    assert all(str(p.device) == "cpu" for p in lazy.parameters())
+
+
+def test_optimizer_state_follows_module_to():
+    """Module.to after the optimizer made its state: the next step moves the state to the
+    parameter's device (seen here as the state's device matching the parameter's)."""
+    lin = dlcore.nn.Linear(3, 2)
+    opt = dlcore.optim.Adam(lin.parameters(), lr=0.1)
+    lin(dlcore.ones(4, 3)).sum().backward()
+    opt.step()
+    lin.to("cpu")
+    lin(dlcore.ones(4, 3)).sum().backward()
+    opt.step()
+    for p in lin.parameters():
+        assert all(str(v.device) == str(p.device) for v in opt.state[id(p)].values() if hasattr(v, "device"))

@@ -87,12 +87,6 @@ def test_only_import_lines_differ():
         assert all(x.startswith(("import ", "from ")) and y.startswith(("import ", "from ")) for x, y in diff)
 
 
-def _sgd(ns):
-    """SGD with momentum from the port's own ``keras`` namespace (the same update in Keras and
-    dlcore), for a port whose optimizer updates differently (RMSprop: docs/compatibility.md, Keras section)."""
-    return ns["keras"].optimizers.SGD(learning_rate=0.05, momentum=0.9)
-
-
 def _matches_keras(name, epochs=2, rtol=1e-5, atol=1e-7, optimizer=None, **build):
     """The port trained from Keras's initial weights (Keras's get_weights into dlcore's
     set_weights) in float64, with dropout off and no shuffling, with its own optimizer (or
@@ -147,22 +141,26 @@ def test_functional_two_inputs_learns():
 
 
 def test_functional_two_inputs_matches_keras():
-    _matches_keras("functional_two_inputs", optimizer=_sgd)
+    _matches_keras("functional_two_inputs")  # with the port's RMSprop: Keras's update rule
 
 
-@pytest.mark.parametrize("name", ["adam", "adamw", "sgd"])
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "rmsprop", "adagrad", "adamax", "nadam", "adadelta"])
 def test_optimizer_names_are_keras_optimizers(name):
     """compile(optimizer="adam") is Keras's Adam, defaults and update rule included (epsilon
-    1e-7 before the bias correction): the same losses as Keras from the same weights."""
+    1e-7 before the bias correction; RMSprop's inside the root...): the same losses as Keras
+    from the same weights."""
     _matches_keras("functional_two_inputs", optimizer=lambda ns: name, epochs=3)
 
 
 def test_optimizer_names_take_keras_defaults():
-    """Names whose update rule is PyTorch's still take all of Keras's defaults."""
+    """Optimizer names take all of Keras's defaults, and Keras's update rules (the groups'
+    'keras' option)."""
     m = dlcore.Sequential([dlcore.Input((3,)), dlcore.layers.Dense(1)])
     want = {"rmsprop": dict(lr=1e-3, alpha=0.9, eps=1e-7), "adadelta": dict(lr=1e-3, rho=0.95, eps=1e-7),
-            "adam": dict(lr=1e-3, eps=1e-7, eps_hat=True), "sgd": dict(lr=1e-2, momentum=0.0),
+            "adam": dict(lr=1e-3, eps=1e-7), "sgd": dict(lr=1e-2, momentum=0.0),
             "adagrad": dict(lr=1e-3, initial_accumulator_value=0.1, eps=1e-7)}
+    for opts in want.values():
+        opts["keras"] = True
     for name, opts in want.items():
         m.compile(optimizer=name, loss="mse")
         group = m.optimizer.param_groups[0]
@@ -249,6 +247,21 @@ def test_gan_train_step_two_optimizers(backend):
     assert set(history) == {"d_loss", "g_loss"}
     assert np.all(np.isfinite(history["d_loss"])) and np.all(np.isfinite(history["g_loss"]))
     assert after < 0.5 * before, (before, after)  # the generator's samples moved to the data
+
+
+# ---- 8. a train_step / test_step written with keras.ops only -------------------------------------
+
+def test_ops_classifier_learns():
+    losses, (accuracy, (test_loss, test_acc)) = _learns("ops_classifier", dropout=0.1)
+    _falls(losses, 0.6)
+    assert accuracy[-1] > 0.8 and test_acc > 0.8
+
+
+def test_ops_classifier_matches_keras():
+    """Every op of the steps (one_hot, log_softmax, take_along_axis, where, max, softmax, clip,
+    norm, argmax, top_k, any...) and its gradient as Keras's: the same losses and accuracies
+    from Keras's weights, float64."""
+    _matches_keras("ops_classifier", epochs=3)
 
 
 # ---- dlcore gaps the ports found (no Keras needed) ---------------------------------------------

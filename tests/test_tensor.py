@@ -318,6 +318,9 @@ def test_in_place_family_and_version_counters():
     r = dlcore.nn.functional.relu(z, inplace=True)
     assert r is z and z.tolist() == [0.0, 2.0]
     g = dlcore.tensor([-1.0, 2.0], requires_grad=True)
-    out = dlcore.nn.functional.relu(g, inplace=True)  # a gradient flows: computed out of place
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):  # as PyTorch
+        dlcore.nn.functional.relu(g, inplace=True)
+    h = g * 1.0
+    out = dlcore.nn.functional.relu(h, inplace=True)  # a non-leaf: written in place, recorded
     out.sum().backward()
-    assert g.tolist() == [-1.0, 2.0] and g.grad.tolist() == [0.0, 1.0]
+    assert out is h and h.tolist() == [0.0, 2.0] and g.grad.tolist() == [0.0, 1.0]

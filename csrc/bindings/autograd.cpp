@@ -17,7 +17,7 @@ PyTypeObject* g_variable_type = nullptr;
 // read from its member descriptors), without a call of Tensor._wrap.
 struct TensorLayout {
   PyTypeObject* type = nullptr;
-  Py_ssize_t data = 0, requires_grad = 0, grad = 0, node = 0, out_index = 0;
+  Py_ssize_t data = 0, requires_grad = 0, grad = 0, node = 0, out_index = 0, base = 0, views = 0;
 } g_tensor;
 
 Py_ssize_t slot_offset(PyTypeObject* type, const char* name) {
@@ -33,7 +33,7 @@ void put(PyObject* obj, Py_ssize_t offset, PyObject* value) {
   Py_XSETREF(*slot, value);
 }
 
-// A new Tensor over `array` with no grad and no node (what Tensor._wrap makes).
+// A new Tensor over `array` with no grad, no node and no base (what Tensor._wrap makes).
 PyObject* new_tensor(PyObject* array) {
   PyObject* t = g_tensor.type->tp_alloc(g_tensor.type, 0);
   if (!t) return nullptr;
@@ -43,6 +43,8 @@ PyObject* new_tensor(PyObject* array) {
   put(t, g_tensor.grad, Py_None);
   put(t, g_tensor.node, Py_None);
   put(t, g_tensor.out_index, zero);
+  put(t, g_tensor.base, Py_None);
+  put(t, g_tensor.views, Py_None);
   return t;
 }
 
@@ -121,16 +123,32 @@ py::object apply(py::handle cls, py::args args) {
   set(ctx.ptr(), n.saved, py::tuple().ptr());
   set(ctx.ptr(), n.freed, Py_False);
   if (track) {
+    // inputs[i]: the edge to input i's history as it is NOW - a leaf that requires grad itself,
+    // a non-leaf's (node, output index) pair (an in-place op may later give that tensor a new
+    // node: this node's gradient still goes to the history it read), None otherwise
     py::tuple inputs(count), needs(count);
     for (Py_ssize_t i = 0; i < count; ++i) {
       PyObject* a = PyTuple_GET_ITEM(args.ptr(), i);
-      bool var = PyObject_TypeCheck(a, g_variable_type);
       bool need = false;
-      if (var) {
+      py::object edge = py::none();
+      if (PyObject_TypeCheck(a, g_variable_type)) {
         py::object rg = py::reinterpret_steal<py::object>(PyObject_GetAttr(a, n.requires_grad));
+        if (!rg) throw py::error_already_set();
         need = rg.ptr() == Py_True;
+        if (need) {
+          py::object node = py::reinterpret_steal<py::object>(PyObject_GetAttr(a, n.node));
+          if (!node) throw py::error_already_set();
+          if (node.is_none()) {
+            edge = py::reinterpret_borrow<py::object>(a);
+          } else {
+            py::object idx = py::reinterpret_steal<py::object>(PyObject_GetAttr(a, n.out_index));
+            if (!idx) throw py::error_already_set();
+            edge = py::reinterpret_steal<py::object>(PyTuple_Pack(2, node.ptr(), idx.ptr()));
+            if (!edge) throw py::error_already_set();
+          }
+        }
       }
-      PyTuple_SET_ITEM(inputs.ptr(), i, py::handle(var ? a : Py_None).inc_ref().ptr());
+      PyTuple_SET_ITEM(inputs.ptr(), i, edge.release().ptr());
       PyTuple_SET_ITEM(needs.ptr(), i, py::bool_(need).release().ptr());
     }
     set(ctx.ptr(), n.inputs, inputs.ptr());
@@ -183,6 +201,8 @@ DLCORE_BINDINGS(autograd) {
     l.grad = slot_offset(t, "grad");
     l.node = slot_offset(t, "_node");
     l.out_index = slot_offset(t, "_out_index");
+    l.base = slot_offset(t, "_base");
+    l.views = slot_offset(t, "_views");
     Py_INCREF(type.ptr());  // kept for the life of the process
     l.type = t;
     g_tensor = l;

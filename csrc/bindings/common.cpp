@@ -119,6 +119,8 @@ py::object out_or_alloc(py::object out, Device device, DType dtype, const Shape&
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "dlcore native kernels";
+  // device memory exhausted: a RuntimeError subclass (dlcore.cuda.OutOfMemoryError), as PyTorch's
+  py::register_exception<dlcore::OutOfMemoryError>(m, "OutOfMemoryError", PyExc_RuntimeError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);

@@ -84,7 +84,7 @@ DLCORE_BINDINGS(index) {
     View mv = to_view(mask, "nonzero", "input");
     int64_t n;
     { py::gil_scoped_release nogil; n = count_nonzero(mv); }
-    py::object out = alloc(Device::cpu, DType::i64, {n, (int64_t)mv.ndim});
+    py::object out = alloc(mv.device, DType::i64, {n, (int64_t)mv.ndim});
     View ov = to_view(out, "nonzero", "out", true);
     { py::gil_scoped_release nogil; nonzero(mv, ov); }
     return out;

@@ -30,7 +30,8 @@ OptimHyper hyper_from_dict(const py::dict& d) {
       {"momentum_decay", &h.momentum_decay}};
   std::map<std::string, bool*> flag = {
       {"nesterov", &h.nesterov}, {"maximize", &h.maximize}, {"centered", &h.centered},
-      {"amsgrad", &h.amsgrad}, {"decoupled_weight_decay", &h.decoupled_weight_decay}};
+      {"amsgrad", &h.amsgrad}, {"decoupled_weight_decay", &h.decoupled_weight_decay},
+      {"keras", &h.keras}};
   for (auto item : d) {
     std::string k = py::str(item.first);
     if (auto it = num.find(k); it != num.end()) *it->second = item.second.cast<double>();
@@ -72,7 +73,7 @@ DLCORE_BINDINGS(optim) {
       slots[i].grad = to_view(grads[i], op, "grads");
       double ex = extras.empty() ? 1.0 : extras[i];
       new_extras[i] = ex;
-      slots[i].coefs = optim_coefs(kind, h, steps[i], ex, &new_extras[i]);
+      slots[i].coefs = optim_coefs(kind, h, steps[i], ex, &new_extras[i], slots[i].param.dtype == DType::f32);
     }
     for (size_t j = 0; j < states.size(); ++j) {
       if (states[j].is_none()) continue;

@@ -4,6 +4,7 @@
 
 #include "bindings/common.h"
 #include "core/parallel.h"
+#include "ops/elementwise.h"
 
 namespace {
 using namespace dlcore;
@@ -111,9 +112,10 @@ py::tuple bwd_result(const BwdCall& c) {
 // inside (no per-step synchronisation), when the pool has at most two threads or a step is
 // too small to keep more threads busy; else one after the other, each using every thread.
 // Values do not depend on which.
+// CUDA layers run one direction after the other: each queues its kernels on the one stream.
 template <class F> void both_directions(const View& x, const View& w_hh, F&& job) {
   const double step_flops = 2.0 * x.shape[1] * w_hh.shape[0] * w_hh.shape[1];
-  if (get_num_threads() <= 2 || step_flops < double(1 << 24)) {
+  if (x.device == Device::cpu && (get_num_threads() <= 2 || step_flops < double(1 << 24))) {
     parallel_run(2, [&](int tid, int nt) {
       for (int dir = tid; dir < 2; dir += nt) job(dir);
     });
@@ -198,7 +200,9 @@ DLCORE_BINDINGS(rnn) {
       both_directions(c[0].x, c[0].wh, [&](int d) { run_backward(mode, c[d]); });
       if (need_dx) {  // grad_input = forward direction's + reverse direction's (elementwise)
         const int64_t n = c[0].dx.numel();
-        if (c[0].dx.dtype == DType::f32) {
+        if (c[0].dx.device != Device::cpu) {
+          binary(BinaryOp::add, c[0].dx, c[1].dx, c[0].dx);
+        } else if (c[0].dx.dtype == DType::f32) {
           float* a = c[0].dx.ptr<float>();
           const float* b = c[1].dx.ptr<float>();
           parallel_for(0, n, 1 << 16, [&](int64_t i0, int64_t i1) { for (int64_t i = i0; i < i1; ++i) a[i] += b[i]; });

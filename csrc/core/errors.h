@@ -1,5 +1,5 @@
 // Errors: kernels and shape checks throw these; the bindings turn them into the matching
-// Python exception (ValueError / TypeError / IndexError / RuntimeError). Messages name the
+// Python exception (ValueError / TypeError / IndexError / RuntimeError; _C.OutOfMemoryError). Messages name the
 // op, the argument and the shapes so that a user can act on them.
 #pragma once
 #include <sstream>
@@ -11,6 +11,9 @@ namespace dlcore {
 struct ValueError : std::runtime_error { using std::runtime_error::runtime_error; };
 struct TypeError : std::runtime_error { using std::runtime_error::runtime_error; };
 struct IndexError : std::runtime_error { using std::runtime_error::runtime_error; };
+// Device memory exhausted (even after the caching allocator gave its cached blocks back):
+// _C.OutOfMemoryError, a RuntimeError like PyTorch's torch.OutOfMemoryError.
+struct OutOfMemoryError : std::runtime_error { using std::runtime_error::runtime_error; };
 
 namespace detail {
 inline void cat(std::ostringstream&) {}

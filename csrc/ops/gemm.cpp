@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include <time.h>
@@ -488,9 +489,18 @@ bool as_gemm_operand(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool& t
 
 // CUDA tensors: one SGEMM per batch through GemmTable(cuda); each 2-D slice must have a unit
 // stride in one dim (a transposed view is fine), otherwise the caller makes it contiguous.
-void matmul_cuda(const View& a, const View& b, const View& out, int64_t M, int64_t N, int64_t K) {
-  DLCORE_CHECK(a.dtype == DType::f32, TypeError, "matmul (CUDA): only float32, got ", dtype_name(a.dtype));
-  auto sgemm = DLCORE_DISPATCH(GemmTable, Device::cuda, sgemm);
+// The CUDA GEMM of T (SGEMM or DGEMM) with dlcore::gemm's argument meaning.
+template <class T>
+void cuda_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+               int64_t ldb, T beta, T* C, int64_t ldc) {
+  if constexpr (std::is_same<T, float>::value)
+    DLCORE_DISPATCH(GemmTable, Device::cuda, sgemm)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else
+    DLCORE_DISPATCH(GemmTable, Device::cuda, dgemm)(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+template <class T>
+void matmul_cuda_t(const View& a, const View& b, const View& out, int64_t M, int64_t N, int64_t K) {
   Shape want = out.shape_vec();
   Shape batch(want.begin(), want.end() - 2);
   int64_t nb = 1;
@@ -516,9 +526,43 @@ void matmul_cuda(const View& a, const View& b, const View& out, int64_t M, int64
       oa += idx * sa[d];
       ob += idx * sb[d];
     }
-    sgemm(ta, tb, M, N, K, 1.0f, a.ptr<float>() + oa, lda, b.ptr<float>() + ob, ldb, 0.0f,
-          out.ptr<float>() + bi * M * N, N);
+    cuda_gemm<T>(ta, tb, M, N, K, T(1), a.ptr<T>() + oa, lda, b.ptr<T>() + ob, ldb, T(0), out.ptr<T>() + bi * M * N, N);
   }
+}
+
+void matmul_cuda(const View& a, const View& b, const View& out, int64_t M, int64_t N, int64_t K) {
+  if (a.dtype == DType::f32) matmul_cuda_t<float>(a, b, out, M, N, K);
+  else matmul_cuda_t<double>(a, b, out, M, N, K);
+}
+
+// linear on CUDA: one SGEMM (x's rows in place, w read through trans_b), then the bias / ReLU
+// epilogue kernel. x_rs: the row stride x's leading dims collapse to, or -1 when they do not.
+template <class T>
+void linear_cuda_t(const View& x, const View& w, const View* bias, Epilogue act, const View& out, int64_t rows,
+                   int64_t x_rs) {
+  const int64_t in = w.shape[1], outf = w.shape[0];
+  bool ta, tb;
+  int64_t lda, ldb;
+  DLCORE_CHECK(x_rs >= 0 && as_gemm_operand(rows, in, x_rs, x.strides[x.ndim - 1], ta, lda) &&
+                   as_gemm_operand(in, outf, w.strides[1], w.strides[0], tb, ldb),
+               ValueError, "linear (CUDA): input ", x.shape_string(), " and weight ", w.shape_string(),
+               " need rows with a unit stride; call contiguous() first");
+  cuda_gemm<T>(ta, tb, rows, outf, in, T(1), x.ptr<T>(), lda, w.ptr<T>(), ldb, T(0), out.ptr<T>(), outf);
+  if (bias || act != Epilogue::none) {
+    auto& t = dispatch_table<GemmTable>(Device::cuda);
+    const T* bp = bias ? bias->ptr<T>() : nullptr;
+    const int64_t bs = bias ? bias->strides[0] : 0;
+    if constexpr (std::is_same<T, float>::value)
+      checked_entry(t.bias_act_f32, Device::cuda, "bias_act_f32")(out.ptr<T>(), rows, outf, bp, bs, act);
+    else
+      checked_entry(t.bias_act_f64, Device::cuda, "bias_act_f64")(out.ptr<T>(), rows, outf, bp, bs, act);
+  }
+}
+
+void linear_cuda(const View& x, const View& w, const View* bias, Epilogue act, const View& out, int64_t rows,
+                 int64_t x_rs) {
+  if (x.dtype == DType::f32) linear_cuda_t<float>(x, w, bias, act, out, rows, x_rs);
+  else linear_cuda_t<double>(x, w, bias, act, out, rows, x_rs);
 }
 
 }  // namespace
@@ -608,8 +652,9 @@ void linear(const View& x, const View& w, const View* bias, Epilogue act, const 
                "linear: dtypes differ (x ", dtype_name(x.dtype), ", weight ", dtype_name(w.dtype),
                bias ? ", bias " : "", bias ? dtype_name(bias->dtype) : "", ")");
   DLCORE_CHECK(is_float(x.dtype), TypeError, "linear: needs float32 or float64, got ", dtype_name(x.dtype));
-  DLCORE_CHECK(x.device == Device::cpu && w.device == Device::cpu && out.device == Device::cpu, ValueError,
-               "linear: the CPU kernel needs CPU arrays");
+  DLCORE_CHECK(x.device == w.device && x.device == out.device && (!bias || bias->device == x.device), ValueError,
+               "linear: input, weight", bias ? ", bias" : "", " and output must be on one device (input on ",
+               device_name(x.device), ", weight on ", device_name(w.device), ")");
   DLCORE_CHECK(out.shape_vec() == want && (out.numel() == 0 || out.is_contiguous()), ValueError,
                "linear: output must be contiguous with shape ", shape_str(want), ", got ", out.shape_string());
   const int64_t in = w.shape[1], outf = w.shape[0];
@@ -627,6 +672,10 @@ void linear(const View& x, const View& w, const View* bias, Epilogue act, const 
     }
     if (expect == -1) rs = x.strides[i];
     expect = x.strides[i] * x.shape[i];
+  }
+  if (x.device == Device::cuda) {
+    linear_cuda(x, w, bias, act, out, rows, collapsible ? rs : -1);
+    return;
   }
   auto run = [&](auto tag) {
     using T = decltype(tag);

@@ -79,6 +79,12 @@ struct GemmTable {
                 const float*, int64_t, float, float*, int64_t) = nullptr;
   void (*dgemm)(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
                 const double*, int64_t, double, double*, int64_t) = nullptr;
+  // linear's epilogue on a GEMM result (CUDA; the CPU GEMM fuses it into its tiles):
+  // out (rows, cols) contiguous, out[r, j] = act(out[r, j] + bias[j * bias_stride]), bias may be null.
+  void (*bias_act_f32)(float* out, int64_t rows, int64_t cols, const float* bias, int64_t bias_stride,
+                       Epilogue act) = nullptr;
+  void (*bias_act_f64)(double* out, int64_t rows, int64_t cols, const double* bias, int64_t bias_stride,
+                       Epilogue act) = nullptr;
 };
 
 // Tensor-level matmul with NumPy semantics for >= 2-D operands: batch dims broadcast,
@@ -107,7 +113,8 @@ void gemm_set_blocking(DType dtype, int64_t mc, int64_t kc, int64_t nc);
 
 // CUDA SGEMM on device pointers (cuda/gemm.cu; only when built with CUDA): row-major
 // C = alpha * op(A) op(B) + beta * C, same argument meaning as gemm(). Throws on launch errors.
-// Left for the CUDA tensor engineer to wire into the CUDA matmul path.
+// It fills GemmTable(cuda).sgemm (a plain tiled DGEMM fills .dgemm), which matmul, linear and
+// the recurrent sequence loop call.
 void cuda_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                 int64_t ldc);

@@ -1,6 +1,7 @@
-// CPU index kernels (see index.h). Writes that can collide (index_add, scatter_add) are split
-// over positions that cannot collide, and each position is updated in index order, so results
-// do not depend on the thread count.
+// The index family's front doors (every check, written once for all devices) and its CPU
+// kernels (see index.h). Writes that can collide (index_add, scatter_add) are split over
+// positions that cannot collide, and each position is updated in index order, so results do
+// not depend on the thread count (cuda/index.cu keeps the same order).
 #include "ops/index.h"
 
 #include <algorithm>
@@ -16,31 +17,6 @@
 namespace dlcore {
 namespace {
 
-void check_indices(const View& idx, int64_t size, const char* op, const View& x, int axis) {
-  DLCORE_CHECK(idx.dtype == DType::i64, TypeError, op, ": 'index' must be int64, got ", dtype_name(idx.dtype));
-  DLCORE_CHECK(idx.device == Device::cpu || idx.device == x.device, ValueError, op, ": index on another device");
-  if (idx.device != Device::cpu) return;  // device kernels check bounds themselves
-  Shape s = idx.shape_vec();
-  int64_t st[kMaxDims];
-  broadcast_strides(idx, s, st);
-  const int64_t* stp[1] = {st};
-  StridedLoop<1> loop(s, stp);
-  const int64_t* p = idx.ptr<int64_t>();
-  if (idx.numel() == 0) return;
-  loop.run(0, loop.numel(), [&](const int64_t* off, int64_t n, const int64_t* in) {
-    for (int64_t j = 0; j < n; ++j) {
-      int64_t v = p[off[0] + j * in[0]];
-      DLCORE_CHECK(v >= 0 && v < size, IndexError, op, ": index ", v, " is out of bounds for axis ",
-                   axis, " with size ", size, " (tensor shape ", x.shape_string(), ")");
-    }
-  });
-}
-
-void check_axis(const View& x, int axis, const char* op) {
-  DLCORE_CHECK(x.ndim >= 1 && axis >= 0 && axis < x.ndim, IndexError, op, ": axis ", axis,
-               " is out of range for a tensor of shape ", x.shape_string());
-}
-
 template <class F> void float_types(DType d, const char* op, F&& f) {
   switch (d) {
     case DType::f32: f(float{}); break;
@@ -50,16 +26,48 @@ template <class F> void float_types(DType d, const char* op, F&& f) {
   }
 }
 
-}  // namespace
+// Calls f(flat row-major position, element offset, coordinates) for every element of v, in order.
+template <class F> void walk(const View& v, F&& f) {
+  int64_t n = v.numel();
+  if (n == 0) return;
+  int64_t idx[kMaxDims] = {0}, off = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    f(k, off, idx);
+    for (int d = v.ndim - 1; d >= 0; --d) {
+      off += v.strides[d];
+      if (++idx[d] < v.shape[d]) break;
+      off -= v.strides[d] * v.shape[d];
+      idx[d] = 0;
+    }
+  }
+}
 
-void index_select(const View& x, int axis, const View& idx, const View& out) {
-  check_axis(x, axis, "index_select");
-  DLCORE_CHECK(idx.ndim == 1, ValueError, "index_select: 'index' must be 1-D, got shape ", idx.shape_string());
-  check_indices(idx, x.shape[axis], "index_select", x, axis);
-  Shape want = x.shape_vec();
-  want[axis] = idx.shape[0];
-  DLCORE_CHECK(out.shape_vec() == want && out.dtype == x.dtype, ValueError,
-               "index_select: output must have shape ", shape_str(want));
+// ---- CPU kernels (arguments checked by the front doors below) ------------------------------
+
+bool cpu_find_out_of_range(const View& idx, int64_t lo, int64_t hi, int64_t* bad) {
+  const int64_t* p = idx.ptr<int64_t>();
+  bool found = false;
+  int64_t n = idx.numel();
+  if (n == 0) return false;
+  int64_t c[kMaxDims] = {0}, off = 0;
+  for (int64_t k = 0; k < n && !found; ++k) {
+    int64_t v = p[off];
+    if (v < lo || v >= hi) {
+      *bad = v;
+      found = true;
+    }
+    for (int d = idx.ndim - 1; d >= 0; --d) {
+      off += idx.strides[d];
+      if (++c[d] < idx.shape[d]) break;
+      off -= idx.strides[d] * idx.shape[d];
+      c[d] = 0;
+    }
+  }
+  return found;
+}
+
+void cpu_index_select(const View& x, int axis, const View& idx, const View& out) {
+  Shape want = out.shape_vec();
   // Walk out; x's stride along axis is replaced by a lookup through idx.
   View xs = x;
   xs.strides[axis] = 0;
@@ -85,16 +93,9 @@ void index_select(const View& x, int axis, const View& idx, const View& out) {
   });
 }
 
-void index_add(const View& out, int axis, const View& idx, const View& src) {
-  check_axis(out, axis, "index_add");
-  DLCORE_CHECK(idx.ndim == 1, ValueError, "index_add: 'index' must be 1-D, got shape ", idx.shape_string());
-  check_indices(idx, out.shape[axis], "index_add", out, axis);
-  Shape want = out.shape_vec();
-  want[axis] = idx.shape[0];
-  DLCORE_CHECK(src.shape_vec() == want && src.dtype == out.dtype, ValueError, "index_add: 'source' has shape ",
-               src.shape_string(), ", expected ", shape_str(want));
+void cpu_index_add(const View& out, int axis, const View& idx, const View& src) {
   // Outer positions (dims != axis) never collide; each is updated in index order.
-  Shape outer = want;
+  Shape outer = src.shape_vec();
   outer[axis] = 1;
   int64_t so[kMaxDims], ss[kMaxDims];
   View o1 = out, s1 = src;
@@ -123,16 +124,8 @@ void index_add(const View& out, int axis, const View& idx, const View& src) {
   });
 }
 
-void gather(const View& x, int axis, const View& idx, const View& out) {
-  check_axis(x, axis, "gather");
-  DLCORE_CHECK(idx.ndim == x.ndim, ValueError, "gather: 'index' must have the same number of dims as 'input' (",
-               x.shape_string(), "), got ", idx.shape_string());
-  for (int d = 0; d < x.ndim; ++d)
-    DLCORE_CHECK(d == axis || idx.shape[d] <= x.shape[d], ValueError, "gather: 'index' shape ", idx.shape_string(),
-                 " exceeds 'input' shape ", x.shape_string(), " at dim ", d);
-  check_indices(idx, x.shape[axis], "gather", x, axis);
+void cpu_gather(const View& x, int axis, const View& idx, const View& out) {
   Shape want = idx.shape_vec();
-  DLCORE_CHECK(out.shape_vec() == want && out.dtype == x.dtype, ValueError, "gather: output must have shape ", shape_str(want));
   View xs = x;
   for (int d = 0; d < x.ndim; ++d) xs.shape[d] = want[d];
   xs.strides[axis] = 0;
@@ -157,16 +150,7 @@ void gather(const View& x, int axis, const View& idx, const View& out) {
   });
 }
 
-void scatter_add(const View& out, int axis, const View& idx, const View& src) {
-  check_axis(out, axis, "scatter_add");
-  DLCORE_CHECK(idx.ndim == out.ndim && src.shape_vec() == idx.shape_vec(), ValueError,
-               "scatter_add: 'index' ", idx.shape_string(), " and 'src' ", src.shape_string(),
-               " must share a shape with as many dims as 'out' ", out.shape_string());
-  for (int d = 0; d < out.ndim; ++d)
-    DLCORE_CHECK(d == axis || idx.shape[d] <= out.shape[d], ValueError, "scatter_add: 'index' shape ",
-                 idx.shape_string(), " exceeds 'out' shape ", out.shape_string(), " at dim ", d);
-  check_indices(idx, out.shape[axis], "scatter_add", out, axis);
-  DLCORE_CHECK(src.dtype == out.dtype, TypeError, "scatter_add: dtypes differ");
+void cpu_scatter_add(const View& out, int axis, const View& idx, const View& src) {
   Shape want = idx.shape_vec();
   int64_t so[kMaxDims], si[kMaxDims], ss[kMaxDims];
   for (int d = 0; d < out.ndim; ++d) so[d] = d == axis ? 0 : out.strides[d];
@@ -188,13 +172,7 @@ void scatter_add(const View& out, int axis, const View& idx, const View& src) {
   });
 }
 
-void one_hot(const View& idx, int64_t n, const View& out) {
-  DLCORE_CHECK(n > 0, ValueError, "one_hot: num_classes must be positive, got ", n);
-  check_indices(idx, n, "one_hot", idx, idx.ndim);
-  Shape want = idx.shape_vec();
-  want.push_back(n);
-  DLCORE_CHECK(out.shape_vec() == want && out.is_contiguous(), ValueError, "one_hot: output must be contiguous ",
-               shape_str(want));
+void cpu_one_hot(const View& idx, int64_t n, const View& out) {
   Shape s = idx.shape_vec();
   int64_t st[kMaxDims];
   broadcast_strides(idx, s, st);
@@ -215,23 +193,6 @@ void one_hot(const View& idx, int64_t n, const View& out) {
   });
 }
 
-namespace {
-// Calls f(flat row-major position, element offset) for every element of v, in order.
-template <class F> void walk(const View& v, F&& f) {
-  int64_t n = v.numel();
-  if (n == 0) return;
-  int64_t idx[kMaxDims] = {0}, off = 0;
-  for (int64_t k = 0; k < n; ++k) {
-    f(k, off, idx);
-    for (int d = v.ndim - 1; d >= 0; --d) {
-      off += v.strides[d];
-      if (++idx[d] < v.shape[d]) break;
-      off -= v.strides[d] * v.shape[d];
-      idx[d] = 0;
-    }
-  }
-}
-
 bool truthy(const View& v, int64_t off) {
   switch (v.dtype) {
     case DType::f32: return v.ptr<float>()[off] != 0;
@@ -242,22 +203,13 @@ bool truthy(const View& v, int64_t off) {
   return false;
 }
 
-void check_cpu(const View& v, const char* op) {
-  DLCORE_CHECK(v.device == Device::cpu, ValueError, op, ": no kernel for device 'cuda' yet");
-}
-}  // namespace
-
-int64_t count_nonzero(const View& mask) {
-  check_cpu(mask, "nonzero");
+int64_t cpu_count_nonzero(const View& mask) {
   int64_t c = 0;
   walk(mask, [&](int64_t, int64_t off, const int64_t*) { c += truthy(mask, off); });
   return c;
 }
 
-void nonzero(const View& mask, const View& out) {
-  check_cpu(mask, "nonzero");
-  DLCORE_CHECK(out.dtype == DType::i64 && out.ndim == 2 && out.shape[1] == mask.ndim, ValueError,
-               "nonzero: output must be int64 of shape (count, ", mask.ndim, ")");
+void cpu_nonzero(const View& mask, const View& out) {
   int64_t row = 0;
   int64_t* o = out.ptr<int64_t>();
   walk(mask, [&](int64_t, int64_t off, const int64_t* idx) {
@@ -268,16 +220,11 @@ void nonzero(const View& mask, const View& out) {
   });
 }
 
-void argsort(const View& keys, const View& out) {
-  check_cpu(keys, "argsort");
-  DLCORE_CHECK(keys.ndim >= 1, ValueError, "argsort: the keys need at least one dimension");
-  DLCORE_CHECK(out.dtype == DType::i64 && out.shape_vec() == keys.shape_vec() && out.is_contiguous(), ValueError,
-               "argsort: output must be contiguous int64 of the keys' shape ", keys.shape_string());
+void cpu_argsort(const View& keys, const View& out) {
   int64_t len = keys.shape[keys.ndim - 1], rows = len ? keys.numel() / len : 0;
   View lead = keys;  // the rows: every dim but the last
   lead.ndim = keys.ndim - 1;
-  int64_t offs_n = rows;
-  std::vector<int64_t> row_off((size_t)offs_n);
+  std::vector<int64_t> row_off((size_t)rows);
   if (rows) walk(lead, [&](int64_t k, int64_t off, const int64_t*) { row_off[(size_t)k] = off; });
   int64_t st = keys.strides[keys.ndim - 1];
   auto sort_rows = [&](auto t) {
@@ -307,134 +254,270 @@ void argsort(const View& keys, const View& out) {
   }
 }
 
-namespace {
-// Shared walk of index_get / index_put: for each position b of B (row-major) the element offset
-// in x of the indexed dims, then for each element of the rest its offset in x and its flat
-// position. f(flat_b, x_offset_of_b).
-struct AdvancedIndex {
-  Shape bshape;       // broadcast shape of the indices
-  Shape rest_shape;   // x's other dims
-  Shape rest_strides;
-  std::vector<int64_t> offsets;  // x offset of each b
+// x offset of each flat position b of the plan's B (indices already range-checked).
+std::vector<int64_t> plan_offsets(const View& x, const AdvancedIndexPlan& p) {
+  std::vector<int64_t> offsets((size_t)p.b_numel(), 0);
+  for (size_t k = 0; k < p.idx.size(); ++k) {
+    const int d = p.dims[k];
+    const int64_t n = x.shape[d], xs = x.strides[d];
+    const int64_t* ip = p.idx[k].ptr<int64_t>();
+    walk(p.idx[k], [&](int64_t j, int64_t off, const int64_t*) {
+      int64_t v = ip[off];
+      offsets[(size_t)j] += (v < 0 ? v + n : v) * xs;
+    });
+  }
+  return offsets;
+}
 
-  AdvancedIndex(const View& x, const std::vector<int>& dims, const std::vector<View>& idx, const char* op) {
-    DLCORE_CHECK(!dims.empty() && dims.size() == idx.size(), ValueError, op, ": needs one index per indexed dim");
-    bshape = idx[0].shape_vec();
-    for (auto& v : idx) {
-      DLCORE_CHECK(v.dtype == DType::i64, TypeError, op, ": indices must be int64, got ", dtype_name(v.dtype));
-      DLCORE_CHECK(v.device == Device::cpu && x.device == Device::cpu, ValueError, op,
-                   ": no kernel for device 'cuda' yet");
-      bshape = broadcast_shapes(bshape, v.shape_vec(), op);
-    }
-    bool indexed[kMaxDims] = {false};
-    for (int d : dims) {
-      DLCORE_CHECK(d >= 0 && d < x.ndim && !indexed[d], ValueError, op, ": bad indexed dim ", d);
-      indexed[d] = true;
-    }
-    for (int d = 0; d < x.ndim; ++d)
-      if (!indexed[d]) {
-        rest_shape.push_back(x.shape[d]);
-        rest_strides.push_back(x.strides[d]);
-      }
-    int64_t nb = 1;
-    for (auto s : bshape) nb *= s;
-    offsets.assign((size_t)nb, 0);
-    for (size_t k = 0; k < idx.size(); ++k) {
-      View b = idx[k];
-      int64_t st[kMaxDims];
-      broadcast_strides(b, bshape, st);
-      b.ndim = (int)bshape.size();
-      for (int i = 0; i < b.ndim; ++i) {
-        b.shape[i] = bshape[i];
-        b.strides[i] = st[i];
-      }
-      int d = dims[k];
-      int64_t n = x.shape[d], xs = x.strides[d];
-      const int64_t* p = b.ptr<int64_t>();
-      walk(b, [&](int64_t j, int64_t off, const int64_t*) {
-        int64_t v = p[off];
-        DLCORE_CHECK(v >= -n && v < n, IndexError, "index ", v, " is out of bounds for dimension ", d, " with size ", n);
-        offsets[(size_t)j] += (v < 0 ? v + n : v) * xs;
-      });
-    }
-  }
-  int64_t rest_numel() const {
-    int64_t n = 1;
-    for (auto s : rest_shape) n *= s;
-    return n;
-  }
-  Shape out_shape() const {
-    Shape s = bshape;
-    s.insert(s.end(), rest_shape.begin(), rest_shape.end());
-    return s;
-  }
-  // A View over x's rest dims starting at element offset `at`.
-  View rest_view(const View& x, int64_t at) const {
-    View r = x;
-    r.data = static_cast<char*>(x.data) + at * dtype_size(x.dtype);
-    r.ndim = (int)rest_shape.size();
-    for (int i = 0; i < r.ndim; ++i) {
-      r.shape[i] = rest_shape[i];
-      r.strides[i] = rest_strides[i];
-    }
-    return r;
-  }
-};
-
-// The sub-View of v (shape B + rest, or broadcastable to it) at flat B position j.
-View block_of(const View& v, const Shape& full, int nb_dims, int64_t j) {
-  int64_t st[kMaxDims];
-  broadcast_strides(v, full, st);
-  int64_t off = 0, rem = j;
-  for (int i = nb_dims - 1; i >= 0; --i) {
-    int64_t c = rem % full[i];
-    rem /= full[i];
-    off += c * st[i];
-  }
-  View r = v;
-  r.data = static_cast<char*>(v.data) + off * dtype_size(v.dtype);
-  r.ndim = (int)full.size() - nb_dims;
+// A View over x's rest dims starting at element offset `at`.
+View rest_view(const View& x, const AdvancedIndexPlan& p, int64_t at) {
+  View r = x;
+  r.data = static_cast<char*>(x.data) + at * dtype_size(x.dtype);
+  r.ndim = (int)p.rest_shape.size();
   for (int i = 0; i < r.ndim; ++i) {
-    r.shape[i] = full[nb_dims + i];
-    r.strides[i] = st[nb_dims + i];
+    r.shape[i] = p.rest_shape[i];
+    r.strides[i] = p.rest_strides[i];
   }
   return r;
 }
+
+// The sub-View of v (of shape `full` = B + rest) at flat B position j.
+View block_of(const View& v, int nb_dims, int64_t j) {
+  int64_t off = 0, rem = j;
+  for (int i = nb_dims - 1; i >= 0; --i) {
+    int64_t c = rem % v.shape[i];
+    rem /= v.shape[i];
+    off += c * v.strides[i];
+  }
+  View r = v;
+  r.data = static_cast<char*>(v.data) + off * dtype_size(v.dtype);
+  r.ndim = v.ndim - nb_dims;
+  for (int i = 0; i < r.ndim; ++i) {
+    r.shape[i] = v.shape[nb_dims + i];
+    r.strides[i] = v.strides[nb_dims + i];
+  }
+  return r;
+}
+
+void cpu_index_get(const View& x, const AdvancedIndexPlan& p, const View& out) {
+  std::vector<int64_t> offsets = plan_offsets(x, p);
+  const int nb = (int)p.bshape.size();
+  for (size_t j = 0; j < offsets.size(); ++j) copy(rest_view(x, p, offsets[j]), block_of(out, nb, (int64_t)j));
+}
+
+void cpu_index_put(const View& x, const AdvancedIndexPlan& p, const View& values, bool accumulate) {
+  std::vector<int64_t> offsets = plan_offsets(x, p);
+  const int nb = (int)p.bshape.size();
+  for (size_t j = 0; j < offsets.size(); ++j) {
+    View dst = rest_view(x, p, offsets[j]);
+    View src = block_of(values, nb, (int64_t)j);
+    if (accumulate) binary(BinaryOp::add, dst, src, dst);
+    else copy(src, dst);
+  }
+}
+
+void fill_cpu_index() {
+  auto& t = dispatch_table<IndexTable>(Device::cpu);
+  t.find_out_of_range = cpu_find_out_of_range;
+  t.index_select = cpu_index_select;
+  t.index_add = cpu_index_add;
+  t.gather = cpu_gather;
+  t.scatter_add = cpu_scatter_add;
+  t.one_hot = cpu_one_hot;
+  t.index_get = cpu_index_get;
+  t.index_put = cpu_index_put;
+  t.count_nonzero = cpu_count_nonzero;
+  t.nonzero = cpu_nonzero;
+  t.argsort = cpu_argsort;
+}
+DLCORE_REGISTER(fill_cpu_index);
+
+// ---- checks shared by the front doors -------------------------------------------------------
+
+// Every tensor of an op on one device: names the argument that is elsewhere and both devices.
+void same_device(const char* op, const View& first, const char* first_name, const View& v, const char* name) {
+  DLCORE_CHECK(v.device == first.device, ValueError, op, ": '", name, "' is on ", device_name(v.device),
+               " but '", first_name, "' is on ", device_name(first.device), "; move them to one device");
+}
+
+// An int64 index whose values must lie in [lo, hi): the first one outside raises IndexError
+// (`what` describes the axis for the message).
+template <class... Msg>
+void check_range(const View& idx, int64_t lo, int64_t hi, const char* op, const Msg&... what) {
+  if (idx.numel() == 0) return;
+  int64_t bad = 0;
+  if (DLCORE_DISPATCH(IndexTable, idx.device, find_out_of_range)(idx, lo, hi, &bad))
+    throw IndexError(str(op, ": index ", bad, " is out of bounds for ", what...));
+}
+
+void check_indices(const View& idx, int64_t size, const char* op, const View& x, int axis) {
+  DLCORE_CHECK(idx.dtype == DType::i64, TypeError, op, ": 'index' must be int64, got ", dtype_name(idx.dtype));
+  same_device(op, x, "input", idx, "index");
+  check_range(idx, 0, size, op, "axis ", axis, " with size ", size, " (tensor shape ", x.shape_string(), ")");
+}
+
+void check_axis(const View& x, int axis, const char* op) {
+  DLCORE_CHECK(x.ndim >= 1 && axis >= 0 && axis < x.ndim, IndexError, op, ": axis ", axis,
+               " is out of range for a tensor of shape ", x.shape_string());
+}
+
+// The plan of an advanced index: dtypes, devices, dims and index ranges checked here.
+AdvancedIndexPlan make_plan(const View& x, const std::vector<int>& dims, const std::vector<View>& idx, const char* op) {
+  DLCORE_CHECK(!dims.empty() && dims.size() == idx.size(), ValueError, op, ": needs one index per indexed dim");
+  AdvancedIndexPlan p;
+  p.dims = dims;
+  p.bshape = idx[0].shape_vec();
+  for (auto& v : idx) {
+    DLCORE_CHECK(v.dtype == DType::i64, TypeError, op, ": indices must be int64, got ", dtype_name(v.dtype));
+    same_device(op, x, "input", v, "index");
+    p.bshape = broadcast_shapes(p.bshape, v.shape_vec(), op);
+  }
+  DLCORE_CHECK(p.bshape.size() + x.ndim - dims.size() <= (size_t)kMaxDims, ValueError, op,
+               ": the indexed result would have more than ", kMaxDims, " dims");
+  bool indexed[kMaxDims] = {false};
+  for (int d : dims) {
+    DLCORE_CHECK(d >= 0 && d < x.ndim && !indexed[d], ValueError, op, ": bad indexed dim ", d);
+    indexed[d] = true;
+  }
+  for (int d = 0; d < x.ndim; ++d)
+    if (!indexed[d]) {
+      p.rest_shape.push_back(x.shape[d]);
+      p.rest_strides.push_back(x.strides[d]);
+    }
+  for (size_t k = 0; k < idx.size(); ++k) {
+    const int d = dims[k];
+    const int64_t n = x.shape[d];
+    check_range(idx[k], -n, n, op, "dimension ", d, " with size ", n);
+    View b = idx[k];
+    int64_t st[kMaxDims];
+    broadcast_strides(b, p.bshape, st);
+    b.ndim = (int)p.bshape.size();
+    for (int i = 0; i < b.ndim; ++i) {
+      b.shape[i] = p.bshape[i];
+      b.strides[i] = st[i];
+    }
+    p.idx.push_back(b);
+  }
+  return p;
+}
+
 }  // namespace
 
+// ---- front doors ----------------------------------------------------------------------------
+
+void index_select(const View& x, int axis, const View& idx, const View& out) {
+  check_axis(x, axis, "index_select");
+  DLCORE_CHECK(idx.ndim == 1, ValueError, "index_select: 'index' must be 1-D, got shape ", idx.shape_string());
+  check_indices(idx, x.shape[axis], "index_select", x, axis);
+  Shape want = x.shape_vec();
+  want[axis] = idx.shape[0];
+  DLCORE_CHECK(out.shape_vec() == want && out.dtype == x.dtype, ValueError,
+               "index_select: output must have shape ", shape_str(want));
+  same_device("index_select", x, "input", out, "out");
+  if (out.numel()) DLCORE_DISPATCH(IndexTable, x.device, index_select)(x, axis, idx, out);
+}
+
+void index_add(const View& out, int axis, const View& idx, const View& src) {
+  check_axis(out, axis, "index_add");
+  DLCORE_CHECK(idx.ndim == 1, ValueError, "index_add: 'index' must be 1-D, got shape ", idx.shape_string());
+  check_indices(idx, out.shape[axis], "index_add", out, axis);
+  Shape want = out.shape_vec();
+  want[axis] = idx.shape[0];
+  DLCORE_CHECK(src.shape_vec() == want && src.dtype == out.dtype, ValueError, "index_add: 'source' has shape ",
+               src.shape_string(), ", expected ", shape_str(want));
+  same_device("index_add", out, "out", src, "source");
+  if (src.numel()) DLCORE_DISPATCH(IndexTable, out.device, index_add)(out, axis, idx, src);
+}
+
+void gather(const View& x, int axis, const View& idx, const View& out) {
+  check_axis(x, axis, "gather");
+  DLCORE_CHECK(idx.ndim == x.ndim, ValueError, "gather: 'index' must have the same number of dims as 'input' (",
+               x.shape_string(), "), got ", idx.shape_string());
+  for (int d = 0; d < x.ndim; ++d)
+    DLCORE_CHECK(d == axis || idx.shape[d] <= x.shape[d], ValueError, "gather: 'index' shape ", idx.shape_string(),
+                 " exceeds 'input' shape ", x.shape_string(), " at dim ", d);
+  check_indices(idx, x.shape[axis], "gather", x, axis);
+  Shape want = idx.shape_vec();
+  DLCORE_CHECK(out.shape_vec() == want && out.dtype == x.dtype, ValueError, "gather: output must have shape ", shape_str(want));
+  same_device("gather", x, "input", out, "out");
+  if (out.numel()) DLCORE_DISPATCH(IndexTable, x.device, gather)(x, axis, idx, out);
+}
+
+void scatter_add(const View& out, int axis, const View& idx, const View& src) {
+  check_axis(out, axis, "scatter_add");
+  DLCORE_CHECK(idx.ndim == out.ndim && src.shape_vec() == idx.shape_vec(), ValueError,
+               "scatter_add: 'index' ", idx.shape_string(), " and 'src' ", src.shape_string(),
+               " must share a shape with as many dims as 'out' ", out.shape_string());
+  for (int d = 0; d < out.ndim; ++d)
+    DLCORE_CHECK(d == axis || idx.shape[d] <= out.shape[d], ValueError, "scatter_add: 'index' shape ",
+                 idx.shape_string(), " exceeds 'out' shape ", out.shape_string(), " at dim ", d);
+  check_indices(idx, out.shape[axis], "scatter_add", out, axis);
+  DLCORE_CHECK(src.dtype == out.dtype, TypeError, "scatter_add: dtypes differ");
+  same_device("scatter_add", out, "out", src, "src");
+  if (src.numel()) DLCORE_DISPATCH(IndexTable, out.device, scatter_add)(out, axis, idx, src);
+}
+
+void one_hot(const View& idx, int64_t n, const View& out) {
+  DLCORE_CHECK(n > 0, ValueError, "one_hot: num_classes must be positive, got ", n);
+  check_indices(idx, n, "one_hot", idx, idx.ndim);
+  Shape want = idx.shape_vec();
+  want.push_back(n);
+  DLCORE_CHECK(out.shape_vec() == want && out.is_contiguous(), ValueError, "one_hot: output must be contiguous ",
+               shape_str(want));
+  same_device("one_hot", idx, "index", out, "out");
+  if (out.numel()) DLCORE_DISPATCH(IndexTable, idx.device, one_hot)(idx, n, out);
+}
+
+int64_t count_nonzero(const View& mask) {
+  return mask.numel() ? DLCORE_DISPATCH(IndexTable, mask.device, count_nonzero)(mask) : 0;
+}
+
+void nonzero(const View& mask, const View& out) {
+  DLCORE_CHECK(out.dtype == DType::i64 && out.ndim == 2 && out.shape[1] == mask.ndim, ValueError,
+               "nonzero: output must be int64 of shape (count, ", mask.ndim, ")");
+  same_device("nonzero", mask, "input", out, "out");
+  if (out.numel()) DLCORE_DISPATCH(IndexTable, mask.device, nonzero)(mask, out);
+}
+
+void argsort(const View& keys, const View& out) {
+  DLCORE_CHECK(keys.ndim >= 1, ValueError, "argsort: the keys need at least one dimension");
+  DLCORE_CHECK(out.dtype == DType::i64 && out.shape_vec() == keys.shape_vec() && out.is_contiguous(), ValueError,
+               "argsort: output must be contiguous int64 of the keys' shape ", keys.shape_string());
+  same_device("argsort", keys, "input", out, "out");
+  if (out.numel()) DLCORE_DISPATCH(IndexTable, keys.device, argsort)(keys, out);
+}
+
 void index_get(const View& x, const std::vector<int>& dims, const std::vector<View>& idx, const View& out) {
-  AdvancedIndex ai(x, dims, idx, "index");
-  Shape want = ai.out_shape();
+  AdvancedIndexPlan p = make_plan(x, dims, idx, "index");
+  Shape want = p.out_shape();
   DLCORE_CHECK(out.shape_vec() == want && out.dtype == x.dtype, ValueError, "index: output must have shape ",
                shape_str(want));
-  int nb = (int)ai.bshape.size();
-  for (size_t j = 0; j < ai.offsets.size(); ++j) copy(ai.rest_view(x, ai.offsets[j]), block_of(out, want, nb, (int64_t)j));
+  same_device("index", x, "input", out, "out");
+  if (out.numel()) DLCORE_DISPATCH(IndexTable, x.device, index_get)(x, p, out);
 }
 
 void index_put(const View& x, const std::vector<int>& dims, const std::vector<View>& idx, const View& values,
                bool accumulate) {
-  AdvancedIndex ai(x, dims, idx, "index_put_");
-  Shape want = ai.out_shape();
+  AdvancedIndexPlan p = make_plan(x, dims, idx, "index_put_");
+  Shape want = p.out_shape();
   Shape vs = values.shape_vec();
   DLCORE_CHECK(broadcast_shapes(vs, want, "index_put_") == want, ValueError, "index_put_: values of shape ",
                shape_str(vs), " cannot be broadcast to the indexed shape ", shape_str(want));
   DLCORE_CHECK(values.dtype == x.dtype, TypeError, "index_put_: values must have the tensor's dtype ",
                dtype_name(x.dtype), ", got ", dtype_name(values.dtype));
-  int nb = (int)ai.bshape.size();
-  // align values to `want` (leading dims it lacks are broadcast)
+  same_device("index_put_", x, "input", values, "values");
+  // values aligned to `want` (stride 0 where broadcast)
   View v = values;
-  int lead = (int)want.size() - values.ndim;
+  int64_t st[kMaxDims];
+  broadcast_strides(values, want, st);
   v.ndim = (int)want.size();
   for (int i = 0; i < v.ndim; ++i) {
-    v.shape[i] = i < lead ? 1 : values.shape[i - lead];
-    v.strides[i] = i < lead ? 0 : values.strides[i - lead];
+    v.shape[i] = want[i];
+    v.strides[i] = st[i];
   }
-  for (size_t j = 0; j < ai.offsets.size(); ++j) {
-    View dst = ai.rest_view(x, ai.offsets[j]);
-    View src = block_of(v, want, nb, (int64_t)j);
-    if (accumulate) binary(BinaryOp::add, dst, src, dst);
-    else copy(src, dst);
-  }
+  int64_t n = 1;
+  for (auto s : want) n *= s;
+  if (n) DLCORE_DISPATCH(IndexTable, x.device, index_put)(x, p, v, accumulate);
 }
 
 }  // namespace dlcore

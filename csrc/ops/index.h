@@ -1,6 +1,11 @@
 // Index family: index_select / index_add (one index vector along an axis), gather /
-// scatter_add (an index tensor the shape of the output), one_hot. Every index is checked
-// against the axis size before anything is written; a bad one raises IndexError naming it.
+// scatter_add (an index tensor the shape of the output), one_hot, advanced indexing
+// (index_get / index_put), nonzero, argsort. The front doors below (ops/index.cpp) hold every
+// shape and dtype check and check every index against the axis size before anything is written
+// (a bad one raises IndexError naming it, on every device); the kernels, CPU (index.cpp) and
+// CUDA (cuda/index.cu), sit behind IndexTable. Accumulating writes (index_add, scatter_add,
+// index_put with accumulate) add into each element in index order on both devices, so results
+// are deterministic and the devices agree bit for bit.
 #pragma once
 #include <vector>
 
@@ -23,16 +28,58 @@ void one_hot(const View& idx, int64_t n, const View& out);
 // tensors of one common (broadcast) shape B; the other dims ("rest") keep their order.
 // index_get: out (B..., rest...) = x[..., idx0, ..., idx1, ...]. index_put: x[...] = values
 // (B..., rest...) broadcast, or += when accumulate (in index order: deterministic). Negative
-// indices count from the end; an index out of range raises IndexError naming it (CPU).
+// indices count from the end; an index out of range raises IndexError naming it.
 void index_get(const View& x, const std::vector<int>& dims, const std::vector<View>& idx, const View& out);
 void index_put(const View& x, const std::vector<int>& dims, const std::vector<View>& idx, const View& values,
                bool accumulate);
 // The number of true (nonzero) elements of mask, and their coordinates in row-major order
-// into out (count, mask.ndim), int64 (CPU).
+// into out (count, mask.ndim), int64, on mask's device.
 int64_t count_nonzero(const View& mask);
 void nonzero(const View& mask, const View& out);
-// out (int64, keys' shape) = the stable ascending argsort of each row (last dim) of keys; NaN
-// sorts last (CPU).
+// out (int64, keys' shape, contiguous) = the stable ascending argsort of each row (last dim)
+// of keys; NaN sorts last, -0.0 and +0.0 are equal.
 void argsort(const View& keys, const View& out);
+
+// Advanced indexing as the front door hands it to a kernel: every index (already checked to be
+// in [-size, size) of its dim) broadcast to bshape (ndim = bshape.size(), stride 0 where
+// broadcast), and x's other dims.
+struct AdvancedIndexPlan {
+  std::vector<int> dims;
+  std::vector<View> idx;
+  Shape bshape;
+  Shape rest_shape, rest_strides;  // x's dims not indexed, in order, and x's strides there
+  int64_t b_numel() const {
+    int64_t n = 1;
+    for (auto s : bshape) n *= s;
+    return n;
+  }
+  int64_t rest_numel() const {
+    int64_t n = 1;
+    for (auto s : rest_shape) n *= s;
+    return n;
+  }
+  Shape out_shape() const {
+    Shape s = bshape;
+    s.insert(s.end(), rest_shape.begin(), rest_shape.end());
+    return s;
+  }
+};
+
+// Kernels, one table per device. Arguments arrive checked (shapes, dtypes, devices, index
+// ranges); `values` of index_put is aligned to the plan's out_shape (stride 0 where broadcast).
+struct IndexTable {
+  // true and *bad = the first element (row-major) of idx outside [lo, hi), else false
+  bool (*find_out_of_range)(const View& idx, int64_t lo, int64_t hi, int64_t* bad) = nullptr;
+  void (*index_select)(const View& x, int axis, const View& idx, const View& out) = nullptr;
+  void (*index_add)(const View& out, int axis, const View& idx, const View& src) = nullptr;
+  void (*gather)(const View& x, int axis, const View& idx, const View& out) = nullptr;
+  void (*scatter_add)(const View& out, int axis, const View& idx, const View& src) = nullptr;
+  void (*one_hot)(const View& idx, int64_t n, const View& out) = nullptr;
+  void (*index_get)(const View& x, const AdvancedIndexPlan& p, const View& out) = nullptr;
+  void (*index_put)(const View& x, const AdvancedIndexPlan& p, const View& values, bool accumulate) = nullptr;
+  int64_t (*count_nonzero)(const View& mask) = nullptr;
+  void (*nonzero)(const View& mask, const View& out) = nullptr;
+  void (*argsort)(const View& keys, const View& out) = nullptr;
+};
 
 }  // namespace dlcore

@@ -65,6 +65,10 @@ static void sgd_loop(T* __restrict p, const T* __restrict g, T* __restrict buf, 
 
 template <class T>
 static void sgd_span(const OptimHyper& h, const OptimCoefs& k, T* p, const T* g, T* buf, int64_t n) {
+  if (h.keras) {  // Keras's rule (dlcore.optimizers): one run-time-option loop
+    for (int64_t j = 0; j < n; ++j) sgd_keras<T>(p[j], g[j], buf ? buf + j : nullptr, h);
+    return;
+  }
   const T gs = h.maximize ? T(-1) : T(1);
   const T wd = T(h.weight_decay), mom = T(h.momentum), damp1 = T(1 - h.dampening), nlr = T(-h.lr);
   const bool decay = h.weight_decay != 0;
@@ -97,6 +101,10 @@ void step_span(OptimKind kind, const OptimHyper& h, const OptimCoefs& k, T* __re
       sgd_span<T>(h, k, p, g, s0, n);
       break;
     case OptimKind::adam:
+      if (h.keras) {
+        for (int64_t j = 0; j < n; ++j) adam_keras<T>(p[j], g[j], s0[j], s1[j], s2 ? s2 + j : nullptr, h, k);
+        break;
+      }
       adam_span<T>(h, k, p, g, s0, s1, s2, n);
       break;
     case OptimKind::adagrad:

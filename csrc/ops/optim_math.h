@@ -33,6 +33,10 @@ struct OptimHyper {
          alpha = 0, rho = 0, lr_decay = 0, momentum_decay = 0;
   bool nesterov = false, maximize = false, centered = false, amsgrad = false,
        decoupled_weight_decay = false;
+  // Keras 3's update rules instead of torch.optim's (dlcore.optimizers): weight decay decoupled
+  // for every kind (p *= 1 - lr * weight_decay first), and each kind's own Keras formula where it
+  // differs (the *_keras branches below).
+  bool keras = false;
 };
 
 // Per-tensor coefficients: c[] meaning depends on the kind (see optim_coefs).
@@ -41,11 +45,51 @@ struct OptimCoefs {
   bool first = false;  // SGD: first step (momentum buffer := grad)
 };
 
+// Keras's per-step scalars (h.keras), computed in the variables' dtype T as Keras computes them
+// (float32 tensors for float32 weights), so that the updates agree to rounding:
+//   adam    c[2] = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)            (alpha)
+//   adamax  c[1] = 1 - beta_1^t
+//   nadam   c[0] = 1 - beta_2^t, c[1] = u_{t+1} / (1 - U_{t+1}), c[2] = (1 - u_t) / (1 - U_t) with
+//           u_t = beta_1 (1 - 0.5 * 0.96^t) and U_t = U_{t-1} u_t (the extra: m_hat = c1 m + c2 g)
+template <class T>
+void keras_coefs(OptimKind kind, const OptimHyper& h, double step, double extra, double* extra_out, OptimCoefs& k) {
+  const T t = T(step), one = T(1);
+  switch (kind) {
+    case OptimKind::adam: {
+      T b1p = std::pow(T(h.beta1), t), b2p = std::pow(T(h.beta2), t);
+      k.c[2] = double(T(h.lr) * optim_sqrt(one - b2p) / (one - b1p));
+      break;
+    }
+    case OptimKind::adamax:
+      k.c[1] = double(one - std::pow(T(h.beta1), t));
+      break;
+    case OptimKind::nadam: {
+      const T decay = T(0.96), b1 = T(h.beta1);
+      T u_t = b1 * (one - T(0.5) * std::pow(decay, t));
+      T u_t1 = b1 * (one - T(0.5) * std::pow(decay, T(step + 1)));
+      T up_t = T(extra) * u_t, up_t1 = up_t * u_t1;
+      k.c[0] = double(one - std::pow(T(h.beta2), t));
+      k.c[1] = double(u_t1 / (one - up_t1));
+      k.c[2] = double((one - u_t) / (one - up_t));
+      if (extra_out) *extra_out = double(up_t);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
 // step: the tensor's step count AFTER this update's increment (1 on the first update);
-// extra: NAdam's mu_product before this update (returned updated through *extra_out).
+// extra: NAdam's mu_product before this update (returned updated through *extra_out);
+// single: the tensors are float32 (Keras's scalars are then computed in float32).
 inline OptimCoefs optim_coefs(OptimKind kind, const OptimHyper& h, double step, double extra,
-                              double* extra_out) {
+                              double* extra_out, bool single = false) {
   OptimCoefs k;
+  if (h.keras) {
+    if (single) keras_coefs<float>(kind, h, step, extra, extra_out, k);
+    else keras_coefs<double>(kind, h, step, extra, extra_out, k);
+    return k;
+  }
   switch (kind) {
     case OptimKind::sgd:
       k.first = step <= 1;
@@ -110,13 +154,42 @@ DLCORE_AHD void sgd_core(T& p, T g, T* buf, bool maximize, bool decay, bool mome
   }
   p = p + neg_lr * g;                         // param.add_(grad, alpha=-lr)
 }
+// Keras's decoupled weight decay, applied before every Keras update: p *= 1 - weight_decay * lr.
+template <class T> DLCORE_AHD void keras_decay(T& p, const OptimHyper& h) {
+  if (h.weight_decay != 0) p = p * T(1 - h.weight_decay * h.lr);
+}
+
+// Keras SGD: m = momentum m - lr g (m starts at 0); p += m, or with nesterov p += -lr g + momentum m.
+template <class T> DLCORE_AHD void sgd_keras(T& p, T g, T* buf, const OptimHyper& h) {
+  keras_decay(p, h);
+  if (h.momentum != 0) {
+    T b = *buf * T(h.momentum) + T(-h.lr) * g;
+    *buf = b;
+    if (h.nesterov) {
+      p = p + T(-h.lr) * g;
+      p = p + T(h.momentum) * b;
+    } else {
+      p = p + b;
+    }
+  } else {
+    p = p + T(-h.lr) * g;
+  }
+}
+
 template <class T> DLCORE_AHD void sgd_element(T& p, T g, T* buf, const OptimHyper& h, const OptimCoefs& k) {
+  if (h.keras) return sgd_keras<T>(p, g, buf, h);
   sgd_core<T>(p, g, buf, h.maximize, h.weight_decay != 0, h.momentum != 0, k.first, h.nesterov,
               T(h.weight_decay), T(h.momentum), T(1 - h.dampening), T(-h.lr));
 }
 
 // Adagrad: sum (state_sum).
 template <class T> DLCORE_AHD void adagrad_element(T& p, T g, T& sum, const OptimHyper& h, const OptimCoefs& k) {
+  if (h.keras) {  // Keras: epsilon inside the root, no lr decay
+    keras_decay(p, h);
+    sum = sum + g * g;
+    p = p - (g * T(h.lr)) / optim_sqrt(sum + T(h.eps));
+    return;
+  }
   g = optim_grad(p, g, h, true);
   sum = sum + g * g;
   T std_ = optim_sqrt(sum) + T(h.eps);
@@ -126,6 +199,26 @@ template <class T> DLCORE_AHD void adagrad_element(T& p, T g, T& sum, const Opti
 // RMSprop: sq (square_avg), gavg (grad_avg, centered only), buf (momentum_buffer, momentum only).
 template <class T>
 DLCORE_AHD void rmsprop_element(T& p, T g, T& sq, T* gavg, T* buf, const OptimHyper& h) {
+  if (h.keras) {  // Keras: p -= lr g / sqrt(v + eps) (centered: sqrt(v - gavg^2 + eps)), momentum on the increment
+    keras_decay(p, h);
+    const T rho = T(h.alpha);
+    sq = sq * rho + T(1 - h.alpha) * (g * g);
+    T den = sq + T(h.eps);
+    if (h.centered) {
+      T ga = *gavg * rho + T(1 - h.alpha) * g;
+      *gavg = ga;
+      den = den + T(-1) * (ga * ga);
+    }
+    T inc = (g * T(h.lr)) / optim_sqrt(den);
+    if (h.momentum > 0) {
+      T b = *buf * T(h.momentum) + inc;
+      *buf = b;
+      p = p - b;
+    } else {
+      p = p - inc;
+    }
+    return;
+  }
   g = optim_grad(p, g, h, true);
   sq = sq * T(h.alpha) + T(1 - h.alpha) * g * g;
   T avg;
@@ -148,7 +241,8 @@ DLCORE_AHD void rmsprop_element(T& p, T g, T& sq, T* gavg, T* buf, const OptimHy
 
 // Adadelta: sq (square_avg), acc (acc_delta).
 template <class T> DLCORE_AHD void adadelta_element(T& p, T g, T& sq, T& acc, const OptimHyper& h) {
-  g = optim_grad(p, g, h, true);
+  if (h.keras) keras_decay(p, h);  // otherwise Keras's rule is torch's
+  g = optim_grad(p, g, h, !h.keras);
   sq = sq * T(h.rho) + T(1 - h.rho) * g * g;
   T std_ = optim_sqrt(sq + T(h.eps));
   T delta = optim_sqrt(acc + T(h.eps));
@@ -184,8 +278,31 @@ DLCORE_AHD void adam_element(T& p, T g, T& m, T& v, T* vmax, T decay_mul, T w1, 
   p = p + neg_step_size * (m / denom);          // param.addcdiv_(exp_avg, denom, value=-step_size)
 }
 
+// Keras Adam / AdamW: alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t) (k.c[2]);
+// p -= m alpha / (sqrt(v) + eps), v the running max with amsgrad.
+template <class T>
+DLCORE_AHD void adam_keras(T& p, T g, T& m, T& v, T* vmax, const OptimHyper& h, const OptimCoefs& k) {
+  keras_decay(p, h);
+  m = m * T(h.beta1) + T(1 - h.beta1) * g;
+  v = v * T(h.beta2) + T(1 - h.beta2) * (g * g);
+  T s = v;
+  if (h.amsgrad) {
+    s = *vmax > v ? *vmax : v;
+    *vmax = s;
+  }
+  p = p - (m * T(k.c[2])) / (optim_sqrt(s) + T(h.eps));
+}
+
 // Adamax: m (exp_avg), u (exp_inf).
 template <class T> DLCORE_AHD void adamax_element(T& p, T g, T& m, T& u, const OptimHyper& h, const OptimCoefs& k) {
+  if (h.keras) {  // Keras: u = max(beta_2 u, |g|); p -= lr m / ((u + eps) (1 - beta_1^t))
+    keras_decay(p, h);
+    m = m * T(h.beta1) + T(1 - h.beta1) * g;
+    T a = u * T(h.beta2), b = optim_abs(g);
+    u = a > b ? a : b;
+    p = p - (m * T(h.lr)) / ((u + T(h.eps)) * T(k.c[1]));
+    return;
+  }
   g = optim_grad(p, g, h, true);
   m = optim_lerp(m, g, T(1 - h.beta1));
   T a = u * T(h.beta2), b = optim_abs(g) + T(h.eps);
@@ -195,6 +312,14 @@ template <class T> DLCORE_AHD void adamax_element(T& p, T g, T& m, T& u, const O
 
 // NAdam: m (exp_avg), v (exp_avg_sq); coefficients from optim_coefs.
 template <class T> DLCORE_AHD void nadam_element(T& p, T g, T& m, T& v, const OptimHyper& h, const OptimCoefs& k) {
+  if (h.keras) {  // Keras: m_hat = c1 m + c2 g (optim_coefs), p -= lr m_hat / (sqrt(v / (1 - beta_2^t)) + eps)
+    keras_decay(p, h);
+    m = m * T(h.beta1) + T(1 - h.beta1) * g;
+    v = v * T(h.beta2) + T(1 - h.beta2) * (g * g);
+    T m_hat = m * T(k.c[1]) + g * T(k.c[2]);
+    p = p - (m_hat * T(h.lr)) / (optim_sqrt(v / T(k.c[0])) + T(h.eps));
+    return;
+  }
   if (h.maximize) g = -g;
   if (h.weight_decay != 0) {
     if (h.decoupled_weight_decay) p = p * T(1 - h.lr * h.weight_decay);
@@ -210,7 +335,7 @@ template <class T> DLCORE_AHD void nadam_element(T& p, T g, T& m, T& v, const Op
 // Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"): m (exp_avg).
 //   c = beta1 m + (1 - beta1) g;  p = p (1 - lr wd) - lr sign(c);  m = beta2 m + (1 - beta2) g
 template <class T> DLCORE_AHD void lion_element(T& p, T g, T& m, const OptimHyper& h) {
-  if (h.maximize) g = -g;
+  if (h.maximize) g = -g;  // (Keras's Lion is this rule, its weight decay decoupled too)
   if (h.weight_decay != 0) p = p * T(1 - h.lr * h.weight_decay);
   T c = m * T(h.beta1) + T(1 - h.beta1) * g;
   T s = c > T(0) ? T(1) : (c < T(0) ? T(-1) : T(0));

@@ -503,21 +503,51 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
   }
 }
 
+void cpu_sequence_forward(RnnMode mode, const RnnDims& d, const View& x, const View& h0, const View& c0,
+                          const View& w_ih, const View& w_hh, const View& b_ih, const View& b_hh,
+                          const View& lengths, bool reverse, bool save, const View& y, const View& S,
+                          const View& C, const View& ws) {
+  if (x.dtype == DType::f32)
+    rnn_forward_t<float>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, save, y, S, C, ws);
+  else
+    rnn_forward_t<double>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, save, y, S, C, ws);
+}
+
+void cpu_sequence_backward(RnnMode mode, const RnnDims& d, const View& x, const View& w_ih, const View& w_hh,
+                           const View& lengths, bool reverse, const View& S, const View& C, const View& ws,
+                           const View& dy, const View& dhT, const View& dcT, const View& dx, const View& dh0,
+                           const View& dc0, const View& dw_ih, const View& dw_hh, const View& db_ih,
+                           const View& db_hh) {
+  if (x.dtype == DType::f32)
+    rnn_backward_t<float>(mode, d, x, w_ih, w_hh, lengths, reverse, S, C, ws, dy, dhT, dcT, dx, dh0, dc0, dw_ih,
+                          dw_hh, db_ih, db_hh);
+  else
+    rnn_backward_t<double>(mode, d, x, w_ih, w_hh, lengths, reverse, S, C, ws, dy, dhT, dcT, dx, dh0, dc0, dw_ih,
+                           dw_hh, db_ih, db_hh);
+}
+
+void fill_cpu_rnn_sequence() {
+  auto& t = dispatch_table<RnnTable>(Device::cpu);
+  t.sequence_forward = cpu_sequence_forward;
+  t.sequence_backward = cpu_sequence_backward;
+}
+DLCORE_REGISTER(fill_cpu_rnn_sequence);
+
 void expect_shape(const View& v, const Shape& want, const char* op, const char* arg) {
   DLCORE_CHECK(v.data, ValueError, op, ": argument '", arg, "' is missing");
   DLCORE_CHECK(v.shape_vec() == want, ValueError, op, ": '", arg, "' has shape ", v.shape_string(),
                ", expected ", shape_str(want));
   DLCORE_CHECK(v.is_contiguous(), ValueError, op, ": '", arg, "' must be contiguous");
 }
-void expect_dtype(const View& v, DType dt, const char* op, const char* arg) {
+void expect_dtype(const View& v, DType dt, Device dev, const char* op, const char* arg) {
   DLCORE_CHECK(v.dtype == dt, TypeError, op, ": '", arg, "' is ", dtype_name(v.dtype), " but the input is ",
                dtype_name(dt));
-  DLCORE_CHECK(v.device == Device::cpu, ValueError, op, ": '", arg,
-               "' is on cuda; the sequence routine runs on the CPU (the CUDA build provides the cell kernels)");
+  DLCORE_CHECK(v.device == dev, ValueError, op, ": '", arg, "' is on ", device_name(v.device),
+               " but the input is on ", device_name(dev), "; move them to one device");
 }
-void opt_check(const View& v, const Shape& want, DType dt, const char* op, const char* arg) {
+void opt_check(const View& v, const Shape& want, DType dt, Device dev, const char* op, const char* arg) {
   if (!v.data) return;
-  expect_dtype(v, dt, op, arg);
+  expect_dtype(v, dt, dev, op, arg);
   expect_shape(v, want, op, arg);
 }
 
@@ -543,16 +573,16 @@ RnnDims rnn_check(RnnMode mode, const View& x, const View& h0, const View& c0, c
   DLCORE_CHECK(d.H > 0, ValueError, op, ": hidden_size must be positive, weight_hh has shape ", w_hh.shape_string());
   DLCORE_CHECK(w_ih.shape[1] == d.I, ValueError, op, ": input has ", d.I, " features (shape ", x.shape_string(),
                ") but weight_ih has shape ", w_ih.shape_string(), " (input_size ", w_ih.shape[1], ")");
-  expect_dtype(x, x.dtype, op, "input");
+  expect_dtype(x, x.dtype, x.device, op, "input");
   DLCORE_CHECK(x.is_contiguous(), ValueError, op, ": input must be contiguous");
-  expect_dtype(w_ih, x.dtype, op, "weight_ih");
+  expect_dtype(w_ih, x.dtype, x.device, op, "weight_ih");
   expect_shape(w_ih, {d.G * d.H, d.I}, op, "weight_ih");
-  expect_dtype(w_hh, x.dtype, op, "weight_hh");
+  expect_dtype(w_hh, x.dtype, x.device, op, "weight_hh");
   expect_shape(w_hh, {d.G * d.H, d.H}, op, "weight_hh");
-  opt_check(b_ih, {d.G * d.H}, x.dtype, op, "bias_ih");
-  opt_check(b_hh, {d.G * d.H}, x.dtype, op, "bias_hh");
-  opt_check(h0, {d.N, d.H}, x.dtype, op, "h0");
-  if (mode == RnnMode::lstm) opt_check(c0, {d.N, d.H}, x.dtype, op, "c0");
+  opt_check(b_ih, {d.G * d.H}, x.dtype, x.device, op, "bias_ih");
+  opt_check(b_hh, {d.G * d.H}, x.dtype, x.device, op, "bias_hh");
+  opt_check(h0, {d.N, d.H}, x.dtype, x.device, op, "h0");
+  if (mode == RnnMode::lstm) opt_check(c0, {d.N, d.H}, x.dtype, x.device, op, "c0");
   if (lengths.data) {
     DLCORE_CHECK(lengths.dtype == DType::i64 && lengths.device == Device::cpu, TypeError, op,
                  ": lengths must be an int64 array on the CPU, got ", dtype_name(lengths.dtype));
@@ -572,22 +602,20 @@ void rnn_forward(RnnMode mode, const View& x, const View& h0, const View& c0, co
   RnnDims d = rnn_check(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths);
   const int64_t slots = save ? d.T + 1 : 2;
   const char* op = rnn_mode_name(mode);
-  expect_dtype(y, x.dtype, op, "output");
+  expect_dtype(y, x.dtype, x.device, op, "output");
   expect_shape(y, {d.T, d.N, d.H}, op, "output");
-  expect_dtype(S, x.dtype, op, "states");
+  expect_dtype(S, x.dtype, x.device, op, "states");
   expect_shape(S, {slots, d.N, d.H}, op, "states");
   if (mode == RnnMode::lstm) {
-    expect_dtype(C, x.dtype, op, "cell states");
+    expect_dtype(C, x.dtype, x.device, op, "cell states");
     expect_shape(C, {slots, d.N, d.H}, op, "cell states");
   }
   if (d.K && save) {
-    expect_dtype(ws, x.dtype, op, "workspace");
+    expect_dtype(ws, x.dtype, x.device, op, "workspace");
     expect_shape(ws, {d.T, d.N, d.K * d.H}, op, "workspace");
   }
-  if (x.dtype == DType::f32)
-    rnn_forward_t<float>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, save, y, S, C, ws);
-  else
-    rnn_forward_t<double>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, save, y, S, C, ws);
+  DLCORE_DISPATCH(RnnTable, x.device, sequence_forward)(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths,
+                                                       reverse, save, y, S, C, ws);
 }
 
 void rnn_backward(RnnMode mode, const View& x, const View& w_ih, const View& w_hh,
@@ -600,38 +628,34 @@ void rnn_backward(RnnMode mode, const View& x, const View& w_ih, const View& w_h
   const char* op = rnn_mode_name(mode);
   const DType dt = x.dtype;
   const Shape state{d.N, d.H}, seq{d.T + 1, d.N, d.H};
-  expect_dtype(S, dt, op, "states");
+  expect_dtype(S, dt, x.device, op, "states");
   expect_shape(S, seq, op, "states");
   if (mode == RnnMode::lstm) {
-    expect_dtype(C, dt, op, "cell states");
+    expect_dtype(C, dt, x.device, op, "cell states");
     expect_shape(C, seq, op, "cell states");
   }
   if (d.K) {
-    expect_dtype(ws, dt, op, "workspace");
+    expect_dtype(ws, dt, x.device, op, "workspace");
     expect_shape(ws, {d.T, d.N, d.K * d.H}, op, "workspace");
   }
-  opt_check(dy, {d.T, d.N, d.H}, dt, op, "grad_output");
-  opt_check(dhT, state, dt, op, "grad_h_n");
-  if (mode == RnnMode::lstm) opt_check(dcT, state, dt, op, "grad_c_n");
-  opt_check(dx, {d.T, d.N, d.I}, dt, op, "grad_input");
-  expect_dtype(dh0, dt, op, "grad_h0");
+  opt_check(dy, {d.T, d.N, d.H}, dt, x.device, op, "grad_output");
+  opt_check(dhT, state, dt, x.device, op, "grad_h_n");
+  if (mode == RnnMode::lstm) opt_check(dcT, state, dt, x.device, op, "grad_c_n");
+  opt_check(dx, {d.T, d.N, d.I}, dt, x.device, op, "grad_input");
+  expect_dtype(dh0, dt, x.device, op, "grad_h0");
   expect_shape(dh0, state, op, "grad_h0");
   if (mode == RnnMode::lstm) {
-    expect_dtype(dc0, dt, op, "grad_c0");
+    expect_dtype(dc0, dt, x.device, op, "grad_c0");
     expect_shape(dc0, state, op, "grad_c0");
   }
-  expect_dtype(dw_ih, dt, op, "grad_weight_ih");
+  expect_dtype(dw_ih, dt, x.device, op, "grad_weight_ih");
   expect_shape(dw_ih, {d.G * d.H, d.I}, op, "grad_weight_ih");
-  expect_dtype(dw_hh, dt, op, "grad_weight_hh");
+  expect_dtype(dw_hh, dt, x.device, op, "grad_weight_hh");
   expect_shape(dw_hh, {d.G * d.H, d.H}, op, "grad_weight_hh");
-  opt_check(db_ih, {d.G * d.H}, dt, op, "grad_bias_ih");
-  opt_check(db_hh, {d.G * d.H}, dt, op, "grad_bias_hh");
-  if (dt == DType::f32)
-    rnn_backward_t<float>(mode, d, x, w_ih, w_hh, lengths, reverse, S, C, ws, dy, dhT, dcT, dx, dh0,
-                          dc0, dw_ih, dw_hh, db_ih, db_hh);
-  else
-    rnn_backward_t<double>(mode, d, x, w_ih, w_hh, lengths, reverse, S, C, ws, dy, dhT, dcT, dx, dh0,
-                           dc0, dw_ih, dw_hh, db_ih, db_hh);
+  opt_check(db_ih, {d.G * d.H}, dt, x.device, op, "grad_bias_ih");
+  opt_check(db_hh, {d.G * d.H}, dt, x.device, op, "grad_bias_hh");
+  DLCORE_DISPATCH(RnnTable, x.device, sequence_backward)(mode, d, x, w_ih, w_hh, lengths, reverse, S, C, ws, dy,
+                                                        dhT, dcT, dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh);
 }
 
 namespace {

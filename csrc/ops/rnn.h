@@ -2,7 +2,7 @@
 // Shapes (G = gates: 1 RNN, 4 LSTM (i,f,g,o), 3 GRU (r,z,n); K = rnn_saved(mode)):
 //   x (T, N, I)  time-major, contiguous;  h0, c0 (N, H)
 //   w_ih (G*H, I), w_hh (G*H, H), b_ih, b_hh (G*H,)  -- PyTorch's layout, biases optional
-//   lengths (N,) int64 with 0 <= lengths[n] <= T, optional: row n is valid at time t when
+//   lengths (N,) int64 on the host, 0 <= lengths[n] <= T, optional: row n is valid at time t when
 //     t < lengths[n]; at other steps its state is carried unchanged and its output is zero,
 //     so a reverse direction starts at each row's last valid step (pack_padded_sequence).
 //   y (T, N, H)    output at each time step
@@ -62,15 +62,27 @@ struct RnnCellGradArgs {
   int64_t t = 0;
 };
 
-struct RnnTable {
-  void (*cell_forward)(const RnnCellArgs& a) = nullptr;
-  void (*cell_backward)(const RnnCellGradArgs& a) = nullptr;
-};
-
 // Checked front doors. Optional Views (h0, c0, biases, lengths, dy, dhT, dcT, dx, db_*) have
 // data == nullptr when absent (zeros for states and gradients).
 struct RnnDims {
   int64_t T, N, I, H, G, K;
+};
+
+// Kernels, one table per device: the fused cells, and the whole-sequence loops behind
+// rnn_forward / rnn_backward (arguments checked by those front doors; every View on one device
+// except lengths, which stays on the host where the front door checks it).
+struct RnnTable {
+  void (*cell_forward)(const RnnCellArgs& a) = nullptr;
+  void (*cell_backward)(const RnnCellGradArgs& a) = nullptr;
+  void (*sequence_forward)(RnnMode mode, const RnnDims& d, const View& x, const View& h0, const View& c0,
+                           const View& w_ih, const View& w_hh, const View& b_ih, const View& b_hh,
+                           const View& lengths, bool reverse, bool save, const View& y, const View& S,
+                           const View& C, const View& ws) = nullptr;
+  void (*sequence_backward)(RnnMode mode, const RnnDims& d, const View& x, const View& w_ih, const View& w_hh,
+                            const View& lengths, bool reverse, const View& S, const View& C, const View& ws,
+                            const View& dy, const View& dhT, const View& dcT, const View& dx, const View& dh0,
+                            const View& dc0, const View& dw_ih, const View& dw_hh, const View& db_ih,
+                            const View& db_hh) = nullptr;
 };
 RnnDims rnn_check(RnnMode mode, const View& x, const View& h0, const View& c0, const View& w_ih,
                   const View& w_hh, const View& b_ih, const View& b_hh, const View& lengths);

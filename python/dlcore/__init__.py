@@ -25,6 +25,7 @@ from .tensor import (argsort, bmm, cumsum, einsum, index_add, linspace, masked_f
                      scatter_add, sort, square, topk, tril, triu, unbind)
 from . import cuda
 from . import nn, optim  # noqa: F401  (optimizers, lr schedules)
+from . import replay  # noqa: F401  (dlcore.compile's capture and replay of a training step)
 from .nn import functional  # noqa: F401  (dlcore.functional: the same namespace as dlcore.nn.functional)
 from ._ops._args import integer as _integer
 from . import autograd, callbacks, data, datasets, layers, metrics, models, serialization, trainer  # noqa: F401
@@ -36,7 +37,7 @@ from .graph import Input  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from .serialization import load, load_model, save  # noqa: F401
 # the namespaces Keras code imports (keras.utils' helpers and torch.utils.data's path in utils)
-from . import initializers, losses, optimizers, random, regularizers, utils  # noqa: F401
+from . import initializers, losses, ops, optimizers, random, regularizers, utils  # noqa: F401
 from .trainer import GradientTape  # noqa: F401
 
 __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "device", "bool_",
@@ -57,9 +58,9 @@ __all__ = ["autograd", "models", "trainer", "enable_grad", "is_grad_enabled", "n
            "distributions", "utils",
            "accelerator", "double", "long", "float", "int", "bool", "rand_like", "randn_like",
            "randint_like", "flip", "log_softmax", "logsumexp", "softmax", "inference_mode", "as_tensor",
-           "is_tensor", "is_floating_point", "backends", "compile", "tuning",
+           "is_tensor", "is_floating_point", "backends", "compile", "replay", "tuning",
            # the namespaces Keras code imports
-           "initializers", "losses", "optimizers", "random", "regularizers", "GradientTape",
+           "initializers", "losses", "ops", "optimizers", "random", "regularizers", "GradientTape",
            "bmm", "masked_fill", "mm", "narrow", "numel", "square", "unbind", "tril", "triu", "multinomial",
            "sort", "argsort", "topk", "cumsum", "linspace", "einsum", "scatter_add", "index_add",
            "word2vec"]
@@ -73,12 +74,19 @@ def set_num_threads(n: int) -> None:
     _C.set_num_threads(_integer(n, "set_num_threads", "n", 1))
 
 
-def compile(model=None, **options):  # noqa: A001 - PyTorch's name
-    """torch.compile's place in a script: dlcore runs eagerly (its kernels are compiled ahead of
-    time), so this returns ``model`` itself (used as a decorator too); options are ignored."""
+def compile(model=None, *, strict=False, **options):  # noqa: A001 - PyTorch's name
+    """``dlcore.compile(step_fn)``: the training step ``step_fn`` (zero_grad, forward, loss,
+    backward, optimizer step; returns the loss) recorded once per input signature and replayed
+    without Python dispatch or graph building, bitwise equal to the eager step (dlcore.replay,
+    docs/compile.md); ``strict=True`` raises instead of falling back to eager steps when the
+    step cannot be replayed. Used as a decorator too. A module (torch.compile's usual argument)
+    is returned as it is: dlcore's kernels are compiled ahead of time and a module's forward is
+    not a whole step; other torch.compile options are accepted and ignored."""
     if model is None:
-        return lambda m: m
-    return model
+        return lambda m: compile(m, strict=strict, **options)
+    if isinstance(model, nn.Module):
+        return model
+    return replay.compile_step(model, strict=strict)
 
 
 def get_num_threads() -> int:

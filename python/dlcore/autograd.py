@@ -24,6 +24,7 @@ gradients while the rest of the backward still runs (dlcore.distributed).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import sys
 import traceback
@@ -33,7 +34,7 @@ from . import _C
 
 __all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "inference_mode", "wrapper", "Variable",
            "detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly", "Function", "unshared",
-           "backward", "RemovableHandle"]
+           "backward", "RemovableHandle", "replayed_as_python"]
 
 # Grad mode is per thread and lives in C++, next to Function.apply (csrc/bindings/autograd.cpp)
 is_grad_enabled = _C.is_grad_enabled
@@ -139,6 +140,8 @@ def wrapper(cls):
         v.grad = None
         v._node = None
         v._out_index = 0
+        v._base = None
+        v._views = None
         return v
     return staticmethod(_wrap)
 
@@ -148,9 +151,11 @@ class Variable:
 
     # _post_acc_hooks / _grad_hooks are set only by register_post_accumulate_grad_hook /
     # register_hook on a leaf (never by Function.apply, which fills the other slots of its
-    # outputs), so they are read with getattr(..., None)
+    # outputs), so they are read with getattr(..., None). _base: the tensor whose memory a view
+    # op's result views, _views: weak references to a tensor's views (tensor.py's in-place
+    # recording; None otherwise)
     __slots__ = ("_data", "requires_grad", "grad", "_node", "_out_index", "_post_acc_hooks", "_grad_hooks",
-                 "__weakref__")
+                 "_base", "_views", "__weakref__")
 
     def __init__(self, data, requires_grad=False):
         self._data = data
@@ -158,6 +163,8 @@ class Variable:
         self.grad = None
         self._node = None
         self._out_index = 0
+        self._base = None
+        self._views = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -288,6 +295,22 @@ def _node_grads(node, grads):
             else:
                 t.grad = t._wrap(_C.binary(_C.Binary.add, t.grad._data, g))
     return grads
+
+
+# Set by dlcore.replay while it records a step: calls of functions marked replayed_as_python go
+# through it (it records them as calls to run again at each replay, with their kernels unrecorded)
+replay_hook = None
+
+
+def replayed_as_python(fn):
+    """Marks a function that computes with values read from tensor data (gradient clipping's
+    norm) as one that a replayed training step (dlcore.compile) runs again as Python each time,
+    on that replay's tensors, instead of recording its kernel calls; elsewhere it runs as it is."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        hook = replay_hook
+        return fn(*args, **kwargs) if hook is None else hook(fn, args, kwargs)
+    return run
 
 
 class RemovableHandle:
@@ -439,7 +462,10 @@ class Function:
 
     # Function.apply(*args): forward(ctx, *raw arrays of the tensor arguments); the outputs are
     # wrapped as plain Tensors and, when grad mode is on and an input requires grad, float outputs
-    # get ctx as their node (ctx.inputs, ctx.needs_input_grad, ctx.n_outputs).
+    # get ctx as their node (ctx.needs_input_grad, ctx.n_outputs, ctx.inputs: per argument the
+    # edge to its history at the time of the call - the leaf Variable itself, a non-leaf's
+    # (node, output index) pair, or None where no gradient is needed; an in-place op that later
+    # gives the tensor a new node leaves this node's edge on the history it read).
     # It runs once per op, so it is C++ (csrc/bindings/autograd.cpp).
     apply = classmethod(_C.function_apply)
 
@@ -457,9 +483,9 @@ def _topo_order(root_node):
             continue
         seen.add(id(node))
         stack.append((node, True))
-        for t in node.inputs or ():
-            if t is not None and t._node is not None and id(t._node) not in seen:
-                stack.append((t._node, False))
+        for e in node.inputs or ():
+            if type(e) is tuple and id(e[0]) not in seen:
+                stack.append((e[0], False))
     order.reverse()
     return order
 
@@ -546,7 +572,7 @@ def backward(tensor, grad=None, retain_graph=False):
     uses = {}
     for node in order:
         for inp, need in zip(node.inputs or (), node.needs_input_grad):
-            if need and inp._node is None:
+            if need and type(inp) is not tuple:
                 uses[id(inp)] = uses.get(id(inp), 0) + 1
     leaf_grads = {}
     for node in order:
@@ -565,15 +591,16 @@ def backward(tensor, grad=None, retain_graph=False):
             if not need:
                 continue
             ig = in_grads[k] if k < len(in_grads) else None
-            if inp._node is None:
+            if type(inp) is not tuple:  # a leaf
                 if ig is not None:
                     leaf_grads[id(inp)] = _accumulate(leaf_grads.get(id(inp)), ig)
                 uses[id(inp)] -= 1
                 if not uses[id(inp)] and id(inp) in leaf_grads:
                     inp._accumulate_grad(leaf_grads.pop(id(inp)), True)
-            elif ig is not None:
-                slot = pending.setdefault(id(inp._node), [None] * inp._node.n_outputs)
-                slot[inp._out_index] = _accumulate(slot[inp._out_index], ig)
+            elif ig is not None:  # (node, output index)
+                src, i = inp
+                slot = pending.setdefault(id(src), [None] * src.n_outputs)
+                slot[i] = _accumulate(slot[i], ig)
         if not retain_graph and in_grads:
             node.saved = ()
             node.freed = True

@@ -7,11 +7,14 @@ holds one dlcore.optim optimizer (``.optimizer``; one fused update per step) and
 other attribute to it (``param_groups``, ``state_dict``, ``learning_rate``...).
 
 Arguments take Keras's names and defaults (learning_rate, beta_1, beta_2, epsilon=1e-7, rho,
-momentum, nesterov, weight_decay); the update rules are dlcore.optim's (PyTorch's). Adam and
-AdamW add epsilon to sqrt(v) before the bias correction, as Keras (dlcore.optim's
-``eps_hat=True``), so they update as Keras's do; RMSprop divides by sqrt(v) + epsilon where
-Keras divides by sqrt(v + epsilon); weight_decay is decoupled (as Keras's) for Adam and AdamW,
-PyTorch's L2 in the gradient for the others.
+momentum, nesterov, weight_decay) and so do the update rules: the dlcore.optim kernels run
+their Keras branch (the parameter groups' ``keras`` entry; csrc/ops/optim_math.h). So
+``weight_decay`` is decoupled for every optimizer (variable *= 1 - learning_rate * weight_decay
+before the update); SGD's velocity holds -learning_rate * gradient; RMSprop divides by
+sqrt(velocity + epsilon) (centered: sqrt(velocity - average_gradient^2 + epsilon)) and its
+momentum accumulates the increment; Adagrad divides by sqrt(accumulator + epsilon); Adam / AdamW
+add epsilon to sqrt(v) before the bias correction; Adamax adds epsilon to u after the max;
+Nadam's momentum schedule is beta_1 (1 - 0.5 * 0.96^t).
 """
 from __future__ import annotations
 
@@ -46,6 +49,9 @@ class Optimizer:
                                  f"make one optimizer per model (or per set of weights)")
             return self.optimizer
         self.optimizer = self._cls(variables, **self._options)
+        self.optimizer.defaults["keras"] = True  # Keras's update rules (also for groups added later)
+        for group in self.optimizer.param_groups:
+            group["keras"] = True
         self._variables = [id(v) for v in variables]
         return self.optimizer
 
@@ -105,8 +111,7 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  weight_decay=None, **kwargs):
         super().__init__(learning_rate, kwargs, betas=(float(beta_1), float(beta_2)), eps=float(epsilon),
-                         amsgrad=bool(amsgrad), weight_decay=_wd(weight_decay), eps_hat=True,
-                         decoupled_weight_decay=True)  # Keras decays every weight decoupled
+                         amsgrad=bool(amsgrad), weight_decay=_wd(weight_decay))
 
 
 class AdamW(Optimizer):
@@ -117,7 +122,7 @@ class AdamW(Optimizer):
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, **kwargs):
         super().__init__(learning_rate, kwargs, betas=(float(beta_1), float(beta_2)), eps=float(epsilon),
-                         amsgrad=bool(amsgrad), weight_decay=_wd(weight_decay), eps_hat=True)
+                         amsgrad=bool(amsgrad), weight_decay=_wd(weight_decay))
 
 
 class RMSprop(Optimizer):

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import numbers
 
-from .tensor import Generator, current_generator, manual_seed
+from ._ops import _args
+from .dtype import canonical, get_default_dtype
+from .nn.init import trunc_normal_
+from .tensor import Generator, Tensor, current_generator, empty, manual_seed
 from .tensor import normal as _normal
 from .tensor import randint as _randint
 from .tensor import randperm as _randperm
 from .tensor import uniform as _uniform
 
-__all__ = ["SeedGenerator", "normal", "uniform", "randint", "shuffle", "manual_seed"]
+__all__ = ["SeedGenerator", "normal", "uniform", "randint", "truncated_normal", "dropout", "shuffle", "manual_seed"]
 
 
 class SeedGenerator:
@@ -61,3 +64,26 @@ def shuffle(x, axis=0, seed=None):
     """x with its entries along ``axis`` in a random order."""
     perm = _randperm(x.shape[axis], generator=_generator(seed, "shuffle"))
     return x.index_select(axis, perm)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """Draws from N(mean, stddev^2) kept within two standard deviations of the mean, as Keras's."""
+    out = empty(*_shape(shape), dtype=canonical(dtype) or get_default_dtype())
+    return trunc_normal_(out, mean, stddev, mean - 2 * stddev, mean + 2 * stddev,
+                         generator=_generator(seed, "truncated_normal"))
+
+
+def dropout(inputs, rate, noise_shape=None, seed=None):
+    """inputs with each element zeroed with probability ``rate`` and the rest scaled by
+    1 / (1 - rate) (gradients flow through the kept ones); ``noise_shape`` (broadcast to the
+    inputs' shape) shares one draw along its size-1 axes."""
+    x = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
+    rate = _args.real(rate, "dropout", "rate")
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
+    shape = tuple(x.shape) if noise_shape is None else tuple(
+        x.shape[i] if s is None else int(s) for i, s in enumerate(noise_shape))
+    _args.broadcast_shape(x.shape, shape, "dropout")
+    u = _uniform(shape, 0.0, 1.0, dtype=x.dtype if x.dtype.is_floating_point else None,
+                 generator=_generator(seed, "dropout"))
+    return x * ((u >= rate).type(u.dtype) * (1.0 / (1.0 - rate)))

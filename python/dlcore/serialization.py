@@ -770,9 +770,11 @@ def save_model(model, path, include_optimizer=True):
         elif not isinstance(loss, str):
             loss = None
         mets = [m if isinstance(m, str) else None for m in c.metric_specs]
-        meta["compile"] = json.dumps({"loss": loss, "metrics": [m for m in mets if m],
-                                      "from_logits": c.from_logits,
-                                      "optimizer": c.optimizer_spec if isinstance(c.optimizer_spec, str) else None})
+        comp = {"loss": loss, "metrics": [m for m in mets if m], "from_logits": c.from_logits,
+                "optimizer": c.optimizer_spec if isinstance(c.optimizer_spec, str) else None}
+        if c.jit_compile:  # written only when on: files without it read as before
+            comp["jit_compile"] = True
+        meta["compile"] = json.dumps(comp)
         if include_optimizer and c.optimizer is not None:
             meta["optimizer"] = json.dumps(_opt_meta(c.optimizer, arrays))
     own = model.__dict__.get("_generator")
@@ -840,7 +842,7 @@ def _checked_compile(path, meta):
     c = f.json(meta, required=False)
     if c is None:
         return None
-    unknown = set(c) - {"loss", "metrics", "from_logits", "optimizer"}
+    unknown = set(c) - {"loss", "metrics", "from_logits", "optimizer", "jit_compile"}
     if unknown:
         f.fail(f"unknown entries {sorted(unknown)}")
     loss = c.get("loss")
@@ -849,8 +851,9 @@ def _checked_compile(path, meta):
     mets = c.get("metrics") or []
     if not (isinstance(mets, list) and all(isinstance(m, str) for m in mets)):
         f.fail(f"metrics must be a list of names, got {mets!r}")
-    if not isinstance(c.get("from_logits", True), bool):
-        f.fail(f"from_logits must be true or false, got {c.get('from_logits')!r}")
+    for k in ("from_logits", "jit_compile"):
+        if not isinstance(c.get(k, True), bool):
+            f.fail(f"{k} must be true or false, got {c.get(k)!r}")
     opt = c.get("optimizer")
     if opt is not None and not (isinstance(opt, str) and opt.lower() in _optimizer_names()):
         f.fail(f"optimizer must be one of {sorted(_optimizer_names())} or null, got {opt!r}")
@@ -880,7 +883,8 @@ def _checked_optimizer(path, meta, arrays, params):
     if cls is None:
         f.fail(f"class must be one of {sorted(names)}, got {o['class']!r}")
     sig = inspect.signature(cls.__init__)
-    options = {k for k in sig.parameters if k not in ("self", "params")}
+    flags = set(cls._group_flags)  # group options no constructor takes (dlcore.optimizers' 'keras')
+    options = {k for k in sig.parameters if k not in ("self", "params")} | flags
     defaults, groups, state = o["defaults"], o["param_groups"], o["state"]
     if not isinstance(defaults, dict) or set(defaults) - options:
         f.fail(f"defaults must be a dict of {cls.__name__}'s options {sorted(options)}, got {defaults!r}")
@@ -920,7 +924,9 @@ def _checked_optimizer(path, meta, arrays, params):
                 f.fail(f"state[{key}].{k} must be a number or a stored tensor, got {v!r}")
         loaded[int(key)] = st
     with f:
+        set_flags = {k: defaults.pop(k) for k in flags & set(defaults)}
         opt = cls(params, **defaults)
+        opt.defaults.update(set_flags)
         opt.load_state_dict({"state": loaded, "param_groups": [{k: _unjson(v) for k, v in g.items()} for g in groups]})
     return opt
 
@@ -996,7 +1002,7 @@ def load_model(path, compile=True, restore_rng=True, max_bytes=None):
             opt = _checked_optimizer(path, meta, arrays, params) or comp.get("optimizer") or "adam"
             with _Field(path, "compile"):
                 model.compile(optimizer=opt, loss=loss, metrics=comp.get("metrics") or None,
-                              from_logits=comp.get("from_logits"))
+                              from_logits=comp.get("from_logits"), jit_compile=comp.get("jit_compile", False))
     finally:
         _C.set_alloc_budget(prev)
     if epoch is not None:

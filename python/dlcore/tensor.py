@@ -13,6 +13,7 @@ import contextlib
 import math
 import numbers
 import threading
+import weakref
 from collections import namedtuple
 
 from . import _C
@@ -27,6 +28,7 @@ from .dtype import is_dtype_like as _is_dtype_like
 from .dtype import promote as _promote
 from ._ops import _args, activation, elementwise, gemm, reduce
 from ._ops import index as index_ops
+from ._ops import inplace as inplace_ops
 from ._ops import shape as shape_ops
 
 __all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "is_floating_point", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty",
@@ -247,19 +249,39 @@ class Tensor(Variable):
     # ---- in place (PyTorch's trailing-underscore family) ----
     def _inplace(self, op, result):
         """Writes `result` (a Tensor of this tensor's shape, or broadcastable to it) into this
-        tensor. A tensor whose gradient is being recorded is refused (its gradient would be
-        wrong); a value saved for a backward raises when that backward runs (version counters)."""
-        if self.requires_grad and autograd.is_grad_enabled():
-            what = "a leaf tensor that requires grad" if self._node is None else \
-                "a tensor that is part of an autograd graph"
-            raise RuntimeError(f"{op}: {what} (shape {tuple(self.shape)}) cannot be modified in place "
-                               "(its gradient would be silently wrong); use the out-of-place op, or do "
-                               "it under dlcore.no_grad()")
+        tensor: every in-place op ends here. Where a gradient is recorded (this tensor's, or the
+        result's: ``buf[:, 0] = x``) the op joins the graph as in PyTorch (_record_inplace); a
+        leaf that requires grad, or a view of one, is refused."""
+        if result is self:  # (dropout outside training: nothing changes)
+            return self
         if result.dtype.is_floating_point and not self.dtype.is_floating_point:
             raise TypeError(f"{op}: the result is {result.dtype} but the tensor is {self.dtype}; "
                             f"use the out-of-place op, or convert the tensor first")
-        self._data.copy_(result._data)
+        if result.requires_grad or self._recorded():
+            _record_inplace(self, op, result)
+        else:
+            self._data.copy_(result._data)
         return self
+
+    def _recorded(self):
+        """Whether an in-place write into this tensor now must be recorded in the graph."""
+        if not autograd.is_grad_enabled():
+            return False
+        base = self._base
+        return self.requires_grad or (base is not None and base.requires_grad)
+
+    def _overwrite_recorded(self, src=None):
+        """Whether copy_ / fill_ / zero_ must be recorded. Overwriting a leaf that requires grad
+        (or a view of one) with a value that needs no gradient is a plain write outside the
+        graph, as dlcore has always allowed (initializers, weight loading; PyTorch asks for
+        no_grad there); a backward that saved the old value still raises (version counter)."""
+        if isinstance(src, Tensor) and src.requires_grad and autograd.is_grad_enabled():
+            return True
+        if not self._recorded():
+            return False
+        owner = self._base
+        owner = self if owner is None else owner
+        return not (owner._node is None and owner.requires_grad)
 
     def add_(self, other, alpha=1):
         return self._inplace("add_", self + (other if alpha == 1 else other * alpha))
@@ -312,14 +334,14 @@ class Tensor(Variable):
     def masked_fill_(self, mask, value):
         return self._inplace("masked_fill_", self.masked_fill(mask, value))
 
-    def index_add_(self, dim, index, source, alpha=1):
+    def index_add_(self, dim, index, source, *, alpha=1):
         """Adds alpha * source's slices into this tensor at the positions `index` (1-D int64)
-        along dim, in place; repeated indices accumulate (PyTorch's index_add_). Like every
-        in-place op it refuses a tensor whose gradient is being recorded: the sparse updates of
-        an embedding table (word2vec's SGD) run under dlcore.no_grad()."""
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(f"index_add_: a tensor that requires grad (shape {tuple(self.shape)}) cannot be "
-                               "modified in place while gradients are recorded; do it under dlcore.no_grad()")
+        along dim, in place; repeated indices accumulate (PyTorch's index_add_). Outside a
+        recorded graph (the sparse updates of an embedding table, word2vec's SGD, under
+        dlcore.no_grad()) only the indexed rows are touched; recorded, it is index_add written
+        back like every in-place op."""
+        if self._recorded() or (isinstance(source, Tensor) and source.requires_grad and autograd.is_grad_enabled()):
+            return self._inplace("index_add_", index_add(self, dim, index, source, alpha=alpha))
         if self.ndim == 0:
             raise ValueError("index_add_: the tensor is 0-d; it needs at least one dimension")
         d = _args.dim(dim, self.ndim, "index_add_", self.shape)
@@ -328,14 +350,22 @@ class Tensor(Variable):
             src = src * _args.real(alpha, "index_add_", "alpha")
         if src.dtype != self.dtype:
             src = src.to(self.dtype)
-        _C.index_add_(self._data, d, _index_tensor(index, "index_add_"), src.contiguous()._data)
+        _C.index_add_(self._data, d, _index_tensor(index, "index_add_", self._data.device), src.contiguous()._data)
         return self
 
     def zero_(self):
+        if self._overwrite_recorded():
+            return self._inplace("zero_", zeros_like(self))
         self._data.fill_(0.0)
         return self
 
     def fill_(self, value):
+        if self._overwrite_recorded(value):
+            v = value if isinstance(value, Tensor) else tensor(_args.real(value, "fill_", "value", allow_bool=True),
+                                                               dtype=self.dtype, device=self.device)
+            if v.ndim != 0:
+                raise ValueError(f"fill_: value must be a number or a 0-d tensor, got shape {tuple(v.shape)}")
+            return self._inplace("fill_", _t(v).to(self.dtype).expand(self.shape))
         if _big_int(value) and self._data.dtype == int64:
             self._data[...] = int(value)  # exact: a double holds integers only up to 2**53
         else:
@@ -344,9 +374,24 @@ class Tensor(Variable):
 
     def copy_(self, src):
         """Copies src (broadcast, converted to this tensor's dtype, from any device) into this
-        tensor; an overlapping source is read completely first."""
+        tensor; an overlapping source is read completely first. Recorded in the graph when
+        src or this tensor requires grad (the gradient of src is summed over the broadcast)."""
+        if self._overwrite_recorded(src):
+            return self._assign("copy_", src)
         self._data.copy_(src._data if isinstance(src, Tensor) else src)
         return self
+
+    def _value(self, value):
+        """An assigned value as a Tensor on this tensor's device, of its dtype (differentiably)."""
+        v = value if isinstance(value, Tensor) else tensor(value, dtype=self.dtype, device=self.device)
+        if v.device != self.device:
+            v = v.to(self.device)
+        return v if v.dtype == self.dtype else v.to(self.dtype)
+
+    def _assign(self, op, value):
+        """copy_ / a basic-index assignment, recorded: value (leading 1s dropped, broadcast to
+        this tensor's shape) written in place."""
+        return self._inplace(op, _fit(op, self._value(value), self.shape))
 
     def clone(self):
         return shape_ops.Contiguous.apply(self)
@@ -466,6 +511,20 @@ class Tensor(Variable):
     def __abs__(self):
         return abs(self)
 
+    # augmented assignment writes in place, as PyTorch's (x += y is x.add_(y); x[i] *= 2 then
+    # writes the product of the view back through it)
+    def __iadd__(self, o):
+        return self.add_(o)
+
+    def __isub__(self, o):
+        return self.sub_(o)
+
+    def __imul__(self, o):
+        return self.mul_(o)
+
+    def __itruediv__(self, o):
+        return self.div_(o)
+
     def __neg__(self):
         return elementwise.Neg.apply(self)
 
@@ -514,7 +573,7 @@ class Tensor(Variable):
     def __getitem__(self, index):
         items, adv = _parse_index(index, self)
         if not adv:
-            return shape_ops.GetItem.apply(self, items)
+            return _view_of(shape_ops.GetItem.apply(self, items), self)
         basic, dims, arrays, lead = _advanced_parts(items, adv, self)
         view = shape_ops.GetItem.apply(self, basic) if builtins.any(i != slice(None) for i in basic) else self
         out = index_ops.Index.apply(view, dims, arrays)
@@ -525,12 +584,8 @@ class Tensor(Variable):
         return out
 
     def __setitem__(self, index, value):
-        if self.requires_grad and autograd.is_grad_enabled():
-            what = "a leaf tensor that requires grad" if self._node is None else \
-                "a tensor that is part of an autograd graph"
-            raise RuntimeError(f"__setitem__: {what} (shape {tuple(self.shape)}) cannot be modified "
-                               "in place (its gradient would be silently wrong); wrap the assignment "
-                               "in dlcore.no_grad(), or build the new value with where/cat")
+        if (isinstance(value, Tensor) and value.requires_grad and autograd.is_grad_enabled()) or self._recorded():
+            return self._setitem_recorded(index, value)
         items, adv = _parse_index(index, self)
         src = value._data if isinstance(value, Tensor) else value
         if not adv:
@@ -548,6 +603,22 @@ class Tensor(Variable):
                 order = list(range(lead, lead + nb)) + list(range(lead)) + list(range(lead + nb, src.ndim))
                 src = src.permute(order)
         _C.index_put_(view, dims, arrays, src, False)
+
+    def _setitem_recorded(self, index, value):
+        """self[index] = value as an op of the graph: a basic index writes through a view, an
+        advanced one is an out-of-place index_put written back in place."""
+        items, adv = _parse_index(index, self)
+        if not adv:
+            self[items]._assign("__setitem__", value)
+            return
+        v = self._value(value)
+        basic, dims, arrays, lead = _advanced_parts(items, adv, self)
+        view = self[basic] if builtins.any(i != slice(None) for i in basic) else self
+        if lead:  # the value is laid out as the result would be: move the index dims first
+            nb = v.ndim - (view.ndim - len(dims))
+            if nb > 0:
+                v = v.permute(list(range(lead, lead + nb)) + list(range(lead)) + list(range(lead + nb, v.ndim)))
+        view._inplace("__setitem__", index_ops.IndexPut.apply(view, dims, arrays, v))
 
     # ---- methods mirroring the functions below ----
     def reshape(self, *shape):
@@ -848,9 +919,6 @@ class Tensor(Variable):
     def index_add(self, dim, index, source, *, alpha=1):
         return index_add(self, dim, index, source, alpha=alpha)
 
-    def index_add_(self, dim, index, source, *, alpha=1):
-        return self._inplace("index_add_", index_add(self, dim, index, source, alpha=alpha))
-
     def cumsum(self, dim, dtype=None):
         return cumsum(self, dim, dtype)
 
@@ -979,12 +1047,12 @@ def _advanced_parts(items, adv, t):
                 if i.shape != covered:
                     raise IndexError(f"index: boolean mask of shape {i.shape} does not match the tensor's "
                                      f"shape {tuple(t.shape)} at dims {tdim}..{tdim + k - 1}")
-                nz = _C.nonzero(i.to("cpu"))
+                nz = _C.nonzero(i.to(t._data.device))  # the indices live where the tensor does
                 cols = [nz.select(1, j) for j in range(k)]
             else:
                 if tdim >= t.ndim:
                     raise IndexError(f"too many indices for a tensor of shape {tuple(t.shape)}")
-                cols = [i.to("cpu")]
+                cols = [i.to(t._data.device)]
             if first_adv_vdim is None:
                 first_adv_vdim = vdim
             for c in cols:
@@ -1386,6 +1454,98 @@ def randint(low, high=None, size=(), generator=None, device=None, *, dtype=None,
 
 # ---- functions --------------------------------------------------------------------------------
 
+def _record_inplace(t, op, result):
+    """t.<op>(...) with result (its value, computed out of place from t's current history) as
+    an op of the graph, PyTorch's in-place semantics:
+
+    * a leaf that requires grad, or a view of one, is refused (its gradient would not be its own);
+    * result is written into t's memory (bumping its version: a backward that saved the old value
+      raises), and t takes result's node - the node's edge to t's previous history was taken when
+      it was made, and so were the edges of every earlier consumer of t;
+    * a value result's backward read from t's memory (x.mul_(y) needs the old x for y's gradient)
+      is kept as a copy; result itself, if its backward reads it (relu_, exp_), is read from t's
+      memory instead (where t has result's layout), so a later in-place change of t raises there
+      as in PyTorch;
+    * t a view (t._base: h[:, 0] += 1, v.relu_()): the write changed the base too - the base's new
+      node is CopySlices (its gradient outside t's region to its old history, inside to result);
+    * every live view of the memory written (t too, when it is one) becomes a view of the new
+      value (ViewOf), as PyTorch regenerates a view's grad_fn after its base changed.
+    """
+    base = t._base
+    if base is not None and not t._data.may_overlap(base._data):
+        base = None  # the base's memory was replaced (.data =, Module.to) since: no longer a view
+    for who, what in ((t, "a leaf tensor"), (base, "a view of a leaf tensor")):
+        if who is not None and who.requires_grad and who._node is None:
+            raise RuntimeError(f"{op}: {what} that requires grad (shape {tuple(who.shape)}) is being used in an "
+                               "in-place operation (its gradient would not be its own); modify it under "
+                               "dlcore.no_grad() (as an optimizer step does), or work on a clone()")
+    if result.dtype != t.dtype:
+        result = result.to(t.dtype)
+    result = _fit(op, result, t.shape)
+    if result._node is None:  # a constant or a leaf: t's old history gets a zero gradient
+        result = inplace_ops.Overwrite.apply(t, result)
+    arr, out, node = t._data, result._data, result._node
+    saved = node.saved if node is not None else ()
+    if saved:
+        saved = tuple(a.clone() if a is not None and a is not out and a.may_overlap(arr) else a for a in saved)
+    arr.copy_(out)
+    if saved:
+        if arr.strides == out.strides:  # (a backward kernel reads the layout it saved)
+            saved = tuple(arr if a is out else a for a in saved)
+        node.saved, node.saved_versions = saved, tuple(None if a is None else a.version for a in saved)
+    if base is None:
+        t._node, t._out_index, t.requires_grad = result._node, result._out_index, result.requires_grad
+    else:
+        b = base._data
+        new = inplace_ops.CopySlices.apply(base, result, _geometry(b, arr))
+        base._node, base._out_index, base.requires_grad = new._node, 0, new.requires_grad
+    # every view of the memory written (t among them when it is one) is a view of its owner's
+    # new value now: its history starts again from there
+    root = t if base is None else base
+    for u in [r() for r in root._views or ()]:
+        if u is None or not u._data.may_overlap(root._data):
+            continue
+        view = inplace_ops.ViewOf.apply(root, _geometry(root._data, u._data))
+        u._node, u._out_index, u.requires_grad = view._node, 0, view.requires_grad
+
+
+def _geometry(base, view):
+    """Where the array view lies in base's memory (shapes, strides, offsets; _ops/inplace.py)."""
+    return (base.shape, base.strides, base.offset, view.shape, view.strides, view.offset)
+
+
+def _view_of(out, x):
+    """out, a view op's result over x's memory, remembers the tensor owning that memory
+    (PyTorch's ``_base``): an in-place write through the view changes that tensor's value."""
+    base = x._base
+    if base is None:
+        base = x
+    out._base = base
+    views = base._views
+    if views is None:
+        base._views = [weakref.ref(out)]
+    else:
+        views.append(weakref.ref(out))
+        if len(views) >= 16 and not len(views) & (len(views) - 1):  # at 16, 32, 64...: drop the dead
+            views[:] = [r for r in views if r() is not None]
+    return out
+
+
+def _fit(op, v, shape):
+    """v (an in-place op's result, an assigned value) broadcast to the written tensor's shape,
+    leading size-1 dims beyond it dropped (NumPy's and PyTorch's assignment rule)."""
+    if v.shape == shape:
+        return v
+    extra = 0
+    while v.ndim - extra > len(shape) and v.shape[extra] == 1:
+        extra += 1
+    try:
+        return expand(reshape(v, v.shape[extra:]) if extra else v, shape)
+    except ValueError:
+        raise ValueError(f"{op}: a value of shape {tuple(v.shape)} cannot be written into a tensor of shape "
+                         f"{tuple(shape)}") from None
+
+
 def _t(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
@@ -1751,12 +1911,15 @@ def _sizes(shape, op):
 
 def reshape(x, *shape):
     """x with a new shape (one size may be -1): a view when x's memory allows, else a copy."""
-    return shape_ops.Reshape.apply(_t(x), _sizes(shape, "reshape"))
+    x = _t(x)
+    out = shape_ops.Reshape.apply(x, _sizes(shape, "reshape"))
+    return _view_of(out, x) if out._data.may_overlap(x._data) else out
 
 
 def view(x, *shape):
     """x with a new shape as a view of the same memory; raises when that needs a copy."""
-    return shape_ops.View.apply(_t(x), _sizes(shape, "view"))
+    x = _t(x)
+    return _view_of(shape_ops.View.apply(x, _sizes(shape, "view")), x)
 
 
 def flatten(x, start_dim=0, end_dim=-1):
@@ -1779,7 +1942,7 @@ def permute(x, *dims):
     norm = tuple(_args.dim(d, x.ndim, "permute", x.shape) for d in dims)
     if sorted(norm) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {tuple(x.shape)}")
-    return shape_ops.Permute.apply(x, norm)
+    return _view_of(shape_ops.Permute.apply(x, norm), x)
 
 
 def transpose(x, d0=-2, d1=-1):
@@ -1789,12 +1952,13 @@ def transpose(x, d0=-2, d1=-1):
     dims = list(range(builtins.max(nd, 1)))[:nd]
     if nd:
         dims[d0], dims[d1] = dims[d1], dims[d0]
-    return shape_ops.Permute.apply(x, tuple(dims))
+    return _view_of(shape_ops.Permute.apply(x, tuple(dims)), x)
 
 
 def expand(x, *shape):
     """x broadcast to `shape` (-1 keeps a dim; new dims lead) as a view: no copy."""
-    return shape_ops.Expand.apply(_t(x), _sizes(shape, "expand"))
+    x = _t(x)
+    return _view_of(shape_ops.Expand.apply(x, _sizes(shape, "expand")), x)
 
 
 broadcast_to = expand
@@ -1803,7 +1967,7 @@ broadcast_to = expand
 def sort(x, dim=-1, descending=False, stable=False):
     """(values, indices) of x sorted along dim; stable (equal values keep their order) whether
     or not ``stable`` is asked for, NaN last ascending and first descending, as PyTorch. The
-    values carry gradients (a gather). CPU kernel only (argsort)."""
+    values carry gradients (a gather). One argsort kernel on x's device."""
     x = _t(x)
     if x.ndim == 0:
         return MaxResult(x, zeros((), dtype=int64, device=x.device))
@@ -1983,7 +2147,7 @@ def split(x, split_size_or_sections, dim=0, *, axis=None):
         if total != n:
             raise ValueError(f"split: sections {sizes} sum to {total}, but dim {d} has size {n}")
     out = shape_ops.Split.apply(x, sizes, d)
-    return out if isinstance(out, tuple) else (out,)
+    return tuple(_view_of(o, x) for o in out) if isinstance(out, tuple) else (_view_of(out, x),)
 
 
 def chunk(x, chunks, dim=0, *, axis=None):
@@ -2023,9 +2187,10 @@ def pad(input, pad, mode="constant", value=None):
     return shape_ops.Pad.apply(x, tuple(pads), v)
 
 
-def _index_tensor(index, op):
-    """The int64 Array of an index argument (a Tensor, or Python / NumPy integer data)."""
-    idx = index._data if isinstance(index, Tensor) else _C.from_object(index, None, get_default_dtype(), "cpu", op)
+def _index_tensor(index, op, device="cpu"):
+    """The int64 Array of an index argument (a Tensor, kept on its device, or Python / NumPy
+    integer data, made on `device`: the device of the tensor it indexes)."""
+    idx = index._data if isinstance(index, Tensor) else _C.from_object(index, None, get_default_dtype(), device, op)
     if idx.dtype != int64:
         raise TypeError(f"{op}: 'index' must be an integer tensor, got {idx.dtype}")
     return idx
@@ -2036,7 +2201,7 @@ def index_select(x, dim, index):
     if x.ndim == 0:
         raise ValueError("index_select: the input is 0-d; it needs at least one dimension")
     dim = _args.dim(dim, x.ndim, "index_select", x.shape)
-    return index_ops.IndexSelect.apply(x, dim, _index_tensor(index, "index_select"))
+    return index_ops.IndexSelect.apply(x, dim, _index_tensor(index, "index_select", x._data.device))
 
 
 def gather(x, dim, index):
@@ -2044,7 +2209,7 @@ def gather(x, dim, index):
     if x.ndim == 0:
         raise ValueError("gather: the input is 0-d; it needs at least one dimension")
     dim = _args.dim(dim, x.ndim, "gather", x.shape)
-    return index_ops.Gather.apply(x, dim, _index_tensor(index, "gather"))
+    return index_ops.Gather.apply(x, dim, _index_tensor(index, "gather", x._data.device))
 
 
 def _einsum_labels(spec, t, equation):
@@ -2150,7 +2315,7 @@ def scatter_add(x, dim, index, src):
     coordinates kept); index and src have one shape. Gradients flow to x and src."""
     x = _t(x)
     dim = _args.dim(dim, builtins.max(x.ndim, 1), "scatter_add", x.shape)
-    idx, src = _index_tensor(index, "scatter_add"), _t(src)
+    idx, src = _index_tensor(index, "scatter_add", x._data.device), _t(src)
     if tuple(idx.shape) != tuple(src.shape) or src.ndim != x.ndim:
         raise ValueError(f"scatter_add: index and src must have one shape, with as many dims as the input; "
                          f"got input {tuple(x.shape)}, index {tuple(idx.shape)}, src {tuple(src.shape)}")
@@ -2162,7 +2327,7 @@ def index_add(x, dim, index, source, *, alpha=1):
     dim (repeated indices add up). Gradients flow to x and source."""
     x = _t(x)
     dim = _args.dim(dim, builtins.max(x.ndim, 1), "index_add", x.shape)
-    idx, source = _index_tensor(index, "index_add"), _t(source)
+    idx, source = _index_tensor(index, "index_add", x._data.device), _t(source)
     if alpha != 1:
         source = source * alpha
     return index_ops.IndexAdd.apply(x, dim, idx, source.type(x.dtype))

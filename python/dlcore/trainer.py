@@ -23,7 +23,7 @@ import inspect
 import numpy as np
 
 from . import callbacks as cbm
-from . import data, nn, onnx, optim, serialization
+from . import data, nn, onnx, optim, replay, serialization
 from . import metrics as metrics_mod
 from . import losses as keras_losses
 from . import optimizers as keras_optimizers
@@ -307,6 +307,13 @@ def _batch_size_of(xs):
     return int(xs[0].shape[0])
 
 
+def _to_device(t, device):
+    """A batch tensor on the model's device (None and tensors already there pass through)."""
+    if t is None or device is None or not isinstance(t, Tensor) or t.device == device:
+        return t
+    return t.to(device)
+
+
 class _Batches:
     """(inputs, y, sample_weight) batches of Tensors from a DataLoader: one made by
     _array_loader (n_inputs arrays, then y and w when present), or a user's loader yielding
@@ -408,6 +415,9 @@ class _Compiled:
         self.metric_specs = []
         self.metrics = []
         self.from_logits = True
+        self.jit_compile = False
+        self.train_fn = None  # the recorded and replayed train / evaluation steps (jit_compile=True)
+        self.test_fn = None
 
 
 class TrainingMixin(WeightLists):
@@ -421,6 +431,23 @@ class TrainingMixin(WeightLists):
             if p.dtype.is_floating_point:
                 return p.dtype
         return get_default_dtype()
+
+    def _device(self):
+        """The model's device: its first parameter's or buffer's, else the device given to
+        Module.to before the weights existed, else None (the batches are used where they are)."""
+        for t in self.parameters():
+            return t.device
+        for t in self.buffers():
+            return t.device
+        return self.__dict__.get("_placed_on")
+
+    def _on_device(self, xs, y, w):
+        """Moves one batch (inputs, targets, sample weights) to the model's device: fit,
+        evaluate, predict and the *_on_batch methods take host data and run where the model is."""
+        device = self._device()
+        if device is None:
+            return xs, y, w
+        return [_to_device(x, device) for x in xs], _to_device(y, device), _to_device(w, device)
 
     def _lazy_unbuilt(self):
         return [m for m in self.modules() if isinstance(m, Layer) and not m.built]
@@ -544,6 +571,7 @@ class TrainingMixin(WeightLists):
     def _run_step(self, name, xs, y, w):
         """Calls the user's train_step / test_step with Keras's data layout; returns
         (float logs, batch size)."""
+        xs, y, w = self._on_device(xs, y, w)
         x = xs[0] if len(xs) == 1 else list(xs)
         d = x if y is None and w is None else ((x, y) if w is None else (x, y, w))
         if name == "train_step":
@@ -565,13 +593,19 @@ class TrainingMixin(WeightLists):
         object.__setattr__(self, "_stop_training", bool(v))
 
     # -- compile --
-    def compile(self, optimizer="adam", loss=None, metrics=None, from_logits=None):
+    def compile(self, optimizer="adam", loss=None, metrics=None, from_logits=None, jit_compile=False):
         """optimizer: a name ('adam', 'sgd', 'rmsprop', ...: Keras's optimizer with all its defaults),
         an Optimizer instance, a dict {'name': 'adam', 'lr': 1e-3}, or a class / factory called
         with the parameters (e.g. functools.partial(dlcore.optim.Adam, lr=1e-3)).
         loss: a name, an nn loss module, or a callable. metrics: names, Metric objects or
-        functions f(y_true, y_pred)."""
+        functions f(y_true, y_pred). jit_compile=True (Keras's name): fit / train_on_batch
+        and evaluate / test_on_batch record the training (evaluation) step once per batch
+        shape and replay it (dlcore.compile, docs/compile.md), bitwise equal to the eager step; "auto" (Keras's default) and False
+        run it eagerly."""
         c = _Compiled()
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f"compile: jit_compile must be True, False or 'auto', got {jit_compile!r}")
+        c.jit_compile = jit_compile is True
         if from_logits is None:
             from_logits = _output_activation(self) not in ("softmax", "sigmoid")
         c.from_logits = bool(from_logits)
@@ -627,6 +661,9 @@ class TrainingMixin(WeightLists):
     def _ensure_built(self, xs):
         if not self.__dict__.get("_all_built") and self._lazy_unbuilt():
             self.build([tuple(x.shape[1:]) for x in xs], dtype=str(xs[0].dtype))
+            target = self.__dict__.get("_placed_on")
+            if target is not None:  # model.to(device) came before the lazy weights existed
+                self.to(target)
         object.__setattr__(self, "_all_built", True)
 
     def _step(self, xs, y, w, train, metrics=None):
@@ -636,21 +673,46 @@ class TrainingMixin(WeightLists):
         if train:
             self.train()
             self._ensure_built(xs)
-            opt = self._ensure_optimizer()
-            opt.zero_grad()
-            pred = self._forward(xs)
-            loss = self._with_penalties(c.loss(pred, y, w))
-            loss.backward()
-            opt.step()
+        xs, y, w = self._on_device(xs, y, w)
+        if train:
+            self._ensure_optimizer()
+            if c.jit_compile:
+                if c.train_fn is None:
+                    c.train_fn = replay.compile_step(self._train_core)
+                loss, pred = c.train_fn(y, w, *xs)
+            else:
+                loss, pred = self._train_core(y, w, *xs)
         else:
             with no_grad(), eval_mode():  # the model's train/eval flag stays as it is
-                pred = self._forward(xs)
-                loss = self._with_penalties(c.loss(pred, y, w))
+                if c.jit_compile:
+                    if c.test_fn is None:
+                        c.test_fn = replay.compile_step(self._test_core)
+                    loss, pred = c.test_fn(y, w, *xs)
+                else:
+                    loss, pred = self._test_core(y, w, *xs)
         lv = loss.item()
         p = pred.detach()
         for m in (c.metrics if metrics is None else metrics):
             m.update_state(y, p, w)
         return lv, p.shape[0]
+
+    def _train_core(self, y, w, *xs):
+        """zero_grad, forward, loss, backward, optimizer step: the part of a train step that
+        jit_compile=True records and replays. Returns (loss, predictions)."""
+        c = self._c()
+        opt = c.optimizer
+        opt.zero_grad()
+        pred = self._forward(xs)
+        loss = self._with_penalties(c.loss(pred, y, w))
+        loss.backward()
+        opt.step()
+        return loss, pred
+
+    def _test_core(self, y, w, *xs):
+        """Forward and loss (under no_grad, in eval mode): the evaluation step jit_compile=True
+        records and replays. Returns (loss, predictions)."""
+        pred = self._forward(xs)
+        return self._with_penalties(self._c().loss(pred, y, w)), pred
 
     def _with_penalties(self, loss):
         """loss plus the weight penalties attached to the model's layers (Keras's
@@ -931,6 +993,7 @@ class TrainingMixin(WeightLists):
         with no_grad(), eval_mode():
             for xs_b in batches:
                 xs_b = [b if isinstance(b, Tensor) else _t(_arr(b)) for b in xs_b]
+                xs_b, _, _ = self._on_device(xs_b, None, None)
                 p = self(*xs_b)
                 parts.append(list(p) if isinstance(p, (tuple, list)) else p)
         if not parts:

@@ -3,12 +3,16 @@
 compile override taking d_optimizer, g_optimizer and loss_fn, and a train_step that updates
 the discriminator on real and generated samples, then the generator through the
 discriminator, with gradients taken the Keras-on-PyTorch way. Data: synthetic 2-D points
-around (2, -1) (instead of CelebA faces); the generator's samples have to move there."""
+around (2, -1) (instead of CelebA faces); the generator's samples have to move there. The step's
+tensors are made as keras.io writes them: keras.random.normal with a SeedGenerator for the
+latent vectors, ops.concatenate / ops.ones / ops.zeros for the batches and labels, and
+keras.random.uniform noise on the labels (kept inside [0, 1]: see train_step)."""
 # --- imports ---
 import numpy as np
 import torch
 import keras
 from keras import layers
+from keras import ops
 # --- end imports ---
 
 latent_dim = 4
@@ -38,6 +42,7 @@ class GAN(keras.Model):
         self.latent_dim = latent_dim
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.seed_generator = keras.random.SeedGenerator(1337)
 
     def call(self, x):  # (Keras builds a subclassed model by calling it on a batch of the data)
         return self.discriminator(x)
@@ -61,18 +66,20 @@ class GAN(keras.Model):
             optimizer.apply(grads, weights)
 
     def train_step(self, real):
-        batch_size = real.shape[0]
-        # the discriminator: generated samples labelled 1, real ones 0
-        z = torch.randn(batch_size, self.latent_dim)
+        batch_size = ops.shape(real)[0]
+        # the discriminator: generated samples labelled 1, real ones 0, plus a little label noise
+        # (up to 1.05, as keras.io's example adds it)
+        z = keras.random.normal(shape=(batch_size, self.latent_dim), seed=self.seed_generator)
         with torch.no_grad():
             fake = self.generator(z)
-        combined = torch.cat([fake, real], dim=0)
-        labels = torch.cat([torch.ones(batch_size, 1), torch.zeros(batch_size, 1)], dim=0)
+        combined = ops.concatenate([fake, real], axis=0)
+        labels = ops.concatenate([ops.ones((batch_size, 1)), ops.zeros((batch_size, 1))], axis=0)
+        labels = labels + 0.05 * keras.random.uniform(ops.shape(labels), seed=self.seed_generator)
         d_loss = self.loss_fn(labels, self.discriminator(combined))
         self._step(self.discriminator, self.d_optimizer, d_loss)
         # the generator: make the discriminator call its samples real
-        z = torch.randn(batch_size, self.latent_dim)
-        g_loss = self.loss_fn(torch.zeros(batch_size, 1), self.discriminator(self.generator(z)))
+        z = keras.random.normal(shape=(batch_size, self.latent_dim), seed=self.seed_generator)
+        g_loss = self.loss_fn(ops.zeros((batch_size, 1)), self.discriminator(self.generator(z)))
         self._step(self.generator, self.g_optimizer, g_loss)
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)

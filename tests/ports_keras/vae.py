@@ -1,14 +1,16 @@
 """A variational autoencoder with a custom train_step, in the shape of keras.io's "Variational
 AutoEncoder" example: a Sampling layer, encoder and decoder sub-models built with the
-functional API, loss trackers (keras.metrics.Mean) listed by the `metrics` property, and a
-train_step that takes gradients the way Keras does on its PyTorch backend (zero_grad,
-loss.backward(), `v.value.grad`, optimizer.apply under no_grad). Data: synthetic 8x8 images of
-a bar at a random place (instead of MNIST digits)."""
+functional API, loss trackers (keras.metrics.Mean) listed by the `metrics` property, the
+sampling and the losses written with keras.ops (ops.shape, ops.exp, ops.square, ops.sum(axis=),
+ops.mean) as the example writes them, and a train_step that takes gradients the way Keras does
+on its PyTorch backend (zero_grad, loss.backward(), `v.value.grad`, optimizer.apply under
+no_grad). Data: synthetic 8x8 images of a bar at a random place (instead of MNIST digits)."""
 # --- imports ---
 import numpy as np
 import torch
 import keras
 from keras import layers
+from keras import ops
 # --- end imports ---
 
 latent_dim = 2
@@ -31,9 +33,10 @@ class Sampling(layers.Layer):
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
-        batch, dim = z_mean.shape[0], z_mean.shape[1]
+        batch = ops.shape(z_mean)[0]
+        dim = ops.shape(z_mean)[1]
         epsilon = keras.random.normal(shape=(batch, dim), seed=self.seed_generator)
-        return z_mean + torch.exp(0.5 * z_log_var) * epsilon
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
 
 def build_encoder():
@@ -76,10 +79,10 @@ class VAE(keras.Model):
         self.zero_grad()
         z_mean, z_log_var, z = self.encoder(data)
         reconstruction = self.decoder(z)
-        bce = keras.losses.binary_crossentropy(data, reconstruction)  # (batch, 8, 8)
-        reconstruction_loss = torch.mean(torch.sum(bce, dim=(1, 2)))
-        kl = -0.5 * (1 + z_log_var - z_mean ** 2 - torch.exp(z_log_var))
-        kl_loss = torch.mean(torch.sum(kl, dim=1))
+        reconstruction_loss = ops.mean(
+            ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2)))
+        kl_loss = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+        kl_loss = ops.mean(ops.sum(kl_loss, axis=1))
         total_loss = reconstruction_loss + kl_loss
         total_loss.backward()
         weights = self.trainable_weights

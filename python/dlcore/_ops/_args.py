@@ -8,14 +8,29 @@ import numbers
 import operator
 
 from .. import _C
+from ..autograd import replayed_as_python
 
 __all__ = ["contig", "integer", "real", "ntuple", "shape_tuple", "dim", "axes", "require_float",
-           "broadcast_shape", "sum_to", "numpy_names"]
+           "broadcast_shape", "sum_to", "numpy_names", "check_range"]
 
 
 def contig(a):
     """a itself when contiguous (None passes through), else a contiguous copy."""
     return a if a is None or a.is_contiguous() else a.contiguous()
+
+
+@replayed_as_python
+def check_range(arr, low, high, error):
+    """Raises ``error(lo, hi)`` (an exception made from the smallest and largest value) when a
+    value of the integer array ``arr`` lies outside [low, high]: the one place where an op
+    checks tensor data. A step replayed by dlcore.compile runs it again on each batch (it is a
+    check, not a value the step computes with)."""
+    if arr.size:
+        flat = arr.reshape(-1)
+        lo = _C.reduce(_C.Reduce.min, flat, [0], False).item()
+        hi = _C.reduce(_C.Reduce.max, flat, [0], False).item()
+        if lo < low or hi > high:
+            raise error(lo, hi)
 
 
 def integer(v, op, name, minimum=None):
@@ -74,32 +89,34 @@ def shape_tuple(s, op="shape", name="shape"):
     return tuple(integer(v, op, name) for v in items)
 
 
-def dim(d, ndim, op, shape):
+def dim(d, ndim, op, shape, name="dim"):
     """Normalises dim d for a tensor with `ndim` dims (0-d tensors take -1 and 0) or raises an
-    IndexError naming the op and the shape."""
+    IndexError naming the op, the argument (``name``: NumPy-style APIs call it axis) and the
+    shape."""
     n = max(ndim, 1)
     if not isinstance(d, numbers.Integral) or isinstance(d, bool):
-        raise TypeError(f"{op}: dim must be an int, got {type(d).__name__} {d!r}")
+        raise TypeError(f"{op}: {name} must be an int, got {type(d).__name__} {d!r}")
     if not -n <= d < n:
-        raise IndexError(f"{op}: dim {d} is out of range for a tensor of shape {tuple(shape)} "
-                         f"(expected a dim in [{-n}, {n - 1}])")
+        raise IndexError(f"{op}: {name} {d} is out of range for a tensor of shape {tuple(shape)} "
+                         f"(expected {name} in [{-n}, {n - 1}])")
     return int(d) % n
 
 
-def axes(dims, ndim, op, shape):
+def axes(dims, ndim, op, shape, name="dim"):
     """None (every dim), an int or a sequence of ints as a list of dims in [0, ndim). An empty
-    sequence means every dim too, as in PyTorch (``x.sum(dim=())`` is the full sum)."""
+    sequence means every dim too, as in PyTorch (``x.sum(dim=())`` is the full sum). Errors
+    call the argument ``name`` (axis for NumPy-style APIs)."""
     if dims is None or (not isinstance(dims, numbers.Number) and not hasattr(dims, "__index__")
                         and len(dims) == 0):
         dims = range(ndim)
     elif isinstance(dims, numbers.Number) or hasattr(dims, "__index__"):
         dims = [dims]
-    out = [integer(a, op, "dim") for a in dims]
+    out = [integer(a, op, name) for a in dims]
     n = max(ndim, 1)
     for a in out:
         if not -n <= a < n:
-            raise IndexError(f"{op}: dim {a} is out of range for a tensor of shape {tuple(shape)} "
-                             f"(expected a dim in [{-n}, {n - 1}])")
+            raise IndexError(f"{op}: {name} {a} is out of range for a tensor of shape {tuple(shape)} "
+                             f"(expected {name} in [{-n}, {n - 1}])")
     return [a % ndim for a in out] if ndim else []
 
 

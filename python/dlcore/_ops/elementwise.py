@@ -9,7 +9,7 @@ from ..autograd import Function
 from ._args import sum_to
 
 __all__ = ["Add", "Sub", "Mul", "Div", "Pow", "Maximum", "Minimum", "Where", "Neg", "Exp", "Log",
-           "Sqrt", "Abs", "Sin", "Cos", "Log1p", "Expm1", "Clip", "PowScalar", "Affine", "Cast",
+           "Sqrt", "Abs", "Sin", "Cos", "Log1p", "Expm1", "Erf", "Clip", "PowScalar", "Affine", "Cast",
            "ToDevice"]
 
 B = _C.Binary
@@ -242,6 +242,27 @@ class Expm1(_Unary):
     @staticmethod
     def grad(g, x):
         return _mul(g, _C.unary(U.exp, x))
+
+
+class Erf(Function):
+    """erf(x), from the exact GELU kernel (gelu(y) = y (1 + erf(y / sqrt 2)) / 2 is the one erf
+    the kernels have): erf(x) = (gelu(y) + gelu(-y)) / y with y = sqrt(2) x, and 0 at x = 0;
+    absolute error within a few ulp of 1 (float32: the kernel's 4.3e-7). The gradient is
+    2 / sqrt(pi) exp(-x^2)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        y = _scale(x, 2.0 ** 0.5)
+        both = _C.binary(B.add, _C.act_forward(_C.Act.gelu, y, 0.0, 0.0),
+                         _C.act_forward(_C.Act.gelu, _C.unary(U.neg, y), 0.0, 0.0))
+        zero = _C.binary(B.eq, x, _scalar(0.0, x))
+        return _C.where(zero, x, _C.binary(B.div, both, _C.where(zero, _scalar(1.0, x), y)))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return _mul(g, _scale(_C.unary(U.exp, _C.unary(U.neg, _mul(x, x))), 2.0 / 3.141592653589793 ** 0.5))
 
 
 class Clip(Function):

@@ -34,6 +34,8 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, relu):
+        if x.device != "cpu":  # the CUDA GEMM reads x's rows in place only with unit strides
+            x = contig(x)
         y = _C.linear(x, w, b, "relu" if relu else "none")
         ctx.save_for_backward(x, w, y if relu else None)
         ctx.has_bias = b is not None

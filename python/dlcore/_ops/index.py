@@ -1,12 +1,13 @@
 """Index family: index_select, gather and advanced indexing by index tensors (forward: gather
-kernels; backward: scatter-add into a zero gradient), and scatter_add / index_add (the other
-way round)."""
+kernels; backward: scatter-add into a zero gradient), scatter_add / index_add (the other
+way round), and index_put (``x[idx] = v`` recorded in a graph)."""
 from __future__ import annotations
 
 from .. import _C
 from ..autograd import Function
+from ._args import sum_to
 
-__all__ = ["IndexSelect", "Gather", "ScatterAdd", "IndexAdd", "Index"]
+__all__ = ["IndexSelect", "Gather", "ScatterAdd", "IndexAdd", "Index", "IndexPut"]
 
 
 class IndexSelect(Function):
@@ -69,3 +70,28 @@ class Index(Function):
         gx = _C.zeros(ctx.in_shape, ctx.dtype, g.device)
         _C.index_put_(gx, ctx.dims, ctx.indices, g, True)
         return gx, None, None
+
+
+class IndexPut(Function):
+    """x with v written at the places x[dims <- indices] selects (out of place; Tensor's
+    ``x[idx] = v`` on a graph tensor writes it back in place). v broadcasts to the selection's
+    shape. The backward: x's gradient is g with the written places zeroed, v's the selection of
+    g summed back to v's shape."""
+
+    @staticmethod
+    def forward(ctx, x, dims, indices, v):
+        ctx.dims, ctx.indices, ctx.v_shape = dims, indices, v.shape
+        out = x.clone()
+        _C.index_put_(out, dims, indices, v, False)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = gv = None
+        if ctx.needs_input_grad[0]:
+            gx = g.clone()
+            _C.index_put_(gx, ctx.dims, ctx.indices, _C.zeros((), g.dtype, g.device), False)
+        if ctx.needs_input_grad[3]:
+            gv = sum_to(_C.index_get(g, ctx.dims, ctx.indices), ctx.v_shape)
+        return gx, None, None, gv
+

@@ -75,7 +75,8 @@ def get_activation(name):
 
 
 def _as_input(a, layer):
-    """A layer input as a Tensor (array data converted), a list of them, or a TypeError."""
+    """A layer input as a Tensor (array data converted, onto the layer's device: its first
+    weight's), a list of them, or a TypeError."""
     if isinstance(a, Tensor):
         return a
     if isinstance(a, (list, tuple)) and a and all(isinstance(b, Tensor) for b in a):
@@ -83,7 +84,7 @@ def _as_input(a, layer):
     if isinstance(a, (list, tuple)) and a and any(isinstance(b, Tensor) or hasattr(b, "__array__") for b in a):
         return type(a)(_as_input(b, layer) for b in a)  # several inputs (merge layers), some arrays
     if hasattr(a, "__array__") or isinstance(a, (list, tuple)):
-        return tensor(a)
+        return tensor(a, device=next((p.device for p in layer.parameters()), None))
     raise TypeError(f"{type(layer).__name__} '{layer.name}': input must be a dlcore Tensor or array data, "
                     f"got {type(a).__name__}")
 

@@ -53,15 +53,16 @@ def _mask_order(mask):
     unmasked steps, ``back[n, t]`` the number of unmasked steps up to and including t (the
     position + 1 of step t's output among the compacted ones; 0: none yet)."""
     N, T = mask.shape
-    steps = arange(T, dtype=int64)
+    dev = mask.device  # every index here lives where the mask does
+    steps = arange(T, dtype=int64, device=dev)
     tri = (steps.reshape(T, 1) <= steps.reshape(1, T)).type(float64)  # tri[s, t] = s <= t
     back = (mask.type(float64) @ tri).type(int64)                     # inclusive running count
     m = mask.type(int64)
     lengths = back[:, T - 1].contiguous()
     # compacted position of each step: unmasked steps in order, then the masked ones
     pos = back * m + (lengths.reshape(N, 1) + steps.reshape(1, T) - back) * (1 - m) - m
-    front = zeros(N, T, dtype=int64)  # the inverse permutation: front[n, pos[n, t]] = t
-    front[arange(N, dtype=int64).reshape(N, 1), pos] = steps.reshape(1, T).expand(N, T)
+    front = zeros(N, T, dtype=int64, device=dev)  # the inverse permutation: front[n, pos[n, t]] = t
+    front[arange(N, dtype=int64, device=dev).reshape(N, 1), pos] = steps.reshape(1, T).expand(N, T)
     return front, lengths, back
 
 
@@ -139,7 +140,7 @@ class _RNN(Layer):
         return self.kernel.T.contiguous(), self.recurrent_kernel.T.contiguous(), b, None
 
     # -- calling --
-    def _states(self, initial_state, N, dtype):
+    def _states(self, initial_state, N, dtype, device):
         cls = type(self).__name__
         if initial_state is None:
             return [None] * 2
@@ -149,7 +150,7 @@ class _RNN(Layer):
                              f"({'[h, c]' if self._n_states == 2 else '[h]'}), got {len(st)}")
         out = []
         for i, s in enumerate(st):
-            s = s if isinstance(s, Tensor) else tensor(s, dtype=dtype)
+            s = s if isinstance(s, Tensor) else tensor(s, dtype=dtype, device=device)
             if tuple(s.shape) != (N, self.units):
                 raise ValueError(f"{cls} '{self.name}': initial_state[{i}] has shape {tuple(s.shape)}, "
                                  f"expected (batch, units) = {(N, self.units)}")
@@ -168,7 +169,7 @@ class _RNN(Layer):
             x = x.type(self.kernel.dtype)
         N, T = x.shape[0], x.shape[1]
         if mask is not None:
-            mask = mask if isinstance(mask, Tensor) else tensor(mask)
+            mask = mask if isinstance(mask, Tensor) else tensor(mask, device=x.device)
             if tuple(mask.shape) != (N, T):
                 raise ValueError(f"{cls} '{self.name}': mask has shape {tuple(mask.shape)}, expected "
                                  f"(batch, time) = {(N, T)}")
@@ -177,28 +178,28 @@ class _RNN(Layer):
             mask = mask[:, ::-1] if mask is not None else None
         train = self.training if training is None else bool(training)
         if train and self.dropout > 0:  # one input mask per sequence, shared by every step
-            keep = _dropout(ones(N, 1, x.shape[2], dtype=x.dtype), self.dropout, True)
+            keep = _dropout(ones(N, 1, x.shape[2], dtype=x.dtype, device=x.device), self.dropout, True)
             x = x * keep
-        h0, c0 = self._states(initial_state, N, x.dtype)
+        h0, c0 = self._states(initial_state, N, x.dtype, x.device)
         if train and self.recurrent_dropout > 0:  # the step-by-step path (the fused kernel has no mask on h)
-            rec_keep = _dropout(ones(N, self.units, dtype=x.dtype), self.recurrent_dropout, True)
+            rec_keep = _dropout(ones(N, self.units, dtype=x.dtype, device=x.device), self.recurrent_dropout, True)
             out, states = self._loop(x, h0, c0, mask, rec_keep)
             return [out] + states if self.return_state else out
         if mask is not None:
             front, lengths, back = _mask_order(mask)
-            rows = arange(N, dtype=int64).reshape(N, 1)
+            rows = arange(N, dtype=int64, device=x.device).reshape(N, 1)
             x = x[rows, front]
         else:
             lengths = None
         w_ih, w_hh, b_ih, b_hh = self._op_weights()
         res = _ops.RNNLayer.apply(x.transpose(0, 1), h0, c0, w_ih, w_hh, b_ih, b_hh,
-                                  self._op_mode(), None if lengths is None else lengths._data, False)
+                                  self._op_mode(), None if lengths is None else lengths._data.to("cpu"), False)
         y, h = res[0], res[1]
         states = [h] if self._n_states == 1 else [h, res[2]]
         if self.return_sequences:
             y = y.transpose(0, 1)  # (N, T, units)
             if mask is not None:  # step t's output: the compacted output of its last unmasked step
-                y = cat([zeros(N, 1, self.units, dtype=y.dtype), y], 1)[rows, back]
+                y = cat([zeros(N, 1, self.units, dtype=y.dtype, device=y.device), y], 1)[rows, back]
                 if self.zero_output_for_mask:
                     y = y * mask.type(y.dtype).unsqueeze(-1)
             out = y
@@ -211,15 +212,15 @@ class _RNN(Layer):
         the recurrent projection reads h * rec_keep, one mask per sequence, as Keras). Masked
         steps keep the state and repeat the previous output."""
         N, T, u = x.shape[0], x.shape[1], self.units
-        h = zeros(N, u, dtype=x.dtype) if h is None else h
+        h = zeros(N, u, dtype=x.dtype, device=x.device) if h is None else h
         if self._n_states == 2:
-            c = zeros(N, u, dtype=x.dtype) if c is None else c
+            c = zeros(N, u, dtype=x.dtype, device=x.device) if c is None else c
         b = self.bias if self.use_bias else None
         b_in = None if b is None else (b[0] if self._mode == "GRU" else b)
         b_rec = b[1] if b is not None and self._mode == "GRU" else None
         xp = x @ self.kernel + b_in if b_in is not None else x @ self.kernel
         m = None if mask is None else mask.type(x.dtype).unsqueeze(-1)  # (N, T, 1)
-        prev = zeros(N, u, dtype=x.dtype)
+        prev = zeros(N, u, dtype=x.dtype, device=x.device)
         outs = []
         for t in range(T):
             hp = (h * rec_keep) @ self.recurrent_kernel

@@ -3,9 +3,9 @@ Keras aliases) and the modules (PyTorch names; Keras-style aliases where Keras u
 Every function is one fused C++ kernel forward and one fused kernel backward (_ops/activation.py:
 dlcore._C.act_forward / act_backward, softmax, prelu, maxout); no NumPy math here.
 
-``inplace=True`` writes the result into the input (and returns the input) when no gradient
-flows through it; when one does (training), the result is computed out of place, which gives
-the same values and gradients and keeps the input's saved value intact.
+``inplace=True`` writes the result into the input and returns the input, recorded in the graph
+as PyTorch records in-place ops (Tensor._inplace): a leaf that requires grad is refused, and a
+backward that saved the input's old value raises.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from .. import _C
 from .._ops import _args
 from .._ops import activation as _ops
 from ..dtype import float32
-from ..autograd import is_grad_enabled
 from ..tensor import Tensor, _float, full, tensor
 from ..tensor import _softmax as _softmax_along
 from .module import Module, Parameter
@@ -38,10 +37,7 @@ def _act(x, op, name, p0=0.0, p1=0.0, inplace=False):
     if type(p1) is not float:
         p1 = _args.real(p1, name, "parameter")
     y = _ops.Activation.apply(_float(x, name), op, p0, p1)
-    if inplace and not (x.requires_grad and is_grad_enabled()):
-        x._data.copy_(y._data)
-        return x
-    return y
+    return x._inplace(f"{name}(inplace=True)", y) if inplace else y
 
 
 def sigmoid(input):

@@ -20,7 +20,7 @@ __all__ = ["dropout", "alpha_dropout", "dropout1d", "dropout2d", "dropout3d",
 
 # ---- functions ---------------------------------------------------------------------------------
 
-def _dropout(op, input, p, training, kind, inner_from, generator=None):
+def _dropout(op, input, p, training, kind, inner_from, generator=None, inplace=False):
     _float_tensor(input, op)
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
@@ -34,34 +34,36 @@ def _dropout(op, input, p, training, kind, inner_from, generator=None):
         raise TypeError(f"{op}: generator must be a dlcore.Generator or None, got {type(generator).__name__}")
     g = generator or current_generator()
     counter = g.take_batch(_C.dropout_blocks, input.numel() // inner)  # a rank's part of the global batch's mask
-    return _ops.Dropout.apply(input, kind, float(p), g.seed, counter, inner)
+    out = _ops.Dropout.apply(input, kind, float(p), g.seed, counter, inner)
+    return input._inplace(f"{op}(inplace=True)", out) if inplace else out
 
 
 def dropout(input, p=0.5, training=True, inplace=False, generator=None):
     """Zeroes each element with probability p and scales the rest by 1 / (1 - p); the
     identity when not training. Seeded by dlcore.manual_seed (thread-count independent).
-    `inplace` is accepted for PyTorch compatibility and returns a new tensor."""
-    return _dropout("dropout", input, p, training, _C.DropoutKind.standard, None, generator)
+    inplace=True writes the result into input and returns input (recorded in the graph like
+    every in-place op)."""
+    return _dropout("dropout", input, p, training, _C.DropoutKind.standard, None, generator, inplace)
 
 
 def alpha_dropout(input, p=0.5, training=False, inplace=False, generator=None):
     """Alpha dropout for SELU networks: keeps zero mean / unit variance (PyTorch's
     F.alpha_dropout; note its default training=False)."""
-    return _dropout("alpha_dropout", input, p, training, _C.DropoutKind.alpha, None, generator)
+    return _dropout("alpha_dropout", input, p, training, _C.DropoutKind.alpha, None, generator, inplace)
 
 
-def _feature(op, input, p, training, kind, batched_ndim, generator):
+def _feature(op, input, p, training, kind, batched_ndim, generator, inplace=False):
     _float_tensor(input, op)
     if input.ndim not in (batched_ndim - 1, batched_ndim):
         raise ValueError(f"{op}: expected an unbatched {batched_ndim - 1}D or batched "
                          f"{batched_ndim}D input, got shape {tuple(input.shape)}")
     channel_dim = 1 if input.ndim == batched_ndim else 0
-    return _dropout(op, input, p, training, kind, channel_dim + 1, generator)
+    return _dropout(op, input, p, training, kind, channel_dim + 1, generator, inplace)
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False, generator=None):
     """Zeroes whole channels of (N, C, L) or (C, L) with probability p."""
-    return _feature("dropout1d", input, p, training, _C.DropoutKind.standard, 3, generator)
+    return _feature("dropout1d", input, p, training, _C.DropoutKind.standard, 3, generator, inplace)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
@@ -74,13 +76,13 @@ def dropout2d(input, p=0.5, training=True, inplace=False, generator=None):
         warnings.warn(f"dropout2d: a {input.ndim}-D input is taken as (N, C, ...) and whole (n, c) slices are "
                       f"dropped; dropout2d is meant for (N, C, H, W) or (C, H, W) inputs, and PyTorch will "
                       f"refuse others in a future release (use dropout for elementwise dropout)", stacklevel=2)
-        return _dropout("dropout2d", input, p, training, _C.DropoutKind.standard, 2, generator)
-    return _feature("dropout2d", input, p, training, _C.DropoutKind.standard, 4, generator)
+        return _dropout("dropout2d", input, p, training, _C.DropoutKind.standard, 2, generator, inplace)
+    return _feature("dropout2d", input, p, training, _C.DropoutKind.standard, 4, generator, inplace)
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False, generator=None):
     """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) with probability p."""
-    return _feature("dropout3d", input, p, training, _C.DropoutKind.standard, 5, generator)
+    return _feature("dropout3d", input, p, training, _C.DropoutKind.standard, 5, generator, inplace)
 
 
 def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, generator=None):
@@ -89,7 +91,7 @@ def feature_alpha_dropout(input, p=0.5, training=False, inplace=False, generator
     if input.ndim < 2:
         raise ValueError(f"feature_alpha_dropout: expected input of shape (N, C, *), got "
                          f"shape {tuple(input.shape)}")
-    return _dropout("feature_alpha_dropout", input, p, training, _C.DropoutKind.alpha, 2, generator)
+    return _dropout("feature_alpha_dropout", input, p, training, _C.DropoutKind.alpha, 2, generator, inplace)
 
 
 # ---- modules -----------------------------------------------------------------------------------
@@ -107,7 +109,7 @@ class _DropoutNd(Module):
         self.p, self.inplace, self.generator = float(p), bool(inplace), generator
 
     def forward(self, x):
-        return type(self)._fn(x, self.p, self.training, generator=self.generator)
+        return type(self)._fn(x, self.p, self.training, self.inplace, generator=self.generator)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"

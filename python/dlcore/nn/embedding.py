@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numbers
 
-from .. import _C
 from ..dtype import int64
 from .._ops import _args
 from .._ops import embedding as _ops
@@ -17,22 +16,20 @@ from .module import Module, Parameter
 __all__ = ["embedding", "Embedding"]
 
 
-def _indices(input, num_embeddings, name):
+def _indices(input, num_embeddings, name, device=None):
+    """The flat int64 indices and their shape; data that is not a dlcore Tensor is made on
+    `device` (the table's)."""
     if isinstance(input, Tensor):
         arr = input._data
     elif hasattr(input, "detach"):  # a torch tensor
-        arr = tensor(input.detach().cpu().numpy())._data
+        arr = tensor(input.detach().cpu().numpy(), device=device)._data
     else:  # Python or NumPy data
-        arr = tensor(input)._data
+        arr = tensor(input, device=device)._data
     if arr.dtype != int64:
         raise TypeError(f"{name}: indices must be an integer tensor, got {arr.dtype}")
     flat = arr.reshape(-1)
-    if flat.size:
-        lo = _C.reduce(_C.Reduce.min, flat, [0], False).item()
-        hi = _C.reduce(_C.Reduce.max, flat, [0], False).item()
-        if lo < 0 or hi >= num_embeddings:
-            raise IndexError(f"{name}: index {lo if lo < 0 else hi} is out of range for an embedding table "
-                             f"with {num_embeddings} rows")
+    _args.check_range(flat, 0, num_embeddings - 1, lambda lo, hi: IndexError(
+        f"{name}: index {lo if lo < 0 else hi} is out of range for an embedding table with {num_embeddings} rows"))
     return flat.contiguous(), arr.shape
 
 
@@ -54,7 +51,7 @@ def embedding(input, weight, padding_idx=None):
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {tuple(weight.shape)}")
-    flat, shape = _indices(input, weight.shape[0], "embedding")
+    flat, shape = _indices(input, weight.shape[0], "embedding", weight.device)
     padding_idx = _padding_idx(padding_idx, weight.shape[0], "embedding")
     return _ops.Embedding.apply(weight, flat, tuple(shape) + (weight.shape[1],), padding_idx)
 
@@ -95,7 +92,7 @@ class Embedding(Module):
         return m
 
     def forward(self, input):
-        flat, shape = _indices(input, self.num_embeddings, "Embedding")
+        flat, shape = _indices(input, self.num_embeddings, "Embedding", self.weight.device)
         return _ops.Embedding.apply(self.weight, flat, tuple(shape) + (self.embedding_dim,),
                                        self.padding_idx)
 

@@ -227,7 +227,7 @@ def sparse_(t, sparsity, std=0.01, generator=None):
         _C.random_fill(_C.RandomDist.uniform, keys, 0.0, 1.0, g.seed, g.take(keys.dtype, keys.size))
         order = _C.argsort(keys.T)[:, :zeros]  # a random permutation of the rows, per column
         cols_idx = _C.arange(0, cols, 1, "int64").reshape(cols, 1)
-        _C.index_put_(t._data, [0, 1], [order.T.to(t._data.device), cols_idx.T], _C.zeros((), t.dtype), False)
+        _C.index_put_(t._data, [0, 1], [order.T.to(t._data.device), cols_idx.T.to(t._data.device)], _C.zeros((), t.dtype), False)
     return t
 
 

@@ -103,12 +103,11 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
 
 def _check_unit_range(name, arg, t):
     """ValueError unless every value of t lies in [0, 1] (NaN passes through to the result)."""
-    if t.numel() and t.dtype != bool_:
-        lo, hi = t.detach().amin().item(), t.detach().amax().item()
-        if lo < 0 or hi > 1:
-            raise ValueError(f"{name}: {arg} values must lie in [0, 1], got values from {lo} to {hi}"
-                             + (" (for logits use binary_cross_entropy_with_logits)" if arg == "input" else
-                                " (labels of -1/1? map them to 0/1)"))
+    if t.dtype != bool_:
+        hint = (" (for logits use binary_cross_entropy_with_logits)" if arg == "input" else
+                " (labels of -1/1? map them to 0/1)")
+        _args.check_range(t.detach()._data, 0, 1, lambda lo, hi: ValueError(
+            f"{name}: {arg} values must lie in [0, 1], got values from {lo} to {hi}{hint}"))
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
@@ -122,11 +121,10 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
-    """Stable for any logit: (1 - y) x + (1 + (pw - 1) y) softplus(-x), times weight. Target
-    values must lie in [0, 1] (outside it the loss has no minimum)."""
+    """Stable for any logit: (1 - y) x + (1 + (pw - 1) y) softplus(-x), times weight. Targets
+    are not range-checked, as in PyTorch (noisy labels such as 1.05 are used by GANs)."""
     y = _t(target)
     _check_same_shape("binary_cross_entropy_with_logits", _float(input, "binary_cross_entropy_with_logits"), y)
-    _check_unit_range("binary_cross_entropy_with_logits", "target", y)
     return _pointwise("binary_cross_entropy_with_logits", L.bce_logits, input, target, reduction,
                       weight=weight, pos_weight=pos_weight)
 

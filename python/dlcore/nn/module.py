@@ -313,7 +313,11 @@ class Module:
 
     def to(self, device=None, dtype=None):
         """Moves / casts parameters and buffers in place (the Parameter objects stay the same,
-        so optimizers built before keep working)."""
+        so optimizers built before keep working: their state follows each parameter to its
+        device at their next step). The device is remembered, so weights a Keras-style model
+        creates later (lazy layers built on the first batch) are moved there too."""
+        if device is not None:
+            object.__setattr__(self, "_placed_on", device if isinstance(device, str) else str(device))
         for m in self.modules():
             for store in (m._parameters, m._buffers):
                 for k, t in store.items():

@@ -19,6 +19,7 @@ import numbers
 
 from .. import _C
 from ..dtype import int64
+from .._ops import _args
 from .._ops import rnn as _ops
 from ..tensor import Tensor, cat, current_generator, empty, stack, tensor, zeros_like
 from . import init
@@ -46,12 +47,8 @@ def _as_lengths(lengths, n, T, name):
                          f"got {arr.dtype} array of shape {arr.shape}")
     if arr.shape[0] != n:
         raise ValueError(f"{name}: got {arr.shape[0]} lengths for a batch of {n} sequences")
-    if arr.size:
-        lo = _C.reduce(_C.Reduce.min, arr, [0], False).item()
-        hi = _C.reduce(_C.Reduce.max, arr, [0], False).item()
-        if lo < 0 or hi > T:
-            raise ValueError(f"{name}: lengths must lie in [0, {T}] (the padded sequence length), "
-                             f"got min {lo} and max {hi}")
+    _args.check_range(arr, 0, T, lambda lo, hi: ValueError(
+        f"{name}: lengths must lie in [0, {T}] (the padded sequence length), got min {lo} and max {hi}"))
     return arr.contiguous()
 
 

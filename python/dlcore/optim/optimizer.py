@@ -6,7 +6,9 @@ A subclass of `FusedOptimizer` declares its C++ kernel (`_kind`), the names of i
 buffers for the three kernel slots (`_slots(group)`), the options the kernel reads
 (`_options(group)`) and whether it counts steps; `step()` then makes ONE `_C.optim_step`
 call per parameter group (per dtype), which updates every parameter of the group in place
-with the GIL released (optim_math.h holds the per-element formulas)."""
+with the GIL released (optim_math.h holds the per-element formulas). A group whose ``keras``
+entry is True updates by Keras 3's rules instead of torch.optim's (the same kernels, their
+Keras branch: dlcore.optimizers sets it)."""
 from __future__ import annotations
 
 import functools
@@ -49,6 +51,10 @@ def _numbers_checked(init):
 
 
 class Optimizer:
+    # group options that no constructor takes, set on the groups by their owner (dlcore.optimizers
+    # sets FusedOptimizer's 'keras'); a saved optimizer's are restored with it
+    _group_flags = ()
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
@@ -197,6 +203,7 @@ class FusedOptimizer(Optimizer):
 
     _kind = ""           # the _C.optim_step kind
     _counts_steps = True  # keeps state['step'] (float) like torch
+    _group_flags = ("keras",)
 
     def _slots(self, group):
         """Names of the state buffers passed as kernel slots 0..2 (None = unused slot)."""
@@ -256,6 +263,8 @@ class FusedOptimizer(Optimizer):
                     by_dtype.setdefault(p.dtype, []).append(p)
             slots = self._slots(group)
             opts = self._options(group)
+            if group.get("keras"):  # Keras 3's update rules (groups of dlcore.optimizers' optimizers)
+                opts = {**opts, "keras": True}
             for ps in by_dtype.values():
                 states = [self._state_for(p, group, slots) for p in ps]
                 steps = self._steps(states)

@@ -6,12 +6,15 @@ clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False) -
     thread count). Every gradient is then multiplied by min(1, max_norm / (total + 1e-6)).
 clip_grad_value_(parameters, clip_value)
     Clamps every gradient element into [-clip_value, clip_value] in place.
+The norm is a host value, so a step replayed by dlcore.compile runs these functions again as
+Python (autograd.replayed_as_python).
 """
 from __future__ import annotations
 
 import math
 
 from ... import _C
+from ...autograd import replayed_as_python
 from ...tensor import Tensor
 
 __all__ = ["get_total_norm", "clip_grads_with_norm_", "clip_grad_norm_", "clip_grad_value_"]
@@ -45,6 +48,7 @@ def _by_dtype(grads):
     return out
 
 
+@replayed_as_python
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
     """Norm of the given tensors taken together (torch.nn.utils.get_total_norm)."""
     tensors = _params(tensors, "get_total_norm")
@@ -66,6 +70,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
     return Tensor(total, dtype=dtype)
 
 
+@replayed_as_python
 def clip_grads_with_norm_(parameters, max_norm, total_norm):
     """Scales the gradients by min(1, max_norm / (total_norm + 1e-6))."""
     grads = _grads(_params(parameters, "clip_grads_with_norm_"))
@@ -75,6 +80,7 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm):
         _C.multi_scale(ts, coef)
 
 
+@replayed_as_python
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """Clips the gradients' global norm to max_norm in place; returns the norm before clipping.
     ``parameters`` may be a generator (model.parameters()): it is read once."""
@@ -87,6 +93,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return total
 
 
+@replayed_as_python
 def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamps every gradient element into [-clip_value, clip_value] in place."""
     v = float(clip_value)
