@@ -11,6 +11,8 @@ elementwise). Each row times one kernel call of one library on that layer's real
   conv bwd-w    _C.conv2d_backward_weight + bias   | aten.convolution_backward, mask (0, 1, 1)
   bn fwd / bwd  _C.batch_norm_forward / _backward  | aten.native_batch_norm / _backward (training)
   relu fwd/bwd  _C.act_forward / act_backward      | aten.relu / threshold_backward
+  bn+relu       the fused pair (relu=True / relu_output=y) | the two aten ops of each direction
+                (the step runs the fused pair: the sum counts it, not the four rows above it)
   pool fwd/bwd  _C.max_pool2d / _backward          | aten.max_pool2d_with_indices / _backward
   dense         _C.linear, _C.matmul (g @ w, g.T @ x) | aten.linear, aten.mm
 conv1's bwd-data is listed but not part of the step (the images need no gradient).
@@ -70,16 +72,28 @@ def _cases(C, torch, N):
         y, sm, si = C.batch_norm_forward(x, g, b, rm, rv, True, 0.1, 1e-5)
         tx, tgy, tg, tb, trm, trv = T(x), T(gy), T(g), T(b), T(rm.copy()), T(rv.copy())
         _, tsm, tsi = aten.native_batch_norm(tx, tg, tb, trm, trv, True, 0.1, 1e-5)
-        cases.append((f"{name} bn fwd", lambda: C.batch_norm_forward(x, g, b, rm, rv, True, 0.1, 1e-5),
+        cases.append((f"{name} bn fwd (alone: not in the step)",
+                      lambda: C.batch_norm_forward(x, g, b, rm, rv, True, 0.1, 1e-5),
                       lambda: aten.native_batch_norm(tx, tg, tb, trm, trv, True, 0.1, 1e-5)))
-        cases.append((f"{name} bn bwd", lambda: C.batch_norm_backward(gy, x, g, sm, si, True),
+        cases.append((f"{name} bn bwd (alone: not in the step)", lambda: C.batch_norm_backward(gy, x, g, sm, si, True),
                       lambda: aten.native_batch_norm_backward(tgy, tx, tg, trm, trv, tsm, tsi, True, 1e-5,
                                                               [True, True, True])))
         relu = C.Act.relu
         ty = T(y)
-        cases.append((f"{name} relu fwd", lambda: C.act_forward(relu, y, 0.0, 0.0), lambda: aten.relu(ty)))
-        cases.append((f"{name} relu bwd", lambda: C.act_backward(relu, gy, y, 0.0, 0.0),
+        cases.append((f"{name} relu fwd (alone: not in the step)", lambda: C.act_forward(relu, y, 0.0, 0.0),
+                      lambda: aten.relu(ty)))
+        cases.append((f"{name} relu bwd (alone: not in the step)", lambda: C.act_backward(relu, gy, y, 0.0, 0.0),
                       lambda: aten.threshold_backward(tgy, ty, 0)))
+        # the step's BatchNorm + ReLU pair: dlcore's fused kernels (Sequential fuses the pair) against
+        # PyTorch's two ops; the four rows above are then left out of the sum
+        yr, _, _ = C.batch_norm_forward(x, g, b, rm, rv, True, 0.1, 1e-5, True)
+        tyr = T(yr)
+        cases.append((f"{name} bn+relu fwd (fused)",
+                      lambda: C.batch_norm_forward(x, g, b, rm, rv, True, 0.1, 1e-5, True),
+                      lambda: aten.relu(aten.native_batch_norm(tx, tg, tb, trm, trv, True, 0.1, 1e-5)[0])))
+        cases.append((f"{name} bn+relu bwd (fused)", lambda: C.batch_norm_backward(gy, x, g, sm, si, True, yr),
+                      lambda: aten.native_batch_norm_backward(aten.threshold_backward(tgy, tyr, 0), tx, tg, trm, trv,
+                                                              tsm, tsi, True, 1e-5, [True, True, True])))
         p, idx = C.max_pool2d(y, (2, 2), (2, 2), (0, 0), (1, 1), False)
         gp = r.standard_normal(p.shape).astype(f32)
         tp, tidx = aten.max_pool2d_with_indices(ty, [2, 2], [2, 2])

@@ -40,7 +40,7 @@ template <class T> __device__ double opt(const T* p, int64_t i, double d) { retu
 template <class T>
 __global__ void bn_forward_kernel(const T* x, const T* gamma, const T* beta, T* rmean, T* rvar,
                                   bool batch_stats, double factor, double eps, T* y, T* smean,
-                                  T* sinv, int64_t N, int64_t C, int64_t S) {
+                                  T* sinv, int64_t N, int64_t C, int64_t S, bool relu) {
   __shared__ double sh[kThreads];
   const int64_t c = blockIdx.x, M = N * S;
   double mean, invstd;
@@ -71,22 +71,24 @@ __global__ void bn_forward_kernel(const T* x, const T* gamma, const T* beta, T* 
   const T sc = (T)af.scale, sf = (T)af.shift;
   for (int64_t e = threadIdx.x; e < M; e += kThreads) {
     int64_t off = ((e / S) * C + c) * S + e % S;
-    y[off] = x[off] * sc + sf;
+    const T v = x[off] * sc + sf;
+    y[off] = relu ? norm_relu<T>(v) : v;  // BatchNorm + ReLU fused (ops/norm_math.h)
   }
 }
 
-// Differentiates y = x * scale + shift of bn_forward_kernel (see ops/norm_math.h).
+// Differentiates y = x * scale + shift of bn_forward_kernel (see ops/norm_math.h); yr (the
+// fused ReLU's output, or null) masks dy first.
 template <class T>
 __global__ void bn_backward_kernel(const T* dy, const T* x, const T* gamma, const T* smean,
                                    const T* sinv, bool batch_stats, T* dx, T* dgamma, T* dbeta,
-                                   int64_t N, int64_t C, int64_t S) {
+                                   int64_t N, int64_t C, int64_t S, const T* yr) {
   __shared__ double sh[kThreads];
   const int64_t c = blockIdx.x, M = N * S;
   const double mean = (double)smean[c], invstd = (double)sinv[c];
   double s = 0, t = 0;
   for (int64_t e = threadIdx.x; e < M; e += kThreads) {
     int64_t off = ((e / S) * C + c) * S + e % S;
-    double g = (double)dy[off];
+    double g = (double)(yr ? norm_relu_grad<T>(dy[off], yr[off]) : dy[off]);
     s += g;
     t += g * ((double)x[off] - mean);
   }
@@ -104,7 +106,7 @@ __global__ void bn_backward_kernel(const T* dy, const T* x, const T* gamma, cons
   }
   for (int64_t e = threadIdx.x; e < M; e += kThreads) {
     int64_t off = ((e / S) * C + c) * S + e % S;
-    dx[off] = norm_dx<T>(dy[off], x[off], k, a, b);
+    dx[off] = norm_dx<T>(yr ? norm_relu_grad<T>(dy[off], yr[off]) : dy[off], x[off], k, a, b);
   }
 }
 
@@ -258,25 +260,25 @@ template <class F> void by_dtype(DType d, F&& f) {
 
 void cuda_bn_forward(const View& x, const View* gamma, const View* beta, const View* rmean,
                      const View* rvar, bool batch_stats, double factor, double eps, const View& y,
-                     const View& smean, const View& sinv) {
+                     const View& smean, const View& sinv, bool relu) {
   by_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);
     bn_forward_kernel<T><<<(unsigned)x.shape[1], kThreads>>>(
         x.ptr<T>(), cptr<T>(gamma), cptr<T>(beta), batch_stats ? mptr<T>(rmean) : rmean->ptr<T>(),
         batch_stats ? mptr<T>(rvar) : rvar->ptr<T>(), batch_stats, factor, eps, y.ptr<T>(),
-        smean.ptr<T>(), sinv.ptr<T>(), x.shape[0], x.shape[1], x.shape[2]);
+        smean.ptr<T>(), sinv.ptr<T>(), x.shape[0], x.shape[1], x.shape[2], relu);
   });
   check_launch("batch_norm");
 }
 
 void cuda_bn_backward(const View& dy, const View& x, const View* gamma, const View& smean,
-                      const View& sinv, bool batch_stats, const View& dx, const View& dgamma,
-                      const View& dbeta) {
+                      const View& sinv, bool batch_stats, const View* relu_out, const View& dx,
+                      const View& dgamma, const View& dbeta) {
   by_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);
     bn_backward_kernel<T><<<(unsigned)x.shape[1], kThreads>>>(
         dy.ptr<T>(), x.ptr<T>(), cptr<T>(gamma), smean.ptr<T>(), sinv.ptr<T>(), batch_stats,
-        dx.ptr<T>(), dgamma.ptr<T>(), dbeta.ptr<T>(), x.shape[0], x.shape[1], x.shape[2]);
+        dx.ptr<T>(), dgamma.ptr<T>(), dbeta.ptr<T>(), x.shape[0], x.shape[1], x.shape[2], cptr<T>(relu_out));
   });
   check_launch("batch_norm_backward");
 }

@@ -206,6 +206,47 @@ def test_results_do_not_depend_on_thread_count():
     _assert_same_bits_for_any_thread_count(x, w, b, 1, 1, 1, 1)
 
 
+# Weight gradient image by image (backward_weight_images): shifted input planes for stride-1
+# convs whose output rows are as wide as the input (any kH, kW, asymmetric top / bottom and
+# left / right padding), im2col per image otherwise (few channels, strided). N < 8 and N > 8
+# cover the fixed image chunks. (N, C, H, W, K, (kH, kW), stride, (top, bottom, left, right))
+WEIGHT_IMAGE_CASES = [
+    (11, 32, 14, 14, 16, (3, 3), 1, (1, 1, 1, 1)),   # the CNN's conv2 (shifted planes)
+    (3, 12, 9, 7, 5, (3, 3), 1, (2, 0, 0, 2)),        # shifts 0, 1, 2 only; 2 zero rows on top
+    (9, 8, 6, 10, 4, (5, 5), 1, (1, 3, 2, 2)),        # shifts -2..2
+    (5, 24, 5, 6, 3, (1, 3), 1, (0, 0, 1, 1)),        # kH = 1
+    (4, 9, 7, 8, 7, (2, 3), 1, (0, 1, 2, 0)),         # shifts -2..0, even kernel height
+    (10, 4, 8, 8, 6, (3, 3), 1, (1, 1, 1, 1)),        # 4 channels: im2col per image
+    (10, 16, 9, 9, 6, (3, 3), 2, (1, 1, 1, 1)),       # strided: im2col per image
+    (2, 1, 180, 180, 4, (3, 3), 1, (1, 1, 1, 1)),     # C = 1 beyond the kept per-thread scratch
+    (9, 16, 5, 5, 256, (3, 3), 1, (1, 1, 1, 1)),      # partials beyond the kept scratch
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", WEIGHT_IMAGE_CASES)
+def test_weight_gradient_image_by_image_matches_torch_and_threads(case, dtype):
+    import torch
+    N, C, H, W, K, (kh, kw), s, pad = case
+    r = rng(21)
+    x = r.standard_normal((N, C, H, W)).astype(dtype)
+    xp = torch.nn.functional.pad(torch.tensor(x, dtype=torch.float64), (pad[2], pad[3], pad[0], pad[1]))
+    wt = torch.zeros((K, C, kh, kw), dtype=torch.float64, requires_grad=True)
+    y = torch.nn.functional.conv2d(xp, wt, stride=s)
+    gy = r.standard_normal(tuple(y.shape)).astype(dtype)
+    y.backward(torch.tensor(gy, dtype=torch.float64))
+    ref = wt.grad.numpy()
+    outs = []
+    for n in (1, 2, 3):
+        with threads(n):
+            outs.append(np.asarray(dlcore._C.conv2d_backward_weight(x, gy, (kh, kw), (s, s), pad, (1, 1), 1)))
+    scale = np.abs(ref).max()
+    np.testing.assert_allclose(outs[0], ref, rtol=TOL[dtype]["rtol"], atol=TOL[dtype]["atol"] * scale)
+    for o in outs[1:]:
+        assert np.array_equal(o, outs[0])
+
+
 # ---- modules ---------------------------------------------------------------------------------
 
 @requires_torch

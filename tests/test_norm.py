@@ -89,6 +89,129 @@ def test_batchnorm_train_forward_backward_matches_torch(every_isa, cls, shape, d
     assert int(dl.num_batches_tracked.item()) == int(th.num_batches_tracked) == 1
 
 
+# ---- batch norm + ReLU fused (a Sequential's BatchNorm followed by ReLU) ----------------------
+
+def _bn_relu_pair(cls, C, dtype):
+    dl_bn, th_bn = make_pair(getattr(nn, cls)(C, dtype=dtype), getattr(torch.nn, cls)(C), dtype)
+    return nn.Sequential(dl_bn, nn.ReLU()), torch.nn.Sequential(th_bn, torch.nn.ReLU())
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cls,shape", BN_CASES)
+@pytest.mark.parametrize("train", [True, False])
+def test_batchnorm_relu_fused_matches_torch(every_isa, cls, shape, dtype, train):
+    """Sequential(BatchNorm, ReLU) runs one fused kernel each way (ReLU.forward is never
+    called): output, every gradient and the running statistics as PyTorch's two modules."""
+    dl, th = _bn_relu_pair(cls, shape[1], dtype)
+    dl.train(train)
+    th.train(train)
+    r = rng(3)
+    x_np = r.normal(0.5, 2.0, size=shape).astype(dtype)
+    dy_np = r.normal(size=shape).astype(dtype)
+    called = []
+    orig = nn.ReLU.forward
+    nn.ReLU.forward = lambda self, x: called.append(1) or orig(self, x)
+    try:
+        x, y, tx, ty = run_both(dl, th, x_np, dy_np)
+    finally:
+        nn.ReLU.forward = orig
+    assert not called
+    assert (npy(y) == 0).any() and (npy(y) > 0).any()
+    np.testing.assert_allclose(npy(y), ty.detach().numpy(), **TOL[dtype])
+    np.testing.assert_allclose(npy(x.grad), tx.grad.numpy(), **grad_tol(dtype, tx.grad.numpy()))
+    compare_params(dl[0], th[0], dtype)
+    np.testing.assert_allclose(npy(dl[0].running_mean), th[0].running_mean.numpy(), **TOL[dtype])
+    np.testing.assert_allclose(npy(dl[0].running_var), th[0].running_var.numpy(), **TOL[dtype])
+
+
+@pytest.mark.parametrize("shape", [(4, 6, 9, 9), (8, 5, 3, 3), (16, 7)])
+def test_batchnorm_relu_fused_equals_the_two_modules(shape):
+    """The fused pair against BatchNorm then ReLU run one by one on the same weights (float32):
+    the same values and gradients to float32 rounding."""
+    r = rng(4)
+    x_np = r.normal(0.2, 1.5, size=shape).astype(np.float32)
+    dy_np = r.normal(size=shape).astype(np.float32)
+    cls = nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d
+    w_np = r.normal(1.0, 0.5, size=shape[1]).astype(np.float32)
+    b_np = r.normal(0.0, 0.5, size=shape[1]).astype(np.float32)
+    outs = []
+    for fused in (True, False):
+        bn = cls(shape[1])
+        with dlcore.no_grad():
+            bn.weight.copy_(w_np)
+            bn.bias.copy_(b_np)
+        x = dlcore.tensor(x_np, requires_grad=True)
+        y = nn.Sequential(bn, nn.ReLU())(x) if fused else nn.ReLU()(bn(x))
+        y.backward(dlcore.tensor(dy_np))
+        outs.append([npy(t) for t in (y, x.grad, bn.weight.grad, bn.bias.grad, bn.running_mean, bn.running_var)])
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6 * max(1.0, float(np.abs(b).max())))
+
+
+def test_batchnorm_relu_not_fused_with_hooks_or_other_activations():
+    """A hook on either module, or another next module, keeps the two calls (the hook runs)."""
+    x = dlcore.tensor(rng(5).normal(size=(4, 3, 5, 5)).astype(np.float32))
+    seen = []
+    relu = nn.ReLU()
+    relu.register_forward_hook(lambda m, i, o: seen.append(o))
+    y = nn.Sequential(nn.BatchNorm2d(3), relu)(x)
+    assert len(seen) == 1 and np.array_equal(npy(seen[0]), npy(y))
+    y2 = nn.Sequential(nn.BatchNorm2d(3), nn.LeakyReLU(0.1))(x)
+    assert (npy(y2) < 0).any()
+
+
+def test_keras_sequential_fuses_batchnorm_relu():
+    """dlcore.Sequential (the Keras-style model) holding nn modules runs BatchNorm + ReLU fused,
+    with the values of the two modules."""
+    x = dlcore.tensor(rng(6).normal(size=(4, 3, 6, 6)).astype(np.float32))
+    bn = nn.BatchNorm2d(3)
+    m = dlcore.Sequential([bn, nn.ReLU()])
+    orig = nn.ReLU.forward
+    nn.ReLU.forward = lambda self, x: (_ for _ in ()).throw(AssertionError("ReLU ran unfused"))
+    try:
+        y = m(x)
+    finally:
+        nn.ReLU.forward = orig
+    bn2 = nn.BatchNorm2d(3)
+    np.testing.assert_array_equal(npy(y), npy(nn.ReLU()(bn2(x))))
+
+
+@pytest.mark.parametrize("act", ["ReLU", "Activation"])
+@pytest.mark.parametrize("shape", [(4, 6, 6, 3), (16, 5)])
+def test_keras_batchnormalization_relu_fused_equals_the_two_layers(act, shape):
+    """Keras layers: BatchNormalization (channels-last, axis -1) then ReLU() / Activation('relu')
+    in a Sequential run fused (the ReLU layer's forward is never called) with the values,
+    gradients and moving statistics of the two layers run one by one."""
+    from dlcore import layers
+    r = rng(7)
+    x_np = r.normal(0.3, 1.5, size=shape).astype(np.float32)
+    dy_np = r.normal(size=shape).astype(np.float32)
+    relu_cls = type(layers.ReLU() if act == "ReLU" else layers.Activation("relu"))
+    outs, called = [], []
+    for fused in (True, False):
+        bn = layers.BatchNormalization()
+        nxt = layers.ReLU() if act == "ReLU" else layers.Activation("relu")
+        m = dlcore.Sequential([bn, nxt], input_shape=shape[1:])
+        if not fused:
+            m = lambda t, bn=bn, nxt=nxt: nxt(bn(t))  # noqa: E731
+        with dlcore.no_grad():
+            bn.bn.weight.copy_(np.linspace(0.5, 1.5, shape[-1]).astype(np.float32))
+            bn.bn.bias.copy_(np.linspace(-0.3, 0.3, shape[-1]).astype(np.float32))
+        x = dlcore.tensor(x_np, requires_grad=True)
+        orig = relu_cls.forward
+        relu_cls.forward = lambda self, t: called.append(fused) or orig(self, t)
+        try:
+            y = m(x)
+        finally:
+            relu_cls.forward = orig
+        y.backward(dlcore.tensor(dy_np))
+        outs.append([npy(t) for t in (y, x.grad, bn.bn.weight.grad, bn.bn.bias.grad, bn.bn.running_var)])
+    assert called == [False]
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6 * max(1.0, float(np.abs(b).max())))
+
+
 @requires_torch
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("momentum", [0.1, 0.3, None])
@@ -449,6 +572,8 @@ def test_cuda_norms_match_cpu(dtype):
     fns = [
         lambda x, w, b: F.batch_norm(x, dlcore.tensor(rm).to(x.device), dlcore.tensor(rv).to(x.device),
                                      w, b, training=True),
+        lambda x, w, b: nn.norm._batch_norm(x, dlcore.tensor(rm).to(x.device), dlcore.tensor(rv).to(x.device),
+                                            w, b, True, 0.1, 1e-5, relu=True),  # BatchNorm + ReLU fused
         lambda x, w, b: F.group_norm(x, 2, w, b),
         lambda x, w, b: F.layer_norm(x.transpose(1, 3).contiguous(), 4, w, b),
     ]

@@ -24,11 +24,12 @@ Shape vec_shape(int64_t n) { return Shape{n}; }
 DLCORE_BINDINGS(norm) {
   using namespace dlcore;
 
-  // batch_norm_forward(x, weight, bias, running_mean, running_var, training, factor, eps)
-  //   -> (y, save_mean, save_invstd); running stats (when given and training) are updated in place.
+  // batch_norm_forward(x, weight, bias, running_mean, running_var, training, factor, eps, relu=False)
+  //   -> (y, save_mean, save_invstd); running stats (when given and training) are updated in place;
+  //   relu: y = max(bn(x), 0) in the same pass (BatchNorm + ReLU).
   m.def("batch_norm_forward", [](py::handle x, py::object weight, py::object bias,
                                  py::object running_mean, py::object running_var, bool training,
-                                 double factor, double eps) {
+                                 double factor, double eps, bool relu) {
     const char* op = "batch_norm";
     py::object kx;
     View xv = contiguous_view(x, op, "input", kx);
@@ -45,19 +46,22 @@ DLCORE_BINDINGS(norm) {
     {
       py::gil_scoped_release nogil;
       batch_norm_forward(xv, ptr(g), ptr(b), ptr(rm),
-                         ptr(rv), training, factor, eps, yv, smv, siv);
+                         ptr(rv), training, factor, eps, yv, smv, siv, relu);
     }
     return py::make_tuple(y, sm, si);
   }, py::arg("input"), py::arg("weight"), py::arg("bias"), py::arg("running_mean"),
-     py::arg("running_var"), py::arg("training"), py::arg("factor"), py::arg("eps"));
+     py::arg("running_var"), py::arg("training"), py::arg("factor"), py::arg("eps"), py::arg("relu") = false);
 
-  // batch_norm_backward(grad_out, x, weight, save_mean, save_invstd, training) -> (dx, dweight, dbias)
+  // batch_norm_backward(grad_out, x, weight, save_mean, save_invstd, training, relu_output=None)
+  //   -> (dx, dweight, dbias); relu_output: the forward's output y of a fused BatchNorm + ReLU
+  //   (relu=True): grad_out is masked by y > 0 in the same passes.
   m.def("batch_norm_backward", [](py::handle dy, py::handle x, py::object weight, py::handle save_mean,
-                                  py::handle save_invstd, bool training) {
+                                  py::handle save_invstd, bool training, py::object relu_output) {
     const char* op = "batch_norm_backward";
     py::object kx, kd;
     View xv = contiguous_view(x, op, "input", kx), dv = contiguous_view(dy, op, "grad_output", kd);
     auto g = opt_view(weight, op, "weight");
+    auto yr = opt_view(relu_output, op, "relu_output");
     View smv = to_view(save_mean, op, "save_mean"), siv = to_view(save_invstd, op, "save_invstd");
     DLCORE_CHECK(xv.ndim >= 2, ValueError, op, ": expected input of shape (N, C, *), got ", xv.shape_string());
     int64_t C = xv.shape[1];
@@ -65,10 +69,10 @@ DLCORE_BINDINGS(norm) {
     py::object dg = alloc(xv.device, xv.dtype, vec_shape(C)), db = alloc(xv.device, xv.dtype, vec_shape(C));
     View dxv = to_view(dx, op, "grad_input", true), dgv = to_view(dg, op, "grad_weight", true),
          dbv = to_view(db, op, "grad_bias", true);
-    { py::gil_scoped_release nogil; batch_norm_backward(dv, xv, ptr(g), smv, siv, training, dxv, dgv, dbv); }
+    { py::gil_scoped_release nogil; batch_norm_backward(dv, xv, ptr(g), smv, siv, training, dxv, dgv, dbv, ptr(yr)); }
     return py::make_tuple(dx, dg, db);
   }, py::arg("grad_output"), py::arg("input"), py::arg("weight"), py::arg("save_mean"),
-     py::arg("save_invstd"), py::arg("training"));
+     py::arg("save_invstd"), py::arg("training"), py::arg("relu_output") = py::none());
 
   // layer_norm_forward(x, norm_ndim, weight, bias, eps) -> (y, save_mean (M,), save_rstd (M,))
   m.def("layer_norm_forward", [](py::handle x, int norm_ndim, py::object weight, py::object bias, double eps) {

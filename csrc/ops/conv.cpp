@@ -4,7 +4,9 @@
 //   backward-data:   col = w[g]^T @ gy[n, g];  gx[n, g] = col2im(col) (differentiates the
 //                    forward GEMM line w.r.t. col, then the im2col gather w.r.t. x)
 //   backward-weight: gw[g] = sum over images (fixed chunks, fixed order) gy[n, g] @ col_n^T
-//                    (differentiates the forward GEMM line w.r.t. w[g])
+//                    (differentiates the forward GEMM line w.r.t. w[g]); ungrouped convs on
+//                    small images run it image by image with L2-sized operands and, for stride
+//                    1, without im2col (shifted input planes: backward_weight_images)
 // 1x1 stride-1 unpadded convs skip im2col (x[n, g] is already the (Cg, H*W) operand).
 // Small images (e.g. 7x7) are batched several per GEMM (image_batch). 3x3 stride-1 convs with
 // >= 16 channels use Winograd F(2x2, 3x3) for forward and backward-data (winograd_conv).
@@ -660,34 +662,128 @@ inline int64_t weight_chunk(const ConvGeometry& g) {
   return std::max<int64_t>(1, std::min<int64_t>(g.N, budget / std::max<int64_t>(per_image, 1)));
 }
 
-// Backward-weight of an ungrouped conv with one input channel (a CNN's first layer): per image,
-// gw^T (kH*kW, K) += unfold(x[n]) (kH*kW, OHW) @ gy[n]^T (gy read in place as the transposed B),
-// over kWeightChunks fixed image chunks (a function of N only) whose partials are then summed in
-// chunk order: the chunks run in parallel and the result does not depend on the thread count.
-// The direct loops (parallel over K, a window of taps per output) ran at ~18 GFLOP/s here.
+// Backward-weight of an ungrouped conv on small images (a CNN's layers: 1->32 on 28x28, 32->64 on
+// 14x14), image by image with every operand in L2:
+//   gw^T (R, K) += A_n (R, OHW) @ gy[n]^T (OHW, K)     (R = C*kH*kW rows (c, kh, kw); gy read in place)
+// The images run in kWeightChunks fixed chunks (a function of N only) whose partials are then
+// summed in chunk order: the chunks run in parallel and the result does not depend on the
+// thread count. Two forms of A_n:
+// * shifted planes (stride 1, undilated, OW == W, C*kW >= kShiftedMinRows): for each kw, a copy
+//   of the C planes of x[n] shifted by s = kw - pL with pT / pB zero rows around it and the
+//   columns a shift wraps across a row boundary zeroed, so that A_n's rows (kw, c) for a given kh
+//   are the copies read in place with a uniform row stride, at offset kh*W: the output position
+//   l = oh*W + ow reads copy[kw][c][(kh + oh)*W + ow] = x[n, c, oh + kh - pT, ow + kw - pL] (or 0).
+//   kH GEMMs of C*kW rows per image share one packed gy[n]^T (pack_b / gemm_packed_b), and
+//   the copies are kW planes per channel instead of im2col's kH*kW.
+// * im2col of the whole image into a per-thread buffer (the rest, e.g. C = 1).
+// (Unfolding a chunk of 30 images into one wide matrix for one GEMM wrote and re-read 6.5 MiB
+// per chunk from L3 for 32->64 on 14x14; the direct loops for C = 1 ran at ~18 GFLOP/s.)
 constexpr int64_t kWeightChunks = 8;
+constexpr int64_t kShiftedMinRows = 24;  // rows of the per-kh GEMMs (C*kW) below which im2col is used
+// Per-thread A scratch of the image-by-image path: 1 MiB (N16 C64 28x28 -> 64, 630 KiB of shifted
+// planes, ran at 6.5 ms against 9.7 ms for the wide-im2col path on a 2 MiB-L2 Sapphire Rapids; on
+// a 512 KiB-L2 CPU such an image streams from L3 but still writes 3x less than its im2col).
+constexpr int64_t kImageScratchBytes = int64_t(1) << 20;
+
+inline bool shifted_weight_ok(const ConvGeometry& g) {
+  return g.sH == 1 && g.sW == 1 && g.dH == 1 && g.dW == 1 && g.OW == g.W && g.pL < g.W && g.kW - 1 - g.pL < g.W &&
+         g.C * g.kW >= kShiftedMinRows;
+}
+inline int64_t shifted_plane(const ConvGeometry& g) {  // elements per shifted channel plane
+  return ((g.pT + g.H + g.pB) * g.W + 15) / 16 * 16;
+}
+inline bool image_weight_ok(const ConvGeometry& g, int64_t elem_size) {
+  const int64_t R = g.Cg() * g.kH * g.kW, OHW = g.OH * g.OW;
+  const int64_t scratch = shifted_weight_ok(g) ? g.kW * g.C * shifted_plane(g) : R * OHW;
+  // C = 1 (a first layer) takes it at any size: the alternative there is the direct loops (~18 GFLOP/s).
+  // Partials up to 4M elements (N32 C128 7x7 -> 128: 1.2M, 4.6 -> 3.7 ms against the wide-im2col path)
+  return g.groups == 1 && g.N > 0 && !g.pointwise() && (scratch * elem_size <= kImageScratchBytes || g.C == 1) &&
+         std::min<int64_t>(g.N, kWeightChunks) * R * g.K <= (int64_t(1) << 22);
+}
+
+// n elements of scratch: a buffer of this thread kept for its next call (slot Slot) when at most
+// kImageScratchBytes (no page faults per call), else a fresh allocation held by `own`.
+template <class T, int Slot>
+T* image_scratch(int64_t n, std::unique_ptr<T[]>& own) {
+  if (n * (int64_t)sizeof(T) > kImageScratchBytes) {
+    own.reset(new T[(size_t)n]);
+    return own.get();
+  }
+  static thread_local std::vector<T> buf;
+  if ((int64_t)buf.size() < n) buf.resize((size_t)n);
+  return buf.data();
+}
+
+// S[(kw*C + c)*P + m] = x[c, m/W - pT, m%W + kw - pL] (0 outside the plane), m < (pT + H + pB)*W.
 template <class T>
-void backward_weight_c1(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
-  const int64_t K = g.K, HW = g.H * g.W, OHW = g.OH * g.OW, R = g.kH * g.kW;
+void shifted_planes(const ConvGeometry& g, const T* x, T* S, int64_t P) {
+  const int64_t H = g.H, W = g.W, HW = H * W, top = g.pT * W, end = top + HW + g.pB * W;
+  for (int64_t kw = 0; kw < g.kW; ++kw) {
+    const int64_t sh = kw - g.pL;
+    for (int64_t c = 0; c < g.C; ++c) {
+      T* d = S + (kw * g.C + c) * P;
+      const T* xc = x + c * HW;
+      std::fill(d, d + top, T(0));
+      T* m = d + top;  // m[j] = xc[j + sh] while inside the plane
+      if (sh >= 0) {
+        std::memcpy(m, xc + sh, sizeof(T) * (HW - sh));
+        std::fill(m + HW - sh, m + HW, T(0));
+        for (int64_t j = W - sh; j < W; ++j)  // wrapped from the next row (strided: no memset calls)
+          for (int64_t r = 0; r < H; ++r) m[r * W + j] = T(0);
+      } else {
+        std::fill(m, m - sh, T(0));
+        std::memcpy(m - sh, xc, sizeof(T) * (HW + sh));
+        for (int64_t j = 0; j < -sh; ++j)
+          for (int64_t r = 0; r < H; ++r) m[r * W + j] = T(0);
+      }
+      std::fill(d + top + HW, d + end, T(0));
+    }
+  }
+}
+
+// partial (kH*kW*C, K) rows (kh, kw, c) when shifted, else (R, K) rows (c, kh, kw).
+template <class T>
+void backward_weight_images(const ConvGeometry& g, const T* x, const T* gy, T* gw) {
+  const int64_t K = g.K, C = g.C, CHW = g.C * g.H * g.W, OHW = g.OH * g.OW, R = g.C * g.kH * g.kW;
   const int64_t NQ = std::min<int64_t>(g.N, kWeightChunks);
-  std::vector<T> part((size_t)(NQ * R * K));
+  const bool shifted = shifted_weight_ok(g);
+  const int64_t P = shifted ? shifted_plane(g) : 0, rows = C * g.kW;  // rows per kh GEMM
+  std::unique_ptr<T[]> own_part;
+  T* part = image_scratch<T, 1>(NQ * R * K, own_part);
   parallel_for(0, NQ, 1, [&](int64_t q0, int64_t q1) {
-    std::unique_ptr<T[]> col(new T[(size_t)(R * OHW)]);
+    std::unique_ptr<T[]> own_a;
+    T* a = image_scratch<T, 2>(shifted ? g.kW * C * P : R * OHW, own_a);
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n0 = q * g.N / NQ, n1 = (q + 1) * g.N / NQ;
+      T* pq = part + q * R * K;
       for (int64_t n = n0; n < n1; ++n) {
-        im2col_full<T>(g, x + n * HW, col.get(), OHW);
-        gemm<T>(false, true, R, K, OHW, T(1), col.get(), OHW, gy + n * K * OHW, OHW, n == n0 ? T(0) : T(1),
-                part.data() + q * R * K, K);
+        const T beta = n == n0 ? T(0) : T(1);
+        if (!shifted) {
+          im2col_full<T>(g, x + n * CHW, a, OHW);
+          gemm<T>(false, true, R, K, OHW, T(1), a, OHW, gy + n * K * OHW, OHW, beta, pq, K);
+          continue;
+        }
+        shifted_planes<T>(g, x + n * CHW, a, P);
+        const PackedB<T> pb = pack_b<T>(true, OHW, K, gy + n * K * OHW, OHW, rows);
+        for (int64_t kh = 0; kh < g.kH; ++kh)
+          gemm_packed_b<T>(false, rows, T(1), a + kh * g.W, P, pb, beta, pq + kh * rows * K, K);
       }
     }
   });
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t r = 0; r < R; ++r) {
-      T s = part[(size_t)(r * K + k)];
-      for (int64_t q = 1; q < NQ; ++q) s += part[(size_t)((q * R + r) * K + k)];
-      gw[k * R + r] = s;
+  // gw[k, c, kh, kw] = partials summed in chunk order, a partial row (K values) at a time
+  parallel_for(0, R, std::max<int64_t>(1, 4096 / std::max<int64_t>(K * NQ, 1)), [&](int64_t r0, int64_t r1) {
+    std::vector<T> acc((size_t)K);
+    for (int64_t r = r0; r < r1; ++r) {
+      std::memcpy(acc.data(), part + r * K, sizeof(T) * K);
+      for (int64_t q = 1; q < NQ; ++q) {
+        const T* pr = part + (q * R + r) * K;
+        for (int64_t k = 0; k < K; ++k) acc[(size_t)k] += pr[k];
+      }
+      const int64_t kk = g.kH * g.kW;  // r -> (c, t = kh*kW + kw)
+      const int64_t c = shifted ? r % C : r / kk, t = shifted ? r / C : r % kk;
+      for (int64_t k = 0; k < K; ++k) gw[(k * C + c) * kk + t] = acc[(size_t)k];
     }
+  });
 }
 
 template <class T>
@@ -695,7 +791,7 @@ void backward_weight_t(const ConvGeometry& g, const View& xv, const View& gyv, c
   const T* x = xv.ptr<T>();
   const T* gy = gyv.ptr<T>();
   T* gw = gwv.ptr<T>();
-  if (g.Cg() == 1 && g.groups == 1 && g.N > 0) return backward_weight_c1<T>(g, x, gy, gw);
+  if (image_weight_ok(g, sizeof(T))) return backward_weight_images<T>(g, x, gy, gw);
   if (g.Cg() == 1)
     return direct_vec_ok(g) ? direct_vec_backward_weight<T>(g, x, gy, gw) : direct_backward_weight<T>(g, x, gy, gw);
   const int64_t Cg = g.Cg(), Kg = g.Kg(), HW = g.H * g.W, OHW = g.OH * g.OW, R = Cg * g.kH * g.kW;

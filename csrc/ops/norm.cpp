@@ -105,7 +105,7 @@ constexpr int64_t kSmallS = 16;
 template <class T, bool Unit>
 void bn_forward_cols(const View& x, const View* gamma, const View* beta, const View* rmean,
                      const View* rvar, bool batch_stats, double factor, double eps, const View& y,
-                     const View& smean, const View& sinv) {
+                     const View& smean, const View& sinv, bool relu) {
   const int64_t N = x.shape[0], C = x.shape[1], S = Unit ? 1 : x.shape[2];
   const int64_t M = N * S;
   const T* xp = x.ptr<T>();
@@ -161,13 +161,16 @@ void bn_forward_cols(const View& x, const View* gamma, const View* beta, const V
     }
     if (Unit) {
       norm_kernels().get<T>().bn1d_affine(xp, yp, N, C, c0, w, scale.data(), shift.data());
-      return;
+    } else {
+      for (int64_t n = 0; n < N; ++n) {
+        const int64_t off = (n * C + c0) * S;
+        for (int64_t j = 0; j < w; ++j)
+          for (int64_t k = 0; k < S; ++k) yp[off + j * S + k] = xp[off + j * S + k] * scale[j] + shift[j];
+      }
     }
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t off = (n * C + c0) * S;
-      for (int64_t j = 0; j < w; ++j)
-        for (int64_t k = 0; k < S; ++k) yp[off + j * S + k] = xp[off + j * S + k] * scale[j] + shift[j];
-    }
+    if (relu)  // the fused ReLU as a second sweep over the block (this layout is not the CNN's)
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = (n * C + c0) * S; i < (n * C + c1) * S; ++i) yp[i] = norm_relu<T>(yp[i]);
   });
 }
 
@@ -226,7 +229,7 @@ void bn_backward_cols(const View& dy, const View& x, const View* gamma, const Vi
 template <class T>
 void bn_forward(const View& x, const View* gamma, const View* beta, const View* rmean,
                 const View* rvar, bool batch_stats, double factor, double eps, const View& y,
-                const View& smean, const View& sinv) {
+                const View& smean, const View& sinv, bool relu) {
   const int64_t N = x.shape[0], C = x.shape[1], S = x.shape[2];
   const int64_t M = N * S;
   const T* xp = x.ptr<T>();
@@ -258,7 +261,7 @@ void bn_forward(const View& x, const View* gamma, const View* beta, const View* 
       NormAffine af = norm_affine(mean, invstd, param<T>(gamma, c, 1.0), param<T>(beta, c, 0.0));
       for (int64_t n = 0; n < N; ++n) {
         int64_t off = (n * C + c) * S;
-        ks.bn_affine_run(xp + off, yp + off, S, (T)af.scale, (T)af.shift);
+        ks.bn_affine_run(xp + off, yp + off, S, (T)af.scale, (T)af.shift, relu);
       }
     }
   });
@@ -268,19 +271,20 @@ void bn_forward(const View& x, const View* gamma, const View* beta, const View* 
 // batch mean and variance when batch_stats (constants of the running stats otherwise).
 template <class T>
 void bn_backward(const View& dy, const View& x, const View* gamma, const View& smean,
-                 const View& sinv, bool batch_stats, const View& dx, const View& dgamma,
+                 const View& sinv, bool batch_stats, const View* yrelu, const View& dx, const View& dgamma,
                  const View& dbeta) {
   const int64_t N = x.shape[0], C = x.shape[1], S = x.shape[2];
   const int64_t M = N * S;
   const T* xp = x.ptr<T>();
   const T* gp = dy.ptr<T>();
   T* dxp = dx.ptr<T>();
+  const T* yp = yrelu ? yrelu->ptr<T>() : nullptr;  // the fused ReLU's output: dy masked by it
   const auto& ks = norm_kernels().get<T>();
   parallel_for(0, C, grain_for(M), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       double mean = (double)smean.ptr<T>()[c], invstd = (double)sinv.ptr<T>()[c];
       double sdy, sdyx;
-      ks.bn_bwd_sums(gp + c * S, xp + c * S, N, C * S, S, mean, &sdy, &sdyx);
+      ks.bn_bwd_sums(gp + c * S, xp + c * S, yp ? yp + c * S : nullptr, N, C * S, S, mean, &sdy, &sdyx);
       dbeta.ptr<T>()[c] = (T)sdy;
       dgamma.ptr<T>()[c] = (T)(sdyx * invstd);
       double g = param<T>(gamma, c, 1.0);
@@ -292,7 +296,7 @@ void bn_backward(const View& dy, const View& x, const View* gamma, const View& s
       }
       for (int64_t n = 0; n < N; ++n) {
         int64_t off = (n * C + c) * S;
-        ks.bn_dx_run(gp + off, xp + off, dxp + off, S, k, a, b);
+        ks.bn_dx_run(gp + off, xp + off, yp ? yp + off : nullptr, dxp + off, S, k, a, b);
       }
     }
   });
@@ -446,26 +450,38 @@ void gn_backward(const View& dy, const View& x, int64_t G, const View* gamma, co
 
 void cpu_bn_forward(const View& x, const View* gamma, const View* beta, const View* rmean,
                     const View* rvar, bool batch_stats, double factor, double eps, const View& y,
-                    const View& smean, const View& sinv) {
+                    const View& smean, const View& sinv, bool relu) {
   by_dtype(x.dtype, [&](auto t) {
     if (x.shape[2] == 1)
-      bn_forward_cols<decltype(t), true>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv);
+      bn_forward_cols<decltype(t), true>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv, relu);
     else if (x.shape[2] <= kSmallS)
-      bn_forward_cols<decltype(t), false>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv);
+      bn_forward_cols<decltype(t), false>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv, relu);
     else
-      bn_forward<decltype(t)>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv);
+      bn_forward<decltype(t)>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv, relu);
   });
 }
 void cpu_bn_backward(const View& dy, const View& x, const View* gamma, const View& smean,
-                     const View& sinv, bool batch_stats, const View& dx, const View& dgamma,
+                     const View& sinv, bool batch_stats, const View* yrelu, const View& dx, const View& dgamma,
                      const View& dbeta) {
   by_dtype(x.dtype, [&](auto t) {
-    if (x.shape[2] == 1)
-      bn_backward_cols<decltype(t), true>(dy, x, gamma, smean, sinv, batch_stats, dx, dgamma, dbeta);
-    else if (x.shape[2] <= kSmallS)
-      bn_backward_cols<decltype(t), false>(dy, x, gamma, smean, sinv, batch_stats, dx, dgamma, dbeta);
-    else
-      bn_backward<decltype(t)>(dy, x, gamma, smean, sinv, batch_stats, dx, dgamma, dbeta);
+    using T = decltype(t);
+    if (x.shape[2] > kSmallS)
+      return bn_backward<T>(dy, x, gamma, smean, sinv, batch_stats, yrelu, dx, dgamma, dbeta);
+    // Column layout: the fused ReLU's mask applied to a copy of dy first (not the CNN's layout).
+    std::vector<T> masked;
+    View g = dy;
+    if (yrelu) {
+      const int64_t n = dy.numel();
+      masked.resize((size_t)n);
+      const T* gp = dy.ptr<T>();
+      const T* yp = yrelu->ptr<T>();
+      parallel_for(0, n, 32768, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) masked[(size_t)i] = norm_relu_grad<T>(gp[i], yp[i]);
+      });
+      g.data = masked.data();
+    }
+    if (x.shape[2] == 1) bn_backward_cols<T, true>(g, x, gamma, smean, sinv, batch_stats, dx, dgamma, dbeta);
+    else bn_backward_cols<T, false>(g, x, gamma, smean, sinv, batch_stats, dx, dgamma, dbeta);
   });
 }
 void cpu_ln_forward(const View& x, const View* gamma, const View* beta, double eps, const View& y,
@@ -561,7 +577,7 @@ int64_t tail(const View& x, int from) {
 void batch_norm_forward(const View& x, const View* gamma, const View* beta,
                         const View* running_mean, const View* running_var, bool use_batch_stats,
                         double factor, double eps, const View& y, const View& save_mean,
-                        const View& save_invstd) {
+                        const View& save_invstd, bool relu) {
   const char* op = "batch_norm";
   check_input(op, x, 2, "(N, C, *)");
   const int64_t N = x.shape[0], C = x.shape[1], S = tail(x, 2);
@@ -582,12 +598,12 @@ void batch_norm_forward(const View& x, const View* gamma, const View* beta,
   View x3 = reshaped(x, {N, C, S}), y3 = reshaped(y, {N, C, S});
   DLCORE_DISPATCH(NormTable, x.device, batch_norm_forward)(x3, gamma, beta, running_mean,
                                                            running_var, use_batch_stats, factor,
-                                                           eps, y3, save_mean, save_invstd);
+                                                           eps, y3, save_mean, save_invstd, relu);
 }
 
 void batch_norm_backward(const View& dy, const View& x, const View* gamma, const View& save_mean,
                          const View& save_invstd, bool use_batch_stats, const View& dx,
-                         const View& dgamma, const View& dbeta) {
+                         const View& dgamma, const View& dbeta, const View* relu_out) {
   const char* op = "batch_norm_backward";
   check_input(op, x, 2, "(N, C, *)");
   const int64_t N = x.shape[0], C = x.shape[1], S = tail(x, 2);
@@ -598,14 +614,17 @@ void batch_norm_backward(const View& dy, const View& x, const View* gamma, const
   check_vec(op, "save_invstd", &save_invstd, x, C, "the number of channels (dim 1)");
   check_vec(op, "grad_weight", &dgamma, x, C, "the number of channels (dim 1)");
   check_vec(op, "grad_bias", &dbeta, x, C, "the number of channels (dim 1)");
+  if (relu_out) check_same_shape(op, "output", *relu_out, x);
   View x3 = reshaped(x, {N, C, S}), dy3 = reshaped(dy, {N, C, S}), dx3 = reshaped(dx, {N, C, S});
+  View y3 = relu_out ? reshaped(*relu_out, {N, C, S}) : View();
   if (x.numel() == 0) {  // empty batch: zero parameter gradients, nothing else to do
     fill(dgamma, 0.0);
     fill(dbeta, 0.0);
     return;
   }
   DLCORE_DISPATCH(NormTable, x.device, batch_norm_backward)(dy3, x3, gamma, save_mean, save_invstd,
-                                                            use_batch_stats, dx3, dgamma, dbeta);
+                                                            use_batch_stats, relu_out ? &y3 : nullptr, dx3,
+                                                            dgamma, dbeta);
 }
 
 namespace {

@@ -23,17 +23,20 @@ struct NormTable {
   // save_mean, save_invstd = 1/sqrt(var + eps); when running_mean/var are given they are
   // updated in place: r = (1 - f) * r + f * stat, with the UNBIASED variance for running_var.
   // Eval: save_mean = running_mean, save_invstd = 1/sqrt(running_var + eps).
-  // Then y = (x - mean) * invstd * gamma + beta.
+  // Then y = (x - mean) * invstd * gamma + beta, and y = max(y, 0) when relu (BatchNorm + ReLU
+  // in one pass: norm_math.h norm_relu).
   void (*batch_norm_forward)(const View& x, const View* gamma, const View* beta,
                              const View* running_mean, const View* running_var,
                              bool use_batch_stats, double factor, double eps, const View& y,
-                             const View& save_mean, const View& save_invstd) = nullptr;
+                             const View& save_mean, const View& save_invstd, bool relu) = nullptr;
   // dgamma = sum dy * xhat, dbeta = sum dy (per channel); dx: the full batch-statistics
   // derivative when use_batch_stats, else dy * gamma * invstd (constants from running stats).
+  // relu_out (null: no fused ReLU) is the forward's output y of the fused BatchNorm + ReLU: dy is
+  // first masked by it (norm_math.h norm_relu_grad), inside the same passes.
   void (*batch_norm_backward)(const View& dy, const View& x, const View* gamma,
                               const View& save_mean, const View& save_invstd,
-                              bool use_batch_stats, const View& dx, const View& dgamma,
-                              const View& dbeta) = nullptr;
+                              bool use_batch_stats, const View* relu_out, const View& dx,
+                              const View& dgamma, const View& dbeta) = nullptr;
   void (*layer_norm_forward)(const View& x, const View* gamma, const View* beta, double eps,
                              const View& y, const View& save_mean, const View& save_rstd) = nullptr;
   void (*layer_norm_backward)(const View& dy, const View& x, const View* gamma,
@@ -52,10 +55,10 @@ struct NormTable {
 void batch_norm_forward(const View& x, const View* gamma, const View* beta,
                         const View* running_mean, const View* running_var, bool use_batch_stats,
                         double factor, double eps, const View& y, const View& save_mean,
-                        const View& save_invstd);
+                        const View& save_invstd, bool relu = false);
 void batch_norm_backward(const View& dy, const View& x, const View* gamma, const View& save_mean,
                          const View& save_invstd, bool use_batch_stats, const View& dx,
-                         const View& dgamma, const View& dbeta);
+                         const View& dgamma, const View& dbeta, const View* relu_out = nullptr);
 // `x` has any rank >= norm_ndim; its trailing norm_ndim dims are normalised.
 void layer_norm_forward(const View& x, int norm_ndim, const View* gamma, const View* beta,
                         double eps, const View& y, const View& save_mean, const View& save_rstd);

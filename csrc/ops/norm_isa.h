@@ -21,10 +21,11 @@ template <class T> struct NormSet {
   // run; backward sums over its N runs of S values, and the dx line over one run (see
   // norm_loops.h bn_stats / bn_affine_run / bn_bwd_sums / bn_dx_run).
   void (*bn_stats)(const T* x, int64_t N, int64_t stride, int64_t S, double shift, double* s, double* q) = nullptr;
-  void (*bn_affine_run)(const T* x, T* y, int64_t n, T scale, T shift) = nullptr;
-  void (*bn_bwd_sums)(const T* dy, const T* x, int64_t N, int64_t stride, int64_t S, double mean, double* s,
-                      double* t) = nullptr;
-  void (*bn_dx_run)(const T* dy, const T* x, T* dx, int64_t n, T k, T a, T b) = nullptr;
+  // relu / y: the fused ReLU on the output (norm_math.h norm_relu, norm_relu_grad; y null: none).
+  void (*bn_affine_run)(const T* x, T* y, int64_t n, T scale, T shift, bool relu) = nullptr;
+  void (*bn_bwd_sums)(const T* dy, const T* x, const T* y, int64_t N, int64_t stride, int64_t S, double mean,
+                      double* s, double* t) = nullptr;
+  void (*bn_dx_run)(const T* dy, const T* x, const T* y, T* dx, int64_t n, T k, T a, T b) = nullptr;
   // Batch norm over (N, C), channel block [c0, c0 + w) swept row by row (see norm_loops.h).
   void (*bn1d_stats)(const T* x, int64_t N, int64_t C, int64_t c0, int64_t w, const double* k0,
                      double* sum, double* sq) = nullptr;

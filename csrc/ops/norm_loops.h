@@ -217,14 +217,15 @@ void ln_bwd_rows(const T* dy, const T* x, const T* g, const T* smean, const T* s
 // kAcc lanes as in row_bwd_sums (float groups flushed into the double lanes every kFlushEvery
 // values and at the end of each run), lane u of a run taking its elements j with
 // j % kAcc == u, runs in order; the values depend only on the data (one thread owns a channel).
-template <class T, bool Bwd>
+template <class T, bool Bwd, bool Relu = false>
 static void run_sums(const T* p0, const T* p1, int64_t N, int64_t stride, int64_t S, double c, double* s_out,
-                     double* t_out) {
+                     double* t_out, const T* p2 = nullptr) {
   DV s[kNA] = {}, t[kNA] = {};
   double a[kAcc] = {}, b[kAcc] = {};
   for (int64_t n = 0; n < N; ++n) {
     const T* __restrict r0 = p0 + n * stride;
     const T* __restrict r1 = p1 + n * stride;
+    const T* __restrict r2 = Relu ? p2 + n * stride : nullptr;
     int64_t j = 0;
     if constexpr (sizeof(T) == 4) {  // every whole group of kAcc in float, flushed every kFlushEvery
       const FV fc = FV{} + (float)c;
@@ -232,7 +233,8 @@ static void run_sums(const T* p0, const T* p1, int64_t N, int64_t stride, int64_
       int64_t cnt = 0;
       for (; j + kAcc <= S; j += kAcc) {
         for (int k = 0; k < kNFA; ++k) {
-          const FV e = Bwd ? load_f(r0 + j + k * kFL) : load_f(r0 + j + k * kFL) - fc;
+          FV e = Bwd ? load_f(r0 + j + k * kFL) : load_f(r0 + j + k * kFL) - fc;
+          if constexpr (Relu) e = load_f(r2 + j + k * kFL) <= FV{} ? FV{} : e;  // norm_relu_grad
           const FV w = Bwd ? load_f(r1 + j + k * kFL) - fc : e;
           fs[k] += e;
           ft[k] += e * w;
@@ -247,13 +249,14 @@ static void run_sums(const T* p0, const T* p1, int64_t N, int64_t stride, int64_
     }
     for (; j + kAcc <= S; j += kAcc)
       for (int k = 0; k < kNA; ++k) {
-        const DV e = Bwd ? load_d(r0 + j + k * kDL) : load_d(r0 + j + k * kDL) - c;
+        DV e = Bwd ? load_d(r0 + j + k * kDL) : load_d(r0 + j + k * kDL) - c;
+        if constexpr (Relu) e = load_d(r2 + j + k * kDL) <= DV{} ? DV{} : e;
         const DV w = Bwd ? load_d(r1 + j + k * kDL) - c : e;
         s[k] += e;
         t[k] += e * w;
       }
     for (int u = 0; j < S; ++j, ++u) {
-      const double e = Bwd ? (double)r0[j] : (double)r0[j] - c;
+      const double e = Relu ? (double)norm_relu_grad<T>(r0[j], r2[j]) : Bwd ? (double)r0[j] : (double)r0[j] - c;
       const double w = Bwd ? (double)r1[j] - c : e;
       a[u] += e;
       b[u] += e * w;
@@ -274,22 +277,33 @@ void bn_stats(const T* x, int64_t N, int64_t stride, int64_t S, double shift, do
   run_sums<T, false>(x, x, N, stride, S, shift, s_out, q_out);
 }
 
-// y = x * scale + shift over n contiguous values.
+// y = x * scale + shift over n contiguous values; relu: y = norm_relu(x * scale + shift).
 template <class T>
-void bn_affine_run(const T* __restrict x, T* __restrict y, int64_t n, T scale, T shift) {
+void bn_affine_run(const T* __restrict x, T* __restrict y, int64_t n, T scale, T shift, bool relu) {
+  if (relu) {
+    for (int64_t j = 0; j < n; ++j) y[j] = norm_relu<T>(x[j] * scale + shift);
+    return;
+  }
   for (int64_t j = 0; j < n; ++j) y[j] = x[j] * scale + shift;
 }
 
-// Backward: s = sum dy, t = sum dy * (x - mean) over the channel's runs.
+// Backward: s = sum dy, t = sum dy * (x - mean) over the channel's runs; with the fused ReLU's
+// output y (non-null), dy is first masked by it (norm_relu_grad).
 template <class T>
-void bn_bwd_sums(const T* dy, const T* x, int64_t N, int64_t stride, int64_t S, double mean, double* s_out,
-                 double* t_out) {
-  run_sums<T, true>(dy, x, N, stride, S, mean, s_out, t_out);
+void bn_bwd_sums(const T* dy, const T* x, const T* y, int64_t N, int64_t stride, int64_t S, double mean,
+                 double* s_out, double* t_out) {
+  if (y) run_sums<T, true, true>(dy, x, N, stride, S, mean, s_out, t_out, y);
+  else run_sums<T, true>(dy, x, N, stride, S, mean, s_out, t_out);
 }
 
-// dx = dy * k + x * a + b over n contiguous values (norm_math.h norm_dx).
+// dx = dy * k + x * a + b over n contiguous values (norm_math.h norm_dx); dy masked by y when given.
 template <class T>
-void bn_dx_run(const T* __restrict dy, const T* __restrict x, T* __restrict dx, int64_t n, T k, T a, T b) {
+void bn_dx_run(const T* __restrict dy, const T* __restrict x, const T* __restrict y, T* __restrict dx, int64_t n,
+               T k, T a, T b) {
+  if (y) {
+    for (int64_t j = 0; j < n; ++j) dx[j] = norm_dx<T>(norm_relu_grad<T>(dy[j], y[j]), x[j], k, a, b);
+    return;
+  }
   for (int64_t j = 0; j < n; ++j) dx[j] = norm_dx<T>(dy[j], x[j], k, a, b);
 }
 

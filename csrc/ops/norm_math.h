@@ -48,4 +48,11 @@ DLCORE_AHD NormAffine norm_dx_terms(double mean, double invstd, double sum_g, do
 
 template <class T> DLCORE_AHD T norm_dx(T dy, T x, T k, T a, T b) { return dy * k + x * a + b; }
 
+// Batch norm fused with a ReLU on its output (the training forward and backward of BN + ReLU in
+// one pass each): y = max(v, 0) of the affine value v (NaN stays NaN, like the relu op), and the
+// backward passes dy where that output y is positive: dv = y <= 0 ? 0 : dy (the relu op's rule,
+// from its output). The norm's own backward then runs on dv.
+template <class T> DLCORE_AHD T norm_relu(T v) { return v < T(0) ? T(0) : v; }
+template <class T> DLCORE_AHD T norm_relu_grad(T dy, T y) { return y <= T(0) ? T(0) : dy; }
+
 }  // namespace dlcore

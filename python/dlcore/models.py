@@ -13,7 +13,7 @@ import inspect
 from . import nn
 from .graph import _EXAMPLE_LEN, KerasTensor, is_symbolic, symbolic_call
 from .layers import Layer
-from .nn.module import Module
+from .nn.module import Module, _fused_pair
 from .dtype import get_default_dtype
 from .tensor import Tensor
 from .trainer import TrainingMixin, _arr, _call_mode, _t
@@ -79,16 +79,25 @@ class Sequential(TrainingMixin, nn.Sequential):
 
     def forward(self, x, mask=None):
         """Runs the layers in turn; a Keras mask (from Embedding(mask_zero=True) or Masking) is
-        handed from each layer to the next through ``compute_mask``."""
-        for m in self._modules.values():
+        handed from each layer to the next through ``compute_mask``. Without a mask, a layer
+        that fuses with the next one (BatchNorm followed by ReLU) runs the pair in one call."""
+        mods = tuple(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:
+            m = mods[i]
             if mask is not None:
                 y = m(x, mask=mask) if isinstance(m, Layer) else m(x)
                 mask = m.compute_mask(x, mask) if isinstance(m, Layer) else None
             else:
+                y = _fused_pair(mods, i, x)
+                if y is not None:
+                    x, i = y, i + 2
+                    continue
                 y = m(x)
                 if isinstance(m, Layer) and type(m).compute_mask is not Layer.compute_mask:
                     mask = m.compute_mask(x)  # a mask source: Embedding(mask_zero=True), Masking
             x = y
+            i += 1
         return x
 
     def __call__(self, *args, training=None, **kwargs):

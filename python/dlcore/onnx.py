@@ -630,14 +630,15 @@ def _adaptive_pool(b):
 
 @_converter("BatchNorm")
 def _batch_norm(b):
-    x, w, bias, rm, rv, training, _, eps = b.call.args
+    x, w, bias, rm, rv, training, _, eps, relu = b.call.args  # relu: a fused BatchNorm + ReLU (nn.Sequential)
     if training:
         raise NotImplementedError("dlcore.onnx.export: batch norm on batch statistics (training mode, or "
                                   "track_running_stats=False) has no ONNX export")
     c, dt = b.in_shape(0)[1], x.dtype
     scale = b.value(1) if w is not None else b.scalar(1.0, dt, (c,))
     shift = b.value(2) if bias is not None else b.scalar(0.0, dt, (c,))
-    b.out(0, b.node("BatchNormalization", [b.value(0), scale, shift, b.value(3), b.value(4)], epsilon=float(eps)))
+    y = b.node("BatchNormalization", [b.value(0), scale, shift, b.value(3), b.value(4)], epsilon=float(eps))
+    b.out(0, b.node("Relu", [y]) if relu else y)
 
 
 @_converter("LayerNorm")

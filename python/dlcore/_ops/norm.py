@@ -1,5 +1,6 @@
 """Norm family: batch, layer and group normalization, each one fused kernel forward (statistics
-in double, PyTorch's running-statistics rules) and one backward."""
+in double, PyTorch's running-statistics rules) and one backward; batch norm optionally with a
+ReLU on its output fused into both."""
 from __future__ import annotations
 
 from .. import _C
@@ -15,20 +16,23 @@ def _needed(ctx, dx, dw, db, n_args):
 
 
 class BatchNorm(Function):
-    """y = (x - mean) * invstd * weight + bias over (N, C, *), statistics per channel."""
+    """y = (x - mean) * invstd * weight + bias over (N, C, *), statistics per channel.
+    relu=True fuses a ReLU on the output, y = max(bn(x), 0), in the same kernel pass, and the
+    backward masks grad_output by that saved output inside the norm's own passes (BatchNorm +
+    ReLU without the ReLU's extra tensor and its two passes)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, running_mean, running_var, training, factor, eps):
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, factor, eps, relu=False):
         y, mean, invstd = _C.batch_norm_forward(x, weight, bias, running_mean, running_var,
-                                                training, factor, eps)
-        ctx.save_for_backward(x, weight, mean, invstd)
+                                                training, factor, eps, relu)
+        ctx.save_for_backward(x, weight, mean, invstd, y if relu else None)
         ctx.training = training
         return y
 
     @staticmethod
     def backward(ctx, g):
-        x, weight, mean, invstd = ctx.saved_tensors
-        return _needed(ctx, *_C.batch_norm_backward(g, x, weight, mean, invstd, ctx.training), 8)
+        x, weight, mean, invstd, y = ctx.saved_tensors
+        return _needed(ctx, *_C.batch_norm_backward(g, x, weight, mean, invstd, ctx.training, y), 9)
 
 
 class LayerNorm(Function):

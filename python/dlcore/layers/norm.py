@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from .. import initializers
 from ..autograd import no_grad
+from ..nn.activation import ReLU as _NNReLU
 from ..nn.module import Parameter
 from ..nn.norm import BatchNorm1d, BatchNorm2d, group_norm, layer_norm
 from .._ops._args import integer, real
 from ..tensor import Tensor
+from .activation import ReLU
 from .base import Layer, _match_dtype
+from .core import Activation
 
 __all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization"]
 
@@ -55,18 +58,34 @@ class BatchNormalization(Layer):
         self.built = True
 
     def forward(self, x):
+        return self._run(x, False)
+
+    def _forward_fused(self, x, nxt):
+        """This layer and a plain ReLU after it in a Sequential (ReLU() with its defaults,
+        Activation('relu') or nn.ReLU) in one call: relu(batch norm) through the fused kernel,
+        the same values and gradients as the two layers. None when they do not fuse (not built
+        yet, a symbolic input, hooks, another next layer)."""
+        plain = ((type(nxt) is ReLU and nxt.max_value is None and nxt.negative_slope == 0.0 and nxt.threshold == 0.0)
+                 or (type(nxt) is Activation and nxt.activation == "relu") or type(nxt) is _NNReLU)
+        if (not plain or not self.built or not isinstance(x, Tensor) or self._has_forward_hooks()
+                or nxt._has_forward_hooks() or self.bn._has_forward_hooks()):
+            return None
+        return self._run(x, True)
+
+    def _run(self, x, relu):
         if not isinstance(x, Tensor):
             raise TypeError(f"BatchNormalization '{self.name}': input must be a dlcore Tensor, got "
                             f"{type(x).__name__}")
         ax = self._axis(x.shape)
         bn = self.bn
+        norm = (lambda t: bn._run(t, True)) if relu else bn
         old_var = bn.running_var.clone() if bn.training and bn.running_var is not None else None
         if ax == 1:
-            y = bn(x)
+            y = norm(x)
         else:
             perm = (0, ax) + tuple(d for d in range(1, x.ndim) if d != ax)
             inv = tuple(sorted(range(x.ndim), key=perm.__getitem__))
-            y = bn(x.permute(perm)).permute(inv)
+            y = norm(x.permute(perm)).permute(inv)
         if old_var is not None:
             # Keras's moving variance takes the batch's biased variance, PyTorch's (the kernel's)
             # the unbiased one: v_new = (1 - f) v_old + f s^2 n / (n - 1) becomes

@@ -172,6 +172,14 @@ class Module:
             return self.forward(*args, **kwargs)
         return self._call_with_hooks(args, kwargs)
 
+    def _has_forward_hooks(self):
+        d = self.__dict__
+        return bool(d.get("_forward_pre_hooks") or d.get("_forward_hooks"))
+
+    # A module whose _forward_fused(x, next_module) may run itself and the next module of a
+    # Sequential in one call (returns the pair's output, or None to run them one by one).
+    _forward_fused = None
+
     def _call_with_hooks(self, args, kwargs):
         for hook, with_kwargs, _ in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
             if with_kwargs:
@@ -393,6 +401,28 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _fused_pair(mods, i, x):
+    """The output of mods[i] and mods[i + 1] run as one call when mods[i] fuses with its successor
+    (BatchNorm + ReLU: nn.norm), the same result as the two calls; None when they do not fuse."""
+    m = mods[i]
+    return m._forward_fused(x, mods[i + 1]) if m._forward_fused is not None and i + 1 < len(mods) else None
+
+
+def _run_in_order(mods, x):
+    """x through the modules in turn, fusing pairs where _fused_pair can."""
+    i, n = 0, len(mods)
+    while i < n:
+        m = mods[i]
+        if m._forward_fused is not None:  # (checked here first: no extra call per plain module)
+            y = _fused_pair(mods, i, x)
+            if y is not None:
+                x, i = y, i + 2
+                continue
+        x = m(x)
+        i += 1
+    return x
+
+
 class Sequential(Module):
     """Modules applied in order: Sequential(m1, m2, ...) or Sequential(OrderedDict(...)) or
     Sequential([m1, m2, ...])."""
@@ -411,9 +441,7 @@ class Sequential(Module):
             self.add_module(str(i), m)
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
+        return _run_in_order(tuple(self._modules.values()), x)
 
     def __getitem__(self, i):
         items = list(self._modules.values())

@@ -11,6 +11,7 @@ from ..dtype import get_default_dtype, int64
 from .._ops import _args
 from .._ops import norm as _ops
 from ..tensor import Tensor, _float_tensor, ones, zeros
+from .activation import ReLU
 from .module import Module, Parameter
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
@@ -53,6 +54,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     batch's mean and biased variance normalise the input and, when given, running_mean /
     running_var are updated in place with factor `momentum` (running_var with the unbiased
     variance). Otherwise the running statistics normalise."""
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, relu=False):
+    """batch_norm, and with relu=True relu(batch_norm(...)) in one fused kernel each way (the
+    BatchNorm + ReLU pairs of a Sequential: _BatchNorm._forward_fused)."""
     op = "batch_norm"
     _float_tensor(input, op)
     if input.ndim < 2:
@@ -74,7 +81,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if not 0.0 <= factor <= 1.0:
         raise ValueError(f"{op}: momentum must be in [0, 1] or None, got {momentum}")
     return _ops.BatchNorm.apply(input, weight, bias, _raw(running_mean), _raw(running_var),
-                             bool(training), factor, float(eps))
+                                bool(training), factor, float(eps), bool(relu))
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -175,6 +182,20 @@ class _BatchNorm(Module):
                              f"(dim 1) but num_features is {self.num_features}{hint}")
 
     def forward(self, x):
+        return self._run(x, False)
+
+    def _forward_fused(self, x, nxt):
+        """This module and the next one of a Sequential in one call when the next is a plain
+        ReLU: relu(bn(x)) in one fused kernel each way, the same values and gradients as the two
+        modules (to float rounding: the same per-element arithmetic). None when they do not fuse:
+        another next module, forward hooks on either, or a subclass with its own normalisation
+        (SyncBatchNorm)."""
+        if (type(nxt) is not ReLU or type(self)._normalize is not _BatchNorm._normalize
+                or self._has_forward_hooks() or nxt._has_forward_hooks()):
+            return None
+        return self._run(x, True)
+
+    def _run(self, x, relu):
         self._check_input_dim(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -184,8 +205,10 @@ class _BatchNorm(Module):
                 factor = 1.0 / nbt.item()
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
-        return self._normalize(x, self.running_mean if track else None,
-                               self.running_var if track else None, use_batch, factor)
+        rm, rv = (self.running_mean, self.running_var) if track else (None, None)
+        if relu:
+            return _batch_norm(x, rm, rv, self.weight, self.bias, use_batch, factor, self.eps, True)
+        return self._normalize(x, rm, rv, use_batch, factor)
 
     def _normalize(self, x, running_mean, running_var, use_batch, factor):
         """batch_norm with this module's weight, bias and eps (dlcore.distributed.SyncBatchNorm
