@@ -40,7 +40,8 @@ template <class T> __device__ double opt(const T* p, int64_t i, double d) { retu
 template <class T>
 __global__ void bn_forward_kernel(const T* x, const T* gamma, const T* beta, T* rmean, T* rvar,
                                   bool batch_stats, double factor, double eps, T* y, T* smean,
-                                  T* sinv, int64_t N, int64_t C, int64_t S, bool relu) {
+                                  T* sinv, int64_t N, int64_t C, int64_t S, bool relu,
+                                  bool unbiased) {
   __shared__ double sh[kThreads];
   const int64_t c = blockIdx.x, M = N * S;
   double mean, invstd;
@@ -57,7 +58,7 @@ __global__ void bn_forward_kernel(const T* x, const T* gamma, const T* beta, T* 
     invstd = norm_invstd(ssd / (double)M, eps);
     if (threadIdx.x == 0) {
       if (rmean) rmean[c] = (T)running_update((double)rmean[c], mean, factor);
-      if (rvar) rvar[c] = (T)running_update((double)rvar[c], ssd / (double)(M - 1), factor);
+      if (rvar) rvar[c] = (T)running_update((double)rvar[c], ssd / (double)(unbiased ? M - 1 : M), factor);
     }
   } else {
     mean = (double)rmean[c];
@@ -260,13 +261,13 @@ template <class F> void by_dtype(DType d, F&& f) {
 
 void cuda_bn_forward(const View& x, const View* gamma, const View* beta, const View* rmean,
                      const View* rvar, bool batch_stats, double factor, double eps, const View& y,
-                     const View& smean, const View& sinv, bool relu) {
+                     const View& smean, const View& sinv, bool relu, bool unbiased) {
   by_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);
     bn_forward_kernel<T><<<(unsigned)x.shape[1], kThreads>>>(
         x.ptr<T>(), cptr<T>(gamma), cptr<T>(beta), batch_stats ? mptr<T>(rmean) : rmean->ptr<T>(),
         batch_stats ? mptr<T>(rvar) : rvar->ptr<T>(), batch_stats, factor, eps, y.ptr<T>(),
-        smean.ptr<T>(), sinv.ptr<T>(), x.shape[0], x.shape[1], x.shape[2], relu);
+        smean.ptr<T>(), sinv.ptr<T>(), x.shape[0], x.shape[1], x.shape[2], relu, unbiased);
   });
   check_launch("batch_norm");
 }

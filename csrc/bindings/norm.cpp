@@ -24,12 +24,14 @@ Shape vec_shape(int64_t n) { return Shape{n}; }
 DLCORE_BINDINGS(norm) {
   using namespace dlcore;
 
-  // batch_norm_forward(x, weight, bias, running_mean, running_var, training, factor, eps, relu=False)
+  // batch_norm_forward(x, weight, bias, running_mean, running_var, training, factor, eps, relu=False,
+  //                    unbiased=True)
   //   -> (y, save_mean, save_invstd); running stats (when given and training) are updated in place;
-  //   relu: y = max(bn(x), 0) in the same pass (BatchNorm + ReLU).
+  //   relu: y = max(bn(x), 0) in the same pass (BatchNorm + ReLU); unbiased=False: running_var
+  //   averages the biased batch variance (Keras's moving_variance) instead of PyTorch's unbiased one.
   m.def("batch_norm_forward", [](py::handle x, py::object weight, py::object bias,
                                  py::object running_mean, py::object running_var, bool training,
-                                 double factor, double eps, bool relu) {
+                                 double factor, double eps, bool relu, bool unbiased) {
     const char* op = "batch_norm";
     py::object kx;
     View xv = contiguous_view(x, op, "input", kx);
@@ -46,11 +48,12 @@ DLCORE_BINDINGS(norm) {
     {
       py::gil_scoped_release nogil;
       batch_norm_forward(xv, ptr(g), ptr(b), ptr(rm),
-                         ptr(rv), training, factor, eps, yv, smv, siv, relu);
+                         ptr(rv), training, factor, eps, yv, smv, siv, relu, unbiased);
     }
     return py::make_tuple(y, sm, si);
   }, py::arg("input"), py::arg("weight"), py::arg("bias"), py::arg("running_mean"),
-     py::arg("running_var"), py::arg("training"), py::arg("factor"), py::arg("eps"), py::arg("relu") = false);
+     py::arg("running_var"), py::arg("training"), py::arg("factor"), py::arg("eps"), py::arg("relu") = false,
+     py::arg("unbiased") = true);
 
   // batch_norm_backward(grad_out, x, weight, save_mean, save_invstd, training, relu_output=None)
   //   -> (dx, dweight, dbias); relu_output: the forward's output y of a fused BatchNorm + ReLU

@@ -105,7 +105,7 @@ constexpr int64_t kSmallS = 16;
 template <class T, bool Unit>
 void bn_forward_cols(const View& x, const View* gamma, const View* beta, const View* rmean,
                      const View* rvar, bool batch_stats, double factor, double eps, const View& y,
-                     const View& smean, const View& sinv, bool relu) {
+                     const View& smean, const View& sinv, bool relu, bool unbiased) {
   const int64_t N = x.shape[0], C = x.shape[1], S = Unit ? 1 : x.shape[2];
   const int64_t M = N * S;
   const T* xp = x.ptr<T>();
@@ -147,7 +147,7 @@ void bn_forward_cols(const View& x, const View* gamma, const View* beta, const V
         }
         if (rvar) {
           T* r = rvar->ptr<T>() + c;
-          *r = (T)running_update((double)*r, ssd[j] / (double)(M - 1), factor);
+          *r = (T)running_update((double)*r, ssd[j] / (double)(unbiased ? M - 1 : M), factor);
         }
       } else {
         mean[j] = (double)rmean->ptr<T>()[c];
@@ -229,7 +229,7 @@ void bn_backward_cols(const View& dy, const View& x, const View* gamma, const Vi
 template <class T>
 void bn_forward(const View& x, const View* gamma, const View* beta, const View* rmean,
                 const View* rvar, bool batch_stats, double factor, double eps, const View& y,
-                const View& smean, const View& sinv, bool relu) {
+                const View& smean, const View& sinv, bool relu, bool unbiased) {
   const int64_t N = x.shape[0], C = x.shape[1], S = x.shape[2];
   const int64_t M = N * S;
   const T* xp = x.ptr<T>();
@@ -248,9 +248,9 @@ void bn_forward(const View& x, const View* gamma, const View* beta, const View* 
           T* r = rmean->ptr<T>() + c;
           *r = (T)running_update((double)*r, mean, factor);
         }
-        if (rvar) {  // unbiased variance into running_var (PyTorch)
+        if (rvar) {  // unbiased variance into running_var (PyTorch), biased when !unbiased (Keras)
           T* r = rvar->ptr<T>() + c;
-          *r = (T)running_update((double)*r, ssd / (double)(M - 1), factor);
+          *r = (T)running_update((double)*r, ssd / (double)(unbiased ? M - 1 : M), factor);
         }
       } else {
         mean = (double)rmean->ptr<T>()[c];
@@ -450,14 +450,14 @@ void gn_backward(const View& dy, const View& x, int64_t G, const View* gamma, co
 
 void cpu_bn_forward(const View& x, const View* gamma, const View* beta, const View* rmean,
                     const View* rvar, bool batch_stats, double factor, double eps, const View& y,
-                    const View& smean, const View& sinv, bool relu) {
+                    const View& smean, const View& sinv, bool relu, bool unbiased) {
   by_dtype(x.dtype, [&](auto t) {
     if (x.shape[2] == 1)
-      bn_forward_cols<decltype(t), true>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv, relu);
+      bn_forward_cols<decltype(t), true>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv, relu, unbiased);
     else if (x.shape[2] <= kSmallS)
-      bn_forward_cols<decltype(t), false>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv, relu);
+      bn_forward_cols<decltype(t), false>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv, relu, unbiased);
     else
-      bn_forward<decltype(t)>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv, relu);
+      bn_forward<decltype(t)>(x, gamma, beta, rmean, rvar, batch_stats, factor, eps, y, smean, sinv, relu, unbiased);
   });
 }
 void cpu_bn_backward(const View& dy, const View& x, const View* gamma, const View& smean,
@@ -577,7 +577,7 @@ int64_t tail(const View& x, int from) {
 void batch_norm_forward(const View& x, const View* gamma, const View* beta,
                         const View* running_mean, const View* running_var, bool use_batch_stats,
                         double factor, double eps, const View& y, const View& save_mean,
-                        const View& save_invstd, bool relu) {
+                        const View& save_invstd, bool relu, bool unbiased) {
   const char* op = "batch_norm";
   check_input(op, x, 2, "(N, C, *)");
   const int64_t N = x.shape[0], C = x.shape[1], S = tail(x, 2);
@@ -598,7 +598,8 @@ void batch_norm_forward(const View& x, const View* gamma, const View* beta,
   View x3 = reshaped(x, {N, C, S}), y3 = reshaped(y, {N, C, S});
   DLCORE_DISPATCH(NormTable, x.device, batch_norm_forward)(x3, gamma, beta, running_mean,
                                                            running_var, use_batch_stats, factor,
-                                                           eps, y3, save_mean, save_invstd, relu);
+                                                           eps, y3, save_mean, save_invstd, relu,
+                                                           unbiased);
 }
 
 void batch_norm_backward(const View& dy, const View& x, const View* gamma, const View& save_mean,

@@ -21,14 +21,16 @@ namespace dlcore {
 struct NormTable {
   // Training (use_batch_stats): per-channel mean and biased variance of x over (N, S) ->
   // save_mean, save_invstd = 1/sqrt(var + eps); when running_mean/var are given they are
-  // updated in place: r = (1 - f) * r + f * stat, with the UNBIASED variance for running_var.
+  // updated in place: r = (1 - f) * r + f * stat, with the UNBIASED variance for running_var
+  // (PyTorch's rule) when unbiased, else the biased one (Keras's moving_variance).
   // Eval: save_mean = running_mean, save_invstd = 1/sqrt(running_var + eps).
   // Then y = (x - mean) * invstd * gamma + beta, and y = max(y, 0) when relu (BatchNorm + ReLU
   // in one pass: norm_math.h norm_relu).
   void (*batch_norm_forward)(const View& x, const View* gamma, const View* beta,
                              const View* running_mean, const View* running_var,
                              bool use_batch_stats, double factor, double eps, const View& y,
-                             const View& save_mean, const View& save_invstd, bool relu) = nullptr;
+                             const View& save_mean, const View& save_invstd, bool relu,
+                             bool unbiased) = nullptr;
   // dgamma = sum dy * xhat, dbeta = sum dy (per channel); dx: the full batch-statistics
   // derivative when use_batch_stats, else dy * gamma * invstd (constants from running stats).
   // relu_out (null: no fused ReLU) is the forward's output y of the fused BatchNorm + ReLU: dy is
@@ -55,7 +57,7 @@ struct NormTable {
 void batch_norm_forward(const View& x, const View* gamma, const View* beta,
                         const View* running_mean, const View* running_var, bool use_batch_stats,
                         double factor, double eps, const View& y, const View& save_mean,
-                        const View& save_invstd, bool relu = false);
+                        const View& save_invstd, bool relu = false, bool unbiased = true);
 void batch_norm_backward(const View& dy, const View& x, const View* gamma, const View& save_mean,
                          const View& save_invstd, bool use_batch_stats, const View& dx,
                          const View& dgamma, const View& dbeta, const View* relu_out = nullptr);

@@ -630,7 +630,8 @@ def _adaptive_pool(b):
 
 @_converter("BatchNorm")
 def _batch_norm(b):
-    x, w, bias, rm, rv, training, _, eps, relu = b.call.args  # relu: a fused BatchNorm + ReLU (nn.Sequential)
+    # relu: a fused BatchNorm + ReLU (nn.Sequential); the running-var rule (last) plays no part in inference
+    x, w, bias, rm, rv, training, _, eps, relu, _ = b.call.args
     if training:
         raise NotImplementedError("dlcore.onnx.export: batch norm on batch statistics (training mode, or "
                                   "track_running_stats=False) has no ONNX export")

@@ -19,12 +19,14 @@ class BatchNorm(Function):
     """y = (x - mean) * invstd * weight + bias over (N, C, *), statistics per channel.
     relu=True fuses a ReLU on the output, y = max(bn(x), 0), in the same kernel pass, and the
     backward masks grad_output by that saved output inside the norm's own passes (BatchNorm +
-    ReLU without the ReLU's extra tensor and its two passes)."""
+    ReLU without the ReLU's extra tensor and its two passes). unbiased=False: running_var
+    averages the biased batch variance (Keras's moving_variance) instead of PyTorch's unbiased one."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, running_mean, running_var, training, factor, eps, relu=False):
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, factor, eps, relu=False,
+                unbiased=True):
         y, mean, invstd = _C.batch_norm_forward(x, weight, bias, running_mean, running_var,
-                                                training, factor, eps, relu)
+                                                training, factor, eps, relu, unbiased)
         ctx.save_for_backward(x, weight, mean, invstd, y if relu else None)
         ctx.training = training
         return y
@@ -32,7 +34,7 @@ class BatchNorm(Function):
     @staticmethod
     def backward(ctx, g):
         x, weight, mean, invstd, y = ctx.saved_tensors
-        return _needed(ctx, *_C.batch_norm_backward(g, x, weight, mean, invstd, ctx.training, y), 9)
+        return _needed(ctx, *_C.batch_norm_backward(g, x, weight, mean, invstd, ctx.training, y), 10)
 
 
 class LayerNorm(Function):

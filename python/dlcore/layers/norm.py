@@ -5,7 +5,6 @@ nn.functional.layer_norm / group_norm."""
 from __future__ import annotations
 
 from .. import initializers
-from ..autograd import no_grad
 from ..nn.activation import ReLU as _NNReLU
 from ..nn.module import Parameter
 from ..nn.norm import BatchNorm1d, BatchNorm2d, group_norm, layer_norm
@@ -55,6 +54,7 @@ class BatchNormalization(Layer):
         cls = BatchNorm2d if len(input_shape) == 4 else BatchNorm1d
         self.bn = _match_dtype(cls(int(input_shape[self._axis(input_shape)]), eps=self.epsilon,
                                    momentum=1.0 - self.momentum), x)
+        self.bn._unbiased_running_var = False  # Keras's moving_variance: the biased batch variance
         self.built = True
 
     def forward(self, x):
@@ -79,20 +79,12 @@ class BatchNormalization(Layer):
         ax = self._axis(x.shape)
         bn = self.bn
         norm = (lambda t: bn._run(t, True)) if relu else bn
-        old_var = bn.running_var.clone() if bn.training and bn.running_var is not None else None
         if ax == 1:
             y = norm(x)
         else:
             perm = (0, ax) + tuple(d for d in range(1, x.ndim) if d != ax)
             inv = tuple(sorted(range(x.ndim), key=perm.__getitem__))
             y = norm(x.permute(perm)).permute(inv)
-        if old_var is not None:
-            # Keras's moving variance takes the batch's biased variance, PyTorch's (the kernel's)
-            # the unbiased one: v_new = (1 - f) v_old + f s^2 n / (n - 1) becomes
-            # (1 - f) v_old + f s^2 = ((n - 1) v_new + (1 - f) v_old) / n, f = 1 - momentum.
-            n = x.numel() // x.shape[ax]
-            with no_grad():
-                bn.running_var.mul_((n - 1) / n).add_(old_var, alpha=self.momentum / n)
         return y
 
     def _keras_weights(self):

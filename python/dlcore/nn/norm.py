@@ -57,9 +57,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
-def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, relu=False):
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, relu=False,
+                unbiased=True):
     """batch_norm, and with relu=True relu(batch_norm(...)) in one fused kernel each way (the
-    BatchNorm + ReLU pairs of a Sequential: _BatchNorm._forward_fused)."""
+    BatchNorm + ReLU pairs of a Sequential: _BatchNorm._forward_fused); unbiased=False keeps the
+    biased batch variance in running_var (Keras's moving_variance rule)."""
     op = "batch_norm"
     _float_tensor(input, op)
     if input.ndim < 2:
@@ -81,7 +83,7 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
     if not 0.0 <= factor <= 1.0:
         raise ValueError(f"{op}: momentum must be in [0, 1] or None, got {momentum}")
     return _ops.BatchNorm.apply(input, weight, bias, _raw(running_mean), _raw(running_var),
-                                bool(training), factor, float(eps), bool(relu))
+                                bool(training), factor, float(eps), bool(relu), bool(unbiased))
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -127,6 +129,9 @@ class _BatchNorm(Module):
 
     _ndims = ()  # accepted input ranks
     _expect = ""
+    # running_var averages the unbiased batch variance (PyTorch); Keras's BatchNormalization,
+    # which runs on this module, sets False for its moving_variance (the biased variance)
+    _unbiased_running_var = True
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None):
@@ -207,13 +212,15 @@ class _BatchNorm(Module):
         track = not self.training or self.track_running_stats
         rm, rv = (self.running_mean, self.running_var) if track else (None, None)
         if relu:
-            return _batch_norm(x, rm, rv, self.weight, self.bias, use_batch, factor, self.eps, True)
+            return _batch_norm(x, rm, rv, self.weight, self.bias, use_batch, factor, self.eps, True,
+                               self._unbiased_running_var)
         return self._normalize(x, rm, rv, use_batch, factor)
 
     def _normalize(self, x, running_mean, running_var, use_batch, factor):
         """batch_norm with this module's weight, bias and eps (dlcore.distributed.SyncBatchNorm
         takes the statistics of all processes here)."""
-        return batch_norm(x, running_mean, running_var, self.weight, self.bias, use_batch, factor, self.eps)
+        return _batch_norm(x, running_mean, running_var, self.weight, self.bias, use_batch, factor, self.eps,
+                           unbiased=self._unbiased_running_var)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
