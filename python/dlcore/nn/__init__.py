@@ -20,6 +20,7 @@ from . import regularizers, utils  # noqa: F401  (optim family: clipping, regula
 from .rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell  # noqa: F401
 from .embedding import Embedding  # noqa: F401
 from .attention import MultiheadAttention  # noqa: F401
+from .reshaping import PixelShuffle, PixelUnshuffle, Upsample  # noqa: F401
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,  # noqa: F401
                           TransformerEncoder, TransformerEncoderLayer)
 
@@ -40,4 +41,4 @@ __all__ = ["init", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequentia
            "FeatureAlphaDropout", "functional", "regularizers", "utils", "GRU", "GRUCell", "LSTM",
            "LSTMCell", "RNN", "RNNBase", "RNNCell", "Embedding",
            "MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
-           "TransformerEncoder", "TransformerEncoderLayer"]
+           "TransformerEncoder", "TransformerEncoderLayer", "PixelShuffle", "PixelUnshuffle", "Upsample"]
