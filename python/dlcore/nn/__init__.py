@@ -1,7 +1,8 @@
 """dlcore.nn: PyTorch-style modules, one file per op family (nn/<family>.py holds the family's
 functional forms and its modules), and dlcore.nn.functional, the namespace of the functions."""
 from . import init  # noqa: F401
-from .module import Module, ModuleDict, ModuleList, Parameter, Sequential, eval_mode  # noqa: F401
+from .module import (Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential,  # noqa: F401
+                     eval_mode)
 from .conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: F401
 from .pool import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, GlobalAveragePooling2D,  # noqa: F401
                    GlobalAvgPool2d, GlobalMaxPool2d, GlobalMaxPooling2D, MaxPool1d, MaxPool2d)
@@ -24,7 +25,7 @@ from .reshaping import PixelShuffle, PixelUnshuffle, Upsample  # noqa: F401
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,  # noqa: F401
                           TransformerEncoder, TransformerEncoderLayer)
 
-__all__ = ["init", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential", "eval_mode",
+__all__ = ["init", "Module", "ModuleDict", "ModuleList", "Parameter", "ParameterDict", "ParameterList", "Sequential", "eval_mode",
            "Conv1d", "Conv2d", "ConvTranspose2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
            "AvgPool1d", "AvgPool2d", "GlobalAveragePooling2D", "GlobalAvgPool2d",
            "GlobalMaxPool2d", "GlobalMaxPooling2D", "MaxPool1d", "MaxPool2d", "Flatten",
