@@ -14,7 +14,8 @@ from .loss import (BCELoss, BCEWithLogitsLoss, BinaryCrossentropy, CosineEmbeddi
                    CrossEntropyLoss, HingeEmbeddingLoss, HingeLoss, Huber, HuberLoss, KLDivergence, KLDivLoss,
                    L1Loss, MAELoss, MeanAbsoluteError, MeanSquaredError, MSELoss, MultiMarginLoss, NLLLoss,
                    SmoothL1Loss, SquaredHingeLoss)
-from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm  # noqa: F401
+from .norm import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,  # noqa: F401
+                   LayerNorm, RMSNorm)
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout  # noqa: F401
 from . import functional  # noqa: F401
 from . import regularizers, utils  # noqa: F401  (optim family: clipping, regularizers)
@@ -38,7 +39,7 @@ __all__ = ["init", "Module", "ModuleDict", "ModuleList", "Parameter", "Parameter
            "KLDivergence", "KLDivLoss", "L1Loss", "MAELoss", "MeanAbsoluteError",
            "MeanSquaredError", "MSELoss", "MultiMarginLoss", "NLLLoss", "SmoothL1Loss",
            "SquaredHingeLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm",
-           "LayerNorm", "AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+           "LayerNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
            "FeatureAlphaDropout", "functional", "regularizers", "utils", "GRU", "GRUCell", "LSTM",
            "LSTMCell", "RNN", "RNNBase", "RNNCell", "Embedding",
            "MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
