@@ -572,9 +572,11 @@ def test_autograd_grad_hooks_and_leaf_outputs():
 
 
 @pytest.mark.parametrize("call,exc,msg", [
-    (lambda x, y: dlcore.autograd.grad(y, x, create_graph=True), NotImplementedError, "create_graph=True is not supported"),
+    (lambda x, y: dlcore.autograd.grad(y, x, create_graph=True), NotImplementedError,
+     "create_graph=True is not supported"),
     (lambda x, y: dlcore.autograd.grad(y, dlcore.zeros(2)), RuntimeError, r"inputs\[0\] .*does not require grad"),
-    (lambda x, y: dlcore.autograd.grad(dlcore.zeros(2).sum(), x), RuntimeError, r"outputs\[0\] .*does not require grad"),
+    (lambda x, y: dlcore.autograd.grad(dlcore.zeros(2).sum(), x), RuntimeError,
+     r"outputs\[0\] .*does not require grad"),
     (lambda x, y: dlcore.autograd.grad(y, [x, dlcore.zeros(1, requires_grad=True)]), RuntimeError,
      r"inputs\[1\] .*was not used .*allow_unused=True"),
     (lambda x, y: dlcore.autograd.grad(x * 2, x), RuntimeError, "implicitly created only for scalar outputs"),

@@ -300,9 +300,17 @@ def test_rmsnorm_matches_torch(shape, ns, eps, affine):
                                torch.nn.functional.rms_norm(torch.tensor(xs), (4,)).numpy(), rtol=1e-6)
 
 
+def test_sync_batchnorm_conversion_leaves_instance_norm_alone():
+    from dlcore.distributed import SyncBatchNorm
+    m = SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(nn.InstanceNorm2d(3, affine=True), nn.BatchNorm2d(3)))
+    assert type(m[0]) is nn.InstanceNorm2d and type(m[1]) is SyncBatchNorm
+    assert repr(m[0]) == "InstanceNorm2d(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=False)"
+
+
 def test_instance_and_rms_norm_errors():
     x = dlcore.zeros(2, 3, 4)
-    with pytest.raises(ValueError, match=r"InstanceNorm1d: input of shape \(2, 3, 4\) has 3 channels but num_features is 4"):
+    with pytest.raises(ValueError,
+                       match=r"InstanceNorm1d: input of shape \(2, 3, 4\) has 3 channels but num_features is 4"):
         nn.InstanceNorm1d(4, affine=True)(x)
     with pytest.warns(UserWarning, match="ignored"):
         nn.InstanceNorm1d(4)(x)
@@ -314,7 +322,8 @@ def test_instance_and_rms_norm_errors():
         F.instance_norm(x, use_input_stats=False)
     with pytest.raises(ValueError, match=r"instance_norm: 'weight' has shape \(4,\)"):
         F.instance_norm(x, weight=dlcore.ones(4))
-    with pytest.raises(ValueError, match=r"rms_norm: input of shape \(2, 3, 4\) does not end with normalized_shape \(3,\)"):
+    with pytest.raises(ValueError,
+                       match=r"rms_norm: input of shape \(2, 3, 4\) does not end with normalized_shape \(3,\)"):
         F.rms_norm(x, 3)
     with pytest.raises(ValueError, match=r"RMSNorm: eps must be a non-negative number"):
         nn.RMSNorm(4, eps=-1.0)

@@ -26,7 +26,8 @@ from .reshaping import PixelShuffle, PixelUnshuffle, Upsample  # noqa: F401
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,  # noqa: F401
                           TransformerEncoder, TransformerEncoderLayer)
 
-__all__ = ["init", "Module", "ModuleDict", "ModuleList", "Parameter", "ParameterDict", "ParameterList", "Sequential", "eval_mode",
+__all__ = ["init", "Module", "ModuleDict", "ModuleList", "Parameter", "ParameterDict", "ParameterList",
+           "Sequential", "eval_mode",
            "Conv1d", "Conv2d", "ConvTranspose2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
            "AvgPool1d", "AvgPool2d", "GlobalAveragePooling2D", "GlobalAvgPool2d",
            "GlobalMaxPool2d", "GlobalMaxPooling2D", "MaxPool1d", "MaxPool2d", "Flatten",
@@ -39,7 +40,8 @@ __all__ = ["init", "Module", "ModuleDict", "ModuleList", "Parameter", "Parameter
            "KLDivergence", "KLDivLoss", "L1Loss", "MAELoss", "MeanAbsoluteError",
            "MeanSquaredError", "MSELoss", "MultiMarginLoss", "NLLLoss", "SmoothL1Loss",
            "SquaredHingeLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm",
-           "LayerNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "AlphaDropout", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+           "LayerNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm", "AlphaDropout", "Dropout",
+           "Dropout1d", "Dropout2d", "Dropout3d",
            "FeatureAlphaDropout", "functional", "regularizers", "utils", "GRU", "GRUCell", "LSTM",
            "LSTMCell", "RNN", "RNNBase", "RNNCell", "Embedding",
            "MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",

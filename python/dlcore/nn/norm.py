@@ -177,11 +177,11 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 
 # ---- modules -----------------------------------------------------------------------------------
 
-class _BatchNorm(Module):
-    """Shared body of BatchNorm1d/2d/3d. Buffers running_mean (zeros), running_var (ones)
-    and num_batches_tracked (int64 scalar) are registered under PyTorch's names, so a torch
-    BatchNorm state_dict loads unchanged; with track_running_stats=False they are None and
-    batch statistics are used in eval mode too."""
+class _NormBase(Module):
+    """Parameters and buffers of the batch and instance norms: weight (ones) and bias (zeros)
+    when affine; buffers running_mean (zeros), running_var (ones) and num_batches_tracked
+    (int64 scalar) under PyTorch's names, so a torch state_dict loads unchanged; with
+    track_running_stats=False they are None."""
 
     _ndims = ()  # accepted input ranks
     _expect = ""
@@ -224,6 +224,15 @@ class _BatchNorm(Module):
             self.weight.fill_(1.0)
             self.bias.zero_()
 
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Shared body of BatchNorm1d/2d/3d: batch statistics in training (and in eval mode too
+    with track_running_stats=False), the running statistics otherwise."""
+
     def _check_input_dim(self, x):
         name = type(self).__name__
         if not isinstance(x, Tensor):
@@ -257,10 +266,6 @@ class _BatchNorm(Module):
         takes the statistics of all processes here)."""
         return batch_norm(x, running_mean, running_var, self.weight, self.bias, use_batch, factor, self.eps)
 
-    def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
-
 
 class BatchNorm1d(_BatchNorm):
     """Batch norm over (N, C) or (N, C, L) (statistics per channel over N and L)."""
@@ -283,7 +288,7 @@ class BatchNorm3d(_BatchNorm):
     _expect = "5D (N, C, D, H, W)"
 
 
-class _InstanceNorm(_BatchNorm):
+class _InstanceNorm(_NormBase):
     """Shared body of InstanceNorm1d/2d: BatchNorm's parameters and buffers (PyTorch's names),
     with PyTorch's defaults affine=False, track_running_stats=False; the running statistics,
     when tracked, normalise in eval mode."""
