@@ -405,5 +405,11 @@ def test_iterable_dataset_loader_rules():
             return 5
     loader = D.DataLoader(Sized(), batch_size=2, num_workers=2, collate_fn=lambda b: b)
     assert len(loader) == 3 and list(loader) == [[0, 1], [2, 3], [4]] and list(loader) == [[0, 1], [2, 3], [4]]
+    # batch_size=None: a stream of ready batches passed on as they come (NumPy arrays become Tensors)
+    got = list(D.DataLoader(ds, batch_size=None))
+    assert len(got) == 5 and isinstance(got[2][0], dlcore.Tensor) and got[2][0].tolist() == [2.0, 4.0]
+    assert len(D.DataLoader(Sized(), batch_size=None)) == 5
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got None"):
+        D.DataLoader(D.TensorDataset(np.zeros(3)), batch_size=None)
     import dlcore.utils.data as U
     assert U.IterableDataset is D.IterableDataset and U.WeightedRandomSampler is D.WeightedRandomSampler

@@ -391,8 +391,9 @@ class DataLoader:
                target_transform=None, as_tensors=True)
 
     - dataset: a Dataset, or a tuple of arrays (wrapped in TensorDataset), or an
-      IterableDataset: its samples batched in the order it yields them (shuffle, sampler and
-      batch_sampler refused, as in PyTorch; read in the loading thread whatever num_workers).
+      IterableDataset: its samples batched in the order it yields them, or passed on one by
+      one with batch_size=None (shuffle, sampler and batch_sampler refused, as in PyTorch;
+      read in the loading thread whatever num_workers).
     - shuffle: a new permutation every epoch, drawn from ``generator`` (a dlcore.Generator),
       else from Generator(seed) when seed is given, else from dlcore's default generator (so
       dlcore.manual_seed makes it reproducible).
@@ -429,7 +430,7 @@ class DataLoader:
                 raise ValueError("DataLoader: batch_sampler is mutually exclusive with batch_size, shuffle, "
                                  "sampler and drop_last")
             batch_size = None
-        elif batch_size is None:
+        elif batch_size is None and not isinstance(dataset, IterableDataset):
             raise ValueError("DataLoader: batch_size must be a positive integer, got None")
         if isinstance(dataset, IterableDataset):
             for name, given in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
@@ -469,6 +470,8 @@ class DataLoader:
             raise TypeError(f"DataLoader: the IterableDataset {type(self.dataset).__name__} has no __len__, "
                             f"so the number of batches is unknown")
         n = len(self.dataset) if self.sampler is None else len(self.sampler)
+        if self.batch_size is None:  # an IterableDataset that yields whole batches
+            return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _gen(self):
@@ -532,8 +535,13 @@ class DataLoader:
 
     def _stream(self):
         """An IterableDataset's samples, batch_size at a time (the last batch shorter unless
-        drop_last), collated in the loading thread."""
+        drop_last), collated in the loading thread; with batch_size=None each item as it comes
+        (a stream of ready batches), through collate_fn when given."""
         self.epoch += 1
+        if self.batch_size is None:
+            for item in self.dataset:
+                yield self._finish(item if self.collate_fn is None else self.collate_fn(item))
+            return
         collate = self.collate_fn or default_collate
         batch = []
         for sample in self.dataset:
