@@ -513,3 +513,78 @@ def test_register_hook_errors():
         y.sum().backward()
     with pytest.raises(RuntimeError, match="retain_grad: can't retain"):
         dlcore.ones(2).retain_grad()
+
+
+# ---- autograd.grad ------------------------------------------------------------------------------
+
+def _grad_graph(lib, xs):
+    """The same small graph in both libraries: leaves a (3, 4), b (4,), c (2,); a non-leaf h
+    used twice, two outputs; c unused."""
+    a, b, c = (lib.tensor(v, requires_grad=True) for v in xs)
+    h = (a * b).tanh()
+    y1 = (h * h).sum(1)
+    y2 = (h.exp() + a).mean()
+    return (a, b, c, h), (y1, y2)
+
+
+@requires_torch
+def test_autograd_grad_matches_torch_and_leaves_grad_alone():
+    import torch
+    r = np.random.default_rng(21)
+    xs = [r.normal(size=(3, 4)), r.normal(size=4), r.normal(size=2)]
+    v = r.normal(size=3)
+    (a, b, c, h), (y1, y2) = _grad_graph(dlcore, xs)
+    (ta, tb, tc, th), (ty1, ty2) = _grad_graph(torch, xs)
+    got = dlcore.autograd.grad([y1, y2], [a, h, b, c], grad_outputs=[dlcore.tensor(v), None],
+                               retain_graph=True, allow_unused=True)
+    want = torch.autograd.grad([ty1, ty2], [ta, th, tb, tc], grad_outputs=[torch.tensor(v), None],
+                               retain_graph=True, allow_unused=True)
+    assert got[3] is None and want[3] is None
+    for g, w in zip(got[:3], want[:3]):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-13, atol=1e-14)
+    assert a.grad is None and b.grad is None and c.grad is None  # returned, not accumulated
+    # a single tensor in, a tuple out; the retained graph serves a later backward, which agrees
+    (gb,) = dlcore.autograd.grad(y2, b, retain_graph=True)
+    np.testing.assert_allclose(gb.numpy(), torch.autograd.grad(ty2, tb, retain_graph=True)[0].numpy(), rtol=1e-13)
+    (y1 * dlcore.tensor(v)).sum().backward(retain_graph=True)
+    np.testing.assert_allclose(a.grad.numpy(), torch.autograd.grad((ty1 * torch.tensor(v)).sum(), ta)[0].numpy(),
+                               rtol=1e-13, atol=1e-14)
+    # materialize_grads gives zeros for the unused input
+    z = dlcore.autograd.grad(y2, [c], materialize_grads=True)[0]
+    assert z.shape == (2,) and not z.numpy().any()
+    # without retain_graph the walked nodes are freed, as in backward
+    dlcore.autograd.grad(y2, [a])
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        dlcore.autograd.grad(y2, [a])
+
+
+def test_autograd_grad_hooks_and_leaf_outputs():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 2)
+    y = (x * x).sum()
+    (g,) = dlcore.autograd.grad(y, x)
+    np.testing.assert_allclose(g.numpy(), [4.0, 8.0])  # 2x, doubled by the hook
+    np.testing.assert_allclose(seen[0], [2.0, 4.0])
+    (g,) = dlcore.autograd.grad(x, x, grad_outputs=dlcore.tensor([3.0, 5.0]))
+    np.testing.assert_allclose(g.numpy(), [6.0, 10.0])
+    assert x.grad is None
+
+
+@pytest.mark.parametrize("call,exc,msg", [
+    (lambda x, y: dlcore.autograd.grad(y, x, create_graph=True), NotImplementedError,
+     "create_graph=True is not supported"),
+    (lambda x, y: dlcore.autograd.grad(y, dlcore.zeros(2)), RuntimeError, r"inputs\[0\] .*does not require grad"),
+    (lambda x, y: dlcore.autograd.grad(dlcore.zeros(2).sum(), x), RuntimeError,
+     r"outputs\[0\] .*does not require grad"),
+    (lambda x, y: dlcore.autograd.grad(y, [x, dlcore.zeros(1, requires_grad=True)]), RuntimeError,
+     r"inputs\[1\] .*was not used .*allow_unused=True"),
+    (lambda x, y: dlcore.autograd.grad(x * 2, x), RuntimeError, "implicitly created only for scalar outputs"),
+    (lambda x, y: dlcore.autograd.grad(y, x, grad_outputs=[None, None]), ValueError, "2 grad_outputs for 1 outputs"),
+    (lambda x, y: dlcore.autograd.grad(y, 3.0), TypeError, "inputs must be a Tensor or a sequence"),
+    (lambda x, y: dlcore.autograd.grad(y, x, grad_outputs=dlcore.zeros(3)), ValueError, "gradient has shape"),
+])
+def test_autograd_grad_errors(call, exc, msg):
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(exc, match=msg):
+        call(x, (x * x).sum())

@@ -312,3 +312,104 @@ def test_distributed_sampler_padding_dropping_and_arguments(monkeypatch):
         D.DistributedSampler(4, 2, 2)
     with pytest.raises(ValueError, match="mutually exclusive"):
         D.DataLoader(D.TensorDataset(np.ones((4, 1))), sampler=s, shuffle=True)
+
+
+# ---- WeightedRandomSampler / IterableDataset --------------------------------------------------
+
+def test_search_sorted_matches_numpy():
+    r = np.random.default_rng(3)
+    w = r.integers(0, 3, size=50).astype(float)  # zero weights: repeated cdf values (ties)
+    cdf = np.cumsum(w)
+    u = np.concatenate([r.uniform(0, cdf[-1], 500), cdf[:10], [0.0]])
+    got = D._search_sorted(dlcore.tensor(cdf), dlcore.tensor(u)).numpy()
+    np.testing.assert_array_equal(got, np.searchsorted(cdf, u, side="right"))
+
+
+def test_weighted_random_sampler_frequencies_seeded_and_without_replacement():
+    w = [0.0, 1.0, 0.0, 2.0, 5.0, 0.0, 2.0]
+    n = 40000
+    s = D.WeightedRandomSampler(w, n, generator=dlcore.Generator(4))
+    idx = list(s)
+    assert len(s) == n == len(idx)
+    freq = np.bincount(idx, minlength=len(w)) / n
+    p = np.array(w) / sum(w)
+    # binomial standard error at n = 40000 is at most 0.0025: 5 of them
+    np.testing.assert_allclose(freq, p, atol=0.0125)
+    assert freq[[0, 2, 5]].sum() == 0  # zero weights are never drawn
+    assert list(D.WeightedRandomSampler(w, 50, generator=dlcore.Generator(4))) == idx[:50]  # seeded
+    assert list(s)[:50] != idx[:50]  # a new draw each pass
+    for _ in range(20):
+        d = list(D.WeightedRandomSampler(dlcore.tensor(w), 4, replacement=False))
+        assert len(set(d)) == 4 and set(d) <= {1, 3, 4, 6}
+    # in a DataLoader, as a torch script uses it for class balancing
+    x = np.arange(7.0)
+    batches = list(D.DataLoader(D.TensorDataset(x), batch_size=3, sampler=D.WeightedRandomSampler(w, 7)))
+    assert [len(b[0]) for b in batches] == [3, 3, 1]
+
+
+@pytest.mark.parametrize("call,exc,msg", [
+    (lambda: D.WeightedRandomSampler([1.0, 2.0], 0), ValueError, "num_samples must be positive"),
+    (lambda: D.WeightedRandomSampler([1.0, 2.0], 2.0), TypeError, "num_samples must be an integer"),
+    (lambda: D.WeightedRandomSampler([1.0, 2.0], 2, replacement=1), TypeError, "replacement must be a bool"),
+    (lambda: D.WeightedRandomSampler([[1.0, 2.0]], 2), ValueError, r"weights must be a non-empty 1-D .*\(1, 2\)"),
+    (lambda: D.WeightedRandomSampler([1.0, -2.0], 2), ValueError, "finite and non-negative"),
+    (lambda: D.WeightedRandomSampler([0.0, 0.0], 2), ValueError, "positive sum"),
+    (lambda: D.WeightedRandomSampler([1.0, 0.0, 3.0], 3, replacement=False), ValueError,
+     "cannot draw 3 samples without replacement from 2 non-zero weights"),
+])
+def test_weighted_random_sampler_bad_arguments(call, exc, msg):
+    with pytest.raises(exc, match=msg):
+        call()
+
+
+def _stream_class(base):
+    class Squares(base):
+        def __init__(self, n):
+            self.n = n
+
+        def __iter__(self):
+            for i in range(self.n):
+                yield np.array([i, i * i], dtype=np.float64), i % 3
+    return Squares
+
+
+@pytest.mark.parametrize("batch_size,drop_last", [(4, False), (4, True), (1, False), (20, False)])
+def test_iterable_dataset_batches_like_torch(batch_size, drop_last):
+    torch = pytest.importorskip("torch")
+    ours = list(D.DataLoader(_stream_class(D.IterableDataset)(10), batch_size=batch_size, drop_last=drop_last))
+    theirs = list(torch.utils.data.DataLoader(_stream_class(torch.utils.data.IterableDataset)(10),
+                                              batch_size=batch_size, drop_last=drop_last))
+    assert len(ours) == len(theirs)
+    for (x, y), (tx, ty) in zip(ours, theirs):
+        np.testing.assert_array_equal(x.numpy(), tx.numpy())
+        np.testing.assert_array_equal(y.numpy(), ty.numpy())
+        assert x.dtype == dlcore.float64 and y.dtype == dlcore.int64
+
+
+def test_iterable_dataset_loader_rules():
+    ds = _stream_class(D.IterableDataset)(5)
+    with pytest.raises(ValueError, match="IterableDataset .*shuffle must be left unspecified, got shuffle=True"):
+        D.DataLoader(ds, shuffle=True)
+    with pytest.raises(ValueError, match="sampler must be left unspecified"):
+        D.DataLoader(ds, sampler=D.SequentialSampler(range(5)))
+    with pytest.raises(TypeError, match="has no __len__"):
+        len(D.DataLoader(ds, batch_size=2))
+    with pytest.raises(TypeError, match="iterate over it, it has no indexing"):
+        ds[0]
+
+    class Sized(D.IterableDataset):
+        def __iter__(self):
+            return iter(range(5))
+
+        def __len__(self):
+            return 5
+    loader = D.DataLoader(Sized(), batch_size=2, num_workers=2, collate_fn=lambda b: b)
+    assert len(loader) == 3 and list(loader) == [[0, 1], [2, 3], [4]] and list(loader) == [[0, 1], [2, 3], [4]]
+    # batch_size=None: a stream of ready batches passed on as they come (NumPy arrays become Tensors)
+    got = list(D.DataLoader(ds, batch_size=None))
+    assert len(got) == 5 and isinstance(got[2][0], dlcore.Tensor) and got[2][0].tolist() == [2.0, 4.0]
+    assert len(D.DataLoader(Sized(), batch_size=None)) == 5
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got None"):
+        D.DataLoader(D.TensorDataset(np.zeros(3)), batch_size=None)
+    import dlcore.utils.data as U
+    assert U.IterableDataset is D.IterableDataset and U.WeightedRandomSampler is D.WeightedRandomSampler

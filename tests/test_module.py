@@ -127,3 +127,76 @@ def test_forward_hooks_as_torch():
     for a, b in zip(got[1:4], want[1:4]):
         np.testing.assert_allclose(a, b, rtol=1e-14)
     assert got[4] == want[4] == [None]
+
+
+# ---- ParameterList / ParameterDict ---------------------------------------------------------------
+
+class _Mixer(nn.Module):
+    """The same small model in both libraries (nn is dlcore.nn or torch.nn): weights held in a
+    ParameterList and a ParameterDict."""
+
+    @staticmethod
+    def build(lib, nnmod, ws, bias, scale):
+        class M(nnmod.Module):
+            def __init__(self):
+                super().__init__()
+                self.ws = nnmod.ParameterList([nnmod.Parameter(lib.tensor(w)) for w in ws[:1]])
+                self.ws.append(lib.tensor(ws[1]))  # a plain tensor becomes a Parameter
+                self.extra = nnmod.ParameterDict({"bias": nnmod.Parameter(lib.tensor(bias))})
+                self.extra["scale"] = nnmod.Parameter(lib.tensor(scale))
+
+            def forward(self, x):
+                for w in self.ws:
+                    x = (x @ w).tanh()
+                return x * self.extra["scale"] + self.extra.bias
+        return M()
+
+
+@requires_torch
+def test_parameter_containers_register_like_torch():
+    import torch
+    r = rng(7)
+    ws, bias, scale = [r.normal(size=(3, 4)), r.normal(size=(4, 2))], r.normal(size=2), r.normal(size=2)
+    m = _Mixer.build(dlcore, nn, ws, bias, scale)
+    tm = _Mixer.build(torch, torch.nn, ws, bias, scale)
+    names = [n for n, _ in m.named_parameters()]
+    assert names == [n for n, _ in tm.named_parameters()] == ["ws.0", "ws.1", "extra.bias", "extra.scale"]
+    assert list(m.state_dict()) == list(tm.state_dict())
+    assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in m.ws)
+    x = r.normal(size=(5, 3))
+    y, ty = m(dlcore.tensor(x)), tm(torch.tensor(x))
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-13, atol=1e-14)
+    y.sum().backward()
+    ty.sum().backward()
+    for (n, p), (_, tp) in zip(m.named_parameters(), tm.named_parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-12, atol=1e-13, err_msg=n)
+    # state dicts travel both ways; to() casts the contained parameters in place
+    m2 = _Mixer.build(dlcore, nn, [np.zeros((3, 4)), np.zeros((4, 2))], np.zeros(2), np.zeros(2))
+    m2.load_state_dict(tm.state_dict())
+    np.testing.assert_array_equal(m2.ws[-1].detach().numpy(), ws[1])
+    p0 = m2.extra["scale"]
+    m2.float()
+    assert m2.extra["scale"] is p0 and p0.dtype == dlcore.float32 and m2.ws[0].dtype == dlcore.float32
+    assert "(0): Parameter containing: [float32 of size 3x4]" in repr(m2.ws)
+
+
+def test_parameter_list_and_dict_container_protocol():
+    pl = nn.ParameterList([nn.Parameter(dlcore.zeros(2)), dlcore.ones(3)])
+    pl += [dlcore.zeros(1)]
+    assert len(pl) == 3 and pl[-1].shape == (1,) and isinstance(pl[1:], nn.ParameterList) and len(pl[1:]) == 2
+    pl[0] = dlcore.ones(4)
+    assert pl[0].shape == (4,) and [n for n, _ in pl.named_parameters()] == ["0", "1", "2"]
+    with pytest.raises(IndexError, match="ParameterList: index 3 is out of range for a list of 3"):
+        pl[3]
+    with pytest.raises(TypeError, match="ParameterList: items must be Parameters or Tensors, got list"):
+        pl.append([1.0])
+    pd = nn.ParameterDict([("a", dlcore.zeros(2))])
+    pd.update({"b": dlcore.ones(2)})
+    assert list(pd) == ["a", "b"] and "a" in pd and pd.get("c") is None and len(pd.copy()) == 2
+    assert pd.pop("a").shape == (2,) and list(pd.keys()) == ["b"]
+    del pd["b"]
+    assert len(pd) == 0 and not list(pd.parameters())
+    with pytest.raises(TypeError, match="ParameterDict: keys must be strings, got int"):
+        pd[1] = dlcore.zeros(1)
+    with pytest.raises(KeyError, match=r"without '\.'"):
+        pd["a.b"] = dlcore.zeros(1)

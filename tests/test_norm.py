@@ -359,6 +359,101 @@ def test_groupnorm_matches_torch(groups, shape, affine, dtype):
     compare_params(dl, th, dtype)
 
 
+# ---- instance norm / RMS norm ----------------------------------------------------------------
+
+@requires_torch
+@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (3, 4, 6)), ("InstanceNorm1d", (4, 5)),
+                                       ("InstanceNorm2d", (2, 3, 4, 5)), ("InstanceNorm2d", (3, 4, 4))], ids=str)
+@pytest.mark.parametrize("affine,track", [(False, False), (True, False), (True, True), (False, True)])
+def test_instancenorm_matches_torch(cls, shape, affine, track):
+    dtype = "float64"
+    C = shape[-3 if cls == "InstanceNorm2d" else -2]
+    dl, th = make_pair(getattr(nn, cls)(C, affine=affine, track_running_stats=track, momentum=0.3, dtype=dtype),
+                       getattr(torch.nn, cls)(C, affine=affine, track_running_stats=track, momentum=0.3), dtype)
+    assert [n for n, _ in dl.named_parameters()] == [n for n, _ in th.named_parameters()]
+    assert list(dl.state_dict()) == list(th.state_dict())
+    r = rng(12)
+    for step in range(2):  # running statistics follow torch's over two steps, then normalise in eval
+        x_np = r.normal(-1.0, 2.0, size=shape)
+        dy_np = r.normal(size=shape)
+        x, y, tx, ty = run_both(dl, th, x_np, dy_np)
+        np.testing.assert_allclose(npy(y), ty.detach().numpy(), **TOL[dtype])
+        np.testing.assert_allclose(npy(x.grad), tx.grad.numpy(), **grad_tol(dtype, tx.grad.numpy()))
+    compare_params(dl, th, dtype)
+    for k, v in th.state_dict().items():
+        np.testing.assert_allclose(npy(dl.state_dict()[k]), v.numpy(), **TOL[dtype], err_msg=k)
+    dl.eval(), th.eval()
+    x_np = r.normal(size=shape)
+    np.testing.assert_allclose(npy(dl(dlcore.tensor(x_np))), th(torch.tensor(x_np)).detach().numpy(), **TOL[dtype])
+
+
+@requires_torch
+def test_instance_norm_function_matches_torch():
+    r = rng(13)
+    x_np, w, b = r.normal(size=(2, 3, 5)), r.normal(size=3), r.normal(size=3)
+    rm, rv = r.normal(size=3), r.uniform(0.5, 2.0, size=3)
+    for use_input_stats in (True, False):
+        args = [dlcore.tensor(a) for a in (rm, rv, w, b)]
+        targs = [torch.tensor(a) for a in (rm, rv, w, b)]
+        y = F.instance_norm(dlcore.tensor(x_np), *args, use_input_stats=use_input_stats, momentum=0.2, eps=1e-3)
+        ty = torch.nn.functional.instance_norm(torch.tensor(x_np), *targs, use_input_stats=use_input_stats,
+                                               momentum=0.2, eps=1e-3)
+        np.testing.assert_allclose(npy(y), ty.numpy(), **TOL["float64"])
+        for a, ta in zip(args[:2], targs[:2]):
+            np.testing.assert_allclose(npy(a), ta.numpy(), **TOL["float64"])
+
+
+@requires_torch
+@pytest.mark.parametrize("shape,ns,eps,affine", [((3, 4, 6), 6, None, True), ((2, 3, 4, 5), (4, 5), 1e-4, True),
+                                                 ((5, 7), [7], None, False)], ids=str)
+def test_rmsnorm_matches_torch(shape, ns, eps, affine):
+    dtype = "float64"
+    dl, th = make_pair(nn.RMSNorm(ns, eps=eps, elementwise_affine=affine, dtype=dtype),
+                       torch.nn.RMSNorm(ns, eps=eps, elementwise_affine=affine), dtype)
+    assert repr(dl) == repr(th) and list(dl.state_dict()) == list(th.state_dict())
+    r = rng(14)
+    x_np, dy_np = r.normal(0.5, 2.0, size=shape), r.normal(size=shape)
+    x, y, tx, ty = run_both(dl, th, x_np, dy_np)
+    np.testing.assert_allclose(npy(y), ty.detach().numpy(), **TOL[dtype])
+    np.testing.assert_allclose(npy(x.grad), tx.grad.numpy(), **grad_tol(dtype, tx.grad.numpy()))
+    compare_params(dl, th, dtype)
+    # eps=None is the dtype's machine epsilon: visible on an all-zero-but-tiny row in float32
+    xs = np.full((1, 4), 1e-5, np.float32)
+    np.testing.assert_allclose(npy(F.rms_norm(dlcore.tensor(xs), (4,))),
+                               torch.nn.functional.rms_norm(torch.tensor(xs), (4,)).numpy(), rtol=1e-6)
+
+
+def test_sync_batchnorm_conversion_leaves_instance_norm_alone():
+    from dlcore.distributed import SyncBatchNorm
+    m = SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(nn.InstanceNorm2d(3, affine=True), nn.BatchNorm2d(3)))
+    assert type(m[0]) is nn.InstanceNorm2d and type(m[1]) is SyncBatchNorm
+    assert repr(m[0]) == "InstanceNorm2d(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=False)"
+
+
+def test_instance_and_rms_norm_errors():
+    x = dlcore.zeros(2, 3, 4)
+    with pytest.raises(ValueError,
+                       match=r"InstanceNorm1d: input of shape \(2, 3, 4\) has 3 channels but num_features is 4"):
+        nn.InstanceNorm1d(4, affine=True)(x)
+    with pytest.warns(UserWarning, match="ignored"):
+        nn.InstanceNorm1d(4)(x)
+    with pytest.raises(ValueError, match=r"InstanceNorm2d: expected 3D \(C, H, W\) or 4D"):
+        nn.InstanceNorm2d(3)(x.reshape(24))
+    with pytest.raises(ValueError, match=r"instance_norm: expected more than 1 spatial element .*\(2, 3, 1\)"):
+        F.instance_norm(dlcore.zeros(2, 3, 1))
+    with pytest.raises(ValueError, match=r"instance_norm: running_mean and running_var must be given"):
+        F.instance_norm(x, use_input_stats=False)
+    with pytest.raises(ValueError, match=r"instance_norm: 'weight' has shape \(4,\)"):
+        F.instance_norm(x, weight=dlcore.ones(4))
+    with pytest.raises(ValueError,
+                       match=r"rms_norm: input of shape \(2, 3, 4\) does not end with normalized_shape \(3,\)"):
+        F.rms_norm(x, 3)
+    with pytest.raises(ValueError, match=r"RMSNorm: eps must be a non-negative number"):
+        nn.RMSNorm(4, eps=-1.0)
+    with pytest.raises(TypeError, match=r"RMSNorm: normalized_shape must be an integer"):
+        nn.RMSNorm(4.0)
+
+
 # ---- float64 central differences -------------------------------------------------------------
 
 def central_diff(f, arr, eps=1e-6):

@@ -13,7 +13,9 @@ of the graph.
 
 ``Variable.backward`` walks the graph once in reverse topological order, summing the gradient
 of every node output and every leaf over all its uses (fan-out), and accumulates into each
-leaf's ``.grad`` once, after the last node that uses it.
+leaf's ``.grad`` once, after the last node that uses it. :func:`grad` takes the same walk
+(``_walk``) over only the nodes that lead to the tensors asked for, and returns their
+gradients instead of accumulating them.
 Saved arrays are freed after use unless ``retain_graph=True``; walking a freed node again
 raises a RuntimeError like PyTorch's.
 
@@ -34,7 +36,7 @@ from . import _C
 
 __all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "inference_mode", "wrapper", "Variable",
            "detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly", "Function", "unshared",
-           "backward", "RemovableHandle", "replayed_as_python"]
+           "backward", "grad", "RemovableHandle", "replayed_as_python"]
 
 # Grad mode is per thread and lives in C++, next to Function.apply (csrc/bindings/autograd.cpp)
 is_grad_enabled = _C.is_grad_enabled
@@ -279,8 +281,9 @@ def _run_hooks(hooks, g):
     return g
 
 
-def _node_grads(node, grads):
-    """A node's output gradients after the hooks and retain_grad of its output tensors."""
+def _node_grads(node, grads, retain=True):
+    """A node's output gradients after the hooks and (with ``retain``: backward, not grad)
+    retain_grad of its output tensors."""
     hooks, retained = node._tensor_hooks, node._retained
     grads = list(grads)
     for i, g in enumerate(grads):
@@ -288,7 +291,7 @@ def _node_grads(node, grads):
             continue
         if hooks and hooks.get(i):
             g = grads[i] = _run_hooks(hooks[i], g)
-        t = retained[i]() if retained and i in retained else None
+        t = retained[i]() if retain and retained and i in retained else None
         if t is not None:
             if t.grad is None:
                 t.grad = t._wrap(g.clone())
@@ -470,10 +473,10 @@ class Function:
     apply = classmethod(_C.function_apply)
 
 
-def _topo_order(root_node):
-    """Nodes reachable from root_node, each after every node that consumes its outputs."""
+def _topo_order(roots):
+    """Nodes reachable from the nodes ``roots``, each after every node that consumes its outputs."""
     order, seen = [], set()
-    stack = [(root_node, False)]
+    stack = [(r, False) for r in roots]
     while stack:
         node, done = stack.pop()
         if done:
@@ -542,43 +545,72 @@ def _calibrate_stealing():
         _steal_refs = counts[0]
 
 
+def _seed_grad(tensor, grad, op):
+    """The gradient a backward walk starts from at ``tensor``: ``grad`` (a tensor or data of its
+    shape) or, for a one-element tensor, ones."""
+    if grad is None:
+        if tensor._data.size != 1:
+            raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs; "
+                               f"this tensor has shape {tensor._data.shape}: pass gradient=")
+        return _C.full(tensor._data.shape, 1.0, tensor._data.dtype, tensor._data.device)
+    g = (grad._data if isinstance(grad, Variable)
+         else _C.from_object(grad, tensor._data.dtype, device=tensor._data.device, op=op))
+    if g.shape != tensor._data.shape:
+        raise ValueError(f"{op}: gradient has shape {g.shape} but the tensor has "
+                         f"shape {tensor._data.shape}")
+    return g if g.dtype == tensor._data.dtype else g.astype(tensor._data.dtype)
+
+
 def backward(tensor, grad=None, retain_graph=False):
     """Computes d(tensor)/d(leaf) for every leaf that requires grad, into ``leaf.grad``."""
     if not tensor.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                            "(did you create it under no_grad, or forget requires_grad=True?)")
-    if grad is None:
-        if tensor._data.size != 1:
-            raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
-                               f"this tensor has shape {tensor._data.shape}: pass gradient=")
-        g = _C.full(tensor._data.shape, 1.0, tensor._data.dtype, tensor._data.device)
-    else:
-        g = (grad._data if isinstance(grad, Variable)
-             else _C.from_object(grad, tensor._data.dtype, device=tensor._data.device, op="backward"))
-        if g.shape != tensor._data.shape:
-            raise ValueError(f"backward: gradient has shape {g.shape} but the tensor has "
-                             f"shape {tensor._data.shape}")
-        if g.dtype != tensor._data.dtype:
-            g = g.astype(tensor._data.dtype)
+    g = _seed_grad(tensor, grad, "backward")
     if tensor._node is None:  # a leaf
         tensor._accumulate_grad(g)
         return
-    root = tensor._node
-    pending = {id(root): [None] * root.n_outputs}
-    pending[id(root)][tensor._out_index] = g
-    order = _topo_order(root)
-    # a leaf's gradient is summed over its uses and accumulated into .grad once, after the last
-    # node using it (PyTorch's AccumulateGrad): its post-accumulate hooks see it complete
-    uses = {}
-    for node in order:
-        for inp, need in zip(node.inputs or (), node.needs_input_grad):
-            if need and type(inp) is not tuple:
-                uses[id(inp)] = uses.get(id(inp), 0) + 1
+    _walk([(tensor, g)], retain_graph)
+
+
+def _walk(roots, retain_graph, wanted=None):
+    """The backward engine: one walk of the graph from the (non-leaf tensor, gradient array)
+    pairs ``roots`` in reverse topological order. With ``wanted=None``, every leaf's gradient is
+    summed over its uses and accumulated into .grad once, after the last node using it
+    (PyTorch's AccumulateGrad): its post-accumulate hooks see it complete. Otherwise ``wanted``
+    maps the keys of the tensors whose gradients are asked for - id(leaf), or (id(node), output
+    index) for a non-leaf - to None; the walk fills in their summed gradient arrays instead,
+    runs only the nodes that lead to them and touches no .grad."""
+    pending = {}
+    for t, g in roots:
+        slot = pending.setdefault(id(t._node), [None] * t._node.n_outputs)
+        slot[t._out_index] = _accumulate(slot[t._out_index], g)
+    order = _topo_order([t._node for t, _ in roots])
+    uses, needed = {}, None
+    if wanted is None:
+        for node in order:
+            for inp, need in zip(node.inputs or (), node.needs_input_grad):
+                if need and type(inp) is not tuple:
+                    uses[id(inp)] = uses.get(id(inp), 0) + 1
+    else:  # the nodes with a path to a wanted tensor, producers first
+        needed = set()
+        for node in reversed(order):
+            for inp, need in zip(node.inputs or (), node.needs_input_grad):
+                if need and (id(inp) in wanted if type(inp) is not tuple
+                             else id(inp[0]) in needed or (id(inp[0]), inp[1]) in wanted):
+                    needed.add(id(node))
+                    break
     leaf_grads = {}
     for node in order:
         grads = pending.pop(id(node), None)
         if grads is not None and (node._tensor_hooks or node._retained):
-            grads = _node_grads(node, grads)
+            grads = _node_grads(node, grads, retain=wanted is None)
+        if wanted is not None:
+            for i, g in enumerate(grads or ()):
+                if g is not None and (id(node), i) in wanted:
+                    wanted[id(node), i] = g
+            if id(node) not in needed:
+                continue
         if grads is None or all(x is None for x in grads):
             in_grads = ()
         else:
@@ -592,6 +624,10 @@ def backward(tensor, grad=None, retain_graph=False):
                 continue
             ig = in_grads[k] if k < len(in_grads) else None
             if type(inp) is not tuple:  # a leaf
+                if wanted is not None:
+                    if ig is not None and id(inp) in wanted:
+                        wanted[id(inp)] = _accumulate(wanted[id(inp)], ig)
+                    continue
                 if ig is not None:
                     leaf_grads[id(inp)] = _accumulate(leaf_grads.get(id(inp)), ig)
                 uses[id(inp)] -= 1
@@ -604,3 +640,81 @@ def backward(tensor, grad=None, retain_graph=False):
         if not retain_graph and in_grads:
             node.saved = ()
             node.freed = True
+    return wanted
+
+
+def _as_tuple(v, op, name):
+    if isinstance(v, Variable):
+        return (v,)
+    try:
+        out = tuple(v)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be a Tensor or a sequence of Tensors, got {type(v).__name__}") from None
+    for i, t in enumerate(out):
+        if not isinstance(t, Variable):
+            raise TypeError(f"{op}: {name}[{i}] must be a Tensor, got {type(t).__name__}")
+    return out
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """The gradients of ``outputs`` (a tensor or a sequence) with respect to ``inputs`` (a tensor
+    or a sequence, leaves or not), returned as a tuple in the order of ``inputs``; nothing is
+    accumulated into any ``.grad`` (torch.autograd.grad). grad_outputs: the vector(s) of the
+    vector-Jacobian product, one per output (None: ones, for one-element outputs). An input the
+    outputs do not depend on is an error unless allow_unused=True (then its gradient is None,
+    or zeros with materialize_grads=True). The graph is freed unless retain_graph=True.
+    create_graph=True (higher-order gradients) is refused: dlcore's backward functions compute
+    on raw arrays, so their results have no graph."""
+    op = "autograd.grad"
+    if create_graph:
+        raise NotImplementedError(f"{op}: create_graph=True is not supported: dlcore's backward functions "
+                                  f"work on raw arrays, so gradients have no graph of their own (no "
+                                  f"higher-order gradients)")
+    if is_grads_batched:
+        raise NotImplementedError(f"{op}: is_grads_batched=True is not supported (call grad once per vector)")
+    if materialize_grads and allow_unused is False:
+        raise ValueError(f"{op}: materialize_grads=True needs allow_unused to be True or None")
+    allow_unused = bool(materialize_grads or allow_unused)
+    outputs, inputs = _as_tuple(outputs, op, "outputs"), _as_tuple(inputs, op, "inputs")
+    if not inputs:
+        raise ValueError(f"{op}: inputs must not be empty")
+    if grad_outputs is None or isinstance(grad_outputs, Variable):
+        grad_outputs = (grad_outputs,) * len(outputs) if grad_outputs is None else (grad_outputs,)
+    else:
+        grad_outputs = tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"{op}: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"{op}: inputs[{i}] (shape {t._data.shape}) does not require grad")
+    keys = [id(t) if t._node is None else (id(t._node), t._out_index) for t in inputs]
+    wanted = dict.fromkeys(keys)
+    roots = []
+    for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
+        if not t.requires_grad:
+            raise RuntimeError(f"{op}: outputs[{i}] (shape {t._data.shape}) does not require grad and has "
+                               f"no grad_fn")
+        g = _seed_grad(t, g, op)
+        if t._node is None:  # an output that is itself a leaf
+            if id(t) in wanted:
+                wanted[id(t)] = _accumulate(wanted[id(t)], g)
+        else:
+            roots.append((t, g))
+    if roots:
+        _walk(roots, bool(retain_graph), wanted)
+    result = []
+    for i, (t, k) in enumerate(zip(inputs, keys)):
+        g = wanted[k]
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"{op}: inputs[{i}] (shape {t._data.shape}) was not used to compute the "
+                                   f"outputs; pass allow_unused=True to get None for it")
+            result.append(t._wrap(_C.zeros(t._data.shape, t._data.dtype, t._data.device))
+                          if materialize_grads else None)
+            continue
+        hooks = getattr(t, "_grad_hooks", None) if t._node is None else None
+        if hooks:  # a leaf's register_hook hooks see its gradient, as in backward
+            g = _run_hooks(hooks, g)
+        result.append(t._wrap(g.astype(t._data.dtype) if g.dtype != t._data.dtype else g.clone()))
+    return tuple(result)

@@ -35,12 +35,12 @@ import numpy as np
 
 from .dtype import float64
 from ._ops._args import integer
-from .tensor import (Generator, Tensor, arange, cat, current_generator, index_select, rand, randint, randperm, stack,
-                     tensor, use_generator)
+from .tensor import (Generator, Tensor, arange, argsort, cat, cumsum, current_generator, index_select, minimum,
+                     multinomial, rand, randint, randperm, stack, tensor, use_generator, zeros)
 
-__all__ = ["Dataset", "TensorDataset", "DataLoader", "DistributedSampler",
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "DataLoader", "DistributedSampler",
            "Subset", "ConcatDataset", "random_split", "Sampler", "SequentialSampler", "RandomSampler",
-           "SubsetRandomSampler", "BatchSampler", "WorkerInfo", "get_worker_info",
+           "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "WorkerInfo", "get_worker_info",
            "train_val_test_split", "StandardScaler",
            "MinMaxScaler", "to_categorical", "one_hot", "Compose", "RandomHorizontalFlip",
            "RandomCrop", "RandomRotation", "default_collate"]
@@ -67,6 +67,20 @@ class Dataset:
 
     def __len__(self):
         raise NotImplementedError
+
+
+class IterableDataset(Dataset):
+    """Stream-style dataset: __iter__() yields the samples (torch.utils.data.IterableDataset).
+    DataLoader batches them in the order they come (no sampler, no shuffle; __len__ is
+    optional). With num_workers > 0 the stream is still read once, in the loading thread, so
+    get_worker_info() is None there and a dataset that shards itself by worker yields each
+    sample once."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__}: an IterableDataset must define __iter__")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it, it has no indexing")
 
 
 class TensorDataset(Dataset):
@@ -275,6 +289,61 @@ class SubsetRandomSampler(Sampler):
         return len(self.idx)
 
 
+def _search_sorted(cdf, u):
+    """For each value of u, the number of entries of the non-decreasing 1-D float64 Tensor cdf
+    that are <= it (NumPy's searchsorted(cdf, u, side="right")), in O((K + n) log) with one
+    stable sort of both together: ties put cdf's entries first."""
+    k = cdf.shape[0]
+    order = argsort(cat([cdf, u]), stable=True)
+    is_u = order >= k
+    below = cumsum((~is_u).long(), 0)  # cdf entries up to each sorted position
+    out = zeros(u.shape[0], dtype="int64")
+    out[order[is_u] - k] = below[is_u]
+    return out
+
+
+class WeightedRandomSampler(Sampler):
+    """num_samples indices drawn from [0, len(weights)) with probabilities proportional to
+    ``weights`` (torch.utils.data.WeightedRandomSampler): with replacement (the default)
+    independent draws by inverting the weights' cumulative sum at uniform numbers, else
+    distinct indices (multinomial without replacement). Draws come from ``generator``
+    (default: the current dlcore generator), a new set each time it is iterated; zero weights
+    are never drawn."""
+
+    def __init__(self, weights, num_samples, replacement=True, generator=None):
+        op = "WeightedRandomSampler"
+        if isinstance(num_samples, bool):
+            raise TypeError(f"{op}: num_samples must be a positive integer, got {num_samples!r}")
+        self.num_samples = integer(num_samples, op, "num_samples", 1)
+        if not isinstance(replacement, bool):
+            raise TypeError(f"{op}: replacement must be a bool, got {type(replacement).__name__} {replacement!r}")
+        w = (weights.detach().cpu() if isinstance(weights, Tensor) else tensor(weights)).double()
+        if w.ndim != 1 or w.shape[0] == 0:
+            raise ValueError(f"{op}: weights must be a non-empty 1-D sequence, got shape {tuple(w.shape)}")
+        if bool(((w < 0) | w.isnan() | w.isinf()).any()) or not float(w.sum()) > 0:
+            raise ValueError(f"{op}: weights must be finite and non-negative with a positive sum")
+        positive = int((w > 0).sum())
+        if not replacement and self.num_samples > positive:
+            raise ValueError(f"{op}: cannot draw {self.num_samples} samples without replacement from "
+                             f"{positive} non-zero weights")
+        self.weights, self.replacement, self.generator = w, replacement, generator
+
+    def indices(self):
+        w = self.weights
+        if not self.replacement:
+            return multinomial(w, self.num_samples, False, generator=self.generator)
+        cdf = cumsum(w, 0)
+        u = rand(self.num_samples, dtype=float64, generator=self.generator) * cdf[-1]
+        last = int(((w > 0).long() * arange(w.shape[0])).amax())  # u rounded up to the total: the last
+        return minimum(_search_sorted(cdf, u), tensor(last))       # positive weight, never a zero one
+
+    def __iter__(self):
+        return iter(self.indices().tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
 class BatchSampler(Sampler):
     """Groups the indices of ``sampler`` into lists of batch_size (the last one shorter unless
     drop_last)."""
@@ -321,7 +390,10 @@ class DataLoader:
                prefetch_factor=None, persistent_workers=False, seed=None, transform=None,
                target_transform=None, as_tensors=True)
 
-    - dataset: a Dataset, or a tuple of arrays (wrapped in TensorDataset).
+    - dataset: a Dataset, or a tuple of arrays (wrapped in TensorDataset), or an
+      IterableDataset: its samples batched in the order it yields them, or passed on one by
+      one with batch_size=None (shuffle, sampler and batch_sampler refused, as in PyTorch;
+      read in the loading thread whatever num_workers).
     - shuffle: a new permutation every epoch, drawn from ``generator`` (a dlcore.Generator),
       else from Generator(seed) when seed is given, else from dlcore's default generator (so
       dlcore.manual_seed makes it reproducible).
@@ -358,8 +430,13 @@ class DataLoader:
                 raise ValueError("DataLoader: batch_sampler is mutually exclusive with batch_size, shuffle, "
                                  "sampler and drop_last")
             batch_size = None
-        elif batch_size is None:
+        elif batch_size is None and not isinstance(dataset, IterableDataset):
             raise ValueError("DataLoader: batch_size must be a positive integer, got None")
+        if isinstance(dataset, IterableDataset):
+            for name, given in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
+                if given:
+                    raise ValueError(f"DataLoader: an IterableDataset gives its samples in its own order, so "
+                                     f"{name} must be left unspecified, got {name}={given!r}")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive (the sampler "
                              "decides the order: DistributedSampler(..., shuffle=True))")
@@ -389,7 +466,12 @@ class DataLoader:
     def __len__(self):
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
+        if isinstance(self.dataset, IterableDataset) and type(self.dataset).__len__ is Dataset.__len__:
+            raise TypeError(f"DataLoader: the IterableDataset {type(self.dataset).__name__} has no __len__, "
+                            f"so the number of batches is unknown")
         n = len(self.dataset) if self.sampler is None else len(self.sampler)
+        if self.batch_size is None:  # an IterableDataset that yields whole batches
+            return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _gen(self):
@@ -437,6 +519,10 @@ class DataLoader:
             batch = ds.__getitems__(idx)
         else:
             batch = (self.collate_fn or default_collate)([ds[i] for i in idx.tolist()])
+        return self._finish(batch, gen)
+
+    def _finish(self, batch, gen=None):
+        """A collated batch through transform / target_transform, as Tensors unless as_tensors=False."""
         if self.transform is not None or self.target_transform is not None:
             single = not isinstance(batch, tuple)
             items = [batch] if single else list(batch)
@@ -447,7 +533,29 @@ class DataLoader:
             batch = items[0] if single else tuple(items)
         return _to_tensor(batch) if self.as_tensors else batch
 
+    def _stream(self):
+        """An IterableDataset's samples, batch_size at a time (the last batch shorter unless
+        drop_last), collated in the loading thread; with batch_size=None each item as it comes
+        (a stream of ready batches), through collate_fn when given."""
+        self.epoch += 1
+        if self.batch_size is None:
+            for item in self.dataset:
+                yield self._finish(item if self.collate_fn is None else self.collate_fn(item))
+            return
+        collate = self.collate_fn or default_collate
+        batch = []
+        for sample in self.dataset:
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield self._finish(collate(batch))
+                batch = []
+        if batch and not self.drop_last:
+            yield self._finish(collate(batch))
+
     def __iter__(self):
+        if isinstance(self.dataset, IterableDataset):
+            yield from self._stream()
+            return
         if self.num_workers == 0:
             batches = self._batches()
             self.epoch += 1

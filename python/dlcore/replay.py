@@ -386,11 +386,11 @@ def _add_grad(grad, g):
 
 
 def _node_grads_patch(fn):
-    def node_grads(node, grads):
+    def node_grads(node, grads, **kwargs):
         r = _recording()
         if r is not None:
             r.problem("a hook or retain_grad on a non-leaf tensor")
-        return fn(node, grads)
+        return fn(node, grads, **kwargs)
     return node_grads
 
 

@@ -1556,10 +1556,16 @@ def _float(x, op):
     return x
 
 
-def _float_tensor(x, op, arg="input"):
-    """x itself when it is a float Tensor; TypeError naming op and arg otherwise."""
+def _tensor_arg(x, op, arg="input"):
+    """x itself when it is a Tensor; TypeError naming op and arg otherwise."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: {arg} must be a dlcore Tensor, got {type(x).__name__}")
+    return x
+
+
+def _float_tensor(x, op, arg="input"):
+    """x itself when it is a float Tensor; TypeError naming op and arg otherwise."""
+    _tensor_arg(x, op, arg)
     _args.require_float(x.dtype, op, arg)
     return x
 

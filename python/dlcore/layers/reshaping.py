@@ -1,12 +1,14 @@
-"""Keras-style image reshaping layers: UpSampling2D (nearest: a broadcast view copied once;
-bilinear: two gathers and a lerp per axis, TensorFlow's half-pixel centres), ZeroPadding2D (the
+"""Keras-style image reshaping layers: UpSampling2D (nn.functional.interpolate by an integer
+scale_factor: nearest, a broadcast view copied once; bilinear, two gathers and a lerp per axis
+with half-pixel centres, TensorFlow's resize), ZeroPadding2D (the
 pad op), Cropping2D (a view). Channels-last input by default (N, H, W, C), or
 data_format="channels_first" (N, C, H, W); the work is done channels-first, as the conv layers
 do, so runs of image layers move no data between them."""
 from __future__ import annotations
 
 from .._ops._args import ntuple
-from ..tensor import index_select, pad, tensor
+from ..nn.reshaping import interpolate
+from ..tensor import pad
 from .base import Layer, data_format_arg, from_channels_first, image_input
 
 __all__ = ["UpSampling2D", "ZeroPadding2D", "Cropping2D"]
@@ -42,25 +44,9 @@ class UpSampling2D(Layer):
 
     def forward(self, x):
         x = image_input(self, x, 2, need_float=False)
-        if self.interpolation == "nearest":
-            n, c, h, w = x.shape
-            sh, sw = self.size
-            y = x.reshape(n, c, h, 1, w, 1).expand(n, c, h, sh, w, sw).reshape(n, c, h * sh, w * sw)
-        else:
-            y = self._bilinear(self._bilinear(x, 2), 3)
+        y = interpolate(x, scale_factor=self.size, mode=self.interpolation,
+                        align_corners=None if self.interpolation == "nearest" else False)
         return from_channels_first(y, self.data_format)
-
-    def _bilinear(self, x, dim):
-        n, s = x.shape[dim], self.size[dim - 2]
-        src = [max((i + 0.5) / s - 0.5, 0.0) for i in range(n * s)]
-        lo = [min(int(v), n - 1) for v in src]
-        hi = [min(i + 1, n - 1) for i in lo]
-        shape = [1, 1, 1, 1]
-        shape[dim] = n * s
-        frac = tensor([v - i for v, i in zip(src, lo)], dtype=x.dtype, device=x.device).reshape(shape)
-        a = index_select(x, dim, tensor(lo, device=x.device))
-        b = index_select(x, dim, tensor(hi, device=x.device))
-        return a + (b - a) * frac
 
     def get_config(self):
         return {"name": self.name, "size": list(self.size), "data_format": self.data_format,

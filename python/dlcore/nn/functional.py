@@ -16,7 +16,8 @@ from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cosin
                    cosine_similarity, cross_entropy, hinge, hinge_embedding_loss, hinge_loss, huber_loss,
                    kl_div, l1_loss, mae_loss, mse_loss, multi_margin_loss, nll_loss, smooth_l1_loss,
                    squared_hinge, squared_hinge_loss)
-from .norm import batch_norm, group_norm, layer_norm  # noqa: F401
+from .norm import batch_norm, group_norm, instance_norm, layer_norm, rms_norm  # noqa: F401
+from .reshaping import interpolate, pixel_shuffle, pixel_unshuffle, upsample  # noqa: F401
 from .pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d, max_pool1d,  # noqa: F401
                    max_pool2d)
 
@@ -31,7 +32,7 @@ __all__ = ["abs", "cat", "clamp", "clip", "cos", "exp", "expm1", "flatten", "gat
            "binary_cross_entropy_with_logits", "cosine_embedding_loss", "cosine_similarity",
            "cross_entropy", "hinge", "hinge_embedding_loss", "hinge_loss", "huber_loss", "kl_div",
            "l1_loss", "mae_loss", "mse_loss", "multi_margin_loss", "nll_loss", "smooth_l1_loss",
-           "squared_hinge", "squared_hinge_loss", "batch_norm", "group_norm", "layer_norm",
+           "squared_hinge", "squared_hinge_loss", "batch_norm", "group_norm", "instance_norm", "layer_norm", "rms_norm",
            "adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d",
            "max_pool2d",
-           "scaled_dot_product_attention"]
+           "scaled_dot_product_attention", "interpolate", "pixel_shuffle", "pixel_unshuffle", "upsample"]

@@ -1,7 +1,9 @@
-"""Module, Parameter and the containers (PyTorch semantics: registration by attribute,
+"""Module, Parameter and the containers (Sequential, ModuleList, ModuleDict, ParameterList,
+ParameterDict) (PyTorch semantics: registration by attribute,
 named_parameters / state_dict key names, train() / eval(), strict loading)."""
 from __future__ import annotations
 
+import operator
 import threading
 from collections import OrderedDict, namedtuple
 
@@ -11,7 +13,7 @@ from ..dtype import get_default_dtype
 from ..tensor import Tensor, tensor
 
 __all__ = ["Parameter", "register", "registered", "serial_name", "eval_mode", "Module",
-           "Sequential", "ModuleList", "ModuleDict"]
+           "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
 
 
 class Parameter(Tensor):
@@ -515,3 +517,146 @@ class ModuleDict(Module):
 
     def items(self):
         return self._modules.items()
+
+
+def _as_parameter(value, op):
+    """A Parameter stays itself; another Tensor becomes a Parameter sharing its memory (as
+    PyTorch's parameter containers do); anything else is refused."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value)
+    raise TypeError(f"{op}: items must be Parameters or Tensors, got {type(value).__name__}")
+
+
+def _parameters_repr(self):
+    """One line per parameter (key, dtype, size), for the parameter containers' repr."""
+    if not self._parameters:
+        return ""
+    return "\n  " + "\n  ".join(f"({k}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+                                for k, p in self._parameters.items()) + "\n"
+
+
+class ParameterList(Module):
+    """A list of Parameters registered under the names "0", "1", ... so that parameters(),
+    state_dict(), load_state_dict() and to() see them (torch.nn.ParameterList). A plain
+    Tensor put in is made a Parameter over the same memory."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def _index(self, i):
+        n = len(self._parameters)
+        try:
+            j = operator.index(i)
+        except TypeError:
+            raise TypeError(f"ParameterList: indices must be integers or slices, got {type(i).__name__}") from None
+        if not -n <= j < n:
+            raise IndexError(f"ParameterList: index {j} is out of range for a list of {n}")
+        return str(j % n)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return ParameterList(list(self._parameters.values())[i])
+        return self._parameters[self._index(i)]
+
+    def __setitem__(self, i, value):
+        self._parameters[self._index(i)] = _as_parameter(value, "ParameterList")  # keeps its place
+
+    def append(self, value):
+        self._parameters[str(len(self._parameters))] = _as_parameter(value, "ParameterList")
+        return self
+
+    def extend(self, values):
+        if isinstance(values, (str, bytes, Tensor)) or not hasattr(values, "__iter__"):
+            raise TypeError(f"ParameterList.extend: expects an iterable of Parameters, got {type(values).__name__}")
+        for v in values:
+            self.append(v)
+        return self
+
+    def __iadd__(self, values):
+        return self.extend(values)
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    extra_repr = _parameters_repr
+
+
+class ParameterDict(Module):
+    """An ordered dict of Parameters registered under their keys (strings), so that
+    parameters(), state_dict(), load_state_dict() and to() see them (torch.nn.ParameterDict).
+    Built from a mapping or from (key, value) pairs; a plain Tensor put in is made a Parameter
+    over the same memory."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    @staticmethod
+    def _key(k):
+        if not isinstance(k, str):
+            raise TypeError(f"ParameterDict: keys must be strings, got {type(k).__name__} {k!r}")
+        if "." in k or not k:
+            raise KeyError(f"ParameterDict: key {k!r} must be a non-empty string without '.'")
+        return k
+
+    def __getitem__(self, k):
+        return self._parameters[k]
+
+    def __setitem__(self, k, value):
+        self._parameters[self._key(k)] = _as_parameter(value, "ParameterDict")  # a key kept keeps its place
+
+    def __delitem__(self, k):
+        del self._parameters[k]
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def __contains__(self, k):
+        return k in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def get(self, k, default=None):
+        return self._parameters.get(k, default)
+
+    def pop(self, k):
+        return self._parameters.pop(k)
+
+    def setdefault(self, k, default=None):
+        if k not in self._parameters:
+            self[k] = default
+        return self._parameters[k]
+
+    def clear(self):
+        self._parameters.clear()
+
+    def copy(self):
+        return ParameterDict(OrderedDict(self._parameters))
+
+    def update(self, parameters):
+        """Adds the items of a mapping (or of an iterable of (key, value) pairs)."""
+        items = parameters.items() if hasattr(parameters, "items") else parameters
+        for pair in items:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"ParameterDict.update: expects a mapping or (key, value) pairs, got item {pair!r}")
+            self[pair[0]] = pair[1]
+
+    extra_repr = _parameters_repr

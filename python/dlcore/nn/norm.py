@@ -1,12 +1,17 @@
-"""Norm family: the functions batch_norm, layer_norm, group_norm (PyTorch's
-torch.nn.functional signatures and semantics) and the modules BatchNorm1d / BatchNorm2d /
-BatchNorm3d, LayerNorm, GroupNorm (PyTorch names and state_dict keys). The math is one fused
-kernel per call (_ops/norm.py)."""
+"""Norm family: the functions batch_norm, layer_norm, group_norm, instance_norm, rms_norm
+(PyTorch's torch.nn.functional signatures and semantics) and the modules BatchNorm1d /
+BatchNorm2d / BatchNorm3d, LayerNorm, GroupNorm, InstanceNorm1d / InstanceNorm2d, RMSNorm
+(PyTorch names and state_dict keys). The math is one fused kernel per call (_ops/norm.py);
+instance norm runs on the group-norm kernel (one group per channel) or, with running
+statistics, on the batch-norm kernel over (1, N * C, *); RMS norm is composed from ops with
+gradients (square, mean, sqrt, division)."""
 from __future__ import annotations
 
 import numbers
+import warnings
 
 from .. import _C
+from ..autograd import no_grad
 from ..dtype import get_default_dtype, int64
 from .._ops import _args
 from .._ops import norm as _ops
@@ -14,8 +19,8 @@ from ..tensor import Tensor, _float_tensor, ones, zeros
 from .activation import ReLU
 from .module import Module, Parameter
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
-           "LayerNorm", "GroupNorm"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "BatchNorm1d",
+           "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm"]
 
 
 def _raw(t):
@@ -119,13 +124,73 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return _ops.GroupNorm.apply(input, weight, bias, num_groups, float(eps))
 
 
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Instance normalization of (N, C, *): each channel of each sample normalised by its own
+    mean and biased variance over the spatial dims (PyTorch's F.instance_norm); weight / bias
+    per channel. With use_input_stats and running statistics given, those are updated in place
+    with factor `momentum` by the average over the samples of each instance's mean and unbiased
+    variance; with use_input_stats=False the running statistics normalise."""
+    op = "instance_norm"
+    _float_tensor(input, op)
+    if input.ndim < 3:
+        raise ValueError(f"{op}: expected input of shape (N, C, *) with at least one spatial dim, got "
+                         f"shape {tuple(input.shape)}")
+    N, C = input.shape[:2]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        _check_param(op, name, t, input, (C,))
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{op}: give both running_mean and running_var, or neither")
+    if not use_input_stats:
+        if running_mean is None:
+            raise ValueError(f"{op}: running_mean and running_var must be given when use_input_stats=False")
+        return batch_norm(input, running_mean, running_var, weight, bias, False, 0.0, eps)
+    if input.numel() // max(N * C, 1) <= 1:
+        raise ValueError(f"{op}: expected more than 1 spatial element per channel when using the input's "
+                         f"statistics, got input of shape {tuple(input.shape)}")
+    if running_mean is None:
+        return group_norm(input, C, weight, bias, eps)
+    # the batch-norm kernel over (1, N * C, *): each instance is a channel there, and each holds a
+    # copy of its channel's running statistics, averaged back over the samples afterwards
+    rm, rv = running_mean.repeat(N), running_var.repeat(N)
+    y = batch_norm(input.reshape(1, N * C, *input.shape[2:]), rm, rv,
+                   None if weight is None else weight.repeat(N), None if bias is None else bias.repeat(N),
+                   True, momentum, eps)
+    with no_grad():
+        running_mean.copy_(rm.reshape(N, C).mean(0))
+        running_var.copy_(rv.reshape(N, C).mean(0))
+    return y.reshape(input.shape)
+
+
+_FLOAT_EPS = {"float32": 2.0 ** -23, "float64": 2.0 ** -52}  # torch.finfo(dtype).eps
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Root-mean-square normalization over the trailing dims `normalized_shape` (PyTorch's
+    F.rms_norm): x / sqrt(mean(x^2) + eps) * weight, eps=None meaning the machine epsilon of
+    the input's dtype."""
+    op = "rms_norm"
+    _float_tensor(input, op)
+    ns = _args.shape_tuple(normalized_shape, op, "normalized_shape")
+    if len(ns) == 0 or input.ndim < len(ns) or tuple(input.shape[input.ndim - len(ns):]) != ns:
+        raise ValueError(f"{op}: input of shape {tuple(input.shape)} does not end with "
+                         f"normalized_shape {ns}")
+    _check_param(op, "weight", weight, input, ns)
+    eps = _FLOAT_EPS[str(input.dtype)] if eps is None else eps
+    _check_eps(op, eps, False)
+    dims = tuple(range(input.ndim - len(ns), input.ndim))
+    y = input / ((input * input).mean(dims, keepdim=True) + float(eps)).sqrt()
+    return y if weight is None else y * weight
+
+
 # ---- modules -----------------------------------------------------------------------------------
 
-class _BatchNorm(Module):
-    """Shared body of BatchNorm1d/2d/3d. Buffers running_mean (zeros), running_var (ones)
-    and num_batches_tracked (int64 scalar) are registered under PyTorch's names, so a torch
-    BatchNorm state_dict loads unchanged; with track_running_stats=False they are None and
-    batch statistics are used in eval mode too."""
+class _NormBase(Module):
+    """Parameters and buffers of the batch and instance norms: weight (ones) and bias (zeros)
+    when affine; buffers running_mean (zeros), running_var (ones) and num_batches_tracked
+    (int64 scalar) under PyTorch's names, so a torch state_dict loads unchanged; with
+    track_running_stats=False they are None."""
 
     _ndims = ()  # accepted input ranks
     _expect = ""
@@ -170,6 +235,15 @@ class _BatchNorm(Module):
         if self.affine:
             self.weight.fill_(1.0)
             self.bias.zero_()
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Shared body of BatchNorm1d/2d/3d: batch statistics in training (and in eval mode too
+    with track_running_stats=False), the running statistics otherwise."""
 
     def _check_input_dim(self, x):
         name = type(self).__name__
@@ -222,10 +296,6 @@ class _BatchNorm(Module):
         return _batch_norm(x, running_mean, running_var, self.weight, self.bias, use_batch, factor, self.eps,
                            unbiased=self._unbiased_running_var)
 
-    def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
-
 
 class BatchNorm1d(_BatchNorm):
     """Batch norm over (N, C) or (N, C, L) (statistics per channel over N and L)."""
@@ -246,6 +316,55 @@ class BatchNorm3d(_BatchNorm):
 
     _ndims = (5,)
     _expect = "5D (N, C, D, H, W)"
+
+
+class _InstanceNorm(_NormBase):
+    """Shared body of InstanceNorm1d/2d: BatchNorm's parameters and buffers (PyTorch's names),
+    with PyTorch's defaults affine=False, track_running_stats=False; the running statistics,
+    when tracked, normalise in eval mode."""
+
+    _spatial = 1
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+
+    def forward(self, x):
+        name = type(self).__name__
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}: input must be a dlcore Tensor, got {type(x).__name__}")
+        if x.ndim not in self._ndims:
+            raise ValueError(f"{name}: expected {self._expect} input, got {x.ndim}D input of "
+                             f"shape {tuple(x.shape)}")
+        unbatched = x.ndim == self._ndims[0]
+        c = x.shape[x.ndim - self._spatial - 1]
+        if c != self.num_features:
+            msg = (f"{name}: input of shape {tuple(x.shape)} has {c} channels but num_features is "
+                   f"{self.num_features}")
+            if self.affine or self.track_running_stats:
+                raise ValueError(msg)
+            warnings.warn(msg + " (ignored: no affine parameters or running statistics)", stacklevel=2)
+        y = instance_norm(x.unsqueeze(0) if unbatched else x, self.running_mean, self.running_var,
+                          self.weight, self.bias, self.training or not self.track_running_stats,
+                          0.0 if self.momentum is None else self.momentum, self.eps)
+        return y.squeeze(0) if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance norm over (N, C, L) or unbatched (C, L): each channel of each sample normalised
+    over L (torch.nn.InstanceNorm1d)."""
+
+    _ndims = (2, 3)
+    _expect = "2D (C, L) or 3D (N, C, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance norm over (N, C, H, W) or unbatched (C, H, W): each channel of each sample
+    normalised over H and W (torch.nn.InstanceNorm2d)."""
+
+    _ndims = (3, 4)
+    _expect = "3D (C, H, W) or 4D (N, C, H, W)"
+    _spatial = 2
 
 
 class LayerNorm(Module):
@@ -310,3 +429,33 @@ class GroupNorm(Module):
 
     def extra_repr(self):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class RMSNorm(Module):
+    """Root-mean-square norm over the trailing dims `normalized_shape` (torch.nn.RMSNorm):
+    elementwise weight (ones) when elementwise_affine; eps=None is the input dtype's machine
+    epsilon."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, dtype=None):
+        super().__init__()
+        ns = _args.shape_tuple(normalized_shape, "RMSNorm", "normalized_shape")
+        if not ns or any(s <= 0 for s in ns):
+            raise ValueError(f"RMSNorm: normalized_shape must be non-empty with positive sizes, got {ns}")
+        if eps is not None:
+            _check_eps("RMSNorm", eps, False)
+        self.normalized_shape, self.eps = ns, None if eps is None else float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        if self.elementwise_affine:
+            self.weight = Parameter(ones(*ns, dtype=dtype or get_default_dtype()))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self):
+        if self.elementwise_affine:
+            self.weight.fill_(1.0)
+
+    def forward(self, x):
+        return rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
