@@ -377,6 +377,81 @@ def test_stolen_grads_accumulate_like_copied_ones():
     np.testing.assert_array_equal(shared.grad.numpy(), np.full(3, 6.0))
 
 
+def test_both_walks_calibrate_stealing_alike():
+    """The C++ walk holds the references _walk holds when it hands a leaf its gradient, so the
+    probe sees the same count through both (else stealing would be tuned for one walk only)."""
+    from dlcore import autograd
+    autograd._steal_refs = None
+    autograd._calibrate_stealing()
+    assert autograd._steal_counts[0] == autograd._steal_counts[1] == autograd._steal_refs >= 2
+
+
+# ---- the C++ walk (_C.backward_walk) against the Python reference (autograd._walk) ------------
+
+def _mixed_graph(record):
+    """A float32 graph with shared leaves, fan-out and fan-in, multi-output nodes, views, in-place
+    ops on non-leaves and views of them, an unused output and a post-accumulate hook; backward
+    twice (the second accumulating into .grad). Returns every leaf's .grad bytes and what the
+    hooks saw, in order."""
+    rng = np.random.default_rng(11)
+    mk = lambda *s: dlcore.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True)  # noqa: E731
+    w, v, b, c = mk(6, 8), mk(8, 6), mk(8), mk(4, 6)
+    x = dlcore.tensor(rng.standard_normal((5, 6)).astype(np.float32))
+    for name, t in (("w", w), ("v", v), ("b", b)):
+        t.register_post_accumulate_grad_hook(lambda t, name=name: record.append((name, t.grad.numpy().tobytes())))
+    for _ in range(2):
+        h = (x @ w + b).tanh()                # (5, 8)
+        p, q = h.chunk(2, 1)                  # one node, two outputs
+        y = h @ v                             # h used three times: fan-in of three gradients
+        y = y + (p * q).sum(1, keepdim=True) * 0.25
+        z = y.T.reshape(6, 5)[1:]             # views
+        z = z * 1.5
+        z.add_(c[:, 1:].T @ (w[:4, :5] * 0.5))  # in place on a non-leaf; w and c used again
+        z[0].mul_(3.0)                        # in place through a view of a non-leaf
+        m, idx = (y * b[:6]).max(1)           # values and (non-differentiable) indices
+        loss = (z * z).sum() + m.sum() * w.sum() + h.split([3, 5], 1)[0].exp().mean()
+        loss.backward()
+    return [t.grad.numpy().tobytes() for t in (w, v, b, c)]
+
+
+def test_cpp_walk_is_bitwise_the_python_walk(monkeypatch):
+    from dlcore import autograd
+    runs = []
+    for cpp in (True, False):
+        monkeypatch.setattr(autograd, "_cpp_engine", cpp)
+        record = []
+        grads = _mixed_graph(record)
+        runs.append((grads, record))
+    assert runs[0][0] == runs[1][0]
+    assert [n for n, _ in runs[0][1]] == [n for n, _ in runs[1][1]] and len(runs[0][1]) == 6
+    assert runs[0][1] == runs[1][1]
+
+
+def test_cpp_walk_runs_tensor_hooks_as_the_python_walk(monkeypatch):
+    from dlcore import autograd
+    runs = [None, None]
+    for cpp in (True, False):
+        monkeypatch.setattr(autograd, "_cpp_engine", cpp)
+        seen, grads, _, _ = _tensor_hook_scenario(dlcore)
+        runs[cpp] = ([(k, g.tobytes()) for k, g in seen], [g.tobytes() for g in grads])
+    assert runs[0] == runs[1]
+
+
+def test_backward_takes_the_cpp_walk_by_default(monkeypatch):
+    """(so that the comparisons above compare two walks)"""
+    from dlcore import autograd
+
+    def refuse(*a, **k):
+        raise AssertionError("backward went through _walk")
+    monkeypatch.setattr(autograd, "_walk", refuse)
+    x = dlcore.tensor(np.ones(3), requires_grad=True)
+    y = x * 2.0
+    y.retain_grad()
+    (y * y).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(3, 8.0))
+    np.testing.assert_array_equal(y.grad.numpy(), np.full(3, 4.0))
+
+
 # ---- post-accumulate-grad hooks (PyTorch's register_post_accumulate_grad_hook) ----------------
 
 def test_post_accumulate_grad_hook_sees_the_finished_grad_in_backward_order():

@@ -5,7 +5,13 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
 #include "bindings/common.h"
+#include "ops/elementwise_math.h"
 
 namespace dlcore {
 namespace {
@@ -180,6 +186,211 @@ py::object apply(py::handle cls, py::args args) {
   return std::move(results);
 }
 
+// ---- the backward engine (autograd.backward's walk; autograd._walk is the reference) ----
+//
+// One walk from a root (node, output index, gradient), in the order _walk takes: the same
+// depth-first topological order, each node's backward called with its output gradients summed
+// over its consumers in the same order, each leaf's gradient summed over its uses and handed to
+// leaf._accumulate_grad(g, True) after its last use. The references the walk holds while it
+// calls _accumulate_grad mirror _walk's (the node's incoming gradients, what its backward
+// returned, the leaf's summed gradient), so that the refcount test of gradient stealing, which
+// autograd._calibrate_stealing measures through both walks, means the same here.
+
+struct EngineNames {
+  PyObject *inputs, *needs, *n_outputs, *tensor_hooks, *retained, *backward, *accumulate, *saved, *freed;
+};
+EngineNames& engine_names() {
+  static EngineNames n{PyUnicode_InternFromString("inputs"),        PyUnicode_InternFromString("needs_input_grad"),
+                       PyUnicode_InternFromString("n_outputs"),     PyUnicode_InternFromString("_tensor_hooks"),
+                       PyUnicode_InternFromString("_retained"),     PyUnicode_InternFromString("backward"),
+                       PyUnicode_InternFromString("_accumulate_grad"), PyUnicode_InternFromString("saved"),
+                       PyUnicode_InternFromString("freed")};
+  return n;
+}
+
+py::object get(PyObject* obj, PyObject* name) {
+  PyObject* v = PyObject_GetAttr(obj, name);
+  if (!v) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(v);
+}
+
+bool truthy(PyObject* obj) {
+  int r = PyObject_IsTrue(obj);
+  if (r < 0) throw py::error_already_set();
+  return r;
+}
+
+// `slot` + g (autograd._accumulate): g itself into an empty slot, else a new array a + b.
+void accumulate(py::object& slot, PyObject* g) {
+  if (!slot) {
+    slot = py::reinterpret_borrow<py::object>(g);
+  } else {
+    slot = binary_call(BinaryOp::add, slot, g, py::none());
+  }
+}
+
+struct NodeState {
+  py::object node, inputs, needs;   // needs: needs_input_grad
+  std::vector<py::object> pending;  // the gradient of each output so far (empty: none yet)
+};
+
+struct LeafState {
+  Py_ssize_t uses = 0;  // edges from the nodes of the walk that still have to run
+  py::object grad;      // summed so far
+};
+
+// An edge's (node, output index) when it is a non-leaf's (a tuple), else nullptr.
+PyObject* edge_node(PyObject* edge) { return PyTuple_CheckExact(edge) ? PyTuple_GET_ITEM(edge, 0) : nullptr; }
+
+void backward_walk(py::handle root, Py_ssize_t root_index, py::handle root_grad, bool retain_graph,
+                   py::handle node_grads) {
+  EngineNames& n = engine_names();
+  // the topological order of autograd._topo_order: depth-first from the root, a node placed
+  // after every node that consumes its outputs
+  std::vector<NodeState> order;
+  std::unordered_map<PyObject*, size_t> position;
+  {
+    std::unordered_set<PyObject*> seen;
+    std::vector<std::pair<py::object, bool>> stack;
+    std::vector<NodeState> post;
+    stack.emplace_back(py::reinterpret_borrow<py::object>(root), false);
+    while (!stack.empty()) {
+      auto [node, done] = std::move(stack.back());
+      stack.pop_back();
+      if (done) {
+        NodeState st;
+        st.node = std::move(node);
+        post.push_back(std::move(st));
+        continue;
+      }
+      if (!seen.insert(node.ptr()).second) continue;
+      stack.emplace_back(node, true);
+      py::object inputs = get(node.ptr(), n.inputs);
+      if (inputs.is_none()) continue;
+      py::object seq = py::reinterpret_steal<py::object>(PySequence_Fast(inputs.ptr(), "Function.inputs"));
+      if (!seq) throw py::error_already_set();
+      Py_ssize_t k = PySequence_Fast_GET_SIZE(seq.ptr());
+      for (Py_ssize_t i = 0; i < k; ++i) {
+        PyObject* src = edge_node(PySequence_Fast_GET_ITEM(seq.ptr(), i));
+        if (src && !seen.count(src)) stack.emplace_back(py::reinterpret_borrow<py::object>(src), false);
+      }
+    }
+    order.assign(std::make_move_iterator(post.rbegin()), std::make_move_iterator(post.rend()));
+  }
+  // each node's edges, and the uses of each leaf over the walk
+  std::unordered_map<PyObject*, LeafState> leaves;
+  for (size_t p = 0; p < order.size(); ++p) {
+    NodeState& st = order[p];
+    position.emplace(st.node.ptr(), p);
+    py::object inputs = get(st.node.ptr(), n.inputs);
+    if (inputs.is_none()) continue;
+    st.inputs = py::reinterpret_steal<py::object>(PySequence_Tuple(inputs.ptr()));
+    if (!st.inputs) throw py::error_already_set();
+    py::object needs = get(st.node.ptr(), n.needs);
+    st.needs = py::reinterpret_steal<py::object>(PySequence_Tuple(needs.ptr()));
+    if (!st.needs) throw py::error_already_set();
+    Py_ssize_t k = std::min(PyTuple_GET_SIZE(st.inputs.ptr()), PyTuple_GET_SIZE(st.needs.ptr()));
+    for (Py_ssize_t i = 0; i < k; ++i) {
+      PyObject* inp = PyTuple_GET_ITEM(st.inputs.ptr(), i);
+      if (truthy(PyTuple_GET_ITEM(st.needs.ptr(), i)) && !edge_node(inp)) ++leaves[inp].uses;
+    }
+  }
+  auto slot_of = [&](size_t p, Py_ssize_t index) -> py::object& {
+    NodeState& st = order[p];
+    if (st.pending.empty()) {
+      Py_ssize_t count = get(st.node.ptr(), n.n_outputs).cast<Py_ssize_t>();
+      st.pending.resize(static_cast<size_t>(count));
+    }
+    DLCORE_CHECK(index >= 0 && static_cast<size_t>(index) < st.pending.size(), IndexError,
+                 "backward: output index ", index, " out of range for ", st.pending.size(), " outputs");
+    return st.pending[static_cast<size_t>(index)];
+  };
+  accumulate(slot_of(0, root_index), root_grad.ptr());
+
+  for (NodeState& st : order) {
+    PyObject* node = st.node.ptr();
+    // the node's output gradients (as a list when its tensor hooks / retain_grad ran on them)
+    py::object grads_list;
+    std::vector<PyObject*> call;  // node, gradients...: the backward call's arguments
+    bool any = false;
+    if (!st.pending.empty()) {
+      py::object hooks = get(node, n.tensor_hooks), retained = get(node, n.retained);
+      if (truthy(hooks.ptr()) || truthy(retained.ptr())) {
+        py::list list(st.pending.size());
+        for (size_t i = 0; i < st.pending.size(); ++i)
+          PyList_SET_ITEM(list.ptr(), i, (st.pending[i] ? st.pending[i] : py::none()).inc_ref().ptr());
+        st.pending.clear();
+        grads_list = py::reinterpret_steal<py::object>(PyObject_CallFunctionObjArgs(node_grads.ptr(), node,
+                                                                                    list.ptr(), nullptr));
+        if (!grads_list) throw py::error_already_set();
+        grads_list = py::reinterpret_steal<py::object>(PySequence_Fast(grads_list.ptr(), "_node_grads"));
+        if (!grads_list) throw py::error_already_set();
+        call.push_back(node);
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(grads_list.ptr()); ++i) {
+          PyObject* g = PySequence_Fast_GET_ITEM(grads_list.ptr(), i);
+          any = any || g != Py_None;
+          call.push_back(g);
+        }
+      } else {
+        call.push_back(node);
+        for (py::object& g : st.pending) {
+          any = any || static_cast<bool>(g);
+          call.push_back(g ? g.ptr() : Py_None);
+        }
+      }
+    }
+    py::object result;  // what the backward returned (kept, as _walk keeps its in_grads, to the node's end)
+    PyObject* single = nullptr;
+    PyObject* const* in_grads = nullptr;
+    Py_ssize_t n_in = 0;
+    if (any) {
+      py::object fn = get(reinterpret_cast<PyObject*>(Py_TYPE(node)), n.backward);
+      result = py::reinterpret_steal<py::object>(PyObject_Vectorcall(fn.ptr(), call.data(), call.size(), nullptr));
+      if (!result) throw py::error_already_set();
+      if (PyTuple_Check(result.ptr())) {
+        in_grads = &PyTuple_GET_ITEM(result.ptr(), 0);
+        n_in = PyTuple_GET_SIZE(result.ptr());
+      } else {
+        single = result.ptr();  // a single gradient: _walk's 1-tuple
+        in_grads = &single;
+        n_in = 1;
+      }
+    }
+    if (st.inputs) {
+      Py_ssize_t k = std::min(PyTuple_GET_SIZE(st.inputs.ptr()), PyTuple_GET_SIZE(st.needs.ptr()));
+      for (Py_ssize_t i = 0; i < k; ++i) {
+        if (!truthy(PyTuple_GET_ITEM(st.needs.ptr(), i))) continue;
+        PyObject* inp = PyTuple_GET_ITEM(st.inputs.ptr(), i);
+        PyObject* ig = i < n_in ? in_grads[i] : Py_None;
+        if (PyObject* src = edge_node(inp)) {
+          if (ig == Py_None) continue;
+          auto it = position.find(src);
+          if (it == position.end()) throw std::runtime_error("backward: a graph edge leads to a node outside the walk");
+          Py_ssize_t index = PyLong_AsSsize_t(PyTuple_GET_ITEM(inp, 1));
+          if (index == -1 && PyErr_Occurred()) throw py::error_already_set();
+          accumulate(slot_of(it->second, index), ig);
+          continue;
+        }
+        LeafState& leaf = leaves[inp];
+        if (ig != Py_None) accumulate(leaf.grad, ig);
+        if (--leaf.uses == 0 && leaf.grad) {
+          py::object g = std::move(leaf.grad);
+          PyObject* args[] = {inp, g.ptr(), Py_True};
+          PyObject* r = PyObject_VectorcallMethod(n.accumulate, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+          if (!r) throw py::error_already_set();
+          Py_DECREF(r);
+        }
+      }
+    }
+    if (!retain_graph && n_in > 0) {
+      set(node, n.saved, py::tuple().ptr());
+      set(node, n.freed, Py_True);
+    }
+    st.pending.clear();  // the node's gradients go now, as _walk's do (memory, and stealing's refcounts)
+    st.pending.shrink_to_fit();
+  }
+}
+
 }  // namespace
 }  // namespace dlcore
 
@@ -207,6 +418,12 @@ DLCORE_BINDINGS(autograd) {
     l.type = t;
     g_tensor = l;
   }, "Lets Function.apply make its outputs as this class (dlcore.Tensor: the plain type Tensor._wrap makes).");
+  m.def("backward_walk", &backward_walk, py::arg("node"), py::arg("out_index"), py::arg("grad"),
+        py::arg("retain_graph"), py::arg("node_grads"),
+        "The backward engine's walk from one root (autograd.backward; autograd._walk is its Python "
+        "reference): node's output out_index gets grad, every leaf's summed gradient goes to its "
+        "_accumulate_grad(g, True) after its last use; node_grads is autograd._node_grads, called for "
+        "nodes with tensor hooks or retain_grad.");
   m.def("function_apply", &apply, py::arg("cls"),
         "Function.apply(cls, *args): forward on the raw arrays of the tensor arguments, outputs wrapped "
         "by the first tensor argument's _wrap, the call recorded as a graph node when grad mode is on and "

@@ -63,6 +63,11 @@ class NoGil {
   PyThreadState* state_ = nullptr;
 };
 
+// _C.binary(op, a, b, out): `out` (or a new Array of the broadcast shape) = op(a, b)
+// (bindings/elementwise.cpp); the backward engine (bindings/autograd.cpp) sums gradients with it.
+enum class BinaryOp : int;
+py::object binary_call(BinaryOp op, py::handle a, py::handle b, py::object out);
+
 // Python objects for Arrays and dtypes (bindings/array.cpp).
 bool is_array(py::handle obj);
 Array& array_ref(py::handle obj);

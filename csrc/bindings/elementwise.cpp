@@ -4,6 +4,21 @@
 #include "bindings/common.h"
 #include "core/shape.h"
 
+namespace dlcore {
+
+py::object binary_call(BinaryOp op, py::handle a, py::handle b, py::object out) {
+  const char* name = binary_name(op);
+  View av = to_view(a, name, "a"), bv = to_view(b, name, "b");
+  DType od = binary_outputs_bool(op) ? DType::b8 : av.dtype;
+  Shape s = broadcast_shapes(av.shape_vec(), bv.shape_vec(), name);
+  out = out_or_alloc(out, av.device, od, s);
+  View ov = to_view(out, name, "out", true);
+  { NoGil nogil(ov.numel()); binary(op, av, bv, ov); }
+  return out;
+}
+
+}  // namespace dlcore
+
 DLCORE_BINDINGS(elementwise) {
   using namespace dlcore;
   py::enum_<UnaryOp> u(m, "Unary");
@@ -36,16 +51,7 @@ DLCORE_BINDINGS(elementwise) {
     return out;
   }, py::arg("op"), py::arg("x"), py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("out") = py::none());
 
-  m.def("binary", [](BinaryOp op, py::handle a, py::handle b, py::object out) {
-    const char* name = binary_name(op);
-    View av = to_view(a, name, "a"), bv = to_view(b, name, "b");
-    DType od = binary_outputs_bool(op) ? DType::b8 : av.dtype;
-    Shape s = broadcast_shapes(av.shape_vec(), bv.shape_vec(), name);
-    out = out_or_alloc(out, av.device, od, s);
-    View ov = to_view(out, name, "out", true);
-    { NoGil nogil(ov.numel()); binary(op, av, bv, ov); }
-    return out;
-  }, py::arg("op"), py::arg("a"), py::arg("b"), py::arg("out") = py::none());
+  m.def("binary", &binary_call, py::arg("op"), py::arg("a"), py::arg("b"), py::arg("out") = py::none());
 
   m.def("where", [](py::handle c, py::handle a, py::handle b, py::object out) {
     View cv = to_view(c, "where", "condition"), av = to_view(a, "where", "input"),

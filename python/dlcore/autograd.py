@@ -529,20 +529,35 @@ class _FreshGrad(Function):
         return _C.full(g.shape, 1.0, g.dtype, g.device)
 
 
+_steal_counts = None  # what each walk's probe saw: (C++, Python)
+
+
 def _calibrate_stealing():
-    global _steal_refs, _probe_counts
+    """Sets _steal_refs from a probe walk through each engine (the C++ walk mirrors _walk's
+    references, so both should see the same count; were they to differ, the smaller one holds
+    for both, which only costs copies)."""
+    global _steal_refs, _probe_counts, _steal_counts
     _steal_refs = -1  # never steal while (or if) probing fails
-    _probe_counts = []
+    seen = []
     try:
-        leaf = Variable._wrap(_C.zeros((1,), _C.float64))
-        leaf.requires_grad = True
-        with enable_grad():
-            backward(_FreshGrad.apply(leaf))
-        counts = _probe_counts
+        for cpp in (True, False):
+            _probe_counts = []
+            leaf = Variable._wrap(_C.zeros((1,), _C.float64))
+            leaf.requires_grad = True
+            with enable_grad():
+                out = _FreshGrad.apply(leaf)
+            g = _C.full((1,), 1.0, _C.float64, out._data.device)
+            if cpp:
+                _C.backward_walk(out._node, out._out_index, g, False, _node_grads)
+            else:
+                _walk([(out, g)], False)
+            seen.append(_probe_counts)
     finally:
         _probe_counts = None
-    if len(counts) == 1 and counts[0] >= 2:
-        _steal_refs = counts[0]
+    if all(len(c) == 1 for c in seen):
+        _steal_counts = tuple(c[0] for c in seen)
+        if min(_steal_counts) >= 2:
+            _steal_refs = min(_steal_counts)
 
 
 def _seed_grad(tensor, grad, op):
@@ -570,7 +585,18 @@ def backward(tensor, grad=None, retain_graph=False):
     if tensor._node is None:  # a leaf
         tensor._accumulate_grad(g)
         return
-    _walk([(tensor, g)], retain_graph)
+    if _cpp_engine and not _anomaly and replay_hook is None:
+        _C.backward_walk(tensor._node, tensor._out_index, g, bool(retain_graph), _node_grads)
+    else:
+        _walk([(tensor, g)], retain_graph)
+
+
+# backward's walk runs in C++ (_C.backward_walk, csrc/bindings/autograd.cpp): the same walk as
+# _walk with wanted=None, bitwise (same order, same sums), tensor hooks and retain_grad through
+# _node_grads. _walk stays the reference and runs what the C++ walk does not: autograd.grad,
+# anomaly mode (its per-node checks) and a dlcore.compile recording (which records the engine's
+# gradient sums as _C.binary calls). False sends every backward through _walk (benchmarks, tests).
+_cpp_engine = True
 
 
 def _walk(roots, retain_graph, wanted=None):
