@@ -13,9 +13,10 @@ of the graph.
 
 ``Variable.backward`` walks the graph once in reverse topological order, summing the gradient
 of every node output and every leaf over all its uses (fan-out), and accumulates into each
-leaf's ``.grad`` once, after the last node that uses it. :func:`grad` takes the same walk
-(``_walk``) over only the nodes that lead to the tensors asked for, and returns their
-gradients instead of accumulating them.
+leaf's ``.grad`` once, after the last node that uses it. The walk is C++
+(``_C.backward_walk``, csrc/bindings/autograd.cpp); ``_walk`` below is the same walk in Python,
+its reference, which :func:`grad` takes over only the nodes that lead to the tensors asked for,
+returning their gradients instead of accumulating them.
 Saved arrays are freed after use unless ``retain_graph=True``; walking a freed node again
 raises a RuntimeError like PyTorch's.
 
