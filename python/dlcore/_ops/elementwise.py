@@ -68,44 +68,52 @@ class Mul(Function):
         return ga, gb
 
 
-class Div(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        out = _C.binary(B.div, a, b)
+class _SavesOut(Function):
+    """out = op(a, b) saving a, b and out (Div, Pow: their gradients read the result); the
+    backward sums grad_a / grad_b(g, a, b, out) back to each input's shape, for the inputs
+    that need one."""
+
+    op = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        out = _C.binary(cls.op, a, b)
         ctx.save_for_backward(a, b, out)
         return out
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         a, b, out = ctx.saved_tensors
-        ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = sum_to(_C.binary(B.div, g, b), a.shape)
-        if ctx.needs_input_grad[1]:  # d(a/b)/db = -out / b
-            gb = sum_to(_C.unary(U.neg, _C.binary(B.div, _mul(g, out), b)), b.shape)
+        ga = sum_to(cls.grad_a(g, a, b, out), a.shape) if ctx.needs_input_grad[0] else None
+        gb = sum_to(cls.grad_b(g, a, b, out), b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
-class Pow(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        out = _C.binary(B.pow, a, b)
-        ctx.save_for_backward(a, b, out)
-        return out
+class Div(_SavesOut):
+    op = B.div
 
     @staticmethod
-    def backward(ctx, g):
-        a, b, out = ctx.saved_tensors
-        ga = gb = None
-        z = _scalar(0, g)
-        if ctx.needs_input_grad[0]:  # b * a^(b-1); 0 where b == 0 (a^0 is constant), like PyTorch
-            bm1 = _C.binary(B.sub, b, _scalar(1, b))
-            d = _C.where(_C.binary(B.eq, b, _scalar(0, b)), z, _mul(b, _C.binary(B.pow, a, bm1)))
-            ga = sum_to(_mul(g, d), a.shape)
-        if ctx.needs_input_grad[1]:  # out * log(a); 0 where a == 0 and b >= 0 (0^b is constant there)
-            flat = _C.binary(B.logical_and, _C.binary(B.eq, a, _scalar(0, a)), _C.binary(B.ge, b, _scalar(0, b)))
-            gb = sum_to(_C.where(flat, z, _mul(g, _mul(out, _C.unary(U.log, a)))), b.shape)
-        return ga, gb
+    def grad_a(g, a, b, out):
+        return _C.binary(B.div, g, b)
+
+    @staticmethod
+    def grad_b(g, a, b, out):  # d(a/b)/db = -out / b
+        return _C.unary(U.neg, _C.binary(B.div, _mul(g, out), b))
+
+
+class Pow(_SavesOut):
+    op = B.pow
+
+    @staticmethod
+    def grad_a(g, a, b, out):  # b * a^(b-1); 0 where b == 0 (a^0 is constant), like PyTorch
+        bm1 = _C.binary(B.sub, b, _scalar(1, b))
+        d = _C.where(_C.binary(B.eq, b, _scalar(0, b)), _scalar(0, g), _mul(b, _C.binary(B.pow, a, bm1)))
+        return _mul(g, d)
+
+    @staticmethod
+    def grad_b(g, a, b, out):  # out * log(a); 0 where a == 0 and b >= 0 (0^b is constant there)
+        flat = _C.binary(B.logical_and, _C.binary(B.eq, a, _scalar(0, a)), _C.binary(B.ge, b, _scalar(0, b)))
+        return _C.where(flat, _scalar(0, g), _mul(g, _mul(out, _C.unary(U.log, a))))
 
 
 class Maximum(Function):
