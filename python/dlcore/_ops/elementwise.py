@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .. import _C
 from ..autograd import Function
-from ._args import sum_to
+from ._args import Converted, sum_to
 
 __all__ = ["Add", "Sub", "Mul", "Div", "Pow", "Maximum", "Minimum", "Where", "Neg", "Exp", "Log",
            "Sqrt", "Abs", "Sin", "Cos", "Log1p", "Expm1", "Erf", "Clip", "PowScalar", "Affine", "Cast",
@@ -319,27 +319,13 @@ class Affine(Function):
         return _scale(g, ctx.a), None, None
 
 
-class Cast(Function):
+class Cast(Converted):
     """x converted to another dtype (Tensor.type / to); the gradient is cast back."""
 
-    @staticmethod
-    def forward(ctx, x, dtype):
-        ctx.in_dtype = x.dtype
-        return x.astype(dtype)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.astype(ctx.in_dtype), None
+    of, by = "dtype", "astype"
 
 
-class ToDevice(Function):
+class ToDevice(Converted):
     """x copied to another device (Tensor.to / cpu / cuda); the gradient is copied back."""
 
-    @staticmethod
-    def forward(ctx, x, device):
-        ctx.in_device = x.device
-        return x.to(device)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.to(ctx.in_device), None
+    of, by = "device", "to"
