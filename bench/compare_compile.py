@@ -236,9 +236,7 @@ def main(argv=None):
     table = benchutil.markdown_table(["workload", "eager ms", "replay ms", "eager / replay", "PyTorch eager ms",
                                       "PyTorch / replay"], rows)
     print(table)
-    if getattr(args, "out", ""):
-        with open(args.out, "w") as f:
-            f.write(table + "\n")
+    benchutil.write_out(args, table)
     print("replay bitwise equal to eager (losses and weights over 6 steps): yes")
     if args.fit:
         f = fit_epochs(3 if args.quick else 5, time.process_time if args.cpu_time else time.perf_counter)

@@ -10,7 +10,7 @@ says so and exits with status 2.
 import sys
 import time
 
-from benchutil import markdown_table, median, try_torch
+from benchutil import markdown_table, median, try_torch, write_out
 
 BATCH = 64
 
@@ -123,12 +123,11 @@ def main(args):
     rows.append([f"SGEMM {n}^3 (GFLOP/s)", f"{gf['dlcore']:.0f}", f"{t:.0f}" if t else "-",
                  f"{gf['dlcore'] / t:.2f}" if t else "-"])
     err = float(np.abs((da @ db).cpu().numpy()[:64] - a[:64] @ b).max())
-    print(markdown_table(["workload", "dlcore", "PyTorch", "ratio (above 1: dlcore faster)"], rows))
+    table = markdown_table(["workload", "dlcore", "PyTorch", "ratio (above 1: dlcore faster)"], rows)
+    print(table)
     print(f"device: {torch.cuda.get_device_name(0) if have_torch else 'CUDA device 0'}; SGEMM max abs error "
           f"against NumPy on 64 rows: {err:.2e}; memory: {dl.cuda.memory_stats()}")
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(markdown_table(["workload", "dlcore", "PyTorch", "ratio (above 1: dlcore faster)"], rows) + "\n")
+    write_out(args, table)
     return 0
 
 
