@@ -156,6 +156,14 @@ def markdown_table(headers, rows):
     return "\n".join(out)
 
 
+def write_out(args, text):
+    """Writes text (and a newline) to the file --out names, when the script has that option and
+    it is given."""
+    if getattr(args, "out", ""):
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+
+
 def fmt(x, digits=1):
     if x is None:
         return "-"

@@ -151,7 +151,5 @@ def main(args):
                  f"{tot['torch'] / tot['dlcore']:.2f}"])
     table = bu.markdown_table(["layer / direction", "dlcore ms", "PyTorch ms", "PyTorch/dlcore"], rows)
     print("\n" + table)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(table + "\n")
+    bu.write_out(args, table)
     return 0

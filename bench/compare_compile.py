@@ -57,11 +57,11 @@ def _data(kind, n_batches=4, seed=0):
     return out
 
 
-def dl_workload(kind, seed=0):
-    """(model, optimizer, step_fn(x, y) -> loss) for one workload in dlcore."""
-    import dlcore
-    nn = dlcore.nn
-    dlcore.manual_seed(seed)
+def _workload(fw, kind, seed=0):
+    """(model, optimizer, step_fn(x, y) -> loss) for one workload in framework fw (dlcore or
+    torch: the same names build the same model)."""
+    nn = fw.nn
+    fw.manual_seed(seed)
     if kind == "mlp":
         model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 128), nn.ReLU(),
                               nn.Dropout(0.2), nn.Linear(128, 10))
@@ -71,8 +71,8 @@ def dl_workload(kind, seed=0):
                               nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.5),
                               nn.Linear(128, 10))
     else:
-        model = _LM(dlcore)
-    opt = dlcore.optim.Adam(model.parameters(), lr=1e-3)
+        model = _LM(fw)
+    opt = fw.optim.Adam(model.parameters(), lr=1e-3)
     ce = nn.CrossEntropyLoss()
 
     def step(x, y):
@@ -85,8 +85,8 @@ def dl_workload(kind, seed=0):
     return model, opt, step
 
 
-def _LM(dlcore):
-    nn = dlcore.nn
+def _LM(fw):
+    nn = fw.nn
 
     class LM(nn.Module):
         def __init__(self):
@@ -101,41 +101,16 @@ def _LM(dlcore):
     return LM()
 
 
+def dl_workload(kind, seed=0):
+    """(model, optimizer, step_fn(x, y) -> loss) for one workload in dlcore."""
+    import dlcore
+    return _workload(dlcore, kind, seed)
+
+
 def torch_workload(kind):
+    """The same workload in PyTorch."""
     import torch
-    tn = torch.nn
-    torch.manual_seed(0)
-    if kind == "mlp":
-        model = tn.Sequential(tn.Linear(784, 256), tn.ReLU(), tn.Dropout(0.2), tn.Linear(256, 128), tn.ReLU(),
-                              tn.Dropout(0.2), tn.Linear(128, 10))
-    elif kind == "cnn":
-        model = tn.Sequential(tn.Conv2d(1, 32, 3, padding=1), tn.BatchNorm2d(32), tn.ReLU(), tn.MaxPool2d(2),
-                              tn.Conv2d(32, 64, 3, padding=1), tn.BatchNorm2d(64), tn.ReLU(), tn.MaxPool2d(2),
-                              tn.Flatten(), tn.Linear(64 * 7 * 7, 128), tn.ReLU(), tn.Dropout(0.5),
-                              tn.Linear(128, 10))
-    else:
-        class LM(tn.Module):
-            def __init__(self):
-                super().__init__()
-                self.emb = tn.Embedding(65, 128)
-                self.lstm = tn.LSTM(128, 256, batch_first=True)
-                self.head = tn.Linear(256, 65)
-
-            def forward(self, x):
-                h, _ = self.lstm(self.emb(x))
-                return self.head(h)
-        model = LM()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    ce = tn.CrossEntropyLoss()
-
-    def step(x, y):
-        opt.zero_grad()
-        out = model(x)
-        loss = ce(out.reshape(-1, out.shape[-1]), y.reshape(-1))
-        loss.backward()
-        opt.step()
-        return loss
-    return model, opt, step
+    return _workload(torch, kind)
 
 
 def check_bitwise(kind, steps=6):
@@ -261,9 +236,7 @@ def main(argv=None):
     table = benchutil.markdown_table(["workload", "eager ms", "replay ms", "eager / replay", "PyTorch eager ms",
                                       "PyTorch / replay"], rows)
     print(table)
-    if getattr(args, "out", ""):
-        with open(args.out, "w") as f:
-            f.write(table + "\n")
+    benchutil.write_out(args, table)
     print("replay bitwise equal to eager (losses and weights over 6 steps): yes")
     if args.fit:
         f = fit_epochs(3 if args.quick else 5, time.process_time if args.cpu_time else time.perf_counter)

@@ -10,7 +10,7 @@ says so and exits with status 2.
 import sys
 import time
 
-from benchutil import markdown_table, median, try_torch
+from benchutil import markdown_table, median, try_torch, write_out
 
 BATCH = 64
 
@@ -20,30 +20,10 @@ def add_arguments(parser):
     parser.add_argument("--sgemm", type=int, default=4096, help="size n of the n x n x n SGEMM")
 
 
-def dlcore_models(dl):
-    nn = dl.nn
-
-    class RowLSTM(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lstm = nn.LSTM(28, 128, batch_first=True)
-            self.head = nn.Linear(128, 10)
-
-        def forward(self, x):
-            out, _ = self.lstm(x.reshape(x.shape[0], 28, 28))
-            return self.head(out[:, -1])
-
-    return {
-        "mlp": lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10)),
-        "cnn": lambda: nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                                     nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-                                     nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 10)),
-        "lstm": RowLSTM,
-    }
-
-
-def torch_models(torch):
-    nn = torch.nn
+def models(lib):
+    """The workloads' model constructors in lib (dlcore or torch: the same names build the
+    same models)."""
+    nn = lib.nn
 
     class RowLSTM(nn.Module):
         def __init__(self):
@@ -112,7 +92,7 @@ def main(args):
     xs = r.random((BATCH, 1, 28, 28), dtype=np.float32)
     ys = r.integers(0, 10, BATCH).astype(np.int64)
     rows = []
-    dmods, tmods = dlcore_models(dl), torch_models(torch) if have_torch else {}
+    dmods, tmods = models(dl), models(torch) if have_torch else {}
     for name in ("mlp", "cnn", "lstm"):
         dl.manual_seed(0)
         dm = dmods[name]().to("cuda")
@@ -143,12 +123,11 @@ def main(args):
     rows.append([f"SGEMM {n}^3 (GFLOP/s)", f"{gf['dlcore']:.0f}", f"{t:.0f}" if t else "-",
                  f"{gf['dlcore'] / t:.2f}" if t else "-"])
     err = float(np.abs((da @ db).cpu().numpy()[:64] - a[:64] @ b).max())
-    print(markdown_table(["workload", "dlcore", "PyTorch", "ratio (above 1: dlcore faster)"], rows))
+    table = markdown_table(["workload", "dlcore", "PyTorch", "ratio (above 1: dlcore faster)"], rows)
+    print(table)
     print(f"device: {torch.cuda.get_device_name(0) if have_torch else 'CUDA device 0'}; SGEMM max abs error "
           f"against NumPy on 64 rows: {err:.2e}; memory: {dl.cuda.memory_stats()}")
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(markdown_table(["workload", "dlcore", "PyTorch", "ratio (above 1: dlcore faster)"], rows) + "\n")
+    write_out(args, table)
     return 0
 
 

@@ -645,9 +645,7 @@ def main(argv=None):
               "tinygrad: not measured (no tinygrad port in this script)."]
     text = "\n".join(lines)
     print(text)
-    if getattr(args, "out", ""):
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    bu.write_out(args, text)
     return 0
 
 

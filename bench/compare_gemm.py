@@ -93,7 +93,5 @@ def main(args):
     header = (f"threads={nt}, isa={C.isa()}, FMA peak f32 {peak32:.1f} GFLOP/s; {note}; "
               f"{args.stat} of {rounds} interleaved rounds, {'CPU' if args.cputime else 'wall'} time")
     print("\n" + header + "\n\n" + table)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(header + "\n\n" + table + "\n")
+    bu.write_out(args, header + "\n\n" + table)
     return 0

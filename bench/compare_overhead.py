@@ -12,7 +12,7 @@ float32 tensors, in three modes:
 On tensors this small the kernels take well under a microsecond, so the figure is what one op
 costs in Python dispatch, argument checks, allocation and graph bookkeeping.
 """
-from benchutil import fmt, interleaved, markdown_table, stat, try_torch
+from benchutil import fmt, interleaved, markdown_table, stat, try_torch, write_out
 
 N_OPS = 100
 
@@ -74,6 +74,4 @@ def main(args):
           f"{args.stat} of {rounds} interleaved rounds: microseconds per op")
     table = markdown_table(["mode", "dlcore us/op", "PyTorch us/op", "PyTorch / dlcore"], rows)
     print(table)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(table + "\n")
+    write_out(args, table)

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from benchutil import GAP
+from benchutil import GAP, write_out
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -330,9 +330,7 @@ def main(argv=None):
         lines.append("")
     text = "\n".join(lines)
     print(text)
-    if getattr(args, "out", ""):
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    write_out(args, text)
     return 0
 
 

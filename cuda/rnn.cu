@@ -252,21 +252,10 @@ void sequence_backward_t(RnnMode mode, const RnnDims& d, const View& x, const Vi
   a.H = H;
   a.lengths = len.get();
   T* rec = gru ? DHG.as<T>() : DXG.as<T>();  // gradient of the recurrent projection (T*N, G*H)
+  const RnnGradSteps<T> steps{KH ? ws.ptr<T>() : nullptr, Sp, Cp, dy.data ? dy.ptr<T>() : nullptr, DXG.as<T>(),
+                              gru ? DHG.as<T>() : nullptr, T_, KH, GH, reverse};
   for (int64_t s = T_ - 1; s >= 0; --s) {  // reverse of the forward processing order
-    const int64_t t = reverse ? T_ - 1 - s : s, rd = reverse ? t + 1 : t, wr = reverse ? t : t + 1;
-    a.ws = KH ? ws.ptr<T>() + t * N * KH : nullptr;
-    a.h_prev = Sp + rd * NH;
-    a.h_next = Sp + wr * NH;
-    a.c_prev = lstm ? Cp + rd * NH : nullptr;
-    a.c_next = lstm ? Cp + wr * NH : nullptr;
-    a.dy = dy.data ? dy.ptr<T>() + t * NH : nullptr;
-    a.dh = dh_cur;
-    a.dc = lstm ? dc_cur : nullptr;
-    a.dxg = DXG.as<T>() + t * N * GH;
-    a.dhg = gru ? DHG.as<T>() + t * N * GH : nullptr;
-    a.dh_prev = dh_nxt;
-    a.dc_prev = lstm ? dc_nxt : nullptr;
-    a.t = t;
+    const int64_t t = rnn_grad_step(a, steps, s, dh_cur, dc_cur, dh_nxt, dc_nxt);
     launch_backward<T>(a);
     // d h_prev += dGates_rec (N, G*H) @ W_hh (G*H, H)
     gemm(false, false, N, H, GH, T(1), rec + t * N * GH, GH, w_hh.ptr<T>(), H, T(1), dh_nxt, H);

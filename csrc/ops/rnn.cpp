@@ -452,21 +452,10 @@ void rnn_backward_t(RnnMode mode, const RnnDims& d, const View& x, const View& w
   gemm_blocking(x.dtype, blk);
   const int64_t mr = blk[0];  // row chunks start at multiples of the GEMM's row tile
   const PackedB<T> whh_pk = pack_b<T>(false, GH, H, Whh, H, N);
+  const RnnGradSteps<T> steps{KH ? ws.ptr<T>() : nullptr, Sp, Cp, dy.data ? dy.ptr<T>() : nullptr, DXG.data(),
+                              gru ? DHG.data() : nullptr, T_, KH, GH, reverse};
   for (int64_t s = T_ - 1; s >= 0; --s) {  // reverse of the forward processing order
-    const int64_t t = reverse ? T_ - 1 - s : s, rd = reverse ? t + 1 : t, wr = reverse ? t : t + 1;
-    a.ws = KH ? ws.ptr<T>() + t * N * KH : nullptr;
-    a.h_prev = Sp + rd * NH;
-    a.h_next = Sp + wr * NH;
-    a.c_prev = lstm ? Cp + rd * NH : nullptr;
-    a.c_next = lstm ? Cp + wr * NH : nullptr;
-    a.dy = dy.data ? dy.ptr<T>() + t * NH : nullptr;
-    a.dh = dh_cur;
-    a.dc = lstm ? dc_cur : nullptr;
-    a.dxg = DXG.data() + t * N * GH;
-    a.dhg = gru ? DHG.data() + t * N * GH : nullptr;
-    a.dh_prev = dh_nxt;
-    a.dc_prev = lstm ? dc_nxt : nullptr;
-    a.t = t;
+    const int64_t t = rnn_grad_step(a, steps, s, dh_cur, dc_cur, dh_nxt, dc_nxt);
     // d h_prev += dGates_rec (N, G*H) @ W_hh (G*H, H). Batch 1 (a GEMV, which the GEMM would
     // run on one core): the cell, then the GEMV split here over the columns of d h_prev. Larger
     // batches: rows are independent, so each thread runs the cell and then the GEMM (on the

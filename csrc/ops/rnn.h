@@ -62,6 +62,46 @@ struct RnnCellGradArgs {
   int64_t t = 0;
 };
 
+// The buffers a sequence backward walks, in time order (device pointers on CUDA): the
+// forward's ws (T, N, K*H) and states S / C (T+1, N, H; C null unless LSTM), dy (T, N, H) or
+// null, and the gate gradients it writes, dxg and dhg (T, N, G*H; dhg null unless GRU).
+template <class T> struct RnnGradSteps {
+  const T* ws;
+  const T* S;
+  const T* C;
+  const T* dy;
+  T* dxg;
+  T* dhg;
+  int64_t T_, KH, GH;
+  bool reverse;
+};
+
+// Points a (mode, N and H set) at step s of the walk back through time (s = T-1 .. 0, the
+// reverse of the forward's processing order) with the running gradients dh / dc of the state
+// it wrote and dh_prev / dc_prev of the one it read; returns the step's time index t. The one
+// per-step setup of both devices' BPTT loops.
+template <class T>
+inline int64_t rnn_grad_step(RnnCellGradArgs& a, const RnnGradSteps<T>& b, int64_t s, T* dh, T* dc, T* dh_prev,
+                             T* dc_prev) {
+  const bool lstm = a.mode == RnnMode::lstm;
+  const int64_t N = a.N, NH = a.N * a.H;
+  const int64_t t = b.reverse ? b.T_ - 1 - s : s, rd = b.reverse ? t + 1 : t, wr = b.reverse ? t : t + 1;
+  a.ws = b.KH ? b.ws + t * N * b.KH : nullptr;
+  a.h_prev = b.S + rd * NH;
+  a.h_next = b.S + wr * NH;
+  a.c_prev = lstm ? b.C + rd * NH : nullptr;
+  a.c_next = lstm ? b.C + wr * NH : nullptr;
+  a.dy = b.dy ? b.dy + t * NH : nullptr;
+  a.dh = dh;
+  a.dc = lstm ? dc : nullptr;
+  a.dxg = b.dxg + t * N * b.GH;
+  a.dhg = b.dhg ? b.dhg + t * N * b.GH : nullptr;
+  a.dh_prev = dh_prev;
+  a.dc_prev = lstm ? dc_prev : nullptr;
+  a.t = t;
+  return t;
+}
+
 // Checked front doors. Optional Views (h0, c0, biases, lengths, dy, dhT, dcT, dx, db_*) have
 // data == nullptr when absent (zeros for states and gradients).
 struct RnnDims {

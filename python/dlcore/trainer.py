@@ -676,25 +676,25 @@ class TrainingMixin(WeightLists):
         xs, y, w = self._on_device(xs, y, w)
         if train:
             self._ensure_optimizer()
-            if c.jit_compile:
-                if c.train_fn is None:
-                    c.train_fn = replay.compile_step(self._train_core)
-                loss, pred = c.train_fn(y, w, *xs)
-            else:
-                loss, pred = self._train_core(y, w, *xs)
+            loss, pred = self._core(c, "train_fn", self._train_core)(y, w, *xs)
         else:
             with no_grad(), eval_mode():  # the model's train/eval flag stays as it is
-                if c.jit_compile:
-                    if c.test_fn is None:
-                        c.test_fn = replay.compile_step(self._test_core)
-                    loss, pred = c.test_fn(y, w, *xs)
-                else:
-                    loss, pred = self._test_core(y, w, *xs)
+                loss, pred = self._core(c, "test_fn", self._test_core)(y, w, *xs)
         lv = loss.item()
         p = pred.detach()
         for m in (c.metrics if metrics is None else metrics):
             m.update_state(y, p, w)
         return lv, p.shape[0]
+
+    @staticmethod
+    def _core(c, slot, core):
+        """The step to run: core itself, or with jit_compile its recorded and replayed form,
+        made on first use and kept in c.<slot> (train_fn / test_fn)."""
+        if not c.jit_compile:
+            return core
+        if getattr(c, slot) is None:
+            setattr(c, slot, replay.compile_step(core))
+        return getattr(c, slot)
 
     def _train_core(self, y, w, *xs):
         """zero_grad, forward, loss, backward, optimizer step: the part of a train step that

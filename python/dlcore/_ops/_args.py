@@ -8,10 +8,10 @@ import numbers
 import operator
 
 from .. import _C
-from ..autograd import replayed_as_python
+from ..autograd import Function, replayed_as_python
 
 __all__ = ["contig", "integer", "real", "ntuple", "shape_tuple", "dim", "axes", "require_float",
-           "broadcast_shape", "sum_to", "numpy_names", "check_range"]
+           "broadcast_shape", "sum_to", "numpy_names", "check_range", "Converted"]
 
 
 def contig(a):
@@ -155,3 +155,20 @@ def sum_to(g, shape):
     axes = list(range(lead)) + [lead + i for i, s in enumerate(shape)
                                 if s == 1 and g.shape[lead + i] != 1]
     return _C.reduce(_C.Reduce.sum, g, axes, True).reshape(shape)
+
+
+class Converted(Function):
+    """y = x.<by>(arg) for a non-tensor arg (a shape, dtype or device) whose gradient is
+    converted back: g.<back>(x.<of>), back defaulting to by. One frame for the shape family's
+    Reshape / View / Expand and the elementwise family's Cast / ToDevice."""
+
+    of = by = back = None
+
+    @classmethod
+    def forward(cls, ctx, x, arg):
+        ctx.was = getattr(x, cls.of)
+        return getattr(x, cls.by)(arg)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        return getattr(g, cls.back or cls.by)(ctx.was), None

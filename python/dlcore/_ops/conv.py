@@ -43,26 +43,39 @@ def same_padding(size, kernel, stride, dilation=1):
     return total // 2, total - total // 2
 
 
+def _save(ctx, x, w, b, *args):
+    """Saves contiguous x, w and the conv arguments (stride, pad, dilation, groups) for the
+    backward; returns x, w."""
+    x, w = _contig(x), _contig(w)
+    ctx.save_for_backward(x, w)
+    ctx.args = args
+    ctx.has_bias = b is not None
+    return x, w
+
+
+def _saved(ctx, g):
+    """The backward's inputs: x, w, contiguous g, the conv arguments, needs_input_grad, and the
+    bias gradient (None when there is no bias or it needs none)."""
+    x, w = ctx.saved_tensors
+    g = _contig(g)
+    need = ctx.needs_input_grad
+    gb = _C.conv_backward_bias(g) if ctx.has_bias and need[2] else None
+    return x, w, g, ctx.args, need, gb
+
+
 class Conv2d(Function):
     """conv2d: x (N, C_in, H, W), w (C_out, C_in/groups, kH, kW), padding (top, bottom, left, right)."""
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pad, dilation, groups):
-        x, w = _contig(x), _contig(w)
-        ctx.save_for_backward(x, w)
-        ctx.args = (stride, pad, dilation, groups)
-        ctx.has_bias = b is not None
+        x, w = _save(ctx, x, w, b, stride, pad, dilation, groups)
         return _C.conv2d(x, w, None if b is None else _contig(b), stride, pad, dilation, groups)
 
     @staticmethod
     def backward(ctx, g):
-        x, w = ctx.saved_tensors
-        g = _contig(g)
-        stride, pad, dil, groups = ctx.args
-        need = ctx.needs_input_grad
+        x, w, g, (stride, pad, dil, groups), need, gb = _saved(ctx, g)
         gx = _C.conv2d_backward_data(g, w, x.shape[2:], stride, pad, dil, groups) if need[0] else None
         gw = _C.conv2d_backward_weight(x, g, w.shape[2:], stride, pad, dil, groups) if need[1] else None
-        gb = _C.conv_backward_bias(g) if ctx.has_bias and need[2] else None
         return gx, gw, gb, None, None, None, None
 
 
@@ -72,10 +85,7 @@ class ConvTranspose2d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pad, out_hw, dilation, groups):
-        x, w = _contig(x), _contig(w)
-        ctx.save_for_backward(x, w)
-        ctx.args = (stride, pad, dilation, groups)
-        ctx.has_bias = b is not None
+        x, w = _save(ctx, x, w, b, stride, pad, dilation, groups)
         y = _C.conv2d_backward_data(x, w, out_hw, stride, pad, dilation, groups)
         if b is not None:
             _C.binary(_C.Binary.add, y, b.reshape(1, -1, 1, 1), out=y)
@@ -83,14 +93,10 @@ class ConvTranspose2d(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, w = ctx.saved_tensors
-        g = _contig(g)
-        stride, pad, dil, groups = ctx.args
-        need = ctx.needs_input_grad
+        x, w, g, (stride, pad, dil, groups), need, gb = _saved(ctx, g)
         if need[0] and need[1]:  # one unfold of g serves both
             gx, gw = _C.conv2d_forward_and_weight(g, w, x, stride, pad, dil, groups)
         else:
             gx = _C.conv2d(g, w, None, stride, pad, dil, groups) if need[0] else None
             gw = _C.conv2d_backward_weight(g, x, w.shape[2:], stride, pad, dil, groups) if need[1] else None
-        gb = _C.conv_backward_bias(g) if ctx.has_bias and need[2] else None
         return gx, gw, gb, None, None, None, None, None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .. import _C
 from ..autograd import Function
-from ._args import sum_to
+from ._args import Converted, sum_to
 
 __all__ = ["Add", "Sub", "Mul", "Div", "Pow", "Maximum", "Minimum", "Where", "Neg", "Exp", "Log",
            "Sqrt", "Abs", "Sin", "Cos", "Log1p", "Expm1", "Erf", "Clip", "PowScalar", "Affine", "Cast",
@@ -68,44 +68,52 @@ class Mul(Function):
         return ga, gb
 
 
-class Div(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        out = _C.binary(B.div, a, b)
+class _SavesOut(Function):
+    """out = op(a, b) saving a, b and out (Div, Pow: their gradients read the result); the
+    backward sums grad_a / grad_b(g, a, b, out) back to each input's shape, for the inputs
+    that need one."""
+
+    op = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        out = _C.binary(cls.op, a, b)
         ctx.save_for_backward(a, b, out)
         return out
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         a, b, out = ctx.saved_tensors
-        ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = sum_to(_C.binary(B.div, g, b), a.shape)
-        if ctx.needs_input_grad[1]:  # d(a/b)/db = -out / b
-            gb = sum_to(_C.unary(U.neg, _C.binary(B.div, _mul(g, out), b)), b.shape)
+        ga = sum_to(cls.grad_a(g, a, b, out), a.shape) if ctx.needs_input_grad[0] else None
+        gb = sum_to(cls.grad_b(g, a, b, out), b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
-class Pow(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        out = _C.binary(B.pow, a, b)
-        ctx.save_for_backward(a, b, out)
-        return out
+class Div(_SavesOut):
+    op = B.div
 
     @staticmethod
-    def backward(ctx, g):
-        a, b, out = ctx.saved_tensors
-        ga = gb = None
-        z = _scalar(0, g)
-        if ctx.needs_input_grad[0]:  # b * a^(b-1); 0 where b == 0 (a^0 is constant), like PyTorch
-            bm1 = _C.binary(B.sub, b, _scalar(1, b))
-            d = _C.where(_C.binary(B.eq, b, _scalar(0, b)), z, _mul(b, _C.binary(B.pow, a, bm1)))
-            ga = sum_to(_mul(g, d), a.shape)
-        if ctx.needs_input_grad[1]:  # out * log(a); 0 where a == 0 and b >= 0 (0^b is constant there)
-            flat = _C.binary(B.logical_and, _C.binary(B.eq, a, _scalar(0, a)), _C.binary(B.ge, b, _scalar(0, b)))
-            gb = sum_to(_C.where(flat, z, _mul(g, _mul(out, _C.unary(U.log, a)))), b.shape)
-        return ga, gb
+    def grad_a(g, a, b, out):
+        return _C.binary(B.div, g, b)
+
+    @staticmethod
+    def grad_b(g, a, b, out):  # d(a/b)/db = -out / b
+        return _C.unary(U.neg, _C.binary(B.div, _mul(g, out), b))
+
+
+class Pow(_SavesOut):
+    op = B.pow
+
+    @staticmethod
+    def grad_a(g, a, b, out):  # b * a^(b-1); 0 where b == 0 (a^0 is constant), like PyTorch
+        bm1 = _C.binary(B.sub, b, _scalar(1, b))
+        d = _C.where(_C.binary(B.eq, b, _scalar(0, b)), _scalar(0, g), _mul(b, _C.binary(B.pow, a, bm1)))
+        return _mul(g, d)
+
+    @staticmethod
+    def grad_b(g, a, b, out):  # out * log(a); 0 where a == 0 and b >= 0 (0^b is constant there)
+        flat = _C.binary(B.logical_and, _C.binary(B.eq, a, _scalar(0, a)), _C.binary(B.ge, b, _scalar(0, b)))
+        return _C.where(flat, _scalar(0, g), _mul(g, _mul(out, _C.unary(U.log, a))))
 
 
 class Maximum(Function):
@@ -311,27 +319,13 @@ class Affine(Function):
         return _scale(g, ctx.a), None, None
 
 
-class Cast(Function):
+class Cast(Converted):
     """x converted to another dtype (Tensor.type / to); the gradient is cast back."""
 
-    @staticmethod
-    def forward(ctx, x, dtype):
-        ctx.in_dtype = x.dtype
-        return x.astype(dtype)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.astype(ctx.in_dtype), None
+    of, by = "dtype", "astype"
 
 
-class ToDevice(Function):
+class ToDevice(Converted):
     """x copied to another device (Tensor.to / cpu / cuda); the gradient is copied back."""
 
-    @staticmethod
-    def forward(ctx, x, device):
-        ctx.in_device = x.device
-        return x.to(device)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.to(ctx.in_device), None
+    of, by = "device", "to"

@@ -21,6 +21,22 @@ def keepdims_shape(shape, axes):
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 
+def _save_result(ctx, x, out, axes, keepdim):
+    """Saves x, the reduction's keepdim-shaped result out and the axes for the backward (Amax,
+    Std, Norm: their gradients read the result) and returns out as the caller asked: with the
+    reduced dims dropped when keepdim is False."""
+    ctx.save_for_backward(x, out)
+    ctx.axes = axes
+    if keepdim:
+        return out
+    axes = [a % x.ndim for a in axes]
+    return out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+
+def _is_zero(a):
+    return _C.binary(B.eq, a, _C.full((), 0.0, a.dtype, a.device))
+
+
 class Sum(Function):
     """sum over axes (normalised dims); Mean divides by the number of reduced elements."""
 
@@ -52,11 +68,7 @@ class Amax(Function):
 
     @classmethod
     def forward(cls, ctx, x, axes, keepdim):
-        out = _C.reduce(cls._code, x, axes, True)
-        ctx.save_for_backward(x, out)
-        ctx.axes = axes
-        return out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape)
-                                                     if i not in [a % x.ndim for a in axes]))
+        return _save_result(ctx, x, _C.reduce(cls._code, x, axes, True), axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -110,14 +122,13 @@ class Std(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim, correction):
         s = _C.unary(U.sqrt, _C.reduce(R.var, x, axes, True, correction))
-        ctx.save_for_backward(x, s)
-        ctx.axes, ctx.correction = axes, correction
-        return s if keepdim else s.reshape(tuple(d for i, d in enumerate(x.shape) if i not in axes))
+        ctx.correction = correction
+        return _save_result(ctx, x, s, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
         x, s = ctx.saved_tensors
-        gs = _zero_where(_C.binary(B.eq, s, _C.full((), 0.0, s.dtype, s.device)),
+        gs = _zero_where(_is_zero(s),
                          _C.binary(B.div, g.reshape(s.shape), _C.unary(U.mul_scalar, s, 2.0, 0.0)))
         return _var_grad(x, gs, ctx.axes, ctx.correction), None, None, None
 
@@ -137,16 +148,15 @@ class Norm(Function):
             n = _C.unary(U.sqrt, _C.reduce(R.sum, _C.binary(B.mul, x, x), axes, True))
         else:
             n = _C.unary(U.pow_scalar, _C.reduce(R.sum, _C.unary(U.pow_scalar, a, p), axes, True), 1.0 / p)
-        ctx.save_for_backward(x, n)
-        ctx.p, ctx.axes = p, axes
-        return n if keepdim else n.reshape(tuple(d for i, d in enumerate(x.shape) if i not in axes))
+        ctx.p = p
+        return _save_result(ctx, x, n, axes, keepdim)
 
     @staticmethod
     def backward(ctx, g):
         x, n = ctx.saved_tensors
         p = ctx.p
         g = g.reshape(n.shape)
-        zero = _C.binary(B.eq, n, _C.full((), 0.0, n.dtype, n.device))
+        zero = _is_zero(n)
         sign = _C.unary(U.sign, x)
         if p == 1:
             return _C.binary(B.mul, sign, g), None, None, None

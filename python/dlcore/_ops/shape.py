@@ -7,7 +7,7 @@ import numbers
 
 from .. import _C
 from ..autograd import Function
-from ._args import sum_to
+from ._args import Converted, sum_to
 
 __all__ = ["is_basic_index", "Reshape", "View", "Permute", "Expand", "Contiguous", "GetItem",
            "Concat", "Split", "Pad"]
@@ -20,25 +20,15 @@ def is_basic_index(index):
                for i in items)
 
 
-class Reshape(Function):
-    @staticmethod
-    def forward(ctx, x, shape):
-        ctx.in_shape = x.shape
-        return x.reshape(shape)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g.reshape(ctx.in_shape), None
+class Reshape(Converted):
+    of, by = "shape", "reshape"
 
 
-class View(Reshape):
+class View(Converted):
     """x.view(shape): like Reshape, but raises instead of copying when x's memory layout does
     not allow the view (a copy would silently lose writes made through it)."""
 
-    @staticmethod
-    def forward(ctx, x, shape):
-        ctx.in_shape = x.shape
-        return x.view(shape)
+    of, by, back = "shape", "view", "reshape"
 
 
 class Permute(Function):
@@ -52,15 +42,14 @@ class Permute(Function):
         return g.permute(ctx.inv), None
 
 
-class Expand(Function):
-    @staticmethod
-    def forward(ctx, x, shape):
-        ctx.in_shape = x.shape
-        return x.expand(shape)
+class Expand(Converted):
+    """x broadcast to shape (a view); the gradient is summed back to x's shape."""
+
+    of, by = "shape", "expand"
 
     @staticmethod
     def backward(ctx, g):
-        return sum_to(g, ctx.in_shape), None
+        return sum_to(g, ctx.was), None
 
 
 class Contiguous(Function):

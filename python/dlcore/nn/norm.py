@@ -15,7 +15,7 @@ from ..autograd import no_grad
 from ..dtype import get_default_dtype, int64
 from .._ops import _args
 from .._ops import norm as _ops
-from ..tensor import Tensor, _float_tensor, ones, zeros
+from ..tensor import Tensor, _float_tensor, _tensor_arg, ones, zeros
 from .activation import ReLU
 from .module import Module, Parameter
 
@@ -224,6 +224,16 @@ class _NormBase(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
+    def _check_rank(self, x):
+        """The module's name (for errors), after checking that x is a Tensor of an accepted
+        rank (_ndims)."""
+        name = type(self).__name__
+        _tensor_arg(x, name)
+        if x.ndim not in self._ndims:
+            raise ValueError(f"{name}: expected {self._expect} input, got {x.ndim}D input of "
+                             f"shape {tuple(x.shape)}")
+        return name
+
     def reset_running_stats(self):
         if self.track_running_stats:
             self.running_mean.zero_()
@@ -246,12 +256,7 @@ class _BatchNorm(_NormBase):
     with track_running_stats=False), the running statistics otherwise."""
 
     def _check_input_dim(self, x):
-        name = type(self).__name__
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{name}: input must be a dlcore Tensor, got {type(x).__name__}")
-        if x.ndim not in self._ndims:
-            raise ValueError(f"{name}: expected {self._expect} input, got {x.ndim}D input of "
-                             f"shape {tuple(x.shape)}")
+        name = self._check_rank(x)
         if x.shape[1] != self.num_features:
             hint = ""
             if x.ndim >= 3 and x.shape[-1] == self.num_features:
@@ -330,12 +335,7 @@ class _InstanceNorm(_NormBase):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
 
     def forward(self, x):
-        name = type(self).__name__
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{name}: input must be a dlcore Tensor, got {type(x).__name__}")
-        if x.ndim not in self._ndims:
-            raise ValueError(f"{name}: expected {self._expect} input, got {x.ndim}D input of "
-                             f"shape {tuple(x.shape)}")
+        name = self._check_rank(x)
         unbatched = x.ndim == self._ndims[0]
         c = x.shape[x.ndim - self._spatial - 1]
         if c != self.num_features:
