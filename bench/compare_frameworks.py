@@ -19,6 +19,8 @@ epoch workload includes each framework's own batching and shuffling.
 
 Contenders, each in its own subprocess (it never imports another framework):
   dlcore         the PyTorch-style loop on dlcore.nn / dlcore.optim (fit for `epoch`)
+  dlcore.compile the same step under dlcore.compile (recorded once, replayed: docs/compile.md;
+                 fit(jit_compile=True) for `epoch`): the counterpart of JAX's jit
   torch          PyTorch eager, default Adam
   torch.compile  torch.compile(model) plus a compiled optimizer step (PyTorch's recipe);
                  inductor needs a C++ compiler: a failure is reported as the row's result
@@ -48,11 +50,12 @@ import time
 import benchutil as bu
 
 WORKLOADS = ("mlp", "cnn", "lstm", "epoch")
-FRAMEWORKS = ("dlcore", "torch", "torch.compile", "jax", "keras-jax")
+FRAMEWORKS = ("dlcore", "dlcore.compile", "torch", "torch.compile", "jax", "keras-jax")
 # what each contender runs (epoch: torch.compile is not part of it; Keras only fits)
-RUNS = {"mlp": FRAMEWORKS[:4], "cnn": FRAMEWORKS[:4], "lstm": FRAMEWORKS[:4],
-        "epoch": ("dlcore", "torch", "jax", "keras-jax")}
-MODULES = {"dlcore": "dlcore", "torch": "torch", "torch.compile": "torch", "jax": "jax", "keras-jax": "keras"}
+RUNS = {"mlp": FRAMEWORKS[:5], "cnn": FRAMEWORKS[:5], "lstm": FRAMEWORKS[:5],
+        "epoch": ("dlcore", "dlcore.compile", "torch", "jax", "keras-jax")}
+MODULES = {"dlcore": "dlcore", "dlcore.compile": "dlcore", "torch": "torch", "torch.compile": "torch", "jax": "jax",
+           "keras-jax": "keras"}
 LABELS = {"mlp": "MLP b128", "cnn": "CNN b64", "lstm": "LSTM LM b32 x T64",
           "epoch": "Fashion-MNIST MLP epoch"}
 BATCH = {"mlp": 128, "cnn": 64, "lstm": 32, "epoch": 128}
@@ -136,21 +139,27 @@ def _torchlike_step(lib, kind, compiled=False):
     model.train()
     opt = lib.optim.Adam(model.parameters(), lr=1e-3)
     ce = lib.nn.functional.cross_entropy
-    fwd = model
-    ostep = opt.step
-    if compiled:
+    fwd, ostep = model, None  # opt.step looked up at each call: dlcore.compile sees it run
+    if compiled and lib.__name__ == "torch":
         fwd = lib.compile(model)
         ostep = lib.compile(opt.step)
     conv = lib.from_numpy
     data = [(conv(x), conv(y).reshape(-1)) for x, y in _batches(kind)]
     state = [0]
 
+    def body(x, y):
+        opt.zero_grad()
+        loss = ce(fwd(x), y)
+        loss.backward()
+        (ostep or opt.step)()
+        return loss
+    if compiled and lib.__name__ == "dlcore":  # dlcore.compile takes the whole step
+        body = lib.compile(body, strict=True)
+
     def step():
         x, y = data[state[0] % len(data)]
         state[0] += 1
-        opt.zero_grad()
-        ce(fwd(x), y).backward()
-        ostep()
+        body(x, y)
     return step
 
 
@@ -161,12 +170,13 @@ def _epoch_data(path, limit):
     return (x[:limit], y[:limit]) if limit else (x, y)
 
 
-def _dlcore_epoch(path, limit):
+def _dlcore_epoch(path, limit, jit=False):
     import dlcore
     x, y = _epoch_data(path, limit)
     model = _torchlike_model(dlcore.nn, "epoch")
     model = dlcore.Sequential(list(model))
-    model.compile(optimizer=dlcore.optim.Adam(model.parameters(), lr=1e-3), loss=dlcore.nn.CrossEntropyLoss())
+    model.compile(optimizer=dlcore.optim.Adam(model.parameters(), lr=1e-3), loss=dlcore.nn.CrossEntropyLoss(),
+                  jit_compile=jit)
     return lambda: model.fit(x, y, batch_size=BATCH["epoch"], epochs=1, shuffle=True, verbose=0)
 
 
@@ -368,10 +378,11 @@ def worker(spec):
     threads, limit = int(threads), int(limit)
     send = lambda **kw: print(json.dumps(kw), flush=True)  # noqa: E731
     try:
-        if fw == "dlcore":
+        if fw in ("dlcore", "dlcore.compile"):
             import dlcore
             dlcore.set_num_threads(threads)
-            run = _dlcore_epoch(path, limit) if kind == "epoch" else _torchlike_step(dlcore, kind)
+            jit = fw == "dlcore.compile"
+            run = _dlcore_epoch(path, limit, jit) if kind == "epoch" else _torchlike_step(dlcore, kind, jit)
             sync = None
         elif fw in ("torch", "torch.compile"):
             import torch
@@ -431,7 +442,7 @@ class Worker:
         if fw == "keras-jax":
             env["KERAS_BACKEND"] = "jax"
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        if fw == "dlcore":  # the dlcore this process would import (installed, or a source tree on the path)
+        if MODULES[fw] == "dlcore":  # the dlcore this process would import (installed, or a source tree on the path)
             import importlib.util
             pkg = os.path.dirname(os.path.dirname(os.path.abspath(importlib.util.find_spec("dlcore").origin)))
             env["PYTHONPATH"] = pkg + os.pathsep + env.get("PYTHONPATH", "")
