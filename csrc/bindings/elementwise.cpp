@@ -28,7 +28,7 @@ DLCORE_BINDINGS(elementwise) {
            {"relu", UnaryOp::relu}, {"sigmoid", UnaryOp::sigmoid}, {"tanh", UnaryOp::tanh},
            {"square", UnaryOp::square}, {"reciprocal", UnaryOp::reciprocal}, {"sin", UnaryOp::sin},
            {"cos", UnaryOp::cos}, {"log1p", UnaryOp::log1p}, {"expm1", UnaryOp::expm1},
-           {"floor", UnaryOp::floor}, {"ceil", UnaryOp::ceil}, {"round", UnaryOp::round},
+           {"floor", UnaryOp::floor}, {"ceil", UnaryOp::ceil}, {"round", UnaryOp::round}, {"erf", UnaryOp::erf},
            {"clip", UnaryOp::clip}, {"pow_scalar", UnaryOp::pow_scalar},
            {"rpow_scalar", UnaryOp::rpow_scalar}, {"mul_scalar", UnaryOp::mul_scalar},
            {"isnan", UnaryOp::isnan}, {"isinf", UnaryOp::isinf}, {"logical_not", UnaryOp::logical_not}})

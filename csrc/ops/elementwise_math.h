@@ -12,7 +12,7 @@ namespace dlcore {
 
 enum class UnaryOp : int {
   neg, exp, log, sqrt, abs, sign, relu, sigmoid, tanh, square, reciprocal, sin, cos,
-  log1p, expm1, floor, ceil, round,
+  log1p, expm1, floor, ceil, round, erf,
   // with scalar parameters p0, p1:
   clip,        // min(max(x, p0), p1); NaN stays NaN
   pow_scalar,  // x ** p0
@@ -33,7 +33,7 @@ enum class BinaryOp : int {
 inline const char* unary_name(UnaryOp op) {
   static const char* n[] = {"neg", "exp", "log", "sqrt", "abs", "sign", "relu", "sigmoid", "tanh",
                             "square", "reciprocal", "sin", "cos", "log1p", "expm1", "floor",
-                            "ceil", "round", "clip", "pow", "pow", "mul_scalar", "isnan", "isinf",
+                            "ceil", "round", "erf", "clip", "pow", "pow", "mul_scalar", "isnan", "isinf",
                             "logical_not"};
   static_assert(sizeof(n) / sizeof(n[0]) == (int)UnaryOp::kCount, "one name per UnaryOp");
   return (int)op >= 0 && op < UnaryOp::kCount ? n[(int)op] : "unary";
@@ -104,6 +104,7 @@ template <class T> DLCORE_HD T unary_apply(UnaryOp op, T x, double p0, double p1
       case UnaryOp::floor: return std::floor(x);
       case UnaryOp::ceil: return std::ceil(x);
       case UnaryOp::round: return std::nearbyint(x);  // half to even, like NumPy and PyTorch
+      case UnaryOp::erf: return std::erf(x);
       case UnaryOp::pow_scalar: return (T)std::pow(x, (T)p0);
       case UnaryOp::rpow_scalar: return (T)std::pow((T)p0, x);
       default: break;
