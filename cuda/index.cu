@@ -108,22 +108,15 @@ void launch_take(const char* op, const View& x, const View& idx, const View& out
 
 void cuda_index_select(const View& x, int axis, const View& idx, const View& out) {
   Shape want = out.shape_vec();
-  View xs = x;
-  xs.strides[axis] = 0;
-  xs.shape[axis] = want[axis];
-  int64_t sx[kMaxDims], so[kMaxDims], si[kMaxDims] = {0};
-  broadcast_strides(xs, want, sx);
-  broadcast_strides(out, want, so);
-  si[axis] = idx.strides[0];
+  int64_t sx[kMaxDims], so[kMaxDims], si[kMaxDims];
+  index_select_strides(x, axis, idx, out, sx, so, si);
   launch_take("index_select", x, idx, out, want, so, sx, si, x.strides[axis]);
 }
 
 void cuda_gather(const View& x, int axis, const View& idx, const View& out) {
   Shape want = idx.shape_vec();
   int64_t sx[kMaxDims], so[kMaxDims], si[kMaxDims];
-  for (int d = 0; d < x.ndim; ++d) sx[d] = d == axis ? 0 : x.strides[d];
-  broadcast_strides(out, want, so);
-  broadcast_strides(idx, want, si);
+  gather_strides(x, axis, idx, out, sx, so, si);
   launch_take("gather", x, idx, out, want, so, sx, si, x.strides[axis]);
 }
 

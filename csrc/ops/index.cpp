@@ -69,13 +69,8 @@ bool cpu_find_out_of_range(const View& idx, int64_t lo, int64_t hi, int64_t* bad
 void cpu_index_select(const View& x, int axis, const View& idx, const View& out) {
   Shape want = out.shape_vec();
   // Walk out; x's stride along axis is replaced by a lookup through idx.
-  View xs = x;
-  xs.strides[axis] = 0;
-  xs.shape[axis] = want[axis];
-  int64_t sx[kMaxDims], so[kMaxDims], si[kMaxDims] = {0};
-  broadcast_strides(xs, want, sx);
-  broadcast_strides(out, want, so);
-  si[axis] = idx.strides[0];
+  int64_t sx[kMaxDims], so[kMaxDims], si[kMaxDims];
+  index_select_strides(x, axis, idx, out, sx, so, si);
   const int64_t ax_stride = x.strides[axis];
   float_types(x.dtype, "index_select", [&](auto t) {
     using T = decltype(t);
@@ -126,13 +121,8 @@ void cpu_index_add(const View& out, int axis, const View& idx, const View& src) 
 
 void cpu_gather(const View& x, int axis, const View& idx, const View& out) {
   Shape want = idx.shape_vec();
-  View xs = x;
-  for (int d = 0; d < x.ndim; ++d) xs.shape[d] = want[d];
-  xs.strides[axis] = 0;
   int64_t sx[kMaxDims], so[kMaxDims], si[kMaxDims];
-  for (int d = 0; d < x.ndim; ++d) sx[d] = xs.strides[d];
-  broadcast_strides(out, want, so);
-  broadcast_strides(idx, want, si);
+  gather_strides(x, axis, idx, out, sx, so, si);
   const int64_t ax_stride = x.strides[axis];
   float_types(x.dtype, "gather", [&](auto t) {
     using T = decltype(t);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/dispatch.h"
+#include "core/shape.h"
 #include "core/view.h"
 
 namespace dlcore {
@@ -81,5 +82,29 @@ struct IndexTable {
   void (*nonzero)(const View& mask, const View& out) = nullptr;
   void (*argsort)(const View& keys, const View& out) = nullptr;
 };
+
+// The strides of the walk over the output that index_select and gather kernels take on both
+// devices (element j of the walk reads x at sx . j + idx[si . j] * x.strides[axis]): so of out,
+// sx of x with its axis stride zeroed (the index supplies it), si of the index. index_select:
+// the index runs along axis only; gather: the index has the output's shape.
+inline void index_select_strides(const View& x, int axis, const View& idx, const View& out,
+                                 int64_t* sx, int64_t* so, int64_t* si) {
+  const Shape want = out.shape_vec();
+  View xs = x;
+  xs.strides[axis] = 0;
+  xs.shape[axis] = want[axis];
+  broadcast_strides(xs, want, sx);
+  broadcast_strides(out, want, so);
+  for (int d = 0; d < out.ndim; ++d) si[d] = 0;
+  si[axis] = idx.strides[0];
+}
+
+inline void gather_strides(const View& x, int axis, const View& idx, const View& out, int64_t* sx,
+                           int64_t* so, int64_t* si) {
+  const Shape want = idx.shape_vec();
+  for (int d = 0; d < x.ndim; ++d) sx[d] = d == axis ? 0 : x.strides[d];
+  broadcast_strides(out, want, so);
+  broadcast_strides(idx, want, si);
+}
 
 }  // namespace dlcore
