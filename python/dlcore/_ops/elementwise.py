@@ -252,17 +252,11 @@ class Expm1(_Unary):
         return _mul(g, _C.unary(U.exp, x))
 
 
-class Erf(Function):
-    """erf(x) (the elementwise kernel's, libm's); the gradient is 2 / sqrt(pi) exp(-x^2)."""
+class Erf(_Unary):
+    op = U.erf
 
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _C.unary(U.erf, x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+    def grad(g, x):  # 2 / sqrt(pi) exp(-x^2)
         return _mul(g, _scale(_C.unary(U.exp, _C.unary(U.neg, _mul(x, x))), 2.0 / 3.141592653589793 ** 0.5))
 
 
