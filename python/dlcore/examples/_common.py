@@ -79,13 +79,18 @@ def load_fortunes(path=None, topics=None):
         raise SystemExit(2)
 
 
-def optional_torch():
-    """PyTorch when it is installed (the text examples' optional reference), else None."""
+def optional_torch(no_torch=False):
+    """(PyTorch or None, a note for the run's header line): the text examples' optional
+    reference, None when --no-torch was given or it is not installed; its thread count is set to
+    dlcore's, so the two are compared on the same cores."""
+    if no_torch:
+        return None, ""
     try:
         import torch
     except ImportError:
-        return None
-    return torch
+        return None, "; PyTorch comparison skipped (torch not installed)"
+    torch.set_num_threads(dlcore.get_num_threads())
+    return torch, ""
 
 
 def class_subset(x, y, classes, per_class=None, relabel=True):

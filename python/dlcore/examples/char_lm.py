@@ -237,13 +237,9 @@ def main(argv=None):
     xtr, ytr = windows(tr_ids, args.seq_len)
     xva, yva = windows(va_ids, args.seq_len)
     unigram = unigram_cross_entropy(tr_ids, va_ids, len(vocab))
-    torch = None if args.no_torch else _common.optional_torch()
-    if torch is not None:
-        torch.set_num_threads(dlcore.get_num_threads())
+    torch, torch_note = _common.optional_torch(args.no_torch)
     print(f"fortunes: {len(train_text):,} training / {len(val_text):,} validation characters, vocabulary "
-          f"{len(vocab)}, windows of {args.seq_len}; unigram baseline {unigram:.3f} nats/char"
-          + ("" if torch is not None else "; PyTorch comparison skipped (torch not installed)"
-             if not args.no_torch else ""))
+          f"{len(vocab)}, windows of {args.seq_len}; unigram baseline {unigram:.3f} nats/char" + torch_note)
     res = {"unigram": unigram, "vocab": len(vocab), "train_chars": len(train_text), "val_chars": len(val_text),
            "torch": torch is not None}
     kinds = MODELS if args.model == "all" else (args.model,)

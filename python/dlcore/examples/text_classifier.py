@@ -184,13 +184,9 @@ def main(argv=None):
     te = [vocab.encode(tokenize(t), args.max_len) for t in te_texts]
     counts = np.bincount(ytr, minlength=len(topics)), np.bincount(yte, minlength=len(topics))
     majority = float(counts[1][counts[0].argmax()] / len(yte))  # predict the commonest training topic
-    torch = None if args.no_torch else _common.optional_torch()
-    if torch is not None:
-        torch.set_num_threads(dlcore.get_num_threads())
+    torch, torch_note = _common.optional_torch(args.no_torch)
     print(f"{len(topics)} topics, {len(tr)} training / {len(te)} test fortunes, vocabulary {len(vocab):,} words; "
-          f"majority-class baseline {majority:.3f}"
-          + ("" if torch is not None else "; PyTorch comparison skipped (torch not installed)"
-             if not args.no_torch else ""))
+          f"majority-class baseline {majority:.3f}" + torch_note)
     sizes = dict(embed=args.embed, hidden=args.hidden)
     dlcore.manual_seed(args.seed)
     model = classifier_model(dlcore, len(vocab), len(topics), **sizes)
