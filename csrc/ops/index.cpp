@@ -391,16 +391,23 @@ AdvancedIndexPlan make_plan(const View& x, const std::vector<int>& dims, const s
   return p;
 }
 
+// index_select / index_add: the axis, a 1-D index whose entries are checked against the axis
+// size of x, and the shape the selected slices make (x's with shape[axis] = len(idx)).
+Shape checked_selection(const View& x, int axis, const View& idx, const char* op) {
+  check_axis(x, axis, op);
+  DLCORE_CHECK(idx.ndim == 1, ValueError, op, ": 'index' must be 1-D, got shape ", idx.shape_string());
+  check_indices(idx, x.shape[axis], op, x, axis);
+  Shape want = x.shape_vec();
+  want[axis] = idx.shape[0];
+  return want;
+}
+
 }  // namespace
 
 // ---- front doors ----------------------------------------------------------------------------
 
 void index_select(const View& x, int axis, const View& idx, const View& out) {
-  check_axis(x, axis, "index_select");
-  DLCORE_CHECK(idx.ndim == 1, ValueError, "index_select: 'index' must be 1-D, got shape ", idx.shape_string());
-  check_indices(idx, x.shape[axis], "index_select", x, axis);
-  Shape want = x.shape_vec();
-  want[axis] = idx.shape[0];
+  const Shape want = checked_selection(x, axis, idx, "index_select");
   DLCORE_CHECK(out.shape_vec() == want && out.dtype == x.dtype, ValueError,
                "index_select: output must have shape ", shape_str(want));
   same_device("index_select", x, "input", out, "out");
@@ -408,11 +415,7 @@ void index_select(const View& x, int axis, const View& idx, const View& out) {
 }
 
 void index_add(const View& out, int axis, const View& idx, const View& src) {
-  check_axis(out, axis, "index_add");
-  DLCORE_CHECK(idx.ndim == 1, ValueError, "index_add: 'index' must be 1-D, got shape ", idx.shape_string());
-  check_indices(idx, out.shape[axis], "index_add", out, axis);
-  Shape want = out.shape_vec();
-  want[axis] = idx.shape[0];
+  const Shape want = checked_selection(out, axis, idx, "index_add");
   DLCORE_CHECK(src.shape_vec() == want && src.dtype == out.dtype, ValueError, "index_add: 'source' has shape ",
                src.shape_string(), ", expected ", shape_str(want));
   same_device("index_add", out, "out", src, "source");
