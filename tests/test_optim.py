@@ -201,6 +201,45 @@ def test_float32_close_to_torch(every_isa, name, kw):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+# the state buffers that decay toward zero; Adagrad's sum only grows and amsgrad's maximum keeps
+# its largest value, so neither can decay into the subnormal range
+_DECAYING = ("exp_avg", "exp_avg_sq", "exp_inf", "square_avg", "grad_avg", "momentum_buffer", "acc_delta")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("keras", [False, True])
+@pytest.mark.parametrize("name,kw", CASES + [("Lion", dict(lr=1e-3))],
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES + [("Lion", 0)])])
+def test_decaying_state_is_flushed_below_the_normal_range(every_isa, name, kw, keras, dtype):
+    """A state element whose gradient stays zero decays geometrically; once it falls below the
+    smallest normal number it is stored as 0 (subnormal operands make every later update take a
+    microcode assist). The parameters are unaffected at that scale."""
+    sub = float(np.finfo(dtype).smallest_normal) / 8
+    kw = {**kw, "weight_decay": 0.0}  # coupled decay would make the gradient nonzero
+    ps = [dlcore.tensor(a, requires_grad=True) for a in _params(dtype)]
+    opt = getattr(optim, name)([{"params": ps, "keras": keras}], **kw)
+    for p in ps:
+        p.grad = dlcore.zeros_like(p)
+    opt.step()
+    sd = opt.state_dict()
+    names = [k for k in sd["state"][0] if k in _DECAYING]
+    if not names:
+        pytest.skip("no decaying state with these options")
+    for st in sd["state"].values():
+        for k in names:
+            st[k] = dlcore.full(st[k].shape, sub, dtype=st[k].dtype)
+    opt.load_state_dict(sd)
+    before = [p.detach().numpy().copy() for p in ps]
+    opt.step()  # zero gradients again: each decaying element becomes factor * sub, subnormal unless flushed
+    for st in opt.state_dict()["state"].values():
+        for k in names:
+            a = np.abs(st[k].numpy())
+            assert a.dtype == dtype and not np.any((a > 0) & (a < np.finfo(dtype).smallest_normal)), (k, a.ravel()[:4])
+    if name != "Lion":  # (Lion steps by lr sign(c) whatever the size of c)
+        for a, b in zip(ps, before):
+            np.testing.assert_allclose(a.detach().numpy(), b, rtol=0, atol=1e-6)
+
+
 def test_large_tensors_thread_count_independent():
     r = np.random.default_rng(3)
     p0 = [r.standard_normal(300_001).astype(np.float32), r.standard_normal((513, 129)).astype(np.float32)]
