@@ -39,6 +39,33 @@ void put(PyObject* obj, Py_ssize_t offset, PyObject* value) {
   Py_XSETREF(*slot, value);
 }
 
+// A slot's value (borrowed; null when the slot was never set).
+PyObject* peek(PyObject* obj, Py_ssize_t offset) {
+  return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offset);
+}
+
+// The slots apply reads on every Variable argument and writes on every node (autograd.Variable's
+// and autograd.Function's __slots__, shared by all their subclasses), read off their member
+// descriptors: a slot is two loads where getattr is a type lookup and a descriptor call.
+struct VariableSlots {
+  Py_ssize_t data = 0, requires_grad = 0, node = 0, out_index = 0;
+} g_var;
+struct FunctionSlots {
+  PyTypeObject* type = nullptr;
+  Py_ssize_t inputs = 0, needs = 0, saved = 0, freed = 0, n_outputs = 0;
+} g_fn;
+
+// Variable slot `offset` of a (new reference), by getattr when the slot is empty (which raises
+// the AttributeError a Python read would).
+PyObject* var_slot(PyObject* a, Py_ssize_t offset, PyObject* name) {
+  PyObject* v = peek(a, offset);
+  if (v) {
+    Py_INCREF(v);
+    return v;
+  }
+  return PyObject_GetAttr(a, name);
+}
+
 // A new Tensor over `array` with no grad, no node and no base (what Tensor._wrap makes).
 PyObject* new_tensor(PyObject* array) {
   PyObject* t = g_tensor.type->tp_alloc(g_tensor.type, 0);
@@ -82,6 +109,12 @@ py::object wrap_output(PyObject* wrap, PyObject* out, PyObject* ctx, bool track,
   py::object t = py::reinterpret_steal<py::object>(wrap ? PyObject_CallOneArg(wrap, out) : new_tensor(out));
   if (!t) throw py::error_already_set();
   if (track && differentiable(out)) {
+    if (!wrap) {  // a Tensor new_tensor made: its slots
+      put(t.ptr(), g_tensor.requires_grad, Py_True);
+      put(t.ptr(), g_tensor.node, ctx);
+      if (index) put(t.ptr(), g_tensor.out_index, py::int_(index).ptr());
+      return t;
+    }
     Names& n = names();
     set(t.ptr(), n.requires_grad, Py_True);
     set(t.ptr(), n.node, ctx);
@@ -91,6 +124,12 @@ py::object wrap_output(PyObject* wrap, PyObject* out, PyObject* ctx, bool track,
     }
   }
   return t;
+}
+
+// ctx.<name> = value: the Function slot when cls is an autograd.Function, else setattr.
+void set_ctx(PyObject* ctx, bool slots, Py_ssize_t offset, PyObject* name, PyObject* value) {
+  if (slots) put(ctx, offset, value);
+  else set(ctx, name, value);
 }
 
 py::object apply(py::handle cls, py::args args) {
@@ -105,9 +144,9 @@ py::object apply(py::handle cls, py::args args) {
     PyObject* raw;
     if (g_variable_type && PyObject_TypeCheck(a, g_variable_type)) {
       if (!first) first = a;
-      raw = PyObject_GetAttr(a, n.data);
+      raw = var_slot(a, g_var.data, n.data);
       if (!raw) throw py::error_already_set();
-      PyObject* rg = PyObject_GetAttr(a, n.requires_grad);
+      PyObject* rg = var_slot(a, g_var.requires_grad, n.requires_grad);
       if (!rg) {
         Py_DECREF(raw);
         throw py::error_already_set();
@@ -125,9 +164,11 @@ py::object apply(py::handle cls, py::args args) {
   bool track = any_grad && t_grad_enabled;
   py::object ctx = py::reinterpret_steal<py::object>(PyObject_CallNoArgs(cls.ptr()));
   if (!ctx) throw py::error_already_set();
+  const bool slots = g_fn.type && PyObject_TypeCheck(ctx.ptr(), g_fn.type);
   PyTuple_SET_ITEM(call_args.ptr(), 0, ctx.inc_ref().ptr());
-  set(ctx.ptr(), n.saved, py::tuple().ptr());
-  set(ctx.ptr(), n.freed, Py_False);
+  static PyObject* empty = PyTuple_New(0);
+  set_ctx(ctx.ptr(), slots, g_fn.saved, n.saved, empty);
+  set_ctx(ctx.ptr(), slots, g_fn.freed, n.freed, Py_False);
   if (track) {
     // inputs[i]: the edge to input i's history as it is NOW - a leaf that requires grad itself,
     // a non-leaf's (node, output index) pair (an in-place op may later give that tensor a new
@@ -138,16 +179,16 @@ py::object apply(py::handle cls, py::args args) {
       bool need = false;
       py::object edge = py::none();
       if (PyObject_TypeCheck(a, g_variable_type)) {
-        py::object rg = py::reinterpret_steal<py::object>(PyObject_GetAttr(a, n.requires_grad));
+        py::object rg = py::reinterpret_steal<py::object>(var_slot(a, g_var.requires_grad, n.requires_grad));
         if (!rg) throw py::error_already_set();
         need = rg.ptr() == Py_True;
         if (need) {
-          py::object node = py::reinterpret_steal<py::object>(PyObject_GetAttr(a, n.node));
+          py::object node = py::reinterpret_steal<py::object>(var_slot(a, g_var.node, n.node));
           if (!node) throw py::error_already_set();
           if (node.is_none()) {
             edge = py::reinterpret_borrow<py::object>(a);
           } else {
-            py::object idx = py::reinterpret_steal<py::object>(PyObject_GetAttr(a, n.out_index));
+            py::object idx = py::reinterpret_steal<py::object>(var_slot(a, g_var.out_index, n.out_index));
             if (!idx) throw py::error_already_set();
             edge = py::reinterpret_steal<py::object>(PyTuple_Pack(2, node.ptr(), idx.ptr()));
             if (!edge) throw py::error_already_set();
@@ -155,12 +196,14 @@ py::object apply(py::handle cls, py::args args) {
         }
       }
       PyTuple_SET_ITEM(inputs.ptr(), i, edge.release().ptr());
-      PyTuple_SET_ITEM(needs.ptr(), i, py::bool_(need).release().ptr());
+      PyObject* flag = need ? Py_True : Py_False;
+      Py_INCREF(flag);
+      PyTuple_SET_ITEM(needs.ptr(), i, flag);
     }
-    set(ctx.ptr(), n.inputs, inputs.ptr());
-    set(ctx.ptr(), n.needs, needs.ptr());
+    set_ctx(ctx.ptr(), slots, g_fn.inputs, n.inputs, inputs.ptr());
+    set_ctx(ctx.ptr(), slots, g_fn.needs, n.needs, needs.ptr());
   } else {
-    set(ctx.ptr(), n.needs, Py_None);  // not recorded: save_for_backward keeps nothing
+    set_ctx(ctx.ptr(), slots, g_fn.needs, n.needs, Py_None);  // not recorded: save_for_backward keeps nothing
   }
   py::object forward = py::reinterpret_steal<py::object>(PyObject_GetAttr(cls.ptr(), n.forward));
   if (!forward) throw py::error_already_set();
@@ -172,13 +215,14 @@ py::object apply(py::handle cls, py::args args) {
     if (!wrap) throw py::error_already_set();
   }
   if (!PyTuple_Check(out.ptr())) {
-    set(ctx.ptr(), n.n_outputs, py::int_(1).ptr());
+    static PyObject* one = PyLong_FromLong(1);
+    set_ctx(ctx.ptr(), slots, g_fn.n_outputs, n.n_outputs, one);
     py::object t = wrap_output(wrap.ptr(), out.ptr(), ctx.ptr(), track, 0);
-    if (track && !differentiable(out.ptr())) set(ctx.ptr(), n.inputs, Py_None);  // no graph from here
+    if (track && !differentiable(out.ptr())) set_ctx(ctx.ptr(), slots, g_fn.inputs, n.inputs, Py_None);  // no graph from here
     return t;
   }
   Py_ssize_t k = PyTuple_GET_SIZE(out.ptr());
-  set(ctx.ptr(), n.n_outputs, py::int_(k).ptr());
+  set_ctx(ctx.ptr(), slots, g_fn.n_outputs, n.n_outputs, py::int_(k).ptr());
   py::tuple results(k);
   for (Py_ssize_t i = 0; i < k; ++i)
     PyTuple_SET_ITEM(results.ptr(), i,
@@ -400,9 +444,20 @@ DLCORE_BINDINGS(autograd) {
   m.def("set_grad_enabled", [](bool on) { t_grad_enabled = on; }, py::arg("mode"));
   m.def("set_variable_type", [](py::handle type) {
     DLCORE_CHECK(PyType_Check(type.ptr()), TypeError, "set_variable_type: expected a class");
+    auto* t = reinterpret_cast<PyTypeObject*>(type.ptr());
+    g_var = {slot_offset(t, "_data"), slot_offset(t, "requires_grad"), slot_offset(t, "_node"),
+             slot_offset(t, "_out_index")};
     Py_INCREF(type.ptr());  // kept for the life of the process
-    g_variable_type = reinterpret_cast<PyTypeObject*>(type.ptr());
+    g_variable_type = t;
   }, "Tells Function.apply which objects are tensors (autograd.Variable and its subclasses).");
+  m.def("set_function_type", [](py::handle type) {
+    DLCORE_CHECK(PyType_Check(type.ptr()), TypeError, "set_function_type: expected a class");
+    auto* t = reinterpret_cast<PyTypeObject*>(type.ptr());
+    g_fn = {nullptr, slot_offset(t, "inputs"), slot_offset(t, "needs_input_grad"), slot_offset(t, "saved"),
+            slot_offset(t, "freed"), slot_offset(t, "n_outputs")};
+    Py_INCREF(type.ptr());  // kept for the life of the process
+    g_fn.type = t;
+  }, "Tells Function.apply where the graph nodes' slots are (autograd.Function's __slots__).");
   m.def("set_tensor_type", [](py::handle type) {
     DLCORE_CHECK(PyType_Check(type.ptr()), TypeError, "set_tensor_type: expected a class");
     auto* t = reinterpret_cast<PyTypeObject*>(type.ptr());

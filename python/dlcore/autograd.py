@@ -474,6 +474,9 @@ class Function:
     apply = classmethod(_C.function_apply)
 
 
+_C.set_function_type(Function)  # the node slots Function.apply fills
+
+
 def _topo_order(roots):
     """Nodes reachable from the nodes ``roots``, each after every node that consumes its outputs."""
     order, seen = [], set()

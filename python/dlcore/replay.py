@@ -59,7 +59,8 @@ class _Stale(Exception):
 # _C functions that never touch tensor data (queries, settings, Function.apply itself, whose
 # forward's kernel calls are what is recorded) and Array methods that compute
 _NOT_RECORDED = {"function_apply", "is_grad_enabled", "set_grad_enabled", "get_num_threads", "set_num_threads",
-                 "isa", "set_isa", "supported_isas", "set_tensor_type", "set_variable_type", "numpy_crossings",
+                 "isa", "set_isa", "supported_isas", "set_tensor_type", "set_variable_type", "set_function_type",
+                 "numpy_crossings",
                  "cuda_device_count", "cuda_synchronize", "alloc_budget", "set_alloc_budget", "empty_cache",
                  "fma_peak_gflops", "gemm_blocking", "random_blocks", "dropout_blocks", "dropout_grad_scale",
                  "broadcast_shapes", "act_backward_uses_output"}
