@@ -6,11 +6,15 @@
 #include <structmember.h>
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "bindings/common.h"
+#include "ops/activation.h"
+#include "ops/elementwise.h"
 #include "ops/elementwise_math.h"
 
 namespace dlcore {
@@ -53,6 +57,7 @@ struct VariableSlots {
 struct FunctionSlots {
   PyTypeObject* type = nullptr;
   Py_ssize_t inputs = 0, needs = 0, saved = 0, freed = 0, n_outputs = 0;
+  PyObject* apply = nullptr;  // Function.__dict__['apply'] as set_function_type found it
 } g_fn;
 
 // Variable slot `offset` of a (new reference), by getattr when the slot is empty (which raises
@@ -435,6 +440,128 @@ void backward_walk(py::handle root, Py_ssize_t root_index, py::handle root_grad,
   }
 }
 
+
+// ---- Tensor's arithmetic operators and activation methods (tensor.py) ----
+//
+// `a * b`, `y - 0.5`, `x.tanh()` are the commonest ops of all, and on small tensors their cost
+// was mostly Python: the operator method, the operand checks, Function.apply, the forward. For
+// the common cases - another tensor of the same dtype, or a Python float / int with a float
+// tensor; a float tensor for the activations - these C methods call the Function class's apply
+// directly (the same node tensor.py's method makes), or, when no graph is recorded, the same
+// kernel the forward calls, with no node at all. Every other case goes to the Python method
+// they replace, which stays the reference; so does every call while Function.apply is not the
+// plain C++ apply (anomaly mode, the ONNX exporter's trace: whoever wraps that one door sees
+// every op) or while a dlcore.compile recording has them switched off (_C.set_fast_operators).
+
+enum class FastKind : int { add, sub, rsub, mul, act };
+
+struct FastOperator {
+  FastKind kind = FastKind::add;
+  PyObject* slow = nullptr;       // tensor.py's method
+  PyObject* function = nullptr;   // the Function for two tensors (Add, Sub, Mul) or the activation
+  PyObject* affine = nullptr;     // elementwise.Affine, for a Python number
+  PyObject* act = nullptr;        // the activation's _C.Act value
+  ActOp act_op{};
+};
+
+constexpr int kMaxFastOperators = 16;
+FastOperator g_fast[kMaxFastOperators];
+PyMethodDef g_fast_defs[kMaxFastOperators];
+int g_fast_count = 0;
+bool g_fast_enabled = true;
+
+// The Array of a Variable argument (borrowed), or null when it is not a Tensor over an Array.
+PyObject* tensor_array(PyObject* t) {
+  if (!g_tensor.type || !PyObject_TypeCheck(t, g_tensor.type)) return nullptr;
+  PyObject* d = peek(t, g_tensor.data);
+  return d && is_array(d) ? d : nullptr;
+}
+
+bool requires_grad(PyObject* t) { return peek(t, g_tensor.requires_grad) == Py_True; }
+
+PyObject* call_slow(const FastOperator& f, PyObject* const* args, Py_ssize_t n) {
+  return PyObject_Vectorcall(f.slow, args, n, nullptr);
+}
+
+PyObject* call_apply(PyObject* cls, std::initializer_list<PyObject*> items) {
+  py::tuple args(items.size());
+  Py_ssize_t i = 0;
+  for (PyObject* o : items) PyTuple_SET_ITEM(args.ptr(), i++, py::reinterpret_borrow<py::object>(o).release().ptr());
+  return apply(cls, py::reinterpret_borrow<py::args>(args)).release().ptr();
+}
+
+PyObject* fast_binary(const FastOperator& f, PyObject* self, PyObject* other) {
+  PyObject* a = tensor_array(self);
+  if (!a) return nullptr;
+  const Array& av = array_ref(a);
+  if (PyObject* b = tensor_array(other)) {  // two tensors of one dtype (rsub: tensor.py's method)
+    if (f.kind == FastKind::rsub || array_ref(b).dtype != av.dtype) return nullptr;
+    if (t_grad_enabled && (requires_grad(self) || requires_grad(other))) return call_apply(f.function, {self, other});
+    BinaryOp op = f.kind == FastKind::add ? BinaryOp::add : f.kind == FastKind::sub ? BinaryOp::sub : BinaryOp::mul;
+    return new_tensor(binary_call(op, a, b, py::none()).ptr());
+  }
+  // a float tensor and a Python float / int (not bool): one affine kernel, x * s + t
+  if (!is_float(av.dtype) || !(PyFloat_CheckExact(other) || PyLong_CheckExact(other))) return nullptr;
+  double o = PyFloat_CheckExact(other) ? PyFloat_AS_DOUBLE(other) : PyLong_AsDouble(other);
+  if (o == -1.0 && PyErr_Occurred()) return nullptr;  // (an int beyond a double: the Python path raises)
+  double scale = 1.0, shift = 0.0;
+  switch (f.kind) {
+    case FastKind::add: shift = o; break;
+    case FastKind::sub: shift = -o; break;
+    case FastKind::rsub: scale = -1.0; shift = o; break;
+    default: scale = o; break;
+  }
+  if (t_grad_enabled && requires_grad(self)) {
+    py::object sc = py::float_(scale), sh = py::float_(shift);
+    return call_apply(f.affine, {self, sc.ptr(), sh.ptr()});
+  }
+  View xv = av.view();
+  py::object out = alloc(xv.device, xv.dtype, xv.shape_vec());
+  View ov = array_ref(out).view();
+  { NoGil nogil(ov.numel()); unary(UnaryOp::mul_scalar, xv, ov, scale, shift); }
+  return new_tensor(out.ptr());
+}
+
+PyObject* fast_act(const FastOperator& f, PyObject* self) {
+  PyObject* a = tensor_array(self);
+  if (!a || !is_float(array_ref(a).dtype)) return nullptr;
+  static PyObject* zero = PyFloat_FromDouble(0.0);
+  if (t_grad_enabled && requires_grad(self)) return call_apply(f.function, {self, f.act, zero, zero});
+  View xv = array_ref(a).view();
+  if (!xv.is_contiguous()) return nullptr;
+  py::object out = alloc(xv.device, xv.dtype, xv.shape_vec());
+  View ov = array_ref(out).view();
+  { NoGil nogil(ov.numel()); act_forward(f.act_op, xv, ov, 0.0, 0.0); }
+  return new_tensor(out.ptr());
+}
+
+template <int K>
+PyObject* fast_method(PyObject* self, PyObject* const* args, Py_ssize_t n) {
+  const FastOperator& f = g_fast[K];
+  PyObject* full[2] = {self, n > 0 ? args[0] : nullptr};
+  try {
+    static PyObject* apply_name = PyUnicode_InternFromString("apply");
+    if (g_fast_enabled && n == (f.kind == FastKind::act ? 0 : 1) &&
+        _PyType_Lookup(g_fn.type, apply_name) == g_fn.apply) {
+      PyObject* r = f.kind == FastKind::act ? fast_act(f, self) : fast_binary(f, self, args[0]);
+      if (r || PyErr_Occurred()) {
+        if (!r) PyErr_Clear();  // fall back below: the Python method gives the error in its terms
+        else return r;
+      }
+    }
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const std::exception&) {
+    // a kernel's error: the Python method repeats the call and raises it in its own terms
+  }
+  return call_slow(f, full, n + 1);
+}
+
+template <int... K>
+constexpr std::array<PyCFunction, sizeof...(K)> fast_table(std::integer_sequence<int, K...>) {
+  return {reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_method<K>))...};
+}
 }  // namespace
 }  // namespace dlcore
 
@@ -454,7 +581,11 @@ DLCORE_BINDINGS(autograd) {
     DLCORE_CHECK(PyType_Check(type.ptr()), TypeError, "set_function_type: expected a class");
     auto* t = reinterpret_cast<PyTypeObject*>(type.ptr());
     g_fn = {nullptr, slot_offset(t, "inputs"), slot_offset(t, "needs_input_grad"), slot_offset(t, "saved"),
-            slot_offset(t, "freed"), slot_offset(t, "n_outputs")};
+            slot_offset(t, "freed"), slot_offset(t, "n_outputs"), nullptr};
+    PyObject* apply = PyDict_GetItemString(t->tp_dict, "apply");
+    DLCORE_CHECK(apply != nullptr, TypeError, "set_function_type: the class has no apply");
+    Py_INCREF(apply);
+    g_fn.apply = apply;
     Py_INCREF(type.ptr());  // kept for the life of the process
     g_fn.type = t;
   }, "Tells Function.apply where the graph nodes' slots are (autograd.Function's __slots__).");
@@ -479,6 +610,34 @@ DLCORE_BINDINGS(autograd) {
         "reference): node's output out_index gets grad, every leaf's summed gradient goes to its "
         "_accumulate_grad(g, True) after its last use; node_grads is autograd._node_grads, called for "
         "nodes with tensor hooks or retain_grad.");
+  m.def("install_fast_operator", [](py::handle type, const std::string& name, const std::string& kind,
+                                     py::handle slow, py::handle function, py::handle affine, py::handle act) {
+    static const char* kinds[] = {"add", "sub", "rsub", "mul", "act"};
+    DLCORE_CHECK(PyType_Check(type.ptr()), TypeError, "install_fast_operator: expected a class");
+    DLCORE_CHECK(g_fast_count < kMaxFastOperators, ValueError, "install_fast_operator: too many operators");
+    int k = int(std::find_if(std::begin(kinds), std::end(kinds), [&](const char* s) { return kind == s; }) - kinds);
+    DLCORE_CHECK(k < 5, ValueError, "install_fast_operator: unknown kind '", kind, "'");
+    static const auto table = fast_table(std::make_integer_sequence<int, kMaxFastOperators>());
+    FastOperator& f = g_fast[g_fast_count];
+    f.kind = FastKind(k);
+    f.slow = slow.inc_ref().ptr();
+    f.function = function.inc_ref().ptr();
+    f.affine = affine.inc_ref().ptr();
+    f.act = act.inc_ref().ptr();
+    if (f.kind == FastKind::act) f.act_op = act.cast<ActOp>();
+    static std::vector<std::string> names;  // PyMethodDef keeps the pointer
+    names.reserve(kMaxFastOperators);
+    names.push_back(name);
+    g_fast_defs[g_fast_count] = {names.back().c_str(), table[g_fast_count], METH_FASTCALL, nullptr};
+    PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(type.ptr()), &g_fast_defs[g_fast_count]);
+    if (!descr) throw py::error_already_set();
+    ++g_fast_count;
+    py::object d = py::reinterpret_steal<py::object>(descr);
+    if (PyObject_SetAttrString(type.ptr(), name.c_str(), d.ptr()) < 0) throw py::error_already_set();
+  }, "Replaces type.<name> (tensor.py's method `slow`) by a C method taking the common cases directly "
+     "(autograd.cpp: the Tensor operator fast path); kind: add, sub, rsub, mul or act.");
+  m.def("set_fast_operators", [](bool on) { g_fast_enabled = on; }, py::arg("on"),
+        "Off: the installed operators always call their Python methods (a dlcore.compile recording).");
   m.def("function_apply", &apply, py::arg("cls"),
         "Function.apply(cls, *args): forward on the raw arrays of the tensor arguments, outputs wrapped "
         "by the first tensor argument's _wrap, the call recorded as a graph node when grad mode is on and "

@@ -381,7 +381,9 @@ def set_detect_anomaly(mode):
     """Turns anomaly detection on or off for the whole process (see detect_anomaly)."""
     global _anomaly
     _anomaly = bool(mode)
-    Function.apply = classmethod(_anomaly_apply if _anomaly else _C.function_apply)
+    # the plain apply is put back as the same object: Tensor's C operators take their shortcut to
+    # it only while Function.apply is that object (autograd.cpp)
+    Function.apply = classmethod(_anomaly_apply) if _anomaly else _PLAIN_APPLY
 
 
 def _anomaly_apply(cls, *args):
@@ -475,6 +477,7 @@ class Function:
 
 
 _C.set_function_type(Function)  # the node slots Function.apply fills
+_PLAIN_APPLY = Function.__dict__["apply"]
 
 
 def _topo_order(roots):

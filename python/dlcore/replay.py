@@ -60,7 +60,7 @@ class _Stale(Exception):
 # forward's kernel calls are what is recorded) and Array methods that compute
 _NOT_RECORDED = {"function_apply", "is_grad_enabled", "set_grad_enabled", "get_num_threads", "set_num_threads",
                  "isa", "set_isa", "supported_isas", "set_tensor_type", "set_variable_type", "set_function_type",
-                 "numpy_crossings",
+                 "install_fast_operator", "set_fast_operators", "numpy_crossings",
                  "cuda_device_count", "cuda_synchronize", "alloc_budget", "set_alloc_budget", "empty_cache",
                  "fma_peak_gflops", "gemm_blocking", "random_blocks", "dropout_blocks", "dropout_grad_scale",
                  "broadcast_shapes", "act_backward_uses_output"}
@@ -428,6 +428,7 @@ class _Patches:
         return self
 
     def install(self):
+        _C.set_fast_operators(False)  # Tensor's C operators would call kernels past the patches below
         patched = {}
         for name in dir(_C):
             f = _C.__dict__[name]
@@ -463,6 +464,7 @@ class _Patches:
     def __exit__(self, *exc):
         for owner, name, value in reversed(self.saved):
             setattr(owner, name, value)
+        _C.set_fast_operators(True)
         return False
 
 

@@ -940,6 +940,18 @@ class Tensor(Variable):
 Tensor._wrap = autograd.wrapper(Tensor)
 _C.set_tensor_type(Tensor)  # Function.apply makes its outputs as plain Tensors, in C++
 
+# The commonest operators and activation methods as C methods (csrc/bindings/autograd.cpp): they
+# take another tensor of the same dtype, or a Python float / int with a float tensor, straight to
+# the Function's apply (or, recording nothing, to its kernel); everything else goes to the Python
+# methods above, which they call.
+for _name, _kind, _fn in (("__add__", "add", elementwise.Add), ("__radd__", "add", elementwise.Add),
+                          ("__sub__", "sub", elementwise.Sub), ("__rsub__", "rsub", elementwise.Sub),
+                          ("__mul__", "mul", elementwise.Mul), ("__rmul__", "mul", elementwise.Mul)):
+    _C.install_fast_operator(Tensor, _name, _kind, Tensor.__dict__[_name], _fn, elementwise.Affine, None)
+for _name in ("relu", "sigmoid", "tanh"):
+    _C.install_fast_operator(Tensor, _name, "act", Tensor.__dict__[_name], activation.Activation, None,
+                             getattr(_C.Act, _name))
+
 
 _SAME, _SCALAR, _OTHER = "same", "scalar", "other"
 
