@@ -61,6 +61,23 @@ def test_dropout_mask_follows_philox_mapping():
     assert dlcore.default_generator.counter == counter + 3
 
 
+@pytest.mark.parametrize("p", [0.2, 0.5, 1 - 2.0 ** -24, 3 * 2.0 ** -24, 0.0])
+@pytest.mark.parametrize("start", [7, 2 ** 32 - 37])  # the second: the counter's low word wraps mid-mask
+def test_vector_mask_draw_matches_philox_on_every_isa(every_isa, p, start):
+    """Masks long enough for the AVX2 / AVX-512 draw (8 / 16 Philox blocks per lane group, groups
+    in flight) and its tail, each element against the Python Philox; p on the 2^-24 grid tests
+    the integer keep threshold's edge."""
+    n = 4 * 600 + 3
+    seed = 0x1234_5678_9ABC
+    dlcore.default_generator.set_state((seed, start))
+    with threads(1):
+        y = npy(F.dropout(dlcore.ones(n, dtype="float64"), p))
+    expect = np.array([((philox_ref(seed, start + m // 4)[m % 4] >> 8) / 16777216.0) >= p for m in range(n)])
+    np.testing.assert_array_equal(y != 0, expect)
+    if p in (0.2, 0.5):  # (the edge values keep all or nothing of 2403 elements)
+        assert 0 < expect.sum() < n
+
+
 def test_same_seed_same_mask_and_fresh_masks_otherwise():
     x = dlcore.randn(64, 100)
     dlcore.manual_seed(7)

@@ -1,56 +1,41 @@
 // CPU kernels of the dropout family (contract in dropout.h) and its checked front doors.
 // Phase 1 draws the mask, parallel over Philox blocks (4 mask elements per block); phase 2
 // applies it, parallel over mask elements. Both are pure functions of the element index, so
-// the result is identical for any thread count.
+// the result is identical for any thread count. The loops themselves are per ISA
+// (ops/dropout_loops.h, chosen through dropout_kernels()).
 #include "ops/dropout.h"
 
 #include <algorithm>
 
 #include "core/parallel.h"
+#include "ops/dropout_isa.h"
 #include "ops/dropout_math.h"
 
 namespace dlcore {
+
+const DropoutKernels& dropout_kernels() {
+#if defined(DLCORE_X86)
+  return pick_isa_set(dropout_generic_set, &dropout_avx2_set, &dropout_avx512_set);
+#else
+  return dropout_generic_set;
+#endif
+}
+
 namespace {
 
 void draw_mask(const View& mask, double p, uint64_t seed, uint64_t counter) {
   bool* mk = mask.ptr<bool>();
   const int64_t nm = mask.numel(), nb = dropout_blocks(nm);
-  parallel_for(0, nb, 2048, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      Philox4 r = philox4x32_10(seed, counter + (uint64_t)b);
-      const int64_t m0 = 4 * b, cnt = std::min<int64_t>(4, nm - m0);
-      for (int64_t l = 0; l < cnt; ++l) mk[m0 + l] = p < 1.0 && dropout_keep_bits(r.v[l], p);
-    }
-  });
-}
-
-// out[i] = in[i] * (mask[i / inner] ? k : 0) + (mask[i / inner] ? c_keep : c_drop) over
-// mask elements [m0, m1). Restrict pointers and scalar arguments: the loop vectorises.
-template <class T>
-void apply_range(const T* __restrict in, const bool* __restrict mk, int64_t m0, int64_t m1,
-                 int64_t inner, T k, T c_keep, T c_drop, T* __restrict out) {
-  if (inner == 1) {
-    if (c_keep == 0 && c_drop == 0) {
-      for (int64_t i = m0; i < m1; ++i) out[i] = in[i] * ((T)mk[i] * k);
-    } else {
-      const T dc = c_keep - c_drop;
-      for (int64_t i = m0; i < m1; ++i) out[i] = in[i] * ((T)mk[i] * k) + ((T)mk[i] * dc + c_drop);
-    }
-    return;
-  }
-  for (int64_t m = m0; m < m1; ++m) {
-    const T s = mk[m] ? k : (T)0, c = mk[m] ? c_keep : c_drop;
-    const T* ip = in + m * inner;
-    T* op = out + m * inner;
-    for (int64_t j = 0; j < inner; ++j) op[j] = ip[j] * s + c;
-  }
+  const auto draw = dropout_kernels().f32.draw;
+  parallel_for(0, nb, 2048, [&](int64_t b0, int64_t b1) { draw(seed, counter, p, b0, b1, nm, mk); });
 }
 
 template <class T>
 void apply_mask(const T* in, const bool* mk, int64_t nm, int64_t inner, T k, T c_keep, T c_drop,
                 T* out) {
+  const auto apply = dropout_kernels().get<T>().apply;
   parallel_for(0, nm, std::max<int64_t>(1, 16384 / inner), [=](int64_t m0, int64_t m1) {
-    apply_range<T>(in, mk, m0, m1, inner, k, c_keep, c_drop, out);
+    apply(in, mk, m0, m1, inner, k, c_keep, c_drop, out);
   });
 }
 
