@@ -29,12 +29,22 @@ int env_threads() {
 // Waking a thread blocked on a condition variable costs tens of microseconds, as much as a
 // whole small GEMM; so a waiter first spins this long on the atomic it waits for, then blocks.
 constexpr auto kSpin = std::chrono::microseconds(200);
+// After the first kPauseSpins checks the spinner yields its core between checks: on an idle
+// machine the yield returns at once (nothing else is runnable there), but when other processes
+// want the cores it lets them - or the very thread being waited for, if it was descheduled - run
+// instead of burning the time slice. One busy process beside a 2-thread run took the MLP step
+// from 0.87 to 1.80-1.83 ms with a pause-only spin, 1.28-1.35 ms with this (LSTM: 52-53 -> 42-46).
+constexpr int kPauseSpins = 64;
 
 template <class Ready> bool spin_until(Ready ready) {
   auto until = std::chrono::steady_clock::now() + kSpin;
   for (int i = 0;; ++i) {
     if (ready()) return true;
     if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return false;
+    if (i >= kPauseSpins) {
+      std::this_thread::yield();
+      continue;
+    }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
