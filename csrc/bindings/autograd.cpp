@@ -559,7 +559,7 @@ PyObject* fast_method(PyObject* self, PyObject* const* args, Py_ssize_t n) {
 }
 
 template <int... K>
-constexpr std::array<PyCFunction, sizeof...(K)> fast_table(std::integer_sequence<int, K...>) {
+std::array<PyCFunction, sizeof...(K)> fast_table(std::integer_sequence<int, K...>) {
   return {reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_method<K>))...};
 }
 }  // namespace
