@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import dlcore
-from conftest import requires_torch, rng
+from conftest import requires_torch, rng, threads
 from gradcheck import gradcheck
 
 try:
@@ -131,6 +131,19 @@ def test_index_select(dim, dtype):
     # non-contiguous input
     np.testing.assert_array_equal(dlcore.index_select(t.transpose(0, 2), dim, idx[:3] % 3).numpy(),
                                   np.take(a.transpose(2, 1, 0), idx[:3] % 3, axis=dim))
+
+
+@pytest.mark.parametrize("nthreads", [1, 2, 3])
+@pytest.mark.parametrize("dtype", FLOATS + [np.int64])
+@pytest.mark.parametrize("dim", [0, 1, 2])
+def test_index_select_block_copies(dim, dtype, nthreads):
+    """Contiguous input and output: each selected slice is copied as one block (rows of a batch,
+    embedding rows); blocks of every size, a strided index, any thread count."""
+    a = rng(35).integers(-9, 9, (37, 9, 40)).astype(dtype)
+    full = rng(36).integers(0, a.shape[dim], 2 * 301)
+    with threads(nthreads):
+        got = dlcore.index_select(dlcore.tensor(a), dim, dlcore.tensor(full)[::2])  # a strided index
+    np.testing.assert_array_equal(got.numpy(), np.take(a, full[::2], axis=dim))
 
 
 @pytest.mark.parametrize("dtype", FLOATS + [np.int64])

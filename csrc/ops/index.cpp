@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <type_traits>
 #include <vector>
@@ -66,7 +67,31 @@ bool cpu_find_out_of_range(const View& idx, int64_t lo, int64_t hi, int64_t* bad
   return found;
 }
 
+// index_select of contiguous x into contiguous out: every selected slice is one block of
+// `inner` elements (the dims after axis), copied whole - a batch of rows (fit's shuffled
+// batches, an embedding lookup) is a row copy per index, not a strided walk.
+bool cpu_index_select_blocks(const View& x, int axis, const View& idx, const View& out) {
+  if (x.dtype == DType::b8 || !x.is_contiguous() || !out.is_contiguous() || x.ndim == 0) return false;
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= x.shape[d];
+  for (int d = axis + 1; d < x.ndim; ++d) inner *= x.shape[d];
+  if (inner < 8) return false;  // short blocks: the element walk is as fast
+  const int64_t n_idx = idx.numel(), n_ax = x.shape[axis], is = idx.ndim ? idx.strides[0] : 0;
+  const int64_t* ip = idx.ptr<int64_t>();
+  const size_t bytes = size_t(inner) * dtype_size(x.dtype);
+  const char* xp = static_cast<const char*>(x.data);
+  char* op = static_cast<char*>(out.data);
+  parallel_for(0, outer * n_idx, std::max<int64_t>(1, 32768 / inner), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const int64_t o = r / n_idx, k = r % n_idx;
+      std::memcpy(op + size_t(r) * bytes, xp + size_t(o * n_ax + ip[k * is]) * bytes, bytes);
+    }
+  });
+  return true;
+}
+
 void cpu_index_select(const View& x, int axis, const View& idx, const View& out) {
+  if (cpu_index_select_blocks(x, axis, idx, out)) return;
   Shape want = out.shape_vec();
   // Walk out; x's stride along axis is replaced by a lookup through idx.
   int64_t sx[kMaxDims], so[kMaxDims], si[kMaxDims];
