@@ -184,6 +184,30 @@ def test_matches_hand_written_pytorch_style_loop():
         np.testing.assert_array_equal(wa, wb)
 
 
+@pytest.mark.parametrize("kind", ["float32", "float64-readonly", "uint8", "bool"])
+def test_fit_batches_are_the_arrays_rows(kind):
+    """fit's loader shares float / int64 NumPy columns with dlcore (batches gathered by
+    index_select, read-only arrays included) and keeps other dtypes as NumPy; either way each
+    batch holds the shuffled rows of the arrays, converted as _arr converts them."""
+    from dlcore.trainer import _array_loader, _arr
+    r = np.random.default_rng(5)
+    dtype = kind.split("-")[0]
+    x = (r.random((50, 7)) > 0.5) if dtype == "bool" else (r.random((50, 7)) * 100).astype(dtype)
+    if kind.endswith("readonly"):
+        x.setflags(write=False)
+    y = r.integers(0, 3, 50)
+    xa, ya = _arr(x), _arr(y)
+    dlcore.manual_seed(4)
+    batches = list(_array_loader([xa], ya, None, batch_size=16, shuffle=True))
+    rows = np.concatenate([np.asarray(b[0].numpy() if isinstance(b[0], dlcore.Tensor) else b[0]) for b in batches])
+    labels = np.concatenate([np.asarray(b[1].numpy() if isinstance(b[1], dlcore.Tensor) else b[1]) for b in batches])
+    assert rows.dtype == xa.dtype and sorted(map(tuple, rows.tolist())) == sorted(map(tuple, xa.tolist()))
+    order = [int(np.flatnonzero((xa == row).all(1))[0]) for row in rows] if dtype != "bool" else None
+    if order is not None:  # each label travels with its row
+        np.testing.assert_array_equal(labels, y[order])
+    assert [len(b[0]) for b in batches] == [16, 16, 16, 2]
+
+
 @requires_torch
 def test_golden_losses_match_pytorch():
     import torch

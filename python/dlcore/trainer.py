@@ -39,7 +39,7 @@ from .nn.regularizers import regularization_loss
 from ._ops._args import integer
 from .optim import Optimizer
 from .dtype import bool_, float32, float64, get_default_dtype
-from .tensor import Generator, Tensor, cat, clip, log, ones, rand, tensor, use_generator, zeros
+from .tensor import Generator, Tensor, cat, clip, from_numpy, log, ones, rand, tensor, use_generator, zeros
 
 __all__ = ["TrainingMixin", "GradientTape"]
 
@@ -289,8 +289,21 @@ def _array_loader(xs, y, w, batch_size, shuffle, run=None, even=True):
             raise ValueError(f"fit: input arrays have different sample counts: {n} vs "
                              f"{a.shape[0]} (array {i})")
     sampler = run.sampler(n, batch_size, shuffle, even) if run is not None else None
-    return data.DataLoader(data.TensorDataset(*arrays), batch_size=batch_size,
+    return data.DataLoader(data.TensorDataset(*(_shared_column(a) for a in arrays)), batch_size=batch_size,
                            shuffle=shuffle and sampler is None, sampler=sampler)
+
+
+def _shared_column(a):
+    """A NumPy column as a CPU Tensor over the same memory (no copy), so that each batch is one
+    index_select into dlcore's memory rather than NumPy's fancy indexing and then a conversion;
+    the array itself where dlcore cannot share it (a bool or other dtype index_select does not
+    take, a byte-swapped or misaligned array)."""
+    if isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64, np.int64):
+        try:
+            return from_numpy(a)
+        except (TypeError, ValueError):
+            pass
+    return a
 
 
 def _check_samples(op, xs):
