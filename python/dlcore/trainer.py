@@ -221,7 +221,8 @@ def _make_optimizer(spec, params):
 
 def _arr(a):
     """User data as a Tensor (kept as is) or a NumPy array of a dtype dlcore holds: NumPy data
-    stays on the host until each batch is converted (the NumPy edge of fit / evaluate / predict)."""
+    stays on the host, shared with dlcore by fit's loader (_shared_column) or converted batch by
+    batch (the NumPy edge of fit / evaluate / predict)."""
     if isinstance(a, Tensor):
         return a
     if hasattr(a, "detach") and hasattr(a, "numpy"):  # torch
