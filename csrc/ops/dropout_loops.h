@@ -36,9 +36,8 @@ using VecU = __m512i;
 constexpr int W = 16, G = 4;  // lanes, groups in flight (the rounds are a dependency chain)
 inline VecU v_set1(uint32_t x) { return _mm512_set1_epi32((int)x); }
 inline VecU v_xor(VecU a, VecU b) { return _mm512_xor_si512(a, b); }
-// hi, lo: the high and low words of the lanes' 64-bit products a * m, m a constant in every lane.
-// Words move between lanes by shuffles rather than 64-bit shifts: those share the one port the
-// multiplies use.
+// hi, lo: the high and low words of the lanes' 64-bit products a * m, m a constant in every lane
+// (the odd lanes' words moved by shuffles; 64-bit shifts measured the same).
 inline void v_mul(VecU a, VecU m, VecU& hi, VecU& lo) {
   const VecU even = _mm512_mul_epu32(a, m), odd = _mm512_mul_epu32(_mm512_shuffle_epi32(a, _MM_PERM_DDBB), m);
   hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_shuffle_epi32(even, _MM_PERM_DDBB), odd);
