@@ -21,11 +21,11 @@ void check_launch(const char* what) {
 inline unsigned ceil_div(int64_t a, int64_t b) { return (unsigned)((a + b - 1) / b); }
 
 // One thread per Philox block: 4 mask elements.
-__global__ void mask_kernel(bool* mask, int64_t nm, double p, uint64_t seed, uint64_t counter) {
+__global__ void mask_kernel(bool* mask, int64_t nm, uint32_t threshold, uint64_t seed, uint64_t counter) {
   const int64_t b = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (b * 4 >= nm) return;
   Philox4 r = philox4x32_10(seed, counter + (uint64_t)b);
-  for (int l = 0; l < 4 && b * 4 + l < nm; ++l) mask[b * 4 + l] = p < 1.0 && dropout_keep_bits(r.v[l], p);
+  for (int l = 0; l < 4 && b * 4 + l < nm; ++l) mask[b * 4 + l] = dropout_keep_bits(r.v[l], threshold);
 }
 
 // out[i] = in[i] * (keep ? k : 0) + (keep ? c_keep : c_drop), keep = mask[i / inner].
@@ -46,7 +46,8 @@ template <class F> void by_dtype(DType d, F&& f) {
 void cuda_forward(DropoutKind kind, const View& x, double p, uint64_t seed, uint64_t counter,
                   int64_t inner, const View& y, const View& mask) {
   const int64_t nm = mask.numel(), n = x.numel();
-  mask_kernel<<<ceil_div(dropout_blocks(nm), kThreads), kThreads>>>(mask.ptr<bool>(), nm, p, seed, counter);
+  mask_kernel<<<ceil_div(dropout_blocks(nm), kThreads), kThreads>>>(mask.ptr<bool>(), nm, dropout_keep_threshold(p),
+                                                                    seed, counter);
   check_launch("dropout (mask)");
   double k = dropout_scale(p), c_keep = 0, c_drop = 0;
   if (kind == DropoutKind::alpha && p < 1.0) {

@@ -6,7 +6,6 @@
 // whatever the ISA. The mask application is a plain loop the compiler vectorises.
 #pragma once
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -21,12 +20,6 @@
 
 namespace dlcore {
 namespace DLCORE_DROPOUT_NS {
-
-// dropout_keep_bits(r, p) as an integer test: u = (r >> 8) * 2^-24 >= p exactly when
-// (r >> 8) >= ceil(p * 2^24) (p * 2^24 is exact in double); 2^24 (nothing kept) when p >= 1.
-inline uint32_t keep_threshold(double p) {
-  return p < 1.0 ? (uint32_t)std::ceil(p * 16777216.0) : 16777216u;
-}
 
 #if defined(__AVX512F__) || defined(__AVX2__)
 // W Philox blocks at once, one per 32-bit lane (W = 16 with AVX-512, 8 with AVX2): the round's
@@ -43,7 +36,8 @@ inline void v_mul(VecU a, VecU m, VecU& hi, VecU& lo) {
   hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_shuffle_epi32(even, _MM_PERM_DDBB), odd);
   lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_shuffle_epi32(odd, _MM_PERM_CCAA));
 }
-// 1 in the lanes where (c >> 8) >= t (both below 2^31: signed compare with t - 1), else 0
+// 1 in the lanes where dropout_keep_bits(c, t) (both sides below 2^31: a signed compare with
+// t - 1), else 0
 inline VecU v_keep(VecU c, VecU tm1) {
   return _mm512_maskz_mov_epi32(_mm512_cmpgt_epi32_mask(_mm512_srli_epi32(c, 8), tm1), _mm512_set1_epi32(1));
 }
@@ -113,7 +107,7 @@ inline void draw_groups(uint64_t seed, uint64_t counter, int64_t b, uint32_t t, 
 
 inline void draw_blocks(uint64_t seed, uint64_t counter, double p, int64_t b0, int64_t b1, int64_t nm,
                         bool* mk) {
-  const uint32_t t = keep_threshold(p);
+  const uint32_t t = dropout_keep_threshold(p);
   int64_t b = b0;
 #if defined(__AVX512F__) || defined(__AVX2__)
   constexpr int64_t n = int64_t(G) * W;
@@ -126,7 +120,7 @@ inline void draw_blocks(uint64_t seed, uint64_t counter, double p, int64_t b0, i
   for (; b < b1; ++b) {  // the rest, and a last block the mask only partly covers
     const Philox4 r = philox4x32_10(seed, counter + (uint64_t)b);
     const int64_t m0 = 4 * b, cnt = std::min<int64_t>(4, nm - m0);
-    for (int64_t l = 0; l < cnt; ++l) mk[m0 + l] = (r.v[l] >> 8) >= t;
+    for (int64_t l = 0; l < cnt; ++l) mk[m0 + l] = dropout_keep_bits(r.v[l], t);
   }
 }
 

@@ -6,15 +6,15 @@
 
 namespace dlcore {
 
-// Keep decision from one 32-bit Philox output: u in [0, 1) with 24 random bits, kept with
-// probability 1 - p (u >= p).
-DLCORE_HD bool dropout_keep_bits(uint32_t r, double p) { return (double)u32_to_unit_float(r) >= p; }
-
-// Keep decision of mask element m (one Philox call; CPU code calls philox once per 4 lanes).
-DLCORE_HD bool dropout_keep(uint64_t seed, uint64_t counter, int64_t m, double p) {
-  Philox4 r = philox4x32_10(seed, counter + (uint64_t)(m / 4));
-  return dropout_keep_bits(r.v[m % 4], p);
+// Keep decision from one 32-bit Philox output: u = (r >> 8) * 2^-24 in [0, 1) (24 random bits),
+// kept with probability 1 - p (u >= p). As an integer test: u >= p exactly when
+// (r >> 8) >= ceil(p * 2^24) (p * 2^24 is exact in double); the threshold is 2^24 (nothing
+// kept) when p >= 1. The CPU loops (ops/dropout_loops.h, vector lanes included) and the CUDA
+// kernel compare against this one threshold.
+DLCORE_HD uint32_t dropout_keep_threshold(double p) {
+  return p < 1.0 ? (uint32_t)std::ceil(p * 16777216.0) : 16777216u;
 }
+DLCORE_HD bool dropout_keep_bits(uint32_t r, uint32_t threshold) { return (r >> 8) >= threshold; }
 
 // Alpha dropout (Klambauer et al. 2017; PyTorch's constants): with alpha' = -lambda * alpha
 // of SELU = -1.7580993408473766, a = 1 / sqrt((1 - p) * (1 + p * alpha'^2)) and
