@@ -3,6 +3,18 @@
 
 #include "bindings/common.h"
 
+namespace dlcore {
+
+py::object act_forward_call(ActOp op, py::handle x, double p0, double p1, py::object out) {
+  View xv = to_view(x, "activation", "x");
+  out = out_or_alloc(out, xv.device, xv.dtype, xv.shape_vec());
+  View ov = to_view(out, "activation", "out", true);
+  { NoGil nogil(ov.numel()); act_forward(op, xv, ov, p0, p1); }
+  return out;
+}
+
+}  // namespace dlcore
+
 DLCORE_BINDINGS(activation) {
   using namespace dlcore;
   py::enum_<ActOp> e(m, "Act");
@@ -18,13 +30,8 @@ DLCORE_BINDINGS(activation) {
 
   m.def("act_backward_uses_output", [](ActOp op) { return act_backward_uses_output(op); });
 
-  m.def("act_forward", [](ActOp op, py::handle x, double p0, double p1, py::object out) {
-    View xv = to_view(x, "activation", "x");
-    out = out_or_alloc(out, xv.device, xv.dtype, xv.shape_vec());
-    View ov = to_view(out, "activation", "out", true);
-    { NoGil nogil(ov.numel()); act_forward(op, xv, ov, p0, p1); }
-    return out;
-  }, py::arg("op"), py::arg("x"), py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("out") = py::none());
+  m.def("act_forward", &act_forward_call, py::arg("op"), py::arg("x"), py::arg("p0") = 0.0, py::arg("p1") = 0.0,
+        py::arg("out") = py::none());
 
   // gx = g * f'(s); s is the forward output when act_backward_uses_output(op), else the input.
   m.def("act_backward", [](ActOp op, py::handle g, py::handle s, double p0, double p1, py::object out) {

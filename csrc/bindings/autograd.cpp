@@ -515,11 +515,7 @@ PyObject* fast_binary(const FastOperator& f, PyObject* self, PyObject* other) {
     py::object sc = py::float_(scale), sh = py::float_(shift);
     return call_apply(f.affine, {self, sc.ptr(), sh.ptr()});
   }
-  View xv = av.view();
-  py::object out = alloc(xv.device, xv.dtype, xv.shape_vec());
-  View ov = array_ref(out).view();
-  { NoGil nogil(ov.numel()); unary(UnaryOp::mul_scalar, xv, ov, scale, shift); }
-  return new_tensor(out.ptr());
+  return new_tensor(unary_call(UnaryOp::mul_scalar, a, scale, shift, py::none()).ptr());
 }
 
 PyObject* fast_act(const FastOperator& f, PyObject* self) {
@@ -527,12 +523,8 @@ PyObject* fast_act(const FastOperator& f, PyObject* self) {
   if (!a || !is_float(array_ref(a).dtype)) return nullptr;
   static PyObject* zero = PyFloat_FromDouble(0.0);
   if (t_grad_enabled && requires_grad(self)) return call_apply(f.function, {self, f.act, zero, zero});
-  View xv = array_ref(a).view();
-  if (!xv.is_contiguous()) return nullptr;
-  py::object out = alloc(xv.device, xv.dtype, xv.shape_vec());
-  View ov = array_ref(out).view();
-  { NoGil nogil(ov.numel()); act_forward(f.act_op, xv, ov, 0.0, 0.0); }
-  return new_tensor(out.ptr());
+  if (!array_ref(a).is_contiguous()) return nullptr;  // (the forward makes it contiguous first)
+  return new_tensor(act_forward_call(f.act_op, a, 0.0, 0.0, py::none()).ptr());
 }
 
 template <int K>

@@ -67,6 +67,12 @@ class NoGil {
 // (bindings/elementwise.cpp); the backward engine (bindings/autograd.cpp) sums gradients with it.
 enum class BinaryOp : int;
 py::object binary_call(BinaryOp op, py::handle a, py::handle b, py::object out);
+// _C.unary and _C.act_forward likewise (bindings/elementwise.cpp, bindings/activation.cpp);
+// Tensor's C operators (bindings/autograd.cpp) call them when no graph is recorded.
+enum class UnaryOp : int;
+py::object unary_call(UnaryOp op, py::handle x, double p0, double p1, py::object out);
+enum class ActOp : int;
+py::object act_forward_call(ActOp op, py::handle x, double p0, double p1, py::object out);
 
 // Python objects for Arrays and dtypes (bindings/array.cpp).
 bool is_array(py::handle obj);

@@ -17,6 +17,15 @@ py::object binary_call(BinaryOp op, py::handle a, py::handle b, py::object out) 
   return out;
 }
 
+py::object unary_call(UnaryOp op, py::handle x, double p0, double p1, py::object out) {
+  View xv = to_view(x, unary_name(op), "x");
+  DType od = unary_outputs_bool(op) ? DType::b8 : xv.dtype;
+  out = out_or_alloc(out, xv.device, od, xv.shape_vec());
+  View ov = to_view(out, unary_name(op), "out", true);
+  { NoGil nogil(ov.numel()); unary(op, xv, ov, p0, p1); }
+  return out;
+}
+
 }  // namespace dlcore
 
 DLCORE_BINDINGS(elementwise) {
@@ -42,14 +51,8 @@ DLCORE_BINDINGS(elementwise) {
            {"logical_and", BinaryOp::logical_and}, {"logical_or", BinaryOp::logical_or}})
     b.value(n, v);
 
-  m.def("unary", [](UnaryOp op, py::handle x, double p0, double p1, py::object out) {
-    View xv = to_view(x, unary_name(op), "x");
-    DType od = unary_outputs_bool(op) ? DType::b8 : xv.dtype;
-    out = out_or_alloc(out, xv.device, od, xv.shape_vec());
-    View ov = to_view(out, unary_name(op), "out", true);
-    { NoGil nogil(ov.numel()); unary(op, xv, ov, p0, p1); }
-    return out;
-  }, py::arg("op"), py::arg("x"), py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("out") = py::none());
+  m.def("unary", &unary_call, py::arg("op"), py::arg("x"), py::arg("p0") = 0.0, py::arg("p1") = 0.0,
+        py::arg("out") = py::none());
 
   m.def("binary", &binary_call, py::arg("op"), py::arg("a"), py::arg("b"), py::arg("out") = py::none());
 
