@@ -6,11 +6,32 @@ the same rounds, in rotating order, each sample long enough (>= min_sample secon
 calls), and the MEDIAN of the samples is reported. Ratios are computed from medians measured
 side by side in one run, never against numbers from another run.
 """
+import argparse
 import os
 import sys
 import time
 
 _THREADS = None
+
+
+def add_common_arguments(parser, threads_default, threads_help="threads for every contender"):
+    """The options every subcommand of compare.py takes (--threads, --quick, --repeat, --out,
+    --stat): compare.py's parser and the standalone parsers below."""
+    parser.add_argument("--threads", type=int, default=threads_default, help=threads_help)
+    parser.add_argument("--quick", action="store_true", help="fewer shapes / repeats (smoke run)")
+    parser.add_argument("--repeat", type=int, default=0, help="interleaved rounds (0 = subcommand default)")
+    parser.add_argument("--out", type=str, default="", help="also write the Markdown table to this file")
+    parser.add_argument("--stat", choices=["median", "min"], default="median",
+                        help="statistic over the interleaved samples (min = best round, useful when "
+                             "other processes load the machine)")
+
+
+def standalone_parser(doc, add_arguments, threads_default=2):
+    """The parser of a compare_*.py run as a script: the common options and the module's own."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(parser, threads_default)
+    add_arguments(parser)
+    return parser
 
 
 def setup_threads(n):

@@ -56,13 +56,7 @@ def main(argv=None):
         # a script with its own parser (and its own thread setup): it gets the rest as is
         return mod.main(rest) or 0
     parser = argparse.ArgumentParser(prog=f"compare.py {cmd}")
-    parser.add_argument("--threads", **threads_opt)
-    parser.add_argument("--quick", action="store_true", help="fewer shapes / repeats (smoke run)")
-    parser.add_argument("--repeat", type=int, default=0, help="interleaved rounds (0 = subcommand default)")
-    parser.add_argument("--out", type=str, default="", help="also write the Markdown table to this file")
-    parser.add_argument("--stat", choices=["median", "min"], default="median",
-                        help="statistic over the interleaved samples (min = best round, useful when "
-                             "other processes load the machine)")
+    benchutil.add_common_arguments(parser, threads_opt["default"], threads_opt["help"])
     mod.add_arguments(parser)
     return mod.main(parser.parse_args(rest)) or 0
 

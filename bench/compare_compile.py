@@ -35,11 +35,7 @@ def add_arguments(p):
 
 
 def _parse(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--quick", action="store_true")
-    add_arguments(p)
-    return p.parse_args(argv)
+    return benchutil.standalone_parser(__doc__, add_arguments).parse_args(argv)
 
 
 def _data(kind, n_batches=4, seed=0):

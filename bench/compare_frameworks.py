@@ -78,14 +78,7 @@ def add_arguments(p):
 
 
 def _parse(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--repeat", type=int, default=0)
-    p.add_argument("--out", default="")
-    p.add_argument("--stat", choices=["median", "min"], default="median")
-    add_arguments(p)
-    return p.parse_args(argv)
+    return bu.standalone_parser(__doc__, add_arguments).parse_args(argv)
 
 
 # ---- data (NumPy, the same in every worker) ----------------------------------------------------

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from benchutil import GAP, write_out
+from benchutil import GAP, standalone_parser, write_out
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,13 +40,8 @@ def add_arguments(p):
 
 
 def _parse(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--repeat", type=int, default=0)
-    p.add_argument("--out", default="")
+    p = standalone_parser(__doc__, add_arguments)
     p.add_argument("--rss-child", default="", help=argparse.SUPPRESS)
-    add_arguments(p)
     return p.parse_args(argv)
 
 
